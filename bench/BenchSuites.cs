@@ -1,0 +1,11 @@
+using Pyralog.Bench.Harness;
+
+namespace Pyralog.Bench;
+
+/// <summary>Every suite the bench knows; add a suite here to make it runnable by name.</summary>
+public static class BenchSuites
+{
+    public static IReadOnlyList<IBenchSuite> All { get; } =
+    [
+    ];
+}

@@ -1,0 +1,35 @@
+namespace Pyralog.Bench.Harness;
+
+/// <summary>Records latencies in Stopwatch ticks into a preallocated array; percentiles sort once at the end.</summary>
+public sealed class LatencyRecorder
+{
+    private readonly long[] _samples;
+    private int _count;
+
+    public LatencyRecorder(int capacity) => _samples = new long[capacity];
+
+    public int Count => _count;
+
+    /// <summary>Records one sample; samples past the capacity are dropped so the hot loop never allocates.</summary>
+    public void Record(long stopwatchTicks)
+    {
+        if (_count < _samples.Length)
+        {
+            _samples[_count++] = stopwatchTicks;
+        }
+    }
+
+    /// <summary>The percentile (0..100) in microseconds.</summary>
+    public double PercentileMicros(double percentile)
+    {
+        if (_count == 0)
+        {
+            return double.NaN;
+        }
+
+        Array.Sort(_samples, 0, _count);
+        var index = (int)Math.Ceiling(percentile / 100.0 * _count) - 1;
+        index = Math.Clamp(index, 0, _count - 1);
+        return _samples[index] * 1_000_000.0 / System.Diagnostics.Stopwatch.Frequency;
+    }
+}
