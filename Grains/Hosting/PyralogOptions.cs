@@ -1,0 +1,12 @@
+namespace Pyralog.Grains.Hosting;
+
+/// <summary>What a silo hosting Pyralog is configured with (configuration section <c>Pyralog</c>).</summary>
+public sealed class PyralogOptions
+{
+    public const string SectionName = "Pyralog";
+
+    /// <summary>Where this silo keeps its data (counter files, logs). Relative paths are resolved against the working directory.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    public ObeliskOptions Obelisk { get; set; } = new();
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Options;
+
+namespace Pyralog.Grains.Hosting;
+
+/// <summary>Checks <see cref="PyralogOptions"/> at start-up and names every value that is wrong.</summary>
+internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PyralogOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            failures.Add("Pyralog:DataDirectory must name a directory.");
+        }
+        else if (options.DataDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+        {
+            failures.Add($"Pyralog:DataDirectory '{options.DataDirectory}' contains characters that are not allowed in a path.");
+        }
+
+        var o = options.Obelisk;
+        if (o.LeaseDuration < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add($"Pyralog:Obelisk:LeaseDuration must be at least 100 ms (was {o.LeaseDuration}).");
+        }
+
+        if (o.MaxClockSkew < TimeSpan.Zero || o.MaxClockSkew >= o.LeaseDuration)
+        {
+            failures.Add($"Pyralog:Obelisk:MaxClockSkew must be at least 0 and shorter than LeaseDuration (was {o.MaxClockSkew}).");
+        }
+
+        if (o.MaxClockLead < TimeSpan.FromMilliseconds(1) || o.MaxClockLead > TimeSpan.FromSeconds(1))
+        {
+            failures.Add($"Pyralog:Obelisk:MaxClockLead must be between 1 ms and 1 s (was {o.MaxClockLead}).");
+        }
+
+        if (o.ReserveAhead < TimeSpan.FromMilliseconds(1) || o.ReserveAhead > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Pyralog:Obelisk:ReserveAhead must be between 1 ms and 1 minute (was {o.ReserveAhead}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

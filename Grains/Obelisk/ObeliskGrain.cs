@@ -1,0 +1,196 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Storage;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Storage.Native.Obelisk;
+
+namespace Pyralog.Grains.Obelisk;
+
+/*
+ * ObeliskGrain: one obelisk id of the Pharaoh network, hosted by Orleans wherever it activates.
+ *
+ * Guarantees: IDs of one obelisk never repeat and, as seen by any caller, strictly increase — across a silo
+ * crash, reactivation on another silo and the moments in which Orleans runs two activations of the grain.
+ *
+ * Two records carry that:
+ *  1. The local counter file (ObeliskSequencer, via ObeliskNode) on the silo where the activation runs: within
+ *     one silo, no tick is returned before a high-water above it is fsynced, so a crash of the process never
+ *     reissues a tick. It does not help on another silo, whose disk never saw that file.
+ *  2. The shared lease (ObeliskLease in Orleans grain storage, written with an ETag): Fence, LeaseExpires and
+ *     ReservedUntil. An activation issues an ID only if the ID's millisecond is below ReservedUntil and its lease
+ *     has not expired, as recorded in a write that succeeded. A new activation starts every ID at or above the
+ *     ReservedUntil it read, and takes over by writing Fence + 1 under the ETag it read.
+ *
+ * Uniqueness does not depend on clocks: every write is conditional on the ETag, so of two activations exactly one
+ * write succeeds after the other has read. If the newcomer B wrote first, the old activation A's next renewal
+ * fails and A stops; everything A issued lies below the ReservedUntil that B read, and B issues only above it.
+ * If A renewed first, B's write fails and B's activation fails (the caller retries and reaches A).
+ * Ordering across activations is kept by the lease: a newcomer that finds an unexpired lease held by someone else
+ * waits until LeaseExpires + MaxClockSkew, by when A (which stops issuing at LeaseExpires − MaxClockSkew on its own
+ * clock) has stopped, so no caller sees A's lower IDs after B's. A clean deactivation releases the lease (and
+ * tightens ReservedUntil to what was really issued), so a planned move waits for nothing.
+ *
+ * With the default in-memory grain storage the lease lives as long as the cluster; the local counter file and the
+ * clock then cover a full cluster restart. Register a durable provider named "pyralog-obelisk" for multi-machine
+ * clusters.
+ */
+
+/// <summary>The obelisk grain: hands out Scarab IDs for one obelisk id under a fenced lease.</summary>
+internal sealed class ObeliskGrain : Grain, IObeliskGrain
+{
+    private readonly IPersistentState<ObeliskLease> _lease;
+    private readonly PyralogOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ObeliskGrain> _logger;
+    private ObeliskSequencer? _sequencer;
+    private ObeliskNode? _node;
+    private int _obeliskId;
+    private bool _holdsLease;
+
+    public ObeliskGrain(
+        [PersistentState("lease", PyralogStorageNames.Obelisk)] IPersistentState<ObeliskLease> lease,
+        IOptions<PyralogOptions> options,
+        TimeProvider time,
+        ILogger<ObeliskGrain> logger)
+    {
+        _lease = lease;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    private ObeliskOptions Obelisk => _options.Obelisk;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyLong();
+        ScarabId.ValidateObeliskId(key);
+        _obeliskId = (int)key;
+
+        var path = Path.Combine(Path.GetFullPath(_options.DataDirectory), "obelisk", $"{_obeliskId:D4}.obelisk");
+        var reserveBlock = (ulong)Obelisk.ReserveAhead.TotalMilliseconds << ObeliskNode.SequencerUnitShift;
+        _sequencer = ObeliskSequencer.Open(path, ObeliskNode.SequencerUnitShift, reserveBlock);
+        try
+        {
+            await TakeLeaseAsync(cancellationToken);
+        }
+        catch
+        {
+            _sequencer.Dispose();
+            _sequencer = null;
+            throw;
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_holdsLease && _sequencer is not null)
+        {
+            // Release: the next activation need not wait, and starts right above what was really issued.
+            _lease.State.LeaseExpiresUnixMs = 0;
+            _lease.State.ReservedUntilMs = (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1;
+            try
+            {
+                await _lease.WriteStateAsync(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                // The lease then simply expires; the next activation waits it out.
+                _logger.LogWarning(e, "Obelisk {ObeliskId} could not release its lease on deactivation", _obeliskId);
+            }
+        }
+
+        _holdsLease = false;
+        _sequencer?.Dispose();
+        _sequencer = null;
+    }
+
+    public async Task<ScarabId> NextAsync() => (await NextBlockAsync(1)).First;
+
+    public async Task<ScarabIdBlock> NextBlockAsync(int count)
+    {
+        ScarabIdBlock.ValidateCount(count);
+        var node = _node ?? throw new InvalidOperationException($"Obelisk {_obeliskId} is not active.");
+        var block = await node.NextBlockAsync(count);
+        var lastMs = block.Last.Milliseconds;
+        var nowUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var lease = _lease.State;
+        var halfLife = (long)(Obelisk.LeaseDuration.TotalMilliseconds / 2);
+        if (!_holdsLease
+            || lastMs >= lease.ReservedUntilMs
+            || nowUnixMs >= lease.LeaseExpiresUnixMs - halfLife)
+        {
+            await RenewAsync(lastMs);
+        }
+
+        return block;
+    }
+
+    public Task<ObeliskStatus> GetStatusAsync()
+    {
+        var lease = _lease.State;
+        return Task.FromResult(new ObeliskStatus(
+            _obeliskId,
+            RuntimeIdentity,
+            lease.Fence,
+            DateTimeOffset.FromUnixTimeMilliseconds(lease.LeaseExpiresUnixMs),
+            ScarabId.Epoch.AddMilliseconds(lease.ReservedUntilMs),
+            _node?.Issued ?? 0));
+    }
+
+    private async Task TakeLeaseAsync(CancellationToken cancellationToken)
+    {
+        var lease = _lease.State;
+        var nowUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (lease.LeaseExpiresUnixMs > nowUnixMs)
+        {
+            // Someone else's unexpired lease: it vanished without releasing (a crashed silo) or is still alive
+            // (a duplicate activation). Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
+            var wait = TimeSpan.FromMilliseconds(lease.LeaseExpiresUnixMs - nowUnixMs) + Obelisk.MaxClockSkew;
+            _logger.LogInformation(
+                "Obelisk {ObeliskId} waits {Wait} for the lease of fence {Fence} held by {Holder} to expire",
+                _obeliskId, wait, lease.Fence, lease.Holder);
+            await Task.Delay(wait, _time, cancellationToken);
+        }
+
+        _node = new ObeliskNode(_obeliskId, _sequencer!, _time, Obelisk.MaxClockLead, lease.ReservedUntilMs);
+        lease.Fence++;
+        lease.Holder = RuntimeIdentity;
+        await WriteLeaseAsync(_node.NowMilliseconds);
+        _logger.LogInformation(
+            "Obelisk {ObeliskId} took the lease with fence {Fence}; IDs start at {FloorMs} ms after the Pyralog epoch",
+            _obeliskId, lease.Fence, _node.NowMilliseconds);
+    }
+
+    private async Task RenewAsync(ulong lastIssuedMs)
+    {
+        try
+        {
+            await WriteLeaseAsync(lastIssuedMs);
+        }
+        catch (InconsistentStateException e)
+        {
+            // A newer activation took over: nothing more may be issued here.
+            _holdsLease = false;
+            _node = null;
+            DeactivateOnIdle();
+            throw new InvalidOperationException(
+                $"Obelisk {_obeliskId} lost its lease to a newer activation; retry the call to reach it.", e);
+        }
+    }
+
+    /// <summary>Extends the lease from now and the reservation past both the clock and <paramref name="lastIssuedMs"/>.</summary>
+    private async Task WriteLeaseAsync(ulong lastIssuedMs)
+    {
+        var lease = _lease.State;
+        var durationMs = (ulong)Obelisk.LeaseDuration.TotalMilliseconds;
+        var leadMs = (ulong)Obelisk.MaxClockLead.TotalMilliseconds;
+        lease.LeaseExpiresUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)durationMs;
+        lease.ReservedUntilMs = Math.Max(
+            lease.ReservedUntilMs,
+            Math.Max(_node!.NowMilliseconds, lastIssuedMs + 1) + durationMs + leadMs);
+        await _lease.WriteStateAsync();
+        _holdsLease = true;
+    }
+}
