@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Hosting;
+
+namespace Pyralog.Silo.Hosting;
+
+/// <summary>Prints, once the silo is up, what it listens on and where its data lives.</summary>
+internal sealed class ListeningBanner(SiloHostOptions host, IOptions<PyralogOptions> pyralog, IHostApplicationLifetime lifetime) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() => Console.WriteLine(
+            $"Pyralog silo up: silo {host.Address}:{host.SiloPort}, gateway {host.Address}:{host.GatewayPort}, " +
+            $"membership {host.Membership.ToString().ToLowerInvariant()}, cluster '{host.ClusterId}', " +
+            $"data {Path.GetFullPath(pyralog.Value.DataDirectory)}"));
+        lifetime.ApplicationStopped.Register(() => Console.WriteLine("Pyralog silo stopped."));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

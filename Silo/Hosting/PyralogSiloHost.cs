@@ -1,0 +1,96 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Pyralog.Grains.Hosting;
+using StackExchange.Redis;
+
+namespace Pyralog.Silo.Hosting;
+
+/// <summary>Builds the Pyralog silo process: configuration, membership, Pyralog itself.</summary>
+public static class PyralogSiloHost
+{
+    /// <summary>Command-line switches and the configuration keys they set.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Switches = new Dictionary<string, string>
+    {
+        ["--data-dir"] = "Pyralog:DataDirectory",
+        ["--cluster-id"] = "Silo:ClusterId",
+        ["--service-id"] = "Silo:ServiceId",
+        ["--membership"] = "Silo:Membership",
+        ["--address"] = "Silo:Address",
+        ["--silo-port"] = "Silo:SiloPort",
+        ["--gateway-port"] = "Silo:GatewayPort",
+        ["--primary-port"] = "Silo:PrimarySiloPort",
+        ["--redis"] = "Silo:RedisConnectionString",
+    };
+
+    /// <summary>
+    /// A host builder reading appsettings.json, environment variables (<c>PYRALOG_</c> prefix, <c>__</c> for sections)
+    /// and command-line switches, in rising precedence.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting is wrong; the message names each one.</exception>
+    public static HostApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddEnvironmentVariables("PYRALOG_");
+        builder.Configuration.AddCommandLine(args, Switches.ToDictionary());
+
+        var host = builder.Configuration.GetSection(SiloHostOptions.SectionName).Get<SiloHostOptions>() ?? new SiloHostOptions();
+        var failures = SiloHostOptionsValidator.Validate(host);
+        if (failures.Count > 0)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(SiloHostOptions.SectionName, typeof(SiloHostOptions), failures);
+        }
+
+        builder.Services.AddSingleton(host);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddHostedService<ListeningBanner>();
+        builder.UseOrleans(silo =>
+        {
+            ConfigureMembership(silo, host);
+            silo.AddPyralog(o => builder.Configuration.GetSection(PyralogOptions.SectionName).Bind(o));
+        });
+        return builder;
+    }
+
+    private static void ConfigureMembership(ISiloBuilder silo, SiloHostOptions host)
+    {
+        var address = IPAddress.Parse(host.Address);
+        switch (host.Membership)
+        {
+            case MembershipMode.Localhost:
+                silo.UseLocalhostClustering(host.SiloPort, host.GatewayPort, null, host.ServiceId, host.ClusterId);
+                break;
+            case MembershipMode.Development:
+                silo.UseLocalhostClustering(
+                    host.SiloPort, host.GatewayPort, new IPEndPoint(address, host.PrimarySiloPort), host.ServiceId, host.ClusterId);
+                break;
+            case MembershipMode.Redis:
+                var redis = ConfigurationOptions.Parse(host.RedisConnectionString!);
+                silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+                silo.AddRedisGrainStorage(PyralogStorageNames.Obelisk, o => o.ConfigurationOptions = redis);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = host.ClusterId;
+                    o.ServiceId = host.ServiceId;
+                });
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(host), host.Membership, "Unknown membership mode.");
+        }
+
+        silo.Configure<EndpointOptions>(o =>
+        {
+            o.AdvertisedIPAddress = address;
+            o.SiloPort = host.SiloPort;
+            o.GatewayPort = host.GatewayPort;
+            o.SiloListeningEndpoint = new IPEndPoint(address, host.SiloPort);
+            o.GatewayListeningEndpoint = new IPEndPoint(address, host.GatewayPort);
+        });
+    }
+}

@@ -1,0 +1,26 @@
+namespace Pyralog.Silo.Hosting;
+
+/// <summary>How the Pyralog silo process is hosted (configuration section <c>Silo</c>).</summary>
+public sealed class SiloHostOptions
+{
+    public const string SectionName = "Silo";
+
+    public string ClusterId { get; set; } = "pyralog";
+
+    public string ServiceId { get; set; } = "pyralog";
+
+    public MembershipMode Membership { get; set; } = MembershipMode.Localhost;
+
+    /// <summary>The address this silo binds and advertises. Stays on loopback unless set.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    public int SiloPort { get; set; } = 11111;
+
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>In <see cref="MembershipMode.Development"/>: the silo port of the primary silo.</summary>
+    public int PrimarySiloPort { get; set; } = 11111;
+
+    /// <summary>In <see cref="MembershipMode.Redis"/>: a StackExchange.Redis connection string.</summary>
+    public string? RedisConnectionString { get; set; }
+}

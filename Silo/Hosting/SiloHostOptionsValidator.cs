@@ -1,0 +1,53 @@
+using System.Net;
+
+namespace Pyralog.Silo.Hosting;
+
+/// <summary>Checks <see cref="SiloHostOptions"/> before the silo starts and names every value that is wrong.</summary>
+public static class SiloHostOptionsValidator
+{
+    public static IReadOnlyList<string> Validate(SiloHostOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.ClusterId))
+        {
+            failures.Add("Silo:ClusterId (--cluster-id) must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ServiceId))
+        {
+            failures.Add("Silo:ServiceId (--service-id) must not be empty.");
+        }
+
+        if (!IPAddress.TryParse(options.Address, out _))
+        {
+            failures.Add($"Silo:Address (--address) '{options.Address}' is not an IP address.");
+        }
+
+        CheckPort(failures, "Silo:SiloPort (--silo-port)", options.SiloPort);
+        CheckPort(failures, "Silo:GatewayPort (--gateway-port)", options.GatewayPort);
+        if (options.SiloPort == options.GatewayPort)
+        {
+            failures.Add($"Silo:SiloPort and Silo:GatewayPort must differ (both are {options.SiloPort}).");
+        }
+
+        if (options.Membership == MembershipMode.Development)
+        {
+            CheckPort(failures, "Silo:PrimarySiloPort (--primary-port)", options.PrimarySiloPort);
+        }
+
+        if (options.Membership == MembershipMode.Redis && string.IsNullOrWhiteSpace(options.RedisConnectionString))
+        {
+            failures.Add("Silo:Membership is 'redis' but Silo:RedisConnectionString (--redis) is not set.");
+        }
+
+        return failures;
+    }
+
+    private static void CheckPort(List<string> failures, string name, int port)
+    {
+        if (port is < 1 or > 65535)
+        {
+            failures.Add($"{name} must be a port in 1..65535 (was {port}).");
+        }
+    }
+}
