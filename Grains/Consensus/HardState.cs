@@ -1,0 +1,8 @@
+namespace Pyralog.Grains.Consensus;
+
+/// <summary>
+/// The state a node must persist before it sends any message of the same <see cref="Ready"/>: the current term,
+/// the candidate it voted for in that term (0 = none) and the commit index. Losing Term or Vote could let a node vote
+/// twice in one term; Commit is persisted so a restarted node can re-apply without waiting for a leader.
+/// </summary>
+public readonly record struct HardState(long Term, long Vote, long Commit);

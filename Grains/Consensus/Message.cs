@@ -1,0 +1,30 @@
+namespace Pyralog.Grains.Consensus;
+
+/// <summary>
+/// One Raft message. Every message carries the sender's id and incarnation: votes and acknowledgements only count
+/// when that pair matches a voter in the receiver's configuration, which is what keeps a wiped or duplicated replica
+/// from voting or acknowledging for the member it used to be. Field use by type:
+/// Append: Index/LogTerm = previous entry, Entries, Commit. AppendResponse: Index = last matching index, or on
+/// Reject the rejected Index with RejectHint/LogTerm = the follower's conflict hint. Vote/PreVote: Index/LogTerm =
+/// candidate's last entry, Context = 1 for a forced (leader transfer) campaign. Heartbeat: Commit, Context = read
+/// round. InstallSnapshot: Snapshot. Messages are immutable once sent; the simulator shares and duplicates them.
+/// </summary>
+public sealed class Message
+{
+    public required MessageType Type { get; init; }
+    public required long To { get; init; }
+    public required long From { get; init; }
+    public required long FromIncarnation { get; init; }
+    public required long Term { get; init; }
+    public long LogTerm { get; init; }
+    public long Index { get; init; }
+    public LogEntry[] Entries { get; init; } = [];
+    public long Commit { get; init; }
+    public bool Reject { get; init; }
+    public long RejectHint { get; init; }
+    public long Context { get; init; }
+    public Snapshot? Snapshot { get; init; }
+
+    public override string ToString() =>
+        $"{Type} {From}@{FromIncarnation}->{To} t{Term} i{Index} lt{LogTerm} n{Entries.Length} c{Commit}{(Reject ? " reject hint " + RejectHint : "")} ctx{Context}";
+}
