@@ -1,4 +1,5 @@
 using System.Net;
+using Pyralog.Grains.Interfaces;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

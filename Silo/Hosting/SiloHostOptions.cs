@@ -1,3 +1,5 @@
+using Pyralog.Grains.Interfaces;
+
 namespace Pyralog.Silo.Hosting;
 
 /// <summary>How the Pyralog silo process is hosted (configuration section <c>Silo</c>).</summary>

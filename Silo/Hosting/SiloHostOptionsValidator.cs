@@ -1,4 +1,5 @@
 using System.Net;
+using Pyralog.Grains.Interfaces;
 
 namespace Pyralog.Silo.Hosting;
 

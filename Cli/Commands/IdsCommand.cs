@@ -1,0 +1,93 @@
+using System.CommandLine;
+using Pyralog.Client;
+using Pyralog.Client.Obelisk;
+using Pyralog.Grains.Interfaces.Obelisk;
+
+namespace Pyralog.Cli.Commands;
+
+/// <summary><c>pyralog ids next|decode</c>: Scarab IDs from the Pharaoh network.</summary>
+internal static class IdsCommand
+{
+    /// <summary>The most IDs one <c>ids next</c> prints.</summary>
+    public const int MaxCount = 10_000_000;
+
+    public static Command Create(ConnectionOptions connection, TextWriter output, TextWriter error)
+    {
+        var ids = new Command("ids", "Scarab IDs: 64-bit, time-ordered, globally unique");
+
+        var count = new Option<int>("--count", "-n")
+        {
+            Description = $"How many IDs to print (1..{MaxCount:N0})",
+            DefaultValueFactory = _ => 1,
+        };
+        count.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<int>();
+            if (value is < 1 or > MaxCount)
+            {
+                r.AddError($"--count must be in 1..{MaxCount} (was {value}).");
+            }
+        });
+        var next = new Command("next", "Print new Scarab IDs, one per line") { count };
+        next.SetAction(async (result, cancellationToken) =>
+        {
+            var n = result.GetValue(count);
+            PyralogClient client;
+            try
+            {
+                client = await PyralogClient.ConnectAsync(connection.Read(result), cancellationToken);
+            }
+            catch (PyralogConnectionException e)
+            {
+                error.WriteLine($"pyralog: {FirstLine(e.Message)}");
+                return 1;
+            }
+
+            await using (client)
+            {
+                var generator = client.CreateIdGenerator(new ScarabIdGeneratorOptions
+                {
+                    BlockSize = Math.Min(n, ScarabId.SequencesPerMillisecond),
+                    PrefetchBlocks = n > ScarabId.SequencesPerMillisecond ? 4 : 1,
+                });
+                for (var i = 0; i < n; i++)
+                {
+                    output.WriteLine((await generator.NextAsync(cancellationToken)).Value);
+                }
+
+                await output.FlushAsync(cancellationToken);
+            }
+
+            return 0;
+        });
+
+        var idArgument = new Argument<string>("id") { Description = "A Scarab ID in decimal" };
+        var decode = new Command("decode", "Print the time, obelisk and sequence of a Scarab ID") { idArgument };
+        decode.SetAction(result =>
+        {
+            var text = result.GetValue(idArgument)!;
+            if (!ScarabId.TryParse(text, null, out var id))
+            {
+                error.WriteLine($"pyralog: '{text}' is not a Scarab ID: expected an unsigned 64-bit decimal number.");
+                return 2;
+            }
+
+            output.WriteLine($"id        {id}");
+            output.WriteLine($"time      {id.Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ}");
+            output.WriteLine($"ms        {id.Milliseconds}");
+            output.WriteLine($"obelisk   {id.ObeliskId}");
+            output.WriteLine($"sequence  {id.Sequence}");
+            return 0;
+        });
+
+        ids.Subcommands.Add(next);
+        ids.Subcommands.Add(decode);
+        return ids;
+    }
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
+    }
+}
