@@ -108,17 +108,18 @@ public sealed class RaftSimulation
         {
             if (t >= _o.HealTicks)
             {
-                throw new SimulationFailure($"no progress {_o.HealTicks} ticks after the faults healed (marker {markerIndex}/t{markerTerm})");
+                throw new SimulationFailure($"no progress {_o.HealTicks} ticks after the faults healed (marker {markerIndex}/t{markerTerm}, leader {FindLeader()?.Name}, configuration {FindLeader()?.Node.Config})");
             }
 
             Step(faults: false);
-            if (markerIndex > 0 && _monitor.CommittedIndex >= markerIndex && _monitor.CommittedAt(markerIndex).Term == markerTerm)
+            var leader = FindLeader();
+            if (markerIndex > 0 && _monitor.CommittedIndex >= markerIndex && _monitor.CommittedAt(markerIndex).Term == markerTerm &&
+                leader is not null && AllRejoined(leader))
             {
-                Log($"marker {markerIndex} committed");
+                Log($"marker {markerIndex} committed, configuration {leader.Node.Config}");
                 break;
             }
 
-            var leader = FindLeader();
             if (leader is not null && (markerAt != leader || markerTerm != leader.Node.Term))
             {
                 var r = leader.Node.Propose(KvStateMachine.EncodePut(++_nextOpId, 255, -1));
@@ -308,6 +309,8 @@ public sealed class RaftSimulation
         {
             ProcessReady(inst);
         }
+
+        Observe(inst);
     }
 
     private void ProcessReady(SimInstance inst)
@@ -323,6 +326,7 @@ public sealed class RaftSimulation
         if (r.Snapshot is { } snapshot)
         {
             _monitor.ObserveSnapshot(node, snapshot);
+            Log($"{inst.Name} installs snapshot {snapshot.Index}/t{snapshot.Term}");
             inst.Storage.InstallSnapshot(snapshot);
         }
 
@@ -556,6 +560,32 @@ public sealed class RaftSimulation
         {
             if (!leader.Node.Config.IsVoter(id, _current[id]!.Incarnation))
             {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Every replica is a voter at its current incarnation (replicas removed by the operator are added back).</summary>
+    private bool AllRejoined(SimInstance leader)
+    {
+        for (var id = 1; id <= _o.Nodes; id++)
+        {
+            if (!leader.Node.Config.IsVoter(id, _current[id]!.Incarnation))
+            {
+                if (!leader.Node.Config.TryGetMember(id, out _, out _))
+                {
+                    // Removed by the operator (or its re-add was lost with a deposed leader): add it back.
+                    var r = leader.Node.ProposeMembershipChange(
+                        new ConfigChange(ConfigChangeType.AddLearner, new Member(id, _current[id]!.Incarnation, AutoPromote: true)));
+                    if (r.Accepted)
+                    {
+                        Log($"heal: add learner {id}@{_current[id]!.Incarnation}");
+                        Drain(leader);
+                    }
+                }
+
                 return false;
             }
         }

@@ -11,10 +11,10 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     private static readonly SimOptions FiveNodes = new() { Nodes = 5 };
 
     [Fact]
-    public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 1000);
+    public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 2500);
 
     [Fact]
-    public void FiveNodeSeedsPass() => RunSeeds(FiveNodes, 100_001, 1000);
+    public void FiveNodeSeedsPass() => RunSeeds(FiveNodes, 100_001, 2500);
 
     [Fact]
     [Trait("Category", "Slow")]
@@ -55,16 +55,34 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
         Assert.Fail("the simulator did not catch votes granted without the up-to-date check in 2000 seeds");
     }
 
+    private static readonly string[] EventKinds =
+    [
+        "leader ", "partition", "crash ", "restart ", "wipe ", "second incarnation", "remove ", "add learner", "transfer ",
+        "installs snapshot", "drop rate",
+    ];
+
     private void RunSeeds(SimOptions options, long firstSeed, int count)
     {
         var watch = Stopwatch.StartNew();
         SimResult? failure = null;
         long committed = 0, operations = 0;
+        var events = new long[EventKinds.Length];
         Parallel.For(firstSeed, firstSeed + count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (seed, state) =>
         {
             var r = RaftSimulation.Run(seed, options);
             Interlocked.Add(ref committed, r.CommittedIndex);
             Interlocked.Add(ref operations, r.Operations);
+            foreach (var line in r.Schedule)
+            {
+                for (var k = 0; k < EventKinds.Length; k++)
+                {
+                    if (line.Contains(EventKinds[k], StringComparison.Ordinal))
+                    {
+                        Interlocked.Increment(ref events[k]);
+                    }
+                }
+            }
+
             if (!r.Passed)
             {
                 lock (output)
@@ -79,6 +97,7 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
             }
         });
         output.WriteLine($"{count} seeds of {options.Nodes} nodes in {watch.Elapsed.TotalSeconds:F1}s; {committed} committed entries, {operations} client operations");
+        output.WriteLine("events: " + string.Join(", ", EventKinds.Select((k, i) => $"{k.Trim()} {events[i]}")));
         Assert.True(failure is null, failure?.Describe());
     }
 }

@@ -8,7 +8,7 @@ public sealed record SimOptions
     public int Nodes { get; init; } = 3;
 
     /// <summary>Ticks during which faults are injected.</summary>
-    public int FaultTicks { get; init; } = 200;
+    public int FaultTicks { get; init; } = 400;
 
     /// <summary>Bound on ticks after the faults heal until a leader must have committed a fresh proposal.</summary>
     public int HealTicks { get; init; } = 300;
@@ -25,7 +25,7 @@ public sealed record SimOptions
     public int MaxDelay { get; init; } = 3;
 
     /// <summary>Probability per tick of a fault event (partition, crash, wipe, membership change, transfer...).</summary>
-    public double FaultRate { get; init; } = 0.05;
+    public double FaultRate { get; init; } = 0.15;
 
     public bool Crashes { get; init; } = true;
 
