@@ -1,0 +1,101 @@
+using Pyralog.Storage.Native.Iteration;
+using Pyralog.Storage.Native.Keys;
+using Pyralog.Storage.Native.Segments;
+
+namespace Pyralog.Storage.Native.Compaction;
+
+/// <summary>
+/// Executes a <see cref="CompactionJob"/>: merges its inputs (newest wins per key) into new segments
+/// of the output level. Drops shadowed versions, log records and retention markers below the log's
+/// first offset, and tombstones once no deeper level can hold an older value of their key.
+/// </summary>
+internal static class Compactor
+{
+    public static List<SegmentMetadata> Merge(
+        CompactionJob job, Segment[][] levels, string directory, PyramidOptions options, ulong dropLogBelow,
+        Func<long> nextFileNumber, RateLimiter? limiter, out long bytesRead)
+    {
+        var sources = new IEntryIterator[job.Inputs.Count];
+        bytesRead = 0;
+        for (var i = 0; i < sources.Length; i++)
+        {
+            sources[i] = new SegmentIterator(job.Inputs[i]);
+            bytesRead += job.Inputs[i].Metadata.SizeBytes;
+        }
+
+        var merged = new MergingIterator(sources);
+        merged.Seek([]);
+        var outputs = new List<SegmentMetadata>();
+        SegmentWriter? writer = null;
+        try
+        {
+            while (merged.Valid)
+            {
+                var key = merged.Key;
+                if (!IsDroppable(key, merged.IsTombstone, levels, job.OutputLevel, dropLogBelow))
+                {
+                    writer ??= new SegmentWriter(directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
+                    writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
+                    if (writer.Length >= options.TargetSegmentBytes)
+                    {
+                        outputs.Add(writer.Finish());
+                        writer.Dispose();
+                        writer = null;
+                    }
+                }
+
+                merged.Next();
+            }
+
+            if (writer is not null)
+            {
+                outputs.Add(writer.Finish());
+                writer.Dispose();
+                writer = null;
+            }
+
+            return outputs;
+        }
+        catch
+        {
+            writer?.Dispose();
+            foreach (var output in outputs)
+            {
+                File.Delete(Path.Combine(directory, SegmentFormat.FileName(output.FileNumber)));
+            }
+
+            throw;
+        }
+    }
+
+    private static bool IsDroppable(ReadOnlySpan<byte> key, bool tombstone, Segment[][] levels, int outputLevel, ulong dropLogBelow)
+    {
+        if (KeyCodec.IsLogKey(key) && KeyCodec.ReadLogOffset(key) < dropLogBelow)
+        {
+            return true;
+        }
+
+        if (KeyCodec.IsMarkerKey(key) && KeyCodec.ReadMarkerOffset(key) < dropLogBelow)
+        {
+            return true;
+        }
+
+        if (!tombstone)
+        {
+            return false;
+        }
+
+        for (var level = outputLevel + 1; level < levels.Length; level++)
+        {
+            foreach (var segment in levels[level])
+            {
+                if (segment.MayContain(key))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+}

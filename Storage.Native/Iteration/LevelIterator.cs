@@ -1,0 +1,53 @@
+using Pyralog.Storage.Native.Segments;
+
+namespace Pyralog.Storage.Native.Iteration;
+
+/// <summary>Iterates one sorted run (an L1+ level): its segments do not overlap, so they are read one after another.</summary>
+internal sealed class LevelIterator(Segment[] segmentsByKey) : IEntryIterator
+{
+    private int _index = -1;
+    private SegmentIterator? _current;
+
+    public bool Valid => _current is { Valid: true };
+
+    public ReadOnlySpan<byte> Key => _current!.Key;
+
+    public ReadOnlySpan<byte> Value => _current!.Value;
+
+    public bool IsTombstone => _current!.IsTombstone;
+
+    public void Seek(ReadOnlySpan<byte> key)
+    {
+        _index = 0;
+        while (_index < segmentsByKey.Length && segmentsByKey[_index].Metadata.MaxKey.AsSpan().SequenceCompareTo(key) < 0)
+        {
+            _index++;
+        }
+
+        if (_index >= segmentsByKey.Length)
+        {
+            _current = null;
+            return;
+        }
+
+        _current = new SegmentIterator(segmentsByKey[_index]);
+        _current.Seek(key);
+        SkipExhausted();
+    }
+
+    public void Next()
+    {
+        _current!.Next();
+        SkipExhausted();
+    }
+
+    private void SkipExhausted()
+    {
+        while (_current is { Valid: false } && _index + 1 < segmentsByKey.Length)
+        {
+            _index++;
+            _current = new SegmentIterator(segmentsByKey[_index]);
+            _current.Seek(segmentsByKey[_index].Metadata.MinKey);
+        }
+    }
+}

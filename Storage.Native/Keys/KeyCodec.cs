@@ -1,0 +1,43 @@
+using System.Buffers.Binary;
+
+namespace Pyralog.Storage.Native.Keys;
+
+/// <summary>
+/// Both key spaces share one sorted key order, told apart by a leading byte: internal keys (retention
+/// markers), then log records by big-endian offset (so byte order is offset order), then user KV keys.
+/// One order means one memtable, one WAL and one compaction serve both spaces, and a write batch
+/// spanning both is atomic for free.
+/// </summary>
+internal static class KeyCodec
+{
+    public const byte InternalPrefix = 0x00;
+    public const byte LogPrefix = 0x01;
+    public const byte KvPrefix = 0x02;
+    public const byte MarkerTag = (byte)'M';
+    public const int LogKeyLength = 9;
+    public const int MarkerKeyLength = 10;
+
+    public static void WriteLogKey(Span<byte> destination, ulong offset)
+    {
+        destination[0] = LogPrefix;
+        BinaryPrimitives.WriteUInt64BigEndian(destination[1..], offset);
+    }
+
+    public static ulong ReadLogOffset(ReadOnlySpan<byte> logKey) => BinaryPrimitives.ReadUInt64BigEndian(logKey[1..]);
+
+    public static bool IsLogKey(ReadOnlySpan<byte> key) => key.Length == LogKeyLength && key[0] == LogPrefix;
+
+    public static void WriteMarkerKey(Span<byte> destination, ulong offset)
+    {
+        destination[0] = InternalPrefix;
+        destination[1] = MarkerTag;
+        BinaryPrimitives.WriteUInt64BigEndian(destination[2..], offset);
+    }
+
+    public static bool IsMarkerKey(ReadOnlySpan<byte> key) =>
+        key.Length == MarkerKeyLength && key[0] == InternalPrefix && key[1] == MarkerTag;
+
+    public static ulong ReadMarkerOffset(ReadOnlySpan<byte> markerKey) => BinaryPrimitives.ReadUInt64BigEndian(markerKey[2..]);
+
+    public static int Compare(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.SequenceCompareTo(b);
+}

@@ -1,0 +1,62 @@
+using Pyralog.Storage.Native.Iteration;
+using Pyralog.Storage.Native.Keys;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>
+/// Ordered scan of live key/value pairs in [start, end) as of the snapshot taken when it was opened.
+/// <see cref="Key"/> and <see cref="Value"/> are valid until the next <see cref="MoveNext"/>.
+/// </summary>
+public sealed class KvCursor : IDisposable
+{
+    private readonly Snapshot _snapshot;
+    private readonly MergingIterator _iterator;
+    private readonly byte[] _end;
+    private bool _started;
+    private bool _disposed;
+
+    internal KvCursor(Snapshot snapshot, ReadOnlySpan<byte> startInclusive, byte[] endExclusiveInternal)
+    {
+        _snapshot = snapshot;
+        _end = endExclusiveInternal;
+        Span<byte> start = stackalloc byte[startInclusive.Length + 1];
+        start[0] = KeyCodec.KvPrefix;
+        startInclusive.CopyTo(start[1..]);
+        _iterator = snapshot.CreateIterator(start, _end, includeLog: false, includeKv: true, logEnd: 0);
+    }
+
+    public ReadOnlySpan<byte> Key => _iterator.Key[1..];
+
+    public ReadOnlySpan<byte> Value => _iterator.Value;
+
+    public bool MoveNext()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_started)
+        {
+            _iterator.Next();
+        }
+
+        _started = true;
+        while (_iterator.Valid && _iterator.Key.SequenceCompareTo(_end) < 0)
+        {
+            if (!_iterator.IsTombstone)
+            {
+                return true;
+            }
+
+            _iterator.Next();
+        }
+
+        return false;
+    }
+
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _snapshot.Release();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System.Buffers.Binary;
+using Pyralog.Storage.Native.Iteration;
+using Pyralog.Storage.Native.Keys;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>
+/// Forward scan of log records from a snapshot taken when the cursor was opened: appends,
+/// truncations, flushes and compactions after that are not seen. <see cref="Payload"/> is valid until
+/// the next <see cref="MoveNext"/>. Dispose to release the snapshot (it pins segment files).
+/// </summary>
+public sealed class LogCursor : IDisposable
+{
+    private readonly Snapshot _snapshot;
+    private readonly MergingIterator _iterator;
+    private readonly ulong _end;
+    private readonly string _directory;
+    private ulong _expected;
+    private bool _started;
+    private bool _disposed;
+
+    internal LogCursor(Snapshot snapshot, ulong fromOffset, ulong toOffsetExclusive, string directory)
+    {
+        _snapshot = snapshot;
+        _directory = directory;
+        var state = snapshot.State;
+        _expected = Math.Max(fromOffset, state.First);
+        _end = Math.Min(toOffsetExclusive, state.Next);
+        Span<byte> start = stackalloc byte[KeyCodec.LogKeyLength];
+        Span<byte> end = stackalloc byte[KeyCodec.LogKeyLength];
+        KeyCodec.WriteLogKey(start, _expected);
+        KeyCodec.WriteLogKey(end, Math.Max(_end, _expected));
+        _iterator = snapshot.CreateIterator(start, end, includeLog: true, includeKv: false, logEnd: _end);
+    }
+
+    public ulong Offset { get; private set; }
+
+    public ulong Epoch { get; private set; }
+
+    public ReadOnlySpan<byte> Payload => _iterator.Value[8..];
+
+    public bool MoveNext()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_started)
+        {
+            _iterator.Next();
+        }
+
+        _started = true;
+        if (_expected >= _end)
+        {
+            return false;
+        }
+
+        if (!_iterator.Valid || !KeyCodec.IsLogKey(_iterator.Key) || KeyCodec.ReadLogOffset(_iterator.Key) != _expected)
+        {
+            throw new PyramidCorruptionException(_directory, (long)_expected, $"log record {_expected} is missing although the log spans it");
+        }
+
+        Offset = _expected;
+        Epoch = BinaryPrimitives.ReadUInt64LittleEndian(_iterator.Value);
+        _expected++;
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _snapshot.Release();
+        }
+    }
+}

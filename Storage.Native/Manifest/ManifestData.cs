@@ -1,0 +1,9 @@
+using Pyralog.Storage.Native.Log;
+using Pyralog.Storage.Native.Segments;
+
+namespace Pyralog.Storage.Native.Manifest;
+
+/// <summary>The durable description of a store: live segments per level, what the WAL no longer needs
+/// to replay (everything through <see cref="LastFlushedSequence"/>), and the log bounds at that point.</summary>
+internal sealed record ManifestData(
+    long NextFileNumber, ulong LastFlushedSequence, LogState LogState, IReadOnlyList<IReadOnlyList<SegmentMetadata>> Levels);

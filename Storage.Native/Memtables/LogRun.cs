@@ -1,0 +1,110 @@
+using System.Buffers.Binary;
+
+namespace Pyralog.Storage.Native.Memtables;
+
+/// <summary>
+/// A dense run of log records starting at <see cref="BaseOffset"/>, stored back to back in 1 MiB arena
+/// chunks and addressed by an offset-indexed slot table: O(1) reads, no per-record objects.
+/// One writer appends; readers see a record once <see cref="Count"/> covers it. A truncate-suffix
+/// followed by new appends starts a new run instead of overwriting, so readers holding an older
+/// snapshot keep reading the records they saw.
+/// </summary>
+internal sealed class LogRun
+{
+    private const int ChunkBytes = 1 << 20;
+    private const int SlotsPerPage = 1 << 14;
+    private const int RecordHeader = 12; // payload length + epoch
+
+    private byte[][] _chunks = new byte[4][];
+    private long[][] _slotPages = new long[4][];
+    private int _chunkCount;
+    private int _chunkUsed = ChunkBytes;
+    private int _count;
+
+    public LogRun(ulong baseOffset, ulong createdSequence)
+    {
+        BaseOffset = baseOffset;
+        CreatedSequence = createdSequence;
+    }
+
+    public ulong BaseOffset { get; }
+
+    /// <summary>Sequence of the write that started the run; snapshots older than it ignore the run.</summary>
+    public ulong CreatedSequence { get; }
+
+    public int Count => Volatile.Read(ref _count);
+
+    public ulong EndOffset => BaseOffset + (ulong)Count;
+
+    /// <summary>Appends the record at <see cref="EndOffset"/>; returns the bytes it occupies. Writer only.</summary>
+    public long Append(ulong epoch, ReadOnlySpan<byte> payload)
+    {
+        var size = RecordHeader + payload.Length;
+        if (_chunkUsed + size > ChunkBytes || _chunkCount == 0)
+        {
+            if (size > ChunkBytes)
+            {
+                AddChunk(new byte[size]);
+            }
+            else
+            {
+                AddChunk(new byte[ChunkBytes]);
+            }
+        }
+
+        var chunkIndex = _chunkCount - 1;
+        var chunk = _chunks[chunkIndex];
+        var at = _chunkUsed;
+        BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(at), payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(chunk.AsSpan(at + 4), epoch);
+        payload.CopyTo(chunk.AsSpan(at + RecordHeader));
+        _chunkUsed = size > ChunkBytes ? ChunkBytes : at + size;
+
+        var index = _count;
+        var page = index / SlotsPerPage;
+        if (page >= _slotPages.Length)
+        {
+            var larger = new long[_slotPages.Length * 2][];
+            Array.Copy(_slotPages, larger, _slotPages.Length);
+            Volatile.Write(ref _slotPages, larger);
+        }
+
+        _slotPages[page] ??= new long[SlotsPerPage];
+        _slotPages[page][index % SlotsPerPage] = ((long)chunkIndex << 32) | (uint)at;
+        Volatile.Write(ref _count, index + 1);
+        return size + sizeof(long);
+    }
+
+    /// <summary>The stored value (epoch then payload) of <paramref name="offset"/>, if this run holds it.</summary>
+    public bool TryGetValue(ulong offset, out ReadOnlySpan<byte> value)
+    {
+        var count = Count;
+        if (offset < BaseOffset || offset - BaseOffset >= (ulong)count)
+        {
+            value = default;
+            return false;
+        }
+
+        var index = (int)(offset - BaseOffset);
+        var slot = Volatile.Read(ref _slotPages)[index / SlotsPerPage][index % SlotsPerPage];
+        var chunk = Volatile.Read(ref _chunks)[(int)(slot >> 32)];
+        var at = (int)(uint)slot;
+        var length = BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(at));
+        value = chunk.AsSpan(at + 4, 8 + length);
+        return true;
+    }
+
+    private void AddChunk(byte[] chunk)
+    {
+        if (_chunkCount == _chunks.Length)
+        {
+            var larger = new byte[_chunks.Length * 2][];
+            Array.Copy(_chunks, larger, _chunks.Length);
+            Volatile.Write(ref _chunks, larger);
+        }
+
+        _chunks[_chunkCount] = chunk;
+        _chunkCount++;
+        _chunkUsed = 0;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Pyralog.Storage.Native.Native;
+
+/// <summary>
+/// The few POSIX calls .NET does not expose: fdatasync (a data-only flush is what an append needs)
+/// and fsync of a directory (a created or renamed file is durable only once its directory is).
+/// Falls back to the portable managed flush elsewhere.
+/// </summary>
+internal static partial class LibC
+{
+    private const int ReadOnly = 0; // O_RDONLY
+    private static readonly bool IsPosix = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD();
+
+    /// <summary>Makes the file's data (and the size needed to read it back) durable.</summary>
+    public static void SyncData(SafeFileHandle handle, string path)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            if (fdatasync(fd) != 0)
+            {
+                throw new IOException($"fdatasync failed on '{path}' (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        else
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+    }
+
+    /// <summary>Makes the directory entries of <paramref name="directory"/> durable (after create/rename/delete).</summary>
+    public static void SyncDirectory(string directory)
+    {
+        if (!IsPosix)
+        {
+            return;
+        }
+
+        var fd = open(directory, ReadOnly);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory '{directory}' to sync it (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        try
+        {
+            if (fsync(fd) != 0)
+            {
+                throw new IOException($"fsync of directory '{directory}' failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}

@@ -1,0 +1,38 @@
+namespace Pyralog.Storage.Native;
+
+/// <summary>A point-in-time view of the engine's shape and work since it was opened.</summary>
+public sealed record PyramidStatistics
+{
+    public required IReadOnlyList<LevelStatistics> Levels { get; init; }
+
+    public required long MemtableBytes { get; init; }
+
+    public required int ImmutableMemtables { get; init; }
+
+    public required long BlockCacheBytes { get; init; }
+
+    public required long BlockCacheHits { get; init; }
+
+    public required long BlockCacheMisses { get; init; }
+
+    /// <summary>Payload, key and value bytes callers wrote since open.</summary>
+    public required long UserBytesWritten { get; init; }
+
+    public required long WalBytesWritten { get; init; }
+
+    public required long FlushBytesWritten { get; init; }
+
+    public required long CompactionBytesWritten { get; init; }
+
+    public required long Flushes { get; init; }
+
+    public required long Compactions { get; init; }
+
+    /// <summary>Bytes written to disk (WAL + flush + compaction) per user byte.</summary>
+    public double WriteAmplification =>
+        UserBytesWritten == 0 ? 0 : (double)(WalBytesWritten + FlushBytesWritten + CompactionBytesWritten) / UserBytesWritten;
+
+    public required ulong LogFirstOffset { get; init; }
+
+    public required ulong LogNextOffset { get; init; }
+}

@@ -1,0 +1,6 @@
+namespace Pyralog.Storage.Native;
+
+/// <summary>What <see cref="PyramidStore.Open"/> found: replayed WAL, and the torn tail it dropped (never acknowledged data).</summary>
+public sealed record RecoveryReport(
+    int WalFilesReplayed, long FramesReplayed, long BytesReplayed, string? TornFile, long TornAtByte, long DroppedBytes,
+    int OrphanSegmentsDeleted, TimeSpan Duration);

@@ -1,0 +1,66 @@
+using System.Buffers.Binary;
+using Pyralog.Storage.Native.Hashing;
+
+namespace Pyralog.Storage.Native.Segments;
+
+/// <summary>Bloom filter over a segment's keys (double hashing of two CRC32C seeds), queried in place in the mapped file.</summary>
+internal static class BloomFilter
+{
+    public const int HeaderBytes = 8;
+
+    public static ulong Hash(ReadOnlySpan<byte> key) =>
+        ((ulong)Crc32C.Append(0x9E3779B9u, key) << 32) | Crc32C.Compute(key);
+
+    /// <summary>Encoded size (without CRC) for <paramref name="keys"/> keys.</summary>
+    public static int EncodedBytes(int keys, int bitsPerKey) => HeaderBytes + BitBytes(keys, bitsPerKey);
+
+    public static void Build(ReadOnlySpan<ulong> hashes, int bitsPerKey, Span<byte> destination)
+    {
+        var hashCount = Math.Clamp((int)Math.Round(bitsPerKey * 0.69), 1, 30);
+        var bitBytes = BitBytes(hashes.Length, bitsPerKey);
+        var bitCount = (uint)(bitBytes * 8);
+        destination[..(HeaderBytes + bitBytes)].Clear();
+        destination[0] = (byte)hashCount;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], bitCount);
+        var bits = destination.Slice(HeaderBytes, bitBytes);
+        foreach (var hash in hashes)
+        {
+            var h = (uint)hash;
+            var delta = (uint)(hash >> 32) | 1;
+            for (var i = 0; i < hashCount; i++)
+            {
+                var bit = h % bitCount;
+                bits[(int)(bit >> 3)] |= (byte)(1 << (int)(bit & 7));
+                h += delta;
+            }
+        }
+    }
+
+    public static bool MayContain(ReadOnlySpan<byte> filter, ulong hash)
+    {
+        var hashCount = filter[0];
+        var bitCount = BinaryPrimitives.ReadUInt32LittleEndian(filter[4..]);
+        if (bitCount == 0)
+        {
+            return true;
+        }
+
+        var bits = filter[HeaderBytes..];
+        var h = (uint)hash;
+        var delta = (uint)(hash >> 32) | 1;
+        for (var i = 0; i < hashCount; i++)
+        {
+            var bit = h % bitCount;
+            if ((bits[(int)(bit >> 3)] & (1 << (int)(bit & 7))) == 0)
+            {
+                return false;
+            }
+
+            h += delta;
+        }
+
+        return true;
+    }
+
+    private static int BitBytes(int keys, int bitsPerKey) => (int)Math.Max(8, (((long)keys * bitsPerKey) + 7) / 8);
+}

@@ -1,0 +1,298 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using Pyralog.Storage.Native.Hashing;
+
+namespace Pyralog.Storage.Native.Segments;
+
+/// <summary>
+/// A live, memory-mapped segment. Open verifies the footer, index, bloom filter and meta block
+/// checksums; data blocks are verified on each uncached read. Index and bloom are searched in place
+/// in the mapping, so a segment costs the heap only its min/max keys. Reference counted: the file is
+/// unmapped (and deleted, once compaction retired it) when the last reader lets go.
+/// </summary>
+internal sealed unsafe class Segment : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+    private readonly long _length;
+    private readonly long _indexPosition;
+    private readonly int _indexCount;
+    private readonly long _bloomPosition;
+    private readonly int _bloomLength;
+    private readonly BlockCache _cache;
+    private int _references = 1;
+    private volatile bool _obsolete;
+
+    private Segment(string path, SegmentMetadata metadata, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length, BlockCache cache,
+        long indexPosition, int indexCount, long bloomPosition, int bloomLength)
+    {
+        Path = path;
+        Metadata = metadata;
+        _map = map;
+        _view = view;
+        _base = pointer;
+        _length = length;
+        _cache = cache;
+        _indexPosition = indexPosition;
+        _indexCount = indexCount;
+        _bloomPosition = bloomPosition;
+        _bloomLength = bloomLength;
+    }
+
+    public string Path { get; }
+
+    public SegmentMetadata Metadata { get; }
+
+    public long FileNumber => Metadata.FileNumber;
+
+    public int BlockCount => _indexCount;
+
+    public static Segment Open(string directory, SegmentMetadata expected, BlockCache cache)
+    {
+        var path = System.IO.Path.Combine(directory, SegmentFormat.FileName(expected.FileNumber));
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            throw new PyramidCorruptionException(path, 0, "segment named by the manifest is missing");
+        }
+
+        if (info.Length != expected.SizeBytes)
+        {
+            throw new PyramidCorruptionException(path, Math.Min(info.Length, expected.SizeBytes),
+                $"segment is {info.Length} bytes but the manifest recorded {expected.SizeBytes} (truncated or overwritten)");
+        }
+
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedViewAccessor? view = null;
+        var acquired = false;
+        try
+        {
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            acquired = true;
+            pointer += view.PointerOffset;
+            var length = info.Length;
+            var file = new ReadOnlySpan<byte>(pointer, (int)Math.Min(length, int.MaxValue));
+            if (length < SegmentFormat.HeaderBytes + SegmentFormat.FooterBytes)
+            {
+                throw new PyramidCorruptionException(path, 0, "segment shorter than header and footer");
+            }
+
+            if (BinaryPrimitives.ReadUInt32LittleEndian(file) != SegmentFormat.Magic)
+            {
+                throw new PyramidCorruptionException(path, 0, "bad segment magic");
+            }
+
+            var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
+            if (version > SegmentFormat.Version)
+            {
+                throw new NotSupportedException(
+                    $"'{path}' has segment format version {version}; this build reads up to {SegmentFormat.Version}. Open the store with a newer Pyralog.");
+            }
+
+            var footerAt = length - SegmentFormat.FooterBytes;
+            var footer = new ReadOnlySpan<byte>(pointer + footerAt, SegmentFormat.FooterBytes);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(footer[44..]) != SegmentFormat.Magic
+                || BinaryPrimitives.ReadUInt32LittleEndian(footer[40..]) != Crc32C.Compute(footer[..40]))
+            {
+                throw new PyramidCorruptionException(path, footerAt, "segment footer checksum or magic mismatch");
+            }
+
+            var metaAt = BinaryPrimitives.ReadInt64LittleEndian(footer);
+            var metaLength = BinaryPrimitives.ReadInt32LittleEndian(footer[8..]);
+            var indexAt = BinaryPrimitives.ReadInt64LittleEndian(footer[12..]);
+            var indexLength = BinaryPrimitives.ReadInt32LittleEndian(footer[20..]);
+            var bloomAt = BinaryPrimitives.ReadInt64LittleEndian(footer[24..]);
+            var bloomLength = BinaryPrimitives.ReadInt32LittleEndian(footer[32..]);
+            var meta = Verified(path, pointer, length, metaAt, metaLength, "meta block");
+            var index = Verified(path, pointer, length, indexAt, indexLength, "index block");
+            _ = Verified(path, pointer, length, bloomAt, bloomLength, "bloom filter");
+
+            var entries = BinaryPrimitives.ReadInt64LittleEndian(meta);
+            var tombstones = BinaryPrimitives.ReadInt64LittleEndian(meta[8..]);
+            var logRecords = BinaryPrimitives.ReadInt64LittleEndian(meta[16..]);
+            var minLength = BinaryPrimitives.ReadInt32LittleEndian(meta[24..]);
+            var minKey = meta.Slice(28, minLength).ToArray();
+            var maxLength = BinaryPrimitives.ReadInt32LittleEndian(meta[(28 + minLength)..]);
+            var maxKey = meta.Slice(32 + minLength, maxLength).ToArray();
+            var metadata = new SegmentMetadata(expected.FileNumber, length, minKey, maxKey, entries, tombstones, logRecords);
+            var indexCount = BinaryPrimitives.ReadInt32LittleEndian(index);
+            return new Segment(path, metadata, map, view, pointer, length, cache, indexAt, indexCount, bloomAt, bloomLength - 4);
+        }
+        catch
+        {
+            if (acquired)
+            {
+                view!.SafeMemoryMappedViewHandle.ReleasePointer();
+            }
+
+            view?.Dispose();
+            map.Dispose();
+            throw;
+        }
+    }
+
+    public bool MayContain(ReadOnlySpan<byte> key) =>
+        key.SequenceCompareTo(Metadata.MinKey) >= 0 && key.SequenceCompareTo(Metadata.MaxKey) <= 0;
+
+    public bool BloomMayContain(ulong hash) => BloomFilter.MayContain(Bytes(_bloomPosition, _bloomLength), hash);
+
+    /// <summary>Looks <paramref name="key"/> up; a hit returns its kind and value (valid while the segment is referenced).</summary>
+    public bool TryGet(ReadOnlySpan<byte> key, ulong hash, out byte kind, out ReadOnlySpan<byte> value)
+    {
+        kind = 0;
+        value = default;
+        if (!MayContain(key) || !BloomMayContain(hash))
+        {
+            return false;
+        }
+
+        var blockIndex = FindBlock(key);
+        if (blockIndex < 0)
+        {
+            return false;
+        }
+
+        var block = ReadBlock(blockIndex, useCache: true, out var blockPosition);
+        var at = 0;
+        while (at < block.Length)
+        {
+            var n = SegmentFormat.ReadEntry(block[at..], out var entryKind, out var entryKey, out var entryValue);
+            if (n == 0)
+            {
+                throw new PyramidCorruptionException(Path, blockPosition + at, "malformed entry in a block whose checksum matched");
+            }
+
+            var c = entryKey.SequenceCompareTo(key);
+            if (c == 0)
+            {
+                kind = entryKind;
+                value = entryValue;
+                return true;
+            }
+
+            if (c > 0)
+            {
+                return false;
+            }
+
+            at += n;
+        }
+
+        return false;
+    }
+
+    /// <summary>Index of the last block whose first key is ≤ <paramref name="key"/>, or -1.</summary>
+    public int FindBlock(ReadOnlySpan<byte> key)
+    {
+        int low = 0, high = _indexCount - 1, found = -1;
+        while (low <= high)
+        {
+            var mid = (int)((uint)(low + high) >> 1);
+            if (IndexEntry(mid, out _, out _).SequenceCompareTo(key) <= 0)
+            {
+                found = mid;
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The verified entries of block <paramref name="blockIndex"/> (without its CRC).</summary>
+    public ReadOnlySpan<byte> ReadBlock(int blockIndex, bool useCache, out long blockPosition)
+    {
+        IndexEntry(blockIndex, out blockPosition, out var blockLength);
+        if (useCache && _cache.CapacityBytes > 0)
+        {
+            var cached = _cache.Get(FileNumber, blockPosition);
+            if (cached is not null)
+            {
+                return cached;
+            }
+
+            var copy = VerifiedBlock(blockPosition, blockLength).ToArray();
+            _cache.Add(FileNumber, blockPosition, copy);
+            return copy;
+        }
+
+        return VerifiedBlock(blockPosition, blockLength);
+    }
+
+    public void AddReference() => Interlocked.Increment(ref _references);
+
+    /// <summary>Marks the segment retired by compaction: its file goes when the last reference does.</summary>
+    public void MarkObsolete() => _obsolete = true;
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            Dispose();
+            if (_obsolete)
+            {
+                _cache.Evict(FileNumber);
+                File.Delete(Path);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+
+    private static ReadOnlySpan<byte> Verified(string path, byte* pointer, long fileLength, long position, int length, string what)
+    {
+        if (position < SegmentFormat.HeaderBytes || length < 4 || position + length > fileLength - SegmentFormat.FooterBytes)
+        {
+            throw new PyramidCorruptionException(path, position, $"{what} lies outside the segment");
+        }
+
+        var span = new ReadOnlySpan<byte>(pointer + position, length);
+        if (Crc32C.Compute(span[..^4]) != SegmentFormat.ReadCrc(span[^4..]))
+        {
+            throw new PyramidCorruptionException(path, position, $"{what} checksum mismatch");
+        }
+
+        return span[..^4];
+    }
+
+    private ReadOnlySpan<byte> VerifiedBlock(long position, int length)
+    {
+        if (position < SegmentFormat.HeaderBytes || length < 4 || position + length > _indexPosition)
+        {
+            throw new PyramidCorruptionException(Path, position, "index points outside the data blocks");
+        }
+
+        var span = Bytes(position, length);
+        if (Crc32C.Compute(span[..^4]) != SegmentFormat.ReadCrc(span[^4..]))
+        {
+            throw new PyramidCorruptionException(Path, position, "data block checksum mismatch");
+        }
+
+        return span[..^4];
+    }
+
+    private ReadOnlySpan<byte> IndexEntry(int i, out long blockPosition, out int blockLength)
+    {
+        var index = Bytes(_indexPosition, (int)Math.Min(int.MaxValue, _length - _indexPosition));
+        var at = BinaryPrimitives.ReadInt32LittleEndian(index[(4 + (4 * i))..]);
+        var entry = index[at..];
+        blockPosition = BinaryPrimitives.ReadInt64LittleEndian(entry);
+        blockLength = BinaryPrimitives.ReadInt32LittleEndian(entry[8..]);
+        var keyLength = BinaryPrimitives.ReadInt32LittleEndian(entry[12..]);
+        return entry.Slice(16, keyLength);
+    }
+
+    /// <summary>Bytes of the mapping; only for ranges a caller already verified with <see cref="ReadBlock"/>.</summary>
+    public ReadOnlySpan<byte> Bytes(long position, int length) => new(_base + position, length);
+}

@@ -1,0 +1,222 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Pyralog.Storage.Native.Compaction;
+using Pyralog.Storage.Native.Hashing;
+using Pyralog.Storage.Native.Native;
+
+namespace Pyralog.Storage.Native.Segments;
+
+/// <summary>Writes one segment (see <see cref="SegmentFormat"/>) from entries given in ascending key order.</summary>
+internal sealed class SegmentWriter : IDisposable
+{
+    private readonly string _path;
+    private readonly long _fileNumber;
+    private readonly int _blockBytes;
+    private readonly int _bitsPerKey;
+    private readonly RateLimiter? _limiter;
+    private readonly FileStream _file;
+    private readonly ArrayBufferWriter<byte> _index = new(4096);
+    private readonly List<uint> _indexPositions = [];
+    private byte[] _block;
+    private int _blockLength;
+    private byte[] _firstKeyOfBlock = [];
+    private ulong[] _hashes = new ulong[1024];
+    private byte[] _lastKey = [];
+    private byte[] _minKey = [];
+    private long _entries;
+    private long _tombstones;
+    private long _logRecords;
+    private bool _finished;
+
+    public SegmentWriter(string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
+    {
+        _fileNumber = fileNumber;
+        _path = Path.Combine(directory, SegmentFormat.FileName(fileNumber));
+        _blockBytes = blockBytes;
+        _bitsPerKey = bitsPerKey;
+        _limiter = limiter;
+        _block = ArrayPool<byte>.Shared.Rent(blockBytes * 2);
+        _file = new FileStream(_path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        Span<byte> header = stackalloc byte[SegmentFormat.HeaderBytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, SegmentFormat.Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], SegmentFormat.Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 0);
+        _file.Write(header);
+    }
+
+    public long EntryCount => _entries;
+
+    /// <summary>Bytes written so far (approximate until <see cref="Finish"/>).</summary>
+    public long Length => _file.Position + _blockLength;
+
+    public void Add(byte kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        if (_entries > 0 && key.SequenceCompareTo(_lastKey) <= 0)
+        {
+            throw new InvalidOperationException("segment keys must be added in strictly ascending order");
+        }
+
+        Span<byte> prefix = stackalloc byte[11];
+        prefix[0] = kind;
+        var n = 1 + SegmentFormat.WriteVarint(prefix[1..], (uint)key.Length);
+        n += SegmentFormat.WriteVarint(prefix[n..], (uint)value.Length);
+        var size = n + key.Length + value.Length;
+        if (_blockLength > 0 && _blockLength + size > _blockBytes)
+        {
+            FinishBlock();
+        }
+
+        if (_blockLength + size + 4 > _block.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(_blockLength + size + 4);
+            _block.AsSpan(0, _blockLength).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_block);
+            _block = larger;
+        }
+
+        if (_blockLength == 0)
+        {
+            _firstKeyOfBlock = key.ToArray();
+        }
+
+        prefix[..n].CopyTo(_block.AsSpan(_blockLength));
+        key.CopyTo(_block.AsSpan(_blockLength + n));
+        value.CopyTo(_block.AsSpan(_blockLength + n + key.Length));
+        _blockLength += size;
+
+        if (_entries == _hashes.Length)
+        {
+            Array.Resize(ref _hashes, _hashes.Length * 2);
+        }
+
+        _hashes[_entries] = BloomFilter.Hash(key);
+        if (_entries == 0)
+        {
+            _minKey = key.ToArray();
+        }
+
+        _lastKey = _lastKey.Length == key.Length ? _lastKey : new byte[key.Length];
+        key.CopyTo(_lastKey);
+        _entries++;
+        if (kind == SegmentFormat.KindDelete)
+        {
+            _tombstones++;
+        }
+
+        if (Keys.KeyCodec.IsLogKey(key))
+        {
+            _logRecords++;
+        }
+    }
+
+    /// <summary>Completes and fsyncs the file; the caller then names it in the manifest.</summary>
+    public SegmentMetadata Finish()
+    {
+        if (_entries == 0)
+        {
+            throw new InvalidOperationException("a segment needs at least one entry");
+        }
+
+        FinishBlock();
+        var indexPosition = _file.Position;
+        var count = _indexPositions.Count;
+        var indexHeader = new byte[4 + (4 * count)];
+        BinaryPrimitives.WriteInt32LittleEndian(indexHeader, count);
+        var entriesStart = (uint)indexHeader.Length;
+        for (var i = 0; i < count; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(indexHeader.AsSpan(4 + (4 * i)), entriesStart + _indexPositions[i]);
+        }
+
+        var indexCrc = Crc32C.Append(Crc32C.Compute(indexHeader), _index.WrittenSpan);
+        _file.Write(indexHeader);
+        _file.Write(_index.WrittenSpan);
+        WriteCrc(indexCrc);
+        var indexLength = (int)(_file.Position - indexPosition);
+
+        var bloomPosition = _file.Position;
+        var bloomBytes = BloomFilter.EncodedBytes((int)_entries, _bitsPerKey);
+        var bloom = ArrayPool<byte>.Shared.Rent(bloomBytes);
+        try
+        {
+            BloomFilter.Build(_hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
+            _file.Write(bloom, 0, bloomBytes);
+            WriteCrc(Crc32C.Compute(bloom.AsSpan(0, bloomBytes)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bloom);
+        }
+
+        var bloomLength = (int)(_file.Position - bloomPosition);
+        var metaPosition = _file.Position;
+        var meta = new byte[24 + 4 + _minKey.Length + 4 + _lastKey.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(meta, _entries);
+        BinaryPrimitives.WriteInt64LittleEndian(meta.AsSpan(8), _tombstones);
+        BinaryPrimitives.WriteInt64LittleEndian(meta.AsSpan(16), _logRecords);
+        BinaryPrimitives.WriteInt32LittleEndian(meta.AsSpan(24), _minKey.Length);
+        _minKey.CopyTo(meta.AsSpan(28));
+        BinaryPrimitives.WriteInt32LittleEndian(meta.AsSpan(28 + _minKey.Length), _lastKey.Length);
+        _lastKey.CopyTo(meta.AsSpan(32 + _minKey.Length));
+        _file.Write(meta);
+        WriteCrc(Crc32C.Compute(meta));
+        var metaLength = (int)(_file.Position - metaPosition);
+
+        Span<byte> footer = stackalloc byte[SegmentFormat.FooterBytes];
+        BinaryPrimitives.WriteInt64LittleEndian(footer, metaPosition);
+        BinaryPrimitives.WriteInt32LittleEndian(footer[8..], metaLength);
+        BinaryPrimitives.WriteInt64LittleEndian(footer[12..], indexPosition);
+        BinaryPrimitives.WriteInt32LittleEndian(footer[20..], indexLength);
+        BinaryPrimitives.WriteInt64LittleEndian(footer[24..], bloomPosition);
+        BinaryPrimitives.WriteInt32LittleEndian(footer[32..], bloomLength);
+        BinaryPrimitives.WriteUInt16LittleEndian(footer[36..], SegmentFormat.Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(footer[38..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(footer[40..], Crc32C.Compute(footer[..40]));
+        BinaryPrimitives.WriteUInt32LittleEndian(footer[44..], SegmentFormat.Magic);
+        _file.Write(footer);
+        _file.Flush(flushToDisk: true);
+        _finished = true;
+        return new SegmentMetadata(_fileNumber, _file.Length, _minKey, _lastKey.ToArray(), _entries, _tombstones, _logRecords);
+    }
+
+    public void Dispose()
+    {
+        _file.Dispose();
+        ArrayPool<byte>.Shared.Return(_block);
+        _block = [];
+        if (!_finished)
+        {
+            File.Delete(_path);
+        }
+    }
+
+    private void FinishBlock()
+    {
+        if (_blockLength == 0)
+        {
+            return;
+        }
+
+        var blockPosition = _file.Position;
+        var crc = Crc32C.Compute(_block.AsSpan(0, _blockLength));
+        BinaryPrimitives.WriteUInt32LittleEndian(_block.AsSpan(_blockLength), crc);
+        _file.Write(_block, 0, _blockLength + 4);
+
+        _indexPositions.Add((uint)_index.WrittenCount);
+        var entry = _index.GetSpan(16 + _firstKeyOfBlock.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(entry, blockPosition);
+        BinaryPrimitives.WriteInt32LittleEndian(entry[8..], _blockLength + 4);
+        BinaryPrimitives.WriteInt32LittleEndian(entry[12..], _firstKeyOfBlock.Length);
+        _firstKeyOfBlock.CopyTo(entry[16..]);
+        _index.Advance(16 + _firstKeyOfBlock.Length);
+        _limiter?.Consume(_blockLength + 4);
+        _blockLength = 0;
+    }
+
+    private void WriteCrc(uint crc)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, crc);
+        _file.Write(bytes);
+    }
+}

@@ -1,0 +1,200 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Pyralog.Storage.Native.Wal;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>
+/// Log appends, puts and deletes applied atomically: all of them survive a crash or none does.
+/// The batch encodes itself straight into its (pooled) WAL frame, so committing it copies nothing.
+/// Reusable after <see cref="Clear"/>; not thread-safe.
+/// </summary>
+public sealed class WriteBatch : IDisposable
+{
+    /// <summary>Largest user key.</summary>
+    public const int MaxKeyBytes = 64 * 1024;
+
+    /// <summary>Largest value or log payload.</summary>
+    public const int MaxValueBytes = 64 * 1024 * 1024;
+
+    internal const int FrameHeaderBytes = 8;  // length + CRC
+    internal const int PayloadHeaderBytes = 20; // sequence + timestamp + op count
+    internal const int HeaderBytes = FrameHeaderBytes + PayloadHeaderBytes;
+    private const int MaxFrameBytes = 1 << 30;
+
+    private byte[] _buffer;
+    private int _length;
+
+    public WriteBatch(int initialCapacity = 4096)
+    {
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, HeaderBytes + 64));
+        _length = HeaderBytes;
+    }
+
+    /// <summary>Operations in the batch.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Log records in the batch.</summary>
+    public int LogCount { get; private set; }
+
+    /// <summary>Offset of the first log record (valid when <see cref="LogCount"/> &gt; 0).</summary>
+    public ulong FirstLogOffset { get; private set; }
+
+    internal long LogPayloadBytes { get; private set; }
+
+    internal ulong LastLogEpoch { get; private set; }
+
+    /// <summary>The encoded frame: header (filled at commit) followed by the operations.</summary>
+    internal Memory<byte> Frame => _buffer.AsMemory(0, _length);
+
+    internal Span<byte> FrameSpan => _buffer.AsSpan(0, _length);
+
+    /// <summary>Adds log record (epoch, offset). Offsets in a batch must be consecutive and epochs non-decreasing.</summary>
+    public void Append(ulong epoch, ulong offset, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > MaxValueBytes)
+        {
+            throw new ArgumentException($"log payload of {payload.Length} bytes exceeds the {MaxValueBytes}-byte limit", nameof(payload));
+        }
+
+        if (LogCount > 0)
+        {
+            if (offset != FirstLogOffset + (ulong)LogCount)
+            {
+                throw new ArgumentException(
+                    $"log offsets in a batch must be consecutive: expected {FirstLogOffset + (ulong)LogCount}, got {offset}", nameof(offset));
+            }
+
+            if (epoch < LastLogEpoch)
+            {
+                throw new ArgumentException($"epoch {epoch} at offset {offset} is lower than the preceding record's epoch {LastLogEpoch}", nameof(epoch));
+            }
+        }
+        else
+        {
+            if (offset == ulong.MaxValue)
+            {
+                throw new ArgumentException("offset ulong.MaxValue is reserved", nameof(offset));
+            }
+
+            FirstLogOffset = offset;
+        }
+
+        var span = Reserve(1 + 8 + 8 + 4 + payload.Length);
+        span[0] = (byte)WalOp.LogAppend;
+        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], epoch);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[9..], offset);
+        BinaryPrimitives.WriteInt32LittleEndian(span[17..], payload.Length);
+        payload.CopyTo(span[21..]);
+        LogCount++;
+        Count++;
+        LastLogEpoch = epoch;
+        LogPayloadBytes += payload.Length;
+    }
+
+    /// <summary>Sets <paramref name="key"/> to <paramref name="value"/> in the key/value space.</summary>
+    public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        ValidateKey(key);
+        if (value.Length > MaxValueBytes)
+        {
+            throw new ArgumentException($"value of {value.Length} bytes exceeds the {MaxValueBytes}-byte limit", nameof(value));
+        }
+
+        var span = Reserve(1 + 4 + 4 + key.Length + value.Length);
+        span[0] = (byte)WalOp.Put;
+        BinaryPrimitives.WriteInt32LittleEndian(span[1..], key.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span[5..], value.Length);
+        key.CopyTo(span[9..]);
+        value.CopyTo(span[(9 + key.Length)..]);
+        Count++;
+    }
+
+    /// <summary>Removes <paramref name="key"/> from the key/value space.</summary>
+    public void Delete(ReadOnlySpan<byte> key)
+    {
+        ValidateKey(key);
+        var span = Reserve(1 + 4 + key.Length);
+        span[0] = (byte)WalOp.Delete;
+        BinaryPrimitives.WriteInt32LittleEndian(span[1..], key.Length);
+        key.CopyTo(span[5..]);
+        Count++;
+    }
+
+    /// <summary>Empties the batch for reuse.</summary>
+    public void Clear()
+    {
+        _length = HeaderBytes;
+        Count = 0;
+        LogCount = 0;
+        FirstLogOffset = 0;
+        LastLogEpoch = 0;
+        LogPayloadBytes = 0;
+    }
+
+    public void Dispose()
+    {
+        var buffer = _buffer;
+        _buffer = [];
+        _length = 0;
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    internal void AddTruncation(WalOp op, ulong offset)
+    {
+        var span = Reserve(9);
+        span[0] = (byte)op;
+        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], offset);
+        Count++;
+    }
+
+    /// <summary>Fills the frame header for sequence number <paramref name="sequence"/>; the CRC covers length and payload.</summary>
+    internal void Seal(ulong sequence, long timestampMs)
+    {
+        var frame = _buffer.AsSpan(0, _length);
+        BinaryPrimitives.WriteInt32LittleEndian(frame, _length - FrameHeaderBytes);
+        BinaryPrimitives.WriteUInt64LittleEndian(frame[8..], sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(frame[16..], timestampMs);
+        BinaryPrimitives.WriteInt32LittleEndian(frame[24..], Count);
+        var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(frame[..4]), frame[FrameHeaderBytes..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], crc);
+    }
+
+    private static void ValidateKey(ReadOnlySpan<byte> key)
+    {
+        if (key.IsEmpty)
+        {
+            throw new ArgumentException("key must not be empty", nameof(key));
+        }
+
+        if (key.Length > MaxKeyBytes)
+        {
+            throw new ArgumentException($"key of {key.Length} bytes exceeds the {MaxKeyBytes}-byte limit", nameof(key));
+        }
+    }
+
+    private Span<byte> Reserve(int bytes)
+    {
+        ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
+        var needed = (long)_length + bytes;
+        if (needed > MaxFrameBytes)
+        {
+            throw new ArgumentException($"write batch would exceed {MaxFrameBytes} bytes; split it");
+        }
+
+        if (needed > _buffer.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(MaxFrameBytes, Math.Max(needed, (long)_buffer.Length * 2)));
+            _buffer.AsSpan(0, _length).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+
+        var span = _buffer.AsSpan(_length, bytes);
+        _length += bytes;
+        return span;
+    }
+}

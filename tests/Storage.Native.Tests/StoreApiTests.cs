@@ -1,0 +1,234 @@
+using System.Text;
+
+namespace Pyralog.Storage.Native.Tests;
+
+public class StoreApiTests
+{
+    private static readonly PyramidOptions Small = new()
+    {
+        BackgroundWork = false,
+        MemtableBytes = 64 << 10,
+        BlockBytes = 1024,
+        TargetSegmentBytes = 64 << 10,
+        L1TargetBytes = 64 << 10,
+    };
+
+    private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
+
+    private static string Text(byte[]? b) => b is null ? "<null>" : Encoding.UTF8.GetString(b);
+
+    [Fact]
+    public async Task Log_appends_read_back_across_flush_compaction_and_reopen()
+    {
+        using var dir = new TempDirectory();
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            for (ulong i = 0; i < 3000; i += 100)
+            {
+                var batch = Enumerable.Range(0, 100).Select(k => new LogEntry(1 + (i / 1000), i + (ulong)k, Bytes($"payload-{i + (ulong)k}"))).ToArray();
+                await store.AppendAsync(batch);
+                if (i == 1500)
+                {
+                    await store.FlushAsync();
+                }
+            }
+
+            await store.CompactAsync();
+            Assert.Equal(3000ul, store.NextOffset);
+            var record = await store.ReadAsync(1234);
+            Assert.Equal(new LogRecord(2, 1234, Bytes("payload-1234")).Payload, record!.Payload);
+            Assert.Equal(2ul, record.Epoch);
+        }
+
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            Assert.Equal(0ul, store.FirstOffset);
+            Assert.Equal(3000ul, store.NextOffset);
+            using var cursor = store.ReadLog(2990);
+            var seen = new List<ulong>();
+            while (cursor.MoveNext())
+            {
+                Assert.Equal($"payload-{cursor.Offset}", Encoding.UTF8.GetString(cursor.Payload));
+                seen.Add(cursor.Offset);
+            }
+
+            Assert.Equal(Enumerable.Range(2990, 10).Select(i => (ulong)i), seen);
+            Assert.Null(await store.ReadAsync(3000));
+        }
+    }
+
+    [Fact]
+    public async Task Appends_must_be_dense_and_bad_input_names_the_problem()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, Small);
+        await store.AppendAsync(1, 5, Bytes("first")); // an empty log adopts the first offset
+        Assert.Equal(5ul, store.FirstOffset);
+        var gap = await Assert.ThrowsAsync<ArgumentException>(async () => await store.AppendAsync(1, 7, Bytes("gap")));
+        Assert.Contains("next offset is 6", gap.Message);
+        using var batch = new WriteBatch();
+        batch.Append(1, 6, Bytes("a"));
+        var notDense = Assert.Throws<ArgumentException>(() => batch.Append(1, 8, Bytes("b")));
+        Assert.Contains("consecutive", notDense.Message);
+        var lowerEpoch = Assert.Throws<ArgumentException>(() => batch.Append(0, 7, Bytes("b")));
+        Assert.Contains("epoch", lowerEpoch.Message);
+        Assert.Throws<ArgumentException>(() => batch.Put([], Bytes("v")));
+        Assert.Throws<ArgumentException>(() => new PyramidOptions { MemtableBytes = 10 }.Validate());
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.TruncateSuffixAsync(2));
+    }
+
+    [Fact]
+    public async Task Truncate_suffix_then_reappend_with_new_epoch_survives_flush_and_reopen()
+    {
+        using var dir = new TempDirectory();
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            await store.AppendAsync(Enumerable.Range(0, 10).Select(i => new LogEntry(1, (ulong)i, Bytes($"old-{i}"))).ToArray());
+            await store.FlushAsync();
+            await store.TruncateSuffixAsync(6);
+            Assert.Equal(6ul, store.NextOffset);
+            Assert.Null(await store.ReadAsync(7));
+            await store.AppendAsync(Enumerable.Range(6, 2).Select(i => new LogEntry(2, (ulong)i, Bytes($"new-{i}"))).ToArray());
+        }
+
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            Assert.Equal(8ul, store.NextOffset);
+            Assert.Equal("old-5", Text((await store.ReadAsync(5))!.Payload));
+            Assert.Equal("new-6", Text((await store.ReadAsync(6))!.Payload));
+            Assert.Equal(2ul, (await store.ReadAsync(7))!.Epoch);
+            Assert.Null(await store.ReadAsync(8));
+            await store.CompactAsync();
+            Assert.Equal("new-7", Text((await store.ReadAsync(7))!.Payload));
+            Assert.Null(await store.ReadAsync(9));
+        }
+    }
+
+    [Fact]
+    public async Task Truncate_prefix_hides_records_and_compaction_drops_them()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, Small);
+        await store.AppendAsync(Enumerable.Range(0, 2000).Select(i => new LogEntry(1, (ulong)i, new byte[100])).ToArray());
+        await store.FlushAsync();
+        await store.TruncatePrefixAsync(1500);
+        Assert.Null(await store.ReadAsync(1499));
+        Assert.NotNull(await store.ReadAsync(1500));
+        await store.CompactAsync();
+        var stats = store.GetStatistics();
+        Assert.Equal(500, stats.Levels.Sum(l => l.LogRecords));
+        await store.TruncatePrefixAsync(5000); // beyond the end: the log restarts there
+        Assert.Equal(5000ul, store.FirstOffset);
+        Assert.Equal(5000ul, store.NextOffset);
+        await store.AppendAsync(3, 5000, Bytes("restart"));
+        Assert.Equal("restart", Text((await store.ReadAsync(5000))!.Payload));
+    }
+
+    [Fact]
+    public async Task Key_value_put_get_delete_and_scans_across_memtable_and_segments()
+    {
+        using var dir = new TempDirectory();
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                await store.PutAsync(Bytes($"user/{i:D4}"), Bytes($"v{i}"));
+            }
+
+            await store.FlushAsync();
+            await store.DeleteAsync(Bytes("user/0007"));
+            await store.PutAsync(Bytes("user/0008"), Bytes("changed"));
+            await store.PutAsync(Bytes("zzz"), Bytes("last"));
+            Assert.Null(await store.GetAsync(Bytes("user/0007")));
+            Assert.Equal("changed", Text(await store.GetAsync(Bytes("user/0008"))));
+            Assert.Equal("v9", Text(await store.GetAsync(Bytes("user/0009"))));
+        }
+
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            using (var scan = store.ScanKvPrefix(Bytes("user/000")))
+            {
+                var keys = new List<string>();
+                while (scan.MoveNext())
+                {
+                    keys.Add(Encoding.UTF8.GetString(scan.Key) + "=" + Encoding.UTF8.GetString(scan.Value));
+                }
+
+                Assert.Equal(["user/0000=v0", "user/0001=v1", "user/0002=v2", "user/0003=v3", "user/0004=v4", "user/0005=v5", "user/0006=v6", "user/0008=changed", "user/0009=v9"], keys);
+            }
+
+            await store.CompactAsync();
+            using var range = store.ScanKv(Bytes("user/0498"), Bytes("zzzz"));
+            var rest = new List<string>();
+            while (range.MoveNext())
+            {
+                rest.Add(Encoding.UTF8.GetString(range.Key));
+            }
+
+            Assert.Equal(["user/0498", "user/0499", "zzz"], rest);
+            Assert.Null(await store.GetAsync(Bytes("user/0007")));
+            Assert.Equal(500, store.GetStatistics().Levels.Sum(l => l.Entries)); // 499 live user keys + "zzz"; the tombstone is gone
+        }
+    }
+
+    [Fact]
+    public async Task Write_batch_spanning_both_spaces_is_atomic_on_recovery()
+    {
+        using var dir = new TempDirectory();
+        string wal;
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            using var first = new WriteBatch();
+            first.Append(1, 0, Bytes("entry-0"));
+            first.Put(Bytes("raft/commit"), Bytes("0"));
+            await store.WriteAsync(first);
+            using var second = new WriteBatch();
+            second.Append(1, 1, Bytes("entry-1"));
+            second.Put(Bytes("raft/commit"), Bytes("1"));
+            await store.WriteAsync(second);
+            wal = Directory.GetFiles(dir.Path, "wal-*.log").Single();
+        }
+
+        // Tear the second batch's frame: neither its record nor its put may survive.
+        var bytes = await File.ReadAllBytesAsync(wal);
+        await File.WriteAllBytesAsync(wal, bytes.AsSpan(0, bytes.Length - 5).ToArray());
+        await using (var store = PyramidStore.Open(dir.Path, Small))
+        {
+            Assert.Equal(1ul, store.NextOffset);
+            Assert.Equal("0", Text(await store.GetAsync(Bytes("raft/commit"))));
+        }
+    }
+
+    [Fact]
+    public async Task Opening_a_store_twice_is_refused_with_a_clear_message()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, Small);
+        var error = Assert.Throws<IOException>(() => PyramidStore.Open(dir.Path, Small));
+        Assert.Contains(dir.Path, error.Message);
+    }
+
+    [Fact]
+    public async Task Statistics_report_levels_write_amplification_and_cache_hits()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, Small);
+        for (var round = 0; round < 6; round++)
+        {
+            await store.AppendAsync(Enumerable.Range(round * 500, 500).Select(i => new LogEntry(1, (ulong)i, new byte[200])).ToArray());
+            await store.FlushAsync();
+        }
+
+        await store.CompactAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            await store.ReadAsync(42);
+        }
+
+        var stats = store.GetStatistics();
+        Assert.True(stats.WriteAmplification > 1.0, $"write amplification {stats.WriteAmplification}");
+        Assert.True(stats.BlockCacheHits >= 19, $"hits {stats.BlockCacheHits}");
+        Assert.Equal(3000, stats.Levels.Sum(l => l.LogRecords));
+        Assert.True(stats.Flushes >= 6);
+    }
+}

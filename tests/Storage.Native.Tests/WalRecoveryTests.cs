@@ -1,0 +1,101 @@
+using System.Text;
+
+namespace Pyralog.Storage.Native.Tests;
+
+public class WalRecoveryTests
+{
+    private static readonly PyramidOptions NoBackground = new() { BackgroundWork = false };
+
+    private static async Task<string> WriteRecordsAsync(TempDirectory dir, int count)
+    {
+        await using var store = PyramidStore.Open(dir.Path, NoBackground);
+        for (var i = 0; i < count; i++)
+        {
+            await store.AppendAsync(1, (ulong)i, Encoding.UTF8.GetBytes($"record-{i}"));
+        }
+
+        return Directory.GetFiles(dir.Path, "wal-*.log").Single();
+    }
+
+    [Fact]
+    public async Task Torn_tail_at_every_byte_of_the_last_frames_keeps_the_longest_valid_prefix()
+    {
+        using var source = new TempDirectory();
+        var wal = await WriteRecordsAsync(source, 6);
+        var bytes = await File.ReadAllBytesAsync(wal);
+        // Each frame here is 28 header + 21 op + payload; cut anywhere inside the last two frames and the header.
+        var frameLength = 28 + 21 + "record-5".Length;
+        for (var cut = bytes.Length - (2 * frameLength) - 3; cut < bytes.Length; cut++)
+        {
+            using var dir = new TempDirectory();
+            await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), bytes.AsSpan(0, cut).ToArray());
+            await using var store = PyramidStore.Open(dir.Path, NoBackground);
+            var complete = (ulong)((cut - 8) / frameLength);
+            Assert.Equal(complete, store.NextOffset);
+            Assert.Equal(cut - 8 - ((long)complete * frameLength), store.Recovery.DroppedBytes);
+            for (ulong i = 0; i < complete; i++)
+            {
+                var record = await store.ReadAsync(i);
+                Assert.Equal($"record-{i}", Encoding.UTF8.GetString(record!.Payload));
+            }
+
+            // The store keeps working after dropping the tail.
+            await store.AppendAsync(2, complete, "after"u8.ToArray());
+            Assert.Equal("after", Encoding.UTF8.GetString((await store.ReadAsync(complete))!.Payload));
+        }
+    }
+
+    [Fact]
+    public async Task Torn_header_of_a_new_wal_file_is_dropped()
+    {
+        using var dir = new TempDirectory();
+        var wal = await WriteRecordsAsync(dir, 1);
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, "wal-9999999999.log"), [0x50, 0x59]);
+        await using var store = PyramidStore.Open(dir.Path, NoBackground);
+        Assert.Equal(1ul, store.NextOffset);
+        Assert.Equal(2, store.Recovery.DroppedBytes);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "wal-9999999999.log")));
+        Assert.True(File.Exists(wal));
+    }
+
+    [Fact]
+    public async Task Flipped_byte_before_the_last_frame_is_reported_with_file_and_position()
+    {
+        using var source = new TempDirectory();
+        var wal = await WriteRecordsAsync(source, 8);
+        var original = await File.ReadAllBytesAsync(wal);
+        var frameLength = 28 + 21 + "record-0".Length;
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        for (var round = 0; round < 40; round++)
+        {
+            var position = 8 + random.Next(original.Length - 8 - frameLength); // any frame but the last
+            var bytes = (byte[])original.Clone();
+            bytes[position] ^= (byte)(1 << random.Next(8));
+            using var dir = new TempDirectory();
+            var path = Path.Combine(dir.Path, Path.GetFileName(wal));
+            await File.WriteAllBytesAsync(path, bytes);
+            var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
+            {
+                await using var store = PyramidStore.Open(dir.Path, NoBackground);
+            });
+            Assert.True(error.FilePath == path, $"seed {seed}: {error.Message}");
+            var frameStart = 8 + ((position - 8) / frameLength * frameLength);
+            Assert.True(error.Position == frameStart, $"seed {seed}: flipped byte {position}, reported {error.Position}, frame {frameStart}");
+        }
+    }
+
+    [Fact]
+    public async Task Flipped_byte_in_the_last_frame_is_treated_as_a_torn_write_and_reported()
+    {
+        using var dir = new TempDirectory();
+        var wal = await WriteRecordsAsync(dir, 3);
+        var bytes = await File.ReadAllBytesAsync(wal);
+        bytes[^3] ^= 0x40;
+        await File.WriteAllBytesAsync(wal, bytes);
+        await using var store = PyramidStore.Open(dir.Path, NoBackground);
+        Assert.Equal(2ul, store.NextOffset);
+        Assert.Equal(wal, store.Recovery.TornFile);
+        Assert.True(store.Recovery.DroppedBytes > 0);
+    }
+}
