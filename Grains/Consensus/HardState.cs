@@ -2,7 +2,9 @@ namespace Pyralog.Grains.Consensus;
 
 /// <summary>
 /// The state a node must persist before it sends any message of the same <see cref="Ready"/>: the current term,
-/// the candidate it voted for in that term (0 = none) and the commit index. Losing Term or Vote could let a node vote
-/// twice in one term; Commit is persisted so a restarted node can re-apply without waiting for a leader.
+/// the candidate it voted for in that term (0 = none) with that candidate's incarnation, and the commit index.
+/// Losing Term or Vote could let a node vote twice in one term; the incarnation stops two live incarnations of one
+/// candidate from both collecting this node's vote in one term. Commit is persisted so a restarted node can
+/// re-apply without waiting for a leader.
 /// </summary>
-public readonly record struct HardState(long Term, long Vote, long Commit);
+public readonly record struct HardState(long Term, long Vote, long Commit, long VoteIncarnation = 0);

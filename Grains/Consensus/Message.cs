@@ -15,6 +15,13 @@ public sealed class Message
     public required long To { get; init; }
     public required long From { get; init; }
     public required long FromIncarnation { get; init; }
+
+    /// <summary>
+    /// The incarnation of <see cref="To"/> this message is for (0 = whichever incarnation receives it). Responses
+    /// carry the requester's incarnation, so a vote granted to one incarnation of a candidate is never counted by
+    /// another incarnation of the same replica campaigning in the same term.
+    /// </summary>
+    public long ToIncarnation { get; init; }
     public required long Term { get; init; }
     public long LogTerm { get; init; }
     public long Index { get; init; }
@@ -26,5 +33,5 @@ public sealed class Message
     public Snapshot? Snapshot { get; init; }
 
     public override string ToString() =>
-        $"{Type} {From}@{FromIncarnation}->{To} t{Term} i{Index} lt{LogTerm} n{Entries.Length} c{Commit}{(Reject ? " reject hint " + RejectHint : "")} ctx{Context}";
+        $"{Type} {From}@{FromIncarnation}->{To}@{ToIncarnation} t{Term} i{Index} lt{LogTerm} n{Entries.Length} c{Commit}{(Reject ? " reject hint " + RejectHint : "")} ctx{Context}";
 }

@@ -43,6 +43,7 @@ public sealed class RaftNode
 
     private long _term;
     private long _vote;
+    private long _voteIncarnation;
     private long _lead;
     private long _verified;
     private long _leadTransferee;
@@ -74,6 +75,7 @@ public sealed class RaftNode
         _persistedHardState = hard;
         _term = hard.Term;
         _vote = hard.Vote;
+        _voteIncarnation = hard.VoteIncarnation;
         LoadConfigs(options.Storage);
         BecomeFollower(_term, 0);
     }
@@ -110,7 +112,7 @@ public sealed class RaftNode
         _messages.Count > 0 || _log.UnstableCount > 0 || _log.PendingSnapshot is not null || _readStates.Count > 0 ||
         CurrentHardState != _persistedHardState || _log.Committed > _log.Applied;
 
-    private HardState CurrentHardState => new(_term, _vote, _log.Committed);
+    private HardState CurrentHardState => new(_term, _vote, _log.Committed, _voteIncarnation);
 
     private int Quorum => Config.Quorum;
 
@@ -137,6 +139,10 @@ public sealed class RaftNode
     {
         ArgumentNullException.ThrowIfNull(m);
         CheckNoReadyOut();
+        if (m.ToIncarnation != 0 && m.ToIncarnation != Incarnation)
+        {
+            return;
+        }
         if (m.Term > _term)
         {
             if (m.Type is MessageType.Vote or MessageType.PreVote)
@@ -166,11 +172,11 @@ public sealed class RaftNode
             if ((_options.CheckQuorum || _options.PreVote) && m.Type is MessageType.Append or MessageType.Heartbeat)
             {
                 // Tell a stale leader about the newer term so it steps down.
-                Send(new Message { Type = MessageType.AppendResponse, To = m.From, From = Id, FromIncarnation = Incarnation, Term = _term, Index = 0, Reject = true });
+                Send(new Message { Type = MessageType.AppendResponse, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term, Index = 0, Reject = true });
             }
             else if (m.Type == MessageType.PreVote)
             {
-                Send(new Message { Type = MessageType.PreVoteResponse, To = m.From, From = Id, FromIncarnation = Incarnation, Term = _term, Reject = true });
+                Send(new Message { Type = MessageType.PreVoteResponse, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term, Reject = true });
             }
 
             return;
@@ -434,6 +440,7 @@ public sealed class RaftNode
         {
             _term = term;
             _vote = 0;
+            _voteIncarnation = 0;
         }
 
         if (lead != _lead || Role != RaftRole.Follower)
@@ -485,6 +492,7 @@ public sealed class RaftNode
             Role = RaftRole.Candidate;
             _term++;
             _vote = Id;
+            _voteIncarnation = Incarnation;
             _lead = 0;
             voteTerm = _term;
             type = MessageType.Vote;
@@ -566,20 +574,21 @@ public sealed class RaftNode
     {
         var preVote = m.Type == MessageType.PreVote;
         var responseType = preVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
-        var canVote = _vote == m.From || (_vote == 0 && _lead == 0) || (preVote && m.Term > _term);
+        var canVote = (_vote == m.From && _voteIncarnation == m.FromIncarnation) || (_vote == 0 && _lead == 0) || (preVote && m.Term > _term);
         var upToDate = (_options.Bugs & RaftTestBugs.SkipVoteLogCheck) != 0 || _log.IsUpToDate(m.Index, m.LogTerm);
         if (canVote && upToDate)
         {
-            Send(new Message { Type = responseType, To = m.From, From = Id, FromIncarnation = Incarnation, Term = m.Term });
+            Send(new Message { Type = responseType, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = m.Term });
             if (!preVote)
             {
                 _electionElapsed = 0;
                 _vote = m.From;
+                _voteIncarnation = m.FromIncarnation;
             }
         }
         else
         {
-            Send(new Message { Type = responseType, To = m.From, From = Id, FromIncarnation = Incarnation, Term = _term, Reject = true });
+            Send(new Message { Type = responseType, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term, Reject = true });
         }
     }
 
@@ -631,7 +640,7 @@ public sealed class RaftNode
                 CommitTo(Math.Min(m.Commit, Math.Max(_verified, _log.Committed)));
                 Send(new Message
                 {
-                    Type = MessageType.HeartbeatResponse, To = m.From, From = Id, FromIncarnation = Incarnation, Term = _term,
+                    Type = MessageType.HeartbeatResponse, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term,
                     Context = m.Context, Index = Math.Max(_verified, _log.Committed),
                 });
                 break;
@@ -651,7 +660,7 @@ public sealed class RaftNode
         if (m.Index < _log.Committed)
         {
             _verified = Math.Max(_verified, _log.Committed);
-            SendAppendResponse(m.From, _log.Committed);
+            SendAppendResponse(m, _log.Committed);
             return;
         }
 
@@ -666,14 +675,14 @@ public sealed class RaftNode
 
             _verified = Math.Max(_verified, lastNew);
             CommitTo(Math.Min(m.Commit, lastNew));
-            SendAppendResponse(m.From, lastNew);
+            SendAppendResponse(m, lastNew);
             return;
         }
 
         var hint = _log.FindConflictByTerm(Math.Min(m.Index, _log.LastIndex), m.LogTerm);
         Send(new Message
         {
-            Type = MessageType.AppendResponse, To = m.From, From = Id, FromIncarnation = Incarnation, Term = _term,
+            Type = MessageType.AppendResponse, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term,
             Index = m.Index, Reject = true, RejectHint = hint, LogTerm = _log.Term(hint),
         });
     }
@@ -683,7 +692,7 @@ public sealed class RaftNode
         var s = m.Snapshot!;
         if (s.Index <= _log.Committed)
         {
-            SendAppendResponse(m.From, _log.Committed);
+            SendAppendResponse(m, _log.Committed);
             return;
         }
 
@@ -691,7 +700,7 @@ public sealed class RaftNode
         {
             _verified = Math.Max(_verified, s.Index);
             CommitTo(s.Index);
-            SendAppendResponse(m.From, s.Index);
+            SendAppendResponse(m, s.Index);
             return;
         }
 
@@ -699,11 +708,15 @@ public sealed class RaftNode
         _configs.Clear();
         _configs.Add(new ConfigEntry(s.Index, s.Config));
         _verified = s.Index;
-        SendAppendResponse(m.From, s.Index);
+        SendAppendResponse(m, s.Index);
     }
 
-    private void SendAppendResponse(long to, long index) =>
-        Send(new Message { Type = MessageType.AppendResponse, To = to, From = Id, FromIncarnation = Incarnation, Term = _term, Index = index });
+    private void SendAppendResponse(Message request, long index) =>
+        Send(new Message
+        {
+            Type = MessageType.AppendResponse, To = request.From, ToIncarnation = request.FromIncarnation, From = Id, FromIncarnation = Incarnation,
+            Term = _term, Index = index,
+        });
 
     private void CommitTo(long index)
     {
@@ -1101,8 +1114,14 @@ public sealed class RaftNode
         return true;
     }
 
-    private void SendTimeoutNow(long to) =>
-        Send(new Message { Type = MessageType.TimeoutNow, To = to, From = Id, FromIncarnation = Incarnation, Term = _term });
+    /// <summary>Only the configured voter incarnation of the target may act on it.</summary>
+    private void SendTimeoutNow(long to)
+    {
+        if (Config.TryGetMember(to, out var member, out var isVoter) && isVoter)
+        {
+            Send(new Message { Type = MessageType.TimeoutNow, To = to, ToIncarnation = member.Incarnation, From = Id, FromIncarnation = Incarnation, Term = _term });
+        }
+    }
 
     // ---------------------------------------------------------------- configuration
 

@@ -1,0 +1,196 @@
+using System.Text;
+using Pyralog.Grains.Consensus;
+
+namespace Pyralog.Grains.Tests.Consensus;
+
+/// <summary>Direct tests of the node's API contract: errors for misuse, elections, commit, reads, membership.</summary>
+public sealed class RaftNodeTests
+{
+    [Fact]
+    public void SingleNodeElectsItselfAndCommitsAfterPersisting()
+    {
+        var cluster = new TestCluster(1);
+        var leader = cluster.ElectLeader();
+        Assert.Equal(1, leader.Id);
+        var r = leader.Propose(Encoding.UTF8.GetBytes("hello"));
+        Assert.True(r.Accepted);
+        var ready = leader.GetReady();
+        Assert.Equal(1, ready.Entries.Length);
+        Assert.Equal(0, ready.CommittedEntries.Length);
+        cluster.Storages[1].Append(ready.Entries);
+        cluster.Storages[1].SetHardState(ready.HardState);
+        leader.Advance();
+        Assert.Equal(r.LastIndex, leader.CommitIndex);
+        var next = leader.GetReady();
+        Assert.Equal("hello", Encoding.UTF8.GetString(next.CommittedEntries[^1].Data.Span));
+        leader.Advance();
+    }
+
+    [Fact]
+    public void ProposalToFollowerNamesTheLeader()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var follower = cluster[leader.Id % 3 + 1];
+        var r = follower.Propose(new byte[] { 1 });
+        Assert.Equal(ProposeStatus.NotLeader, r.Status);
+        Assert.Equal(leader.Id, r.LeaderHint);
+        Assert.Equal(ProposeStatus.NotLeader, follower.ReadIndex(7).Status);
+    }
+
+    [Fact]
+    public void ReplicatedProposalsCommitEverywhereInOrder()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        ReadOnlyMemory<byte>[] batch = [new byte[] { 1 }, new byte[] { 2 }, new byte[] { 3 }];
+        var r = leader.Propose(batch);
+        Assert.Equal(r.FirstIndex + 2, r.LastIndex);
+        cluster.Settle();
+        cluster.TickAll(2);
+        foreach (var id in new long[] { 1, 2, 3 })
+        {
+            var data = cluster.Applied[id].Where(e => e.Index >= r.FirstIndex).Select(e => e.Data.Span[0]).ToArray();
+            Assert.Equal(new byte[] { 1, 2, 3 }, data);
+        }
+    }
+
+    [Fact]
+    public void UsingTheNodeWithAReadyOutstandingThrows()
+    {
+        var cluster = new TestCluster(1);
+        var node = cluster[1];
+        Assert.Throws<InvalidOperationException>(() => node.Advance());
+        node.Tick();
+        _ = node.GetReady();
+        Assert.Throws<InvalidOperationException>(() => node.Tick());
+        Assert.Throws<InvalidOperationException>(() => node.Propose(new byte[] { 1 }));
+        node.Advance();
+    }
+
+    [Fact]
+    public void ReadIndexAnswersAfterAQuorumConfirmsLeadership()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var commit = leader.CommitIndex;
+        Assert.True(leader.ReadIndex(99).Accepted);
+        cluster.Settle();
+        var read = Assert.Single(cluster.Reads[leader.Id]);
+        Assert.Equal(new ReadState(commit, 99), read);
+    }
+
+    [Fact]
+    public void IsolatedLeaderStepsDownAndReadsDoNotComplete()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        cluster.Isolated.Add(leader.Id);
+        Assert.True(leader.ReadIndex(5).Accepted);
+        cluster.TickAll(25);
+        Assert.NotEqual(RaftRole.Leader, leader.Role);
+        Assert.DoesNotContain(cluster.Reads[leader.Id], r => r.Context == 5);
+    }
+
+    [Fact]
+    public void MembershipChangesAreOneAtATimeAndTheLeaderCannotRemoveItself()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        Assert.Equal(ProposeStatus.InvalidConfigChange,
+            leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.Remove, new Member(leader.Id, 1))).Status);
+        Assert.Equal(ProposeStatus.InvalidConfigChange,
+            leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddVoter, new Member(leader.Id % 3 + 1, 1))).Status);
+        Assert.True(leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddLearner, new Member(4, 1))).Accepted);
+        Assert.Equal(ProposeStatus.ConfigChangePending,
+            leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddLearner, new Member(5, 1))).Status);
+        cluster.Settle();
+        Assert.Contains(new Member(4, 1), leader.Config.Learners);
+        Assert.False(leader.Config.IsVoter(4, 1));
+    }
+
+    [Fact]
+    public void LeadershipTransferMovesTheLeaderAndRejectsProposalsMeanwhile()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var target = leader.Id % 3 + 1;
+        cluster.Isolated.Add(target);
+        Assert.True(leader.TransferLeadership(target).Accepted);
+        Assert.Equal(ProposeStatus.TransferInProgress, leader.Propose(new byte[] { 1 }).Status);
+        cluster.Isolated.Remove(target);
+        cluster.TickAll(3);
+        Assert.Equal(RaftRole.Leader, cluster[target].Role);
+        Assert.Equal(ProposeStatus.UnknownMember, cluster[target].TransferLeadership(42).Status);
+    }
+
+    [Fact]
+    public void WipedReplicaRejoinsAsLearnerAndIsPromotedOnceCaughtUp()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        for (var i = 0; i < 20; i++)
+        {
+            leader.Propose(new byte[] { (byte)i });
+        }
+
+        cluster.Settle();
+        var wiped = leader.Id % 3 + 1;
+        cluster.Replace(wiped, 2, new MemoryRaftStorage());
+        Assert.False(cluster[wiped].IsVoter);
+        for (var t = 0; t < 50 && !leader.Config.IsVoter(wiped, 2); t++)
+        {
+            cluster.TickAll();
+        }
+
+        // The committed history shows the two single-server steps: old incarnation out and new one in as a learner, then promotion.
+        var configs = cluster.Applied[leader.Id].Where(e => e.Type == EntryType.Config).Select(e => ClusterConfig.Decode(e.Data.Span)).ToList();
+        var rejoin = configs.FindIndex(c => c.Learners.Contains(new Member(wiped, 2, AutoPromote: true)));
+        Assert.True(rejoin >= 0);
+        Assert.False(configs[rejoin].TryGetMember(wiped, out _, out var wasVoter) && wasVoter);
+        Assert.Equal(2, configs[rejoin].Voters.Count);
+        Assert.True(configs[rejoin + 1].IsVoter(wiped, 2));
+        Assert.True(leader.Config.IsVoter(wiped, 2));
+        Assert.False(leader.Config.IsVoter(wiped, 1));
+        Assert.True(cluster[wiped].IsVoter);
+        Assert.Equal(leader.CommitIndex, cluster[wiped].CommitIndex);
+    }
+
+    [Fact]
+    public void VotesFromAnotherIncarnationDoNotCount()
+    {
+        var node = TestCluster.NewNode(1, 1, MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3)));
+        for (var t = 0; t < 30 && node.Role == RaftRole.Follower; t++)
+        {
+            node.Tick();
+        }
+
+        Assert.Equal(RaftRole.PreCandidate, node.Role);
+        var term = node.Term + 1;
+        node.Step(new Message { Type = MessageType.PreVoteResponse, To = 1, From = 3, FromIncarnation = 2, Term = term });
+        Assert.Equal(RaftRole.PreCandidate, node.Role);
+        node.Step(new Message { Type = MessageType.PreVoteResponse, To = 1, From = 2, FromIncarnation = 1, Term = term });
+        Assert.Equal(RaftRole.Candidate, node.Role);
+    }
+
+    [Fact]
+    public void InflightAppendsAreBoundedAndBatchedBySize()
+    {
+        var cluster = new TestCluster([1, 2], maxInflight: 2, maxBytesPerMessage: 60);
+        var leader = cluster.ElectLeader();
+        var follower = leader.Id == 1 ? 2 : 1;
+        var appends = new List<Message>();
+        for (var i = 0; i < 10; i++)
+        {
+            leader.Propose(new byte[] { (byte)i });
+            var ready = leader.GetReady();
+            appends.AddRange(ready.Messages.Where(m => m.Type == MessageType.Append && m.To == follower));
+            cluster.Storages[leader.Id].Append(ready.Entries);
+            leader.Advance();
+        }
+
+        // Two messages in flight, each holding as many 25-byte entries as fit in 60 bytes.
+        Assert.Equal(2, appends.Count);
+        Assert.All(appends, m => Assert.InRange(m.Entries.Length, 1, 2));
+    }
+}
