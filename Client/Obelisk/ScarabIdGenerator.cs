@@ -6,8 +6,10 @@ namespace Pyralog.Client.Obelisk;
 /// <summary>
 /// Leases blocks of Scarab IDs from obelisk grains and hands IDs out from memory: one interlocked increment per ID.
 /// Blocks are requested ahead (<see cref="ScarabIdGeneratorOptions.PrefetchBlocks"/>, topped up when a block is half
-/// used) and consumed in the order they were requested, so a generator on a single obelisk id yields strictly
-/// increasing IDs. An ID is never handed out twice: each block was given to this generator alone.
+/// used) and consumed in the order they were requested. Orleans does not promise to deliver concurrent calls in
+/// order, so requests to one obelisk id are chained (each is sent once the previous one answered): the obelisk
+/// then issues them in request order, and a generator on a single obelisk id yields strictly increasing IDs.
+/// An ID is never handed out twice: each block was given to this generator alone.
 /// </summary>
 public sealed class ScarabIdGenerator : IScarabIdGenerator
 {
@@ -25,6 +27,7 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     private readonly TimeSpan _retryDelay;
     private readonly object _gate = new();
     private readonly Queue<Task<ScarabIdBlock>> _pipeline = new();
+    private readonly Task[] _lastRequest;
     private Lease _current = new(default);
     private int _nextObelisk;
 
@@ -52,6 +55,8 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
             }
         }
 
+        _lastRequest = new Task[_obeliskIds.Length];
+        Array.Fill(_lastRequest, Task.CompletedTask);
         lock (_gate)
         {
             RefillLocked();
@@ -146,18 +151,23 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     {
         while (_pipeline.Count < _prefetch)
         {
-            _pipeline.Enqueue(LeaseBlockAsync());
+            var slot = _nextObelisk;
+            _nextObelisk = (slot + 1) % _obeliskIds.Length;
+            var request = LeaseBlockAsync(_obeliskIds[slot], _lastRequest[slot]);
+            _lastRequest[slot] = request;
+            _pipeline.Enqueue(request);
         }
     }
 
-    private async Task<ScarabIdBlock> LeaseBlockAsync()
+    private async Task<ScarabIdBlock> LeaseBlockAsync(int obeliskId, Task previousRequest)
     {
+        await previousRequest.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var obelisk = _grains.GetGrain<IObeliskGrain>(obeliskId);
         for (var attempt = 1; ; attempt++)
         {
-            var obeliskId = _obeliskIds[(int)((uint)Interlocked.Increment(ref _nextObelisk) % (uint)_obeliskIds.Length)];
             try
             {
-                return await _grains.GetGrain<IObeliskGrain>(obeliskId).NextBlockAsync(_blockSize).ConfigureAwait(false);
+                return await obelisk.NextBlockAsync(_blockSize).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not ArgumentException && attempt < _maxAttempts)
             {

@@ -20,7 +20,7 @@ public sealed class ScarabIdGeneratorOptions
     /// <summary>Blocks kept leased or on their way, so callers rarely wait.</summary>
     public int PrefetchBlocks { get; set; } = 4;
 
-    /// <summary>Attempts per block (each on the next obelisk id) before a failure reaches the caller.</summary>
+    /// <summary>Attempts per block before a failure reaches the caller (the obelisk reactivates elsewhere meanwhile if its silo died).</summary>
     public int MaxAttempts { get; set; } = 5;
 
     /// <summary>Pause after a failed attempt, growing linearly with the attempt.</summary>

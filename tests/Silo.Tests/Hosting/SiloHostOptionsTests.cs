@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Interfaces;
+using Pyralog.Silo.Hosting;
+
+namespace Pyralog.Silo.Tests.Hosting;
+
+public sealed class SiloHostOptionsTests
+{
+    [Fact]
+    public void The_defaults_are_valid_and_stay_on_loopback()
+    {
+        var options = new SiloHostOptions();
+        Assert.Empty(SiloHostOptionsValidator.Validate(options));
+        Assert.Equal("127.0.0.1", options.Address);
+        Assert.Equal(MembershipMode.Localhost, options.Membership);
+    }
+
+    [Fact]
+    public void Every_wrong_setting_is_named()
+    {
+        var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions
+        {
+            ClusterId = " ",
+            Address = "not-an-ip",
+            SiloPort = 0,
+            GatewayPort = 70000,
+            Membership = MembershipMode.Redis,
+        });
+        Assert.Contains(failures, f => f.Contains("Silo:ClusterId"));
+        Assert.Contains(failures, f => f.Contains("'not-an-ip' is not an IP address"));
+        Assert.Contains(failures, f => f.Contains("Silo:SiloPort") && f.Contains("(was 0)"));
+        Assert.Contains(failures, f => f.Contains("Silo:GatewayPort") && f.Contains("(was 70000)"));
+        Assert.Contains(failures, f => f.Contains("--redis"));
+        Assert.Equal(5, failures.Count);
+    }
+
+    [Fact]
+    public void Equal_silo_and_gateway_ports_are_refused()
+    {
+        var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions { SiloPort = 5000, GatewayPort = 5000 });
+        Assert.Equal(["Silo:SiloPort and Silo:GatewayPort must differ (both are 5000)."], failures);
+    }
+
+    [Fact]
+    public void Command_line_switches_reach_the_options_and_bad_ones_stop_the_build()
+    {
+        var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--silo-port", "99999", "--membership", "redis"]));
+        Assert.Contains(e.Failures, f => f.Contains("(was 99999)"));
+        Assert.Contains(e.Failures, f => f.Contains("RedisConnectionString"));
+    }
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Pyralog.Silo.Tests;
+
+/// <summary>A Pyralog.Silo child process on 127.0.0.1, with its output captured.</summary>
+internal sealed class SiloProcess : IDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<string> _banner = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private SiloProcess(Process process)
+    {
+        Process = process;
+    }
+
+    public Process Process { get; }
+
+    public string Banner => _banner.Task.Result;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static SiloProcess Start(string dataDirectory, int siloPort, int gatewayPort)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"));
+        foreach (var arg in new[] { "--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", $"test-{siloPort}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the silo");
+        var silo = new SiloProcess(process);
+        process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        return silo;
+    }
+
+    /// <summary>Starts a silo and waits until it prints that it is up.</summary>
+    public static async Task<SiloProcess> StartAsync(string dataDirectory, int siloPort, int gatewayPort)
+    {
+        var silo = Start(dataDirectory, siloPort, gatewayPort);
+        var up = await Task.WhenAny(silo._banner.Task, silo.Process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
+        if (up != silo._banner.Task)
+        {
+            var output = silo.Output;
+            silo.Dispose();
+            throw new InvalidOperationException($"the silo did not come up:\n{output}");
+        }
+
+        return silo;
+    }
+
+    /// <summary>SIGTERM, as an operator's stop would send, then the exit code.</summary>
+    public async Task<int> StopAsync()
+    {
+        _ = Kill(Process.Id, 15);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Process.WaitForExitAsync(timeout.Token);
+        return Process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill(entireProcessTree: true);
+            Process.WaitForExit();
+        }
+
+        Process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+
+        if (line.StartsWith("Pyralog silo up:", StringComparison.Ordinal))
+        {
+            _banner.TrySetResult(line);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}

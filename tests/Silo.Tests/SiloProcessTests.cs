@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Pyralog.Client;
+using Pyralog.Client.Obelisk;
+using Pyralog.Grains.Interfaces.Obelisk;
+
+namespace Pyralog.Silo.Tests;
+
+/// <summary>The real silo process on 127.0.0.1: start, serve IDs to a client, stop on SIGTERM, restart on the same data.</summary>
+public sealed class SiloProcessTests : IDisposable
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("pyralog-silo-").FullName;
+
+    public void Dispose() => Directory.Delete(_data, recursive: true);
+
+    [Fact]
+    public async Task A_silo_serves_ids_stops_gracefully_and_resumes_above_them_after_a_restart()
+    {
+        var siloPort = FreePort();
+        var gatewayPort = FreePort();
+        var options = new PyralogClientOptions { GatewayPorts = [gatewayPort], ClusterId = $"test-{siloPort}", ConnectTimeout = TimeSpan.FromSeconds(20) };
+        var generatorOptions = new ScarabIdGeneratorOptions { ObeliskIds = [42], BlockSize = 1000 };
+
+        ScarabId last;
+        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort))
+        {
+            Assert.Contains($"gateway 127.0.0.1:{gatewayPort}", silo.Banner);
+            Assert.Contains(_data, silo.Banner);
+            await using var client = await PyralogClient.ConnectAsync(options);
+            var generator = client.CreateIdGenerator(generatorOptions);
+            var ids = new ScarabId[20_000];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                ids[i] = await generator.NextAsync();
+                if (i > 0)
+                {
+                    Assert.True(ids[i] > ids[i - 1], $"#{i} {ids[i]} after {ids[i - 1]}");
+                }
+
+                Assert.Equal(42, ids[i].ObeliskId);
+            }
+
+            last = ids[^1];
+            Assert.Equal(0, await silo.StopAsync());
+            Assert.Contains("Pyralog silo stopped.", silo.Output);
+        }
+
+        Assert.True(File.Exists(Path.Combine(_data, "obelisk", "0042.obelisk")));
+
+        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort))
+        {
+            await using var client = await PyralogClient.ConnectAsync(options);
+            var first = await client.CreateIdGenerator(generatorOptions).NextAsync();
+            Assert.True(first > last, $"{first.ToReadableString()} after a restart is not above {last.ToReadableString()}");
+            Assert.Equal(0, await silo.StopAsync());
+        }
+    }
+
+    [Fact]
+    public async Task A_silo_with_a_bad_setting_exits_with_a_message_naming_it()
+    {
+        using var silo = SiloProcess.Start(_data, 1, 1);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await silo.Process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(2, silo.Process.ExitCode);
+        Assert.Contains("Silo:SiloPort and Silo:GatewayPort must differ", await silo.Process.StandardError.ReadToEndAsync(timeout.Token));
+    }
+
+    internal static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
