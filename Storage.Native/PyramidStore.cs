@@ -22,7 +22,7 @@ namespace Pyralog.Storage.Native;
 public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
 {
     private const string LockFileName = "LOCK";
-    private const int MarkerValueBytes = 16;
+    private const int MarkerValueBytes = 24; // cumulative bytes before the batch, batch time, time of the record before it
 
     private readonly string _directory;
     private readonly PyramidOptions _options;
@@ -322,9 +322,10 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                 }
                 else
                 {
-                    foreach (var (offset, _, time) in markers)
+                    // A marker at offset o says every record below o was appended by its "previous" time.
+                    foreach (var (offset, _, previous) in markers)
                     {
-                        if (time < cutoff)
+                        if (previous < cutoff)
                         {
                             cut = Math.Max(cut, offset);
                         }
@@ -1102,6 +1103,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             KeyCodec.WriteMarkerKey(key, offset);
             BinaryPrimitives.WriteInt64LittleEndian(value, _state.Cumulative);
             BinaryPrimitives.WriteInt64LittleEndian(value[8..], timestampMs);
+            BinaryPrimitives.WriteInt64LittleEndian(value[16..], _state.LastAppendTimeMs);
             _active.Put(key, value, tombstone: false, sequence);
             _state.LastMarkerCumulative = _state.Cumulative;
             _state.LastMarkerTimeMs = timestampMs;
@@ -1116,7 +1118,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
 
         var snapshot = WriterSnapshot(sequence);
-        List<(ulong Offset, long Cumulative, long Time)> markers;
+        List<(ulong Offset, long Cumulative, long PreviousAppendTime)> markers;
         try
         {
             markers = ReadMarkers(snapshot, _state.First, ulong.MaxValue);
@@ -1178,7 +1180,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         _state.First = offset;
     }
 
-    private static List<(ulong Offset, long Cumulative, long Time)> ReadMarkers(Snapshot snapshot, ulong from, ulong toExclusive)
+    private static List<(ulong Offset, long Cumulative, long PreviousAppendTime)> ReadMarkers(Snapshot snapshot, ulong from, ulong toExclusive)
     {
         var result = new List<(ulong, long, long)>();
         Span<byte> start = stackalloc byte[KeyCodec.MarkerKeyLength];
@@ -1197,7 +1199,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
 
             if (!iterator.IsTombstone)
             {
-                result.Add((offset, BinaryPrimitives.ReadInt64LittleEndian(iterator.Value), BinaryPrimitives.ReadInt64LittleEndian(iterator.Value[8..])));
+                result.Add((offset, BinaryPrimitives.ReadInt64LittleEndian(iterator.Value), BinaryPrimitives.ReadInt64LittleEndian(iterator.Value[16..])));
             }
 
             iterator.Next();

@@ -85,19 +85,25 @@ internal sealed unsafe class Segment : IDisposable
                 throw new PyramidCorruptionException(path, 0, "bad segment magic");
             }
 
-            var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
-            if (version > SegmentFormat.Version)
-            {
-                throw new NotSupportedException(
-                    $"'{path}' has segment format version {version}; this build reads up to {SegmentFormat.Version}. Open the store with a newer Pyralog.");
-            }
-
             var footerAt = length - SegmentFormat.FooterBytes;
             var footer = new ReadOnlySpan<byte>(pointer + footerAt, SegmentFormat.FooterBytes);
             if (BinaryPrimitives.ReadUInt32LittleEndian(footer[44..]) != SegmentFormat.Magic
                 || BinaryPrimitives.ReadUInt32LittleEndian(footer[40..]) != Crc32C.Compute(footer[..40]))
             {
                 throw new PyramidCorruptionException(path, footerAt, "segment footer checksum or magic mismatch");
+            }
+
+            // The header is outside every CRC; it must agree with the checksummed footer.
+            var version = BinaryPrimitives.ReadUInt16LittleEndian(footer[36..]);
+            if (BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) != version || BinaryPrimitives.ReadUInt16LittleEndian(file[6..]) != 0)
+            {
+                throw new PyramidCorruptionException(path, 4, "segment header disagrees with its footer");
+            }
+
+            if (version > SegmentFormat.Version)
+            {
+                throw new NotSupportedException(
+                    $"'{path}' has segment format version {version}; this build reads up to {SegmentFormat.Version}. Open the store with a newer Pyralog.");
             }
 
             var metaAt = BinaryPrimitives.ReadInt64LittleEndian(footer);
