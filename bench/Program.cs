@@ -1,3 +1,4 @@
+using Pyralog.Bench;
 using Pyralog.Bench.Harness;
 
 // dotnet run -c Release --project bench -- SUITE [SUITE...] [--json FILE]

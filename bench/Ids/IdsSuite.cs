@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Pyralog.Bench.Harness;
+using Pyralog.Client;
+using Pyralog.Client.Obelisk;
+using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Grains.Obelisk;
+using Pyralog.Silo.Hosting;
+using Pyralog.Storage.Native.Obelisk;
+
+namespace Pyralog.Bench.Ids;
+
+/// <summary>
+/// Scarab ID throughput: the obelisk in-process (1 and 2 threads), through PyralogClient against a silo running in
+/// this process, the persistent counter alone, crash recovery, and the floor (Interlocked.Increment) and ceiling
+/// (8,192 IDs per ms per obelisk) in the same run.
+/// </summary>
+public sealed class IdsSuite : IBenchSuite
+{
+    private const string Suite = "ids";
+    private static readonly TimeSpan Phase = TimeSpan.FromSeconds(3);
+
+    public string Name => Suite;
+
+    public string Description => "Scarab IDs: obelisk sequencer, client, floor and ceiling";
+
+    public async Task RunAsync(BenchReport report, CancellationToken cancellationToken)
+    {
+        var root = Directory.CreateTempSubdirectory("pyralog-bench-ids-").FullName;
+        try
+        {
+            Floor(report);
+            foreach (var @case in new[] { "sequencer-1-thread", "sequencer-2-threads", "client-one-obelisk" })
+            {
+                report.Add(Suite, @case, "ceiling", "ids/s", ScarabId.SequencesPerMillisecond * 1000.0, "ids/s");
+            }
+
+            Counter(report, root);
+            Sequencer(report, root, threads: 1);
+            Sequencer(report, root, threads: 2);
+            Recovery(report, root);
+            await Client(report, root, cancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void Floor(BenchReport report)
+    {
+        long counter = 0;
+        var sw = Stopwatch.StartNew();
+        var deadline = Stopwatch.GetTimestamp() + (long)(Phase.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            for (var i = 0; i < 100_000; i++)
+            {
+                Interlocked.Increment(ref counter);
+            }
+        }
+
+        report.Add(Suite, "sequencer-1-thread", "floor", "ids/s", counter / sw.Elapsed.TotalSeconds, "ids/s");
+    }
+
+    /// <summary>The persistent counter alone (no clock): what an ID costs in CPU, one fsync per reserved block included.</summary>
+    private static void Counter(BenchReport report, string root)
+    {
+        using var sequencer = ObeliskSequencer.Create(Path.Combine(root, "counter.obelisk"), ObeliskNode.SequencerUnitShift, 250UL << ObeliskNode.SequencerUnitShift);
+        long n = 0;
+        var sw = Stopwatch.StartNew();
+        var deadline = Stopwatch.GetTimestamp() + (long)(Phase.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            for (var i = 0; i < 100_000; i++)
+            {
+                sequencer.Next();
+            }
+
+            n += 100_000;
+        }
+
+        var seconds = sw.Elapsed.TotalSeconds;
+        report.Add(Suite, "counter-1-thread", "pyralog", "ids/s", n / seconds, "ids/s");
+        report.Add(Suite, "counter-1-thread", "pyralog", "ns/id", seconds * 1e9 / n, "ns");
+        report.Add(Suite, "counter-1-thread", "pyralog", "fsyncs", sequencer.Extensions, "count");
+    }
+
+    private static void Sequencer(BenchReport report, string root, int threads)
+    {
+        using var sequencer = ObeliskSequencer.Create(Path.Combine(root, $"seq-{threads}.obelisk"), ObeliskNode.SequencerUnitShift, 250UL << ObeliskNode.SequencerUnitShift);
+        var node = new ObeliskNode(1, sequencer, TimeProvider.System, TimeSpan.FromMilliseconds(5));
+        var deadline = Stopwatch.GetTimestamp() + (long)(Phase.TotalSeconds * Stopwatch.Frequency);
+        var sw = Stopwatch.StartNew();
+        var workers = new Thread[threads];
+        for (var t = 0; t < threads; t++)
+        {
+            workers[t] = new Thread(() =>
+            {
+                while (Stopwatch.GetTimestamp() < deadline)
+                {
+                    for (var i = 0; i < 10_000; i++)
+                    {
+                        node.Next();
+                    }
+                }
+            });
+            workers[t].Start();
+        }
+
+        foreach (var w in workers)
+        {
+            w.Join();
+        }
+
+        var name = threads == 1 ? "sequencer-1-thread" : $"sequencer-{threads}-threads";
+        report.Add(Suite, name, "pyralog", "ids/s", node.Issued / sw.Elapsed.TotalSeconds, "ids/s");
+    }
+
+    /// <summary>Time from opening a counter file left by a crashed process to the first new ID.</summary>
+    private static void Recovery(BenchReport report, string root)
+    {
+        var path = Path.Combine(root, "recover.obelisk");
+        using (var sequencer = ObeliskSequencer.Create(path, ObeliskNode.SequencerUnitShift, 250UL << ObeliskNode.SequencerUnitShift))
+        {
+            new ObeliskNode(2, sequencer, TimeProvider.System, TimeSpan.FromMilliseconds(5)).NextBlock(1000);
+        }
+
+        var latencies = new LatencyRecorder(200);
+        for (var i = 0; i < 200; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            using var sequencer = ObeliskSequencer.Recover(path, ObeliskNode.SequencerUnitShift, 250UL << ObeliskNode.SequencerUnitShift);
+            new ObeliskNode(2, sequencer, TimeProvider.System, TimeSpan.FromMilliseconds(5)).Next();
+            latencies.Record(Stopwatch.GetTimestamp() - start);
+        }
+
+        report.Add(Suite, "sequencer-recovery", "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
+        report.Add(Suite, "sequencer-recovery", "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
+    }
+
+    private static async Task Client(BenchReport report, string root, CancellationToken cancellationToken)
+    {
+        var siloPort = FreePort();
+        var gatewayPort = FreePort();
+        using var silo = PyralogSiloHost.CreateBuilder(
+            ["--data-dir", Path.Combine(root, "silo"), "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", "bench"]).Build();
+        await silo.StartAsync(cancellationToken);
+        try
+        {
+            await using var client = await PyralogClient.ConnectAsync(
+                new PyralogClientOptions { GatewayPorts = [gatewayPort], ClusterId = "bench" }, cancellationToken);
+            var generator = client.CreateIdGenerator(new ScarabIdGeneratorOptions { ObeliskIds = [7], PrefetchBlocks = 8 });
+            for (var i = 0; i < 100_000; i++)
+            {
+                await generator.NextAsync(cancellationToken); // warm up: activation, JIT
+            }
+
+            long n = 0;
+            var sw = Stopwatch.StartNew();
+            var deadline = Stopwatch.GetTimestamp() + (long)(2 * Phase.TotalSeconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                for (var i = 0; i < 10_000; i++)
+                {
+                    await generator.NextAsync(cancellationToken);
+                }
+
+                n += 10_000;
+            }
+
+            var seconds = sw.Elapsed.TotalSeconds;
+            report.Add(Suite, "client-one-obelisk", "pyralog", "ids/s", n / seconds, "ids/s");
+            report.Add(Suite, "client-one-obelisk", "pyralog", "ns/id", seconds * 1e9 / n, "ns");
+
+            // Latency per call, timed separately so the timer does not slow the throughput phase.
+            var latencies = new LatencyRecorder(2_000_000);
+            for (var i = 0; i < 2_000_000; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await generator.NextAsync(cancellationToken);
+                latencies.Record(Stopwatch.GetTimestamp() - start);
+            }
+
+            report.Add(Suite, "client-one-obelisk", "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
+            report.Add(Suite, "client-one-obelisk", "pyralog", "p99.99 us", latencies.PercentileMicros(99.99), "us");
+        }
+        finally
+        {
+            await silo.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
