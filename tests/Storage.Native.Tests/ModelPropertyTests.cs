@@ -1,0 +1,202 @@
+using System.Text;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+
+namespace Pyralog.Storage.Native.Tests;
+
+/// <summary>Random operation sequences against the store and an in-memory model, compared after every step.</summary>
+public class ModelPropertyTests
+{
+    public enum OpKind
+    {
+        Append,
+        Put,
+        Delete,
+        TruncateSuffix,
+        TruncatePrefix,
+        Flush,
+        Compact,
+        Reopen,
+    }
+
+    public sealed record Op(OpKind Kind, int A, int B)
+    {
+        public override string ToString() => $"{Kind}({A},{B})";
+    }
+
+    private static readonly PyramidOptions Options = new()
+    {
+        BackgroundWork = false,
+        MemtableBytes = 64 << 10,
+        BlockBytes = 512,
+        TargetSegmentBytes = 64 << 10,
+        L1TargetBytes = 64 << 10,
+        BlockCacheBytes = 16 << 10,
+    };
+
+    private static Arbitrary<Op[]> Operations()
+    {
+        var gen = Gen.Frequency(
+            (6, Gen.Choose(1, 40).SelectMany(n => Gen.Choose(0, 300), (n, len) => new Op(OpKind.Append, n, len))),
+            (4, Gen.Choose(0, 15).SelectMany(k => Gen.Choose(0, 1000), (k, v) => new Op(OpKind.Put, k, v))),
+            (2, Gen.Choose(0, 15).Select(k => new Op(OpKind.Delete, k, 0))),
+            (1, Gen.Choose(0, 100).Select(f => new Op(OpKind.TruncateSuffix, f, 0))),
+            (1, Gen.Choose(0, 120).Select(f => new Op(OpKind.TruncatePrefix, f, 0))),
+            (1, Gen.Constant(new Op(OpKind.Flush, 0, 0))),
+            (1, Gen.Constant(new Op(OpKind.Compact, 0, 0))),
+            (1, Gen.Constant(new Op(OpKind.Reopen, 0, 0))));
+        return gen.ArrayOf().Resize(60).ToArbitrary();
+    }
+
+    private static byte[] Payload(ulong offset, ulong epoch, int length)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)((offset * 31) + (ulong)i + epoch);
+        }
+
+        return bytes;
+    }
+
+    [Property(MaxTest = 40)]
+    public Property Store_matches_the_model_after_every_step() => Prop.ForAll(Operations(), ops =>
+    {
+        RunAsync(ops).GetAwaiter().GetResult();
+        return true;
+    });
+
+    private static async Task RunAsync(Op[] ops)
+    {
+        using var dir = new TempDirectory();
+        var log = new SortedDictionary<ulong, (ulong Epoch, byte[] Payload)>();
+        var kv = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        ulong first = 0, next = 0, epoch = 1;
+        var store = PyramidStore.Open(dir.Path, Options);
+        try
+        {
+            for (var step = 0; step < ops.Length; step++)
+            {
+                var op = ops[step];
+                switch (op.Kind)
+                {
+                    case OpKind.Append:
+                        var records = new LogEntry[op.A];
+                        for (var i = 0; i < op.A; i++)
+                        {
+                            var offset = next + (ulong)i;
+                            var payload = Payload(offset, epoch, (op.B + i) % 301);
+                            records[i] = new LogEntry(epoch, offset, payload);
+                            log[offset] = (epoch, payload);
+                        }
+
+                        await store.AppendAsync(records);
+                        next += (ulong)op.A;
+                        break;
+                    case OpKind.Put:
+                        await store.PutAsync(Encoding.UTF8.GetBytes($"k{op.A:D2}"), Encoding.UTF8.GetBytes($"v{op.B}"));
+                        kv[$"k{op.A:D2}"] = $"v{op.B}";
+                        break;
+                    case OpKind.Delete:
+                        await store.DeleteAsync(Encoding.UTF8.GetBytes($"k{op.A:D2}"));
+                        kv.Remove($"k{op.A:D2}");
+                        break;
+                    case OpKind.TruncateSuffix:
+                        var suffix = first + ((next - first) * (ulong)op.A / 100);
+                        await store.TruncateSuffixAsync(suffix);
+                        foreach (var key in log.Keys.Where(k => k >= suffix).ToList())
+                        {
+                            log.Remove(key);
+                        }
+
+                        next = suffix;
+                        epoch++; // a new leader's term
+                        break;
+                    case OpKind.TruncatePrefix:
+                        var prefix = first + ((next - first + 10) * (ulong)op.A / 100);
+                        await store.TruncatePrefixAsync(prefix);
+                        if (prefix > first)
+                        {
+                            foreach (var key in log.Keys.Where(k => k < prefix).ToList())
+                            {
+                                log.Remove(key);
+                            }
+
+                            first = prefix;
+                            next = Math.Max(next, prefix);
+                        }
+
+                        break;
+                    case OpKind.Flush:
+                        await store.FlushAsync();
+                        break;
+                    case OpKind.Compact:
+                        await store.CompactAsync();
+                        break;
+                    case OpKind.Reopen:
+                        await store.DisposeAsync();
+                        store = PyramidStore.Open(dir.Path, Options);
+                        break;
+                }
+
+                await CheckAsync(store, log, kv, first, next, $"after step {step} {op} of [{string.Join(", ", ops.Take(step + 1))}]");
+            }
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    private static async Task CheckAsync(
+        PyramidStore store, SortedDictionary<ulong, (ulong Epoch, byte[] Payload)> log, SortedDictionary<string, string> kv, ulong first, ulong next, string context)
+    {
+        Assert.True(store.FirstOffset == first, $"first {store.FirstOffset} != {first} {context}");
+        Assert.True(store.NextOffset == next, $"next {store.NextOffset} != {next} {context}");
+        using (var cursor = store.ReadLog(0))
+        {
+            var expected = first;
+            while (cursor.MoveNext())
+            {
+                Assert.True(cursor.Offset == expected, $"scan offset {cursor.Offset} != {expected} {context}");
+                var (epoch, payload) = log[expected];
+                Assert.True(cursor.Epoch == epoch && cursor.Payload.SequenceEqual(payload), $"scan record {expected} differs {context}");
+                expected++;
+            }
+
+            Assert.True(expected == next, $"scan ended at {expected}, log ends at {next} {context}");
+        }
+
+        foreach (var offset in new[] { first, first + ((next - first) / 2), next - 1, next, first - 1 })
+        {
+            var record = await store.ReadAsync(offset);
+            if (log.TryGetValue(offset, out var entry))
+            {
+                Assert.True(record is not null && record.Epoch == entry.Epoch && record.Payload.AsSpan().SequenceEqual(entry.Payload), $"read {offset} differs {context}");
+            }
+            else
+            {
+                Assert.True(record is null, $"read {offset} returned a record outside the log {context}");
+            }
+        }
+
+        var actual = new List<string>();
+        using (var scan = store.ScanKvPrefix("k"u8))
+        {
+            while (scan.MoveNext())
+            {
+                actual.Add(Encoding.UTF8.GetString(scan.Key) + "=" + Encoding.UTF8.GetString(scan.Value));
+            }
+        }
+
+        var model = kv.Select(p => p.Key + "=" + p.Value).ToList();
+        Assert.True(model.SequenceEqual(actual), $"kv [{string.Join(",", actual)}] != [{string.Join(",", model)}] {context}");
+        foreach (var key in new[] { "k00", "k07", "k15" })
+        {
+            var value = await store.GetAsync(Encoding.UTF8.GetBytes(key));
+            var expected = kv.TryGetValue(key, out var v) ? v : null;
+            Assert.True((value is null ? null : Encoding.UTF8.GetString(value)) == expected, $"get {key} differs {context}");
+        }
+    }
+}
