@@ -29,7 +29,7 @@ internal sealed class SiloProcess : IDisposable
         }
     }
 
-    public static SiloProcess Start(string dataDirectory, int siloPort, int gatewayPort)
+    public static SiloProcess Start(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -38,7 +38,10 @@ internal sealed class SiloProcess : IDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"));
-        foreach (var arg in new[] { "--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", $"test-{siloPort}" })
+        string[] args = extraArgs.Length > 0
+            ? ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]
+            : ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", $"test-{siloPort}"];
+        foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
@@ -51,9 +54,9 @@ internal sealed class SiloProcess : IDisposable
     }
 
     /// <summary>Starts a silo and waits until it prints that it is up.</summary>
-    public static async Task<SiloProcess> StartAsync(string dataDirectory, int siloPort, int gatewayPort)
+    public static async Task<SiloProcess> StartAsync(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
-        var silo = Start(dataDirectory, siloPort, gatewayPort);
+        var silo = Start(dataDirectory, siloPort, gatewayPort, extraArgs);
         var up = await Task.WhenAny(silo._banner.Task, silo.Process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
         if (up != silo._banner.Task)
         {

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Pyralog.Client;
+using Pyralog.Client.Obelisk;
+using Pyralog.Grains.Interfaces;
+using Pyralog.Grains.Interfaces.Obelisk;
+
+namespace Pyralog.Silo.Tests;
+
+/// <summary>
+/// Two silo processes in <c>redis</c> membership against a real redis-server on 127.0.0.1: IDs stay unique when a
+/// silo is killed, and after the whole cluster restarts with wiped data directories the obelisk leases kept in Redis
+/// still put every new ID above the old ones. Needs redis-server on PATH (Debian package redis-server).
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class RedisClusterTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("pyralog-redis-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task Ids_stay_unique_across_a_killed_silo_and_a_restart_with_wiped_data()
+    {
+        var redisPort = SiloProcessTests.FreePort();
+        using var redis = StartRedis(redisPort);
+        try
+        {
+            await RunAsync($"127.0.0.1:{redisPort}");
+        }
+        finally
+        {
+            redis.Kill();
+            await redis.WaitForExitAsync();
+        }
+    }
+
+    private async Task RunAsync(string connection)
+    {
+        var ports = Enumerable.Range(0, 4).Select(_ => SiloProcessTests.FreePort()).ToArray();
+        string[] redisArgs = ["--membership", "redis", "--redis", connection, "--cluster-id", "redis-test"];
+        var clientOptions = new PyralogClientOptions
+        {
+            Membership = MembershipMode.Redis,
+            RedisConnectionString = connection,
+            ClusterId = "redis-test",
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+        };
+        var generatorOptions = new ScarabIdGeneratorOptions { ObeliskIds = [1, 2, 3, 4], BlockSize = 500, MaxAttempts = 40, RetryDelay = TimeSpan.FromMilliseconds(250) };
+        var seen = new HashSet<ScarabId>();
+        var highestPerObelisk = new Dictionary<int, ScarabId>();
+
+        async Task Take(IScarabIdGenerator generator, int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var id = await generator.NextAsync();
+                Assert.True(seen.Add(id), $"{id.ToReadableString()} was issued twice");
+                if (!highestPerObelisk.TryGetValue(id.ObeliskId, out var high) || id > high)
+                {
+                    highestPerObelisk[id.ObeliskId] = id;
+                }
+            }
+        }
+
+        using (var first = await SiloProcess.StartAsync(Path.Combine(_root, "a1"), ports[0], ports[1], redisArgs))
+        using (var second = await SiloProcess.StartAsync(Path.Combine(_root, "b1"), ports[2], ports[3], redisArgs))
+        {
+            await using var client = await PyralogClient.ConnectAsync(clientOptions);
+            var generator = client.CreateIdGenerator(generatorOptions);
+            await Take(generator, 20_000);
+            second.Process.Kill(); // SIGKILL: its obelisks reactivate on the first silo after their leases expire
+            await Take(generator, 20_000);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        var before = new Dictionary<int, ScarabId>(highestPerObelisk);
+
+        // New data directories: the local counter files are gone, only the leases in Redis remember.
+        using (var first = await SiloProcess.StartAsync(Path.Combine(_root, "a2"), ports[0], ports[1], redisArgs))
+        {
+            await using var client = await PyralogClient.ConnectAsync(clientOptions);
+            var generator = client.CreateIdGenerator(generatorOptions);
+            for (var i = 0; i < 4_000; i++)
+            {
+                var id = await generator.NextAsync();
+                Assert.True(id > before[id.ObeliskId], $"{id.ToReadableString()} is not above {before[id.ObeliskId].ToReadableString()} from before the restart");
+                Assert.True(seen.Add(id));
+            }
+
+            foreach (var obeliskId in generatorOptions.ObeliskIds!)
+            {
+                // The fence carried on from the leases in Redis: every obelisk had been activated before.
+                var status = await client.Cluster.GetGrain<IObeliskGrain>(obeliskId).GetStatusAsync();
+                Assert.True(status.Fence >= 2, $"obelisk {obeliskId} has fence {status.Fence}: its lease was not kept in Redis");
+            }
+
+            Assert.Equal(0, await first.StopAsync());
+        }
+    }
+
+    private static Process StartRedis(int port)
+    {
+        var info = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("This test needs redis-server on PATH (apt-get install redis-server).", e);
+        }
+
+        while (process.StandardOutput.ReadLine() is { } line)
+        {
+            if (line.Contains("Ready to accept connections", StringComparison.Ordinal))
+            {
+                return process;
+            }
+        }
+
+        throw new InvalidOperationException("redis-server exited before it was ready");
+    }
+}
