@@ -924,7 +924,7 @@ public sealed class RaftNode
 
         Array.Sort(_quorumScratch, 0, voters.Length);
         var index = _quorumScratch[voters.Length - Quorum];
-        if (index > _log.Committed && _log.Term(index) == _term)
+        if (index > _log.Committed && (_log.Term(index) == _term || (_options.Bugs & RaftTestBugs.CommitPreviousTerms) != 0))
         {
             _log.Committed = index;
             return true;
@@ -946,7 +946,8 @@ public sealed class RaftNode
     private void OnCommitted()
     {
         var assigned = false;
-        for (var i = 0; i < _reads.Count; i++)
+        var committedInTerm = _log.Term(_log.Committed) == _term;
+        for (var i = 0; i < _reads.Count && committedInTerm; i++)
         {
             if (_reads[i].Round == 0)
             {
@@ -973,7 +974,7 @@ public sealed class RaftNode
     {
         _readRound++;
         _reads.Add(new PendingRead(context, _log.Committed, _readRound));
-        if (Quorum == 1)
+        if (Quorum == 1 || (_options.Bugs & RaftTestBugs.ReadWithoutQuorum) != 0)
         {
             ReleaseReads();
         }
@@ -1005,7 +1006,7 @@ public sealed class RaftNode
         }
 
         Array.Sort(_quorumScratch, 0, voters.Length);
-        var acked = _quorumScratch[voters.Length - Quorum];
+        var acked = (_options.Bugs & RaftTestBugs.ReadWithoutQuorum) != 0 ? _readRound : _quorumScratch[voters.Length - Quorum];
         var kept = 0;
         for (var i = 0; i < _reads.Count; i++)
         {

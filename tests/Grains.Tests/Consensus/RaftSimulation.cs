@@ -38,6 +38,7 @@ public sealed class RaftSimulation
     private long _clock;
     private long _nextOpId;
     private double _dropRate;
+    private readonly double _faultRate;
     private int _wipes;
 
     private RaftSimulation(long seed, SimOptions options)
@@ -54,6 +55,7 @@ public sealed class RaftSimulation
         _boots = new int[n + 1];
         _blocked = new bool[n + 1, n + 1];
         _dropRate = options.DropRate;
+        _faultRate = options.FaultRate * (0.2 + _rng.Next(1600) / 1000.0);
         var ids = new long[n];
         for (var i = 0; i < n; i++)
         {
@@ -150,7 +152,7 @@ public sealed class RaftSimulation
     private void Step(bool faults)
     {
         _now++;
-        if (faults && Chance(_o.FaultRate))
+        if (faults && Chance(_faultRate))
         {
             InjectFault();
         }
@@ -418,7 +420,8 @@ public sealed class RaftSimulation
                 break;
             case 5 or 6 when _o.Crashes:
                 {
-                    var id = RandomId();
+                    // Leaders are the interesting victims: half of the crashes hit the current leader.
+                    var id = Chance(0.5) && FindLeader() is { } leader ? leader.Id : RandomId();
                     if (_current[id] is { Alive: true } inst && DownCount() < (_o.Nodes - 1) / 2)
                     {
                         var mode = _rng.Next(3);
@@ -692,7 +695,8 @@ public sealed class RaftSimulation
             return;
         }
 
-        var target = _current[c.LeaderGuess] is { Alive: true } t ? t : _current[RandomId()];
+        // Mostly the node the client believes leads, sometimes any node (a client with a stale view).
+        var target = !Chance(0.3) && _current[c.LeaderGuess] is { Alive: true } t ? t : _current[RandomId()];
         if (target is not { Alive: true })
         {
             return;
@@ -807,7 +811,7 @@ public sealed class RaftSimulation
             Random = new SeededRaftRandom((ulong)(_seed * 1_000_003 + id * 7919 + boot * 104_729)),
             ElectionTicks = _o.ElectionTicks,
             HeartbeatTicks = _o.HeartbeatTicks,
-            MaxBytesPerMessage = 256,
+            MaxBytesPerMessage = 100,
             MaxInflightMessages = 4,
             MaxInflightBytes = 2048,
             Bugs = _o.Bugs,

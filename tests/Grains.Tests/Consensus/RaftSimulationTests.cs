@@ -11,48 +11,47 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     private static readonly SimOptions FiveNodes = new() { Nodes = 5 };
 
     [Fact]
-    public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 2500);
+    public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 5000);
 
     [Fact]
-    public void FiveNodeSeedsPass() => RunSeeds(FiveNodes, 100_001, 2500);
+    public void FiveNodeSeedsPass() => RunSeeds(FiveNodes, 100_001, 5000);
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void HundredThousandSeedsPass()
+    public void TwoHundredThousandSeedsPass()
     {
-        RunSeeds(ThreeNodes, 1_000_001, 50_000);
-        RunSeeds(FiveNodes, 2_000_001, 50_000);
+        RunSeeds(ThreeNodes, 1_000_001, 100_000);
+        RunSeeds(FiveNodes, 2_000_001, 100_000);
     }
 
-    /// <summary>Replays one seed; set PYRALOG_RAFT_SEED (and PYRALOG_RAFT_NODES) to replay a reported failure.</summary>
+    /// <summary>Replays one seed; set PYRALOG_RAFT_SEED (and PYRALOG_RAFT_NODES, PYRALOG_RAFT_BUG) to replay a reported failure.</summary>
     [Fact]
     public void ReplayOneSeed()
     {
         var seed = long.TryParse(Environment.GetEnvironmentVariable("PYRALOG_RAFT_SEED"), out var s) ? s : 42;
         var nodes = int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_RAFT_NODES"), out var n) ? n : 3;
-        var first = RaftSimulation.Run(seed, new SimOptions { Nodes = nodes });
-        var second = RaftSimulation.Run(seed, new SimOptions { Nodes = nodes });
+        var bugs = Enum.TryParse<RaftTestBugs>(Environment.GetEnvironmentVariable("PYRALOG_RAFT_BUG"), out var b) ? b : RaftTestBugs.None;
+        var options = new SimOptions { Nodes = nodes, Bugs = bugs };
+        var first = RaftSimulation.Run(seed, options);
+        var second = RaftSimulation.Run(seed, options);
         output.WriteLine(first.Describe());
         Assert.True(first.Passed, first.Describe());
         Assert.Equal(first.Schedule, second.Schedule);
         Assert.Equal(first.CommittedIndex, second.CommittedIndex);
     }
 
-    [Fact]
-    public void SimulatorCatchesVotesWithoutLogCheck()
+    /// <summary>Each deliberately broken node must be caught: the checks are not vacuous.</summary>
+    [Theory]
+    [InlineData(RaftTestBugs.SkipVoteLogCheck, 3, "leader")]
+    [InlineData(RaftTestBugs.ReadWithoutQuorum, 3, "linearizable")]
+    [InlineData(RaftTestBugs.CommitPreviousTerms, 3, "committed")]
+    internal void SimulatorCatchesInjectedBug(RaftTestBugs bug, int nodes, string expected)
     {
-        var buggy = new SimOptions { Nodes = 3, Bugs = RaftTestBugs.SkipVoteLogCheck };
-        for (var seed = 1; seed <= 2000; seed++)
-        {
-            var r = RaftSimulation.Run(seed, buggy);
-            if (!r.Passed)
-            {
-                output.WriteLine($"caught after {seed} seeds:\n{r.Describe()}");
-                return;
-            }
-        }
-
-        Assert.Fail("the simulator did not catch votes granted without the up-to-date check in 2000 seeds");
+        var buggy = new SimOptions { Nodes = nodes, Bugs = bug };
+        var (failure, _) = RunParallel(buggy, 1, 20_000);
+        Assert.True(failure is not null, $"the simulator did not catch {bug} in 20000 seeds");
+        output.WriteLine($"{bug} caught:\n{failure.Describe()}");
+        Assert.Contains(expected, failure.Failure, StringComparison.Ordinal);
     }
 
     private static readonly string[] EventKinds =
@@ -64,40 +63,50 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     private void RunSeeds(SimOptions options, long firstSeed, int count)
     {
         var watch = Stopwatch.StartNew();
-        SimResult? failure = null;
-        long committed = 0, operations = 0;
+        var (failure, results) = RunParallel(options, firstSeed, count);
         var events = new long[EventKinds.Length];
-        Parallel.For(firstSeed, firstSeed + count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (seed, state) =>
+        foreach (var r in results)
         {
-            var r = RaftSimulation.Run(seed, options);
-            Interlocked.Add(ref committed, r.CommittedIndex);
-            Interlocked.Add(ref operations, r.Operations);
             foreach (var line in r.Schedule)
             {
                 for (var k = 0; k < EventKinds.Length; k++)
                 {
                     if (line.Contains(EventKinds[k], StringComparison.Ordinal))
                     {
-                        Interlocked.Increment(ref events[k]);
+                        events[k]++;
                     }
+                }
+            }
+        }
+
+        output.WriteLine($"{results.Count} seeds of {options.Nodes} nodes in {watch.Elapsed.TotalSeconds:F1}s; " +
+            $"{results.Sum(r => r.CommittedIndex)} committed entries, {results.Sum(r => (long)r.Operations)} client operations");
+        output.WriteLine("events: " + string.Join(", ", EventKinds.Select((k, i) => $"{k.Trim()} {events[i]}")));
+        Assert.True(failure is null, failure?.Describe());
+    }
+
+    /// <summary>Runs seeds on all cores; stops at a failure and reports the smallest failing seed seen.</summary>
+    private static (SimResult? Failure, List<SimResult> Results) RunParallel(SimOptions options, long firstSeed, int count)
+    {
+        SimResult? failure = null;
+        var results = new List<SimResult>(count);
+        Parallel.For(firstSeed, firstSeed + count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (seed, state) =>
+        {
+            var r = RaftSimulation.Run(seed, options);
+            lock (results)
+            {
+                results.Add(r);
+                if (!r.Passed && (failure is null || r.Seed < failure.Seed))
+                {
+                    failure = r;
                 }
             }
 
             if (!r.Passed)
             {
-                lock (output)
-                {
-                    if (failure is null || r.Seed < failure.Seed)
-                    {
-                        failure = r;
-                    }
-                }
-
                 state.Stop();
             }
         });
-        output.WriteLine($"{count} seeds of {options.Nodes} nodes in {watch.Elapsed.TotalSeconds:F1}s; {committed} committed entries, {operations} client operations");
-        output.WriteLine("events: " + string.Join(", ", EventKinds.Select((k, i) => $"{k.Trim()} {events[i]}")));
-        Assert.True(failure is null, failure?.Describe());
+        return (failure, results);
     }
 }

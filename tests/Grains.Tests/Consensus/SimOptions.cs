@@ -24,7 +24,10 @@ public sealed record SimOptions
     /// <summary>Messages are delivered 0..MaxDelay ticks after sending (which also reorders them).</summary>
     public int MaxDelay { get; init; } = 3;
 
-    /// <summary>Probability per tick of a fault event (partition, crash, wipe, membership change, transfer...).</summary>
+    /// <summary>
+    /// Mean probability per tick of a fault event (partition, crash, wipe, membership change, transfer...); each seed
+    /// draws its own rate between 0.2 and 1.8 times this, so some runs are calm and some stormy.
+    /// </summary>
     public double FaultRate { get; init; } = 0.15;
 
     public bool Crashes { get; init; } = true;
