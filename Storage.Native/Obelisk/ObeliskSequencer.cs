@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
-using Pyralog.Storage.Native.FileSystem;
+using Pyralog.Storage.Native.Native;
 
 namespace Pyralog.Storage.Native.Obelisk;
 
@@ -86,7 +86,7 @@ public sealed class ObeliskSequencer : IDisposable
             WriteHeader(header, unitShift);
             RandomAccess.Write(file, header, 0);
             RandomAccess.FlushToDisk(file);
-            DirectorySync.Fsync(directory);
+            LibC.SyncDirectory(directory);
             return new ObeliskSequencer(path, file, unitShift, blockSize, 0);
         }
         catch
