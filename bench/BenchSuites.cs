@@ -8,5 +8,7 @@ public static class BenchSuites
     public static IReadOnlyList<IBenchSuite> All { get; } =
     [
         new Ids.IdsSuite(),
+        new Raft.RaftSuite(),
+        new Storage.StorageSuite(),
     ];
 }

@@ -1,0 +1,283 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Pyralog.Bench.Harness;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Bench.Storage;
+
+/// <summary>
+/// The Pyramid engine against RocksDB and FASTER FasterLog at equal durability (sync per batch), plus
+/// the disk floor measured on the same directory. Every case runs for a fixed time budget on a fresh
+/// store under a temp directory that is deleted afterwards, so the whole suite stays around 2–3 minutes.
+/// </summary>
+public sealed class StorageSuite : IBenchSuite
+{
+    private const string SuiteName = "storage";
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
+    private const long ReadRecords = 1_000_000;
+    private const int ReadPayload = 100;
+
+    public string Name => SuiteName;
+
+    public string Description => "Pyramid LSM engine vs RocksDB and FasterLog: appends, reads, scans, KV, disk floor";
+
+    public async Task RunAsync(BenchReport report, CancellationToken cancellationToken)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "pyralog-bench-storage-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        try
+        {
+            Floor(report, root);
+            foreach (var size in new[] { 100, 1024 })
+            {
+                foreach (var batch in new[] { 1, 100, 1000 })
+                {
+                    foreach (var system in Systems)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        await AppendCaseAsync(report, root, system, size, batch);
+                    }
+                }
+            }
+
+            foreach (var system in Systems)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await ReadCasesAsync(report, root, system);
+            }
+
+            foreach (var system in Systems)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await KvCasesAsync(report, root, system);
+            }
+
+            await RecoveryCaseAsync(report, root);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static readonly string[] Systems = ["pyralog", "rocksdb", "faster"];
+
+    private static IStorageTarget Create(string system, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        return system switch
+        {
+            "pyralog" => new PyralogTarget(directory),
+            "rocksdb" => new RocksDbTarget(directory),
+            _ => new FasterTarget(directory),
+        };
+    }
+
+    private static void Floor(BenchReport report, string root)
+    {
+        report.Add(SuiteName, "disk-seq-write", "floor", "MB/s", DiskFloor.SequentialWriteMegabytesPerSecond(root, Budget), "MB/s");
+        var sync = DiskFloor.SyncLatency(root, Budget);
+        report.Add(SuiteName, "fsync", "floor", "p50 us", sync.PercentileMicros(50), "us");
+        report.Add(SuiteName, "fsync", "floor", "p99 us", sync.PercentileMicros(99), "us");
+    }
+
+    private static async Task AppendCaseAsync(BenchReport report, string root, string system, int size, int batch)
+    {
+        var directory = Path.Combine(root, $"{system}-append-{size}-{batch}");
+        var payloads = new byte[batch][];
+        for (var i = 0; i < batch; i++)
+        {
+            payloads[i] = new byte[size];
+            Random.Shared.NextBytes(payloads[i]);
+        }
+
+        var latencies = new LatencyRecorder(1 << 20);
+        var target = Create(system, directory);
+        long records = 0;
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            while (watch.Elapsed < Budget)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await target.AppendAsync(records, payloads, batch);
+                latencies.Record(Stopwatch.GetTimestamp() - start);
+                records += batch;
+            }
+
+            watch.Stop();
+            var @case = $"append-{size}B-batch{batch}";
+            var seconds = watch.Elapsed.TotalSeconds;
+            report.Add(SuiteName, @case, system, "records/s", records / seconds, "records/s");
+            report.Add(SuiteName, @case, system, "MB/s", records * (double)size / 1048576.0 / seconds, "MB/s");
+            report.Add(SuiteName, @case, system, "p50 us", latencies.PercentileMicros(50), "us");
+            report.Add(SuiteName, @case, system, "p99 us", latencies.PercentileMicros(99), "us");
+            if (target is PyralogTarget pyralog && batch == 1000)
+            {
+                report.Add(SuiteName, @case, system, "write-amp", pyralog.Statistics.WriteAmplification, "x");
+            }
+        }
+        finally
+        {
+            await target.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task ReadCasesAsync(BenchReport report, string root, string system)
+    {
+        var directory = Path.Combine(root, $"{system}-reads");
+        var target = Create(system, directory);
+        try
+        {
+            var payload = new byte[ReadPayload];
+            Random.Shared.NextBytes(payload);
+            await target.LoadAsync(ReadRecords, payload);
+
+            var random = new Random(7);
+            var latencies = new LatencyRecorder(1 << 22);
+            var (reads, seconds) = await TimedAsync(latencies, _ => target.ReadAsync(random.NextInt64(ReadRecords)));
+            AddRead(report, "read-random", system, reads, seconds, latencies);
+
+            latencies = new LatencyRecorder(1 << 22);
+            (reads, seconds) = await TimedAsync(latencies, i => target.ReadAsync(i % ReadRecords));
+            AddRead(report, "read-sequential", system, reads, seconds, latencies);
+
+            var watch = Stopwatch.StartNew();
+            var (records, bytes) = target.ScanAll();
+            watch.Stop();
+            report.Add(SuiteName, "scan", system, "records/s", records / watch.Elapsed.TotalSeconds, "records/s");
+            report.Add(SuiteName, "scan", system, "MB/s", bytes / 1048576.0 / watch.Elapsed.TotalSeconds, "MB/s");
+            if (target is PyralogTarget pyralog)
+            {
+                var stats = pyralog.Statistics;
+                report.Add(SuiteName, "read-random", system, "cache hit %", 100.0 * stats.BlockCacheHits / Math.Max(1, stats.BlockCacheHits + stats.BlockCacheMisses), "%");
+            }
+        }
+        finally
+        {
+            await target.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task KvCasesAsync(BenchReport report, string root, string system)
+    {
+        var directory = Path.Combine(root, $"{system}-kv");
+        var target = Create(system, directory);
+        try
+        {
+            if (!target.SupportsKv)
+            {
+                return;
+            }
+
+            var value = new byte[100];
+            Random.Shared.NextBytes(value);
+            var keys = new byte[1000][];
+            long written = 0;
+            foreach (var batch in new[] { 1, 1000 })
+            {
+                var latencies = new LatencyRecorder(1 << 20);
+                var watch = Stopwatch.StartNew();
+                while (watch.Elapsed < Budget)
+                {
+                    for (var i = 0; i < batch; i++)
+                    {
+                        keys[i] = Key(written + i);
+                    }
+
+                    var start = Stopwatch.GetTimestamp();
+                    await target.PutAsync(keys, value, batch);
+                    latencies.Record(Stopwatch.GetTimestamp() - start);
+                    written += batch;
+                }
+
+                watch.Stop();
+                var @case = $"kv-put-batch{batch}";
+                report.Add(SuiteName, @case, system, "records/s", latencies.Count * (double)batch / watch.Elapsed.TotalSeconds, "records/s");
+                report.Add(SuiteName, @case, system, "p50 us", latencies.PercentileMicros(50), "us");
+                report.Add(SuiteName, @case, system, "p99 us", latencies.PercentileMicros(99), "us");
+            }
+
+            var random = new Random(11);
+            var getLatencies = new LatencyRecorder(1 << 22);
+            var (gets, seconds) = await TimedAsync(getLatencies, _ => target.GetAsync(Key(random.NextInt64(written))));
+            AddRead(report, "kv-get", system, gets, seconds, getLatencies);
+        }
+        finally
+        {
+            await target.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Reopen time of a store whose acknowledged data sits only in a ~1 GiB WAL (as after a crash).</summary>
+    private static async Task RecoveryCaseAsync(BenchReport report, string root)
+    {
+        var directory = Path.Combine(root, "pyralog-recovery");
+        var options = new PyramidOptions { MemtableBytes = 2L << 30, Durability = DurabilityMode.None, BackgroundWork = false };
+        var payload = new byte[1024];
+        Random.Shared.NextBytes(payload);
+        await using (var store = PyramidStore.Open(directory, options))
+        {
+            using var batch = new WriteBatch(2 << 20);
+            for (ulong offset = 0; offset < 1_000_000; offset += 1000)
+            {
+                batch.Clear();
+                for (ulong i = 0; i < 1000; i++)
+                {
+                    batch.Append(1, offset + i, payload);
+                }
+
+                await store.WriteAsync(batch);
+            }
+        }
+
+        var walBytes = Directory.GetFiles(directory, "wal-*.log").Sum(f => new FileInfo(f).Length);
+        var watch = Stopwatch.StartNew();
+        await using (var store = PyramidStore.Open(directory, options))
+        {
+            watch.Stop();
+            report.Add(SuiteName, "recovery-1GiB-wal", "pyralog", "open s", watch.Elapsed.TotalSeconds, "s");
+            report.Add(SuiteName, "recovery-1GiB-wal", "pyralog", "wal MB", walBytes / 1048576.0, "MB");
+            report.Add(SuiteName, "recovery-1GiB-wal", "pyralog", "records", store.NextOffset, "records");
+        }
+
+        Directory.Delete(directory, recursive: true);
+    }
+
+    private static async Task<(long Operations, double Seconds)> TimedAsync(LatencyRecorder latencies, Func<long, ValueTask<int>> operation)
+    {
+        long operations = 0;
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < Budget)
+        {
+            var start = Stopwatch.GetTimestamp();
+            if (await operation(operations) < 0)
+            {
+                throw new InvalidOperationException("a benchmark read found no value for a key it wrote");
+            }
+
+            latencies.Record(Stopwatch.GetTimestamp() - start);
+            operations++;
+        }
+
+        return (operations, watch.Elapsed.TotalSeconds);
+    }
+
+    private static void AddRead(BenchReport report, string @case, string system, long operations, double seconds, LatencyRecorder latencies)
+    {
+        report.Add(SuiteName, @case, system, "records/s", operations / seconds, "records/s");
+        report.Add(SuiteName, @case, system, "p50 us", latencies.PercentileMicros(50), "us");
+        report.Add(SuiteName, @case, system, "p99 us", latencies.PercentileMicros(99), "us");
+    }
+
+    private static byte[] Key(long index)
+    {
+        var key = new byte[16];
+        "kv-key--"u8.CopyTo(key);
+        BinaryPrimitives.WriteInt64BigEndian(key.AsSpan(8), index);
+        return key;
+    }
+}
