@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
+using Pyralog.Storage.Native.Hashing;
 using Pyralog.Storage.Native.Native;
 
 namespace Pyralog.Storage.Native.Obelisk;
@@ -18,7 +18,7 @@ namespace Pyralog.Storage.Native.Obelisk;
  * a block of values ahead (one extend + fsync per block) and hands values out of the reserved block from
  * memory with one compare-and-swap each: the per-value cost stays in nanoseconds.
  *
- * Layout: a 32-byte header (magic "PYRAOBLK", format version, unit shift, CRC32 of the header) followed by
+ * Layout: a 32-byte header (magic "PYRAOBLK", format version, unit shift, CRC32C of the header) followed by
  * sparse space. The high-water is (file length − header) << unitShift, so a counter whose values are
  * "milliseconds × 8192 + sequence" (unit shift 13) needs a file only as long as its millisecond count.
  * A header that does not check out, or a file shorter than its header, is reported as a damaged counter file
@@ -267,7 +267,7 @@ public sealed class ObeliskSequencer : IDisposable
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt32LittleEndian(header[8..], FormatVersion);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], unitShift);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[28..], Crc32.HashToUInt32(header[..28]));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[28..], Crc32C.Compute(header[..28]));
     }
 
     private static int CheckHeader(ReadOnlySpan<byte> header, string path)
@@ -278,7 +278,7 @@ public sealed class ObeliskSequencer : IDisposable
         }
 
         var crc = BinaryPrimitives.ReadUInt32LittleEndian(header[28..]);
-        if (crc != Crc32.HashToUInt32(header[..28]))
+        if (crc != Crc32C.Compute(header[..28]))
         {
             throw new InvalidDataException($"Obelisk counter file '{path}' is damaged: header checksum mismatch at offset 28.");
         }
