@@ -9,6 +9,7 @@ public static class BenchSuites
     [
         new Ids.IdsSuite(),
         new Raft.RaftSuite(),
+        new Raft.RaftSuite(),
         new Storage.StorageSuite(),
     ];
 }
