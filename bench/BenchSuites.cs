@@ -9,7 +9,6 @@ public static class BenchSuites
     [
         new Ids.IdsSuite(),
         new Raft.RaftSuite(),
-        new Raft.RaftSuite(),
         new Storage.StorageSuite(),
     ];
 }
