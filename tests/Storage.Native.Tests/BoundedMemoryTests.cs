@@ -1,0 +1,77 @@
+using System.Buffers.Binary;
+using Xunit.Abstractions;
+
+namespace Pyralog.Storage.Native.Tests;
+
+public class BoundedMemoryTests(ITestOutputHelper output)
+{
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Writing_2_GiB_keeps_memory_within_the_configured_bound()
+    {
+        using var dir = new TempDirectory();
+        var options = new PyramidOptions
+        {
+            MemtableBytes = 32L << 20,
+            MaxImmutableMemtables = 2,
+            BlockCacheBytes = 16L << 20,
+            CompactionBytesPerSecond = 0,
+            Durability = DurabilityMode.None,
+        };
+        var bound = (options.MemtableBytes * (1 + options.MaxImmutableMemtables)) + options.BlockCacheBytes;
+        const int recordBytes = 4096;
+        const int batchRecords = 256;
+        const long total = (2L << 30) / recordBytes;
+        long peakLive = 0, peakAnonymous = 0;
+        await using (var store = PyramidStore.Open(dir.Path, options))
+        {
+            using var batch = new WriteBatch(batchRecords * (recordBytes + 64));
+            var payload = new byte[recordBytes];
+            for (long offset = 0; offset < total; offset += batchRecords)
+            {
+                batch.Clear();
+                for (var i = 0; i < batchRecords; i++)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(payload, offset + i);
+                    batch.Append(1, (ulong)(offset + i), payload);
+                }
+
+                await store.WriteAsync(batch);
+                if (offset % (batchRecords * 256) == 0)
+                {
+                    _ = await store.ReadAsync((ulong)(offset / 2)); // reads fill the block cache too
+                    peakLive = Math.Max(peakLive, GC.GetTotalMemory(forceFullCollection: true));
+                    peakAnonymous = Math.Max(peakAnonymous, AnonymousResidentBytes());
+                }
+            }
+
+            var stats = store.GetStatistics();
+            output.WriteLine($"peak live heap {peakLive >> 20} MiB, peak anonymous RSS {peakAnonymous >> 20} MiB, bound {bound >> 20} MiB, " +
+                $"write amplification {stats.WriteAmplification:F2}, segments {stats.Levels.Sum(l => l.Segments)}");
+            Assert.True(stats.UserBytesWritten >= 2L << 30);
+            foreach (var offset in new[] { 0L, total / 2, total - 1 })
+            {
+                var record = await store.ReadAsync((ulong)offset);
+                Assert.Equal(offset, BinaryPrimitives.ReadInt64LittleEndian(record!.Payload));
+            }
+        }
+
+        // Live managed memory is the engine's own: memtables, cache, per-segment keys. Anonymous RSS adds the
+        // runtime and GC headroom; mapped segment pages are file-backed and reclaimable, so they are not counted.
+        Assert.True(peakLive <= bound + (32L << 20), $"peak live heap {peakLive >> 20} MiB exceeds bound {bound >> 20} MiB + 32 MiB");
+        Assert.True(peakAnonymous <= bound + (512L << 20), $"peak anonymous RSS {peakAnonymous >> 20} MiB exceeds bound {bound >> 20} MiB + 512 MiB");
+    }
+
+    private static long AnonymousResidentBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(8).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+}
