@@ -46,6 +46,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private ObeliskSequencer? _sequencer;
     private ObeliskNode? _node;
     private int _obeliskId;
+    private ulong _floorMs;
     private bool _holdsLease;
 
     public ObeliskGrain(
@@ -87,9 +88,10 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     {
         if (_holdsLease && _sequencer is not null)
         {
-            // Release: the next activation need not wait, and starts right above what was really issued.
+            // Release: the next activation need not wait, and starts right above what was really issued here,
+            // never below the reservation this activation started from (which covers earlier holders).
             _lease.State.LeaseExpiresUnixMs = 0;
-            _lease.State.ReservedUntilMs = (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1;
+            _lease.State.ReservedUntilMs = Math.Max(_floorMs, (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1);
             try
             {
                 await _lease.WriteStateAsync(cancellationToken);
@@ -154,7 +156,8 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             await Task.Delay(wait, _time, cancellationToken);
         }
 
-        _node = new ObeliskNode(_obeliskId, _sequencer!, _time, Obelisk.MaxClockLead, lease.ReservedUntilMs);
+        _floorMs = lease.ReservedUntilMs;
+        _node = new ObeliskNode(_obeliskId, _sequencer!, _time, Obelisk.MaxClockLead, _floorMs);
         lease.Fence++;
         lease.Holder = RuntimeIdentity;
         await WriteLeaseAsync(_node.NowMilliseconds);
@@ -184,13 +187,25 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private async Task WriteLeaseAsync(ulong lastIssuedMs)
     {
         var lease = _lease.State;
+        var (previousExpiry, previousReservation) = (lease.LeaseExpiresUnixMs, lease.ReservedUntilMs);
         var durationMs = (ulong)Obelisk.LeaseDuration.TotalMilliseconds;
         var leadMs = (ulong)Obelisk.MaxClockLead.TotalMilliseconds;
         lease.LeaseExpiresUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)durationMs;
         lease.ReservedUntilMs = Math.Max(
             lease.ReservedUntilMs,
             Math.Max(_node!.NowMilliseconds, lastIssuedMs + 1) + durationMs + leadMs);
-        await _lease.WriteStateAsync();
+        try
+        {
+            await _lease.WriteStateAsync();
+        }
+        catch
+        {
+            // Only what was written counts: a failed write (storage down, ETag conflict) must not extend the lease
+            // this activation believes it holds, or it would issue under a lease no one else can see.
+            (lease.LeaseExpiresUnixMs, lease.ReservedUntilMs) = (previousExpiry, previousReservation);
+            throw;
+        }
+
         _holdsLease = true;
     }
 }

@@ -119,6 +119,31 @@ public sealed class ObeliskGrainTests(ObeliskClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Releasing_a_lease_never_lowers_the_reservation_below_what_earlier_holders_had()
+    {
+        var grain = Cluster.Client.GetGrain<IObeliskGrain>(25);
+        var storage = ((InProcessSiloHandle)Cluster.Primary!).SiloHost!.Services.GetRequiredKeyedService<IGrainStorage>(PyralogStorageNames.Obelisk);
+        var grainId = grain.GetGrainId();
+        var state = new GrainState<ObeliskLease>(new ObeliskLease());
+        await storage.ReadStateAsync("lease", grainId, state);
+        state.State ??= new ObeliskLease();
+        var earlier = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - ScarabId.EpochUnixMilliseconds) + 3_600_000;
+        state.State.ReservedUntilMs = earlier; // an earlier holder on another silo, released, ran an hour ahead
+        await storage.WriteStateAsync("lease", grainId, state);
+
+        // Activate and deactivate without issuing anything.
+        Assert.Equal(1UL, (await grain.GetStatusAsync()).Fence);
+        await grain.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await WaitForAsync<string>(async () =>
+        {
+            await storage.ReadStateAsync("lease", grainId, state);
+            return state.State!.LeaseExpiresUnixMs == 0 ? "released" : null;
+        });
+        Assert.True(state.State!.ReservedUntilMs >= earlier, $"released reservation {state.State.ReservedUntilMs} fell below {earlier}");
+        Assert.True((await grain.NextAsync()).Milliseconds >= earlier);
+    }
+
+    [Fact]
     public async Task Many_concurrent_callers_get_unique_ids()
     {
         var grains = Enumerable.Range(100, 4).Select(i => Cluster.Client.GetGrain<IObeliskGrain>(i)).ToArray();
