@@ -22,8 +22,6 @@ internal sealed class Inflights
 
     public bool Full => _count == _index.Length || _totalBytes >= _maxBytes;
 
-    public int Count => _count;
-
     public void Add(long lastIndex, long bytes)
     {
         var slot = (_start + _count) % _index.Length;

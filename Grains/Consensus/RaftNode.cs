@@ -37,6 +37,7 @@ public sealed class RaftNode
     private readonly List<ReadState> _readStates = [];
     private readonly Ready _ready = new();
     private LogEntry[] _proposeBuffer = new LogEntry[64];
+    private LogEntry[] _lastEntries = [];
     private long[] _quorumScratch = new long[8];
     private List<Message> _messages = [];
     private List<Message> _spareMessages = [];
@@ -1078,18 +1079,12 @@ public sealed class RaftNode
             return true;
         }
 
-        _scratch.Clear();
-        if (pr.Next <= _log.LastIndex)
-        {
-            _log.Entries(pr.Next, _log.LastIndex + 1, _options.MaxBytesPerMessage, _scratch);
-        }
-
-        if (_scratch.Count == 0 && !sendIfEmpty)
+        var entries = EntriesFrom(pr.Next);
+        if (entries.Length == 0 && !sendIfEmpty)
         {
             return false;
         }
 
-        var entries = _scratch.Count == 0 ? [] : _scratch.ToArray();
         Send(new Message
         {
             Type = MessageType.Append, To = pr.Id, From = Id, FromIncarnation = Incarnation, Term = _term,
@@ -1111,8 +1106,32 @@ public sealed class RaftNode
             pr.ProbeSent = true;
         }
 
-        _scratch.Clear();
         return true;
+    }
+
+    /// <summary>
+    /// The entries to send from <paramref name="next"/>, up to the message byte limit. Followers in step ask for the
+    /// same range, so the last array built is reused while it still matches the log (messages are immutable, and
+    /// equal index and term at its last entry means, by log matching, the whole range is unchanged).
+    /// </summary>
+    private LogEntry[] EntriesFrom(long next)
+    {
+        if (next > _log.LastIndex)
+        {
+            return [];
+        }
+
+        if (_lastEntries.Length > 0 && _lastEntries[0].Index == next && _lastEntries[^1].Index <= _log.LastIndex &&
+            _log.Term(_lastEntries[^1].Index) == _lastEntries[^1].Term)
+        {
+            return _lastEntries;
+        }
+
+        _scratch.Clear();
+        _log.Entries(next, _log.LastIndex + 1, _options.MaxBytesPerMessage, _scratch);
+        _lastEntries = _scratch.ToArray();
+        _scratch.Clear();
+        return _lastEntries;
     }
 
     /// <summary>Only the configured voter incarnation of the target may act on it.</summary>
