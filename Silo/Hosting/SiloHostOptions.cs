@@ -13,7 +13,10 @@ public sealed class SiloHostOptions
 
     public MembershipMode Membership { get; set; } = MembershipMode.Localhost;
 
-    /// <summary>The address this silo binds and advertises. Stays on loopback unless set.</summary>
+    /// <summary>
+    /// The address this silo binds and advertises. Stays on loopback unless set; <c>0.0.0.0</c> listens on every
+    /// interface and advertises the address this host's name resolves to.
+    /// </summary>
     public string Address { get; set; } = "127.0.0.1";
 
     public int SiloPort { get; set; } = 11111;
