@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Pyralog.Bench.Harness;
 using Pyralog.Grains.Consensus;
 
@@ -17,18 +15,13 @@ namespace Pyralog.Bench.Raft;
 /// </summary>
 public sealed class RaftSuite : IBenchSuite
 {
-    private const int PayloadBytes = 100;
-    private const int BatchSize = 1024;
-    private const int MaxBatchesInFlight = 4;
-    private const int CompactEvery = 1 << 16;
-
     public string Name => "raft";
 
     public string Description => "pure Raft core: 3-node group in memory, 100 B proposals, batched";
 
     public Task RunAsync(BenchReport report, CancellationToken cancellationToken)
     {
-        var group = new Group(3);
+        var group = new RaftBenchGroup(3);
         group.ElectLeader();
         group.Run(TimeSpan.FromSeconds(2), cancellationToken);
         var measured = group.Run(TimeSpan.FromSeconds(8), cancellationToken);
@@ -40,162 +33,5 @@ public sealed class RaftSuite : IBenchSuite
         report.Add(suite, @case, system, "bytes/entry", (double)measured.Bytes / measured.Entries, "B");
         report.Add(suite, @case, system, "unaccounted", (double)(measured.Bytes - measured.AccountedBytes) / measured.Entries, "B/entry");
         return Task.CompletedTask;
-    }
-
-    private readonly record struct Measurement(long Entries, TimeSpan Wall, TimeSpan Cpu, long Allocations, long Bytes, long AccountedBytes);
-
-    private sealed class Group
-    {
-        private readonly RaftNode[] _nodes;
-        private readonly MemoryRaftStorage[] _storages;
-        private readonly Queue<Message> _network = new();
-        private readonly ReadOnlyMemory<byte>[] _batch = new ReadOnlyMemory<byte>[BatchSize];
-        private readonly long _messageBytes;
-        private readonly int _entryBytes;
-        private LogEntry[]? _lastCounted;
-        private long _applied;
-        private long _allocations;
-        private long _accountedBytes;
-
-        public Group(int n)
-        {
-            var ids = new long[n];
-            for (var i = 0; i < n; i++)
-            {
-                ids[i] = i + 1;
-            }
-
-            var config = ClusterConfig.Of(ids);
-            _nodes = new RaftNode[n];
-            _storages = new MemoryRaftStorage[n];
-            for (var i = 0; i < n; i++)
-            {
-                _storages[i] = MemoryRaftStorage.Bootstrap(config);
-                _nodes[i] = new RaftNode(new RaftOptions
-                {
-                    Id = ids[i],
-                    Storage = _storages[i],
-                    Random = new SeededRaftRandom((ulong)ids[i]),
-                    MaxInflightMessages = 256,
-                });
-            }
-
-            var payloads = new byte[PayloadBytes * BatchSize];
-            Random.Shared.NextBytes(payloads);
-            for (var i = 0; i < BatchSize; i++)
-            {
-                _batch[i] = payloads.AsMemory(i * PayloadBytes, PayloadBytes);
-            }
-
-            // Object sizes on 64-bit .NET: header + method table (16) plus fields; arrays add a length word.
-            _messageBytes = 16 + 13 * 8;
-            _entryBytes = Unsafe.SizeOf<LogEntry>();
-        }
-
-        private RaftNode Leader => Array.Find(_nodes, n => n.Role == RaftRole.Leader) ?? throw new InvalidOperationException("no leader");
-
-        public void ElectLeader()
-        {
-            for (var t = 0; t < 1000 && Array.TrueForAll(_nodes, n => n.Role != RaftRole.Leader); t++)
-            {
-                foreach (var n in _nodes)
-                {
-                    n.Tick();
-                }
-
-                Pump();
-            }
-        }
-
-        public Measurement Run(TimeSpan duration, CancellationToken cancellationToken)
-        {
-            var leader = Leader;
-            var process = Process.GetCurrentProcess();
-            var startApplied = _applied;
-            var startAllocations = _allocations;
-            var startAccounted = _accountedBytes;
-            var cpu0 = process.TotalProcessorTime;
-            var bytes0 = GC.GetAllocatedBytesForCurrentThread();
-            var watch = Stopwatch.StartNew();
-            var rounds = 0;
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                if ((++rounds & 63) == 0 && watch.Elapsed >= duration)
-                {
-                    break;
-                }
-
-                if (leader.LastIndex - leader.CommitIndex < MaxBatchesInFlight * BatchSize)
-                {
-                    var r = leader.Propose(_batch);
-                    if (!r.Accepted)
-                    {
-                        throw new InvalidOperationException($"proposal rejected: {r.Status}");
-                    }
-                }
-
-                Pump();
-            }
-
-            var wall = watch.Elapsed;
-            var bytes = GC.GetAllocatedBytesForCurrentThread() - bytes0;
-            process.Refresh();
-            var cpu = process.TotalProcessorTime - cpu0;
-            return new Measurement(_applied - startApplied, wall, cpu, _allocations - startAllocations, bytes, _accountedBytes - startAccounted);
-        }
-
-        /// <summary>Every node handles its Ready (persist, send, apply, advance); then queued messages are delivered.</summary>
-        private void Pump()
-        {
-            for (var i = 0; i < _nodes.Length; i++)
-            {
-                var node = _nodes[i];
-                while (node.HasReady)
-                {
-                    var r = node.GetReady();
-                    var storage = _storages[i];
-                    if (r.Snapshot is not null)
-                    {
-                        storage.InstallSnapshot(r.Snapshot);
-                    }
-
-                    storage.Append(r.Entries);
-                    if (r.HardStateChanged)
-                    {
-                        storage.SetHardState(r.HardState);
-                    }
-
-                    foreach (var m in r.Messages)
-                    {
-                        _network.Enqueue(m);
-                        _allocations++;
-                        _accountedBytes += _messageBytes;
-                        if (m.Entries.Length > 0 && !ReferenceEquals(m.Entries, _lastCounted))
-                        {
-                            _lastCounted = m.Entries;
-                            _allocations++;
-                            _accountedBytes += 24 + (long)m.Entries.Length * _entryBytes;
-                        }
-                    }
-
-                    var committed = r.CommittedEntries;
-                    if (node.Role == RaftRole.Leader)
-                    {
-                        _applied += committed.Length;
-                    }
-
-                    node.Advance();
-                    if (node.AppliedIndex - storage.Snapshot.Index >= CompactEvery)
-                    {
-                        storage.Compact(node.CreateSnapshot(node.AppliedIndex, ReadOnlyMemory<byte>.Empty));
-                    }
-                }
-            }
-
-            while (_network.TryDequeue(out var m))
-            {
-                _nodes[m.To - 1].Step(m);
-            }
-        }
     }
 }
