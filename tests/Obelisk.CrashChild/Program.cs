@@ -1,3 +1,4 @@
+using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Grains.Obelisk;
 using Pyralog.Storage.Native.Obelisk;
 
@@ -16,7 +17,7 @@ output.WriteLine($"first {node.Next().Value}");
 output.Flush();
 while (true)
 {
-    var block = node.NextBlock(4096);
+    var block = node.NextBlock(ScarabIdBlock.MaxCount); // 8 ms of ticks at a time: far ahead of the clock within a second
     output.WriteLine($"issued {block.Last.Value}");
     output.Flush();
 }

@@ -29,7 +29,8 @@ public sealed class ObeliskCrashTests : IDisposable
         var clockWasBehind = 0;
         for (var round = 0; round < rounds; round++)
         {
-            var killAfterLines = random.Next(1, 400);
+            // Each line is a block of 8 ms of ticks, so 200+ lines put the IDs 1.6 s or more ahead of the clock.
+            var killAfterLines = random.Next(200, 1000);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             using var child = StartChild(counter);
             try
@@ -85,7 +86,7 @@ public sealed class ObeliskCrashTests : IDisposable
         info.ArgumentList.Add(child);
         info.ArgumentList.Add(counter);
         info.ArgumentList.Add("5");
-        info.ArgumentList.Add("2"); // a 2 ms reservation: extends and fsyncs often, so kills land near them
+        info.ArgumentList.Add("64"); // a 64 ms reservation: an extend + fsync every 8 blocks, so kills land near them
         return Process.Start(info) ?? throw new InvalidOperationException("could not start the crash child");
     }
 }
