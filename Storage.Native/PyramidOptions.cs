@@ -18,7 +18,7 @@ public sealed class PyramidOptions
     public long BlockCacheBytes { get; init; } = 32L << 20;
 
     /// <summary>Target size of a segment data block.</summary>
-    public int BlockBytes { get; init; } = 16 << 10;
+    public int BlockBytes { get; init; } = 4 << 10;
 
     /// <summary>Compaction output is cut into segments of about this size.</summary>
     public long TargetSegmentBytes { get; init; } = 64L << 20;

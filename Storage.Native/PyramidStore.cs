@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Pyralog.Storage.Native.Compaction;
@@ -1008,6 +1009,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     private void ApplyFrame(ulong sequence, long timestampMs, int opCount, ReadOnlySpan<byte> ops)
     {
         var memtable = _active;

@@ -39,6 +39,7 @@ public static class Crc32C
         return ~state;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     private static uint HardwareX64(uint state, ReadOnlySpan<byte> data)
     {
         ulong s = state;
@@ -73,6 +74,7 @@ public static class Crc32C
         return state;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     internal static uint Software(uint state, ReadOnlySpan<byte> data)
     {
         ref var table = ref MemoryMarshal.GetArrayDataReference(Table);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 
 namespace Pyralog.Storage.Native.Memtables;
@@ -37,19 +38,14 @@ internal sealed class LogRun
     public ulong EndOffset => BaseOffset + (ulong)Count;
 
     /// <summary>Appends the record at <see cref="EndOffset"/>; returns the bytes it occupies. Writer only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     public long Append(ulong epoch, ReadOnlySpan<byte> payload)
     {
         var size = RecordHeader + payload.Length;
         if (_chunkUsed + size > ChunkBytes || _chunkCount == 0)
         {
-            if (size > ChunkBytes)
-            {
-                AddChunk(new byte[size]);
-            }
-            else
-            {
-                AddChunk(new byte[ChunkBytes]);
-            }
+            // Uninitialized: every byte a reader can reach is written before it is published.
+            AddChunk(GC.AllocateUninitializedArray<byte>(Math.Max(size, ChunkBytes)));
         }
 
         var chunkIndex = _chunkCount - 1;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Buffers.Binary;
 using Pyralog.Storage.Native.Hashing;
@@ -17,6 +18,7 @@ internal static class WalReader
     private const int WindowBytes = 8 << 20;
 
     /// <param name="previousSequence">Sequence of the last frame before this file (0 if none); updated.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     public static WalFileReplay Replay(string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -92,6 +94,7 @@ internal static class WalReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     private static bool TryReadFrame(
         Microsoft.Win32.SafeHandles.SafeFileHandle handle, long fileLength, long position, ref byte[] buffer, ref long windowStart, ref int windowLength,
         ulong previousSequence, bool strictSequence, out int frameLength)
