@@ -174,6 +174,32 @@ public sealed class RaftNodeTests
     }
 
     [Fact]
+    public void AVoteForOneIncarnationIsNotGrantedToAnotherInTheSameTerm()
+    {
+        var voter = TestCluster.NewNode(2, 1, MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3)));
+        var request = new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 1, Term = 5, Index = 1, LogTerm = 1 };
+        voter.Step(request);
+        var ready = voter.GetReady();
+        var grant = Assert.Single(ready.Messages);
+        Assert.False(grant.Reject);
+        Assert.Equal(1, grant.ToIncarnation);
+        Assert.Equal(new HardState(5, 1, 1, 1), ready.HardState);
+        voter.Advance();
+
+        voter.Step(new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 2, Term = 5, Index = 1, LogTerm = 1 });
+        ready = voter.GetReady();
+        var refusal = Assert.Single(ready.Messages);
+        Assert.True(refusal.Reject);
+        Assert.Equal(2, refusal.ToIncarnation);
+        voter.Advance();
+
+        // The same incarnation asking again (a retransmission) is granted again.
+        voter.Step(request);
+        Assert.False(Assert.Single(voter.GetReady().Messages).Reject);
+        voter.Advance();
+    }
+
+    [Fact]
     public void InflightAppendsAreBoundedAndBatchedBySize()
     {
         var cluster = new TestCluster([1, 2], maxInflight: 2, maxBytesPerMessage: 60);
