@@ -23,6 +23,7 @@ namespace Pyralog.Storage.Native;
 public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
 {
     private const string LockFileName = "LOCK";
+    private const int OverlapSyncBytes = 64 << 10;
     private const int MarkerValueBytes = 24; // cumulative bytes before the batch, batch time, time of the record before it
 
     private readonly string _directory;
@@ -905,12 +906,23 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
 
         _wal.Write(_groupFrames, total);
+        _wal.LastSequence = sequence;
+
+        // A large group is applied to the memtable while its fdatasync runs on another thread. Nothing
+        // applied is visible before the publish below, which happens only after the sync succeeded.
+        Task? sync = null;
         if (_options.Durability == DurabilityMode.PerBatch)
         {
-            _wal.Sync();
+            if (total >= OverlapSyncBytes)
+            {
+                sync = Task.Run(_wal.Sync);
+            }
+            else
+            {
+                _wal.Sync();
+            }
         }
 
-        _wal.LastSequence = sequence;
         long userBytes = 0;
         foreach (var batch in _groupBatches)
         {
@@ -918,6 +930,8 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             ApplyFrame(BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]), now, batch.Count, frame[WriteBatch.HeaderBytes..]);
             userBytes += frame.Length - WriteBatch.HeaderBytes;
         }
+
+        sync?.GetAwaiter().GetResult();
 
         _groupFrames.Clear();
         Interlocked.Add(ref _walBytes, total);

@@ -6,7 +6,7 @@ namespace Pyralog.Storage.Native.Compaction;
 internal sealed class RateLimiter
 {
     private readonly long _bytesPerSecond;
-    private readonly long _start = Stopwatch.GetTimestamp();
+    private long _start = Stopwatch.GetTimestamp();
     private long _granted;
 
     public RateLimiter(long bytesPerSecond) => _bytesPerSecond = bytesPerSecond;
@@ -19,9 +19,17 @@ internal sealed class RateLimiter
             return;
         }
 
+        var elapsed = Stopwatch.GetElapsedTime(_start).TotalSeconds;
+        if (elapsed - ((double)_granted / _bytesPerSecond) > 1.0)
+        {
+            // Idle for a while: restart the bucket so idle time does not bank a burst.
+            _start = Stopwatch.GetTimestamp();
+            _granted = 0;
+            elapsed = 0;
+        }
+
         _granted += bytes;
         var dueSeconds = (double)_granted / _bytesPerSecond;
-        var elapsed = Stopwatch.GetElapsedTime(_start).TotalSeconds;
         if (dueSeconds > elapsed)
         {
             Thread.Sleep(TimeSpan.FromSeconds(Math.Min(1.0, dueSeconds - elapsed)));
