@@ -7,7 +7,8 @@ namespace Pyralog.Grains.Consensus;
 /// Append: Index/LogTerm = previous entry, Entries, Commit. AppendResponse: Index = last matching index, or on
 /// Reject the rejected Index with RejectHint/LogTerm = the follower's conflict hint. Vote/PreVote: Index/LogTerm =
 /// candidate's last entry, Context = 1 for a forced (leader transfer) campaign. Heartbeat: Commit, Context = read
-/// round. InstallSnapshot: Snapshot. Messages are immutable once sent; the simulator shares and duplicates them.
+/// round. InstallSnapshot: Snapshot. ReadIndex: Context = the
+/// follower's read context; ReadIndexResponse: Index = the read index, Context echoed. Messages are immutable once sent; the simulator shares and duplicates them.
 /// </summary>
 public sealed class Message
 {

@@ -13,4 +13,6 @@ public enum MessageType : byte
     HeartbeatResponse = 7,
     InstallSnapshot = 8,
     TimeoutNow = 9,
+    ReadIndex = 10,
+    ReadIndexResponse = 11,
 }

@@ -144,6 +144,7 @@ public sealed class RaftNode
         {
             return;
         }
+
         if (m.Term > _term)
         {
             if (m.Type is MessageType.Vote or MessageType.PreVote)
@@ -248,28 +249,28 @@ public sealed class RaftNode
     }
 
     /// <summary>
-    /// Requests a linearizable read point. Only the leader serves it: once it has committed an entry of its term
-    /// and a quorum acknowledged a heartbeat sent after the request, a <see cref="ReadState"/> with the commit
-    /// index of the request time comes out in a Ready.
+    /// Requests a linearizable read point. The leader serves it: once it has committed an entry of its term and a
+    /// quorum acknowledged a heartbeat sent after the request, a <see cref="ReadState"/> with the commit index of the
+    /// request time comes out in a Ready. A follower forwards the request to the leader it knows and emits the
+    /// ReadState when the answer arrives (a lost request or answer is never retried: the caller times out and asks
+    /// again). Without a known leader the result is <see cref="ProposeStatus.NotLeader"/>.
     /// </summary>
     public ProposeResult ReadIndex(long context)
     {
         CheckNoReadyOut();
-        if (Role != RaftRole.Leader)
+        if (Role == RaftRole.Leader)
         {
-            return ProposeResult.Rejected(ProposeStatus.NotLeader, _lead, "not the leader");
+            AddRead(context, 0, 0);
+            return new ProposeResult(ProposeStatus.Accepted, Id, _term, 0, 0);
         }
 
-        if (_log.Term(_log.Committed) != _term)
+        if (Role != RaftRole.Follower || _lead == 0)
         {
-            _reads.Add(new PendingRead(context, 0, 0));
-        }
-        else
-        {
-            StartRead(context);
+            return ProposeResult.Rejected(ProposeStatus.NotLeader, _lead, "no known leader");
         }
 
-        return new ProposeResult(ProposeStatus.Accepted, Id, _term, 0, 0);
+        Send(new Message { Type = MessageType.ReadIndex, To = _lead, From = Id, FromIncarnation = Incarnation, Term = _term, Context = context });
+        return new ProposeResult(ProposeStatus.Accepted, _lead, _term, 0, 0);
     }
 
     /// <summary>Hands leadership to a voter: stops proposals, catches the target up, then tells it to campaign now.</summary>
@@ -653,6 +654,9 @@ public sealed class RaftNode
             case MessageType.TimeoutNow:
                 Campaign(preVote: false, force: true);
                 break;
+            case MessageType.ReadIndexResponse:
+                _readStates.Add(new ReadState(m.Index, m.Context));
+                break;
         }
     }
 
@@ -796,6 +800,9 @@ public sealed class RaftNode
             case MessageType.HeartbeatResponse:
                 HandleHeartbeatResponse(pr, m);
                 break;
+            case MessageType.ReadIndex:
+                AddRead(m.Context, m.From, m.FromIncarnation);
+                return;
             default:
                 return;
         }
@@ -958,7 +965,7 @@ public sealed class RaftNode
                     assigned = true;
                 }
 
-                _reads[i] = new PendingRead(_reads[i].Context, _log.Committed, _readRound);
+                _reads[i] = _reads[i] with { Index = _log.Committed, Round = _readRound };
             }
         }
 
@@ -971,10 +978,16 @@ public sealed class RaftNode
         BroadcastAppend(sendIfEmpty: true);
     }
 
-    private void StartRead(long context)
+    private void AddRead(long context, long from, long fromIncarnation)
     {
+        if (_log.Term(_log.Committed) != _term)
+        {
+            _reads.Add(new PendingRead(context, 0, 0, from, fromIncarnation));
+            return;
+        }
+
         _readRound++;
-        _reads.Add(new PendingRead(context, _log.Committed, _readRound));
+        _reads.Add(new PendingRead(context, _log.Committed, _readRound, from, fromIncarnation));
         if (Quorum == 1 || (_options.Bugs & RaftTestBugs.ReadWithoutQuorum) != 0)
         {
             ReleaseReads();
@@ -1014,7 +1027,18 @@ public sealed class RaftNode
             var r = _reads[i];
             if (r.Round != 0 && r.Round <= acked)
             {
-                _readStates.Add(new ReadState(r.Index, r.Context));
+                if (r.From == 0)
+                {
+                    _readStates.Add(new ReadState(r.Index, r.Context));
+                }
+                else
+                {
+                    Send(new Message
+                    {
+                        Type = MessageType.ReadIndexResponse, To = r.From, ToIncarnation = r.FromIncarnation, From = Id, FromIncarnation = Incarnation,
+                        Term = _term, Index = r.Index, Context = r.Context,
+                    });
+                }
             }
             else
             {

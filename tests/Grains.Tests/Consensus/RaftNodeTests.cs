@@ -35,7 +35,20 @@ public sealed class RaftNodeTests
         var r = follower.Propose(new byte[] { 1 });
         Assert.Equal(ProposeStatus.NotLeader, r.Status);
         Assert.Equal(leader.Id, r.LeaderHint);
-        Assert.Equal(ProposeStatus.NotLeader, follower.ReadIndex(7).Status);
+    }
+
+    [Fact]
+    public void FollowerReadIndexIsForwardedToTheLeader()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var follower = cluster[leader.Id % 3 + 1];
+        var r = follower.ReadIndex(7);
+        Assert.True(r.Accepted);
+        Assert.Equal(leader.Id, r.LeaderHint);
+        cluster.Settle();
+        Assert.Equal(new ReadState(leader.CommitIndex, 7), Assert.Single(cluster.Reads[follower.Id]));
+        Assert.Empty(cluster.Reads[leader.Id]);
     }
 
     [Fact]

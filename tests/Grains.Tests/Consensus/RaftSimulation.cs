@@ -811,7 +811,7 @@ public sealed class RaftSimulation
             Random = new SeededRaftRandom((ulong)(_seed * 1_000_003 + id * 7919 + boot * 104_729)),
             ElectionTicks = _o.ElectionTicks,
             HeartbeatTicks = _o.HeartbeatTicks,
-            MaxBytesPerMessage = 100,
+            MaxBytesPerMessage = _o.MaxBytesPerMessage,
             MaxInflightMessages = 4,
             MaxInflightBytes = 2048,
             Bugs = _o.Bugs,

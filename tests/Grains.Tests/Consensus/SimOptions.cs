@@ -46,6 +46,9 @@ public sealed record SimOptions
     /// <summary>Each node snapshots and compacts once this many entries were applied since its last snapshot.</summary>
     public int CompactEvery { get; init; } = 12;
 
+    /// <summary>Append size limit (entries are about 41 B; at least one entry is always sent).</summary>
+    public int MaxBytesPerMessage { get; init; } = 100;
+
     public int Clients { get; init; } = 3;
 
     public int Keys { get; init; } = 2;
