@@ -927,7 +927,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         foreach (var batch in _groupBatches)
         {
             var frame = batch.FrameSpan;
-            ApplyFrame(BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]), now, batch.Count, frame[WriteBatch.HeaderBytes..]);
+            ApplyFrame(BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]), now, batch.Count, frame[WriteBatch.HeaderBytes..], default, 0);
             userBytes += frame.Length - WriteBatch.HeaderBytes;
         }
 
@@ -1014,9 +1014,9 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
 
     // ---------------------------------------------------------------- applying frames (live and recovery)
 
-    void IWalFrameSink.ApplyFrame(ulong sequence, long timestampMs, int opCount, ReadOnlySpan<byte> ops)
+    void IWalFrameSink.ApplyFrame(ulong sequence, long timestampMs, int opCount, ReadOnlySpan<byte> ops, ReadOnlyMemory<byte> source, int opsPosition)
     {
-        ApplyFrame(sequence, timestampMs, opCount, ops);
+        ApplyFrame(sequence, timestampMs, opCount, ops, source, opsPosition);
         if (_active.ApproximateBytes >= _options.MemtableBytes)
         {
             FreezeActive(); // flushed once recovery is done; its WAL files stay until then
@@ -1024,7 +1024,9 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    private void ApplyFrame(ulong sequence, long timestampMs, int opCount, ReadOnlySpan<byte> ops)
+    /// <param name="source">When replaying, the mapped WAL holding <paramref name="ops"/>: log records are
+    /// referenced there instead of copied. Empty on the live path.</param>
+    private void ApplyFrame(ulong sequence, long timestampMs, int opCount, ReadOnlySpan<byte> ops, ReadOnlyMemory<byte> source, int opsPosition)
     {
         var memtable = _active;
         var at = 0;
@@ -1035,16 +1037,24 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             {
                 case WalOp.LogAppend:
                     {
-                        var epoch = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 1)..]);
-                        var offset = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 9)..]);
-                        var length = BinaryPrimitives.ReadInt32LittleEndian(ops[(at + 17)..]);
+                        var offset = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 1)..]);
+                        var length = BinaryPrimitives.ReadInt32LittleEndian(ops[(at + 9)..]);
+                        var epoch = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 13)..]);
                         if (!appended)
                         {
                             BeginAppend(offset, timestampMs, sequence);
                             appended = true;
                         }
 
-                        memtable.AppendLog(epoch, offset, ops.Slice(at + 21, length), sequence);
+                        if (source.IsEmpty)
+                        {
+                            memtable.AppendLog(epoch, offset, ops.Slice(at + 21, length), sequence);
+                        }
+                        else
+                        {
+                            memtable.AppendLogReference(offset, source, opsPosition + at + 9, length, sequence);
+                        }
+
                         _state.Next = offset + 1;
                         _state.Cumulative += length;
                         at += 21 + length;

@@ -81,10 +81,12 @@ public sealed class WriteBatch : IDisposable
         }
 
         var span = Reserve(1 + 8 + 8 + 4 + payload.Length);
+        // [kind][offset][length][epoch][payload]: length‖epoch‖payload is laid out exactly like a memtable
+        // record, so recovery can leave records in the mapped WAL instead of copying them.
         span[0] = (byte)WalOp.LogAppend;
-        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], epoch);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[9..], offset);
-        BinaryPrimitives.WriteInt32LittleEndian(span[17..], payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], offset);
+        BinaryPrimitives.WriteInt32LittleEndian(span[9..], payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[13..], epoch);
         payload.CopyTo(span[21..]);
         LogCount++;
         Count++;

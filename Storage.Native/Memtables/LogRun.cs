@@ -5,7 +5,8 @@ namespace Pyralog.Storage.Native.Memtables;
 
 /// <summary>
 /// A dense run of log records starting at <see cref="BaseOffset"/>, stored back to back in 1 MiB arena
-/// chunks and addressed by an offset-indexed slot table: O(1) reads, no per-record objects.
+/// chunks (or, after recovery, left in the mapped WAL) and addressed by an offset-indexed slot table:
+/// O(1) reads, no per-record objects.
 /// One writer appends; readers see a record once <see cref="Count"/> covers it. A truncate-suffix
 /// followed by new appends starts a new run instead of overwriting, so readers holding an older
 /// snapshot keep reading the records they saw.
@@ -16,10 +17,14 @@ internal sealed class LogRun
     private const int SlotsPerPage = 1 << 14;
     private const int RecordHeader = 12; // payload length + epoch
 
-    private byte[][] _chunks = new byte[4][];
+    private ReadOnlyMemory<byte>[] _chunks = new ReadOnlyMemory<byte>[4];
     private long[][] _slotPages = new long[4][];
     private int _chunkCount;
-    private int _chunkUsed = ChunkBytes;
+    private byte[]? _arena;
+    private int _arenaIndex;
+    private int _arenaUsed;
+    private ReadOnlyMemory<byte> _lastSource;
+    private int _lastSourceIndex = -1;
     private int _count;
 
     public LogRun(ulong baseOffset, ulong createdSequence)
@@ -42,33 +47,35 @@ internal sealed class LogRun
     public long Append(ulong epoch, ReadOnlySpan<byte> payload)
     {
         var size = RecordHeader + payload.Length;
-        if (_chunkUsed + size > ChunkBytes || _chunkCount == 0)
+        if (_arena is null || _arenaUsed + size > _arena.Length)
         {
             // Uninitialized: every byte a reader can reach is written before it is published.
-            AddChunk(GC.AllocateUninitializedArray<byte>(Math.Max(size, ChunkBytes)));
+            _arena = GC.AllocateUninitializedArray<byte>(Math.Max(size, ChunkBytes));
+            _arenaIndex = AddChunk(_arena);
+            _arenaUsed = 0;
         }
 
-        var chunkIndex = _chunkCount - 1;
-        var chunk = _chunks[chunkIndex];
-        var at = _chunkUsed;
-        BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(at), payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(chunk.AsSpan(at + 4), epoch);
-        payload.CopyTo(chunk.AsSpan(at + RecordHeader));
-        _chunkUsed = size > ChunkBytes ? ChunkBytes : at + size;
-
-        var index = _count;
-        var page = index / SlotsPerPage;
-        if (page >= _slotPages.Length)
-        {
-            var larger = new long[_slotPages.Length * 2][];
-            Array.Copy(_slotPages, larger, _slotPages.Length);
-            Volatile.Write(ref _slotPages, larger);
-        }
-
-        _slotPages[page] ??= new long[SlotsPerPage];
-        _slotPages[page][index % SlotsPerPage] = ((long)chunkIndex << 32) | (uint)at;
-        Volatile.Write(ref _count, index + 1);
+        var at = _arenaUsed;
+        BinaryPrimitives.WriteInt32LittleEndian(_arena.AsSpan(at), payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(_arena.AsSpan(at + 4), epoch);
+        payload.CopyTo(_arena.AsSpan(at + RecordHeader));
+        _arenaUsed = at + size;
+        Publish(((long)_arenaIndex << 32) | (uint)at);
         return size + sizeof(long);
+    }
+
+    /// <summary>Appends a record that already sits, laid out as length‖epoch‖payload, at
+    /// <paramref name="position"/> of <paramref name="source"/> (a mapped WAL during recovery). No copy.</summary>
+    public long AppendReference(ReadOnlyMemory<byte> source, int position, int payloadLength)
+    {
+        if (!_lastSource.Equals(source))
+        {
+            _lastSourceIndex = AddChunk(source);
+            _lastSource = source;
+        }
+
+        Publish(((long)_lastSourceIndex << 32) | (uint)position);
+        return RecordHeader + payloadLength + sizeof(long);
     }
 
     /// <summary>The stored value (epoch then payload) of <paramref name="offset"/>, if this run holds it.</summary>
@@ -83,24 +90,39 @@ internal sealed class LogRun
 
         var index = (int)(offset - BaseOffset);
         var slot = Volatile.Read(ref _slotPages)[index / SlotsPerPage][index % SlotsPerPage];
-        var chunk = Volatile.Read(ref _chunks)[(int)(slot >> 32)];
+        var chunk = Volatile.Read(ref _chunks)[(int)(slot >> 32)].Span;
         var at = (int)(uint)slot;
-        var length = BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(at));
-        value = chunk.AsSpan(at + 4, 8 + length);
+        var length = BinaryPrimitives.ReadInt32LittleEndian(chunk[at..]);
+        value = chunk.Slice(at + 4, 8 + length);
         return true;
     }
 
-    private void AddChunk(byte[] chunk)
+    private void Publish(long slot)
+    {
+        var index = _count;
+        var page = index / SlotsPerPage;
+        if (page >= _slotPages.Length)
+        {
+            var larger = new long[_slotPages.Length * 2][];
+            Array.Copy(_slotPages, larger, _slotPages.Length);
+            Volatile.Write(ref _slotPages, larger);
+        }
+
+        _slotPages[page] ??= new long[SlotsPerPage];
+        _slotPages[page][index % SlotsPerPage] = slot;
+        Volatile.Write(ref _count, index + 1);
+    }
+
+    private int AddChunk(ReadOnlyMemory<byte> chunk)
     {
         if (_chunkCount == _chunks.Length)
         {
-            var larger = new byte[_chunks.Length * 2][];
+            var larger = new ReadOnlyMemory<byte>[_chunks.Length * 2];
             Array.Copy(_chunks, larger, _chunks.Length);
             Volatile.Write(ref _chunks, larger);
         }
 
         _chunks[_chunkCount] = chunk;
-        _chunkCount++;
-        _chunkUsed = 0;
+        return _chunkCount++;
     }
 }

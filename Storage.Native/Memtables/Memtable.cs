@@ -27,7 +27,14 @@ internal sealed class Memtable
 
     public bool IsEmpty => Kv.Count == 0 && Runs.Length == 0;
 
-    public void AppendLog(ulong epoch, ulong offset, ReadOnlySpan<byte> payload, ulong sequence)
+    public void AppendLog(ulong epoch, ulong offset, ReadOnlySpan<byte> payload, ulong sequence) =>
+        AddBytes(RunFor(offset, sequence).Append(epoch, payload));
+
+    /// <summary>Adds a record that stays where it is in <paramref name="source"/> (see <see cref="LogRun.AppendReference"/>).</summary>
+    public void AppendLogReference(ulong offset, ReadOnlyMemory<byte> source, int position, int payloadLength, ulong sequence) =>
+        AddBytes(RunFor(offset, sequence).AppendReference(source, position, payloadLength));
+
+    private LogRun RunFor(ulong offset, ulong sequence)
     {
         var runs = _runs;
         var last = runs.Length == 0 ? null : runs[^1];
@@ -40,7 +47,7 @@ internal sealed class Memtable
             Volatile.Write(ref _runs, grown);
         }
 
-        AddBytes(last.Append(epoch, payload));
+        return last;
     }
 
     public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool tombstone, ulong sequence) =>

@@ -1,0 +1,43 @@
+using System.Buffers;
+using System.IO.MemoryMappedFiles;
+
+namespace Pyralog.Storage.Native.Wal;
+
+/// <summary>
+/// A read-only memory-mapped file exposed as <see cref="Memory{T}"/>. Recovery replays the WAL through
+/// it and the recovered memtable keeps pointing into it, so replay neither copies records nor allocates
+/// for them. No pointer is pinned: the mapping goes when the last memtable referencing it is collected
+/// (deleting the file meanwhile is fine on POSIX).
+/// </summary>
+internal sealed unsafe class MappedFileMemory : MemoryManager<byte>
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _pointer;
+    private readonly int _length;
+
+    public MappedFileMemory(string path, int length)
+    {
+        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _view = _map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+        _pointer = (byte*)_view.SafeMemoryMappedViewHandle.DangerousGetHandle() + _view.PointerOffset;
+        _length = length;
+    }
+
+    public override Span<byte> GetSpan() => new(_pointer, _length);
+
+    public override MemoryHandle Pin(int elementIndex = 0) => new(_pointer + elementIndex);
+
+    public override void Unpin()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _view.Dispose();
+            _map.Dispose();
+        }
+    }
+}
