@@ -7,19 +7,56 @@ using Pyralog.Grains.Interfaces.Obelisk;
 namespace Pyralog.Silo.Tests;
 
 /// <summary>
-/// Two silo processes in <c>redis</c> membership against a real redis-server on 127.0.0.1: IDs stay unique when a
-/// silo is killed, and after the whole cluster restarts with wiped data directories the obelisk leases kept in Redis
-/// still put every new ID above the old ones. Needs redis-server on PATH (Debian package redis-server).
+/// Clusters of silo processes on 127.0.0.1. In <c>development</c> membership (one primary): IDs stay unique while the
+/// secondary silo is killed. In <c>redis</c> membership against a real redis-server: IDs stay unique when a silo is
+/// killed, and after the whole cluster restarts with wiped data directories the obelisk leases kept in Redis still
+/// put every new ID above the old ones (needs redis-server on PATH, Debian package redis-server).
 /// </summary>
 [Trait("Category", "Slow")]
-public sealed class RedisClusterTests : IDisposable
+public sealed class MultiProcessClusterTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("pyralog-redis-").FullName;
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
-    public async Task Ids_stay_unique_across_a_killed_silo_and_a_restart_with_wiped_data()
+    public async Task Development_membership_keeps_ids_unique_while_the_secondary_silo_is_killed()
+    {
+        var ports = Enumerable.Range(0, 4).Select(_ => SiloProcessTests.FreePort()).ToArray();
+        string[] args = ["--membership", "development", "--primary-port", $"{ports[0]}", "--cluster-id", "dev-test"];
+        using var primary = await SiloProcess.StartAsync(Path.Combine(_root, "p"), ports[0], ports[1], args);
+        using var secondary = await SiloProcess.StartAsync(Path.Combine(_root, "s"), ports[2], ports[3], args);
+        await using var client = await PyralogClient.ConnectAsync(new PyralogClientOptions
+        {
+            Membership = MembershipMode.Development,
+            GatewayPorts = [ports[1], ports[3]],
+            ClusterId = "dev-test",
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+        });
+        var generator = client.CreateIdGenerator(new ScarabIdGeneratorOptions
+        {
+            ObeliskIds = [10, 11, 12, 13, 14, 15],
+            BlockSize = 500,
+            MaxAttempts = 40,
+            RetryDelay = TimeSpan.FromMilliseconds(250),
+        });
+        var seen = new HashSet<ScarabId>();
+        for (var i = 0; i < 60_000; i++)
+        {
+            if (i == 20_000)
+            {
+                secondary.Process.Kill(); // SIGKILL
+            }
+
+            var id = await generator.NextAsync();
+            Assert.True(seen.Add(id), $"{id.ToReadableString()} was issued twice");
+        }
+
+        Assert.Equal(0, await primary.StopAsync());
+    }
+
+    [Fact]
+    public async Task Redis_membership_keeps_ids_unique_across_a_killed_silo_and_a_restart_with_wiped_data()
     {
         var redisPort = SiloProcessTests.FreePort();
         using var redis = StartRedis(redisPort);
