@@ -70,9 +70,15 @@ public sealed class RaftNode
             throw new ArgumentException("need 0 < HeartbeatTicks < ElectionTicks", nameof(options));
         }
 
+        var hard = options.Storage.HardState;
+        if (hard.Incarnation != 0 && hard.Incarnation != options.Incarnation)
+        {
+            throw new ArgumentException(
+                $"the storage belongs to incarnation {hard.Incarnation} of replica {options.Id}, not {options.Incarnation}", nameof(options));
+        }
+
         _options = options;
         _log = new RaftLog(options.Storage);
-        var hard = options.Storage.HardState;
         _persistedHardState = hard;
         _term = hard.Term;
         _vote = hard.Vote;
@@ -113,7 +119,7 @@ public sealed class RaftNode
         _messages.Count > 0 || _log.UnstableCount > 0 || _log.PendingSnapshot is not null || _readStates.Count > 0 ||
         CurrentHardState != _persistedHardState || _log.Committed > _log.Applied;
 
-    private HardState CurrentHardState => new(_term, _vote, _log.Committed, _voteIncarnation);
+    private HardState CurrentHardState => new(_term, _vote, _log.Committed, _voteIncarnation, Incarnation);
 
     private int Quorum => Config.Quorum;
 

@@ -10,8 +10,9 @@ public sealed class RaftOptions
     public required long Id { get; init; }
 
     /// <summary>
-    /// This activation's incarnation. Must be the one recorded with the persisted state when the storage is not empty,
-    /// and a value larger than any earlier incarnation of this replica when the storage is empty (see <see cref="ClusterConfig"/>).
+    /// This activation's incarnation. Must be the one recorded in the persisted hard state when there is one (the node
+    /// throws otherwise), and a value larger than any earlier incarnation of this replica when the storage is empty
+    /// (see <see cref="ClusterConfig"/>).
     /// </summary>
     public long Incarnation { get; init; } = 1;
 

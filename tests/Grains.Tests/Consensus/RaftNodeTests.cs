@@ -196,7 +196,7 @@ public sealed class RaftNodeTests
         var grant = Assert.Single(ready.Messages);
         Assert.False(grant.Reject);
         Assert.Equal(1, grant.ToIncarnation);
-        Assert.Equal(new HardState(5, 1, 1, 1), ready.HardState);
+        Assert.Equal(new HardState(5, 1, 1, 1, 1), ready.HardState);
         voter.Advance();
 
         voter.Step(new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 2, Term = 5, Index = 1, LogTerm = 1 });
@@ -210,6 +210,20 @@ public sealed class RaftNodeTests
         voter.Step(request);
         Assert.False(Assert.Single(voter.GetReady().Messages).Reject);
         voter.Advance();
+    }
+
+    [Fact]
+    public void StorageOfAnotherIncarnationIsRefused()
+    {
+        var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1));
+        var node = TestCluster.NewNode(1, 3, storage);
+        node.Tick();
+        storage.SetHardState(node.GetReady().HardState);
+        node.Advance();
+        Assert.Equal(3, storage.HardState.Incarnation);
+        var e = Assert.Throws<ArgumentException>(() => TestCluster.NewNode(1, 4, storage));
+        Assert.Contains("incarnation 3", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, TestCluster.NewNode(1, 3, storage).Incarnation);
     }
 
     [Fact]
