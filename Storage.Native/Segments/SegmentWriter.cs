@@ -9,6 +9,7 @@ namespace Pyralog.Storage.Native.Segments;
 /// <summary>Writes one segment (see <see cref="SegmentFormat"/>) from entries given in ascending key order.</summary>
 internal sealed class SegmentWriter : IDisposable
 {
+    private const long WritebackBytes = 1 << 20;
     private readonly string _path;
     private readonly long _fileNumber;
     private readonly int _blockBytes;
@@ -27,6 +28,7 @@ internal sealed class SegmentWriter : IDisposable
     private long _tombstones;
     private long _logRecords;
     private bool _finished;
+    private long _writebackFrom;
 
     public SegmentWriter(string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
     {
@@ -211,6 +213,12 @@ internal sealed class SegmentWriter : IDisposable
         _index.Advance(16 + _firstKeyOfBlock.Length);
         _limiter?.Consume(_blockLength + 4);
         _blockLength = 0;
+        if (_file.Position - _writebackFrom >= WritebackBytes)
+        {
+            _file.Flush();
+            LibC.StartWriteback(_file.SafeFileHandle, _writebackFrom, _file.Position - _writebackFrom);
+            _writebackFrom = _file.Position;
+        }
     }
 
     private void WriteCrc(uint crc)

@@ -145,8 +145,16 @@ public sealed class StorageSuite : IBenchSuite
 
             var random = new Random(7);
             var latencies = new LatencyRecorder(1 << 22);
+            var before = (target as PyralogTarget)?.Statistics;
             var (reads, seconds) = await TimedAsync(latencies, _ => target.ReadAsync(random.NextInt64(ReadRecords)));
             AddRead(report, "read-random", system, reads, seconds, latencies);
+            if (target is PyralogTarget pyralog && before is not null)
+            {
+                var after = pyralog.Statistics;
+                var hits = after.BlockCacheHits - before.BlockCacheHits;
+                var misses = after.BlockCacheMisses - before.BlockCacheMisses;
+                report.Add(SuiteName, "read-random", system, "cache hit %", 100.0 * hits / Math.Max(1, hits + misses), "%");
+            }
 
             latencies = new LatencyRecorder(1 << 22);
             (reads, seconds) = await TimedAsync(latencies, i => target.ReadAsync(i % ReadRecords));
@@ -157,11 +165,6 @@ public sealed class StorageSuite : IBenchSuite
             watch.Stop();
             report.Add(SuiteName, "scan", system, "records/s", records / watch.Elapsed.TotalSeconds, "records/s");
             report.Add(SuiteName, "scan", system, "MB/s", bytes / 1048576.0 / watch.Elapsed.TotalSeconds, "MB/s");
-            if (target is PyralogTarget pyralog)
-            {
-                var stats = pyralog.Statistics;
-                report.Add(SuiteName, "read-random", system, "cache hit %", 100.0 * stats.BlockCacheHits / Math.Max(1, stats.BlockCacheHits + stats.BlockCacheMisses), "%");
-            }
         }
         finally
         {
