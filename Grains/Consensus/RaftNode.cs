@@ -523,7 +523,7 @@ public sealed class RaftNode
             {
                 Send(new Message
                 {
-                    Type = type, To = v.Id, From = Id, FromIncarnation = Incarnation, Term = voteTerm,
+                    Type = type, To = v.Id, ToIncarnation = v.Incarnation, From = Id, FromIncarnation = Incarnation, Term = voteTerm,
                     Index = _log.LastIndex, LogTerm = _log.LastTerm, Context = force ? ForceCampaign : 0,
                 });
             }
