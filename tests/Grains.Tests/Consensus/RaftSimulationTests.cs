@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Pyralog.Grains.Tests.Consensus;
 
 /// <summary>Seeded simulation runs: many seeds by default, a Slow sweep, one-seed replay, and proof the checks bite.</summary>
+[Collection(nameof(RaftSimulationCollection))]
 public sealed class RaftSimulationTests(ITestOutputHelper output)
 {
     private static readonly SimOptions ThreeNodes = new() { Nodes = 3 };
