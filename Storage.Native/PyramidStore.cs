@@ -1037,27 +1037,33 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             {
                 case WalOp.LogAppend:
                     {
-                        var offset = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 1)..]);
-                        var length = BinaryPrimitives.ReadInt32LittleEndian(ops[(at + 9)..]);
-                        var epoch = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 13)..]);
+                        var first = BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 1)..]);
+                        var count = BinaryPrimitives.ReadInt32LittleEndian(ops[(at + 9)..]);
+                        at += 13;
                         if (!appended)
                         {
-                            BeginAppend(offset, timestampMs, sequence);
+                            BeginAppend(first, timestampMs, sequence);
                             appended = true;
                         }
 
-                        if (source.IsEmpty)
+                        for (var k = 0; k < count; k++)
                         {
-                            memtable.AppendLog(epoch, offset, ops.Slice(at + 21, length), sequence);
-                        }
-                        else
-                        {
-                            memtable.AppendLogReference(offset, source, opsPosition + at + 9, length, sequence);
+                            var offset = first + (ulong)k;
+                            var length = BinaryPrimitives.ReadInt32LittleEndian(ops[at..]);
+                            if (source.IsEmpty)
+                            {
+                                memtable.AppendLog(BinaryPrimitives.ReadUInt64LittleEndian(ops[(at + 4)..]), offset, ops.Slice(at + 12, length), sequence);
+                            }
+                            else
+                            {
+                                memtable.AppendLogReference(offset, source, opsPosition + at, length, sequence);
+                            }
+
+                            _state.Next = offset + 1;
+                            _state.Cumulative += length;
+                            at += 12 + length;
                         }
 
-                        _state.Next = offset + 1;
-                        _state.Cumulative += length;
-                        at += 21 + length;
                         break;
                     }
 

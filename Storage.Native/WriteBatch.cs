@@ -22,8 +22,11 @@ public sealed class WriteBatch : IDisposable
     internal const int HeaderBytes = FrameHeaderBytes + PayloadHeaderBytes;
     private const int MaxFrameBytes = 1 << 30;
 
+    private const int RunHeaderBytes = 13;
+
     private byte[] _buffer;
     private int _length;
+    private int _runHeader = -1;
 
     public WriteBatch(int initialCapacity = 4096)
     {
@@ -80,16 +83,26 @@ public sealed class WriteBatch : IDisposable
             FirstLogOffset = offset;
         }
 
-        var span = Reserve(1 + 8 + 8 + 4 + payload.Length);
-        // [kind][offset][length][epoch][payload]: length‖epoch‖payload is laid out exactly like a memtable
-        // record, so recovery can leave records in the mapped WAL instead of copying them.
-        span[0] = (byte)WalOp.LogAppend;
-        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], offset);
-        BinaryPrimitives.WriteInt32LittleEndian(span[9..], payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[13..], epoch);
-        payload.CopyTo(span[21..]);
+        // Consecutive records share one op: [kind][first offset][count], then per record
+        // [length][epoch][payload] — laid out exactly like a memtable record, so recovery can leave
+        // records in the mapped WAL instead of copying them.
+        if (_runHeader < 0)
+        {
+            var header = Reserve(RunHeaderBytes);
+            header[0] = (byte)WalOp.LogAppend;
+            BinaryPrimitives.WriteUInt64LittleEndian(header[1..], offset);
+            BinaryPrimitives.WriteInt32LittleEndian(header[9..], 0);
+            _runHeader = _length - RunHeaderBytes;
+            Count++;
+        }
+
+        var span = Reserve(12 + payload.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span, payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[4..], epoch);
+        payload.CopyTo(span[12..]);
+        var runCount = _buffer.AsSpan(_runHeader + 9, 4);
+        BinaryPrimitives.WriteInt32LittleEndian(runCount, BinaryPrimitives.ReadInt32LittleEndian(runCount) + 1);
         LogCount++;
-        Count++;
         LastLogEpoch = epoch;
         LogPayloadBytes += payload.Length;
     }
@@ -103,6 +116,7 @@ public sealed class WriteBatch : IDisposable
             throw new ArgumentException($"value of {value.Length} bytes exceeds the {MaxValueBytes}-byte limit", nameof(value));
         }
 
+        _runHeader = -1;
         var span = Reserve(1 + 4 + 4 + key.Length + value.Length);
         span[0] = (byte)WalOp.Put;
         BinaryPrimitives.WriteInt32LittleEndian(span[1..], key.Length);
@@ -116,6 +130,7 @@ public sealed class WriteBatch : IDisposable
     public void Delete(ReadOnlySpan<byte> key)
     {
         ValidateKey(key);
+        _runHeader = -1;
         var span = Reserve(1 + 4 + key.Length);
         span[0] = (byte)WalOp.Delete;
         BinaryPrimitives.WriteInt32LittleEndian(span[1..], key.Length);
@@ -127,6 +142,7 @@ public sealed class WriteBatch : IDisposable
     public void Clear()
     {
         _length = HeaderBytes;
+        _runHeader = -1;
         Count = 0;
         LogCount = 0;
         FirstLogOffset = 0;
@@ -147,6 +163,7 @@ public sealed class WriteBatch : IDisposable
 
     internal void AddTruncation(WalOp op, ulong offset)
     {
+        _runHeader = -1;
         var span = Reserve(9);
         span[0] = (byte)op;
         BinaryPrimitives.WriteUInt64LittleEndian(span[1..], offset);

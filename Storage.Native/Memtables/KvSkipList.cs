@@ -11,6 +11,7 @@ internal sealed class KvSkipList
     private const int MaxHeight = 16;
     private readonly Node _head = new([], MaxHeight);
     private readonly Random _random = new(0x5eed);
+    private readonly Node?[] _previous = new Node?[MaxHeight];
     private int _height = 1;
 
     public int Count { get; private set; }
@@ -18,7 +19,7 @@ internal sealed class KvSkipList
     /// <summary>Adds a version of <paramref name="key"/>; returns the bytes it occupies. Writer only.</summary>
     public long Add(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool tombstone, ulong sequence)
     {
-        Span<Node?> previous = new Node?[MaxHeight];
+        var previous = _previous; // writer-only scratch: no allocation per insert
         var found = FindGreaterOrEqual(key, previous);
         var version = new Version(tombstone ? null : value.ToArray(), sequence);
         if (found is not null && found.Key.AsSpan().SequenceEqual(key))

@@ -3,7 +3,7 @@ namespace Pyralog.Storage.Native.Wal;
 /// <summary>Operation codes inside a WAL frame (stable on disk: never renumber).</summary>
 internal enum WalOp : byte
 {
-    /// <summary>[offset u64][payload length i32][epoch u64][payload]</summary>
+    /// <summary>[first offset u64][count i32], then count × [payload length i32][epoch u64][payload]</summary>
     LogAppend = 1,
     Put = 2,
     Delete = 3,

@@ -23,8 +23,8 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 6);
         var bytes = await File.ReadAllBytesAsync(wal);
-        // Each frame here is 28 header + 21 op + payload; cut anywhere inside the last two frames and the header.
-        var frameLength = 28 + 21 + "record-5".Length;
+        // Cut anywhere inside the last two frames.
+        var frameLength = 28 + 13 + 12 + "record-5".Length; // frame header, one-record run header, record
         for (var cut = bytes.Length - (2 * frameLength) - 3; cut < bytes.Length; cut++)
         {
             using var dir = new TempDirectory();
@@ -64,7 +64,7 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 8);
         var original = await File.ReadAllBytesAsync(wal);
-        var frameLength = 28 + 21 + "record-0".Length;
+        var frameLength = 28 + 13 + 12 + "record-0".Length;
         var seed = Environment.TickCount;
         var random = new Random(seed);
         for (var round = 0; round < 40; round++)
