@@ -25,4 +25,7 @@ public enum ProposeStatus : byte
 
     /// <summary>The leadership transfer target is not a voter of the current configuration.</summary>
     UnknownMember = 7,
+
+    /// <summary>Too many entries are uncommitted (<see cref="RaftOptions.MaxUncommittedEntries"/>); retry later.</summary>
+    Backpressure = 8,
 }

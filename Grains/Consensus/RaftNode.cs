@@ -236,6 +236,11 @@ public sealed class RaftNode
             return ProposeResult.Rejected(ProposeStatus.Empty, Id, "empty batch");
         }
 
+        if (_log.LastIndex - _log.Committed + batch.Length > _options.MaxUncommittedEntries)
+        {
+            return ProposeResult.Rejected(ProposeStatus.Backpressure, Id, $"{_log.LastIndex - _log.Committed} entries are uncommitted");
+        }
+
         if (_proposeBuffer.Length < batch.Length)
         {
             _proposeBuffer = new LogEntry[Math.Max(batch.Length, _proposeBuffer.Length * 2)];

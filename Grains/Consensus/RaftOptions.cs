@@ -33,6 +33,12 @@ public sealed class RaftOptions
     /// <summary>Bytes of entries in flight per follower.</summary>
     public long MaxInflightBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// The leader refuses proposals that would leave more entries than this uncommitted, so a leader that cannot reach
+    /// a quorum does not buffer without bound.
+    /// </summary>
+    public int MaxUncommittedEntries { get; init; } = 1 << 20;
+
     /// <summary>Bytes of committed entries handed to the application per Ready.</summary>
     public long MaxCommittedBytesPerReady { get; init; } = 8L << 20;
 

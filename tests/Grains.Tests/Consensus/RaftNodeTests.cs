@@ -69,6 +69,29 @@ public sealed class RaftNodeTests
     }
 
     [Fact]
+    public void ALeaderThatCannotCommitPushesBackOnProposals()
+    {
+        var bounded = new RaftNode(new RaftOptions
+        {
+            Id = 9,
+            Storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(9)),
+            Random = new SeededRaftRandom(9),
+            MaxUncommittedEntries = 3,
+        });
+        for (var t = 0; t < 30 && bounded.Role != RaftRole.Leader; t++)
+        {
+            bounded.Tick();
+        }
+
+        // A single-node leader whose Readys are not persisted never commits what it appends.
+        Assert.Equal(RaftRole.Leader, bounded.Role);
+        Assert.True(bounded.Propose([new byte[] { 1 }, new byte[] { 2 }]).Accepted);
+        var r = bounded.Propose(new byte[] { 3 });
+        Assert.Equal(ProposeStatus.Backpressure, r.Status);
+        Assert.NotNull(r.Error);
+    }
+
+    [Fact]
     public void UsingTheNodeWithAReadyOutstandingThrows()
     {
         var cluster = new TestCluster(1);
