@@ -24,6 +24,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
 {
     private const string LockFileName = "LOCK";
     private const int OverlapSyncBytes = 64 << 10;
+    private const int RecycledWalFiles = 2;
     private const int MarkerValueBytes = 24; // cumulative bytes before the batch, batch time, time of the record before it
 
     private readonly string _directory;
@@ -42,7 +43,9 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     private readonly SemaphoreSlim _flushSignal = new(0);
     private readonly SemaphoreSlim _compactionSignal = new(0);
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<(long Number, string Path, ulong LastSequence)> _retiredWals = [];
+    // Recycle is false for files recovery replayed: memtables may still read records mapped from them.
+    private readonly List<(long Number, string Path, ulong LastSequence, bool Recycle)> _retiredWals = [];
+    private readonly List<string> _recyclableWals = [];
     private readonly byte[]?[] _compactionPointers = new byte[CompactionPicker.MaxLevels][];
     private readonly byte[] _keyScratch = new byte[WriteBatch.MaxKeyBytes + 1];
     private Task[] _background = [];
@@ -985,11 +988,21 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             return;
         }
 
-        _wal.Sync(); // a file is complete on disk before its successor exists, so only the newest can be torn
-        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1);
+        _wal.Complete(); // a file is complete on disk before its successor exists, so only the newest can be torn
+        string? recycle;
         lock (_viewLock)
         {
-            _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence));
+            recycle = _recyclableWals.Count > 0 ? _recyclableWals[^1] : null;
+            if (recycle is not null)
+            {
+                _recyclableWals.RemoveAt(_recyclableWals.Count - 1);
+            }
+        }
+
+        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, recycle);
+        lock (_viewLock)
+        {
+            _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence, true));
         }
 
         _wal.Dispose();
@@ -1402,12 +1415,14 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                 tornFile = path;
                 tornAt = replay.ValidLength;
                 dropped = replay.DroppedBytes;
-                if (replay.ValidLength >= WriteAheadLog.HeaderBytes)
-                {
-                    using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
-                    RandomAccess.SetLength(handle, replay.ValidLength);
-                    RandomAccess.FlushToDisk(handle);
-                }
+            }
+
+            // Cut a torn, preallocated or stale tail so the file ends at its last frame once it is no longer the newest.
+            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < new FileInfo(path).Length)
+            {
+                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.SetLength(handle, replay.ValidLength);
+                RandomAccess.FlushToDisk(handle);
             }
 
             if (replay.ValidLength < WriteAheadLog.HeaderBytes)
@@ -1416,7 +1431,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             }
             else
             {
-                _retiredWals.Add((number, path, replay.LastSequence));
+                _retiredWals.Add((number, path, replay.LastSequence, false));
             }
         }
 
@@ -1431,6 +1446,8 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         Recovery = new RecoveryReport(walFiles.Count, frames, bytes, tornFile, tornAt, dropped, orphans, Stopwatch.GetElapsedTime(started));
     }
 
+    /// <summary>Retires WAL files whose every frame is flushed: up to <see cref="RecycledWalFiles"/> are kept
+    /// for reuse by the next memtable swap, the rest are deleted.</summary>
     private void DeleteRetiredWals(ulong flushedThrough)
     {
         lock (_viewLock)
@@ -1442,7 +1459,15 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                     return false;
                 }
 
-                File.Delete(wal.Path);
+                if (wal.Recycle && _recyclableWals.Count < RecycledWalFiles)
+                {
+                    _recyclableWals.Add(wal.Path);
+                }
+                else
+                {
+                    File.Delete(wal.Path);
+                }
+
                 return true;
             });
         }

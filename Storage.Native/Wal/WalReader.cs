@@ -51,10 +51,19 @@ internal static class WalReader
 
         var position = WriteAheadLog.HeaderBytes;
         long frames = 0;
+
+        // Sequences continue from file to file, except across files already flushed and deleted or
+        // recycled: a jump at the start of a file is fine while everything before it is flushed.
+        var expectFrom = previousSequence <= skipThroughSequence ? 0 : previousSequence;
         while (position < file.Length)
         {
-            if (!TryReadFrame(file, position, previousSequence, strictSequence: true, out var frameLength))
+            if (!TryReadFrame(file, position, expectFrom, strictSequence: true, out var frameLength))
             {
+                if (IsCleanEnd(file, position, previousSequence))
+                {
+                    return new WalFileReplay(position, 0, frames, previousSequence);
+                }
+
                 if (!isNewestFile)
                 {
                     throw new PyramidCorruptionException(path, position, "damaged frame in a write-ahead log file that was complete");
@@ -79,6 +88,7 @@ internal static class WalReader
             }
 
             previousSequence = sequence;
+            expectFrom = sequence;
             position += frameLength;
             frames++;
         }
@@ -119,6 +129,20 @@ internal static class WalReader
 
         frameLength = 8 + payloadLength;
         return true;
+    }
+
+    /// <summary>The log ends cleanly where the preallocated zeros start or where a recycled file's stale
+    /// frames (intact, but of a lower sequence than the last frame read) begin.</summary>
+    private static bool IsCleanEnd(ReadOnlySpan<byte> file, int position, ulong previousSequence)
+    {
+        if (file[position..].IndexOfAnyExcept((byte)0) < 0)
+        {
+            return true;
+        }
+
+        return previousSequence > 0
+            && TryReadFrame(file, position, 0, strictSequence: false, out _)
+            && BinaryPrimitives.ReadUInt64LittleEndian(file[(position + 8)..]) <= previousSequence;
     }
 
     private static int FindLaterFrame(ReadOnlySpan<byte> file, int badPosition, ulong previousSequence)

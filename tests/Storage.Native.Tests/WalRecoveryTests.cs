@@ -17,15 +17,20 @@ public class WalRecoveryTests
         return Directory.GetFiles(dir.Path, "wal-*.log").Single();
     }
 
+    /// <summary>End of the frames: a new WAL file is preallocated with zeros after them.</summary>
+    private static int DataEnd(byte[] wal) => Array.FindLastIndex(wal, b => b != 0) + 1;
+
     [Fact]
     public async Task Torn_tail_at_every_byte_of_the_last_frames_keeps_the_longest_valid_prefix()
     {
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 6);
         var bytes = await File.ReadAllBytesAsync(wal);
+        var end = DataEnd(bytes);
         // Cut anywhere inside the last two frames.
         var frameLength = 28 + 13 + 12 + "record-5".Length; // frame header, one-record run header, record
-        for (var cut = bytes.Length - (2 * frameLength) - 3; cut < bytes.Length; cut++)
+        Assert.Equal(8 + (6 * frameLength), end);
+        for (var cut = end - (2 * frameLength) - 3; cut < end; cut++)
         {
             using var dir = new TempDirectory();
             await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), bytes.AsSpan(0, cut).ToArray());
@@ -65,11 +70,12 @@ public class WalRecoveryTests
         var wal = await WriteRecordsAsync(source, 8);
         var original = await File.ReadAllBytesAsync(wal);
         var frameLength = 28 + 13 + 12 + "record-0".Length;
+        var end = DataEnd(original);
         var seed = Environment.TickCount;
         var random = new Random(seed);
         for (var round = 0; round < 40; round++)
         {
-            var position = 8 + random.Next(original.Length - 8 - frameLength); // any frame but the last
+            var position = 8 + random.Next(end - 8 - frameLength); // any frame but the last
             var bytes = (byte[])original.Clone();
             bytes[position] ^= (byte)(1 << random.Next(8));
             using var dir = new TempDirectory();
@@ -91,11 +97,42 @@ public class WalRecoveryTests
         using var dir = new TempDirectory();
         var wal = await WriteRecordsAsync(dir, 3);
         var bytes = await File.ReadAllBytesAsync(wal);
-        bytes[^3] ^= 0x40;
+        bytes[DataEnd(bytes) - 3] ^= 0x40;
         await File.WriteAllBytesAsync(wal, bytes);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
         Assert.Equal(2ul, store.NextOffset);
         Assert.Equal(wal, store.Recovery.TornFile);
         Assert.True(store.Recovery.DroppedBytes > 0);
+    }
+
+    [Fact]
+    public async Task Preallocated_zeros_and_stale_recycled_frames_after_the_last_frame_are_a_clean_end()
+    {
+        using var source = new TempDirectory();
+        var wal = await WriteRecordsAsync(source, 6);
+        var bytes = await File.ReadAllBytesAsync(wal);
+        var frameLength = 28 + 13 + 12 + "record-0".Length;
+        await using (var zeros = PyramidStore.Open(source.Path, NoBackground))
+        {
+            Assert.Equal(6ul, zeros.NextOffset);
+            Assert.Equal(0, zeros.Recovery.DroppedBytes);
+        }
+
+        // A recycled file: new frames 1..3 over a file whose older content was frames of lower sequence.
+        using var dir = new TempDirectory();
+        var recycled = (byte[])bytes.Clone();
+        Array.Copy(bytes, 8 + (3 * frameLength), recycled, 8 + (3 * frameLength), 3 * frameLength);
+        for (var i = 0; i < 3; i++)
+        {
+            var at = 8 + ((3 + i) * frameLength);
+            BitConverter.TryWriteBytes(recycled.AsSpan(at + 8), (ulong)(i + 1)); // stale: sequences 1..3 again
+            var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(recycled.AsSpan(at, 4)), recycled.AsSpan(at + 8, frameLength - 8));
+            BitConverter.TryWriteBytes(recycled.AsSpan(at + 4), crc);
+        }
+
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), recycled);
+        await using var store = PyramidStore.Open(dir.Path, NoBackground);
+        Assert.Equal(3ul, store.NextOffset);
+        Assert.Equal(0, store.Recovery.DroppedBytes);
     }
 }
