@@ -32,7 +32,8 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     private readonly FileStream _lockFile;
     private readonly BlockCache _cache;
     private readonly object _queueLock = new();
-    private readonly Queue<(WriteBatch Batch, TaskCompletionSource Done)> _queue = new();
+    // Batches to commit, or (Batch null) an action that must run as leader between two commits.
+    private readonly Queue<(WriteBatch? Batch, TaskCompletionSource Done, Action? Action)> _queue = new();
     private readonly List<WriteBatch> _groupBatches = [];
     private readonly List<TaskCompletionSource?> _groupWaiters = [];
     private readonly List<ReadOnlyMemory<byte>> _groupFrames = [];
@@ -467,7 +468,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             if (_leaderActive)
             {
                 done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _queue.Enqueue((batch, done));
+                _queue.Enqueue((batch, done, null));
             }
             else
             {
@@ -725,7 +726,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                 if (_leaderActive)
                 {
                     done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    _queue.Enqueue((batch, done));
+                    _queue.Enqueue((batch, done, null));
                 }
                 else
                 {
@@ -748,22 +749,29 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
     }
 
-    /// <summary>Runs <paramref name="action"/> as the commit leader, with no commit in flight.</summary>
+    /// <summary>Runs <paramref name="action"/> as the commit leader, with no commit in flight: at once when
+    /// no one leads, else queued behind the writes already waiting (so it cannot starve under load).</summary>
     private async Task RunExclusiveLeaderAsync(Action action, CancellationToken cancellationToken)
     {
-        while (true)
+        TaskCompletionSource? done = null;
+        lock (_queueLock)
         {
-            lock (_queueLock)
+            ThrowIfUnavailable();
+            if (_leaderActive)
             {
-                ThrowIfUnavailable();
-                if (!_leaderActive)
-                {
-                    _leaderActive = true;
-                    break;
-                }
+                done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _queue.Enqueue((null, done, action));
             }
+            else
+            {
+                _leaderActive = true;
+            }
+        }
 
-            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        if (done is not null)
+        {
+            await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
 
         try
@@ -838,13 +846,15 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
     }
 
-    /// <summary>Leads queued writers group after group until the queue is empty.</summary>
+    /// <summary>Leads queued writers group after group (and queued actions in order) until the queue is empty.</summary>
     private async Task LeadQueuedAsync()
     {
+        TaskCompletionSource? actionDone = null;
         try
         {
             while (true)
             {
+                Action? action = null;
                 lock (_queueLock)
                 {
                     if (_queue.Count == 0)
@@ -854,11 +864,32 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                         return;
                     }
 
-                    while (_queue.TryDequeue(out var next))
+                    while (_queue.TryPeek(out var next))
                     {
-                        _groupBatches.Add(next.Batch);
+                        if (next.Action is not null)
+                        {
+                            if (_groupBatches.Count == 0)
+                            {
+                                _queue.Dequeue();
+                                action = next.Action;
+                                actionDone = next.Done;
+                            }
+
+                            break;
+                        }
+
+                        _queue.Dequeue();
+                        _groupBatches.Add(next.Batch!);
                         _groupWaiters.Add(next.Done);
                     }
+                }
+
+                if (action is not null)
+                {
+                    action();
+                    actionDone!.TrySetResult();
+                    actionDone = null;
+                    continue;
                 }
 
                 await EnsureRoomAsync().ConfigureAwait(false);
@@ -875,6 +906,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         catch (Exception e)
         {
             Fault(e);
+            actionDone?.TrySetException(e);
             foreach (var waiter in _groupWaiters)
             {
                 waiter?.TrySetException(e);

@@ -43,8 +43,6 @@ public sealed class WriteBatch : IDisposable
     /// <summary>Offset of the first log record (valid when <see cref="LogCount"/> &gt; 0).</summary>
     public ulong FirstLogOffset { get; private set; }
 
-    internal long LogPayloadBytes { get; private set; }
-
     internal ulong LastLogEpoch { get; private set; }
 
     /// <summary>The encoded frame: header (filled at commit) followed by the operations.</summary>
@@ -104,7 +102,6 @@ public sealed class WriteBatch : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(runCount, BinaryPrimitives.ReadInt32LittleEndian(runCount) + 1);
         LogCount++;
         LastLogEpoch = epoch;
-        LogPayloadBytes += payload.Length;
     }
 
     /// <summary>Sets <paramref name="key"/> to <paramref name="value"/> in the key/value space.</summary>
@@ -147,7 +144,6 @@ public sealed class WriteBatch : IDisposable
         LogCount = 0;
         FirstLogOffset = 0;
         LastLogEpoch = 0;
-        LogPayloadBytes = 0;
     }
 
     public void Dispose()

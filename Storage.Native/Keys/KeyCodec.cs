@@ -38,6 +38,4 @@ internal static class KeyCodec
         key.Length == MarkerKeyLength && key[0] == InternalPrefix && key[1] == MarkerTag;
 
     public static ulong ReadMarkerOffset(ReadOnlySpan<byte> markerKey) => BinaryPrimitives.ReadUInt64BigEndian(markerKey[2..]);
-
-    public static int Compare(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.SequenceCompareTo(b);
 }

@@ -46,8 +46,6 @@ internal sealed class SegmentWriter : IDisposable
         _file.Write(header);
     }
 
-    public long EntryCount => _entries;
-
     /// <summary>Bytes written so far (approximate until <see cref="Finish"/>).</summary>
     public long Length => _file.Position + _blockLength;
 

@@ -108,21 +108,6 @@ internal sealed class WriteAheadLog : IDisposable
         }
     }
 
-    public void Write(ReadOnlySpan<byte> frame)
-    {
-        try
-        {
-            RandomAccess.Write(_handle, frame, _position);
-            _position += frame.Length;
-            Preallocate();
-        }
-        catch (IOException)
-        {
-            TryCutBack();
-            throw;
-        }
-    }
-
     /// <summary>Once writes pass the zeroed (or recycled) region, zero the next
     /// <see cref="PreallocatedBytes"/> after them: the sync that follows pays the file-size journal commit
     /// once per region instead of once per write.</summary>

@@ -135,4 +135,39 @@ public class ConcurrencyTests
 
         Assert.Equal(store.NextOffset, count);
     }
+
+    [Fact]
+    public async Task Flush_completes_while_writers_never_pause()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { Durability = DurabilityMode.None, MemtableBytes = 1 << 20 });
+        using var stop = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+        {
+            var i = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                await store.PutAsync(BitConverter.GetBytes((w << 24) | i++), new byte[64]);
+            }
+        })).ToArray();
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (store.GetStatistics().UserBytesWritten == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+        }
+
+        var before = store.GetStatistics().UserBytesWritten;
+        Assert.True(before > 0, "writers never started");
+        for (var round = 0; round < 5; round++)
+        {
+            await store.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        var after = store.GetStatistics();
+        stop.Cancel();
+        await Task.WhenAll(writers);
+        Assert.True(after.Flushes >= 1, $"flushes {after.Flushes}");
+        Assert.True(after.UserBytesWritten > before, "writers stalled during the flushes");
+    }
 }
