@@ -37,6 +37,11 @@ internal static class WalReader
 
         var source = new MappedFileMemory(path, (int)length).Memory;
         var file = source.Span;
+        if (isNewestFile && file.IndexOfAnyExcept((byte)0) < 0)
+        {
+            return new WalFileReplay(0, 0, 0, previousSequence); // created, never written: nothing to drop
+        }
+
         if (BinaryPrimitives.ReadUInt32LittleEndian(file) != WriteAheadLog.Magic)
         {
             throw new PyramidCorruptionException(path, 0, "bad write-ahead log magic");

@@ -70,16 +70,17 @@ internal sealed class WriteAheadLog : IDisposable
         var handle = File.OpenHandle(path, recycle is null ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
         try
         {
-            if (recycle is null)
-            {
-                RandomAccess.Write(handle, Zeros, 0);
-            }
-
+            // Header first: a crash before it leaves an empty file, after it a file that ends cleanly.
             Span<byte> header = stackalloc byte[HeaderBytes];
             BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
             BinaryPrimitives.WriteUInt16LittleEndian(header[4..], FormatVersion);
             BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 0);
             RandomAccess.Write(handle, header, 0);
+            if (recycle is null)
+            {
+                RandomAccess.Write(handle, Zeros, HeaderBytes);
+            }
+
             LibC.SyncData(handle, path);
             LibC.SyncDirectory(directory);
             return new WriteAheadLog(path, fileNumber, handle, HeaderBytes) { _allocatedEnd = RandomAccess.GetLength(handle) };
