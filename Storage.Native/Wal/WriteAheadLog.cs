@@ -102,10 +102,12 @@ internal sealed class WriteAheadLog : IDisposable
             _position += totalBytes;
             Preallocate();
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException or UnauthorizedAccessException)
         {
+            // .NET reports a full disk as IOException but a file-size limit (EFBIG) as ArgumentOutOfRangeException:
+            // both are the file system refusing the write, not bad input.
             TryCutBack();
-            throw;
+            throw new IOException($"write-ahead log '{Path}' could not be written at byte {_position}: {e.Message}", e);
         }
     }
 
@@ -161,7 +163,7 @@ internal sealed class WriteAheadLog : IDisposable
         {
             RandomAccess.SetLength(_handle, _position);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
         {
             // Recovery drops a torn tail anyway; the original error is the one to report.
         }

@@ -17,6 +17,9 @@ public static class CrashWorkload
         CompactionBytesPerSecond = 0,
     };
 
+    /// <summary>For the write-failure test: the WAL grows past the file-size limit before any flush.</summary>
+    public static PyramidOptions FillOptions => new() { MemtableBytes = 64L << 20 };
+
     /// <summary>Payload of log record <paramref name="offset"/>: its offset, a mixed word and a length that varies.</summary>
     public static byte[] Payload(ulong offset)
     {

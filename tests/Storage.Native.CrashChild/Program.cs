@@ -1,17 +1,19 @@
 using Pyralog.Storage.Native;
 using Pyralog.Storage.Native.CrashChild;
 
-// usage: CrashChild DIRECTORY SEED
+// usage: CrashChild DIRECTORY SEED [fill]
 // Appends batches (each with a KV put of the new log end) as fast as it can and prints "ack N"
-// after each acknowledged batch, until the parent kills it.
-if (args.Length != 2)
+// after each acknowledged batch, until the parent kills it. With "fill" it runs with a large memtable
+// until a write fails (the parent limits the file size), prints "error MESSAGE" and exits with 3.
+if (args.Length is < 2 or > 3)
 {
-    Console.Error.WriteLine("usage: CrashChild DIRECTORY SEED");
+    Console.Error.WriteLine("usage: CrashChild DIRECTORY SEED [fill]");
     return 2;
 }
 
+var fill = args.Length == 3 && args[2] == "fill";
 var random = new Random(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
-await using var store = PyramidStore.Open(args[0], CrashWorkload.Options);
+await using var store = PyramidStore.Open(args[0], fill ? CrashWorkload.FillOptions : CrashWorkload.Options);
 var output = Console.Out;
 using var batch = new WriteBatch(1 << 20);
 while (true)
@@ -25,7 +27,17 @@ while (true)
     }
 
     batch.Put(CrashWorkload.AckedKey, BitConverter.GetBytes(next + (ulong)count));
-    await store.WriteAsync(batch);
+    try
+    {
+        await store.WriteAsync(batch);
+    }
+    catch (IOException e) when (fill)
+    {
+        await output.WriteLineAsync($"error {e.Message.ReplaceLineEndings(" ")}");
+        await output.FlushAsync();
+        return 3;
+    }
+
     await output.WriteLineAsync($"ack {next + (ulong)count}");
     await output.FlushAsync();
 }
