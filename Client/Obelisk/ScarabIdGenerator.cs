@@ -5,18 +5,23 @@ namespace Pyralog.Client.Obelisk;
 
 /// <summary>
 /// Leases blocks of Scarab IDs from obelisk grains and hands IDs out from memory: one interlocked increment per ID.
-/// Blocks are requested ahead (<see cref="ScarabIdGeneratorOptions.PrefetchBlocks"/>, topped up when a block is half
-/// used) and consumed in the order they were requested. Orleans does not promise to deliver concurrent calls in
-/// order, so requests to one obelisk id are chained (each is sent once the previous one answered): the obelisk
-/// then issues them in request order, and a generator on a single obelisk id yields strictly increasing IDs.
-/// An ID is never handed out twice: each block was given to this generator alone.
+/// <see cref="ScarabIdGeneratorOptions.PrefetchBlocks"/> requests are kept outstanding; the pipeline is topped up
+/// each time a block is taken. Orleans does not promise to deliver concurrent calls in order, so requests to one
+/// obelisk id are chained (each is sent once the previous one answered): the obelisk issues them in request order,
+/// and since a later request to an obelisk cannot complete before an earlier one, taking the first completed block
+/// in request order keeps a single-obelisk generator strictly increasing while a slow obelisk does not hold up
+/// blocks that arrived from the others. An ID is never handed out twice: each block was given to this generator alone.
 /// </summary>
 public sealed class ScarabIdGenerator : IScarabIdGenerator
 {
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
+
     private sealed class Lease(ScarabIdBlock block)
     {
         public readonly ScarabIdBlock Block = block;
-        public int Taken;
+
+        // 64 bits: failed takes on a used-up block keep incrementing, and a 32-bit count would wrap into reissued IDs.
+        public long Taken;
     }
 
     private readonly IGrainFactory _grains;
@@ -26,7 +31,7 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     private readonly int _maxAttempts;
     private readonly TimeSpan _retryDelay;
     private readonly object _gate = new();
-    private readonly Queue<Task<ScarabIdBlock>> _pipeline = new();
+    private readonly List<Task<ScarabIdBlock>> _pipeline = [];
     private readonly Task[] _lastRequest;
     private Lease _current = new(default);
     private int _nextObelisk;
@@ -67,83 +72,91 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     public IReadOnlyList<int> ObeliskIds => _obeliskIds;
 
     public ValueTask<ScarabId> NextAsync(CancellationToken cancellationToken = default) =>
-        TryNext(out var id) ? new ValueTask<ScarabId>(id) : NextSlowAsync(cancellationToken);
+        TryTakeCurrent(out var id) ? new ValueTask<ScarabId>(id) : NextSlowAsync(cancellationToken);
 
     public bool TryNext(out ScarabId id)
     {
-        var lease = Volatile.Read(ref _current);
-        var index = Interlocked.Increment(ref lease.Taken) - 1;
-        if (index < lease.Block.Count)
+        if (TryTakeCurrent(out id))
         {
-            if (index == lease.Block.Count >> 1)
-            {
-                // Exactly one caller per block passes its midpoint: top the pipeline up there.
-                lock (_gate)
-                {
-                    RefillLocked();
-                }
-            }
-
-            id = lease.Block[index];
             return true;
         }
 
         lock (_gate)
         {
-            return TryTakeLocked(out id);
+            return TryTakeLocked(out id, out _);
         }
+    }
+
+    private bool TryTakeCurrent(out ScarabId id)
+    {
+        var lease = Volatile.Read(ref _current);
+        var index = Interlocked.Increment(ref lease.Taken) - 1;
+        if (index < lease.Block.Count)
+        {
+            id = lease.Block[(int)index];
+            return true;
+        }
+
+        id = default;
+        return false;
     }
 
     private async ValueTask<ScarabId> NextSlowAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
-            Task<ScarabIdBlock> head;
+            Task pending;
             lock (_gate)
             {
-                if (TryTakeLocked(out var id))
+                if (TryTakeLocked(out var id, out var failed))
                 {
                     return id;
                 }
 
-                RefillLocked();
-                head = _pipeline.Peek();
+                if (failed is not null)
+                {
+                    // Every attempt for that block failed: the caller hears why; the next call leases afresh.
+                    ExceptionDispatchInfo.Throw(failed.InnerException ?? failed);
+                }
+
+                pending = Task.WhenAny(_pipeline);
             }
 
-            // Completes (or faults) when the oldest outstanding block arrives; the loop then takes from it.
-            await ((Task)head).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await pending.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
 
-    /// <summary>Takes from the current block, moving to the oldest arrived block when it is used up.</summary>
-    private bool TryTakeLocked(out ScarabId id)
+    /// <summary>
+    /// Takes from the current block, moving to the first completed block (in request order) when it is used up.
+    /// A block whose request failed is removed and its failure returned instead.
+    /// </summary>
+    private bool TryTakeLocked(out ScarabId id, out AggregateException? failed)
     {
+        failed = null;
         while (true)
         {
-            var lease = _current;
-            var index = Interlocked.Increment(ref lease.Taken) - 1;
-            if (index < lease.Block.Count)
+            if (TryTakeCurrent(out id))
             {
-                id = lease.Block[index];
                 return true;
             }
 
-            if (_pipeline.Count == 0 || !_pipeline.Peek().IsCompleted)
+            var arrived = _pipeline.FindIndex(static t => t.IsCompleted);
+            if (arrived < 0)
             {
-                id = default;
                 return false;
             }
 
-            var arrived = _pipeline.Dequeue();
+            var request = _pipeline[arrived];
+            _pipeline.RemoveAt(arrived);
             RefillLocked();
-            if (!arrived.IsCompletedSuccessfully)
+            if (!request.IsCompletedSuccessfully)
             {
-                // Every attempt for this block failed: the caller hears why; the next call leases afresh.
-                ExceptionDispatchInfo.Throw(arrived.Exception!.InnerException ?? arrived.Exception);
+                failed = request.Exception;
+                return false;
             }
 
-            Volatile.Write(ref _current, new Lease(arrived.Result));
+            Volatile.Write(ref _current, new Lease(request.Result));
         }
     }
 
@@ -155,7 +168,7 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
             _nextObelisk = (slot + 1) % _obeliskIds.Length;
             var request = LeaseBlockAsync(_obeliskIds[slot], _lastRequest[slot]);
             _lastRequest[slot] = request;
-            _pipeline.Enqueue(request);
+            _pipeline.Add(request);
         }
     }
 
@@ -171,7 +184,9 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
             }
             catch (Exception e) when (e is not ArgumentException && attempt < _maxAttempts)
             {
-                await Task.Delay(_retryDelay * attempt).ConfigureAwait(false);
+                // A silo loss takes membership detection plus the obelisk's lease wait to heal: keep trying, gently.
+                var delay = _retryDelay * attempt;
+                await Task.Delay(delay < MaxRetryDelay ? delay : MaxRetryDelay).ConfigureAwait(false);
             }
         }
     }

@@ -21,9 +21,9 @@ public sealed class ScarabIdGeneratorOptions
     public int PrefetchBlocks { get; set; } = 4;
 
     /// <summary>Attempts per block before a failure reaches the caller (the obelisk reactivates elsewhere meanwhile if its silo died).</summary>
-    public int MaxAttempts { get; set; } = 5;
+    public int MaxAttempts { get; set; } = 40;
 
-    /// <summary>Pause after a failed attempt, growing linearly with the attempt.</summary>
+    /// <summary>Pause after a failed attempt, growing linearly with the attempt up to one second (the defaults keep trying for about 35 s, longer than a silo failover takes).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first wrong setting.</summary>
