@@ -51,6 +51,25 @@ internal sealed class ConnectionOptions
 
     public void AddTo(Command command)
     {
+        GatewayPorts.Validators.Add(r =>
+        {
+            foreach (var port in r.GetValueOrDefault<int[]>() ?? [])
+            {
+                if (port is < 1 or > 65535)
+                {
+                    r.AddError($"--gateway-port {port} is not a port in 1..65535.");
+                }
+            }
+        });
+        ConnectTimeout.Validators.Add(r =>
+        {
+            var seconds = r.GetValueOrDefault<double>();
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > 3600)
+            {
+                r.AddError($"--connect-timeout must be a number of seconds in (0, 3600] (was {seconds}).");
+            }
+        });
+
         command.Options.Add(GatewayPorts);
         command.Options.Add(ClusterId);
         command.Options.Add(ServiceId);

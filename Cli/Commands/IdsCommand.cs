@@ -37,6 +37,11 @@ internal static class IdsCommand
             {
                 client = await PyralogClient.ConnectAsync(connection.Read(result), cancellationToken);
             }
+            catch (ArgumentException e)
+            {
+                error.WriteLine($"pyralog: {FirstLine(e.Message)}");
+                return 2;
+            }
             catch (PyralogConnectionException e)
             {
                 error.WriteLine($"pyralog: {FirstLine(e.Message)}");
@@ -50,9 +55,19 @@ internal static class IdsCommand
                     BlockSize = Math.Min(n, ScarabId.SequencesPerMillisecond),
                     PrefetchBlocks = n > ScarabId.SequencesPerMillisecond ? 4 : 1,
                 });
-                for (var i = 0; i < n; i++)
+                var printed = 0;
+                try
                 {
-                    output.WriteLine((await generator.NextAsync(cancellationToken)).Value);
+                    for (; printed < n; printed++)
+                    {
+                        output.WriteLine((await generator.NextAsync(cancellationToken)).Value);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    await output.FlushAsync(CancellationToken.None);
+                    error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {FirstLine(e.Message)}");
+                    return 1;
                 }
 
                 await output.FlushAsync(cancellationToken);

@@ -47,6 +47,30 @@ public sealed class IdsCommandTests
         Assert.Contains("--count must be in 1..10000000", error);
     }
 
+    [Theory]
+    [InlineData("--connect-timeout", "0", "--connect-timeout must be a number of seconds")]
+    [InlineData("--connect-timeout", "-1", "--connect-timeout must be a number of seconds")]
+    [InlineData("--connect-timeout", "NaN", "--connect-timeout must be a number of seconds")]
+    [InlineData("--gateway-port", "0", "--gateway-port 0 is not a port")]
+    [InlineData("--gateway-port", "70000", "--gateway-port 70000 is not a port")]
+    public async Task Bad_connection_options_are_named_without_a_stack_trace(string option, string value, string expected)
+    {
+        var (exit, output, error) = await Run("ids", "next", option, value);
+        Assert.NotEqual(0, exit);
+        Assert.DoesNotContain("   at ", output);
+        Assert.Contains(expected, error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public async Task Redis_membership_without_a_connection_string_is_one_line_and_exit_2()
+    {
+        var (exit, output, error) = await Run("ids", "next", "--membership", "redis");
+        Assert.Equal(2, exit);
+        Assert.Equal("", output);
+        Assert.Equal("pyralog: Membership is 'redis' but RedisConnectionString is not set. (Parameter 'RedisConnectionString')", error.Trim());
+    }
+
     [Fact]
     public async Task An_unreachable_cluster_is_one_line_and_exit_1()
     {
