@@ -41,7 +41,8 @@ public static class PyralogSiloHost
         builder.Configuration.AddEnvironmentVariables("PYRALOG_");
         builder.Configuration.AddCommandLine(args, Switches.ToDictionary());
 
-        var host = builder.Configuration.GetSection(SiloHostOptions.SectionName).Get<SiloHostOptions>() ?? new SiloHostOptions();
+        var host = Bind<SiloHostOptions>(builder.Configuration, SiloHostOptions.SectionName);
+        var pyralog = Bind<PyralogOptions>(builder.Configuration, PyralogOptions.SectionName);
         var failures = SiloHostOptionsValidator.Validate(host);
         if (failures.Count > 0)
         {
@@ -54,9 +55,28 @@ public static class PyralogSiloHost
         builder.UseOrleans(silo =>
         {
             ConfigureMembership(silo, host);
-            silo.AddPyralog(o => builder.Configuration.GetSection(PyralogOptions.SectionName).Bind(o));
+            silo.AddPyralog(o =>
+            {
+                o.DataDirectory = pyralog.DataDirectory;
+                o.Obelisk = pyralog.Obelisk;
+            });
         });
         return builder;
+    }
+
+    /// <summary>Binds a section; a value of the wrong type (a port that is no number, an unknown mode) becomes a validation failure naming it.</summary>
+    private static T Bind<T>(IConfiguration configuration, string section)
+        where T : new()
+    {
+        try
+        {
+            return configuration.GetSection(section).Get<T>() ?? new T();
+        }
+        catch (InvalidOperationException e)
+        {
+            var reason = e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
+            throw new Microsoft.Extensions.Options.OptionsValidationException(section, typeof(T), [reason]);
+        }
     }
 
     private static void ConfigureMembership(ISiloBuilder silo, SiloHostOptions host)

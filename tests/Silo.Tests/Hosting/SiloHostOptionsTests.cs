@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Silo.Hosting;
@@ -39,6 +40,16 @@ public sealed class SiloHostOptionsTests
     {
         var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions { SiloPort = 5000, GatewayPort = 5000 });
         Assert.Equal(["Silo:SiloPort and Silo:GatewayPort must differ (both are 5000)."], failures);
+    }
+
+    [Theory]
+    [InlineData("--silo-port", "abc", "Silo:SiloPort")]
+    [InlineData("--membership", "foo", "Silo:Membership")]
+    [InlineData("--data-dir", "", "Pyralog:DataDirectory")]
+    public void A_value_of_the_wrong_type_is_named(string name, string value, string key)
+    {
+        var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder([name, value]).Build().Services.GetRequiredService<IOptions<Pyralog.Grains.Hosting.PyralogOptions>>().Value);
+        Assert.Contains(e.Failures, f => f.Contains(key));
     }
 
     [Fact]
