@@ -60,20 +60,39 @@ public class ModelPropertyTests
         return bytes;
     }
 
+    // The same sequences with background flush and compaction running underneath (tiny memtable, eager L0).
+    private static readonly PyramidOptions Background = new()
+    {
+        MemtableBytes = 64 << 10,
+        BlockBytes = 512,
+        TargetSegmentBytes = 64 << 10,
+        L1TargetBytes = 64 << 10,
+        L0CompactionTrigger = 2,
+        CompactionBytesPerSecond = 0,
+        BlockCacheBytes = 16 << 10,
+    };
+
     [Property(MaxTest = 40)]
     public Property Store_matches_the_model_after_every_step() => Prop.ForAll(Operations(), ops =>
     {
-        RunAsync(ops).GetAwaiter().GetResult();
+        RunAsync(ops, Options).GetAwaiter().GetResult();
         return true;
     });
 
-    private static async Task RunAsync(Op[] ops)
+    [Property(MaxTest = 15)]
+    public Property Store_matches_the_model_with_background_flush_and_compaction() => Prop.ForAll(Operations(), ops =>
+    {
+        RunAsync(ops, Background).GetAwaiter().GetResult();
+        return true;
+    });
+
+    private static async Task RunAsync(Op[] ops, PyramidOptions options)
     {
         using var dir = new TempDirectory();
         var log = new SortedDictionary<ulong, (ulong Epoch, byte[] Payload)>();
         var kv = new SortedDictionary<string, string>(StringComparer.Ordinal);
         ulong first = 0, next = 0, epoch = 1;
-        var store = PyramidStore.Open(dir.Path, Options);
+        var store = PyramidStore.Open(dir.Path, options);
         try
         {
             for (var step = 0; step < ops.Length; step++)
@@ -136,7 +155,7 @@ public class ModelPropertyTests
                         break;
                     case OpKind.Reopen:
                         await store.DisposeAsync();
-                        store = PyramidStore.Open(dir.Path, Options);
+                        store = PyramidStore.Open(dir.Path, options);
                         break;
                 }
 
