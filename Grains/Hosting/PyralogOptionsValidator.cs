@@ -23,9 +23,10 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Obelisk:LeaseDuration must be at least 100 ms (was {o.LeaseDuration}).");
         }
 
-        if (o.MaxClockSkew < TimeSpan.Zero || o.MaxClockSkew >= o.LeaseDuration)
+        if (o.MaxClockSkew < TimeSpan.Zero || o.MaxClockSkew >= o.LeaseDuration / 2)
         {
-            failures.Add($"Pyralog:Obelisk:MaxClockSkew must be at least 0 and shorter than LeaseDuration (was {o.MaxClockSkew}).");
+            // A holder renews at half its lease; the skew must fit in the other half for leases to order activations.
+            failures.Add($"Pyralog:Obelisk:MaxClockSkew must be at least 0 and shorter than half of LeaseDuration (was {o.MaxClockSkew}).");
         }
 
         if (o.MaxClockLead < TimeSpan.FromMilliseconds(1) || o.MaxClockLead > TimeSpan.FromSeconds(1))

@@ -11,7 +11,9 @@ public static class PyralogSiloBuilderExtensions
     /// <summary>
     /// Registers everything Pyralog adds to a silo: its grains' options (validated at start-up), the clock, and an
     /// in-memory grain storage for obelisk leases unless a provider named <see cref="PyralogStorageNames.Obelisk"/>
-    /// is registered already (register a durable one first for multi-machine clusters).
+    /// is registered already. Register a durable one first for multi-silo clusters: with the in-memory default, an
+    /// obelisk's first activation while other silos are up waits out a full lease (a lease record lost with a crashed
+    /// silo cannot be told from one never written).
     /// </summary>
     public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<PyralogOptions>? configure = null)
     {
@@ -32,6 +34,8 @@ public static class PyralogSiloBuilderExtensions
         {
             builder.AddMemoryGrainStorage(PyralogStorageNames.Obelisk);
         }
+
+        builder.Services.TryAddSingleton(new ObeliskLeaseStorage(IsVolatile: !hasObeliskStorage));
 
         return builder;
     }

@@ -26,14 +26,22 @@ namespace Pyralog.Grains.Obelisk;
  * write succeeds after the other has read. If the newcomer B wrote first, the old activation A's next renewal
  * fails and A stops; everything A issued lies below the ReservedUntil that B read, and B issues only above it.
  * If A renewed first, B's write fails and B's activation fails (the caller retries and reaches A).
- * Ordering across activations is kept by the lease: a newcomer that finds an unexpired lease held by someone else
- * waits until LeaseExpires + MaxClockSkew, by when A (which stops issuing at LeaseExpires − MaxClockSkew on its own
- * clock) has stopped, so no caller sees A's lower IDs after B's. A clean deactivation releases the lease (and
- * tightens ReservedUntil to what was really issued), so a planned move waits for nothing.
+ * Ordering across activations is kept by the lease: a holder issues without renewing only until half its lease
+ * has passed, measured on the monotonic clock from when its write was sent (a wall clock stepping back cannot
+ * stretch it). A newcomer that finds a lease not released waits until LeaseExpires + MaxClockSkew on its own wall
+ * clock (capped at LeaseDuration + MaxClockSkew, so a dead holder whose clock ran far ahead cannot block it for
+ * long), by when the holder has stopped, as MaxClockSkew < LeaseDuration / 2 (validated). No caller then sees the
+ * old holder's lower IDs after the newcomer's. A clean deactivation releases the lease (LeaseExpires = 0, and
+ * ReservedUntil tightened to what was really issued, never below the floor it started from), so a planned move
+ * waits for nothing.
  *
- * With the default in-memory grain storage the lease lives as long as the cluster; the local counter file and the
- * clock then cover a full cluster restart. Register a durable provider named "pyralog-obelisk" for multi-machine
- * clusters.
+ * Volatile storage (the in-memory default) can lose the record with a crashed silo while the holder lives on
+ * elsewhere. A missing record (fence 0) then cannot be told from one never written, so while other silos are up a
+ * newcomer waits LeaseDuration + MaxClockSkew before taking it: the old holder's next renewal fails (its ETag no
+ * longer matches), so it stopped issuing at most half a lease after its last write; the newcomer, starting from the
+ * clock a full lease later, is above everything it issued. A lone silo has no one to wait for, and after a full
+ * cluster restart the local counter file and the clock carry on. A durable provider named "pyralog-obelisk"
+ * (Redis in the silo's redis mode) keeps the fence and reservation across everything and never needs that wait.
  */
 
 /// <summary>The obelisk grain: hands out Scarab IDs for one obelisk id under a fenced lease.</summary>
@@ -42,22 +50,29 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private readonly IPersistentState<ObeliskLease> _lease;
     private readonly PyralogOptions _options;
     private readonly TimeProvider _time;
+    private readonly ObeliskLeaseStorage _leaseStorage;
+    private readonly IClusterMembershipService _membership;
     private readonly ILogger<ObeliskGrain> _logger;
     private ObeliskSequencer? _sequencer;
     private ObeliskNode? _node;
     private int _obeliskId;
     private ulong _floorMs;
+    private long _renewAtTimestamp;
     private bool _holdsLease;
 
     public ObeliskGrain(
         [PersistentState("lease", PyralogStorageNames.Obelisk)] IPersistentState<ObeliskLease> lease,
         IOptions<PyralogOptions> options,
         TimeProvider time,
+        ObeliskLeaseStorage leaseStorage,
+        IClusterMembershipService membership,
         ILogger<ObeliskGrain> logger)
     {
         _lease = lease;
         _options = options.Value;
         _time = time;
+        _leaseStorage = leaseStorage;
+        _membership = membership;
         _logger = logger;
     }
 
@@ -116,12 +131,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         var node = _node ?? throw new InvalidOperationException($"Obelisk {_obeliskId} is not active.");
         var block = await node.NextBlockAsync(count);
         var lastMs = block.Last.Milliseconds;
-        var nowUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var lease = _lease.State;
-        var halfLife = (long)(Obelisk.LeaseDuration.TotalMilliseconds / 2);
-        if (!_holdsLease
-            || lastMs >= lease.ReservedUntilMs
-            || nowUnixMs >= lease.LeaseExpiresUnixMs - halfLife)
+        if (!_holdsLease || lastMs >= _lease.State.ReservedUntilMs || _time.GetTimestamp() >= _renewAtTimestamp)
         {
             await RenewAsync(lastMs);
         }
@@ -144,14 +154,13 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private async Task TakeLeaseAsync(CancellationToken cancellationToken)
     {
         var lease = _lease.State;
-        var nowUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (lease.LeaseExpiresUnixMs > nowUnixMs)
+        var wait = LeaseWait(lease);
+        if (wait > TimeSpan.Zero)
         {
-            // Someone else's unexpired lease: it vanished without releasing (a crashed silo) or is still alive
-            // (a duplicate activation). Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
-            var wait = TimeSpan.FromMilliseconds(lease.LeaseExpiresUnixMs - nowUnixMs) + Obelisk.MaxClockSkew;
+            // The holder vanished without releasing (a crashed silo) or is still alive (a duplicate activation).
+            // Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
             _logger.LogInformation(
-                "Obelisk {ObeliskId} waits {Wait} for the lease of fence {Fence} held by {Holder} to expire",
+                "Obelisk {ObeliskId} waits {Wait} for the lease of fence {Fence} held by '{Holder}' to run out",
                 _obeliskId, wait, lease.Fence, lease.Holder);
             await Task.Delay(wait, _time, cancellationToken);
         }
@@ -164,6 +173,38 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         _logger.LogInformation(
             "Obelisk {ObeliskId} took the lease with fence {Fence}; IDs start at {FloorMs} ms after the Pyralog epoch",
             _obeliskId, lease.Fence, _node.NowMilliseconds);
+    }
+
+    /// <summary>How long a newcomer must wait before taking the lease it read (see the design comment).</summary>
+    private TimeSpan LeaseWait(ObeliskLease lease)
+    {
+        var longest = Obelisk.LeaseDuration + Obelisk.MaxClockSkew;
+        if (lease.LeaseExpiresUnixMs != 0)
+        {
+            var untilExpiry = TimeSpan.FromMilliseconds(lease.LeaseExpiresUnixMs - _time.GetUtcNow().ToUnixTimeMilliseconds()) + Obelisk.MaxClockSkew;
+            return untilExpiry <= TimeSpan.Zero ? TimeSpan.Zero : untilExpiry < longest ? untilExpiry : longest;
+        }
+
+        if (lease.Fence == 0 && _leaseStorage.IsVolatile && OtherSilosAreUp())
+        {
+            return longest;
+        }
+
+        return TimeSpan.Zero;
+    }
+
+    private bool OtherSilosAreUp()
+    {
+        var active = 0;
+        foreach (var member in _membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active)
+            {
+                active++;
+            }
+        }
+
+        return active > 1;
     }
 
     private async Task RenewAsync(ulong lastIssuedMs)
@@ -194,6 +235,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         lease.ReservedUntilMs = Math.Max(
             lease.ReservedUntilMs,
             Math.Max(_node!.NowMilliseconds, lastIssuedMs + 1) + durationMs + leadMs);
+        var sentAt = _time.GetTimestamp();
         try
         {
             await _lease.WriteStateAsync();
@@ -206,6 +248,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             throw;
         }
 
+        _renewAtTimestamp = sentAt + (long)(Obelisk.LeaseDuration.TotalSeconds / 2 * _time.TimestampFrequency);
         _holdsLease = true;
     }
 }

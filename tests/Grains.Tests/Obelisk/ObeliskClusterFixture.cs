@@ -37,7 +37,7 @@ public sealed class ObeliskClusterFixture : IAsyncLifetime
             siloBuilder.Services.AddOptions<PyralogOptions>().Configure<ILocalSiloDetails>((o, silo) =>
             {
                 o.DataDirectory = Path.Combine(DataRoot, silo.Name);
-                o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(2);
+                o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
                 o.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(100);
             });
 
