@@ -79,21 +79,30 @@ public sealed class ObeliskSequencer : IDisposable
         ValidateOptions(unitShift, blockSize);
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
-        var file = OpenHandle(path, FileMode.CreateNew);
-        try
+
+        // Written complete under a temporary name and renamed into place: a crash mid-create leaves no short file
+        // under the real name (which would read as damaged), only a temporary one the next create overwrites.
+        var temporary = path + ".new";
+        using (var file = OpenHandle(temporary, FileMode.Create))
         {
             Span<byte> header = stackalloc byte[HeaderSize];
             WriteHeader(header, unitShift);
             RandomAccess.Write(file, header, 0);
             RandomAccess.FlushToDisk(file);
-            LibC.SyncDirectory(directory);
-            return new ObeliskSequencer(path, file, unitShift, blockSize, 0);
         }
-        catch
+
+        try
         {
-            file.Dispose();
-            throw;
+            File.Move(temporary, path, overwrite: false);
         }
+        catch (IOException e)
+        {
+            File.Delete(temporary);
+            throw new IOException($"Cannot create obelisk counter file '{path}': {e.Message}", e);
+        }
+
+        LibC.SyncDirectory(directory);
+        return Recover(path, unitShift, blockSize);
     }
 
     /// <summary>Opens an existing counter file and resumes above its durable high-water.</summary>

@@ -108,6 +108,16 @@ public sealed class ObeliskSequencerTests : IDisposable
     }
 
     [Fact]
+    public void A_create_interrupted_before_its_rename_leaves_nothing_that_blocks_the_next()
+    {
+        var path = PathOf("n.obelisk");
+        File.WriteAllBytes(path + ".new", new byte[5]); // what a crash right after creating the temporary file leaves
+        using var sequencer = ObeliskSequencer.Open(path);
+        Assert.Equal(0UL, sequencer.Next());
+        Assert.False(File.Exists(path + ".new"));
+    }
+
+    [Fact]
     public void A_truncated_header_is_reported_with_the_file_name()
     {
         var path = PathOf("g.obelisk");
