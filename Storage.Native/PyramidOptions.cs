@@ -60,7 +60,7 @@ public sealed class PyramidOptions
 
     internal void Validate()
     {
-        Require(MemtableBytes >= 64 << 10, nameof(MemtableBytes), "must be at least 64 KiB");
+        Require(MemtableBytes is >= 64 << 10 and <= 1L << 30, nameof(MemtableBytes), "must be between 64 KiB and 1 GiB (a WAL file is replayed through one mapping)");
         Require(MaxImmutableMemtables >= 1, nameof(MaxImmutableMemtables), "must be at least 1");
         Require(BlockCacheBytes >= 0, nameof(BlockCacheBytes), "must not be negative");
         Require(BlockBytes is >= 512 and <= 1 << 20, nameof(BlockBytes), "must be between 512 B and 1 MiB");

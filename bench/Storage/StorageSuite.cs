@@ -18,7 +18,7 @@ public sealed class StorageSuite : IBenchSuite
     private const long ReadRecords = 1_000_000;
     private const int ReadPayload = 100;
     private const string RecoveryProbeVariable = "PYRALOG_BENCH_RECOVERY_PROBE";
-    private static readonly PyramidOptions RecoveryOptions = new() { MemtableBytes = 2L << 30, Durability = DurabilityMode.None, BackgroundWork = false };
+    private static readonly PyramidOptions RecoveryOptions = new() { MemtableBytes = 1L << 30, Durability = DurabilityMode.None, BackgroundWork = false };
 
     public string Name => SuiteName;
 
