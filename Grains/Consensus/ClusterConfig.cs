@@ -16,12 +16,16 @@ namespace Pyralog.Grains.Consensus;
 /// Incarnations: a voter counts (its vote, its replication acknowledgement, its read acknowledgement) only when the
 /// incarnation in the message equals the incarnation the configuration records for that replica id. A replica that
 /// lost its disk cannot vote as its old self (its old vote may be forgotten) because it returns with a new, larger
-/// incarnation; the leader then proposes <see cref="ConfigChangeType.Rejoin"/>, which removes the old incarnation
-/// from the voters and adds the new one as an auto-promoting learner (one voter removed: a single-server change),
-/// and promotes it once it has the whole committed log (one voter added). Two live incarnations of one replica
-/// therefore never both count in one configuration, and the two configurations that name different incarnations
-/// are two single-server steps apart, separated by a committed configuration, so their quorums cannot both elect
-/// leaders in one term.
+/// incarnation. Until the configuration says otherwise the configured incarnation alone counts. When the leader
+/// hears from another incarnation and the configured one has been silent for an election timeout, it proposes
+/// <see cref="ConfigChangeType.Rejoin"/>, which removes the configured incarnation from the voters and adds the other
+/// one as an auto-promoting learner (one voter removed: a single-server change), and promotes it once it has the
+/// whole committed log (one voter added). The other incarnation may be older: in Orleans a duplicate activation is
+/// brief and either one may survive, and an incarnation always runs on its own disk (a node refuses another
+/// incarnation's data), so an older one that comes back still holds its log and its votes and re-enters as any
+/// removed replica would, as a learner first. Two live incarnations of one replica therefore never both count in
+/// one configuration, and two configurations that name different incarnations as voters are two single-server
+/// steps apart, separated by a committed configuration, so their quorums cannot both elect leaders in one term.
 /// </summary>
 public sealed class ClusterConfig
 {
@@ -145,9 +149,9 @@ public sealed class ClusterConfig
                     ? new ClusterConfig(Without(_voters, m.Id), _learners)
                     : new ClusterConfig(_voters, Without(_learners, m.Id));
             case ConfigChangeType.Rejoin:
-                if (!present || m.Incarnation <= existing.Incarnation)
+                if (!present || m.Incarnation == existing.Incarnation)
                 {
-                    error = $"replica {m.Id}@{m.Incarnation} does not supersede a member";
+                    error = $"replica {m.Id}@{m.Incarnation} is not another incarnation of a member";
                     return null;
                 }
 

@@ -16,8 +16,9 @@ public enum ConfigChangeType : byte
     Remove = 3,
 
     /// <summary>
-    /// Replace a voter's stale incarnation by a new one that starts as an auto-promoting learner: removes one voter,
-    /// so it is a single-server change.
+    /// Replace a member's incarnation by another incarnation of the same replica (normally a newer one that lost the
+    /// disk; an older one when a short-lived newer one is gone), which starts as an auto-promoting learner: removes at
+    /// most one voter, so it is a single-server change.
     /// </summary>
     Rejoin = 4,
 }

@@ -20,7 +20,9 @@ public sealed class Message
     /// <summary>
     /// The incarnation of <see cref="To"/> this message is for (0 = whichever incarnation receives it). Responses
     /// carry the requester's incarnation, so a vote granted to one incarnation of a candidate is never counted by
-    /// another incarnation of the same replica campaigning in the same term.
+    /// another incarnation of the same replica campaigning in the same term. Appends, snapshots, vote requests and
+    /// TimeoutNow go to the incarnation the sender's configuration names; heartbeats go to any (so the leader hears
+    /// of a new incarnation).
     /// </summary>
     public long ToIncarnation { get; init; }
     public required long Term { get; init; }

@@ -1,10 +1,11 @@
 namespace Pyralog.Grains.Consensus;
 
 /// <summary>
-/// The leader's view of one member: what it is known to hold (<see cref="Match"/>), what to send next
-/// (<see cref="Next"/>), the replication state and flow control, and which incarnation answered last. Match only
-/// ever grows within one incarnation; a message from a different incarnation resets the progress, because a new
-/// incarnation holds none of what the old one acknowledged.
+/// The leader's view of one member, i.e. of one (replica id, incarnation): what it is known to hold
+/// (<see cref="Match"/>), what to send next (<see cref="Next"/>), the replication state and flow control, and when it
+/// was last heard from. Only messages from that incarnation update it; Match only ever grows. When the configuration
+/// names another incarnation of the replica the leader replaces the progress (the new incarnation holds none of what
+/// the old one acknowledged).
 /// </summary>
 internal sealed class Progress
 {
@@ -18,7 +19,7 @@ internal sealed class Progress
 
     public long Id { get; }
 
-    public long Incarnation { get; set; }
+    public long Incarnation { get; }
 
     public long Match { get; set; }
 
@@ -37,6 +38,9 @@ internal sealed class Progress
     /// <summary>Heard from since the last check-quorum round.</summary>
     public bool RecentActive { get; set; }
 
+    /// <summary>The leader's tick count when this incarnation was last heard from (or the progress was created).</summary>
+    public long LastHeard { get; set; }
+
     /// <summary>Highest read round (heartbeat context) this member acknowledged in the current term.</summary>
     public long ReadAck { get; set; }
 
@@ -48,14 +52,6 @@ internal sealed class Progress
         ProgressState.Replicate => Inflights.Full,
         _ => true,
     };
-
-    public void Reset(long incarnation, long next)
-    {
-        Incarnation = incarnation;
-        Match = 0;
-        ReadAck = 0;
-        BecomeProbe(next);
-    }
 
     public void BecomeProbe(long next)
     {

@@ -19,9 +19,15 @@ namespace Pyralog.Grains.Consensus;
 /// followers behind the compacted log, and leader transfer via TimeoutNow.
 ///
 /// Membership and incarnations: see <see cref="ClusterConfig"/> for the single-server change rules and the
-/// incarnation argument. A follower commits from a heartbeat only up to the index it has verified against the
-/// current leader in this term, so a wiped incarnation that answers for its old self is never told to commit
-/// entries it does not have.
+/// incarnation argument. The leader keeps one progress per member, for the incarnation the configuration names:
+/// Appends and snapshots are addressed to that incarnation, and only its answers count. An answer from another
+/// incarnation of the replica (a duplicate activation, or one that lost its disk) counts for nothing; it leads to a
+/// <see cref="ConfigChangeType.Rejoin"/> only once the configured incarnation has been silent for an election
+/// timeout, so a short-lived second activation cannot evict the healthy one, and an incarnation that outlived a
+/// short-lived successor can rejoin. Heartbeats go to whichever incarnation receives them (that is how the leader
+/// hears of a new one), so a follower commits from a heartbeat only up to the index it has verified against the
+/// leader of the current term (one leader per term; the verification is dropped whenever the term changes), and an
+/// incarnation answering for another is never told to commit entries it does not have.
 /// </summary>
 public sealed class RaftNode
 {
@@ -49,6 +55,7 @@ public sealed class RaftNode
     private long _verified;
     private long _leadTransferee;
     private long _readRound;
+    private long _ticks;
     private int _electionElapsed;
     private int _heartbeatElapsed;
     private int _randomizedElectionTimeout;
@@ -128,6 +135,7 @@ public sealed class RaftNode
     public void Tick()
     {
         CheckNoReadyOut();
+        _ticks++;
         if (Role == RaftRole.Leader)
         {
             TickLeader();
@@ -449,16 +457,16 @@ public sealed class RaftNode
 
     private void BecomeFollower(long term, long lead)
     {
+        if (term != _term || lead != _lead || Role != RaftRole.Follower)
+        {
+            _verified = 0;
+        }
+
         if (term != _term)
         {
             _term = term;
             _vote = 0;
             _voteIncarnation = 0;
-        }
-
-        if (lead != _lead || Role != RaftRole.Follower)
-        {
-            _verified = 0;
         }
 
         Role = RaftRole.Follower;
@@ -792,17 +800,21 @@ public sealed class RaftNode
 
     private void StepLeader(Message m)
     {
-        if (!_progress.TryGetValue(m.From, out var pr) || m.FromIncarnation < pr.Incarnation)
+        if (!_progress.TryGetValue(m.From, out var pr))
         {
             return;
         }
 
-        if (m.FromIncarnation > pr.Incarnation)
+        if (m.FromIncarnation != pr.Incarnation)
         {
-            pr.Reset(m.FromIncarnation, _log.LastIndex + 1);
+            // Another incarnation of a member: it counts for nothing (its answers, acknowledgements and reads are
+            // dropped) unless it is the only one of the replica still heard from.
+            MaybeRejoin(pr, m.FromIncarnation);
+            return;
         }
 
         pr.RecentActive = true;
+        pr.LastHeard = _ticks;
         switch (m.Type)
         {
             case MessageType.AppendResponse:
@@ -904,24 +916,32 @@ public sealed class RaftNode
         }
     }
 
-    /// <summary>Rejoins a newer incarnation and promotes caught-up auto-promoting learners (one change at a time).</summary>
+    /// <summary>Promotes a caught-up auto-promoting learner (one change at a time).</summary>
     private void MaybeChangeMembership(Progress pr)
     {
-        if (!_options.AutoMembership || _leadTransferee != 0 || _configs[^1].Index > _log.Committed ||
-            _log.Term(_log.Committed) != _term || !Config.TryGetMember(pr.Id, out var member, out var isVoter))
-        {
-            return;
-        }
-
-        if (pr.Incarnation > member.Incarnation)
-        {
-            ProposeMembershipChange(new ConfigChange(ConfigChangeType.Rejoin, new Member(pr.Id, pr.Incarnation)));
-        }
-        else if (!isVoter && member.AutoPromote && pr.Incarnation == member.Incarnation && pr.Match >= _log.Committed)
+        if (CanChangeMembership() && Config.TryGetMember(pr.Id, out var member, out var isVoter) && !isVoter && member.AutoPromote &&
+            pr.Incarnation == member.Incarnation && pr.Match >= _log.Committed)
         {
             ProposeMembershipChange(new ConfigChange(ConfigChangeType.PromoteLearner, member));
         }
     }
+
+    /// <summary>
+    /// Another incarnation of the member <paramref name="pr"/> tracks has just been heard from. It replaces the
+    /// configured one (as an auto-promoting learner) only if the configured incarnation has been silent for an
+    /// election timeout: while the configured one answers it holds the data and keeps counting, whichever of the two
+    /// is newer (in Orleans a duplicate activation is brief, and the one that survives may be either).
+    /// </summary>
+    private void MaybeRejoin(Progress pr, long incarnation)
+    {
+        if (_ticks - pr.LastHeard >= _options.ElectionTicks && CanChangeMembership())
+        {
+            ProposeMembershipChange(new ConfigChange(ConfigChangeType.Rejoin, new Member(pr.Id, incarnation)));
+        }
+    }
+
+    private bool CanChangeMembership() =>
+        _options.AutoMembership && _leadTransferee == 0 && _configs[^1].Index <= _log.Committed && _log.Term(_log.Committed) == _term;
 
     private bool MaybeCommit()
     {
@@ -1109,7 +1129,11 @@ public sealed class RaftNode
         if (prev < _log.SnapshotIndex)
         {
             var snapshot = _log.CurrentSnapshot;
-            Send(new Message { Type = MessageType.InstallSnapshot, To = pr.Id, From = Id, FromIncarnation = Incarnation, Term = _term, Snapshot = snapshot });
+            Send(new Message
+            {
+                Type = MessageType.InstallSnapshot, To = pr.Id, ToIncarnation = pr.Incarnation, From = Id, FromIncarnation = Incarnation, Term = _term,
+                Snapshot = snapshot,
+            });
             pr.BecomeSnapshot(snapshot.Index);
             return true;
         }
@@ -1122,7 +1146,7 @@ public sealed class RaftNode
 
         Send(new Message
         {
-            Type = MessageType.Append, To = pr.Id, From = Id, FromIncarnation = Incarnation, Term = _term,
+            Type = MessageType.Append, To = pr.Id, ToIncarnation = pr.Incarnation, From = Id, FromIncarnation = Incarnation, Term = _term,
             Index = prev, LogTerm = _log.Term(prev), Entries = entries, Commit = _log.Committed,
         });
         if (entries.Length > 0 && pr.State == ProgressState.Replicate)
@@ -1227,7 +1251,11 @@ public sealed class RaftNode
         }
     }
 
-    /// <summary>Leader: one progress per member other than itself, created optimistically at the log end.</summary>
+    /// <summary>
+    /// Leader: one progress per member other than itself, for the incarnation the configuration names, created
+    /// optimistically at the log end (a configuration naming another incarnation of a replica replaces its progress:
+    /// the new incarnation holds none of what the old one acknowledged).
+    /// </summary>
     private void SyncProgress()
     {
         var config = Config;
@@ -1266,11 +1294,12 @@ public sealed class RaftNode
 
     private void AddProgress(Member m)
     {
-        if (m.Id != Id && !_progress.ContainsKey(m.Id))
+        if (m.Id != Id && !(_progress.TryGetValue(m.Id, out var pr) && pr.Incarnation == m.Incarnation))
         {
             _progress[m.Id] = new Progress(m.Id, m.Incarnation, _log.LastIndex + 1, _options.MaxInflightMessages, _options.MaxInflightBytes)
             {
                 RecentActive = true,
+                LastHeard = _ticks,
             };
         }
     }

@@ -269,4 +269,99 @@ public sealed class RaftNodeTests
         Assert.Equal(2, appends.Count);
         Assert.All(appends, m => Assert.InRange(m.Entries.Length, 1, 2));
     }
+
+    /// <summary>
+    /// A brief duplicate activation: one answer from a second incarnation of a replica must not evict the configured
+    /// incarnation, which holds the data and keeps answering (the configured one counts until a Rejoin commits).
+    /// </summary>
+    [Fact]
+    public void OneMessageFromASecondIncarnationDoesNotEvictTheConfiguredOne()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var duplicated = leader.Id % 3 + 1;
+        var third = 6 - leader.Id - duplicated;
+        leader.Step(new Message { Type = MessageType.HeartbeatResponse, To = leader.Id, From = duplicated, FromIncarnation = 2, Term = leader.Term });
+        cluster.TickAll(30);
+        Assert.True(leader.Config.IsVoter(duplicated, 1), leader.Config.ToString());
+        Assert.Equal(3, leader.Config.Voters.Count);
+
+        // The configured incarnation's acknowledgements still count: with the third replica gone the group commits.
+        cluster.Isolated.Add(third);
+        var r = leader.Propose(new byte[] { 7 });
+        cluster.TickAll(3);
+        Assert.Equal(RaftRole.Leader, leader.Role);
+        Assert.True(leader.CommitIndex >= r.LastIndex);
+    }
+
+    /// <summary>
+    /// The new incarnation is the short-lived one: while the configured incarnation was cut off, a new one answered
+    /// and was rejoined; then the new one disappears and the old one (with its data) is back. The old one must be able
+    /// to rejoin (as a learner, promoted once caught up).
+    /// </summary>
+    [Fact]
+    public void AReplicaWhoseNewIncarnationDiedRejoinsAtItsOldIncarnation()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var replica = leader.Id % 3 + 1;
+        var oldNode = cluster[replica];
+        var oldStorage = cluster.Storages[replica];
+        cluster.Replace(replica, 2, new MemoryRaftStorage());
+        for (var t = 0; t < 60 && !leader.Config.IsVoter(replica, 2); t++)
+        {
+            cluster.TickAll();
+        }
+
+        Assert.True(leader.Config.IsVoter(replica, 2), leader.Config.ToString());
+        cluster.Put(replica, oldNode, oldStorage);
+        for (var t = 0; t < 60 && !leader.Config.IsVoter(replica, 1); t++)
+        {
+            leader.Propose(new byte[] { (byte)t });
+            cluster.TickAll();
+        }
+
+        Assert.True(leader.Config.IsVoter(replica, 1), leader.Config.ToString());
+        Assert.Equal(leader.CommitIndex, oldNode.CommitIndex);
+    }
+
+    /// <summary>
+    /// A follower verified entries under leader L in term 5; L loses the term and wins again in term 7, where its log
+    /// may differ beyond the committed prefix. A heartbeat of term 7 (whose Commit may come from another incarnation's
+    /// match) must not make the follower commit what it verified in term 5.
+    /// </summary>
+    [Fact]
+    public void VerificationFromAnEarlierTermOfTheSameLeaderDoesNotLetAHeartbeatCommit()
+    {
+        var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
+        var follower = TestCluster.NewNode(2, 1, storage);
+        follower.Step(new Message
+        {
+            Type = MessageType.Append, To = 2, From = 1, FromIncarnation = 1, Term = 5, Index = 1, LogTerm = 1, Commit = 1,
+            Entries = [new LogEntry(2, 5, EntryType.Normal, new byte[] { 1 }), new LogEntry(3, 5, EntryType.Normal, new byte[] { 2 })],
+        });
+        Persist(follower, storage);
+        Assert.Equal(1, follower.CommitIndex);
+
+        follower.Step(new Message { Type = MessageType.Heartbeat, To = 2, From = 1, FromIncarnation = 1, Term = 7, Commit = 3 });
+        Persist(follower, storage);
+        Assert.Equal(7, follower.Term);
+        Assert.Equal(1, follower.Leader);
+        Assert.Equal(1, follower.CommitIndex);
+    }
+
+    private static void Persist(RaftNode node, MemoryRaftStorage storage)
+    {
+        while (node.HasReady)
+        {
+            var ready = node.GetReady();
+            storage.Append(ready.Entries);
+            if (ready.HardStateChanged)
+            {
+                storage.SetHardState(ready.HardState);
+            }
+
+            node.Advance();
+        }
+    }
 }

@@ -8,9 +8,9 @@ namespace Pyralog.Grains.Tests.Consensus;
 [Collection(nameof(RaftSimulationCollection))]
 public sealed class RaftSimulationTests(ITestOutputHelper output)
 {
-    private static readonly SimOptions ThreeNodes = new() { Nodes = 3 };
-    private static readonly SimOptions FiveNodes = new() { Nodes = 5 };
-    private static readonly SimOptions Stress = new() { Nodes = 3, MaxBytesPerMessage = 1, FaultRate = 0.3 };
+    private static readonly SimOptions ThreeNodes = SimOptions.FromProfile(SimOptions.DefaultProfile, 3);
+    private static readonly SimOptions FiveNodes = SimOptions.FromProfile(SimOptions.DefaultProfile, 5);
+    private static readonly SimOptions Stress = SimOptions.FromProfile(SimOptions.StressProfile, 3);
 
     [Fact]
     public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 5000);
@@ -31,20 +31,43 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
         RunSeeds(Stress, 3_000_001, 20_000);
     }
 
-    /// <summary>Replays one seed; set PYRALOG_RAFT_SEED (and PYRALOG_RAFT_NODES, PYRALOG_RAFT_BUG) to replay a reported failure.</summary>
+    /// <summary>
+    /// Replays one seed; set the variables a failure prints after "replay:" (PYRALOG_RAFT_SEED, PYRALOG_RAFT_PROFILE,
+    /// PYRALOG_RAFT_NODES, PYRALOG_RAFT_BUG) to replay it.
+    /// </summary>
     [Fact]
     public void ReplayOneSeed()
     {
-        var seed = long.TryParse(Environment.GetEnvironmentVariable("PYRALOG_RAFT_SEED"), out var s) ? s : 42;
-        var nodes = int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_RAFT_NODES"), out var n) ? n : 3;
-        var bugs = Enum.TryParse<RaftTestBugs>(Environment.GetEnvironmentVariable("PYRALOG_RAFT_BUG"), out var b) ? b : RaftTestBugs.None;
-        var options = new SimOptions { Nodes = nodes, Bugs = bugs };
+        var (seed, options) = SimOptions.FromReplayVariables(Environment.GetEnvironmentVariable);
         var first = RaftSimulation.Run(seed, options);
         var second = RaftSimulation.Run(seed, options);
         output.WriteLine(first.Describe());
         Assert.True(first.Passed, first.Describe());
         Assert.Equal(first.Schedule, second.Schedule);
         Assert.Equal(first.CommittedIndex, second.CommittedIndex);
+    }
+
+    /// <summary>
+    /// A failure's description names its options (profile, node count, injected bug) and prints the replay
+    /// variables; reading them back gives the same options and the same run, for the stress profile and 5 nodes too.
+    /// </summary>
+    [Fact]
+    public void AFailureDescriptionReplaysWithItsOptions()
+    {
+        var options = SimOptions.FromProfile(SimOptions.StressProfile, 5, RaftTestBugs.ReadWithoutQuorum);
+        var run = RaftSimulation.Run(7, options);
+        var description = run.Describe();
+        Assert.Contains("stress profile, 5 nodes, bug ReadWithoutQuorum", description, StringComparison.Ordinal);
+        var replayLine = description.Split('\n').Single(l => l.StartsWith("replay: ", StringComparison.Ordinal));
+        var variables = replayLine["replay: ".Length..].Split(' ').Select(v => v.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+        Assert.Equal("stress", variables["PYRALOG_RAFT_PROFILE"]);
+
+        var (seed, replayed) = SimOptions.FromReplayVariables(name => variables.GetValueOrDefault(name));
+        Assert.Equal(7, seed);
+        Assert.Equal(options, replayed);
+        var again = RaftSimulation.Run(seed, replayed);
+        Assert.Equal(run.Schedule, again.Schedule);
+        Assert.Equal(run.Failure, again.Failure);
     }
 
     /// <summary>
@@ -68,7 +91,7 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
 
     private static readonly string[] EventKinds =
     [
-        "leader ", "partition", "crash ", "restart ", "wipe ", "second incarnation", "remove ", "add learner", "transfer ",
+        "leader ", "partition", "crash ", "restart ", "wipe ", "second incarnation", "short-lived new incarnation", "remove ", "add learner", "transfer ",
         "installs snapshot", "drop rate",
     ];
 
@@ -91,7 +114,7 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{results.Count} seeds of {options.Nodes} nodes in {watch.Elapsed.TotalSeconds:F1}s; " +
+        output.WriteLine($"{results.Count} seeds ({options.Profile} profile, {options.Nodes} nodes) in {watch.Elapsed.TotalSeconds:F1}s; " +
             $"{results.Sum(r => r.CommittedIndex)} committed entries, {results.Sum(r => (long)r.Operations)} client operations");
         output.WriteLine("events: " + string.Join(", ", EventKinds.Select((k, i) => $"{k.Trim()} {events[i]}")));
         Assert.True(failure is null, failure?.Describe());

@@ -50,10 +50,14 @@ internal sealed class TestCluster
             MaxBytesPerMessage = maxBytesPerMessage,
         });
 
-    public void Replace(long id, long incarnation, MemoryRaftStorage storage)
+    public void Replace(long id, long incarnation, MemoryRaftStorage storage) =>
+        Put(id, NewNode(id, incarnation, storage, _maxInflight, _maxBytesPerMessage), storage);
+
+    /// <summary>Makes <paramref name="node"/> (with its disk) the instance that receives replica <paramref name="id"/>'s messages.</summary>
+    public void Put(long id, RaftNode node, MemoryRaftStorage storage)
     {
         Storages[id] = storage;
-        _nodes[id] = NewNode(id, incarnation, storage, _maxInflight, _maxBytesPerMessage);
+        _nodes[id] = node;
         Applied.Remove(id);
     }
 
