@@ -522,9 +522,10 @@ public sealed class RaftSimulation
     private void Wipe()
     {
         var leader = FindLeader();
-        // One replica in flux at a time: while two incarnations of some replica run, either may still take a seat
-        // and then end, so a second wipe would be a second failure of a 3-node group.
-        if (_wipes >= 2 || leader is null || !Settled(leader) || _zombie.Any(z => z is not null))
+        // One replica in flux at a time: while a replica is down or two incarnations of one run, the leader may
+        // (rightly, on the evidence it has) seat the incarnation that then ends, leaving two voters in a 3-node
+        // group, so a wipe then would be a second failure.
+        if (_wipes >= 2 || leader is null || !Settled(leader) || DownCount() > 0 || _zombie.Any(z => z is not null))
         {
             return;
         }
