@@ -538,6 +538,11 @@ public sealed class RaftSimulation
         }
 
         _wipes++;
+        if (_removed.Count > 0)
+        {
+            Log($"{id} is wiped during a removal");
+        }
+
         var twoIncarnations = _o.TwoIncarnations ? _rng.Next(3) : 2;
         if (twoIncarnations == 1)
         {

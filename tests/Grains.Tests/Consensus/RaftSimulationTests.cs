@@ -91,7 +91,7 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
 
     private static readonly string[] EventKinds =
     [
-        "leader ", "partition", "crash ", "restart ", "wipe ", "second incarnation", "short-lived new incarnation", "remove ", "add learner", "transfer ",
+        "leader ", "partition", "crash ", "restart ", "wipe ", "second incarnation", "short-lived new incarnation", "during a removal", "remove ", "add learner", "transfer ",
         "installs snapshot", "drop rate",
     ];
 
