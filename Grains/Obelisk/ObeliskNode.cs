@@ -14,10 +14,11 @@ namespace Pyralog.Grains.Obelisk;
  *  - a millisecond whose 8,192 sequence numbers are used rolls to sequence 0 of the next millisecond,
  *    because the next tick is simply the next counter value.
  *
- * The obelisk's clock is max(wall clock, anchor + monotonic elapsed time), anchored at start at or above the
- * recovered high-water and any floor the caller knows (an earlier activation's reservation). A wall clock that
- * goes backwards therefore never moves IDs backwards and never stalls the obelisk: time keeps advancing at the
- * monotonic rate. An obelisk that runs ahead of its clock (more than 8,192 IDs in a millisecond) waits until it
+ * The obelisk's clock is the monotonic clock plus an offset that only grows: it starts at or above the recovered
+ * high-water and any floor the caller knows (an earlier activation's reservation), and moves up whenever the wall
+ * clock is found ahead of it (the wall clock is read at most once per monotonic millisecond, which keeps an ID at
+ * one monotonic read). A wall clock that goes backwards — even after first jumping forward — therefore never moves
+ * IDs backwards and never stalls the obelisk: time keeps advancing at the monotonic rate. An obelisk that runs ahead of its clock (more than 8,192 IDs in a millisecond) waits until it
  * is at most MaxClockLead ahead, so over time it issues at most the format's 8,192 IDs per millisecond and an
  * ID's timestamp is never more than MaxClockLead after the obelisk's clock.
  */
@@ -31,8 +32,10 @@ public sealed class ObeliskNode
     private readonly ObeliskSequencer _sequencer;
     private readonly TimeProvider _time;
     private readonly long _leadMs;
-    private readonly ulong _anchorMs;
-    private readonly long _anchorTimestamp;
+    private readonly long _startTimestamp;
+    private readonly long _timestampTicksPerMs;
+    private long _offsetMs;
+    private long _wallCheckedAtMs = -1;
     private long _issued;
 
     /// <param name="obeliskId">0..1023.</param>
@@ -50,8 +53,9 @@ public sealed class ObeliskNode
         _sequencer = sequencer;
         _time = time;
         _leadMs = (long)maxClockLead.TotalMilliseconds;
-        _anchorTimestamp = time.GetTimestamp();
-        _anchorMs = Math.Max(Math.Max(WallMilliseconds(), sequencer.Recovered >> SequencerUnitShift), floorMilliseconds);
+        _timestampTicksPerMs = Math.Max(1, time.TimestampFrequency / 1000);
+        _startTimestamp = time.GetTimestamp();
+        _offsetMs = (long)Math.Max(Math.Max(WallMilliseconds(), sequencer.Recovered >> SequencerUnitShift), floorMilliseconds);
     }
 
     public int ObeliskId { get; }
@@ -64,8 +68,21 @@ public sealed class ObeliskNode
     {
         get
         {
-            var elapsed = (ulong)_time.GetElapsedTime(_anchorTimestamp).Ticks / TimeSpan.TicksPerMillisecond;
-            return Math.Max(WallMilliseconds(), _anchorMs + elapsed);
+            var monotonicMs = (_time.GetTimestamp() - _startTimestamp) / _timestampTicksPerMs;
+            var offset = Volatile.Read(ref _offsetMs);
+            if (monotonicMs != Volatile.Read(ref _wallCheckedAtMs))
+            {
+                Volatile.Write(ref _wallCheckedAtMs, monotonicMs);
+                var behind = (long)WallMilliseconds() - monotonicMs;
+                while (behind > offset)
+                {
+                    // The wall clock moved ahead (it was stepped forward, or it was behind at start): follow it, once.
+                    var seen = Interlocked.CompareExchange(ref _offsetMs, behind, offset);
+                    offset = seen == offset ? behind : seen;
+                }
+            }
+
+            return (ulong)(monotonicMs + offset);
         }
     }
 
@@ -75,39 +92,35 @@ public sealed class ObeliskNode
     /// <summary>A run of <paramref name="count"/> IDs; waits (on this thread) while the obelisk is too far ahead of its clock.</summary>
     public ScarabIdBlock NextBlock(int count)
     {
-        var block = Reserve(count, out var lastMs);
-        while (true)
+        var block = Reserve(count, out var lastMs, out var now);
+        while (lastMs > now + (ulong)_leadMs)
         {
-            var now = NowMilliseconds;
-            if (lastMs <= now + (ulong)_leadMs)
-            {
-                return block;
-            }
-
             Thread.Sleep(1);
+            now = NowMilliseconds;
         }
+
+        return block;
     }
 
     /// <summary>A run of <paramref name="count"/> IDs; awaits (on the time provider's timers) while the obelisk is too far ahead of its clock.</summary>
     public async ValueTask<ScarabIdBlock> NextBlockAsync(int count, CancellationToken cancellationToken = default)
     {
-        var block = Reserve(count, out var lastMs);
-        while (true)
+        var block = Reserve(count, out var lastMs, out var now);
+        while (lastMs > now + (ulong)_leadMs)
         {
-            var now = NowMilliseconds;
-            if (lastMs <= now + (ulong)_leadMs)
-            {
-                return block;
-            }
-
             await Task.Delay(TimeSpan.FromMilliseconds(lastMs - now - (ulong)_leadMs), _time, cancellationToken).ConfigureAwait(false);
+            now = NowMilliseconds;
         }
+
+        return block;
     }
 
-    private ScarabIdBlock Reserve(int count, out ulong lastMs)
+    /// <summary>Reserves the ticks of a block; <paramref name="nowMs"/> is the clock reading the reservation used.</summary>
+    private ScarabIdBlock Reserve(int count, out ulong lastMs, out ulong nowMs)
     {
         ScarabIdBlock.ValidateCount(count);
-        var first = _sequencer.NextAtLeast(NowMilliseconds << SequencerUnitShift, (ulong)count);
+        nowMs = NowMilliseconds;
+        var first = _sequencer.NextAtLeast(nowMs << SequencerUnitShift, (ulong)count);
         lastMs = (first + (ulong)count - 1) >> SequencerUnitShift;
         if (lastMs > ScarabId.MaxMilliseconds)
         {

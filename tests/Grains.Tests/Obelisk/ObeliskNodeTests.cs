@@ -82,9 +82,27 @@ public sealed class ObeliskNodeTests : IDisposable
         Assert.Equal(StartMs + 2, after.First.Milliseconds);
         Assert.Equal(StartMs + 2, node.NowMilliseconds);
 
-        // A wall clock that jumps forward again is followed.
+        // A wall clock that jumps forward again is followed (it is read once per monotonic millisecond).
         time.SetWall(Start.AddMinutes(1));
-        Assert.Equal(StartMs + 60_000, node.Next().Milliseconds);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(StartMs + 60_001, node.Next().Milliseconds);
+    }
+
+    [Fact]
+    public async Task A_wall_clock_stepped_forward_and_back_does_not_stall_the_obelisk()
+    {
+        var time = new ManualClock(Start);
+        var node = new ObeliskNode(5, Sequencer(), time, maxClockLead: TimeSpan.Zero);
+        time.SetWall(Start.AddHours(1)); // wrongly set an hour ahead...
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var ahead = node.Next();
+        Assert.Equal(StartMs + 3_600_001, ahead.Milliseconds);
+
+        time.SetWall(Start.AddMilliseconds(2)); // ...then corrected
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var next = await Task.Run(() => node.NextBlock(10)).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(next.First > ahead);
+        Assert.Equal(StartMs + 3_600_002, next.First.Milliseconds);
     }
 
     [Fact]
