@@ -35,4 +35,19 @@ public sealed class Ready
     public ReadOnlySpan<LogEntry> CommittedEntries => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Committed);
 
     public IReadOnlyList<ReadState> ReadStates => ReadStateList;
+
+    /// <summary>Step 1 on a storage that is durable once each call returns: snapshot, then entries, then hard state.</summary>
+    public void PersistTo(IRaftStorage storage)
+    {
+        if (Snapshot is not null)
+        {
+            storage.InstallSnapshot(Snapshot);
+        }
+
+        storage.Append(Entries);
+        if (HardStateChanged)
+        {
+            storage.SetHardState(HardState);
+        }
+    }
 }

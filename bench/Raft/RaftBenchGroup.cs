@@ -145,16 +145,7 @@ internal sealed class RaftBenchGroup
             {
                 var r = node.GetReady();
                 var storage = _storages[i];
-                if (r.Snapshot is not null)
-                {
-                    storage.InstallSnapshot(r.Snapshot);
-                }
-
-                storage.Append(r.Entries);
-                if (r.HardStateChanged)
-                {
-                    storage.SetHardState(r.HardState);
-                }
+                r.PersistTo(storage);
 
                 foreach (var m in r.Messages)
                 {

@@ -123,17 +123,7 @@ internal sealed class TestCluster
     private void Handle(long id, RaftNode n)
     {
         var r = n.GetReady();
-        var storage = Storages[id];
-        if (r.Snapshot is not null)
-        {
-            storage.InstallSnapshot(r.Snapshot);
-        }
-
-        storage.Append(r.Entries);
-        if (r.HardStateChanged)
-        {
-            storage.SetHardState(r.HardState);
-        }
+        r.PersistTo(Storages[id]);
 
         foreach (var m in r.Messages)
         {
