@@ -35,70 +35,80 @@ internal static class WalReader
             throw new IOException($"write-ahead log '{path}' is {length} bytes; files over 2 GiB are not supported");
         }
 
-        var source = new MappedFileMemory(path, (int)length).Memory;
-        var file = source.Span;
-        if (isNewestFile && file.IndexOfAnyExcept((byte)0) < 0)
+        var mapped = new MappedFileMemory(path, (int)length);
+        try
         {
-            return new WalFileReplay(0, 0, 0, previousSequence); // created, never written: nothing to drop
-        }
-
-        if (BinaryPrimitives.ReadUInt32LittleEndian(file) != WriteAheadLog.Magic)
-        {
-            throw new PyramidCorruptionException(path, 0, "bad write-ahead log magic");
-        }
-
-        var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
-        if (version > WriteAheadLog.FormatVersion)
-        {
-            throw new NotSupportedException(
-                $"'{path}' has write-ahead log format version {version}; this build reads up to {WriteAheadLog.FormatVersion}. Open the store with a newer Pyralog.");
-        }
-
-        var position = WriteAheadLog.HeaderBytes;
-        long frames = 0;
-
-        // Sequences continue from file to file, except across files already flushed and deleted or
-        // recycled: a jump at the start of a file is fine while everything before it is flushed.
-        var expectFrom = previousSequence <= skipThroughSequence ? 0 : previousSequence;
-        while (position < file.Length)
-        {
-            if (!TryReadFrame(file, position, expectFrom, strictSequence: true, out var frameLength))
+            var source = mapped.Memory;
+            var file = source.Span;
+            if (isNewestFile && file.IndexOfAnyExcept((byte)0) < 0)
             {
-                if (IsCleanEnd(file, position, previousSequence))
-                {
-                    return new WalFileReplay(position, 0, frames, previousSequence);
-                }
-
-                if (!isNewestFile)
-                {
-                    throw new PyramidCorruptionException(path, position, "damaged frame in a write-ahead log file that was complete");
-                }
-
-                var later = FindLaterFrame(file, position, previousSequence);
-                if (later >= 0)
-                {
-                    throw new PyramidCorruptionException(path, position,
-                        $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
-                }
-
-                return new WalFileReplay(position, file.Length - position, frames, previousSequence);
+                return new WalFileReplay(0, 0, 0, previousSequence); // created, never written: nothing to drop
             }
 
-            var frame = file.Slice(position, frameLength);
-            var sequence = BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]);
-            if (sequence > skipThroughSequence)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(file) != WriteAheadLog.Magic)
             {
-                sink.ApplyFrame(sequence, BinaryPrimitives.ReadInt64LittleEndian(frame[16..]), BinaryPrimitives.ReadInt32LittleEndian(frame[24..]),
-                    frame[WriteBatch.HeaderBytes..], source, position + WriteBatch.HeaderBytes);
+                throw new PyramidCorruptionException(path, 0, "bad write-ahead log magic");
             }
 
-            previousSequence = sequence;
-            expectFrom = sequence;
-            position += frameLength;
-            frames++;
-        }
+            var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
+            if (version > WriteAheadLog.FormatVersion)
+            {
+                throw new NotSupportedException(
+                    $"'{path}' has write-ahead log format version {version}; this build reads up to {WriteAheadLog.FormatVersion}. Open the store with a newer Pyralog.");
+            }
 
-        return new WalFileReplay(position, 0, frames, previousSequence);
+            var position = WriteAheadLog.HeaderBytes;
+            long frames = 0;
+
+            // Sequences continue from file to file, except across files already flushed and deleted or
+            // recycled: a jump at the start of a file is fine while everything before it is flushed.
+            var expectFrom = previousSequence <= skipThroughSequence ? 0 : previousSequence;
+            while (position < file.Length)
+            {
+                if (!TryReadFrame(file, position, expectFrom, strictSequence: true, out var frameLength))
+                {
+                    if (IsCleanEnd(file, position, previousSequence))
+                    {
+                        return new WalFileReplay(position, 0, frames, previousSequence);
+                    }
+
+                    if (!isNewestFile)
+                    {
+                        throw new PyramidCorruptionException(path, position, "damaged frame in a write-ahead log file that was complete");
+                    }
+
+                    var later = FindLaterFrame(file, position, previousSequence);
+                    if (later >= 0)
+                    {
+                        throw new PyramidCorruptionException(path, position,
+                            $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
+                    }
+
+                    return new WalFileReplay(position, file.Length - position, frames, previousSequence);
+                }
+
+                var frame = file.Slice(position, frameLength);
+                var sequence = BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]);
+                if (sequence > skipThroughSequence)
+                {
+                    sink.ApplyFrame(sequence, BinaryPrimitives.ReadInt64LittleEndian(frame[16..]), BinaryPrimitives.ReadInt32LittleEndian(frame[24..]),
+                        frame[WriteBatch.HeaderBytes..], source, position + WriteBatch.HeaderBytes);
+                }
+
+                previousSequence = sequence;
+                expectFrom = sequence;
+                position += frameLength;
+                frames++;
+            }
+
+            return new WalFileReplay(position, 0, frames, previousSequence);
+        }
+        finally
+        {
+            // `file` is a raw span into the mapping: it does not keep the mapping alive, so the mapping must
+            // stay reachable until the last read of it, or a collection may unmap it under our feet.
+            GC.KeepAlive(mapped);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
