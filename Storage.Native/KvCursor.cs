@@ -25,9 +25,24 @@ public sealed class KvCursor : IDisposable
         _iterator = snapshot.CreateIterator(start, _end, includeLog: false, includeKv: true, logEnd: 0);
     }
 
-    public ReadOnlySpan<byte> Key => _iterator.Key[1..];
+    public ReadOnlySpan<byte> Key
+    {
+        get
+        {
+            // Why: Dispose released the snapshot, so the segment under the iterator may already be unmapped.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _iterator.Key[1..];
+        }
+    }
 
-    public ReadOnlySpan<byte> Value => _iterator.Value;
+    public ReadOnlySpan<byte> Value
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _iterator.Value;
+        }
+    }
 
     public bool MoveNext()
     {

@@ -37,7 +37,15 @@ public sealed class LogCursor : IDisposable
 
     public ulong Epoch { get; private set; }
 
-    public ReadOnlySpan<byte> Payload => _iterator.Value[8..];
+    public ReadOnlySpan<byte> Payload
+    {
+        get
+        {
+            // Why: Dispose released the snapshot, so the segment under the iterator may already be unmapped.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _iterator.Value[8..];
+        }
+    }
 
     public bool MoveNext()
     {

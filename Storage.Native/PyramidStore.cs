@@ -61,6 +61,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     private List<Memtable> _immutables = [];
     private Memtable[] _immutablesNewestFirst = [];
     private StoreVersion _version;
+    private bool _closed; // DisposeAsync dropped the store's pins: pinning now could revive unmapped segments
     private LogState _publishedState;
     private ulong _publishedSequence;
     private TaskCompletionSource _flushProgress = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -216,7 +217,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             }
             catch
             {
-                store._version.Release();
+                store.ReleasePins(); // also the leases recovered memtables took on WAL mappings
                 throw;
             }
 
@@ -626,9 +627,28 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         finally
         {
             _wal.Dispose();
-            _version.Release();
+            ReleasePins();
             _lockFile.Dispose();
             _stop.Dispose();
+        }
+    }
+
+    /// <summary>Drops the store's own pins; open cursors keep theirs until they are disposed.</summary>
+    private void ReleasePins()
+    {
+        StoreVersion version;
+        Memtable[] memtables;
+        lock (_viewLock)
+        {
+            _closed = true;
+            version = _version;
+            memtables = [_active, .. _immutables];
+        }
+
+        version.Release();
+        foreach (var memtable in memtables)
+        {
+            memtable.Release();
         }
     }
 
@@ -1291,7 +1311,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     {
         lock (_viewLock)
         {
-            _version.AddReference();
+            ObjectDisposedException.ThrowIf(_closed, this);
             return new Snapshot(_active, _immutablesNewestFirst, _version, _publishedState, _publishedSequence);
         }
     }
@@ -1301,7 +1321,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     {
         lock (_viewLock)
         {
-            _version.AddReference();
+            ObjectDisposedException.ThrowIf(_closed, this);
             return new Snapshot(_active, _immutablesNewestFirst, _version, _state, sequence);
         }
     }
@@ -1310,6 +1330,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
     {
         lock (_viewLock)
         {
+            ObjectDisposedException.ThrowIf(_closed, this);
             _version.AddReference();
             return _version;
         }
@@ -1604,6 +1625,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                 _immutables = _immutables.Where(m => !ReferenceEquals(m, memtable)).ToList();
                 _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
             });
+            memtable.Release(); // unpublished: the store's pin goes, snapshots still reading it keep theirs
             foreach (var segment in opened)
             {
                 segment.Release();

@@ -10,19 +10,46 @@ namespace Pyralog.Storage.Native;
 /// bounds and sequence published with them, taken together under the view lock. Everything a read
 /// returns comes from one snapshot, so concurrent appends, flushes and compactions never mix in.
 /// </summary>
-internal readonly struct Snapshot(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, LogState state, ulong sequence)
+internal readonly struct Snapshot
 {
-    public Memtable Active { get; } = active;
+    /// <summary>Pins the version and every memtable; the caller holds the view lock, so all are still published.</summary>
+    public Snapshot(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, LogState state, ulong sequence)
+    {
+        // Why the memtables too: reads hand out raw spans into segments and recovered WAL mappings, and
+        // nothing may unmap either before Release, even if whoever holds the snapshot becomes unreachable.
+        version.AddReference();
+        active.AddReference();
+        foreach (var memtable in immutablesNewestFirst)
+        {
+            memtable.AddReference();
+        }
 
-    public Memtable[] Immutables { get; } = immutablesNewestFirst;
+        Active = active;
+        Immutables = immutablesNewestFirst;
+        Version = version;
+        State = state;
+        Sequence = sequence;
+    }
 
-    public StoreVersion Version { get; } = version;
+    public Memtable Active { get; }
 
-    public LogState State { get; } = state;
+    public Memtable[] Immutables { get; }
 
-    public ulong Sequence { get; } = sequence;
+    public StoreVersion Version { get; }
 
-    public void Release() => Version.Release();
+    public LogState State { get; }
+
+    public ulong Sequence { get; }
+
+    public void Release()
+    {
+        Version.Release();
+        Active.Release();
+        foreach (var memtable in Immutables)
+        {
+            memtable.Release();
+        }
+    }
 
     /// <summary>Merged entries of [<paramref name="start"/>, <paramref name="end"/>) from every source, newest wins.</summary>
     public MergingIterator CreateIterator(ReadOnlySpan<byte> start, ReadOnlySpan<byte> end, bool includeLog, bool includeKv, ulong logEnd)

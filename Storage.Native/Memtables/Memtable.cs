@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using Pyralog.Storage.Native.Log;
+using Pyralog.Storage.Native.Wal;
 
 namespace Pyralog.Storage.Native.Memtables;
 
@@ -6,11 +8,15 @@ namespace Pyralog.Storage.Native.Memtables;
 /// The in-memory write buffer: log records in dense <see cref="LogRun"/>s and everything else in a
 /// <see cref="KvSkipList"/>. Written only by the commit leader (or by recovery); read concurrently.
 /// Once swapped out it is immutable and waits for the background flush.
+/// Reference counted: the store holds one reference while it publishes the memtable and each snapshot
+/// one more; the WAL mappings recovered records point into stay mapped until the last is released.
 /// </summary>
 internal sealed class Memtable
 {
+    private readonly List<MappedFileMemory> _mappings = [];
     private LogRun[] _runs = [];
     private long _bytes;
+    private int _references = 1;
 
     public KvSkipList Kv { get; } = new();
 
@@ -31,8 +37,32 @@ internal sealed class Memtable
         AddBytes(RunFor(offset, sequence).Append(epoch, payload));
 
     /// <summary>Adds a record that stays where it is in <paramref name="source"/> (see <see cref="LogRun.AppendReference"/>).</summary>
-    public void AppendLogReference(ulong offset, ReadOnlyMemory<byte> source, int position, int payloadLength, ulong sequence) =>
+    public void AppendLogReference(ulong offset, ReadOnlyMemory<byte> source, int position, int payloadLength, ulong sequence)
+    {
+        // Why a lease: reads return raw spans into the mapping. Left to the GC, it was unmapped once the
+        // memtable was flushed and unreachable, even while a reader still copied a record out of it.
+        if (MemoryMarshal.TryGetMemoryManager(source, out MappedFileMemory? mapping) && !_mappings.Contains(mapping))
+        {
+            mapping.AddReference();
+            _mappings.Add(mapping);
+        }
+
         AddBytes(RunFor(offset, sequence).AppendReference(source, position, payloadLength));
+    }
+
+    /// <summary>Pins the memtable; only while it is published (under the view lock), so never from zero.</summary>
+    public void AddReference() => Interlocked.Increment(ref _references);
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            foreach (var mapping in _mappings)
+            {
+                mapping.Release();
+            }
+        }
+    }
 
     private LogRun RunFor(ulong offset, ulong sequence)
     {

@@ -70,6 +70,8 @@ internal sealed unsafe class Segment : IDisposable
         {
             view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* pointer = null;
+            // AcquirePointer, not DangerousGetHandle: the handle's count keeps the view mapped even if this
+            // segment is collected while a span from Bytes is read; only the last Release unmaps it.
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
             acquired = true;
             pointer += view.PointerOffset;

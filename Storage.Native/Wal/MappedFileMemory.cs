@@ -6,8 +6,9 @@ namespace Pyralog.Storage.Native.Wal;
 /// <summary>
 /// A read-only memory-mapped file exposed as <see cref="Memory{T}"/>. Recovery replays the WAL through
 /// it and the recovered memtable keeps pointing into it, so replay neither copies records nor allocates
-/// for them. No pointer is pinned: the mapping goes when the last memtable referencing it is collected
-/// (deleting the file meanwhile is fine on POSIX).
+/// for them. A memtable holding records here leases the view (<see cref="AddReference"/>): the mapping
+/// goes once every lease is released and this object is collected (deleting the file meanwhile is fine
+/// on POSIX).
 /// </summary>
 internal sealed unsafe class MappedFileMemory : MemoryManager<byte>
 {
@@ -25,6 +26,17 @@ internal sealed unsafe class MappedFileMemory : MemoryManager<byte>
     }
 
     public override Span<byte> GetSpan() => new(_pointer, _length);
+
+    /// <summary>Keeps the view mapped until the matching <see cref="Release"/>, even past this object's
+    /// collection. Why: readers hold raw spans into it, which keep nothing reachable, so the view handle's
+    /// finalizer must not be what unmaps it (it then only drops its own count).</summary>
+    public void AddReference()
+    {
+        var added = false;
+        _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added);
+    }
+
+    public void Release() => _view.SafeMemoryMappedViewHandle.DangerousRelease();
 
     public override MemoryHandle Pin(int elementIndex = 0) => new(_pointer + elementIndex);
 
