@@ -4,32 +4,32 @@ using Pyralog.Storage.Native.Keys;
 namespace Pyralog.Storage.Native;
 
 /// <summary>
-/// Ordered scan of live key/value pairs in [start, end) as of the snapshot taken when it was opened.
+/// Ordered scan of live key/value pairs in [start, end) as of the view taken when it was opened.
 /// <see cref="Key"/> and <see cref="Value"/> are valid until the next <see cref="MoveNext"/>.
 /// </summary>
 public sealed class KvCursor : IDisposable
 {
-    private readonly Snapshot _snapshot;
+    private readonly ReadView _view;
     private readonly MergingIterator _iterator;
     private readonly byte[] _end;
     private bool _started;
     private bool _disposed;
 
-    internal KvCursor(Snapshot snapshot, ReadOnlySpan<byte> startInclusive, byte[] endExclusiveInternal)
+    internal KvCursor(ReadView view, ReadOnlySpan<byte> startInclusive, byte[] endExclusiveInternal)
     {
-        _snapshot = snapshot;
+        _view = view;
         _end = endExclusiveInternal;
         Span<byte> start = stackalloc byte[startInclusive.Length + 1];
         start[0] = KeyCodec.KvPrefix;
         startInclusive.CopyTo(start[1..]);
-        _iterator = snapshot.CreateIterator(start, _end, includeLog: false, includeKv: true, logEnd: 0);
+        _iterator = view.CreateIterator(start, _end, includeLog: false, includeKv: true, logEnd: 0);
     }
 
     public ReadOnlySpan<byte> Key
     {
         get
         {
-            // Why: Dispose released the snapshot, so the segment under the iterator may already be unmapped.
+            // Why: Dispose released the view, so the segment under the iterator may already be unmapped.
             ObjectDisposedException.ThrowIf(_disposed, this);
             return _iterator.Key[1..];
         }
@@ -71,7 +71,7 @@ public sealed class KvCursor : IDisposable
         if (!_disposed)
         {
             _disposed = true;
-            _snapshot.Release();
+            _view.Release();
         }
     }
 }

@@ -5,13 +5,13 @@ using Pyralog.Storage.Native.Keys;
 namespace Pyralog.Storage.Native;
 
 /// <summary>
-/// Forward scan of log records from a snapshot taken when the cursor was opened: appends,
+/// Forward scan of one log's records from a view taken when the cursor was opened: appends,
 /// truncations, flushes and compactions after that are not seen. <see cref="Payload"/> is valid until
-/// the next <see cref="MoveNext"/>. Dispose to release the snapshot (it pins segment files).
+/// the next <see cref="MoveNext"/>. Dispose to release the view (it pins segment files).
 /// </summary>
 public sealed class LogCursor : IDisposable
 {
-    private readonly Snapshot _snapshot;
+    private readonly ReadView _view;
     private readonly MergingIterator _iterator;
     private readonly ulong _end;
     private readonly string _directory;
@@ -19,18 +19,19 @@ public sealed class LogCursor : IDisposable
     private bool _started;
     private bool _disposed;
 
-    internal LogCursor(Snapshot snapshot, ulong fromOffset, ulong toOffsetExclusive, string directory)
+    internal LogCursor(ReadView view, ulong fromOffset, ulong toOffsetExclusive, string directory)
     {
-        _snapshot = snapshot;
+        var log = view.Log;
+        _view = view;
         _directory = directory;
-        var state = snapshot.State;
+        var state = view.State;
         _expected = Math.Max(fromOffset, state.First);
         _end = Math.Min(toOffsetExclusive, state.Next);
         Span<byte> start = stackalloc byte[KeyCodec.LogKeyLength];
         Span<byte> end = stackalloc byte[KeyCodec.LogKeyLength];
-        KeyCodec.WriteLogKey(start, _expected);
-        KeyCodec.WriteLogKey(end, Math.Max(_end, _expected));
-        _iterator = snapshot.CreateIterator(start, end, includeLog: true, includeKv: false, logEnd: _end);
+        KeyCodec.WriteLogKey(start, log, _expected);
+        KeyCodec.WriteLogKey(end, log, Math.Max(_end, _expected));
+        _iterator = view.CreateIterator(start, end, includeLog: true, includeKv: false, logEnd: _end);
     }
 
     public ulong Offset { get; private set; }
@@ -41,7 +42,7 @@ public sealed class LogCursor : IDisposable
     {
         get
         {
-            // Why: Dispose released the snapshot, so the segment under the iterator may already be unmapped.
+            // Why: Dispose released the view, so the segment under the iterator may already be unmapped.
             ObjectDisposedException.ThrowIf(_disposed, this);
             return _iterator.Value[8..];
         }
@@ -61,9 +62,10 @@ public sealed class LogCursor : IDisposable
             return false;
         }
 
-        if (!_iterator.Valid || !KeyCodec.IsLogKey(_iterator.Key) || KeyCodec.ReadLogOffset(_iterator.Key) != _expected)
+        if (!_iterator.Valid || !KeyCodec.IsLogKey(_iterator.Key) || KeyCodec.ReadLogId(_iterator.Key) != _view.Log
+            || KeyCodec.ReadLogOffset(_iterator.Key) != _expected)
         {
-            throw new PyramidCorruptionException(_directory, (long)_expected, $"log record {_expected} is missing although the log spans it");
+            throw new PyramidCorruptionException(_directory, (long)_expected, $"record {_expected} of log {_view.Log} is missing although the log spans it");
         }
 
         Offset = _expected;
@@ -77,7 +79,7 @@ public sealed class LogCursor : IDisposable
         if (!_disposed)
         {
             _disposed = true;
-            _snapshot.Release();
+            _view.Release();
         }
     }
 }

@@ -37,13 +37,7 @@ public sealed class PyramidOptions
     /// <summary>Bloom filter bits per key (10 ≈ 1% false positives).</summary>
     public int BloomBitsPerKey { get; init; } = 10;
 
-    /// <summary>Log records older than this are dropped from the front of the log; null keeps them.</summary>
-    public TimeSpan? LogRetentionAge { get; init; }
-
-    /// <summary>The log's payload bytes are kept under this by dropping its oldest records; null keeps them.</summary>
-    public long? LogRetentionBytes { get; init; }
-
-    /// <summary>How often the background worker applies retention.</summary>
+    /// <summary>How often the background worker applies retention (set per log with <see cref="PyramidStore.SetRetention"/>).</summary>
     public TimeSpan RetentionCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Granularity of retention: a time/size marker is kept every this many appended bytes ...</summary>
@@ -71,8 +65,6 @@ public sealed class PyramidOptions
         Require(CompactionBytesPerSecond >= 0, nameof(CompactionBytesPerSecond), "must not be negative");
         Require(BloomBitsPerKey is >= 1 and <= 32, nameof(BloomBitsPerKey), "must be between 1 and 32");
         Require(SyncInterval > TimeSpan.Zero, nameof(SyncInterval), "must be positive");
-        Require(LogRetentionAge is null || LogRetentionAge > TimeSpan.Zero, nameof(LogRetentionAge), "must be positive");
-        Require(LogRetentionBytes is null || LogRetentionBytes >= 0, nameof(LogRetentionBytes), "must not be negative");
         Require(RetentionMarkerBytes >= 4096, nameof(RetentionMarkerBytes), "must be at least 4 KiB");
         Require(RetentionMarkerInterval > TimeSpan.Zero, nameof(RetentionMarkerInterval), "must be positive");
         Require(RetentionCheckInterval > TimeSpan.Zero, nameof(RetentionCheckInterval), "must be positive");

@@ -32,7 +32,12 @@ public sealed record PyramidStatistics
     public double WriteAmplification =>
         UserBytesWritten == 0 ? 0 : (double)(WalBytesWritten + FlushBytesWritten + CompactionBytesWritten) / UserBytesWritten;
 
-    public required ulong LogFirstOffset { get; init; }
+    /// <summary>fdatasync calls on the WAL since open (commit groups in batch mode, timer syncs in interval mode).</summary>
+    public required long WalSyncs { get; init; }
 
-    public required ulong LogNextOffset { get; init; }
+    /// <summary>Commit groups written since open: each is one WAL write, whatever logs its batches touch.</summary>
+    public required long CommitGroups { get; init; }
+
+    /// <summary>Logs the store holds.</summary>
+    public required int Logs { get; init; }
 }

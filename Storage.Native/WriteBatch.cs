@@ -22,11 +22,15 @@ public sealed class WriteBatch : IDisposable
     internal const int HeaderBytes = FrameHeaderBytes + PayloadHeaderBytes;
     private const int MaxFrameBytes = 1 << 30;
 
-    private const int RunHeaderBytes = 13;
+    private const int RunHeaderBytes = 21; // kind, log, first offset, count
+    private const int TruncationBytes = 17; // kind, log, offset
 
     private byte[] _buffer;
     private int _length;
     private int _runHeader = -1;
+    private LogOperation[] _logOperations = new LogOperation[4];
+    private int _logOperationCount;
+    private LogOperation _noOperation; // what LastLogOperation returns for an empty batch: never continued (no run header)
 
     public WriteBatch(int initialCapacity = 4096)
     {
@@ -37,72 +41,77 @@ public sealed class WriteBatch : IDisposable
     /// <summary>Operations in the batch.</summary>
     public int Count { get; private set; }
 
-    /// <summary>Log records in the batch.</summary>
+    /// <summary>Log records in the batch, over all logs.</summary>
     public int LogCount { get; private set; }
 
-    /// <summary>Offset of the first log record (valid when <see cref="LogCount"/> &gt; 0).</summary>
-    public ulong FirstLogOffset { get; private set; }
+    /// <summary>True once disposed: such a batch is refused before it joins a commit group.</summary>
+    public bool IsDisposed => _buffer.Length == 0;
 
-    internal ulong LastLogEpoch { get; private set; }
+    /// <summary>The log-space operations in batch order: what the store validates against each log's bounds.</summary>
+    internal ReadOnlySpan<LogOperation> LogOperations => _logOperations.AsSpan(0, _logOperationCount);
 
     /// <summary>The encoded frame: header (filled at commit) followed by the operations.</summary>
     internal Memory<byte> Frame => _buffer.AsMemory(0, _length);
 
     internal Span<byte> FrameSpan => _buffer.AsSpan(0, _length);
 
-    /// <summary>Adds log record (epoch, offset). Offsets in a batch must be consecutive and epochs non-decreasing.</summary>
-    public void Append(ulong epoch, ulong offset, ReadOnlySpan<byte> payload)
+    /// <summary>Adds record (<paramref name="epoch"/>, <paramref name="offset"/>) to log <paramref name="log"/>.
+    /// A log's records must be appended at dense offsets with non-decreasing epochs; the store checks
+    /// the offsets against the log when the batch is written.</summary>
+    public void Append(ulong log, ulong epoch, ulong offset, ReadOnlySpan<byte> payload)
     {
         if (payload.Length > MaxValueBytes)
         {
             throw new ArgumentException($"log payload of {payload.Length} bytes exceeds the {MaxValueBytes}-byte limit", nameof(payload));
         }
 
-        if (LogCount > 0)
+        if (offset == ulong.MaxValue)
         {
-            if (offset != FirstLogOffset + (ulong)LogCount)
-            {
-                throw new ArgumentException(
-                    $"log offsets in a batch must be consecutive: expected {FirstLogOffset + (ulong)LogCount}, got {offset}", nameof(offset));
-            }
-
-            if (epoch < LastLogEpoch)
-            {
-                throw new ArgumentException($"epoch {epoch} at offset {offset} is lower than the preceding record's epoch {LastLogEpoch}", nameof(epoch));
-            }
-        }
-        else
-        {
-            if (offset == ulong.MaxValue)
-            {
-                throw new ArgumentException("offset ulong.MaxValue is reserved", nameof(offset));
-            }
-
-            FirstLogOffset = offset;
+            throw new ArgumentException("offset ulong.MaxValue is reserved", nameof(offset));
         }
 
-        // Consecutive records share one op: [kind][first offset][count], then per record
+        ref var last = ref LastLogOperation();
+        var continues = _runHeader >= 0 && last.Log == log && last.Offset + (ulong)last.Count == offset;
+        if (continues && epoch < last.LastEpoch)
+        {
+            throw new ArgumentException(
+                $"epoch {epoch} at offset {offset} of log {log} is lower than the preceding record's epoch {last.LastEpoch}", nameof(epoch));
+        }
+
+        // Consecutive records of one log share one op: [kind][log][first offset][count], then per record
         // [length][epoch][payload] — laid out exactly like a memtable record, so recovery can leave
         // records in the mapped WAL instead of copying them.
-        if (_runHeader < 0)
+        if (!continues)
         {
             var header = Reserve(RunHeaderBytes);
             header[0] = (byte)WalOp.LogAppend;
-            BinaryPrimitives.WriteUInt64LittleEndian(header[1..], offset);
-            BinaryPrimitives.WriteInt32LittleEndian(header[9..], 0);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[1..], log);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[9..], offset);
+            BinaryPrimitives.WriteInt32LittleEndian(header[17..], 0);
             _runHeader = _length - RunHeaderBytes;
             Count++;
+            AddLogOperation(new LogOperation(log, WalOp.LogAppend, offset, 0, epoch));
         }
 
         var span = Reserve(12 + payload.Length);
         BinaryPrimitives.WriteInt32LittleEndian(span, payload.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(span[4..], epoch);
         payload.CopyTo(span[12..]);
-        var runCount = _buffer.AsSpan(_runHeader + 9, 4);
+        var runCount = _buffer.AsSpan(_runHeader + 17, 4);
         BinaryPrimitives.WriteInt32LittleEndian(runCount, BinaryPrimitives.ReadInt32LittleEndian(runCount) + 1);
+        ref var run = ref LastLogOperation();
+        run.Count++;
+        run.LastEpoch = epoch;
         LogCount++;
-        LastLogEpoch = epoch;
     }
+
+    /// <summary>Removes log <paramref name="log"/>'s records at and after <paramref name="offset"/> (a Raft
+    /// follower's divergent suffix); appends after it in the same batch continue at <paramref name="offset"/>.</summary>
+    public void TruncateSuffix(ulong log, ulong offset) => AddTruncation(WalOp.TruncateSuffix, log, offset);
+
+    /// <summary>Removes log <paramref name="log"/>'s records below <paramref name="offset"/>. Past the end it
+    /// empties the log, which then continues at <paramref name="offset"/>.</summary>
+    public void TruncatePrefix(ulong log, ulong offset) => AddTruncation(WalOp.TruncatePrefix, log, offset);
 
     /// <summary>Sets <paramref name="key"/> to <paramref name="value"/> in the key/value space.</summary>
     public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
@@ -142,8 +151,7 @@ public sealed class WriteBatch : IDisposable
         _runHeader = -1;
         Count = 0;
         LogCount = 0;
-        FirstLogOffset = 0;
-        LastLogEpoch = 0;
+        _logOperationCount = 0;
     }
 
     public void Dispose()
@@ -157,13 +165,35 @@ public sealed class WriteBatch : IDisposable
         }
     }
 
-    internal void AddTruncation(WalOp op, ulong offset)
+    private void AddTruncation(WalOp op, ulong log, ulong offset)
     {
         _runHeader = -1;
-        var span = Reserve(9);
+        var span = Reserve(TruncationBytes);
         span[0] = (byte)op;
-        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[1..], log);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[9..], offset);
         Count++;
+        AddLogOperation(new LogOperation(log, op, offset, 0, 0));
+    }
+
+    private ref LogOperation LastLogOperation()
+    {
+        if (_logOperationCount == 0)
+        {
+            return ref _noOperation;
+        }
+
+        return ref _logOperations[_logOperationCount - 1];
+    }
+
+    private void AddLogOperation(LogOperation operation)
+    {
+        if (_logOperationCount == _logOperations.Length)
+        {
+            Array.Resize(ref _logOperations, _logOperations.Length * 2);
+        }
+
+        _logOperations[_logOperationCount++] = operation;
     }
 
     /// <summary>Fills the frame header for sequence number <paramref name="sequence"/>; the CRC covers length and payload.</summary>

@@ -6,13 +6,13 @@ namespace Pyralog.Storage.Native.Compaction;
 
 /// <summary>
 /// Executes a <see cref="CompactionJob"/>: merges its inputs (newest wins per key) into new segments
-/// of the output level. Drops shadowed versions, log records and retention markers below the log's
-/// first offset, and tombstones once no deeper level can hold an older value of their key.
+/// of the output level. Drops shadowed versions, log records and retention markers below their log's
+/// durable first offset, and tombstones once no deeper level can hold an older value of their key.
 /// </summary>
 internal static class Compactor
 {
     public static List<SegmentMetadata> Merge(
-        CompactionJob job, Segment[][] levels, string directory, PyramidOptions options, ulong dropLogBelow,
+        CompactionJob job, Segment[][] levels, string directory, PyramidOptions options, IReadOnlyDictionary<ulong, ulong> firstOffsets,
         Func<long> nextFileNumber, RateLimiter? limiter, out long bytesRead)
     {
         var sources = new IEntryIterator[job.Inputs.Count];
@@ -32,7 +32,7 @@ internal static class Compactor
             while (merged.Valid)
             {
                 var key = merged.Key;
-                if (!IsDroppable(key, merged.IsTombstone, levels, job.OutputLevel, dropLogBelow))
+                if (!IsDroppable(key, merged.IsTombstone, levels, job.OutputLevel, firstOffsets))
                 {
                     writer ??= new SegmentWriter(directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
                     writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
@@ -68,14 +68,15 @@ internal static class Compactor
         }
     }
 
-    private static bool IsDroppable(ReadOnlySpan<byte> key, bool tombstone, Segment[][] levels, int outputLevel, ulong dropLogBelow)
+    private static bool IsDroppable(ReadOnlySpan<byte> key, bool tombstone, Segment[][] levels, int outputLevel, IReadOnlyDictionary<ulong, ulong> firstOffsets)
     {
-        if (KeyCodec.IsLogKey(key) && KeyCodec.ReadLogOffset(key) < dropLogBelow)
+        if (KeyCodec.IsLogKey(key))
         {
-            return true;
+            return firstOffsets.TryGetValue(KeyCodec.ReadLogId(key), out var first) && KeyCodec.ReadLogOffset(key) < first;
         }
 
-        if (KeyCodec.IsMarkerKey(key) && KeyCodec.ReadMarkerOffset(key) < dropLogBelow)
+        if (KeyCodec.IsMarkerKey(key) && firstOffsets.TryGetValue(KeyCodec.ReadMarkerLogId(key), out var markerFirst)
+            && KeyCodec.ReadMarkerOffset(key) < markerFirst)
         {
             return true;
         }

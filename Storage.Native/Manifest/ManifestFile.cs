@@ -16,7 +16,7 @@ internal static class ManifestFile
 {
     public const string FileName = "MANIFEST";
     public const uint Magic = 0x4D525950; // "PYRM"
-    public const ushort Version = 1;
+    public const ushort Version = 2; // 2: a state per log
     private const string TempName = "MANIFEST.tmp";
 
     public static ManifestData? Read(string directory)
@@ -34,10 +34,11 @@ internal static class ManifestFile
         }
 
         var version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(4));
-        if (version > Version)
+        if (version != Version)
         {
-            throw new NotSupportedException(
-                $"'{path}' has manifest format version {version}; this build reads up to {Version}. Open the store with a newer Pyralog.");
+            throw new NotSupportedException(version > Version
+                ? $"'{path}' has manifest format version {version}; this build reads {Version}. Open the store with a newer Pyralog."
+                : $"'{path}' has manifest format version {version} (a single-log store); this build reads only {Version}.");
         }
 
         var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
@@ -57,8 +58,15 @@ internal static class ManifestFile
             var at = 0;
             var nextFile = BinaryPrimitives.ReadInt64LittleEndian(body);
             var lastFlushed = BinaryPrimitives.ReadUInt64LittleEndian(body[8..]);
-            var state = LogState.Read(body[16..]);
-            at = 16 + LogState.EncodedBytes;
+            var logCount = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
+            at = 20;
+            var states = new Dictionary<ulong, LogState>(logCount);
+            for (var i = 0; i < logCount; i++)
+            {
+                states[BinaryPrimitives.ReadUInt64LittleEndian(body[at..])] = LogState.Read(body[(at + 8)..]);
+                at += 8 + LogState.EncodedBytes;
+            }
+
             var levelCount = BinaryPrimitives.ReadInt32LittleEndian(body[at..]);
             at += 4;
             var levels = new List<IReadOnlyList<SegmentMetadata>>(levelCount);
@@ -83,7 +91,7 @@ internal static class ManifestFile
                 levels.Add(segments);
             }
 
-            return new ManifestData(nextFile, lastFlushed, state, levels);
+            return new ManifestData(nextFile, lastFlushed, states, levels);
         }
         catch (ArgumentOutOfRangeException)
         {
@@ -97,8 +105,14 @@ internal static class ManifestFile
         Span<byte> scratch = stackalloc byte[LogState.EncodedBytes];
         WriteInt64(body, data.NextFileNumber);
         WriteInt64(body, (long)data.LastFlushedSequence);
-        data.LogState.Write(scratch);
-        body.Write(scratch);
+        WriteInt32(body, data.LogStates.Count);
+        foreach (var (log, state) in data.LogStates)
+        {
+            WriteInt64(body, (long)log);
+            state.Write(scratch);
+            body.Write(scratch);
+        }
+
         WriteInt32(body, data.Levels.Count);
         foreach (var level in data.Levels)
         {

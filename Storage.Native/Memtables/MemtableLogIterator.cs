@@ -3,13 +3,26 @@ using Pyralog.Storage.Native.Keys;
 
 namespace Pyralog.Storage.Native.Memtables;
 
-/// <summary>Iterates the log records of a memtable in offset order as of a snapshot, up to an end offset.</summary>
-internal sealed class MemtableLogIterator(Memtable memtable, ulong sequence, ulong endOffset) : IEntryIterator
+/// <summary>Iterates one log's records in a memtable in offset order as of a view, up to an end offset.</summary>
+internal sealed class MemtableLogIterator : IEntryIterator
 {
-    private readonly LogRun[] _runs = memtable.Runs;
+    private readonly Memtable _memtable;
+    private readonly ulong _log;
+    private readonly ulong _sequence;
+    private readonly ulong _endOffset;
+    private readonly LogRun[] _runs;
     private readonly byte[] _key = new byte[KeyCodec.LogKeyLength];
     private ulong _offset;
     private bool _valid;
+
+    public MemtableLogIterator(Memtable memtable, ulong log, ulong sequence, ulong endOffset)
+    {
+        _memtable = memtable;
+        _log = log;
+        _sequence = sequence;
+        _endOffset = endOffset;
+        _runs = memtable.FindLog(log)?.Runs ?? [];
+    }
 
     public bool Valid => _valid;
 
@@ -19,7 +32,7 @@ internal sealed class MemtableLogIterator(Memtable memtable, ulong sequence, ulo
     {
         get
         {
-            memtable.TryGetLog(_offset, sequence, out var value);
+            _memtable.TryGetLog(_log, _offset, _sequence, out var value);
             return value;
         }
     }
@@ -28,15 +41,18 @@ internal sealed class MemtableLogIterator(Memtable memtable, ulong sequence, ulo
 
     public void Seek(ReadOnlySpan<byte> key)
     {
-        if (key.IsEmpty || key[0] < KeyCodec.LogPrefix)
+        Span<byte> own = stackalloc byte[KeyCodec.LogKeyLength];
+        KeyCodec.WriteLogKey(own, _log, 0);
+        var compared = key.SequenceCompareTo(own);
+        if (compared <= 0)
         {
             MoveTo(0);
             return;
         }
 
-        if (key[0] > KeyCodec.LogPrefix)
+        if (key.Length < 9 || !key[..9].SequenceEqual(own[..9]))
         {
-            _valid = false;
+            _valid = false; // past this log
             return;
         }
 
@@ -62,12 +78,12 @@ internal sealed class MemtableLogIterator(Memtable memtable, ulong sequence, ulo
 
     private void MoveTo(ulong offset)
     {
-        while (offset < endOffset)
+        while (offset < _endOffset)
         {
             var nextBase = ulong.MaxValue;
             foreach (var run in _runs)
             {
-                if (run.CreatedSequence > sequence)
+                if (run.CreatedSequence > _sequence)
                 {
                     continue;
                 }
@@ -75,7 +91,7 @@ internal sealed class MemtableLogIterator(Memtable memtable, ulong sequence, ulo
                 if (offset >= run.BaseOffset && offset < run.EndOffset)
                 {
                     _offset = offset;
-                    KeyCodec.WriteLogKey(_key, offset);
+                    KeyCodec.WriteLogKey(_key, _log, offset);
                     _valid = true;
                     return;
                 }

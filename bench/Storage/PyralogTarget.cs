@@ -5,6 +5,7 @@ namespace Pyralog.Bench.Storage;
 /// <summary>The Pyramid engine with its default options (fsync per commit group).</summary>
 internal sealed class PyralogTarget : IStorageTarget
 {
+    private const ulong Log = 1;
     private readonly string _directory;
     private readonly WriteBatch _batch = new(2 << 20);
     private PyramidStore _store;
@@ -26,7 +27,7 @@ internal sealed class PyralogTarget : IStorageTarget
         _batch.Clear();
         for (var i = 0; i < count; i++)
         {
-            _batch.Append(1, (ulong)(first + i), payloads[i]);
+            _batch.Append(Log, 1, (ulong)(first + i), payloads[i]);
         }
 
         await _store.WriteAsync(_batch);
@@ -41,7 +42,7 @@ internal sealed class PyralogTarget : IStorageTarget
             _batch.Clear();
             for (var k = 0; k < 1000 && i + k < records; k++)
             {
-                _batch.Append(1, (ulong)(i + k), payload);
+                _batch.Append(Log, 1, (ulong)(i + k), payload);
             }
 
             await _store.WriteAsync(_batch);
@@ -52,12 +53,12 @@ internal sealed class PyralogTarget : IStorageTarget
         _store = PyramidStore.Open(_directory, new PyramidOptions());
     }
 
-    public async ValueTask<int> ReadAsync(long index) => (await _store.ReadAsync((ulong)index))!.Payload.Length;
+    public async ValueTask<int> ReadAsync(long index) => (await _store.ReadAsync(Log, (ulong)index))!.Payload.Length;
 
     public (long Records, long Bytes) ScanAll()
     {
         long records = 0, bytes = 0;
-        using var cursor = _store.ReadLog(0);
+        using var cursor = _store.ReadLog(Log, 0);
         while (cursor.MoveNext())
         {
             records++;

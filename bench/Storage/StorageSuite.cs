@@ -240,7 +240,7 @@ public sealed class StorageSuite : IBenchSuite
                 batch.Clear();
                 for (ulong i = 0; i < 1000; i++)
                 {
-                    batch.Append(1, offset + i, payload);
+                    batch.Append(1, 1, offset + i, payload);
                 }
 
                 await store.WriteAsync(batch);
@@ -278,7 +278,7 @@ public sealed class StorageSuite : IBenchSuite
         var watch = Stopwatch.StartNew();
         await using var store = PyramidStore.Open(directory, RecoveryOptions);
         watch.Stop();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recovery {watch.Elapsed.TotalSeconds} {store.NextOffset}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recovery {watch.Elapsed.TotalSeconds} {store.GetLogBounds(1).Next}"));
     }
 
     private static async Task<(long Operations, double Seconds)> TimedAsync(LatencyRecorder latencies, Func<long, ValueTask<int>> operation)

@@ -7,6 +7,9 @@ public static class CrashWorkload
 {
     public static readonly byte[] AckedKey = "acked-next"u8.ToArray();
 
+    /// <summary>Every batch appends the same records to each of these logs (one store, one WAL, one commit for all).</summary>
+    public static readonly ulong[] Logs = [1, 7, 1_000_003];
+
     public static PyramidOptions Options => new()
     {
         MemtableBytes = 256 << 10,

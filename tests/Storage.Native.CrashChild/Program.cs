@@ -2,7 +2,7 @@ using Pyralog.Storage.Native;
 using Pyralog.Storage.Native.CrashChild;
 
 // usage: CrashChild DIRECTORY SEED [fill]
-// Appends batches (each with a KV put of the new log end) as fast as it can and prints "ack N"
+// Appends batches (the same records to each of CrashWorkload.Logs, and a KV put of the new log end) as fast as it can and prints "ack N"
 // after each acknowledged batch, until the parent kills it. With "fill" it runs with a large memtable
 // until a write fails (the parent limits the file size), prints "error MESSAGE" and exits with 3.
 if (args.Length is < 2 or > 3)
@@ -18,12 +18,15 @@ var output = Console.Out;
 using var batch = new WriteBatch(1 << 20);
 while (true)
 {
-    var next = store.NextOffset;
+    var next = store.GetLogBounds(CrashWorkload.Logs[0]).Next;
     var count = random.Next(1, 64);
     batch.Clear();
-    for (var i = 0; i < count; i++)
+    foreach (var log in CrashWorkload.Logs)
     {
-        batch.Append(1, next + (ulong)i, CrashWorkload.Payload(next + (ulong)i));
+        for (var i = 0; i < count; i++)
+        {
+            batch.Append(log, 1, next + (ulong)i, CrashWorkload.Payload(next + (ulong)i));
+        }
     }
 
     batch.Put(CrashWorkload.AckedKey, BitConverter.GetBytes(next + (ulong)count));

@@ -5,6 +5,8 @@ namespace Pyralog.Storage.Native.Tests;
 
 public class BoundedMemoryTests(ITestOutputHelper output)
 {
+    private const ulong Log = 1;
+
     [Fact]
     [Trait("Category", "Slow")]
     public async Task Writing_2_GiB_keeps_memory_within_the_configured_bound()
@@ -33,13 +35,13 @@ public class BoundedMemoryTests(ITestOutputHelper output)
                 for (var i = 0; i < batchRecords; i++)
                 {
                     BinaryPrimitives.WriteInt64LittleEndian(payload, offset + i);
-                    batch.Append(1, (ulong)(offset + i), payload);
+                    batch.Append(Log, 1, (ulong)(offset + i), payload);
                 }
 
                 await store.WriteAsync(batch);
                 if (offset % (batchRecords * 256) == 0)
                 {
-                    _ = await store.ReadAsync((ulong)(offset / 2)); // reads fill the block cache too
+                    _ = await store.ReadAsync(Log, (ulong)(offset / 2)); // reads fill the block cache too
                     peakLive = Math.Max(peakLive, GC.GetTotalMemory(forceFullCollection: true));
                     peakAnonymous = Math.Max(peakAnonymous, AnonymousResidentBytes());
                 }
@@ -51,7 +53,7 @@ public class BoundedMemoryTests(ITestOutputHelper output)
             Assert.True(stats.UserBytesWritten >= 2L << 30);
             foreach (var offset in new[] { 0L, total / 2, total - 1 })
             {
-                var record = await store.ReadAsync((ulong)offset);
+                var record = await store.ReadAsync(Log, (ulong)offset);
                 Assert.Equal(offset, BinaryPrimitives.ReadInt64LittleEndian(record!.Payload));
             }
         }

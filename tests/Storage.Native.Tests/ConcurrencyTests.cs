@@ -4,6 +4,8 @@ namespace Pyralog.Storage.Native.Tests;
 
 public class ConcurrencyTests
 {
+    private const ulong Log = 1;
+
     private static byte[] Payload(ulong offset)
     {
         var bytes = new byte[16 + (int)(offset % 200)];
@@ -38,7 +40,7 @@ public class ConcurrencyTests
             var random = new Random(Environment.CurrentManagedThreadId);
             while (true)
             {
-                var next = store.NextOffset;
+                var next = store.GetLogBounds(Log).Next;
                 if (next >= total)
                 {
                     return;
@@ -48,7 +50,7 @@ public class ConcurrencyTests
                 var batch = new WriteBatch();
                 for (var i = 0; i < count; i++)
                 {
-                    batch.Append(1, next + (ulong)i, Payload(next + (ulong)i));
+                    batch.Append(Log, 1, next + (ulong)i, Payload(next + (ulong)i));
                 }
 
                 batch.Put("tail"u8, BitConverter.GetBytes(next + (ulong)count));
@@ -72,14 +74,14 @@ public class ConcurrencyTests
             var random = new Random(seed);
             while (!done.IsCancellationRequested)
             {
-                var next = store.NextOffset;
+                var next = store.GetLogBounds(Log).Next;
                 if (next == 0)
                 {
                     continue;
                 }
 
                 var offset = (ulong)random.NextInt64((long)next);
-                var record = await store.ReadAsync(offset);
+                var record = await store.ReadAsync(Log, offset);
                 if (record is null || !record.Payload.AsSpan().SequenceEqual(Payload(offset)))
                 {
                     lock (failures)
@@ -88,7 +90,7 @@ public class ConcurrencyTests
                     }
                 }
 
-                using var cursor = store.ReadLog(offset, offset + 500);
+                using var cursor = store.ReadLog(Log, offset, offset + 500);
                 var expected = offset;
                 while (cursor.MoveNext())
                 {
@@ -107,7 +109,7 @@ public class ConcurrencyTests
 
                 // A snapshot's KV tail never runs ahead of its log.
                 var tail = await store.GetAsync("tail"u8.ToArray());
-                var nextAfter = store.NextOffset;
+                var nextAfter = store.GetLogBounds(Log).Next;
                 if (tail is not null && BitConverter.ToUInt64(tail) > nextAfter)
                 {
                     lock (failures)
@@ -122,10 +124,10 @@ public class ConcurrencyTests
         done.Cancel();
         await Task.WhenAll(readers);
         Assert.Empty(failures);
-        Assert.Equal((ulong)total, Math.Min(store.NextOffset, (ulong)total));
+        Assert.Equal((ulong)total, Math.Min(store.GetLogBounds(Log).Next, (ulong)total));
         var stats = store.GetStatistics();
         Assert.True(stats.Flushes > 3, $"flushes {stats.Flushes}");
-        using var all = store.ReadLog(0);
+        using var all = store.ReadLog(Log, 0);
         ulong count = 0;
         while (all.MoveNext())
         {
@@ -133,7 +135,7 @@ public class ConcurrencyTests
             count++;
         }
 
-        Assert.Equal(store.NextOffset, count);
+        Assert.Equal(store.GetLogBounds(Log).Next, count);
     }
 
     [Fact]

@@ -4,6 +4,8 @@ namespace Pyralog.Storage.Native.Tests;
 
 public class DurabilityModeTests
 {
+    private const ulong Log = 1;
+
     [Theory]
     [InlineData(DurabilityMode.PerBatch)]
     [InlineData(DurabilityMode.Interval)]
@@ -22,12 +24,12 @@ public class DurabilityModeTests
                 }
             }));
             await Task.WhenAll(writers);
-            await store.AppendAsync(1, 0, "last"u8.ToArray());
+            await store.AppendAsync(Log, 1, 0, "last"u8.ToArray());
         }
 
         await using (var store = PyramidStore.Open(dir.Path, options))
         {
-            Assert.Equal(1ul, store.NextOffset);
+            Assert.Equal(1ul, store.GetLogBounds(Log).Next);
             using var scan = store.ScanKvPrefix("w"u8);
             var count = 0;
             while (scan.MoveNext())

@@ -10,6 +10,8 @@ namespace Pyralog.Storage.Native.Tests;
 /// </summary>
 public class MappingLifetimeTests
 {
+    private const ulong Log = 1;
+
     private static readonly PyramidOptions Manual = new()
     {
         BackgroundWork = false,
@@ -32,8 +34,8 @@ public class MappingLifetimeTests
     {
         for (var at = from; at < from + (ulong)count; at += 100)
         {
-            var batch = Enumerable.Range(0, (int)Math.Min(100, from + (ulong)count - at)).Select(i => new LogEntry(1, at + (ulong)i, Payload(at + (ulong)i))).ToArray();
-            await store.AppendAsync(batch);
+            var batch = Enumerable.Range(0, (int)Math.Min(100, from + (ulong)count - at)).Select(i => new AppendRecord(1, at + (ulong)i, Payload(at + (ulong)i))).ToArray();
+            await store.AppendAsync(Log, batch);
         }
     }
 
@@ -50,8 +52,8 @@ public class MappingLifetimeTests
         await store.DisposeAsync();
 
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("k"u8.ToArray()));
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.ReadAsync(10));
-        Assert.Throws<ObjectDisposedException>(() => store.ReadLog(0));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.ReadAsync(Log, 10));
+        Assert.Throws<ObjectDisposedException>(() => store.ReadLog(Log, 0));
         Assert.Throws<ObjectDisposedException>(() => store.ScanKv("a"u8, "z"u8));
         Assert.Throws<ObjectDisposedException>(() => store.ScanKvPrefix("k"u8));
         Assert.Throws<ObjectDisposedException>(() => store.GetStatistics());
@@ -69,7 +71,7 @@ public class MappingLifetimeTests
         await store.FlushAsync();
         var flushed = Directory.GetFiles(dir.Path, "seg-*.pyr");
 
-        var log = store.ReadLog(10);
+        var log = store.ReadLog(Log, 10);
         var kv = store.ScanKv("a"u8, "z"u8);
         Assert.True(log.MoveNext());
         Assert.True(kv.MoveNext());
@@ -124,7 +126,7 @@ public class MappingLifetimeTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ReadOnlySpan<byte> PayloadOfAbandonedCursor(PyramidStore store, ulong offset)
     {
-        var cursor = store.ReadLog(offset);
+        var cursor = store.ReadLog(Log, offset);
         Assert.True(cursor.MoveNext());
         return cursor.Payload;
     }
@@ -158,12 +160,12 @@ public class MappingLifetimeTests
             // the mapped files; background flush and compaction then retire them under the readers.
             await using (var store = PyramidStore.Open(dir.Path, Manual))
             {
-                await AppendAsync(store, store.NextOffset, RecordsPerRound);
+                await AppendAsync(store, store.GetLogBounds(Log).Next, RecordsPerRound);
             }
 
             await using (var store = PyramidStore.Open(dir.Path, live))
             {
-                var next = store.NextOffset;
+                var next = store.GetLogBounds(Log).Next;
                 using var stop = new CancellationTokenSource();
                 var seeds = Enumerable.Range(0, 2).Select(_ => random.Next()).ToArray();
                 var readers = seeds.Select(seed => Task.Run(async () =>
@@ -172,8 +174,8 @@ public class MappingLifetimeTests
                     for (var reads = 0; reads < 20_000 && !stop.IsCancellationRequested; reads++)
                     {
                         var offset = (ulong)rng.NextInt64((long)next);
-                        var record = await store.ReadAsync(offset);
-                        using var cursor = store.ReadLog(offset, offset + 50);
+                        var record = await store.ReadAsync(Log, offset);
+                        using var cursor = store.ReadLog(Log, offset, offset + 50);
                         var expected = offset;
                         var intact = record is not null && record.Payload.AsSpan().SequenceEqual(Payload(offset));
                         while (intact && cursor.MoveNext())

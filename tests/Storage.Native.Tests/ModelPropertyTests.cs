@@ -8,6 +8,8 @@ namespace Pyralog.Storage.Native.Tests;
 /// <summary>Random operation sequences against the store and an in-memory model, compared after every step.</summary>
 public class ModelPropertyTests
 {
+    private const ulong Log = 1;
+
     public enum OpKind
     {
         Append,
@@ -101,16 +103,16 @@ public class ModelPropertyTests
                 switch (op.Kind)
                 {
                     case OpKind.Append:
-                        var records = new LogEntry[op.A];
+                        var records = new AppendRecord[op.A];
                         for (var i = 0; i < op.A; i++)
                         {
                             var offset = next + (ulong)i;
                             var payload = Payload(offset, epoch, (op.B + i) % 301);
-                            records[i] = new LogEntry(epoch, offset, payload);
+                            records[i] = new AppendRecord(epoch, offset, payload);
                             log[offset] = (epoch, payload);
                         }
 
-                        await store.AppendAsync(records);
+                        await store.AppendAsync(Log, records);
                         next += (ulong)op.A;
                         break;
                     case OpKind.Put:
@@ -123,7 +125,7 @@ public class ModelPropertyTests
                         break;
                     case OpKind.TruncateSuffix:
                         var suffix = first + ((next - first) * (ulong)op.A / 100);
-                        await store.TruncateSuffixAsync(suffix);
+                        await store.TruncateSuffixAsync(Log, suffix);
                         foreach (var key in log.Keys.Where(k => k >= suffix).ToList())
                         {
                             log.Remove(key);
@@ -134,7 +136,7 @@ public class ModelPropertyTests
                         break;
                     case OpKind.TruncatePrefix:
                         var prefix = first + ((next - first + 10) * (ulong)op.A / 100);
-                        await store.TruncatePrefixAsync(prefix);
+                        await store.TruncatePrefixAsync(Log, prefix);
                         if (prefix > first)
                         {
                             foreach (var key in log.Keys.Where(k => k < prefix).ToList())
@@ -171,9 +173,9 @@ public class ModelPropertyTests
     private static async Task CheckAsync(
         PyramidStore store, SortedDictionary<ulong, (ulong Epoch, byte[] Payload)> log, SortedDictionary<string, string> kv, ulong first, ulong next, string context)
     {
-        Assert.True(store.FirstOffset == first, $"first {store.FirstOffset} != {first} {context}");
-        Assert.True(store.NextOffset == next, $"next {store.NextOffset} != {next} {context}");
-        using (var cursor = store.ReadLog(0))
+        Assert.True(store.GetLogBounds(Log).First == first, $"first {store.GetLogBounds(Log).First} != {first} {context}");
+        Assert.True(store.GetLogBounds(Log).Next == next, $"next {store.GetLogBounds(Log).Next} != {next} {context}");
+        using (var cursor = store.ReadLog(Log, 0))
         {
             var expected = first;
             while (cursor.MoveNext())
@@ -189,7 +191,7 @@ public class ModelPropertyTests
 
         foreach (var offset in new[] { first, first + ((next - first) / 2), next - 1, next, first - 1 })
         {
-            var record = await store.ReadAsync(offset);
+            var record = await store.ReadAsync(Log, offset);
             if (log.TryGetValue(offset, out var entry))
             {
                 Assert.True(record is not null && record.Epoch == entry.Epoch && record.Payload.AsSpan().SequenceEqual(entry.Payload), $"read {offset} differs {context}");

@@ -5,13 +5,15 @@ namespace Pyralog.Storage.Native.Tests;
 
 public class SegmentRecoveryTests
 {
+    private const ulong Log = 1;
+
     private static readonly PyramidOptions Options = new() { BackgroundWork = false, BlockBytes = 1024, BlockCacheBytes = 0 };
 
     private static byte[] Payload(ulong offset) => Encoding.UTF8.GetBytes($"payload-{offset}-{new string('x', (int)(offset % 37))}");
 
     private static async Task FillAsync(PyramidStore store, int records)
     {
-        await store.AppendAsync(Enumerable.Range(0, records).Select(i => new LogEntry(1, (ulong)i, Payload((ulong)i))).ToArray());
+        await store.AppendAsync(Log, Enumerable.Range(0, records).Select(i => new AppendRecord(1, (ulong)i, Payload((ulong)i))).ToArray());
         await store.PutAsync("hard-state"u8.ToArray(), "term=3"u8.ToArray());
     }
 
@@ -19,7 +21,7 @@ public class SegmentRecoveryTests
     {
         for (var i = 0; i < records; i++)
         {
-            Assert.Equal(Payload((ulong)i), (await store.ReadAsync((ulong)i))!.Payload);
+            Assert.Equal(Payload((ulong)i), (await store.ReadAsync(Log, (ulong)i))!.Payload);
         }
 
         Assert.Equal("term=3"u8.ToArray(), await store.GetAsync("hard-state"u8.ToArray()));
@@ -49,7 +51,7 @@ public class SegmentRecoveryTests
             {
                 await using var store = PyramidStore.Open(dir.Path, Options);
                 await VerifyAllAsync(store, 300);
-                using var cursor = store.ReadLog(0);
+                using var cursor = store.ReadLog(Log, 0);
                 while (cursor.MoveNext())
                 {
                     Assert.Equal(Payload(cursor.Offset), cursor.Payload.ToArray());
@@ -89,7 +91,7 @@ public class SegmentRecoveryTests
             await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(segmentPath)), segment.AsSpan(0, cut).ToArray());
             await using var store = PyramidStore.Open(dir.Path, Options);
             Assert.Equal(1, store.Recovery.OrphanSegmentsDeleted);
-            Assert.Equal(200ul, store.NextOffset);
+            Assert.Equal(200ul, store.GetLogBounds(Log).Next);
             await VerifyAllAsync(store, 200);
         }
     }
@@ -123,25 +125,25 @@ public class SegmentRecoveryTests
         {
             await FillAsync(store, 10);
             await store.FlushAsync();
-            await store.AppendAsync(1, 10, Payload(10));
+            await store.AppendAsync(Log, 1, 10, Payload(10));
         }
 
         var path = file == "MANIFEST"
             ? Path.Combine(dir.Path, "MANIFEST")
             : Directory.GetFiles(dir.Path, file + "-*").OrderBy(f => f).Last();
         var bytes = await File.ReadAllBytesAsync(path);
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 99);
         if (file == "seg")
         {
             // A genuine newer segment carries the version in its checksummed footer too.
             var footer = bytes.AsSpan(bytes.Length - 48);
-            BinaryPrimitives.WriteUInt16LittleEndian(footer[36..], 2);
+            BinaryPrimitives.WriteUInt16LittleEndian(footer[36..], 99);
             BinaryPrimitives.WriteUInt32LittleEndian(footer[40..], Hashing.Crc32C.Compute(footer[..40]));
         }
 
         await File.WriteAllBytesAsync(path, bytes);
         var error = Assert.Throws<NotSupportedException>(() => PyramidStore.Open(dir.Path, Options));
-        Assert.Contains("version 2", error.Message);
+        Assert.Contains("version 99", error.Message);
         Assert.Contains(path, error.Message);
     }
 }

@@ -1,9 +1,12 @@
+using Pyralog.Storage.Native.Log;
 using System.Text;
 
 namespace Pyralog.Storage.Native.Tests;
 
 public class StoreApiTests
 {
+    private const ulong Log = 1;
+
     private static readonly PyramidOptions Small = new()
     {
         BackgroundWork = false,
@@ -25,8 +28,8 @@ public class StoreApiTests
         {
             for (ulong i = 0; i < 3000; i += 100)
             {
-                var batch = Enumerable.Range(0, 100).Select(k => new LogEntry(1 + (i / 1000), i + (ulong)k, Bytes($"payload-{i + (ulong)k}"))).ToArray();
-                await store.AppendAsync(batch);
+                var batch = Enumerable.Range(0, 100).Select(k => new AppendRecord(1 + (i / 1000), i + (ulong)k, Bytes($"payload-{i + (ulong)k}"))).ToArray();
+                await store.AppendAsync(Log, batch);
                 if (i == 1500)
                 {
                     await store.FlushAsync();
@@ -34,17 +37,17 @@ public class StoreApiTests
             }
 
             await store.CompactAsync();
-            Assert.Equal(3000ul, store.NextOffset);
-            var record = await store.ReadAsync(1234);
+            Assert.Equal(3000ul, store.GetLogBounds(Log).Next);
+            var record = await store.ReadAsync(Log, 1234);
             Assert.Equal(new LogRecord(2, 1234, Bytes("payload-1234")).Payload, record!.Payload);
             Assert.Equal(2ul, record.Epoch);
         }
 
         await using (var store = PyramidStore.Open(dir.Path, Small))
         {
-            Assert.Equal(0ul, store.FirstOffset);
-            Assert.Equal(3000ul, store.NextOffset);
-            using var cursor = store.ReadLog(2990);
+            Assert.Equal(0ul, store.GetLogBounds(Log).First);
+            Assert.Equal(3000ul, store.GetLogBounds(Log).Next);
+            using var cursor = store.ReadLog(Log, 2990);
             var seen = new List<ulong>();
             while (cursor.MoveNext())
             {
@@ -53,7 +56,7 @@ public class StoreApiTests
             }
 
             Assert.Equal(Enumerable.Range(2990, 10).Select(i => (ulong)i), seen);
-            Assert.Null(await store.ReadAsync(3000));
+            Assert.Null(await store.ReadAsync(Log, 3000));
         }
     }
 
@@ -62,19 +65,27 @@ public class StoreApiTests
     {
         using var dir = new TempDirectory();
         await using var store = PyramidStore.Open(dir.Path, Small);
-        await store.AppendAsync(1, 5, Bytes("first")); // an empty log adopts the first offset
-        Assert.Equal(5ul, store.FirstOffset);
-        var gap = await Assert.ThrowsAsync<ArgumentException>(async () => await store.AppendAsync(1, 7, Bytes("gap")));
+        await store.AppendAsync(Log, 1, 5, Bytes("first")); // an empty log adopts the first offset
+        Assert.Equal(5ul, store.GetLogBounds(Log).First);
+        var gap = await Assert.ThrowsAsync<ArgumentException>(async () => await store.AppendAsync(Log, 1, 7, Bytes("gap")));
         Assert.Contains("next offset is 6", gap.Message);
         using var batch = new WriteBatch();
-        batch.Append(1, 6, Bytes("a"));
-        var notDense = Assert.Throws<ArgumentException>(() => batch.Append(1, 8, Bytes("b")));
-        Assert.Contains("consecutive", notDense.Message);
-        var lowerEpoch = Assert.Throws<ArgumentException>(() => batch.Append(0, 7, Bytes("b")));
+        batch.Append(Log, 1, 6, Bytes("a"));
+        var lowerEpoch = Assert.Throws<ArgumentException>(() => batch.Append(Log, 0, 7, Bytes("b")));
         Assert.Contains("epoch", lowerEpoch.Message);
+        batch.Append(2, 1, 0, Bytes("other log"));
+        batch.Append(Log, 1, 8, Bytes("b")); // a gap in log 1: refused when written, with the other log's record
+        var notDense = await Assert.ThrowsAsync<ArgumentException>(async () => await store.WriteAsync(batch));
+        Assert.Contains("log 1 at offset 8 but the log's next offset is 7", notDense.Message);
+        Assert.Equal(new LogBounds(5, 6), store.GetLogBounds(Log)); // nothing of the batch was written
+        Assert.Equal(default, store.GetLogBounds(2));
+        batch.Clear();
+        batch.Append(2, 1, 0, Bytes("other log"));
+        await store.WriteAsync(batch); // the refused batch reserved nothing
+        Assert.Equal(new LogBounds(0, 1), store.GetLogBounds(2));
         Assert.Throws<ArgumentException>(() => batch.Put([], Bytes("v")));
         Assert.Throws<ArgumentException>(() => new PyramidOptions { MemtableBytes = 10 }.Validate());
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.TruncateSuffixAsync(2));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.TruncateSuffixAsync(Log, 2));
     }
 
     [Fact]
@@ -83,24 +94,24 @@ public class StoreApiTests
         using var dir = new TempDirectory();
         await using (var store = PyramidStore.Open(dir.Path, Small))
         {
-            await store.AppendAsync(Enumerable.Range(0, 10).Select(i => new LogEntry(1, (ulong)i, Bytes($"old-{i}"))).ToArray());
+            await store.AppendAsync(Log, Enumerable.Range(0, 10).Select(i => new AppendRecord(1, (ulong)i, Bytes($"old-{i}"))).ToArray());
             await store.FlushAsync();
-            await store.TruncateSuffixAsync(6);
-            Assert.Equal(6ul, store.NextOffset);
-            Assert.Null(await store.ReadAsync(7));
-            await store.AppendAsync(Enumerable.Range(6, 2).Select(i => new LogEntry(2, (ulong)i, Bytes($"new-{i}"))).ToArray());
+            await store.TruncateSuffixAsync(Log, 6);
+            Assert.Equal(6ul, store.GetLogBounds(Log).Next);
+            Assert.Null(await store.ReadAsync(Log, 7));
+            await store.AppendAsync(Log, Enumerable.Range(6, 2).Select(i => new AppendRecord(2, (ulong)i, Bytes($"new-{i}"))).ToArray());
         }
 
         await using (var store = PyramidStore.Open(dir.Path, Small))
         {
-            Assert.Equal(8ul, store.NextOffset);
-            Assert.Equal("old-5", Text((await store.ReadAsync(5))!.Payload));
-            Assert.Equal("new-6", Text((await store.ReadAsync(6))!.Payload));
-            Assert.Equal(2ul, (await store.ReadAsync(7))!.Epoch);
-            Assert.Null(await store.ReadAsync(8));
+            Assert.Equal(8ul, store.GetLogBounds(Log).Next);
+            Assert.Equal("old-5", Text((await store.ReadAsync(Log, 5))!.Payload));
+            Assert.Equal("new-6", Text((await store.ReadAsync(Log, 6))!.Payload));
+            Assert.Equal(2ul, (await store.ReadAsync(Log, 7))!.Epoch);
+            Assert.Null(await store.ReadAsync(Log, 8));
             await store.CompactAsync();
-            Assert.Equal("new-7", Text((await store.ReadAsync(7))!.Payload));
-            Assert.Null(await store.ReadAsync(9));
+            Assert.Equal("new-7", Text((await store.ReadAsync(Log, 7))!.Payload));
+            Assert.Null(await store.ReadAsync(Log, 9));
         }
     }
 
@@ -109,19 +120,19 @@ public class StoreApiTests
     {
         using var dir = new TempDirectory();
         await using var store = PyramidStore.Open(dir.Path, Small);
-        await store.AppendAsync(Enumerable.Range(0, 2000).Select(i => new LogEntry(1, (ulong)i, new byte[100])).ToArray());
+        await store.AppendAsync(Log, Enumerable.Range(0, 2000).Select(i => new AppendRecord(1, (ulong)i, new byte[100])).ToArray());
         await store.FlushAsync();
-        await store.TruncatePrefixAsync(1500);
-        Assert.Null(await store.ReadAsync(1499));
-        Assert.NotNull(await store.ReadAsync(1500));
+        await store.TruncatePrefixAsync(Log, 1500);
+        Assert.Null(await store.ReadAsync(Log, 1499));
+        Assert.NotNull(await store.ReadAsync(Log, 1500));
         await store.CompactAsync();
         var stats = store.GetStatistics();
         Assert.Equal(500, stats.Levels.Sum(l => l.LogRecords));
-        await store.TruncatePrefixAsync(5000); // beyond the end: the log restarts there
-        Assert.Equal(5000ul, store.FirstOffset);
-        Assert.Equal(5000ul, store.NextOffset);
-        await store.AppendAsync(3, 5000, Bytes("restart"));
-        Assert.Equal("restart", Text((await store.ReadAsync(5000))!.Payload));
+        await store.TruncatePrefixAsync(Log, 5000); // beyond the end: the log restarts there
+        Assert.Equal(5000ul, store.GetLogBounds(Log).First);
+        Assert.Equal(5000ul, store.GetLogBounds(Log).Next);
+        await store.AppendAsync(Log, 3, 5000, Bytes("restart"));
+        Assert.Equal("restart", Text((await store.ReadAsync(Log, 5000))!.Payload));
     }
 
     [Fact]
@@ -179,11 +190,11 @@ public class StoreApiTests
         await using (var store = PyramidStore.Open(dir.Path, Small))
         {
             using var first = new WriteBatch();
-            first.Append(1, 0, Bytes("entry-0"));
+            first.Append(Log, 1, 0, Bytes("entry-0"));
             first.Put(Bytes("raft/commit"), Bytes("0"));
             await store.WriteAsync(first);
             using var second = new WriteBatch();
-            second.Append(1, 1, Bytes("entry-1"));
+            second.Append(Log, 1, 1, Bytes("entry-1"));
             second.Put(Bytes("raft/commit"), Bytes("1"));
             await store.WriteAsync(second);
             wal = Directory.GetFiles(dir.Path, "wal-*.log").Single();
@@ -195,7 +206,7 @@ public class StoreApiTests
         await File.WriteAllBytesAsync(wal, bytes.AsSpan(0, end - 5).ToArray());
         await using (var store = PyramidStore.Open(dir.Path, Small))
         {
-            Assert.Equal(1ul, store.NextOffset);
+            Assert.Equal(1ul, store.GetLogBounds(Log).Next);
             Assert.Equal("0", Text(await store.GetAsync(Bytes("raft/commit"))));
         }
     }
@@ -216,14 +227,14 @@ public class StoreApiTests
         await using var store = PyramidStore.Open(dir.Path, Small);
         for (var round = 0; round < 6; round++)
         {
-            await store.AppendAsync(Enumerable.Range(round * 500, 500).Select(i => new LogEntry(1, (ulong)i, new byte[200])).ToArray());
+            await store.AppendAsync(Log, Enumerable.Range(round * 500, 500).Select(i => new AppendRecord(1, (ulong)i, new byte[200])).ToArray());
             await store.FlushAsync();
         }
 
         await store.CompactAsync();
         for (var i = 0; i < 20; i++)
         {
-            await store.ReadAsync(42);
+            await store.ReadAsync(Log, 42);
         }
 
         var stats = store.GetStatistics();

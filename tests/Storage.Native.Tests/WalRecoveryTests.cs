@@ -4,6 +4,8 @@ namespace Pyralog.Storage.Native.Tests;
 
 public class WalRecoveryTests
 {
+    private const ulong Log = 1;
+
     private static readonly PyramidOptions NoBackground = new() { BackgroundWork = false };
 
     private static async Task<string> WriteRecordsAsync(TempDirectory dir, int count)
@@ -11,7 +13,7 @@ public class WalRecoveryTests
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
         for (var i = 0; i < count; i++)
         {
-            await store.AppendAsync(1, (ulong)i, Encoding.UTF8.GetBytes($"record-{i}"));
+            await store.AppendAsync(Log, 1, (ulong)i, Encoding.UTF8.GetBytes($"record-{i}"));
         }
 
         return Directory.GetFiles(dir.Path, "wal-*.log").Single();
@@ -28,7 +30,7 @@ public class WalRecoveryTests
         var bytes = await File.ReadAllBytesAsync(wal);
         var end = DataEnd(bytes);
         // Cut anywhere inside the last two frames.
-        var frameLength = 28 + 13 + 12 + "record-5".Length; // frame header, one-record run header, record
+        var frameLength = 28 + 21 + 12 + "record-5".Length; // frame header, one-record run header (kind, log, first offset, count), record
         Assert.Equal(8 + (6 * frameLength), end);
         for (var cut = end - (2 * frameLength) - 3; cut < end; cut++)
         {
@@ -36,17 +38,17 @@ public class WalRecoveryTests
             await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), bytes.AsSpan(0, cut).ToArray());
             await using var store = PyramidStore.Open(dir.Path, NoBackground);
             var complete = (ulong)((cut - 8) / frameLength);
-            Assert.Equal(complete, store.NextOffset);
+            Assert.Equal(complete, store.GetLogBounds(Log).Next);
             Assert.Equal(cut - 8 - ((long)complete * frameLength), store.Recovery.DroppedBytes);
             for (ulong i = 0; i < complete; i++)
             {
-                var record = await store.ReadAsync(i);
+                var record = await store.ReadAsync(Log, i);
                 Assert.Equal($"record-{i}", Encoding.UTF8.GetString(record!.Payload));
             }
 
             // The store keeps working after dropping the tail.
-            await store.AppendAsync(2, complete, "after"u8.ToArray());
-            Assert.Equal("after", Encoding.UTF8.GetString((await store.ReadAsync(complete))!.Payload));
+            await store.AppendAsync(Log, 2, complete, "after"u8.ToArray());
+            Assert.Equal("after", Encoding.UTF8.GetString((await store.ReadAsync(Log, complete))!.Payload));
         }
     }
 
@@ -57,7 +59,7 @@ public class WalRecoveryTests
         var wal = await WriteRecordsAsync(dir, 1);
         await File.WriteAllBytesAsync(Path.Combine(dir.Path, "wal-9999999999.log"), [0x50, 0x59]);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
-        Assert.Equal(1ul, store.NextOffset);
+        Assert.Equal(1ul, store.GetLogBounds(Log).Next);
         Assert.Equal(2, store.Recovery.DroppedBytes);
         Assert.False(File.Exists(Path.Combine(dir.Path, "wal-9999999999.log")));
         Assert.True(File.Exists(wal));
@@ -69,7 +71,7 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 8);
         var original = await File.ReadAllBytesAsync(wal);
-        var frameLength = 28 + 13 + 12 + "record-0".Length;
+        var frameLength = 28 + 21 + 12 + "record-0".Length;
         var end = DataEnd(original);
         var seed = Environment.TickCount;
         var random = new Random(seed);
@@ -100,7 +102,7 @@ public class WalRecoveryTests
         bytes[DataEnd(bytes) - 3] ^= 0x40;
         await File.WriteAllBytesAsync(wal, bytes);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
-        Assert.Equal(2ul, store.NextOffset);
+        Assert.Equal(2ul, store.GetLogBounds(Log).Next);
         Assert.Equal(wal, store.Recovery.TornFile);
         Assert.True(store.Recovery.DroppedBytes > 0);
     }
@@ -111,10 +113,10 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 6);
         var bytes = await File.ReadAllBytesAsync(wal);
-        var frameLength = 28 + 13 + 12 + "record-0".Length;
+        var frameLength = 28 + 21 + 12 + "record-0".Length;
         await using (var zeros = PyramidStore.Open(source.Path, NoBackground))
         {
-            Assert.Equal(6ul, zeros.NextOffset);
+            Assert.Equal(6ul, zeros.GetLogBounds(Log).Next);
             Assert.Equal(0, zeros.Recovery.DroppedBytes);
         }
 
@@ -132,7 +134,7 @@ public class WalRecoveryTests
 
         await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), recycled);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
-        Assert.Equal(3ul, store.NextOffset);
+        Assert.Equal(3ul, store.GetLogBounds(Log).Next);
         Assert.Equal(0, store.Recovery.DroppedBytes);
     }
 }

@@ -10,6 +10,8 @@ namespace Pyralog.Storage.Native.Tests;
 /// </summary>
 public class WriteFailureTests
 {
+    private const ulong Log = 1;
+
     [Fact]
     public async Task A_refused_write_is_reported_and_the_store_reopens_consistent()
     {
@@ -40,8 +42,8 @@ public class WriteFailureTests
         var lastAck = ulong.Parse(lines.Last(l => l.StartsWith("ack ", StringComparison.Ordinal)).AsSpan(4), System.Globalization.CultureInfo.InvariantCulture);
 
         await using var store = PyramidStore.Open(dir.Path, CrashWorkload.FillOptions);
-        Assert.True(store.NextOffset >= lastAck, $"acknowledged up to {lastAck}, recovered {store.NextOffset}");
-        using (var cursor = store.ReadLog(0))
+        Assert.True(store.GetLogBounds(Log).Next >= lastAck, $"acknowledged up to {lastAck}, recovered {store.GetLogBounds(Log).Next}");
+        using (var cursor = store.ReadLog(Log, 0))
         {
             ulong expected = 0;
             while (cursor.MoveNext())
@@ -50,11 +52,11 @@ public class WriteFailureTests
                 expected++;
             }
 
-            Assert.Equal(store.NextOffset, expected);
+            Assert.Equal(store.GetLogBounds(Log).Next, expected);
         }
 
-        var next = store.NextOffset;
-        await store.AppendAsync(1, next, CrashWorkload.Payload(next));
-        Assert.Equal(CrashWorkload.Payload(next), (await store.ReadAsync(next))!.Payload);
+        var next = store.GetLogBounds(Log).Next;
+        await store.AppendAsync(Log, 1, next, CrashWorkload.Payload(next));
+        Assert.Equal(CrashWorkload.Payload(next), (await store.ReadAsync(Log, next))!.Payload);
     }
 }

@@ -6,14 +6,17 @@ using Pyralog.Storage.Native.Segments;
 namespace Pyralog.Storage.Native;
 
 /// <summary>
-/// A consistent read point: the memtables and pinned segment version at one instant plus the log
-/// bounds and sequence published with them, taken together under the view lock. Everything a read
-/// returns comes from one snapshot, so concurrent appends, flushes and compactions never mix in.
+/// A consistent read point: the memtables and pinned segment version at one instant plus the sequence
+/// (and, for a log read, that log's bounds) published with them, taken together under the view lock.
+/// Everything a read returns comes from one view, so concurrent appends, flushes and compactions never
+/// mix in. A class, not a struct: it owns reference counts, and a copy must not be able to release them twice.
 /// </summary>
-internal readonly struct Snapshot
+internal sealed class ReadView
 {
+    private int _released;
+
     /// <summary>Pins the version and every memtable; the caller holds the view lock, so all are still published.</summary>
-    public Snapshot(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, LogState state, ulong sequence)
+    public ReadView(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, ulong log, LogState state, ulong sequence)
     {
         // Why the memtables too: reads hand out raw spans into segments and recovered WAL mappings, and
         // nothing may unmap either before Release, even if whoever holds the snapshot becomes unreachable.
@@ -27,6 +30,7 @@ internal readonly struct Snapshot
         Active = active;
         Immutables = immutablesNewestFirst;
         Version = version;
+        Log = log;
         State = state;
         Sequence = sequence;
     }
@@ -37,12 +41,21 @@ internal readonly struct Snapshot
 
     public StoreVersion Version { get; }
 
+    /// <summary>The log this view reads (0 and an empty state for key/value reads).</summary>
+    public ulong Log { get; }
+
     public LogState State { get; }
 
     public ulong Sequence { get; }
 
+    /// <summary>Drops the view's pins; a second call does nothing.</summary>
     public void Release()
     {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
         Version.Release();
         Active.Release();
         foreach (var memtable in Immutables)
@@ -99,9 +112,9 @@ internal readonly struct Snapshot
             sources.Add(new MemtableKvIterator(memtable.Kv, Sequence));
         }
 
-        if (includeLog && memtable.Runs.Length > 0)
+        if (includeLog && memtable.FindLog(Log) is not null)
         {
-            sources.Add(new MemtableLogIterator(memtable, Sequence, logEnd));
+            sources.Add(new MemtableLogIterator(memtable, Log, Sequence, logEnd));
         }
     }
 

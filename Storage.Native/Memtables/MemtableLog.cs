@@ -1,0 +1,25 @@
+namespace Pyralog.Storage.Native.Memtables;
+
+/// <summary>The records of one log inside one memtable: its runs, oldest first (a newer run wins where runs overlap).</summary>
+internal sealed class MemtableLog(ulong id)
+{
+    private LogRun[] _runs = [];
+
+    public ulong Id { get; } = id;
+
+    public LogRun[] Runs => Volatile.Read(ref _runs);
+
+    /// <summary>The run that continues at <paramref name="offset"/>, started anew if the newest run ends elsewhere. Writer only.</summary>
+    public LogRun RunFor(ulong offset, ulong sequence)
+    {
+        var runs = _runs;
+        var last = runs.Length == 0 ? null : runs[^1];
+        if (last is null || last.EndOffset != offset)
+        {
+            last = new LogRun(offset, sequence);
+            Volatile.Write(ref _runs, [.. runs, last]);
+        }
+
+        return last;
+    }
+}

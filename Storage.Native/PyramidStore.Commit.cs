@@ -1,0 +1,552 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Pyralog.Storage.Native.Log;
+using Pyralog.Storage.Native.Memtables;
+using Pyralog.Storage.Native.Wal;
+
+namespace Pyralog.Storage.Native;
+
+/*
+ * The commit loop: the only writer of the WAL, the memtable and the log states.
+ *
+ * Callers validate their batch against every log's reserved bounds under the queue lock (so a bad
+ * offset fails at once, naming the log, and nothing is written), enqueue it and await. One dedicated
+ * thread takes everything queued as one group: one gathered write and (per batch mode) one fdatasync
+ * for all of it — whatever logs the batches touch — then applies the frames to the memtable and
+ * publishes the new bounds and sequence together, so a reader never sees a write before it is durable.
+ * While the thread syncs, new batches queue up and form the next group: the busier the store, the
+ * bigger the groups. In Interval mode the same thread syncs when the interval has passed.
+ *
+ * Failures: a write or sync that fails faults the store. The failed group is failed, everything queued
+ * behind it too, and every later write is refused until the store is reopened: acknowledged data is on
+ * disk, and recovery is the one place that decides what a partly written frame means.
+ * Cancellation is honoured until a batch is queued; a queued batch commits (the loop reads the batch's
+ * buffer, so the caller could not safely reuse it before that anyway).
+ */
+public sealed partial class PyramidStore
+{
+    private const int OverlapSyncBytes = 64 << 10;
+
+    // Queued batches, or (Batch null) an action that must run on the commit loop between two groups.
+    // Invariant: _queue, _stopping, _loopWaiting, _fault and _disposed are read and written under _queueLock.
+    private readonly object _queueLock = new();
+    private readonly Queue<(WriteBatch? Batch, TaskCompletionSource Done, Action? Action)> _queue = new();
+    private readonly List<(LogOperation Operation, StoredLog Log, ulong First, ulong Next)> _reserveUndo = [];
+    private readonly TaskCompletionSource _commitLoopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _stopping;
+    private bool _loopWaiting;
+    private Exception? _fault;
+    private bool _disposed;
+
+    // Commit-loop state. Invariant: touched only by the commit thread (or by recovery, before it starts).
+    private readonly List<WriteBatch> _groupBatches = [];
+    private readonly List<TaskCompletionSource> _groupWaiters = [];
+    private readonly List<ReadOnlyMemory<byte>> _groupFrames = [];
+    private readonly List<StoredLog> _touched = [];
+    private WriteAheadLog _wal = null!;
+    private ulong _sequence;
+    private long _groupNumber;
+    private Memtable _active = new();
+    private long _lastSyncTimestamp;
+    private bool _unsynced;
+    private long _walSyncs;
+    private long _commitGroups;
+
+    /// <summary>Commits <paramref name="batch"/> atomically (group commit with concurrent writers, across logs).
+    /// The batch must not be changed until the returned task completes.</summary>
+    /// <exception cref="ArgumentException">An operation does not fit its log's bounds (named in the message); nothing was written.</exception>
+    public ValueTask WriteAsync(WriteBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(batch.IsDisposed, batch); // before it joins a group: it must harm no other writer
+        cancellationToken.ThrowIfCancellationRequested();
+        if (batch.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_queueLock)
+        {
+            ThrowIfUnavailable();
+            Reserve(batch);
+            _queue.Enqueue((batch, done, null));
+            WakeCommitLoop();
+        }
+
+        return new ValueTask(done.Task);
+    }
+
+    /// <summary>Swaps the memtable out and writes every pending memtable to segments.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        await RunOnCommitLoopAsync(SwapMemtable, cancellationToken).ConfigureAwait(false);
+        await Task.Run(FlushImmutables, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void ThrowIfUnavailable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_fault is not null)
+        {
+            throw new IOException(
+                $"the store at '{_directory}' stopped accepting writes after a failure ({_fault.Message}); acknowledged data is intact on disk — reopen the store",
+                _fault);
+        }
+    }
+
+    private void WakeCommitLoop()
+    {
+        if (_loopWaiting)
+        {
+            Monitor.Pulse(_queueLock);
+        }
+    }
+
+    /// <summary>Validates a batch's log operations against each log as it will be once every queued batch
+    /// commits, and reserves them; on any error restores what it reserved and throws. Caller holds _queueLock.</summary>
+    private void Reserve(WriteBatch batch)
+    {
+        var operations = batch.LogOperations;
+        if (operations.IsEmpty)
+        {
+            return;
+        }
+
+        _reserveUndo.Clear();
+        try
+        {
+            foreach (var operation in operations)
+            {
+                var log = _logs.GetOrAdd(operation.Log, static id => new StoredLog(id, LogState.Empty));
+                _reserveUndo.Add((operation, log, log.ReservedFirst, log.ReservedNext));
+                ReserveOne(log, operation);
+            }
+        }
+        catch
+        {
+            for (var i = _reserveUndo.Count - 1; i >= 0; i--)
+            {
+                var (_, log, first, next) = _reserveUndo[i];
+                log.ReservedFirst = first;
+                log.ReservedNext = next;
+            }
+
+            throw;
+        }
+        finally
+        {
+            _reserveUndo.Clear();
+        }
+    }
+
+    private static void ReserveOne(StoredLog log, in LogOperation operation)
+    {
+        var offset = operation.Offset;
+        switch (operation.Kind)
+        {
+            case WalOp.LogAppend:
+                if (log.ReservedFirst == log.ReservedNext)
+                {
+                    if (offset < log.ReservedNext)
+                    {
+                        throw new ArgumentException($"append to log {log.Id} at offset {offset} is below the log's next offset {log.ReservedNext}");
+                    }
+
+                    log.ReservedFirst = offset; // an empty log continues wherever its first append says
+                }
+                else if (offset != log.ReservedNext)
+                {
+                    throw new ArgumentException($"append to log {log.Id} at offset {offset} but the log's next offset is {log.ReservedNext}; offsets are dense");
+                }
+
+                var next = offset + (ulong)operation.Count;
+                if (next < offset || next == ulong.MaxValue)
+                {
+                    throw new ArgumentException($"offsets of log {log.Id} would overflow");
+                }
+
+                log.ReservedNext = next;
+                break;
+
+            case WalOp.TruncateSuffix:
+                if (offset < log.ReservedFirst || offset > log.ReservedNext)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(operation), offset,
+                        $"truncate-suffix offset of log {log.Id} must lie in the log [{log.ReservedFirst}, {log.ReservedNext}]");
+                }
+
+                log.ReservedNext = offset;
+                break;
+
+            case WalOp.TruncatePrefix:
+                if (offset > log.ReservedFirst)
+                {
+                    log.ReservedFirst = offset;
+                    log.ReservedNext = Math.Max(log.ReservedNext, offset);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the commit loop between two groups, behind the writes already queued.</summary>
+    private Task RunOnCommitLoopAsync(Action action, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_queueLock)
+        {
+            ThrowIfUnavailable();
+            _queue.Enqueue((null, done, action));
+            WakeCommitLoop();
+        }
+
+        return done.Task;
+    }
+
+    private void StartCommitLoop()
+    {
+        _lastSyncTimestamp = Stopwatch.GetTimestamp();
+        new Thread(CommitLoop) { IsBackground = true, Name = "pyralog-commit" }.Start();
+    }
+
+    /// <summary>Refuses new writes and lets the loop exit once the queue is empty; false if already stopping.</summary>
+    private bool StopCommitLoop()
+    {
+        lock (_queueLock)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            _disposed = true;
+            _stopping = true;
+            WakeCommitLoop();
+            return true;
+        }
+    }
+
+    private void CommitLoop()
+    {
+        try
+        {
+            while (true)
+            {
+                Action? action = null;
+                TaskCompletionSource? actionDone = null;
+                var syncDue = false;
+                lock (_queueLock)
+                {
+                    while (_queue.Count == 0)
+                    {
+                        if (_stopping)
+                        {
+                            return;
+                        }
+
+                        _loopWaiting = true;
+                        var timeout = SyncWaitMilliseconds();
+                        var signalled = Monitor.Wait(_queueLock, timeout);
+                        _loopWaiting = false;
+                        if (!signalled && _queue.Count == 0)
+                        {
+                            syncDue = true;
+                            break;
+                        }
+                    }
+
+                    if (_fault is not null)
+                    {
+                        FailQueuedLocked();
+                        continue;
+                    }
+
+                    while (_queue.TryPeek(out var next))
+                    {
+                        if (next.Action is not null)
+                        {
+                            if (_groupBatches.Count == 0)
+                            {
+                                _queue.Dequeue();
+                                action = next.Action;
+                                actionDone = next.Done;
+                            }
+
+                            break;
+                        }
+
+                        _queue.Dequeue();
+                        _groupBatches.Add(next.Batch!);
+                        _groupWaiters.Add(next.Done);
+                    }
+                }
+
+                if (syncDue)
+                {
+                    RunGuarded(SyncIfDue, null);
+                }
+                else if (action is not null)
+                {
+                    RunGuarded(action, actionDone);
+                }
+                else
+                {
+                    CommitQueuedGroup();
+                }
+            }
+        }
+        finally
+        {
+            _commitLoopExited.TrySetResult();
+        }
+    }
+
+    private void RunGuarded(Action action, TaskCompletionSource? done)
+    {
+        try
+        {
+            action();
+            done?.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            Fault(e);
+            done?.TrySetException(e);
+        }
+    }
+
+    private void CommitQueuedGroup()
+    {
+        try
+        {
+            EnsureRoom();
+            CommitGroup();
+            foreach (var waiter in _groupWaiters)
+            {
+                waiter.TrySetResult();
+            }
+        }
+        catch (Exception e)
+        {
+            Fault(e);
+            foreach (var waiter in _groupWaiters)
+            {
+                waiter.TrySetException(e);
+            }
+        }
+        finally
+        {
+            _groupBatches.Clear();
+            _groupWaiters.Clear();
+        }
+    }
+
+    /// <summary>How long the idle loop may sleep: forever, except in Interval mode with unsynced writes.</summary>
+    private int SyncWaitMilliseconds()
+    {
+        if (_options.Durability != DurabilityMode.Interval || !_unsynced)
+        {
+            return Timeout.Infinite;
+        }
+
+        var remaining = _options.SyncInterval - Stopwatch.GetElapsedTime(_lastSyncTimestamp);
+        return remaining <= TimeSpan.Zero ? 0 : (int)Math.Ceiling(remaining.TotalMilliseconds);
+    }
+
+    private void SyncIfDue()
+    {
+        if (_unsynced && Stopwatch.GetElapsedTime(_lastSyncTimestamp) >= _options.SyncInterval)
+        {
+            SyncWal();
+        }
+    }
+
+    private void SyncWal()
+    {
+        _wal.Sync();
+        _unsynced = false;
+        _lastSyncTimestamp = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _walSyncs);
+    }
+
+    private void Fault(Exception e)
+    {
+        lock (_queueLock)
+        {
+            _fault ??= e;
+            FailQueuedLocked();
+        }
+
+        TaskCompletionSource progress;
+        lock (_viewLock)
+        {
+            progress = _flushProgress;
+        }
+
+        progress.TrySetException(e); // a commit waiting for flush room must not wait forever
+    }
+
+    private void FailQueuedLocked()
+    {
+        while (_queue.TryDequeue(out var next))
+        {
+            next.Done.TrySetException(new IOException("the store stopped accepting writes after a failure", _fault));
+        }
+    }
+
+    /// <summary>Writes the group's frames with one write and (per mode) one fdatasync, then applies and publishes them.</summary>
+    private void CommitGroup()
+    {
+        var now = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        _groupFrames.Clear();
+        long total = 0;
+        var sequence = _sequence;
+        foreach (var batch in _groupBatches)
+        {
+            batch.Seal(++sequence, now);
+            _groupFrames.Add(batch.Frame);
+            total += batch.Frame.Length;
+        }
+
+        _wal.Write(_groupFrames, total);
+        _wal.LastSequence = sequence;
+        _unsynced = true;
+        _groupNumber++;
+        Interlocked.Increment(ref _commitGroups);
+
+        // A large group is applied to the memtable while its fdatasync runs on another thread. Nothing
+        // applied is visible before the publish below, which happens only after the sync succeeded.
+        Task? sync = null;
+        if (_options.Durability == DurabilityMode.PerBatch)
+        {
+            if (total >= OverlapSyncBytes)
+            {
+                sync = Task.Run(SyncWal);
+            }
+            else
+            {
+                SyncWal();
+            }
+        }
+
+        long userBytes = 0;
+        foreach (var batch in _groupBatches)
+        {
+            var frame = batch.FrameSpan;
+            ApplyFrame(BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]), now, batch.Count, frame[WriteBatch.HeaderBytes..], default, 0);
+            userBytes += frame.Length - WriteBatch.HeaderBytes;
+        }
+
+        sync?.GetAwaiter().GetResult(); // the commit thread's own wait: no caller's thread blocks here
+
+        _groupFrames.Clear();
+        Interlocked.Add(ref _walBytes, total);
+        Interlocked.Add(ref _userBytes, userBytes);
+        Publish();
+    }
+
+    /// <summary>Makes everything applied so far visible: the touched logs' states and the sequence, together.</summary>
+    private void Publish()
+    {
+        lock (_viewLock)
+        {
+            foreach (var log in _touched)
+            {
+                log.Published = log.Writer;
+            }
+
+            _publishedSequence = _sequence;
+        }
+
+        _touched.Clear();
+    }
+
+    /// <summary>Swaps a full memtable out, first waiting (back-pressure) while too many await flush.</summary>
+    private void EnsureRoom()
+    {
+        if (_active.ApproximateBytes < _options.MemtableBytes)
+        {
+            return;
+        }
+
+        while (true)
+        {
+            Task progress;
+            lock (_viewLock)
+            {
+                if (_immutables.Count < _options.MaxImmutableMemtables)
+                {
+                    break;
+                }
+
+                progress = _flushProgress.Task;
+            }
+
+            if (_options.BackgroundWork)
+            {
+                progress.GetAwaiter().GetResult(); // on the commit thread: writers only see their await take longer
+            }
+            else
+            {
+                FlushImmutables();
+            }
+        }
+
+        SwapMemtable();
+    }
+
+    /// <summary>Freezes the active memtable and starts a new WAL file for its successor. Commit loop only.</summary>
+    private void SwapMemtable()
+    {
+        if (_active.IsEmpty)
+        {
+            return;
+        }
+
+        _wal.Complete(); // a file is complete on disk before its successor exists, so only the newest can be torn
+        string? recycle;
+        lock (_viewLock)
+        {
+            recycle = _recyclableWals.Count > 0 ? _recyclableWals[^1] : null;
+            if (recycle is not null)
+            {
+                _recyclableWals.RemoveAt(_recyclableWals.Count - 1);
+            }
+        }
+
+        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, recycle);
+        next.LastSequence = _sequence;
+        lock (_viewLock)
+        {
+            _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence, true));
+        }
+
+        _wal.Dispose();
+        _wal = next;
+        _unsynced = false; // Complete synced the old file; the new one holds nothing yet
+        FreezeActive();
+    }
+
+    private void FreezeActive()
+    {
+        var frozen = _active;
+        var states = new Dictionary<ulong, LogState>(_logs.Count);
+        foreach (var log in _logs.Values)
+        {
+            states[log.Id] = log.Writer;
+        }
+
+        frozen.FrozenStates = states;
+        frozen.MaxSequence = _sequence;
+        lock (_viewLock)
+        {
+            _immutables = [.. _immutables, frozen];
+            _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
+            _active = new Memtable();
+        }
+
+        _flushSignal.Release();
+    }
+}

@@ -1,0 +1,255 @@
+using Pyralog.Storage.Native.Keys;
+using Pyralog.Storage.Native.Log;
+using Pyralog.Storage.Native.Manifest;
+using Pyralog.Storage.Native.Memtables;
+using Pyralog.Storage.Native.Segments;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>The flush worker: writes swapped-out memtables to L0 segments (one for the log records of
+/// every log, one for the key/value and internal space), then installs them in a new manifest.</summary>
+public sealed partial class PyramidStore
+{
+    private readonly SemaphoreSlim _flushSignal = new(0);
+
+    // One flush at a time (the worker, FlushAsync, or the commit loop when background work is off).
+    private readonly object _flushLock = new();
+
+    // Manifest writes and version installs. Invariant: _lastFlushedSequence and _flushedStates are read and
+    // written under _manifestLock, and describe the newest manifest on disk.
+    private readonly object _manifestLock = new();
+    private ulong _lastFlushedSequence;
+    private IReadOnlyDictionary<ulong, LogState> _flushedStates = new Dictionary<ulong, LogState>();
+
+    private Task[] _workers = [];
+
+    private void StartWorkers()
+    {
+        if (!_options.BackgroundWork)
+        {
+            return;
+        }
+
+        _workers = [StartWorker("pyralog-flush", FlushLoop), StartWorker("pyralog-compaction", CompactionLoop)];
+        bool pending;
+        lock (_viewLock)
+        {
+            pending = _immutables.Count > 0;
+        }
+
+        if (pending)
+        {
+            _flushSignal.Release();
+        }
+    }
+
+    /// <summary>A long-running worker on a thread of its own; the task completes when the thread ends.</summary>
+    private static Task StartWorker(string name, Action loop)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try
+            {
+                loop();
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        })
+        { IsBackground = true, Name = name }.Start();
+        return done.Task;
+    }
+
+    private void FlushLoop()
+    {
+        var token = _stop.Token;
+        try
+        {
+            while (true)
+            {
+                _flushSignal.Wait(token);
+                FlushImmutables();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
+        }
+        catch (Exception e)
+        {
+            Fault(e);
+        }
+    }
+
+    private void FlushImmutables()
+    {
+        lock (_flushLock)
+        {
+            while (true)
+            {
+                Memtable? oldest;
+                lock (_viewLock)
+                {
+                    oldest = _immutables.Count > 0 ? _immutables[0] : null;
+                }
+
+                if (oldest is null)
+                {
+                    return;
+                }
+
+                FlushOne(oldest);
+            }
+        }
+    }
+
+    private void FlushOne(Memtable memtable)
+    {
+        var outputs = new List<SegmentMetadata>();
+        try
+        {
+            if (WriteLogSegment(memtable) is { } log)
+            {
+                outputs.Add(log);
+            }
+
+            if (WriteKvSegment(memtable) is { } kv)
+            {
+                outputs.Add(kv);
+            }
+        }
+        catch
+        {
+            foreach (var output in outputs)
+            {
+                File.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
+            }
+
+            throw;
+        }
+
+        var opened = new List<Segment>();
+        foreach (var output in outputs)
+        {
+            opened.Add(Segment.Open(_directory, output, _cache));
+            Interlocked.Add(ref _flushBytes, output.SizeBytes);
+        }
+
+        lock (_manifestLock)
+        {
+            var current = _version.Levels;
+            var levels = (Segment[][])current.Clone();
+            levels[0] = [.. Enumerable.Reverse(opened), .. current[0]];
+            InstallVersion(levels, memtable.MaxSequence, memtable.FrozenStates, () =>
+            {
+                _immutables = _immutables.Where(m => !ReferenceEquals(m, memtable)).ToList();
+                _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
+            });
+            memtable.Release(); // unpublished: the store's pin goes, views still reading it keep theirs
+            foreach (var segment in opened)
+            {
+                segment.Release();
+            }
+        }
+
+        DeleteRetiredWals(memtable.MaxSequence);
+        Interlocked.Increment(ref _flushes);
+        TaskCompletionSource progress;
+        lock (_viewLock)
+        {
+            progress = _flushProgress;
+            _flushProgress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        progress.TrySetResult();
+        _compactionSignal.Release();
+    }
+
+    /// <summary>One segment with the live records of every log in the memtable, in (log, offset) order.</summary>
+    private SegmentMetadata? WriteLogSegment(Memtable memtable)
+    {
+        if (!memtable.HasLogs)
+        {
+            return null;
+        }
+
+        SegmentWriter? writer = null;
+        try
+        {
+            Span<byte> start = stackalloc byte[KeyCodec.LogKeyLength];
+            foreach (var log in memtable.LogIds())
+            {
+                if (!memtable.FrozenStates.TryGetValue(log, out var state) || state.First >= state.Next)
+                {
+                    continue; // truncated away before the swap
+                }
+
+                var iterator = new MemtableLogIterator(memtable, log, ulong.MaxValue, state.Next);
+                KeyCodec.WriteLogKey(start, log, state.First);
+                iterator.Seek(start);
+                while (iterator.Valid)
+                {
+                    writer ??= new SegmentWriter(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+                    writer.Add(SegmentFormat.KindPut, iterator.Key, iterator.Value);
+                    iterator.Next();
+                }
+            }
+
+            return writer?.Finish();
+        }
+        finally
+        {
+            writer?.Dispose();
+        }
+    }
+
+    private SegmentMetadata? WriteKvSegment(Memtable memtable)
+    {
+        var node = memtable.Kv.First;
+        if (node is null)
+        {
+            return null;
+        }
+
+        using var writer = new SegmentWriter(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+        for (; node is not null; node = node.NextNode)
+        {
+            var version = node.Latest!;
+            writer.Add(version.Value is null ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
+        }
+
+        return writer.Finish();
+    }
+
+    /// <summary>Persists <paramref name="levels"/> in a new manifest, then publishes it. Caller holds _manifestLock.</summary>
+    private void InstallVersion(
+        Segment[][] levels, ulong flushedSequence, IReadOnlyDictionary<ulong, LogState> flushedStates, Action? underViewLock, IEnumerable<Segment>? retired = null)
+    {
+        var manifestLevels = new List<IReadOnlyList<SegmentMetadata>>(levels.Length);
+        foreach (var level in levels)
+        {
+            manifestLevels.Add(level.Select(s => s.Metadata).ToList());
+        }
+
+        ManifestFile.Write(_directory, new ManifestData(Interlocked.Read(ref _nextFileNumber), flushedSequence, flushedStates, manifestLevels));
+        _lastFlushedSequence = flushedSequence;
+        _flushedStates = flushedStates;
+        foreach (var segment in retired ?? [])
+        {
+            segment.MarkObsolete(); // deleted once the last view using it lets go
+        }
+
+        var version = new StoreVersion(levels);
+        StoreVersion old;
+        lock (_viewLock)
+        {
+            old = _version;
+            _version = version;
+            underViewLock?.Invoke();
+        }
+
+        old.Release();
+    }
+}

@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using Pyralog.Storage.Native.Compaction;
+using Pyralog.Storage.Native.Log;
+using Pyralog.Storage.Native.Manifest;
+using Pyralog.Storage.Native.Segments;
+using Pyralog.Storage.Native.Wal;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>Opening a store: lock the directory, read the manifest, open its segments, replay the WAL, start the loops.</summary>
+public sealed partial class PyramidStore
+{
+    /// <summary>Opens (creating if needed) the store in <paramref name="directory"/> and recovers it.</summary>
+    public static PyramidStore Open(string directory, PyramidOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        options ??= new PyramidOptions();
+        options.Validate();
+        var started = Stopwatch.GetTimestamp();
+        directory = Path.GetFullPath(directory);
+        FileStream lockFile;
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            lockFile = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"cannot open store directory '{directory}' for writing: {e.Message}", e);
+        }
+        catch (IOException e) when (e is not PyramidCorruptionException)
+        {
+            throw new IOException($"cannot open store directory '{directory}' (is it open in another process, or not writable?): {e.Message}", e);
+        }
+
+        var cache = new BlockCache(options.BlockCacheBytes);
+        var opened = new List<Segment>();
+        try
+        {
+            var manifest = ManifestFile.Read(directory)
+                ?? new ManifestData(1, 0, new Dictionary<ulong, LogState>(), []);
+            File.Delete(Path.Combine(directory, "MANIFEST.tmp"));
+            var live = new HashSet<long>();
+            var levels = new Segment[CompactionPicker.MaxLevels][];
+            for (var level = 0; level < levels.Length; level++)
+            {
+                var list = new List<Segment>();
+                if (level < manifest.Levels.Count)
+                {
+                    foreach (var metadata in manifest.Levels[level])
+                    {
+                        var segment = Segment.Open(directory, metadata, cache);
+                        opened.Add(segment);
+                        list.Add(segment);
+                        live.Add(metadata.FileNumber);
+                    }
+                }
+
+                levels[level] = [.. list];
+            }
+
+            var orphans = 0;
+            var maxFileNumber = manifest.NextFileNumber - 1;
+            var walFiles = new List<(long Number, string Path)>();
+            foreach (var path in System.IO.Directory.EnumerateFiles(directory))
+            {
+                var name = Path.GetFileName(path);
+                if (SegmentFormat.TryParseFileNumber(name, out var number))
+                {
+                    maxFileNumber = Math.Max(maxFileNumber, number);
+                    if (!live.Contains(number))
+                    {
+                        File.Delete(path);
+                        orphans++;
+                    }
+                }
+                else if (WriteAheadLog.TryParseFileNumber(name, out number))
+                {
+                    maxFileNumber = Math.Max(maxFileNumber, number);
+                    walFiles.Add((number, path));
+                }
+            }
+
+            walFiles.Sort((a, b) => a.Number.CompareTo(b.Number));
+            var store = new PyramidStore(directory, options, lockFile, cache, new StoreVersion(levels))
+            {
+                _nextFileNumber = maxFileNumber + 1,
+                _lastFlushedSequence = manifest.LastFlushedSequence,
+                _flushedStates = manifest.LogStates,
+                _sequence = manifest.LastFlushedSequence,
+            };
+            foreach (var (id, state) in manifest.LogStates)
+            {
+                store._logs[id] = new StoredLog(id, state);
+            }
+
+            foreach (var segment in opened)
+            {
+                segment.Release(); // the version holds them now
+            }
+
+            opened.Clear();
+            try
+            {
+                store.Recover(walFiles, orphans, started);
+            }
+            catch
+            {
+                store.ReleasePins(); // also the leases recovered memtables took on WAL mappings
+                throw;
+            }
+
+            store.StartCommitLoop();
+            store.StartWorkers();
+            return store;
+        }
+        catch
+        {
+            foreach (var segment in opened)
+            {
+                segment.Release();
+            }
+
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    private void Recover(List<(long Number, string Path)> walFiles, int orphans, long started)
+    {
+        ulong previous = 0;
+        long frames = 0, bytes = 0, dropped = 0, tornAt = 0;
+        string? tornFile = null;
+        for (var i = 0; i < walFiles.Count; i++)
+        {
+            var (number, path) = walFiles[i];
+            var newest = i == walFiles.Count - 1;
+            var replay = WalReader.Replay(path, newest, _lastFlushedSequence, ref previous, this);
+            frames += replay.Frames;
+            bytes += replay.ValidLength;
+            if (replay.DroppedBytes > 0)
+            {
+                tornFile = path;
+                tornAt = replay.ValidLength;
+                dropped = replay.DroppedBytes;
+            }
+
+            // Cut a torn, preallocated or stale tail so the file ends at its last frame once it is no longer the newest.
+            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < new FileInfo(path).Length)
+            {
+                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.SetLength(handle, replay.ValidLength);
+                RandomAccess.FlushToDisk(handle);
+            }
+
+            if (replay.ValidLength < WriteAheadLog.HeaderBytes)
+            {
+                File.Delete(path); // torn before its header was complete: it never held a frame
+            }
+            else
+            {
+                _retiredWals.Add((number, path, replay.LastSequence, false));
+            }
+        }
+
+        _sequence = Math.Max(_sequence, previous);
+        _wal = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1);
+        _wal.LastSequence = _sequence;
+        foreach (var log in _logs.Values)
+        {
+            log.Published = log.Writer;
+            log.ReservedFirst = log.Writer.First;
+            log.ReservedNext = log.Writer.Next;
+        }
+
+        _touched.Clear();
+        _publishedSequence = _sequence;
+        DeleteRetiredWals(_lastFlushedSequence);
+        Recovery = new RecoveryReport(walFiles.Count, frames, bytes, tornFile, tornAt, dropped, orphans, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Retires WAL files whose every frame is flushed: up to <see cref="RecycledWalFiles"/> are kept
+    /// for reuse by the next memtable swap, the rest are deleted.</summary>
+    private void DeleteRetiredWals(ulong flushedThrough)
+    {
+        lock (_viewLock)
+        {
+            _retiredWals.RemoveAll(wal =>
+            {
+                if (wal.LastSequence > flushedThrough)
+                {
+                    return false;
+                }
+
+                if (wal.Recycle && _recyclableWals.Count < RecycledWalFiles)
+                {
+                    _recyclableWals.Add(wal.Path);
+                }
+                else
+                {
+                    File.Delete(wal.Path);
+                }
+
+                return true;
+            });
+        }
+    }
+}

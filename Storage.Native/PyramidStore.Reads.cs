@@ -1,0 +1,132 @@
+using Pyralog.Storage.Native.Log;
+using Pyralog.Storage.Native.Segments;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>Reads: views taken under the view lock, then point lookups through memtables and segments.</summary>
+public sealed partial class PyramidStore
+{
+    /// <summary>A view of everything published, with <paramref name="log"/>'s published bounds.</summary>
+    private ReadView AcquireView(ulong log)
+    {
+        _logs.TryGetValue(log, out var stored);
+        lock (_viewLock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            return new ReadView(_active, _immutablesNewestFirst, _version, log, stored?.Published ?? LogState.Empty, _publishedSequence);
+        }
+    }
+
+    /// <summary>The commit loop's own view: everything applied so far, including the frame being applied.</summary>
+    private ReadView WriterView(StoredLog log, ulong sequence)
+    {
+        lock (_viewLock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            return new ReadView(_active, _immutablesNewestFirst, _version, log.Id, log.Writer, sequence);
+        }
+    }
+
+    private StoreVersion AcquireVersion()
+    {
+        lock (_viewLock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _version.AddReference();
+            return _version;
+        }
+    }
+
+    private static bool TryGetLog(ReadView view, ulong offset, ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
+    {
+        if (view.Active.TryGetLog(view.Log, offset, view.Sequence, out value))
+        {
+            return true;
+        }
+
+        foreach (var memtable in view.Immutables)
+        {
+            if (memtable.TryGetLog(view.Log, offset, view.Sequence, out value))
+            {
+                return true;
+            }
+        }
+
+        return TryGetFromSegments(view.Version, key, out _, out value);
+    }
+
+    private static bool TryGetKv(ReadView view, byte[] key, out byte[]? value)
+    {
+        value = null;
+        var version = view.Active.Kv.Find(key, view.Sequence);
+        if (version is null)
+        {
+            foreach (var memtable in view.Immutables)
+            {
+                version = memtable.Kv.Find(key, view.Sequence);
+                if (version is not null)
+                {
+                    break;
+                }
+            }
+        }
+
+        if (version is not null)
+        {
+            value = version.Value;
+            return value is not null;
+        }
+
+        if (TryGetFromSegments(view.Version, key, out var kind, out var found) && kind == SegmentFormat.KindPut)
+        {
+            value = found.ToArray();
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool TryGetFromSegments(StoreVersion version, ReadOnlySpan<byte> key, out byte kind, out ReadOnlySpan<byte> value)
+    {
+        var hash = BloomFilter.Hash(key);
+        foreach (var segment in version.Levels[0])
+        {
+            if (segment.TryGet(key, hash, out kind, out value))
+            {
+                return true;
+            }
+        }
+
+        for (var level = 1; level < version.Levels.Length; level++)
+        {
+            var segments = version.Levels[level];
+            int low = 0, high = segments.Length - 1;
+            while (low <= high)
+            {
+                var mid = (low + high) >>> 1;
+                var segment = segments[mid];
+                if (segment.Metadata.MaxKey.AsSpan().SequenceCompareTo(key) < 0)
+                {
+                    low = mid + 1;
+                }
+                else if (segment.Metadata.MinKey.AsSpan().SequenceCompareTo(key) > 0)
+                {
+                    high = mid - 1;
+                }
+                else
+                {
+                    if (segment.TryGet(key, hash, out kind, out value))
+                    {
+                        return true;
+                    }
+
+                    break;
+                }
+            }
+        }
+
+        kind = 0;
+        value = default;
+        return false;
+    }
+}
