@@ -5,10 +5,11 @@ using FsCheck.Xunit;
 
 namespace Pyralog.Storage.Native.Tests;
 
-/// <summary>Random operation sequences against the store and an in-memory model, compared after every step.</summary>
+/// <summary>Random operation sequences over three logs and the KV space against an in-memory model, compared after every step.</summary>
 public class ModelPropertyTests
 {
-    private const ulong Log = 1;
+    // Three logs with ids far apart (the key order puts a log's records between those of its neighbours).
+    private static readonly ulong[] Logs = [1, 2, 1UL << 40];
 
     public enum OpKind
     {
@@ -17,14 +18,37 @@ public class ModelPropertyTests
         Delete,
         TruncateSuffix,
         TruncatePrefix,
+        AppendAcrossLogs,
         Flush,
         Compact,
         Reopen,
     }
 
-    public sealed record Op(OpKind Kind, int A, int B)
+    /// <param name="L">Index into <see cref="Logs"/> for log operations.</param>
+    public sealed record Op(OpKind Kind, int A, int B, int L = 0)
     {
-        public override string ToString() => $"{Kind}({A},{B})";
+        public override string ToString() => $"{Kind}({A},{B},log{L})";
+    }
+
+    private sealed class LogModel
+    {
+        public readonly SortedDictionary<ulong, (ulong Epoch, byte[] Payload)> Records = [];
+        public ulong First;
+        public ulong Next;
+        public ulong Epoch = 1;
+
+        public void Append(int count, int length, Func<ulong, ulong, int, byte[]> payload, Action<ulong, ulong, byte[]> add)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var offset = Next + (ulong)i;
+                var bytes = payload(offset, Epoch, (length + i) % 301);
+                Records[offset] = (Epoch, bytes);
+                add(offset, Epoch, bytes);
+            }
+
+            Next += (ulong)count;
+        }
     }
 
     private static readonly PyramidOptions Options = new()
@@ -40,11 +64,13 @@ public class ModelPropertyTests
     private static Arbitrary<Op[]> Operations()
     {
         var gen = Gen.Frequency(
-            (6, Gen.Choose(1, 40).SelectMany(n => Gen.Choose(0, 300), (n, len) => new Op(OpKind.Append, n, len))),
+            (6, Gen.Choose(1, 40).SelectMany(n => Gen.Choose(0, 300), (n, len) => (n, len))
+                .SelectMany(_ => Gen.Choose(0, 2), (p, l) => new Op(OpKind.Append, p.n, p.len, l))),
+            (2, Gen.Choose(1, 20).SelectMany(n => Gen.Choose(0, 300), (n, len) => new Op(OpKind.AppendAcrossLogs, n, len))),
             (4, Gen.Choose(0, 15).SelectMany(k => Gen.Choose(0, 1000), (k, v) => new Op(OpKind.Put, k, v))),
             (2, Gen.Choose(0, 15).Select(k => new Op(OpKind.Delete, k, 0))),
-            (1, Gen.Choose(0, 100).Select(f => new Op(OpKind.TruncateSuffix, f, 0))),
-            (1, Gen.Choose(0, 120).Select(f => new Op(OpKind.TruncatePrefix, f, 0))),
+            (1, Gen.Choose(0, 100).SelectMany(_ => Gen.Choose(0, 2), (f, l) => new Op(OpKind.TruncateSuffix, f, 0, l))),
+            (1, Gen.Choose(0, 120).SelectMany(_ => Gen.Choose(0, 2), (f, l) => new Op(OpKind.TruncatePrefix, f, 0, l))),
             (1, Gen.Constant(new Op(OpKind.Flush, 0, 0))),
             (1, Gen.Constant(new Op(OpKind.Compact, 0, 0))),
             (1, Gen.Constant(new Op(OpKind.Reopen, 0, 0))));
@@ -91,29 +117,38 @@ public class ModelPropertyTests
     private static async Task RunAsync(Op[] ops, PyramidOptions options)
     {
         using var dir = new TempDirectory();
-        var log = new SortedDictionary<ulong, (ulong Epoch, byte[] Payload)>();
+        var logs = Logs.Select(_ => new LogModel()).ToArray();
         var kv = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        ulong first = 0, next = 0, epoch = 1;
         var store = PyramidStore.Open(dir.Path, options);
         try
         {
             for (var step = 0; step < ops.Length; step++)
             {
                 var op = ops[step];
+                var model = logs[op.L];
+                var id = Logs[op.L];
                 switch (op.Kind)
                 {
                     case OpKind.Append:
-                        var records = new AppendRecord[op.A];
-                        for (var i = 0; i < op.A; i++)
+                        var records = new List<AppendRecord>();
+                        model.Append(op.A, op.B, Payload, (offset, epoch, bytes) => records.Add(new AppendRecord(epoch, offset, bytes)));
+                        await store.AppendAsync(id, records.ToArray());
+                        break;
+                    case OpKind.AppendAcrossLogs:
+                        // One batch: records to every log and a put, atomic together.
+                        using (var batch = new WriteBatch())
                         {
-                            var offset = next + (ulong)i;
-                            var payload = Payload(offset, epoch, (op.B + i) % 301);
-                            records[i] = new AppendRecord(epoch, offset, payload);
-                            log[offset] = (epoch, payload);
+                            for (var l = 0; l < Logs.Length; l++)
+                            {
+                                var target = Logs[l];
+                                logs[l].Append(op.A + l, op.B, Payload, (offset, epoch, bytes) => batch.Append(target, epoch, offset, bytes));
+                            }
+
+                            batch.Put(Encoding.UTF8.GetBytes("k15"), Encoding.UTF8.GetBytes($"across{op.B}"));
+                            kv["k15"] = $"across{op.B}";
+                            await store.WriteAsync(batch);
                         }
 
-                        await store.AppendAsync(Log, records);
-                        next += (ulong)op.A;
                         break;
                     case OpKind.Put:
                         await store.PutAsync(Encoding.UTF8.GetBytes($"k{op.A:D2}"), Encoding.UTF8.GetBytes($"v{op.B}"));
@@ -124,28 +159,28 @@ public class ModelPropertyTests
                         kv.Remove($"k{op.A:D2}");
                         break;
                     case OpKind.TruncateSuffix:
-                        var suffix = first + ((next - first) * (ulong)op.A / 100);
-                        await store.TruncateSuffixAsync(Log, suffix);
-                        foreach (var key in log.Keys.Where(k => k >= suffix).ToList())
+                        var suffix = model.First + ((model.Next - model.First) * (ulong)op.A / 100);
+                        await store.TruncateSuffixAsync(id, suffix);
+                        foreach (var key in model.Records.Keys.Where(k => k >= suffix).ToList())
                         {
-                            log.Remove(key);
+                            model.Records.Remove(key);
                         }
 
-                        next = suffix;
-                        epoch++; // a new leader's term
+                        model.Next = suffix;
+                        model.Epoch++; // a new leader's term
                         break;
                     case OpKind.TruncatePrefix:
-                        var prefix = first + ((next - first + 10) * (ulong)op.A / 100);
-                        await store.TruncatePrefixAsync(Log, prefix);
-                        if (prefix > first)
+                        var prefix = model.First + ((model.Next - model.First + 10) * (ulong)op.A / 100);
+                        await store.TruncatePrefixAsync(id, prefix);
+                        if (prefix > model.First)
                         {
-                            foreach (var key in log.Keys.Where(k => k < prefix).ToList())
+                            foreach (var key in model.Records.Keys.Where(k => k < prefix).ToList())
                             {
-                                log.Remove(key);
+                                model.Records.Remove(key);
                             }
 
-                            first = prefix;
-                            next = Math.Max(next, prefix);
+                            model.First = prefix;
+                            model.Next = Math.Max(model.Next, prefix);
                         }
 
                         break;
@@ -161,7 +196,13 @@ public class ModelPropertyTests
                         break;
                 }
 
-                await CheckAsync(store, log, kv, first, next, $"after step {step} {op} of [{string.Join(", ", ops.Take(step + 1))}]");
+                var context = $"after step {step} {op} of [{string.Join(", ", ops.Take(step + 1))}]";
+                for (var l = 0; l < Logs.Length; l++)
+                {
+                    await CheckLogAsync(store, Logs[l], logs[l], context);
+                }
+
+                await CheckKvAsync(store, kv, context);
             }
         }
         finally
@@ -170,12 +211,13 @@ public class ModelPropertyTests
         }
     }
 
-    private static async Task CheckAsync(
-        PyramidStore store, SortedDictionary<ulong, (ulong Epoch, byte[] Payload)> log, SortedDictionary<string, string> kv, ulong first, ulong next, string context)
+    private static async Task CheckLogAsync(PyramidStore store, ulong id, LogModel model, string context)
     {
-        Assert.True(store.GetLogBounds(Log).First == first, $"first {store.GetLogBounds(Log).First} != {first} {context}");
-        Assert.True(store.GetLogBounds(Log).Next == next, $"next {store.GetLogBounds(Log).Next} != {next} {context}");
-        using (var cursor = store.ReadLog(Log, 0))
+        var (log, first, next) = (model.Records, model.First, model.Next);
+        context = $"log {id} {context}";
+        Assert.True(store.GetLogBounds(id).First == first, $"first {store.GetLogBounds(id).First} != {first} {context}");
+        Assert.True(store.GetLogBounds(id).Next == next, $"next {store.GetLogBounds(id).Next} != {next} {context}");
+        using (var cursor = store.ReadLog(id, 0))
         {
             var expected = first;
             while (cursor.MoveNext())
@@ -191,7 +233,7 @@ public class ModelPropertyTests
 
         foreach (var offset in new[] { first, first + ((next - first) / 2), next - 1, next, first - 1 })
         {
-            var record = await store.ReadAsync(Log, offset);
+            var record = await store.ReadAsync(id, offset);
             if (log.TryGetValue(offset, out var entry))
             {
                 Assert.True(record is not null && record.Epoch == entry.Epoch && record.Payload.AsSpan().SequenceEqual(entry.Payload), $"read {offset} differs {context}");
@@ -201,7 +243,10 @@ public class ModelPropertyTests
                 Assert.True(record is null, $"read {offset} returned a record outside the log {context}");
             }
         }
+    }
 
+    private static async Task CheckKvAsync(PyramidStore store, SortedDictionary<string, string> kv, string context)
+    {
         var actual = new List<string>();
         using (var scan = store.ScanKvPrefix("k"u8))
         {

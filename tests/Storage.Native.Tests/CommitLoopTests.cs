@@ -1,0 +1,84 @@
+using Pyralog.Storage.Native.Log;
+
+namespace Pyralog.Storage.Native.Tests;
+
+/// <summary>The commit loop as writers see it: bad batches harm nobody, cancellation before queueing writes nothing,
+/// and one fdatasync carries the appends of many logs.</summary>
+public class CommitLoopTests
+{
+    [Fact]
+    public async Task A_disposed_batch_is_refused_before_it_joins_a_group_and_harms_no_other_writer()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
+        var disposed = new WriteBatch();
+        disposed.Append(1, 1, 0, "never"u8);
+        disposed.Dispose();
+        var writers = Enumerable.Range(0, 16).Select(async i =>
+        {
+            using var batch = new WriteBatch();
+            batch.Append(100 + (ulong)i, 1, 0, "valid"u8);
+            await store.WriteAsync(batch);
+        }).ToList();
+        Assert.Throws<ObjectDisposedException>(() => { _ = store.WriteAsync(disposed); });
+        await Task.WhenAll(writers);
+        for (var i = 0; i < 16; i++)
+        {
+            Assert.Equal(new LogBounds(0, 1), store.GetLogBounds(100 + (ulong)i));
+        }
+
+        Assert.Equal(default, store.GetLogBounds(1));
+        await store.AppendAsync(1, 1, 0, "still writable"u8.ToArray()); // the store did not fault
+        Assert.Equal(new LogBounds(0, 1), store.GetLogBounds(1));
+    }
+
+    [Fact]
+    public async Task A_cancelled_token_writes_nothing_and_reads_honour_it_too()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.AppendAsync(1, 1, 0, "x"u8.ToArray(), cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.PutAsync("k"u8.ToArray(), "v"u8.ToArray(), cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.TruncatePrefixAsync(1, 5, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.FlushAsync(cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.ReadAsync(1, 0, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.GetAsync("k"u8.ToArray(), cancelled.Token));
+        Assert.Equal(default, store.GetLogBounds(1));
+        Assert.Null(await store.GetAsync("k"u8.ToArray()));
+        Assert.Equal(0, store.GetStatistics().CommitGroups);
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_to_many_logs_share_commit_groups_and_fsyncs()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions());
+        const int logs = 200;
+        const int rounds = 5;
+        var payload = new byte[100];
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writers = Enumerable.Range(0, logs).Select(async log =>
+        {
+            await start.Task;
+            for (var round = 0; round < rounds; round++)
+            {
+                await store.AppendAsync((ulong)log, 1, (ulong)round, payload);
+            }
+        }).ToList();
+        start.SetResult();
+        await Task.WhenAll(writers);
+        var statistics = store.GetStatistics();
+        Assert.Equal(logs, statistics.Logs);
+        for (var log = 0; log < logs; log++)
+        {
+            Assert.Equal(new LogBounds(0, rounds), store.GetLogBounds((ulong)log));
+        }
+
+        // 1,000 acknowledged appends; every group was synced before its writers heard back, and groups
+        // took in the writers that queued while the previous sync ran.
+        Assert.Equal(statistics.CommitGroups, statistics.WalSyncs);
+        Assert.True(statistics.WalSyncs < logs * rounds / 2, $"{statistics.WalSyncs} fsyncs for {logs * rounds} appends: groups did not form");
+    }
+}
