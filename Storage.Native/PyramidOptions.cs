@@ -52,7 +52,8 @@ public sealed class PyramidOptions
     /// <summary>Runs background flush and compaction; false leaves them to explicit FlushAsync/CompactAsync calls.</summary>
     public bool BackgroundWork { get; init; } = true;
 
-    internal void Validate()
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
+    public void Validate()
     {
         Require(MemtableBytes is >= 64 << 10 and <= 1L << 30, nameof(MemtableBytes), "must be between 64 KiB and 1 GiB (a WAL file is replayed through one mapping)");
         Require(MaxImmutableMemtables >= 1, nameof(MaxImmutableMemtables), "must be at least 1");

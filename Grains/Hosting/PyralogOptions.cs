@@ -1,3 +1,5 @@
+using Pyralog.Storage.Native;
+
 namespace Pyralog.Grains.Hosting;
 
 /// <summary>What a silo hosting Pyralog is configured with (configuration section <c>Pyralog</c>).</summary>
@@ -9,4 +11,7 @@ public sealed class PyralogOptions
     public string DataDirectory { get; set; } = "data";
 
     public ObeliskOptions Obelisk { get; set; } = new();
+
+    /// <summary>Tuning of the silo's store (section <c>Pyralog:Store</c>): memtable size, durability, block cache.</summary>
+    public PyramidOptions Store { get; set; } = new();
 }

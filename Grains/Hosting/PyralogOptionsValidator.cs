@@ -39,6 +39,15 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Obelisk:ReserveAhead must be between 1 ms and 1 minute (was {o.ReserveAhead}).");
         }
 
+        try
+        {
+            options.Store.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            failures.Add($"Pyralog:Store: {e.Message}");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -9,7 +9,8 @@ namespace Pyralog.Grains.Hosting;
 public static class PyralogSiloBuilderExtensions
 {
     /// <summary>
-    /// Registers everything Pyralog adds to a silo: its grains' options (validated at start-up), the clock, and an
+    /// Registers everything Pyralog adds to a silo: its grains' options (validated at start-up), the clock, the
+    /// silo's store (<see cref="SiloStore"/>, opened before grains activate), and an
     /// in-memory grain storage for obelisk leases unless a provider named <see cref="PyralogStorageNames.Obelisk"/>
     /// is registered already. Register a durable one first for multi-silo clusters: with the in-memory default, an
     /// obelisk's first activation while other silos are up waits out a full lease (a lease record lost with a crashed
@@ -36,6 +37,9 @@ public static class PyralogSiloBuilderExtensions
         }
 
         builder.Services.TryAddSingleton(new ObeliskLeaseStorage(IsVolatile: !hasObeliskStorage));
+
+        builder.Services.TryAddSingleton<SiloStore>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
 
         return builder;
     }

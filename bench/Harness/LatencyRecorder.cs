@@ -1,6 +1,7 @@
 namespace Pyralog.Bench.Harness;
 
-/// <summary>Records latencies in Stopwatch ticks into a preallocated array; percentiles sort once at the end.</summary>
+/// <summary>Records latencies in Stopwatch ticks into a preallocated array (from any number of threads);
+/// percentiles sort once at the end.</summary>
 public sealed class LatencyRecorder
 {
     private readonly long[] _samples;
@@ -8,28 +9,30 @@ public sealed class LatencyRecorder
 
     public LatencyRecorder(int capacity) => _samples = new long[capacity];
 
-    public int Count => _count;
+    public int Count => Math.Min(Volatile.Read(ref _count), _samples.Length);
 
     /// <summary>Records one sample; samples past the capacity are dropped so the hot loop never allocates.</summary>
     public void Record(long stopwatchTicks)
     {
-        if (_count < _samples.Length)
+        var index = Interlocked.Increment(ref _count) - 1;
+        if (index < _samples.Length)
         {
-            _samples[_count++] = stopwatchTicks;
+            _samples[index] = stopwatchTicks;
         }
     }
 
     /// <summary>The percentile (0..100) in microseconds.</summary>
     public double PercentileMicros(double percentile)
     {
-        if (_count == 0)
+        var count = Count;
+        if (count == 0)
         {
             return double.NaN;
         }
 
-        Array.Sort(_samples, 0, _count);
-        var index = (int)Math.Ceiling(percentile / 100.0 * _count) - 1;
-        index = Math.Clamp(index, 0, _count - 1);
+        Array.Sort(_samples, 0, count);
+        var index = (int)Math.Ceiling(percentile / 100.0 * count) - 1;
+        index = Math.Clamp(index, 0, count - 1);
         return _samples[index] * 1_000_000.0 / System.Diagnostics.Stopwatch.Frequency;
     }
 }

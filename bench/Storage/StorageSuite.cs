@@ -44,7 +44,10 @@ public sealed class StorageSuite : IBenchSuite
                     foreach (var system in Systems)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        await AppendCaseAsync(report, root, system, size, batch);
+                        if (Selected($"append-{size}B-batch{batch}"))
+                        {
+                            await AppendCaseAsync(report, root, system, size, batch);
+                        }
                     }
                 }
             }
@@ -52,16 +55,30 @@ public sealed class StorageSuite : IBenchSuite
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await ReadCasesAsync(report, root, system);
+                if (Selected("read-"))
+                {
+                    await ReadCasesAsync(report, root, system);
+                }
             }
 
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await KvCasesAsync(report, root, system);
+                if (Selected("kv-"))
+                {
+                    await KvCasesAsync(report, root, system);
+                }
             }
 
-            await RecoveryCaseAsync(report, root);
+            if (Selected("append-100B-batch1000-logs1000"))
+            {
+                await ManyLogsCaseAsync(report, root);
+            }
+
+            if (Selected("recovery-"))
+            {
+                await RecoveryCaseAsync(report, root);
+            }
         }
         finally
         {
@@ -70,6 +87,11 @@ public sealed class StorageSuite : IBenchSuite
     }
 
     private static readonly string[] Systems = ["pyralog", "rocksdb", "faster"];
+
+    /// <summary>PYRALOG_BENCH_CASES=a,b runs only the cases whose names start with one of the prefixes (all when unset).</summary>
+    private static bool Selected(string @case) =>
+        Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
+        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
 
     private static IStorageTarget Create(string system, string directory)
     {
@@ -222,6 +244,60 @@ public sealed class StorageSuite : IBenchSuite
             await target.DisposeAsync();
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// A silo's store: 1,000 logs (partition replicas) written by 64 concurrent writers, each appending
+    /// batches of 1,000 × 100 B to its logs in turn, fsync per commit group. Target: the records/s of the
+    /// single-log <c>append-100B-batch1000</c>, since one fdatasync carries the appends of every log.
+    /// </summary>
+    private static async Task ManyLogsCaseAsync(BenchReport report, string root)
+    {
+        const int logs = 1000, writers = 64, batchRecords = 1000, size = 100;
+        var directory = Path.Combine(root, "pyralog-many-logs");
+        var payload = new byte[size];
+        Random.Shared.NextBytes(payload);
+        var latencies = new LatencyRecorder(1 << 20);
+        await using var store = PyramidStore.Open(directory, new PyramidOptions());
+        var next = new ulong[logs];
+        var before = store.GetStatistics();
+        var watch = Stopwatch.StartNew();
+        var tasks = new Task<long>[writers];
+        for (var w = 0; w < writers; w++)
+        {
+            var writer = w;
+            tasks[w] = Task.Run(async () =>
+            {
+                using var batch = new WriteBatch(batchRecords * (size + 16) + 64);
+                long records = 0;
+                for (var log = writer; watch.Elapsed < Budget; log = log + writers >= logs ? writer : log + writers)
+                {
+                    batch.Clear();
+                    for (var i = 0; i < batchRecords; i++)
+                    {
+                        batch.Append((ulong)log, 1, next[log] + (ulong)i, payload);
+                    }
+
+                    var start = Stopwatch.GetTimestamp();
+                    await store.WriteAsync(batch);
+                    latencies.Record(Stopwatch.GetTimestamp() - start);
+                    next[log] += batchRecords;
+                    records += batchRecords;
+                }
+
+                return records;
+            });
+        }
+
+        var total = (await Task.WhenAll(tasks)).Sum();
+        watch.Stop();
+        var after = store.GetStatistics();
+        const string @case = "append-100B-batch1000-logs1000";
+        var seconds = watch.Elapsed.TotalSeconds;
+        report.Add(SuiteName, @case, "pyralog", "records/s", total / seconds, "records/s");
+        report.Add(SuiteName, @case, "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
+        report.Add(SuiteName, @case, "pyralog", "fsyncs/s", (after.WalSyncs - before.WalSyncs) / seconds, "fsyncs/s");
+        report.Add(SuiteName, @case, "pyralog", "batches/fsync", total / (double)batchRecords / Math.Max(1, after.WalSyncs - before.WalSyncs), "batches");
     }
 
     /// <summary>Reopen time of a store whose acknowledged data sits only in a ~1 GiB WAL, as after a crash:
