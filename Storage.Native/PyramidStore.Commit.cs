@@ -506,17 +506,8 @@ public sealed partial class PyramidStore
         }
 
         _wal.Complete(); // a file is complete on disk before its successor exists, so only the newest can be torn
-        string? recycle;
-        lock (_viewLock)
-        {
-            recycle = _recyclableWals.Count > 0 ? _recyclableWals[^1] : null;
-            if (recycle is not null)
-            {
-                _recyclableWals.RemoveAt(_recyclableWals.Count - 1);
-            }
-        }
-
-        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, recycle);
+        var source = TakeWalSource();
+        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, source);
         next.LastSequence = _sequence;
         lock (_viewLock)
         {
@@ -526,6 +517,7 @@ public sealed partial class PyramidStore
         _wal.Dispose();
         _wal = next;
         _unsynced = false; // Complete synced the old file; the new one holds nothing yet
+        PrepareSpareWal();
         FreezeActive();
     }
 

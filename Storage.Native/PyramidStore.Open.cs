@@ -40,6 +40,7 @@ public sealed partial class PyramidStore
             var manifest = ManifestFile.Read(directory)
                 ?? new ManifestData(1, 0, new Dictionary<ulong, LogState>(), []);
             File.Delete(Path.Combine(directory, "MANIFEST.tmp"));
+            DeleteSpareWals(directory);
             var live = new HashSet<long>();
             var levels = new Segment[CompactionPicker.MaxLevels][];
             for (var level = 0; level < levels.Length; level++)
@@ -110,6 +111,7 @@ public sealed partial class PyramidStore
                 throw;
             }
 
+            store.PrepareSpareWal();
             store.StartCommitLoop();
             store.StartWorkers();
             return store;

@@ -361,6 +361,14 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
             await worker.ConfigureAwait(false);
         }
 
+        Task spare;
+        lock (_viewLock)
+        {
+            spare = _spareTask;
+        }
+
+        await spare.ConfigureAwait(false);
+
         try
         {
             if (_fault is null && _options.Durability != DurabilityMode.PerBatch)

@@ -157,6 +157,23 @@ internal sealed class WriteAheadLog : IDisposable
 
     public void Dispose() => _handle.Dispose();
 
+    /// <summary>A spare file's name: not a WAL name, so recovery never replays one (it deletes them).</summary>
+    public static string SpareFileName(long fileNumber) => $"spare-wal-{fileNumber:D10}.tmp";
+
+    /// <summary>Writes a file of <paramref name="bytes"/> zeros and syncs it, ahead of need: renamed into place
+    /// by <see cref="Create"/> (as <c>recycle</c>), it lets a memtable swap start a WAL whose appends are
+    /// overwrites of allocated blocks without zero-filling anything on the commit path.</summary>
+    public static void WriteSpare(string path, long bytes)
+    {
+        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+        for (long at = 0; at < bytes; at += Zeros.Length)
+        {
+            RandomAccess.Write(handle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, bytes - at)), at);
+        }
+
+        LibC.SyncData(handle, path);
+    }
+
     private void TryCutBack()
     {
         try

@@ -1,0 +1,90 @@
+using Pyralog.Storage.Native.Wal;
+
+namespace Pyralog.Storage.Native;
+
+/// <summary>
+/// WAL files for the next memtables: a retired, flushed WAL is recycled when one is free; otherwise a spare
+/// file, zero-filled and synced in the background, is renamed into place. Either way a memtable swap never
+/// zero-fills on the commit path, and appends overwrite allocated blocks, so each fdatasync flushes data
+/// only (a file growing under the writer would add a journal commit, and an inline zero-fill a multi-MiB
+/// write, to the sync of whichever batch crossed the boundary: that was the storage bench's p99).
+/// </summary>
+public sealed partial class PyramidStore
+{
+    // Invariant: _spareWal is read and written under _viewLock; at most one preparation runs (_spareTask).
+    private string? _spareWal;
+    private Task _spareTask = Task.CompletedTask;
+
+    /// <summary>Bytes of a spare: a memtable's worth of frames plus slack (past it the WAL grows as before).</summary>
+    private long SpareBytes => Math.Min(_options.MemtableBytes + (4L << 20), 1L << 30);
+
+    /// <summary>A WAL source for the next swap: a recyclable file, else the spare, else null (create a new file).</summary>
+    private string? TakeWalSource()
+    {
+        lock (_viewLock)
+        {
+            if (_recyclableWals.Count > 0)
+            {
+                var recycle = _recyclableWals[^1];
+                _recyclableWals.RemoveAt(_recyclableWals.Count - 1);
+                return recycle;
+            }
+
+            var spare = _spareWal;
+            _spareWal = null;
+            return spare;
+        }
+    }
+
+    /// <summary>Starts preparing a spare unless one is ready or on its way. Commit loop (or open) only.</summary>
+    private void PrepareSpareWal()
+    {
+        lock (_viewLock)
+        {
+            if (_spareWal is not null || !_spareTask.IsCompleted || _closed)
+            {
+                return;
+            }
+
+            var path = Path.Combine(_directory, WriteAheadLog.SpareFileName(Interlocked.Increment(ref _nextFileNumber) - 1));
+            _spareTask = Task.Run(() =>
+            {
+                try
+                {
+                    WriteAheadLog.WriteSpare(path, SpareBytes);
+                    lock (_viewLock)
+                    {
+                        _spareWal = path;
+                    }
+                }
+                catch (Exception e) when (e is IOException or ArgumentOutOfRangeException or UnauthorizedAccessException)
+                {
+                    // The file system refused (full disk, file-size limit): the next swap creates its WAL the slow
+                    // way and reports a failure that matters there.
+                    TryDelete(path);
+                }
+            });
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Left behind: the next open deletes it.
+        }
+    }
+
+    /// <summary>Spares are never replayed: a crash may leave one, and open deletes it.</summary>
+    private static void DeleteSpareWals(string directory)
+    {
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "spare-wal-*.tmp"))
+        {
+            File.Delete(path);
+        }
+    }
+}
