@@ -22,7 +22,9 @@ internal sealed class WriteAheadLog : IDisposable
 
     private static readonly byte[] Zeros = new byte[PreallocatedBytes];
     private readonly SafeFileHandle _handle;
+    // Invariant: _position is the end of the last complete frame written; nothing after it was acknowledged.
     private long _position;
+    // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
 
     private WriteAheadLog(string path, long fileNumber, SafeFileHandle handle, long position)
@@ -92,37 +94,43 @@ internal sealed class WriteAheadLog : IDisposable
         }
     }
 
-    /// <summary>Writes frames contiguously at the end (one gathered pwritev). On failure the file is
-    /// cut back to its previous length so no partial frame stays behind a later one.</summary>
+    /// <summary>Writes frames contiguously at the end (one gathered pwritev). A write is all or nothing: if
+    /// the frames or the preallocation after them fail, the file is cut back to where the frames began and
+    /// that length synced, so a write reported as failed is absent after a reopen.</summary>
     public void Write(IReadOnlyList<ReadOnlyMemory<byte>> frames, long totalBytes)
     {
+        var start = _position;
+        var framesWritten = false;
         try
         {
-            RandomAccess.Write(_handle, frames, _position);
-            _position += totalBytes;
-            Preallocate();
+            RandomAccess.Write(_handle, frames, start);
+            framesWritten = true;
+            Preallocate(start + totalBytes);
+            _position = start + totalBytes;
         }
         catch (Exception e) when (e is IOException or ArgumentOutOfRangeException or UnauthorizedAccessException)
         {
             // .NET reports a full disk as IOException but a file-size limit (EFBIG) as ArgumentOutOfRangeException:
             // both are the file system refusing the write, not bad input.
-            TryCutBack();
-            throw new IOException($"write-ahead log '{Path}' could not be written at byte {_position}: {e.Message}", e);
+            var what = framesWritten
+                ? $"could not preallocate {PreallocatedBytes} bytes at byte {start + totalBytes} after {totalBytes} bytes of frames at byte {start}"
+                : $"could not write {totalBytes} bytes of frames at byte {start}";
+            throw new IOException($"write-ahead log '{Path}' {what}: {e.Message}; {CutBack(start)}", e);
         }
     }
 
     /// <summary>Once writes pass the zeroed (or recycled) region, zero the next
     /// <see cref="PreallocatedBytes"/> after them: the sync that follows pays the file-size journal commit
     /// once per region instead of once per write.</summary>
-    private void Preallocate()
+    private void Preallocate(long end)
     {
-        if (_position <= _allocatedEnd)
+        if (end <= _allocatedEnd)
         {
             return;
         }
 
-        RandomAccess.Write(_handle, Zeros, _position);
-        _allocatedEnd = _position + Zeros.Length;
+        RandomAccess.Write(_handle, Zeros, end);
+        _allocatedEnd = end + Zeros.Length;
     }
 
     /// <summary>Cuts the preallocated or stale tail off and syncs: done before a successor file exists, so
@@ -157,15 +165,21 @@ internal sealed class WriteAheadLog : IDisposable
 
     public void Dispose() => _handle.Dispose();
 
-    private void TryCutBack()
+    /// <summary>Cuts the file back to <paramref name="length"/> (dropping a failed write) and syncs the cut;
+    /// says what happened, for the error message.</summary>
+    private string CutBack(long length)
     {
         try
         {
-            RandomAccess.SetLength(_handle, _position);
+            RandomAccess.SetLength(_handle, length);
+            _allocatedEnd = length;
+            LibC.SyncData(_handle, Path);
+            return $"the file was cut back to {length} bytes";
         }
         catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
         {
-            // Recovery drops a torn tail anyway; the original error is the one to report.
+            // Recovery still drops an incomplete frame; a complete one may survive. The original error is the one to raise.
+            return $"cutting the file back to {length} bytes failed too ({e.Message}): the write may survive a reopen";
         }
     }
 }
