@@ -152,8 +152,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         var opened = new List<Segment>();
         try
         {
-            var manifest = ManifestFile.Read(directory)
-                ?? new ManifestData(1, 0, LogState.Empty, []);
+            var manifest = ManifestFile.Read(directory) ?? ManifestFile.CreateEmpty(directory);
             File.Delete(Path.Combine(directory, "MANIFEST.tmp"));
             var live = new HashSet<long>();
             var levels = new Segment[CompactionPicker.MaxLevels][];

@@ -3,6 +3,7 @@ using Pyralog.Storage.Native.Hashing;
 using Pyralog.Storage.Native.Log;
 using Pyralog.Storage.Native.Native;
 using Pyralog.Storage.Native.Segments;
+using Pyralog.Storage.Native.Wal;
 
 namespace Pyralog.Storage.Native.Manifest;
 
@@ -89,6 +90,31 @@ internal static class ManifestFile
         {
             throw new PyramidCorruptionException(path, 12, "manifest body is truncated although its checksum matched");
         }
+    }
+
+    /// <summary>
+    /// Writes the manifest of a new, empty store. Why: every store has a manifest before its first WAL file,
+    /// so data files without one mean the manifest was lost, and opening as empty would discard them
+    /// (segments it does not name are deleted as orphans); such a directory is refused.
+    /// </summary>
+    public static ManifestData CreateEmpty(string directory)
+    {
+        var dataFiles = Directory.EnumerateFiles(directory)
+            .Select(Path.GetFileName)
+            .Where(name => SegmentFormat.TryParseFileNumber(name!, out _) || WriteAheadLog.TryParseFileNumber(name!, out _))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (dataFiles.Count > 0)
+        {
+            throw new IOException(
+                $"store directory '{directory}' has no {FileName} but holds {dataFiles.Count} segment or write-ahead log files "
+                + $"({string.Join(", ", dataFiles.Take(5))}{(dataFiles.Count > 5 ? ", ..." : "")}): the manifest is lost and opening "
+                + $"would discard them; restore {FileName} or move the files away");
+        }
+
+        var empty = new ManifestData(1, 0, LogState.Empty, []);
+        Write(directory, empty);
+        return empty;
     }
 
     public static void Write(string directory, ManifestData data)
