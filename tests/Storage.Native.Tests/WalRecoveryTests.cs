@@ -17,6 +17,16 @@ public class WalRecoveryTests
         return Directory.GetFiles(dir.Path, "wal-*.log").Single();
     }
 
+    /// <summary>A directory holding <paramref name="source"/>'s MANIFEST and, under its own name, <paramref name="wal"/>
+    /// with <paramref name="contents"/>.</summary>
+    private static async Task<TempDirectory> CopyWithWalAsync(TempDirectory source, string wal, byte[] contents)
+    {
+        var dir = new TempDirectory();
+        File.Copy(Path.Combine(source.Path, "MANIFEST"), Path.Combine(dir.Path, "MANIFEST"));
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), contents);
+        return dir;
+    }
+
     /// <summary>End of the frames: a new WAL file is preallocated with zeros after them.</summary>
     private static int DataEnd(byte[] wal) => Array.FindLastIndex(wal, b => b != 0) + 1;
 
@@ -32,8 +42,7 @@ public class WalRecoveryTests
         Assert.Equal(8 + (6 * frameLength), end);
         for (var cut = end - (2 * frameLength) - 3; cut < end; cut++)
         {
-            using var dir = new TempDirectory();
-            await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), bytes.AsSpan(0, cut).ToArray());
+            using var dir = await CopyWithWalAsync(source, wal, bytes.AsSpan(0, cut).ToArray());
             await using var store = PyramidStore.Open(dir.Path, NoBackground);
             var complete = (ulong)((cut - 8) / frameLength);
             Assert.Equal(complete, store.NextOffset);
@@ -78,9 +87,8 @@ public class WalRecoveryTests
             var position = 8 + random.Next(end - 8 - frameLength); // any frame but the last
             var bytes = (byte[])original.Clone();
             bytes[position] ^= (byte)(1 << random.Next(8));
-            using var dir = new TempDirectory();
+            using var dir = await CopyWithWalAsync(source, wal, bytes);
             var path = Path.Combine(dir.Path, Path.GetFileName(wal));
-            await File.WriteAllBytesAsync(path, bytes);
             var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
             {
                 await using var store = PyramidStore.Open(dir.Path, NoBackground);
@@ -119,7 +127,6 @@ public class WalRecoveryTests
         }
 
         // A recycled file: new frames 1..3 over a file whose older content was frames of lower sequence.
-        using var dir = new TempDirectory();
         var recycled = (byte[])bytes.Clone();
         Array.Copy(bytes, 8 + (3 * frameLength), recycled, 8 + (3 * frameLength), 3 * frameLength);
         for (var i = 0; i < 3; i++)
@@ -130,7 +137,7 @@ public class WalRecoveryTests
             BitConverter.TryWriteBytes(recycled.AsSpan(at + 4), crc);
         }
 
-        await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), recycled);
+        using var dir = await CopyWithWalAsync(source, wal, recycled);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
         Assert.Equal(3ul, store.NextOffset);
         Assert.Equal(0, store.Recovery.DroppedBytes);
