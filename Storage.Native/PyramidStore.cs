@@ -954,7 +954,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         var sequence = _sequence;
         foreach (var batch in _groupBatches)
         {
-            batch.Seal(++sequence, now);
+            batch.Seal(++sequence, now, _wal.FileNumber);
             _groupFrames.Add(batch.Frame);
             total += batch.Frame.Length;
         }

@@ -6,17 +6,19 @@ namespace Pyralog.Storage.Native.Wal;
 
 /// <summary>
 /// One write-ahead log file. Format: an 8-byte header (magic "PYRW", version) then frames
-/// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload = <c>[u64 sequence][i64 time ms][u32 op count][ops]</c>.
+/// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload =
+/// <c>[u64 sequence][i64 time ms][u32 op count][u64 WAL file number][ops]</c>.
 /// Frames are only appended; a crash can leave at most a torn final frame, which recovery drops
 /// (the writer never acknowledged it). The file is created and its directory entry synced before any
 /// frame lands in it, and a file is synced in full before its successor is created, so only the
 /// newest file can be torn. Files are preallocated or recycled (see <see cref="Create"/>), so the
-/// bytes after the last frame are zeros or stale frames of lower sequence, never mistaken for data.
+/// bytes after the last frame are zeros or a recycled file's stale frames, which name another file
+/// number and are never mistaken for data (see <see cref="WalReader"/>).
 /// </summary>
 internal sealed class WriteAheadLog : IDisposable
 {
     public const uint Magic = 0x57525950; // "PYRW" little-endian
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
     public const int HeaderBytes = 8;
     public const int PreallocatedBytes = 4 << 20;
 

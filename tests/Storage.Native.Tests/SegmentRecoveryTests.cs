@@ -132,18 +132,18 @@ public class SegmentRecoveryTests
             ? Path.Combine(dir.Path, "MANIFEST")
             : Directory.GetFiles(dir.Path, file + "-*").OrderBy(f => f).Last();
         var bytes = await File.ReadAllBytesAsync(path);
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 99);
         if (file == "seg")
         {
             // A genuine newer segment carries the version in its checksummed footer too.
             var footer = bytes.AsSpan(bytes.Length - 48);
-            BinaryPrimitives.WriteUInt16LittleEndian(footer[36..], 2);
+            BinaryPrimitives.WriteUInt16LittleEndian(footer[36..], 99);
             BinaryPrimitives.WriteUInt32LittleEndian(footer[40..], Hashing.Crc32C.Compute(footer[..40]));
         }
 
         await File.WriteAllBytesAsync(path, bytes);
         var error = Assert.Throws<NotSupportedException>(() => PyramidStore.Open(dir.Path, Options));
-        Assert.Contains("version 2", error.Message);
+        Assert.Contains("version 99", error.Message);
         Assert.Contains(path, error.Message);
     }
 }
