@@ -152,8 +152,8 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         var opened = new List<Segment>();
         try
         {
-            var manifest = ManifestFile.Read(directory) ?? ManifestFile.CreateEmpty(directory);
-            File.Delete(Path.Combine(directory, "MANIFEST.tmp"));
+            var manifest = ManifestFile.Read(options.Device, directory) ?? ManifestFile.CreateEmpty(options.Device, directory);
+            options.Device.Delete(Path.Combine(directory, "MANIFEST.tmp"));
             var live = new HashSet<long>();
             var levels = new Segment[CompactionPicker.MaxLevels][];
             for (var level = 0; level < levels.Length; level++)
@@ -163,7 +163,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                 {
                     foreach (var metadata in manifest.Levels[level])
                     {
-                        var segment = Segment.Open(directory, metadata, cache);
+                        var segment = Segment.Open(options.Device, directory, metadata, cache);
                         opened.Add(segment);
                         list.Add(segment);
                         live.Add(metadata.FileNumber);
@@ -176,7 +176,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             var orphans = 0;
             var maxFileNumber = manifest.NextFileNumber - 1;
             var walFiles = new List<(long Number, string Path)>();
-            foreach (var path in System.IO.Directory.EnumerateFiles(directory))
+            foreach (var path in options.Device.EnumerateFiles(directory))
             {
                 var name = Path.GetFileName(path);
                 if (SegmentFormat.TryParseFileNumber(name, out var number))
@@ -184,7 +184,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                     maxFileNumber = Math.Max(maxFileNumber, number);
                     if (!live.Contains(number))
                     {
-                        File.Delete(path);
+                        options.Device.Delete(path);
                         orphans++;
                     }
                 }
@@ -1050,7 +1050,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             }
         }
 
-        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, recycle);
+        var next = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, recycle);
         lock (_viewLock)
         {
             _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence, true));
@@ -1459,7 +1459,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         {
             var (number, path) = walFiles[i];
             var newest = i == walFiles.Count - 1;
-            var replay = WalReader.Replay(path, newest, _lastFlushedSequence, ref previous, this);
+            var replay = WalReader.Replay(_options.Device, path, newest, _lastFlushedSequence, ref previous, this);
             frames += replay.Frames;
             bytes += replay.ValidLength;
             if (replay.DroppedBytes > 0)
@@ -1470,16 +1470,16 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             }
 
             // Cut a torn, preallocated or stale tail so the file ends at its last frame once it is no longer the newest.
-            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < new FileInfo(path).Length)
+            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < _options.Device.GetLength(path))
             {
-                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
-                RandomAccess.SetLength(handle, replay.ValidLength);
-                RandomAccess.FlushToDisk(handle);
+                using var file = _options.Device.Open(path, FileMode.Open);
+                file.SetLength(replay.ValidLength);
+                file.SyncData();
             }
 
             if (replay.ValidLength < WriteAheadLog.HeaderBytes)
             {
-                File.Delete(path); // torn before its header was complete: it never held a frame
+                _options.Device.Delete(path); // torn before its header was complete: it never held a frame
             }
             else
             {
@@ -1488,7 +1488,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
 
         _sequence = Math.Max(_sequence, previous);
-        _wal = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1);
+        _wal = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1);
         _wal.LastSequence = _sequence;
         _publishedState = _state;
         _publishedSequence = _sequence;
@@ -1517,7 +1517,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
                 }
                 else
                 {
-                    File.Delete(wal.Path);
+                    _options.Device.Delete(wal.Path);
                 }
 
                 return true;
@@ -1600,7 +1600,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         {
             foreach (var output in outputs)
             {
-                File.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
+                _options.Device.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
             }
 
             throw;
@@ -1609,7 +1609,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {
-            opened.Add(Segment.Open(_directory, output, _cache));
+            opened.Add(Segment.Open(_options.Device, _directory, output, _cache));
             Interlocked.Add(ref _flushBytes, output.SizeBytes);
         }
 
@@ -1665,7 +1665,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             return null;
         }
 
-        using var writer = new SegmentWriter(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+        using var writer = new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
         while (iterator.Valid)
         {
             writer.Add(SegmentFormat.KindPut, iterator.Key, iterator.Value);
@@ -1683,7 +1683,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             return null;
         }
 
-        using var writer = new SegmentWriter(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+        using var writer = new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
         for (; node is not null; node = node.NextNode)
         {
             var version = node.Latest!;
@@ -1702,7 +1702,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
             manifestLevels.Add(level.Select(s => s.Metadata).ToList());
         }
 
-        ManifestFile.Write(_directory, new ManifestData(Interlocked.Read(ref _nextFileNumber), flushedSequence, flushedState, manifestLevels));
+        ManifestFile.Write(_options.Device, _directory, new ManifestData(Interlocked.Read(ref _nextFileNumber), flushedSequence, flushedState, manifestLevels));
         _lastFlushedSequence = flushedSequence;
         _flushedState = flushedState;
         foreach (var segment in retired ?? [])
@@ -1776,7 +1776,7 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {
-            opened.Add(Segment.Open(_directory, output, _cache));
+            opened.Add(Segment.Open(_options.Device, _directory, output, _cache));
             Interlocked.Add(ref _compactionBytes, output.SizeBytes);
         }
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
 using Pyralog.Storage.Native.Log;
-using Pyralog.Storage.Native.Native;
 using Pyralog.Storage.Native.Segments;
 using Pyralog.Storage.Native.Wal;
 
@@ -20,15 +20,15 @@ internal static class ManifestFile
     public const ushort Version = 1;
     private const string TempName = "MANIFEST.tmp";
 
-    public static ManifestData? Read(string directory)
+    public static ManifestData? Read(IStorageDevice device, string directory)
     {
         var path = Path.Combine(directory, FileName);
-        if (!File.Exists(path))
+        if (!device.Exists(path))
         {
             return null;
         }
 
-        var bytes = File.ReadAllBytes(path);
+        var bytes = device.ReadAllBytes(path);
         if (bytes.Length < 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
         {
             throw new PyramidCorruptionException(path, 0, "bad manifest magic or length");
@@ -97,9 +97,9 @@ internal static class ManifestFile
     /// so data files without one mean the manifest was lost, and opening as empty would discard them
     /// (segments it does not name are deleted as orphans); such a directory is refused.
     /// </summary>
-    public static ManifestData CreateEmpty(string directory)
+    public static ManifestData CreateEmpty(IStorageDevice device, string directory)
     {
-        var dataFiles = Directory.EnumerateFiles(directory)
+        var dataFiles = device.EnumerateFiles(directory)
             .Select(Path.GetFileName)
             .Where(name => SegmentFormat.TryParseFileNumber(name!, out _) || WriteAheadLog.TryParseFileNumber(name!, out _))
             .Order(StringComparer.Ordinal)
@@ -113,11 +113,11 @@ internal static class ManifestFile
         }
 
         var empty = new ManifestData(1, 0, LogState.Empty, []);
-        Write(directory, empty);
+        Write(device, directory, empty);
         return empty;
     }
 
-    public static void Write(string directory, ManifestData data)
+    public static void Write(IStorageDevice device, string directory, ManifestData data)
     {
         var body = new MemoryStream();
         Span<byte> scratch = stackalloc byte[LogState.EncodedBytes];
@@ -152,14 +152,14 @@ internal static class ManifestFile
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(12 + bodyBytes.Length), Crc32C.Compute(bodyBytes));
 
         var temp = Path.Combine(directory, TempName);
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+        using (var handle = device.Open(temp, FileMode.Create))
         {
-            RandomAccess.Write(handle, file, 0);
-            RandomAccess.FlushToDisk(handle);
+            handle.Write(file, 0);
+            handle.SyncData();
         }
 
-        File.Move(temp, Path.Combine(directory, FileName), overwrite: true);
-        LibC.SyncDirectory(directory);
+        device.Move(temp, Path.Combine(directory, FileName), overwrite: true);
+        device.SyncDirectory(directory);
     }
 
     private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int at)

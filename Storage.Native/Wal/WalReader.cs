@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
 
 namespace Pyralog.Storage.Native.Wal;
@@ -26,14 +27,14 @@ internal static class WalReader
 
     /// <param name="previousSequence">Sequence of the last frame before this file (0 if none); updated.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    public static WalFileReplay Replay(string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink)
+    public static WalFileReplay Replay(IStorageDevice device, string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink)
     {
         if (!WriteAheadLog.TryParseFileNumber(System.IO.Path.GetFileName(path), out var fileNumber))
         {
             throw new ArgumentException($"'{path}' is not a write-ahead log file name", nameof(path));
         }
 
-        var length = new FileInfo(path).Length;
+        var length = device.GetLength(path);
         if (length < WriteAheadLog.HeaderBytes)
         {
             if (!isNewestFile)
@@ -49,7 +50,7 @@ internal static class WalReader
             throw new IOException($"write-ahead log '{path}' is {length} bytes; files over 2 GiB are not supported");
         }
 
-        var mapped = new MappedFileMemory(path, (int)length);
+        var mapped = new MappedFileMemory(device, path, (int)length);
         try
         {
             var source = mapped.Memory;

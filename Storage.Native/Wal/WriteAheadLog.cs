@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
-using Microsoft.Win32.SafeHandles;
-using Pyralog.Storage.Native.Native;
+using Pyralog.Storage.Native.Devices;
 
 namespace Pyralog.Storage.Native.Wal;
 
@@ -23,21 +22,20 @@ internal sealed class WriteAheadLog : IDisposable
     public const int PreallocatedBytes = 4 << 20;
 
     private static readonly byte[] Zeros = new byte[PreallocatedBytes];
-    private readonly SafeFileHandle _handle;
+    private readonly DeviceFile _file;
     // Invariant: _position is the end of the last complete frame written; nothing after it was acknowledged.
     private long _position;
     // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
 
-    private WriteAheadLog(string path, long fileNumber, SafeFileHandle handle, long position)
+    private WriteAheadLog(long fileNumber, DeviceFile file, long position)
     {
-        Path = path;
         FileNumber = fileNumber;
-        _handle = handle;
+        _file = file;
         _position = position;
     }
 
-    public string Path { get; }
+    public string Path => _file.Path;
 
     public long FileNumber { get; }
 
@@ -63,15 +61,15 @@ internal sealed class WriteAheadLog : IDisposable
     /// <see cref="PreallocatedBytes"/> are written with zeros. Recovery tells the stale frames or zeros
     /// after the last frame from a torn write (see <see cref="WalReader"/>).
     /// </summary>
-    public static WriteAheadLog Create(string directory, long fileNumber, string? recycle = null)
+    public static WriteAheadLog Create(IStorageDevice device, string directory, long fileNumber, string? recycle = null)
     {
         var path = System.IO.Path.Combine(directory, FileName(fileNumber));
         if (recycle is not null)
         {
-            File.Move(recycle, path);
+            device.Move(recycle, path, overwrite: false);
         }
 
-        var handle = File.OpenHandle(path, recycle is null ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        var file = device.Open(path, recycle is null ? FileMode.CreateNew : FileMode.Open);
         try
         {
             // Header first: a crash before it leaves an empty file, after it a file that ends cleanly.
@@ -79,19 +77,19 @@ internal sealed class WriteAheadLog : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
             BinaryPrimitives.WriteUInt16LittleEndian(header[4..], FormatVersion);
             BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 0);
-            RandomAccess.Write(handle, header, 0);
+            file.Write(header, 0);
             if (recycle is null)
             {
-                RandomAccess.Write(handle, Zeros, HeaderBytes);
+                file.Write(Zeros, HeaderBytes);
             }
 
-            LibC.SyncData(handle, path);
-            LibC.SyncDirectory(directory);
-            return new WriteAheadLog(path, fileNumber, handle, HeaderBytes) { _allocatedEnd = RandomAccess.GetLength(handle) };
+            file.SyncData();
+            device.SyncDirectory(directory);
+            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _allocatedEnd = file.Length };
         }
         catch
         {
-            handle.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -105,7 +103,7 @@ internal sealed class WriteAheadLog : IDisposable
         var framesWritten = false;
         try
         {
-            RandomAccess.Write(_handle, frames, start);
+            _file.Write(frames, start);
             framesWritten = true;
             Preallocate(start + totalBytes);
             _position = start + totalBytes;
@@ -131,7 +129,7 @@ internal sealed class WriteAheadLog : IDisposable
             return;
         }
 
-        RandomAccess.Write(_handle, Zeros, end);
+        _file.Write(Zeros, end);
         _allocatedEnd = end + Zeros.Length;
     }
 
@@ -139,33 +137,24 @@ internal sealed class WriteAheadLog : IDisposable
     /// every file but the newest ends exactly after its last frame.</summary>
     public void Complete()
     {
-        RandomAccess.SetLength(_handle, _position);
-        LibC.SyncData(_handle, Path);
+        _file.SetLength(_position);
+        _file.SyncData();
     }
 
     /// <summary>fdatasync; safe to call from a timer racing with <see cref="Dispose"/>.</summary>
     public void Sync()
     {
-        var added = false;
         try
         {
-            _handle.DangerousAddRef(ref added);
-            LibC.SyncData(_handle, Path);
+            _file.SyncData();
         }
         catch (ObjectDisposedException)
         {
             // Rotated and closed meanwhile: rotation synced the file before closing it.
         }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
-        }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => _file.Dispose();
 
     /// <summary>Cuts the file back to <paramref name="length"/> (dropping a failed write) and syncs the cut;
     /// says what happened, for the error message.</summary>
@@ -173,9 +162,9 @@ internal sealed class WriteAheadLog : IDisposable
     {
         try
         {
-            RandomAccess.SetLength(_handle, length);
+            _file.SetLength(length);
             _allocatedEnd = length;
-            LibC.SyncData(_handle, Path);
+            _file.SyncData();
             return $"the file was cut back to {length} bytes";
         }
         catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
