@@ -26,8 +26,19 @@ internal sealed class PowerLossDevice : IStorageDevice
     private string? _failWriteOf;
     private string? _failSyncOf;
 
+    public bool PowerIsOff
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _powerOff;
+            }
+        }
+    }
+
     /// <summary>Power goes just before the mutation after the next <paramref name="mutations"/> ones (a write,
-    /// length change, sync, create, rename or delete): whatever the store is doing then fails.</summary>
+    /// length change, sync, create, rename or delete): whatever the store is doing then fails. -1 cancels.</summary>
     public void CutPowerAfter(int mutations)
     {
         lock (_gate)
