@@ -1,3 +1,5 @@
+using Pyralog.Storage.Native.Devices;
+
 namespace Pyralog.Storage.Native;
 
 /// <summary>Tuning of one <see cref="PyramidStore"/>. The memory bound is
@@ -48,6 +50,9 @@ public sealed class PyramidOptions
 
     /// <summary>Clock for retention by age and record timestamps; tests inject a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>The file system the store's files live on; tests stand in one that simulates power loss.</summary>
+    internal IStorageDevice Device { get; init; } = FileSystemDevice.Instance;
 
     /// <summary>Runs background flush and compaction; false leaves them to explicit FlushAsync/CompactAsync calls.</summary>
     public bool BackgroundWork { get; init; } = true;

@@ -405,7 +405,7 @@ public sealed partial class PyramidStore
         var sequence = _sequence;
         foreach (var batch in _groupBatches)
         {
-            batch.Seal(++sequence, now);
+            batch.Seal(++sequence, now, _wal.FileNumber);
             _groupFrames.Add(batch.Frame);
             total += batch.Frame.Length;
         }
@@ -507,7 +507,7 @@ public sealed partial class PyramidStore
 
         _wal.Complete(); // a file is complete on disk before its successor exists, so only the newest can be torn
         var source = TakeWalSource();
-        var next = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, source);
+        var next = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, source);
         next.LastSequence = _sequence;
         lock (_viewLock)
         {

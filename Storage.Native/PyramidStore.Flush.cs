@@ -124,7 +124,7 @@ public sealed partial class PyramidStore
         {
             foreach (var output in outputs)
             {
-                File.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
+                _options.Device.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
             }
 
             throw;
@@ -133,7 +133,7 @@ public sealed partial class PyramidStore
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {
-            opened.Add(Segment.Open(_directory, output, _cache));
+            opened.Add(Segment.Open(_options.Device, _directory, output, _cache));
             Interlocked.Add(ref _flushBytes, output.SizeBytes);
         }
 
@@ -191,7 +191,7 @@ public sealed partial class PyramidStore
                 iterator.Seek(start);
                 while (iterator.Valid)
                 {
-                    writer ??= new SegmentWriter(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+                    writer ??= new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
                     writer.Add(SegmentFormat.KindPut, iterator.Key, iterator.Value);
                     iterator.Next();
                 }
@@ -213,7 +213,7 @@ public sealed partial class PyramidStore
             return null;
         }
 
-        using var writer = new SegmentWriter(_directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+        using var writer = new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
         for (; node is not null; node = node.NextNode)
         {
             var version = node.Latest!;
@@ -233,7 +233,7 @@ public sealed partial class PyramidStore
             manifestLevels.Add(level.Select(s => s.Metadata).ToList());
         }
 
-        ManifestFile.Write(_directory, new ManifestData(Interlocked.Read(ref _nextFileNumber), flushedSequence, flushedStates, manifestLevels));
+        ManifestFile.Write(_options.Device, _directory, new ManifestData(Interlocked.Read(ref _nextFileNumber), flushedSequence, flushedStates, manifestLevels));
         _lastFlushedSequence = flushedSequence;
         _flushedStates = flushedStates;
         foreach (var segment in retired ?? [])

@@ -37,10 +37,9 @@ public sealed partial class PyramidStore
         var opened = new List<Segment>();
         try
         {
-            var manifest = ManifestFile.Read(directory)
-                ?? new ManifestData(1, 0, new Dictionary<ulong, LogState>(), []);
-            File.Delete(Path.Combine(directory, "MANIFEST.tmp"));
-            DeleteSpareWals(directory);
+            var manifest = ManifestFile.Read(options.Device, directory) ?? ManifestFile.CreateEmpty(options.Device, directory);
+            options.Device.Delete(Path.Combine(directory, "MANIFEST.tmp"));
+            DeleteSpareWals(options.Device, directory);
             var live = new HashSet<long>();
             var levels = new Segment[CompactionPicker.MaxLevels][];
             for (var level = 0; level < levels.Length; level++)
@@ -50,7 +49,7 @@ public sealed partial class PyramidStore
                 {
                     foreach (var metadata in manifest.Levels[level])
                     {
-                        var segment = Segment.Open(directory, metadata, cache);
+                        var segment = Segment.Open(options.Device, directory, metadata, cache);
                         opened.Add(segment);
                         list.Add(segment);
                         live.Add(metadata.FileNumber);
@@ -63,7 +62,7 @@ public sealed partial class PyramidStore
             var orphans = 0;
             var maxFileNumber = manifest.NextFileNumber - 1;
             var walFiles = new List<(long Number, string Path)>();
-            foreach (var path in System.IO.Directory.EnumerateFiles(directory))
+            foreach (var path in options.Device.EnumerateFiles(directory))
             {
                 var name = Path.GetFileName(path);
                 if (SegmentFormat.TryParseFileNumber(name, out var number))
@@ -71,7 +70,7 @@ public sealed partial class PyramidStore
                     maxFileNumber = Math.Max(maxFileNumber, number);
                     if (!live.Contains(number))
                     {
-                        File.Delete(path);
+                        options.Device.Delete(path);
                         orphans++;
                     }
                 }
@@ -137,7 +136,7 @@ public sealed partial class PyramidStore
         {
             var (number, path) = walFiles[i];
             var newest = i == walFiles.Count - 1;
-            var replay = WalReader.Replay(path, newest, _lastFlushedSequence, ref previous, this);
+            var replay = WalReader.Replay(_options.Device, path, newest, _lastFlushedSequence, ref previous, this);
             frames += replay.Frames;
             bytes += replay.ValidLength;
             if (replay.DroppedBytes > 0)
@@ -148,16 +147,16 @@ public sealed partial class PyramidStore
             }
 
             // Cut a torn, preallocated or stale tail so the file ends at its last frame once it is no longer the newest.
-            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < new FileInfo(path).Length)
+            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < _options.Device.GetLength(path))
             {
-                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
-                RandomAccess.SetLength(handle, replay.ValidLength);
-                RandomAccess.FlushToDisk(handle);
+                using var file = _options.Device.Open(path, FileMode.Open);
+                file.SetLength(replay.ValidLength);
+                file.SyncData();
             }
 
             if (replay.ValidLength < WriteAheadLog.HeaderBytes)
             {
-                File.Delete(path); // torn before its header was complete: it never held a frame
+                _options.Device.Delete(path); // torn before its header was complete: it never held a frame
             }
             else
             {
@@ -166,7 +165,7 @@ public sealed partial class PyramidStore
         }
 
         _sequence = Math.Max(_sequence, previous);
-        _wal = WriteAheadLog.Create(_directory, Interlocked.Increment(ref _nextFileNumber) - 1);
+        _wal = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1);
         _wal.LastSequence = _sequence;
         foreach (var log in _logs.Values)
         {
@@ -200,7 +199,7 @@ public sealed partial class PyramidStore
                 }
                 else
                 {
-                    File.Delete(wal.Path);
+                    _options.Device.Delete(wal.Path);
                 }
 
                 return true;

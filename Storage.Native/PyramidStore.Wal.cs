@@ -1,3 +1,4 @@
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Wal;
 
 namespace Pyralog.Storage.Native;
@@ -36,9 +37,15 @@ public sealed partial class PyramidStore
         }
     }
 
-    /// <summary>Starts preparing a spare unless one is ready or on its way. Commit loop (or open) only.</summary>
+    /// <summary>Starts preparing a spare unless one is ready or on its way, or background work is off (then a
+    /// swap creates its WAL inline, and every file operation happens in the caller's order). Commit loop (or open) only.</summary>
     private void PrepareSpareWal()
     {
+        if (!_options.BackgroundWork)
+        {
+            return;
+        }
+
         lock (_viewLock)
         {
             if (_spareWal is not null || !_spareTask.IsCompleted || _closed)
@@ -51,7 +58,7 @@ public sealed partial class PyramidStore
             {
                 try
                 {
-                    WriteAheadLog.WriteSpare(path, SpareBytes);
+                    WriteAheadLog.WriteSpare(_options.Device, path, SpareBytes);
                     lock (_viewLock)
                     {
                         _spareWal = path;
@@ -61,17 +68,17 @@ public sealed partial class PyramidStore
                 {
                     // The file system refused (full disk, file-size limit): the next swap creates its WAL the slow
                     // way and reports a failure that matters there.
-                    TryDelete(path);
+                    TryDelete(_options.Device, path);
                 }
             });
         }
     }
 
-    private static void TryDelete(string path)
+    private static void TryDelete(IStorageDevice device, string path)
     {
         try
         {
-            File.Delete(path);
+            device.Delete(path);
         }
         catch (IOException)
         {
@@ -80,11 +87,14 @@ public sealed partial class PyramidStore
     }
 
     /// <summary>Spares are never replayed: a crash may leave one, and open deletes it.</summary>
-    private static void DeleteSpareWals(string directory)
+    private static void DeleteSpareWals(IStorageDevice device, string directory)
     {
-        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "spare-wal-*.tmp"))
+        foreach (var path in device.EnumerateFiles(directory))
         {
-            File.Delete(path);
+            if (WriteAheadLog.IsSpareFileName(Path.GetFileName(path)))
+            {
+                device.Delete(path);
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ public sealed class WriteBatch : IDisposable
     public const int MaxValueBytes = 64 * 1024 * 1024;
 
     internal const int FrameHeaderBytes = 8;  // length + CRC
-    internal const int PayloadHeaderBytes = 20; // sequence + timestamp + op count
+    internal const int PayloadHeaderBytes = 28; // sequence + timestamp + op count + WAL file number
     internal const int HeaderBytes = FrameHeaderBytes + PayloadHeaderBytes;
     private const int MaxFrameBytes = 1 << 30;
 
@@ -196,14 +196,16 @@ public sealed class WriteBatch : IDisposable
         _logOperations[_logOperationCount++] = operation;
     }
 
-    /// <summary>Fills the frame header for sequence number <paramref name="sequence"/>; the CRC covers length and payload.</summary>
-    internal void Seal(ulong sequence, long timestampMs)
+    /// <summary>Fills the frame header for sequence number <paramref name="sequence"/> in WAL file <paramref name="walFileNumber"/>
+    /// (recovery tells a recycled file's stale frames by it); the CRC covers length and payload.</summary>
+    internal void Seal(ulong sequence, long timestampMs, long walFileNumber)
     {
         var frame = _buffer.AsSpan(0, _length);
         BinaryPrimitives.WriteInt32LittleEndian(frame, _length - FrameHeaderBytes);
         BinaryPrimitives.WriteUInt64LittleEndian(frame[8..], sequence);
         BinaryPrimitives.WriteInt64LittleEndian(frame[16..], timestampMs);
         BinaryPrimitives.WriteInt32LittleEndian(frame[24..], Count);
+        BinaryPrimitives.WriteInt64LittleEndian(frame[28..], walFileNumber);
         var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(frame[..4]), frame[FrameHeaderBytes..]);
         BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], crc);
     }

@@ -34,7 +34,7 @@ internal static class Compactor
                 var key = merged.Key;
                 if (!IsDroppable(key, merged.IsTombstone, levels, job.OutputLevel, firstOffsets))
                 {
-                    writer ??= new SegmentWriter(directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
+                    writer ??= new SegmentWriter(options.Device, directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
                     writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
                     if (writer.Length >= options.TargetSegmentBytes)
                     {
@@ -61,7 +61,7 @@ internal static class Compactor
             writer?.Dispose();
             foreach (var output in outputs)
             {
-                File.Delete(Path.Combine(directory, SegmentFormat.FileName(output.FileNumber)));
+                options.Device.Delete(Path.Combine(directory, SegmentFormat.FileName(output.FileNumber)));
             }
 
             throw;

@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
 using Pyralog.Storage.Native.Log;
-using Pyralog.Storage.Native.Native;
 using Pyralog.Storage.Native.Segments;
+using Pyralog.Storage.Native.Wal;
 
 namespace Pyralog.Storage.Native.Manifest;
 
@@ -19,15 +20,15 @@ internal static class ManifestFile
     public const ushort Version = 2; // 2: a state per log
     private const string TempName = "MANIFEST.tmp";
 
-    public static ManifestData? Read(string directory)
+    public static ManifestData? Read(IStorageDevice device, string directory)
     {
         var path = Path.Combine(directory, FileName);
-        if (!File.Exists(path))
+        if (!device.Exists(path))
         {
             return null;
         }
 
-        var bytes = File.ReadAllBytes(path);
+        var bytes = device.ReadAllBytes(path);
         if (bytes.Length < 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
         {
             throw new PyramidCorruptionException(path, 0, "bad manifest magic or length");
@@ -99,7 +100,32 @@ internal static class ManifestFile
         }
     }
 
-    public static void Write(string directory, ManifestData data)
+    /// <summary>
+    /// Writes the manifest of a new, empty store. Why: every store has a manifest before its first WAL file,
+    /// so data files without one mean the manifest was lost, and opening as empty would discard them
+    /// (segments it does not name are deleted as orphans); such a directory is refused.
+    /// </summary>
+    public static ManifestData CreateEmpty(IStorageDevice device, string directory)
+    {
+        var dataFiles = device.EnumerateFiles(directory)
+            .Select(Path.GetFileName)
+            .Where(name => SegmentFormat.TryParseFileNumber(name!, out _) || WriteAheadLog.TryParseFileNumber(name!, out _))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (dataFiles.Count > 0)
+        {
+            throw new IOException(
+                $"store directory '{directory}' has no {FileName} but holds {dataFiles.Count} segment or write-ahead log files "
+                + $"({string.Join(", ", dataFiles.Take(5))}{(dataFiles.Count > 5 ? ", ..." : "")}): the manifest is lost and opening "
+                + $"would discard them; restore {FileName} or move the files away");
+        }
+
+        var empty = new ManifestData(1, 0, new Dictionary<ulong, LogState>(), []);
+        Write(device, directory, empty);
+        return empty;
+    }
+
+    public static void Write(IStorageDevice device, string directory, ManifestData data)
     {
         var body = new MemoryStream();
         Span<byte> scratch = stackalloc byte[LogState.EncodedBytes];
@@ -140,14 +166,14 @@ internal static class ManifestFile
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(12 + bodyBytes.Length), Crc32C.Compute(bodyBytes));
 
         var temp = Path.Combine(directory, TempName);
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+        using (var handle = device.Open(temp, FileMode.Create))
         {
-            RandomAccess.Write(handle, file, 0);
-            RandomAccess.FlushToDisk(handle);
+            handle.Write(file, 0);
+            handle.SyncData();
         }
 
-        File.Move(temp, Path.Combine(directory, FileName), overwrite: true);
-        LibC.SyncDirectory(directory);
+        device.Move(temp, Path.Combine(directory, FileName), overwrite: true);
+        device.SyncDirectory(directory);
     }
 
     private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int at)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
 
 namespace Pyralog.Storage.Native.Segments;
@@ -21,12 +22,14 @@ internal sealed unsafe class Segment : IDisposable
     private readonly long _bloomPosition;
     private readonly int _bloomLength;
     private readonly BlockCache _cache;
+    private readonly IStorageDevice _device;
     private int _references = 1;
     private volatile bool _obsolete;
 
-    private Segment(string path, SegmentMetadata metadata, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length, BlockCache cache,
-        long indexPosition, int indexCount, long bloomPosition, int bloomLength)
+    private Segment(IStorageDevice device, string path, SegmentMetadata metadata, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length,
+        BlockCache cache, long indexPosition, int indexCount, long bloomPosition, int bloomLength)
     {
+        _device = device;
         Path = path;
         Metadata = metadata;
         _map = map;
@@ -48,22 +51,22 @@ internal sealed unsafe class Segment : IDisposable
 
     public int BlockCount => _indexCount;
 
-    public static Segment Open(string directory, SegmentMetadata expected, BlockCache cache)
+    public static Segment Open(IStorageDevice device, string directory, SegmentMetadata expected, BlockCache cache)
     {
         var path = System.IO.Path.Combine(directory, SegmentFormat.FileName(expected.FileNumber));
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (!device.Exists(path))
         {
             throw new PyramidCorruptionException(path, 0, "segment named by the manifest is missing");
         }
 
-        if (info.Length != expected.SizeBytes)
+        var length = device.GetLength(path);
+        if (length != expected.SizeBytes)
         {
-            throw new PyramidCorruptionException(path, Math.Min(info.Length, expected.SizeBytes),
-                $"segment is {info.Length} bytes but the manifest recorded {expected.SizeBytes} (truncated or overwritten)");
+            throw new PyramidCorruptionException(path, Math.Min(length, expected.SizeBytes),
+                $"segment is {length} bytes but the manifest recorded {expected.SizeBytes} (truncated or overwritten)");
         }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var map = device.MapReadOnly(path);
         MemoryMappedViewAccessor? view = null;
         var acquired = false;
         try
@@ -75,7 +78,6 @@ internal sealed unsafe class Segment : IDisposable
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
             acquired = true;
             pointer += view.PointerOffset;
-            var length = info.Length;
             var file = new ReadOnlySpan<byte>(pointer, (int)Math.Min(length, int.MaxValue));
             if (length < SegmentFormat.HeaderBytes + SegmentFormat.FooterBytes)
             {
@@ -127,7 +129,7 @@ internal sealed unsafe class Segment : IDisposable
             var maxKey = meta.Slice(32 + minLength, maxLength).ToArray();
             var metadata = new SegmentMetadata(expected.FileNumber, length, minKey, maxKey, entries, tombstones, logRecords);
             var indexCount = BinaryPrimitives.ReadInt32LittleEndian(index);
-            return new Segment(path, metadata, map, view, pointer, length, cache, indexAt, indexCount, bloomAt, bloomLength - 4);
+            return new Segment(device, path, metadata, map, view, pointer, length, cache, indexAt, indexCount, bloomAt, bloomLength - 4);
         }
         catch
         {
@@ -246,7 +248,7 @@ internal sealed unsafe class Segment : IDisposable
             if (_obsolete)
             {
                 _cache.Evict(FileNumber);
-                File.Delete(Path);
+                _device.Delete(Path);
             }
         }
     }

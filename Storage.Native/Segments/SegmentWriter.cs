@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Pyralog.Storage.Native.Compaction;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
-using Pyralog.Storage.Native.Native;
 
 namespace Pyralog.Storage.Native.Segments;
 
@@ -15,7 +15,8 @@ internal sealed class SegmentWriter : IDisposable
     private readonly int _blockBytes;
     private readonly int _bitsPerKey;
     private readonly RateLimiter? _limiter;
-    private readonly FileStream _file;
+    private readonly IStorageDevice _device;
+    private readonly BufferedFileWriter _file;
     private readonly ArrayBufferWriter<byte> _index = new(4096);
     private readonly List<uint> _indexPositions = [];
     private byte[] _block;
@@ -30,15 +31,16 @@ internal sealed class SegmentWriter : IDisposable
     private bool _finished;
     private long _writebackFrom;
 
-    public SegmentWriter(string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
+    public SegmentWriter(IStorageDevice device, string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
     {
+        _device = device;
         _fileNumber = fileNumber;
         _path = Path.Combine(directory, SegmentFormat.FileName(fileNumber));
         _blockBytes = blockBytes;
         _bitsPerKey = bitsPerKey;
         _limiter = limiter;
         _block = ArrayPool<byte>.Shared.Rent(blockBytes * 2);
-        _file = new FileStream(_path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        _file = new BufferedFileWriter(device.Open(_path, FileMode.CreateNew), 1 << 20);
         Span<byte> header = stackalloc byte[SegmentFormat.HeaderBytes];
         BinaryPrimitives.WriteUInt32LittleEndian(header, SegmentFormat.Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(header[4..], SegmentFormat.Version);
@@ -140,7 +142,7 @@ internal sealed class SegmentWriter : IDisposable
         try
         {
             BloomFilter.Build(_hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
-            _file.Write(bloom, 0, bloomBytes);
+            _file.Write(bloom.AsSpan(0, bloomBytes));
             WriteCrc(Crc32C.Compute(bloom.AsSpan(0, bloomBytes)));
         }
         finally
@@ -174,9 +176,9 @@ internal sealed class SegmentWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(footer[40..], Crc32C.Compute(footer[..40]));
         BinaryPrimitives.WriteUInt32LittleEndian(footer[44..], SegmentFormat.Magic);
         _file.Write(footer);
-        _file.Flush(flushToDisk: true);
+        _file.FlushToDisk();
         _finished = true;
-        return new SegmentMetadata(_fileNumber, _file.Length, _minKey, _lastKey.ToArray(), _entries, _tombstones, _logRecords);
+        return new SegmentMetadata(_fileNumber, _file.Position, _minKey, _lastKey.ToArray(), _entries, _tombstones, _logRecords);
     }
 
     public void Dispose()
@@ -186,7 +188,7 @@ internal sealed class SegmentWriter : IDisposable
         _block = [];
         if (!_finished)
         {
-            File.Delete(_path);
+            _device.Delete(_path);
         }
     }
 
@@ -200,7 +202,7 @@ internal sealed class SegmentWriter : IDisposable
         var blockPosition = _file.Position;
         var crc = Crc32C.Compute(_block.AsSpan(0, _blockLength));
         BinaryPrimitives.WriteUInt32LittleEndian(_block.AsSpan(_blockLength), crc);
-        _file.Write(_block, 0, _blockLength + 4);
+        _file.Write(_block.AsSpan(0, _blockLength + 4));
 
         _indexPositions.Add((uint)_index.WrittenCount);
         var entry = _index.GetSpan(16 + _firstKeyOfBlock.Length);
@@ -214,7 +216,7 @@ internal sealed class SegmentWriter : IDisposable
         if (_file.Position - _writebackFrom >= WritebackBytes)
         {
             _file.Flush();
-            LibC.StartWriteback(_file.SafeFileHandle, _writebackFrom, _file.Position - _writebackFrom);
+            _file.File.StartWriteback(_writebackFrom, _file.Position - _writebackFrom);
             _writebackFrom = _file.Position;
         }
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.MemoryMappedFiles;
+using Pyralog.Storage.Native.Devices;
 
 namespace Pyralog.Storage.Native.Wal;
 
@@ -17,9 +18,9 @@ internal sealed unsafe class MappedFileMemory : MemoryManager<byte>
     private readonly byte* _pointer;
     private readonly int _length;
 
-    public MappedFileMemory(string path, int length)
+    public MappedFileMemory(IStorageDevice device, string path, int length)
     {
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _map = device.MapReadOnly(path);
         _view = _map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         _pointer = (byte*)_view.SafeMemoryMappedViewHandle.DangerousGetHandle() + _view.PointerOffset;
         _length = length;

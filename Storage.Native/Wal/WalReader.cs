@@ -1,25 +1,40 @@
 using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
 
 namespace Pyralog.Storage.Native.Wal;
 
 /// <summary>
-/// Recovery side of <see cref="WriteAheadLog"/>. Keeps the longest prefix of valid frames. A bad frame
-/// at the end of the newest file is a torn write (never acknowledged) and is dropped and reported;
-/// a bad frame followed by any valid frame, or in an older file, is corruption of acknowledged data
-/// and stops recovery with a <see cref="PyramidCorruptionException"/> naming the file and position.
+/// Recovery side of <see cref="WriteAheadLog"/>. Keeps the longest prefix of valid frames of the file, each
+/// naming the file it was written to and continuing the sequence. After the last one:
+/// <list type="bullet">
+/// <item>zeros (preallocation), an intact frame of another file (a recycled file's stale frames), or, in the
+/// newest file, bytes that do not begin this file's next frame (the rest of a stale frame) are the clean end:
+/// nothing was dropped;</item>
+/// <item>in the newest file, a frame whose header names this file and the next sequence but that is cut short
+/// or fails its CRC is a torn write (never acknowledged): it is dropped and reported;</item>
+/// <item>anything else in an older (completed) file, and any intact frame of this file after the end, is
+/// damage to acknowledged data: <see cref="PyramidCorruptionException"/> naming the file and position.</item>
+/// </list>
 /// </summary>
 internal static class WalReader
 {
     private const int MinPayload = WriteBatch.PayloadHeaderBytes;
     private const int MaxPayload = 1 << 30;
+    private const int SequenceAt = 8;
+    private const int FileNumberAt = 28;
 
     /// <param name="previousSequence">Sequence of the last frame before this file (0 if none); updated.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    public static WalFileReplay Replay(string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink)
+    public static WalFileReplay Replay(IStorageDevice device, string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink)
     {
-        var length = new FileInfo(path).Length;
+        if (!WriteAheadLog.TryParseFileNumber(System.IO.Path.GetFileName(path), out var fileNumber))
+        {
+            throw new ArgumentException($"'{path}' is not a write-ahead log file name", nameof(path));
+        }
+
+        var length = device.GetLength(path);
         if (length < WriteAheadLog.HeaderBytes)
         {
             if (!isNewestFile)
@@ -35,7 +50,7 @@ internal static class WalReader
             throw new IOException($"write-ahead log '{path}' is {length} bytes; files over 2 GiB are not supported");
         }
 
-        var mapped = new MappedFileMemory(path, (int)length);
+        var mapped = new MappedFileMemory(device, path, (int)length);
         try
         {
             var source = mapped.Memory;
@@ -50,13 +65,7 @@ internal static class WalReader
                 throw new PyramidCorruptionException(path, 0, "bad write-ahead log magic");
             }
 
-            var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
-            if (version > WriteAheadLog.FormatVersion)
-            {
-                throw new NotSupportedException(
-                    $"'{path}' has write-ahead log format version {version}; this build reads up to {WriteAheadLog.FormatVersion}. Open the store with a newer Pyralog.");
-            }
-
+            CheckVersion(path, BinaryPrimitives.ReadUInt16LittleEndian(file[4..]));
             var position = WriteAheadLog.HeaderBytes;
             long frames = 0;
 
@@ -65,30 +74,14 @@ internal static class WalReader
             var expectFrom = previousSequence <= skipThroughSequence ? 0 : previousSequence;
             while (position < file.Length)
             {
-                if (!TryReadFrame(file, position, expectFrom, strictSequence: true, out var frameLength))
+                if (!TryReadFrame(file, position, fileNumber, expectFrom, out var frameLength))
                 {
-                    if (IsCleanEnd(file, position, previousSequence))
-                    {
-                        return new WalFileReplay(position, 0, frames, previousSequence);
-                    }
-
-                    if (!isNewestFile)
-                    {
-                        throw new PyramidCorruptionException(path, position, "damaged frame in a write-ahead log file that was complete");
-                    }
-
-                    var later = FindLaterFrame(file, position, previousSequence);
-                    if (later >= 0)
-                    {
-                        throw new PyramidCorruptionException(path, position,
-                            $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
-                    }
-
-                    return new WalFileReplay(position, file.Length - position, frames, previousSequence);
+                    var torn = ReadEnd(path, file, position, fileNumber, expectFrom, isNewestFile);
+                    return new WalFileReplay(position, torn, frames, previousSequence);
                 }
 
                 var frame = file.Slice(position, frameLength);
-                var sequence = BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]);
+                var sequence = BinaryPrimitives.ReadUInt64LittleEndian(frame[SequenceAt..]);
                 if (sequence > skipThroughSequence)
                 {
                     sink.ApplyFrame(sequence, BinaryPrimitives.ReadInt64LittleEndian(frame[16..]), BinaryPrimitives.ReadInt32LittleEndian(frame[24..]),
@@ -111,8 +104,80 @@ internal static class WalReader
         }
     }
 
+    private static void CheckVersion(string path, ushort version)
+    {
+        if (version > WriteAheadLog.FormatVersion)
+        {
+            throw new NotSupportedException(
+                $"'{path}' has write-ahead log format version {version}; this build reads up to {WriteAheadLog.FormatVersion}. Open the store with a newer Pyralog.");
+        }
+
+        if (version < WriteAheadLog.FormatVersion)
+        {
+            throw new NotSupportedException(
+                $"'{path}' has write-ahead log format version {version}, written by an earlier Pyralog; this build reads only version {WriteAheadLog.FormatVersion} "
+                + "(frames name their WAL file) and does not convert older logs. Recreate the store.");
+        }
+    }
+
+    /// <summary>Classifies what follows the last valid frame at <paramref name="position"/>; returns the bytes of the
+    /// torn frame dropped there (0 for a clean end) or throws for damage.</summary>
+    private static long ReadEnd(string path, ReadOnlySpan<byte> file, int position, long fileNumber, ulong expectFrom, bool isNewestFile)
+    {
+        var rest = file[position..];
+        if (rest.IndexOfAnyExcept((byte)0) < 0)
+        {
+            return 0; // preallocated zeros
+        }
+
+        var later = FindFrameOf(file, position, fileNumber);
+        if (later >= 0)
+        {
+            throw new PyramidCorruptionException(path, position, later == position
+                ? $"frame out of sequence (expected the one after sequence {expectFrom})"
+                : $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
+        }
+
+        if (IsIntactFrame(file, position, out _))
+        {
+            return 0; // a recycled file's stale frame: it names another file
+        }
+
+        if (!isNewestFile)
+        {
+            throw new PyramidCorruptionException(path, position, "damaged frame in a write-ahead log file that was complete");
+        }
+
+        if (!BeginsNextFrame(rest, fileNumber, expectFrom))
+        {
+            return 0; // the rest of a recycled file's stale frame (or a torn header, which no one was told about)
+        }
+
+        var declared = rest.Length >= 4 ? 8L + BinaryPrimitives.ReadInt32LittleEndian(rest) : rest.Length;
+        return Math.Min(declared, rest.Length);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    private static bool TryReadFrame(ReadOnlySpan<byte> file, int position, ulong previousSequence, bool strictSequence, out int frameLength)
+    private static bool TryReadFrame(ReadOnlySpan<byte> file, int position, long fileNumber, ulong previousSequence, out int frameLength)
+    {
+        frameLength = 0;
+        if (file.Length - position < WriteBatch.HeaderBytes)
+        {
+            return false;
+        }
+
+        var sequence = BinaryPrimitives.ReadUInt64LittleEndian(file[(position + SequenceAt)..]);
+        var sequenceOk = previousSequence == 0 ? sequence > 0 : sequence == previousSequence + 1;
+        if (!sequenceOk || BinaryPrimitives.ReadInt64LittleEndian(file[(position + FileNumberAt)..]) != fileNumber)
+        {
+            return false;
+        }
+
+        return IsIntactFrame(file, position, out frameLength);
+    }
+
+    /// <summary>A frame with a plausible length and a matching CRC, whatever file it names.</summary>
+    private static bool IsIntactFrame(ReadOnlySpan<byte> file, int position, out int frameLength)
     {
         frameLength = 0;
         if (file.Length - position < WriteBatch.HeaderBytes)
@@ -122,15 +187,6 @@ internal static class WalReader
 
         var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(file[position..]);
         if (payloadLength < MinPayload || payloadLength > MaxPayload || (long)position + 8 + payloadLength > file.Length)
-        {
-            return false;
-        }
-
-        var sequence = BinaryPrimitives.ReadUInt64LittleEndian(file[(position + 8)..]);
-        var sequenceOk = previousSequence == 0
-            ? sequence > 0
-            : strictSequence ? sequence == previousSequence + 1 : sequence > previousSequence && sequence - previousSequence < 1_000_000;
-        if (!sequenceOk)
         {
             return false;
         }
@@ -146,28 +202,76 @@ internal static class WalReader
         return true;
     }
 
-    /// <summary>The log ends cleanly where the preallocated zeros start or where a recycled file's stale
-    /// frames (intact, but of a lower sequence than the last frame read) begin.</summary>
-    private static bool IsCleanEnd(ReadOnlySpan<byte> file, int position, ulong previousSequence)
+    /// <summary>Whether the header bytes written at the start of <paramref name="rest"/> are those of this file's
+    /// next frame: a plausible length, the next sequence (when known) and this file's number. Why: only a write
+    /// of this file's next frame can have put them there; in a recycled file anything else is stale. Where only
+    /// zeros follow the header, its trailing zeros count as not yet written (a header torn in a preallocated
+    /// region); where stale bytes follow, only a complete header counts.</summary>
+    private static bool BeginsNextFrame(ReadOnlySpan<byte> rest, long fileNumber, ulong expectFrom)
     {
-        if (file[position..].IndexOfAnyExcept((byte)0) < 0)
+        var header = rest[..Math.Min(rest.Length, WriteBatch.HeaderBytes)];
+        if (rest[header.Length..].IndexOfAnyExcept((byte)0) < 0)
         {
-            return true;
+            header = header[..(header.LastIndexOfAnyExcept((byte)0) + 1)];
         }
 
-        return previousSequence > 0
-            && TryReadFrame(file, position, 0, strictSequence: false, out _)
-            && BinaryPrimitives.ReadUInt64LittleEndian(file[(position + 8)..]) <= previousSequence;
+        if (header.IsEmpty)
+        {
+            return false;
+        }
+
+        if (header.Length >= 4)
+        {
+            var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(header);
+            if (payloadLength < MinPayload || payloadLength > MaxPayload)
+            {
+                return false;
+            }
+        }
+
+        Span<byte> expected = stackalloc byte[8];
+        if (expectFrom != 0)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(expected, expectFrom + 1);
+            if (!WrittenBytesMatch(header, SequenceAt, expected))
+            {
+                return false;
+            }
+        }
+
+        BinaryPrimitives.WriteInt64LittleEndian(expected, fileNumber);
+        return WrittenBytesMatch(header, FileNumberAt, expected);
     }
 
-    private static int FindLaterFrame(ReadOnlySpan<byte> file, int badPosition, ulong previousSequence)
+    private static bool WrittenBytesMatch(ReadOnlySpan<byte> header, int at, ReadOnlySpan<byte> expected)
     {
-        for (var candidate = badPosition + 1; candidate + WriteBatch.HeaderBytes <= file.Length; candidate++)
+        var written = Math.Clamp(header.Length - at, 0, expected.Length);
+        return written == 0 || header.Slice(at, written).SequenceEqual(expected[..written]);
+    }
+
+    /// <summary>Position of the first intact frame naming <paramref name="fileNumber"/> at or after
+    /// <paramref name="from"/>, or -1. Searches for the file number itself (vectorized), then checks the frame
+    /// around it, so scanning a recycled file's stale tail costs little.</summary>
+    private static int FindFrameOf(ReadOnlySpan<byte> file, int from, long fileNumber)
+    {
+        Span<byte> pattern = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(pattern, fileNumber);
+        var searchFrom = from + FileNumberAt;
+        while (searchFrom + pattern.Length <= file.Length)
         {
-            if (TryReadFrame(file, candidate, previousSequence, strictSequence: false, out _))
+            var hit = file[searchFrom..].IndexOf(pattern);
+            if (hit < 0)
+            {
+                return -1;
+            }
+
+            var candidate = searchFrom + hit - FileNumberAt;
+            if (IsIntactFrame(file, candidate, out _))
             {
                 return candidate;
             }
+
+            searchFrom += hit + 1;
         }
 
         return -1;

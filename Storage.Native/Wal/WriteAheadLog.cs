@@ -1,39 +1,41 @@
 using System.Buffers.Binary;
-using Microsoft.Win32.SafeHandles;
-using Pyralog.Storage.Native.Native;
+using Pyralog.Storage.Native.Devices;
 
 namespace Pyralog.Storage.Native.Wal;
 
 /// <summary>
 /// One write-ahead log file. Format: an 8-byte header (magic "PYRW", version) then frames
-/// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload = <c>[u64 sequence][i64 time ms][u32 op count][ops]</c>.
+/// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload =
+/// <c>[u64 sequence][i64 time ms][u32 op count][u64 WAL file number][ops]</c>.
 /// Frames are only appended; a crash can leave at most a torn final frame, which recovery drops
 /// (the writer never acknowledged it). The file is created and its directory entry synced before any
 /// frame lands in it, and a file is synced in full before its successor is created, so only the
 /// newest file can be torn. Files are preallocated or recycled (see <see cref="Create"/>), so the
-/// bytes after the last frame are zeros or stale frames of lower sequence, never mistaken for data.
+/// bytes after the last frame are zeros or a recycled file's stale frames, which name another file
+/// number and are never mistaken for data (see <see cref="WalReader"/>).
 /// </summary>
 internal sealed class WriteAheadLog : IDisposable
 {
     public const uint Magic = 0x57525950; // "PYRW" little-endian
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
     public const int HeaderBytes = 8;
     public const int PreallocatedBytes = 4 << 20;
 
     private static readonly byte[] Zeros = new byte[PreallocatedBytes];
-    private readonly SafeFileHandle _handle;
+    private readonly DeviceFile _file;
+    // Invariant: _position is the end of the last complete frame written; nothing after it was acknowledged.
     private long _position;
+    // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
 
-    private WriteAheadLog(string path, long fileNumber, SafeFileHandle handle, long position)
+    private WriteAheadLog(long fileNumber, DeviceFile file, long position)
     {
-        Path = path;
         FileNumber = fileNumber;
-        _handle = handle;
+        _file = file;
         _position = position;
     }
 
-    public string Path { get; }
+    public string Path => _file.Path;
 
     public long FileNumber { get; }
 
@@ -59,15 +61,15 @@ internal sealed class WriteAheadLog : IDisposable
     /// <see cref="PreallocatedBytes"/> are written with zeros. Recovery tells the stale frames or zeros
     /// after the last frame from a torn write (see <see cref="WalReader"/>).
     /// </summary>
-    public static WriteAheadLog Create(string directory, long fileNumber, string? recycle = null)
+    public static WriteAheadLog Create(IStorageDevice device, string directory, long fileNumber, string? recycle = null)
     {
         var path = System.IO.Path.Combine(directory, FileName(fileNumber));
         if (recycle is not null)
         {
-            File.Move(recycle, path);
+            device.Move(recycle, path, overwrite: false);
         }
 
-        var handle = File.OpenHandle(path, recycle is null ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        var file = device.Open(path, recycle is null ? FileMode.CreateNew : FileMode.Open);
         try
         {
             // Header first: a crash before it leaves an empty file, after it a file that ends cleanly.
@@ -75,114 +77,120 @@ internal sealed class WriteAheadLog : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
             BinaryPrimitives.WriteUInt16LittleEndian(header[4..], FormatVersion);
             BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 0);
-            RandomAccess.Write(handle, header, 0);
+            file.Write(header, 0);
             if (recycle is null)
             {
-                RandomAccess.Write(handle, Zeros, HeaderBytes);
+                file.Write(Zeros, HeaderBytes);
             }
 
-            LibC.SyncData(handle, path);
-            LibC.SyncDirectory(directory);
-            return new WriteAheadLog(path, fileNumber, handle, HeaderBytes) { _allocatedEnd = RandomAccess.GetLength(handle) };
+            file.SyncData();
+            device.SyncDirectory(directory);
+            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _allocatedEnd = file.Length };
         }
         catch
         {
-            handle.Dispose();
+            file.Dispose();
             throw;
         }
     }
 
-    /// <summary>Writes frames contiguously at the end (one gathered pwritev). On failure the file is
-    /// cut back to its previous length so no partial frame stays behind a later one.</summary>
+    /// <summary>Writes frames contiguously at the end (one gathered pwritev). A write is all or nothing: if
+    /// the frames or the preallocation after them fail, the file is cut back to where the frames began and
+    /// that length synced, so a write reported as failed is absent after a reopen.</summary>
     public void Write(IReadOnlyList<ReadOnlyMemory<byte>> frames, long totalBytes)
     {
+        var start = _position;
+        var framesWritten = false;
         try
         {
-            RandomAccess.Write(_handle, frames, _position);
-            _position += totalBytes;
-            Preallocate();
+            _file.Write(frames, start);
+            framesWritten = true;
+            Preallocate(start + totalBytes);
+            _position = start + totalBytes;
         }
         catch (Exception e) when (e is IOException or ArgumentOutOfRangeException or UnauthorizedAccessException)
         {
             // .NET reports a full disk as IOException but a file-size limit (EFBIG) as ArgumentOutOfRangeException:
             // both are the file system refusing the write, not bad input.
-            TryCutBack();
-            throw new IOException($"write-ahead log '{Path}' could not be written at byte {_position}: {e.Message}", e);
+            var what = framesWritten
+                ? $"could not preallocate {PreallocatedBytes} bytes at byte {start + totalBytes} after {totalBytes} bytes of frames at byte {start}"
+                : $"could not write {totalBytes} bytes of frames at byte {start}";
+            throw new IOException($"write-ahead log '{Path}' {what}: {e.Message}; {CutBack(start)}", e);
         }
     }
 
     /// <summary>Once writes pass the zeroed (or recycled) region, zero the next
     /// <see cref="PreallocatedBytes"/> after them: the sync that follows pays the file-size journal commit
     /// once per region instead of once per write.</summary>
-    private void Preallocate()
+    private void Preallocate(long end)
     {
-        if (_position <= _allocatedEnd)
+        if (end <= _allocatedEnd)
         {
             return;
         }
 
-        RandomAccess.Write(_handle, Zeros, _position);
-        _allocatedEnd = _position + Zeros.Length;
+        _file.Write(Zeros, end);
+        _allocatedEnd = end + Zeros.Length;
     }
 
     /// <summary>Cuts the preallocated or stale tail off and syncs: done before a successor file exists, so
     /// every file but the newest ends exactly after its last frame.</summary>
     public void Complete()
     {
-        RandomAccess.SetLength(_handle, _position);
-        LibC.SyncData(_handle, Path);
+        _file.SetLength(_position);
+        _file.SyncData();
     }
 
     /// <summary>fdatasync; safe to call from a timer racing with <see cref="Dispose"/>.</summary>
     public void Sync()
     {
-        var added = false;
         try
         {
-            _handle.DangerousAddRef(ref added);
-            LibC.SyncData(_handle, Path);
+            _file.SyncData();
         }
         catch (ObjectDisposedException)
         {
             // Rotated and closed meanwhile: rotation synced the file before closing it.
         }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
-        }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => _file.Dispose();
 
     /// <summary>A spare file's name: not a WAL name, so recovery never replays one (it deletes them).</summary>
     public static string SpareFileName(long fileNumber) => $"spare-wal-{fileNumber:D10}.tmp";
 
+    public static bool IsSpareFileName(string fileName) =>
+        fileName.StartsWith("spare-wal-", StringComparison.Ordinal) && fileName.EndsWith(".tmp", StringComparison.Ordinal);
+
     /// <summary>Writes a file of <paramref name="bytes"/> zeros and syncs it, ahead of need: renamed into place
     /// by <see cref="Create"/> (as <c>recycle</c>), it lets a memtable swap start a WAL whose appends are
     /// overwrites of allocated blocks without zero-filling anything on the commit path.</summary>
-    public static void WriteSpare(string path, long bytes)
+    public static void WriteSpare(IStorageDevice device, string path, long bytes)
     {
-        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+        using var file = device.Open(path, FileMode.CreateNew);
         for (long at = 0; at < bytes; at += Zeros.Length)
         {
-            RandomAccess.Write(handle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, bytes - at)), at);
+            file.Write(Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, bytes - at)), at);
         }
 
-        LibC.SyncData(handle, path);
+        file.SyncData();
     }
 
-    private void TryCutBack()
+    /// <summary>Cuts the file back to <paramref name="length"/> (dropping a failed write) and syncs the cut;
+    /// says what happened, for the error message.</summary>
+    private string CutBack(long length)
     {
         try
         {
-            RandomAccess.SetLength(_handle, _position);
+            _file.SetLength(length);
+            _allocatedEnd = length;
+            _file.SyncData();
+            return $"the file was cut back to {length} bytes";
         }
         catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
         {
-            // Recovery drops a torn tail anyway; the original error is the one to report.
+            // Recovery still drops an incomplete frame; a complete one may survive. The original error is the one to raise.
+            return $"cutting the file back to {length} bytes failed too ({e.Message}): the write may survive a reopen";
         }
     }
 }

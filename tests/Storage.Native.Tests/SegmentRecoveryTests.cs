@@ -72,13 +72,14 @@ public class SegmentRecoveryTests
     public async Task Segment_torn_during_flush_at_every_tail_byte_is_discarded_and_the_wal_recovers_it()
     {
         using var source = new TempDirectory();
-        byte[] wal;
+        byte[] wal, manifest;
         string walName;
         await using (var store = PyramidStore.Open(source.Path, Options))
         {
             await FillAsync(store, 200);
             walName = Path.GetFileName(Directory.GetFiles(source.Path, "wal-*.log").Single());
             wal = await File.ReadAllBytesAsync(Path.Combine(source.Path, walName));
+            manifest = await File.ReadAllBytesAsync(Path.Combine(source.Path, "MANIFEST")); // as before the flush
             await store.FlushAsync();
         }
 
@@ -88,6 +89,7 @@ public class SegmentRecoveryTests
         {
             using var dir = new TempDirectory();
             await File.WriteAllBytesAsync(Path.Combine(dir.Path, walName), wal);
+            await File.WriteAllBytesAsync(Path.Combine(dir.Path, "MANIFEST"), manifest);
             await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(segmentPath)), segment.AsSpan(0, cut).ToArray());
             await using var store = PyramidStore.Open(dir.Path, Options);
             Assert.Equal(1, store.Recovery.OrphanSegmentsDeleted);

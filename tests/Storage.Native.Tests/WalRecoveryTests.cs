@@ -19,6 +19,16 @@ public class WalRecoveryTests
         return Directory.GetFiles(dir.Path, "wal-*.log").Single();
     }
 
+    /// <summary>A directory holding <paramref name="source"/>'s MANIFEST and, under its own name, <paramref name="wal"/>
+    /// with <paramref name="contents"/>.</summary>
+    private static async Task<TempDirectory> CopyWithWalAsync(TempDirectory source, string wal, byte[] contents)
+    {
+        var dir = new TempDirectory();
+        File.Copy(Path.Combine(source.Path, "MANIFEST"), Path.Combine(dir.Path, "MANIFEST"));
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), contents);
+        return dir;
+    }
+
     /// <summary>End of the frames: a new WAL file is preallocated with zeros after them.</summary>
     private static int DataEnd(byte[] wal) => Array.FindLastIndex(wal, b => b != 0) + 1;
 
@@ -30,12 +40,11 @@ public class WalRecoveryTests
         var bytes = await File.ReadAllBytesAsync(wal);
         var end = DataEnd(bytes);
         // Cut anywhere inside the last two frames.
-        var frameLength = 28 + 21 + 12 + "record-5".Length; // frame header, one-record run header (kind, log, first offset, count), record
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-5".Length; // frame header, one-record run header (kind, log, first offset, count), record
         Assert.Equal(8 + (6 * frameLength), end);
         for (var cut = end - (2 * frameLength) - 3; cut < end; cut++)
         {
-            using var dir = new TempDirectory();
-            await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), bytes.AsSpan(0, cut).ToArray());
+            using var dir = await CopyWithWalAsync(source, wal, bytes.AsSpan(0, cut).ToArray());
             await using var store = PyramidStore.Open(dir.Path, NoBackground);
             var complete = (ulong)((cut - 8) / frameLength);
             Assert.Equal(complete, store.GetLogBounds(Log).Next);
@@ -71,7 +80,7 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 8);
         var original = await File.ReadAllBytesAsync(wal);
-        var frameLength = 28 + 21 + 12 + "record-0".Length;
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
         var end = DataEnd(original);
         var seed = Environment.TickCount;
         var random = new Random(seed);
@@ -80,9 +89,8 @@ public class WalRecoveryTests
             var position = 8 + random.Next(end - 8 - frameLength); // any frame but the last
             var bytes = (byte[])original.Clone();
             bytes[position] ^= (byte)(1 << random.Next(8));
-            using var dir = new TempDirectory();
+            using var dir = await CopyWithWalAsync(source, wal, bytes);
             var path = Path.Combine(dir.Path, Path.GetFileName(wal));
-            await File.WriteAllBytesAsync(path, bytes);
             var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
             {
                 await using var store = PyramidStore.Open(dir.Path, NoBackground);
@@ -113,28 +121,87 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 6);
         var bytes = await File.ReadAllBytesAsync(wal);
-        var frameLength = 28 + 21 + 12 + "record-0".Length;
         await using (var zeros = PyramidStore.Open(source.Path, NoBackground))
         {
             Assert.Equal(6ul, zeros.GetLogBounds(Log).Next);
             Assert.Equal(0, zeros.Recovery.DroppedBytes);
         }
 
-        // A recycled file: new frames 1..3 over a file whose older content was frames of lower sequence.
-        using var dir = new TempDirectory();
-        var recycled = (byte[])bytes.Clone();
-        Array.Copy(bytes, 8 + (3 * frameLength), recycled, 8 + (3 * frameLength), 3 * frameLength);
-        for (var i = 0; i < 3; i++)
-        {
-            var at = 8 + ((3 + i) * frameLength);
-            BitConverter.TryWriteBytes(recycled.AsSpan(at + 8), (ulong)(i + 1)); // stale: sequences 1..3 again
-            var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(recycled.AsSpan(at, 4)), recycled.AsSpan(at + 8, frameLength - 8));
-            BitConverter.TryWriteBytes(recycled.AsSpan(at + 4), crc);
-        }
-
-        await File.WriteAllBytesAsync(Path.Combine(dir.Path, Path.GetFileName(wal)), recycled);
+        // A recycled file: three new frames over the frames an older file (another file number, other frame
+        // lengths) left, so the new frames end inside a stale one.
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
+        var recycled = await StaleWalAsync(bytes.Length);
+        bytes.AsSpan(0, 8 + (3 * frameLength)).CopyTo(recycled);
+        using var dir = await CopyWithWalAsync(source, wal, recycled);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
         Assert.Equal(3ul, store.GetLogBounds(Log).Next);
         Assert.Equal(0, store.Recovery.DroppedBytes);
+        Assert.Null(store.Recovery.TornFile);
+    }
+
+    [Fact]
+    public async Task A_frame_torn_over_stale_recycled_frames_is_reported_once_its_header_was_written()
+    {
+        using var source = new TempDirectory();
+        var wal = await WriteRecordsAsync(source, 6);
+        var bytes = await File.ReadAllBytesAsync(wal);
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
+        var stale = await StaleWalAsync(bytes.Length);
+        var fourthFrame = 8 + (3 * frameLength);
+        for (var written = 1; written < frameLength; written++)
+        {
+            var recycled = (byte[])stale.Clone();
+            bytes.AsSpan(0, fourthFrame + written).CopyTo(recycled);
+            using var dir = await CopyWithWalAsync(source, wal, recycled);
+            await using var store = PyramidStore.Open(dir.Path, NoBackground);
+            Assert.Equal(3ul, store.GetLogBounds(Log).Next);
+            if (written >= WriteBatch.HeaderBytes)
+            {
+                Assert.Equal(Path.Combine(dir.Path, Path.GetFileName(wal)), store.Recovery.TornFile);
+                Assert.Equal(fourthFrame, store.Recovery.TornAtByte);
+                Assert.Equal(frameLength, store.Recovery.DroppedBytes);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_wal_of_the_earlier_format_is_refused_with_a_message()
+    {
+        using var dir = new TempDirectory();
+        var wal = await WriteRecordsAsync(dir, 1);
+        var bytes = await File.ReadAllBytesAsync(wal);
+        BitConverter.TryWriteBytes(bytes.AsSpan(4), (ushort)1);
+        await File.WriteAllBytesAsync(wal, bytes);
+        var error = Assert.Throws<NotSupportedException>(() => PyramidStore.Open(dir.Path, NoBackground));
+        Assert.Equal(
+            $"'{wal}' has write-ahead log format version 1, written by an earlier Pyralog; this build reads only version 2 "
+            + "(frames name their WAL file) and does not convert older logs. Recreate the store.",
+            error.Message);
+    }
+
+    /// <summary>The content a recycled WAL file had: frames of another file (number 9) with longer records,
+    /// sealed as the engine seals them.</summary>
+    private static async Task<byte[]> StaleWalAsync(int length)
+    {
+        using var dir = new TempDirectory();
+        await using (var store = PyramidStore.Open(dir.Path, NoBackground))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await store.AppendAsync(Log, 1, (ulong)i, Encoding.UTF8.GetBytes($"an older, longer record {i}"));
+            }
+        }
+
+        var stale = await File.ReadAllBytesAsync(Directory.GetFiles(dir.Path, "wal-*.log").Single());
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "an older, longer record 0".Length;
+        for (var i = 0; i < 20; i++)
+        {
+            var at = 8 + (i * frameLength);
+            BitConverter.TryWriteBytes(stale.AsSpan(at + 28), 9L);
+            var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(stale.AsSpan(at, 4)), stale.AsSpan(at + 8, frameLength - 8));
+            BitConverter.TryWriteBytes(stale.AsSpan(at + 4), crc);
+        }
+
+        return stale.AsSpan(0, length).ToArray();
     }
 }

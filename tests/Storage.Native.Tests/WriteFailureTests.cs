@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Pyralog.Storage.Native.CrashChild;
 
 namespace Pyralog.Storage.Native.Tests;
@@ -6,7 +8,7 @@ namespace Pyralog.Storage.Native.Tests;
 /// <summary>
 /// A write that the file system refuses (here: the WAL outgrows the process's file-size limit, the same
 /// failed write(2) path as a full disk) must surface as a clear error and leave a store that reopens
-/// with every acknowledged write and accepts new ones.
+/// with every acknowledged write, without the refused one, and accepts new ones.
 /// </summary>
 public class WriteFailureTests
 {
@@ -39,10 +41,19 @@ public class WriteFailureTests
         var error = lines[^1];
         Assert.StartsWith("error ", error);
         Assert.Contains("wal-", error); // the message names the file that could not be written
-        var lastAck = ulong.Parse(lines.Last(l => l.StartsWith("ack ", StringComparison.Ordinal)).AsSpan(4), System.Globalization.CultureInfo.InvariantCulture);
+        var lastAck = ulong.Parse(lines.Last(l => l.StartsWith("ack ", StringComparison.Ordinal)).AsSpan(4), CultureInfo.InvariantCulture);
+
+        // The message names the byte where the refused frames began, and the file was cut back to it.
+        var named = Regex.Match(error, @"'(?<path>[^']*wal-\d+\.log)'.* frames at byte (?<start>\d+)");
+        Assert.True(named.Success, error);
+        var frameStart = long.Parse(named.Groups["start"].Value, CultureInfo.InvariantCulture);
+        Assert.Equal(frameStart, new FileInfo(named.Groups["path"].Value).Length);
 
         await using var store = PyramidStore.Open(dir.Path, CrashWorkload.FillOptions);
-        Assert.True(store.GetLogBounds(Log).Next >= lastAck, $"acknowledged up to {lastAck}, recovered {store.GetLogBounds(Log).Next}");
+        // The child writes one batch at a time, so the refused batch starts at the last acknowledged end: it is absent.
+        Assert.Equal(lastAck, store.GetLogBounds(Log).Next);
+        Assert.Equal(0, store.Recovery.DroppedBytes);
+        Assert.Equal(BitConverter.GetBytes(lastAck), await store.GetAsync(CrashWorkload.AckedKey));
         using (var cursor = store.ReadLog(Log, 0))
         {
             ulong expected = 0;

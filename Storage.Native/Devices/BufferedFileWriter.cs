@@ -1,0 +1,73 @@
+using System.Buffers;
+
+namespace Pyralog.Storage.Native.Devices;
+
+/// <summary>Writes a <see cref="DeviceFile"/> front to back through a pooled buffer, so many small writes (segment
+/// blocks) become few large ones, as a buffered FileStream would.</summary>
+internal sealed class BufferedFileWriter : IDisposable
+{
+    private readonly DeviceFile _file;
+    private byte[] _buffer;
+    // Invariant: the file holds exactly [0, _flushed); _buffer[.._buffered] follows it.
+    private long _flushed;
+    private int _buffered;
+
+    public BufferedFileWriter(DeviceFile file, int bufferBytes)
+    {
+        _file = file;
+        _buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
+    }
+
+    public DeviceFile File => _file;
+
+    /// <summary>Bytes written so far, buffered or not.</summary>
+    public long Position => _flushed + _buffered;
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        if (_buffered + data.Length > _buffer.Length)
+        {
+            Flush();
+            if (data.Length > _buffer.Length)
+            {
+                _file.Write(data, _flushed);
+                _flushed += data.Length;
+                return;
+            }
+        }
+
+        data.CopyTo(_buffer.AsSpan(_buffered));
+        _buffered += data.Length;
+    }
+
+    /// <summary>Hands the buffered bytes to the file (not durable yet).</summary>
+    public void Flush()
+    {
+        if (_buffered == 0)
+        {
+            return;
+        }
+
+        _file.Write(_buffer.AsSpan(0, _buffered), _flushed);
+        _flushed += _buffered;
+        _buffered = 0;
+    }
+
+    /// <summary>Flushes and syncs: everything written is durable on return.</summary>
+    public void FlushToDisk()
+    {
+        Flush();
+        _file.SyncData();
+    }
+
+    public void Dispose()
+    {
+        _file.Dispose();
+        var buffer = _buffer;
+        _buffer = [];
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+namespace Pyralog.Storage.Native.Devices;
+
+/// <summary>An open file of an <see cref="IStorageDevice"/>: positional writes, length changes and data syncs.
+/// Data written is durable only after <see cref="SyncData"/>.</summary>
+internal abstract class DeviceFile : IDisposable
+{
+    protected DeviceFile(string path)
+    {
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public abstract long Length { get; }
+
+    public abstract void Write(ReadOnlySpan<byte> data, long offset);
+
+    /// <summary>One gathered write (pwritev) of <paramref name="buffers"/> back to back at <paramref name="offset"/>.</summary>
+    public abstract void Write(IReadOnlyList<ReadOnlyMemory<byte>> buffers, long offset);
+
+    public abstract void SetLength(long length);
+
+    /// <summary>fdatasync: the data and the size needed to read it back are durable on return. Throws
+    /// <see cref="ObjectDisposedException"/> once the file is disposed (a timer may race a close).</summary>
+    public abstract void SyncData();
+
+    /// <summary>Starts writeback of a written range without waiting for it (a hint; may do nothing).</summary>
+    public abstract void StartWriteback(long offset, long count);
+
+    public abstract void Dispose();
+}

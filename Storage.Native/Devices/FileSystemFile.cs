@@ -1,0 +1,46 @@
+using Microsoft.Win32.SafeHandles;
+using Pyralog.Storage.Native.Native;
+
+namespace Pyralog.Storage.Native.Devices;
+
+/// <summary>A file of the real file system: RandomAccess and the POSIX calls in <see cref="LibC"/>, nothing in between.</summary>
+internal sealed class FileSystemFile : DeviceFile
+{
+    private readonly SafeFileHandle _handle;
+
+    public FileSystemFile(string path, SafeFileHandle handle)
+        : base(path)
+    {
+        _handle = handle;
+    }
+
+    public override long Length => RandomAccess.GetLength(_handle);
+
+    public override void Write(ReadOnlySpan<byte> data, long offset) => RandomAccess.Write(_handle, data, offset);
+
+    public override void Write(IReadOnlyList<ReadOnlyMemory<byte>> buffers, long offset) => RandomAccess.Write(_handle, buffers, offset);
+
+    public override void SetLength(long length) => RandomAccess.SetLength(_handle, length);
+
+    public override void SyncData()
+    {
+        // The reference keeps the descriptor from being closed (and reused) under a sync racing Dispose.
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            LibC.SyncData(_handle, Path);
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    public override void StartWriteback(long offset, long count) => LibC.StartWriteback(_handle, offset, count);
+
+    public override void Dispose() => _handle.Dispose();
+}

@@ -1,0 +1,363 @@
+using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
+using Pyralog.Storage.Native.Devices;
+
+namespace Pyralog.Storage.Native.Tests.PowerLoss;
+
+/// <summary>
+/// A storage device that can lose power. It writes real files (so memory-mapped reads work) and remembers, per
+/// file, the changes no fdatasync has covered yet, and per directory the names as of the last directory sync.
+/// <see cref="CutPower"/> makes every later operation fail (as the engine would see a dead disk); the store is then
+/// abandoned, and <see cref="RestoreDurableState"/> rewrites the directory to what a power loss leaves: each name as
+/// of its directory's last sync, each file as of its last fdatasync, plus optionally a torn prefix of what was
+/// written to the most recently written file since. It can also fail one write or sync on command.
+/// </summary>
+internal sealed class PowerLossDevice : IStorageDevice
+{
+    private readonly object _gate = new();
+    // Invariant: every path here exists on disk and its file's CurrentPath is that path.
+    private readonly Dictionary<string, SimulatedFile> _names = [];
+    // Names as of the last directory sync (what a power loss leaves); their files may since be renamed or unlinked.
+    private readonly Dictionary<string, SimulatedFile> _durableNames = [];
+    private SimulatedFile? _lastWritten;
+    private bool _powerOff;
+    // Mutations (writes, length changes, syncs, creates, renames, deletes) left before power is cut; -1: no cut planned.
+    private int _mutationsBeforeCut = -1;
+    private string? _failWriteOf;
+    private string? _failSyncOf;
+
+    public bool PowerIsOff
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _powerOff;
+            }
+        }
+    }
+
+    /// <summary>Power goes just before the mutation after the next <paramref name="mutations"/> ones (a write,
+    /// length change, sync, create, rename or delete): whatever the store is doing then fails. -1 cancels.</summary>
+    public void CutPowerAfter(int mutations)
+    {
+        lock (_gate)
+        {
+            _mutationsBeforeCut = mutations;
+        }
+    }
+
+    /// <summary>The next write to a file whose name starts with <paramref name="namePrefix"/> fails without writing.</summary>
+    public void FailNextWrite(string namePrefix)
+    {
+        lock (_gate)
+        {
+            _failWriteOf = namePrefix;
+        }
+    }
+
+    /// <summary>The next fdatasync of a file whose name starts with <paramref name="namePrefix"/> fails without syncing.</summary>
+    public void FailNextSync(string namePrefix)
+    {
+        lock (_gate)
+        {
+            _failSyncOf = namePrefix;
+        }
+    }
+
+    /// <summary>Power loss under <paramref name="store"/>: cuts power, abandons the store (its close fails on the dead
+    /// device, syncing nothing) and leaves the files as the power loss did, with <paramref name="tornBytes"/> of the last
+    /// unsynced writes kept (see <see cref="RestoreDurableState"/>).</summary>
+    public static async Task LosePowerAsync(PyramidStore store, PowerLossDevice device, long tornBytes = 0)
+    {
+        device.CutPower();
+        try
+        {
+            await store.DisposeAsync();
+        }
+        catch (IOException)
+        {
+            // The close found the device dead: nothing more reaches the disk, which is the point.
+        }
+
+        device.RestoreDurableState(tornBytes);
+    }
+
+    /// <summary>From now on every operation fails with an <see cref="IOException"/>, until <see cref="RestoreDurableState"/>.</summary>
+    public void CutPower()
+    {
+        lock (_gate)
+        {
+            _powerOff = true;
+        }
+    }
+
+    /// <summary>Leaves the files as a power loss at <see cref="CutPower"/> would have, keeping the first
+    /// <paramref name="tornBytes"/> bytes written to the most recently written file since its last sync; then power is back.</summary>
+    public void RestoreDurableState(long tornBytes = 0)
+    {
+        lock (_gate)
+        {
+            var files = _names.Values.Concat(_durableNames.Values).Distinct().ToList();
+            var contents = files.ToDictionary(f => f, f => f.ContentsAfterPowerLoss(f == _lastWritten ? tornBytes : 0));
+            foreach (var path in _names.Keys)
+            {
+                File.Delete(path);
+            }
+
+            _names.Clear();
+            foreach (var file in files)
+            {
+                file.CurrentPath = null;
+                file.ContentsWhenUnlinked = null;
+                file.Unsynced.Clear();
+            }
+
+            foreach (var (path, file) in _durableNames)
+            {
+                File.WriteAllBytes(path, contents[file]);
+                file.CurrentPath = path;
+                _names[path] = file;
+            }
+
+            _lastWritten = null;
+            _mutationsBeforeCut = -1;
+            _failWriteOf = null;
+            _failSyncOf = null;
+            _powerOff = false;
+        }
+    }
+
+    public void CreateDirectory(string directory) => Directory.CreateDirectory(directory);
+
+    public IEnumerable<string> EnumerateFiles(string directory)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            var paths = Directory.GetFiles(directory);
+            foreach (var path in paths)
+            {
+                Adopt(path);
+            }
+
+            return paths;
+        }
+    }
+
+    public bool Exists(string path)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            Adopt(path);
+            return _names.ContainsKey(path);
+        }
+    }
+
+    public long GetLength(string path)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            return new FileInfo(path).Length;
+        }
+    }
+
+    public DeviceFile Open(string path, FileMode mode)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            Adopt(path);
+            if (_names.TryGetValue(path, out var file))
+            {
+                if (mode == FileMode.CreateNew)
+                {
+                    throw new IOException($"'{path}' already exists");
+                }
+
+                var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                if (mode == FileMode.Create)
+                {
+                    SetLength(file, handle, 0);
+                }
+
+                return new PowerLossFile(this, file, path, handle);
+            }
+
+            if (mode == FileMode.Open)
+            {
+                throw new FileNotFoundException($"'{path}' does not exist", path);
+            }
+
+            BeginMutation();
+            var created = new SimulatedFile { CurrentPath = path };
+            var newHandle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite);
+            _names[path] = created;
+            return new PowerLossFile(this, created, path, newHandle);
+        }
+    }
+
+    public byte[] ReadAllBytes(string path)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            return File.ReadAllBytes(path);
+        }
+    }
+
+    public void Delete(string path)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            Adopt(path);
+            if (_names.Remove(path, out var file))
+            {
+                Unlink(file);
+            }
+        }
+    }
+
+    public void Move(string source, string destination, bool overwrite)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            Adopt(source);
+            Adopt(destination);
+            if (_names.TryGetValue(destination, out var displaced))
+            {
+                if (!overwrite)
+                {
+                    throw new IOException($"'{destination}' already exists");
+                }
+
+                Unlink(displaced);
+            }
+
+            File.Move(source, destination, overwrite);
+            var file = _names[source];
+            _names.Remove(source);
+            _names[destination] = file;
+            file.CurrentPath = destination;
+        }
+    }
+
+    public void SyncDirectory(string directory)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            foreach (var path in _durableNames.Keys.Where(p => Path.GetDirectoryName(p) == directory).ToList())
+            {
+                _durableNames.Remove(path);
+            }
+
+            foreach (var (path, file) in _names.Where(n => Path.GetDirectoryName(n.Key) == directory))
+            {
+                _durableNames[path] = file;
+            }
+
+        }
+    }
+
+    public MemoryMappedFile MapReadOnly(string path)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            return MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        }
+    }
+
+    internal void Write(SimulatedFile file, SafeFileHandle handle, ReadOnlySpan<byte> data, long offset)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            if (_failWriteOf is not null && Path.GetFileName(file.CurrentPath ?? "").StartsWith(_failWriteOf, StringComparison.Ordinal))
+            {
+                _failWriteOf = null;
+                throw new IOException($"injected write failure on '{file.CurrentPath}'");
+            }
+
+            var lengthBefore = RandomAccess.GetLength(handle);
+            var replaced = new byte[Math.Clamp(lengthBefore - offset, 0, data.Length)];
+            RandomAccess.Read(handle, replaced, offset);
+            RandomAccess.Write(handle, data, offset);
+            file.Unsynced.Add(new UnsyncedChange(offset, data.ToArray(), replaced, lengthBefore, IsLengthChange: false));
+            _lastWritten = file;
+        }
+    }
+
+    internal void SetLength(SimulatedFile file, SafeFileHandle handle, long length)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            var lengthBefore = RandomAccess.GetLength(handle);
+            var replaced = new byte[Math.Max(0, lengthBefore - length)];
+            RandomAccess.Read(handle, replaced, length);
+            RandomAccess.SetLength(handle, length);
+            file.Unsynced.Add(new UnsyncedChange(length, [], replaced, lengthBefore, IsLengthChange: true));
+        }
+    }
+
+    internal void SyncData(SimulatedFile file, string path)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            if (_failSyncOf is not null && Path.GetFileName(path).StartsWith(_failSyncOf, StringComparison.Ordinal))
+            {
+                _failSyncOf = null;
+                throw new IOException($"injected fdatasync failure on '{path}'");
+            }
+
+            file.Unsynced.Clear();
+        }
+    }
+
+    /// <summary>Starts tracking a file that existed before this device saw it: durable as it is.</summary>
+    private void Adopt(string path)
+    {
+        if (!_names.ContainsKey(path) && File.Exists(path))
+        {
+            var file = new SimulatedFile { CurrentPath = path };
+            _names[path] = file;
+            _durableNames.TryAdd(path, file);
+        }
+    }
+
+    private static void Unlink(SimulatedFile file)
+    {
+        file.ContentsWhenUnlinked = file.CurrentContents();
+        File.Delete(file.CurrentPath!);
+        file.CurrentPath = null;
+    }
+
+    private void BeginMutation()
+    {
+        if (_mutationsBeforeCut == 0)
+        {
+            _powerOff = true;
+        }
+        else if (_mutationsBeforeCut > 0)
+        {
+            _mutationsBeforeCut--;
+        }
+
+        ThrowIfPowerOff();
+    }
+
+    private void ThrowIfPowerOff()
+    {
+        if (_powerOff)
+        {
+            throw new IOException("the device lost power");
+        }
+    }
+}

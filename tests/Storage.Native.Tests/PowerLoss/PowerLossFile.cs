@@ -1,0 +1,49 @@
+using Microsoft.Win32.SafeHandles;
+using Pyralog.Storage.Native.Devices;
+
+namespace Pyralog.Storage.Native.Tests.PowerLoss;
+
+/// <summary>An open file of a <see cref="PowerLossDevice"/>: writes the real file and records what is not yet synced.</summary>
+internal sealed class PowerLossFile : DeviceFile
+{
+    private readonly PowerLossDevice _device;
+    private readonly SimulatedFile _file;
+    private readonly SafeFileHandle _handle;
+
+    public PowerLossFile(PowerLossDevice device, SimulatedFile file, string path, SafeFileHandle handle)
+        : base(path)
+    {
+        _device = device;
+        _file = file;
+        _handle = handle;
+    }
+
+    public override long Length => RandomAccess.GetLength(_handle);
+
+    public override void Write(ReadOnlySpan<byte> data, long offset) => _device.Write(_file, _handle, data, offset);
+
+    public override void Write(IReadOnlyList<ReadOnlyMemory<byte>> buffers, long offset)
+    {
+        var gathered = new List<byte>();
+        foreach (var buffer in buffers)
+        {
+            gathered.AddRange(buffer.Span);
+        }
+
+        _device.Write(_file, _handle, [.. gathered], offset);
+    }
+
+    public override void SetLength(long length) => _device.SetLength(_file, _handle, length);
+
+    public override void SyncData()
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        _device.SyncData(_file, Path);
+    }
+
+    public override void StartWriteback(long offset, long count)
+    {
+    }
+
+    public override void Dispose() => _handle.Dispose();
+}
