@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Pyralog.Grains.Hosting;
+using Pyralog.Silo.Startup;
 using StackExchange.Redis;
 
 namespace Pyralog.Silo.Hosting;
@@ -31,6 +32,7 @@ public static class PyralogSiloHost
     /// and command-line switches, in rising precedence.
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is wrong; the message names each one.</exception>
+    /// <exception cref="StartupRefusedException">An unknown switch or a stray word on the command line.</exception>
     public static HostApplicationBuilder CreateBuilder(string[] args)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -39,7 +41,8 @@ public static class PyralogSiloHost
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Configuration.AddEnvironmentVariables("PYRALOG_");
-        builder.Configuration.AddCommandLine(args, Switches.ToDictionary());
+        builder.Configuration.AddInMemoryCollection(SiloCommandLine.Parse(args));
+        builder.Configuration.AddInMemoryCollection(ReadDurations(builder.Configuration));
 
         var host = Bind<SiloHostOptions>(builder.Configuration, SiloHostOptions.SectionName);
         var pyralog = Bind<PyralogOptions>(builder.Configuration, PyralogOptions.SectionName);
@@ -55,6 +58,9 @@ public static class PyralogSiloHost
         builder.UseOrleans(silo =>
         {
             ConfigureMembership(silo, host);
+            var address = IPAddress.Parse(host.Address);
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(
+                new ListenerSharingCheck(new IPEndPoint(address, host.SiloPort), new IPEndPoint(address, host.GatewayPort)));
             silo.AddPyralog(o =>
             {
                 o.DataDirectory = pyralog.DataDirectory;
@@ -62,6 +68,36 @@ public static class PyralogSiloHost
             });
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Every duration setting, parsed by <see cref="Duration"/> and rewritten in the form the configuration binder reads
+    /// (which would take a bare <c>10</c> as ten days).
+    /// </summary>
+    private static Dictionary<string, string?> ReadDurations(IConfiguration configuration)
+    {
+        var parsed = new Dictionary<string, string?>();
+        var failures = new List<string>();
+        foreach (var key in SettingKeys.Durations)
+        {
+            if (configuration[key] is not { } text)
+            {
+                continue;
+            }
+
+            if (Duration.TryParse(text, out var duration))
+            {
+                parsed[key] = duration.ToString("c");
+            }
+            else
+            {
+                failures.Add($"{key} '{text}' is not a duration: give {Duration.Format}.");
+            }
+        }
+
+        return failures.Count == 0
+            ? parsed
+            : throw new Microsoft.Extensions.Options.OptionsValidationException(PyralogOptions.SectionName, typeof(PyralogOptions), failures);
     }
 
     /// <summary>Binds a section; a value of the wrong type (a port that is no number, an unknown mode) becomes a validation failure naming it.</summary>
