@@ -28,7 +28,7 @@ internal static class OptionParsers
             return fallback;
         }
 
-        if (!double.TryParse(last.Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > max)
+        if (!double.TryParse(last.Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || !double.IsFinite(seconds) || seconds <= 0 || seconds > max)
         {
             result.AddError($"{option} must be a number of seconds in (0, {max}] (was '{last.Value}').");
         }
