@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Globalization;
 using System.Net;
 using Pyralog.Grains.Interfaces;
 using Microsoft.Extensions.Configuration;
@@ -42,7 +44,7 @@ public static class PyralogSiloHost
         });
         builder.Configuration.AddEnvironmentVariables("PYRALOG_");
         builder.Configuration.AddInMemoryCollection(SiloCommandLine.Parse(args));
-        builder.Configuration.AddInMemoryCollection(ReadDurations(builder.Configuration));
+        builder.Configuration.AddInMemoryCollection(ReadSettings(builder.Configuration));
 
         var host = Bind<SiloHostOptions>(builder.Configuration, SiloHostOptions.SectionName);
         var pyralog = Bind<PyralogOptions>(builder.Configuration, PyralogOptions.SectionName);
@@ -71,49 +73,75 @@ public static class PyralogSiloHost
     }
 
     /// <summary>
-    /// Every duration setting, parsed by <see cref="Duration"/> and rewritten in the form the configuration binder reads
-    /// (which would take a bare <c>10</c> as ten days).
+    /// Checks every setting that is not text before binding, naming the key (and its switch) and what it must be, and
+    /// rewrites durations (<see cref="Duration"/>) in the form the configuration binder reads: the binder would take a
+    /// bare <c>10</c> as ten days.
     /// </summary>
-    private static Dictionary<string, string?> ReadDurations(IConfiguration configuration)
+    private static Dictionary<string, string?> ReadSettings(IConfiguration configuration)
     {
-        var parsed = new Dictionary<string, string?>();
+        var durations = new Dictionary<string, string?>();
         var failures = new List<string>();
-        foreach (var key in SettingKeys.Durations)
+        foreach (var (key, type) in SettingKeys.Types)
         {
-            if (configuration[key] is not { } text)
+            if (configuration[key] is not { } text || type == typeof(string))
             {
                 continue;
             }
 
-            if (Duration.TryParse(text, out var duration))
+            var name = Switches.FirstOrDefault(s => s.Value == key) is { Key: { } flag } ? $"{key} ({flag})" : key;
+            if (type == typeof(TimeSpan))
             {
-                parsed[key] = duration.ToString("c");
+                if (Duration.TryParse(text, out var duration))
+                {
+                    durations[key] = duration.ToString("c");
+                }
+                else
+                {
+                    failures.Add($"{name} '{text}' is not a duration: give {Duration.Format}.");
+                }
             }
-            else
+            else if (type.IsEnum)
             {
-                failures.Add($"{key} '{text}' is not a duration: give {Duration.Format}.");
+                if (!Enum.TryParse(type, text, ignoreCase: true, out var value) || !Enum.IsDefined(type, value) || char.IsDigit(text[0]))
+                {
+                    var names = Enum.GetNames(type).Select(n => n.ToLowerInvariant()).ToList();
+                    failures.Add($"{name} '{text}' must be {string.Join(", ", names[..^1])} or {names[^1]}.");
+                }
+            }
+            else if (type == typeof(int))
+            {
+                if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                {
+                    failures.Add($"{name} '{text}' is not a whole number.");
+                }
+            }
+            else if (!Converts(type, text))
+            {
+                failures.Add($"{name} '{text}' is not a valid {type.Name}.");
             }
         }
 
         return failures.Count == 0
-            ? parsed
+            ? durations
             : throw new Microsoft.Extensions.Options.OptionsValidationException(PyralogOptions.SectionName, typeof(PyralogOptions), failures);
     }
 
-    /// <summary>Binds a section; a value of the wrong type (a port that is no number, an unknown mode) becomes a validation failure naming it.</summary>
-    private static T Bind<T>(IConfiguration configuration, string section)
-        where T : new()
+    private static bool Converts(Type type, string text)
     {
         try
         {
-            return configuration.GetSection(section).Get<T>() ?? new T();
+            TypeDescriptor.GetConverter(type).ConvertFromInvariantString(text);
+            return true;
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException || e.InnerException is FormatException)
         {
-            var reason = e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
-            throw new Microsoft.Extensions.Options.OptionsValidationException(section, typeof(T), [reason]);
+            return false;
         }
     }
+
+    private static T Bind<T>(IConfiguration configuration, string section)
+        where T : new() =>
+        configuration.GetSection(section).Get<T>() ?? new T();
 
     private static void ConfigureMembership(ISiloBuilder silo, SiloHostOptions host)
     {

@@ -9,8 +9,7 @@ internal static class SettingKeys
     /// <summary>Logging is configured by the .NET host under this section; any key below it is accepted.</summary>
     private const string LoggingSection = "Logging:";
 
-    private static readonly HashSet<string> Known = new(StringComparer.OrdinalIgnoreCase);
-    private static readonly List<string> DurationKeys = [];
+    private static readonly Dictionary<string, Type> Known = new(StringComparer.OrdinalIgnoreCase);
 
     static SettingKeys()
     {
@@ -18,11 +17,11 @@ internal static class SettingKeys
         Collect(PyralogOptions.SectionName, typeof(PyralogOptions));
     }
 
-    /// <summary>Keys whose values are durations (<see cref="TimeSpan"/>).</summary>
-    public static IReadOnlyList<string> Durations => DurationKeys;
+    /// <summary>Every key with the type of its value (<see cref="TimeSpan"/> for a duration).</summary>
+    public static IReadOnlyDictionary<string, Type> Types => Known;
 
     public static bool IsKnown(string key) =>
-        Known.Contains(key) || (key.StartsWith(LoggingSection, StringComparison.OrdinalIgnoreCase) && key.Length > LoggingSection.Length);
+        Known.ContainsKey(key) || (key.StartsWith(LoggingSection, StringComparison.OrdinalIgnoreCase) && key.Length > LoggingSection.Length);
 
     private static void Collect(string prefix, Type type)
     {
@@ -30,18 +29,13 @@ internal static class SettingKeys
         {
             var key = $"{prefix}:{property.Name}";
             var valueType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (valueType == typeof(TimeSpan))
+            if (valueType.IsClass && valueType != typeof(string))
             {
-                DurationKeys.Add(key);
-                Known.Add(key);
-            }
-            else if (valueType.IsPrimitive || valueType.IsEnum || valueType == typeof(string))
-            {
-                Known.Add(key);
+                Collect(key, valueType);
             }
             else
             {
-                Collect(key, valueType);
+                Known.Add(key, valueType);
             }
         }
     }

@@ -9,7 +9,7 @@ using StackExchange.Redis;
 namespace Pyralog.Silo.Startup;
 
 /// <summary>What the silo checks after reading its settings and before Orleans starts.</summary>
-public static class StartupChecks
+internal static class StartupChecks
 {
     /// <summary>
     /// Validates the options, locks the data directory (after checking it is writable), checks both ports are free and,

@@ -36,6 +36,14 @@ public sealed class StartupRefusalTests : IDisposable
         AssertRefused(ExitCodes.BadInput, expected, args);
 
     [Theory]
+    [InlineData(new[] { "--silo-port", "1.5" }, "Silo:SiloPort (--silo-port) '1.5' is not a whole number.")]
+    [InlineData(new[] { "--gateway-port", "abc" }, "Silo:GatewayPort (--gateway-port) 'abc' is not a whole number.")]
+    [InlineData(new[] { "--membership", "foo" }, "Silo:Membership (--membership) 'foo' must be localhost, development or redis.")]
+    [InlineData(new[] { "--silo-port", "70000" }, "Silo:SiloPort (--silo-port) must be a port in 1..65535 (was 70000).")]
+    public Task Values_that_do_not_parse_or_are_out_of_range_are_refused_naming_the_key_and_switch(string[] args, string expected) =>
+        AssertRefused(ExitCodes.BadInput, expected, args);
+
+    [Theory]
     [InlineData("--Pyralog:Obelisk:LeaseDuration", "10")]
     [InlineData("--Pyralog:Obelisk:MaxClockSkew", "0.5")]
     [InlineData("--Pyralog:Obelisk:ReserveAhead", "250 ms")]
