@@ -64,12 +64,15 @@ internal static class OptionParsers
             return fallback;
         }
 
-        if (!Enum.TryParse<TEnum>(last.Value, ignoreCase: true, out var value) || !Enum.IsDefined(value) || char.IsDigit(last.Value[0]))
+        // By name only: Enum.Parse would also take a number.
+        var name = Enum.GetNames<TEnum>().FirstOrDefault(n => string.Equals(n, last.Value, StringComparison.OrdinalIgnoreCase));
+        if (name is null)
         {
             var names = Enum.GetNames<TEnum>().Select(n => n.ToLowerInvariant()).ToList();
             result.AddError($"{option} must be {string.Join(", ", names[..^1])} or {names[^1]} (was '{last.Value}').");
+            return fallback;
         }
 
-        return value;
+        return Enum.Parse<TEnum>(name);
     }
 }

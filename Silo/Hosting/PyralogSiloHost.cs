@@ -102,9 +102,10 @@ public static class PyralogSiloHost
             }
             else if (type.IsEnum)
             {
-                if (!Enum.TryParse(type, text, ignoreCase: true, out var value) || !Enum.IsDefined(type, value) || char.IsDigit(text[0]))
+                // By name only: the binder would also take a number, or a sum of flags.
+                var names = Enum.GetNames(type).Select(n => n.ToLowerInvariant()).ToList();
+                if (!names.Contains(text.Trim(), StringComparer.OrdinalIgnoreCase))
                 {
-                    var names = Enum.GetNames(type).Select(n => n.ToLowerInvariant()).ToList();
                     failures.Add($"{name} '{text}' must be {string.Join(", ", names[..^1])} or {names[^1]}.");
                 }
             }
