@@ -83,6 +83,15 @@ public sealed class PyralogClient : IAsyncDisposable
         var within = $"within {options.ConnectTimeout.TotalSeconds:0.#} s";
         if (options.Membership == MembershipMode.Redis)
         {
+            for (var e = failure; e is not null; e = e.InnerException)
+            {
+                if (e is RedisConnectionException redis)
+                {
+                    return $"cannot reach Redis at {string.Join(", ", ConfigurationOptions.Parse(options.RedisConnectionString!).EndPoints)} " +
+                        $"(the membership of cluster '{options.ClusterId}'): {redis.FailureType}";
+                }
+            }
+
             return $"no silo of cluster '{options.ClusterId}' answered through Redis membership {within} " +
                 $"(is one running, and are the cluster id and the Redis connection string right?): {FirstLine(failure.Message)}";
         }

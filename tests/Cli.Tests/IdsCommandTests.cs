@@ -98,6 +98,15 @@ public sealed class IdsCommandTests
     }
 
     [Fact]
+    public async Task An_unreachable_redis_is_one_line_naming_it_and_exit_1()
+    {
+        var (exit, output, error) = await Run("ids", "next", "--membership", "redis", "--redis", "127.0.0.1:1", "--connect-timeout", "1");
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal("pyralog: cannot reach Redis at 127.0.0.1:1 (the membership of cluster 'pyralog'): UnableToConnect\n", error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public async Task A_port_that_accepts_connections_but_answers_for_no_silo_of_the_cluster_points_at_the_cluster_id()
     {
         // Connections complete in the listener's backlog, as they do at a gateway of another cluster, and nothing answers.
