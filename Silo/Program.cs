@@ -6,7 +6,7 @@ using StackExchange.Redis;
 
 // dotnet run --project Silo [--data-dir DIR] [--silo-port N] [--gateway-port N] [--membership localhost|development|redis] ...
 // Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input (ExitCodes).
-if (args is ["--help"] or ["-h"])
+if (args.Any(a => a is "--help" or "-h"))
 {
     Console.WriteLine("Pyralog silo. Settings come from appsettings.json, environment variables (PYRALOG_Section__Key),");
     Console.WriteLine("configuration keys on the command line (--Pyralog:Obelisk:LeaseDuration 10s) and these switches:");
