@@ -10,8 +10,9 @@ namespace Pyralog.Silo.Startup;
 /// </summary>
 /// <remarks>
 /// Orleans binds its sockets itself (the internal <c>SocketConnectionListener</c> always sets ReuseAddress, which .NET
-/// on Linux turns into SO_REUSEPORT, and no option changes that; its listener factory is internal too), so the silo
-/// cannot keep another process from joining its ports. It can only detect one: at start-up here, and through
+/// on Linux turns into SO_REUSEPORT, and no option of <c>SocketConnectionOptions</c> or <c>EndpointOptions</c> changes
+/// that; the listener factory is internal too, so replacing it would mean writing a socket transport), so the silo
+/// cannot keep another process of the same user from joining its ports. It can only detect one: at start-up here, and through
 /// <see cref="PortCheck"/> in the newcomer, whose probe without SO_REUSEPORT fails on a port this silo listens on.
 /// </remarks>
 internal sealed class ListenerSharingCheck(IPEndPoint silo, IPEndPoint gateway) : ILifecycleParticipant<ISiloLifecycle>
