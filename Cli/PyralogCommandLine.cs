@@ -15,6 +15,19 @@ public static class PyralogCommandLine
         return root;
     }
 
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
-        Create(output, error).Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+    /// <summary>
+    /// Runs a command. Bad input is one line on <paramref name="error"/> and exit code 2, never usage text on
+    /// <paramref name="output"/>: a script's <c>ID=$(pyralog ids next)</c> must not capture help.
+    /// </summary>
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var result = Create(output, error).Parse(args);
+        if (result.Errors is [var first, ..])
+        {
+            error.WriteLine($"pyralog: {first.Message}");
+            return Task.FromResult(ExitCodes.BadInput);
+        }
+
+        return result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+    }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -29,7 +30,7 @@ public sealed class PyralogClient : IAsyncDisposable
     public IScarabIdGenerator Ids => _ids.Value;
 
     /// <summary>Connects, retrying until <see cref="PyralogClientOptions.ConnectTimeout"/>.</summary>
-    /// <exception cref="PyralogConnectionException">No gateway answered in time.</exception>
+    /// <exception cref="PyralogConnectionException">No silo of the cluster answered in time; the message says where the client looked and what it found.</exception>
     public static async Task<PyralogClient> ConnectAsync(PyralogClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new PyralogClientOptions();
@@ -66,14 +67,70 @@ public sealed class PyralogClient : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             host.Dispose();
-            var where = options.Membership == MembershipMode.Redis
-                ? "through Redis membership"
-                : "at " + string.Join(", ", options.GatewayPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p)));
-            throw new PyralogConnectionException(
-                $"cannot reach Pyralog cluster '{options.ClusterId}' {where} within {options.ConnectTimeout.TotalSeconds:0.#} s: {e.Message}", e);
+            throw new PyralogConnectionException(await DescribeFailureAsync(options, e).ConfigureAwait(false), e);
         }
 
         return new PyralogClient(host);
+    }
+
+    /// <summary>
+    /// Says where the client looked and what it found there. Orleans reports a gateway of another cluster (a wrong
+    /// cluster id) like one that does not exist, so the ports are tried once more: one that accepts a connection but
+    /// whose silo did not answer points at the cluster id rather than at the port.
+    /// </summary>
+    private static async Task<string> DescribeFailureAsync(PyralogClientOptions options, Exception failure)
+    {
+        var within = $"within {options.ConnectTimeout.TotalSeconds:0.#} s";
+        if (options.Membership == MembershipMode.Redis)
+        {
+            for (var e = failure; e is not null; e = e.InnerException)
+            {
+                if (e is RedisConnectionException redis)
+                {
+                    return $"cannot reach Redis at {string.Join(", ", ConfigurationOptions.Parse(options.RedisConnectionString!).EndPoints)} " +
+                        $"(the membership of cluster '{options.ClusterId}'): {redis.FailureType}";
+                }
+            }
+
+            return $"no silo of cluster '{options.ClusterId}' answered through Redis membership {within} " +
+                $"(is one running, and are the cluster id and the Redis connection string right?): {FirstLine(failure.Message)}";
+        }
+
+        var gateways = string.Join(", ", options.GatewayPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p)));
+        var listening = new List<int>();
+        foreach (var port in options.GatewayPorts)
+        {
+            if (await AcceptsConnectionsAsync(port).ConfigureAwait(false))
+            {
+                listening.Add(port);
+            }
+        }
+
+        return listening.Count == 0
+            ? $"no silo of cluster '{options.ClusterId}' answered at {gateways} {within}: nothing listens there (is the silo running, and are the gateway ports right?)"
+            : $"no silo of cluster '{options.ClusterId}' answered at {gateways} {within}, though port {string.Join(", ", listening)} accepts connections: " +
+                "the cluster id (or service id) may be wrong, or the port is not a Pyralog gateway";
+    }
+
+    private static async Task<bool> AcceptsConnectionsAsync(int port)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, port, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
     }
 
     /// <summary>A Scarab ID generator of its own, with <paramref name="options"/>.</summary>

@@ -1,25 +1,31 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Pyralog.Silo.Hosting;
+using Pyralog.Silo.Startup;
+using StackExchange.Redis;
 
 // dotnet run --project Silo [--data-dir DIR] [--silo-port N] [--gateway-port N] [--membership localhost|development|redis] ...
-if (args is ["--help"] or ["-h"])
+// Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input (ExitCodes).
+if (args.Any(a => a is "--help" or "-h"))
 {
-    Console.WriteLine("Pyralog silo. Settings come from appsettings.json, environment variables (PYRALOG_Section__Key)");
-    Console.WriteLine("and these switches:");
+    Console.WriteLine("Pyralog silo. Settings come from appsettings.json, environment variables (PYRALOG_Section__Key),");
+    Console.WriteLine("configuration keys on the command line (--Pyralog:Obelisk:LeaseDuration 10s) and these switches:");
     foreach (var (name, key) in PyralogSiloHost.Switches)
     {
         Console.WriteLine($"  {name,-16} {key}");
     }
 
-    return 0;
+    Console.WriteLine($"Durations: {Duration.Format}.");
+    Console.WriteLine("Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input.");
+    return ExitCodes.Stopped;
 }
 
 try
 {
-    var host = PyralogSiloHost.CreateBuilder(args).Build();
+    using var host = PyralogSiloHost.CreateBuilder(args).Build();
+    using var dataLock = await StartupChecks.RunAsync(host.Services);
     await host.RunAsync();
-    return 0;
+    return ExitCodes.Stopped;
 }
 catch (OptionsValidationException e)
 {
@@ -28,5 +34,36 @@ catch (OptionsValidationException e)
         Console.Error.WriteLine($"pyralog silo: {failure}");
     }
 
-    return 2;
+    return ExitCodes.BadInput;
+}
+catch (Exception e) when (Find<StartupRefusedException>(e) is { } refused)
+{
+    Console.Error.WriteLine($"pyralog silo: {refused.Message}");
+    return refused.ExitCode;
+}
+catch (Exception e) when (Find<RedisException>(e) is { } redis)
+{
+    // Redis answered the start-up probe and failed afterwards.
+    Console.Error.WriteLine($"pyralog silo: lost the cluster store (Redis): {redis.Message.ReplaceLineEndings(" ")}");
+    return ExitCodes.ClusterUnreachable;
+}
+
+// Orleans wraps what a lifecycle participant throws (OrleansLifecycleCanceledException, AggregateException).
+static T? Find<T>(Exception? e)
+    where T : Exception
+{
+    for (; e is not null; e = e.InnerException)
+    {
+        if (e is T found)
+        {
+            return found;
+        }
+
+        if (e is AggregateException aggregate && aggregate.InnerExceptions.Select(Find<T>).FirstOrDefault(f => f is not null) is { } inner)
+        {
+            return inner;
+        }
+    }
+
+    return null;
 }

@@ -7,10 +7,15 @@ namespace Pyralog.Cli.Commands;
 /// <summary>The options every command that talks to a cluster shares (the client's membership modes).</summary>
 internal sealed class ConnectionOptions
 {
+    private const int DefaultGatewayPort = 30000;
+    private const double DefaultConnectTimeoutSeconds = 5;
+    private const double MaxConnectTimeoutSeconds = 3600;
+
     public Option<int[]> GatewayPorts { get; } = new("--gateway-port")
     {
         Description = "Gateway port(s) on 127.0.0.1 (localhost and development membership)",
-        DefaultValueFactory = _ => [30000],
+        DefaultValueFactory = _ => [DefaultGatewayPort],
+        CustomParser = r => OptionParsers.Ports(r, "--gateway-port", [DefaultGatewayPort]),
         AllowMultipleArgumentsPerToken = true,
         Recursive = true,
     };
@@ -33,6 +38,7 @@ internal sealed class ConnectionOptions
     {
         Description = "How to find the cluster: localhost, development or redis",
         DefaultValueFactory = _ => MembershipMode.Localhost,
+        CustomParser = r => OptionParsers.Choice(r, "--membership", MembershipMode.Localhost),
         Recursive = true,
     };
 
@@ -45,31 +51,13 @@ internal sealed class ConnectionOptions
     public Option<double> ConnectTimeout { get; } = new("--connect-timeout")
     {
         Description = "Seconds to keep trying to reach the cluster",
-        DefaultValueFactory = _ => 5,
+        DefaultValueFactory = _ => DefaultConnectTimeoutSeconds,
+        CustomParser = r => OptionParsers.Seconds(r, "--connect-timeout", MaxConnectTimeoutSeconds, DefaultConnectTimeoutSeconds),
         Recursive = true,
     };
 
     public void AddTo(Command command)
     {
-        GatewayPorts.Validators.Add(r =>
-        {
-            foreach (var port in r.GetValueOrDefault<int[]>() ?? [])
-            {
-                if (port is < 1 or > 65535)
-                {
-                    r.AddError($"--gateway-port {port} is not a port in 1..65535.");
-                }
-            }
-        });
-        ConnectTimeout.Validators.Add(r =>
-        {
-            var seconds = r.GetValueOrDefault<double>();
-            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > 3600)
-            {
-                r.AddError($"--connect-timeout must be a number of seconds in (0, 3600] (was {seconds}).");
-            }
-        });
-
         command.Options.Add(GatewayPorts);
         command.Options.Add(ClusterId);
         command.Options.Add(ServiceId);
@@ -80,7 +68,7 @@ internal sealed class ConnectionOptions
 
     public PyralogClientOptions Read(ParseResult result) => new()
     {
-        GatewayPorts = result.GetValue(GatewayPorts) ?? [30000],
+        GatewayPorts = result.GetValue(GatewayPorts) ?? [DefaultGatewayPort],
         ClusterId = result.GetValue(ClusterId) ?? "pyralog",
         ServiceId = result.GetValue(ServiceId) ?? "pyralog",
         Membership = result.GetValue(Membership),

@@ -19,15 +19,8 @@ internal static class IdsCommand
         {
             Description = $"How many IDs to print (1..{MaxCount:N0})",
             DefaultValueFactory = _ => 1,
+            CustomParser = r => OptionParsers.Integer(r, "--count", 1, MaxCount, 1),
         };
-        count.Validators.Add(r =>
-        {
-            var value = r.GetValueOrDefault<int>();
-            if (value is < 1 or > MaxCount)
-            {
-                r.AddError($"--count must be in 1..{MaxCount} (was {value}).");
-            }
-        });
         var next = new Command("next", "Print new Scarab IDs, one per line") { count };
         next.SetAction(async (result, cancellationToken) =>
         {
@@ -40,12 +33,12 @@ internal static class IdsCommand
             catch (ArgumentException e)
             {
                 error.WriteLine($"pyralog: {FirstLine(e.Message)}");
-                return 2;
+                return ExitCodes.BadInput;
             }
             catch (PyralogConnectionException e)
             {
                 error.WriteLine($"pyralog: {FirstLine(e.Message)}");
-                return 1;
+                return ExitCodes.ClusterUnreachable;
             }
 
             await using (client)
@@ -67,13 +60,13 @@ internal static class IdsCommand
                 {
                     await output.FlushAsync(CancellationToken.None);
                     error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {FirstLine(e.Message)}");
-                    return 1;
+                    return ExitCodes.ClusterUnreachable;
                 }
 
                 await output.FlushAsync(cancellationToken);
             }
 
-            return 0;
+            return ExitCodes.Ok;
         });
 
         var idArgument = new Argument<string>("id") { Description = "A Scarab ID in decimal" };
@@ -84,7 +77,7 @@ internal static class IdsCommand
             if (!ScarabId.TryParse(text, null, out var id))
             {
                 error.WriteLine($"pyralog: '{text}' is not a Scarab ID: expected an unsigned 64-bit decimal number.");
-                return 2;
+                return ExitCodes.BadInput;
             }
 
             output.WriteLine($"id        {id}");
@@ -92,7 +85,7 @@ internal static class IdsCommand
             output.WriteLine($"ms        {id.Milliseconds}");
             output.WriteLine($"obelisk   {id.ObeliskId}");
             output.WriteLine($"sequence  {id.Sequence}");
-            return 0;
+            return ExitCodes.Ok;
         });
 
         ids.Subcommands.Add(next);

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Globalization;
 using System.Net;
 using Pyralog.Grains.Interfaces;
 using Microsoft.Extensions.Configuration;
@@ -5,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Pyralog.Grains.Hosting;
+using Pyralog.Silo.Startup;
 using StackExchange.Redis;
 
 namespace Pyralog.Silo.Hosting;
@@ -31,6 +34,7 @@ public static class PyralogSiloHost
     /// and command-line switches, in rising precedence.
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is wrong; the message names each one.</exception>
+    /// <exception cref="StartupRefusedException">An unknown switch or a stray word on the command line.</exception>
     public static HostApplicationBuilder CreateBuilder(string[] args)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -39,7 +43,8 @@ public static class PyralogSiloHost
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Configuration.AddEnvironmentVariables("PYRALOG_");
-        builder.Configuration.AddCommandLine(args, Switches.ToDictionary());
+        builder.Configuration.AddInMemoryCollection(SiloCommandLine.Parse(args));
+        builder.Configuration.AddInMemoryCollection(ReadSettings(builder.Configuration));
 
         var host = Bind<SiloHostOptions>(builder.Configuration, SiloHostOptions.SectionName);
         var pyralog = Bind<PyralogOptions>(builder.Configuration, PyralogOptions.SectionName);
@@ -55,6 +60,9 @@ public static class PyralogSiloHost
         builder.UseOrleans(silo =>
         {
             ConfigureMembership(silo, host);
+            var address = IPAddress.Parse(host.Address);
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(
+                new ListenerSharingCheck(new IPEndPoint(address, host.SiloPort), new IPEndPoint(address, host.GatewayPort)));
             silo.AddPyralog(o =>
             {
                 o.DataDirectory = pyralog.DataDirectory;
@@ -64,20 +72,77 @@ public static class PyralogSiloHost
         return builder;
     }
 
-    /// <summary>Binds a section; a value of the wrong type (a port that is no number, an unknown mode) becomes a validation failure naming it.</summary>
-    private static T Bind<T>(IConfiguration configuration, string section)
-        where T : new()
+    /// <summary>
+    /// Checks every setting that is not text before binding, naming the key (and its switch) and what it must be, and
+    /// rewrites durations (<see cref="Duration"/>) in the form the configuration binder reads: the binder would take a
+    /// bare <c>10</c> as ten days.
+    /// </summary>
+    private static Dictionary<string, string?> ReadSettings(IConfiguration configuration)
+    {
+        var durations = new Dictionary<string, string?>();
+        var failures = new List<string>();
+        foreach (var (key, type) in SettingKeys.Types)
+        {
+            if (configuration[key] is not { } text || type == typeof(string))
+            {
+                continue;
+            }
+
+            var name = Switches.FirstOrDefault(s => s.Value == key) is { Key: { } flag } ? $"{key} ({flag})" : key;
+            if (type == typeof(TimeSpan))
+            {
+                if (Duration.TryParse(text, out var duration))
+                {
+                    durations[key] = duration.ToString("c");
+                }
+                else
+                {
+                    failures.Add($"{name} '{text}' is not a duration: give {Duration.Format}.");
+                }
+            }
+            else if (type.IsEnum)
+            {
+                // By name only: the binder would also take a number, or a sum of flags.
+                var names = Enum.GetNames(type).Select(n => n.ToLowerInvariant()).ToList();
+                if (!names.Contains(text.Trim(), StringComparer.OrdinalIgnoreCase))
+                {
+                    failures.Add($"{name} '{text}' must be {string.Join(", ", names[..^1])} or {names[^1]}.");
+                }
+            }
+            else if (type == typeof(int))
+            {
+                if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                {
+                    failures.Add($"{name} '{text}' is not a whole number.");
+                }
+            }
+            else if (!Converts(type, text))
+            {
+                failures.Add($"{name} '{text}' is not a valid {type.Name}.");
+            }
+        }
+
+        return failures.Count == 0
+            ? durations
+            : throw new Microsoft.Extensions.Options.OptionsValidationException(PyralogOptions.SectionName, typeof(PyralogOptions), failures);
+    }
+
+    private static bool Converts(Type type, string text)
     {
         try
         {
-            return configuration.GetSection(section).Get<T>() ?? new T();
+            TypeDescriptor.GetConverter(type).ConvertFromInvariantString(text);
+            return true;
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException || e.InnerException is FormatException)
         {
-            var reason = e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
-            throw new Microsoft.Extensions.Options.OptionsValidationException(section, typeof(T), [reason]);
+            return false;
         }
     }
+
+    private static T Bind<T>(IConfiguration configuration, string section)
+        where T : new() =>
+        configuration.GetSection(section).Get<T>() ?? new T();
 
     private static void ConfigureMembership(ISiloBuilder silo, SiloHostOptions host)
     {

@@ -29,7 +29,40 @@ internal sealed class SiloProcess : IDisposable
         }
     }
 
+    /// <summary>Runs a silo that is expected to refuse to start, with exactly <paramref name="args"/>: its exit code and output.</summary>
+    public static async Task<(int Exit, string Out, string Err)> RunToExitAsync(params string[] args)
+    {
+        using var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start the silo");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+            var error = process.StandardError.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+            return (process.ExitCode, await output, await error);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
     public static SiloProcess Start(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
+    {
+        string[] args = extraArgs.Length > 0
+            ? ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]
+            : ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", $"test-{siloPort}"];
+        var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start the silo");
+        var silo = new SiloProcess(process);
+        process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        return silo;
+    }
+
+    private static ProcessStartInfo StartInfo(IEnumerable<string> args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -38,19 +71,12 @@ internal sealed class SiloProcess : IDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"));
-        string[] args = extraArgs.Length > 0
-            ? ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]
-            : ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", $"test-{siloPort}"];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the silo");
-        var silo = new SiloProcess(process);
-        process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
-        process.BeginOutputReadLine();
-        return silo;
+        return info;
     }
 
     /// <summary>Starts a silo and waits until it prints that it is up.</summary>

@@ -27,6 +27,12 @@ public sealed class SiloProcessTests : IDisposable
         {
             Assert.Contains($"gateway 127.0.0.1:{gatewayPort}", silo.Banner);
             Assert.Contains(_data, silo.Banner);
+            var wrongCluster = await Assert.ThrowsAsync<PyralogConnectionException>(() => PyralogClient.ConnectAsync(
+                new PyralogClientOptions { GatewayPorts = [gatewayPort], ClusterId = "other", ConnectTimeout = TimeSpan.FromSeconds(1) }));
+            Assert.Equal(
+                $"no silo of cluster 'other' answered at 127.0.0.1:{gatewayPort} within 1 s, though port {gatewayPort} accepts connections: " +
+                "the cluster id (or service id) may be wrong, or the port is not a Pyralog gateway",
+                wrongCluster.Message);
             await using var client = await PyralogClient.ConnectAsync(options);
             var generator = client.CreateIdGenerator(generatorOptions);
             var ids = new ScarabId[20_000];

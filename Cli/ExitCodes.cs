@@ -1,0 +1,13 @@
+namespace Pyralog.Cli;
+
+/// <summary>The <c>pyralog</c> exit codes, documented in the README.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>The cluster could not be reached, or was lost while the command ran.</summary>
+    public const int ClusterUnreachable = 1;
+
+    /// <summary>Bad input: an unknown switch, a stray argument, a value that does not parse or is out of range.</summary>
+    public const int BadInput = 2;
+}

@@ -1,0 +1,36 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Pyralog.Silo.Hosting;
+
+/// <summary>
+/// Durations in settings: a number with a unit (<c>500ms</c>, <c>10s</c>, <c>2m</c>, <c>1h</c>) or <c>[d.]hh:mm:ss[.fff]</c>.
+/// A bare number is refused: .NET would read <c>10</c> as ten days.
+/// </summary>
+internal static partial class Duration
+{
+    public const string Format = "a number with a unit (500ms, 10s, 2m, 1h) or hh:mm:ss";
+
+    public static bool TryParse(string text, out TimeSpan duration)
+    {
+        duration = default;
+        var match = WithUnit().Match(text.Trim());
+        if (match.Success)
+        {
+            var amount = double.Parse(match.Groups["amount"].Value, CultureInfo.InvariantCulture);
+            duration = match.Groups["unit"].Value switch
+            {
+                "ms" => TimeSpan.FromMilliseconds(amount),
+                "s" => TimeSpan.FromSeconds(amount),
+                "m" => TimeSpan.FromMinutes(amount),
+                _ => TimeSpan.FromHours(amount),
+            };
+            return true;
+        }
+
+        return text.Contains(':') && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out duration);
+    }
+
+    [GeneratedRegex(@"^(?<amount>\d{1,9}(\.\d{1,9})?)(?<unit>ms|s|m|h)$")]
+    private static partial Regex WithUnit();
+}

@@ -1,0 +1,42 @@
+using System.Reflection;
+using Pyralog.Grains.Hosting;
+
+namespace Pyralog.Silo.Hosting;
+
+/// <summary>The configuration keys the silo reads, found from its option classes, so a misspelt one can be refused.</summary>
+internal static class SettingKeys
+{
+    /// <summary>Logging is configured by the .NET host under this section; any key below it is accepted.</summary>
+    private const string LoggingSection = "Logging:";
+
+    private static readonly Dictionary<string, Type> Known = new(StringComparer.OrdinalIgnoreCase);
+
+    static SettingKeys()
+    {
+        Collect(SiloHostOptions.SectionName, typeof(SiloHostOptions));
+        Collect(PyralogOptions.SectionName, typeof(PyralogOptions));
+    }
+
+    /// <summary>Every key with the type of its value (<see cref="TimeSpan"/> for a duration).</summary>
+    public static IReadOnlyDictionary<string, Type> Types => Known;
+
+    public static bool IsKnown(string key) =>
+        Known.ContainsKey(key) || (key.StartsWith(LoggingSection, StringComparison.OrdinalIgnoreCase) && key.Length > LoggingSection.Length);
+
+    private static void Collect(string prefix, Type type)
+    {
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            var key = $"{prefix}:{property.Name}";
+            var valueType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (valueType.IsClass && valueType != typeof(string))
+            {
+                Collect(key, valueType);
+            }
+            else
+            {
+                Known.Add(key, valueType);
+            }
+        }
+    }
+}

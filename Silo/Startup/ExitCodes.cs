@@ -1,0 +1,14 @@
+namespace Pyralog.Silo.Startup;
+
+/// <summary>The silo's exit codes, documented in the README.</summary>
+public static class ExitCodes
+{
+    /// <summary>Stopped on request (Ctrl+C, SIGTERM) after a clean shutdown.</summary>
+    public const int Stopped = 0;
+
+    /// <summary>The cluster store (Redis) cannot be reached or was lost.</summary>
+    public const int ClusterUnreachable = 1;
+
+    /// <summary>Bad input: a wrong setting or switch, a port in use, a data directory that is locked or not writable.</summary>
+    public const int BadInput = 2;
+}

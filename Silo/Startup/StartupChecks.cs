@@ -1,0 +1,43 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces;
+using Pyralog.Silo.Hosting;
+using StackExchange.Redis;
+
+namespace Pyralog.Silo.Startup;
+
+/// <summary>What the silo checks after reading its settings and before Orleans starts.</summary>
+internal static class StartupChecks
+{
+    /// <summary>
+    /// Validates the options, locks the data directory (after checking it is writable), checks both ports are free and,
+    /// in <c>redis</c> membership, that Redis answers. Returns the data directory lock, to hold until the silo exits.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting is wrong.</exception>
+    /// <exception cref="StartupRefusedException">The silo must not start; the message says why.</exception>
+    public static async Task<IDisposable> RunAsync(IServiceProvider services)
+    {
+        var host = services.GetRequiredService<SiloHostOptions>();
+        var pyralog = services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+        var dataLock = DataDirectoryLock.Acquire(Path.GetFullPath(pyralog.DataDirectory));
+        try
+        {
+            var address = IPAddress.Parse(host.Address);
+            PortCheck.EnsureFree(address, host.SiloPort, "silo port", "--silo-port");
+            PortCheck.EnsureFree(address, host.GatewayPort, "gateway port", "--gateway-port");
+            if (host.Membership == MembershipMode.Redis)
+            {
+                await ClusterStoreProbe.EnsureReachableAsync(ConfigurationOptions.Parse(host.RedisConnectionString!)).ConfigureAwait(false);
+            }
+
+            return dataLock;
+        }
+        catch
+        {
+            dataLock.Dispose();
+            throw;
+        }
+    }
+}

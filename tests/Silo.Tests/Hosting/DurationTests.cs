@@ -1,0 +1,44 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Hosting;
+using Pyralog.Silo.Hosting;
+
+namespace Pyralog.Silo.Tests.Hosting;
+
+public sealed class DurationTests
+{
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("10s", 10_000)]
+    [InlineData("1.5s", 1_500)]
+    [InlineData("2m", 120_000)]
+    [InlineData("1h", 3_600_000)]
+    [InlineData("00:00:10", 10_000)]
+    [InlineData("00:00:00.250", 250)]
+    [InlineData("1.00:00:00", 86_400_000)]
+    public void Durations_take_a_unit_or_the_clock_form(string text, int milliseconds)
+    {
+        Assert.True(Duration.TryParse(text, out var duration));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), duration);
+    }
+
+    [Theory]
+    [InlineData("10")]
+    [InlineData("0.5")]
+    [InlineData("10 s")]
+    [InlineData("10d")]
+    [InlineData("-1s")]
+    [InlineData("s")]
+    [InlineData("")]
+    public void A_bare_number_or_an_unknown_unit_is_no_duration(string text) => Assert.False(Duration.TryParse(text, out _));
+
+    [Fact]
+    public void Durations_on_the_command_line_reach_the_options()
+    {
+        using var host = PyralogSiloHost.CreateBuilder(["--Pyralog:Obelisk:LeaseDuration", "2m", "Pyralog:Obelisk:MaxClockSkew=750ms"]).Build();
+        var obelisk = host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value.Obelisk;
+        Assert.Equal(TimeSpan.FromMinutes(2), obelisk.LeaseDuration);
+        Assert.Equal(TimeSpan.FromMilliseconds(750), obelisk.MaxClockSkew);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), obelisk.MaxClockLead);
+    }
+}

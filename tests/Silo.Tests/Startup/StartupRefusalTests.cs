@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Pyralog.Silo.Startup;
+
+namespace Pyralog.Silo.Tests.Startup;
+
+/// <summary>
+/// The silo process refuses bad input before Orleans starts: exit 2 (or 1 for an unreachable Redis), exactly one line on
+/// stderr naming the problem, nothing on stdout.
+/// </summary>
+public sealed class StartupRefusalTests : IDisposable
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("pyralog-refusal-").FullName;
+
+    public void Dispose() => Directory.Delete(_data, recursive: true);
+
+    /// <summary>This test process as the silo names the holder of a port or lock (read from /proc: the suite runs on Linux).</summary>
+    private static string ThisProcess() => $"pid {Environment.ProcessId} ({File.ReadAllText("/proc/self/comm").TrimEnd('\n')})";
+
+    private static async Task AssertRefused(int exitCode, string expected, params string[] args)
+    {
+        var (exit, output, error) = await SiloProcess.RunToExitAsync(args);
+        Assert.Equal("", output);
+        Assert.Equal("pyralog silo: " + expected + "\n", error.ReplaceLineEndings("\n"));
+        Assert.Equal(exitCode, exit);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--silo-prot", "11112" }, "unknown switch '--silo-prot' (did you mean --silo-port?) (see --help).")]
+    [InlineData(new[] { "--verbose" }, "unknown switch '--verbose' (see --help).")]
+    [InlineData(new[] { "--data-dir", "d", "start" }, "unexpected argument 'start'; switches take the form --name value (see --help).")]
+    [InlineData(new[] { "Silo:SiloProt=11112" }, "unknown setting 'Silo:SiloProt' (see --help).")]
+    [InlineData(new[] { "--data-dir" }, "--data-dir needs a value.")]
+    public Task Unknown_switches_and_stray_words_are_refused(string[] args, string expected) =>
+        AssertRefused(ExitCodes.BadInput, expected, args);
+
+    [Theory]
+    [InlineData(new[] { "--silo-port", "1.5" }, "Silo:SiloPort (--silo-port) '1.5' is not a whole number.")]
+    [InlineData(new[] { "--gateway-port", "abc" }, "Silo:GatewayPort (--gateway-port) 'abc' is not a whole number.")]
+    [InlineData(new[] { "--membership", "foo" }, "Silo:Membership (--membership) 'foo' must be localhost, development or redis.")]
+    [InlineData(new[] { "--silo-port", "70000" }, "Silo:SiloPort (--silo-port) must be a port in 1..65535 (was 70000).")]
+    public Task Values_that_do_not_parse_or_are_out_of_range_are_refused_naming_the_key_and_switch(string[] args, string expected) =>
+        AssertRefused(ExitCodes.BadInput, expected, args);
+
+    [Theory]
+    [InlineData("--Pyralog:Obelisk:LeaseDuration", "10")]
+    [InlineData("--Pyralog:Obelisk:MaxClockSkew", "0.5")]
+    [InlineData("--Pyralog:Obelisk:ReserveAhead", "250 ms")]
+    public Task A_duration_without_a_unit_is_refused_naming_the_key(string key, string value) =>
+        AssertRefused(
+            ExitCodes.BadInput,
+            $"{key[2..]} '{value}' is not a duration: give a number with a unit (500ms, 10s, 2m, 1h) or hh:mm:ss.",
+            key, value);
+
+    [Fact]
+    public Task A_data_directory_that_cannot_be_created_is_refused_at_start_up() =>
+        AssertRefused(
+            ExitCodes.BadInput,
+            "cannot create data directory /proc/pyralog-data: Could not find file '/proc/pyralog-data'.",
+            "--data-dir", "/proc/pyralog-data");
+
+    [Fact]
+    public async Task A_data_directory_locked_by_another_process_is_refused_naming_it()
+    {
+        using var held = DataDirectoryLock.Acquire(_data);
+        var lockFile = Path.Combine(_data, "LOCK");
+        await AssertRefused(
+            ExitCodes.BadInput,
+            $"data directory {_data} is in use by {ThisProcess()} (it holds {lockFile}); give each silo its own --data-dir.",
+            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}");
+        held.Dispose();
+        Assert.Equal($"{Environment.ProcessId}\n", File.ReadAllText(lockFile));
+    }
+
+    /// <summary>Orleans' own listeners set ReuseAddress (SO_REUSEPORT on Linux), which would let a second listener share the port.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_port_another_process_listens_on_is_refused_naming_it(bool reusePort)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, reusePort);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await AssertRefused(
+            ExitCodes.BadInput,
+            $"gateway port {port} on 127.0.0.1 is already in use by {ThisProcess()}; stop that process or choose another port with --gateway-port.",
+            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{port}");
+    }
+
+    [Fact]
+    public async Task An_unreachable_redis_is_exit_1_naming_it_promptly()
+    {
+        var clock = Stopwatch.StartNew();
+        await AssertRefused(
+            ExitCodes.ClusterUnreachable,
+            "cannot reach Redis at 127.0.0.1:1 (the cluster store for membership and obelisk leases): UnableToConnect (no answer).",
+            "--membership", "redis", "--redis", "127.0.0.1:1", "--data-dir", _data,
+            "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+    }
+}
