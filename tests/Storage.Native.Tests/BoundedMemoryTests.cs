@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Pyralog.Storage.Native.Log;
 using Xunit.Abstractions;
 
 namespace Pyralog.Storage.Native.Tests;
@@ -62,6 +63,74 @@ public class BoundedMemoryTests(ITestOutputHelper output)
         // runtime and GC headroom; mapped segment pages are file-backed and reclaimable, so they are not counted.
         Assert.True(peakLive <= bound + (32L << 20), $"peak live heap {peakLive >> 20} MiB exceeds bound {bound >> 20} MiB + 32 MiB");
         Assert.True(peakAnonymous <= bound + (512L << 20), $"peak anonymous RSS {peakAnonymous >> 20} MiB exceeds bound {bound >> 20} MiB + 512 MiB");
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task A_thousand_logs_under_load_stay_within_the_bound_and_share_fsyncs()
+    {
+        using var dir = new TempDirectory();
+        var options = new PyramidOptions
+        {
+            MemtableBytes = 32L << 20,
+            MaxImmutableMemtables = 2,
+            BlockCacheBytes = 16L << 20,
+            CompactionBytesPerSecond = 0,
+        };
+        var bound = (options.MemtableBytes * (1 + options.MaxImmutableMemtables)) + options.BlockCacheBytes;
+        const int logs = 1000, writers = 64, rounds = 16, batchRecords = 64, recordBytes = 512;
+        long peakLive = 0;
+        PyramidStatistics stats;
+        await using (var store = PyramidStore.Open(dir.Path, options))
+        {
+            var tasks = Enumerable.Range(0, writers).Select(writer => Task.Run(async () =>
+            {
+                using var batch = new WriteBatch(batchRecords * (recordBytes + 32));
+                var payload = new byte[recordBytes];
+                for (var round = 0; round < rounds; round++)
+                {
+                    for (var log = writer; log < logs; log += writers)
+                    {
+                        batch.Clear();
+                        for (var i = 0; i < batchRecords; i++)
+                        {
+                            var offset = (ulong)((round * batchRecords) + i);
+                            BinaryPrimitives.WriteUInt64LittleEndian(payload, ((ulong)log << 32) | offset);
+                            batch.Append((ulong)log, 1, offset, payload);
+                        }
+
+                        await store.WriteAsync(batch);
+                    }
+                }
+            })).ToList();
+            while (!Task.WhenAll(tasks).IsCompleted)
+            {
+                peakLive = Math.Max(peakLive, GC.GetTotalMemory(forceFullCollection: true));
+                await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(200));
+            }
+
+            await Task.WhenAll(tasks);
+            stats = store.GetStatistics();
+        }
+
+        const long batches = (long)logs * rounds * batchRecords / batchRecords;
+        output.WriteLine($"peak live heap {peakLive >> 20} MiB, bound {bound >> 20} MiB, {stats.WalSyncs} fsyncs for {batches} batches, {stats.Flushes} flushes");
+        Assert.Equal(logs, stats.Logs);
+        Assert.True(peakLive <= bound + (32L << 20), $"peak live heap {peakLive >> 20} MiB exceeds bound {bound >> 20} MiB + 32 MiB");
+        Assert.True(stats.WalSyncs * 4 <= batches, $"{stats.WalSyncs} fsyncs for {batches} batches from {writers} writers: one fsync should carry several logs' appends");
+
+        // Every log's bounds and records come back after a reopen (manifest states + WAL replay).
+        await using var reopened = PyramidStore.Open(dir.Path, options);
+        for (var log = 0; log < logs; log++)
+        {
+            Assert.Equal(new LogBounds(0, (ulong)(rounds * batchRecords)), reopened.GetLogBounds((ulong)log));
+        }
+
+        foreach (var (log, offset) in new (ulong Log, ulong Offset)[] { (0, 0), (499, 517), (999, (rounds * batchRecords) - 1) })
+        {
+            var record = await reopened.ReadAsync(log, offset);
+            Assert.Equal((log << 32) | offset, BinaryPrimitives.ReadUInt64LittleEndian(record!.Payload));
+        }
     }
 
     private static long AnonymousResidentBytes()
