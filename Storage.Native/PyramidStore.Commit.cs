@@ -27,6 +27,10 @@ public sealed partial class PyramidStore
 {
     private const int OverlapSyncBytes = 64 << 10;
 
+    // A group stops taking batches past this many bytes (it always takes one): writers queued behind a burst of
+    // large batches wait for one bounded write and sync, not for everything that arrived meanwhile.
+    private const long MaxGroupBytes = 32L << 20;
+
     // Queued batches, or (Batch null) an action that must run on the commit loop between two groups.
     // Invariant: _queue, _stopping, _loopWaiting, _fault and _disposed are read and written under _queueLock.
     private readonly object _queueLock = new();
@@ -263,7 +267,8 @@ public sealed partial class PyramidStore
                         continue;
                     }
 
-                    while (_queue.TryPeek(out var next))
+                    long groupBytes = 0;
+                    while (groupBytes < MaxGroupBytes && _queue.TryPeek(out var next))
                     {
                         if (next.Action is not null)
                         {
@@ -280,6 +285,7 @@ public sealed partial class PyramidStore
                         _queue.Dequeue();
                         _groupBatches.Add(next.Batch!);
                         _groupWaiters.Add(next.Done);
+                        groupBytes += next.Batch!.Frame.Length;
                     }
                 }
 
@@ -327,6 +333,9 @@ public sealed partial class PyramidStore
             {
                 waiter.TrySetResult();
             }
+
+            SyncIfDue(); // Interval mode under steady load: the loop may never idle long enough for its timed wait
+
         }
         catch (Exception e)
         {
@@ -357,7 +366,7 @@ public sealed partial class PyramidStore
 
     private void SyncIfDue()
     {
-        if (_unsynced && Stopwatch.GetElapsedTime(_lastSyncTimestamp) >= _options.SyncInterval)
+        if (_options.Durability == DurabilityMode.Interval && _unsynced && Stopwatch.GetElapsedTime(_lastSyncTimestamp) >= _options.SyncInterval)
         {
             SyncWal();
         }

@@ -152,39 +152,49 @@ public sealed partial class PyramidStore
             while (!token.IsCancellationRequested)
             {
                 _compactionSignal.Wait(_options.RetentionCheckInterval, token);
-                lock (_compactionLock)
-                {
-                    ApplyRetentionAsync(token).AsTask().GetAwaiter().GetResult(); // the worker's own thread waits
-                    var firsts = DurableFirstOffsets();
-                    DropRetiredLogSegments(firsts);
-                    while (!token.IsCancellationRequested)
-                    {
-                        var version = AcquireVersion();
-                        try
-                        {
-                            var job = CompactionPicker.Pick(version.Levels, _options, _compactionPointers);
-                            if (job is null)
-                            {
-                                break;
-                            }
-
-                            RunCompaction(job, version, firsts, limiter);
-                        }
-                        finally
-                        {
-                            version.Release();
-                        }
-                    }
-                }
+                CompactOnce(limiter, token);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        catch (OperationCanceledException)
         {
             // Shutdown.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Shutdown raced a retention write.
         }
         catch (Exception e)
         {
             Fault(e);
+        }
+    }
+
+    /// <summary>One pass of the worker: retention, whole-segment drops, then compactions until none is due.</summary>
+    private void CompactOnce(RateLimiter? limiter, CancellationToken token)
+    {
+        lock (_compactionLock)
+        {
+            ApplyRetentionAsync(token).AsTask().GetAwaiter().GetResult(); // the worker's own thread waits
+            var firsts = DurableFirstOffsets();
+            DropRetiredLogSegments(firsts);
+            while (!token.IsCancellationRequested)
+            {
+                var version = AcquireVersion();
+                try
+                {
+                    var job = CompactionPicker.Pick(version.Levels, _options, _compactionPointers);
+                    if (job is null)
+                    {
+                        return;
+                    }
+
+                    RunCompaction(job, version, firsts, limiter);
+                }
+                finally
+                {
+                    version.Release();
+                }
+            }
         }
     }
 

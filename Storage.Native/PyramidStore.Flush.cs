@@ -122,9 +122,17 @@ public sealed partial class PyramidStore
         }
         catch
         {
-            foreach (var output in outputs)
+            // Best effort: the failure to report is the flush's own.
+            try
             {
-                _options.Device.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
+                foreach (var output in outputs)
+                {
+                    _options.Device.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
+                }
+            }
+            catch (IOException)
+            {
+                // Left as orphans: the next open deletes them.
             }
 
             throw;

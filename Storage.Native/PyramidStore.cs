@@ -378,8 +378,16 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
         }
         finally
         {
-            _wal.Dispose();
-            ReleasePins();
+            // A FlushAsync or CompactAsync still running on a pool thread finishes before the files close.
+            lock (_flushLock)
+            {
+                lock (_compactionLock)
+                {
+                    _wal.Dispose();
+                    ReleasePins();
+                }
+            }
+
             _lockFile.Dispose();
             _stop.Dispose();
         }

@@ -58,10 +58,18 @@ internal static class Compactor
         }
         catch
         {
-            writer?.Dispose();
-            foreach (var output in outputs)
+            // Best effort: the failure to report is the merge's own.
+            try
             {
-                options.Device.Delete(Path.Combine(directory, SegmentFormat.FileName(output.FileNumber)));
+                writer?.Dispose();
+                foreach (var output in outputs)
+                {
+                    options.Device.Delete(Path.Combine(directory, SegmentFormat.FileName(output.FileNumber)));
+                }
+            }
+            catch (IOException)
+            {
+                // Left as orphans: the next open deletes them.
             }
 
             throw;
