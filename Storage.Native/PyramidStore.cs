@@ -969,11 +969,11 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         {
             if (total >= OverlapSyncBytes)
             {
-                sync = Task.Run(_wal.Sync);
+                sync = Task.Run(_wal.SyncOrUndo);
             }
             else
             {
-                _wal.Sync();
+                _wal.SyncOrUndo();
             }
         }
 
