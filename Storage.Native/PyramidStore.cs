@@ -1860,7 +1860,15 @@ public sealed class PyramidStore : IAsyncDisposable, IWalFrameSink
         using var timer = new PeriodicTimer(_options.SyncInterval);
         while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
         {
-            Volatile.Read(ref _wal).Sync();
+            try
+            {
+                Volatile.Read(ref _wal).Sync();
+            }
+            catch (IOException e)
+            {
+                Fault(e); // acknowledged writes may not be durable: stop accepting more (an escaping error also kept DisposeAsync from closing)
+                return;
+            }
         }
     }
 }
