@@ -93,11 +93,13 @@ public sealed partial class PyramidStore
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_fault is not null)
         {
-            throw new IOException(
-                $"the store at '{_directory}' stopped accepting writes after a failure ({_fault.Message}); acknowledged data is intact on disk — reopen the store",
-                _fault);
+            throw StoppedByFault();
         }
     }
+
+    private IOException StoppedByFault() => new(
+        $"the store at '{_directory}' stopped accepting writes after a failure ({_fault!.Message}); acknowledged data is intact on disk — reopen the store",
+        _fault);
 
     private void WakeCommitLoop()
     {
@@ -372,9 +374,20 @@ public sealed partial class PyramidStore
         }
     }
 
+    /// <summary>fdatasync of the WAL. In batch mode a failed sync also undoes the group's unsynced frames (its writers
+    /// are told it failed, so it must not turn up after a reopen); in interval mode the writes were acknowledged
+    /// already, and the failure faults the store.</summary>
     private void SyncWal()
     {
-        _wal.Sync();
+        if (_options.Durability == DurabilityMode.PerBatch)
+        {
+            _wal.SyncOrUndo();
+        }
+        else
+        {
+            _wal.Sync();
+        }
+
         _unsynced = false;
         _lastSyncTimestamp = Stopwatch.GetTimestamp();
         Interlocked.Increment(ref _walSyncs);
@@ -401,7 +414,7 @@ public sealed partial class PyramidStore
     {
         while (_queue.TryDequeue(out var next))
         {
-            next.Done.TrySetException(new IOException("the store stopped accepting writes after a failure", _fault));
+            next.Done.TrySetException(StoppedByFault());
         }
     }
 

@@ -177,6 +177,7 @@ internal static class WalReader
     }
 
     /// <summary>A frame with a plausible length and a matching CRC, whatever file it names.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery (once per frame): skip tier-0 code
     private static bool IsIntactFrame(ReadOnlySpan<byte> file, int position, out int frameLength)
     {
         frameLength = 0;

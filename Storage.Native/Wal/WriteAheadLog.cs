@@ -25,6 +25,8 @@ internal sealed class WriteAheadLog : IDisposable
     private readonly DeviceFile _file;
     // Invariant: _position is the end of the last complete frame written; nothing after it was acknowledged.
     private long _position;
+    // Invariant: [HeaderBytes, _syncedPosition) was covered by an fdatasync issued by Create, Complete or SyncOrUndo; <= _position.
+    private long _syncedPosition;
     // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
 
@@ -85,7 +87,7 @@ internal sealed class WriteAheadLog : IDisposable
 
             file.SyncData();
             device.SyncDirectory(directory);
-            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _allocatedEnd = file.Length };
+            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _allocatedEnd = file.Length, _syncedPosition = HeaderBytes };
         }
         catch
         {
@@ -139,6 +141,27 @@ internal sealed class WriteAheadLog : IDisposable
     {
         _file.SetLength(_position);
         _file.SyncData();
+        _syncedPosition = _position;
+    }
+
+    /// <summary>fdatasync of what the leader wrote. If it fails, the bytes written since the last sync are cut off (and
+    /// the cut synced): the writes are reported as failed, so they must not turn up after a reopen, and after a failed
+    /// fdatasync the kernel may keep them readable in the page cache without ever writing them. Leader only.</summary>
+    public void SyncOrUndo()
+    {
+        var end = _position;
+        try
+        {
+            _file.SyncData();
+            _syncedPosition = end;
+        }
+        catch (IOException e)
+        {
+            var unsynced = end - _syncedPosition;
+            _position = _syncedPosition;
+            throw new IOException(
+                $"write-ahead log '{Path}' could not be synced: {e.Message}; the {unsynced} bytes written since the last sync are undone: {CutBack(_syncedPosition)}", e);
+        }
     }
 
     /// <summary>fdatasync; safe to call from a timer racing with <see cref="Dispose"/>.</summary>

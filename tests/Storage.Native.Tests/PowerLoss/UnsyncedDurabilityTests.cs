@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Pyralog.Storage.Native.CrashChild;
+
+namespace Pyralog.Storage.Native.Tests.PowerLoss;
+
+/// <summary>
+/// <see cref="DurabilityMode.Interval"/> and <see cref="DurabilityMode.None"/> acknowledge before the WAL is synced:
+/// a power loss may lose acknowledged writes, but what survives is a prefix of them, batch by batch, and the store
+/// opens. A failed interval sync stops the store accepting writes, as a failed write does.
+/// </summary>
+public class UnsyncedDurabilityTests
+{
+    private const ulong Log = 1;
+
+    [Theory]
+    [InlineData(DurabilityMode.Interval, 1)]
+    [InlineData(DurabilityMode.Interval, 2)]
+    [InlineData(DurabilityMode.None, 1)]
+    [InlineData(DurabilityMode.None, 2)]
+    public async Task A_power_loss_keeps_a_prefix_of_the_acknowledged_batches(DurabilityMode mode, int seed)
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var options = new PyramidOptions
+        {
+            Durability = mode,
+            SyncInterval = TimeSpan.FromMilliseconds(2),
+            MemtableBytes = 256 << 10,
+            BlockBytes = 2048,
+            TargetSegmentBytes = 256 << 10,
+            L1TargetBytes = 512 << 10,
+            L0CompactionTrigger = 2,
+            CompactionBytesPerSecond = 0,
+            Device = device,
+        };
+        var random = new Random(seed);
+        var batchEnds = new HashSet<ulong> { 0 };
+        ulong lastAck = 0;
+        for (var round = 0; round < 6; round++)
+        {
+            var store = PyramidStore.Open(dir.Path, options);
+            var next = store.GetLogBounds(Log).Next;
+            var context = $"{mode} seed {seed} round {round}";
+            Assert.True(next <= lastAck && batchEnds.Contains(next), $"{context}: recovered {next}, acknowledged {lastAck}, not a batch end");
+            var acked = await store.GetAsync(CrashWorkload.AckedKey);
+            Assert.True(next == 0 ? acked is null : acked is not null && BitConverter.ToUInt64(acked) == next, $"{context}: KV and log of one batch disagree");
+            using (var cursor = store.ReadLog(Log, 0))
+            {
+                ulong expected = 0;
+                while (cursor.MoveNext())
+                {
+                    Assert.True(cursor.Offset == expected && cursor.Payload.SequenceEqual(CrashWorkload.Payload(expected)), $"{context}: record {expected} is wrong");
+                    expected++;
+                }
+
+                Assert.Equal(next, expected);
+            }
+
+            batchEnds.RemoveWhere(end => end > next); // lost batches: their offsets are written again
+            lastAck = next;
+            device.CutPowerAfter(random.Next(20, 600));
+            using var batch = new WriteBatch(1 << 20);
+            try
+            {
+                while (true)
+                {
+                    var count = random.Next(1, 64);
+                    batch.Clear();
+                    for (var i = 0; i < count; i++)
+                    {
+                        batch.Append(Log, 1, next + (ulong)i, CrashWorkload.Payload(next + (ulong)i));
+                    }
+
+                    batch.Put(CrashWorkload.AckedKey, BitConverter.GetBytes(next + (ulong)count));
+                    batchEnds.Add(next + (ulong)count); // may reach the disk although its write fails
+                    await store.WriteAsync(batch);
+                    lastAck = next += (ulong)count;
+                }
+            }
+            catch (IOException)
+            {
+                // The power went.
+            }
+
+            lastAck = Math.Max(lastAck, batchEnds.Max());
+            await PowerLossDevice.LosePowerAsync(store, device, random.Next(0, 4000));
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_interval_sync_stops_writes_and_the_store_reopens()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var options = new PyramidOptions { Durability = DurabilityMode.Interval, SyncInterval = TimeSpan.FromMilliseconds(1), Device = device };
+        var store = PyramidStore.Open(dir.Path, options);
+        await store.AppendAsync(Log, 1, 0, "record-0"u8.ToArray());
+        device.FailNextSync("wal-");
+        var watch = Stopwatch.StartNew();
+        IOException? refused = null;
+        while (refused is null && watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                await store.AppendAsync(Log, 1, store.GetLogBounds(Log).Next, "more"u8.ToArray());
+            }
+            catch (IOException e)
+            {
+                refused = e;
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Contains("stopped accepting writes", refused.Message);
+        Assert.Contains("injected fdatasync failure", refused.Message);
+        await store.DisposeAsync(); // releases the directory although a background sync failed
+        await using var reopened = PyramidStore.Open(dir.Path, options);
+        Assert.True(reopened.GetLogBounds(Log).Next >= 1);
+    }
+}
