@@ -52,6 +52,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private readonly TimeProvider _time;
     private readonly ObeliskLeaseStorage _leaseStorage;
     private readonly IClusterMembershipService _membership;
+    private readonly ObeliskActivations _activations;
     private readonly ILogger<ObeliskGrain> _logger;
     private ObeliskSequencer? _sequencer;
     private ObeliskNode? _node;
@@ -59,6 +60,8 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private ulong _floorMs;
     private long _renewAtTimestamp;
     private bool _holdsLease;
+    private TimeSpan _leaseWait;
+    private string? _leaseWaitReason;
 
     public ObeliskGrain(
         [PersistentState("lease", PyralogStorageNames.Obelisk)] IPersistentState<ObeliskLease> lease,
@@ -66,6 +69,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         TimeProvider time,
         ObeliskLeaseStorage leaseStorage,
         IClusterMembershipService membership,
+        ObeliskActivations activations,
         ILogger<ObeliskGrain> logger)
     {
         _lease = lease;
@@ -73,6 +77,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         _time = time;
         _leaseStorage = leaseStorage;
         _membership = membership;
+        _activations = activations;
         _logger = logger;
     }
 
@@ -90,6 +95,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         try
         {
             await TakeLeaseAsync(cancellationToken);
+            _activations.Add(GrainContext, _obeliskId);
         }
         catch
         {
@@ -101,10 +107,13 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_holdsLease && _sequencer is not null)
+        _activations.Remove(GrainContext);
+        if (_holdsLease && _sequencer is not null && !(_leaseStorage.IsVolatile && IsLastSilo()))
         {
             // Release: the next activation need not wait, and starts right above what was really issued here,
-            // never below the reservation this activation started from (which covers earlier holders).
+            // never below the reservation this activation started from (which covers earlier holders). The last
+            // silo of a cluster with in-memory lease storage skips it: the records end with it, and no silo is left
+            // to host the storage the write would go to.
             _lease.State.LeaseExpiresUnixMs = 0;
             _lease.State.ReservedUntilMs = Math.Max(_floorMs, (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1);
             try
@@ -148,21 +157,24 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             lease.Fence,
             DateTimeOffset.FromUnixTimeMilliseconds(lease.LeaseExpiresUnixMs),
             ScarabId.Epoch.AddMilliseconds(lease.ReservedUntilMs),
-            _node?.Issued ?? 0));
+            _node?.Issued ?? 0,
+            _leaseWait,
+            _leaseWaitReason));
     }
 
     private async Task TakeLeaseAsync(CancellationToken cancellationToken)
     {
         var lease = _lease.State;
-        var wait = LeaseWait(lease);
-        if (wait > TimeSpan.Zero)
+        (_leaseWait, _leaseWaitReason) = LeaseWait(lease);
+        if (_leaseWait > TimeSpan.Zero)
         {
-            // The holder vanished without releasing (a crashed silo) or is still alive (a duplicate activation).
-            // Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
-            _logger.LogInformation(
-                "Obelisk {ObeliskId} waits {Wait} for the lease of fence {Fence} held by '{Holder}' to run out",
-                _obeliskId, wait, lease.Fence, lease.Holder);
-            await Task.Delay(wait, _time, cancellationToken);
+            // The holder vanished without releasing (a crashed silo), is still alive (a duplicate activation), or its
+            // record may be lost. Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
+            _logger.Log(
+                lease.Fence == 0 ? LogLevel.Warning : LogLevel.Information,
+                "Obelisk {ObeliskId} waits {Wait} before taking its lease: {Reason}",
+                _obeliskId, _leaseWait, _leaseWaitReason);
+            await Task.Delay(_leaseWait, _time, cancellationToken);
         }
 
         _floorMs = lease.ReservedUntilMs;
@@ -175,36 +187,53 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             _obeliskId, lease.Fence, _node.NowMilliseconds);
     }
 
-    /// <summary>How long a newcomer must wait before taking the lease it read (see the design comment).</summary>
-    private TimeSpan LeaseWait(ObeliskLease lease)
+    /// <summary>How long a newcomer must wait before taking the lease it read, and why (see the design comment).</summary>
+    private (TimeSpan Wait, string? Reason) LeaseWait(ObeliskLease lease)
     {
         var longest = Obelisk.LeaseDuration + Obelisk.MaxClockSkew;
         if (lease.LeaseExpiresUnixMs != 0)
         {
             var untilExpiry = TimeSpan.FromMilliseconds(lease.LeaseExpiresUnixMs - _time.GetUtcNow().ToUnixTimeMilliseconds()) + Obelisk.MaxClockSkew;
-            return untilExpiry <= TimeSpan.Zero ? TimeSpan.Zero : untilExpiry < longest ? untilExpiry : longest;
+            var wait = untilExpiry <= TimeSpan.Zero ? TimeSpan.Zero : untilExpiry < longest ? untilExpiry : longest;
+            return (wait, wait > TimeSpan.Zero ? $"the lease of fence {lease.Fence} held by '{lease.Holder}' was not released" : null);
         }
 
-        if (lease.Fence == 0 && _leaseStorage.IsVolatile && OtherSilosAreUp())
+        if (lease.Fence == 0 && _leaseStorage.IsVolatile && SiloThatLeft() is { } left)
         {
-            return longest;
+            return (longest, $"no lease record in volatile (in-memory) lease storage while silo {left} has left the cluster: "
+                + "the record may have been lost with it while its holder still runs");
         }
 
-        return TimeSpan.Zero;
+        return (TimeSpan.Zero, null);
     }
 
-    private bool OtherSilosAreUp()
+    /// <summary>No other silo of the cluster is active (or about to be).</summary>
+    private bool IsLastSilo()
     {
-        var active = 0;
+        var self = GrainContext.Address.SiloAddress;
         foreach (var member in _membership.CurrentSnapshot.Members.Values)
         {
-            if (member.Status == SiloStatus.Active)
+            if (!member.SiloAddress.Equals(self) && member.Status is SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created)
             {
-                active++;
+                return false;
             }
         }
 
-        return active > 1;
+        return true;
+    }
+
+    /// <summary>A silo that left or died since the cluster began (its in-memory records went with it), if any.</summary>
+    private string? SiloThatLeft()
+    {
+        foreach (var member in _membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status is SiloStatus.Dead or SiloStatus.ShuttingDown or SiloStatus.Stopping)
+            {
+                return $"{member.SiloAddress} ({member.Status})";
+            }
+        }
+
+        return null;
     }
 
     private async Task RenewAsync(ulong lastIssuedMs)
