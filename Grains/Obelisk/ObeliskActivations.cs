@@ -41,6 +41,6 @@ internal sealed class ObeliskActivations(ILogger<ObeliskActivations> logger) : I
         }
 
         await Task.WhenAll(deactivated).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        logger.LogInformation("Released the leases of {Count} obelisks before stopping", activations.Length);
+        logger.LogInformation("Deactivated {Count} local obelisks at the start of the stop", activations.Length);
     }
 }

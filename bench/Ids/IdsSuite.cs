@@ -207,6 +207,7 @@ public sealed class IdsSuite : IBenchSuite
             Path.Combine(root, @case), fault, clients: 3, TimeSpan.FromSeconds(5), faultPhase, afterFault, line => Console.WriteLine($"  {@case}: {line}"));
         Console.WriteLine($"  {@case}: {result}");
         report.Add(Suite, @case, "pyralog", "max gap ms", result.MaxGapMilliseconds, "ms");
+        report.Add(Suite, @case, "pyralog", "max gap at", result.MaxGapAfterFaultSeconds, "s after the fault");
         report.Add(Suite, @case, "pyralog", "ids/s", result.IdsPerSecond, "ids/s");
         report.Add(Suite, @case, "pyralog", "duplicates", result.Duplicates, "count");
         report.Add(Suite, @case, "pyralog", "out of order", result.OrderViolations, "count");
