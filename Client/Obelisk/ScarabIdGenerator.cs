@@ -219,7 +219,8 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
 
     /// <summary>
     /// Takes from the current block, moving to the first successfully completed block (in request order) when it is
-    /// used up. A failed request is dropped; its failure is returned only when no other request is on time.
+    /// used up. Failed requests are dropped (their obelisks avoided for a while); a failure is returned only when no
+    /// request was left on time.
     /// </summary>
     private bool TryTakeLocked(out ScarabId id, out AggregateException? failed)
     {
@@ -233,48 +234,39 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
 
             var now = _time.GetTimestamp();
             MarkLateLocked(now);
-            var arrived = -1;
-            var firstFailed = -1;
-            for (var i = 0; i < _pipeline.Count; i++)
-            {
-                var task = _pipeline[i].Block;
-                if (task.IsCompletedSuccessfully)
-                {
-                    arrived = i;
-                    break;
-                }
-
-                if (firstFailed < 0 && task.IsCompleted)
-                {
-                    firstFailed = i;
-                }
-            }
-
-            if (arrived >= 0)
-            {
-                var request = RemoveLocked(arrived);
-                RefillLocked(now);
-                Volatile.Write(ref _current, new Lease(request.Block.Result));
-                continue;
-            }
-
-            if (firstFailed < 0)
-            {
-                RefillLocked(now);
-                return false;
-            }
-
-            var dropped = RemoveLocked(firstFailed);
-            dropped.Obelisk.Late = false;
-            dropped.Obelisk.AvoidUntil = now + _avoidTicks;
+            var failure = DropFailedLocked(now);
             var nothingOnTime = _onTime == 0;
-            RefillLocked(now);
-            if (nothingOnTime)
+            var arrived = _pipeline.FindIndex(static r => r.Block.IsCompletedSuccessfully);
+            if (arrived < 0)
             {
-                failed = dropped.Block.Exception;
+                RefillLocked(now);
+                failed = nothingOnTime ? failure : null;
                 return false;
+            }
+
+            var request = RemoveLocked(arrived);
+            RefillLocked(now);
+            Volatile.Write(ref _current, new Lease(request.Block.Result));
+        }
+    }
+
+    /// <summary>Removes every failed request, avoiding its obelisk for a while; returns the first failure, if any.</summary>
+    private AggregateException? DropFailedLocked(long now)
+    {
+        AggregateException? first = null;
+        for (var i = 0; i < _pipeline.Count; i++)
+        {
+            var request = _pipeline[i];
+            if (request.Block.IsCompleted && !request.Block.IsCompletedSuccessfully)
+            {
+                RemoveLocked(i--);
+                request.Obelisk.Late = false;
+                request.Obelisk.AvoidUntil = now + _avoidTicks;
+                first ??= request.Block.Exception;
             }
         }
+
+        return first;
     }
 
     private Request RemoveLocked(int index)

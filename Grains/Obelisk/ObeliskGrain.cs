@@ -40,23 +40,23 @@ namespace Pyralog.Grains.Obelisk;
  * Volatile storage (the in-memory default, whose records live in storage grains spread over the silos) loses the
  * records a silo held when it stops or dies — possibly while their holders live on elsewhere. A missing record
  * (fence 0) cannot be told from one never written, so a newcomer that finds none must assume a holder may still be
- * issuing and wait LeaseDuration + MaxClockSkew before writing. If the holder renews first, its write re-creates
- * the record (in-memory storage accepts a write to a missing record) and the newcomer's conditional write fails:
- * the caller retries and finds the holder's lease. If the newcomer writes first, the holder's renewal fails, so it
+ * issuing and wait LeaseDuration + MaxClockSkew before writing. If the holder renews first, its write re-creates the
+ * record (in-memory storage accepts a write to a missing record) and the newcomer's conditional write fails: the
+ * caller retries and finds the holder's lease. If the newcomer writes first, the holder's renewal fails, so it
  * stopped issuing at most half a lease after its last successful write, and the newcomer, starting from the clock a
  * full lease later, is above everything it issued. That wait is needed only if a record can have been lost, which
  * takes a silo that left or died since the cluster began: every record was written to a storage grain on a live
- * silo, those grains are never collected while idle ([KeepAlive]), and only a silo leaving takes them with it. So the newcomer
- * waits only while the membership snapshot shows a member Dead, ShuttingDown or Stopping (dead members stay in the
- * table); otherwise the record was never written and there is nothing to wait for — the first use of an obelisk on
- * a healthy cluster is immediate. The wait is logged once (a warning naming the obelisk, the silo that left and the
- * wait) and reported in ObeliskStatus. Records on a silo that stops gracefully are lost too (their obelisks released
- * into them), so those obelisks wait once after a scale-down; a durable provider named "pyralog-obelisk" (Redis in
- * the silo's redis mode) keeps fence and reservation across everything and never waits for a missing record. A lone
- * silo's in-memory records end with it: the last silo of a cluster does not release into them (there is no silo
- * left to host the storage), and after a full cluster restart the local counter file and the clock carry on.
- * The lease's final home is the replicated metadata group (a later issue); this storage-provider lease is the
- * interim.
+ * silo, those grains are never collected while idle ([KeepAlive]), and only a silo leaving takes them with it. So
+ * the newcomer waits only while the membership snapshot shows a member Dead, ShuttingDown or Stopping (dead members
+ * stay in the table); otherwise the record was never written and there is nothing to wait for — the first use of an
+ * obelisk on a healthy cluster is immediate. The wait is logged once (a warning naming the obelisk, the silo that
+ * left and the wait) and reported in ObeliskStatus. Records on a silo that stops gracefully are lost too (their
+ * obelisks released into them), so those obelisks wait once after a scale-down; a durable provider named
+ * "pyralog-obelisk" (Redis in the silo's redis mode) keeps fence and reservation across everything and never waits
+ * for a missing record. A lone silo's in-memory records end with it: the last silo of a cluster does not release
+ * into them (there is no silo left to host the storage), and after a full cluster restart the local counter file and
+ * the clock carry on. The lease's final home is the replicated metadata group (a later issue); this storage-provider
+ * lease is the interim.
  */
 
 /// <summary>The obelisk grain: hands out Scarab IDs for one obelisk id under a fenced lease.</summary>

@@ -208,6 +208,7 @@ public sealed class IdsSuite : IBenchSuite
         Console.WriteLine($"  {@case}: {result}");
         report.Add(Suite, @case, "pyralog", "max gap ms", result.MaxGapMilliseconds, "ms");
         report.Add(Suite, @case, "pyralog", "max gap at", result.MaxGapAfterFaultSeconds, "s after the fault");
+        report.Add(Suite, @case, "pyralog", "max gap ms since fault", result.MaxGapSinceFaultMilliseconds, "ms");
         report.Add(Suite, @case, "pyralog", "ids/s", result.IdsPerSecond, "ids/s");
         report.Add(Suite, @case, "pyralog", "duplicates", result.Duplicates, "count");
         report.Add(Suite, @case, "pyralog", "out of order", result.OrderViolations, "count");

@@ -4,7 +4,7 @@ namespace Pyralog.Silo.Tests.Obelisk;
 
 /// <summary>
 /// An obelisk grain stand-in: issues consecutive blocks of its own sequence, either at once or, while held, only when
-/// released (a frozen silo). Records every call.
+/// released (a frozen silo), or fails every call. Records every call.
 /// </summary>
 internal sealed class FakeObelisk(int id) : IObeliskGrain
 {
@@ -16,6 +16,9 @@ internal sealed class FakeObelisk(int id) : IObeliskGrain
 
     /// <summary>While true, calls get no answer until <see cref="Release"/>.</summary>
     public bool Held { get; set; }
+
+    /// <summary>While true, calls fail at once.</summary>
+    public bool Failing { get; set; }
 
     public int Calls { get; private set; }
 
@@ -29,6 +32,11 @@ internal sealed class FakeObelisk(int id) : IObeliskGrain
         lock (_held)
         {
             Calls++;
+            if (Failing)
+            {
+                return Task.FromException<ScarabIdBlock>(new InvalidOperationException($"obelisk {Id} is broken"));
+            }
+
             if (!Held)
             {
                 return Task.FromResult(Issue(count));

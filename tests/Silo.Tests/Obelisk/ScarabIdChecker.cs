@@ -12,6 +12,7 @@ internal sealed class ScarabIdChecker
 {
     private readonly Dictionary<int, (ulong Start, ulong End)> _open = [];
     private readonly List<(int Obelisk, ulong Start, ulong End)> _closed = [];
+    private long _faultAt = long.MaxValue;
 
     public long Count { get; private set; }
 
@@ -19,6 +20,16 @@ internal sealed class ScarabIdChecker
     public long MaxWait { get; private set; }
 
     public long MaxWaitEndedAt { get; private set; }
+
+    /// <summary>The longest wait for one ID that ended at or after <see cref="FaultAt"/>, in Stopwatch ticks.</summary>
+    public long MaxWaitAfterFault { get; private set; }
+
+    /// <summary>When the fault began (Stopwatch timestamp; set by another thread), long.MaxValue before.</summary>
+    public long FaultAt
+    {
+        get => Volatile.Read(ref _faultAt);
+        set => Volatile.Write(ref _faultAt, value);
+    }
 
     public int OrderViolations { get; private set; }
 
@@ -31,6 +42,11 @@ internal sealed class ScarabIdChecker
         {
             MaxWait = waitEnded - waitStarted;
             MaxWaitEndedAt = waitEnded;
+        }
+
+        if (waitEnded >= FaultAt && waitEnded - waitStarted > MaxWaitAfterFault)
+        {
+            MaxWaitAfterFault = waitEnded - waitStarted;
         }
 
         var obelisk = id.ObeliskId;
@@ -56,6 +72,8 @@ internal sealed class ScarabIdChecker
     }
 
     public double MaxWaitMilliseconds => MaxWait * 1000.0 / Stopwatch.Frequency;
+
+    public double MaxWaitAfterFaultMilliseconds => MaxWaitAfterFault * 1000.0 / Stopwatch.Frequency;
 
     /// <summary>How many IDs were received twice, across all <paramref name="checkers"/>; names the first.</summary>
     public static long CountDuplicates(IEnumerable<ScarabIdChecker> checkers, out string? first)

@@ -107,6 +107,11 @@ internal static class ScarabIdFaultRun
 
         await Task.Delay(beforeFault);
         var faultAt = Stopwatch.GetTimestamp();
+        foreach (var checker in checkers)
+        {
+            checker.FaultAt = faultAt;
+        }
+
         if (fault == SiloFault.Freeze)
         {
             victim.Freeze();
@@ -144,6 +149,7 @@ internal static class ScarabIdFaultRun
             seconds,
             worst.MaxWaitMilliseconds,
             (worst.MaxWaitEndedAt - faultAt) / (double)Stopwatch.Frequency,
+            checkers.Max(c => c.MaxWaitAfterFaultMilliseconds),
             duplicates,
             checkers.Sum(c => c.OrderViolations),
             duplicate ?? checkers.Select(c => c.FirstProblem).FirstOrDefault(p => p is not null));

@@ -83,6 +83,27 @@ public sealed class ScarabIdGeneratorHedgingTests
     }
 
     [Fact]
+    public async Task A_failing_obelisk_reaches_no_caller_while_another_answers_and_is_asked_again_a_second_later()
+    {
+        _obelisks[1].Failing = true;
+        var generator = new ScarabIdGenerator(
+            _obelisks, new ScarabIdGeneratorOptions { ObeliskIds = [1, 2], BlockSize = 10, PrefetchBlocks = 2, MaxAttempts = 1 }, _time);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(2, (await generator.NextAsync().AsTask().WaitAsync(Safety)).ObeliskId);
+        }
+
+        Assert.Equal(1, _obelisks[1].Calls); // avoided after its failure
+        _time.Advance(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(2, (await generator.NextAsync().AsTask().WaitAsync(Safety)).ObeliskId);
+        }
+
+        Assert.Equal(2, _obelisks[1].Calls); // asked once more, failed, avoided again
+    }
+
+    [Fact]
     public async Task A_generator_fixed_to_one_obelisk_waits_for_it_and_stays_strictly_increasing()
     {
         _obelisks[7].Held = true;
