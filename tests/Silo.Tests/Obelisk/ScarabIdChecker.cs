@@ -38,17 +38,7 @@ internal sealed class ScarabIdChecker
     public void Record(ScarabId id, long waitStarted, long waitEnded)
     {
         Count++;
-        if (waitEnded - waitStarted > MaxWait)
-        {
-            MaxWait = waitEnded - waitStarted;
-            MaxWaitEndedAt = waitEnded;
-        }
-
-        if (waitEnded >= FaultAt && waitEnded - waitStarted > MaxWaitAfterFault)
-        {
-            MaxWaitAfterFault = waitEnded - waitStarted;
-        }
-
+        RecordWait(waitStarted, waitEnded);
         var obelisk = id.ObeliskId;
         var tick = (id.Milliseconds << ScarabId.SequenceBits) | (uint)id.Sequence;
         if (_open.TryGetValue(obelisk, out var run))
@@ -69,6 +59,21 @@ internal sealed class ScarabIdChecker
         }
 
         _open[obelisk] = (tick, tick);
+    }
+
+    /// <summary>A wait for one ID, also one the end of the run interrupted (it counts as a gap all the same).</summary>
+    public void RecordWait(long waitStarted, long waitEnded)
+    {
+        if (waitEnded - waitStarted > MaxWait)
+        {
+            MaxWait = waitEnded - waitStarted;
+            MaxWaitEndedAt = waitEnded;
+        }
+
+        if (waitEnded >= FaultAt && waitEnded - waitStarted > MaxWaitAfterFault)
+        {
+            MaxWaitAfterFault = waitEnded - waitStarted;
+        }
     }
 
     public double MaxWaitMilliseconds => MaxWait * 1000.0 / Stopwatch.Frequency;
