@@ -19,9 +19,11 @@ namespace Pyralog.Client.Obelisk;
  *    on time. A request not answered within RequestDeadline of being sent is late: it stops counting towards the
  *    prefetch (it stays outstanding and its block is used if it comes), its obelisk id is skipped for new requests
  *    until one of its requests answers (the late request itself is the probe; after a request failed outright the id
- *    is avoided for a second, then asked again), and a new request goes to another obelisk id (a hedge). When every
- *    obelisk id of an automatic spread is late, the generator extends to the adjacent ids (up to twice the spread)
- *    rather than wait. With ObeliskIds fixed there is nothing beyond them to hedge to: a generator fixed to one
+ *    is avoided for a second, then asked again), and a new request goes to another obelisk id (a hedge), preferring
+ *    one with nothing in the pipeline. While ids are late and no usable id is free, an automatic spread extends to
+ *    the adjacent ids (up to four times the spread) rather than wait or queue behind one id: a frozen silo can hold
+ *    up more than its own obelisks (leases renewed through storage grains on it, calls routed through its gateway),
+ *    so the reserve must be deep. With ObeliskIds fixed there is nothing beyond them to hedge to: a generator fixed to one
  *    obelisk id waits for that obelisk.
  *  - A failure (a request that used up MaxAttempts) reaches a caller only when no other request is on time, so a
  *    dead obelisk does not surface as an error while others serve.
@@ -60,6 +62,9 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
 
         /// <summary>After a request failed outright: not asked again before this timestamp.</summary>
         public long AvoidUntil;
+
+        /// <summary>Its requests in the pipeline (answered or not).</summary>
+        public int Requests;
     }
 
     private sealed class Request(Obelisk obelisk)
@@ -81,7 +86,6 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     private readonly int _prefetch;
     private readonly int _maxAttempts;
     private readonly TimeSpan _retryDelay;
-    private readonly TimeSpan _deadline;
     private readonly long _deadlineTicks;
     private readonly long _avoidTicks;
     private readonly int _maxObelisks;
@@ -111,7 +115,6 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
         _prefetch = options.PrefetchBlocks;
         _maxAttempts = options.MaxAttempts;
         _retryDelay = options.RetryDelay;
-        _deadline = options.RequestDeadline;
         _deadlineTicks = (long)(options.RequestDeadline.TotalSeconds * time.TimestampFrequency);
         _avoidTicks = (long)(MaxRetryDelay.TotalSeconds * time.TimestampFrequency);
         if (options.ObeliskIds is { } ids)
@@ -132,7 +135,7 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
             }
 
             _nextExtension = (start + options.Spread) & ScarabId.MaxObeliskId;
-            _maxObelisks = Math.Min(2 * options.Spread, ScarabId.MaxObeliskId + 1);
+            _maxObelisks = Math.Min(4 * options.Spread, ScarabId.MaxObeliskId + 1);
         }
 
         lock (_gate)
@@ -273,6 +276,7 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     {
         var request = _pipeline[index];
         _pipeline.RemoveAt(index);
+        request.Obelisk.Requests--;
         if (!request.Late)
         {
             _onTime--;
@@ -327,7 +331,7 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
         }
 
         var recheck = earliest <= now ? TimeSpan.Zero : _time.GetElapsedTime(now, earliest);
-        return (tasks.Length == 0 ? Task.Delay(_deadline, _time) : Task.WhenAny(tasks), recheck);
+        return (Task.WhenAny(tasks), recheck); // never empty: a refill always leaves a request outstanding
     }
 
     private void RefillLocked(long now)
@@ -337,15 +341,41 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
             var request = new Request(obelisk);
             request.Block = LeaseBlockAsync(request, obelisk.Tail);
             obelisk.Tail = request.Block;
+            obelisk.Requests++;
             _pipeline.Add(request);
             _onTime++;
         }
     }
 
-    /// <summary>The next obelisk in turn that is neither late nor avoided; else an adjacent new one; else none.</summary>
+    /// <summary>
+    /// The next obelisk in turn that is neither late nor avoided and has no request in the pipeline; while some are
+    /// late, else an adjacent new one (so hedges probe several ids at once instead of queueing behind one); else the
+    /// next usable one in turn (its requests are chained); else none.
+    /// </summary>
     private Obelisk? PickObeliskLocked(long now)
     {
         var count = _obelisks.Count;
+        var someLate = false;
+        for (var i = 0; i < count; i++)
+        {
+            var index = (_nextObelisk + i) % count;
+            var obelisk = _obelisks[index];
+            someLate |= obelisk.Late;
+            if (!obelisk.Late && obelisk.AvoidUntil <= now && obelisk.Requests == 0)
+            {
+                _nextObelisk = (index + 1) % count;
+                return obelisk;
+            }
+        }
+
+        if (someLate && count < _maxObelisks)
+        {
+            var extension = new Obelisk(_nextExtension);
+            _nextExtension = (_nextExtension + 1) & ScarabId.MaxObeliskId;
+            _obelisks.Add(extension);
+            return extension;
+        }
+
         for (var i = 0; i < count; i++)
         {
             var index = (_nextObelisk + i) % count;
@@ -355,14 +385,6 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
                 _nextObelisk = (index + 1) % count;
                 return obelisk;
             }
-        }
-
-        if (count < _maxObelisks)
-        {
-            var extension = new Obelisk(_nextExtension);
-            _nextExtension = (_nextExtension + 1) & ScarabId.MaxObeliskId;
-            _obelisks.Add(extension);
-            return extension;
         }
 
         if (_pipeline.Count == 0)

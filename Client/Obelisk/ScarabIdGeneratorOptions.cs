@@ -13,7 +13,7 @@ public sealed class ScarabIdGeneratorOptions
 
     /// <summary>
     /// How many obelisk ids to use when <see cref="ObeliskIds"/> is null. While all of them are late the generator
-    /// extends to the adjacent ids, up to twice this many.
+    /// extends to the adjacent ids, up to four times this many.
     /// </summary>
     public int Spread { get; set; } = 8;
 
@@ -50,6 +50,12 @@ public sealed class ScarabIdGeneratorOptions
             foreach (var id in ObeliskIds)
             {
                 ScarabId.ValidateObeliskId(id);
+            }
+
+            if (ObeliskIds.Distinct().Count() != ObeliskIds.Count)
+            {
+                // Requests to one obelisk id are chained to keep its blocks in order; a repeated id would get two chains.
+                throw new ArgumentException("ObeliskIds must not name an obelisk id twice.", nameof(ObeliskIds));
             }
         }
         else if (Spread is < 1 or > ScarabId.MaxObeliskId + 1)

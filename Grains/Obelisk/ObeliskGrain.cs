@@ -49,14 +49,16 @@ namespace Pyralog.Grains.Obelisk;
  * silo, those grains are never collected while idle ([KeepAlive]), and only a silo leaving takes them with it. So
  * the newcomer waits only while the membership snapshot shows a member Dead, ShuttingDown or Stopping (dead members
  * stay in the table); otherwise the record was never written and there is nothing to wait for — the first use of an
- * obelisk on a healthy cluster is immediate. The wait is logged once (a warning naming the obelisk, the silo that
- * left and the wait) and reported in ObeliskStatus. Records on a silo that stops gracefully are lost too (their
- * obelisks released into them), so those obelisks wait once after a scale-down; a durable provider named
- * "pyralog-obelisk" (Redis in the silo's redis mode) keeps fence and reservation across everything and never waits
- * for a missing record. A lone silo's in-memory records end with it: the last silo of a cluster does not release
- * into them (there is no silo left to host the storage), and after a full cluster restart the local counter file and
- * the clock carry on. The lease's final home is the replicated metadata group (a later issue); this storage-provider
- * lease is the interim.
+ * obelisk on a healthy cluster is immediate. The snapshot is this silo's view: a newcomer beside a live holder needs
+ * the directory to have lost the holder's registration, which happens only in processing the same silo's death, and
+ * the membership update reaching this silo normally comes with it; a view lagging behind that update is the
+ * remaining window. The wait is logged once (a warning naming the obelisk, the silo that left and the wait) and
+ * reported in ObeliskStatus. Records on a silo that stops gracefully are lost too (their obelisks released into
+ * them), so those obelisks wait once after a scale-down; a durable provider named "pyralog-obelisk" (Redis in the
+ * silo's redis mode) keeps fence and reservation across everything and never waits for a missing record. A lone
+ * silo's in-memory records end with it: the last silo of a cluster does not release into them (there is no silo left
+ * to host the storage), and after a full cluster restart the local counter file and the clock carry on. The lease's
+ * final home is the replicated metadata group (a later issue); this storage-provider lease is the interim.
  */
 
 /// <summary>The obelisk grain: hands out Scarab IDs for one obelisk id under a fenced lease.</summary>

@@ -77,8 +77,10 @@ public sealed class ScarabIdGeneratorHedgingTests
         var id = await next.AsTask().WaitAsync(Safety);
 
         var extended = generator.ObeliskIds;
-        Assert.Equal(3, extended.Count); // one adjacent id answers, so one is enough
+        // One fresh adjacent id per hedge (prefetch 2), each asked in parallel rather than queued behind the other.
+        Assert.Equal(4, extended.Count);
         Assert.Equal((spread[1] + 1) & ScarabId.MaxObeliskId, extended[2]);
+        Assert.Equal((spread[1] + 2) & ScarabId.MaxObeliskId, extended[3]);
         Assert.Equal(extended[2], id.ObeliskId);
     }
 
