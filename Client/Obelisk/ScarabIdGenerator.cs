@@ -15,16 +15,16 @@ namespace Pyralog.Client.Obelisk;
  *    (each is sent once the previous one answered; Orleans does not keep concurrent calls in order), so a later
  *    request to an obelisk completes only after an earlier one, and the generator takes the first completed block
  *    in request order. A generator on a single obelisk id therefore yields strictly increasing IDs.
- *  - A caller waits for a block only as long as it takes some obelisk to answer: PrefetchBlocks requests are kept
- *    on time. A request not answered within RequestDeadline of being sent is late: it stops counting towards the
+ *  - A caller waits for a block only as long as it takes some obelisk to answer: PrefetchBlocks requests are kept on
+ *    time. A request not answered within RequestDeadline of being sent is late: it stops counting towards the
  *    prefetch (it stays outstanding and its block is used if it comes), its obelisk id is skipped for new requests
  *    until one of its requests answers (the late request itself is the probe; after a request failed outright the id
  *    is avoided for a second, then asked again), and a new request goes to another obelisk id (a hedge), preferring
- *    one with nothing in the pipeline. While ids are late and no usable id is free, an automatic spread extends to
- *    the adjacent ids (up to four times the spread) rather than wait or queue behind one id: a frozen silo can hold
- *    up more than its own obelisks (leases renewed through storage grains on it, calls routed through its gateway),
- *    so the reserve must be deep. With ObeliskIds fixed there is nothing beyond them to hedge to: a generator fixed to one
- *    obelisk id waits for that obelisk.
+ *    one with nothing in the pipeline. While ids are late and fewer are usable than the prefetch needs, an automatic
+ *    spread extends to the adjacent ids (up to four times the spread) rather than wait or queue behind one id: a
+ *    frozen silo can hold up more than its own obelisks (leases renewed through storage grains on it, calls routed
+ *    through its gateway), so the reserve must be deep. With ObeliskIds fixed there is nothing beyond them to hedge
+ *    to: a generator fixed to one obelisk id waits for that obelisk.
  *  - A failure (a request that used up MaxAttempts) reaches a caller only when no other request is on time, so a
  *    dead obelisk does not surface as an error while others serve.
  *
@@ -348,27 +348,31 @@ public sealed class ScarabIdGenerator : IScarabIdGenerator
     }
 
     /// <summary>
-    /// The next obelisk in turn that is neither late nor avoided and has no request in the pipeline; while some are
-    /// late, else an adjacent new one (so hedges probe several ids at once instead of queueing behind one); else the
-    /// next usable one in turn (its requests are chained); else none.
+    /// The next obelisk in turn that is neither late nor avoided and has no request in the pipeline; else, while some
+    /// are late or avoided and fewer are usable than the prefetch needs, an adjacent new one (so hedges probe several ids at once instead of
+    /// queueing behind one); else the next usable one in turn (its requests are chained); else none.
     /// </summary>
     private Obelisk? PickObeliskLocked(long now)
     {
         var count = _obelisks.Count;
-        var someLate = false;
+        var usable = 0;
         for (var i = 0; i < count; i++)
         {
             var index = (_nextObelisk + i) % count;
             var obelisk = _obelisks[index];
-            someLate |= obelisk.Late;
-            if (!obelisk.Late && obelisk.AvoidUntil <= now && obelisk.Requests == 0)
+            if (!obelisk.Late && obelisk.AvoidUntil <= now)
             {
-                _nextObelisk = (index + 1) % count;
-                return obelisk;
+                if (obelisk.Requests == 0)
+                {
+                    _nextObelisk = (index + 1) % count;
+                    return obelisk;
+                }
+
+                usable++;
             }
         }
 
-        if (someLate && count < _maxObelisks)
+        if (usable < count && usable < _prefetch && count < _maxObelisks)
         {
             var extension = new Obelisk(_nextExtension);
             _nextExtension = (_nextExtension + 1) & ScarabId.MaxObeliskId;
