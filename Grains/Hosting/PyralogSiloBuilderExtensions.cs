@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
+using Pyralog.Grains.Obelisk;
 
 namespace Pyralog.Grains.Hosting;
 
@@ -12,9 +13,9 @@ public static class PyralogSiloBuilderExtensions
     /// Registers everything Pyralog adds to a silo: its grains' options (validated at start-up), the clock, the
     /// silo's store (<see cref="SiloStore"/>, opened before grains activate), and an
     /// in-memory grain storage for obelisk leases unless a provider named <see cref="PyralogStorageNames.Obelisk"/>
-    /// is registered already. Register a durable one first for multi-silo clusters: with the in-memory default, an
-    /// obelisk's first activation while other silos are up waits out a full lease (a lease record lost with a crashed
-    /// silo cannot be told from one never written).
+    /// is registered already. Register a durable one first for multi-silo clusters: with the in-memory default, once a
+    /// silo has left or died an obelisk's first activation waits out a full lease (a lease record lost with that silo
+    /// cannot be told from one never written). Also registers the stop step that releases local obelisk leases first.
     /// </summary>
     public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<PyralogOptions>? configure = null)
     {
@@ -37,6 +38,12 @@ public static class PyralogSiloBuilderExtensions
         }
 
         builder.Services.TryAddSingleton(new ObeliskLeaseStorage(IsVolatile: !hasObeliskStorage));
+        if (!builder.Services.Any(d => d.ServiceType == typeof(ObeliskActivations)))
+        {
+            // Obelisks release their leases at the start of a graceful stop, while their storage still runs.
+            builder.Services.AddSingleton<ObeliskActivations>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ObeliskActivations>());
+        }
 
         builder.Services.TryAddSingleton<SiloStore>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());

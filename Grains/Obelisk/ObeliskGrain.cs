@@ -33,15 +33,32 @@ namespace Pyralog.Grains.Obelisk;
  * long), by when the holder has stopped, as MaxClockSkew < LeaseDuration / 2 (validated). No caller then sees the
  * old holder's lower IDs after the newcomer's. A clean deactivation releases the lease (LeaseExpires = 0, and
  * ReservedUntil tightened to what was really issued, never below the floor it started from), so a planned move
- * waits for nothing.
+ * waits for nothing. On a graceful silo stop, ObeliskActivations deactivates the local obelisks first (a lifecycle
+ * stop above ServiceLifecycleStage.Active), so they release while the silo and the lease storage still run, before
+ * Orleans deactivates every grain at once (the in-memory storage's grains among them).
  *
- * Volatile storage (the in-memory default) can lose the record with a crashed silo while the holder lives on
- * elsewhere. A missing record (fence 0) then cannot be told from one never written, so while other silos are up a
- * newcomer waits LeaseDuration + MaxClockSkew before taking it: the old holder's next renewal fails (its ETag no
- * longer matches), so it stopped issuing at most half a lease after its last write; the newcomer, starting from the
- * clock a full lease later, is above everything it issued. A lone silo has no one to wait for, and after a full
- * cluster restart the local counter file and the clock carry on. A durable provider named "pyralog-obelisk"
- * (Redis in the silo's redis mode) keeps the fence and reservation across everything and never needs that wait.
+ * Volatile storage (the in-memory default, whose records live in storage grains spread over the silos) loses the
+ * records a silo held when it stops or dies — possibly while their holders live on elsewhere. A missing record
+ * (fence 0) cannot be told from one never written, so a newcomer that finds none must assume a holder may still be
+ * issuing and wait LeaseDuration + MaxClockSkew before writing. If the holder renews first, its write re-creates the
+ * record (in-memory storage accepts a write to a missing record) and the newcomer's conditional write fails: the
+ * caller retries and finds the holder's lease. If the newcomer writes first, the holder's renewal fails, so it
+ * stopped issuing at most half a lease after its last successful write, and the newcomer, starting from the clock a
+ * full lease later, is above everything it issued. That wait is needed only if a record can have been lost, which
+ * takes a silo that left or died since the cluster began: every record was written to a storage grain on a live
+ * silo, those grains are never collected while idle ([KeepAlive]), and only a silo leaving takes them with it. So
+ * the newcomer waits only while the membership snapshot shows a member Dead, ShuttingDown or Stopping (dead members
+ * stay in the table); otherwise the record was never written and there is nothing to wait for — the first use of an
+ * obelisk on a healthy cluster is immediate. The snapshot is this silo's view: a newcomer beside a live holder needs
+ * the directory to have lost the holder's registration, which happens only in processing the same silo's death, and
+ * the membership update reaching this silo normally comes with it; a view lagging behind that update is the
+ * remaining window. The wait is logged once (a warning naming the obelisk, the silo that left and the wait) and
+ * reported in ObeliskStatus. Records on a silo that stops gracefully are lost too (their obelisks released into
+ * them), so those obelisks wait once after a scale-down; a durable provider named "pyralog-obelisk" (Redis in the
+ * silo's redis mode) keeps fence and reservation across everything and never waits for a missing record. A lone
+ * silo's in-memory records end with it: the last silo of a cluster does not release into them (there is no silo left
+ * to host the storage), and after a full cluster restart the local counter file and the clock carry on. The lease's
+ * final home is the replicated metadata group (a later issue); this storage-provider lease is the interim.
  */
 
 /// <summary>The obelisk grain: hands out Scarab IDs for one obelisk id under a fenced lease.</summary>
@@ -52,6 +69,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private readonly TimeProvider _time;
     private readonly ObeliskLeaseStorage _leaseStorage;
     private readonly IClusterMembershipService _membership;
+    private readonly ObeliskActivations _activations;
     private readonly ILogger<ObeliskGrain> _logger;
     private ObeliskSequencer? _sequencer;
     private ObeliskNode? _node;
@@ -59,6 +77,8 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
     private ulong _floorMs;
     private long _renewAtTimestamp;
     private bool _holdsLease;
+    private TimeSpan _leaseWait;
+    private string? _leaseWaitReason;
 
     public ObeliskGrain(
         [PersistentState("lease", PyralogStorageNames.Obelisk)] IPersistentState<ObeliskLease> lease,
@@ -66,6 +86,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         TimeProvider time,
         ObeliskLeaseStorage leaseStorage,
         IClusterMembershipService membership,
+        ObeliskActivations activations,
         ILogger<ObeliskGrain> logger)
     {
         _lease = lease;
@@ -73,6 +94,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         _time = time;
         _leaseStorage = leaseStorage;
         _membership = membership;
+        _activations = activations;
         _logger = logger;
     }
 
@@ -90,6 +112,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         try
         {
             await TakeLeaseAsync(cancellationToken);
+            _activations.Add(GrainContext, _obeliskId);
         }
         catch
         {
@@ -101,10 +124,13 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_holdsLease && _sequencer is not null)
+        _activations.Remove(GrainContext);
+        if (_holdsLease && _sequencer is not null && !(_leaseStorage.IsVolatile && IsLastSilo()))
         {
             // Release: the next activation need not wait, and starts right above what was really issued here,
-            // never below the reservation this activation started from (which covers earlier holders).
+            // never below the reservation this activation started from (which covers earlier holders). The last
+            // silo of a cluster with in-memory lease storage skips it: the records end with it, and no silo is left
+            // to host the storage the write would go to.
             _lease.State.LeaseExpiresUnixMs = 0;
             _lease.State.ReservedUntilMs = Math.Max(_floorMs, (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1);
             try
@@ -148,21 +174,24 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             lease.Fence,
             DateTimeOffset.FromUnixTimeMilliseconds(lease.LeaseExpiresUnixMs),
             ScarabId.Epoch.AddMilliseconds(lease.ReservedUntilMs),
-            _node?.Issued ?? 0));
+            _node?.Issued ?? 0,
+            _leaseWait,
+            _leaseWaitReason));
     }
 
     private async Task TakeLeaseAsync(CancellationToken cancellationToken)
     {
         var lease = _lease.State;
-        var wait = LeaseWait(lease);
-        if (wait > TimeSpan.Zero)
+        (_leaseWait, _leaseWaitReason) = LeaseWait(lease);
+        if (_leaseWait > TimeSpan.Zero)
         {
-            // The holder vanished without releasing (a crashed silo) or is still alive (a duplicate activation).
-            // Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
-            _logger.LogInformation(
-                "Obelisk {ObeliskId} waits {Wait} for the lease of fence {Fence} held by '{Holder}' to run out",
-                _obeliskId, wait, lease.Fence, lease.Holder);
-            await Task.Delay(wait, _time, cancellationToken);
+            // The holder vanished without releasing (a crashed silo), is still alive (a duplicate activation), or its
+            // record may be lost. Wait until it cannot issue any more; if it renews meanwhile, our write below fails.
+            _logger.Log(
+                lease.Fence == 0 ? LogLevel.Warning : LogLevel.Information,
+                "Obelisk {ObeliskId} waits {Wait} before taking its lease: {Reason}",
+                _obeliskId, _leaseWait, _leaseWaitReason);
+            await Task.Delay(_leaseWait, _time, cancellationToken);
         }
 
         _floorMs = lease.ReservedUntilMs;
@@ -175,36 +204,53 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             _obeliskId, lease.Fence, _node.NowMilliseconds);
     }
 
-    /// <summary>How long a newcomer must wait before taking the lease it read (see the design comment).</summary>
-    private TimeSpan LeaseWait(ObeliskLease lease)
+    /// <summary>How long a newcomer must wait before taking the lease it read, and why (see the design comment).</summary>
+    private (TimeSpan Wait, string? Reason) LeaseWait(ObeliskLease lease)
     {
         var longest = Obelisk.LeaseDuration + Obelisk.MaxClockSkew;
         if (lease.LeaseExpiresUnixMs != 0)
         {
             var untilExpiry = TimeSpan.FromMilliseconds(lease.LeaseExpiresUnixMs - _time.GetUtcNow().ToUnixTimeMilliseconds()) + Obelisk.MaxClockSkew;
-            return untilExpiry <= TimeSpan.Zero ? TimeSpan.Zero : untilExpiry < longest ? untilExpiry : longest;
+            var wait = untilExpiry <= TimeSpan.Zero ? TimeSpan.Zero : untilExpiry < longest ? untilExpiry : longest;
+            return (wait, wait > TimeSpan.Zero ? $"the lease of fence {lease.Fence} held by '{lease.Holder}' was not released" : null);
         }
 
-        if (lease.Fence == 0 && _leaseStorage.IsVolatile && OtherSilosAreUp())
+        if (lease.Fence == 0 && _leaseStorage.IsVolatile && SiloThatLeft() is { } left)
         {
-            return longest;
+            return (longest, $"no lease record in volatile (in-memory) lease storage while silo {left} has left the cluster: "
+                + "the record may have been lost with it while its holder still runs");
         }
 
-        return TimeSpan.Zero;
+        return (TimeSpan.Zero, null);
     }
 
-    private bool OtherSilosAreUp()
+    /// <summary>No other silo of the cluster is active (or about to be).</summary>
+    private bool IsLastSilo()
     {
-        var active = 0;
+        var self = GrainContext.Address.SiloAddress;
         foreach (var member in _membership.CurrentSnapshot.Members.Values)
         {
-            if (member.Status == SiloStatus.Active)
+            if (!member.SiloAddress.Equals(self) && member.Status is SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created)
             {
-                active++;
+                return false;
             }
         }
 
-        return active > 1;
+        return true;
+    }
+
+    /// <summary>A silo that left or died since the cluster began (its in-memory records went with it), if any.</summary>
+    private string? SiloThatLeft()
+    {
+        foreach (var member in _membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status is SiloStatus.Dead or SiloStatus.ShuttingDown or SiloStatus.Stopping)
+            {
+                return $"{member.SiloAddress} ({member.Status})";
+            }
+        }
+
+        return null;
     }
 
     private async Task RenewAsync(ulong lastIssuedMs)

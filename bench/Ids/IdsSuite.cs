@@ -8,6 +8,7 @@ using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Grains.Obelisk;
 using Pyralog.Silo.Hosting;
+using Pyralog.Silo.Tests.Obelisk;
 using Pyralog.Storage.Native.Obelisk;
 
 namespace Pyralog.Bench.Ids;
@@ -15,7 +16,8 @@ namespace Pyralog.Bench.Ids;
 /// <summary>
 /// Scarab ID throughput: the obelisk in-process (1 and 2 threads), through PyralogClient against a silo running in
 /// this process, the persistent counter alone, crash recovery, and the floor (Interlocked.Increment) and ceiling
-/// (8,192 IDs per ms per obelisk) in the same run.
+/// (8,192 IDs per ms per obelisk) in the same run; and clients of a three-silo process cluster while one silo is
+/// frozen or killed (the longest wait for one ID, target at most 1 s, with every ID checked).
 /// </summary>
 public sealed class IdsSuite : IBenchSuite
 {
@@ -24,7 +26,7 @@ public sealed class IdsSuite : IBenchSuite
 
     public string Name => Suite;
 
-    public string Description => "Scarab IDs: obelisk sequencer, client, floor and ceiling";
+    public string Description => "Scarab IDs: obelisk sequencer, client, floor and ceiling, clients under a frozen or killed silo";
 
     public async Task RunAsync(BenchReport report, CancellationToken cancellationToken)
     {
@@ -42,6 +44,8 @@ public sealed class IdsSuite : IBenchSuite
             Sequencer(report, root, threads: 2);
             Recovery(report, root);
             await Client(report, root, cancellationToken);
+            await SiloFaultAsync(report, root, SiloFault.Freeze, "client-silo-frozen", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+            await SiloFaultAsync(report, root, SiloFault.Kill, "client-silo-killed", TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(5));
         }
         finally
         {
@@ -191,6 +195,23 @@ public sealed class IdsSuite : IBenchSuite
         {
             await silo.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Three clients take IDs flat out from a three-silo process cluster; after 5 s the third silo is frozen
+    /// (SIGSTOP, SIGCONT after <paramref name="faultPhase"/>) or killed. Every ID is checked.
+    /// </summary>
+    private static async Task SiloFaultAsync(BenchReport report, string root, SiloFault fault, string @case, TimeSpan faultPhase, TimeSpan afterFault)
+    {
+        var result = await ScarabIdFaultRun.RunAsync(
+            Path.Combine(root, @case), fault, clients: 3, TimeSpan.FromSeconds(5), faultPhase, afterFault, line => Console.WriteLine($"  {@case}: {line}"));
+        Console.WriteLine($"  {@case}: {result}");
+        report.Add(Suite, @case, "pyralog", "max gap ms", result.MaxGapMilliseconds, "ms");
+        report.Add(Suite, @case, "pyralog", "max gap at", result.MaxGapAfterFaultSeconds, "s after the fault");
+        report.Add(Suite, @case, "pyralog", "max gap ms since fault", result.MaxGapSinceFaultMilliseconds, "ms");
+        report.Add(Suite, @case, "pyralog", "ids/s", result.IdsPerSecond, "ids/s");
+        report.Add(Suite, @case, "pyralog", "duplicates", result.Duplicates, "count");
+        report.Add(Suite, @case, "pyralog", "out of order", result.OrderViolations, "count");
     }
 
     private static int FreePort()

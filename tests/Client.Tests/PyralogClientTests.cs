@@ -44,6 +44,8 @@ public sealed class PyralogClientTests
         Assert.Equal("PrefetchBlocks", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { PrefetchBlocks = 0 }.Validate()).ParamName);
         Assert.Equal("Spread", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { Spread = 2000 }.Validate()).ParamName);
         Assert.Equal("MaxAttempts", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { MaxAttempts = 0 }.Validate()).ParamName);
+        Assert.Equal("ObeliskIds", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { ObeliskIds = [3, 4, 3] }.Validate()).ParamName);
+        Assert.Equal("RequestDeadline", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { RequestDeadline = TimeSpan.Zero }.Validate()).ParamName);
     }
 
     private static int FreePort()

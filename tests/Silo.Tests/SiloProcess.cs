@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Pyralog.Silo.Tests;
@@ -101,6 +103,20 @@ internal sealed class SiloProcess : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await Process.WaitForExitAsync(timeout.Token);
         return Process.ExitCode;
+    }
+
+    /// <summary>SIGSTOP: the process stops running but keeps its sockets (a frozen VM or a long GC pause).</summary>
+    public void Freeze() => _ = Kill(Process.Id, 19);
+
+    /// <summary>SIGCONT after <see cref="Freeze"/>.</summary>
+    public void Thaw() => _ = Kill(Process.Id, 18);
+
+    /// <summary>A TCP port on 127.0.0.1 that was free a moment ago.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()
