@@ -22,6 +22,15 @@ namespace Pyralog.Grains.Obelisk;
  *     has not expired, as recorded in a write that succeeded. A new activation starts every ID at or above the
  *     ReservedUntil it read, and takes over by writing Fence + 1 under the ETag it read.
  *
+ * What an operator cannot get wrong: an ID is unique within one Pharaoh network, which is one Orleans cluster (one
+ * membership, one lease storage); the two records above make it so whatever the clocks do. The ways a configuration
+ * could split one network into several that issue the same obelisk ids are closed by the operating system, not by
+ * settings: a silo refuses to start on a silo or gateway port another process listens on (checked before Orleans
+ * binds and again after, because Orleans' listeners allow port sharing), and it holds an exclusive lock on its data
+ * directory for its life, so two silos never share a counter file and a client is never split between two one-silo
+ * clusters behind one port (the duplicates seen before these checks). Two clusters started on purpose (other
+ * ports, other data, another cluster id) are separate ID spaces: a client connects to exactly one.
+ *
  * Uniqueness does not depend on clocks: every write is conditional on the ETag, so of two activations exactly one
  * write succeeds after the other has read. If the newcomer B wrote first, the old activation A's next renewal
  * fails and A stops; everything A issued lies below the ReservedUntil that B read, and B issues only above it.
