@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Pyralog.Grains.Consensus;
+using Pyralog.Consensus;
 
 namespace Pyralog.Bench.Raft;
 

@@ -1,5 +1,5 @@
 using Pyralog.Bench.Harness;
-using Pyralog.Grains.Consensus;
+using Pyralog.Consensus;
 
 namespace Pyralog.Bench.Raft;
 

@@ -1,0 +1,132 @@
+using Pyralog.Consensus;
+
+namespace Pyralog.Consensus.Tests;
+
+/// <summary>
+/// Global knowledge the simulator checks every node against after every step:
+/// election safety (one leader per term), log matching (entries with equal index and term have equal content and
+/// equal predecessors' terms, which by induction makes whole prefixes equal), leader completeness (a new leader
+/// holds every entry committed so far), state machine safety (nobody applies a different entry at an index) and
+/// durability (the committed prefix only ever grows; every later commit and apply must agree with it).
+/// </summary>
+public sealed class SafetyMonitor
+{
+    private readonly Dictionary<long, (long Id, long Incarnation)> _leaders = [];
+    private readonly Dictionary<(long Index, long Term), (long PrevTerm, EntryType Type, ReadOnlyMemory<byte> Data)> _entries = [];
+    private readonly List<LogEntry> _committed = [new LogEntry(0, 0, EntryType.Normal, ReadOnlyMemory<byte>.Empty)];
+    private readonly List<LogEntry> _scratch = [];
+
+    /// <summary>Highest index known committed.</summary>
+    public long CommittedIndex => _committed.Count - 1;
+
+    public LogEntry CommittedAt(long index) => _committed[(int)index];
+
+    public void ObserveRole(RaftNode node)
+    {
+        if (node.Role != RaftRole.Leader)
+        {
+            return;
+        }
+
+        if (_leaders.TryGetValue(node.Term, out var leader))
+        {
+            if (leader != (node.Id, node.Incarnation))
+            {
+                throw new SimulationFailure($"two leaders in term {node.Term}: {leader.Id}@{leader.Incarnation} and {node.Id}@{node.Incarnation}");
+            }
+
+            return;
+        }
+
+        _leaders[node.Term] = (node.Id, node.Incarnation);
+        // Leader completeness: everything committed so far is in the new leader's log.
+        var first = node.FirstIndex;
+        if (node.LastIndex < CommittedIndex)
+        {
+            throw new SimulationFailure($"leader {node.Id} of term {node.Term} lacks committed entries: last {node.LastIndex} < committed {CommittedIndex}");
+        }
+
+        for (var i = Math.Max(first - 1, 1); i <= CommittedIndex; i++)
+        {
+            if (node.TermAt(i) != _committed[(int)i].Term)
+            {
+                throw new SimulationFailure($"leader {node.Id} of term {node.Term} has term {node.TermAt(i)} at committed index {i} (committed term {_committed[(int)i].Term})");
+            }
+        }
+    }
+
+    /// <summary>Checks entries as a node persists them (log matching).</summary>
+    public void ObservePersist(RaftNode node, ReadOnlySpan<LogEntry> entries)
+    {
+        for (var k = 0; k < entries.Length; k++)
+        {
+            var e = entries[k];
+            var prevTerm = k > 0 ? entries[k - 1].Term : node.TermAt(e.Index - 1);
+            if (_entries.TryGetValue((e.Index, e.Term), out var known))
+            {
+                if (known.PrevTerm != prevTerm || known.Type != e.Type || !known.Data.Span.SequenceEqual(e.Data.Span))
+                {
+                    throw new SimulationFailure($"log matching violated at node {node.Id}@{node.Incarnation} index {e.Index} term {e.Term}");
+                }
+            }
+            else
+            {
+                _entries[(e.Index, e.Term)] = (prevTerm, e.Type, e.Data);
+            }
+        }
+    }
+
+    /// <summary>A node says everything up to <paramref name="commit"/> is committed: it must agree with the record.</summary>
+    public void ObserveCommit(RaftNode node, long commit)
+    {
+        var from = Math.Max(node.FirstIndex, 1);
+        for (var i = from; i <= Math.Min(commit, CommittedIndex); i++)
+        {
+            if (node.TermAt(i) != _committed[(int)i].Term)
+            {
+                throw new SimulationFailure($"node {node.Id}@{node.Incarnation} commits term {node.TermAt(i)} at {i}, but term {_committed[(int)i].Term} was committed there");
+            }
+        }
+
+        if (commit > CommittedIndex)
+        {
+            if (from > CommittedIndex + 1)
+            {
+                // The node installed a snapshot past what anyone reported; its entries arrive when someone commits them.
+                return;
+            }
+
+            _scratch.Clear();
+            node.CopyEntries(CommittedIndex + 1, commit + 1, _scratch);
+            _committed.AddRange(_scratch);
+        }
+    }
+
+    public void ObserveApply(RaftNode node, in LogEntry e)
+    {
+        if (e.Index < _committed.Count)
+        {
+            var c = _committed[(int)e.Index];
+            if (c.Term != e.Term || c.Type != e.Type || !c.Data.Span.SequenceEqual(e.Data.Span))
+            {
+                throw new SimulationFailure($"state machine safety: node {node.Id}@{node.Incarnation} applies term {e.Term} at {e.Index}, committed was term {c.Term}");
+            }
+        }
+        else if (e.Index == _committed.Count)
+        {
+            _committed.Add(e);
+        }
+        else
+        {
+            throw new SimulationFailure($"node {node.Id} applies {e.Index} beyond known commit {CommittedIndex} with a gap");
+        }
+    }
+
+    public void ObserveSnapshot(RaftNode node, RaftSnapshot s)
+    {
+        if (s.Index <= CommittedIndex && _committed[(int)s.Index].Term != s.Term)
+        {
+            throw new SimulationFailure($"node {node.Id} installs snapshot ({s.Index}, t{s.Term}) conflicting with committed term {_committed[(int)s.Index].Term}");
+        }
+    }
+}
