@@ -1,39 +1,19 @@
 namespace Pyralog.Consensus;
 
 /// <summary>
-/// The durable part of a node: hard state, the latest snapshot and the log after it. The node only reads it;
-/// the host writes it while handling a <see cref="Ready"/> (hard state, snapshot, entries) and completes those
-/// writes before sending that Ready's messages. Everything a node knows after a crash comes from here, so a write
-/// the host has not finished must simply be absent after a restart; that is how unpersisted entries are lost safely.
-/// Indexes: entries exist for (<see cref="Snapshot"/>.Index, <see cref="LastIndex"/>]; <see cref="Term"/> also
-/// answers for the snapshot index itself.
+/// The durable state a node starts from, and the reader for durable entries. The node reads
+/// <see cref="HardState"/> and <see cref="Metadata"/> once, when it is built (after a crash it is rebuilt from here
+/// alone, so whatever the host had not finished persisting is simply gone); afterwards it only calls
+/// <see cref="IRaftLogReader.ReadEntries"/>. The host writes through its own path, one <see cref="PersistBatch"/>
+/// at a time and in order: snapshot, then entries, then hard state, and keeps <see cref="Metadata"/> updated from
+/// the same batch (<see cref="LogMetadata.Restore"/>, <see cref="LogMetadata.Append"/>) and from local compaction
+/// (<see cref="LogMetadata.Compact"/>), so the configuration history and term runs are read back, not rebuilt by
+/// scanning the log.
 /// </summary>
-public interface IRaftStorage
+public interface IRaftStorage : IRaftLogReader
 {
     HardState HardState { get; }
 
-    /// <summary>The latest snapshot (<see cref="RaftSnapshot.Empty"/> on a fresh log).</summary>
-    RaftSnapshot Snapshot { get; }
-
-    long LastIndex { get; }
-
-    /// <summary>The term of the entry at <paramref name="index"/>, for Snapshot.Index ≤ index ≤ LastIndex.</summary>
-    long Term(long index);
-
-    /// <summary>
-    /// Appends entries [lo, hi) to <paramref name="into"/>, stopping once <paramref name="maxBytes"/> is exceeded
-    /// (at least one entry is always returned).
-    /// </summary>
-    void ReadEntries(long lo, long hi, long maxBytes, List<LogEntry> into);
-
-    void SetHardState(HardState state);
-
-    /// <summary>Writes entries; the first may overwrite (and truncates everything from) an existing index.</summary>
-    void Append(ReadOnlySpan<LogEntry> entries);
-
-    /// <summary>Replaces the whole log by a snapshot received from a leader.</summary>
-    void InstallSnapshot(RaftSnapshot snapshot);
-
-    /// <summary>Records a snapshot the application took locally and drops the entries it covers.</summary>
-    void Compact(RaftSnapshot snapshot);
+    /// <summary>The snapshot (with its data), the last index, the term runs and the configuration history.</summary>
+    LogMetadata Metadata { get; }
 }

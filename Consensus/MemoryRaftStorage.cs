@@ -2,20 +2,24 @@ namespace Pyralog.Consensus;
 
 /// <summary>
 /// In-memory <see cref="IRaftStorage"/>: entries in one array with a moving head so compaction and appends are
-/// amortized O(1) and allocation-free on the steady path. Used by tests, the simulator (one instance per "disk")
+/// amortized O(1) and allocation-free on the steady path, plus the durable <see cref="LogMetadata"/> kept from the
+/// same writes. A write is durable when the call returns. Used by tests, the simulator (one instance per "disk")
 /// and the benchmark.
 /// </summary>
 public sealed class MemoryRaftStorage : IRaftStorage
 {
+    // Invariant: _entries[_head .. _head + _count) are the entries (Metadata.Snapshot.Index, Metadata.LastIndex].
     private LogEntry[] _entries = new LogEntry[64];
     private int _head;
     private int _count;
 
     public HardState HardState { get; private set; }
 
-    public RaftSnapshot Snapshot { get; private set; } = RaftSnapshot.Empty;
+    public LogMetadata Metadata { get; } = new(RaftSnapshot.Empty);
 
-    public long LastIndex => Snapshot.Index + _count;
+    public RaftSnapshot Snapshot => Metadata.Snapshot;
+
+    public long LastIndex => Metadata.LastIndex;
 
     /// <summary>
     /// A bootstrapped member's storage: the initial configuration as committed entry 1 of term 1, identical on every
@@ -29,23 +33,35 @@ public sealed class MemoryRaftStorage : IRaftStorage
         return storage;
     }
 
+    /// <summary>Writes a whole batch: snapshot, entries, hard state (each durable as it returns).</summary>
+    public void Write(PersistBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Snapshot is not null)
+        {
+            InstallSnapshot(batch.Snapshot);
+        }
+
+        Append(batch.Entries);
+        if (batch.HardStateChanged)
+        {
+            SetHardState(batch.HardState);
+        }
+    }
+
     public long Term(long index)
     {
-        if (index == Snapshot.Index)
-        {
-            return Snapshot.Term;
-        }
-
         if (index < Snapshot.Index || index > LastIndex)
         {
-            throw new ArgumentOutOfRangeException(nameof(index), $"index {index} outside ({Snapshot.Index}, {LastIndex}]");
+            throw new ArgumentOutOfRangeException(nameof(index), $"index {index} outside [{Snapshot.Index}, {LastIndex}]");
         }
 
-        return _entries[_head + (int)(index - Snapshot.Index - 1)].Term;
+        return Metadata.Term(index);
     }
 
     public void ReadEntries(long lo, long hi, long maxBytes, List<LogEntry> into)
     {
+        ArgumentNullException.ThrowIfNull(into);
         if (lo <= Snapshot.Index || hi > LastIndex + 1)
         {
             throw new ArgumentOutOfRangeException(nameof(lo), $"entries [{lo}, {hi}) outside ({Snapshot.Index}, {LastIndex}]");
@@ -102,18 +118,22 @@ public sealed class MemoryRaftStorage : IRaftStorage
         }
 
         _count = needed;
+        Metadata.Append(entries);
     }
 
+    /// <summary>Replaces the whole log by a snapshot received from a leader.</summary>
     public void InstallSnapshot(RaftSnapshot snapshot)
     {
         Array.Clear(_entries);
         _head = 0;
         _count = 0;
-        Snapshot = snapshot;
+        Metadata.Restore(snapshot);
     }
 
+    /// <summary>Records a snapshot the application took locally (<see cref="RaftNode.CreateSnapshot"/>) and drops the entries it covers.</summary>
     public void Compact(RaftSnapshot snapshot)
     {
+        ArgumentNullException.ThrowIfNull(snapshot);
         if (snapshot.Index <= Snapshot.Index)
         {
             return;
@@ -128,6 +148,6 @@ public sealed class MemoryRaftStorage : IRaftStorage
         Array.Clear(_entries, _head, drop);
         _head += drop;
         _count -= drop;
-        Snapshot = snapshot;
+        Metadata.Compact(snapshot);
     }
 }

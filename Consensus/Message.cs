@@ -7,7 +7,8 @@ namespace Pyralog.Consensus;
 /// Append: Index/LogTerm = previous entry, Entries, Commit. AppendResponse: Index = last matching index, or on
 /// Reject the rejected Index with RejectHint/LogTerm = the follower's conflict hint. Vote/PreVote: Index/LogTerm =
 /// candidate's last entry, Context = 1 for a forced (leader transfer) campaign. Heartbeat: Commit, Context = read
-/// round. InstallSnapshot: Snapshot. ReadIndex: Context = the
+/// round. InstallSnapshot: Snapshot = the snapshot's index, term and configuration with one chunk of its data
+/// starting at ChunkOffset, SnapshotBytes = the whole data's length. ReadIndex: Context = the
 /// follower's read context; ReadIndexResponse: Index = the read index, Context echoed. Messages are immutable once sent; the simulator shares and duplicates them.
 /// </summary>
 public sealed class Message
@@ -34,6 +35,8 @@ public sealed class Message
     public long RejectHint { get; init; }
     public long Context { get; init; }
     public RaftSnapshot? Snapshot { get; init; }
+    public long ChunkOffset { get; init; }
+    public long SnapshotBytes { get; init; }
 
     public override string ToString() =>
         $"{Type} {From}@{FromIncarnation}->{To}@{ToIncarnation} t{Term} i{Index} lt{LogTerm} n{Entries.Length} c{Commit}{(Reject ? " reject hint " + RejectHint : "")} ctx{Context}";

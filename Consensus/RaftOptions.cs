@@ -39,6 +39,15 @@ public sealed class RaftOptions
     /// </summary>
     public int MaxUncommittedEntries { get; init; } = 1 << 20;
 
+    /// <summary>Data bytes per InstallSnapshot message (a snapshot goes out in chunks of at most this size).</summary>
+    public long MaxSnapshotChunkBytes { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// Durable entries kept in memory beyond those still being persisted; older ones are read back through
+    /// <see cref="IRaftLogReader"/> when a lagging follower needs them.
+    /// </summary>
+    public int MaxCachedEntries { get; init; } = 1 << 16;
+
     /// <summary>Bytes of committed entries handed to the application per Ready.</summary>
     public long MaxCommittedBytesPerReady { get; init; } = 8L << 20;
 

@@ -15,11 +15,16 @@ public sealed class RaftNodeTests
         var r = leader.Propose(Encoding.UTF8.GetBytes("hello"));
         Assert.True(r.Accepted);
         var ready = leader.GetReady();
-        Assert.Equal(1, ready.Entries.Length);
+        var batch = ready.ToPersist!;
+        Assert.Single(batch.Entries);
         Assert.Equal(0, ready.CommittedEntries.Length);
-        cluster.Storages[1].Append(ready.Entries);
-        cluster.Storages[1].SetHardState(ready.HardState);
+        cluster.Storages[1].Write(batch);
         leader.Advance();
+
+        // Written but not yet reported durable: the leader does not count its own entry.
+        Assert.True(leader.CommitIndex < r.LastIndex);
+        Assert.False(leader.HasReady);
+        leader.Persisted(batch.Mark);
         Assert.Equal(r.LastIndex, leader.CommitIndex);
         var next = leader.GetReady();
         Assert.Equal("hello", Encoding.UTF8.GetString(next.CommittedEntries[^1].Data.Span));
@@ -71,22 +76,27 @@ public sealed class RaftNodeTests
     [Fact]
     public void ALeaderThatCannotCommitPushesBackOnProposals()
     {
+        var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(9));
         var bounded = new RaftNode(new RaftOptions
         {
             Id = 9,
-            Storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(9)),
+            Storage = storage,
             Random = new SeededRaftRandom(9),
             MaxUncommittedEntries = 3,
         });
         for (var t = 0; t < 30 && bounded.Role != RaftRole.Leader; t++)
         {
             bounded.Tick();
+            while (bounded.HasReady)
+            {
+                SynchronousHost.HandleReady(bounded, storage);
+            }
         }
 
-        // A single-node leader whose Readys are not persisted never commits what it appends.
+        // From here on the host never reports a write durable, so the leader never commits what it appends.
         Assert.Equal(RaftRole.Leader, bounded.Role);
-        Assert.True(bounded.Propose([new byte[] { 1 }, new byte[] { 2 }]).Accepted);
-        var r = bounded.Propose(new byte[] { 3 });
+        Assert.True(bounded.Propose([new byte[] { 1 }, new byte[] { 2 }, new byte[] { 3 }]).Accepted);
+        var r = bounded.Propose(new byte[] { 4 });
         Assert.Equal(ProposeStatus.Backpressure, r.Status);
         Assert.NotNull(r.Error);
     }
@@ -216,11 +226,15 @@ public sealed class RaftNodeTests
         var request = new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 1, Term = 5, Index = 1, LogTerm = 1 };
         voter.Step(request);
         var ready = voter.GetReady();
-        var grant = Assert.Single(ready.Messages);
+        Assert.Empty(ready.Messages);
+        var batch = ready.ToPersist!;
+        var grant = Assert.Single(batch.MessagesAfterPersist);
         Assert.False(grant.Reject);
         Assert.Equal(1, grant.ToIncarnation);
-        Assert.Equal(new HardState(5, 1, 1, 1, 1), ready.HardState);
+        Assert.Equal(new HardState(5, 1, 1, 1, 1), batch.HardState);
+        Assert.True(batch.HardStateChanged);
         voter.Advance();
+        voter.Persisted(batch.Mark);
 
         voter.Step(new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 2, Term = 5, Index = 1, LogTerm = 1 });
         ready = voter.GetReady();
@@ -231,7 +245,9 @@ public sealed class RaftNodeTests
 
         // The same incarnation asking again (a retransmission) is granted again.
         voter.Step(request);
-        Assert.False(Assert.Single(voter.GetReady().Messages).Reject);
+        ready = voter.GetReady();
+        Assert.False(Assert.Single(ready.ToPersist!.MessagesAfterPersist).Reject);
+        Assert.False(ready.ToPersist.HardStateChanged);
         voter.Advance();
     }
 
@@ -241,7 +257,7 @@ public sealed class RaftNodeTests
         var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1));
         var node = TestCluster.NewNode(1, 3, storage);
         node.Tick();
-        storage.SetHardState(node.GetReady().HardState);
+        storage.SetHardState(node.GetReady().ToPersist!.HardState);
         node.Advance();
         Assert.Equal(3, storage.HardState.Incarnation);
         var e = Assert.Throws<ArgumentException>(() => TestCluster.NewNode(1, 4, storage));
@@ -261,8 +277,10 @@ public sealed class RaftNodeTests
             leader.Propose(new byte[] { (byte)i });
             var ready = leader.GetReady();
             appends.AddRange(ready.Messages.Where(m => m.Type == MessageType.Append && m.To == follower));
-            cluster.Storages[leader.Id].Append(ready.Entries);
+            var batch = ready.ToPersist!;
+            cluster.Storages[leader.Id].Write(batch);
             leader.Advance();
+            leader.Persisted(batch.Mark);
         }
 
         // Two messages in flight, each holding as many 25-byte entries as fit in 60 bytes.
@@ -354,14 +372,7 @@ public sealed class RaftNodeTests
     {
         while (node.HasReady)
         {
-            var ready = node.GetReady();
-            storage.Append(ready.Entries);
-            if (ready.HardStateChanged)
-            {
-                storage.SetHardState(ready.HardState);
-            }
-
-            node.Advance();
+            SynchronousHost.HandleReady(node, storage);
         }
     }
 }

@@ -9,11 +9,15 @@ namespace Pyralog.Consensus.Tests;
 /// election timeouts) is drawn from generators seeded by <c>seed</c>, so a run replays exactly from its seed.
 ///
 /// Each tick: maybe inject a fault, tick every live node, deliver due messages in random order, let clients act,
-/// then check the <see cref="SafetyMonitor"/> invariants. Hosts follow the Ready contract (persist, then send,
-/// then apply, then Advance); a crash can strike before or after a Ready is persisted, so unpersisted entries are
-/// lost exactly as on a real disk. After <see cref="SimOptions.FaultTicks"/> all faults heal and within
-/// <see cref="SimOptions.HealTicks"/> a leader must commit a fresh proposal; finally the client history must be
-/// linearizable.
+/// then check the <see cref="SafetyMonitor"/> invariants. Hosts follow the asynchronous Ready contract: a Ready's
+/// <see cref="PersistBatch"/> joins the instance's queue of writes in flight and completes later (each seed draws how
+/// far writes lag behind steps), while the node keeps stepping and ticking; a completed batch is acknowledged with
+/// <see cref="RaftNode.Persisted"/> and only then are its after-persist messages sent. A crash loses every write in
+/// flight, and may tear the oldest one (its snapshot, a prefix of its entries, or everything but its hard state made
+/// it), and a write can fail the same way, stopping the replica. After <see cref="SimOptions.FaultTicks"/> all faults
+/// heal and within <see cref="SimOptions.HealTicks"/> a leader must commit a fresh proposal with every replica a
+/// voter again, a leader transfer must complete and reads at the leader and a follower must be answered; finally the
+/// client history must be linearizable.
 /// </summary>
 public sealed class RaftSimulation
 {
@@ -39,7 +43,19 @@ public sealed class RaftSimulation
     private long _nextOpId;
     private double _dropRate;
     private readonly double _faultRate;
+
+    // Per seed: the chance, at each opportunity (after every input and every tick), that the oldest write in flight
+    // completes; 1 means writes finish right after the input that caused them.
+    private readonly double _persistRate;
+    private readonly bool _preVote;
+    private readonly bool _checkQuorum;
+    private readonly bool _autoMembership;
+    private long _livenessReadContext;
+    private bool _faultsOn = true;
+    private int _livenessReadsDone;
     private int _wipes;
+
+    private static readonly double[] PersistRates = [1, 0.7, 0.4];
 
     private RaftSimulation(long seed, SimOptions options)
     {
@@ -56,6 +72,8 @@ public sealed class RaftSimulation
         _blocked = new bool[n + 1, n + 1];
         _dropRate = options.DropRate;
         _faultRate = options.FaultRate * (0.2 + _rng.Next(1600) / 1000.0);
+        _persistRate = options.PersistLag ? PersistRates[_rng.Next(PersistRates.Length)] : 1;
+        (_preVote, _checkQuorum, _autoMembership) = options.VaryProtocol ? (_rng.Next(2) == 0, _rng.Next(2) == 0, _rng.Next(2) == 0) : (true, true, true);
         var ids = new long[n];
         for (var i = 0; i < n; i++)
         {
@@ -98,12 +116,14 @@ public sealed class RaftSimulation
 
     private void RunAll()
     {
+        Log(string.Create(CultureInfo.InvariantCulture, $"persist rate {_persistRate}, pre-vote {_preVote}, check-quorum {_checkQuorum}, auto-membership {_autoMembership}"));
         for (var t = 0; t < _o.FaultTicks; t++)
         {
             Step(faults: true);
         }
 
         Heal();
+        _faultsOn = false;
         long markerIndex = 0, markerTerm = 0;
         SimInstance? markerAt = null;
         for (var t = 0; ; t++)
@@ -135,6 +155,8 @@ public sealed class RaftSimulation
             }
         }
 
+        FinishTransfer();
+        FinishReads();
         foreach (var c in _clients)
         {
             Abandon(c);
@@ -145,6 +167,92 @@ public sealed class RaftSimulation
         {
             throw new SimulationFailure(error);
         }
+    }
+
+    /// <summary>After healing, a leader transfer to another voter must complete (re-asked if the leader aborts it).</summary>
+    private void FinishTransfer()
+    {
+        var leader = FindLeader();
+        if (leader is null || leader.Node.Config.Voters.Count < 2)
+        {
+            return;
+        }
+
+        var voters = leader.Node.Config.Voters;
+        var target = voters[_rng.Next(voters.Count)].Id;
+        target = target == leader.Id ? voters[(IndexOf(voters, target) + 1) % voters.Count].Id : target;
+        Log($"liveness: transfer {leader.Name} -> {target}");
+        for (var t = 0; ; t++)
+        {
+            if (t >= _o.HealTicks)
+            {
+                throw new SimulationFailure($"leader transfer to {target} did not complete {_o.HealTicks} ticks after healing (leader {FindLeader()?.Name}); nodes: {NodeStates()}");
+            }
+
+            leader = FindLeader();
+            if (leader?.Id == target)
+            {
+                Log($"liveness: {leader.Name} leads after the transfer");
+                return;
+            }
+
+            if (leader is not null && leader.Node.LeadTransferee == 0 && t % (3 * _o.ElectionTicks) == 0)
+            {
+                leader.Node.TransferLeadership(target);
+                Drain(leader);
+            }
+
+            Step(faults: false);
+        }
+    }
+
+    /// <summary>After healing, a read at the leader and a read through a follower must both be answered.</summary>
+    private void FinishReads()
+    {
+        for (var t = 0; ; t++)
+        {
+            if (t >= _o.HealTicks)
+            {
+                throw new SimulationFailure($"liveness: reads not answered {_o.HealTicks} ticks after healing ({_livenessReadsDone} of 2); nodes: {NodeStates()}");
+            }
+
+            var leader = FindLeader();
+            if (t % (3 * _o.ElectionTicks) == 0 && leader is not null)
+            {
+                _livenessReadsDone = 0;
+                _livenessReadContext = -(++_nextOpId);
+                leader.Node.ReadIndex(_livenessReadContext);
+                Drain(leader);
+                var follower = _current[1 + (leader.Id % _o.Nodes)]!;
+                if (follower == leader || follower.Node.ReadIndex(_livenessReadContext).Status != ProposeStatus.Accepted)
+                {
+                    _livenessReadsDone++;
+                }
+
+                Drain(follower);
+            }
+
+            if (_livenessReadsDone >= 2)
+            {
+                Log("liveness: reads answered");
+                return;
+            }
+
+            Step(faults: false);
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<Member> members, long id)
+    {
+        for (var i = 0; i < members.Count; i++)
+        {
+            if (members[i].Id == id)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     // ---------------------------------------------------------------- the tick
@@ -214,6 +322,12 @@ public sealed class RaftSimulation
             {
                 inst.LeaderLogged = wasLeaderTerm;
                 Log($"leader {inst.Name} term {wasLeaderTerm} {inst.Node.Config}");
+                if (_faultsOn && _o.Membership && Chance(0.3))
+                {
+                    // A change right after the election, before the new leader committed anything of its term:
+                    // the node (not the harness) must refuse it.
+                    ChangeMembership(eager: true);
+                }
             }
         }
     }
@@ -305,11 +419,27 @@ public sealed class RaftSimulation
 
     // ---------------------------------------------------------------- the host side of Ready
 
+    /// <summary>Handles Readys and completes writes in flight (each with the seed's chance) until neither moves.</summary>
     private void Drain(SimInstance inst)
     {
-        while (inst.Alive && inst.Node.HasReady)
+        while (inst.Alive)
         {
-            ProcessReady(inst);
+            if (inst.Node.HasReady)
+            {
+                ProcessReady(inst);
+            }
+            else if (inst.InFlight.Count > 0 && Chance(_persistRate))
+            {
+                // One disk flush covers a random prefix of the queue (a host syncs what was written so far).
+                for (var n = 1 + _rng.Next(inst.InFlight.Count); n > 0 && inst.Alive && inst.InFlight.Count > 0; n--)
+                {
+                    CompleteWrite(inst);
+                }
+            }
+            else
+            {
+                break;
+            }
         }
 
         Observe(inst);
@@ -325,43 +455,14 @@ public sealed class RaftSimulation
             return;
         }
 
-        if (r.Snapshot is { } snapshot)
+        if (r.ToPersist is { } batch)
         {
-            _monitor.ObserveSnapshot(node, snapshot);
-            Log($"{inst.Name} installs snapshot {snapshot.Index}/t{snapshot.Term}");
-            inst.Storage.InstallSnapshot(snapshot);
-        }
-
-        if (!r.Entries.IsEmpty)
-        {
-            _monitor.ObservePersist(node, r.Entries);
-            inst.Storage.Append(r.Entries);
-        }
-
-        if (r.HardStateChanged)
-        {
-            var before = inst.Storage.HardState.Commit;
-            inst.Storage.SetHardState(r.HardState);
-            if (r.HardState.Commit > before)
-            {
-                _monitor.ObserveCommit(node, r.HardState.Commit);
-            }
-        }
-
-        if (inst.CrashAtReady == 2)
-        {
-            Crash(inst, "after persisting, before sending");
-            return;
+            inst.InFlight.Enqueue(batch);
         }
 
         foreach (var m in r.Messages)
         {
             Send(m);
-        }
-
-        if (r.Snapshot is not null)
-        {
-            inst.Kv.Restore(r.Snapshot);
         }
 
         foreach (ref readonly var e in r.CommittedEntries)
@@ -372,12 +473,90 @@ public sealed class RaftSimulation
         }
 
         inst.PendingReads.AddRange(r.ReadStates);
+        foreach (var rs in r.ReadStates)
+        {
+            if (rs.Context == _livenessReadContext && _livenessReadContext != 0)
+            {
+                _livenessReadsDone++;
+            }
+        }
+
         node.Advance();
         CompleteReads(inst);
-        if (inst.Kv.Applied - inst.Storage.Snapshot.Index >= _o.CompactEvery)
+        var applied = node.AppliedIndex;
+        if (applied - node.SnapshotIndex >= _o.CompactEvery && inst.Kv.Applied == applied)
         {
-            inst.Storage.Compact(node.CreateSnapshot(inst.Kv.Applied, inst.Kv.Encode()));
+            inst.Storage.Compact(node.CreateSnapshot(applied, inst.Kv.Encode()));
         }
+    }
+
+    /// <summary>The oldest write in flight reaches the disk: acknowledge it, then send what waited for it.</summary>
+    private void CompleteWrite(SimInstance inst)
+    {
+        var batch = inst.InFlight.Dequeue();
+        if (inst.FailNextWrite)
+        {
+            inst.FailNextWrite = false;
+            var torn = TearWrite(inst, batch);
+            Crash(inst, $"write fails ({torn}); the replica stops");
+            return;
+        }
+
+        Write(inst, batch, batch.Entries.Length, hardState: true);
+        if (inst.CrashAtReady == 2)
+        {
+            Crash(inst, "after persisting, before acknowledging");
+            return;
+        }
+
+        if (batch.Snapshot is { } snapshot)
+        {
+            inst.Kv.Restore(snapshot);
+        }
+
+        inst.Node.Persisted(batch.Mark);
+        foreach (var m in batch.MessagesAfterPersist)
+        {
+            Send(m);
+        }
+    }
+
+    /// <summary>Writes the batch in the contract's order, the first <paramref name="entries"/> entries only and the hard state if asked.</summary>
+    private void Write(SimInstance inst, PersistBatch batch, int entries, bool hardState)
+    {
+        var node = inst.Node;
+        if (batch.Snapshot is { } snapshot)
+        {
+            _monitor.ObserveSnapshot(node, snapshot);
+            Log($"{inst.Name} installs snapshot {snapshot.Index}/t{snapshot.Term}");
+            inst.Storage.InstallSnapshot(snapshot);
+        }
+
+        if (entries > 0)
+        {
+            var span = batch.Entries.AsSpan(0, entries);
+            _monitor.ObservePersist(node, span, inst.Storage.Metadata.Term(span[0].Index - 1));
+            inst.Storage.Append(span);
+        }
+
+        if (hardState && batch.HardStateChanged)
+        {
+            var before = inst.Storage.HardState.Commit;
+            inst.Storage.SetHardState(batch.HardState);
+            if (batch.HardState.Commit > before)
+            {
+                _monitor.ObserveCommit(node, batch.HardState.Commit);
+            }
+        }
+    }
+
+    /// <summary>A write cut short: its snapshot and a prefix of its entries (possibly all, possibly none) made it, its hard state did not.</summary>
+    private string TearWrite(SimInstance inst, PersistBatch batch)
+    {
+        var entries = _rng.Next(batch.Entries.Length + 1);
+        var hardState = entries == batch.Entries.Length && _rng.Next(2) == 0;
+        Write(inst, batch, entries, hardState);
+        return $"{entries} of {batch.Entries.Length} entries{(hardState ? " and the hard state" : "")} written";
     }
 
     // ---------------------------------------------------------------- faults
@@ -424,26 +603,33 @@ public sealed class RaftSimulation
                     var id = Chance(0.5) && FindLeader() is { } leader ? leader.Id : RandomId();
                     if (_current[id] is { Alive: true } inst && DownCount() < (_o.Nodes - 1) / 2)
                     {
-                        var mode = _rng.Next(3);
+                        var mode = _rng.Next(4);
                         if (mode == 0)
                         {
-                            Crash(inst, "between steps");
+                            var torn = inst.InFlight.Count > 0 && _rng.Next(2) == 0 ? TearWrite(inst, inst.InFlight.Dequeue()) : null;
+                            Crash(inst, torn is null ? "between steps" : $"between steps, tearing a write ({torn})");
+                        }
+                        else if (mode == 3)
+                        {
+                            inst.FailNextWrite = true;
+                            Log($"{inst.Name}'s next write will fail");
                         }
                         else
                         {
                             inst.CrashAtReady = mode;
-                            Log($"{inst.Name} will crash at its next Ready ({(mode == 1 ? "unpersisted" : "persisted, unsent")})");
+                            Log($"{inst.Name} will crash at its next {(mode == 1 ? "Ready, losing its writes in flight" : "completed write, before acknowledging it")}");
                         }
                     }
 
                     break;
                 }
 
-            case 7 when _o.Wipes:
+            // A wipe in a group of one or two loses the only quorum for good (beyond fault tolerance).
+            case 7 when _o.Wipes && _o.Nodes >= 3:
                 Wipe();
                 break;
             case 8 when _o.Membership:
-                ChangeMembership();
+                ChangeMembership(eager: false);
                 break;
             case 9 when _o.Transfers:
                 {
@@ -490,6 +676,8 @@ public sealed class RaftSimulation
     {
         inst.Alive = false;
         inst.CrashAtReady = 0;
+        inst.FailNextWrite = false;
+        inst.InFlight.Clear();
         if (_current[inst.Id] == inst)
         {
             _downUntil[inst.Id] = _now + 1 + _rng.Next(4 * _o.ElectionTicks);
@@ -611,12 +799,16 @@ public sealed class RaftSimulation
                 {
                     // Removed by the operator (or its re-add was lost with a deposed leader): add it back.
                     var r = leader.Node.ProposeMembershipChange(
-                        new ConfigChange(ConfigChangeType.AddLearner, new Member(id, _current[id]!.Incarnation, AutoPromote: true)));
+                        new ConfigChange(ConfigChangeType.AddLearner, new Member(id, _current[id]!.Incarnation, AutoPromote: _autoMembership)));
                     if (r.Accepted)
                     {
                         Log($"heal: add learner {id}@{_current[id]!.Incarnation}");
                         Drain(leader);
                     }
+                }
+                else if (!_autoMembership && ProposeOneChange(leader, eager: false) is { Accepted: true })
+                {
+                    Drain(leader);
                 }
 
                 return false;
@@ -626,7 +818,13 @@ public sealed class RaftSimulation
         return true;
     }
 
-    private void ChangeMembership()
+    /// <summary>
+    /// An operator change: re-add a removed replica (as an auto-promoting learner, or directly as a voter), or remove
+    /// a voter; without auto-membership also the leader's job (rejoin a new incarnation, promote a learner). An eager
+    /// change comes right after an election, before the group settles; half the accepted changes are followed at once
+    /// by another, which the leader must refuse while the first is uncommitted.
+    /// </summary>
+    private void ChangeMembership(bool eager)
     {
         var leader = FindLeader();
         if (leader is null)
@@ -634,43 +832,75 @@ public sealed class RaftSimulation
             return;
         }
 
+        for (var i = 0; i < 2; i++)
+        {
+            var r = ProposeOneChange(leader, eager);
+            if (r is not { Accepted: true } || !Chance(0.5))
+            {
+                break;
+            }
+        }
+
+        Drain(leader);
+    }
+
+    private ProposeResult? ProposeOneChange(SimInstance leader, bool eager)
+    {
+        var config = leader.Node.Config;
+        if (!_autoMembership)
+        {
+            for (var id = 1; id <= _o.Nodes; id++)
+            {
+                var incarnation = _current[id]!.Incarnation;
+                if (config.TryGetMember(id, out var member, out var isVoter) && id != leader.Id && (member.Incarnation != incarnation || !isVoter))
+                {
+                    var change = member.Incarnation != incarnation
+                        ? new ConfigChange(ConfigChangeType.Rejoin, new Member(id, incarnation))
+                        : new ConfigChange(ConfigChangeType.PromoteLearner, member);
+                    var result = leader.Node.ProposeMembershipChange(change);
+                    Log($"{change.Type} {id}@{change.Member.Incarnation} at {leader.Name}: {result.Status} {result.Error}");
+                    return result;
+                }
+            }
+        }
+
         if (_removed.Count > 0)
         {
             var id = _removed.First();
-            var member = new Member(id, _current[id]!.Incarnation, AutoPromote: true);
-            var r = leader.Node.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddLearner, member));
-            Log($"add learner {member.Id}@{member.Incarnation} at {leader.Name}: {r.Status} {r.Error}");
+            var asVoter = _rng.Next(3) == 0;
+            var member = new Member(id, _current[id]!.Incarnation, AutoPromote: _autoMembership);
+            var r = leader.Node.ProposeMembershipChange(new ConfigChange(asVoter ? ConfigChangeType.AddVoter : ConfigChangeType.AddLearner, member));
+            Log($"{(asVoter ? "add voter" : "add learner")} {member.Id}@{member.Incarnation} at {leader.Name}: {r.Status} {r.Error}");
             if (r.Accepted || r.Status == ProposeStatus.InvalidConfigChange)
             {
                 _removed.Remove(id);
             }
 
-            Drain(leader);
-            return;
+            return r;
         }
 
         // A removal while two incarnations of a replica run races their Rejoin. With 3 nodes it would leave two
         // voters, and a short-lived incarnation that takes a seat and dies would then be a voter failure the group
         // cannot survive (beyond its fault tolerance, not a protocol error), so only 5-node groups do it.
-        if (!Settled(leader) || DownCount() > 0 || (_o.Nodes < 5 && _zombie.Any(z => z is not null)))
+        if ((!eager && !Settled(leader)) || DownCount() > 0 || (_o.Nodes < 5 && _zombie.Any(z => z is not null)) || _o.Nodes < 3)
         {
-            return;
+            return null;
         }
 
         var victim = RandomId();
         if (victim == leader.Id)
         {
-            return;
+            return null;
         }
 
-        var result = leader.Node.ProposeMembershipChange(new ConfigChange(ConfigChangeType.Remove, new Member(victim, _current[victim]!.Incarnation)));
-        Log($"remove {victim} at {leader.Name}: {result.Status} {result.Error}");
-        if (result.Accepted)
+        var result2 = leader.Node.ProposeMembershipChange(new ConfigChange(ConfigChangeType.Remove, new Member(victim, _current[victim]!.Incarnation)));
+        Log($"remove {victim} at {leader.Name}{(eager ? " right after its election" : "")}: {result2.Status} {result2.Error}");
+        if (result2.Accepted)
         {
             _removed.Add(victim);
         }
 
-        Drain(leader);
+        return result2;
     }
 
     private void Heal()
@@ -685,6 +915,7 @@ public sealed class RaftSimulation
             }
 
             _current[id]!.CrashAtReady = 0;
+            _current[id]!.FailNextWrite = false;
             if (_zombie[id] is { } z)
             {
                 z.Alive = false;
@@ -700,7 +931,7 @@ public sealed class RaftSimulation
         var down = 0;
         for (var id = 1; id <= _o.Nodes; id++)
         {
-            if (_current[id] is { Alive: false } || _current[id]!.CrashAtReady != 0)
+            if (_current[id] is { Alive: false } || _current[id]!.CrashAtReady != 0 || _current[id]!.FailNextWrite)
             {
                 down++;
             }
@@ -847,6 +1078,11 @@ public sealed class RaftSimulation
             MaxBytesPerMessage = _o.MaxBytesPerMessage,
             MaxInflightMessages = 4,
             MaxInflightBytes = 2048,
+            MaxSnapshotChunkBytes = 16,
+            MaxCachedEntries = 4,
+            PreVote = _preVote,
+            CheckQuorum = _checkQuorum,
+            AutoMembership = _autoMembership,
             Bugs = _o.Bugs,
         });
         var inst = new SimInstance(id, incarnation, storage, node);
@@ -869,7 +1105,7 @@ public sealed class RaftSimulation
     }
 
     private string NodeStates() => string.Join("; ", _current.Where(c => c is not null).Select(c =>
-        $"{c!.Name} {c.Node.Role} t{c.Node.Term} last {c.Node.LastIndex}/t{c.Node.TermAt(c.Node.LastIndex)} commit {c.Node.CommitIndex} {c.Node.Config}"));
+        $"{c!.Name} {c.Node.Role} t{c.Node.Term} last {c.Node.LastIndex}/t{c.Node.TermAt(c.Node.LastIndex)} commit {c.Node.CommitIndex} {c.Node.Config} {c.Node.DescribeReplication()} in-flight writes {c.InFlight.Count}"));
 
     private long RandomId() => 1 + _rng.Next(_o.Nodes);
 

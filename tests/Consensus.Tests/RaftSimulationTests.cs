@@ -12,6 +12,9 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     private static readonly SimOptions FiveNodes = SimOptions.FromProfile(SimOptions.DefaultProfile, 5);
     private static readonly SimOptions Stress = SimOptions.FromProfile(SimOptions.StressProfile, 3);
 
+    /// <summary>The group sizes the 3- and 5-node sweeps leave out, with pre-vote, check-quorum and auto-membership drawn per seed.</summary>
+    public static TheoryData<int> VariedSizes => new() { 1, 2, 4, 6, 7 };
+
     [Fact]
     public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 5000);
 
@@ -22,6 +25,10 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     [Fact]
     public void StressSeedsPass() => RunSeeds(Stress, 200_001, 2000);
 
+    [Theory]
+    [MemberData(nameof(VariedSizes))]
+    public void VariedSeedsPass(int nodes) => RunSeeds(SimOptions.FromProfile(SimOptions.VariedProfile, nodes), 300_001 + nodes * 10_000, 400);
+
     [Fact]
     [Trait("Category", "Slow")]
     public void TwoHundredThousandSeedsPass()
@@ -29,6 +36,10 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
         RunSeeds(ThreeNodes, 1_000_001, 100_000);
         RunSeeds(FiveNodes, 2_000_001, 100_000);
         RunSeeds(Stress, 3_000_001, 20_000);
+        for (var nodes = 1; nodes <= 7; nodes++)
+        {
+            RunSeeds(SimOptions.FromProfile(SimOptions.VariedProfile, nodes), 4_000_001 + nodes * 100_000, 5_000);
+        }
     }
 
     /// <summary>
@@ -92,7 +103,7 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     private static readonly string[] EventKinds =
     [
         "leader ", "partition", "crash ", "restart ", "wipe ", "second incarnation", "short-lived new incarnation", "during a removal", "remove ", "add learner", "transfer ",
-        "installs snapshot", "drop rate",
+        "installs snapshot", "drop rate", "tearing a write", "write fails", "right after its election", "add voter", "liveness: transfer",
     ];
 
     private void RunSeeds(SimOptions options, long firstSeed, int count)

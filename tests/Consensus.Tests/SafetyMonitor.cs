@@ -55,13 +55,16 @@ public sealed class SafetyMonitor
         }
     }
 
-    /// <summary>Checks entries as a node persists them (log matching).</summary>
-    public void ObservePersist(RaftNode node, ReadOnlySpan<LogEntry> entries)
+    /// <summary>
+    /// Checks entries as a node persists them (log matching); <paramref name="prevTerm"/> is the term the disk holds
+    /// just before the first one.
+    /// </summary>
+    public void ObservePersist(RaftNode node, ReadOnlySpan<LogEntry> entries, long prevTerm)
     {
         for (var k = 0; k < entries.Length; k++)
         {
             var e = entries[k];
-            var prevTerm = k > 0 ? entries[k - 1].Term : node.TermAt(e.Index - 1);
+            prevTerm = k > 0 ? entries[k - 1].Term : prevTerm;
             if (_entries.TryGetValue((e.Index, e.Term), out var known))
             {
                 if (known.PrevTerm != prevTerm || known.Type != e.Type || !known.Data.Span.SequenceEqual(e.Data.Span))

@@ -17,8 +17,14 @@ internal sealed class SimInstance(long id, long incarnation, MemoryRaftStorage s
 
     public bool Alive { get; set; } = true;
 
-    /// <summary>Crash at the next Ready: 1 = before persisting it, 2 = after persisting, before sending.</summary>
+    /// <summary>1 = crash at the next Ready (losing the writes in flight); 2 = crash once the next write completes, before acknowledging it.</summary>
     public int CrashAtReady { get; set; }
+
+    /// <summary>The next write completes only in part and the replica stops (a failed write is fatal to a host).</summary>
+    public bool FailNextWrite { get; set; }
+
+    /// <summary>Writes handed to the disk and not yet complete, oldest first (they complete in order).</summary>
+    public Queue<PersistBatch> InFlight { get; } = new();
 
     public List<ReadState> PendingReads { get; } = [];
 

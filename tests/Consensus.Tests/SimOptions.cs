@@ -15,6 +15,12 @@ public sealed record SimOptions
     /// <summary>One entry per Append and twice the fault rate: old-term entries travel alone, elections churn.</summary>
     public const string StressProfile = "stress";
 
+    /// <summary>
+    /// Pre-vote, check-quorum and auto-membership drawn per seed (each on or off), so runs also cover a group without
+    /// them; without auto-membership the harness rejoins and promotes as an operator.
+    /// </summary>
+    public const string VariedProfile = "varied";
+
     /// <summary>The named profile these options were built from (<see cref="FromProfile"/>).</summary>
     public string Profile { get; private init; } = DefaultProfile;
 
@@ -64,6 +70,12 @@ public sealed record SimOptions
 
     public int Clients { get; init; } = 3;
 
+    /// <summary>Writes complete some inputs after the Ready that carried them (the rate is drawn per seed), not at once.</summary>
+    public bool PersistLag { get; init; } = true;
+
+    /// <summary>Pre-vote, check-quorum and auto-membership are drawn per seed instead of all on.</summary>
+    public bool VaryProtocol { get; init; }
+
     public int Keys { get; init; } = 2;
 
     internal RaftTestBugs Bugs { get; init; }
@@ -72,11 +84,12 @@ public sealed record SimOptions
     {
         DefaultProfile => new SimOptions { Nodes = nodes, Bugs = bugs },
         StressProfile => new SimOptions { Profile = StressProfile, Nodes = nodes, Bugs = bugs, MaxBytesPerMessage = 1, FaultRate = 0.3 },
-        _ => throw new ArgumentException($"unknown simulation profile '{profile}' (known: {DefaultProfile}, {StressProfile})", nameof(profile)),
+        VariedProfile => new SimOptions { Profile = VariedProfile, Nodes = nodes, Bugs = bugs, VaryProtocol = true },
+        _ => throw new ArgumentException($"unknown simulation profile '{profile}' (known: {DefaultProfile}, {StressProfile}, {VariedProfile})", nameof(profile)),
     };
 
     /// <summary>
-    /// Reads a replay request: PYRALOG_RAFT_SEED (default 42), PYRALOG_RAFT_PROFILE (default, stress),
+    /// Reads a replay request: PYRALOG_RAFT_SEED (default 42), PYRALOG_RAFT_PROFILE (default, stress, varied),
     /// PYRALOG_RAFT_NODES (default 3), PYRALOG_RAFT_BUG (a <see cref="RaftTestBugs"/> name, default none).
     /// </summary>
     internal static (long Seed, SimOptions Options) FromReplayVariables(Func<string, string?> variable)

@@ -122,18 +122,11 @@ internal sealed class TestCluster
 
     private void Handle(long id, RaftNode n)
     {
-        var r = n.GetReady();
-        r.PersistTo(Storages[id]);
-
-        foreach (var m in r.Messages)
+        var applied = Applied.TryGetValue(id, out var list) ? list : Applied[id] = [];
+        var reads = Reads.TryGetValue(id, out var rl) ? rl : Reads[id] = [];
+        foreach (var m in SynchronousHost.HandleReady(n, Storages[id], applied, reads))
         {
             _network.Enqueue(m);
         }
-
-        var applied = Applied.TryGetValue(id, out var list) ? list : Applied[id] = [];
-        applied.AddRange(r.CommittedEntries.ToArray());
-        var reads = Reads.TryGetValue(id, out var rl) ? rl : Reads[id] = [];
-        reads.AddRange(r.ReadStates);
-        n.Advance();
     }
 }
