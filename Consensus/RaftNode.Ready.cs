@@ -126,12 +126,17 @@ public sealed partial class RaftNode
     /// </summary>
     private void DropAcknowledgementsFrom(long from)
     {
-        if (Bug(RaftTestBugs.KeepStaleAcknowledgements))
+        var kept = 0;
+        for (var i = 0; i < _afterPersist.Count; i++)
         {
-            return;
+            var m = _afterPersist[i];
+            if (m.Type != MessageType.AppendResponse || m.Index < from)
+            {
+                _afterPersist[kept++] = m;
+            }
         }
 
-        _afterPersist.RemoveAll(m => m.Type == MessageType.AppendResponse && m.Index >= from);
+        _afterPersist.RemoveRange(kept, _afterPersist.Count - kept);
     }
 
     private void CheckNoReadyOut()

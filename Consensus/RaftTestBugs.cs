@@ -32,7 +32,4 @@ internal enum RaftTestBugs
 
     /// <summary>A candidate counts its own vote before the hard state recording it is durable.</summary>
     SelfVoteBeforePersist = 256,
-
-    /// <summary>Acknowledgements waiting for a batch are kept when the entries they claim are overwritten.</summary>
-    KeepStaleAcknowledgements = 512,
 }

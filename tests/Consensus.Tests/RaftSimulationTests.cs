@@ -13,7 +13,9 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     private static readonly SimOptions Stress = SimOptions.FromProfile(SimOptions.StressProfile, 3);
 
     /// <summary>The group sizes the 3- and 5-node sweeps leave out, with pre-vote, check-quorum and auto-membership drawn per seed.</summary>
-    public static TheoryData<int> VariedSizes => new() { 1, 2, 4, 6, 7 };
+    public static TheoryData<int> VariedSizes => new(VariedNodeCounts);
+
+    private static readonly int[] VariedNodeCounts = [1, 2, 4, 6, 7];
 
     [Fact]
     public void ThreeNodeSeedsPass() => RunSeeds(ThreeNodes, 1, 5000);
@@ -98,6 +100,39 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
         output.WriteLine($"{bug} caught:\n{failure.Describe()}");
         Assert.Contains(expected, failure.Failure, StringComparison.Ordinal);
         Assert.DoesNotContain("no progress", failure.Failure, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The blind spots a mutation run found in the synchronous-persistence simulator, each as a deliberate bug: every
+    /// one must fail within the seeds of the default sweep (3 nodes, then 5, then stress, then the varied sizes), and
+    /// the seed and time to detection are printed.
+    /// </summary>
+    [Theory]
+    [InlineData(RaftTestBugs.LeaderCountsUnpersisted)]
+    [InlineData(RaftTestBugs.KeepSuffixOnConflict)]
+    [InlineData(RaftTestBugs.ConfigChangeBeforeTermCommit)]
+    [InlineData(RaftTestBugs.HardStateIgnoresVote)]
+    [InlineData(RaftTestBugs.AcknowledgeBeforePersist)]
+    [InlineData(RaftTestBugs.SelfVoteBeforePersist)]
+    internal void DefaultSweepCatchesInjectedBug(RaftTestBugs bug)
+    {
+        var watch = Stopwatch.StartNew();
+        (SimOptions Options, long First, int Count)[] sweep =
+        [
+            (ThreeNodes, 1, 5000), (FiveNodes, 100_001, 5000), (Stress, 200_001, 2000),
+            .. VariedNodeCounts.Select(nodes => (SimOptions.FromProfile(SimOptions.VariedProfile, nodes), 300_001 + nodes * 10_000L, 400)),
+        ];
+        foreach (var (options, first, count) in sweep)
+        {
+            var (failure, results) = RunParallel(options with { Bugs = bug }, first, count);
+            if (failure is not null)
+            {
+                output.WriteLine($"{bug} caught after {watch.Elapsed.TotalSeconds:F1}s ({results.Count} seeds of {options.Profile}/{options.Nodes}):\n{failure.Describe()}");
+                return;
+            }
+        }
+
+        Assert.Fail($"the default sweep did not catch {bug}");
     }
 
     private static readonly string[] EventKinds =

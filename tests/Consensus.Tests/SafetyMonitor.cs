@@ -7,7 +7,9 @@ namespace Pyralog.Consensus.Tests;
 /// election safety (one leader per term), log matching (entries with equal index and term have equal content and
 /// equal predecessors' terms, which by induction makes whole prefixes equal), leader completeness (a new leader
 /// holds every entry committed so far), state machine safety (nobody applies a different entry at an index) and
-/// durability (the committed prefix only ever grows; every later commit and apply must agree with it).
+/// durability (the committed prefix only ever grows; every later commit and apply must agree with it); and promises
+/// backed by the disk (a vote grant or a positive acknowledgement leaves only when the sender's durable state holds
+/// what it promises, and a leader's term and own vote are durable).
 /// </summary>
 public sealed class SafetyMonitor
 {
@@ -130,6 +132,40 @@ public sealed class SafetyMonitor
         if (s.Index <= CommittedIndex && _committed[(int)s.Index].Term != s.Term)
         {
             throw new SimulationFailure($"node {node.Id} installs snapshot ({s.Index}, t{s.Term}) conflicting with committed term {_committed[(int)s.Index].Term}");
+        }
+    }
+
+    /// <summary>
+    /// A message is leaving <paramref name="node"/> whose disk is <paramref name="durable"/>: a vote grant needs the
+    /// vote (or a later term) on disk, a positive acknowledgement of index i in term T needs entries up to i on disk,
+    /// none of a term after T (else it acknowledges entries that were overwritten before they were written).
+    /// </summary>
+    public static void ObserveSend(RaftNode node, MemoryRaftStorage durable, Message m)
+    {
+        var hard = durable.HardState;
+        if (m.Type == MessageType.VoteResponse && !m.Reject &&
+            !(hard.Term > m.Term || (hard.Term == m.Term && hard.Vote == m.To && hard.VoteIncarnation == m.ToIncarnation)))
+        {
+            throw new SimulationFailure($"node {node.Id}@{node.Incarnation} grants its vote in term {m.Term} to {m.To}@{m.ToIncarnation} but its disk records term {hard.Term} vote {hard.Vote}@{hard.VoteIncarnation}");
+        }
+
+        if (m.Type == MessageType.AppendResponse && !m.Reject && m.Index > 0)
+        {
+            var meta = durable.Metadata;
+            if (m.Index > meta.LastIndex || (m.Index > meta.Snapshot.Index && meta.Term(m.Index) > m.Term))
+            {
+                throw new SimulationFailure($"node {node.Id}@{node.Incarnation} acknowledges index {m.Index} in term {m.Term} but its disk ends at {meta.LastIndex} (term {meta.Term(Math.Min(m.Index, meta.LastIndex))})");
+            }
+        }
+    }
+
+    /// <summary>A leader's term and its own vote are on its disk (it must not lead on a vote a crash could forget).</summary>
+    public static void ObserveLeaderDurable(RaftNode node, MemoryRaftStorage durable)
+    {
+        var hard = durable.HardState;
+        if (node.Role == RaftRole.Leader && (hard.Term != node.Term || hard.Vote != node.Id || hard.VoteIncarnation != node.Incarnation))
+        {
+            throw new SimulationFailure($"leader {node.Id}@{node.Incarnation} of term {node.Term} has term {hard.Term} vote {hard.Vote}@{hard.VoteIncarnation} on disk");
         }
     }
 }
