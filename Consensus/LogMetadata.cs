@@ -40,17 +40,39 @@ public sealed class LogMetadata
     /// <summary>The index of the entry that carried <see cref="Config"/>.</summary>
     public long ConfigIndex => _configs[^1].Index;
 
-    /// <summary>A copy (the node's view and the durable record never share lists).</summary>
-    public LogMetadata Clone()
+    /// <summary>
+    /// Rebuilds the metadata a host persisted (<see cref="Snapshot"/>, <see cref="LastIndex"/>, <see cref="Runs"/>,
+    /// <see cref="Configs"/>) without reading the log; throws when the parts contradict each other.
+    /// </summary>
+    public static LogMetadata FromPersisted(RaftSnapshot snapshot, long lastIndex, IReadOnlyList<TermRun> runs, IReadOnlyList<ConfigEntry> configs)
     {
-        var copy = new LogMetadata(Snapshot);
-        copy._runs.Clear();
-        copy._runs.AddRange(_runs);
-        copy._configs.Clear();
-        copy._configs.AddRange(_configs);
-        copy.LastIndex = LastIndex;
-        return copy;
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentNullException.ThrowIfNull(configs);
+        var meta = new LogMetadata(snapshot);
+        if (runs.Count == 0 || runs[0] != new TermRun(snapshot.Index, snapshot.Term) || configs.Count == 0 || configs[0].Index != snapshot.Index ||
+            lastIndex < runs[^1].FirstIndex || (configs.Count > 1 && configs[^1].Index > lastIndex))
+        {
+            throw new ArgumentException($"persisted log metadata does not start at snapshot ({snapshot.Index}, t{snapshot.Term}) or does not end by {lastIndex}");
+        }
+
+        for (var i = 1; i < runs.Count; i++)
+        {
+            if (runs[i].FirstIndex <= runs[i - 1].FirstIndex || runs[i].Term <= runs[i - 1].Term)
+            {
+                throw new ArgumentException($"term runs out of order at {runs[i].FirstIndex}");
+            }
+        }
+
+        meta._runs.Clear();
+        meta._runs.AddRange(runs);
+        meta._configs.Clear();
+        meta._configs.AddRange(configs);
+        meta.LastIndex = lastIndex;
+        return meta;
     }
+
+    /// <summary>A copy (the node's view and the durable record never share lists).</summary>
+    public LogMetadata Clone() => FromPersisted(Snapshot, LastIndex, _runs, _configs);
 
     /// <summary>The term at <paramref name="index"/>, or 0 outside [Snapshot.Index, LastIndex].</summary>
     public long Term(long index)

@@ -11,6 +11,9 @@ namespace Pyralog.Consensus;
 /// </summary>
 public sealed partial class RaftNode
 {
+    /// <summary>The after-persist list of a batch with nothing waiting (saves a list per batch). Invariant: always empty.</summary>
+    private static readonly List<Message> NoMessages = [];
+
     public bool HasReady =>
         _messages.Count > 0 || _afterPersist.Count > 0 || _log.HasUnpersisted || _readStates.Count > 0 ||
         HardStateChanged(CurrentHardState) || _log.ApplyLimit > _log.Applied;
@@ -32,8 +35,12 @@ public sealed partial class RaftNode
         if (snapshot is not null || entries.Length > 0 || hardChanged || _afterPersist.Count > 0)
         {
             var mark = new PersistMark(_log.LastIndex, _log.LastTerm, snapshot?.Index ?? 0, hard);
-            r.ToPersist = new PersistBatch(snapshot, entries, hard, hardChanged, _afterPersist, mark);
-            _afterPersist = [];
+            var waiting = _afterPersist.Count > 0 ? _afterPersist : NoMessages;
+            r.ToPersist = new PersistBatch(snapshot, entries, hard, hardChanged, waiting, mark);
+            if (waiting.Count > 0)
+            {
+                _afterPersist = [];
+            }
             _handedOutHardState = hard;
         }
         else

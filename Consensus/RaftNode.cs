@@ -130,9 +130,6 @@ public sealed partial class RaftNode
     /// <summary>The index of the snapshot the log starts after (possibly one received and not yet durable).</summary>
     public long SnapshotIndex => _log.SnapshotIndex;
 
-    /// <summary>The last index this node knows to be durable.</summary>
-    public long PersistedIndex => _log.StableLastIndex;
-
     /// <summary>True when this incarnation is a voter of its current configuration.</summary>
     public bool IsVoter => Config.IsVoter(Id, Incarnation);
 

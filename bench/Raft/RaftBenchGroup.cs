@@ -8,7 +8,8 @@ namespace Pyralog.Bench.Raft;
 /// <see cref="PersistBatch"/> to <see cref="MemoryRaftStorage"/> (durable at once, so it is acknowledged at once),
 /// hand messages to the peer directly, apply, advance, compact every 64 Ki entries.
 /// Counts the objects the steady path is known to allocate (one <see cref="Message"/> per message, one entry array per
-/// distinct range of entries sent) as it routes them, and the bytes those objects take, with object sizes measured at
+/// distinct range of entries sent, per persist batch the batch, its copy of the entries and the list of messages that
+/// wait for it) as it routes them, and the bytes those objects take, with object sizes measured at
 /// start-up rather than computed; the measured allocated bytes not accounted for by them bound the allocations the
 /// count may have missed.
 /// </summary>
@@ -26,6 +27,8 @@ internal sealed class RaftBenchGroup
     private readonly long _messageBytes;
     private readonly long _arrayBytes;
     private readonly long _entryBytes;
+    private readonly long _batchBytes;
+    private readonly long _waitingListBytes;
     private LogEntry[]? _lastCounted;
     private long _applied;
     private long _allocations;
@@ -65,6 +68,11 @@ internal sealed class RaftBenchGroup
         var oneEntry = MeasureBytes(() => new LogEntry[1]);
         _entryBytes = MeasureBytes(() => new LogEntry[2]) - oneEntry;
         _arrayBytes = oneEntry - _entryBytes;
+        LogEntry[] noEntries = [];
+        List<Message> noMessages = [];
+        _batchBytes = MeasureBytes(() => new PersistBatch(null, noEntries, default, false, noMessages, default));
+        var ack = new Message { Type = MessageType.AppendResponse, To = 1, From = 2, FromIncarnation = 1, Term = 1 };
+        _waitingListBytes = MeasureBytes(() => new List<Message> { ack });
     }
 
     /// <summary>Bytes one object made by <paramref name="make"/> takes on the heap, measured.</summary>
@@ -136,6 +144,24 @@ internal sealed class RaftBenchGroup
         return new RaftMeasurement(_applied - startApplied, wall, cpu, _allocations - startAllocations, bytes, _accountedBytes - startAccounted);
     }
 
+    /// <summary>A persist batch: the batch, its copy of the entries, and the list of messages waiting for it.</summary>
+    private void CountBatch(PersistBatch batch)
+    {
+        _allocations++;
+        _accountedBytes += _batchBytes;
+        if (batch.Entries.Length > 0)
+        {
+            _allocations++;
+            _accountedBytes += _arrayBytes + batch.Entries.Length * _entryBytes;
+        }
+
+        if (batch.MessagesAfterPersist.Count > 0)
+        {
+            _allocations += 2;
+            _accountedBytes += _waitingListBytes;
+        }
+    }
+
     /// <summary>Queues messages for delivery, counting the objects they are known to allocate.</summary>
     private void Route(IReadOnlyList<Message> messages)
     {
@@ -167,6 +193,7 @@ internal sealed class RaftBenchGroup
                 if (batch is not null)
                 {
                     storage.Write(batch);
+                    CountBatch(batch);
                 }
 
                 Route(r.Messages);

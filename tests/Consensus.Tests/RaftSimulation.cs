@@ -72,7 +72,7 @@ public sealed class RaftSimulation
         _blocked = new bool[n + 1, n + 1];
         _dropRate = options.DropRate;
         _faultRate = options.FaultRate * (0.2 + _rng.Next(1600) / 1000.0);
-        _persistRate = options.PersistLag ? PersistRates[_rng.Next(PersistRates.Length)] : 1;
+        _persistRate = PersistRates[_rng.Next(PersistRates.Length)];
         (_preVote, _checkQuorum, _autoMembership) = options.VaryProtocol ? (_rng.Next(2) == 0, _rng.Next(2) == 0, _rng.Next(2) == 0) : (true, true, true);
         var ids = new long[n];
         for (var i = 0; i < n; i++)

@@ -70,9 +70,6 @@ public sealed record SimOptions
 
     public int Clients { get; init; } = 3;
 
-    /// <summary>Writes complete some inputs after the Ready that carried them (the rate is drawn per seed), not at once.</summary>
-    public bool PersistLag { get; init; } = true;
-
     /// <summary>Pre-vote, check-quorum and auto-membership are drawn per seed instead of all on.</summary>
     public bool VaryProtocol { get; init; }
 
