@@ -1,13 +1,15 @@
 using System.Diagnostics;
-using Pyralog.Grains.Consensus;
+using Pyralog.Consensus;
 
 namespace Pyralog.Bench.Raft;
 
 /// <summary>
-/// A Raft group on one thread with hosts that follow the Ready contract in memory: persist to
-/// <see cref="MemoryRaftStorage"/>, hand messages to the peer directly, apply, advance, compact every 64 Ki entries.
+/// A Raft group on one thread with hosts that follow the Ready contract in memory: write each
+/// <see cref="PersistBatch"/> to <see cref="MemoryRaftStorage"/> (durable at once, so it is acknowledged at once),
+/// hand messages to the peer directly, apply, advance, compact every 64 Ki entries.
 /// Counts the objects the steady path is known to allocate (one <see cref="Message"/> per message, one entry array per
-/// distinct range of entries sent) as it routes them, and the bytes those objects take, with object sizes measured at
+/// distinct range of entries sent, per persist batch the batch, its copy of the entries and the list of messages that
+/// wait for it) as it routes them, and the bytes those objects take, with object sizes measured at
 /// start-up rather than computed; the measured allocated bytes not accounted for by them bound the allocations the
 /// count may have missed.
 /// </summary>
@@ -25,6 +27,8 @@ internal sealed class RaftBenchGroup
     private readonly long _messageBytes;
     private readonly long _arrayBytes;
     private readonly long _entryBytes;
+    private readonly long _batchBytes;
+    private readonly long _waitingListBytes;
     private LogEntry[]? _lastCounted;
     private long _applied;
     private long _allocations;
@@ -64,6 +68,11 @@ internal sealed class RaftBenchGroup
         var oneEntry = MeasureBytes(() => new LogEntry[1]);
         _entryBytes = MeasureBytes(() => new LogEntry[2]) - oneEntry;
         _arrayBytes = oneEntry - _entryBytes;
+        LogEntry[] noEntries = [];
+        List<Message> noMessages = [];
+        _batchBytes = MeasureBytes(() => new PersistBatch(null, noEntries, default, false, noMessages, default));
+        var ack = new Message { Type = MessageType.AppendResponse, To = 1, From = 2, FromIncarnation = 1, Term = 1 };
+        _waitingListBytes = MeasureBytes(() => new List<Message> { ack });
     }
 
     /// <summary>Bytes one object made by <paramref name="make"/> takes on the heap, measured.</summary>
@@ -135,6 +144,41 @@ internal sealed class RaftBenchGroup
         return new RaftMeasurement(_applied - startApplied, wall, cpu, _allocations - startAllocations, bytes, _accountedBytes - startAccounted);
     }
 
+    /// <summary>A persist batch: the batch, its copy of the entries, and the list of messages waiting for it.</summary>
+    private void CountBatch(PersistBatch batch)
+    {
+        _allocations++;
+        _accountedBytes += _batchBytes;
+        if (batch.Entries.Length > 0)
+        {
+            _allocations++;
+            _accountedBytes += _arrayBytes + batch.Entries.Length * _entryBytes;
+        }
+
+        if (batch.MessagesAfterPersist.Count > 0)
+        {
+            _allocations += 2;
+            _accountedBytes += _waitingListBytes;
+        }
+    }
+
+    /// <summary>Queues messages for delivery, counting the objects they are known to allocate.</summary>
+    private void Route(IReadOnlyList<Message> messages)
+    {
+        foreach (var m in messages)
+        {
+            _network.Enqueue(m);
+            _allocations++;
+            _accountedBytes += _messageBytes;
+            if (m.Entries.Length > 0 && !ReferenceEquals(m.Entries, _lastCounted))
+            {
+                _lastCounted = m.Entries;
+                _allocations++;
+                _accountedBytes += _arrayBytes + m.Entries.Length * _entryBytes;
+            }
+        }
+    }
+
     /// <summary>Every node handles its Ready (persist, send, apply, advance); then queued messages are delivered.</summary>
     private void Pump()
     {
@@ -145,21 +189,14 @@ internal sealed class RaftBenchGroup
             {
                 var r = node.GetReady();
                 var storage = _storages[i];
-                r.PersistTo(storage);
-
-                foreach (var m in r.Messages)
+                var batch = r.ToPersist;
+                if (batch is not null)
                 {
-                    _network.Enqueue(m);
-                    _allocations++;
-                    _accountedBytes += _messageBytes;
-                    if (m.Entries.Length > 0 && !ReferenceEquals(m.Entries, _lastCounted))
-                    {
-                        _lastCounted = m.Entries;
-                        _allocations++;
-                        _accountedBytes += _arrayBytes + m.Entries.Length * _entryBytes;
-                    }
+                    storage.Write(batch);
+                    CountBatch(batch);
                 }
 
+                Route(r.Messages);
                 var committed = r.CommittedEntries;
                 if (node.Role == RaftRole.Leader)
                 {
@@ -167,7 +204,13 @@ internal sealed class RaftBenchGroup
                 }
 
                 node.Advance();
-                if (node.AppliedIndex - storage.Snapshot.Index >= CompactEvery)
+                if (batch is not null)
+                {
+                    node.Persisted(batch.Mark);
+                    Route(batch.MessagesAfterPersist);
+                }
+
+                if (node.AppliedIndex - node.SnapshotIndex >= CompactEvery)
                 {
                     storage.Compact(node.CreateSnapshot(node.AppliedIndex, ReadOnlyMemory<byte>.Empty));
                 }

@@ -1,10 +1,11 @@
 using Pyralog.Bench.Harness;
-using Pyralog.Grains.Consensus;
+using Pyralog.Consensus;
 
 namespace Pyralog.Bench.Raft;
 
 /// <summary>
-/// The pure Raft core on one thread, no I/O: a 3-node group whose hosts persist to <see cref="MemoryRaftStorage"/>,
+/// The pure Raft core on one thread, no I/O: a 3-node group whose hosts write each persist batch to
+/// <see cref="MemoryRaftStorage"/> and acknowledge it at once,
 /// hand messages to each other directly and apply committed entries. The leader gets batches of 100-byte proposals
 /// (payloads are slices of one preallocated buffer, as a host would pass slices of its receive buffers), with up to
 /// four batches in flight so replication is pipelined. Reported: committed entries per second (wall clock),
@@ -12,7 +13,8 @@ namespace Pyralog.Bench.Raft;
 /// allocated per entry (measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/>), and allocations per entry,
 /// which .NET cannot count directly (the runtime's allocation events are sampled), so two figures:
 /// <c>counted-allocs/entry</c>, the objects the steady path is known to allocate (one <see cref="Message"/> per message,
-/// one entry array per distinct range of entries sent), counted as the suite routes them — not a measurement; and
+/// one entry array per distinct range of entries sent, per persist batch the batch, its entry copy and its list of
+/// waiting messages), counted as the suite routes them — not a measurement; and
 /// <c>allocs/entry-max</c>, an upper bound from measurements: the counted objects plus the measured bytes they do not
 /// account for (object sizes measured at start-up; <c>unaccounted</c>) divided by 24 B, the smallest .NET object.
 /// </summary>

@@ -1,0 +1,65 @@
+namespace Pyralog.Consensus;
+
+/// <summary>
+/// Settings of one node. Timeouts are in ticks (the host decides how long a tick is). Election timeouts are drawn
+/// from [ElectionTicks, 2 × ElectionTicks) with <see cref="Random"/> so that runs are reproducible per seed.
+/// </summary>
+public sealed class RaftOptions
+{
+    /// <summary>This replica's id (non-zero).</summary>
+    public required long Id { get; init; }
+
+    /// <summary>
+    /// This activation's incarnation. Must be the one recorded in the persisted hard state when there is one (the node
+    /// throws otherwise), and a value larger than any earlier incarnation of this replica when the storage is empty
+    /// (see <see cref="ClusterConfig"/>).
+    /// </summary>
+    public long Incarnation { get; init; } = 1;
+
+    public required IRaftStorage Storage { get; init; }
+
+    public required IRaftRandom Random { get; init; }
+
+    public int ElectionTicks { get; init; } = 10;
+
+    public int HeartbeatTicks { get; init; } = 1;
+
+    /// <summary>Bytes of entries per Append message (at least one entry is always sent).</summary>
+    public long MaxBytesPerMessage { get; init; } = 1 << 20;
+
+    /// <summary>Appends in flight per follower in the Replicate state.</summary>
+    public int MaxInflightMessages { get; init; } = 64;
+
+    /// <summary>Bytes of entries in flight per follower.</summary>
+    public long MaxInflightBytes { get; init; } = 64L << 20;
+
+    /// <summary>
+    /// The leader refuses proposals that would leave more entries than this uncommitted, so a leader that cannot reach
+    /// a quorum does not buffer without bound.
+    /// </summary>
+    public int MaxUncommittedEntries { get; init; } = 1 << 20;
+
+    /// <summary>Data bytes per InstallSnapshot message (a snapshot goes out in chunks of at most this size).</summary>
+    public long MaxSnapshotChunkBytes { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// Durable entries kept in memory beyond those still being persisted; older ones are read back through
+    /// <see cref="IRaftLogReader"/> when a lagging follower needs them.
+    /// </summary>
+    public int MaxCachedEntries { get; init; } = 1 << 16;
+
+    /// <summary>Bytes of committed entries handed to the application per Ready.</summary>
+    public long MaxCommittedBytesPerReady { get; init; } = 8L << 20;
+
+    public bool PreVote { get; init; } = true;
+
+    /// <summary>The leader steps down when it has not heard from a quorum within an election timeout; followers ignore
+    /// vote requests while they hear from a leader (a leader lease against disruptive nodes).</summary>
+    public bool CheckQuorum { get; init; } = true;
+
+    /// <summary>The leader promotes auto-promoting learners and rejoins new incarnations by itself.</summary>
+    public bool AutoMembership { get; init; } = true;
+
+    /// <summary>Deliberate bugs, only for proving that the simulator detects them.</summary>
+    internal RaftTestBugs Bugs { get; init; }
+}

@@ -1,4 +1,0 @@
-namespace Pyralog.Grains.Consensus;
-
-/// <summary>A requested single-server membership change for <see cref="RaftNode.ProposeMembershipChange"/>.</summary>
-public readonly record struct ConfigChange(ConfigChangeType Type, Member Member);

@@ -1,4 +1,0 @@
-namespace Pyralog.Grains.Consensus;
-
-/// <summary>A configuration and the log index of the entry that carried it (the snapshot index for the base).</summary>
-internal readonly record struct ConfigEntry(long Index, ClusterConfig Config);

@@ -1,0 +1,378 @@
+using System.Text;
+using Pyralog.Consensus;
+
+namespace Pyralog.Consensus.Tests;
+
+/// <summary>Direct tests of the node's API contract: errors for misuse, elections, commit, reads, membership.</summary>
+public sealed class RaftNodeTests
+{
+    [Fact]
+    public void SingleNodeElectsItselfAndCommitsAfterPersisting()
+    {
+        var cluster = new TestCluster(1);
+        var leader = cluster.ElectLeader();
+        Assert.Equal(1, leader.Id);
+        var r = leader.Propose(Encoding.UTF8.GetBytes("hello"));
+        Assert.True(r.Accepted);
+        var ready = leader.GetReady();
+        var batch = ready.ToPersist!;
+        Assert.Single(batch.Entries);
+        Assert.Equal(0, ready.CommittedEntries.Length);
+        cluster.Storages[1].Write(batch);
+        leader.Advance();
+
+        // Written but not yet reported durable: the leader does not count its own entry.
+        Assert.True(leader.CommitIndex < r.LastIndex);
+        Assert.False(leader.HasReady);
+        leader.Persisted(batch.Mark);
+        Assert.Equal(r.LastIndex, leader.CommitIndex);
+        var next = leader.GetReady();
+        Assert.Equal("hello", Encoding.UTF8.GetString(next.CommittedEntries[^1].Data.Span));
+        leader.Advance();
+    }
+
+    [Fact]
+    public void ProposalToFollowerNamesTheLeader()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var follower = cluster[leader.Id % 3 + 1];
+        var r = follower.Propose(new byte[] { 1 });
+        Assert.Equal(ProposeStatus.NotLeader, r.Status);
+        Assert.Equal(leader.Id, r.LeaderHint);
+    }
+
+    [Fact]
+    public void FollowerReadIndexIsForwardedToTheLeader()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var follower = cluster[leader.Id % 3 + 1];
+        var r = follower.ReadIndex(7);
+        Assert.True(r.Accepted);
+        Assert.Equal(leader.Id, r.LeaderHint);
+        cluster.Settle();
+        Assert.Equal(new ReadState(leader.CommitIndex, 7), Assert.Single(cluster.Reads[follower.Id]));
+        Assert.Empty(cluster.Reads[leader.Id]);
+    }
+
+    [Fact]
+    public void ReplicatedProposalsCommitEverywhereInOrder()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        ReadOnlyMemory<byte>[] batch = [new byte[] { 1 }, new byte[] { 2 }, new byte[] { 3 }];
+        var r = leader.Propose(batch);
+        Assert.Equal(r.FirstIndex + 2, r.LastIndex);
+        cluster.Settle();
+        cluster.TickAll(2);
+        foreach (var id in new long[] { 1, 2, 3 })
+        {
+            var data = cluster.Applied[id].Where(e => e.Index >= r.FirstIndex).Select(e => e.Data.Span[0]).ToArray();
+            Assert.Equal(new byte[] { 1, 2, 3 }, data);
+        }
+    }
+
+    [Fact]
+    public void ALeaderThatCannotCommitPushesBackOnProposals()
+    {
+        var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(9));
+        var bounded = new RaftNode(new RaftOptions
+        {
+            Id = 9,
+            Storage = storage,
+            Random = new SeededRaftRandom(9),
+            MaxUncommittedEntries = 3,
+        });
+        for (var t = 0; t < 30 && bounded.Role != RaftRole.Leader; t++)
+        {
+            bounded.Tick();
+            while (bounded.HasReady)
+            {
+                SynchronousHost.HandleReady(bounded, storage);
+            }
+        }
+
+        // From here on the host never reports a write durable, so the leader never commits what it appends.
+        Assert.Equal(RaftRole.Leader, bounded.Role);
+        Assert.True(bounded.Propose([new byte[] { 1 }, new byte[] { 2 }, new byte[] { 3 }]).Accepted);
+        var r = bounded.Propose(new byte[] { 4 });
+        Assert.Equal(ProposeStatus.Backpressure, r.Status);
+        Assert.NotNull(r.Error);
+    }
+
+    [Fact]
+    public void UsingTheNodeWithAReadyOutstandingThrows()
+    {
+        var cluster = new TestCluster(1);
+        var node = cluster[1];
+        Assert.Throws<InvalidOperationException>(() => node.Advance());
+        node.Tick();
+        _ = node.GetReady();
+        Assert.Throws<InvalidOperationException>(() => node.Tick());
+        Assert.Throws<InvalidOperationException>(() => node.Propose(new byte[] { 1 }));
+        node.Advance();
+    }
+
+    [Fact]
+    public void ReadIndexAnswersAfterAQuorumConfirmsLeadership()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var commit = leader.CommitIndex;
+        Assert.True(leader.ReadIndex(99).Accepted);
+        cluster.Settle();
+        var read = Assert.Single(cluster.Reads[leader.Id]);
+        Assert.Equal(new ReadState(commit, 99), read);
+    }
+
+    [Fact]
+    public void IsolatedLeaderStepsDownAndReadsDoNotComplete()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        cluster.Isolated.Add(leader.Id);
+        Assert.True(leader.ReadIndex(5).Accepted);
+        cluster.TickAll(25);
+        Assert.NotEqual(RaftRole.Leader, leader.Role);
+        Assert.DoesNotContain(cluster.Reads[leader.Id], r => r.Context == 5);
+    }
+
+    [Fact]
+    public void MembershipChangesAreOneAtATimeAndTheLeaderCannotRemoveItself()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        Assert.Equal(ProposeStatus.InvalidConfigChange,
+            leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.Remove, new Member(leader.Id, 1))).Status);
+        Assert.Equal(ProposeStatus.InvalidConfigChange,
+            leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddVoter, new Member(leader.Id % 3 + 1, 1))).Status);
+        Assert.True(leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddLearner, new Member(4, 1))).Accepted);
+        Assert.Equal(ProposeStatus.ConfigChangePending,
+            leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddLearner, new Member(5, 1))).Status);
+        cluster.Settle();
+        Assert.Contains(new Member(4, 1), leader.Config.Learners);
+        Assert.False(leader.Config.IsVoter(4, 1));
+    }
+
+    [Fact]
+    public void LeadershipTransferMovesTheLeaderAndRejectsProposalsMeanwhile()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var target = leader.Id % 3 + 1;
+        cluster.Isolated.Add(target);
+        Assert.True(leader.TransferLeadership(target).Accepted);
+        Assert.Equal(ProposeStatus.TransferInProgress, leader.Propose(new byte[] { 1 }).Status);
+        cluster.Isolated.Remove(target);
+        cluster.TickAll(3);
+        Assert.Equal(RaftRole.Leader, cluster[target].Role);
+        Assert.Equal(ProposeStatus.UnknownMember, cluster[target].TransferLeadership(42).Status);
+    }
+
+    [Fact]
+    public void WipedReplicaRejoinsAsLearnerAndIsPromotedOnceCaughtUp()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        for (var i = 0; i < 20; i++)
+        {
+            leader.Propose(new byte[] { (byte)i });
+        }
+
+        cluster.Settle();
+        var wiped = leader.Id % 3 + 1;
+        cluster.Replace(wiped, 2, new MemoryRaftStorage());
+        Assert.False(cluster[wiped].IsVoter);
+        for (var t = 0; t < 50 && !leader.Config.IsVoter(wiped, 2); t++)
+        {
+            cluster.TickAll();
+        }
+
+        // The committed history shows the two single-server steps: old incarnation out and new one in as a learner, then promotion.
+        var configs = cluster.Applied[leader.Id].Where(e => e.Type == EntryType.Config).Select(e => ClusterConfig.Decode(e.Data.Span)).ToList();
+        var rejoin = configs.FindIndex(c => c.Learners.Contains(new Member(wiped, 2, AutoPromote: true)));
+        Assert.True(rejoin >= 0);
+        Assert.False(configs[rejoin].TryGetMember(wiped, out _, out var wasVoter) && wasVoter);
+        Assert.Equal(2, configs[rejoin].Voters.Count);
+        Assert.True(configs[rejoin + 1].IsVoter(wiped, 2));
+        Assert.True(leader.Config.IsVoter(wiped, 2));
+        Assert.False(leader.Config.IsVoter(wiped, 1));
+        Assert.True(cluster[wiped].IsVoter);
+        Assert.Equal(leader.CommitIndex, cluster[wiped].CommitIndex);
+    }
+
+    [Fact]
+    public void VotesFromAnotherIncarnationDoNotCount()
+    {
+        var node = TestCluster.NewNode(1, 1, MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3)));
+        for (var t = 0; t < 30 && node.Role == RaftRole.Follower; t++)
+        {
+            node.Tick();
+        }
+
+        Assert.Equal(RaftRole.PreCandidate, node.Role);
+        var term = node.Term + 1;
+        node.Step(new Message { Type = MessageType.PreVoteResponse, To = 1, From = 3, FromIncarnation = 2, Term = term });
+        Assert.Equal(RaftRole.PreCandidate, node.Role);
+        node.Step(new Message { Type = MessageType.PreVoteResponse, To = 1, From = 2, FromIncarnation = 1, Term = term });
+        Assert.Equal(RaftRole.Candidate, node.Role);
+    }
+
+    [Fact]
+    public void AVoteForOneIncarnationIsNotGrantedToAnotherInTheSameTerm()
+    {
+        var voter = TestCluster.NewNode(2, 1, MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3)));
+        var request = new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 1, Term = 5, Index = 1, LogTerm = 1 };
+        voter.Step(request);
+        var ready = voter.GetReady();
+        Assert.Empty(ready.Messages);
+        var batch = ready.ToPersist!;
+        var grant = Assert.Single(batch.MessagesAfterPersist);
+        Assert.False(grant.Reject);
+        Assert.Equal(1, grant.ToIncarnation);
+        Assert.Equal(new HardState(5, 1, 1, 1, 1), batch.HardState);
+        Assert.True(batch.HardStateChanged);
+        voter.Advance();
+        voter.Persisted(batch.Mark);
+
+        voter.Step(new Message { Type = MessageType.Vote, To = 2, From = 1, FromIncarnation = 2, Term = 5, Index = 1, LogTerm = 1 });
+        ready = voter.GetReady();
+        var refusal = Assert.Single(ready.Messages);
+        Assert.True(refusal.Reject);
+        Assert.Equal(2, refusal.ToIncarnation);
+        voter.Advance();
+
+        // The same incarnation asking again (a retransmission) is granted again.
+        voter.Step(request);
+        ready = voter.GetReady();
+        Assert.False(Assert.Single(ready.ToPersist!.MessagesAfterPersist).Reject);
+        Assert.False(ready.ToPersist.HardStateChanged);
+        voter.Advance();
+    }
+
+    [Fact]
+    public void StorageOfAnotherIncarnationIsRefused()
+    {
+        var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1));
+        var node = TestCluster.NewNode(1, 3, storage);
+        node.Tick();
+        storage.SetHardState(node.GetReady().ToPersist!.HardState);
+        node.Advance();
+        Assert.Equal(3, storage.HardState.Incarnation);
+        var e = Assert.Throws<ArgumentException>(() => TestCluster.NewNode(1, 4, storage));
+        Assert.Contains("incarnation 3", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, TestCluster.NewNode(1, 3, storage).Incarnation);
+    }
+
+    [Fact]
+    public void InflightAppendsAreBoundedAndBatchedBySize()
+    {
+        var cluster = new TestCluster([1, 2], maxInflight: 2, maxBytesPerMessage: 60);
+        var leader = cluster.ElectLeader();
+        var follower = leader.Id == 1 ? 2 : 1;
+        var appends = new List<Message>();
+        for (var i = 0; i < 10; i++)
+        {
+            leader.Propose(new byte[] { (byte)i });
+            var ready = leader.GetReady();
+            appends.AddRange(ready.Messages.Where(m => m.Type == MessageType.Append && m.To == follower));
+            var batch = ready.ToPersist!;
+            cluster.Storages[leader.Id].Write(batch);
+            leader.Advance();
+            leader.Persisted(batch.Mark);
+        }
+
+        // Two messages in flight, each holding as many 25-byte entries as fit in 60 bytes.
+        Assert.Equal(2, appends.Count);
+        Assert.All(appends, m => Assert.InRange(m.Entries.Length, 1, 2));
+    }
+
+    /// <summary>
+    /// A brief duplicate activation: one answer from a second incarnation of a replica must not evict the configured
+    /// incarnation, which holds the data and keeps answering (the configured one counts until a Rejoin commits).
+    /// </summary>
+    [Fact]
+    public void OneMessageFromASecondIncarnationDoesNotEvictTheConfiguredOne()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var duplicated = leader.Id % 3 + 1;
+        var third = 6 - leader.Id - duplicated;
+        leader.Step(new Message { Type = MessageType.HeartbeatResponse, To = leader.Id, From = duplicated, FromIncarnation = 2, Term = leader.Term });
+        cluster.TickAll(30);
+        Assert.True(leader.Config.IsVoter(duplicated, 1), leader.Config.ToString());
+        Assert.Equal(3, leader.Config.Voters.Count);
+
+        // The configured incarnation's acknowledgements still count: with the third replica gone the group commits.
+        cluster.Isolated.Add(third);
+        var r = leader.Propose(new byte[] { 7 });
+        cluster.TickAll(3);
+        Assert.Equal(RaftRole.Leader, leader.Role);
+        Assert.True(leader.CommitIndex >= r.LastIndex);
+    }
+
+    /// <summary>
+    /// The new incarnation is the short-lived one: while the configured incarnation was cut off, a new one answered
+    /// and was rejoined; then the new one disappears and the old one (with its data) is back. The old one must be able
+    /// to rejoin (as a learner, promoted once caught up).
+    /// </summary>
+    [Fact]
+    public void AReplicaWhoseNewIncarnationDiedRejoinsAtItsOldIncarnation()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var replica = leader.Id % 3 + 1;
+        var oldNode = cluster[replica];
+        var oldStorage = cluster.Storages[replica];
+        cluster.Replace(replica, 2, new MemoryRaftStorage());
+        for (var t = 0; t < 60 && !leader.Config.IsVoter(replica, 2); t++)
+        {
+            cluster.TickAll();
+        }
+
+        Assert.True(leader.Config.IsVoter(replica, 2), leader.Config.ToString());
+        cluster.Put(replica, oldNode, oldStorage);
+        for (var t = 0; t < 60 && !leader.Config.IsVoter(replica, 1); t++)
+        {
+            leader.Propose(new byte[] { (byte)t });
+            cluster.TickAll();
+        }
+
+        Assert.True(leader.Config.IsVoter(replica, 1), leader.Config.ToString());
+        Assert.Equal(leader.CommitIndex, oldNode.CommitIndex);
+    }
+
+    /// <summary>
+    /// A follower verified entries under leader L in term 5; L loses the term and wins again in term 7, where its log
+    /// may differ beyond the committed prefix. A heartbeat of term 7 (whose Commit may come from another incarnation's
+    /// match) must not make the follower commit what it verified in term 5.
+    /// </summary>
+    [Fact]
+    public void VerificationFromAnEarlierTermOfTheSameLeaderDoesNotLetAHeartbeatCommit()
+    {
+        var storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
+        var follower = TestCluster.NewNode(2, 1, storage);
+        follower.Step(new Message
+        {
+            Type = MessageType.Append, To = 2, From = 1, FromIncarnation = 1, Term = 5, Index = 1, LogTerm = 1, Commit = 1,
+            Entries = [new LogEntry(2, 5, EntryType.Normal, new byte[] { 1 }), new LogEntry(3, 5, EntryType.Normal, new byte[] { 2 })],
+        });
+        Persist(follower, storage);
+        Assert.Equal(1, follower.CommitIndex);
+
+        follower.Step(new Message { Type = MessageType.Heartbeat, To = 2, From = 1, FromIncarnation = 1, Term = 7, Commit = 3 });
+        Persist(follower, storage);
+        Assert.Equal(7, follower.Term);
+        Assert.Equal(1, follower.Leader);
+        Assert.Equal(1, follower.CommitIndex);
+    }
+
+    private static void Persist(RaftNode node, MemoryRaftStorage storage)
+    {
+        while (node.HasReady)
+        {
+            SynchronousHost.HandleReady(node, storage);
+        }
+    }
+}

@@ -1,8 +1,0 @@
-namespace Pyralog.Grains.Tests.Consensus;
-
-/// <summary>
-/// The seed sweeps use every core; they run alone, after the parallel tests, so they never starve the timing-sensitive
-/// tests of other areas.
-/// </summary>
-[CollectionDefinition(nameof(RaftSimulationCollection), DisableParallelization = true)]
-public sealed class RaftSimulationCollection;

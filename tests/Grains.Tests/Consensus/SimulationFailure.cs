@@ -1,4 +1,0 @@
-namespace Pyralog.Grains.Tests.Consensus;
-
-/// <summary>A safety or liveness property the simulator found violated.</summary>
-public sealed class SimulationFailure(string message) : Exception(message);
