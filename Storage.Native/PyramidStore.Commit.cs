@@ -50,7 +50,7 @@ public sealed partial class PyramidStore
     private WriteAheadLog _wal = null!;
     private ulong _sequence;
     private long _groupNumber;
-    private Memtable _active = new();
+    private Memtable _active;
     private long _lastSyncTimestamp;
     private bool _unsynced;
     private long _walSyncs;
@@ -73,7 +73,13 @@ public sealed partial class PyramidStore
         lock (_queueLock)
         {
             ThrowIfUnavailable();
+            if (batch.Queued)
+            {
+                throw new InvalidOperationException("this write batch is already queued; wait for its write to complete before writing it again");
+            }
+
             Reserve(batch);
+            batch.Queued = true;
             _queue.Enqueue((batch, done, null));
             WakeCommitLoop();
         }
@@ -124,7 +130,13 @@ public sealed partial class PyramidStore
         {
             foreach (var operation in operations)
             {
-                var log = _logs.GetOrAdd(operation.Log, static id => new StoredLog(id, LogState.Empty));
+                if (!_logs.TryGetValue(operation.Log, out var log))
+                {
+                    var created = new StoredLog(operation.Log, LogState.Empty);
+                    log = _logs.GetOrAdd(operation.Log, created); // SetRetention may add the same log concurrently
+                    created.CreatedByReservation = ReferenceEquals(log, created);
+                }
+
                 _reserveUndo.Add((operation, log, log.ReservedFirst, log.ReservedNext));
                 ReserveOne(log, operation);
             }
@@ -136,14 +148,23 @@ public sealed partial class PyramidStore
                 var (_, log, first, next) = _reserveUndo[i];
                 log.ReservedFirst = first;
                 log.ReservedNext = next;
+                if (log.CreatedByReservation)
+                {
+                    _logs.TryRemove(log.Id, out _); // nothing queued refers to it: a refused batch leaves no trace
+                }
             }
 
             throw;
         }
         finally
         {
-            _reserveUndo.Clear();
+            foreach (var (_, log, _, _) in _reserveUndo)
+            {
+                log.CreatedByReservation = false;
+            }
         }
+
+        _reserveUndo.Clear();
     }
 
     private static void ReserveOne(StoredLog log, in LogOperation operation)
@@ -327,30 +348,44 @@ public sealed partial class PyramidStore
 
     private void CommitQueuedGroup()
     {
+        Exception? failure = null;
         try
         {
             EnsureRoom();
             CommitGroup();
-            foreach (var waiter in _groupWaiters)
-            {
-                waiter.TrySetResult();
-            }
-
-            SyncIfDue(); // Interval mode under steady load: the loop may never idle long enough for its timed wait
-
         }
         catch (Exception e)
         {
             Fault(e);
-            foreach (var waiter in _groupWaiters)
+            failure = e;
+        }
+
+        // Released before the writers hear back: a writer may reuse its batch as soon as its await completes.
+        lock (_queueLock)
+        {
+            foreach (var batch in _groupBatches)
             {
-                waiter.TrySetException(e);
+                batch.Queued = false;
             }
         }
-        finally
+
+        foreach (var waiter in _groupWaiters)
         {
-            _groupBatches.Clear();
-            _groupWaiters.Clear();
+            if (failure is null)
+            {
+                waiter.TrySetResult();
+            }
+            else
+            {
+                waiter.TrySetException(failure);
+            }
+        }
+
+        _groupBatches.Clear();
+        _groupWaiters.Clear();
+        if (failure is null)
+        {
+            RunGuarded(SyncIfDue, null); // Interval mode under steady load: the loop may never idle long enough for its timed wait
         }
     }
 
@@ -414,6 +449,11 @@ public sealed partial class PyramidStore
     {
         while (_queue.TryDequeue(out var next))
         {
+            if (next.Batch is { } batch)
+            {
+                batch.Queued = false;
+            }
+
             next.Done.TrySetException(StoppedByFault());
         }
     }
@@ -558,7 +598,7 @@ public sealed partial class PyramidStore
         {
             _immutables = [.. _immutables, frozen];
             _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
-            _active = new Memtable();
+            _active = new Memtable(_arenas);
         }
 
         _flushSignal.Release();

@@ -26,6 +26,7 @@ public sealed partial class PyramidStore
         {
             lock (_compactionLock)
             {
+                ThrowIfClosed();
                 var firsts = DurableFirstOffsets();
                 DropRetiredLogSegments(firsts);
                 var version = AcquireVersion();

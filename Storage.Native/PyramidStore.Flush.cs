@@ -87,6 +87,7 @@ public sealed partial class PyramidStore
     {
         lock (_flushLock)
         {
+            ThrowIfClosed(); // a FlushAsync whose flush step starts after DisposeAsync closed the files
             while (true)
             {
                 Memtable? oldest;

@@ -27,6 +27,15 @@ public sealed partial class PyramidStore
         }
     }
 
+    /// <summary>Throws once DisposeAsync closed the store (it sets _closed while holding the flush and compaction locks).</summary>
+    private void ThrowIfClosed()
+    {
+        lock (_viewLock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+        }
+    }
+
     private StoreVersion AcquireVersion()
     {
         lock (_viewLock)

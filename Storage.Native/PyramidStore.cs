@@ -34,6 +34,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
     private readonly PyramidOptions _options;
     private readonly FileStream _lockFile;
     private readonly BlockCache _cache;
+    private readonly ArenaPool _arenas;
 
     // Every log the store knows. Invariant: an entry is added (under the queue lock, or by recovery) before
     // any write to its log is queued, and never removed, so the commit loop and readers can look logs up
@@ -73,6 +74,8 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
         _lockFile = lockFile;
         _cache = cache;
         _version = version;
+        _arenas = new ArenaPool((int)Math.Min(int.MaxValue, options.MemtableBytes * (1 + options.MaxImmutableMemtables) / ArenaPool.ChunkBytes));
+        _active = new Memtable(_arenas);
     }
 
     /// <summary>Directory holding the store's files.</summary>
@@ -356,18 +359,26 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
 
         await _commitLoopExited.Task.ConfigureAwait(false);
         _stop.Cancel();
-        foreach (var worker in _workers)
+        try
         {
-            await worker.ConfigureAwait(false);
-        }
+            foreach (var worker in _workers)
+            {
+                await worker.ConfigureAwait(false);
+            }
 
-        Task spare;
-        lock (_viewLock)
+            Task spare;
+            lock (_viewLock)
+            {
+                spare = _spareTask;
+            }
+
+            await spare.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            spare = _spareTask;
+            // A worker or the spare preparation failed in a way the store could not classify: it is closed all the same.
+            Fault(e);
         }
-
-        await spare.ConfigureAwait(false);
 
         try
         {

@@ -44,6 +44,10 @@ public sealed class WriteBatch : IDisposable
     /// <summary>Log records in the batch, over all logs.</summary>
     public int LogCount { get; private set; }
 
+    /// <summary>Set while the batch waits in (or is written by) a store's commit loop. Invariant: read and written
+    /// under that store's queue lock; a queued batch is refused a second time (its one frame cannot carry two sequences).</summary>
+    internal bool Queued { get; set; }
+
     /// <summary>True once disposed: such a batch is refused before it joins a commit group.</summary>
     public bool IsDisposed => _buffer.Length == 0;
 

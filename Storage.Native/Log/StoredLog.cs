@@ -23,6 +23,9 @@ internal sealed class StoredLog(ulong id, LogState state)
     /// <summary>The commit group that last touched the log (commit loop only): publishing copies each touched log once.</summary>
     public long TouchedInGroup = -1;
 
+    /// <summary>Set only while the reservation that created the log runs (under the queue lock), so a refused batch can remove it.</summary>
+    public bool CreatedByReservation;
+
     /// <summary>Age retention; null keeps records. Set by the log's owner: a Raft-owned log never has one.</summary>
     public TimeSpan? RetentionAge;
 

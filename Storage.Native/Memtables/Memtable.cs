@@ -16,12 +16,14 @@ namespace Pyralog.Storage.Native.Memtables;
 /// Reference counted: the store holds one reference while it publishes the memtable and each read view
 /// one more; the WAL mappings recovered records point into stay mapped until the last is released.
 /// </summary>
-internal sealed class Memtable
+internal sealed class Memtable(ArenaPool arenas)
 {
-    private const int ChunkBytes = 1 << 20;
     private const int RecordHeader = 12; // payload length + epoch
 
     private readonly List<MappedFileMemory> _mappings = [];
+
+    // Pooled chunks this memtable wrote; returned to the pool when the last reference goes.
+    private readonly List<byte[]> _pooledArenas = [];
     private readonly ConcurrentDictionary<ulong, MemtableLog> _logs = new();
 
     // Invariant: chunks [0, _chunkCount) never change once added; a grown array is a full copy published
@@ -69,7 +71,16 @@ internal sealed class Memtable
         if (_arena is null || _arenaUsed + size > _arena.Length)
         {
             // Uninitialized: every byte a reader can reach is written before it is published.
-            _arena = GC.AllocateUninitializedArray<byte>(Math.Max(size, ChunkBytes));
+            if (size <= ArenaPool.ChunkBytes)
+            {
+                _arena = arenas.Rent();
+                _pooledArenas.Add(_arena);
+            }
+            else
+            {
+                _arena = GC.AllocateUninitializedArray<byte>(size);
+            }
+
             _arenaIndex = AddChunk(_arena);
             _arenaUsed = 0;
         }
@@ -140,6 +151,8 @@ internal sealed class Memtable
             {
                 mapping.Release();
             }
+
+            arenas.Return(_pooledArenas);
         }
     }
 

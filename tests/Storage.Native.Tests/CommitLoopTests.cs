@@ -81,4 +81,24 @@ public class CommitLoopTests
         Assert.Equal(statistics.CommitGroups, statistics.WalSyncs);
         Assert.True(statistics.WalSyncs < logs * rounds / 2, $"{statistics.WalSyncs} fsyncs for {logs * rounds} appends: groups did not form");
     }
+
+    [Fact]
+    public async Task A_batch_still_queued_is_refused_a_second_time_and_nothing_is_written_twice()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
+        var big = new byte[1 << 20];
+        var ahead = Enumerable.Range(0, 32).Select(i => store.PutAsync(BitConverter.GetBytes(i), big).AsTask()).ToList(); // a queue to wait behind
+        using var batch = new WriteBatch();
+        batch.Put("k"u8, "v"u8);
+        var first = store.WriteAsync(batch).AsTask();
+        var again = Assert.Throws<InvalidOperationException>(() => { _ = store.WriteAsync(batch); });
+        Assert.Contains("already queued", again.Message);
+        await Task.WhenAll(ahead);
+        await first;
+        await store.WriteAsync(batch); // written once it completed, it may be written again
+        await store.DisposeAsync();
+        await using var reopened = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false }); // one frame per write: replay agrees
+        Assert.Equal("v"u8.ToArray(), await reopened.GetAsync("k"u8.ToArray()));
+    }
 }

@@ -79,6 +79,7 @@ public class StoreApiTests
         Assert.Contains("log 1 at offset 8 but the log's next offset is 7", notDense.Message);
         Assert.Equal(new LogBounds(5, 6), store.GetLogBounds(Log)); // nothing of the batch was written
         Assert.Equal(default, store.GetLogBounds(2));
+        Assert.DoesNotContain(2ul, store.GetLogIds()); // a refused batch leaves no trace, not even an empty log
         batch.Clear();
         batch.Append(2, 1, 0, Bytes("other log"));
         await store.WriteAsync(batch); // the refused batch reserved nothing
