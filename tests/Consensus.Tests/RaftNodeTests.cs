@@ -304,6 +304,9 @@ public sealed class RaftNodeTests
         Assert.True(leader.Config.IsVoter(duplicated, 1), leader.Config.ToString());
         Assert.Equal(3, leader.Config.Voters.Count);
 
+        // Not even for a while: no configuration ever left the configured incarnation out.
+        Assert.DoesNotContain(cluster.Applied[leader.Id], e => e.Type == EntryType.Config && !ClusterConfig.Decode(e.Data.Span).IsVoter(duplicated, 1));
+
         // The configured incarnation's acknowledgements still count: with the third replica gone the group commits.
         cluster.Isolated.Add(third);
         var r = leader.Propose(new byte[] { 7 });

@@ -489,6 +489,7 @@ public sealed class RaftSimulation
         foreach (ref readonly var e in r.CommittedEntries)
         {
             _monitor.ObserveApply(node, e);
+            SafetyMonitor.ObserveApplyDurable(node, inst.Storage, e);
             inst.Kv.Apply(e);
             CompletePuts(inst, e);
         }

@@ -149,6 +149,18 @@ public sealed class SafetyMonitor
             throw new SimulationFailure($"node {node.Id}@{node.Incarnation} grants its vote in term {m.Term} to {m.To}@{m.ToIncarnation} but its disk records term {hard.Term} vote {hard.Vote}@{hard.VoteIncarnation}");
         }
 
+        if (m.Type == MessageType.Append && node.Role == RaftRole.Leader && node.Term == m.Term)
+        {
+            // Within its term a leader's log only grows: what it sends must be its own log (not stale disk contents).
+            foreach (var e in m.Entries)
+            {
+                if (node.TermAt(e.Index) != e.Term)
+                {
+                    throw new SimulationFailure($"leader {node.Id}@{node.Incarnation} sends entry {e.Index}/t{e.Term} but its log has term {node.TermAt(e.Index)} there");
+                }
+            }
+        }
+
         if (m.Type == MessageType.AppendResponse && !m.Reject && m.Index > 0)
         {
             var meta = durable.Metadata;
@@ -166,6 +178,16 @@ public sealed class SafetyMonitor
         if (node.Role == RaftRole.Leader && (hard.Term != node.Term || hard.Vote != node.Id || hard.VoteIncarnation != node.Incarnation))
         {
             throw new SimulationFailure($"leader {node.Id}@{node.Incarnation} of term {node.Term} has term {hard.Term} vote {hard.Vote}@{hard.VoteIncarnation} on disk");
+        }
+    }
+
+    /// <summary>Committed entries handed to the application are on the node's disk (or under its snapshot).</summary>
+    public static void ObserveApplyDurable(RaftNode node, MemoryRaftStorage durable, in LogEntry e)
+    {
+        var meta = durable.Metadata;
+        if (e.Index > meta.Snapshot.Index && (e.Index > meta.LastIndex || meta.Term(e.Index) != e.Term))
+        {
+            throw new SimulationFailure($"node {node.Id}@{node.Incarnation} applies {e.Index}/t{e.Term} which its disk does not hold (disk ends at {meta.LastIndex})");
         }
     }
 }

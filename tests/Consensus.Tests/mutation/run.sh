@@ -47,8 +47,9 @@ while IFS=$'\t' read -r file expr what; do
       echo "mutant $n: SURVIVED — $what" | tee -a "$out/results.txt"
       survived=$((survived + 1))
     else
-      caught=$(grep -m1 -oE '^\s+Failed [A-Za-z.]+[^[]*' "$out/mutant$n.test.log" | sed 's/^ *Failed Pyralog.Consensus.Tests.//')
-      echo "mutant $n: killed in $(( $(date +%s) - start ))s by $caught — $what" | tee -a "$out/results.txt"
+      failed=$(grep -cE '^\s+Failed Pyralog' "$out/mutant$n.test.log")
+      first=$(grep -m1 -oE '^\s+Failed Pyralog[^ ]*' "$out/mutant$n.test.log" | sed 's/^ *Failed Pyralog.Consensus.Tests.//')
+      echo "mutant $n: killed in $(( $(date +%s) - start ))s, $failed failing tests (first $first) — $what" | tee -a "$out/results.txt"
       killed=$((killed + 1))
     fi
   fi
