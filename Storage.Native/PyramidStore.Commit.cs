@@ -167,6 +167,21 @@ public sealed partial class PyramidStore
         _reserveUndo.Clear();
     }
 
+    /// <summary>True when the truncation would change nothing once every queued write commits: no frame, no fsync.</summary>
+    private bool IsNoOpTruncation(WalOp kind, ulong log, ulong offset)
+    {
+        lock (_queueLock)
+        {
+            ThrowIfUnavailable();
+            if (!_logs.TryGetValue(log, out var stored))
+            {
+                return false; // let the write decide (and name the problem)
+            }
+
+            return kind == WalOp.TruncateSuffix ? offset == stored.ReservedNext : offset <= stored.ReservedFirst;
+        }
+    }
+
     private static void ReserveOne(StoredLog log, in LogOperation operation)
     {
         var offset = operation.Offset;

@@ -45,29 +45,44 @@ public sealed partial class PyramidStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Applies every log's age and size retention now (the background worker also does so periodically).</summary>
+    /// <summary>Applies every log's age and size retention now (the background worker also does so periodically):
+    /// one write for all the logs whose front is due to go.</summary>
     public async ValueTask ApplyRetentionAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var log in _logs.Values)
+        WriteBatch? batch = null;
+        try
         {
-            TimeSpan? age;
-            long? bytes;
-            lock (_viewLock)
+            foreach (var log in _logs.Values)
             {
-                age = log.RetentionAge;
-                bytes = log.RetentionBytes;
+                TimeSpan? age;
+                long? bytes;
+                lock (_viewLock)
+                {
+                    age = log.RetentionAge;
+                    bytes = log.RetentionBytes;
+                }
+
+                if (age is null && bytes is null)
+                {
+                    continue;
+                }
+
+                var cut = RetentionCut(log, age, bytes);
+                if (cut > GetLogBounds(log.Id).First)
+                {
+                    batch ??= new WriteBatch(256);
+                    batch.TruncatePrefix(log.Id, cut);
+                }
             }
 
-            if (age is null && bytes is null)
+            if (batch is not null)
             {
-                continue;
+                await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
             }
-
-            var cut = RetentionCut(log, age, bytes);
-            if (cut > GetLogBounds(log.Id).First)
-            {
-                await TruncatePrefixAsync(log.Id, cut, cancellationToken).ConfigureAwait(false);
-            }
+        }
+        finally
+        {
+            batch?.Dispose();
         }
     }
 

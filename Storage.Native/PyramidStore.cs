@@ -169,12 +169,16 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
 
     /// <summary>Removes <paramref name="log"/>'s records at and after <paramref name="offset"/> (a Raft follower's divergent suffix).</summary>
     public ValueTask TruncateSuffixAsync(ulong log, ulong offset, CancellationToken cancellationToken = default) =>
-        WriteOneAsync(batch => batch.TruncateSuffix(log, offset), cancellationToken);
+        IsNoOpTruncation(WalOp.TruncateSuffix, log, offset)
+            ? ValueTask.CompletedTask
+            : WriteOneAsync(batch => batch.TruncateSuffix(log, offset), cancellationToken);
 
     /// <summary>Removes <paramref name="log"/>'s records below <paramref name="offset"/> (retention, Raft snapshots).
     /// Past the end it empties the log, which then continues at <paramref name="offset"/>.</summary>
     public ValueTask TruncatePrefixAsync(ulong log, ulong offset, CancellationToken cancellationToken = default) =>
-        WriteOneAsync(batch => batch.TruncatePrefix(log, offset), cancellationToken);
+        IsNoOpTruncation(WalOp.TruncatePrefix, log, offset)
+            ? ValueTask.CompletedTask
+            : WriteOneAsync(batch => batch.TruncatePrefix(log, offset), cancellationToken);
 
     /// <summary>
     /// Sets <paramref name="log"/>'s retention: records older than <paramref name="age"/>, and the oldest

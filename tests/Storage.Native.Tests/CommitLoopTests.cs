@@ -101,4 +101,20 @@ public class CommitLoopTests
         await using var reopened = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false }); // one frame per write: replay agrees
         Assert.Equal("v"u8.ToArray(), await reopened.GetAsync("k"u8.ToArray()));
     }
+
+    [Fact]
+    public async Task Truncations_that_change_nothing_write_nothing()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
+        await store.AppendAsync(1, Enumerable.Range(5, 5).Select(i => new AppendRecord(1, (ulong)i, new byte[8])).ToArray());
+        var groups = store.GetStatistics().CommitGroups;
+        await store.TruncateSuffixAsync(1, 10); // at the end
+        await store.TruncatePrefixAsync(1, 5);  // at the front
+        await store.TruncatePrefixAsync(1, 3);  // below it
+        Assert.Equal(groups, store.GetStatistics().CommitGroups);
+        await store.TruncateSuffixAsync(1, 8);
+        Assert.Equal(groups + 1, store.GetStatistics().CommitGroups);
+        Assert.Equal(new LogBounds(5, 8), store.GetLogBounds(1));
+    }
 }
