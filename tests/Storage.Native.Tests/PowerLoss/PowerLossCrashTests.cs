@@ -9,8 +9,6 @@ namespace Pyralog.Storage.Native.Tests.PowerLoss;
 /// </summary>
 public class PowerLossCrashTests
 {
-    private const ulong Log = 1;
-
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -36,22 +34,8 @@ public class PowerLossCrashTests
         {
             var store = PyramidStore.Open(dir.Path, options);
             var context = $"seed {seed}, round {round}";
-            var next = store.GetLogBounds(Log).Next;
+            var next = await CrashWorkloadChecks.AssertIntactAsync(store, context);
             Assert.True(next >= lastAck && next <= lastAttempt, $"{context}: acknowledged {lastAck}, attempted {lastAttempt}, recovered {next}");
-            var acked = await store.GetAsync(CrashWorkload.AckedKey);
-            Assert.True(next == 0 ? acked is null : acked is not null && BitConverter.ToUInt64(acked) == next, $"{context}: KV and log of one batch disagree");
-            using (var cursor = store.ReadLog(Log, 0))
-            {
-                ulong expected = 0;
-                while (cursor.MoveNext())
-                {
-                    Assert.True(cursor.Offset == expected && cursor.Payload.SequenceEqual(CrashWorkload.Payload(expected)), $"{context}: record {expected} is wrong");
-                    expected++;
-                }
-
-                Assert.Equal(next, expected);
-            }
-
             lastAck = lastAttempt = next;
             device.CutPowerAfter(random.Next(20, 600));
             using var batch = new WriteBatch(1 << 20);
@@ -60,13 +44,7 @@ public class PowerLossCrashTests
                 while (true)
                 {
                     var count = random.Next(1, 64);
-                    batch.Clear();
-                    for (var i = 0; i < count; i++)
-                    {
-                        batch.Append(Log, 1, next + (ulong)i, CrashWorkload.Payload(next + (ulong)i));
-                    }
-
-                    batch.Put(CrashWorkload.AckedKey, BitConverter.GetBytes(next + (ulong)count));
+                    CrashWorkloadChecks.Fill(batch, next, count);
                     lastAttempt = next + (ulong)count;
                     await store.WriteAsync(batch);
                     lastAck = next = lastAttempt;

@@ -39,22 +39,9 @@ public class UnsyncedDurabilityTests
         for (var round = 0; round < 6; round++)
         {
             var store = PyramidStore.Open(dir.Path, options);
-            var next = store.GetLogBounds(Log).Next;
             var context = $"{mode} seed {seed} round {round}";
+            var next = await CrashWorkloadChecks.AssertIntactAsync(store, context);
             Assert.True(next <= lastAck && batchEnds.Contains(next), $"{context}: recovered {next}, acknowledged {lastAck}, not a batch end");
-            var acked = await store.GetAsync(CrashWorkload.AckedKey);
-            Assert.True(next == 0 ? acked is null : acked is not null && BitConverter.ToUInt64(acked) == next, $"{context}: KV and log of one batch disagree");
-            using (var cursor = store.ReadLog(Log, 0))
-            {
-                ulong expected = 0;
-                while (cursor.MoveNext())
-                {
-                    Assert.True(cursor.Offset == expected && cursor.Payload.SequenceEqual(CrashWorkload.Payload(expected)), $"{context}: record {expected} is wrong");
-                    expected++;
-                }
-
-                Assert.Equal(next, expected);
-            }
 
             batchEnds.RemoveWhere(end => end > next); // lost batches: their offsets are written again
             lastAck = next;
@@ -65,13 +52,7 @@ public class UnsyncedDurabilityTests
                 while (true)
                 {
                     var count = random.Next(1, 64);
-                    batch.Clear();
-                    for (var i = 0; i < count; i++)
-                    {
-                        batch.Append(Log, 1, next + (ulong)i, CrashWorkload.Payload(next + (ulong)i));
-                    }
-
-                    batch.Put(CrashWorkload.AckedKey, BitConverter.GetBytes(next + (ulong)count));
+                    CrashWorkloadChecks.Fill(batch, next, count);
                     batchEnds.Add(next + (ulong)count); // may reach the disk although its write fails
                     await store.WriteAsync(batch);
                     lastAck = next += (ulong)count;
