@@ -7,6 +7,20 @@ internal static class CrashWorkloadChecks
 {
     public const ulong Log = 1;
 
+    /// <summary>The crash child's options (small memtables, eager background flush and compaction) on <paramref name="device"/>.</summary>
+    public static PyramidOptions Options(PowerLossDevice device, DurabilityMode durability = DurabilityMode.PerBatch) => new()
+    {
+        Durability = durability,
+        SyncInterval = TimeSpan.FromMilliseconds(2),
+        MemtableBytes = 256 << 10,
+        BlockBytes = 2048,
+        TargetSegmentBytes = 256 << 10,
+        L1TargetBytes = 512 << 10,
+        L0CompactionTrigger = 2,
+        CompactionBytesPerSecond = 0,
+        Device = device,
+    };
+
     /// <summary>Fills <paramref name="batch"/> with <paramref name="count"/> records from <paramref name="next"/> and the put of the new end.</summary>
     public static void Fill(WriteBatch batch, ulong next, int count)
     {

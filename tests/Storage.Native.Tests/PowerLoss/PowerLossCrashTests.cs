@@ -18,16 +18,7 @@ public class PowerLossCrashTests
     {
         using var dir = new TempDirectory();
         var device = new PowerLossDevice();
-        var options = new PyramidOptions
-        {
-            MemtableBytes = 256 << 10,
-            BlockBytes = 2048,
-            TargetSegmentBytes = 256 << 10,
-            L1TargetBytes = 512 << 10,
-            L0CompactionTrigger = 2,
-            CompactionBytesPerSecond = 0,
-            Device = device,
-        };
+        var options = CrashWorkloadChecks.Options(device);
         var random = new Random(seed);
         ulong lastAck = 0, lastAttempt = 0;
         for (var round = 0; round < 8; round++)

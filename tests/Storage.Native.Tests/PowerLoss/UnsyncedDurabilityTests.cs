@@ -21,18 +21,7 @@ public class UnsyncedDurabilityTests
     {
         using var dir = new TempDirectory();
         var device = new PowerLossDevice();
-        var options = new PyramidOptions
-        {
-            Durability = mode,
-            SyncInterval = TimeSpan.FromMilliseconds(2),
-            MemtableBytes = 256 << 10,
-            BlockBytes = 2048,
-            TargetSegmentBytes = 256 << 10,
-            L1TargetBytes = 512 << 10,
-            L0CompactionTrigger = 2,
-            CompactionBytesPerSecond = 0,
-            Device = device,
-        };
+        var options = CrashWorkloadChecks.Options(device, mode);
         var random = new Random(seed);
         var batchEnds = new HashSet<ulong> { 0 };
         ulong lastAck = 0;
