@@ -122,7 +122,8 @@ public sealed partial class PyramidStore
         return _keyScratch.AsSpan(0, userKey.Length + 1);
     }
 
-    /// <summary>Adopts the first offset of an empty log and drops a retention marker when one is due.
+    /// <summary>Adopts the first offset of a new log (the commit loop's reservation allows no other gap) and drops a
+    /// retention marker when one is due.
     /// Deterministic in (state, frame time), so replay recreates exactly the same markers.</summary>
     private void BeginAppend(StoredLog log, ulong offset, long timestampMs, ulong sequence)
     {

@@ -188,14 +188,11 @@ public sealed partial class PyramidStore
         switch (operation.Kind)
         {
             case WalOp.LogAppend:
-                if (log.ReservedFirst == log.ReservedNext)
+                if (log.ReservedFirst == 0 && log.ReservedNext == 0)
                 {
-                    if (offset < log.ReservedNext)
-                    {
-                        throw new ArgumentException($"append to log {log.Id} at offset {offset} is below the log's next offset {log.ReservedNext}");
-                    }
-
-                    log.ReservedFirst = offset; // an empty log continues wherever its first append says
+                    // A new log starts wherever its first append says. A log emptied by a truncation continues at the
+                    // truncation point: a Raft follower that truncated at i appends at i, and anything else is a gap.
+                    log.ReservedFirst = offset;
                 }
                 else if (offset != log.ReservedNext)
                 {

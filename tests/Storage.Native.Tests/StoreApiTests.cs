@@ -65,7 +65,7 @@ public class StoreApiTests
     {
         using var dir = new TempDirectory();
         await using var store = PyramidStore.Open(dir.Path, Small);
-        await store.AppendAsync(Log, 1, 5, Bytes("first")); // an empty log adopts the first offset
+        await store.AppendAsync(Log, 1, 5, Bytes("first")); // a new log adopts the first offset
         Assert.Equal(5ul, store.GetLogBounds(Log).First);
         var gap = await Assert.ThrowsAsync<ArgumentException>(async () => await store.AppendAsync(Log, 1, 7, Bytes("gap")));
         Assert.Contains("next offset is 6", gap.Message);
@@ -87,6 +87,18 @@ public class StoreApiTests
         Assert.Throws<ArgumentException>(() => batch.Put([], Bytes("v")));
         Assert.Throws<ArgumentException>(() => new PyramidOptions { MemtableBytes = 10 }.Validate());
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.TruncateSuffixAsync(Log, 2));
+
+        // A log emptied by a truncation continues at the truncation point, in the same batch or a later one.
+        batch.Clear();
+        batch.TruncateSuffix(Log, 5);
+        batch.Append(Log, 2, 7, Bytes("gap"));
+        var emptied = await Assert.ThrowsAsync<ArgumentException>(async () => await store.WriteAsync(batch));
+        Assert.Contains("log 1 at offset 7 but the log's next offset is 5", emptied.Message);
+        await store.TruncateSuffixAsync(Log, 5);
+        Assert.Equal(new LogBounds(5, 5), store.GetLogBounds(Log));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await store.AppendAsync(Log, 2, 7, Bytes("gap")));
+        await store.AppendAsync(Log, 2, 5, Bytes("continues"));
+        Assert.Equal(new LogBounds(5, 6), store.GetLogBounds(Log));
     }
 
     [Fact]
