@@ -13,14 +13,7 @@ public class BoundedMemoryTests(ITestOutputHelper output)
     public async Task Writing_2_GiB_keeps_memory_within_the_configured_bound()
     {
         using var dir = new TempDirectory();
-        var options = new PyramidOptions
-        {
-            MemtableBytes = 32L << 20,
-            MaxImmutableMemtables = 2,
-            BlockCacheBytes = 16L << 20,
-            CompactionBytesPerSecond = 0,
-            Durability = DurabilityMode.None,
-        };
+        var options = Bounded(DurabilityMode.None);
         var bound = (options.MemtableBytes * (1 + options.MaxImmutableMemtables)) + options.BlockCacheBytes;
         const int recordBytes = 4096;
         const int batchRecords = 256;
@@ -70,13 +63,7 @@ public class BoundedMemoryTests(ITestOutputHelper output)
     public async Task A_thousand_logs_under_load_stay_within_the_bound_and_share_fsyncs()
     {
         using var dir = new TempDirectory();
-        var options = new PyramidOptions
-        {
-            MemtableBytes = 32L << 20,
-            MaxImmutableMemtables = 2,
-            BlockCacheBytes = 16L << 20,
-            CompactionBytesPerSecond = 0,
-        };
+        var options = Bounded(DurabilityMode.PerBatch);
         var bound = (options.MemtableBytes * (1 + options.MaxImmutableMemtables)) + options.BlockCacheBytes;
         const int logs = 1000, writers = 64, rounds = 16, batchRecords = 64, recordBytes = 512;
         long peakLive = 0;
@@ -132,6 +119,16 @@ public class BoundedMemoryTests(ITestOutputHelper output)
             Assert.Equal((log << 32) | offset, BinaryPrimitives.ReadUInt64LittleEndian(record!.Payload));
         }
     }
+
+    /// <summary>A 112 MiB bound: 32 MiB memtables (one active, two awaiting flush) and a 16 MiB block cache.</summary>
+    private static PyramidOptions Bounded(DurabilityMode durability) => new()
+    {
+        MemtableBytes = 32L << 20,
+        MaxImmutableMemtables = 2,
+        BlockCacheBytes = 16L << 20,
+        CompactionBytesPerSecond = 0,
+        Durability = durability,
+    };
 
     private static long AnonymousResidentBytes()
     {
