@@ -53,6 +53,11 @@ public sealed partial class PyramidStore
     private Memtable _active;
     private long _lastSyncTimestamp;
     private bool _unsynced;
+
+    // Set once a PerBatch store acknowledged a group without syncing it (WriteBatch.SkipSync): from then on the
+    // store treats its WAL like an Interval store's where durability of a published state matters (compaction
+    // deleting below a truncation, close). Invariant: never reset while the store is open.
+    private bool _unsyncedAcknowledged;
     private long _walSyncs;
     private long _commitGroups;
 
@@ -477,8 +482,10 @@ public sealed partial class PyramidStore
         _groupFrames.Clear();
         long total = 0;
         var sequence = _sequence;
+        var syncGroup = false;
         foreach (var batch in _groupBatches)
         {
+            syncGroup |= !batch.SkipSync;
             batch.Seal(++sequence, now, _wal.FileNumber);
             _groupFrames.Add(batch.Frame);
             total += batch.Frame.Length;
@@ -493,7 +500,12 @@ public sealed partial class PyramidStore
         // A large group is applied to the memtable while its fdatasync runs on another thread. Nothing
         // applied is visible before the publish below, which happens only after the sync succeeded.
         Task? sync = null;
-        if (_options.Durability == DurabilityMode.PerBatch)
+        if (_options.Durability == DurabilityMode.PerBatch && !syncGroup)
+        {
+            _wal.MarkAcknowledged();
+            Volatile.Write(ref _unsyncedAcknowledged, true);
+        }
+        else if (_options.Durability == DurabilityMode.PerBatch)
         {
             if (total >= OverlapSyncBytes)
             {

@@ -151,7 +151,7 @@ public sealed partial class PyramidStore
             }
         }
 
-        if (_options.Durability != DurabilityMode.PerBatch)
+        if (_options.Durability != DurabilityMode.PerBatch || Volatile.Read(ref _unsyncedAcknowledged))
         {
             Volatile.Read(ref _wal).Sync(); // safe against a rotation: a rotated file was synced before it closed
         }

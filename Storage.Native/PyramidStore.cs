@@ -386,7 +386,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
 
         try
         {
-            if (_fault is null && _options.Durability != DurabilityMode.PerBatch)
+            if (_fault is null && (_options.Durability != DurabilityMode.PerBatch || _unsyncedAcknowledged))
             {
                 _wal.Sync();
             }

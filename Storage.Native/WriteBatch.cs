@@ -44,6 +44,14 @@ public sealed class WriteBatch : IDisposable
     /// <summary>Log records in the batch, over all logs.</summary>
     public int LogCount { get; private set; }
 
+    /// <summary>
+    /// In <see cref="DurabilityMode.PerBatch"/> stores: acknowledge this batch once it is written to the OS (the page
+    /// cache) instead of after the WAL's fdatasync. A process crash loses nothing; a power loss may lose it (and any
+    /// later batch of the same kind) until the next synced group or close. A commit group that also holds a batch
+    /// without the flag is synced as usual (this one then waits for that sync too). Survives <see cref="Clear"/>.
+    /// </summary>
+    public bool SkipSync { get; set; }
+
     /// <summary>Set while the batch waits in (or is written by) a store's commit loop. Invariant: read and written
     /// under that store's queue lock; a queued batch is refused a second time (its one frame cannot carry two sequences).</summary>
     internal bool Queued { get; set; }

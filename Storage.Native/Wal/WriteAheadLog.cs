@@ -27,6 +27,9 @@ internal sealed class WriteAheadLog : IDisposable
     private long _position;
     // Invariant: [HeaderBytes, _syncedPosition) was covered by an fdatasync issued by Create, Complete or SyncOrUndo; <= _position.
     private long _syncedPosition;
+    // Invariant: frames before _acknowledgedPosition were acknowledged without a sync (WriteBatch.SkipSync); a failed
+    // sync never cuts back below it. _syncedPosition <= or >= it, both <= _position.
+    private long _acknowledgedPosition;
     // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
 
@@ -144,9 +147,13 @@ internal sealed class WriteAheadLog : IDisposable
         _syncedPosition = _position;
     }
 
+    /// <summary>Everything written so far was acknowledged without a sync: a later failed sync must not undo it.</summary>
+    public void MarkAcknowledged() => _acknowledgedPosition = _position;
+
     /// <summary>fdatasync of what the leader wrote. If it fails, the bytes written since the last sync are cut off (and
     /// the cut synced): the writes are reported as failed, so they must not turn up after a reopen, and after a failed
-    /// fdatasync the kernel may keep them readable in the page cache without ever writing them. Leader only.</summary>
+    /// fdatasync the kernel may keep them readable in the page cache without ever writing them — except frames acknowledged
+    /// unsynced (<see cref="MarkAcknowledged"/>): those stay. Leader only.</summary>
     public void SyncOrUndo()
     {
         var end = _position;
@@ -157,10 +164,11 @@ internal sealed class WriteAheadLog : IDisposable
         }
         catch (IOException e)
         {
-            var unsynced = end - _syncedPosition;
-            _position = _syncedPosition;
+            var keep = Math.Max(_syncedPosition, _acknowledgedPosition);
+            var unsynced = end - keep;
+            _position = keep;
             throw new IOException(
-                $"write-ahead log '{Path}' could not be synced: {e.Message}; the {unsynced} bytes written since the last sync are undone: {CutBack(_syncedPosition)}", e);
+                $"write-ahead log '{Path}' could not be synced: {e.Message}; the {unsynced} bytes written since the last sync are undone: {CutBack(keep)}", e);
         }
     }
 
