@@ -1,0 +1,35 @@
+namespace Pyralog.Grains.Interfaces.Logs;
+
+/// <summary>
+/// Creates, lists, describes and deletes logs (key 0). Every change is committed in the metadata group (a Raft group
+/// of its own) before it is answered.
+/// </summary>
+[Alias("pyralog.IPyralogAdminGrain")]
+public interface IPyralogAdminGrain : IGrainWithIntegerKey
+{
+    /// <summary>
+    /// Creates a log of <paramref name="partitions"/> partitions (1..65536), each a Raft group of
+    /// <paramref name="replicationFactor"/> replicas (1..7) on distinct silos where there are enough silos. Completes
+    /// once every partition has a bootstrapped group. Creating a log that exists with the same shape returns it (a retry
+    /// finishes an interrupted creation); with another shape it fails naming the difference.
+    /// </summary>
+    [Alias("CreateLogAsync")]
+    Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings? settings = null);
+
+    /// <summary>Deletes a log: removed from the metadata first, then each replica drops its data.</summary>
+    /// <exception cref="InvalidOperationException">No log has that name.</exception>
+    [Alias("DeleteLogAsync")]
+    Task DeleteLogAsync(string name);
+
+    [Alias("ListLogsAsync")]
+    Task<LogInfo[]> ListLogsAsync();
+
+    /// <summary>The log, or null when no log has that name.</summary>
+    [Alias("GetLogAsync")]
+    Task<LogInfo?> GetLogAsync(string name);
+
+    /// <summary>Per partition: leader, epoch, offsets, replicas with their silo, role and lag.</summary>
+    /// <exception cref="InvalidOperationException">No log has that name.</exception>
+    [Alias("DescribeLogAsync")]
+    Task<LogDescription> DescribeLogAsync(string name);
+}

@@ -1,0 +1,29 @@
+namespace Pyralog.Grains.Interfaces.Logs;
+
+/// <summary>What one replica reports about itself.</summary>
+[GenerateSerializer, Immutable]
+[Alias("pyralog.ReplicaStatus")]
+public sealed record ReplicaStatus
+{
+    [Id(0)] public required string Key { get; init; }
+    [Id(1)] public required string Silo { get; init; }
+    [Id(2)] public ReplicaRole Role { get; init; }
+
+    /// <summary>The current Raft term; the epoch of the records a leader appends now.</summary>
+    [Id(3)] public ulong Term { get; init; }
+
+    /// <summary>The slot of the leader this replica knows (-1 = none).</summary>
+    [Id(4)] public int LeaderReplica { get; init; } = -1;
+    [Id(5)] public long Incarnation { get; init; }
+    [Id(6)] public long CommitIndex { get; init; }
+    [Id(7)] public long AppliedIndex { get; init; }
+    [Id(8)] public long LastIndex { get; init; }
+
+    /// <summary>The epoch of the last applied record batch's leader.</summary>
+    [Id(9)] public ulong Epoch { get; init; }
+    [Id(10)] public ulong FirstOffset { get; init; }
+
+    /// <summary>One past the last applied (committed) record.</summary>
+    [Id(11)] public ulong NextOffset { get; init; }
+    [Id(12)] public bool Quiesced { get; init; }
+}
