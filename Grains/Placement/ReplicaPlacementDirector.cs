@@ -24,10 +24,12 @@ namespace Pyralog.Grains.Placement;
 /// <para><b>Returning silos get their replicas back.</b> Placement is a pure function of the live silo set. When a
 /// silo dies, each replica it held is placed, at its next activation, on its slot's next-ranked surviving silo; there
 /// it has none of its slot's data and rejoins its group as a new incarnation (the Raft core catches it up). Once the
-/// silo is back at the same endpoint the live set is what it was before the failure, so a replica activated from
-/// then on is placed on the silo that holds its data. This holds for any number of failures and any order of
-/// returns. What it does not do is move live activations: Orleans places only new activations, so a replacement
-/// stays on the survivor until it deactivates, and only then returns.</para>
+/// silo is back at the same endpoint, and membership is otherwise as before, the live set is the one the replica was
+/// first placed with, so a replica activated from then on is placed on the silo that holds its data, however many
+/// silos failed and in whatever order they returned. Rendezvous does not need to remember the failure for this; the
+/// price is that a silo that never returns leaves its replicas on their new silos for good (correct: they caught up
+/// there). What it does not do is move live activations: Orleans places only new activations, so a replacement stays
+/// on the survivor until it deactivates, and only then returns.</para>
 /// <para><b>Survivors stay.</b> Replicas on surviving silos keep their activations (see above) and, in most cases,
 /// their place: a slot's choice changes only if a lower slot's replacement takes its silo. No function of the live set
 /// alone can keep every survivor's place under every sequence of failures while keeping replicas distinct (two
