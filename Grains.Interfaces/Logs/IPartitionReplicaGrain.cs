@@ -39,9 +39,9 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     [Alias("DeliverAsync")]
     Task DeliverAsync(RaftEnvelope envelope);
 
-    /// <summary>Activates the replica and returns its incarnation, recording a new one first if it has no data (creation, internal).</summary>
+    /// <summary>Activates the replica and returns its incarnation (recording a new one first if it has no data) and whether it holds a Raft log (creation, internal).</summary>
     [Alias("PrepareAsync")]
-    Task<long> PrepareAsync();
+    Task<ReplicaPrepared> PrepareAsync();
 
     /// <summary>Starts the group with the first configuration, if this replica is still empty and the configuration names its incarnation (creation, internal).</summary>
     [Alias("BootstrapAsync")]
