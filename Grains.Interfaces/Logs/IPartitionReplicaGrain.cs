@@ -18,7 +18,7 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     /// <exception cref="ArgumentException">An empty batch, a record over the log's limit, a batch over <see cref="LogSettings.MaxBatchBytes"/>; nothing was appended.</exception>
     /// <exception cref="InvalidOperationException">The log does not exist (never created, or deleted) or this partition/replica is outside it.</exception>
     [Alias("AppendAsync")]
-    Task<AppendAck> AppendAsync(Record[] records);
+    Task<AppendAck> AppendAsync(ProducerRecord[] records);
 
     /// <summary>
     /// Committed records from <paramref name="fromOffset"/>, up to about <paramref name="maxBytes"/> (at least one

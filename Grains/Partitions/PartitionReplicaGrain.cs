@@ -25,7 +25,7 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
 
-    public async Task<AppendAck> AppendAsync(Record[] records)
+    public async Task<AppendAck> AppendAsync(ProducerRecord[] records)
     {
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes);

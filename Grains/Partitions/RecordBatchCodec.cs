@@ -15,7 +15,7 @@ internal static class RecordBatchCodec
 
     /// <summary>Encodes a batch, checking it against the log's limits first.</summary>
     /// <exception cref="ArgumentException">Empty batch, record over <paramref name="maxRecordBytes"/>, batch over the batch limit (named).</exception>
-    public static byte[] Encode(Record[] records, int maxRecordBytes)
+    public static byte[] Encode(ProducerRecord[] records, int maxRecordBytes)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Length == 0)
