@@ -50,5 +50,5 @@ internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetail
     protected override Task SendTo(int replica, RaftEnvelope envelope) =>
         GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
 
-    private static string KeyOf(int replica) => ReplicaKeys.Format(0, 0, replica);
+    private static string KeyOf(int replica) => ReplicaGrainKey.Of(0, 0, replica);
 }

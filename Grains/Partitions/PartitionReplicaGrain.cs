@@ -134,7 +134,7 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
     protected override Task SendTo(int replica, RaftEnvelope envelope) =>
         GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
 
-    private string KeyOf(int replica) => ReplicaKeys.Format(LogId, Partition, replica);
+    private string KeyOf(int replica) => ReplicaGrainKey.Of(LogId, Partition, replica);
 
     /// <summary>The log's settings; a replica that joined without data asks the metadata group once (and fails clearly for an unknown log).</summary>
     private async Task<LogSettings> SettingsAsync()

@@ -60,15 +60,15 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (!ReplicaKeys.TryParse(Key, out var log, out var partition, out var replica))
+        if (!ReplicaGrainKey.TryParse(Key, out var parsed))
         {
-            throw new ArgumentException($"'{Key}' is not a replica key (\"log/partition/replica\", replica below {ReplicaKeys.MaxReplicationFactor})");
+            throw new ArgumentException($"'{Key}' is not a replica key (\"log/partition/replica\", replica below {ReplicaGrainKey.MaxReplicationFactor})");
         }
 
-        LogId = log;
-        Partition = partition;
-        Replica = replica;
-        var storeLog = ReplicaKv.StoreLog(log, partition, replica);
+        LogId = parsed.Log;
+        Partition = parsed.Partition;
+        Replica = parsed.Replica;
+        var storeLog = ReplicaKv.StoreLog(LogId, Partition, Replica);
         Storage = await ReplicaStorage.OpenAsync(Store, storeLog);
         if (Storage.HardState.Incarnation == 0)
         {
