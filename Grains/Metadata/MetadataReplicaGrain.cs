@@ -14,10 +14,12 @@ namespace Pyralog.Grains.Metadata;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, options, logger), IMetadataReplicaGrain
+internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, wakeups, options, logger), IMetadataReplicaGrain
 {
     private MetadataState _state = new();
+
+    protected override bool IsMetadata => true;
 
     protected override bool SkipSync => false;
 

@@ -17,11 +17,13 @@ namespace Pyralog.Grains.Partitions;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, options, logger), IPartitionReplicaGrain
+internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, wakeups, options, logger), IPartitionReplicaGrain
 {
     private PartitionState _state = null!;
     private LogSettings? _settings;
+
+    protected override bool IsMetadata => false;
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
 

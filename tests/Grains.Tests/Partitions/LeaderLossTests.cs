@@ -88,6 +88,42 @@ public class LeaderLossTests : IAsyncLifetime
         Assert.True(description.Partitions[0].SharedSilos); // three replicas on the two silos left
     }
 
+    [Fact]
+    public async Task An_idle_group_quiesces_and_elects_a_new_leader_when_its_leaders_silo_dies_without_any_request()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var log = await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("idle", 1, 3);
+        var leader = await new PartitionGrainTests(_fixture).LeaderAsync(log, 0);
+        await leader.AppendAsync([PartitionGrainTests.Rec("x")]);
+        var replicas = Enumerable.Range(0, 3).Select(r => grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r))).ToArray();
+
+        // Idle: every replica stops ticking (status calls do not wake them).
+        var statuses = await WaitAsync(replicas, s => s.All(x => x.Quiesced), "all replicas quiesced");
+        var old = statuses.Single(s => s.Role == ReplicaRole.Leader);
+
+        await cluster.KillSiloAsync(cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == old.Silo));
+        var survivors = replicas.Where(r => r.GetPrimaryKeyString() != old.Key).ToArray();
+        var after = await WaitAsync(survivors, s => s.Any(x => x.Role == ReplicaRole.Leader && x.Term > old.Term), "a new leader among the survivors");
+        Assert.Equal(1ul, after.Single(x => x.Role == ReplicaRole.Leader).NextOffset);
+    }
+
+    private static async Task<ReplicaStatus[]> WaitAsync(IPartitionReplicaGrain[] replicas, Func<ReplicaStatus[], bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync()));
+            if (condition(statuses))
+            {
+                return statuses;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}: {string.Join("; ", statuses.Select(s => $"{s.Key} {s.Role} t{s.Term} quiesced={s.Quiesced}"))}");
+            await Task.Delay(50);
+        }
+    }
+
     private static async Task<List<CommittedRecord>> ReadAllAsync(IPartitionReplicaGrain replica, ulong end)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
