@@ -89,6 +89,58 @@ public class LeaderLossTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_five_replica_group_on_five_silos_keeps_every_acknowledged_record_through_two_silo_losses()
+    {
+        var five = new PartitionClusterFixture(5);
+        await five.InitializeAsync();
+        try
+        {
+            await KeepsRecordsThroughTwoLossesAsync(five);
+        }
+        finally
+        {
+            await five.DisposeAsync();
+        }
+    }
+
+    private static async Task KeepsRecordsThroughTwoLossesAsync(PartitionClusterFixture five)
+    {
+        var cluster = five.Cluster;
+        var grains = cluster.Client;
+        var log = await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("five", 1, 5);
+        var tests = new PartitionGrainTests(five);
+        var description = await grains.GetGrain<IPyralogAdminGrain>(0).DescribeLogAsync("five");
+        Assert.Equal(5, description.Partitions[0].Replicas.Select(r => r.Silo).Distinct().Count());
+
+        var acked = new List<(string Value, AppendAck Ack)>();
+        var unknown = new List<string>();
+        var leader = await tests.LeaderAsync(log, 0);
+        var victims = cluster.Silos.Where(s => s != cluster.Primary).Take(2).ToArray(); // the primary holds the test membership table
+        for (var i = 0; i < 60; i++)
+        {
+            if (i == 20 || i == 40)
+            {
+                await cluster.KillSiloAsync(victims[i / 20 - 1]);
+            }
+
+            var value = $"f{i}";
+            try
+            {
+                acked.Add((value, await leader.AppendAsync([PartitionGrainTests.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5))));
+            }
+            catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
+            {
+                unknown.Add(value);
+                leader = await tests.LeaderAsync(log, 0);
+            }
+        }
+
+        Assert.True(acked.Count >= 50, $"only {acked.Count} of 60 appends were acknowledged");
+        var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
+        PartitionHistoryCheck.Check(acked, unknown, await ReadAllAsync(leader, end));
+    }
+
+    [Fact]
     public async Task An_idle_group_quiesces_and_elects_a_new_leader_when_its_leaders_silo_dies_without_any_request()
     {
         var cluster = _fixture.Cluster;

@@ -5,9 +5,14 @@ using Pyralog.Grains.Hosting;
 
 namespace Pyralog.Grains.Tests.Partitions;
 
-/// <summary>Three in-process silos hosting Pyralog, each with its own data directory; a killed silo is declared dead within seconds.</summary>
-public sealed class PartitionClusterFixture : IAsyncLifetime
+/// <summary>In-process silos (three unless told) hosting Pyralog, each with its own data directory; a killed silo is declared dead within seconds.</summary>
+public sealed class PartitionClusterFixture(short silos) : IAsyncLifetime
 {
+    public PartitionClusterFixture()
+        : this(3)
+    {
+    }
+
     // Per fixture: a test that kills silos runs its own cluster beside the shared one.
     private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), $"pyralog-partitions-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
@@ -15,7 +20,7 @@ public sealed class PartitionClusterFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(3);
+        var builder = new TestClusterBuilder(silos);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.Properties[SiloConfigurator.DataRootKey] = _dataRoot;
         Cluster = builder.Build();
