@@ -18,6 +18,8 @@ internal sealed class BufferedFileWriter : IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
     }
 
+    public DeviceFile File => _file;
+
     /// <summary>Bytes written so far, buffered or not.</summary>
     public long Position => _flushed + _buffered;
 
@@ -39,7 +41,7 @@ internal sealed class BufferedFileWriter : IDisposable
     }
 
     /// <summary>Hands the buffered bytes to the file (not durable yet).</summary>
-    private void Flush()
+    public void Flush()
     {
         if (_buffered == 0)
         {

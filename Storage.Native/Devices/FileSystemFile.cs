@@ -40,5 +40,7 @@ internal sealed class FileSystemFile : DeviceFile
         }
     }
 
+    public override void StartWriteback(long offset, long count) => LibC.StartWriteback(_handle, offset, count);
+
     public override void Dispose() => _handle.Dispose();
 }

@@ -6,14 +6,10 @@ using Pyralog.Storage.Native.Hashing;
 
 namespace Pyralog.Storage.Native.Segments;
 
-/// <summary>Writes one segment (see <see cref="SegmentFormat"/>) from entries given in ascending key order.
-/// The data goes to the disk in one go, by the fdatasync in <see cref="Finish"/>, not in 1 MiB steps as it is written:
-/// a WAL fdatasync issued while a step is in flight waits for it (the device flush covers every write before it), so
-/// steps slowed dozens of commits per segment by a millisecond or more each, where one final sync stalls one or two
-/// commits for longer (a model of the storage bench's 100 × 1 KiB appends beside a 64 MiB flush: WAL sync p99 0.28 ms
-/// with one final sync, 0.73 ms with steps; p99.9 is what gets worse).</summary>
+/// <summary>Writes one segment (see <see cref="SegmentFormat"/>) from entries given in ascending key order.</summary>
 internal sealed class SegmentWriter : IDisposable
 {
+    private const long WritebackBytes = 1 << 20;
     private readonly string _path;
     private readonly long _fileNumber;
     private readonly int _blockBytes;
@@ -33,6 +29,7 @@ internal sealed class SegmentWriter : IDisposable
     private long _tombstones;
     private long _logRecords;
     private bool _finished;
+    private long _writebackFrom;
 
     public SegmentWriter(IStorageDevice device, string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
     {
@@ -216,6 +213,12 @@ internal sealed class SegmentWriter : IDisposable
         _index.Advance(16 + _firstKeyOfBlock.Length);
         _limiter?.Consume(_blockLength + 4);
         _blockLength = 0;
+        if (_file.Position - _writebackFrom >= WritebackBytes)
+        {
+            _file.Flush();
+            _file.File.StartWriteback(_writebackFrom, _file.Position - _writebackFrom);
+            _writebackFrom = _file.Position;
+        }
     }
 
     private void WriteCrc(uint crc)

@@ -41,5 +41,9 @@ internal sealed class PowerLossFile : DeviceFile
         _device.SyncData(_file, Path);
     }
 
+    public override void StartWriteback(long offset, long count)
+    {
+    }
+
     public override void Dispose() => _handle.Dispose();
 }
