@@ -56,7 +56,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         for (var i = 0; i < 50; i++)
         {
             _turns.Run(() => appends.Add(Propose(i)));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a stalled append never commits; a loaded disk can take seconds per fsync
             while (!appends[i].IsCompleted)
             {
                 Assert.True(DateTime.UtcNow < deadline, $"append {i} did not commit: only one append is in flight, so nothing will come to persist after it");
