@@ -32,7 +32,7 @@ internal sealed class RaftLog
     // past it and _snapshotHandedOut says whether a batch carries it.
     private bool _snapshotHandedOut;
 
-    public RaftLog(IRaftStorage storage, int maxCached)
+    public RaftLog(IRaftStorage storage, int maxCached, long applied)
     {
         _reader = storage;
         _maxCached = maxCached;
@@ -41,7 +41,12 @@ internal sealed class RaftLog
         _stable = Meta.LastIndex;
         _inProgress = Meta.LastIndex;
         Committed = Math.Max(storage.HardState.Commit, Meta.Snapshot.Index);
-        Applied = Meta.Snapshot.Index;
+        if (applied > Committed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(applied), $"applied index {applied} is beyond the persisted commit index {Committed}");
+        }
+
+        Applied = Math.Max(Meta.Snapshot.Index, applied);
     }
 
     /// <summary>Term runs, configuration history and the current snapshot of this view.</summary>

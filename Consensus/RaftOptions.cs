@@ -18,6 +18,13 @@ public sealed class RaftOptions
 
     public required IRaftStorage Storage { get; init; }
 
+    /// <summary>
+    /// The index the host's state machine had applied when this node was built (restored from the host's own durable
+    /// state): committed entries are handed to the application from the next one. At most the persisted commit index;
+    /// below the snapshot index it means the snapshot's index (etcd's Config.Applied).
+    /// </summary>
+    public long Applied { get; init; }
+
     public required IRaftRandom Random { get; init; }
 
     public int ElectionTicks { get; init; } = 10;

@@ -1,0 +1,69 @@
+namespace Pyralog.Consensus;
+
+/// <summary>
+/// Quiescence (CockroachDB's idle ranges): a group with nothing to do stops ticking, so a thousand idle groups on a
+/// silo cost no timers, heartbeats or fsyncs. The leader may quiesce only when every member of its configuration has
+/// matched its whole log and everything is committed and durable here, so the last heartbeat tells every follower the
+/// final commit index and no one is owed anything. A quiesced follower notices nothing while quiet, including a dead
+/// leader: the host wakes the group on any message, proposal or read, and on a membership change of its cluster (a
+/// silo died), and <see cref="Unquiesce"/> restarts the timers so waking never by itself starts an election.
+/// </summary>
+public sealed partial class RaftNode
+{
+    /// <summary>
+    /// True when this leader may stop ticking: no transfer, read or acknowledgement pending, its whole log committed,
+    /// durable here and applied, every voter at the configured incarnation matched up to its last index, and no learner
+    /// waiting for promotion. Send the heartbeats of the current Ready (with the quiesce mark) before stopping.
+    /// </summary>
+    public bool CanQuiesce
+    {
+        get
+        {
+            if (Role != RaftRole.Leader || _leadTransferee != 0 || _reads.Count > 0 || _afterPersist.Count > 0 ||
+                Config.LearnerArray.Length > 0)
+            {
+                return false;
+            }
+
+            var last = _log.LastIndex;
+            if (_log.Committed != last || _log.StableLastIndex != last || _log.Applied != last)
+            {
+                return false;
+            }
+
+            foreach (var v in Config.VoterArray)
+            {
+                if (v.Id == Id)
+                {
+                    continue;
+                }
+
+                if (!_progress.TryGetValue(v.Id, out var pr) || pr.Incarnation != v.Incarnation || pr.Match != last)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Resumes after a quiet spell: restarts the election and heartbeat timers (a follower that wakes hears its leader
+    /// before it would campaign) and, on a leader, counts every member as recently active (the quiet spell is not
+    /// silence that check-quorum should punish).
+    /// </summary>
+    public void Unquiesce()
+    {
+        CheckNoReadyOut();
+        _electionElapsed = 0;
+        _heartbeatElapsed = 0;
+        if (Role == RaftRole.Leader)
+        {
+            foreach (var pr in _progress.Values)
+            {
+                pr.RecentActive = true;
+            }
+        }
+    }
+}

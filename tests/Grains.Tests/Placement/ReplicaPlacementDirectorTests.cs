@@ -1,0 +1,215 @@
+using System.Net;
+using Pyralog.Grains.Placement;
+
+namespace Pyralog.Grains.Tests.Placement;
+
+/// <summary>The placement rule as a pure function: no cluster, fixed silos, seeded groups, exact assertions.</summary>
+public sealed class ReplicaPlacementDirectorTests
+{
+    private const int Groups = 1_000;
+
+    [Fact]
+    public void Replicas_are_on_distinct_silos_whenever_there_are_enough()
+    {
+        for (var siloCount = 1; siloCount <= 9; siloCount++)
+        {
+            var silos = Silos(siloCount);
+            for (var rf = 1; rf <= Math.Min(siloCount, ReplicaGrainKey.MaxReplicationFactor); rf++)
+            {
+                foreach (var (log, partition) in GroupIds(200))
+                {
+                    var placed = ReplicaPlacementDirector.PlaceGroup(log, partition, rf, silos);
+                    Assert.Equal(rf, placed.Distinct().Count());
+                    Assert.False(ReplicaPlacementDirector.SharesSilo(rf, silos));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void A_slot_does_not_depend_on_the_replication_factor()
+    {
+        var silos = Silos(5);
+        foreach (var (log, partition) in GroupIds(200))
+        {
+            var widest = ReplicaPlacementDirector.PlaceGroup(log, partition, ReplicaGrainKey.MaxReplicationFactor, silos);
+            for (var rf = 1; rf <= ReplicaGrainKey.MaxReplicationFactor; rf++)
+            {
+                Assert.Equal(widest[..rf], ReplicaPlacementDirector.PlaceGroup(log, partition, rf, silos));
+            }
+
+            for (var replica = 0; replica < ReplicaGrainKey.MaxReplicationFactor; replica++)
+            {
+                Assert.Equal(widest[replica], ReplicaPlacementDirector.Place(new ReplicaGrainKey(log, partition, replica), silos));
+            }
+        }
+    }
+
+    [Fact]
+    public void Placement_depends_on_the_silo_endpoints_only_not_their_order_or_generation()
+    {
+        var silos = Silos(5);
+        var reordered = silos.Reverse().ToArray();
+        var restarted = silos.Select(s => SiloAddress.New(s.Endpoint, s.Generation + 17)).ToArray();
+        foreach (var (log, partition) in GroupIds(200))
+        {
+            var placed = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, silos);
+            Assert.Equal(placed, ReplicaPlacementDirector.PlaceGroup(log, partition, 3, reordered));
+            Assert.Equal(
+                placed.Select(s => s.Endpoint),
+                ReplicaPlacementDirector.PlaceGroup(log, partition, 3, restarted).Select(s => s.Endpoint));
+        }
+    }
+
+    [Fact]
+    public void Placement_is_the_same_in_every_process()
+    {
+        // Pinned output: a per-process randomized hash (string.GetHashCode) or a changed byte layout would fail this.
+        var silos = Silos(5);
+        Assert.Equal(
+            ["10.0.0.5:11111", "10.0.0.2:11111", "10.0.0.3:11111"],
+            ReplicaPlacementDirector.PlaceGroup(7, 0, 3, silos).Select(s => s.Endpoint.ToString()));
+        Assert.Equal(
+            ["10.0.0.1:11111", "10.0.0.4:11111", "10.0.0.3:11111", "10.0.0.2:11111", "10.0.0.5:11111"],
+            ReplicaPlacementDirector.PlaceGroup(0, 0, 5, silos).Select(s => s.Endpoint.ToString()));
+    }
+
+    [Fact]
+    public void Of_two_generations_of_one_endpoint_only_the_newest_is_placed_on()
+    {
+        var silos = Silos(3);
+        var stale = SiloAddress.New(silos[0].Endpoint, silos[0].Generation - 1);
+        var withStale = silos.Append(stale).ToArray();
+        Assert.False(ReplicaPlacementDirector.SharesSilo(3, withStale));
+        foreach (var (log, partition) in GroupIds(200))
+        {
+            var placed = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, withStale);
+            Assert.DoesNotContain(stale, placed);
+            Assert.Equal(ReplicaPlacementDirector.PlaceGroup(log, partition, 3, silos), placed);
+        }
+    }
+
+    [Fact]
+    public void When_a_silo_leaves_its_replicas_move_and_the_group_gains_one_silo()
+    {
+        var silos = Silos(6);
+        var survivorsRetargeted = 0;
+        var survivors = 0;
+        foreach (var gone in silos)
+        {
+            var remaining = silos.Where(s => !s.Equals(gone)).ToArray();
+            foreach (var (log, partition) in GroupIds(Groups))
+            {
+                var before = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, silos);
+                var after = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, remaining);
+                if (!before.Contains(gone))
+                {
+                    Assert.Equal(before, after);
+                    continue;
+                }
+
+                // The group loses the dead silo and gains exactly one other: never a second reshuffle of silos.
+                Assert.Single(after.Except(before));
+                Assert.Equal(before.Where(s => !s.Equals(gone)).Order(), before.Intersect(after).Order());
+                for (var slot = 0; slot < before.Length; slot++)
+                {
+                    if (before[slot].Equals(gone))
+                    {
+                        continue;
+                    }
+
+                    survivors++;
+                    if (!before[slot].Equals(after[slot]))
+                    {
+                        // A survivor is re-targeted only because a lower slot's replacement took its silo.
+                        Assert.Contains(before[slot], after[..slot]);
+                        survivorsRetargeted++;
+                    }
+                }
+            }
+        }
+
+        // Exact for these silos and groups (12%); giving slot r the group's rank-r silo would re-target half of them.
+        Assert.Equal(6_000, survivors);
+        Assert.Equal(693, survivorsRetargeted);
+    }
+
+    [Fact]
+    public void When_a_silo_returns_at_its_endpoint_its_replicas_are_placed_back_on_it()
+    {
+        var silos = Silos(5);
+        var returned = silos.Select((s, i) => i == 2 ? SiloAddress.New(s.Endpoint, s.Generation + 1) : s).ToArray();
+        foreach (var (log, partition) in GroupIds(Groups))
+        {
+            var before = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, silos);
+            var after = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, returned);
+            Assert.Equal(before.Select(s => s.Endpoint), after.Select(s => s.Endpoint));
+        }
+    }
+
+    [Fact]
+    public void With_fewer_silos_than_replicas_the_replicas_share_silos_evenly()
+    {
+        for (var siloCount = 1; siloCount < ReplicaGrainKey.MaxReplicationFactor; siloCount++)
+        {
+            var silos = Silos(siloCount);
+            for (var rf = siloCount + 1; rf <= ReplicaGrainKey.MaxReplicationFactor; rf++)
+            {
+                Assert.True(ReplicaPlacementDirector.SharesSilo(rf, silos));
+                foreach (var (log, partition) in GroupIds(100))
+                {
+                    var placed = ReplicaPlacementDirector.PlaceGroup(log, partition, rf, silos);
+                    for (var slot = siloCount; slot < rf; slot++)
+                    {
+                        Assert.Equal(placed[slot % siloCount], placed[slot]);
+                    }
+
+                    var perSilo = placed.CountBy(s => s).Select(p => p.Value).ToArray();
+                    Assert.Equal(siloCount, perSilo.Length);
+                    Assert.All(perSilo, count => Assert.InRange(count, rf / siloCount, (rf + siloCount - 1) / siloCount));
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void Replicas_and_first_slots_spread_evenly_over_the_silos(int siloCount)
+    {
+        const int rf = 3;
+        var silos = Silos(siloCount);
+        var replicas = silos.ToDictionary(s => s, _ => 0);
+        var firstSlots = silos.ToDictionary(s => s, _ => 0);
+        foreach (var (log, partition) in GroupIds(Groups))
+        {
+            var placed = ReplicaPlacementDirector.PlaceGroup(log, partition, rf, silos);
+            firstSlots[placed[0]]++;
+            foreach (var silo in placed)
+            {
+                replicas[silo]++;
+            }
+        }
+
+        AssertWithin15Percent(Groups * rf / (double)siloCount, replicas.Values);
+        AssertWithin15Percent(Groups / (double)siloCount, firstSlots.Values);
+    }
+
+    private static void AssertWithin15Percent(double mean, IEnumerable<int> counts) =>
+        Assert.All(counts, count => Assert.InRange(count, mean * 0.85, mean * 1.15));
+
+    /// <summary>Silos as a deployment has them: one address each, the same port, generation 1.</summary>
+    private static SiloAddress[] Silos(int count) =>
+        Enumerable.Range(1, count).Select(i => SiloAddress.New(IPAddress.Parse($"10.0.0.{i}"), 11111, 1)).ToArray();
+
+    /// <summary>Seeded groups: random log ids, partitions 0..15, and the metadata group.</summary>
+    private static IEnumerable<(ulong Log, int Partition)> GroupIds(int count)
+    {
+        var random = new Random(20261130);
+        yield return (0, 0);
+        for (var i = 1; i < count; i++)
+        {
+            yield return ((ulong)random.NextInt64(1, long.MaxValue), i % 16);
+        }
+    }
+}
