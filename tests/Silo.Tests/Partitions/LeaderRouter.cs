@@ -12,8 +12,11 @@ namespace Pyralog.Silo.Tests.Partitions;
 /// </summary>
 internal sealed class LeaderRouter
 {
-    /// <summary>How long a replica that timed out or failed is avoided when there is another to try.</summary>
-    private static readonly long SuspectTicks = Stopwatch.Frequency * 2;
+    /// <summary>
+    /// How long a replica that timed out or failed is avoided when there is another to try. Short: a live leader that
+    /// was merely slow once is avoided only this long, however its followers keep naming it.
+    /// </summary>
+    private static readonly long SuspectTicks = Stopwatch.Frequency;
 
     /// <summary>Pause before retrying when no replica knows a leader, so an election is not spun against.</summary>
     private static readonly TimeSpan ElectionBackoff = TimeSpan.FromMilliseconds(5);
@@ -50,21 +53,23 @@ internal sealed class LeaderRouter
         try
         {
             var ack = await call.WaitAsync(timeout).ConfigureAwait(false);
+            ClearSuspicion(partition, replica);
             return new AppendAttempt(key, AppendOutcome.Acknowledged, ack, null, started, Stopwatch.GetTimestamp());
         }
         catch (NotLeaderException e)
         {
+            ClearSuspicion(partition, replica); // it answered: its silo lives
+            var redirected = false;
+            var next = NextCandidate(partition, replica);
             if (e.LeaderReplicaKey is { } hint && ReplicaKeys.TryParse(hint, out _, out _, out var leader)
                 && leader != replica && leader < Log.ReplicationFactor && !IsSuspect(partition, leader))
             {
-                Move(partition, replica, leader);
-            }
-            else
-            {
-                Move(partition, replica, NextCandidate(partition, replica));
+                redirected = true;
+                next = leader;
             }
 
-            return new AppendAttempt(key, AppendOutcome.Refused, null, e, started, Stopwatch.GetTimestamp());
+            Move(partition, replica, next);
+            return new AppendAttempt(key, AppendOutcome.Refused, null, e, started, Stopwatch.GetTimestamp(), redirected);
         }
         catch (ArgumentException e)
         {
@@ -112,10 +117,19 @@ internal sealed class LeaderRouter
                 throw new TimeoutException($"no replica of partition {partition} acknowledged an append within {deadline.TotalSeconds:0.#} s; last: {attempt.Error?.Message}", attempt.Error);
             }
 
-            if (attempt.Error is NotLeaderException { LeaderReplicaKey: null } || attempt.Outcome == AppendOutcome.Unknown)
+            if (!attempt.Redirected)
             {
                 await Task.Delay(ElectionBackoff, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    private void ClearSuspicion(int partition, int replica)
+    {
+        ref var until = ref _suspectUntil[(partition * Log.ReplicationFactor) + replica];
+        if (Volatile.Read(ref until) != 0)
+        {
+            Volatile.Write(ref until, 0);
         }
     }
 

@@ -156,13 +156,13 @@ public sealed class PartitionProcessClusterTests : IDisposable
             {
                 Volatile.Write(ref lastAck[partition], attempt.EndedAt);
             }
-            else if (attempt.Error is NotLeaderException { LeaderReplicaKey: null } || attempt.Outcome == AppendOutcome.Unknown)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None); // an election runs or a silo is gone: do not spin
-            }
             else if (attempt.Error is ArgumentException e)
             {
                 throw new InvalidOperationException($"partition {partition} refused a valid batch", e);
+            }
+            else if (!attempt.Redirected)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None); // an election runs or a silo is gone: do not spin
             }
         }
     }
