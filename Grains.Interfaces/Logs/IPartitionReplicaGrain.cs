@@ -18,7 +18,7 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     /// <exception cref="ArgumentException">An empty batch, a record over the log's limit, a batch over <see cref="LogSettings.MaxBatchBytes"/>; nothing was appended.</exception>
     /// <exception cref="InvalidOperationException">The log does not exist (never created, or deleted) or this partition/replica is outside it.</exception>
     [Alias("AppendAsync")]
-    Task<AppendAck> AppendAsync(Record[] records);
+    Task<AppendAck> AppendAsync(ProducerRecord[] records);
 
     /// <summary>
     /// Committed records from <paramref name="fromOffset"/>, up to about <paramref name="maxBytes"/> (at least one
@@ -39,9 +39,9 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     [Alias("DeliverAsync")]
     Task DeliverAsync(RaftEnvelope envelope);
 
-    /// <summary>Activates the replica and returns its incarnation, recording a new one first if it has no data (creation, internal).</summary>
+    /// <summary>Activates the replica and returns its incarnation (recording a new one first if it has no data) and whether it holds a Raft log (creation, internal).</summary>
     [Alias("PrepareAsync")]
-    Task<long> PrepareAsync();
+    Task<ReplicaPrepared> PrepareAsync();
 
     /// <summary>Starts the group with the first configuration, if this replica is still empty and the configuration names its incarnation (creation, internal).</summary>
     [Alias("BootstrapAsync")]

@@ -14,4 +14,10 @@ public sealed class PyralogOptions
 
     /// <summary>Tuning of the silo's store (section <c>Pyralog:Store</c>): memtable size, durability, block cache.</summary>
     public PyramidOptions Store { get; set; } = new();
+
+    /// <summary>Raft timing of the replica grains (section <c>Pyralog:Replication</c>).</summary>
+    public Replication.ReplicaTiming Replication { get; set; } = new();
+
+    /// <summary>Replicas of the metadata group (1..7, default 3); they share silos while the cluster has fewer silos.</summary>
+    public int MetadataReplicas { get; set; } = 3;
 }

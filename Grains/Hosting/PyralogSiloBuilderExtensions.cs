@@ -45,6 +45,7 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ObeliskActivations>());
         }
 
+        Placement.ReplicaPlacement.AddTo(builder.Services);
         builder.Services.TryAddSingleton<SiloStore>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
 

@@ -5,8 +5,8 @@ namespace Pyralog.Grains.Interfaces.Logs;
 /// Scarab ID the producer assigned (0 = none). Records travel in batches: one grain call, one Raft entry.
 /// </summary>
 [GenerateSerializer, Immutable]
-[Alias("pyralog.Record")]
-public sealed record Record(
+[Alias("pyralog.ProducerRecord")]
+public sealed record ProducerRecord(
     [property: Id(0)] byte[]? Key,
     [property: Id(1)] byte[] Value,
     [property: Id(2)] RecordHeader[]? Headers = null,

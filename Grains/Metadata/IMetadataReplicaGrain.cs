@@ -1,0 +1,32 @@
+using Orleans.Concurrency;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Metadata;
+
+/// <summary>A replica of the metadata group, keyed <c>"0/0/{replica}"</c>: the silo-internal side of <see cref="IPyralogAdminGrain"/>.</summary>
+[Alias("pyralog.IMetadataReplicaGrain")]
+public interface IMetadataReplicaGrain : IGrainWithStringKey
+{
+    [OneWay]
+    [Alias("DeliverAsync")]
+    Task DeliverAsync(RaftEnvelope envelope);
+
+    [Alias("PrepareAsync")]
+    Task<ReplicaPrepared> PrepareAsync();
+
+    [Alias("BootstrapAsync")]
+    Task<bool> BootstrapAsync(long[] incarnations);
+
+    /// <summary>Commits a <c>MetadataCommand</c> (its encoded form) and returns what applying it did.</summary>
+    /// <exception cref="NotLeaderException">Not the leader.</exception>
+    [Alias("ProposeAsync")]
+    Task<MetadataResult> ProposeAsync(byte[] command);
+
+    /// <summary>Every log, read linearizably at the leader.</summary>
+    /// <exception cref="NotLeaderException">Not the leader.</exception>
+    [Alias("QueryAsync")]
+    Task<MetadataLog[]> QueryAsync();
+
+    [Alias("GetStatusAsync")]
+    Task<ReplicaStatus> GetStatusAsync();
+}

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Metadata;
+
+/// <summary>
+/// One change to the metadata group's state, as the data of a Raft entry (JSON: a few per log's lifetime, so
+/// readability beats size). Kinds: <c>create</c> (name, shape, settings) assigns the next log id; <c>incarnations</c>
+/// records the founding incarnations of every replica (first writer wins); <c>activate</c> marks the log usable;
+/// <c>delete</c> removes it.
+/// </summary>
+internal sealed record MetadataCommand
+{
+    public required string Kind { get; init; }
+
+    public string? Name { get; init; }
+
+    public ulong LogId { get; init; }
+
+    public int Partitions { get; init; }
+
+    public int ReplicationFactor { get; init; }
+
+    public LogDurability Durability { get; init; }
+
+    public int MaxRecordBytes { get; init; }
+
+    public long[][]? Incarnations { get; init; }
+
+    public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
+    public static MetadataCommand Decode(ReadOnlySpan<byte> data) =>
+        JsonSerializer.Deserialize<MetadataCommand>(data, Options) ?? throw new InvalidDataException("an empty metadata command");
+
+    private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault };
+}

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Placement;
+using Pyralog.Grains.Replication;
+
+namespace Pyralog.Grains.Metadata;
+
+/// <summary>
+/// A replica of the metadata group: the same machinery as a partition replica (<see cref="ReplicaGrain"/>), applying
+/// <see cref="MetadataCommand"/>s to <see cref="MetadataState"/>, always with fsync durability.
+/// </summary>
+[Reentrant]
+[ReplicaPlacement]
+internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, options, logger), IMetadataReplicaGrain
+{
+    private MetadataState _state = new();
+
+    protected override bool SkipSync => false;
+
+    public Task<bool> BootstrapAsync(long[] incarnations) => BootstrapGroupAsync(incarnations);
+
+    public async Task<MetadataResult> ProposeAsync(byte[] command)
+    {
+        var driver = Driver ?? throw new InvalidOperationException($"metadata replica {Key} has no Raft node");
+        var answer = await driver.ProposeAsync(command, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true);
+        return answer as MetadataResult ?? throw new InvalidOperationException("the metadata command produced no result");
+    }
+
+    public async Task<MetadataLog[]> QueryAsync()
+    {
+        var driver = Driver ?? throw new InvalidOperationException($"metadata replica {Key} has no Raft node");
+        await driver.ReadIndexAsync(Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true);
+        return [.. _state.Logs];
+    }
+
+    public Task<ReplicaStatus> GetStatusAsync() => Task.FromResult(Status(0, 0, 0));
+
+    protected override Task OnStorageOpenAsync(CancellationToken cancellationToken)
+    {
+        _state = new MetadataState();
+        return Task.CompletedTask;
+    }
+
+    protected override IReplicaStateMachine CreateMachine() => _state;
+
+    protected override Task SendTo(int replica, RaftEnvelope envelope) =>
+        GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
+
+    private static string KeyOf(int replica) => ReplicaKeys.Format(0, 0, replica);
+}

@@ -1,0 +1,305 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Metadata;
+
+/*
+ * The admin front of the metadata group. It holds no state of its own: every answer comes from the group's leader
+ * (changes are committed there, listings are linearizable reads), so any number of activations may run.
+ *
+ * Founding the metadata group: the first call prepares its replicas and, only if none of them holds a Raft log yet,
+ * bootstraps them with the incarnations they reported (ReplicaGrain's founding rule makes a member refuse any other
+ * first configuration). If a majority of the group lost its data at once, the group is gone — beyond what RF 3
+ * survives — and a new, empty one is founded.
+ *
+ * Creating a log takes three commits, each idempotent, so a creation interrupted anywhere is finished by a retry:
+ * "create" assigns the id (or returns the existing log of the same shape), "incarnations" records every replica's
+ * founding incarnation (first writer wins; replicas are prepared before it), and after every partition's replicas were
+ * told to bootstrap with exactly those incarnations, "activate".
+ */
+[Reentrant]
+internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options, ILogger<PyralogAdminGrain> logger) : Grain, IPyralogAdminGrain
+{
+    private static readonly TimeSpan LeaderSearchTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan StatusTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly int _metadataReplicas = options.Value.MetadataReplicas;
+    private Task? _founding;
+    private int _leaderHint;
+
+    public async Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings? settings = null)
+    {
+        settings ??= new LogSettings();
+        ValidateName(name);
+        if (partitions < 1 || partitions > ReplicaKeys.MaxPartitions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(partitions), partitions, $"a log has 1..{ReplicaKeys.MaxPartitions} partitions (was {partitions})");
+        }
+
+        if (replicationFactor < 1 || replicationFactor > ReplicaKeys.MaxReplicationFactor)
+        {
+            throw new ArgumentOutOfRangeException(nameof(replicationFactor), replicationFactor,
+                $"the replication factor is 1..{ReplicaKeys.MaxReplicationFactor} (was {replicationFactor})");
+        }
+
+        if (settings.MaxRecordBytes < 64 || settings.MaxRecordBytes > LogSettings.MaxBatchBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.MaxRecordBytes,
+                $"the max record size is 64..{LogSettings.MaxBatchBytes} bytes (was {settings.MaxRecordBytes})");
+        }
+
+        if (!Enum.IsDefined(settings.Durability))
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.Durability, "durability is Fsync or OsCache");
+        }
+
+        var created = await CommitAsync(new MetadataCommand
+        {
+            Kind = "create", Name = name, Partitions = partitions, ReplicationFactor = replicationFactor,
+            Durability = settings.Durability, MaxRecordBytes = settings.MaxRecordBytes,
+        });
+        var log = created.Log!;
+        if (created.Error is not null)
+        {
+            throw new InvalidOperationException($"cannot create log '{name}' with {partitions} partitions, RF {replicationFactor}: {created.Error}");
+        }
+
+        if (log.Info.State == LogState.Active)
+        {
+            return log.Info;
+        }
+
+        var info = log.Info;
+        if (log.Incarnations is null)
+        {
+            var prepared = new Task<ReplicaPrepared>[info.Partitions * info.ReplicationFactor];
+            for (var p = 0; p < info.Partitions; p++)
+            {
+                for (var r = 0; r < info.ReplicationFactor; r++)
+                {
+                    prepared[p * info.ReplicationFactor + r] = Replica(info, p, r).PrepareAsync();
+                }
+            }
+
+            await Task.WhenAll(prepared);
+            var incarnations = new long[info.Partitions][];
+            for (var p = 0; p < info.Partitions; p++)
+            {
+                incarnations[p] = new long[info.ReplicationFactor];
+                for (var r = 0; r < info.ReplicationFactor; r++)
+                {
+                    incarnations[p][r] = prepared[p * info.ReplicationFactor + r].Result.Incarnation;
+                }
+            }
+
+            log = Checked(await CommitAsync(new MetadataCommand { Kind = "incarnations", LogId = info.Id, Incarnations = incarnations }), name);
+        }
+
+        var bootstraps = new List<Task<bool>>(info.Partitions * info.ReplicationFactor);
+        for (var p = 0; p < info.Partitions; p++)
+        {
+            var bootstrap = new ReplicaBootstrap(log.Incarnations![p], info.Settings);
+            for (var r = 0; r < info.ReplicationFactor; r++)
+            {
+                bootstraps.Add(Replica(info, p, r).BootstrapAsync(bootstrap));
+            }
+        }
+
+        await Task.WhenAll(bootstraps);
+        log = Checked(await CommitAsync(new MetadataCommand { Kind = "activate", LogId = info.Id }), name);
+        logger.LogInformation("Created log {Name} (id {Id}): {Partitions} partitions, RF {Rf}", name, info.Id, info.Partitions, info.ReplicationFactor);
+        return log.Info;
+    }
+
+    public async Task DeleteLogAsync(string name)
+    {
+        ValidateName(name);
+        var deleted = await CommitAsync(new MetadataCommand { Kind = "delete", Name = name });
+        if (deleted.Error is not null)
+        {
+            throw new InvalidOperationException($"cannot delete log '{name}': {deleted.Error}");
+        }
+
+        var info = deleted.Log!.Info;
+        var drops = new List<Task>();
+        for (var p = 0; p < info.Partitions; p++)
+        {
+            for (var r = 0; r < info.ReplicationFactor; r++)
+            {
+                drops.Add(Replica(info, p, r).DeleteAsync());
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(drops);
+        }
+        catch (Exception e)
+        {
+            // The log is gone from the metadata; a replica that could not drop its data now keeps it as garbage.
+            logger.LogWarning(e, "Deleted log {Name}, but not every replica dropped its data", name);
+        }
+    }
+
+    public async Task<LogInfo[]> ListLogsAsync() => [.. (await QueryAsync()).Select(l => l.Info).OrderBy(l => l.Name, StringComparer.Ordinal)];
+
+    public async Task<LogInfo?> GetLogAsync(string name) => (await QueryAsync()).FirstOrDefault(l => l.Info.Name == name)?.Info;
+
+    public async Task<LogDescription> DescribeLogAsync(string name)
+    {
+        var info = await GetLogAsync(name) ?? throw new InvalidOperationException($"no log is named '{name}'");
+        var partitions = new Task<PartitionDescription>[info.Partitions];
+        for (var p = 0; p < info.Partitions; p++)
+        {
+            partitions[p] = DescribePartitionAsync(info, p);
+        }
+
+        return new LogDescription(info, await Task.WhenAll(partitions));
+    }
+
+    private async Task<PartitionDescription> DescribePartitionAsync(LogInfo info, int partition)
+    {
+        var statuses = new Task<ReplicaStatus>[info.ReplicationFactor];
+        for (var r = 0; r < info.ReplicationFactor; r++)
+        {
+            statuses[r] = Replica(info, partition, r).GetStatusAsync().WaitAsync(StatusTimeout);
+        }
+
+        try
+        {
+            await Task.WhenAll(statuses);
+        }
+        catch
+        {
+            // Reported per replica below.
+        }
+
+        ReplicaStatus? leader = null;
+        foreach (var s in statuses)
+        {
+            if (s.IsCompletedSuccessfully && s.Result.Role == ReplicaRole.Leader && (leader is null || s.Result.Term > leader.Term))
+            {
+                leader = s.Result;
+            }
+        }
+
+        var replicas = new ReplicaDescription[info.ReplicationFactor];
+        var silos = new HashSet<string>(StringComparer.Ordinal);
+        for (var r = 0; r < replicas.Length; r++)
+        {
+            var key = info.ReplicaKey(partition, r);
+            if (statuses[r].IsCompletedSuccessfully)
+            {
+                var s = statuses[r].Result;
+                silos.Add(s.Silo);
+                var lag = leader is null || s.NextOffset >= leader.NextOffset ? 0 : leader.NextOffset - s.NextOffset;
+                replicas[r] = new ReplicaDescription(r, key, s.Silo, s.Role, s.NextOffset, lag, null);
+            }
+            else
+            {
+                var error = statuses[r].Exception?.GetBaseException().Message ?? "no answer";
+                replicas[r] = new ReplicaDescription(r, key, "", ReplicaRole.None, 0, 0, error);
+            }
+        }
+
+        return new PartitionDescription(
+            partition,
+            leader is null ? -1 : ReplicaKeys.TryParse(leader.Key, out _, out _, out var slot) ? slot : -1,
+            leader?.Silo,
+            leader?.Epoch ?? 0,
+            leader?.FirstOffset ?? 0,
+            leader?.NextOffset ?? 0,
+            replicas,
+            silos.Count < replicas.Count(d => d.Error is null));
+    }
+
+    private IPartitionReplicaGrain Replica(LogInfo info, int partition, int replica) =>
+        GrainFactory.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, replica));
+
+    private IMetadataReplicaGrain MetadataReplica(int replica) =>
+        GrainFactory.GetGrain<IMetadataReplicaGrain>(ReplicaKeys.Format(0, 0, replica));
+
+    private static MetadataLog Checked(MetadataResult result, string name) =>
+        result.Error is null ? result.Log! : throw new InvalidOperationException($"log '{name}': {result.Error}");
+
+    private Task<MetadataResult> CommitAsync(MetadataCommand command)
+    {
+        var encoded = command.Encode();
+        return AtLeaderAsync(replica => replica.ProposeAsync(encoded));
+    }
+
+    private Task<MetadataLog[]> QueryAsync() => AtLeaderAsync(replica => replica.QueryAsync());
+
+    /// <summary>Runs <paramref name="call"/> at the metadata leader, following NotLeader hints and trying each replica while an election runs.</summary>
+    private async Task<T> AtLeaderAsync<T>(Func<IMetadataReplicaGrain, Task<T>> call)
+    {
+        await (_founding ??= FoundMetadataGroupAsync());
+        var deadline = DateTime.UtcNow + LeaderSearchTimeout;
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var slot = _leaderHint;
+            try
+            {
+                return await call(MetadataReplica(slot));
+            }
+            catch (NotLeaderException e) when (DateTime.UtcNow < deadline)
+            {
+                if (e.LeaderReplicaKey is { } key && ReplicaKeys.TryParse(key, out _, out _, out var leader) && leader != slot)
+                {
+                    _leaderHint = leader;
+                    continue;
+                }
+
+                _leaderHint = (slot + 1) % _metadataReplicas;
+            }
+            catch (TimeoutException) when (DateTime.UtcNow < deadline)
+            {
+                _leaderHint = (slot + 1) % _metadataReplicas;
+            }
+            catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
+            {
+                _leaderHint = (slot + 1) % _metadataReplicas;
+            }
+
+            await Task.Delay(delay);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 200));
+        }
+    }
+
+    private async Task FoundMetadataGroupAsync()
+    {
+        try
+        {
+            var prepared = await Task.WhenAll(Enumerable.Range(0, _metadataReplicas).Select(r => MetadataReplica(r).PrepareAsync()));
+            if (prepared.Any(p => p.HasLog))
+            {
+                return;
+            }
+
+            var incarnations = prepared.Select(p => p.Incarnation).ToArray();
+            var founded = await Task.WhenAll(Enumerable.Range(0, _metadataReplicas).Select(r => MetadataReplica(r).BootstrapAsync(incarnations)));
+            logger.LogInformation("Founded the metadata group: {Count} of {Replicas} replicas bootstrapped", founded.Count(f => f), _metadataReplicas);
+        }
+        catch
+        {
+            _founding = null; // the next call tries again
+            throw;
+        }
+    }
+
+    private static void ValidateName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 200 || !NamePattern().IsMatch(name))
+        {
+            throw new ArgumentException($"a log name is 1..200 characters of letters, digits, '.', '_' and '-' (was '{name}')", nameof(name));
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex NamePattern();
+}

@@ -1,0 +1,237 @@
+using System.Buffers.Binary;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Partitions;
+
+/*
+ * A partition replica's applied state: epochs and dense offsets over the committed Raft log.
+ *
+ * Epochs: the epoch of a record is the term of the leader that appended it. A new leader's first entry is the Raft
+ * no-op of its term; applying it seals the previous epoch at the current next offset (its end is implicit in the log
+ * prefix, which every replica applies identically) and opens the new one. Offsets: the records of an entry get the
+ * next offsets when the entry is applied, so offsets are dense per partition and never depend on which leader
+ * appended; configuration and no-op entries carry none. (epoch, offset) is a record's address.
+ *
+ * Where the records are: in the Raft log itself (no second copy). To find the entry holding an offset, the state
+ * keeps the offset index: per record entry, a key "o ‖ last offset" → (Raft index, first offset) in the store, plus
+ * the recent ones in memory. The index and the applied state ("a") are written unsynced after each apply pass: both
+ * can be rebuilt from the log, and after a crash the node hands out again the entries after the stored applied index
+ * (RaftOptions.Applied), which re-derives exactly the same keys.
+ */
+internal sealed class PartitionState : IReplicaStateMachine
+{
+    private const int RecentEntries = 4096;
+
+    private readonly PyramidStore _store;
+    private readonly ulong _storeLog;
+    private readonly byte[] _appliedKey;
+
+    // Invariant: sorted by LastOffset (entries applied in order); the last _unwrittenRecent of them (or fewer) are not
+    // yet in the store's offset index, so only earlier ones may be dropped from memory.
+    private readonly List<(ulong LastOffset, long Index, ulong FirstOffset)> _recent = [];
+    private int _unwrittenRecent;
+    private int _inFlightRecent;
+
+    // Invariant: epochs in increasing order, each with the offset its first record has (or will have).
+    private readonly List<(ulong Epoch, ulong StartOffset)> _epochs = [];
+    private bool _dirty;
+
+    private PartitionState(PyramidStore store, ulong storeLog)
+    {
+        _store = store;
+        _storeLog = storeLog;
+        _appliedKey = ReplicaKv.Key(storeLog, ReplicaKv.Applied);
+    }
+
+    public long AppliedIndex { get; private set; }
+
+    public ulong FirstOffset { get; private set; }
+
+    public ulong NextOffset { get; private set; }
+
+    public ulong Epoch => _epochs.Count == 0 ? 0 : _epochs[^1].Epoch;
+
+    public IReadOnlyList<(ulong Epoch, ulong StartOffset)> Epochs => _epochs;
+
+    public static async Task<PartitionState> LoadAsync(PyramidStore store, ulong storeLog)
+    {
+        var state = new PartitionState(store, storeLog);
+        if (await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Applied)).ConfigureAwait(false) is { } applied)
+        {
+            state.Decode(applied);
+        }
+
+        return state;
+    }
+
+    public object? Apply(in LogEntry entry)
+    {
+        if (entry.Index <= AppliedIndex)
+        {
+            return null;
+        }
+
+        AppliedIndex = entry.Index;
+        _dirty = true;
+        if (entry.Type != EntryType.Normal)
+        {
+            return null;
+        }
+
+        var epoch = (ulong)entry.Term;
+        if (epoch > Epoch)
+        {
+            _epochs.Add((epoch, NextOffset));
+        }
+
+        var count = RecordBatchCodec.Count(entry.Data.Span);
+        if (count == 0)
+        {
+            return null;
+        }
+
+        var first = NextOffset;
+        NextOffset += (ulong)count;
+        _recent.Add((NextOffset - 1, entry.Index, first));
+        _unwrittenRecent++;
+        return new AppendAck(epoch, first, count);
+    }
+
+    public void Restore(RaftSnapshot snapshot)
+    {
+        // A snapshot's data is the applied state (this class's "a" record) of the replica that took it: the log before
+        // it is not here, so the first readable offset moves to where the snapshot ends.
+        Decode(snapshot.Data.ToArray());
+        AppliedIndex = snapshot.Index;
+        FirstOffset = NextOffset;
+        _recent.Clear();
+        _unwrittenRecent = 0;
+        _inFlightRecent = 0;
+        _dirty = true;
+    }
+
+    public bool TakeUnwritten(WriteBatch write)
+    {
+        if (!_dirty)
+        {
+            return false;
+        }
+
+        write.Put(_appliedKey, Encode());
+        Span<byte> value = stackalloc byte[16];
+        for (var i = _recent.Count - _unwrittenRecent; i < _recent.Count; i++)
+        {
+            var (last, index, first) = _recent[i];
+            BinaryPrimitives.WriteInt64LittleEndian(value, index);
+            BinaryPrimitives.WriteUInt64LittleEndian(value[8..], first);
+            write.Put(ReplicaKv.OffsetKey(_storeLog, last), value);
+        }
+
+        _inFlightRecent = _unwrittenRecent;
+        _dirty = false;
+        return true;
+    }
+
+    public void Written()
+    {
+        _unwrittenRecent -= _inFlightRecent;
+        _inFlightRecent = 0;
+        var droppable = Math.Min(_recent.Count - _unwrittenRecent, _recent.Count - RecentEntries);
+        if (droppable > 0)
+        {
+            _recent.RemoveRange(0, droppable);
+        }
+    }
+
+    /// <summary>The Raft index and first offset of the applied entry holding <paramref name="offset"/> (which must be in [FirstOffset, NextOffset)).</summary>
+    /// <exception cref="InvalidDataException">The offset index has no entry for it (damaged store).</exception>
+    public (long Index, ulong FirstOffset) Locate(ulong offset)
+    {
+        if (_recent.Count > 0 && offset >= _recent[0].FirstOffset)
+        {
+            int lo = 0, hi = _recent.Count - 1;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) / 2;
+                if (_recent[mid].LastOffset < offset)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            return (_recent[lo].Index, _recent[lo].FirstOffset);
+        }
+
+        var prefix = ReplicaKv.OffsetKey(_storeLog, 0).AsSpan(0, 10).ToArray();
+        var end = ReplicaKv.OffsetKey(_storeLog, ulong.MaxValue);
+        using var cursor = _store.ScanKv(ReplicaKv.OffsetKey(_storeLog, offset), end);
+        while (cursor.MoveNext())
+        {
+            if (!cursor.Key.StartsWith(prefix))
+            {
+                break;
+            }
+
+            var value = cursor.Value;
+            var first = BinaryPrimitives.ReadUInt64LittleEndian(value[8..]);
+            if (first <= offset)
+            {
+                return (BinaryPrimitives.ReadInt64LittleEndian(value), first);
+            }
+
+            break;
+        }
+
+        throw new InvalidDataException($"store log {_storeLog} has no offset-index entry for offset {offset} (applied up to {NextOffset})");
+    }
+
+    private byte[] Encode()
+    {
+        var buffer = new byte[8 + 8 + 8 + 4 + _epochs.Count * 16];
+        var span = buffer.AsSpan();
+        BinaryPrimitives.WriteInt64LittleEndian(span, AppliedIndex);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[8..], FirstOffset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[16..], NextOffset);
+        BinaryPrimitives.WriteInt32LittleEndian(span[24..], _epochs.Count);
+        var at = 28;
+        foreach (var (epoch, start) in _epochs)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(span[at..], epoch);
+            BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 8)..], start);
+            at += 16;
+        }
+
+        return buffer;
+    }
+
+    private void Decode(byte[] buffer)
+    {
+        var span = buffer.AsSpan();
+        if (span.Length < 28)
+        {
+            throw new InvalidDataException($"the applied state of store log {_storeLog} has {span.Length} bytes");
+        }
+
+        AppliedIndex = BinaryPrimitives.ReadInt64LittleEndian(span);
+        FirstOffset = BinaryPrimitives.ReadUInt64LittleEndian(span[8..]);
+        NextOffset = BinaryPrimitives.ReadUInt64LittleEndian(span[16..]);
+        var count = BinaryPrimitives.ReadInt32LittleEndian(span[24..]);
+        if (span.Length != 28 + count * 16)
+        {
+            throw new InvalidDataException($"the applied state of store log {_storeLog} is damaged ({span.Length} bytes for {count} epochs)");
+        }
+
+        _epochs.Clear();
+        for (var i = 0; i < count; i++)
+        {
+            _epochs.Add((BinaryPrimitives.ReadUInt64LittleEndian(span[(28 + i * 16)..]), BinaryPrimitives.ReadUInt64LittleEndian(span[(36 + i * 16)..])));
+        }
+    }
+}

@@ -1,0 +1,16 @@
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Replication;
+
+/// <summary>What a <see cref="ReplicaDriver"/> needs from the grain that hosts it.</summary>
+internal interface IReplicaTransport
+{
+    /// <summary>Sends an envelope to another replica of the group (a one-way call; never awaited).</summary>
+    void Send(long toRaftId, RaftEnvelope envelope);
+
+    /// <summary>Starts or stops the tick timer.</summary>
+    void SetTicking(bool on);
+
+    /// <summary>The store failed under the replica: it can no longer persist, so it must stop.</summary>
+    void Failed(Exception error);
+}

@@ -1,0 +1,471 @@
+using Microsoft.Extensions.Logging;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Replication;
+
+/*
+ * The driver of one replica's Raft node inside its grain, in the style of etcd's node.go: every input (a delivered
+ * envelope, a tick, a proposal, a read) is stepped into the node, and one pass (Pump) then handles what the node
+ * produced: it starts persisting the batch as one store write (asynchronously: the grain keeps stepping while the
+ * write is in flight, and the node counts only what it was told is durable), sends the messages (one one-way grain
+ * call per target per pass, so a pass's Appends to a follower travel together), applies committed entries and
+ * answers reads. Persists complete in the order they were queued (the store's commit loop is FIFO); each completion
+ * tells the node (Persisted) and only then releases the acknowledgements and votes that promise it.
+ *
+ * Threading: the grain is reentrant and Orleans runs its turns one at a time, so the driver is single-threaded; an
+ * await only ever sits between passes, never inside one (no Ready is outstanding across an await).
+ *
+ * Proposals resolve when their index is applied: the entry applied at that index either has the proposal's term
+ * (committed: the proposer gets the state machine's answer, even if this replica stopped leading meanwhile) or
+ * another term (another leader's entry replaced it: nothing was appended). Raft entries never move, so that is
+ * exact; only a timeout or a deactivation leaves an outcome unknown.
+ *
+ * Quiescence: see RaftNode.Quiescence. The leader quiesces after a few idle ticks, marking its last heartbeats; a
+ * follower that receives them with everything committed stops ticking too. Any input wakes a replica; a follower
+ * that wakes asks its leader to resume heartbeats, so waking is not an election.
+ */
+internal sealed class ReplicaDriver : IDisposable
+{
+    private const int IdleTicksBeforeQuiescing = 3;
+
+    private static readonly byte[] NoMessages = MessageCodec.Encode([]);
+
+    private readonly RaftNode _node;
+    private readonly ReplicaStorage _storage;
+    private readonly PyramidStore _store;
+    private readonly IReplicaStateMachine _machine;
+    private readonly IReplicaTransport _transport;
+    private readonly ILogger _logger;
+    private readonly int _replica;
+    private readonly bool _skipSync;
+
+    // Invariant: persists in the order they were queued to the store; the head is the oldest not yet reported durable.
+    private readonly Queue<(PersistBatch Batch, WriteBatch Write, Task Task)> _persisting = new();
+    private readonly Dictionary<long, List<Message>> _outbox = [];
+
+    // Invariant: keyed by the proposal's log index; resolved when that index is applied (or on failure/dispose).
+    private readonly Dictionary<long, (long Term, TaskCompletionSource<object?> Done)> _proposals = [];
+    private readonly Dictionary<long, TaskCompletionSource<bool>> _readIndexRequests = [];
+    private readonly List<(long Index, TaskCompletionSource<bool> Done)> _readsWaitingForApply = [];
+    private long _readContext;
+    private bool _pumpScheduled;
+    private bool _quiesced = true; // a new driver waits for its first input; the host wakes it at once when it has work
+    private bool _markQuiesce;
+    private int _idleTicks;
+    private Task? _appliedWrite;
+    private Exception? _failure;
+    private bool _disposed;
+
+    public ReplicaDriver(RaftNode node, ReplicaStorage storage, PyramidStore store, IReplicaStateMachine machine, IReplicaTransport transport, ILogger logger, int replica, bool skipSync)
+    {
+        _node = node;
+        _storage = storage;
+        _store = store;
+        _machine = machine;
+        _transport = transport;
+        _logger = logger;
+        _replica = replica;
+        _skipSync = skipSync;
+    }
+
+    public RaftNode Node => _node;
+
+    public bool Quiesced => _quiesced;
+
+    /// <summary>The Raft id of replica slot <paramref name="replica"/> (ids are non-zero).</summary>
+    public static long RaftId(int replica) => replica + 1;
+
+    /// <summary>The replica slot of Raft id <paramref name="id"/>, or -1 for none.</summary>
+    public static int Replica(long id) => id == 0 ? -1 : (int)(id - 1);
+
+    public void Deliver(RaftEnvelope envelope)
+    {
+        if (_failure is not null || _disposed)
+        {
+            return;
+        }
+
+        if (!envelope.Quiesce)
+        {
+            Wake();
+        }
+
+        foreach (var message in MessageCodec.Decode(envelope.Messages))
+        {
+            _node.Step(message);
+        }
+
+        Pump();
+        if (envelope.Quiesce && !_quiesced && _node.Role == RaftRole.Follower && _node.Leader == RaftId(envelope.FromReplica) &&
+            _node.CommitIndex == _node.LastIndex && _persisting.Count == 0 && !_node.HasReady)
+        {
+            _quiesced = true;
+            _transport.SetTicking(false);
+        }
+    }
+
+    public void Tick()
+    {
+        if (_failure is not null || _disposed || _quiesced)
+        {
+            return;
+        }
+
+        _node.Tick();
+        _idleTicks = _node.CanQuiesce ? _idleTicks + 1 : 0;
+        _markQuiesce = _idleTicks >= IdleTicksBeforeQuiescing;
+        Pump();
+        if (_markQuiesce)
+        {
+            _markQuiesce = false;
+            _idleTicks = 0;
+            _quiesced = true;
+            _transport.SetTicking(false);
+        }
+    }
+
+    /// <summary>Wakes a quiesced replica: timers restart, and a follower asks its leader to resume heartbeats.</summary>
+    public void Wake()
+    {
+        if (!_quiesced || _failure is not null || _disposed)
+        {
+            return;
+        }
+
+        _quiesced = false;
+        _idleTicks = 0;
+        _node.Unquiesce();
+        _transport.SetTicking(true);
+        if (_node.Role != RaftRole.Leader && _node.Leader != 0)
+        {
+            _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true));
+        }
+    }
+
+    /// <summary>Proposes one entry; completes with the state machine's answer once it is applied here.</summary>
+    /// <exception cref="NotLeaderException">Not the leader, or a transfer is running.</exception>
+    public Task<object?> ProposeAsync(ReadOnlyMemory<byte> data, string replicaKey, Func<int, string> keyOfReplica)
+    {
+        ThrowIfUnavailable();
+        Wake();
+        var result = _node.Propose(data);
+        if (!result.Accepted)
+        {
+            throw result.Status switch
+            {
+                ProposeStatus.NotLeader or ProposeStatus.TransferInProgress =>
+                    new NotLeaderException(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint))),
+                ProposeStatus.Backpressure => new InvalidOperationException($"replica {replicaKey} refuses the append: {result.Error} (retry later)"),
+                _ => new InvalidOperationException($"replica {replicaKey} refuses the append: {result.Error}"),
+            };
+        }
+
+        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _proposals[result.FirstIndex] = (result.Term, done);
+        SchedulePump();
+        return done.Task;
+    }
+
+    /// <summary>Confirms leadership (ReadIndex) and waits until everything committed when the read began is applied here.</summary>
+    /// <exception cref="NotLeaderException">Not the leader.</exception>
+    public Task ReadIndexAsync(string replicaKey, Func<int, string> keyOfReplica)
+    {
+        ThrowIfUnavailable();
+        Wake();
+        var context = ++_readContext;
+        var result = _node.ReadIndex(context);
+        if (!result.Accepted)
+        {
+            throw new NotLeaderException(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint)));
+        }
+
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _readIndexRequests[context] = done;
+        SchedulePump();
+        return done.Task;
+    }
+
+    /// <summary>Handles everything the node has produced: persist, send, apply, answer reads.</summary>
+    public void Pump()
+    {
+        if (_failure is not null || _disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            while (_node.HasReady)
+            {
+                var ready = _node.GetReady();
+                if (ready.ToPersist is { } batch)
+                {
+                    StartPersist(batch);
+                }
+
+                foreach (var message in ready.Messages)
+                {
+                    Outbox(message);
+                }
+
+                foreach (ref readonly var entry in ready.CommittedEntries)
+                {
+                    Applied(entry);
+                }
+
+                foreach (var read in ready.ReadStates)
+                {
+                    if (_readIndexRequests.Remove(read.Context, out var waiting))
+                    {
+                        _readsWaitingForApply.Add((read.Index, waiting));
+                    }
+                }
+
+                _node.Advance();
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            Fail(e);
+            return;
+        }
+
+        AnswerReads();
+        FlushOutbox();
+        WriteApplied();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        FailPending(new TimeoutException("the replica deactivated before the operation finished; its outcome is unknown"));
+        foreach (var (_, write, task) in _persisting)
+        {
+            // The store still commits what was queued; the batch's buffer is returned once it has.
+            _ = task.ContinueWith(_ => write.Dispose(), TaskScheduler.Default);
+        }
+
+        _persisting.Clear();
+    }
+
+    private void SchedulePump()
+    {
+        if (_pumpScheduled)
+        {
+            return;
+        }
+
+        // Proposals that arrive in the same burst are persisted and sent together: the pass runs after the calls
+        // already queued on this activation had their turn.
+        _pumpScheduled = true;
+        _ = PumpSoonAsync();
+    }
+
+    private async Task PumpSoonAsync()
+    {
+        await Task.Yield();
+        _pumpScheduled = false;
+        Pump();
+    }
+
+    private void StartPersist(PersistBatch batch)
+    {
+        var write = _storage.Build(batch, _skipSync);
+        Task task;
+        try
+        {
+            task = _store.WriteAsync(write).AsTask();
+        }
+        catch
+        {
+            write.Dispose();
+            throw;
+        }
+
+        _persisting.Enqueue((batch, write, task));
+        if (_persisting.Count == 1)
+        {
+            _ = CompletePersistsAsync();
+        }
+    }
+
+    private async Task CompletePersistsAsync()
+    {
+        while (!_disposed && _persisting.TryPeek(out var head))
+        {
+            try
+            {
+                await head.Task;
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+                return;
+            }
+
+            if (_disposed || _failure is not null)
+            {
+                return;
+            }
+
+            _persisting.Dequeue();
+            head.Write.Dispose();
+            if (head.Batch.Snapshot is { } snapshot)
+            {
+                _machine.Restore(snapshot);
+            }
+
+            _node.Persisted(head.Batch.Mark);
+            foreach (var message in head.Batch.MessagesAfterPersist)
+            {
+                Outbox(message);
+            }
+
+            Pump();
+        }
+    }
+
+    private void Applied(in LogEntry entry)
+    {
+        var answer = _machine.Apply(entry);
+        if (_proposals.Remove(entry.Index, out var proposal))
+        {
+            if (proposal.Term == entry.Term)
+            {
+                proposal.Done.TrySetResult(answer);
+            }
+            else
+            {
+                proposal.Done.TrySetException(new NotLeaderException(
+                    $"the append was replaced by the entry of another leader (term {entry.Term}) before it committed; nothing was appended"));
+            }
+        }
+    }
+
+    private void AnswerReads()
+    {
+        for (var i = _readsWaitingForApply.Count - 1; i >= 0; i--)
+        {
+            if (_readsWaitingForApply[i].Index <= _node.AppliedIndex)
+            {
+                _readsWaitingForApply[i].Done.TrySetResult(true);
+                _readsWaitingForApply.RemoveAt(i);
+            }
+        }
+    }
+
+    private void Outbox(Message message)
+    {
+        if (!_outbox.TryGetValue(message.To, out var list))
+        {
+            _outbox[message.To] = list = [];
+        }
+
+        list.Add(message);
+    }
+
+    private void FlushOutbox()
+    {
+        foreach (var (to, messages) in _outbox)
+        {
+            if (messages.Count > 0)
+            {
+                _transport.Send(to, new RaftEnvelope(_replica, MessageCodec.Encode(messages), Quiesce: _markQuiesce));
+                messages.Clear();
+            }
+        }
+    }
+
+    private void WriteApplied()
+    {
+        if (_appliedWrite is { IsCompleted: false })
+        {
+            return;
+        }
+
+        var write = new WriteBatch { SkipSync = true };
+        if (!_machine.TakeUnwritten(write))
+        {
+            write.Dispose();
+            return;
+        }
+
+        _appliedWrite = WriteAppliedAsync(write);
+    }
+
+    private async Task WriteAppliedAsync(WriteBatch write)
+    {
+        try
+        {
+            await _store.WriteAsync(write);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return;
+        }
+        finally
+        {
+            write.Dispose();
+        }
+
+        _machine.Written();
+        if (!_disposed && _failure is null)
+        {
+            _appliedWrite = null;
+            WriteApplied();
+        }
+    }
+
+    private void ThrowIfUnavailable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_failure is not null)
+        {
+            throw new InvalidOperationException($"the replica stopped after a storage failure: {_failure.Message}", _failure);
+        }
+    }
+
+    private void Fail(Exception e)
+    {
+        if (_failure is not null)
+        {
+            return;
+        }
+
+        _failure = e;
+        _logger.LogError(e, "Replica store log {StoreLog} stopped: its store failed", _storage.StoreLog);
+        FailPending(new InvalidOperationException($"the replica stopped after a storage failure; the outcome is unknown: {e.Message}", e));
+        _transport.SetTicking(false);
+        _transport.Failed(e);
+    }
+
+    private void FailPending(Exception error)
+    {
+        foreach (var (_, proposal) in _proposals)
+        {
+            proposal.Done.TrySetException(error);
+        }
+
+        _proposals.Clear();
+        foreach (var (_, read) in _readIndexRequests)
+        {
+            read.TrySetException(error);
+        }
+
+        _readIndexRequests.Clear();
+        foreach (var (_, read) in _readsWaitingForApply)
+        {
+            read.TrySetException(error);
+        }
+
+        _readsWaitingForApply.Clear();
+    }
+}

@@ -1,0 +1,210 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pyralog.Consensus;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Interfaces.Obelisk;
+
+namespace Pyralog.Grains.Replication;
+
+/*
+ * What every replica grain (a partition's, the metadata group's) shares: it opens its state in the silo's store,
+ * runs a RaftNode through a ReplicaDriver, ticks from a grain timer while its group is active, and sends Raft
+ * messages as one-way calls to the other replicas' grains.
+ *
+ * Incarnations: a replica that activates without any state here (the first time, or on a silo that does not hold its
+ * data) takes a fresh incarnation, a Scarab ID from an obelisk (IDs only grow), and records it before its node runs. Its
+ * node then starts empty and outside the group's configuration: it cannot vote or count. The group's leader hears of
+ * the new incarnation and, once the configured one has been silent for an election timeout, rejoins it as a learner
+ * and promotes it when caught up (ClusterConfig explains why that is safe, also while Orleans briefly runs two
+ * activations of one replica on different silos: each has its own incarnation and its own disk).
+ *
+ * Founding: a group starts only through Bootstrap with a configuration naming the incarnation each replica reported,
+ * and a replica accepts it only while it has no log, has never seen a term, and the configuration names its current
+ * incarnation. A replica that lost its data in between has another incarnation and refuses, so two members can never
+ * start from different first entries.
+ */
+internal abstract class ReplicaGrain : Grain, IReplicaTransport
+{
+    private readonly SiloStore _siloStore;
+    private readonly ILocalSiloDetails _silo;
+    private IGrainTimer? _timer;
+
+    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger logger)
+    {
+        _siloStore = siloStore;
+        _silo = silo;
+        Options = options.Value;
+        Logger = logger;
+    }
+
+    protected PyralogOptions Options { get; }
+
+    protected ILogger Logger { get; }
+
+    protected string Key => this.GetPrimaryKeyString();
+
+    protected ulong LogId { get; private set; }
+
+    protected int Partition { get; private set; }
+
+    protected int Replica { get; private set; }
+
+    protected ReplicaStorage Storage { get; private set; } = null!;
+
+    protected ReplicaDriver? Driver { get; private set; }
+
+    protected IReplicaStateMachine Machine { get; private set; } = null!;
+
+    protected Storage.Native.PyramidStore Store => _siloStore.Store;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!ReplicaKeys.TryParse(Key, out var log, out var partition, out var replica))
+        {
+            throw new ArgumentException($"'{Key}' is not a replica key (\"log/partition/replica\", replica below {ReplicaKeys.MaxReplicationFactor})");
+        }
+
+        LogId = log;
+        Partition = partition;
+        Replica = replica;
+        var storeLog = ReplicaKv.StoreLog(log, partition, replica);
+        Storage = await ReplicaStorage.OpenAsync(Store, storeLog);
+        if (Storage.HardState.Incarnation == 0)
+        {
+            var id = await GrainFactory.GetGrain<IObeliskGrain>(0).NextAsync();
+            await Storage.RecordIncarnationAsync((long)id.Value, cancellationToken);
+            Logger.LogInformation("Replica {Key} starts without data on this silo as incarnation {Incarnation}", Key, Storage.HardState.Incarnation);
+        }
+
+        await OnStorageOpenAsync(cancellationToken);
+        StartDriver();
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        SetTicking(false);
+        Driver?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    public Task DeliverAsync(RaftEnvelope envelope)
+    {
+        Driver?.Deliver(envelope);
+        return Task.CompletedTask;
+    }
+
+    public Task<ReplicaPrepared> PrepareAsync() =>
+        Task.FromResult(new ReplicaPrepared(Storage.HardState.Incarnation, Storage.Metadata.LastIndex > 0));
+
+    /// <summary>Starts the group with the configuration of <paramref name="incarnations"/> (slot i = Raft id i + 1) if this replica may (see the founding rule).</summary>
+    protected async Task<bool> BootstrapGroupAsync(long[] incarnations)
+    {
+        if (Storage.Metadata.LastIndex > 0 || Storage.HardState.Term > 0 || Replica >= incarnations.Length ||
+            incarnations[Replica] != Storage.HardState.Incarnation)
+        {
+            return false;
+        }
+
+        var voters = new Member[incarnations.Length];
+        for (var i = 0; i < incarnations.Length; i++)
+        {
+            voters[i] = new Member(ReplicaDriver.RaftId(i), incarnations[i]);
+        }
+
+        Driver?.Dispose();
+        Driver = null;
+        await Storage.BootstrapAsync(new ClusterConfig(voters, []), CancellationToken.None);
+        await OnStorageOpenAsync(CancellationToken.None);
+        StartDriver();
+        Logger.LogInformation("Replica {Key} founded its group of {Count} replicas", Key, incarnations.Length);
+        return true;
+    }
+
+    protected ReplicaStatus Status(ulong epoch, ulong firstOffset, ulong nextOffset)
+    {
+        var node = Driver?.Node;
+        return new ReplicaStatus
+        {
+            Key = Key,
+            Silo = _silo.SiloAddress.ToParsableString(),
+            Role = node is null ? ReplicaRole.None : RoleOf(node),
+            Term = (ulong)(node?.Term ?? 0),
+            LeaderReplica = node is null ? -1 : ReplicaDriver.Replica(node.Leader),
+            Incarnation = Storage.HardState.Incarnation,
+            CommitIndex = node?.CommitIndex ?? 0,
+            AppliedIndex = node?.AppliedIndex ?? 0,
+            LastIndex = node?.LastIndex ?? 0,
+            Epoch = epoch,
+            FirstOffset = firstOffset,
+            NextOffset = nextOffset,
+            Quiesced = Driver?.Quiesced ?? true,
+        };
+    }
+
+    /// <summary>Opens the state machine over the storage just opened (at activation and after a bootstrap).</summary>
+    protected abstract Task OnStorageOpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>The one-way call that carries an envelope to replica slot <paramref name="replica"/> of this group.</summary>
+    protected abstract Task SendTo(int replica, RaftEnvelope envelope);
+
+    /// <summary>Whether persists may be acknowledged from the page cache (os-cache durability).</summary>
+    protected abstract bool SkipSync { get; }
+
+    protected abstract IReplicaStateMachine CreateMachine();
+
+    public void Send(long toRaftId, RaftEnvelope envelope) => _ = SendTo(ReplicaDriver.Replica(toRaftId), envelope);
+
+    public void SetTicking(bool on)
+    {
+        if (!on)
+        {
+            _timer?.Dispose();
+            _timer = null;
+            return;
+        }
+
+        var interval = Options.Replication.TickInterval;
+        _timer ??= this.RegisterGrainTimer(
+            static (grain, _) =>
+            {
+                grain.Driver?.Tick();
+                return Task.CompletedTask;
+            },
+            this,
+            new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = true });
+    }
+
+    public void Failed(Exception error) => DeactivateOnIdle();
+
+    private void StartDriver()
+    {
+        Machine = CreateMachine();
+        var hard = Storage.HardState;
+        var node = new RaftNode(new RaftOptions
+        {
+            Id = ReplicaDriver.RaftId(Replica),
+            Incarnation = hard.Incarnation,
+            Storage = Storage,
+            Random = new SeededRaftRandom((ulong)hard.Incarnation ^ ((ulong)Replica << 56)),
+            ElectionTicks = Options.Replication.ElectionTicks,
+            Applied = Math.Min(Machine.AppliedIndex, Math.Max(hard.Commit, Storage.Metadata.Snapshot.Index)),
+        });
+        Driver = new ReplicaDriver(node, Storage, Store, Machine, this, Logger, Replica, SkipSync);
+
+        // A member wakes at once: it may be the replica a leaderless group waits for.
+        if (Storage.Metadata.LastIndex > 0)
+        {
+            Driver.Wake();
+        }
+    }
+
+    private static ReplicaRole RoleOf(RaftNode node) => node.Role switch
+    {
+        RaftRole.Leader => ReplicaRole.Leader,
+        RaftRole.Candidate or RaftRole.PreCandidate => ReplicaRole.Candidate,
+        _ when node.Config.TryGetMember(node.Id, out var member, out var isVoter) && member.Incarnation == node.Incarnation =>
+            isVoter ? ReplicaRole.Follower : ReplicaRole.Learner,
+        _ => ReplicaRole.None,
+    };
+}

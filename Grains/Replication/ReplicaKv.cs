@@ -1,0 +1,53 @@
+using System.Buffers.Binary;
+
+namespace Pyralog.Grains.Replication;
+
+/// <summary>
+/// Where a replica keeps its state in the silo store. Its Raft log is the store log <see cref="StoreLog"/> (Raft index
+/// = store offset, term = the record's epoch field, payload = entry type byte + data); the rest are keys of the store's
+/// KV space under <c>'R' ‖ store log (big-endian)</c>, so one replica's keys are contiguous and one prefix scan finds
+/// them all: <c>h</c> hard state, <c>m</c> term runs and configuration history, <c>n</c> snapshot, <c>a</c> the state
+/// machine's applied state, <c>s</c> the log's settings, <c>o ‖ last offset</c> the partition's offset index (see PartitionState).
+/// </summary>
+internal static class ReplicaKv
+{
+    public const byte HardState = (byte)'h';
+    public const byte LogMetadata = (byte)'m';
+    public const byte Snapshot = (byte)'n';
+    public const byte Applied = (byte)'a';
+    public const byte OffsetIndex = (byte)'o';
+    public const byte Settings = (byte)'s';
+
+    /// <summary>
+    /// The store log of a replica: log id (up to 2^40) ‖ partition (16 bits) ‖ replica slot (8 bits). User logs have ids
+    /// from 1; the metadata group is log 0, so its replicas never share a store log with a partition's.
+    /// </summary>
+    public static ulong StoreLog(ulong log, int partition, int replica) => (log << 24) | ((ulong)(uint)partition << 8) | (uint)replica;
+
+    public static byte[] Prefix(ulong storeLog)
+    {
+        var key = new byte[9];
+        key[0] = (byte)'R';
+        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(1), storeLog);
+        return key;
+    }
+
+    public static byte[] Key(ulong storeLog, byte kind)
+    {
+        var key = new byte[10];
+        Prefix(storeLog).CopyTo(key, 0);
+        key[9] = kind;
+        return key;
+    }
+
+    /// <summary>The offset-index key of the entry whose last record has <paramref name="lastOffset"/>: a forward scan from
+    /// the key of any offset finds the entry holding it first (offsets are dense, entries cover disjoint ranges).</summary>
+    public static byte[] OffsetKey(ulong storeLog, ulong lastOffset)
+    {
+        var key = new byte[18];
+        Prefix(storeLog).CopyTo(key, 0);
+        key[9] = OffsetIndex;
+        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(10), lastOffset);
+        return key;
+    }
+}

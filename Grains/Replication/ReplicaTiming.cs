@@ -1,0 +1,16 @@
+namespace Pyralog.Grains.Replication;
+
+/// <summary>
+/// How fast replicas tick (section <c>Pyralog:Replication</c>). An election starts after
+/// <see cref="ElectionTicks"/> to twice that many ticks without a leader; a leader heartbeats every tick while its
+/// group is active. Defaults: 30 ms ticks, 10 ticks → 300–600 ms to detect a dead leader.
+/// </summary>
+public sealed class ReplicaTiming
+{
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(30);
+
+    public int ElectionTicks { get; set; } = 10;
+
+    /// <summary>How long an append waits for its commit before it fails as "outcome unknown".</summary>
+    public TimeSpan AppendTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

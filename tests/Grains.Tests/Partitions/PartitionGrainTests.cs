@@ -1,0 +1,160 @@
+using System.Text;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Tests.Partitions;
+
+/// <summary>Logs on a three-silo cluster: create, append, read from every replica, bad input.</summary>
+[Collection(PartitionClusterCollection.Name)]
+public class PartitionGrainTests(PartitionClusterFixture fixture)
+{
+    private IGrainFactory Grains => fixture.Cluster.Client;
+
+    [Fact]
+    public async Task An_appended_batch_is_acknowledged_with_dense_offsets_and_readable_from_every_replica()
+    {
+        var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync("orders", partitions: 2, replicationFactor: 3);
+        Assert.Equal(LogState.Active, log.State);
+        Assert.Equal(log, await admin.CreateLogAsync("orders", 2, 3)); // a retry returns the same log
+
+        var leader = await LeaderAsync(log, 0);
+        var first = await leader.AppendAsync([Rec("a"), Rec("b"), Rec("c")]);
+        var second = await leader.AppendAsync([Rec("d")]);
+        Assert.Equal(0ul, first.FirstOffset);
+        Assert.Equal(3, first.Count);
+        Assert.Equal(3ul, second.FirstOffset);
+        Assert.Equal(first.Epoch, second.Epoch);
+
+        for (var r = 0; r < 3; r++)
+        {
+            var replica = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r));
+            var batch = await WaitForAsync(replica, 4);
+            Assert.Equal(["a", "b", "c", "d"], batch.Records.Select(x => Encoding.UTF8.GetString(x.Value)));
+            Assert.Equal([0ul, 1, 2, 3], batch.Records.Select(x => x.Offset));
+            Assert.All(batch.Records, x => Assert.Equal(first.Epoch, x.Epoch));
+        }
+
+        var description = await admin.DescribeLogAsync("orders");
+        Assert.Equal(2, description.Partitions.Length);
+        var p0 = description.Partitions[0];
+        Assert.Equal(4ul, p0.CommittedNext);
+        Assert.Equal(3, p0.Replicas.Select(r => r.Silo).Distinct().Count());
+        Assert.False(p0.SharedSilos);
+    }
+
+    [Fact]
+    public async Task Reads_start_at_any_offset_and_respect_the_byte_budget()
+    {
+        var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync("budget", 1, 3);
+        var leader = await LeaderAsync(log, 0);
+        for (var i = 0; i < 10; i++)
+        {
+            await leader.AppendAsync([Rec($"r{i}-0"), Rec($"r{i}-1")]);
+        }
+
+        var from7 = await leader.ReadAsync(7, 1 << 20, linearizable: true);
+        Assert.Equal(Enumerable.Range(7, 13).Select(i => (ulong)i), from7.Records.Select(r => r.Offset));
+        Assert.Equal("r3-1", Encoding.UTF8.GetString(from7.Records[0].Value));
+
+        var small = await leader.ReadAsync(0, 1);
+        Assert.Single(small.Records); // at least one record, however small the budget
+        Assert.Equal(1ul, small.NextOffset);
+
+        var atEnd = await leader.ReadAsync(20, 1024);
+        Assert.Empty(atEnd.Records);
+        var beyond = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => leader.ReadAsync(21, 1024));
+        Assert.Contains("beyond the committed end 20", beyond.Message);
+    }
+
+    [Fact]
+    public async Task Bad_input_is_refused_naming_what_is_wrong_and_writes_nothing()
+    {
+        var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
+        Assert.Contains("replication factor", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => admin.CreateLogAsync("x", 1, 8))).Message);
+        Assert.Contains("replication factor", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => admin.CreateLogAsync("x", 1, 0))).Message);
+        Assert.Contains("partitions", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => admin.CreateLogAsync("x", 0, 1))).Message);
+        Assert.Contains("log name", (await Assert.ThrowsAsync<ArgumentException>(() => admin.CreateLogAsync("a b", 1, 1))).Message);
+        Assert.Null(await admin.GetLogAsync("x"));
+
+        var log = await admin.CreateLogAsync("limits", 1, 3, new LogSettings { MaxRecordBytes = 1024 });
+        Assert.Contains("exists with 1 partitions", (await Assert.ThrowsAsync<InvalidOperationException>(() => admin.CreateLogAsync("limits", 2, 3))).Message);
+        var leader = await LeaderAsync(log, 0);
+        Assert.Contains("empty", (await Assert.ThrowsAsync<ArgumentException>(() => leader.AppendAsync([]))).Message);
+        Assert.Contains("over the log's limit of 1024", (await Assert.ThrowsAsync<ArgumentException>(() => leader.AppendAsync([Rec("ok"), new ProducerRecord(null, new byte[2000])]))).Message);
+        Assert.Equal(0ul, (await leader.ReadAsync(0, 1024, linearizable: true)).CommittedNext);
+
+        var unknown = Grains.GetGrain<IPartitionReplicaGrain>(ReplicaKeys.Format(999_999, 0, 0));
+        Assert.Contains("no log has id 999999", (await Assert.ThrowsAsync<InvalidOperationException>(() => unknown.AppendAsync([Rec("x")]))).Message);
+        var outside = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(5, 0));
+        Assert.Contains("there is no replica", (await Assert.ThrowsAsync<InvalidOperationException>(() => outside.AppendAsync([Rec("x")]))).Message);
+
+        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaKeys.TryParse(leader.GetPrimaryKeyString(), out _, out _, out var slot) ? slot : 0) == 0 ? 1 : 0));
+        var notLeader = await Assert.ThrowsAsync<NotLeaderException>(() => follower.AppendAsync([Rec("x")]));
+        Assert.Equal(leader.GetPrimaryKeyString(), notLeader.LeaderReplicaKey);
+    }
+
+    [Fact]
+    public async Task A_deleted_log_is_gone_and_its_name_can_be_reused_with_a_new_id()
+    {
+        var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync("temporary", 1, 3);
+        await (await LeaderAsync(log, 0)).AppendAsync([Rec("x")]);
+        await admin.DeleteLogAsync("temporary");
+        Assert.Null(await admin.GetLogAsync("temporary"));
+        Assert.Contains("no log is named", (await Assert.ThrowsAsync<InvalidOperationException>(() => admin.DeleteLogAsync("temporary"))).Message);
+
+        var again = await admin.CreateLogAsync("temporary", 1, 3);
+        Assert.True(again.Id > log.Id);
+        Assert.Equal(0ul, (await (await LeaderAsync(again, 0)).AppendAsync([Rec("y")])).FirstOffset);
+    }
+
+    internal static ProducerRecord Rec(string value) => new(null, Encoding.UTF8.GetBytes(value));
+
+    /// <summary>The partition's leader once one is elected (follows NotLeader hints).</summary>
+    internal async Task<IPartitionReplicaGrain> LeaderAsync(LogInfo log, int partition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            for (var r = 0; r < log.ReplicationFactor; r++)
+            {
+                var replica = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
+                try
+                {
+                    var status = await replica.GetStatusAsync();
+                    if (status.Role == ReplicaRole.Leader)
+                    {
+                        await replica.ReadAsync(0, 1, linearizable: true); // still leading, and its term's no-op is applied
+                        return replica;
+                    }
+                }
+                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
+                {
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no leader for partition {partition} of log {log.Name} within 30 s");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<ReadBatch> WaitForAsync(IPartitionReplicaGrain replica, ulong committed)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            var batch = await replica.ReadAsync(0, 1 << 20);
+            if (batch.CommittedNext >= committed || DateTime.UtcNow > deadline)
+            {
+                return batch;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}
