@@ -4,7 +4,6 @@ using Pyralog.Bench.Harness;
 using Pyralog.Bench.Storage;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Silo.Tests.Partitions;
-using Record = Pyralog.Grains.Interfaces.Logs.Record;
 
 namespace Pyralog.Bench.Partition;
 
@@ -172,7 +171,7 @@ public sealed class PartitionSuite : IBenchSuite
         var router = new LeaderRouter(cluster.Grains, log);
         var payload = new byte[size];
         new Random(Seed).NextBytes(payload);
-        var records = Enumerable.Range(0, batch).Select(_ => new Record(null, payload)).ToArray(); // immutable: shared by every append
+        var records = Enumerable.Range(0, batch).Select(_ => new ProducerRecord(null, payload)).ToArray(); // immutable: shared by every append
         var latencies = new LatencyRecorder(1 << 20);
         long counted = 0;
         var measureFrom = Stopwatch.GetTimestamp() + (long)(Warmup.TotalSeconds * Stopwatch.Frequency);
@@ -217,7 +216,7 @@ public sealed class PartitionSuite : IBenchSuite
             var router = new LeaderRouter(cluster.Grains, filled);
             var payload = new byte[100];
             new Random(Seed).NextBytes(payload);
-            var batch = Enumerable.Range(0, 1000).Select(_ => new Record(null, payload)).ToArray();
+            var batch = Enumerable.Range(0, 1000).Select(_ => new ProducerRecord(null, payload)).ToArray();
             await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
             {
                 for (var i = 0; i < 60; i++)
@@ -279,7 +278,7 @@ public sealed class PartitionSuite : IBenchSuite
         var random = new Random(Seed);
         var payload = new byte[100];
         random.NextBytes(payload);
-        Record[] records = [new Record(null, payload)];
+        ProducerRecord[] records = [new ProducerRecord(null, payload)];
         var trials = new List<double>();
         for (var trial = 0; trial < 3 * FailoverTrials && trials.Count < FailoverTrials; trial++)
         {

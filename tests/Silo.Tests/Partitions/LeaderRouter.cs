@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
-using Record = Pyralog.Grains.Interfaces.Logs.Record;
 
 namespace Pyralog.Silo.Tests.Partitions;
 
@@ -44,7 +43,7 @@ internal sealed class LeaderRouter
     public void SetLeader(int partition, int replica) => Volatile.Write(ref _leader[partition], replica);
 
     /// <summary>One append call to the believed leader, bounded by <paramref name="timeout"/>; never throws for the call's failure.</summary>
-    public async Task<AppendAttempt> TryAppendAsync(int partition, Record[] records, TimeSpan timeout)
+    public async Task<AppendAttempt> TryAppendAsync(int partition, ProducerRecord[] records, TimeSpan timeout)
     {
         var replica = Leader(partition);
         var key = Log.ReplicaKey(partition, replica);
@@ -95,7 +94,7 @@ internal sealed class LeaderRouter
     /// passes (then <see cref="TimeoutException"/>). For benchmarks only: a retried batch of unknown outcome may be
     /// appended twice, which a history check would have to account for.
     /// </summary>
-    public async Task<AppendAttempt> AppendAsync(int partition, Record[] records, TimeSpan attemptTimeout, TimeSpan deadline, CancellationToken cancellationToken)
+    public async Task<AppendAttempt> AppendAsync(int partition, ProducerRecord[] records, TimeSpan attemptTimeout, TimeSpan deadline, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         while (true)

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Pyralog.Grains.Interfaces.Logs;
 using Xunit.Abstractions;
-using Record = Pyralog.Grains.Interfaces.Logs.Record;
 
 namespace Pyralog.Silo.Tests.Partitions;
 
@@ -149,7 +148,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
                 values[i] = $"p{partition}-w{partition}-{sequence++}";
             }
 
-            var records = values.Select(v => new Record(null, Encoding.UTF8.GetBytes(v))).ToArray();
+            var records = values.Select(v => new ProducerRecord(null, Encoding.UTF8.GetBytes(v))).ToArray();
             var attempt = await router.TryAppendAsync(partition, records, AppendTimeout);
             history.RecordAppend(new AppendEvent(partition, attempt.Replica, values, attempt.Outcome, attempt.Ack));
             if (attempt.Outcome == AppendOutcome.Acknowledged)
