@@ -26,6 +26,13 @@ public sealed class PartitionSuite : IBenchSuite
     private static readonly TimeSpan ReadBudget = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(30);
 
+    /// <summary>The cases that share one cluster (the idle case gets a fresh one).</summary>
+    private static readonly string[] ClusterCases =
+    [
+        "produce-rf3-100B-batch1000", "produce-rf3-1024B-batch100", "produce-rf3-100B-batch1", "produce-rf3-100B-batch1000-os-cache",
+        "read-follower-100B", "failover-sigkill-leader",
+    ];
+
     public string Name => Suite;
 
     public string Description => "Partitions at RF 3 on three silo processes: produce, follower reads, SIGKILL failover, 1,000 idle partitions; the storage floor";
@@ -40,7 +47,7 @@ public sealed class PartitionSuite : IBenchSuite
                 await FloorAsync(report, root);
             }
 
-            if (new[] { "produce-", "read-follower-100B", "failover-sigkill-leader" }.Any(Selected))
+            if (ClusterCases.Any(Selected))
             {
                 await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "cluster"), preferRedis: true, Log);
                 LogInfo? filled = null;
