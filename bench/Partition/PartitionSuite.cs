@@ -290,7 +290,19 @@ public sealed class PartitionSuite : IBenchSuite
         for (var trial = 0; trial < 3 * FailoverTrials && trials.Count < FailoverTrials; trial++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var description = await cluster.WaitForLeadersAsync(log.Name, allReplicas: true, TimeSpan.FromSeconds(90));
+            LogDescription description;
+            try
+            {
+                description = await cluster.WaitForLeadersAsync(log.Name, allReplicas: true, TimeSpan.FromSeconds(90));
+            }
+            catch (TimeoutException e)
+            {
+                // The cluster did not recover from the last kill: that is a finding, reported with the trials that ran.
+                Log($"after {trials.Count} trials the log did not recover: {e.Message}");
+                report.Add(Suite, @case, "pyralog", "unrecovered", 1, "count");
+                break;
+            }
+
             var candidates = description.Partitions
                 .Select(p => (Partition: p, Silo: cluster.SiloOf(p.LeaderSilo ?? p.Replicas[p.LeaderReplica].Silo)))
                 .Where(c => c.Silo is { } silo && cluster.CanKill(silo))
