@@ -196,7 +196,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
                 }
 
                 missing = string.Join("; ", unhealthy.Take(3).Select(p =>
-                    $"partition {p.Partition}: leader {p.LeaderReplica}, replicas {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}{(r.Error is null ? "" : $" ({r.Error})")}"))}"));
+                    $"partition {p.Partition}: leader {p.LeaderReplica}, replicas {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo}{(r.Error is null ? "" : $" ({r.Error})")}"))}"));
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100));
