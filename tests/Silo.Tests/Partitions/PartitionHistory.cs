@@ -5,7 +5,8 @@ namespace Pyralog.Silo.Tests.Partitions;
 /// that history against the final full read of every replica:
 /// <list type="bullet">
 /// <item>offsets are dense, 0 .. N-1, in every replica's final read;</item>
-/// <item>every acknowledged append is there, in every replica, at its acknowledged epoch and offsets, exactly once;</item>
+/// <item>every acknowledged append is there, in every replica, at its acknowledged epoch and offsets, exactly once (a
+/// replica whose log ends before it is reported as behind, once, apart from records lost inside its log);</item>
 /// <item>an append of unknown outcome is there completely (contiguous, one epoch, once) or not at all;</item>
 /// <item>no record appears that was never produced, or whose append was refused;</item>
 /// <item>replicas agree at every offset they both hold;</item>
@@ -172,6 +173,10 @@ internal sealed class PartitionHistory
             }
         }
 
+        // A replica whose log ends before an acknowledged offset is behind (it did not converge), which is reported once
+        // per replica; a record missing or replaced inside the replica's log is lost.
+        var end = records.Count == 0 ? 0UL : records[^1].Offset + 1;
+        var behind = 0;
         foreach (var append in appends)
         {
             if (append.Outcome == AppendOutcome.Acknowledged && append.Ack is { } ack)
@@ -179,7 +184,11 @@ internal sealed class PartitionHistory
                 for (var i = 0; i < append.Values.Length; i++)
                 {
                     var offset = ack.FirstOffset + (ulong)i;
-                    if (!byOffset.TryGetValue(offset, out var held))
+                    if (offset >= end)
+                    {
+                        behind++;
+                    }
+                    else if (!byOffset.TryGetValue(offset, out var held))
                     {
                         problems.Add("lost", $"{where}: acknowledged '{append.Values[i]}' (epoch {ack.Epoch} offset {offset}) is missing: {append}");
                     }
@@ -209,6 +218,11 @@ internal sealed class PartitionHistory
             }
         }
 
+        if (behind > 0)
+        {
+            problems.Add("behind", $"{where}: the final read ends at offset {end}, before {behind} acknowledged records");
+        }
+
         return byOffset;
     }
 
@@ -234,6 +248,8 @@ internal sealed class PartitionHistory
     private static void CheckReads(ProblemList problems, int partition, IEnumerable<ReadEvent> reads, Dictionary<string, Dictionary<ulong, ObservedRecord>> finals)
     {
         var seen = new Dictionary<ulong, (ObservedRecord Record, string Replica)>();
+        var ends = finals.ToDictionary(f => f.Key, f => f.Value.Count == 0 ? 0UL : f.Value.Keys.Max() + 1);
+        var beyond = finals.Keys.ToDictionary(k => k, _ => 0);
         foreach (var read in reads)
         {
             foreach (var record in read.Records)
@@ -252,7 +268,11 @@ internal sealed class PartitionHistory
 
                 foreach (var (replica, final) in finals)
                 {
-                    if (!final.TryGetValue(record.Offset, out var held))
+                    if (record.Offset >= ends[replica])
+                    {
+                        beyond[replica]++;
+                    }
+                    else if (!final.TryGetValue(record.Offset, out var held))
                     {
                         problems.Add("changed", $"partition {partition}: a read from {read.Replica} showed {record}; the final read of replica {replica} has no such offset");
                     }
@@ -262,6 +282,11 @@ internal sealed class PartitionHistory
                     }
                 }
             }
+        }
+
+        foreach (var (replica, count) in beyond.Where(b => b.Value > 0))
+        {
+            problems.Add("behind", $"partition {partition} replica {replica}: reads showed {count} records beyond the end of its final read (offset {ends[replica]})");
         }
     }
 }

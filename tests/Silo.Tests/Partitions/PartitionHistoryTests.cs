@@ -62,9 +62,20 @@ public sealed class PartitionHistoryTests
     [Fact]
     public void A_lost_acknowledged_record_is_reported()
     {
-        ObservedRecord[] lost = [.. SoundLog()[..3]];
+        // w0-1 (offset 1) is gone from replica 1 and the records behind it moved down: a gap would not show it.
+        ObservedRecord[] lost = [new(1, 0, "p0-w0-0"), new(1, 1, "p0-w0-3"), new(2, 2, "p0-w0-5")];
         var problems = SoundHistory().Check(Finals(SoundLog(), lost));
-        Assert.Contains(problems, p => p.StartsWith("[lost]") && p.Contains("'p0-w0-5' (epoch 2 offset 3) is missing") && p.Contains(R1));
+        Assert.Contains(problems, p => p.StartsWith("[lost]") && p.Contains("'p0-w0-1' (epoch 1 offset 1) is not there, 'p0-w0-3' at offset 1 (epoch 1) is") && p.Contains(R1));
+        Assert.Contains($"[behind] partition 0 replica {R1}: the final read ends at offset 3, before 1 acknowledged records", problems);
+    }
+
+    [Fact]
+    public void A_replica_that_stops_short_of_acknowledged_records_is_reported_as_behind_once()
+    {
+        var problems = SoundHistory().Check(Finals(SoundLog(), SoundLog()[..1]));
+        Assert.Contains($"[behind] partition 0 replica {R1}: the final read ends at offset 1, before 2 acknowledged records", problems);
+        Assert.Contains($"[behind] partition 0 replica {R1}: reads showed 2 records beyond the end of its final read (offset 1)", problems);
+        Assert.DoesNotContain(problems, p => p.StartsWith("[lost]") || p.StartsWith("[changed]"));
     }
 
     [Fact]
@@ -129,8 +140,9 @@ public sealed class PartitionHistoryTests
         var history = new PartitionHistory();
         var values = Enumerable.Range(0, 50).Select(i => $"p0-w0-{i}").ToArray();
         history.RecordAppend(new AppendEvent(0, R0, values, AppendOutcome.Acknowledged, new AppendAck(1, 0, 50)));
-        var problems = history.Check(Finals([], []));
-        Assert.Equal(10 + 1, problems.Count); // 100 lost records (50 in each replica): 10 named, the rest counted
-        Assert.Equal("[lost] ... and 90 more", problems[^1]);
+        ObservedRecord[] other = [.. values.Select((v, i) => new ObservedRecord(1, (ulong)i, v + "x"))];
+        var problems = history.Check(Finals(other, other));
+        Assert.Equal(10 + 10 + 2, problems.Count); // 100 replaced records and 100 phantoms (50 each per replica): 10 of each named, the rest counted
+        Assert.Equal(["[lost] ... and 90 more", "[phantom] ... and 90 more"], problems.TakeLast(2).Order());
     }
 }
