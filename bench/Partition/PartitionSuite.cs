@@ -51,48 +51,52 @@ public sealed class PartitionSuite : IBenchSuite
             {
                 await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "cluster"), preferRedis: true, Log);
                 LogInfo? filled = null;
-                if (Selected("produce-rf3-100B-batch1000"))
+                await RunCaseAsync(report, "produce-rf3-100B-batch1000", async () =>
                 {
                     filled = await ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1000", 100, 1000, ProducePartitions, inFlight: 16, new LogSettings());
                     Target(report, "produce-rf3-100B-batch1000", "records/s", v => v >= 300_000, ">= 300,000 records/s");
-                }
-
-                if (Selected("produce-rf3-1024B-batch100"))
-                {
-                    await ProduceCaseAsync(report, cluster, "produce-rf3-1024B-batch100", 1024, 100, ProducePartitions, inFlight: 16, new LogSettings());
-                }
-
-                if (Selected("produce-rf3-100B-batch1"))
+                });
+                await RunCaseAsync(report, "produce-rf3-1024B-batch100", () =>
+                    ProduceCaseAsync(report, cluster, "produce-rf3-1024B-batch100", 1024, 100, ProducePartitions, inFlight: 16, new LogSettings()));
+                await RunCaseAsync(report, "produce-rf3-100B-batch1", async () =>
                 {
                     await ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1", 100, 1, partitions: 1, inFlight: 1, new LogSettings());
                     Target(report, "produce-rf3-100B-batch1", "p50 us", v => v <= 600, "p50 <= 600 us");
-                }
-
-                if (Selected("produce-rf3-100B-batch1000-os-cache"))
-                {
-                    await ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1000-os-cache", 100, 1000, ProducePartitions, inFlight: 16,
-                        new LogSettings { Durability = LogDurability.OsCache });
-                }
-
-                if (Selected("read-follower-100B"))
-                {
-                    await ReadFollowerCaseAsync(report, cluster, filled, cancellationToken);
-                }
-
-                if (Selected("failover-sigkill-leader"))
-                {
-                    await FailoverCaseAsync(report, cluster, cancellationToken);
-                }
+                });
+                await RunCaseAsync(report, "produce-rf3-100B-batch1000-os-cache", () =>
+                    ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1000-os-cache", 100, 1000, ProducePartitions, inFlight: 16,
+                        new LogSettings { Durability = LogDurability.OsCache }));
+                await RunCaseAsync(report, "read-follower-100B", () => ReadFollowerCaseAsync(report, cluster, filled, cancellationToken));
+                await RunCaseAsync(report, "failover-sigkill-leader", () => FailoverCaseAsync(report, cluster, cancellationToken));
             }
 
-            if (Selected("idle-1000-partitions"))
-            {
-                await IdleCaseAsync(report, root);
-            }
+            await RunCaseAsync(report, "idle-1000-partitions", () => IdleCaseAsync(report, root));
         }
         finally
         {
             Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Runs a selected case; one that fails (a timeout, a cluster that stopped answering) is reported as failed and the
+    /// run goes on, so the other figures and the JSON file are not lost with it.
+    /// </summary>
+    private static async Task RunCaseAsync(BenchReport report, string @case, Func<Task> run)
+    {
+        if (!Selected(@case))
+        {
+            return;
+        }
+
+        try
+        {
+            await run();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log($"{@case} FAILED: {e.GetType().Name}: {e.Message}");
+            report.Add(Suite, @case, "pyralog", "failed", 1, "count");
         }
     }
 
