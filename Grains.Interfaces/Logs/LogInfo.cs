@@ -12,5 +12,5 @@ public sealed record LogInfo(
     [property: Id(5)] LogState State)
 {
     /// <summary>The grain key of replica <paramref name="replica"/> of <paramref name="partition"/>.</summary>
-    public string ReplicaKey(int partition, int replica) => ReplicaKeys.Format(Id, partition, replica);
+    public string ReplicaKey(int partition, int replica) => ReplicaGrainKey.Of(Id, partition, replica);
 }

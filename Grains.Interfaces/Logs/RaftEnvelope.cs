@@ -4,7 +4,7 @@ namespace Pyralog.Grains.Interfaces.Logs;
 /// Raft messages from one replica to another, encoded together (one one-way grain call per target per driver pass).
 /// <see cref="Quiesce"/>: the sender, the leader, has gone idle with everything committed everywhere; the receiver
 /// may stop ticking until it hears from anyone again. <see cref="Wake"/>: the sender woke up and asks the leader to
-/// resume heartbeats.
+/// resume heartbeats (or, from replica -1, the silo wakes its own replica after a silo died).
 /// </summary>
 [GenerateSerializer, Immutable]
 [Alias("pyralog.RaftEnvelope")]

@@ -46,6 +46,12 @@ public static class PyralogSiloBuilderExtensions
         }
 
         Placement.ReplicaPlacement.AddTo(builder.Services);
+        if (!builder.Services.Any(d => d.ServiceType == typeof(Replication.ReplicaWakeups)))
+        {
+            builder.Services.AddSingleton<Replication.ReplicaWakeups>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaWakeups>());
+        }
+
         builder.Services.TryAddSingleton<SiloStore>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
 

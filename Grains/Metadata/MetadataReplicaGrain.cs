@@ -14,10 +14,12 @@ namespace Pyralog.Grains.Metadata;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, options, logger), IMetadataReplicaGrain
+internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, wakeups, options, logger), IMetadataReplicaGrain
 {
     private MetadataState _state = new();
+
+    protected override bool IsMetadata => true;
 
     protected override bool SkipSync => false;
 
@@ -50,5 +52,5 @@ internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetail
     protected override Task SendTo(int replica, RaftEnvelope envelope) =>
         GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
 
-    private static string KeyOf(int replica) => ReplicaKeys.Format(0, 0, replica);
+    private static string KeyOf(int replica) => ReplicaGrainKey.Of(0, 0, replica);
 }

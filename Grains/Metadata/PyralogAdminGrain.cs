@@ -35,15 +35,15 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
     {
         settings ??= new LogSettings();
         ValidateName(name);
-        if (partitions < 1 || partitions > ReplicaKeys.MaxPartitions)
+        if (partitions < 1 || partitions > ReplicaGrainKey.MaxPartitions)
         {
-            throw new ArgumentOutOfRangeException(nameof(partitions), partitions, $"a log has 1..{ReplicaKeys.MaxPartitions} partitions (was {partitions})");
+            throw new ArgumentOutOfRangeException(nameof(partitions), partitions, $"a log has 1..{ReplicaGrainKey.MaxPartitions} partitions (was {partitions})");
         }
 
-        if (replicationFactor < 1 || replicationFactor > ReplicaKeys.MaxReplicationFactor)
+        if (replicationFactor < 1 || replicationFactor > ReplicaGrainKey.MaxReplicationFactor)
         {
             throw new ArgumentOutOfRangeException(nameof(replicationFactor), replicationFactor,
-                $"the replication factor is 1..{ReplicaKeys.MaxReplicationFactor} (was {replicationFactor})");
+                $"the replication factor is 1..{ReplicaGrainKey.MaxReplicationFactor} (was {replicationFactor})");
         }
 
         if (settings.MaxRecordBytes < 64 || settings.MaxRecordBytes > LogSettings.MaxBatchBytes)
@@ -208,7 +208,7 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
 
         return new PartitionDescription(
             partition,
-            leader is null ? -1 : ReplicaKeys.TryParse(leader.Key, out _, out _, out var slot) ? slot : -1,
+            leader is null ? -1 : ReplicaGrainKey.TryParse(leader.Key, out var slotKey) && slotKey.Replica is var slot ? slot : -1,
             leader?.Silo,
             leader?.Epoch ?? 0,
             leader?.FirstOffset ?? 0,
@@ -221,7 +221,7 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
         GrainFactory.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, replica));
 
     private IMetadataReplicaGrain MetadataReplica(int replica) =>
-        GrainFactory.GetGrain<IMetadataReplicaGrain>(ReplicaKeys.Format(0, 0, replica));
+        GrainFactory.GetGrain<IMetadataReplicaGrain>(ReplicaGrainKey.Of(0, 0, replica));
 
     private static MetadataLog Checked(MetadataResult result, string name) =>
         result.Error is null ? result.Log! : throw new InvalidOperationException($"log '{name}': {result.Error}");
@@ -249,7 +249,7 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
             }
             catch (NotLeaderException e) when (DateTime.UtcNow < deadline)
             {
-                if (e.LeaderReplicaKey is { } key && ReplicaKeys.TryParse(key, out _, out _, out var leader) && leader != slot)
+                if (e.LeaderReplicaKey is { } key && ReplicaGrainKey.TryParse(key, out var leaderKey) && leaderKey.Replica is var leader && leader != slot)
                 {
                     _leaderHint = leader;
                     continue;

@@ -17,11 +17,13 @@ namespace Pyralog.Grains.Partitions;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, options, logger), IPartitionReplicaGrain
+internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, wakeups, options, logger), IPartitionReplicaGrain
 {
     private PartitionState _state = null!;
     private LogSettings? _settings;
+
+    protected override bool IsMetadata => false;
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
 
@@ -134,7 +136,7 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
     protected override Task SendTo(int replica, RaftEnvelope envelope) =>
         GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
 
-    private string KeyOf(int replica) => ReplicaKeys.Format(LogId, Partition, replica);
+    private string KeyOf(int replica) => ReplicaGrainKey.Of(LogId, Partition, replica);
 
     /// <summary>The log's settings; a replica that joined without data asks the metadata group once (and fails clearly for an unknown log).</summary>
     private async Task<LogSettings> SettingsAsync()

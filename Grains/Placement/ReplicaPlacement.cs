@@ -1,3 +1,4 @@
+using Pyralog.Grains.Interfaces.Logs;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.Placement;
 

@@ -1,3 +1,4 @@
+using Pyralog.Grains.Interfaces.Logs;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;

@@ -29,7 +29,7 @@ internal static class MessageCodec
 
             if (m.Snapshot is { } s)
             {
-                size += 8 + 8 + 4 + (4 + (s.Config.Voters.Count + s.Config.Learners.Count) * 17) + 4 + s.Data.Length;
+                size += 8 + 8 + 4 + s.Config.Encode().Length + 4 + s.Data.Length;
             }
         }
 

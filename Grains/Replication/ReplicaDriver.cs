@@ -87,12 +87,13 @@ internal sealed class ReplicaDriver : IDisposable
             return;
         }
 
-        if (!envelope.Quiesce)
+        var messages = MessageCodec.Decode(envelope.Messages);
+        if (envelope.Wake || (!envelope.Quiesce && !OnlyHeartbeatResponses(messages)))
         {
             Wake();
         }
 
-        foreach (var message in MessageCodec.Decode(envelope.Messages))
+        foreach (var message in messages)
         {
             _node.Step(message);
         }
@@ -115,6 +116,7 @@ internal sealed class ReplicaDriver : IDisposable
 
         _node.Tick();
         _idleTicks = _node.CanQuiesce ? _idleTicks + 1 : 0;
+
         _markQuiesce = _idleTicks >= IdleTicksBeforeQuiescing;
         Pump();
         if (_markQuiesce)
@@ -253,6 +255,20 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         _persisting.Clear();
+    }
+
+    /// <summary>Answers to heartbeats, above all to the last ones a quiescing leader sent, must not wake it again.</summary>
+    private static bool OnlyHeartbeatResponses(Message[] messages)
+    {
+        foreach (var m in messages)
+        {
+            if (m.Type != MessageType.HeartbeatResponse)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void SchedulePump()

@@ -28,12 +28,14 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 {
     private readonly SiloStore _siloStore;
     private readonly ILocalSiloDetails _silo;
+    private readonly ReplicaWakeups _wakeups;
     private IGrainTimer? _timer;
 
-    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger logger)
+    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger logger)
     {
         _siloStore = siloStore;
         _silo = silo;
+        _wakeups = wakeups;
         Options = options.Value;
         Logger = logger;
     }
@@ -60,15 +62,15 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (!ReplicaKeys.TryParse(Key, out var log, out var partition, out var replica))
+        if (!ReplicaGrainKey.TryParse(Key, out var parsed))
         {
-            throw new ArgumentException($"'{Key}' is not a replica key (\"log/partition/replica\", replica below {ReplicaKeys.MaxReplicationFactor})");
+            throw new ArgumentException($"'{Key}' is not a replica key (\"log/partition/replica\", replica below {ReplicaGrainKey.MaxReplicationFactor})");
         }
 
-        LogId = log;
-        Partition = partition;
-        Replica = replica;
-        var storeLog = ReplicaKv.StoreLog(log, partition, replica);
+        LogId = parsed.Log;
+        Partition = parsed.Partition;
+        Replica = parsed.Replica;
+        var storeLog = ReplicaKv.StoreLog(LogId, Partition, Replica);
         Storage = await ReplicaStorage.OpenAsync(Store, storeLog);
         if (Storage.HardState.Incarnation == 0)
         {
@@ -79,10 +81,12 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
         await OnStorageOpenAsync(cancellationToken);
         StartDriver();
+        _wakeups.Add(Key, IsMetadata);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _wakeups.Remove(Key);
         SetTicking(false);
         Driver?.Dispose();
         return Task.CompletedTask;
@@ -147,6 +151,9 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
     /// <summary>The one-way call that carries an envelope to replica slot <paramref name="replica"/> of this group.</summary>
     protected abstract Task SendTo(int replica, RaftEnvelope envelope);
+
+    /// <summary>True for the metadata group's replicas.</summary>
+    protected abstract bool IsMetadata { get; }
 
     /// <summary>Whether persists may be acknowledged from the page cache (os-cache durability).</summary>
     protected abstract bool SkipSync { get; }

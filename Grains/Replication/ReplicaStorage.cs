@@ -120,20 +120,20 @@ internal sealed class ReplicaStorage : IRaftStorage
     public async Task BootstrapAsync(ClusterConfig config, CancellationToken cancellationToken)
     {
         var entry = new LogEntry(1, 1, EntryType.Config, config.Encode());
-        var batch = new PersistBatchView(null, [entry], new HardState(1, 0, 1, 0, HardState.Incarnation), true);
-        using var write = Build(batch, skipSync: false);
+        using var write = Build(null, [entry], new HardState(1, 0, 1, 0, HardState.Incarnation), hardStateChanged: true, skipSync: false);
         await _store.WriteAsync(write, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The store batch for one persist (update of <see cref="Metadata"/> and <see cref="HardState"/> included).</summary>
     public WriteBatch Build(PersistBatch batch, bool skipSync) =>
-        Build(new PersistBatchView(batch.Snapshot, batch.Entries, batch.HardState, batch.HardStateChanged), skipSync);
+        Build(batch.Snapshot, batch.Entries, batch.HardState, batch.HardStateChanged, skipSync);
 
-    private WriteBatch Build(in PersistBatchView batch, bool skipSync)
+    /// <summary>The store batch for a snapshot, entries and hard state (what a <see cref="PersistBatch"/> carries).</summary>
+    internal WriteBatch Build(RaftSnapshot? receivedSnapshot, LogEntry[] entries, HardState hardState, bool hardStateChanged, bool skipSync)
     {
-        var write = new WriteBatch(4096 + EstimateBytes(batch.Entries)) { SkipSync = skipSync };
+        var write = new WriteBatch(4096 + EstimateBytes(entries)) { SkipSync = skipSync };
         var metadataChanged = false;
-        if (batch.Snapshot is { } snapshot)
+        if (receivedSnapshot is { } snapshot)
         {
             // The snapshot replaces the whole log: empty it, then make it continue right after the snapshot.
             if (Metadata.LastIndex > Metadata.Snapshot.Index)
@@ -147,7 +147,6 @@ internal sealed class ReplicaStorage : IRaftStorage
             metadataChanged = true;
         }
 
-        var entries = batch.Entries;
         if (entries.Length > 0)
         {
             var first = entries[0].Index;
@@ -172,10 +171,10 @@ internal sealed class ReplicaStorage : IRaftStorage
             write.Put(_metadataKey, EncodeMetadata(Metadata));
         }
 
-        if (batch.HardStateChanged)
+        if (hardStateChanged)
         {
-            write.Put(_hardStateKey, EncodeHardState(batch.HardState));
-            HardState = batch.HardState;
+            write.Put(_hardStateKey, EncodeHardState(hardState));
+            HardState = hardState;
         }
 
         return write;
@@ -313,6 +312,4 @@ internal sealed class ReplicaStorage : IRaftStorage
 
         return (runs, configs);
     }
-
-    private readonly record struct PersistBatchView(RaftSnapshot? Snapshot, LogEntry[] Entries, HardState HardState, bool HardStateChanged);
 }

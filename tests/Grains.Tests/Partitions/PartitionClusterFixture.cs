@@ -5,18 +5,24 @@ using Pyralog.Grains.Hosting;
 
 namespace Pyralog.Grains.Tests.Partitions;
 
-/// <summary>Three in-process silos hosting Pyralog, each with its own data directory; a killed silo is declared dead within seconds.</summary>
-public sealed class PartitionClusterFixture : IAsyncLifetime
+/// <summary>In-process silos (three unless told) hosting Pyralog, each with its own data directory; a killed silo is declared dead within seconds.</summary>
+public sealed class PartitionClusterFixture(short silos) : IAsyncLifetime
 {
-    private static readonly string DataRoot = Path.Combine(Path.GetTempPath(), $"pyralog-partitions-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    public PartitionClusterFixture()
+        : this(3)
+    {
+    }
+
+    // Per fixture: a test that kills silos runs its own cluster beside the shared one.
+    private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), $"pyralog-partitions-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     public TestCluster Cluster { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(3);
+        var builder = new TestClusterBuilder(silos);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        builder.Options.InitialSilosCount = 3;
+        builder.Properties[SiloConfigurator.DataRootKey] = _dataRoot;
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -24,20 +30,23 @@ public sealed class PartitionClusterFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await Cluster.DisposeAsync();
-        if (Directory.Exists(DataRoot))
+        if (Directory.Exists(_dataRoot))
         {
-            Directory.Delete(DataRoot, recursive: true);
+            Directory.Delete(_dataRoot, recursive: true);
         }
     }
 
     private sealed class SiloConfigurator : ISiloConfigurator
     {
+        public const string DataRootKey = "PyralogDataRoot";
+
         public void Configure(ISiloBuilder siloBuilder)
         {
+            var dataRoot = siloBuilder.Configuration[DataRootKey] ?? throw new InvalidOperationException("no data root configured");
             siloBuilder.AddPyralog();
             siloBuilder.Services.AddOptions<PyralogOptions>().Configure<ILocalSiloDetails>((o, silo) =>
             {
-                o.DataDirectory = Path.Combine(DataRoot, silo.Name);
+                o.DataDirectory = Path.Combine(dataRoot, silo.Name);
                 o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
                 o.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(100);
             });

@@ -84,12 +84,12 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
         Assert.Contains("over the log's limit of 1024", (await Assert.ThrowsAsync<ArgumentException>(() => leader.AppendAsync([Rec("ok"), new ProducerRecord(null, new byte[2000])]))).Message);
         Assert.Equal(0ul, (await leader.ReadAsync(0, 1024, linearizable: true)).CommittedNext);
 
-        var unknown = Grains.GetGrain<IPartitionReplicaGrain>(ReplicaKeys.Format(999_999, 0, 0));
+        var unknown = Grains.GetGrain<IPartitionReplicaGrain>(ReplicaGrainKey.Of(999_999, 0, 0));
         Assert.Contains("no log has id 999999", (await Assert.ThrowsAsync<InvalidOperationException>(() => unknown.AppendAsync([Rec("x")]))).Message);
         var outside = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(5, 0));
         Assert.Contains("there is no replica", (await Assert.ThrowsAsync<InvalidOperationException>(() => outside.AppendAsync([Rec("x")]))).Message);
 
-        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaKeys.TryParse(leader.GetPrimaryKeyString(), out _, out _, out var slot) ? slot : 0) == 0 ? 1 : 0));
+        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaGrainKey.TryParse(leader.GetPrimaryKeyString(), out var slotKey) && slotKey.Replica is var slot ? slot : 0) == 0 ? 1 : 0));
         var notLeader = await Assert.ThrowsAsync<NotLeaderException>(() => follower.AppendAsync([Rec("x")]));
         Assert.Equal(leader.GetPrimaryKeyString(), notLeader.LeaderReplicaKey);
     }

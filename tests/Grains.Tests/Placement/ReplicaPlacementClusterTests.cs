@@ -1,3 +1,4 @@
+using Pyralog.Grains.Interfaces.Logs;
 using Orleans.TestingHost;
 using Pyralog.Grains.Placement;
 

@@ -1,3 +1,4 @@
+using Pyralog.Grains.Interfaces.Logs;
 using System.Net;
 using Pyralog.Grains.Placement;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
-namespace Pyralog.Grains.Placement;
+namespace Pyralog.Grains.Interfaces.Logs;
 
 /// <summary>
 /// The string key of a Raft replica grain: <c>"{log}/{partition}/{replica}"</c>, where <paramref name="Replica"/> is
@@ -13,11 +13,20 @@ public readonly record struct ReplicaGrainKey(ulong Log, int Partition, int Repl
     /// <summary>The largest number of replicas in one group.</summary>
     public const int MaxReplicationFactor = 7;
 
+    /// <summary>The largest number of partitions of one log.</summary>
+    public const int MaxPartitions = 65_536;
+
+    /// <summary>The largest log id (40 bits: a replica's store log packs log, partition and slot into 64 bits).</summary>
+    public const ulong MaxLog = (1UL << 40) - 1;
+
+    /// <summary>The grain key of replica <paramref name="replica"/> of <paramref name="partition"/> of log <paramref name="log"/>.</summary>
+    public static string Of(ulong log, int partition, int replica) => Format(new ReplicaGrainKey(log, partition, replica));
+
     /// <summary>Parses a key written by <see cref="Format"/>; throws <see cref="FormatException"/> otherwise.</summary>
     public static ReplicaGrainKey Parse(string key) =>
         TryParse(key, out var parsed)
             ? parsed
-            : throw new FormatException($"'{key}' is not a replica key \"{{log}}/{{partition}}/{{replica}}\" with 0 <= replica < {MaxReplicationFactor}.");
+            : throw new FormatException($"'{key}' is not a replica key \"{{log}}/{{partition}}/{{replica}}\" with log <= {MaxLog}, partition < {MaxPartitions}, replica < {MaxReplicationFactor}.");
 
     /// <summary>
     /// Parses exactly three '/'-separated decimal numbers, with no signs or spaces, so each key has one spelling and
@@ -37,7 +46,7 @@ public readonly record struct ReplicaGrainKey(ulong Log, int Partition, int Repl
             || !ulong.TryParse(text[parts[0]], NumberStyles.None, CultureInfo.InvariantCulture, out var log)
             || !int.TryParse(text[parts[1]], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
             || !int.TryParse(text[parts[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var replica)
-            || replica >= MaxReplicationFactor)
+            || replica >= MaxReplicationFactor || partition >= MaxPartitions || log > MaxLog)
         {
             return false;
         }
@@ -52,6 +61,8 @@ public readonly record struct ReplicaGrainKey(ulong Log, int Partition, int Repl
         ArgumentOutOfRangeException.ThrowIfNegative(key.Partition, nameof(key));
         ArgumentOutOfRangeException.ThrowIfNegative(key.Replica, nameof(key));
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(key.Replica, MaxReplicationFactor, nameof(key));
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(key.Partition, MaxPartitions, nameof(key));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(key.Log, MaxLog, nameof(key));
         return key.ToString();
     }
 

@@ -1,13 +1,13 @@
-using Pyralog.Grains.Placement;
+using Pyralog.Grains.Interfaces.Logs;
 
-namespace Pyralog.Grains.Tests.Placement;
+namespace Pyralog.Grains.Interfaces.Tests.Logs;
 
 public sealed class ReplicaGrainKeyTests
 {
     [Theory]
     [InlineData("7/0/0", 7UL, 0, 0)]
     [InlineData("0/0/6", 0UL, 0, 6)]
-    [InlineData("18446744073709551615/2147483647/3", ulong.MaxValue, int.MaxValue, 3)]
+    [InlineData("1099511627775/65535/3", ReplicaGrainKey.MaxLog, 65_535, 3)]
     public void A_key_round_trips(string text, ulong log, int partition, int replica)
     {
         var key = ReplicaGrainKey.Parse(text);
@@ -29,6 +29,8 @@ public sealed class ReplicaGrainKeyTests
     [InlineData("7//0")]
     [InlineData("a/0/0")]
     [InlineData("18446744073709551616/0/0")]
+    [InlineData("1099511627776/0/0")] // log ids stop at 2^40 - 1 (the silo store packs log, partition, replica in 64 bits)
+    [InlineData("7/65536/0")]
     public void Anything_else_is_rejected(string? text)
     {
         Assert.False(ReplicaGrainKey.TryParse(text, out _));

@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+
+namespace Pyralog.Grains.Replication;
+
+/// <summary>
+/// Wakes this silo's replicas when a silo of the cluster dies. A quiesced group ticks no timer, so without this a dead
+/// leader would go unnoticed until the next append or read reached one of its followers; woken, the followers resume
+/// their election timers (and ask their leader to resume heartbeats) and elect a new leader within an election timeout
+/// if the old one is gone. Waking is a message to each replica's own grain, so it runs in the replica's turn.
+/// </summary>
+internal sealed class ReplicaWakeups(IClusterMembershipService membership, IGrainFactory grains, ILogger<ReplicaWakeups> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    private static readonly RaftEnvelope WakeEnvelope = new(-1, MessageCodec.Encode([]), Wake: true);
+
+    // The replica grains active on this silo: key → true for the metadata group's.
+    private readonly ConcurrentDictionary<string, bool> _active = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private Task _watching = Task.CompletedTask;
+
+    public void Add(string key, bool metadata) => _active[key] = metadata;
+
+    public void Remove(string key) => _active.TryRemove(key, out _);
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(ReplicaWakeups), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private Task StartAsync(CancellationToken cancellationToken)
+    {
+        _watching = Task.Run(WatchAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync();
+        await _watching.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task WatchAsync()
+    {
+        var dead = new HashSet<SiloAddress>();
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(_stop.Token))
+            {
+                var newlyDead = 0;
+                foreach (var member in snapshot.Members.Values)
+                {
+                    if (member.Status == SiloStatus.Dead && dead.Add(member.SiloAddress))
+                    {
+                        newlyDead++;
+                    }
+                }
+
+                if (newlyDead > 0)
+                {
+                    WakeAll();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Stopped watching the cluster's membership: quiesced replicas on this silo wake only on their next message");
+        }
+    }
+
+    private void WakeAll()
+    {
+        var woken = 0;
+        foreach (var (key, metadata) in _active)
+        {
+            var delivery = metadata
+                ? grains.GetGrain<IMetadataReplicaGrain>(key).DeliverAsync(WakeEnvelope)
+                : grains.GetGrain<IPartitionReplicaGrain>(key).DeliverAsync(WakeEnvelope);
+            _ = delivery; // one-way
+            woken++;
+        }
+
+        logger.LogInformation("A silo died: woke {Count} replicas on this silo", woken);
+    }
+}

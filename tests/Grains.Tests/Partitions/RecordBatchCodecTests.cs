@@ -1,0 +1,58 @@
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+
+namespace Pyralog.Grains.Tests.Partitions;
+
+public class RecordBatchCodecTests
+{
+    [Fact]
+    public void Records_with_keys_headers_and_ids_decode_to_what_was_appended_at_their_offsets()
+    {
+        ProducerRecord[] records =
+        [
+            new("k1"u8.ToArray(), "v1"u8.ToArray(), [new RecordHeader("trace", "abc"u8.ToArray()), new RecordHeader("ünïcode", [])], 42),
+            new(null, [], null, 0),
+            new([], "v3"u8.ToArray()),
+        ];
+        var data = RecordBatchCodec.Encode(records, 1024);
+        Assert.Equal(5 + records.Sum(r => r.EncodedBytes), data.Length);
+        Assert.Equal(3, RecordBatchCodec.Count(data));
+
+        var decoded = new List<CommittedRecord>();
+        long budget = long.MaxValue;
+        RecordBatchCodec.Decode(data, epoch: 7, firstOffset: 100, fromOffset: 100, ref budget, decoded);
+        Assert.Equal([100ul, 101, 102], decoded.Select(r => r.Offset));
+        Assert.All(decoded, r => Assert.Equal(7ul, r.Epoch));
+        Assert.Equal("k1"u8.ToArray(), decoded[0].Key);
+        Assert.Equal(42ul, decoded[0].Id);
+        Assert.Equal(["trace", "ünïcode"], decoded[0].Headers!.Select(h => h.Name));
+        Assert.Equal("abc"u8.ToArray(), decoded[0].Headers![0].Value);
+        Assert.Null(decoded[1].Key);
+        Assert.Empty(decoded[1].Value);
+        Assert.Null(decoded[1].Headers);
+        Assert.Equal([], decoded[2].Key!); // an empty key is not a missing key
+
+        var tail = new List<CommittedRecord>();
+        budget = 1;
+        RecordBatchCodec.Decode(data, 7, 100, 101, ref budget, tail);
+        Assert.Equal([101ul], tail.Select(r => r.Offset)); // from an offset inside the entry; one record past the budget
+    }
+
+    [Fact]
+    public void Bad_batches_are_refused_naming_the_record()
+    {
+        Assert.Contains("empty", Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([], 1024)).Message);
+        Assert.Contains("record 1", Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([new(null, [1]), new(null, new byte[2000])], 1024)).Message);
+        Assert.Contains("record 0", Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([null!], 1024)).Message);
+        Assert.Contains("limit of one append", Assert.Throws<ArgumentException>(() =>
+            RecordBatchCodec.Encode([.. Enumerable.Range(0, 20).Select(_ => new ProducerRecord(null, new byte[1 << 20]))], 2 << 20)).Message);
+    }
+
+    [Fact]
+    public void A_truncated_batch_is_reported_as_damage()
+    {
+        var data = RecordBatchCodec.Encode([new(null, "value"u8.ToArray())], 1024);
+        long budget = long.MaxValue;
+        Assert.Throws<InvalidDataException>(() => RecordBatchCodec.Decode(data.AsSpan(0, data.Length - 3), 1, 0, 0, ref budget, []));
+    }
+}
