@@ -10,7 +10,8 @@ namespace Pyralog.Silo.Tests.Partitions;
 /// A log of 3 partitions, RF 3, on three silo processes: one writer per partition appends continuously and a reader
 /// reads from random replicas while the silo of some partition's leader is SIGKILLed at a random moment and restarted
 /// on its data, 20 times, and once a silo comes back with its data directory wiped. Then every replica is read in full
-/// and the whole history is checked (<see cref="PartitionHistory"/>). Seeded: <c>PYRALOG_TEST_SEED</c> replays a run.
+/// and the whole history is checked (<see cref="PartitionHistory"/>). Seeded (<c>PYRALOG_TEST_SEED</c>): the kill moments,
+/// the choice among the partitions' leaders and the batch sizes; where the cluster puts its leaders is its own timing.
 /// Uses Redis membership when redis-server is installed, so any silo can be the victim; otherwise development
 /// membership, whose primary (silo 0) is spared, which leaves only the leaders on silos 1 and 2 to kill.
 /// </summary>
@@ -36,7 +37,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
     public async Task Every_acknowledged_append_survives_leader_kills_and_a_wiped_replica()
     {
         var seed = int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_TEST_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 20261130;
-        Log($"seed {seed} (PYRALOG_TEST_SEED={seed} replays the fault schedule)");
+        Log($"seed {seed} (PYRALOG_TEST_SEED={seed} repeats the kill moments and choices; leader placement is the cluster's)");
         var random = new Random(seed);
         using var budget = new CancellationTokenSource(TimeSpan.FromMinutes(25));
         await using var cluster = await PartitionCluster.StartAsync(_root, preferRedis: true, Log);
