@@ -51,6 +51,10 @@ internal sealed class ReplicaDriver : IDisposable
     private readonly List<(long Index, TaskCompletionSource<bool> Done)> _readsWaitingForApply = [];
     private long _readContext;
     private bool _pumpScheduled;
+
+    // Invariant: true while one CompletePersistsAsync loop runs; only that loop dequeues _persisting (a second loop
+    // started from the Pump inside the first would dequeue a batch that is not yet durable).
+    private bool _completingPersists;
     private bool _quiesced = true; // a new driver waits for its first input; the host wakes it at once when it has work
     private bool _markQuiesce;
     private int _idleTicks;
@@ -306,13 +310,26 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         _persisting.Enqueue((batch, write, task));
-        if (_persisting.Count == 1)
+        if (!_completingPersists)
         {
+            _completingPersists = true;
             _ = CompletePersistsAsync();
         }
     }
 
     private async Task CompletePersistsAsync()
+    {
+        try
+        {
+            await CompletePersistsInOrderAsync();
+        }
+        finally
+        {
+            _completingPersists = false;
+        }
+    }
+
+    private async Task CompletePersistsInOrderAsync()
     {
         while (!_disposed && _persisting.TryPeek(out var head))
         {
