@@ -60,11 +60,11 @@ internal sealed class LeaderRouter
             ClearSuspicion(partition, replica); // it answered: its silo lives
             var redirected = false;
             var next = NextCandidate(partition, replica);
-            if (e.LeaderReplicaKey is { } hint && ReplicaKeys.TryParse(hint, out _, out _, out var leader)
-                && leader != replica && leader < Log.ReplicationFactor && !IsSuspect(partition, leader))
+            if (ReplicaGrainKey.TryParse(e.LeaderReplicaKey, out var hint)
+                && hint.Replica != replica && hint.Replica < Log.ReplicationFactor && !IsSuspect(partition, hint.Replica))
             {
                 redirected = true;
-                next = leader;
+                next = hint.Replica;
             }
 
             Move(partition, replica, next);
