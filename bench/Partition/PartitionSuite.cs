@@ -209,8 +209,16 @@ public sealed class PartitionSuite : IBenchSuite
         var seconds = Measure.TotalSeconds;
         report.Add(Suite, @case, "pyralog", "records/s", counted / seconds, "records/s");
         report.Add(Suite, @case, "pyralog", "MB/s", counted * (double)size / 1048576.0 / seconds, "MB/s");
-        report.Add(Suite, @case, "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
-        report.Add(Suite, @case, "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
+        if (latencies.Count > 0)
+        {
+            report.Add(Suite, @case, "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
+            report.Add(Suite, @case, "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
+        }
+        else
+        {
+            Log($"{@case}: no append started and completed within the measured {Measure.TotalSeconds:0} s (no latency to report)");
+        }
+
         return log;
     }
 
@@ -271,7 +279,11 @@ public sealed class PartitionSuite : IBenchSuite
         var seconds = watch.Elapsed.TotalSeconds;
         report.Add(Suite, @case, "pyralog", "records/s", records / seconds, "records/s");
         report.Add(Suite, @case, "pyralog", "MB/s", bytes / 1048576.0 / seconds, "MB/s");
-        report.Add(Suite, @case, "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
+        if (latencies.Count > 0)
+        {
+            report.Add(Suite, @case, "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
+        }
+
         report.Add(Suite, @case, "pyralog", "records", records, "records");
     }
 
@@ -432,7 +444,7 @@ public sealed class PartitionSuite : IBenchSuite
         {
             if (watch.Elapsed > timeout)
             {
-                throw new TimeoutException($"no {what} within {timeout.TotalSeconds:0} s");
+                throw new TimeoutException($"waited {timeout.TotalSeconds:0} s for {what} in vain");
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(1));
