@@ -37,7 +37,9 @@ public sealed partial class PyramidStore
         }
     }
 
-    /// <summary>Starts preparing a spare unless one is ready or on its way, or background work is off (then a
+    /// <summary>Starts preparing a spare unless one is ready or on its way, a WAL retired by a swap will be recyclable
+    /// once its memtable is flushed (in steady state the next swap takes that one, and a spare would be a memtable's
+    /// worth of zeros written and synced for nothing, slowing the WAL syncs it overlaps), or background work is off (then a
     /// swap creates its WAL inline, and every file operation happens in the caller's order). Commit loop (or open) only.</summary>
     private void PrepareSpareWal()
     {
@@ -48,7 +50,7 @@ public sealed partial class PyramidStore
 
         lock (_viewLock)
         {
-            if (_spareWal is not null || !_spareTask.IsCompleted || _closed)
+            if (_spareWal is not null || !_spareTask.IsCompleted || _closed || _recyclableWals.Count > 0 || _retiredWals.Exists(w => w.Recycle))
             {
                 return;
             }

@@ -21,7 +21,10 @@ internal sealed class WriteAheadLog : IDisposable
     public const int HeaderBytes = 8;
     public const int PreallocatedBytes = 4 << 20;
 
+    private const long MaxGrowthBytes = 32L << 20;
     private static readonly byte[] Zeros = new byte[PreallocatedBytes];
+    // The zero buffer repeated, for one gathered write of a region. Invariant: only Preallocate uses it.
+    private readonly List<ReadOnlyMemory<byte>> _zeroRegions = [];
     private readonly DeviceFile _file;
     // Invariant: _position is the end of the last complete frame written; nothing after it was acknowledged.
     private long _position;
@@ -32,12 +35,16 @@ internal sealed class WriteAheadLog : IDisposable
     private long _acknowledgedPosition;
     // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
+    // The file's length when created or recycled: how far Preallocate has grown the file is measured from here.
+    private readonly long _firstAllocatedEnd;
 
     private WriteAheadLog(long fileNumber, DeviceFile file, long position)
     {
         FileNumber = fileNumber;
         _file = file;
         _position = position;
+        _allocatedEnd = file.Length;
+        _firstAllocatedEnd = _allocatedEnd;
     }
 
     public string Path => _file.Path;
@@ -90,7 +97,7 @@ internal sealed class WriteAheadLog : IDisposable
 
             file.SyncData();
             device.SyncDirectory(directory);
-            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _allocatedEnd = file.Length, _syncedPosition = HeaderBytes };
+            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _syncedPosition = HeaderBytes };
         }
         catch
         {
@@ -118,15 +125,17 @@ internal sealed class WriteAheadLog : IDisposable
             // .NET reports a full disk as IOException but a file-size limit (EFBIG) as ArgumentOutOfRangeException:
             // both are the file system refusing the write, not bad input.
             var what = framesWritten
-                ? $"could not preallocate {PreallocatedBytes} bytes at byte {start + totalBytes} after {totalBytes} bytes of frames at byte {start}"
+                ? $"could not preallocate zeros at byte {start + totalBytes} after {totalBytes} bytes of frames at byte {start}"
                 : $"could not write {totalBytes} bytes of frames at byte {start}";
             throw new IOException($"write-ahead log '{Path}' {what}: {e.Message}; {CutBack(start)}", e);
         }
     }
 
-    /// <summary>Once writes pass the zeroed (or recycled) region, zero the next
-    /// <see cref="PreallocatedBytes"/> after them: the sync that follows pays the file-size journal commit
-    /// once per region instead of once per write.</summary>
+    /// <summary>Once writes pass the zeroed (or recycled) region, zero a region after them: the sync that follows
+    /// pays the file-size journal commit and the zeros' writeback once per region instead of once per write. A region
+    /// is as large as the file grew past its first allocation (between <see cref="PreallocatedBytes"/> and
+    /// <see cref="MaxGrowthBytes"/>), so a new file filling a 64 MiB memtable slows 5 syncs, not 16, and a recycled
+    /// file that a memtable overfills by a little grows by a little.</summary>
     private void Preallocate(long end)
     {
         if (end <= _allocatedEnd)
@@ -134,8 +143,15 @@ internal sealed class WriteAheadLog : IDisposable
             return;
         }
 
-        _file.Write(Zeros, end);
-        _allocatedEnd = end + Zeros.Length;
+        var regions = (int)Math.Clamp((end - _firstAllocatedEnd) / PreallocatedBytes, 1, MaxGrowthBytes / PreallocatedBytes);
+        _zeroRegions.Clear();
+        for (var i = 0; i < regions; i++)
+        {
+            _zeroRegions.Add(Zeros);
+        }
+
+        _file.Write(_zeroRegions, end);
+        _allocatedEnd = end + ((long)regions * PreallocatedBytes);
     }
 
     /// <summary>Cuts the preallocated or stale tail off and syncs: done before a successor file exists, so

@@ -1,0 +1,248 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// Two activations of one replica at once, as Orleans may run them for a moment on two silos: replica 2 of a 3-replica
+/// group runs as its founding incarnation (with its data) and as a fresh incarnation on another silo (without), and the
+/// messages for replica 2 reach either one at random — while appends run, messages are reordered and the leader is
+/// replaced. Checked after every step: never two leaders in one term. At the end: every acknowledged append is in every
+/// member's log at its acknowledged (epoch, offset), exactly once, offsets dense. Drivers run on real stores, their
+/// turns one at a time on a <see cref="TurnContext"/>; the schedule is seeded.
+/// </summary>
+public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"pyralog-duplicates-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Two_activations_of_one_replica_never_make_two_leaders_in_a_term_or_lose_an_acknowledged_append(int seed)
+    {
+        var random = new Random(seed);
+        var turns = new TurnContext();
+        var network = new List<(int To, RaftEnvelope Envelope)>();
+        var replicas = new List<Replica>();
+        for (var silo = 0; silo < 4; silo++)
+        {
+            replicas.Add(await Replica.OpenAsync(Path.Combine(_root, $"silo{silo}"), slot: Math.Min(silo, 2), incarnation: 100 + silo, network));
+        }
+
+        var founding = new ClusterConfig([new Member(1, 100), new Member(2, 101), new Member(3, 102)], []);
+        foreach (var r in replicas.Take(3))
+        {
+            await r.Storage.BootstrapAsync(founding, default);
+        }
+
+        foreach (var r in replicas)
+        {
+            await r.StartAsync();
+        }
+
+        var leaders = new Dictionary<long, (long Id, long Incarnation)>();
+        var acked = new List<(string Value, AppendAck Ack)>();
+        var appends = new List<(string Value, Task<object?> Done)>();
+        var duplicate = replicas[3];
+        for (var step = 0; step < 4000; step++)
+        {
+            var duplicatesLive = step < 3000;
+            var roll = random.Next(100);
+            if (roll < 55 && network.Count > 0)
+            {
+                var pick = random.Next(Math.Min(network.Count, 4)); // mostly in order, sometimes reordered
+                var (to, envelope) = network[pick];
+                network.RemoveAt(pick);
+                var target = to == 2 && duplicatesLive && random.Next(2) == 0 ? duplicate : replicas[to];
+                turns.Run(() => target.Driver.Deliver(envelope));
+            }
+            else if (roll < 85)
+            {
+                var r = replicas[random.Next(duplicatesLive ? 4 : 3)];
+                turns.Run(() => r.Driver.Tick());
+            }
+            else if (roll < 95 && replicas.FirstOrDefault(r => r.Driver.Node.Role == RaftRole.Leader) is { } leader)
+            {
+                var value = $"s{seed}-{step}";
+                turns.Run(() =>
+                {
+                    try
+                    {
+                        appends.Add((value, leader.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}")));
+                    }
+                    catch (NotLeaderException)
+                    {
+                    }
+                });
+            }
+            else if (roll >= 95 && replicas.FirstOrDefault(r => r.Driver.Node.Role == RaftRole.Leader) is { } current && random.Next(10) == 0)
+            {
+                var to = random.Next(1, 4);
+                turns.Run(() => current.Driver.Node.TransferLeadership(to));
+                turns.Run(() => current.Driver.Pump());
+            }
+
+            turns.RunPending();
+            if (random.Next(20) == 0)
+            {
+                await Task.Delay(1); // let store writes complete now and then
+                turns.RunPending();
+            }
+
+            foreach (var r in replicas)
+            {
+                var node = r.Driver.Node;
+                if (node.Role == RaftRole.Leader)
+                {
+                    var who = (node.Id, node.Incarnation);
+                    Assert.True(!leaders.TryGetValue(node.Term, out var other) || other == who,
+                        $"two leaders in term {node.Term}: {other.Id}@{other.Incarnation} and {who.Id}@{who.Incarnation} (step {step})");
+                    leaders[node.Term] = who;
+                }
+            }
+        }
+
+        // Settle: deliver everything, tick, let the stores finish, until every append has an outcome.
+        for (var round = 0; round < 3000 && (network.Count > 0 || appends.Any(a => !a.Done.IsCompleted)); round++)
+        {
+            while (network.Count > 0)
+            {
+                var (to, envelope) = network[0];
+                network.RemoveAt(0);
+                turns.Run(() => replicas[to].Driver.Deliver(envelope));
+                turns.RunPending();
+            }
+
+            foreach (var r in replicas.Take(3))
+            {
+                turns.Run(() => r.Driver.Tick());
+            }
+
+            await Task.Delay(1);
+            turns.RunPending();
+        }
+
+        foreach (var (value, done) in appends)
+        {
+            if (done.IsCompletedSuccessfully)
+            {
+                acked.Add((value, (AppendAck)(await done)!));
+            }
+        }
+
+        Assert.True(acked.Count > 20, $"only {acked.Count} of {appends.Count} appends were acknowledged");
+        var final = replicas.Take(3).Select(r => r.Driver.Node).First(n => n.Role == RaftRole.Leader || n == replicas[0].Driver.Node);
+        output.WriteLine($"seed {seed}: {acked.Count} of {appends.Count} appends acknowledged, {leaders.Count} terms with a leader, " +
+            $"duplicate led {leaders.Values.Count(l => l.Incarnation == duplicate.Incarnation)} terms, configuration {final.Config}");
+        foreach (var r in replicas.Take(3))
+        {
+            var records = r.ReadAll();
+            var seen = new HashSet<string>();
+            for (var i = 0; i < records.Count; i++)
+            {
+                Assert.Equal((ulong)i, records[i].Offset);
+                Assert.True(seen.Add(Encoding.UTF8.GetString(records[i].Value)), "a record appears twice");
+            }
+
+            foreach (var (value, ack) in acked)
+            {
+                var at = (int)ack.FirstOffset;
+                Assert.True(at < records.Count && Encoding.UTF8.GetString(records[at].Value) == value && records[at].Epoch == ack.Epoch,
+                    $"replica {r.Slot}@{r.Incarnation}: acknowledged '{value}' at ({ack.Epoch}, {ack.FirstOffset}) is not there");
+            }
+        }
+
+        foreach (var r in replicas)
+        {
+            await r.DisposeAsync();
+        }
+    }
+
+    /// <summary>One activation: a driver on its own silo's store, sending into the shared network.</summary>
+    private sealed class Replica(PyramidStore store, ReplicaStorage storage, int slot, long incarnation, List<(int To, RaftEnvelope Envelope)> network)
+        : IReplicaTransport, IAsyncDisposable
+    {
+        private PartitionState _state = null!;
+
+        public ReplicaStorage Storage => storage;
+
+        public int Slot => slot;
+
+        public long Incarnation => incarnation;
+
+        public ReplicaDriver Driver { get; private set; } = null!;
+
+        public static async Task<Replica> OpenAsync(string directory, int slot, long incarnation, List<(int, RaftEnvelope)> network)
+        {
+            var store = PyramidStore.Open(directory);
+            var storage = await ReplicaStorage.OpenAsync(store, 1 << 24);
+            await storage.RecordIncarnationAsync(incarnation, default);
+            return new Replica(store, storage, slot, incarnation, network);
+        }
+
+        public async Task StartAsync()
+        {
+            _state = await PartitionState.LoadAsync(store, storage.StoreLog);
+            var node = new RaftNode(new RaftOptions
+            {
+                Id = ReplicaDriver.RaftId(slot), Incarnation = incarnation, Storage = storage,
+                Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10,
+            });
+            Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, slot, skipSync: false);
+            Driver.Wake();
+        }
+
+        public List<CommittedRecord> ReadAll()
+        {
+            var records = new List<CommittedRecord>();
+            if (_state.NextOffset == 0)
+            {
+                return records;
+            }
+
+            var (index, first) = _state.Locate(0);
+            using var cursor = store.ReadLog(storage.StoreLog, (ulong)index, (ulong)_state.AppliedIndex + 1);
+            var offset = first;
+            long budget = long.MaxValue;
+            while (cursor.MoveNext())
+            {
+                var data = cursor.Payload[1..];
+                if (cursor.Payload[0] == (byte)EntryType.Normal && RecordBatchCodec.Count(data) is var count and > 0)
+                {
+                    RecordBatchCodec.Decode(data, cursor.Epoch, offset, 0, ref budget, records);
+                    offset += (ulong)count;
+                }
+            }
+
+            return records;
+        }
+
+        public void Send(long toRaftId, RaftEnvelope envelope) => network.Add((ReplicaDriver.Replica(toRaftId), envelope));
+
+        public void SetTicking(bool on)
+        {
+        }
+
+        public void Failed(Exception error) => throw new InvalidOperationException("a store failed", error);
+
+        public async ValueTask DisposeAsync()
+        {
+            Driver.Dispose();
+            await store.DisposeAsync();
+        }
+    }
+}

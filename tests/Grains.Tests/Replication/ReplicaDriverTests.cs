@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>The driver outside Orleans: one replica on a real store, its turns run one at a time by a <see cref="TurnContext"/>.</summary>
+public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
+{
+    private const ulong StoreLog = 9 << 24;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"pyralog-driver-{Guid.NewGuid():N}");
+    private readonly TurnContext _turns = new();
+    private PyramidStore _store = null!;
+    private ReplicaDriver _driver = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = PyramidStore.Open(_directory);
+        var storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        await storage.RecordIncarnationAsync(7, default);
+        await storage.BootstrapAsync(new ClusterConfig([new Member(1, 7)], []), default);
+        var state = await PartitionState.LoadAsync(_store, StoreLog);
+        var node = new RaftNode(new RaftOptions { Id = 1, Incarnation = 7, Storage = storage, Random = new SeededRaftRandom(1) });
+        _driver = new ReplicaDriver(node, storage, _store, state, this, NullLogger.Instance, 0, skipSync: false);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _driver.Dispose();
+        await _store.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public void Proposals_made_while_an_earlier_persist_completes_are_all_committed()
+    {
+        // Elect the single replica.
+        _turns.Run(() => _driver.Wake());
+        for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
+        {
+            _turns.Run(() => _driver.Tick());
+            DrainTurns();
+        }
+
+        Assert.Equal(RaftRole.Leader, _driver.Node.Role);
+        DrainTurns();
+
+        // One append in flight at a time. Each proposal's persist completes and commits it; the commit's new hard state
+        // is a second persist, cut inside the completion's own pass, and the next proposal's persist queues behind it.
+        // Two completion loops at once (the bug this guards) let one of them take the next proposal's batch off the
+        // queue before it was durable: that proposal never committed, and with nothing after it nothing healed it.
+        var appends = new List<Task<object?>>();
+        for (var i = 0; i < 50; i++)
+        {
+            _turns.Run(() => appends.Add(Propose(i)));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            while (!appends[i].IsCompleted)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"append {i} did not commit: only one append is in flight, so nothing will come to persist after it");
+                _turns.RunPending();
+                Thread.Sleep(1);
+            }
+        }
+
+        DrainTurns();
+        Assert.All(appends, a => Assert.True(a.IsCompletedSuccessfully, $"an append did not commit: {a.Status}"));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => (ulong)i), appends.Select(a => ((AppendAck)a.Result!).FirstOffset));
+        Assert.Equal(_driver.Node.LastIndex, _driver.Node.CommitIndex);
+    }
+
+    void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope) => throw new InvalidOperationException("a single replica sends nothing");
+
+    void IReplicaTransport.SetTicking(bool on)
+    {
+    }
+
+    void IReplicaTransport.Failed(Exception error) => throw new InvalidOperationException("the store failed", error);
+
+    private Task<object?> Propose(int i) =>
+        _driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, [(byte)i])], 1024), "9/0/0", r => $"9/0/{r}");
+
+    /// <summary>Runs turns until nothing is queued and no store write is outstanding for a moment.</summary>
+    private void DrainTurns()
+    {
+        for (var quiet = 0; quiet < 20;)
+        {
+            if (_turns.Pending > 0)
+            {
+                _turns.RunPending();
+                quiet = 0;
+            }
+            else
+            {
+                Thread.Sleep(2);
+                quiet++;
+            }
+        }
+    }
+}
