@@ -7,6 +7,7 @@ namespace Pyralog.Silo.Tests.Partitions;
 /// <item>offsets are dense, 0 .. N-1, in every replica's final read;</item>
 /// <item>every acknowledged append is there, in every replica, at its acknowledged epoch and offsets, exactly once (a
 /// replica whose log ends before it is reported as behind, once, apart from records lost inside its log);</item>
+/// <item>every acknowledged record is held by at least one replica (else it is unreadable, whatever the lag);</item>
 /// <item>an append of unknown outcome is there completely (contiguous, one epoch, once) or not at all;</item>
 /// <item>no record appears that was never produced, or whose append was refused;</item>
 /// <item>replicas agree at every offset they both hold;</item>
@@ -116,6 +117,7 @@ internal sealed class PartitionHistory
                 byOffset[replica] = CheckReplica(problems, partition, replica, records, partitionAppends, produced);
             }
 
+            CheckHeldSomewhere(problems, partition, partitionAppends, byOffset);
             CheckReplicasAgree(problems, partition, byOffset);
             CheckReads(problems, partition, reads.Where(r => r.Partition == partition), byOffset);
         }
@@ -224,6 +226,34 @@ internal sealed class PartitionHistory
         }
 
         return byOffset;
+    }
+
+    /// <summary>
+    /// Acknowledged records that no replica's final read holds at all: not a lagging replica but records the partition
+    /// cannot serve (lost, or kept only where no replica reads them), reported once per partition.
+    /// </summary>
+    private static void CheckHeldSomewhere(ProblemList problems, int partition, List<AppendEvent> appends, Dictionary<string, Dictionary<ulong, ObservedRecord>> byOffset)
+    {
+        var nowhere = new List<ulong>();
+        foreach (var append in appends)
+        {
+            if (append.Outcome == AppendOutcome.Acknowledged && append.Ack is { } ack)
+            {
+                for (var i = 0; i < append.Values.Length; i++)
+                {
+                    var offset = ack.FirstOffset + (ulong)i;
+                    if (!byOffset.Values.Any(replica => replica.TryGetValue(offset, out var held) && held.Value == append.Values[i]))
+                    {
+                        nowhere.Add(offset);
+                    }
+                }
+            }
+        }
+
+        if (nowhere.Count > 0)
+        {
+            problems.Add("unreadable", $"partition {partition}: {nowhere.Count} acknowledged records are in no replica's final read (offsets {nowhere.Min()}..{nowhere.Max()})");
+        }
     }
 
     private static void CheckReplicasAgree(ProblemList problems, int partition, Dictionary<string, Dictionary<ulong, ObservedRecord>> byOffset)

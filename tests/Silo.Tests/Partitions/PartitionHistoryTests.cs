@@ -75,7 +75,14 @@ public sealed class PartitionHistoryTests
         var problems = SoundHistory().Check(Finals(SoundLog(), SoundLog()[..1]));
         Assert.Contains($"[behind] partition 0 replica {R1}: the final read ends at offset 1, before 2 acknowledged records", problems);
         Assert.Contains($"[behind] partition 0 replica {R1}: reads showed 2 records beyond the end of its final read (offset 1)", problems);
-        Assert.DoesNotContain(problems, p => p.StartsWith("[lost]") || p.StartsWith("[changed]"));
+        Assert.DoesNotContain(problems, p => p.StartsWith("[lost]") || p.StartsWith("[changed]") || p.StartsWith("[unreadable]"));
+    }
+
+    [Fact]
+    public void Acknowledged_records_no_replica_holds_are_reported_as_unreadable()
+    {
+        var problems = SoundHistory().Check(Finals(SoundLog()[..3], SoundLog()[..1]));
+        Assert.Contains("[unreadable] partition 0: 1 acknowledged records are in no replica's final read (offsets 3..3)", problems);
     }
 
     [Fact]
@@ -142,7 +149,7 @@ public sealed class PartitionHistoryTests
         history.RecordAppend(new AppendEvent(0, R0, values, AppendOutcome.Acknowledged, new AppendAck(1, 0, 50)));
         ObservedRecord[] other = [.. values.Select((v, i) => new ObservedRecord(1, (ulong)i, v + "x"))];
         var problems = history.Check(Finals(other, other));
-        Assert.Equal(10 + 10 + 2, problems.Count); // 100 replaced records and 100 phantoms (50 each per replica): 10 of each named, the rest counted
+        Assert.Equal(10 + 10 + 1 + 2, problems.Count); // 100 replaced records and 100 phantoms (50 each per replica): 10 of each named, the rest counted; one unreadable line
         Assert.Equal(["[lost] ... and 90 more", "[phantom] ... and 90 more"], problems.TakeLast(2).Order());
     }
 }
