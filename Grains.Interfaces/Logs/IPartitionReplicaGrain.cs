@@ -1,5 +1,3 @@
-using Orleans.Concurrency;
-
 namespace Pyralog.Grains.Interfaces.Logs;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Pyralog.Grains.Interfaces.Logs;
 /// Services usually find keys through <see cref="IPyralogAdminGrain"/> (<see cref="LogInfo.ReplicaKey"/>).
 /// </summary>
 [Alias("pyralog.IPartitionReplicaGrain")]
-public interface IPartitionReplicaGrain : IGrainWithStringKey
+public interface IPartitionReplicaGrain : IRaftReplicaGrain
 {
     /// <summary>
     /// Appends a batch at the leader; completes once a majority holds it (per the log's durability) with the batch's
@@ -29,19 +27,6 @@ public interface IPartitionReplicaGrain : IGrainWithStringKey
     /// <exception cref="NotLeaderException">A linearizable read reached a replica that does not lead.</exception>
     [Alias("ReadAsync")]
     Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false);
-
-    /// <summary>Role, term, epoch, indexes and offsets of this replica.</summary>
-    [Alias("GetStatusAsync")]
-    Task<ReplicaStatus> GetStatusAsync();
-
-    /// <summary>Raft messages from another replica of the group (replication internal).</summary>
-    [OneWay]
-    [Alias("DeliverAsync")]
-    Task DeliverAsync(RaftEnvelope envelope);
-
-    /// <summary>Activates the replica and returns its incarnation (recording a new one first if it has no data) and whether it holds a Raft log (creation, internal).</summary>
-    [Alias("PrepareAsync")]
-    Task<ReplicaPrepared> PrepareAsync();
 
     /// <summary>Starts the group with the first configuration, if this replica is still empty and the configuration names its incarnation (creation, internal).</summary>
     [Alias("BootstrapAsync")]

@@ -1,19 +1,11 @@
-using Orleans.Concurrency;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Grains.Metadata;
 
 /// <summary>A replica of the metadata group, keyed <c>"0/0/{replica}"</c>: the silo-internal side of <see cref="IPyralogAdminGrain"/>.</summary>
 [Alias("pyralog.IMetadataReplicaGrain")]
-public interface IMetadataReplicaGrain : IGrainWithStringKey
+public interface IMetadataReplicaGrain : IRaftReplicaGrain
 {
-    [OneWay]
-    [Alias("DeliverAsync")]
-    Task DeliverAsync(RaftEnvelope envelope);
-
-    [Alias("PrepareAsync")]
-    Task<ReplicaPrepared> PrepareAsync();
-
     [Alias("BootstrapAsync")]
     Task<bool> BootstrapAsync(long[] incarnations);
 
@@ -26,7 +18,4 @@ public interface IMetadataReplicaGrain : IGrainWithStringKey
     /// <exception cref="NotLeaderException">Not the leader.</exception>
     [Alias("QueryAsync")]
     Task<MetadataLog[]> QueryAsync();
-
-    [Alias("GetStatusAsync")]
-    Task<ReplicaStatus> GetStatusAsync();
 }

@@ -1,55 +1,6 @@
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Configuration;
-using Orleans.TestingHost;
-using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Tests.Hosting;
 
 namespace Pyralog.Grains.Tests.Obelisk;
 
 /// <summary>Two in-process silos hosting Pyralog, each with its own data directory and a short obelisk lease.</summary>
-public sealed class ObeliskClusterFixture : IAsyncLifetime
-{
-    internal static readonly string DataRoot = Path.Combine(Path.GetTempPath(), $"pyralog-cluster-{Environment.ProcessId}");
-
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(2);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Cluster.DisposeAsync();
-        if (Directory.Exists(DataRoot))
-        {
-            Directory.Delete(DataRoot, recursive: true);
-        }
-    }
-
-    private sealed class SiloConfigurator : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            siloBuilder.AddPyralog();
-            siloBuilder.Services.AddOptions<PyralogOptions>().Configure<ILocalSiloDetails>((o, silo) =>
-            {
-                o.DataDirectory = Path.Combine(DataRoot, silo.Name);
-                o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
-                o.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(100);
-            });
-
-            // Declare a killed silo dead within seconds, so the abrupt-stop test does not wait for the defaults.
-            siloBuilder.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
-                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(1);
-            });
-        }
-    }
-}
+public sealed class ObeliskClusterFixture() : PyralogClusterFixture(2);

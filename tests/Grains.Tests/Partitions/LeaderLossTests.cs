@@ -1,5 +1,5 @@
-using System.Text;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Tests.Hosting;
 
 namespace Pyralog.Grains.Tests.Partitions;
 
@@ -23,8 +23,7 @@ public class LeaderLossTests : IAsyncLifetime
         var grains = cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
         var log = await admin.CreateLogAsync("survivor", 1, 3);
-        var tests = new PartitionGrainTests(_fixture);
-        var leader = await tests.LeaderAsync(log, 0);
+        var leader = await PartitionCalls.LeaderAsync(grains, log, 0);
         var leaderStatus = await leader.GetStatusAsync();
         var leaderSilo = leaderStatus.Silo;
 
@@ -38,13 +37,13 @@ public class LeaderLossTests : IAsyncLifetime
             var value = $"v{sequence++}";
             try
             {
-                var ack = await leader.AppendAsync([PartitionGrainTests.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5));
+                var ack = await leader.AppendAsync([PartitionCalls.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5));
                 acked.Add((value, ack));
             }
             catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
             {
                 unknown.Add(value); // the outcome of a failed append is unknown: it may or may not be in the log
-                leader = await tests.LeaderAsync(log, 0);
+                leader = await PartitionCalls.LeaderAsync(grains, log, 0);
             }
 
             if (!killed && acked.Count == 25)
@@ -61,7 +60,7 @@ public class LeaderLossTests : IAsyncLifetime
         Assert.True(newEpoch > acked[0].Ack.Epoch, "appends after the kill came from a new epoch");
 
         // Every surviving replica, read in full, holds every acknowledged record at its acknowledged address.
-        var newLeader = await tests.LeaderAsync(log, 0);
+        var newLeader = await PartitionCalls.LeaderAsync(grains, log, 0);
         var end = (await newLeader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
         foreach (var status in await Task.WhenAll(Enumerable.Range(0, 3).Select(r => grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r)).GetStatusAsync())))
         {
@@ -91,7 +90,7 @@ public class LeaderLossTests : IAsyncLifetime
     [Fact]
     public async Task A_five_replica_group_on_five_silos_keeps_every_acknowledged_record_through_two_silo_losses()
     {
-        var five = new PartitionClusterFixture(5);
+        var five = new PyralogClusterFixture(5);
         await five.InitializeAsync();
         try
         {
@@ -103,18 +102,17 @@ public class LeaderLossTests : IAsyncLifetime
         }
     }
 
-    private static async Task KeepsRecordsThroughTwoLossesAsync(PartitionClusterFixture five)
+    private static async Task KeepsRecordsThroughTwoLossesAsync(PyralogClusterFixture five)
     {
         var cluster = five.Cluster;
         var grains = cluster.Client;
         var log = await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("five", 1, 5);
-        var tests = new PartitionGrainTests(five);
         var description = await grains.GetGrain<IPyralogAdminGrain>(0).DescribeLogAsync("five");
         Assert.Equal(5, description.Partitions[0].Replicas.Select(r => r.Silo).Distinct().Count());
 
         var acked = new List<(string Value, AppendAck Ack)>();
         var unknown = new List<string>();
-        var leader = await tests.LeaderAsync(log, 0);
+        var leader = await PartitionCalls.LeaderAsync(grains, log, 0);
         var victims = cluster.Silos.Where(s => s != cluster.Primary).Take(2).ToArray(); // the primary holds the test membership table
         for (var i = 0; i < 60; i++)
         {
@@ -126,12 +124,12 @@ public class LeaderLossTests : IAsyncLifetime
             var value = $"f{i}";
             try
             {
-                acked.Add((value, await leader.AppendAsync([PartitionGrainTests.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5))));
+                acked.Add((value, await leader.AppendAsync([PartitionCalls.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5))));
             }
             catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
             {
                 unknown.Add(value);
-                leader = await tests.LeaderAsync(log, 0);
+                leader = await PartitionCalls.LeaderAsync(grains, log, 0);
             }
         }
 
@@ -146,8 +144,8 @@ public class LeaderLossTests : IAsyncLifetime
         var cluster = _fixture.Cluster;
         var grains = cluster.Client;
         var log = await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("idle", 1, 3);
-        var leader = await new PartitionGrainTests(_fixture).LeaderAsync(log, 0);
-        await leader.AppendAsync([PartitionGrainTests.Rec("x")]);
+        var leader = await PartitionCalls.LeaderAsync(grains, log, 0);
+        await leader.AppendAsync([PartitionCalls.Rec("x")]);
         var replicas = Enumerable.Range(0, 3).Select(r => grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r))).ToArray();
 
         // Idle: every replica stops ticking (status calls do not wake them).

@@ -109,39 +109,9 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
         Assert.Equal(0ul, (await (await LeaderAsync(again, 0)).AppendAsync([Rec("y")])).FirstOffset);
     }
 
-    internal static ProducerRecord Rec(string value) => new(null, Encoding.UTF8.GetBytes(value));
+    private Task<IPartitionReplicaGrain> LeaderAsync(LogInfo log, int partition) => PartitionCalls.LeaderAsync(Grains, log, partition);
 
-    /// <summary>The partition's leader once one is elected (follows NotLeader hints).</summary>
-    internal async Task<IPartitionReplicaGrain> LeaderAsync(LogInfo log, int partition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            for (var r = 0; r < log.ReplicationFactor; r++)
-            {
-                var replica = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
-                try
-                {
-                    var status = await replica.GetStatusAsync();
-                    if (status.Role == ReplicaRole.Leader)
-                    {
-                        await replica.ReadAsync(0, 1, linearizable: true); // still leading, and its term's no-op is applied
-                        return replica;
-                    }
-                }
-                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
-                {
-                }
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"no leader for partition {partition} of log {log.Name} within 30 s");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private static ProducerRecord Rec(string value) => PartitionCalls.Rec(value);
 
     private static async Task<ReadBatch> WaitForAsync(IPartitionReplicaGrain replica, ulong committed)
     {

@@ -19,11 +19,7 @@ public class SkipSyncTests
         var options = new PyramidOptions { BackgroundWork = false };
         var store = PyramidStore.Open(dir.Path, options);
         var syncsBefore = store.GetStatistics().WalSyncs;
-        using (var batch = new WriteBatch { SkipSync = true })
-        {
-            batch.Append(Log, 1, 0, "cached"u8);
-            await store.WriteAsync(batch);
-        }
+        await AppendUnsyncedAsync(store, 0, "cached");
 
         Assert.Equal(syncsBefore, store.GetStatistics().WalSyncs);
         Assert.Equal(1ul, store.GetLogBounds(Log).Next);
@@ -40,19 +36,13 @@ public class SkipSyncTests
         var device = new PowerLossDevice();
         var options = new PyramidOptions { BackgroundWork = false, Device = device };
         var store = PyramidStore.Open(dir.Path, options);
-        using (var batch = new WriteBatch { SkipSync = true })
-        {
-            batch.Append(Log, 1, 0, "cached"u8);
-            await store.WriteAsync(batch);
-        }
+        await AppendUnsyncedAsync(store, 0, "cached");
 
         await PowerLossDevice.LosePowerAsync(store, device);
         await using (var afterLoss = PyramidStore.Open(dir.Path, options))
         {
             Assert.Equal(0ul, afterLoss.GetLogBounds(Log).Count);
-            using var cached = new WriteBatch { SkipSync = true };
-            cached.Append(Log, 1, 0, "cached"u8);
-            await afterLoss.WriteAsync(cached);
+            await AppendUnsyncedAsync(afterLoss, 0, "cached");
             await afterLoss.AppendAsync(Log, 1, 1, "synced"u8.ToArray()); // its fdatasync covers the cached frame too
             await PowerLossDevice.LosePowerAsync(afterLoss, device);
         }
@@ -70,11 +60,7 @@ public class SkipSyncTests
         var device = new PowerLossDevice();
         var options = new PyramidOptions { BackgroundWork = false, Device = device };
         var store = PyramidStore.Open(dir.Path, options);
-        using (var batch = new WriteBatch { SkipSync = true })
-        {
-            batch.Append(Log, 1, 0, "cached"u8);
-            await store.WriteAsync(batch);
-        }
+        await AppendUnsyncedAsync(store, 0, "cached");
 
         device.FailNextSync("wal-");
         await Assert.ThrowsAsync<IOException>(async () => await store.AppendAsync(Log, 1, 1, "failed"u8.ToArray()));
@@ -83,5 +69,12 @@ public class SkipSyncTests
         await using var reopened = PyramidStore.Open(dir.Path, options);
         Assert.Equal(new LogBounds(0, 1), reopened.GetLogBounds(Log));
         Assert.Equal("cached", Encoding.UTF8.GetString((await reopened.ReadAsync(Log, 0))!.Payload));
+    }
+
+    private static async Task AppendUnsyncedAsync(PyramidStore store, ulong offset, string value)
+    {
+        using var batch = new WriteBatch { SkipSync = true };
+        batch.Append(Log, 1, offset, Encoding.UTF8.GetBytes(value));
+        await store.WriteAsync(batch);
     }
 }

@@ -1,0 +1,21 @@
+using Orleans.Concurrency;
+
+namespace Pyralog.Grains.Interfaces.Logs;
+
+/// <summary>What every Raft replica grain answers (a partition's or the metadata group's), keyed by a <see cref="ReplicaGrainKey"/>.</summary>
+[Alias("pyralog.IRaftReplicaGrain")]
+public interface IRaftReplicaGrain : IGrainWithStringKey
+{
+    /// <summary>Role, term, epoch, indexes and offsets of this replica.</summary>
+    [Alias("GetStatusAsync")]
+    Task<ReplicaStatus> GetStatusAsync();
+
+    /// <summary>Raft messages from another replica of the group (replication internal).</summary>
+    [OneWay]
+    [Alias("DeliverAsync")]
+    Task DeliverAsync(RaftEnvelope envelope);
+
+    /// <summary>Activates the replica and returns its incarnation (recording a new one first if it has no data) and whether it holds a Raft log (creation, internal).</summary>
+    [Alias("PrepareAsync")]
+    Task<ReplicaPrepared> PrepareAsync();
+}

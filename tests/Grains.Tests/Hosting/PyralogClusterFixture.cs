@@ -1,0 +1,60 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.TestingHost;
+using Pyralog.Grains.Hosting;
+
+namespace Pyralog.Grains.Tests.Hosting;
+
+/// <summary>
+/// In-process silos hosting Pyralog, each with its own data directory (one root per fixture, so a test that kills silos
+/// can run its own cluster beside a shared one), short obelisk leases, and a killed silo declared dead within seconds.
+/// </summary>
+public class PyralogClusterFixture(short silos) : IAsyncLifetime
+{
+    private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), $"pyralog-cluster-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(silos);
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.Properties[SiloConfigurator.DataRootKey] = _dataRoot;
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        if (Directory.Exists(_dataRoot))
+        {
+            Directory.Delete(_dataRoot, recursive: true);
+        }
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public const string DataRootKey = "PyralogDataRoot";
+
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            var dataRoot = siloBuilder.Configuration[DataRootKey] ?? throw new InvalidOperationException("no data root configured");
+            siloBuilder.AddPyralog();
+            siloBuilder.Services.AddOptions<PyralogOptions>().Configure<ILocalSiloDetails>((o, silo) =>
+            {
+                o.DataDirectory = Path.Combine(dataRoot, silo.Name);
+                o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
+                o.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(100);
+            });
+            siloBuilder.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(1);
+            });
+        }
+    }
+}

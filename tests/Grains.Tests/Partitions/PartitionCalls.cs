@@ -1,0 +1,42 @@
+using System.Text;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Tests.Partitions;
+
+/// <summary>Calls the partition tests share: a record from text, and the leader of a partition once one is elected.</summary>
+internal static class PartitionCalls
+{
+    public static ProducerRecord Rec(string value) => new(null, Encoding.UTF8.GetBytes(value));
+
+    /// <summary>The partition's leader once one is elected (follows NotLeader hints).</summary>
+    public static async Task<IPartitionReplicaGrain> LeaderAsync(IGrainFactory grains, LogInfo log, int partition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            for (var r = 0; r < log.ReplicationFactor; r++)
+            {
+                var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
+                try
+                {
+                    var status = await replica.GetStatusAsync();
+                    if (status.Role == ReplicaRole.Leader)
+                    {
+                        await replica.ReadAsync(0, 1, linearizable: true); // still leading, and its term's no-op is applied
+                        return replica;
+                    }
+                }
+                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
+                {
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no leader for partition {partition} of log {log.Name} within 30 s");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
