@@ -321,6 +321,7 @@ public sealed class PartitionSuite : IBenchSuite
                 // The cluster did not recover from the last kill: that is a finding, reported with the trials that ran.
                 Log($"after {trials.Count} trials the log did not recover: {e.Message}");
                 report.Add(Suite, @case, "pyralog", "unrecovered", 1, "count");
+                failed++;
                 break;
             }
 
@@ -398,6 +399,11 @@ public sealed class PartitionSuite : IBenchSuite
             report.Add(Suite, @case, "pyralog", "failed trials", failed, "trials");
         }
 
+        // The target holds for the whole case: every one of the trials, each within a second.
+        var met = failed == 0 && trials.Count >= FailoverTrials && trials.All(t => t <= 1000);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    target {FailoverTrials} trials, max <= 1,000 ms: {(met ? "met" : "MISSED")} ({trials.Count} trials of which max {(trials.Count == 0 ? double.NaN : trials.Max()):0} ms, {failed} failed)"));
+
         if (trials.Count == 0)
         {
             Log("no failover trial succeeded");
@@ -408,7 +414,6 @@ public sealed class PartitionSuite : IBenchSuite
         report.Add(Suite, @case, "pyralog", "p50 ms", trials[(trials.Count - 1) / 2], "ms");
         report.Add(Suite, @case, "pyralog", "max ms", trials[^1], "ms");
         report.Add(Suite, @case, "pyralog", "trials", trials.Count, "trials");
-        Target(report, @case, "max ms", v => v <= 1000, "max <= 1,000 ms");
     }
 
     /// <summary>
