@@ -8,6 +8,7 @@ public static class BenchSuites
     public static IReadOnlyList<IBenchSuite> All { get; } =
     [
         new Ids.IdsSuite(),
+        new Partition.PartitionSuite(),
         new Raft.RaftSuite(),
         new Storage.StorageSuite(),
     ];

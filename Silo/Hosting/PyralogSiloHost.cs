@@ -60,6 +60,18 @@ public static class PyralogSiloHost
         builder.UseOrleans(silo =>
         {
             ConfigureMembership(silo, host);
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                if (host.ProbeTimeout is { } probe)
+                {
+                    o.ProbeTimeout = probe;
+                }
+
+                if (host.MissedProbesLimit is { } missed)
+                {
+                    o.NumMissedProbesLimit = missed;
+                }
+            });
             var address = IPAddress.Parse(host.Address);
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(
                 new ListenerSharingCheck(new IPEndPoint(address, host.SiloPort), new IPEndPoint(address, host.GatewayPort)));

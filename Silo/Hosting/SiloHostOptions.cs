@@ -28,4 +28,14 @@ public sealed class SiloHostOptions
 
     /// <summary>In <see cref="MembershipMode.Redis"/>: a StackExchange.Redis connection string.</summary>
     public string? RedisConnectionString { get; set; }
+
+    /// <summary>
+    /// Orleans' initial liveness probe timeout (<c>ClusterMembershipOptions.ProbeTimeout</c>, Orleans default 5 s). With
+    /// <see cref="MissedProbesLimit"/> it sets how soon a killed silo is declared dead; until then calls whose grain
+    /// directory entries live on it can stall. Unset keeps the Orleans default.
+    /// </summary>
+    public TimeSpan? ProbeTimeout { get; set; }
+
+    /// <summary>Missed probes before a silo is suspected (<c>ClusterMembershipOptions.NumMissedProbesLimit</c>, Orleans default 3). Unset keeps the Orleans default.</summary>
+    public int? MissedProbesLimit { get; set; }
 }

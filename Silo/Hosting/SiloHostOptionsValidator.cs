@@ -41,6 +41,17 @@ public static class SiloHostOptionsValidator
             failures.Add("Silo:Membership is 'redis' but Silo:RedisConnectionString (--redis) is not set.");
         }
 
+        // Below 100 ms a busy machine's GC pause or scheduling delay would get healthy silos declared dead.
+        if (options.ProbeTimeout is { } probe && (probe < TimeSpan.FromMilliseconds(100) || probe > TimeSpan.FromMinutes(5)))
+        {
+            failures.Add($"Silo:ProbeTimeout must be between 100ms and 5m (was {probe}).");
+        }
+
+        if (options.MissedProbesLimit is { } missed && missed is < 1 or > 10)
+        {
+            failures.Add($"Silo:MissedProbesLimit must be in 1..10 (was {missed}).");
+        }
+
         return failures;
     }
 

@@ -42,6 +42,26 @@ public sealed class SiloHostOptionsTests
         Assert.Equal(["Silo:SiloPort and Silo:GatewayPort must differ (both are 5000)."], failures);
     }
 
+    [Fact]
+    public void Membership_probe_timing_reaches_orleans_and_is_bounded()
+    {
+        using var host = PyralogSiloHost.CreateBuilder(["--Silo:ProbeTimeout", "750ms", "Silo:MissedProbesLimit=2"]).Build();
+        var membership = host.Services.GetRequiredService<IOptions<Orleans.Configuration.ClusterMembershipOptions>>().Value;
+        Assert.Equal(TimeSpan.FromMilliseconds(750), membership.ProbeTimeout);
+        Assert.Equal(2, membership.NumMissedProbesLimit);
+
+        using var defaults = PyralogSiloHost.CreateBuilder([]).Build();
+        var orleansDefaults = new Orleans.Configuration.ClusterMembershipOptions();
+        var unset = defaults.Services.GetRequiredService<IOptions<Orleans.Configuration.ClusterMembershipOptions>>().Value;
+        Assert.Equal(orleansDefaults.ProbeTimeout, unset.ProbeTimeout);
+        Assert.Equal(orleansDefaults.NumMissedProbesLimit, unset.NumMissedProbesLimit);
+
+        var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions { ProbeTimeout = TimeSpan.FromMilliseconds(50), MissedProbesLimit = 0 });
+        Assert.Equal(["Silo:ProbeTimeout must be between 100ms and 5m (was 00:00:00.0500000).", "Silo:MissedProbesLimit must be in 1..10 (was 0)."], failures);
+        var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--Silo:ProbeTimeout", "2"]));
+        Assert.Contains(e.Failures, f => f.Contains("Silo:ProbeTimeout '2' is not a duration"));
+    }
+
     [Theory]
     [InlineData("--silo-port", "abc", "Silo:SiloPort")]
     [InlineData("--membership", "foo", "Silo:Membership")]

@@ -1,0 +1,40 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Pyralog.Bench.Partition;
+
+/// <summary>CPU time and resident memory of a process, read from /proc (Linux).</summary>
+internal static partial class ProcessUsage
+{
+    private const int ClockTicksName = 2; // _SC_CLK_TCK
+
+    /// <summary>Clock ticks per second of the utime/stime fields (USER_HZ, 100 almost everywhere).</summary>
+    public static long TicksPerSecond { get; } = Math.Max(1, SysConf(ClockTicksName));
+
+    /// <summary>utime + stime of <paramref name="pid"/>, in clock ticks.</summary>
+    public static long CpuTicks(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+
+        // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture); // fields 14 and 15
+    }
+
+    /// <summary>VmRSS of <paramref name="pid"/>, in bytes.</summary>
+    public static long ResidentBytes(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException($"/proc/{pid}/status has no VmRSS");
+    }
+
+    [LibraryImport("libc", EntryPoint = "sysconf")]
+    private static partial long SysConf(int name);
+}

@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Pyralog.Client;
+using Pyralog.Grains.Interfaces;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Silo.Tests.Partitions;
+
+/// <summary>
+/// Three Pyralog.Silo processes on 127.0.0.1, each with its own data directory under a root, and one client; silos can
+/// be SIGKILLed and restarted on the same ports, with or without their data. Membership is Redis when redis-server is
+/// installed and asked for (any silo may then be killed), otherwise development membership, whose table lives in the
+/// primary (silo 0): that one must not be killed. Shared by the Slow partition tests and the <c>partition</c> bench.
+/// </summary>
+internal sealed partial class PartitionCluster : IAsyncDisposable
+{
+    public const int Size = 3;
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A killed silo is declared dead after about 3 s instead of Orleans' default ~15 s or more: until then, calls whose
+    /// grain directory entries live on the dead silo stall, which would stall partitions whose replicas all survived.
+    /// </summary>
+    private static readonly string[] FastProbes = ["--Silo:ProbeTimeout", "1s", "--Silo:MissedProbesLimit", "3"];
+
+    private readonly string _root;
+    private readonly int[] _siloPorts;
+    private readonly int[] _gatewayPorts;
+    private readonly string[] _args;
+    private readonly SiloProcess?[] _silos = new SiloProcess?[Size];
+    private readonly RedisServer? _redis;
+    private readonly Action<string> _log;
+    private PyralogClient? _client;
+
+    private PartitionCluster(string root, int[] siloPorts, int[] gatewayPorts, string[] args, RedisServer? redis, Action<string> log)
+    {
+        _root = root;
+        _siloPorts = siloPorts;
+        _gatewayPorts = gatewayPorts;
+        _args = args;
+        _redis = redis;
+        _log = log;
+    }
+
+    public MembershipMode Membership => _redis is null ? MembershipMode.Development : MembershipMode.Redis;
+
+    public PyralogClient Client => _client ?? throw new InvalidOperationException("not connected");
+
+    public IGrainFactory Grains => Client.Cluster;
+
+    public IPyralogAdminGrain Admin => Grains.GetGrain<IPyralogAdminGrain>(0);
+
+    /// <summary>Process ids of the silos that run now.</summary>
+    public IReadOnlyList<int> ProcessIds => [.. _silos.Where(s => s is { Process.HasExited: false }).Select(s => s!.Process.Id)];
+
+    /// <summary>Starts the three silos (in turn: the first is development membership's primary) and connects a client.</summary>
+    public static async Task<PartitionCluster> StartAsync(string root, bool preferRedis, Action<string> log)
+    {
+        var siloPorts = new int[Size];
+        var gatewayPorts = new int[Size];
+        for (var i = 0; i < Size; i++)
+        {
+            siloPorts[i] = SiloProcess.FreePort();
+            gatewayPorts[i] = SiloProcess.FreePort();
+        }
+
+        var clusterId = $"partition-{siloPorts[0]}";
+        RedisServer? redis = null;
+        if (preferRedis && RedisServer.IsInstalled())
+        {
+            redis = await RedisServer.StartAsync(SiloProcess.FreePort(), TimeSpan.FromSeconds(30));
+        }
+
+        string[] membership = redis is null
+            ? ["--membership", "development", "--primary-port", $"{siloPorts[0]}"]
+            : ["--membership", "redis", "--redis", redis.ConnectionString];
+        string[] args = [.. membership, "--cluster-id", clusterId, .. FastProbes];
+        var cluster = new PartitionCluster(root, siloPorts, gatewayPorts, args, redis, log);
+        try
+        {
+            for (var i = 0; i < Size; i++)
+            {
+                await cluster.StartSiloAsync(i);
+            }
+
+            cluster._client = await PyralogClient.ConnectAsync(new PyralogClientOptions
+            {
+                Membership = cluster.Membership,
+                GatewayPorts = gatewayPorts,
+                RedisConnectionString = redis?.ConnectionString,
+                ClusterId = clusterId,
+                ConnectTimeout = TimeSpan.FromSeconds(30),
+            });
+            log($"3 silos up ({cluster.Membership.ToString().ToLowerInvariant()} membership, cluster {clusterId}, silo ports {string.Join(", ", siloPorts)}, {string.Join(' ', FastProbes)})");
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public string DataDirectory(int silo) => Path.Combine(_root, $"silo{silo}");
+
+    public bool IsRunning(int silo) => _silos[silo] is { Process.HasExited: false };
+
+    /// <summary>Development membership keeps its table in the primary: killing it would take the cluster down with it.</summary>
+    public bool CanKill(int silo) => Membership == MembershipMode.Redis || silo != 0;
+
+    /// <summary>The silo (0..2) a silo address names (<c>S127.0.0.1:port:generation</c> or similar), found by its port.</summary>
+    public int? SiloOf(string? siloAddress)
+    {
+        if (siloAddress is null || EndpointPattern().Match(siloAddress) is not { Success: true } match)
+        {
+            return null;
+        }
+
+        var port = int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture);
+        var index = Array.IndexOf(_siloPorts, port);
+        return index >= 0 ? index : Array.IndexOf(_gatewayPorts, port) is >= 0 and var gateway ? gateway : null;
+    }
+
+    /// <summary>SIGKILL, then waits (bounded) until the process is gone.</summary>
+    public void Kill(int silo)
+    {
+        var process = _silos[silo] ?? throw new InvalidOperationException($"silo {silo} does not run");
+        process.Process.Kill(); // SIGKILL
+        if (!process.Process.WaitForExit(30_000))
+        {
+            throw new InvalidOperationException($"silo {silo} (pid {process.Process.Id}) outlived SIGKILL for 30 s");
+        }
+    }
+
+    /// <summary>Starts a killed silo again on its ports, on its data directory or (<paramref name="wipeData"/>) on an empty one.</summary>
+    public async Task RestartAsync(int silo, bool wipeData)
+    {
+        if (IsRunning(silo))
+        {
+            throw new InvalidOperationException($"silo {silo} still runs");
+        }
+
+        _silos[silo]?.Dispose();
+        _silos[silo] = null;
+        if (wipeData && Directory.Exists(DataDirectory(silo)))
+        {
+            Directory.Delete(DataDirectory(silo), recursive: true);
+        }
+
+        await StartSiloAsync(silo);
+    }
+
+    /// <summary>Creates a log, asking again after a call timeout (a retry finishes an interrupted creation), within <paramref name="timeout"/>.</summary>
+    public async Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings? settings, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await Admin.CreateLogAsync(name, partitions, replicationFactor, settings).WaitAsync(TimeSpan.FromTicks(Math.Max(1, (timeout - watch.Elapsed).Ticks)));
+            }
+            catch (TimeoutException) when (watch.Elapsed < timeout)
+            {
+                _log($"creating log '{name}' ({partitions} partitions) timed out after {watch.Elapsed.TotalSeconds:0} s; asking again");
+            }
+        }
+    }
+
+    /// <summary>The log's description, or null when the admin grain did not answer within a few seconds.</summary>
+    public async Task<LogDescription?> TryDescribeAsync(string name)
+    {
+        try
+        {
+            return await Admin.DescribeLogAsync(name).WaitAsync(CallTimeout);
+        }
+        catch (Exception e) when (e is not InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Waits until every partition of the log has a leader and (with <paramref name="allReplicas"/>) every replica
+    /// answers as leader or follower; returns the description that showed it.
+    /// </summary>
+    /// <exception cref="TimeoutException">Not so within <paramref name="timeout"/>; names what was still missing.</exception>
+    public async Task<LogDescription> WaitForLeadersAsync(string name, bool allReplicas, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        var missing = "no description yet";
+        while (watch.Elapsed < timeout)
+        {
+            if (await TryDescribeAsync(name) is { } description)
+            {
+                var unhealthy = description.Partitions
+                    .Where(p => p.LeaderReplica < 0 || (allReplicas && p.Replicas.Any(r => r.Error is not null || r.Role is not (ReplicaRole.Leader or ReplicaRole.Follower))))
+                    .ToList();
+                if (unhealthy.Count == 0)
+                {
+                    return description;
+                }
+
+                missing = string.Join("; ", unhealthy.Take(3).Select(p =>
+                    $"partition {p.Partition}: leader {p.LeaderReplica}, replicas {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo}{(r.Error is null ? "" : $" ({r.Error})")}"))}"));
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+
+        throw new TimeoutException($"log '{name}' not ready within {timeout.TotalSeconds:0} s: {missing}");
+    }
+
+    /// <summary>Every partition of the log as the admin grain sees it (leader, offsets, each replica's role, silo and lag), for failure messages.</summary>
+    public async Task<string> DescribeForDiagnosticsAsync(string name)
+    {
+        if (await TryDescribeAsync(name) is not { } description)
+        {
+            return $"log '{name}': the admin grain did not answer within {CallTimeout.TotalSeconds:0} s";
+        }
+
+        return string.Join('\n', description.Partitions.Select(p =>
+            $"partition {p.Partition}: leader {p.LeaderReplica} epoch {p.Epoch} committed {p.CommittedNext}; " +
+            string.Join(", ", p.Replicas.Select(r =>
+                $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo} next {r.NextOffset} lag {r.Lag}{(r.Error is null ? "" : $" ({r.Error})")}"))));
+    }
+
+    /// <summary>The last lines a silo printed, for failure messages.</summary>
+    public string OutputTail(int silo, int lines = 40)
+    {
+        var output = _silos[silo]?.Output ?? "";
+        return string.Join('\n', output.Split('\n').TakeLast(lines));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            try
+            {
+                await _client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (Exception e)
+            {
+                _log($"client did not stop cleanly: {e.GetType().Name}");
+            }
+        }
+
+        foreach (var silo in _silos)
+        {
+            silo?.Dispose();
+        }
+
+        _redis?.Dispose();
+    }
+
+    private async Task StartSiloAsync(int silo)
+    {
+        _silos[silo] = await SiloProcess.StartAsync(DataDirectory(silo), _siloPorts[silo], _gatewayPorts[silo], _args);
+    }
+
+    [GeneratedRegex(@"(?<host>\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})")]
+    private static partial Regex EndpointPattern();
+}
