@@ -11,6 +11,6 @@ internal interface IReplicaTransport
     /// <summary>Starts or stops the tick timer.</summary>
     void SetTicking(bool on);
 
-    /// <summary>The store failed under the replica: it can no longer persist, so it must stop.</summary>
+    /// <summary>The replica can no longer go on (its store failed, or a step failed mid-Ready): it must stop and reactivate from what is durable.</summary>
     void Failed(Exception error);
 }

@@ -97,9 +97,17 @@ internal sealed class ReplicaDriver : IDisposable
             Wake();
         }
 
-        foreach (var message in messages)
+        try
         {
-            _node.Step(message);
+            foreach (var message in messages)
+            {
+                _node.Step(message);
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e); // e.g. entries a lagging follower needs could not be read back from the store
+            return;
         }
 
         Pump();
@@ -118,7 +126,16 @@ internal sealed class ReplicaDriver : IDisposable
             return;
         }
 
-        _node.Tick();
+        try
+        {
+            _node.Tick();
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return;
+        }
+
         _idleTicks = _node.CanQuiesce ? _idleTicks + 1 : 0;
 
         _markQuiesce = _idleTicks >= IdleTicksBeforeQuiescing;
@@ -232,8 +249,11 @@ internal sealed class ReplicaDriver : IDisposable
                 _node.Advance();
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        catch (Exception e)
         {
+            // Whatever failed between GetReady and Advance (a store that refused or failed the write, state that does
+            // not decode) leaves the node mid-Ready: it must not be used again. The replica stops and reactivates from
+            // what is durable, which is exactly what a crash at this point would leave.
             Fail(e);
             return;
         }
@@ -335,7 +355,9 @@ internal sealed class ReplicaDriver : IDisposable
         {
             try
             {
-                await head.Task;
+                // Always a turn of its own: this loop starts inside a pass (StartPersist), where a write the store has
+                // already finished would otherwise continue at once, calling the node while its Ready is outstanding.
+                await head.Task.ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.ForceYielding);
             }
             catch (Exception e)
             {
@@ -350,12 +372,21 @@ internal sealed class ReplicaDriver : IDisposable
 
             _persisting.Dequeue();
             head.Write.Dispose();
-            if (head.Batch.Snapshot is { } snapshot)
+            try
             {
-                _machine.Restore(snapshot);
+                if (head.Batch.Snapshot is { } snapshot)
+                {
+                    _machine.Restore(snapshot);
+                }
+
+                _node.Persisted(head.Batch.Mark);
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+                return;
             }
 
-            _node.Persisted(head.Batch.Mark);
             foreach (var message in head.Batch.MessagesAfterPersist)
             {
                 Outbox(message);
@@ -462,7 +493,7 @@ internal sealed class ReplicaDriver : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_failure is not null)
         {
-            throw new InvalidOperationException($"the replica stopped after a storage failure: {_failure.Message}", _failure);
+            throw new InvalidOperationException($"the replica stopped after a failure and is reactivating: {_failure.Message}", _failure);
         }
     }
 
@@ -474,8 +505,8 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         _failure = e;
-        _logger.LogError(e, "Replica store log {StoreLog} stopped: its store failed", _storage.StoreLog);
-        FailPending(new InvalidOperationException($"the replica stopped after a storage failure; the outcome is unknown: {e.Message}", e));
+        _logger.LogError(e, "Replica (store log {StoreLog}) stopped and will reactivate from its durable state: {Message}", _storage.StoreLog, e.Message);
+        FailPending(new InvalidOperationException($"the replica stopped after a failure; the outcome is unknown: {e.Message}", e));
         _transport.SetTicking(false);
         _transport.Failed(e);
     }
