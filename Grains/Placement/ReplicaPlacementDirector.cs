@@ -40,7 +40,7 @@ namespace Pyralog.Grains.Placement;
 /// <para>Placement hints (request context, migration) are ignored: where a replica belongs is decided by the rule
 /// alone. Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
 /// </remarks>
-public sealed class ReplicaPlacementDirector : IPlacementDirector
+public sealed class ReplicaPlacementDirector(IClusterMembershipService membership) : IPlacementDirector
 {
     /// <inheritdoc />
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
@@ -53,7 +53,61 @@ public sealed class ReplicaPlacementDirector : IPlacementDirector
                 nameof(target));
         }
 
-        return Task.FromResult(Place(key, context.GetCompatibleSilos(target)));
+        var live = context.GetCompatibleSilos(target);
+        var known = new List<SiloAddress>(live);
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            known.Add(member.SiloAddress);
+        }
+
+        return Task.FromResult(Place(key, live, known));
+    }
+
+    /// <summary>
+    /// The silo for <paramref name="key"/>'s replica when some silos of the cluster are gone: its home — where the rule
+    /// puts it over every silo the cluster knows, <paramref name="known"/>, dead or alive — if that silo is live, since
+    /// that is where its data is; otherwise the live silo its slot ranks first among those that are no other slot's
+    /// home among the lower slots and the first three (then among those no lower slot's home, then any). A replica whose silo died thus moves without pushing a
+    /// live sibling off the silo that holds the sibling's data: after a directory entry is lost with a dead silo,
+    /// Orleans re-places the sibling's next activation by this rule, and it must land where its data is.
+    /// </summary>
+    public static SiloAddress Place(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> live, IReadOnlyCollection<SiloAddress> known)
+    {
+        var candidates = Candidates(live);
+        var homes = PlaceGroup(key.Log, key.Partition, ReplicaGrainKey.MaxReplicationFactor, Candidates(known.Concat(live).ToArray()).Select(c => c.Silo).ToArray());
+        var own = homes[key.Replica].Endpoint;
+        foreach (var c in candidates)
+        {
+            if (c.Silo.Endpoint.Equals(own))
+            {
+                return c.Silo;
+            }
+        }
+
+        // The key does not say the group's size: keep clear of the homes of the lower slots and of the first three (the
+        // usual RF), then of the lower slots' only.
+        var otherHomes = homes.Where((_, slot) => slot != key.Replica && slot < Math.Max(3, key.Replica)).Select(h => h.Endpoint).ToHashSet();
+        var lowerHomes = homes.Take(key.Replica).Select(h => h.Endpoint).ToHashSet();
+        return Best(key, candidates, c => !otherHomes.Contains(c.Silo.Endpoint))
+            ?? Best(key, candidates, c => !lowerHomes.Contains(c.Silo.Endpoint))
+            ?? Best(key, candidates, _ => true)!;
+    }
+
+    private static SiloAddress? Best(ReplicaGrainKey key, (SiloAddress Silo, byte[] Endpoint)[] candidates, Func<(SiloAddress Silo, byte[] Endpoint), bool> allowed)
+    {
+        SiloAddress? best = null;
+        var bestWeight = 0UL;
+        foreach (var c in candidates)
+        {
+            var weight = Weight(key.Log, key.Partition, key.Replica, c.Endpoint);
+            if (allowed(c) && (best is null || weight > bestWeight))
+            {
+                best = c.Silo;
+                bestWeight = weight;
+            }
+        }
+
+        return best;
     }
 
     /// <summary>The silo <paramref name="key"/>'s replica belongs on, given the live silos (in any order).</summary>

@@ -196,6 +196,40 @@ public sealed class ReplicaPlacementDirectorTests
         AssertWithin15Percent(Groups / (double)siloCount, firstSlots.Values);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void When_a_silo_dies_its_replica_moves_and_every_live_sibling_keeps_the_silo_that_holds_its_data(int siloCount)
+    {
+        var known = Silos(siloCount);
+        var moved = 0;
+        foreach (var (log, partition) in GroupIds(1000))
+        {
+            var homes = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, known);
+            for (var dead = 0; dead < 3; dead++)
+            {
+                var live = known.Where(s => !s.Equals(homes[dead])).ToArray();
+                for (var slot = 0; slot < 3; slot++)
+                {
+                    var placed = ReplicaPlacementDirector.Place(new ReplicaGrainKey(log, partition, slot), live, known);
+                    Assert.Contains(placed, live);
+                    if (slot != dead)
+                    {
+                        Assert.Equal(homes[slot], placed); // re-placed after losing its directory entry: back onto its data
+                    }
+                    else if (siloCount > 3)
+                    {
+                        Assert.DoesNotContain(placed, homes); // a free silo exists: the moved replica shares with no sibling
+                        moved++;
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(siloCount > 3 ? 3000 : 0, moved);
+        Assert.Equal(ReplicaPlacementDirector.Place(new ReplicaGrainKey(7, 0, 1), known), ReplicaPlacementDirector.Place(new ReplicaGrainKey(7, 0, 1), known, known));
+    }
+
     private static void AssertWithin15Percent(double mean, IEnumerable<int> counts) =>
         Assert.All(counts, count => Assert.InRange(count, mean * 0.85, mean * 1.15));
 
