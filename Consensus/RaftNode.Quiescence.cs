@@ -12,8 +12,8 @@ public sealed partial class RaftNode
 {
     /// <summary>
     /// True when this leader may stop ticking: no transfer, read or acknowledgement pending, its whole log committed,
-    /// durable here and applied, every voter at the configured incarnation matched up to its last index, and no learner
-    /// waiting for promotion. Send the heartbeats of the current Ready (with the quiesce mark) before stopping.
+    /// durable here and applied, every voter at the configured incarnation matched up to its last index and heard from
+    /// within half an election timeout, and no learner waiting for promotion. Send the heartbeats of the current Ready (with the quiesce mark) before stopping.
     /// </summary>
     public bool CanQuiesce
     {
@@ -38,7 +38,10 @@ public sealed partial class RaftNode
                     continue;
                 }
 
-                if (!_progress.TryGetValue(v.Id, out var pr) || pr.Incarnation != v.Incarnation || pr.Match != last)
+                // A voter not heard from within the last half election timeout may be dead: stay awake, so that its
+                // silence is counted (and a new incarnation of it can rejoin) instead of being frozen by quiescence.
+                if (!_progress.TryGetValue(v.Id, out var pr) || pr.Incarnation != v.Incarnation || pr.Match != last ||
+                    _ticks - pr.LastHeard > _options.ElectionTicks / 2)
                 {
                     return false;
                 }
@@ -50,8 +53,8 @@ public sealed partial class RaftNode
 
     /// <summary>
     /// Resumes after a quiet spell: restarts the election and heartbeat timers (a follower that wakes hears its leader
-    /// before it would campaign) and, on a leader, counts every member as recently active (the quiet spell is not
-    /// silence that check-quorum should punish).
+    /// before it would campaign) and, on a leader, counts every member as recently active for check-quorum (the quiet
+    /// spell is not silence it should punish) but as not heard from for quiescence (see below).
     /// </summary>
     public void Unquiesce()
     {
@@ -63,6 +66,11 @@ public sealed partial class RaftNode
             foreach (var pr in _progress.Values)
             {
                 pr.RecentActive = true;
+
+                // The quiet spell counts as silence: the leader quiesces again only once every voter has answered since
+                // it woke, so a voter that died while all was quiet keeps it awake (and can be replaced by a new
+                // incarnation) instead of being frozen by one quiet spell after another.
+                pr.LastHeard = Math.Min(pr.LastHeard, _ticks - _options.ElectionTicks / 2 - 1);
             }
         }
     }

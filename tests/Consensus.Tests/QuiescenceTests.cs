@@ -30,6 +30,35 @@ public class QuiescenceTests
     }
 
     [Fact]
+    public void A_leader_does_not_quiesce_while_a_matched_voter_has_gone_silent()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+
+        // Replica 3 matched everything, then died: its silence must keep the leader awake (and counting it), or a new
+        // incarnation of it could never rejoin.
+        var dead = leader.Id == 3 ? 2 : 3;
+        cluster.Isolated.Add(dead);
+        cluster.TickAll(6);
+        Assert.False(leader.CanQuiesce);
+        cluster.Isolated.Clear();
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+
+        // A voter that dies during a quiet spell: woken, the leader does not quiesce again until every voter answered.
+        leader.Unquiesce();
+        Assert.False(leader.CanQuiesce);
+        cluster.Isolated.Add(dead);
+        cluster.TickAll(20);
+        Assert.False(leader.CanQuiesce);
+        cluster.Isolated.Clear();
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+    }
+
+    [Fact]
     public void A_follower_woken_after_a_quiet_spell_does_not_campaign_before_an_election_timeout()
     {
         var cluster = new TestCluster(1, 2, 3);

@@ -158,6 +158,30 @@ public class LeaderLossTests : IAsyncLifetime
         Assert.Equal(1ul, after.Single(x => x.Role == ReplicaRole.Leader).NextOffset);
     }
 
+    [Fact]
+    public async Task An_idle_group_replaces_a_follower_lost_with_its_silo_without_any_request()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var log = await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("repair", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(grains, log, 0);
+        await leader.AppendAsync([PartitionCalls.Rec("x")]);
+        var replicas = Enumerable.Range(0, 3).Select(r => grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r))).ToArray();
+        var statuses = await WaitAsync(replicas, s => s.All(x => x.Quiesced), "all replicas quiesced");
+
+        // A follower that matched everything dies with its silo (not the primary: it holds the test membership table).
+        var lost = statuses.First(s => s.Role == ReplicaRole.Follower && s.Silo != cluster.Primary!.SiloAddress.ToParsableString());
+        await cluster.KillSiloAsync(cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == lost.Silo));
+
+        // The leader stays awake while that voter is silent, so its replacement (a new incarnation elsewhere, reached by
+        // the leader's heartbeats) is rejoined and promoted: the group is whole again with no append or read.
+        var lostAt = Array.FindIndex(replicas, r => r.GetPrimaryKeyString() == lost.Key);
+        var repaired = (await WaitAsync(replicas,
+            s => s[lostAt].Role == ReplicaRole.Follower && s[lostAt].Incarnation != lost.Incarnation, "the lost follower replaced and promoted"))[lostAt];
+        Assert.NotEqual(lost.Silo, repaired.Silo);
+        Assert.Equal(1ul, repaired.NextOffset);
+    }
+
     private static async Task<ReplicaStatus[]> WaitAsync(IPartitionReplicaGrain[] replicas, Func<ReplicaStatus[], bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
