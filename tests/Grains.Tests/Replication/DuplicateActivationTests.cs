@@ -37,10 +37,10 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
         var random = new Random(seed);
         var turns = new TurnContext();
         var network = new List<(int To, RaftEnvelope Envelope)>();
-        var replicas = new List<Replica>();
+        var replicas = new List<SimulatedActivation>();
         for (var silo = 0; silo < 4; silo++)
         {
-            replicas.Add(await Replica.OpenAsync(Path.Combine(_root, $"silo{silo}"), slot: Math.Min(silo, 2), incarnation: 100 + silo, network));
+            replicas.Add(await SimulatedActivation.OpenAsync(Path.Combine(_root, $"silo{silo}"), slot: Math.Min(silo, 2), incarnation: 100 + silo, network));
         }
 
         var founding = new ClusterConfig([new Member(1, 100), new Member(2, 101), new Member(3, 102)], []);
@@ -125,7 +125,7 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
                    Voters(leader).All(r => r.Driver.Node.AppliedIndex == leader.CommitIndex);
         }
 
-        IEnumerable<Replica> Voters(RaftNode leader) => replicas.Where(r => leader.Config.IsVoter(ReplicaDriver.RaftId(r.Slot), r.Incarnation));
+        IEnumerable<SimulatedActivation> Voters(RaftNode leader) => replicas.Where(r => leader.Config.IsVoter(ReplicaDriver.RaftId(r.Slot), r.Incarnation));
 
         var settleBy = DateTime.UtcNow + TimeSpan.FromSeconds(30); // store writes take longer on a loaded machine
         while (!Settled() && DateTime.UtcNow < settleBy)
@@ -183,80 +183,6 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
         foreach (var r in replicas)
         {
             await r.DisposeAsync();
-        }
-    }
-
-    /// <summary>One activation: a driver on its own silo's store, sending into the shared network.</summary>
-    private sealed class Replica(PyramidStore store, ReplicaStorage storage, int slot, long incarnation, List<(int To, RaftEnvelope Envelope)> network)
-        : IReplicaTransport, IAsyncDisposable
-    {
-        private PartitionState _state = null!;
-
-        public ReplicaStorage Storage => storage;
-
-        public int Slot => slot;
-
-        public long Incarnation => incarnation;
-
-        public ReplicaDriver Driver { get; private set; } = null!;
-
-        public static async Task<Replica> OpenAsync(string directory, int slot, long incarnation, List<(int, RaftEnvelope)> network)
-        {
-            var store = PyramidStore.Open(directory);
-            var storage = await ReplicaStorage.OpenAsync(store, 1 << 24);
-            await storage.RecordIncarnationAsync(incarnation, default);
-            return new Replica(store, storage, slot, incarnation, network);
-        }
-
-        public async Task StartAsync()
-        {
-            _state = await PartitionState.LoadAsync(store, storage.StoreLog);
-            var node = new RaftNode(new RaftOptions
-            {
-                Id = ReplicaDriver.RaftId(slot), Incarnation = incarnation, Storage = storage,
-                Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10,
-            });
-            Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, slot, skipSync: false);
-            Driver.Wake();
-        }
-
-        public List<CommittedRecord> ReadAll()
-        {
-            var records = new List<CommittedRecord>();
-            if (_state.NextOffset == 0)
-            {
-                return records;
-            }
-
-            var (index, first) = _state.Locate(0);
-            using var cursor = store.ReadLog(storage.StoreLog, (ulong)index, (ulong)_state.AppliedIndex + 1);
-            var offset = first;
-            long budget = long.MaxValue;
-            while (cursor.MoveNext())
-            {
-                var data = cursor.Payload[1..];
-                if (cursor.Payload[0] == (byte)EntryType.Normal && RecordBatchCodec.Count(data) is var count and > 0)
-                {
-                    RecordBatchCodec.Decode(data, cursor.Epoch, offset, 0, ref budget, records);
-                    offset += (ulong)count;
-                }
-            }
-
-            return records;
-        }
-
-        public void Send(long toRaftId, RaftEnvelope envelope) => network.Add((ReplicaDriver.Replica(toRaftId), envelope));
-
-        public void SetTicking(bool on)
-        {
-        }
-
-        public void Failed(Exception error) => throw new InvalidOperationException("a store failed", error);
-
-        public async ValueTask DisposeAsync()
-        {
-            Driver.Dispose();
-            await store.DisposeAsync();
         }
     }
 }

@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>One activation: a driver on its own silo's store, sending into the shared network.</summary>
+/// <summary>One activation of a replica in the duplicate-activation test: a driver on its own silo's store, sending into the shared network.</summary>
+internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage storage, int slot, long incarnation, List<(int To, RaftEnvelope Envelope)> network)
+    : IReplicaTransport, IAsyncDisposable
+{
+    private PartitionState _state = null!;
+
+    public ReplicaStorage Storage => storage;
+
+    public int Slot => slot;
+
+    public long Incarnation => incarnation;
+
+    public ReplicaDriver Driver { get; private set; } = null!;
+
+    public static async Task<SimulatedActivation> OpenAsync(string directory, int slot, long incarnation, List<(int, RaftEnvelope)> network)
+    {
+        var store = PyramidStore.Open(directory);
+        var storage = await ReplicaStorage.OpenAsync(store, 1 << 24);
+        await storage.RecordIncarnationAsync(incarnation, default);
+        return new SimulatedActivation(store, storage, slot, incarnation, network);
+    }
+
+    public async Task StartAsync()
+    {
+        _state = await PartitionState.LoadAsync(store, storage.StoreLog);
+        var node = new RaftNode(new RaftOptions
+        {
+            Id = ReplicaDriver.RaftId(slot), Incarnation = incarnation, Storage = storage,
+            Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10,
+        });
+        Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, slot, skipSync: false);
+        Driver.Wake();
+    }
+
+    public List<CommittedRecord> ReadAll()
+    {
+        var records = new List<CommittedRecord>();
+        if (_state.NextOffset == 0)
+        {
+            return records;
+        }
+
+        var (index, first) = _state.Locate(0);
+        using var cursor = store.ReadLog(storage.StoreLog, (ulong)index, (ulong)_state.AppliedIndex + 1);
+        var offset = first;
+        long budget = long.MaxValue;
+        while (cursor.MoveNext())
+        {
+            var data = cursor.Payload[1..];
+            if (cursor.Payload[0] == (byte)EntryType.Normal && RecordBatchCodec.Count(data) is var count and > 0)
+            {
+                RecordBatchCodec.Decode(data, cursor.Epoch, offset, 0, ref budget, records);
+                offset += (ulong)count;
+            }
+        }
+
+        return records;
+    }
+
+    public void Send(long toRaftId, RaftEnvelope envelope) => network.Add((ReplicaDriver.Replica(toRaftId), envelope));
+
+    public void SetTicking(bool on)
+    {
+    }
+
+    public void Failed(Exception error) => throw new InvalidOperationException("a store failed", error);
+
+    public async ValueTask DisposeAsync()
+    {
+        Driver.Dispose();
+        await store.DisposeAsync();
+    }
+}
