@@ -187,7 +187,15 @@ internal sealed class ReplicaDriver : IDisposable
 
         var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         _proposals[result.FirstIndex] = (result.Term, done);
-        SchedulePump();
+        if (_persisting.Count == 0 && !_pumpScheduled)
+        {
+            Pump(); // nothing in flight: waiting for company would only add latency
+        }
+        else
+        {
+            SchedulePump();
+        }
+
         return done.Task;
     }
 
