@@ -38,6 +38,8 @@ internal sealed class MetadataState : IReplicaStateMachine
     public void Restore(RaftSnapshot snapshot) =>
         throw new InvalidDataException("the metadata group never compacts its log, so no replica can be sent a snapshot of it");
 
+    public bool HasUnwritten => false;
+
     public bool TakeUnwritten(WriteBatch write) => false;
 
     public void Written()

@@ -64,32 +64,7 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
         }
 
         var records = new List<CommittedRecord>();
-        if (fromOffset < state.NextOffset)
-        {
-            var (index, first) = state.Locate(fromOffset);
-            long budget = maxBytes;
-            using var cursor = Store.ReadLog(Storage.StoreLog, (ulong)index, (ulong)state.AppliedIndex + 1);
-            var offset = first;
-            while (budget > 0 && cursor.MoveNext())
-            {
-                var payload = cursor.Payload;
-                if (payload[0] != (byte)Consensus.EntryType.Normal)
-                {
-                    continue;
-                }
-
-                var data = payload[1..];
-                var count = RecordBatchCodec.Count(data);
-                if (count == 0)
-                {
-                    continue;
-                }
-
-                RecordBatchCodec.Decode(data, cursor.Epoch, offset, fromOffset, ref budget, records);
-                offset += (ulong)count;
-            }
-        }
-
+        state.Read(fromOffset, maxBytes, records);
         var next = records.Count == 0 ? fromOffset : records[^1].Offset + 1;
         return new ReadBatch([.. records], next, state.FirstOffset, state.NextOffset);
     }

@@ -113,6 +113,8 @@ internal sealed class PartitionState : IReplicaStateMachine
         _dirty = true;
     }
 
+    public bool HasUnwritten => _dirty;
+
     public bool TakeUnwritten(WriteBatch write)
     {
         if (!_dirty)
@@ -121,13 +123,15 @@ internal sealed class PartitionState : IReplicaStateMachine
         }
 
         write.Put(_appliedKey, Encode());
+        Span<byte> key = stackalloc byte[ReplicaKv.OffsetKeyBytes];
         Span<byte> value = stackalloc byte[16];
         for (var i = _recent.Count - _unwrittenRecent; i < _recent.Count; i++)
         {
             var (last, index, first) = _recent[i];
+            ReplicaKv.WriteOffsetKey(key, _storeLog, last);
             BinaryPrimitives.WriteInt64LittleEndian(value, index);
             BinaryPrimitives.WriteUInt64LittleEndian(value[8..], first);
-            write.Put(ReplicaKv.OffsetKey(_storeLog, last), value);
+            write.Put(key, value);
         }
 
         _inFlightRecent = _unwrittenRecent;
@@ -143,6 +147,33 @@ internal sealed class PartitionState : IReplicaStateMachine
         if (droppable > 0)
         {
             _recent.RemoveRange(0, droppable);
+        }
+    }
+
+    /// <summary>
+    /// Adds the applied records from <paramref name="fromOffset"/> (in [FirstOffset, NextOffset]) to
+    /// <paramref name="into"/>, reading the Raft log until about <paramref name="maxBytes"/> are taken (at least one
+    /// record when any is there).
+    /// </summary>
+    public void Read(ulong fromOffset, long maxBytes, List<CommittedRecord> into)
+    {
+        if (fromOffset >= NextOffset)
+        {
+            return;
+        }
+
+        var (index, offset) = Locate(fromOffset);
+        var budget = maxBytes;
+        using var cursor = _store.ReadLog(_storeLog, (ulong)index, (ulong)AppliedIndex + 1);
+        while (budget > 0 && cursor.MoveNext())
+        {
+            var payload = cursor.Payload;
+            var data = payload[1..];
+            if (payload[0] == (byte)EntryType.Normal && RecordBatchCodec.Count(data) is var count and > 0)
+            {
+                RecordBatchCodec.Decode(data, cursor.Epoch, offset, fromOffset, ref budget, into);
+                offset += (ulong)count;
+            }
         }
     }
 
@@ -169,9 +200,8 @@ internal sealed class PartitionState : IReplicaStateMachine
             return (_recent[lo].Index, _recent[lo].FirstOffset);
         }
 
-        var prefix = ReplicaKv.OffsetKey(_storeLog, 0).AsSpan(0, 10).ToArray();
-        var end = ReplicaKv.OffsetKey(_storeLog, ulong.MaxValue);
-        using var cursor = _store.ScanKv(ReplicaKv.OffsetKey(_storeLog, offset), end);
+        var prefix = ReplicaKv.Key(_storeLog, ReplicaKv.OffsetIndex);
+        using var cursor = _store.ScanKv(ReplicaKv.OffsetKey(_storeLog, offset), ReplicaKv.OffsetKey(_storeLog, ulong.MaxValue));
         while (cursor.MoveNext())
         {
             if (!cursor.Key.StartsWith(prefix))

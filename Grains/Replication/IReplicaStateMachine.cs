@@ -16,6 +16,9 @@ internal interface IReplicaStateMachine
     /// <summary>Replaces the state by a snapshot received from the leader.</summary>
     void Restore(RaftSnapshot snapshot);
 
+    /// <summary>True when <see cref="TakeUnwritten"/> has something to write.</summary>
+    bool HasUnwritten { get; }
+
     /// <summary>Adds the state applied since the last call to <paramref name="write"/> (false: nothing to write). The
     /// write is not synced: the state can always be rebuilt from the log.</summary>
     bool TakeUnwritten(WriteBatch write);

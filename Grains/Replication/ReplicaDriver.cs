@@ -178,8 +178,7 @@ internal sealed class ReplicaDriver : IDisposable
         {
             throw result.Status switch
             {
-                ProposeStatus.NotLeader or ProposeStatus.TransferInProgress =>
-                    new NotLeaderException(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint))),
+                ProposeStatus.NotLeader or ProposeStatus.TransferInProgress => NotLeader(result, replicaKey, keyOfReplica),
                 ProposeStatus.Backpressure => new InvalidOperationException($"replica {replicaKey} refuses the append: {result.Error} (retry later)"),
                 _ => new InvalidOperationException($"replica {replicaKey} refuses the append: {result.Error}"),
             };
@@ -209,7 +208,7 @@ internal sealed class ReplicaDriver : IDisposable
         var result = _node.ReadIndex(context);
         if (!result.Accepted)
         {
-            throw new NotLeaderException(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint)));
+            throw NotLeader(result, replicaKey, keyOfReplica);
         }
 
         var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -217,6 +216,9 @@ internal sealed class ReplicaDriver : IDisposable
         SchedulePump();
         return done.Task;
     }
+
+    private NotLeaderException NotLeader(ProposeResult result, string replicaKey, Func<int, string> keyOfReplica) =>
+        new(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint)));
 
     /// <summary>Handles everything the node has produced: persist, send, apply, answer reads.</summary>
     public void Pump()
@@ -457,17 +459,13 @@ internal sealed class ReplicaDriver : IDisposable
 
     private void WriteApplied()
     {
-        if (_appliedWrite is { IsCompleted: false })
+        if (_appliedWrite is { IsCompleted: false } || !_machine.HasUnwritten)
         {
             return;
         }
 
         var write = new WriteBatch { SkipSync = true };
-        if (!_machine.TakeUnwritten(write))
-        {
-            write.Dispose();
-            return;
-        }
+        _machine.TakeUnwritten(write);
 
         _appliedWrite = WriteAppliedAsync(write);
     }

@@ -44,10 +44,19 @@ internal static class ReplicaKv
     /// the key of any offset finds the entry holding it first (offsets are dense, entries cover disjoint ranges).</summary>
     public static byte[] OffsetKey(ulong storeLog, ulong lastOffset)
     {
-        var key = new byte[18];
-        Prefix(storeLog).CopyTo(key, 0);
-        key[9] = OffsetIndex;
-        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(10), lastOffset);
+        var key = new byte[OffsetKeyBytes];
+        WriteOffsetKey(key, storeLog, lastOffset);
         return key;
+    }
+
+    public const int OffsetKeyBytes = 18;
+
+    /// <summary>Writes <see cref="OffsetKey"/> into <paramref name="key"/> (the apply path writes one per entry).</summary>
+    public static void WriteOffsetKey(Span<byte> key, ulong storeLog, ulong lastOffset)
+    {
+        key[0] = (byte)'R';
+        BinaryPrimitives.WriteUInt64BigEndian(key[1..], storeLog);
+        key[9] = OffsetIndex;
+        BinaryPrimitives.WriteUInt64BigEndian(key[10..], lastOffset);
     }
 }

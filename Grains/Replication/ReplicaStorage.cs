@@ -19,6 +19,11 @@ internal sealed class ReplicaStorage : IRaftStorage
     private readonly byte[] _hardStateKey;
     private readonly byte[] _metadataKey;
     private readonly byte[] _snapshotKey;
+    private const int MaxKeptPayloadBytes = 4 << 20;
+
+    // Scratch for one entry's stored form; WriteBatch.Append copies it. Invariant: used only while building one batch
+    // (a replica builds its batches one at a time, in its own turns).
+    private byte[] _payload = new byte[256];
 
     private ReplicaStorage(PyramidStore store, ulong storeLog, HardState hardState, LogMetadata metadata)
     {
@@ -162,6 +167,11 @@ internal sealed class ReplicaStorage : IRaftStorage
                 write.Append(StoreLog, (ulong)e.Term, (ulong)e.Index, EntryPayload(e));
             }
 
+            if (_payload.Length > MaxKeptPayloadBytes)
+            {
+                _payload = new byte[256]; // a huge entry's buffer is not kept
+            }
+
             metadataChanged |= Metadata.Append(entries);
             metadataChanged |= Metadata.Runs.Count != runs || Metadata.Runs[^1] != lastRun;
         }
@@ -207,12 +217,18 @@ internal sealed class ReplicaStorage : IRaftStorage
         return (int)Math.Min(bytes, 64 << 20);
     }
 
-    private static byte[] EntryPayload(in LogEntry e)
+    /// <summary>The stored form of an entry (type byte, data) in the scratch buffer, valid until the next call.</summary>
+    private ReadOnlySpan<byte> EntryPayload(in LogEntry e)
     {
-        var payload = new byte[1 + e.Data.Length];
-        payload[0] = (byte)e.Type;
-        e.Data.Span.CopyTo(payload.AsSpan(1));
-        return payload;
+        var length = 1 + e.Data.Length;
+        if (_payload.Length < length)
+        {
+            _payload = new byte[Math.Max(length, _payload.Length * 2)];
+        }
+
+        _payload[0] = (byte)e.Type;
+        e.Data.Span.CopyTo(_payload.AsSpan(1));
+        return _payload.AsSpan(0, length);
     }
 
     private static byte[] EncodeHardState(HardState h)

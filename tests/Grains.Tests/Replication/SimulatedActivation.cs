@@ -45,25 +45,7 @@ internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage sto
     public List<CommittedRecord> ReadAll()
     {
         var records = new List<CommittedRecord>();
-        if (_state.NextOffset == 0)
-        {
-            return records;
-        }
-
-        var (index, first) = _state.Locate(0);
-        using var cursor = store.ReadLog(storage.StoreLog, (ulong)index, (ulong)_state.AppliedIndex + 1);
-        var offset = first;
-        long budget = long.MaxValue;
-        while (cursor.MoveNext())
-        {
-            var data = cursor.Payload[1..];
-            if (cursor.Payload[0] == (byte)EntryType.Normal && RecordBatchCodec.Count(data) is var count and > 0)
-            {
-                RecordBatchCodec.Decode(data, cursor.Epoch, offset, 0, ref budget, records);
-                offset += (ulong)count;
-            }
-        }
-
+        _state.Read(0, long.MaxValue, records);
         return records;
     }
 
