@@ -299,6 +299,31 @@ public sealed partial class RaftNode
         return new ProposeResult(ProposeStatus.Accepted, Id, _term, first, first + batch.Length - 1);
     }
 
+    /// <summary>
+    /// Leader: the voter to hand leadership to when this one must leave — among the other voters at their configured
+    /// incarnation heard from within an election timeout, the one holding the most of the log; 0 when there is none.
+    /// </summary>
+    public long TransferCandidate()
+    {
+        if (Role != RaftRole.Leader)
+        {
+            return 0;
+        }
+
+        long best = 0, bestMatch = -1;
+        foreach (var v in Config.VoterArray)
+        {
+            if (v.Id != Id && _progress.TryGetValue(v.Id, out var pr) && pr.Incarnation == v.Incarnation &&
+                _ticks - pr.LastHeard < _options.ElectionTicks && pr.Match > bestMatch)
+            {
+                best = v.Id;
+                bestMatch = pr.Match;
+            }
+        }
+
+        return best;
+    }
+
     /// <summary>Hands leadership to a voter: stops proposals, catches the target up, then tells it to campaign now.</summary>
     public ProposeResult TransferLeadership(long to)
     {

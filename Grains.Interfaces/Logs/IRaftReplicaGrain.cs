@@ -18,4 +18,12 @@ public interface IRaftReplicaGrain : IGrainWithStringKey
     /// <summary>Activates the replica and returns its incarnation (recording a new one first if it has no data) and whether it holds a Raft log (creation, internal).</summary>
     [Alias("PrepareAsync")]
     Task<ReplicaPrepared> PrepareAsync();
+
+    /// <summary>
+    /// Asks a replica running away from the silo that holds its data to move back there once it can leave without
+    /// costing its group a majority (a leader hands its leadership over first); nothing happens at home (internal).
+    /// </summary>
+    [OneWay]
+    [Alias("ReturnHomeAsync")]
+    Task ReturnHomeAsync();
 }

@@ -46,10 +46,13 @@ public static class PyralogSiloBuilderExtensions
         }
 
         Placement.ReplicaPlacement.AddTo(builder.Services);
-        if (!builder.Services.Any(d => d.ServiceType == typeof(Replication.ReplicaWakeups)))
+        if (!builder.Services.Any(d => d.ServiceType == typeof(Replication.LocalReplicas)))
         {
+            builder.Services.AddSingleton<Replication.LocalReplicas>();
             builder.Services.AddSingleton<Replication.ReplicaWakeups>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaWakeups>());
+            builder.Services.AddSingleton<Replication.ReplicaHomecoming>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaHomecoming>());
         }
 
         builder.Services.TryAddSingleton<SiloStore>();

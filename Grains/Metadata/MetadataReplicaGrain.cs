@@ -14,8 +14,8 @@ namespace Pyralog.Grains.Metadata;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, wakeups, options, logger), IMetadataReplicaGrain
+internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, replicas, options, logger), IMetadataReplicaGrain
 {
     private MetadataState _state = new();
 

@@ -17,8 +17,8 @@ namespace Pyralog.Grains.Partitions;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, wakeups, options, logger), IPartitionReplicaGrain
+internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, replicas, options, logger), IPartitionReplicaGrain
 {
     private PartitionState _state = null!;
     private LogSettings? _settings;

@@ -27,8 +27,9 @@ namespace Pyralog.Grains.Placement;
 /// it has none of its slot's data and rejoins its group as a new incarnation (the Raft core catches it up). Once the
 /// silo is back at the same endpoint, and membership is otherwise as before, the live set is the one the replica was
 /// first placed with, so a replica activated from then on is placed on the silo that holds its data, however many
-/// silos failed and in whatever order they returned. What it does not do is move live activations: Orleans places
-/// only new activations, so a replacement stays on the survivor until it deactivates, and only then returns.</para>
+/// silos failed and in whatever order they returned. Orleans places only new activations, so a replacement would stay
+/// on the survivor (beside a sibling: a second failure of that silo would then take a majority); ReplicaHomecoming
+/// migrates it, and Orleans asks this director where to, which names the home.</para>
 /// <para><b>Survivors mostly keep their place.</b> Replicas on surviving silos keep their activations (see above),
 /// and a surviving slot's placement changes only if a lower slot's replacement takes its silo (12% of survivors with
 /// six silos and three replicas, per the tests). No rule that sees only the live set can keep every survivor's place
@@ -74,7 +75,7 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
     public static SiloAddress Place(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> live, IReadOnlyCollection<SiloAddress> known)
     {
         var candidates = Candidates(live);
-        var homes = PlaceGroup(key.Log, key.Partition, ReplicaGrainKey.MaxReplicationFactor, Candidates(known.Concat(live).ToArray()).Select(c => c.Silo).ToArray());
+        var homes = Homes(key, known.Concat(live).ToArray());
         var own = homes[key.Replica].Endpoint;
         foreach (var c in candidates)
         {
@@ -92,6 +93,15 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
             ?? Best(key, candidates, c => !lowerHomes.Contains(c.Silo.Endpoint))
             ?? Best(key, candidates, _ => true)!;
     }
+
+    /// <summary>
+    /// Where replica <paramref name="key"/>'s data is: the silo the rule gives its slot over every silo the cluster knows,
+    /// <paramref name="known"/>, dead or alive (one per endpoint, the newest generation).
+    /// </summary>
+    public static SiloAddress Home(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> known) => Homes(key, known)[key.Replica];
+
+    private static SiloAddress[] Homes(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> known) =>
+        PlaceGroup(key.Log, key.Partition, ReplicaGrainKey.MaxReplicationFactor, Candidates(known).Select(c => c.Silo).ToArray());
 
     private static SiloAddress? Best(ReplicaGrainKey key, (SiloAddress Silo, byte[] Endpoint)[] candidates, Func<(SiloAddress Silo, byte[] Endpoint), bool> allowed)
     {

@@ -167,6 +167,38 @@ internal sealed class ReplicaDriver : IDisposable
         }
     }
 
+    /// <summary>
+    /// Leader: starts handing leadership to the most caught-up live voter (<see cref="RaftNode.TransferCandidate"/>);
+    /// returns its Raft id, or 0 when there is none, a transfer already runs, or this replica does not lead.
+    /// </summary>
+    public long HandOffLeadership()
+    {
+        if (_failure is not null || _disposed || _node.Role != RaftRole.Leader || _node.LeadTransferee != 0)
+        {
+            return 0;
+        }
+
+        Wake();
+        var to = _node.TransferCandidate();
+        if (to == 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            _node.TransferLeadership(to);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return 0;
+        }
+
+        Pump();
+        return to;
+    }
+
     /// <summary>Proposes one entry; completes with the state machine's answer once it is applied here.</summary>
     /// <exception cref="NotLeaderException">Not the leader, or a transfer is running.</exception>
     public Task<object?> ProposeAsync(ReadOnlyMemory<byte> data, string replicaKey, Func<int, string> keyOfReplica)

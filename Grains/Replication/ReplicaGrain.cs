@@ -28,14 +28,14 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 {
     private readonly SiloStore _siloStore;
     private readonly ILocalSiloDetails _silo;
-    private readonly ReplicaWakeups _wakeups;
+    private readonly LocalReplicas _replicas;
     private IGrainTimer? _timer;
 
-    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, ReplicaWakeups wakeups, IOptions<PyralogOptions> options, ILogger logger)
+    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, IOptions<PyralogOptions> options, ILogger logger)
     {
         _siloStore = siloStore;
         _silo = silo;
-        _wakeups = wakeups;
+        _replicas = replicas;
         Options = options.Value;
         Logger = logger;
     }
@@ -81,12 +81,12 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
         await OnStorageOpenAsync(cancellationToken);
         StartDriver();
-        _wakeups.Add(Key, IsMetadata);
+        _replicas.Add(Key, IsMetadata);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _wakeups.Remove(Key);
+        _replicas.Remove(Key);
         SetTicking(false);
         Driver?.Dispose();
         return Task.CompletedTask;
@@ -95,6 +95,35 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
     public Task DeliverAsync(RaftEnvelope envelope)
     {
         Driver?.Deliver(envelope);
+        return Task.CompletedTask;
+    }
+
+    public Task ReturnHomeAsync()
+    {
+        if (_replicas.LiveHomeElsewhere(new ReplicaGrainKey(LogId, Partition, Replica)) is not { } home)
+        {
+            return Task.CompletedTask;
+        }
+
+        var node = Driver?.Node;
+        if (node is { Role: RaftRole.Leader })
+        {
+            // Leaving as leader would cost the group an election: hand over first; the next check finds a follower.
+            if (Driver!.HandOffLeadership() is var to and not 0)
+            {
+                Logger.LogInformation("Replica {Key} hands its leadership to replica {To} before it returns to its home silo {Home}", Key, ReplicaDriver.Replica(to), home);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        if (node is not null && node.IsVoter && node.Leader == 0)
+        {
+            return Task.CompletedTask; // a leaderless group may need this vote for its next election
+        }
+
+        Logger.LogInformation("Replica {Key} returns to its home silo {Home}", Key, home);
+        MigrateOnIdle();
         return Task.CompletedTask;
     }
 

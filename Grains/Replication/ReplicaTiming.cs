@@ -13,4 +13,10 @@ public sealed class ReplicaTiming
 
     /// <summary>How long an append waits for its commit before it fails as "outcome unknown".</summary>
     public TimeSpan AppendTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a silo checks, after a membership change and while some replica it asked has not left yet, whether its replicas should return to their home silos.</summary>
+    public TimeSpan HomecomingInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often a silo checks its replicas' homes even when nothing changed.</summary>
+    public TimeSpan HomecomingSweep { get; set; } = TimeSpan.FromMinutes(1);
 }

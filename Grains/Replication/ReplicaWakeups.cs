@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Pyralog.Grains.Interfaces.Logs;
-using Pyralog.Grains.Metadata;
 
 namespace Pyralog.Grains.Replication;
 
@@ -11,19 +9,13 @@ namespace Pyralog.Grains.Replication;
 /// their election timers (and ask their leader to resume heartbeats) and elect a new leader within an election timeout
 /// if the old one is gone. Waking is a message to each replica's own grain, so it runs in the replica's turn.
 /// </summary>
-internal sealed class ReplicaWakeups(IClusterMembershipService membership, IGrainFactory grains, ILogger<ReplicaWakeups> logger)
+internal sealed class ReplicaWakeups(IClusterMembershipService membership, LocalReplicas replicas, ILogger<ReplicaWakeups> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly RaftEnvelope WakeEnvelope = new(-1, MessageCodec.Encode([]), Wake: true);
 
-    // The replica grains active on this silo: key → true for the metadata group's.
-    private readonly ConcurrentDictionary<string, bool> _active = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private Task _watching = Task.CompletedTask;
-
-    public void Add(string key, bool metadata) => _active[key] = metadata;
-
-    public void Remove(string key) => _active.TryRemove(key, out _);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(ReplicaWakeups), ServiceLifecycleStage.Active, StartAsync, StopAsync);
@@ -74,12 +66,9 @@ internal sealed class ReplicaWakeups(IClusterMembershipService membership, IGrai
     private void WakeAll()
     {
         var woken = 0;
-        foreach (var (key, metadata) in _active)
+        foreach (var (key, metadata) in replicas.Active)
         {
-            var delivery = metadata
-                ? grains.GetGrain<IMetadataReplicaGrain>(key).DeliverAsync(WakeEnvelope)
-                : grains.GetGrain<IPartitionReplicaGrain>(key).DeliverAsync(WakeEnvelope);
-            _ = delivery; // one-way
+            _ = replicas.Grain(key, metadata).DeliverAsync(WakeEnvelope); // one-way
             woken++;
         }
 

@@ -65,7 +65,7 @@ public class LeaderLossTests : IAsyncLifetime
         foreach (var status in await Task.WhenAll(Enumerable.Range(0, 3).Select(r => grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r)).GetStatusAsync())))
         {
             var replica = grains.GetGrain<IPartitionReplicaGrain>(status.Key);
-            var records = await ReadAllAsync(replica, end);
+            var records = await PartitionCalls.ReadAllAsync(replica, end);
             PartitionHistoryCheck.Check(acked, unknown, records);
         }
 
@@ -135,7 +135,7 @@ public class LeaderLossTests : IAsyncLifetime
 
         Assert.True(acked.Count >= 50, $"only {acked.Count} of 60 appends were acknowledged");
         var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
-        PartitionHistoryCheck.Check(acked, unknown, await ReadAllAsync(leader, end));
+        PartitionHistoryCheck.Check(acked, unknown, await PartitionCalls.ReadAllAsync(leader, end));
     }
 
     [Fact]
@@ -194,32 +194,6 @@ public class LeaderLossTests : IAsyncLifetime
             }
 
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}: {string.Join("; ", statuses.Select(s => $"{s.Key} {s.Role} t{s.Term} quiesced={s.Quiesced}"))}");
-            await Task.Delay(50);
-        }
-    }
-
-    private static async Task<List<CommittedRecord>> ReadAllAsync(IPartitionReplicaGrain replica, ulong end)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var all = new List<CommittedRecord>();
-            ReadBatch batch;
-            ulong next = 0;
-            do
-            {
-                batch = await replica.ReadAsync(next, 1 << 20);
-                all.AddRange(batch.Records);
-                next = batch.NextOffset;
-            }
-            while (batch.Records.Length > 0);
-
-            if (batch.CommittedNext >= end || DateTime.UtcNow > deadline)
-            {
-                Assert.True(batch.CommittedNext >= end, $"replica {replica.GetPrimaryKeyString()} did not catch up to {end} (at {batch.CommittedNext})");
-                return all;
-            }
-
             await Task.Delay(50);
         }
     }

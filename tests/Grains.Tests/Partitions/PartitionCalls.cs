@@ -39,4 +39,31 @@ internal static class PartitionCalls
             await Task.Delay(50);
         }
     }
+
+    /// <summary>Every record of <paramref name="replica"/> from offset 0, once it has applied up to <paramref name="end"/> (waits up to 30 s).</summary>
+    public static async Task<List<CommittedRecord>> ReadAllAsync(IPartitionReplicaGrain replica, ulong end)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var all = new List<CommittedRecord>();
+            ReadBatch batch;
+            ulong next = 0;
+            do
+            {
+                batch = await replica.ReadAsync(next, 1 << 20);
+                all.AddRange(batch.Records);
+                next = batch.NextOffset;
+            }
+            while (batch.Records.Length > 0);
+
+            if (batch.CommittedNext >= end || DateTime.UtcNow > deadline)
+            {
+                Assert.True(batch.CommittedNext >= end, $"replica {replica.GetPrimaryKeyString()} did not catch up to {end} (at {batch.CommittedNext})");
+                return all;
+            }
+
+            await Task.Delay(50);
+        }
+    }
 }

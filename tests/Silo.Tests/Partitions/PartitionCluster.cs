@@ -183,7 +183,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
 
     /// <summary>
     /// Waits until every partition of the log has a leader and (with <paramref name="allReplicas"/>) every replica
-    /// answers as leader or follower; returns the description that showed it.
+    /// answers as leader or follower on a silo of its own; returns the description that showed it.
     /// </summary>
     /// <exception cref="TimeoutException">Not so within <paramref name="timeout"/>; names what was still missing.</exception>
     public async Task<LogDescription> WaitForLeadersAsync(string name, bool allReplicas, TimeSpan timeout)
@@ -195,7 +195,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
             if (await TryDescribeAsync(name) is { } description)
             {
                 var unhealthy = description.Partitions
-                    .Where(p => p.LeaderReplica < 0 || (allReplicas && p.Replicas.Any(r => r.Error is not null || r.Role is not (ReplicaRole.Leader or ReplicaRole.Follower))))
+                    .Where(p => p.LeaderReplica < 0 || (allReplicas && (p.SharedSilos || p.Replicas.Any(r => r.Error is not null || r.Role is not (ReplicaRole.Leader or ReplicaRole.Follower)))))
                     .ToList();
                 if (unhealthy.Count == 0)
                 {
@@ -203,7 +203,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
                 }
 
                 missing = string.Join("; ", unhealthy.Take(3).Select(p =>
-                    $"partition {p.Partition}: leader {p.LeaderReplica}, replicas {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo}{(r.Error is null ? "" : $" ({r.Error})")}"))}"));
+                    $"partition {p.Partition}: leader {p.LeaderReplica}{(p.SharedSilos ? " (replicas share a silo)" : "")}, replicas {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo}{(r.Error is null ? "" : $" ({r.Error})")}"))}"));
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100));

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+using Pyralog.Grains.Placement;
+
+namespace Pyralog.Grains.Replication;
+
+/// <summary>
+/// The replica grains active on this silo, for the silo-wide watchers that wake them (<see cref="ReplicaWakeups"/>)
+/// or send them home (<see cref="ReplicaHomecoming"/>), and where each replica's home is.
+/// </summary>
+internal sealed class LocalReplicas(IClusterMembershipService membership, ILocalSiloDetails silo, IGrainFactory grains)
+{
+    // Invariant: exactly the replica grains whose activation on this silo has opened its storage and not yet
+    // deactivated; key → true for the metadata group's.
+    private readonly ConcurrentDictionary<string, bool> _active = new(StringComparer.Ordinal);
+
+    public void Add(string key, bool metadata) => _active[key] = metadata;
+
+    public void Remove(string key) => _active.TryRemove(key, out _);
+
+    /// <summary>The replicas active here (a moment's view: activations come and go while it is read).</summary>
+    public IEnumerable<KeyValuePair<string, bool>> Active => _active;
+
+    public IRaftReplicaGrain Grain(string key, bool metadata) => metadata
+        ? grains.GetGrain<IMetadataReplicaGrain>(key)
+        : grains.GetGrain<IPartitionReplicaGrain>(key);
+
+    /// <summary>
+    /// The silo that holds the data of replica <paramref name="key"/> (its home by <see cref="ReplicaPlacementDirector.Home"/>)
+    /// when that silo is active and is not this one; null when the replica is home here or its home is down.
+    /// </summary>
+    public SiloAddress? LiveHomeElsewhere(ReplicaGrainKey key) => LiveHomeElsewhere(key, membership.CurrentSnapshot);
+
+    /// <inheritdoc cref="LiveHomeElsewhere(ReplicaGrainKey)"/>
+    public SiloAddress? LiveHomeElsewhere(ReplicaGrainKey key, ClusterMembershipSnapshot snapshot)
+    {
+        var known = new List<SiloAddress>(snapshot.Members.Count);
+        foreach (var member in snapshot.Members.Values)
+        {
+            known.Add(member.SiloAddress);
+        }
+
+        var home = ReplicaPlacementDirector.Home(key, known);
+        if (home.Endpoint.Equals(silo.SiloAddress.Endpoint))
+        {
+            return null;
+        }
+
+        foreach (var member in snapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active && member.SiloAddress.Equals(home))
+            {
+                return home;
+            }
+        }
+
+        return null;
+    }
+}

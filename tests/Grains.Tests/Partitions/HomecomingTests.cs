@@ -1,0 +1,132 @@
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Tests.Partitions;
+
+/// <summary>
+/// A silo dies and comes back on its data: the replicas that had moved off it (new incarnations beside a sibling on a
+/// survivor) return to it, reopen their data under their old incarnation, and every group is on distinct silos again,
+/// with nothing acknowledged lost. Own cluster (it kills and restarts a silo).
+/// </summary>
+public class HomecomingTests : IAsyncLifetime
+{
+    private const string LogName = "homecoming";
+    private const int Partitions = 3;
+
+    private readonly PartitionClusterFixture _fixture = new();
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task Replicas_that_moved_off_a_dead_silo_return_to_it_when_it_restarts_on_its_data()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, Partitions, 3);
+        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
+        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        await AppendToEachAsync(grains, log, "before", acked, unknown);
+
+        // Every silo holds one replica of each partition; the victim is not the primary (it holds the test membership table).
+        var victim = cluster.SecondarySilos[0];
+        var victimAddress = victim.SiloAddress.ToParsableString();
+        var lost = new ReplicaStatus[Partitions];
+        foreach (var partition in (await admin.DescribeLogAsync(LogName)).Partitions)
+        {
+            var replica = partition.Replicas.Single(r => r.Silo == victimAddress);
+            lost[partition.Partition] = await grains.GetGrain<IPartitionReplicaGrain>(replica.Key).GetStatusAsync();
+        }
+
+        await cluster.KillSiloAsync(victim);
+        await AppendToEachAsync(grains, log, "while-away", acked, unknown);
+        var away = await WaitForAsync(admin, d => d.Partitions.All(p => p.SharedSilos && AllLeadOrFollow(p)),
+            "every lost replica replaced on a survivor and promoted");
+        foreach (var status in lost)
+        {
+            var replacement = away.Partitions.SelectMany(p => p.Replicas).Single(r => r.Key == status.Key);
+            Assert.NotEqual(victimAddress, replacement.Silo);
+        }
+
+        var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
+        var home = restarted.SiloAddress.ToParsableString();
+        var back = await WaitForAsync(admin,
+            d => d.Partitions.All(p => !p.SharedSilos && AllLeadOrFollow(p)) &&
+                 lost.All(s => d.Partitions.SelectMany(p => p.Replicas).Single(r => r.Key == s.Key).Silo == home),
+            "every replica back on its home silo, each group on three silos");
+        Assert.All(back.Partitions, p => Assert.Equal(3, p.Replicas.Select(r => r.Silo).Distinct().Count()));
+        foreach (var status in lost)
+        {
+            // Home again on its own data: the incarnation it had before the silo died.
+            var now = await grains.GetGrain<IPartitionReplicaGrain>(status.Key).GetStatusAsync();
+            Assert.Equal(home, now.Silo);
+            Assert.Equal(status.Incarnation, now.Incarnation);
+        }
+
+        await AppendToEachAsync(grains, log, "after", acked, unknown);
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
+            var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
+            for (var r = 0; r < log.ReplicationFactor; r++)
+            {
+                var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
+                PartitionHistoryCheck.Check(acked[partition], unknown[partition], await PartitionCalls.ReadAllAsync(replica, end));
+            }
+        }
+    }
+
+    private static bool AllLeadOrFollow(PartitionDescription partition) =>
+        partition.LeaderReplica >= 0 && partition.Replicas.All(r => r.Error is null && r.Role is ReplicaRole.Leader or ReplicaRole.Follower);
+
+    /// <summary>Appends one record named <paramref name="stage"/> to each partition's leader until it is acknowledged; failed attempts are recorded as unknown.</summary>
+    private static async Task AppendToEachAsync(IClusterClient grains, LogInfo log, string stage, List<(string, AppendAck)>[] acked, List<string>[] unknown)
+    {
+        for (var partition = 0; partition < log.Partitions; partition++)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                Assert.True(attempt < 20, $"partition {partition} acknowledged no '{stage}' append in 20 attempts");
+                var value = $"{stage}-{partition}-{attempt}";
+                var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
+                try
+                {
+                    acked[partition].Add((value, await leader.AppendAsync([PartitionCalls.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5))));
+                    break;
+                }
+                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
+                {
+                    unknown[partition].Add(value);
+                }
+            }
+        }
+    }
+
+    private static async Task<LogDescription> WaitForAsync(IPyralogAdminGrain admin, Func<LogDescription, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        LogDescription? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await admin.DescribeLogAsync(LogName);
+                if (condition(last))
+                {
+                    return last;
+                }
+            }
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
+            {
+                // the metadata group may be electing after the kill; asked again
+            }
+
+            await Task.Delay(100);
+        }
+
+        var state = last is null ? "no description" : string.Join("; ", last.Partitions.Select(p =>
+            $"p{p.Partition} leader {p.LeaderReplica} shared={p.SharedSilos}: {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}"))}"));
+        throw new TimeoutException($"timed out waiting for {what}: {state}");
+    }
+}
