@@ -1,6 +1,9 @@
 namespace Pyralog.Grains.Interfaces.Logs;
 
-/// <summary>A record as stored: its address <c>(Epoch, Offset)</c> in its partition and what was appended.</summary>
+/// <summary>
+/// A record as stored: its address <c>(Epoch, Offset)</c> in its partition, what was appended, and when its leader
+/// appended it (<see cref="AppendTime"/>, milliseconds; never decreasing along a partition's offsets).
+/// </summary>
 [GenerateSerializer, Immutable]
 [Alias("pyralog.CommittedRecord")]
 public sealed record CommittedRecord(
@@ -9,4 +12,5 @@ public sealed record CommittedRecord(
     [property: Id(2)] ulong Id,
     [property: Id(3)] byte[]? Key,
     [property: Id(4)] byte[] Value,
-    [property: Id(5)] RecordHeader[]? Headers);
+    [property: Id(5)] RecordHeader[]? Headers,
+    [property: Id(6)] DateTimeOffset AppendTime = default);

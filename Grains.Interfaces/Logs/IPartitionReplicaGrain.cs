@@ -19,6 +19,34 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     Task<AppendAck> AppendAsync(ProducerRecord[] records);
 
     /// <summary>
+    /// Appends an idempotent producer's batch at the leader (see <see cref="ProducerBatch"/>): like
+    /// <see cref="AppendAsync"/>, except that a batch the partition already holds is answered with its original
+    /// acknowledgement (<see cref="AppendAck.Duplicate"/>) instead of being appended again.
+    /// </summary>
+    /// <exception cref="ProducerSequenceException">The batch is out of its producer's sequence; nothing was appended.</exception>
+    /// <exception cref="NotLeaderException">This replica does not lead; nothing was appended.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="AppendAsync"/>, or a producer id of 0 or a negative sequence; nothing was appended.</exception>
+    [Alias("ProduceAsync")]
+    Task<AppendAck> ProduceAsync(ProducerBatch batch);
+
+    /// <summary>
+    /// Like <see cref="ReadAsync"/> without linearizability, but at the committed end it waits up to
+    /// <paramref name="maxWait"/> (at most 30 s) for records at <paramref name="fromOffset"/> instead of answering at
+    /// once: a consumer at the end of the log long-polls instead of spinning. Returns an empty batch when none came.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The offset is below the first retained offset or beyond the committed end, or the wait is negative or over 30 s.</exception>
+    [Alias("PollAsync")]
+    Task<ReadBatch> PollAsync(ulong fromOffset, int maxBytes, TimeSpan maxWait);
+
+    /// <summary>
+    /// The offset of the first record this replica has applied whose <see cref="CommittedRecord.AppendTime"/> is at or
+    /// after <paramref name="time"/>; the committed end when there is none yet (a consumer starting there sees the
+    /// records appended from now on); the first retained offset when every retained record is at or after it.
+    /// </summary>
+    [Alias("FindOffsetAsync")]
+    Task<ulong> FindOffsetAsync(DateTimeOffset time);
+
+    /// <summary>
     /// Committed records from <paramref name="fromOffset"/>, up to about <paramref name="maxBytes"/> (at least one
     /// record when any is available). Any replica serves what it has applied; <paramref name="linearizable"/> asks the
     /// leader to confirm it still leads first, so the read reflects every append acknowledged before it began.
