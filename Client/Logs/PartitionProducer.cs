@@ -360,6 +360,8 @@ internal sealed class PartitionProducer
 
     private async Task TakeProducerIdAsync(bool shared)
     {
+        // Called under _gate: yield first, so the id (often at hand) is never applied inside the caller's pass.
+        await Task.Yield();
         PendingBatch? chain;
         try
         {
