@@ -21,6 +21,9 @@ public sealed class LogProducer : IAsyncDisposable
     // bytes of admitted records not yet acknowledged or failed.
     private readonly Dictionary<ulong, ProducerLog> _logs = [];
     private readonly Queue<Admission> _waiting = new();
+
+    // Records for logs whose metadata is being read, per log name in ProduceAsync order (see Unresolved).
+    private readonly Dictionary<string, Queue<(int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct)>> _unresolved = new(StringComparer.Ordinal);
     private long _buffered;
     private bool _draining;
     private bool _closed;
@@ -193,13 +196,72 @@ public sealed class LogProducer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(log, logParameter);
         ArgumentNullException.ThrowIfNull(record);
-        return Metadata.TryGet(log, out var cached) ? Enqueue(cached, partition, record, ct) : ProduceUncachedAsync(log, partition, record, ct);
+        return Metadata.TryGet(log, out var cached) ? Enqueue(cached, partition, record, ct, direct: true) : Unresolved(log, partition, record, ct);
     }
 
-    private async Task<RecordAck> ProduceUncachedAsync(string log, int partition, ProducerRecord record, CancellationToken ct) =>
-        await Enqueue(await Metadata.GetAsync(log, ct).ConfigureAwait(false), partition, record, ct).ConfigureAwait(false);
+    /// <summary>
+    /// A record for a log whose metadata is being read: it waits in line with the others for that log, so the records
+    /// a caller produced before the answer came keep their order (each awaiting the answer on its own would not).
+    /// </summary>
+    private Task<RecordAck> Unresolved(string log, int partition, ProducerRecord record, CancellationToken ct)
+    {
+        var waiting = new TaskCompletionSource<RecordAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (_unresolved.TryGetValue(log, out var line))
+            {
+                line.Enqueue((partition, record, waiting, ct));
+                return waiting.Task;
+            }
 
-    private Task<RecordAck> Enqueue(CachedLog cached, int partition, ProducerRecord record, CancellationToken ct)
+            _unresolved[log] = new Queue<(int, ProducerRecord, TaskCompletionSource<RecordAck>, CancellationToken)>([(partition, record, waiting, ct)]);
+        }
+
+        _ = ResolveAsync(log);
+        return waiting.Task;
+    }
+
+    /// <summary>Reads the log's metadata, then enqueues (or fails) the records waiting for it in the order they came.</summary>
+    private async Task ResolveAsync(string log)
+    {
+        CachedLog? cached = null;
+        Exception? failure = null;
+        try
+        {
+            cached = await Metadata.GetAsync(log, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        while (true)
+        {
+            (int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct) next;
+            lock (_gate)
+            {
+                var line = _unresolved[log];
+                if (!line.TryDequeue(out next))
+                {
+                    _unresolved.Remove(log); // only now may records for the log take the direct way
+                    return;
+                }
+            }
+
+            if (cached is null)
+            {
+                next.Ack.TrySetException(failure!);
+                continue;
+            }
+
+            var enqueued = Enqueue(cached, next.Partition, next.Record, next.Ct, direct: false);
+            _ = enqueued.ContinueWith(static (t, state) => ((TaskCompletionSource<RecordAck>)state!).TrySetFromTask(t), next.Ack,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Admits a record to its partition's batch (or the wait for buffer space); <paramref name="direct"/>: not from the line of <see cref="Unresolved"/>, so it must not overtake that line.</summary>
+    private Task<RecordAck> Enqueue(CachedLog cached, int partition, ProducerRecord record, CancellationToken ct, bool direct)
     {
         var info = cached.Info;
         if (partition >= info.Partitions)
@@ -234,6 +296,12 @@ public sealed class LogProducer : IAsyncDisposable
             if (_closed)
             {
                 return Task.FromException<RecordAck>(new ObjectDisposedException("the producer is closed", (Exception?)null));
+            }
+
+            if (direct && _unresolved.TryGetValue(info.Name, out var line))
+            {
+                line.Enqueue((partition, record, ack, ct)); // the records before it are still waiting for the metadata
+                return ack.Task;
             }
 
             if (!_logs.TryGetValue(info.Id, out var producerLog))

@@ -499,17 +499,22 @@ internal sealed class PartitionProducer
                 cached.Skip(_partition, slot); // the replica may be gone with its silo; another one knows the leader
                 _producer.Metadata.RefreshInBackground(LogName);
                 break;
-            case ProduceErrorKind.CheckLog:
+            case ProduceErrorKind.CheckLog or ProduceErrorKind.Fatal:
                 try
                 {
                     if (await _producer.Metadata.IsDeletedAsync(cached).ConfigureAwait(false))
                     {
                         giveUp = Failure(batch, LogName, _partition, $"log '{LogName}' was deleted", error);
                     }
+                    else if (kind == ProduceErrorKind.Fatal)
+                    {
+                        giveUp = Failure(batch, LogName, _partition, "unexpected error", error);
+                    }
                 }
                 catch (Exception check) when (ProduceErrors.Classify(check) == ProduceErrorKind.Transient)
                 {
-                    // The metadata group did not answer either: try again later.
+                    // The metadata group did not answer either: try again later (an unexpected error fails the batch).
+                    giveUp = kind == ProduceErrorKind.Fatal ? Failure(batch, LogName, _partition, "unexpected error", error) : null;
                 }
 
                 break;
@@ -518,9 +523,6 @@ internal sealed class PartitionProducer
                 break;
             case ProduceErrorKind.TooOld:
                 giveUp = Failure(batch, LogName, _partition, "the partition no longer remembers the batch, so whether it was appended cannot be told", error);
-                break;
-            case ProduceErrorKind.Fatal:
-                giveUp = Failure(batch, LogName, _partition, "unexpected error", error);
                 break;
         }
 

@@ -21,6 +21,6 @@ internal enum ProduceErrorKind
     /// <summary>The replica knows no such log or partition: the log may have been deleted; ask the metadata group.</summary>
     CheckLog,
 
-    /// <summary>Anything else (a bug, a serialization failure): retrying would not help; fail its records.</summary>
+    /// <summary>Anything else (a bug, a serialization failure, a replica torn down with its log): retrying would not help; fail its records, saying so if the log was deleted.</summary>
     Fatal,
 }

@@ -153,7 +153,7 @@ public sealed class ProduceConsumeTests(ClientClusterFixture fixture)
         await producer.ProduceAsync("doomed", Rec("before"));
         await Admin.DeleteLogAsync("doomed");
         var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("doomed", Rec("after")));
-        Assert.StartsWith("1 record of log 'doomed' partition 0 was not acknowledged: log 'doomed' was deleted", e.Message);
+        Assert.True(e.Message.StartsWith("1 record of log 'doomed' partition 0 was not acknowledged: log 'doomed' was deleted", StringComparison.Ordinal), e.Message);
     }
 
     private IPyralogAdminGrain Admin => _grains.GetGrain<IPyralogAdminGrain>(0);
