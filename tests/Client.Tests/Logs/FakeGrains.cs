@@ -49,6 +49,12 @@ internal sealed class FakeGrains : IGrainFactory
         }
     }
 
+    /// <summary>How a replica answers a read (replica key, from offset); unset: not supported.</summary>
+    public Func<string, ulong, Task<ReadBatch>>? OnRead { get; set; }
+
+    /// <summary>How a replica reports its status (replica key); unset: not supported.</summary>
+    public Func<string, Task<ReplicaStatus>>? OnStatus { get; set; }
+
     public static LogInfo Log(string name, int partitions, int replicationFactor = 3, ulong id = 7, int maxRecordBytes = LogSettings.DefaultMaxRecordBytes) =>
         new(id, name, partitions, replicationFactor, new LogSettings { MaxRecordBytes = maxRecordBytes }, LogState.Active);
 
@@ -186,13 +192,15 @@ internal sealed class FakeGrains : IGrainFactory
 
         public Task<ulong> FindOffsetAsync(DateTimeOffset time) => throw new NotSupportedException();
 
-        public Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false) => throw new NotSupportedException();
+        public Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false) =>
+            grains.OnRead is { } read ? read(key, fromOffset) : throw new NotSupportedException();
 
         public Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap) => throw new NotSupportedException();
 
         public Task DeleteAsync() => throw new NotSupportedException();
 
-        public Task<ReplicaStatus> GetStatusAsync() => throw new NotSupportedException();
+        public Task<ReplicaStatus> GetStatusAsync() =>
+            grains.OnStatus is { } status ? status(key) : throw new NotSupportedException();
 
         public Task DeliverAsync(RaftEnvelope envelope) => throw new NotSupportedException();
 
