@@ -85,6 +85,14 @@ public sealed class LogProducer : IAsyncDisposable
         var partitions = new List<PartitionProducer>();
         lock (_gate)
         {
+            foreach (var line in _unresolved.Values)
+            {
+                foreach (var waiting in line)
+                {
+                    unfinished.Add(waiting.Ack.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
+                }
+            }
+
             foreach (var waiting in _waiting)
             {
                 // Admitted later into some batch; settled, not succeeded: a failed record is reported by its own task.
@@ -188,6 +196,8 @@ public sealed class LogProducer : IAsyncDisposable
         }
     }
 
+    private static ObjectDisposedException Closed() => new("the producer is closed", (Exception?)null);
+
     private static long NonZero(ulong id) => id == 0 ? throw new InvalidOperationException("the obelisk handed out Scarab ID 0") : unchecked((long)id);
 
     private async Task<long> TakeSharedIdAsync() => NonZero((await _ids.Value.NextAsync().ConfigureAwait(false)).Value);
@@ -208,6 +218,11 @@ public sealed class LogProducer : IAsyncDisposable
         var waiting = new TaskCompletionSource<RecordAck>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
+            if (_closed)
+            {
+                return Task.FromException<RecordAck>(Closed());
+            }
+
             if (_unresolved.TryGetValue(log, out var line))
             {
                 line.Enqueue((partition, record, waiting, ct));
@@ -293,9 +308,10 @@ public sealed class LogProducer : IAsyncDisposable
         Admission? queued;
         lock (_gate)
         {
-            if (_closed)
+            if (_closed && direct)
             {
-                return Task.FromException<RecordAck>(new ObjectDisposedException("the producer is closed", (Exception?)null));
+                // Only direct records are refused: one from the metadata line was produced before the producer closed.
+                return Task.FromException<RecordAck>(Closed());
             }
 
             if (direct && _unresolved.TryGetValue(info.Name, out var line))
