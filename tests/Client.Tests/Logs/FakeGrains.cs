@@ -69,8 +69,6 @@ internal sealed class FakeGrains : IGrainFactory
         }
     }
 
-    public int ObeliskIdsTaken { get; private set; }
-
     public void Delete(string name)
     {
         lock (_gate)
@@ -165,7 +163,6 @@ internal sealed class FakeGrains : IGrainFactory
             {
                 var first = grains._nextId;
                 grains._nextId += (ulong)count;
-                grains.ObeliskIdsTaken += count;
                 return Task.FromResult(new ScarabIdBlock(new ScarabId(first), count));
             }
         }
