@@ -35,7 +35,9 @@ public static class PyralogCommandLine
         var result = Create(input, output, error, sessions, time).Parse(args);
         if (result.Errors is [var first, ..])
         {
-            error.WriteLine($"pyralog: {first.Message}");
+            // "pyralog log remove x" says 'remove' is unknown rather than that a subcommand is missing.
+            var unmatched = result.UnmatchedTokens is [var token, ..] ? result.Errors.FirstOrDefault(e => e.Message.Contains($"'{token}'", StringComparison.Ordinal)) : null;
+            error.WriteLine($"pyralog: {(unmatched ?? first).Message}");
             return Task.FromResult(ExitCodes.BadInput);
         }
 

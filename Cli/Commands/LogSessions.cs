@@ -17,6 +17,7 @@ internal static class LogSessions
         ILogSession session;
         try
         {
+            options.Validate();
             session = await sessions(options, cancellationToken);
         }
         catch (ArgumentException e)
