@@ -195,7 +195,4 @@ internal static class ConsumeCommand
             // Stopped: --max reached, or the reader failed.
         }
     }
-
-    /// <summary>One partition to read: where from, and (without --follow) the offset to stop before.</summary>
-    private sealed record PartitionRead(int Partition, ConsumeStart From, ulong? End);
 }
