@@ -134,7 +134,7 @@ internal static class ConsumeCommand
 
     /// <summary>
     /// The records of the partitions as they arrive, each partition in offset order, each stopping before its
-    /// <see cref="PartitionRead.End"/> (when it has one). A failing partition ends the whole with its exception.
+    /// <see cref="PartitionRead.End"/> (when it has one). A failing partition ends the whole at once with its exception.
     /// </summary>
     private static async IAsyncEnumerable<LogRecord> MergeAsync(
         ILogSession session, string log, IReadOnlyList<PartitionRead> reads, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -192,7 +192,12 @@ internal static class ConsumeCommand
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Stopped: --max reached, or the reader failed.
+            // Stopped: --max reached, Ctrl+C, or another partition failed.
+        }
+        catch (Exception e)
+        {
+            // At once: with --follow the other partitions never finish.
+            writer.TryComplete(e);
         }
     }
 }

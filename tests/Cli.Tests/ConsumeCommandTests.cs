@@ -73,7 +73,7 @@ public sealed class ConsumeCommandTests
         Assert.False(consuming.IsCompleted);
         _cluster.Append("orders", 1, null, "new-1"u8.ToArray());
         _cluster.Append("orders", 1, null, "new-2"u8.ToArray());
-        Assert.Equal((0, "new-1\nnew-2\n", ""), await consuming);
+        Assert.Equal((0, "new-1\nnew-2\n", ""), await consuming.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
     [Fact]
@@ -140,9 +140,24 @@ public sealed class ConsumeCommandTests
     [Fact]
     public async Task A_read_that_fails_keeps_what_was_printed_and_is_one_line_and_exit_1()
     {
-        _cluster.FailConsumeAfter = 2;
+        _cluster.FailConsume = (0, 2);
         Assert.Equal(
             (1, "p0-a\np0-b\n", "pyralog: after 2 records: lost the cluster: Response did not arrive on time in 00:00:30 for partition 0\n"),
             await Run(_cluster, "consume", "orders", "--partition", "0"));
     }
+
+    [Fact]
+    public async Task A_partition_that_fails_while_others_follow_ends_the_command()
+    {
+        _cluster.FailConsume = (1, 1);
+        _cluster.Append("orders", 1, null, "p1-b"u8.ToArray());
+        var (exit, output, error) = await Run(_cluster, "consume", "orders", "--follow").WaitAsync(TimeSpan.FromSeconds(30));
+        var printed = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1, exit);
+        Assert.Equal($"pyralog: after {LogText(printed.Length)}: lost the cluster: Response did not arrive on time in 00:00:30 for partition 1\n", error);
+        Assert.Contains("p1-a", printed);
+        Assert.DoesNotContain("p1-b", printed);
+    }
+
+    private static string LogText(int records) => records == 1 ? "1 record" : $"{records} records";
 }

@@ -22,8 +22,8 @@ internal sealed class FakeLogSession : ILogSession
     /// <summary>Set to fail the append of a record: given its value, the exception (or null to append it).</summary>
     public Func<string, Exception?> FailAppend { get; set; } = _ => null;
 
-    /// <summary>Set to fail reading a partition after this many records.</summary>
-    public int? FailConsumeAfter { get; set; }
+    /// <summary>Set to fail reading a partition after this many records of it.</summary>
+    public (int Partition, int After)? FailConsume { get; set; }
 
     /// <summary>Set to replace what describe answers.</summary>
     public LogDescription? Description { get; set; }
@@ -144,7 +144,7 @@ internal sealed class FakeLogSession : ILogSession
 
             for (; next < records.Count; next++)
             {
-                if (served++ == FailConsumeAfter)
+                if (FailConsume == (partition, served++))
                 {
                     throw new TimeoutException($"Response did not arrive on time in 00:00:30 for partition {partition}");
                 }
