@@ -18,24 +18,26 @@ internal static class ConsumeCommand
         var partition = new Option<int?>("--partition")
         {
             Description = "The partition to read (default: all, interleaved)",
+            HelpName = "P",
             CustomParser = r => OptionParsers.Integer(r, "--partition", 0, ReplicaGrainKey.MaxPartitions - 1, 0),
         };
         var from = new Option<ConsumeStart>("--from")
         {
             Description = "Where to start in each partition: earliest (default), latest, an offset, or an ISO-8601 time (UTC unless it says otherwise)",
-            DefaultValueFactory = _ => ConsumeStart.Earliest,
+            HelpName = "earliest|latest|OFFSET|TIME",
             CustomParser = r => OptionParsers.From(r, "--from"),
         };
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep waiting for new records (until Ctrl+C) instead of stopping at the end" };
         var format = new Option<RecordFormat>("--format")
         {
-            Description = "text: the value per line (base64: for bytes that are not printable UTF-8); json: an object per line",
-            DefaultValueFactory = _ => RecordFormat.Text,
+            Description = "text (default): the value per line (base64: for bytes that are not printable UTF-8); json: an object per line",
+            HelpName = "text|json",
             CustomParser = r => OptionParsers.Choice(r, "--format", RecordFormat.Text),
         };
         var max = new Option<int?>("--max", "-n")
         {
             Description = "Stop after this many records",
+            HelpName = "N",
             CustomParser = r => OptionParsers.Integer(r, "--max", 1, int.MaxValue, 1),
         };
         var consume = new Command("consume", "Print the committed records of a log") { name, partition, from, follow, format, max };

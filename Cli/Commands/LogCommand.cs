@@ -31,24 +31,27 @@ internal static class LogCommand
         var partitions = new Option<int>("--partitions", "-p")
         {
             Description = $"Partitions (1..{ReplicaGrainKey.MaxPartitions})",
+            HelpName = "N",
             Required = true,
             CustomParser = r => OptionParsers.Integer(r, "--partitions", 1, ReplicaGrainKey.MaxPartitions, 1),
         };
         var rf = new Option<int>("--rf")
         {
             Description = $"Replication factor: replicas per partition, on distinct silos where there are enough (1..{ReplicaGrainKey.MaxReplicationFactor})",
+            HelpName = "R",
             Required = true,
             CustomParser = r => OptionParsers.Integer(r, "--rf", 1, ReplicaGrainKey.MaxReplicationFactor, 1),
         };
         var durability = new Option<LogDurability>("--durability")
         {
-            Description = "When an append is acknowledged: fsync (a majority synced it to disk) or os-cache (a majority wrote it to the page cache)",
-            DefaultValueFactory = _ => LogDurability.Fsync,
+            Description = "When an append is acknowledged: fsync (default: a majority synced it to disk) or os-cache (a majority wrote it to the page cache)",
+            HelpName = "fsync|os-cache",
             CustomParser = r => OptionParsers.Durability(r, "--durability"),
         };
         var maxRecordBytes = new Option<int>("--max-record-bytes")
         {
             Description = $"Largest record accepted, in encoded bytes (64..{LogSettings.MaxBatchBytes})",
+            HelpName = "B",
             DefaultValueFactory = _ => LogSettings.DefaultMaxRecordBytes,
             CustomParser = r => OptionParsers.Integer(r, "--max-record-bytes", 64, LogSettings.MaxBatchBytes, LogSettings.DefaultMaxRecordBytes),
         };

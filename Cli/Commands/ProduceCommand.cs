@@ -25,6 +25,7 @@ internal static class ProduceCommand
         var partition = new Option<int?>("--partition")
         {
             Description = "The partition to append to (default: by key, or the client's choice without one)",
+            HelpName = "P",
             CustomParser = r => OptionParsers.Integer(r, "--partition", 0, ReplicaGrainKey.MaxPartitions - 1, 0),
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print partition/epoch/offset of each record on stdout, in input order" };
