@@ -31,9 +31,13 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
 
     public IReadOnlyList<long> Failed => _failed;
 
-    public async Task SendAsync(IRecordProducer producer, LineReader reader, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends every line until the input ends, a record fails, or <paramref name="stopReading"/> (Ctrl+C) ends the input
+    /// like an end of file: the records read so far are still sent and waited for.
+    /// </summary>
+    public async Task SendAsync(IRecordProducer producer, LineReader reader, CancellationToken stopReading)
     {
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        while (await ReadLineAsync(reader, stopReading) is { } line)
         {
             Read++;
             var record = new ProducerRecord(key, line);
@@ -41,7 +45,7 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
             var ack = bytes > maxRecordBytes
                 ? Task.FromException<RecordAddress>(new ArgumentException(
                     $"line {Read} is a record of {bytes} bytes encoded, over the {maxRecordBytes} bytes log '{log}' accepts"))
-                : Send(producer, record, cancellationToken);
+                : Send(producer, record);
             _pending.Enqueue((Read, bytes, ack));
             _pendingBytes += bytes;
             while (_pending.Count > 0 && (_pending.Peek().Ack.IsCompleted || _pending.Count > MaxPending || _pendingBytes > MaxPendingBytes))
@@ -58,9 +62,9 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
 
         try
         {
-            await producer.FlushAsync(cancellationToken);
+            await producer.FlushAsync(CancellationToken.None);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception)
         {
             // The records it carried fail with their own exceptions.
         }
@@ -71,11 +75,23 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
         }
     }
 
-    private Task<RecordAddress> Send(IRecordProducer producer, ProducerRecord record, CancellationToken cancellationToken)
+    private static async Task<byte[]?> ReadLineAsync(LineReader reader, CancellationToken stopReading)
     {
         try
         {
-            return producer.ProduceAsync(log, partition, record, cancellationToken);
+            return await reader.ReadLineAsync(stopReading);
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private Task<RecordAddress> Send(IRecordProducer producer, ProducerRecord record)
+    {
+        try
+        {
+            return producer.ProduceAsync(log, partition, record, CancellationToken.None);
         }
         catch (Exception e)
         {
