@@ -14,12 +14,19 @@ namespace Pyralog.Grains.Partitions;
 /// Reentrant: an append waits for its commit while the same activation keeps stepping the messages that commit it.
 /// The log's settings (durability, record limit) arrive with the founding configuration and are kept beside the Raft
 /// state; a replica that joins later without data reads them from the metadata group when it first needs them.
+/// Idempotent producers' batches are checked here before they are proposed (ProducerTable explains why that suffices).
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
+internal sealed class PartitionReplicaGrain(
+    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
     : ReplicaGrain(siloStore, silo, replicas, options, logger), IPartitionReplicaGrain
 {
+    /// <summary>The longest a poll waits for records (below Orleans' default 30 s response timeout).</summary>
+    public static readonly TimeSpan MaxPollWait = TimeSpan.FromSeconds(20);
+
+    // Invariant: per producer id, the batches this activation proposed that have not resolved yet, in sequence order.
+    private readonly Dictionary<long, List<(long FirstSequence, int Count, Task<object?> Proposal)>> _producing = [];
     private PartitionState _state = null!;
     private LogSettings? _settings;
 
@@ -30,10 +37,41 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
     public async Task<AppendAck> AppendAsync(ProducerRecord[] records)
     {
         var settings = await SettingsAsync();
-        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes);
+        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
-        var answer = await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true);
-        return answer is AppendAck ack ? ack : throw new InvalidOperationException($"replica {Key} applied the append but produced no acknowledgement");
+        return Acknowledgement(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true));
+    }
+
+    public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.ProducerId == 0)
+        {
+            throw new ArgumentException("an idempotent batch needs a producer id (0 means none)", nameof(batch));
+        }
+
+        if (batch.FirstSequence < 0)
+        {
+            throw new ArgumentException($"producer {batch.ProducerId} sent sequence {batch.FirstSequence}: sequences start at 0", nameof(batch));
+        }
+
+        var settings = await SettingsAsync();
+        var payload = RecordBatchCodec.Encode(batch.Records, settings.MaxRecordBytes,
+            new BatchHeader(time.GetUtcNow().ToUnixTimeMilliseconds(), batch.ProducerId, batch.FirstSequence));
+        var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
+        var started = time.GetTimestamp();
+        await ThisTermAppliedAsync(driver);
+
+        // From here to the proposal no await: the check and the proposal are one turn.
+        var proposal = ProposeInSequence(driver, batch.ProducerId, batch.FirstSequence, batch.Records.Length, payload, out var duplicateOf);
+        if (duplicateOf is { } original)
+        {
+            return original;
+        }
+
+        var remaining = Options.Replication.AppendTimeout - time.GetElapsedTime(started);
+        var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time).ConfigureAwait(true);
+        return Acknowledgement(answer);
     }
 
     public async Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false)
@@ -67,6 +105,41 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
         state.Read(fromOffset, maxBytes, records);
         var next = records.Count == 0 ? fromOffset : records[^1].Offset + 1;
         return new ReadBatch([.. records], next, state.FirstOffset, state.NextOffset);
+    }
+
+    public async Task<ReadBatch> PollAsync(ulong fromOffset, int maxBytes, TimeSpan maxWait)
+    {
+        if (maxWait < TimeSpan.Zero || maxWait > MaxPollWait)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxWait), maxWait, $"a poll waits between 0 and {MaxPollWait.TotalSeconds:0} s");
+        }
+
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            var batch = await ReadAsync(fromOffset, maxBytes);
+            var left = maxWait - time.GetElapsedTime(started);
+            if (batch.Records.Length > 0 || left <= TimeSpan.Zero)
+            {
+                return batch;
+            }
+
+            try
+            {
+                await _state.Changed.WaitAsync(left, time).ConfigureAwait(true);
+            }
+            catch (TimeoutException)
+            {
+                // nothing came: answer empty at the committed end (read again, in case the timer raced an apply)
+            }
+        }
+    }
+
+    public async Task<ulong> FindOffsetAsync(DateTimeOffset at)
+    {
+        await SettingsAsync();
+        Driver?.Wake();
+        return _state.FindOffset(at.ToUnixTimeMilliseconds());
     }
 
     public Task<ReplicaStatus> GetStatusAsync() => Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset));
@@ -112,6 +185,105 @@ internal sealed class PartitionReplicaGrain(SiloStore siloStore, ILocalSiloDetai
         GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
 
     private string KeyOf(int replica) => ReplicaGrainKey.Of(LogId, Partition, replica);
+
+    private AppendAck Acknowledgement(object? answer) =>
+        answer is AppendAck ack ? ack : throw new InvalidOperationException($"replica {Key} applied the append but produced no acknowledgement");
+
+    /// <summary>
+    /// Waits until this replica leads and has applied its own term's first entry, so the producer table holds every
+    /// batch committed before its term (see ProducerTable); bounded by the append timeout.
+    /// </summary>
+    /// <exception cref="NotLeaderException">This replica does not lead (or stopped leading meanwhile).</exception>
+    private async Task ThisTermAppliedAsync(ReplicaDriver driver)
+    {
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            var node = driver.Node;
+            if (node.Role != Consensus.RaftRole.Leader)
+            {
+                var leader = ReplicaDriver.Replica(node.Leader);
+                throw new NotLeaderException(Key, leader < 0 || leader == Replica ? null : KeyOf(leader));
+            }
+
+            if (_state.Epoch == (ulong)node.Term)
+            {
+                return;
+            }
+
+            driver.Wake();
+            var left = Options.Replication.AppendTimeout - time.GetElapsedTime(started);
+            await _state.Changed.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(true);
+        }
+    }
+
+    /// <summary>
+    /// Checks an idempotent batch against what was applied and what this leader has in flight, then proposes it if it
+    /// is the next one. Returns the proposal, or null with <paramref name="duplicateOf"/> set when the partition already
+    /// holds the batch (a batch still in flight is awaited and answered with its outcome).
+    /// </summary>
+    /// <exception cref="ProducerSequenceException">The batch is ahead of its producer's sequence, or too old to tell.</exception>
+    private Task<object?>? ProposeInSequence(ReplicaDriver driver, long producerId, long firstSequence, int count, byte[] payload, out AppendAck? duplicateOf)
+    {
+        duplicateOf = null;
+        var check = _state.Producers.Check(producerId, firstSequence, count, out var original, out var expected);
+        if (_producing.TryGetValue(producerId, out var inFlight) && inFlight.Count > 0)
+        {
+            foreach (var pending in inFlight)
+            {
+                if (pending.FirstSequence == firstSequence && pending.Count == count)
+                {
+                    return AsDuplicate(pending.Proposal);
+                }
+            }
+
+            var (lastFirst, lastCount, _) = inFlight[^1];
+            expected = lastFirst + lastCount;
+            check = firstSequence == expected ? SequenceCheck.Next
+                : firstSequence > expected ? SequenceCheck.Ahead
+                : check == SequenceCheck.Duplicate ? SequenceCheck.Duplicate
+                : SequenceCheck.TooOld;
+        }
+
+        switch (check)
+        {
+            case SequenceCheck.Duplicate:
+                duplicateOf = original;
+                return null;
+            case SequenceCheck.Ahead or SequenceCheck.TooOld:
+                throw new ProducerSequenceException(Key, producerId, firstSequence, expected, check == SequenceCheck.TooOld);
+        }
+
+        var proposal = driver.ProposeAsync(payload, Key, KeyOf);
+        if (inFlight is null)
+        {
+            inFlight = [];
+            _producing[producerId] = inFlight;
+        }
+
+        inFlight.Add((firstSequence, count, proposal));
+        _ = ForgetWhenResolvedAsync(producerId, proposal);
+        return proposal;
+    }
+
+    private static async Task<object?> AsDuplicate(Task<object?> proposal)
+    {
+        var answer = await proposal.ConfigureAwait(true);
+        return answer is AppendAck ack ? ack with { Duplicate = true } : answer;
+    }
+
+    private async Task ForgetWhenResolvedAsync(long producerId, Task<object?> proposal)
+    {
+        await ((Task)proposal).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        if (_producing.TryGetValue(producerId, out var inFlight))
+        {
+            inFlight.RemoveAll(p => p.Proposal == proposal);
+            if (inFlight.Count == 0)
+            {
+                _producing.Remove(producerId);
+            }
+        }
+    }
 
     /// <summary>The log's settings; a replica that joined without data asks the metadata group once (and fails clearly for an unknown log).</summary>
     private async Task<LogSettings> SettingsAsync()

@@ -5,17 +5,21 @@ using Pyralog.Grains.Interfaces.Logs;
 namespace Pyralog.Grains.Partitions;
 
 /// <summary>
-/// The data of a Raft entry that carries records: a kind byte (1), the record count, then per record its Scarab ID,
-/// key (length −1 = none), value and headers, little-endian. Offsets are not stored: a record's offset is the entry's
-/// first offset (assigned when the entry is applied, dense per partition) plus its position.
+/// The data of a Raft entry that carries records: a kind byte (1), the record count, the <see cref="BatchHeader"/>
+/// (append time, producer id, first sequence), then per record its Scarab ID, key (length −1 = none), value and
+/// headers, little-endian. Offsets are not stored: a record's offset is the entry's first offset (assigned when the
+/// entry is applied, dense per partition) plus its position.
 /// </summary>
 internal static class RecordBatchCodec
 {
     public const byte RecordsKind = 1;
 
+    /// <summary>Bytes before the first record: kind, count, append time, producer id, first sequence.</summary>
+    public const int HeaderBytes = 1 + 4 + 8 + 8 + 8;
+
     /// <summary>Encodes a batch, checking it against the log's limits first.</summary>
     /// <exception cref="ArgumentException">Empty batch, record over <paramref name="maxRecordBytes"/>, batch over the batch limit (named).</exception>
-    public static byte[] Encode(ProducerRecord[] records, int maxRecordBytes)
+    public static byte[] Encode(ProducerRecord[] records, int maxRecordBytes, BatchHeader header = default)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Length == 0)
@@ -23,7 +27,7 @@ internal static class RecordBatchCodec
             throw new ArgumentException("an append needs at least one record (the batch is empty)", nameof(records));
         }
 
-        long size = 5;
+        long size = HeaderBytes;
         for (var i = 0; i < records.Length; i++)
         {
             var record = records[i] ?? throw new ArgumentException($"record {i} of the batch is null", nameof(records));
@@ -55,7 +59,10 @@ internal static class RecordBatchCodec
         var span = buffer.AsSpan();
         span[0] = RecordsKind;
         BinaryPrimitives.WriteInt32LittleEndian(span[1..], records.Length);
-        var at = 5;
+        BinaryPrimitives.WriteInt64LittleEndian(span[5..], header.AppendTimeMs);
+        BinaryPrimitives.WriteInt64LittleEndian(span[13..], header.ProducerId);
+        BinaryPrimitives.WriteInt64LittleEndian(span[21..], header.FirstSequence);
+        var at = HeaderBytes;
         foreach (var record in records)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(span[at..], record.Id);
@@ -65,12 +72,12 @@ internal static class RecordBatchCodec
             var headers = record.Headers ?? [];
             BinaryPrimitives.WriteUInt16LittleEndian(span[at..], (ushort)headers.Length);
             at += 2;
-            foreach (var header in headers)
+            foreach (var recordHeader in headers)
             {
-                var nameLength = Encoding.UTF8.GetBytes(header.Name, span[(at + 2)..]);
+                var nameLength = Encoding.UTF8.GetBytes(recordHeader.Name, span[(at + 2)..]);
                 BinaryPrimitives.WriteUInt16LittleEndian(span[at..], (ushort)nameLength);
                 at += 2 + nameLength;
-                at = WriteBytes(span, at, header.Value);
+                at = WriteBytes(span, at, recordHeader.Value);
             }
         }
 
@@ -79,17 +86,24 @@ internal static class RecordBatchCodec
 
     /// <summary>The number of records in an entry's data (0 for a no-op or anything that carries no records).</summary>
     public static int Count(ReadOnlySpan<byte> data) =>
-        data.Length >= 5 && data[0] == RecordsKind ? BinaryPrimitives.ReadInt32LittleEndian(data[1..]) : 0;
+        data.Length >= HeaderBytes && data[0] == RecordsKind ? BinaryPrimitives.ReadInt32LittleEndian(data[1..]) : 0;
+
+    /// <summary>The header of a record entry's data (which must have records: <see cref="Count"/> &gt; 0).</summary>
+    public static BatchHeader Header(ReadOnlySpan<byte> data) => new(
+        BinaryPrimitives.ReadInt64LittleEndian(data[5..]),
+        BinaryPrimitives.ReadInt64LittleEndian(data[13..]),
+        BinaryPrimitives.ReadInt64LittleEndian(data[21..]));
 
     /// <summary>
     /// Adds the records of one entry with offsets ≥ <paramref name="fromOffset"/> to <paramref name="into"/>, counting
     /// their bytes against <paramref name="budget"/>; stops once the budget is spent (after at least one record overall).
+    /// <paramref name="appendTime"/> is the entry's append time as the partition applied it (not decreasing).
     /// </summary>
     /// <exception cref="InvalidDataException">The entry's data is not a record batch it claims to be.</exception>
-    public static void Decode(ReadOnlySpan<byte> data, ulong epoch, ulong firstOffset, ulong fromOffset, ref long budget, List<CommittedRecord> into)
+    public static void Decode(ReadOnlySpan<byte> data, ulong epoch, ulong firstOffset, ulong fromOffset, DateTimeOffset appendTime, ref long budget, List<CommittedRecord> into)
     {
         var count = Count(data);
-        var at = 5;
+        var at = HeaderBytes;
         try
         {
             for (var i = 0; i < count; i++)
@@ -122,7 +136,7 @@ internal static class RecordBatchCodec
                 }
 
                 budget -= at - start;
-                into.Add(new CommittedRecord(epoch, offset, id, key, value, headers));
+                into.Add(new CommittedRecord(epoch, offset, id, key, value, headers, appendTime));
             }
         }
         catch (ArgumentOutOfRangeException e)

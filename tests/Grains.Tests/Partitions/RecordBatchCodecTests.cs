@@ -14,15 +14,18 @@ public class RecordBatchCodecTests
             new(null, [], null, 0),
             new([], "v3"u8.ToArray()),
         ];
-        var data = RecordBatchCodec.Encode(records, 1024);
-        Assert.Equal(5 + records.Sum(r => r.EncodedBytes), data.Length);
+        var data = RecordBatchCodec.Encode(records, 1024, new BatchHeader(1_700_000_000_123, 99, 7));
+        Assert.Equal(RecordBatchCodec.HeaderBytes + records.Sum(r => r.EncodedBytes), data.Length);
         Assert.Equal(3, RecordBatchCodec.Count(data));
+        Assert.Equal(new BatchHeader(1_700_000_000_123, 99, 7), RecordBatchCodec.Header(data));
+        var appended = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_500);
 
         var decoded = new List<CommittedRecord>();
         long budget = long.MaxValue;
-        RecordBatchCodec.Decode(data, epoch: 7, firstOffset: 100, fromOffset: 100, ref budget, decoded);
+        RecordBatchCodec.Decode(data, epoch: 7, firstOffset: 100, fromOffset: 100, appended, ref budget, decoded);
         Assert.Equal([100ul, 101, 102], decoded.Select(r => r.Offset));
         Assert.All(decoded, r => Assert.Equal(7ul, r.Epoch));
+        Assert.All(decoded, r => Assert.Equal(appended, r.AppendTime));
         Assert.Equal("k1"u8.ToArray(), decoded[0].Key);
         Assert.Equal(42ul, decoded[0].Id);
         Assert.Equal(["trace", "ünïcode"], decoded[0].Headers!.Select(h => h.Name));
@@ -34,7 +37,7 @@ public class RecordBatchCodecTests
 
         var tail = new List<CommittedRecord>();
         budget = 1;
-        RecordBatchCodec.Decode(data, 7, 100, 101, ref budget, tail);
+        RecordBatchCodec.Decode(data, 7, 100, 101, appended, ref budget, tail);
         Assert.Equal([101ul], tail.Select(r => r.Offset)); // from an offset inside the entry; one record past the budget
     }
 
@@ -53,6 +56,6 @@ public class RecordBatchCodecTests
     {
         var data = RecordBatchCodec.Encode([new(null, "value"u8.ToArray())], 1024);
         long budget = long.MaxValue;
-        Assert.Throws<InvalidDataException>(() => RecordBatchCodec.Decode(data.AsSpan(0, data.Length - 3), 1, 0, 0, ref budget, []));
+        Assert.Throws<InvalidDataException>(() => RecordBatchCodec.Decode(data.AsSpan(0, data.Length - 3), 1, 0, 0, default, ref budget, []));
     }
 }

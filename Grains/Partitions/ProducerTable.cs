@@ -1,0 +1,259 @@
+using System.Buffers.Binary;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Partitions;
+
+/*
+ * Idempotent producers in one partition: per producer id, the sequence it is expected to send next and its last
+ * BatchesPerProducer batches (first sequence, count, epoch, first offset), so that a batch sent again after a lost
+ * acknowledgement is answered with the acknowledgement of its first append.
+ *
+ * Guarantee: a batch is appended at most once as long as its producer is remembered and the batch is among its last
+ * BatchesPerProducer (a producer keeps at most that many batches in flight per partition, as Kafka's does). Why it holds
+ * across failures: the table is part of the replicated state — every replica updates it when it applies a record entry,
+ * in log order, so it is the same on every replica at the same applied index, and it is persisted with the applied
+ * state. The check itself runs on the leader before it proposes (PartitionReplicaGrain.ProduceAsync): against this
+ * table, which a new leader consults only after applying every entry before its own term (by then it has applied
+ * every batch any earlier leader committed; an earlier batch not in its log can never commit), and against the
+ * batches it proposed itself that are not applied yet. A deposed leader's proposals cannot commit, so two leaders can
+ * never both append one batch.
+ *
+ * Bounds: at most MaxProducers producers per partition; beyond that the one whose last batch was applied longest ago is
+ * forgotten (by applied index, so every replica forgets the same one). A forgotten producer's next batch is accepted at
+ * whatever sequence it carries, as a new producer's first batch is. Snapshots do not carry the table yet (partitions do
+ * not compact their logs, so no snapshot is ever sent): a replica restored from one would start it empty.
+ */
+internal sealed class ProducerTable
+{
+    public const int BatchesPerProducer = 5;
+    public const int MaxProducers = 1024;
+
+    private const int EncodedBytes = 8 + 8 + 4 + BatchesPerProducer * (8 + 4 + 8 + 8);
+
+    private readonly ulong _storeLog;
+
+    // Invariant: at most MaxProducers entries, each with 1..BatchesPerProducer batches, oldest first.
+    private readonly Dictionary<long, Producer> _producers = [];
+
+    // Invariant: producers changed or forgotten since the last TakeUnwritten (written with the next apply pass).
+    private readonly HashSet<long> _dirty = [];
+    private readonly List<long> _forgotten = [];
+
+    private ProducerTable(ulong storeLog) => _storeLog = storeLog;
+
+    public int Count => _producers.Count;
+
+    public static ProducerTable Load(PyramidStore store, ulong storeLog)
+    {
+        var table = new ProducerTable(storeLog);
+        var prefix = ReplicaKv.Key(storeLog, ReplicaKv.Producers);
+        using var cursor = store.ScanKvPrefix(prefix);
+        while (cursor.MoveNext())
+        {
+            var key = cursor.Key;
+            if (key.Length != prefix.Length + 8)
+            {
+                throw new InvalidDataException($"store log {storeLog} has a producer key of {key.Length} bytes");
+            }
+
+            var id = BinaryPrimitives.ReadInt64BigEndian(key[prefix.Length..]);
+            table._producers[id] = Producer.Decode(cursor.Value, storeLog, id);
+        }
+
+        return table;
+    }
+
+    /// <summary>Records an applied batch (every replica, in log order).</summary>
+    public void Apply(long producerId, long firstSequence, int count, ulong epoch, ulong firstOffset, long index)
+    {
+        if (!_producers.TryGetValue(producerId, out var producer))
+        {
+            producer = new Producer();
+            _producers[producerId] = producer;
+            if (_producers.Count > MaxProducers)
+            {
+                ForgetLeastRecent(except: producerId);
+            }
+        }
+
+        producer.Add(new ProducedBatch(firstSequence, count, epoch, firstOffset), index);
+        _dirty.Add(producerId);
+    }
+
+    /// <summary>
+    /// Where a batch of <paramref name="count"/> records from <paramref name="firstSequence"/> stands against what was
+    /// applied: <see cref="SequenceCheck.Next"/> (also for a producer not remembered), <see cref="SequenceCheck.Duplicate"/>
+    /// with its original acknowledgement, <see cref="SequenceCheck.Ahead"/> or <see cref="SequenceCheck.TooOld"/>.
+    /// <paramref name="expected"/> is the sequence expected next (-1 for a producer not remembered).
+    /// </summary>
+    public SequenceCheck Check(long producerId, long firstSequence, int count, out AppendAck original, out long expected)
+    {
+        original = default;
+        if (!_producers.TryGetValue(producerId, out var producer))
+        {
+            expected = -1;
+            return SequenceCheck.Next;
+        }
+
+        expected = producer.NextSequence;
+        if (firstSequence == expected)
+        {
+            return SequenceCheck.Next;
+        }
+
+        if (firstSequence > expected)
+        {
+            return SequenceCheck.Ahead;
+        }
+
+        foreach (var batch in producer.Batches)
+        {
+            if (batch.FirstSequence == firstSequence && batch.Count == count)
+            {
+                original = new AppendAck(batch.Epoch, batch.FirstOffset, batch.Count, Duplicate: true);
+                return SequenceCheck.Duplicate;
+            }
+        }
+
+        return SequenceCheck.TooOld;
+    }
+
+    /// <summary>Adds the changes since the last call to <paramref name="write"/>.</summary>
+    public void TakeUnwritten(WriteBatch write)
+    {
+        if (_dirty.Count == 0 && _forgotten.Count == 0)
+        {
+            return;
+        }
+
+        Span<byte> value = stackalloc byte[EncodedBytes];
+        foreach (var id in _dirty)
+        {
+            if (_producers.TryGetValue(id, out var producer))
+            {
+                write.Put(Key(id), value[..producer.Encode(value)]);
+            }
+        }
+
+        foreach (var id in _forgotten)
+        {
+            if (!_producers.ContainsKey(id))
+            {
+                write.Delete(Key(id));
+            }
+        }
+
+        _dirty.Clear();
+        _forgotten.Clear();
+    }
+
+    /// <summary>Forgets every producer (the state was replaced by a snapshot, which does not carry the table).</summary>
+    public void Clear()
+    {
+        foreach (var id in _producers.Keys)
+        {
+            _forgotten.Add(id);
+        }
+
+        _producers.Clear();
+        _dirty.Clear();
+    }
+
+    private void ForgetLeastRecent(long except)
+    {
+        long oldest = 0;
+        var oldestIndex = long.MaxValue;
+        foreach (var (id, producer) in _producers)
+        {
+            if (id != except && producer.LastIndex < oldestIndex)
+            {
+                oldest = id;
+                oldestIndex = producer.LastIndex;
+            }
+        }
+
+        _producers.Remove(oldest);
+        _dirty.Remove(oldest);
+        _forgotten.Add(oldest);
+    }
+
+    private byte[] Key(long producerId)
+    {
+        var key = new byte[18];
+        ReplicaKv.Key(_storeLog, ReplicaKv.Producers).CopyTo(key, 0);
+        BinaryPrimitives.WriteInt64BigEndian(key.AsSpan(10), producerId);
+        return key;
+    }
+
+    private readonly record struct ProducedBatch(long FirstSequence, int Count, ulong Epoch, ulong FirstOffset);
+
+    private sealed class Producer
+    {
+        // Invariant: the producer's last batches in apply order (oldest first), at most BatchesPerProducer.
+        private readonly List<ProducedBatch> _batches = new(BatchesPerProducer);
+
+        public long NextSequence { get; private set; }
+
+        /// <summary>The Raft index of its last applied batch (which producer is forgotten first).</summary>
+        public long LastIndex { get; private set; }
+
+        public IReadOnlyList<ProducedBatch> Batches => _batches;
+
+        public void Add(ProducedBatch batch, long index)
+        {
+            if (_batches.Count == BatchesPerProducer)
+            {
+                _batches.RemoveAt(0);
+            }
+
+            _batches.Add(batch);
+            NextSequence = batch.FirstSequence + batch.Count;
+            LastIndex = index;
+        }
+
+        public int Encode(Span<byte> span)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(span, NextSequence);
+            BinaryPrimitives.WriteInt64LittleEndian(span[8..], LastIndex);
+            BinaryPrimitives.WriteInt32LittleEndian(span[16..], _batches.Count);
+            var at = 20;
+            foreach (var b in _batches)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(span[at..], b.FirstSequence);
+                BinaryPrimitives.WriteInt32LittleEndian(span[(at + 8)..], b.Count);
+                BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 12)..], b.Epoch);
+                BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 20)..], b.FirstOffset);
+                at += 28;
+            }
+
+            return at;
+        }
+
+        public static Producer Decode(ReadOnlySpan<byte> span, ulong storeLog, long id)
+        {
+            var count = span.Length >= 20 ? BinaryPrimitives.ReadInt32LittleEndian(span[16..]) : -1;
+            if (count is < 1 or > BatchesPerProducer || span.Length != 20 + count * 28)
+            {
+                throw new InvalidDataException($"store log {storeLog}: the state of producer {id} is damaged ({span.Length} bytes)");
+            }
+
+            var producer = new Producer();
+            var at = 20;
+            for (var i = 0; i < count; i++)
+            {
+                producer._batches.Add(new ProducedBatch(
+                    BinaryPrimitives.ReadInt64LittleEndian(span[at..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(span[(at + 8)..]),
+                    BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 12)..]),
+                    BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 20)..])));
+                at += 28;
+            }
+
+            producer.NextSequence = BinaryPrimitives.ReadInt64LittleEndian(span);
+            producer.LastIndex = BinaryPrimitives.ReadInt64LittleEndian(span[8..]);
+            return producer;
+        }
+    }
+}

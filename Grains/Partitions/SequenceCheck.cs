@@ -1,0 +1,17 @@
+namespace Pyralog.Grains.Partitions;
+
+/// <summary>Where an idempotent producer's batch stands against its sequence (see <see cref="ProducerTable"/>).</summary>
+internal enum SequenceCheck
+{
+    /// <summary>The batch the partition expects next (or the producer is not remembered): append it.</summary>
+    Next,
+
+    /// <summary>Already appended, and still remembered: answer with the original acknowledgement.</summary>
+    Duplicate,
+
+    /// <summary>Ahead of the expected sequence: an earlier batch is missing.</summary>
+    Ahead,
+
+    /// <summary>Behind the expected sequence and older than the batches remembered.</summary>
+    TooOld,
+}

@@ -1,0 +1,125 @@
+using System.Text;
+using Orleans.Core.Internal;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Tests.Partitions;
+
+/// <summary>Idempotent batches, long polls and finding offsets by time, through the grain interface on three silos.</summary>
+[Collection(PartitionClusterCollection.Name)]
+public class ProducerGrainTests(PartitionClusterFixture fixture)
+{
+    private IGrainFactory Grains => fixture.Cluster.Client;
+
+    [Fact]
+    public async Task A_batch_sent_again_is_answered_with_its_first_acknowledgement_and_appended_once()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("idempotent", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        const long producer = 4242;
+        var first = await leader.ProduceAsync(new ProducerBatch(producer, 0, [PartitionCalls.Rec("a"), PartitionCalls.Rec("b")]));
+        var plain = await leader.AppendAsync([PartitionCalls.Rec("plain")]);
+        var second = await leader.ProduceAsync(new ProducerBatch(producer, 2, [PartitionCalls.Rec("c")]));
+        Assert.Equal((0ul, 2, false), (first.FirstOffset, first.Count, first.Duplicate));
+        Assert.Equal(2ul, plain.FirstOffset);
+        Assert.Equal(3ul, second.FirstOffset);
+
+        // The acknowledgements were "lost": the same batches again, and two at once (both answered from one append).
+        Assert.Equal(first with { Duplicate = true }, await leader.ProduceAsync(new ProducerBatch(producer, 0, [PartitionCalls.Rec("a"), PartitionCalls.Rec("b")])));
+        Assert.Equal(second with { Duplicate = true }, await leader.ProduceAsync(new ProducerBatch(producer, 2, [PartitionCalls.Rec("c")])));
+        var racing = await Task.WhenAll(
+            leader.ProduceAsync(new ProducerBatch(producer, 3, [PartitionCalls.Rec("d")])),
+            leader.ProduceAsync(new ProducerBatch(producer, 3, [PartitionCalls.Rec("d")])));
+        Assert.Equal(racing[0].FirstOffset, racing[1].FirstOffset);
+        Assert.Equal(1, racing.Count(a => a.Duplicate));
+
+        // Out of sequence: ahead (a batch is missing) and too old to tell; nothing appended.
+        var ahead = await Assert.ThrowsAsync<ProducerSequenceException>(() => leader.ProduceAsync(new ProducerBatch(producer, 9, [PartitionCalls.Rec("x")])));
+        Assert.Equal((4L, false), (ahead.ExpectedSequence, ahead.TooOld));
+        Assert.Contains("expects 4 next", ahead.Message);
+        var old = await Assert.ThrowsAsync<ProducerSequenceException>(() => leader.ProduceAsync(new ProducerBatch(producer, 1, [PartitionCalls.Rec("b")])));
+        Assert.True(old.TooOld);
+        Assert.Contains("needs a producer id", (await Assert.ThrowsAsync<ArgumentException>(() => leader.ProduceAsync(new ProducerBatch(0, 0, [PartitionCalls.Rec("z")])))).Message);
+        Assert.Contains("sequences start at 0", (await Assert.ThrowsAsync<ArgumentException>(() => leader.ProduceAsync(new ProducerBatch(producer, -1, [PartitionCalls.Rec("z")])))).Message);
+
+        var all = await PartitionCalls.ReadAllAsync(leader, 5);
+        Assert.Equal(["a", "b", "plain", "c", "d"], all.Select(r => Encoding.UTF8.GetString(r.Value)));
+    }
+
+    [Fact]
+    public async Task A_new_leader_remembers_the_producers_batches_of_the_old_one()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("idempotent-failover", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        var acked = await leader.ProduceAsync(new ProducerBatch(7, 0, [PartitionCalls.Rec("once")]));
+
+        // The leader's activation goes away (its data stays): a new term starts, whoever wins it.
+        var before = await leader.GetStatusAsync();
+        await leader.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        IPartitionReplicaGrain next;
+        ReplicaStatus status;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        do
+        {
+            next = await PartitionCalls.LeaderAsync(Grains, log, 0);
+            status = await next.GetStatusAsync();
+            Assert.True(DateTime.UtcNow < deadline, "no new term within 30 s");
+        }
+        while (status.Term == before.Term);
+
+        Assert.Equal(acked with { Duplicate = true }, await next.ProduceAsync(new ProducerBatch(7, 0, [PartitionCalls.Rec("once")])));
+        Assert.Equal(1ul, (await next.ProduceAsync(new ProducerBatch(7, 1, [PartitionCalls.Rec("twice")]))).FirstOffset);
+    }
+
+    [Fact]
+    public async Task A_poll_at_the_end_waits_for_the_next_append_and_times_out_empty()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("poll", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        await leader.AppendAsync([PartitionCalls.Rec("first")]);
+        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaIndex(await leader.GetStatusAsync()) + 1) % 3));
+        await PartitionCalls.ReadAllAsync(follower, 1);
+
+        var empty = await follower.PollAsync(1, 1024, TimeSpan.FromMilliseconds(200));
+        Assert.Empty(empty.Records);
+        Assert.Equal(1ul, empty.NextOffset);
+
+        var polling = follower.PollAsync(1, 1024, TimeSpan.FromSeconds(15));
+        await leader.AppendAsync([PartitionCalls.Rec("second")]);
+        var batch = await polling;
+        Assert.Equal(["second"], batch.Records.Select(r => Encoding.UTF8.GetString(r.Value)));
+        Assert.Equal(2ul, batch.NextOffset);
+
+        var tooLong = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => follower.PollAsync(1, 1024, TimeSpan.FromSeconds(21)));
+        Assert.Contains("between 0 and 20 s", tooLong.Message);
+    }
+
+    [Fact]
+    public async Task Offsets_are_found_by_append_time_on_every_replica()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("by-time", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        var acks = new List<AppendAck>();
+        for (var i = 0; i < 3; i++)
+        {
+            acks.Add(await leader.AppendAsync([PartitionCalls.Rec($"r{i}a"), PartitionCalls.Rec($"r{i}b")]));
+        }
+
+        var records = await PartitionCalls.ReadAllAsync(leader, 6);
+        Assert.True(records.Zip(records.Skip(1)).All(p => p.First.AppendTime <= p.Second.AppendTime), "append times decrease");
+        for (var r = 0; r < 3; r++)
+        {
+            var replica = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r));
+            await PartitionCalls.ReadAllAsync(replica, 6);
+            Assert.Equal(0ul, await replica.FindOffsetAsync(DateTimeOffset.UnixEpoch));
+            Assert.Equal(6ul, await replica.FindOffsetAsync(records[^1].AppendTime.AddMilliseconds(1)));
+            foreach (var record in records)
+            {
+                // The first record at or after a record's own time: the first of those sharing its millisecond.
+                var expected = records.First(x => x.AppendTime == record.AppendTime).Offset;
+                Assert.Equal(expected, await replica.FindOffsetAsync(record.AppendTime));
+            }
+        }
+    }
+
+    private static int ReplicaIndex(ReplicaStatus status) => ReplicaGrainKey.TryParse(status.Key, out var key) ? key.Replica : -1;
+}
