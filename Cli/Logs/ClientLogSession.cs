@@ -38,15 +38,47 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
         }
     }
 
-    public IRecordProducer CreateProducer() => throw new NotSupportedException("producing needs the client's LogProducer");
+    public IRecordProducer CreateProducer() => new GrainRecordProducer(client.Cluster, FindLogAsync);
 
+    /// <summary>
+    /// A stand-in for the client's <c>LogConsumer</c> until it lands: long polls one replica after the other, moving on
+    /// when one fails, for up to 30 s without progress.
+    /// </summary>
     public async IAsyncEnumerable<LogRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await Task.Yield();
-        throw new NotSupportedException("consuming needs the client's LogConsumer");
-#pragma warning disable CS0162 // an iterator needs a yield
-        yield break;
-#pragma warning restore CS0162
+        var info = await FindLogAsync(log) ?? throw new InvalidOperationException($"no log is named '{log}'");
+        var replica = 0;
+        var lastProgress = DateTime.UtcNow;
+        ulong? next = from.Kind == ConsumeStartKind.Offset ? from.Offset : null;
+        while (true)
+        {
+            var grain = client.Cluster.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, replica));
+            ReadBatch batch;
+            try
+            {
+                if (next is null)
+                {
+                    var status = await grain.GetStatusAsync().WaitAsync(cancellationToken);
+                    next = from.Kind == ConsumeStartKind.Latest ? status.NextOffset : status.FirstOffset;
+                }
+
+                batch = await grain.PollAsync(next.Value, 1 << 20, TimeSpan.FromSeconds(10)).WaitAsync(cancellationToken);
+                lastProgress = DateTime.UtcNow;
+            }
+            catch (Exception e) when (e is not OperationCanceledException && DateTime.UtcNow - lastProgress < TimeSpan.FromSeconds(30))
+            {
+                replica = (replica + 1) % info.ReplicationFactor;
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+                continue;
+            }
+
+            foreach (var record in batch.Records)
+            {
+                yield return new LogRecord(log, partition, record.Epoch, record.Offset, record.Id, record.Key, record.Value, record.Headers, record.AppendTime);
+            }
+
+            next = batch.NextOffset;
+        }
     }
 
     public ValueTask DisposeAsync() => client.DisposeAsync();
