@@ -68,6 +68,15 @@ public sealed class LogCommandsClusterTests
         var before = DateTimeOffset.UtcNow;
         AssertJsonRecord(output, keyed, end - 1, "user-7", "value-99", before.AddMinutes(-5));
 
+        // A time finds the first record appended at or after it.
+        var appendTime = JsonDocument.Parse(output).RootElement.GetProperty("appendTime").GetString()!;
+        Assert.Equal((0, "value-99\n", ""), await Run(silo, "", "consume", "orders", "--partition", $"{keyed}", "--from", $"{end - 1}", "--max", "1"));
+        (exit, output, error) = await Run(silo, "", "consume", "orders", "--partition", $"{keyed}", "--from", appendTime);
+        Assert.Equal((0, ""), (exit, error));
+        Assert.EndsWith("value-99\n", output, StringComparison.Ordinal);
+        Assert.Equal((0, "", ""), await Run(silo, "", "consume", "orders", "--from", DateTimeOffset.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(104, (await Run(silo, "", "consume", "orders", "--from", "2000-01-01")).Out.Split('\n').Length);
+
         // --follow from the end waits for the next record.
         var following = Run(silo, "", "consume", "orders", "--partition", $"{keyed}", "--format", "json", "--from", $"{end}", "--follow", "--max", "1");
         var late = await Run(silo, "late\n", "produce", "orders", "--partition", $"{keyed}");
