@@ -16,4 +16,7 @@ public static class ExitCodes
     /// over the log's limit.
     /// </summary>
     public const int Refused = 3;
+
+    /// <summary>Ctrl+C (SIGINT) or SIGTERM stopped a command before it finished (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }

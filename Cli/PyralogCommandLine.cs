@@ -29,8 +29,13 @@ public static class PyralogCommandLine
     public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
         RunAsync(args, Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System);
 
-    /// <summary>Runs a command reading <paramref name="input"/> (stdin), with the cluster behind <paramref name="sessions"/>.</summary>
-    internal static Task<int> RunAsync(string[] args, Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time)
+    /// <summary>
+    /// Runs a command reading <paramref name="input"/> (stdin), with the cluster behind <paramref name="sessions"/>.
+    /// With an <paramref name="interrupt"/> token the caller handles Ctrl+C and SIGTERM (the Orleans client's host
+    /// would otherwise swallow them); without one System.CommandLine does.
+    /// </summary>
+    internal static Task<int> RunAsync(
+        string[] args, Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, CancellationToken? interrupt = null)
     {
         var result = Create(input, output, error, sessions, time).Parse(args);
         if (result.Errors is [var first, ..])
@@ -41,6 +46,8 @@ public static class PyralogCommandLine
             return Task.FromResult(ExitCodes.BadInput);
         }
 
-        return result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return interrupt is { } signal
+            ? result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, signal)
+            : result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
     }
 }

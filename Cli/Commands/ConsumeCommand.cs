@@ -112,7 +112,7 @@ internal static class ConsumeCommand
                     writer.Write(record);
                     if (following)
                     {
-                        await output.FlushAsync(cancellationToken);
+                        await output.FlushAsync(CancellationToken.None);
                     }
 
                     if (++printed == limit)
@@ -121,14 +121,18 @@ internal static class ConsumeCommand
                     }
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl+C: how a --follow ends. What was printed is the output.
+            }
+            catch (Exception e)
             {
                 await output.FlushAsync(CancellationToken.None);
                 error.WriteLine($"pyralog: after {LogText.Plural(printed, "record")}: {LogSessions.Describe(e)}");
                 return LogSessions.ExitCodeOf(e);
             }
 
-            await output.FlushAsync(cancellationToken);
+            await output.FlushAsync(CancellationToken.None);
             return ExitCodes.Ok;
         }, cancellationToken));
         return consume;

@@ -9,7 +9,8 @@ internal static class LogSessions
     /// <summary>
     /// Connects, runs <paramref name="body"/> and disposes the session. A failure to connect or a failure of the body is
     /// one line on <paramref name="error"/>: exit 3 when the cluster refused (an <see cref="ArgumentException"/> or
-    /// <see cref="InvalidOperationException"/> from it), else exit 1.
+    /// <see cref="InvalidOperationException"/> from it), else exit 1. Ctrl+C (<paramref name="cancellationToken"/>)
+    /// that the body does not handle itself is <c>pyralog: interrupted</c> and exit 130.
     /// </summary>
     public static async Task<int> RunAsync(
         LogSessionFactory sessions, PyralogClientOptions options, TextWriter error, Func<ILogSession, Task<int>> body, CancellationToken cancellationToken)
@@ -30,6 +31,11 @@ internal static class LogSessions
             error.WriteLine($"pyralog: {FirstLine(e.Message)}");
             return ExitCodes.ClusterUnreachable;
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            error.WriteLine("pyralog: interrupted");
+            return ExitCodes.Interrupted;
+        }
 
         await using (session)
         {
@@ -37,7 +43,12 @@ internal static class LogSessions
             {
                 return await body(session);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                error.WriteLine("pyralog: interrupted");
+                return ExitCodes.Interrupted;
+            }
+            catch (Exception e)
             {
                 error.WriteLine($"pyralog: {Describe(e)}");
                 return ExitCodeOf(e);

@@ -79,7 +79,8 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
     {
         try
         {
-            return await reader.ReadLineAsync(stopReading);
+            // WaitAsync too: a read of a pipe or terminal does not always honour the token.
+            return await reader.ReadLineAsync(stopReading).AsTask().WaitAsync(stopReading);
         }
         catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
         {
