@@ -76,6 +76,21 @@ public sealed partial class RaftNode
         }
     }
 
+    /// <summary>
+    /// Leader: the host learned that incarnation <paramref name="incarnation"/> of member <paramref name="id"/> has
+    /// stopped for good (it moved to another host). It counts as silent from now on, so another incarnation of the
+    /// member that shows up is rejoined at once instead of after an election timeout. Safe whatever the host says:
+    /// silence only decides when a rejoin is proposed, never whether one is safe.
+    /// </summary>
+    public void MemberLeft(long id, long incarnation)
+    {
+        if (Role == RaftRole.Leader && id != Id && _progress.TryGetValue(id, out var pr) && pr.Incarnation == incarnation)
+        {
+            pr.LastHeard = Math.Min(pr.LastHeard, _ticks - _options.ElectionTicks);
+            pr.RecentActive = false;
+        }
+    }
+
     private bool CanChangeMembership() =>
         _options.AutoMembership && _leadTransferee == 0 && _log.Meta.ConfigIndex <= _log.Committed && _log.Term(_log.Committed) == _term;
 

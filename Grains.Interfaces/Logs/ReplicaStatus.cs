@@ -26,4 +26,11 @@ public sealed record ReplicaStatus
     /// <summary>One past the last applied (committed) record.</summary>
     [Id(11)] public ulong NextOffset { get; init; }
     [Id(12)] public bool Quiesced { get; init; }
+
+    /// <summary>
+    /// The voters of the group's configuration as this replica knows it: per replica slot, the incarnation that votes
+    /// (0 = the slot has no voter). A leader's is the group's; another replica's may be stale (a replica back on old
+    /// data believes itself a voter until it hears the configuration that replaced it).
+    /// </summary>
+    [Id(13)] public long[] VoterIncarnations { get; init; } = [];
 }

@@ -197,7 +197,7 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
                 var s = statuses[r].Result;
                 silos.Add(s.Silo);
                 var lag = leader is null || s.NextOffset >= leader.NextOffset ? 0 : leader.NextOffset - s.NextOffset;
-                replicas[r] = new ReplicaDescription(r, key, s.Silo, s.Role, s.NextOffset, lag, null);
+                replicas[r] = new ReplicaDescription(r, key, s.Silo, RoleInGroup(s, r, leader), s.NextOffset, lag, null);
             }
             else
             {
@@ -216,6 +216,16 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
             replicas,
             silos.Count < replicas.Count(d => d.Error is null));
     }
+
+    /// <summary>
+    /// A replica's role as its group sees it: a replica that calls itself a follower but is not the voter the leader's
+    /// configuration names for its slot (one back on old data, not yet rejoined; one still being caught up) is a learner.
+    /// </summary>
+    private static ReplicaRole RoleInGroup(ReplicaStatus status, int slot, ReplicaStatus? leader) =>
+        status.Role == ReplicaRole.Follower && leader is not null &&
+        (slot >= leader.VoterIncarnations.Length || leader.VoterIncarnations[slot] != status.Incarnation)
+            ? ReplicaRole.Learner
+            : status.Role;
 
     private IPartitionReplicaGrain Replica(LogInfo info, int partition, int replica) =>
         GrainFactory.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, replica));

@@ -39,6 +39,7 @@ internal sealed class ReplicaDriver : IDisposable
     private readonly IReplicaTransport _transport;
     private readonly ILogger _logger;
     private readonly int _replica;
+    private readonly string _key;
     private readonly bool _skipSync;
 
     // Invariant: persists in the order they were queued to the store; the head is the oldest not yet reported durable.
@@ -61,8 +62,10 @@ internal sealed class ReplicaDriver : IDisposable
     private Task? _appliedWrite;
     private Exception? _failure;
     private bool _disposed;
+    private long _loggedLeader = -1;
+    private long _loggedTerm;
 
-    public ReplicaDriver(RaftNode node, ReplicaStorage storage, PyramidStore store, IReplicaStateMachine machine, IReplicaTransport transport, ILogger logger, int replica, bool skipSync)
+    public ReplicaDriver(RaftNode node, ReplicaStorage storage, PyramidStore store, IReplicaStateMachine machine, IReplicaTransport transport, ILogger logger, ReplicaGrainKey key, bool skipSync)
     {
         _node = node;
         _storage = storage;
@@ -70,7 +73,8 @@ internal sealed class ReplicaDriver : IDisposable
         _machine = machine;
         _transport = transport;
         _logger = logger;
-        _replica = replica;
+        _replica = key.Replica;
+        _key = ReplicaGrainKey.Format(key);
         _skipSync = skipSync;
     }
 
@@ -95,6 +99,16 @@ internal sealed class ReplicaDriver : IDisposable
         if (envelope.Wake || (!envelope.Quiesce && !OnlyHeartbeatResponses(messages)))
         {
             Wake();
+        }
+
+        if (envelope.Greeting && envelope.FromReplica >= 0)
+        {
+            _transport.Send(RaftId(envelope.FromReplica), new RaftEnvelope(_replica, NoMessages));
+        }
+
+        if (envelope.LeavingIncarnation != 0)
+        {
+            _node.MemberLeft(RaftId(envelope.FromReplica), envelope.LeavingIncarnation); // after waking: a wake counts everyone active
         }
 
         try
@@ -164,6 +178,15 @@ internal sealed class ReplicaDriver : IDisposable
         if (_node.Role != RaftRole.Leader && _node.Leader != 0)
         {
             _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true));
+        }
+    }
+
+    /// <summary>Tells the leader this replica's activation is leaving (it moves home), so its successor rejoins at once.</summary>
+    public void AnnounceLeaving()
+    {
+        if (_failure is null && !_disposed && _node.Leader != 0 && _node.Leader != _node.Id)
+        {
+            _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true, LeavingIncarnation: _node.Incarnation));
         }
     }
 
@@ -303,6 +326,59 @@ internal sealed class ReplicaDriver : IDisposable
         AnswerReads();
         FlushOutbox();
         WriteApplied();
+        LogLeadershipChange();
+    }
+
+    /// <summary>Logs when this replica starts or stops leading, or learns of another leader (elections are events operators look for).</summary>
+    private void LogLeadershipChange()
+    {
+        var leader = _node.Leader;
+        if (leader == _loggedLeader && _node.Term == _loggedTerm)
+        {
+            return;
+        }
+
+        if (leader != _loggedLeader)
+        {
+            if (leader == _node.Id)
+            {
+                _logger.LogInformation("Replica {Key} leads in term {Term}", _key, _node.Term);
+            }
+            else if (leader == 0)
+            {
+                _logger.LogInformation("Replica {Key} knows no leader in term {Term} ({Role})", _key, _node.Term, _node.Role);
+            }
+            else
+            {
+                _logger.LogInformation("Replica {Key} follows replica {Leader} in term {Term}", _key, Replica(leader), _node.Term);
+            }
+        }
+
+        if (leader != 0 && leader != _loggedLeader)
+        {
+            GreetPeers();
+        }
+
+        _loggedLeader = leader;
+        _loggedTerm = _node.Term;
+    }
+
+    /// <summary>
+    /// Greets every other voter (each answers with an empty envelope). Followers never message each other while a
+    /// leader lives, so a silo may not know where a sibling's activation runs (or still caches where it ran before it
+    /// moved); when the leader's silo dies, the election's first messages would then wait for a grain-directory lookup,
+    /// which fails until the dead silo is declared dead if that silo held the directory entry (seconds). Greeting both
+    /// ways on every leader change keeps those addresses cached.
+    /// </summary>
+    private void GreetPeers()
+    {
+        foreach (var v in _node.Config.Voters)
+        {
+            if (v.Id != _node.Id)
+            {
+                _transport.Send(v.Id, new RaftEnvelope(_replica, NoMessages, Greeting: true));
+            }
+        }
     }
 
     public void Dispose()

@@ -123,6 +123,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
         }
 
         Logger.LogInformation("Replica {Key} returns to its home silo {Home}", Key, home);
+        Driver?.AnnounceLeaving();
         MigrateOnIdle();
         return Task.CompletedTask;
     }
@@ -172,7 +173,25 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
             FirstOffset = firstOffset,
             NextOffset = nextOffset,
             Quiesced = Driver?.Quiesced ?? true,
+            VoterIncarnations = node is null ? [] : VoterIncarnations(node.Config),
         };
+    }
+
+    private static long[] VoterIncarnations(ClusterConfig config)
+    {
+        var slots = 0;
+        foreach (var v in config.Voters)
+        {
+            slots = Math.Max(slots, ReplicaDriver.Replica(v.Id) + 1);
+        }
+
+        var incarnations = new long[slots];
+        foreach (var v in config.Voters)
+        {
+            incarnations[ReplicaDriver.Replica(v.Id)] = v.Incarnation;
+        }
+
+        return incarnations;
     }
 
     /// <summary>Opens the state machine over the storage just opened (at activation and after a bootstrap).</summary>
@@ -226,7 +245,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
             ElectionTicks = Options.Replication.ElectionTicks,
             Applied = Math.Min(Machine.AppliedIndex, Math.Max(hard.Commit, Storage.Metadata.Snapshot.Index)),
         });
-        Driver = new ReplicaDriver(node, Storage, Store, Machine, this, Logger, Replica, SkipSync);
+        Driver = new ReplicaDriver(node, Storage, Store, Machine, this, Logger, new ReplicaGrainKey(LogId, Partition, Replica), SkipSync);
 
         // A member wakes at once: it may be the replica a leaderless group waits for.
         if (Storage.Metadata.LastIndex > 0)

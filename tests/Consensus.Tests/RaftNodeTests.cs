@@ -316,6 +316,31 @@ public sealed class RaftNodeTests
     }
 
     /// <summary>
+    /// A member that announces it left (its activation moved to the host with its data) is replaced by the incarnation
+    /// that shows up next without the election timeout of silence a crash needs; a leaving notice for an incarnation the
+    /// leader does not track changes nothing.
+    /// </summary>
+    [Fact]
+    public void AMemberThatLeftIsRejoinedByItsNextIncarnationAtOnce()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var moving = leader.Id % 3 + 1;
+        leader.MemberLeft(moving, incarnation: 7); // not the configured incarnation: ignored
+        leader.Step(new Message { Type = MessageType.HeartbeatResponse, To = leader.Id, From = moving, FromIncarnation = 2, Term = leader.Term });
+        cluster.Settle();
+        Assert.True(leader.Config.IsVoter(moving, 1));
+
+        // No tick between the notice and the next incarnation's message: only the notice can explain the rejoin.
+        leader.MemberLeft(moving, incarnation: 1);
+        leader.Step(new Message { Type = MessageType.HeartbeatResponse, To = leader.Id, From = moving, FromIncarnation = 2, Term = leader.Term });
+        cluster.Settle();
+        Assert.False(leader.Config.IsVoter(moving, 1));
+        Assert.True(leader.Config.TryGetMember(moving, out var member, out var isVoter));
+        Assert.Equal((2L, false), (member.Incarnation, isVoter));
+    }
+
+    /// <summary>
     /// The new incarnation is the short-lived one: while the configured incarnation was cut off, a new one answered
     /// and was rejoined; then the new one disappears and the old one (with its data) is back. The old one must be able
     /// to rejoin (as a learner, promoted once caught up).

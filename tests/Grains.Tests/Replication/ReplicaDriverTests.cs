@@ -24,7 +24,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         await storage.BootstrapAsync(new ClusterConfig([new Member(1, 7)], []), default);
         var state = await PartitionState.LoadAsync(_store, StoreLog);
         var node = new RaftNode(new RaftOptions { Id = 1, Incarnation = 7, Storage = storage, Random = new SeededRaftRandom(1) });
-        _driver = new ReplicaDriver(node, storage, _store, state, this, NullLogger.Instance, 0, skipSync: false);
+        _driver = new ReplicaDriver(node, storage, _store, state, this, NullLogger.Instance, new ReplicaGrainKey(9, 0, 0), skipSync: false);
     }
 
     public async Task DisposeAsync()

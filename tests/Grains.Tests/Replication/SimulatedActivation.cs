@@ -38,7 +38,7 @@ internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage sto
             Id = ReplicaDriver.RaftId(slot), Incarnation = incarnation, Storage = storage,
             Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10,
         });
-        Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, slot, skipSync: false);
+        Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, new ReplicaGrainKey(9, 0, slot), skipSync: false);
         Driver.Wake();
     }
 

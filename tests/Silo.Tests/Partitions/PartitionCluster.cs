@@ -22,7 +22,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// A killed silo is declared dead after about 3 s instead of Orleans' default ~15 s or more: until then, calls whose
     /// grain directory entries live on the dead silo stall, which would stall partitions whose replicas all survived.
     /// </summary>
-    private static readonly string[] FastProbes = ["--Silo:ProbeTimeout", "1s", "--Silo:MissedProbesLimit", "3"];
+    private static readonly string[] FastProbes = ["--Silo:ProbeTimeout", "1s", "--Silo:MissedProbesLimit", "3", "--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:TimestampFormat", "HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine", "true"];
 
     private readonly string _root;
     private readonly int[] _siloPorts;
