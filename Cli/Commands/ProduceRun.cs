@@ -48,7 +48,9 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                 : Send(producer, record);
             _pending.Enqueue((Read, bytes, ack));
             _pendingBytes += bytes;
-            while (_pending.Count > 0 && (_pending.Peek().Ack.IsCompleted || _pending.Count > MaxPending || _pendingBytes > MaxPendingBytes))
+            // The first record alone: the client's producer looks the log up on its first record, and records produced
+            // while that lookup runs may be admitted out of order (LogProducer at 36a163a); after it, order is kept.
+            while (_pending.Count > 0 && (Read == 1 || _pending.Peek().Ack.IsCompleted || _pending.Count > MaxPending || _pendingBytes > MaxPendingBytes))
             {
                 await CollectOneAsync();
             }

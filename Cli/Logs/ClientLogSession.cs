@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Pyralog.Client;
+using Pyralog.Client.Logs;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Cli.Logs;
@@ -38,7 +39,7 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
         }
     }
 
-    public IRecordProducer CreateProducer() => new GrainRecordProducer(client.Cluster, FindLogAsync);
+    public IRecordProducer CreateProducer() => new ClientRecordProducer(new LogProducer(client.Cluster));
 
     /// <summary>
     /// A stand-in for the client's <c>LogConsumer</c> until it lands: long polls one replica after the other, moving on
