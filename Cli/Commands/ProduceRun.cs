@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Pyralog.Cli.Input;
 using Pyralog.Cli.Logs;
 using Pyralog.Grains.Interfaces.Logs;
@@ -5,27 +6,26 @@ using Pyralog.Grains.Interfaces.Logs;
 namespace Pyralog.Cli.Commands;
 
 /// <summary>
-/// One <c>pyralog produce</c>: reads lines, sends each as a record, and collects the acknowledgements in input order,
-/// waiting for the oldest before reading further when too many records or bytes are unacknowledged. Reading stops at the
-/// first record that failed.
+/// One <c>pyralog produce</c>: one loop reads lines and sends each as a record; another collects the acknowledgements in
+/// input order, printing them with <c>--verbose</c> as they come (flushed whenever it has caught up, so a person typing
+/// sees each). Reading waits when too many records are unacknowledged, and stops at the first record that failed.
 /// </summary>
 internal sealed class ProduceRun(string log, int? partition, byte[]? key, int maxRecordBytes, bool verbose, TextWriter output)
 {
     /// <summary>Records waiting for their acknowledgement before the input is read further.</summary>
     private const int MaxPending = 16_384;
 
-    /// <summary>Bytes of records waiting for their acknowledgement before the input is read further.</summary>
-    private const long MaxPendingBytes = 64L << 20;
+    private readonly Channel<(long Line, Task<RecordAddress> Ack)> _pending =
+        Channel.CreateBounded<(long Line, Task<RecordAddress> Ack)>(new BoundedChannelOptions(MaxPending) { SingleReader = true, SingleWriter = true });
 
-    private readonly Queue<(long Line, int Bytes, Task<RecordAddress> Ack)> _pending = new();
     private readonly List<long> _failed = [];
-    private long _pendingBytes;
+    private volatile Exception? _failure;
 
     public long Read { get; private set; }
 
     public long Acknowledged { get; private set; }
 
-    public Exception? Failure { get; private set; }
+    public Exception? Failure => _failure;
 
     public bool StoppedEarly { get; private set; }
 
@@ -37,43 +37,57 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
     /// </summary>
     public async Task SendAsync(IRecordProducer producer, LineReader reader, CancellationToken stopReading)
     {
-        while (await ReadLineAsync(reader, stopReading) is { } line)
-        {
-            Read++;
-            var record = new ProducerRecord(key, line);
-            var bytes = record.EncodedBytes;
-            var ack = bytes > maxRecordBytes
-                ? Task.FromException<RecordAddress>(new ArgumentException(
-                    $"line {Read} is a record of {bytes} bytes encoded, over the {maxRecordBytes} bytes log '{log}' accepts"))
-                : Send(producer, record);
-            _pending.Enqueue((Read, bytes, ack));
-            _pendingBytes += bytes;
-            // The first record alone: the client's producer looks the log up on its first record, and records produced
-            // while that lookup runs may be admitted out of order (LogProducer at 36a163a); after it, order is kept.
-            while (_pending.Count > 0 && (Read == 1 || _pending.Peek().Ack.IsCompleted || _pending.Count > MaxPending || _pendingBytes > MaxPendingBytes))
-            {
-                await CollectOneAsync();
-            }
-
-            if (Failure is not null || ack.IsFaulted)
-            {
-                StoppedEarly = true;
-                break;
-            }
-        }
-
+        var collecting = CollectAsync();
         try
         {
-            await producer.FlushAsync(CancellationToken.None);
-        }
-        catch (Exception)
-        {
-            // The records it carried fail with their own exceptions.
-        }
+            while (true)
+            {
+                if (_failure is not null)
+                {
+                    StoppedEarly = true;
+                    break;
+                }
 
-        while (_pending.Count > 0)
+                if (await ReadLineAsync(reader, stopReading) is not { } line)
+                {
+                    break;
+                }
+
+                Read++;
+                var record = new ProducerRecord(key, line);
+                var bytes = record.EncodedBytes;
+                var ack = bytes > maxRecordBytes
+                    ? Task.FromException<RecordAddress>(new ArgumentException(
+                        $"line {Read} is a record of {bytes} bytes encoded, over the {maxRecordBytes} bytes log '{log}' accepts"))
+                    : Send(producer, record);
+                await _pending.Writer.WriteAsync((Read, ack), CancellationToken.None);
+                if (Read == 1)
+                {
+                    // The first record alone: the client's producer looks the log up on its first record, and records
+                    // produced while that lookup runs may be admitted out of order (LogProducer at 36a163a).
+                    await ((Task)ack).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+
+                if (ack.IsFaulted || _failure is not null)
+                {
+                    StoppedEarly = true;
+                    break;
+                }
+            }
+
+            try
+            {
+                await producer.FlushAsync(CancellationToken.None);
+            }
+            catch (Exception)
+            {
+                // The records it carried fail with their own exceptions.
+            }
+        }
+        finally
         {
-            await CollectOneAsync();
+            _pending.Writer.Complete();
+            await collecting;
         }
     }
 
@@ -102,26 +116,37 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
         }
     }
 
-    private async Task CollectOneAsync()
+    private async Task CollectAsync()
     {
-        var (line, bytes, ack) = _pending.Dequeue();
-        _pendingBytes -= bytes;
-        try
+        await Task.Yield();
+        var reader = _pending.Reader;
+        while (await reader.WaitToReadAsync())
         {
-            var address = await ack;
-            Acknowledged++;
-            if (verbose)
+            while (reader.TryRead(out var pending))
             {
-                output.WriteLine(address.ToString());
+                try
+                {
+                    var address = await pending.Ack;
+                    Acknowledged++;
+                    if (verbose)
+                    {
+                        output.WriteLine(address.ToString());
+                    }
+                }
+                catch (Exception e)
+                {
+                    _failure ??= e;
+                    _failed.Add(pending.Line);
+                    if (verbose)
+                    {
+                        output.WriteLine("-");
+                    }
+                }
             }
-        }
-        catch (Exception e)
-        {
-            Failure ??= e;
-            _failed.Add(line);
+
             if (verbose)
             {
-                output.WriteLine("-");
+                await output.FlushAsync(CancellationToken.None);
             }
         }
     }
