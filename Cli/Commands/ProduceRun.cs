@@ -61,13 +61,6 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                         $"line {Read} is a record of {bytes} bytes encoded, over the {maxRecordBytes} bytes log '{log}' accepts"))
                     : Send(producer, record);
                 await _pending.Writer.WriteAsync((Read, ack), CancellationToken.None);
-                if (Read == 1)
-                {
-                    // The first record alone: the client's producer looks the log up on its first record, and records
-                    // produced while that lookup runs may be admitted out of order (LogProducer at 36a163a).
-                    await ((Task)ack).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
-
                 if (ack.IsFaulted || _failure is not null)
                 {
                     StoppedEarly = true;
