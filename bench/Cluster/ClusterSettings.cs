@@ -5,7 +5,8 @@ namespace Pyralog.Bench.Cluster;
 /// <summary>
 /// The knobs of the <c>cluster</c> suite, the same for every system: record size, window, how long each case runs,
 /// failover trials. <c>PYRALOG_BENCH_QUICK=1</c> shortens every case (a check that the suite runs end to end, not a
-/// figure); <c>PYRALOG_BENCH_CASES=a,b</c> runs only the cases whose names start with one of the prefixes.
+/// figure); <c>PYRALOG_BENCH_CASES=a,b</c> runs only the cases whose names start with one of the prefixes; <c>PYRALOG_BENCH_SYSTEMS=pyralog,jetstream,etcd</c>
+/// runs only the systems named.
 /// </summary>
 internal static class ClusterSettings
 {
@@ -47,6 +48,11 @@ internal static class ClusterSettings
     public static bool Selected(string @case) =>
         Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
         || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
+
+    /// <summary>PYRALOG_BENCH_SYSTEMS=pyralog,etcd runs only those systems (all when unset).</summary>
+    public static bool SystemSelected(string system) =>
+        Environment.GetEnvironmentVariable("PYRALOG_BENCH_SYSTEMS") is not { Length: > 0 } filter
+        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(system, StringComparer.OrdinalIgnoreCase);
 
     public static void Log(string line) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Suite} {DateTime.UtcNow:HH:mm:ss.fff}: {line}"));

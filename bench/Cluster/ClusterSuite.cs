@@ -60,14 +60,17 @@ public sealed class ClusterSuite : IBenchSuite
         try
         {
             var token = interrupted.Token;
-            if (AnySelected(PyralogCases.Durabilities.SelectMany(d => Cases.Select(c => c + d.Suffix))))
+            if (ClusterSettings.SystemSelected(PyralogCases.System) && AnySelected(PyralogCases.Durabilities.SelectMany(d => Cases.Select(c => c + d.Suffix))))
             {
                 await PyralogCases.RunAsync(report, Path.Combine(root, "pyralog"), token);
             }
 
             if (AnySelected(Cases))
             {
-                if (PeerProcess.Find(NatsCluster.Binary) is { } nats)
+                if (!ClusterSettings.SystemSelected(JetStreamCases.System))
+                {
+                }
+                else if (PeerProcess.Find(NatsCluster.Binary) is { } nats)
                 {
                     await JetStreamCases.RunAsync(report, Path.Combine(root, "jetstream"), nats, token);
                 }
@@ -76,7 +79,10 @@ public sealed class ClusterSuite : IBenchSuite
                     ClusterSettings.Log($"{NatsCluster.Binary} is not on PATH: JetStream skipped (apt-get install nats-server)");
                 }
 
-                if (PeerProcess.Find(EtcdCluster.Binary) is { } etcd)
+                if (!ClusterSettings.SystemSelected(EtcdCases.System))
+                {
+                }
+                else if (PeerProcess.Find(EtcdCluster.Binary) is { } etcd)
                 {
                     await EtcdCases.RunAsync(report, Path.Combine(root, "etcd"), etcd, token);
                 }
