@@ -6,7 +6,8 @@ namespace Pyralog.Bench.Cluster;
 /// Record-at-a-time producing onto one partition, as an application does through the client's producer: each
 /// <see cref="ProduceAsync"/> completes when its record is committed. Records waiting when a batch slot is free go out
 /// together as one idempotent batch (no linger: an idle producer sends a lone record at once), at most
-/// <see cref="MaxInFlight"/> batches of at most <see cref="MaxBatchRecords"/> records outstanding.
+/// <see cref="MaxInFlight"/> batches of at most <see cref="MaxBatchRecords"/> records outstanding (one until the first
+/// is acknowledged).
 /// </summary>
 internal sealed class PyralogBatchingProducer
 {
@@ -20,6 +21,7 @@ internal sealed class PyralogBatchingProducer
     private readonly object _gate = new();
     private long _nextSequence;
     private int _inFlight;
+    private bool _established;
 
     public PyralogBatchingProducer(PyralogPartitionWriter writer, TimeSpan attemptTimeout, TimeSpan deadline)
     {
@@ -43,7 +45,9 @@ internal sealed class PyralogBatchingProducer
 
     private void DispatchLocked()
     {
-        while (_inFlight < MaxInFlight && _queue.Count > 0)
+        // The first batch goes alone: a partition takes any sequence from a producer it does not know yet, so a later
+        // batch overtaking the first would be appended first and the first refused as too old.
+        while (_inFlight < (_established ? MaxInFlight : 1) && _queue.Count > 0)
         {
             var count = Math.Min(MaxBatchRecords, _queue.Count);
             var pending = _queue.GetRange(0, count).ToArray();
@@ -51,7 +55,8 @@ internal sealed class PyralogBatchingProducer
             var batch = new ProducerBatch(_writer.ProducerId, _nextSequence, [.. pending.Select(p => p.Record)]);
             _nextSequence += count;
             _inFlight++;
-            _ = Task.Run(() => SendAsync(batch, pending));
+            // Issued here, in sequence order (the call runs up to its first await): batches leave in the order numbered.
+            _ = SendAsync(batch, pending);
         }
     }
 
@@ -60,6 +65,7 @@ internal sealed class PyralogBatchingProducer
         try
         {
             var ack = await _writer.SendAsync(batch, _attemptTimeout, _deadline).ConfigureAwait(false);
+            Volatile.Write(ref _established, true);
             for (var i = 0; i < pending.Length; i++)
             {
                 pending[i].Done.TrySetResult(ack.FirstOffset + (ulong)i);
