@@ -11,6 +11,7 @@ internal static class ClusterReport
         if (withThroughput)
         {
             report.Add(ClusterSettings.Suite, @case, system, "records/s", result.RecordsPerSecond, "records/s");
+            report.Add(ClusterSettings.Suite, @case, system, "records", result.Counted, "records");
         }
 
         if (result.Latencies.Count > 0)

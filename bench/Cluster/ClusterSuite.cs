@@ -94,6 +94,10 @@ public sealed class ClusterSuite : IBenchSuite
 
             PrintTargets(report);
         }
+        catch (OperationCanceledException) when (interrupted.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            ClusterSettings.Log("interrupted: the figures so far are reported; targets not judged");
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
