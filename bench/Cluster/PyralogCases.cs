@@ -9,10 +9,10 @@ namespace Pyralog.Bench.Cluster;
 /// <summary>
 /// Pyralog's side of the suite: three Pyralog.Silo processes (<see cref="PartitionCluster"/>, Redis membership when
 /// redis-server is installed), one log of one partition at RF 3 per durability (<c>-fsync</c>: a majority fsynced;
-/// <c>-os-cache</c>: a majority's page caches), 100 B records without keys, produced record by record through an
-/// idempotent batching producer at the partition's leader (<see cref="PyralogBatchingProducer"/>: no linger, up to 4
-/// batches of up to 1,000 records in flight). Until <c>Pyralog.Client.Logs.LogProducer</c> is on main, the producer is
-/// the bench's own over <see cref="IPartitionReplicaGrain.ProduceAsync"/>.
+/// <c>-os-cache</c>: a majority's page caches), 100 B records without keys, produced record by record by an idempotent
+/// producer. Built with <c>PYRALOG_CLIENT_LOGS</c> (the client library's <c>LogProducer</c>/<c>LogConsumer</c> are on
+/// main) the records go through the client library (<see cref="PyralogClientPath"/>; <c>PYRALOG_BENCH_PATH=grains</c>
+/// picks the other); otherwise through the grain interfaces (<see cref="PyralogGrainPath"/>).
 /// </summary>
 internal static class PyralogCases
 {
@@ -37,7 +37,8 @@ internal static class PyralogCases
             }
 
             var (log, leader) = await CreateLogAsync(cluster, $"cluster{suffix}", 1, durability);
-            var producer = new PyralogBatchingProducer(new PyralogPartitionWriter(cluster.Grains, log, 0, leader), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30));
+            await using var producer = PathFor(cluster, log, leader);
+            ClusterSettings.Log($"pyralog: records go through {producer.Description}");
             await ClusterReport.RunCaseAsync(report, "produce-100B-window" + suffix, System, async () =>
             {
                 var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, _ => producer.ProduceAsync(record), cancellationToken);
@@ -48,7 +49,7 @@ internal static class PyralogCases
                 var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, _ => producer.ProduceAsync(record), cancellationToken);
                 ClusterReport.Produce(report, "produce-100B-sync" + suffix, System, result, withThroughput: false);
             });
-            await ClusterReport.RunCaseAsync(report, "consume-100B" + suffix, System, () => ConsumeAsync(report, cluster, log, "consume-100B" + suffix, cancellationToken));
+            await ClusterReport.RunCaseAsync(report, "consume-100B" + suffix, System, () => ConsumeAsync(report, cluster, log, producer, "consume-100B" + suffix, cancellationToken));
         }
 
         foreach (var (suffix, durability) in Durabilities)
@@ -56,6 +57,15 @@ internal static class PyralogCases
             await ClusterReport.RunCaseAsync(report, "failover" + suffix, System, () => FailoverAsync(report, cluster, "failover" + suffix, durability, payload, cancellationToken));
         }
     }
+
+    private static IPyralogPath PathFor(PartitionCluster cluster, LogInfo log, int leader) =>
+#if PYRALOG_CLIENT_LOGS
+        Environment.GetEnvironmentVariable("PYRALOG_BENCH_PATH") is "grains"
+            ? new PyralogGrainPath(cluster.Grains, log, leader)
+            : new PyralogClientPath(cluster.Client, log);
+#else
+        new PyralogGrainPath(cluster.Grains, log, leader);
+#endif
 
     /// <summary>Creates a log and waits (bounded) until each partition has a leader and every replica leads or follows; returns it and partition 0's leader.</summary>
     private static async Task<(LogInfo Log, int Leader)> CreateLogAsync(PartitionCluster cluster, string name, int partitions, LogDurability durability)
@@ -68,37 +78,18 @@ internal static class PyralogCases
     }
 
     /// <summary>
-    /// Reads the partition from its first offset to its committed end at the leader (the committed prefix, as a
-    /// consumer fetching would), one read of about <see cref="ClusterSettings.ReadPage"/> records' bytes in flight.
+    /// Reads the partition from its first offset to its committed end when the case began (everything the produce cases
+    /// wrote), one read of about <see cref="ClusterSettings.ReadPage"/> records' bytes in flight.
     /// </summary>
-    private static async Task ConsumeAsync(BenchReport report, PartitionCluster cluster, LogInfo log, string @case, CancellationToken cancellationToken)
+    private static async Task ConsumeAsync(BenchReport report, PartitionCluster cluster, LogInfo log, IPyralogPath path, string @case, CancellationToken cancellationToken)
     {
         var description = await cluster.WaitForLeadersAsync(log.Name, allReplicas: false, TimeSpan.FromSeconds(60));
         var partition = description.Partitions[0];
         var replica = cluster.Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, partition.LeaderReplica));
         var status = await replica.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
         var expected = (long)(status.NextOffset - status.FirstOffset);
-        var maxBytes = ClusterSettings.ReadPage * new ProducerRecord(null, new byte[ClusterSettings.RecordBytes]).EncodedBytes;
-        long records = 0, bytes = 0;
-        var next = status.FirstOffset;
         var watch = Stopwatch.StartNew();
-        while (next < status.NextOffset && watch.Elapsed < ClusterSettings.ConsumeBudget)
-        {
-            var batch = await replica.ReadAsync(next, maxBytes).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            if (batch.Records.Length == 0)
-            {
-                break;
-            }
-
-            records += batch.Records.Length;
-            foreach (var r in batch.Records)
-            {
-                bytes += r.Value.Length;
-            }
-
-            next = batch.NextOffset;
-        }
-
+        var (records, bytes) = await path.ConsumeAsync(expected, ClusterSettings.ConsumeBudget, cancellationToken);
         var elapsed = watch.Elapsed;
         if (bytes != records * ClusterSettings.RecordBytes)
         {
@@ -110,13 +101,14 @@ internal static class PyralogCases
 
     /// <summary>
     /// Trials of <see cref="FailoverProbe"/> on a log of 3 partitions: the partition whose leader runs on a silo that
-    /// may be killed is chosen; the producer sends one record at a time as an idempotent batch (sent again, same sequence,
-    /// to the next replica or the named leader after a refusal or the attempt timeout); the leader's silo process is
+    /// may be killed is chosen; the producer sends one record at a time, idempotently (an attempt not acknowledged within
+    /// 250 ms is sent again, same sequence, to the next replica or the named leader); the leader's silo process is
     /// SIGKILLed and started again on its data before the next trial, which waits until every replica is back.
     /// </summary>
     private static async Task FailoverAsync(BenchReport report, PartitionCluster cluster, string @case, LogDurability durability, byte[] payload, CancellationToken cancellationToken)
     {
-        var (log, _) = await CreateLogAsync(cluster, @case, 3, durability);
+        var (log, leader) = await CreateLogAsync(cluster, @case, 3, durability);
+        await using var path = PathFor(cluster, log, leader);
         var random = new Random(ClusterSettings.Seed);
         var trials = new List<double>();
         var failed = 0;
@@ -136,25 +128,10 @@ internal static class PyralogCases
 
             var (partition, silo) = candidates[random.Next(candidates.Count)];
             var victim = silo.GetValueOrDefault();
-            var writer = new PyralogPartitionWriter(cluster.Grains, log, partition.Partition, partition.LeaderReplica);
-            long sequence = 0;
-            ProducerBatch? pending = null;
-            async Task<bool> Attempt()
-            {
-                pending ??= new ProducerBatch(writer.ProducerId, sequence, [new ProducerRecord(null, payload)]);
-                if (await writer.TrySendAsync(pending, ClusterSettings.AttemptTimeout) is null)
-                {
-                    return false;
-                }
-
-                sequence++;
-                pending = null;
-                return true;
-            }
-
+            var attempt = path.FailoverProducer(partition.Partition, partition.LeaderReplica, payload);
             try
             {
-                var ms = await FailoverProbe.TrialAsync(Attempt, () => cluster.Kill(victim), cancellationToken);
+                var ms = await FailoverProbe.TrialAsync(attempt, () => cluster.Kill(victim), cancellationToken);
                 trials.Add(ms);
                 ClusterSettings.Log(string.Create(CultureInfo.InvariantCulture,
                     $"pyralog {@case} trial {trials.Count}: SIGKILL silo {victim} (leader of partition {partition.Partition}) -> first record acknowledged after {ms:0} ms"));
