@@ -28,7 +28,14 @@ namespace Pyralog.Bench.Cluster;
 /// 2 minutes by default), so compare it with Pyralog's <c>-os-cache</c> figures; etcd acknowledges a put only after a
 /// majority fsynced its WAL, so compare it with Pyralog's <c>-fsync</c> figures. JetStream publishes carry no message id
 /// in the produce cases (no deduplication), while Pyralog's producer is idempotent in every case; etcd writes one key per
-/// record (a key-value store has no append), with its MVCC and index costs.
+/// record (a key-value store has no append), with its MVCC and index costs. Failover: each system keeps its default
+/// timing (etcd: election timeout 1 s; JetStream 2.9: its Raft elections wait 2 to 5 s; Pyralog: the silo's defaults as
+/// <c>PartitionCluster</c> starts it, with a 3 s failure detection).
+/// </para>
+/// <para>
+/// Switches: <c>PYRALOG_BENCH_QUICK=1</c> (a check that it runs, not figures), <c>PYRALOG_BENCH_CASES</c> (case name
+/// prefixes), <c>PYRALOG_BENCH_SYSTEMS</c> (pyralog, jetstream, etcd), <c>PYRALOG_BENCH_PATH=grains</c> (Pyralog through the
+/// grain interfaces instead of the client library).
 /// </para>
 /// </summary>
 public sealed class ClusterSuite : IBenchSuite
