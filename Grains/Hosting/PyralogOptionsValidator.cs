@@ -39,6 +39,32 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Obelisk:ReserveAhead must be between 1 ms and 1 minute (was {o.ReserveAhead}).");
         }
 
+        var r = options.Replication;
+        if (r.TickInterval < TimeSpan.FromMilliseconds(1) || r.TickInterval > TimeSpan.FromSeconds(10))
+        {
+            failures.Add($"Pyralog:Replication:TickInterval must be between 1 ms and 10 s (was {r.TickInterval}).");
+        }
+
+        if (r.ElectionTicks is < 3 or > 1000)
+        {
+            failures.Add($"Pyralog:Replication:ElectionTicks must be in 3..1000 (was {r.ElectionTicks}).");
+        }
+
+        if (r.AppendTimeout < TimeSpan.FromMilliseconds(10))
+        {
+            failures.Add($"Pyralog:Replication:AppendTimeout must be at least 10 ms (was {r.AppendTimeout}).");
+        }
+
+        if (r.HomecomingInterval < TimeSpan.FromMilliseconds(10) || r.HomecomingInterval > r.HomecomingSweep)
+        {
+            failures.Add($"Pyralog:Replication:HomecomingInterval must be at least 10 ms and at most HomecomingSweep (was {r.HomecomingInterval}).");
+        }
+
+        if (options.MetadataReplicas is < 1 or > Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor)
+        {
+            failures.Add($"Pyralog:MetadataReplicas must be in 1..{Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor} (was {options.MetadataReplicas}).");
+        }
+
         try
         {
             options.Store.Validate();

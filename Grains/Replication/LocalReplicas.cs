@@ -15,7 +15,16 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     // deactivated; key → true for the metadata group's.
     private readonly ConcurrentDictionary<string, bool> _active = new(StringComparer.Ordinal);
 
-    public void Add(string key, bool metadata) => _active[key] = metadata;
+    private long _additions;
+
+    public void Add(string key, bool metadata)
+    {
+        _active[key] = metadata;
+        Interlocked.Increment(ref _additions);
+    }
+
+    /// <summary>How many activations were added so far: a watcher that saw a smaller number has new replicas to check.</summary>
+    public long Additions => Interlocked.Read(ref _additions);
 
     public void Remove(string key) => _active.TryRemove(key, out _);
 

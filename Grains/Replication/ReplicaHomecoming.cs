@@ -10,9 +10,10 @@ namespace Pyralog.Grains.Replication;
 /// holds a sibling of its group; when its home silo (the one with its data, see ReplicaPlacementDirector) is active
 /// again, the replica is asked to migrate there (<see cref="IRaftReplicaGrain.ReturnHomeAsync"/>) so that every group is
 /// back on distinct silos and survives the next failure. The watcher checks the local replicas when membership
-/// changes, again every <see cref="ReplicaTiming.HomecomingInterval"/> while any replica it asked is still here (a
-/// leader first hands over its leadership; a follower of a leaderless group waits), and at least every
-/// <see cref="ReplicaTiming.HomecomingSweep"/> (a replica placed away while views of membership differed).
+/// changes and when a replica activated here (one placed away while its home was down may finish activating after
+/// the home came back: a new incarnation can wait seconds for an obelisk's lease), again every
+/// <see cref="ReplicaTiming.HomecomingInterval"/> while any replica it asked is still here (a leader first hands over
+/// its leadership; a follower of a leaderless group waits), and at least every <see cref="ReplicaTiming.HomecomingSweep"/>.
 /// </summary>
 internal sealed class ReplicaHomecoming(
     IClusterMembershipService membership, LocalReplicas replicas, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaHomecoming> logger)
@@ -41,6 +42,7 @@ internal sealed class ReplicaHomecoming(
         var timing = options.Value.Replication;
         using var timer = new PeriodicTimer(timing.HomecomingInterval, time);
         var seenVersion = MembershipVersion.MinValue;
+        var seenAdditions = -1L;
         var lastSweep = time.GetTimestamp();
         var asked = 0;
         try
@@ -48,12 +50,15 @@ internal sealed class ReplicaHomecoming(
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
                 var snapshot = membership.CurrentSnapshot;
-                if (snapshot.Version == seenVersion && asked == 0 && time.GetElapsedTime(lastSweep) < timing.HomecomingSweep)
+                var additions = replicas.Additions;
+                if (snapshot.Version == seenVersion && additions == seenAdditions && asked == 0 &&
+                    time.GetElapsedTime(lastSweep) < timing.HomecomingSweep)
                 {
                     continue;
                 }
 
                 seenVersion = snapshot.Version;
+                seenAdditions = additions;
                 lastSweep = time.GetTimestamp();
                 asked = Sweep(snapshot);
             }

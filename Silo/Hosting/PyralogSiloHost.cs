@@ -79,6 +79,8 @@ public static class PyralogSiloHost
             {
                 o.DataDirectory = pyralog.DataDirectory;
                 o.Obelisk = pyralog.Obelisk;
+                o.Replication = pyralog.Replication;
+                o.MetadataReplicas = pyralog.MetadataReplicas;
             });
         });
         return builder;

@@ -440,6 +440,26 @@ public sealed class PartitionSuite : IBenchSuite
         var pids = cluster.ProcessIds;
         var cpu = await SettledCpuPercentAsync(pids);
         var rss = pids.Max(ProcessUsage.ResidentBytes);
+
+        // Status calls do not wake a replica: how many still tick after the window (each costs heartbeats every tick).
+        var awake = 0;
+        var awakeKeys = new List<string>();
+        for (var p = 0; p < log.Partitions; p++)
+        {
+            var statuses = await Task.WhenAll(Enumerable.Range(0, log.ReplicationFactor)
+                .Select(r => cluster.Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(p, r)).GetStatusAsync()));
+            foreach (var status in statuses.Where(s => !s.Quiesced))
+            {
+                awake++;
+                if (awakeKeys.Count < 5)
+                {
+                    awakeKeys.Add($"{status.Key} {status.Role} t{status.Term} commit {status.CommitIndex}/{status.LastIndex}");
+                }
+            }
+        }
+
+        Log($"{awake} of {log.Partitions * log.ReplicationFactor} replicas still tick{(awake == 0 ? "" : $", e.g. {string.Join("; ", awakeKeys)}")}");
+        report.Add(Suite, @case, "pyralog", "awake replicas", awake, "replicas");
         report.Add(Suite, @case, "pyralog", "cpu %", cpu, "% of one core");
         report.Add(Suite, @case, "pyralog", "rss MB", rss / 1048576.0, "MB");
         Target(report, @case, "cpu %", v => v <= 5, "<= 5 % of one core");

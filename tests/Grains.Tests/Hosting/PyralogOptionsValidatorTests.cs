@@ -16,6 +16,11 @@ public sealed class PyralogOptionsValidatorTests
         options.Obelisk.LeaseDuration = TimeSpan.FromMilliseconds(10);
         options.Obelisk.MaxClockLead = TimeSpan.Zero;
         options.Obelisk.ReserveAhead = TimeSpan.FromHours(1);
+        options.Replication.TickInterval = TimeSpan.Zero;
+        options.Replication.ElectionTicks = 2;
+        options.Replication.AppendTimeout = TimeSpan.FromMilliseconds(1);
+        options.Replication.HomecomingInterval = TimeSpan.FromMinutes(2);
+        options.MetadataReplicas = 8;
         var result = _validator.Validate(null, options);
         Assert.True(result.Failed);
         var failures = result.Failures!.ToArray();
@@ -24,6 +29,11 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:MaxClockSkew", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:MaxClockLead", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:ReserveAhead", StringComparison.Ordinal));
-        Assert.Equal(5, failures.Length);
+        Assert.Contains("Pyralog:Replication:TickInterval must be between 1 ms and 10 s (was 00:00:00).", failures);
+        Assert.Contains("Pyralog:Replication:ElectionTicks must be in 3..1000 (was 2).", failures);
+        Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:AppendTimeout", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:HomecomingInterval", StringComparison.Ordinal));
+        Assert.Contains("Pyralog:MetadataReplicas must be in 1..7 (was 8).", failures);
+        Assert.Equal(10, failures.Length);
     }
 }

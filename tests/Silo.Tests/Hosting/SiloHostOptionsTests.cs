@@ -62,6 +62,18 @@ public sealed class SiloHostOptionsTests
         Assert.Contains(e.Failures, f => f.Contains("Silo:ProbeTimeout '2' is not a duration"));
     }
 
+    [Fact]
+    public void Replication_settings_reach_the_grains()
+    {
+        using var host = PyralogSiloHost.CreateBuilder(
+            ["--Pyralog:Replication:TickInterval", "50ms", "--Pyralog:Replication:ElectionTicks", "12", "--Pyralog:Replication:HomecomingInterval", "2s", "--Pyralog:MetadataReplicas", "5"]).Build();
+        var options = host.Services.GetRequiredService<IOptions<Pyralog.Grains.Hosting.PyralogOptions>>().Value;
+        Assert.Equal(TimeSpan.FromMilliseconds(50), options.Replication.TickInterval);
+        Assert.Equal(12, options.Replication.ElectionTicks);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.Replication.HomecomingInterval);
+        Assert.Equal(5, options.MetadataReplicas);
+    }
+
     [Theory]
     [InlineData("--silo-port", "abc", "Silo:SiloPort")]
     [InlineData("--membership", "foo", "Silo:Membership")]

@@ -133,6 +133,12 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGSTOP: the process stays, its sockets stay open, nothing answers (a long GC pause, a hung VM).</summary>
+    public void Freeze(int silo) => (_silos[silo] ?? throw new InvalidOperationException($"silo {silo} does not run")).Freeze();
+
+    /// <summary>SIGCONT after <see cref="Freeze"/>.</summary>
+    public void Thaw(int silo) => (_silos[silo] ?? throw new InvalidOperationException($"silo {silo} does not run")).Thaw();
+
     /// <summary>Starts a killed silo again on its ports, on its data directory or (<paramref name="wipeData"/>) on an empty one.</summary>
     public async Task RestartAsync(int silo, bool wipeData)
     {

@@ -135,7 +135,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
             var moves = string.Join('\n', Enumerable.Range(0, PartitionCluster.Size).Where(cluster.IsRunning).Select(s =>
                 $"silo {s} on replicas moving home:\n" + string.Join('\n', cluster.OutputTail(s, 2000).Split('\n')
                     .Where(l => l.Contains("home", StringComparison.Ordinal) || l.Contains("leadership", StringComparison.Ordinal) || l.Contains("Stopped", StringComparison.Ordinal))
-                    .TakeLast(20))));
+                    .TakeLast(20)) + $"\nsilo {s}'s last lines:\n{cluster.OutputTail(s, 30)}"));
             throw new TimeoutException($"{e.Message}\nsilo {silo} said:\n{cluster.OutputTail(silo)}\n{moves}", e);
         }
 
