@@ -10,4 +10,13 @@ public static class ExitCodes
 
     /// <summary>Bad input: an unknown switch, a stray argument, a value that does not parse or is out of range.</summary>
     public const int BadInput = 2;
+
+    /// <summary>
+    /// The cluster answered and refused: no log has the name, a log of that name exists with another shape, a record is
+    /// over the log's limit.
+    /// </summary>
+    public const int Refused = 3;
+
+    /// <summary>Ctrl+C (SIGINT) or SIGTERM stopped a command before it finished (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }

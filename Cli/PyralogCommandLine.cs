@@ -1,17 +1,24 @@
 using System.CommandLine;
 using Pyralog.Cli.Commands;
+using Pyralog.Cli.Logs;
 
 namespace Pyralog.Cli;
 
 /// <summary>The <c>pyralog</c> command tree, writing to the given streams so tests can run it in-process.</summary>
 public static class PyralogCommandLine
 {
-    public static RootCommand Create(TextWriter output, TextWriter error)
+    public static RootCommand Create(TextWriter output, TextWriter error) =>
+        Create(Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System);
+
+    internal static RootCommand Create(Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time)
     {
         var connection = new ConnectionOptions();
         var root = new RootCommand("pyralog: a distributed log on Orleans");
         connection.AddTo(root);
         root.Subcommands.Add(IdsCommand.Create(connection, output, error));
+        root.Subcommands.Add(LogCommand.Create(connection, sessions, output, error));
+        root.Subcommands.Add(ProduceCommand.Create(connection, sessions, input, output, error, time));
+        root.Subcommands.Add(ConsumeCommand.Create(connection, sessions, output, error));
         return root;
     }
 
@@ -19,15 +26,28 @@ public static class PyralogCommandLine
     /// Runs a command. Bad input is one line on <paramref name="error"/> and exit code 2, never usage text on
     /// <paramref name="output"/>: a script's <c>ID=$(pyralog ids next)</c> must not capture help.
     /// </summary>
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
+        RunAsync(args, Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System);
+
+    /// <summary>
+    /// Runs a command reading <paramref name="input"/> (stdin), with the cluster behind <paramref name="sessions"/>.
+    /// With an <paramref name="interrupt"/> token the caller handles Ctrl+C and SIGTERM (the Orleans client's host
+    /// would otherwise swallow them); without one System.CommandLine does.
+    /// </summary>
+    internal static Task<int> RunAsync(
+        string[] args, Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, CancellationToken? interrupt = null)
     {
-        var result = Create(output, error).Parse(args);
+        var result = Create(input, output, error, sessions, time).Parse(args);
         if (result.Errors is [var first, ..])
         {
-            error.WriteLine($"pyralog: {first.Message}");
+            // "pyralog log remove x" says 'remove' is unknown rather than that a subcommand is missing.
+            var unmatched = result.UnmatchedTokens is [var token, ..] ? result.Errors.FirstOrDefault(e => e.Message.Contains($"'{token}'", StringComparison.Ordinal)) : null;
+            error.WriteLine($"pyralog: {(unmatched ?? first).Message}");
             return Task.FromResult(ExitCodes.BadInput);
         }
 
-        return result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return interrupt is { } signal
+            ? result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, signal)
+            : result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
     }
 }

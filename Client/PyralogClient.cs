@@ -4,8 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using Pyralog.Client.Logs;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
+using Pyralog.Grains.Interfaces.Logs;
 using StackExchange.Redis;
 
 namespace Pyralog.Client;
@@ -15,12 +17,14 @@ public sealed class PyralogClient : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly Lazy<ScarabIdGenerator> _ids;
+    private readonly LogMetadata _logs;
 
     private PyralogClient(IHost host)
     {
         _host = host;
         Cluster = host.Services.GetRequiredService<IClusterClient>();
         _ids = new Lazy<ScarabIdGenerator>(() => new ScarabIdGenerator(Cluster, new ScarabIdGeneratorOptions()));
+        _logs = new LogMetadata(Cluster, TimeProvider.System);
     }
 
     /// <summary>The Orleans client underneath, for calling grains directly.</summary>
@@ -135,6 +139,28 @@ public sealed class PyralogClient : IAsyncDisposable
 
     /// <summary>A Scarab ID generator of its own, with <paramref name="options"/>.</summary>
     public IScarabIdGenerator CreateIdGenerator(ScarabIdGeneratorOptions options) => new ScarabIdGenerator(Cluster, options);
+
+    /// <summary>A producer sharing this client's log metadata cache (dispose it to flush and close it).</summary>
+    public LogProducer CreateProducer(ProducerOptions? o = null) => new(_logs, o);
+
+    /// <summary>A consumer sharing this client's log metadata cache.</summary>
+    public LogConsumer CreateConsumer(ConsumerOptions? o = null) => new(_logs, o);
+
+    /// <summary>Creates a log (idempotent for the same shape; see <see cref="IPyralogAdminGrain.CreateLogAsync"/>).</summary>
+    public Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings? settings = null) =>
+        Admin.CreateLogAsync(name, partitions, replicationFactor, settings);
+
+    /// <summary>Deletes a log.</summary>
+    /// <exception cref="InvalidOperationException">No log has that name.</exception>
+    public Task DeleteLogAsync(string name) => Admin.DeleteLogAsync(name);
+
+    public Task<LogInfo[]> ListLogsAsync() => Admin.ListLogsAsync();
+
+    /// <summary>The log and the live state of each partition.</summary>
+    /// <exception cref="InvalidOperationException">No log has that name.</exception>
+    public Task<LogDescription> DescribeLogAsync(string name) => Admin.DescribeLogAsync(name);
+
+    private IPyralogAdminGrain Admin => Cluster.GetGrain<IPyralogAdminGrain>(0);
 
     public async ValueTask DisposeAsync()
     {

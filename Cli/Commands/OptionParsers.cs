@@ -1,10 +1,14 @@
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Text.RegularExpressions;
+using Pyralog.Cli.Logs;
+using Pyralog.Cli.Output;
+using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Cli.Commands;
 
 /// <summary>Option values parsed with messages that name the option, the accepted range and what was given.</summary>
-internal static class OptionParsers
+internal static partial class OptionParsers
 {
     public static int Integer(ArgumentResult result, string option, int min, int max, int fallback)
     {
@@ -75,4 +79,72 @@ internal static class OptionParsers
 
         return Enum.Parse<TEnum>(name);
     }
+
+    /// <summary>A log name as the metadata group accepts it: 1..200 letters, digits, '.', '_' and '-'.</summary>
+    public static string LogName(ArgumentResult result)
+    {
+        var text = result.Tokens is [.., var last] ? last.Value : "";
+        if (text.Length is 0 or > 200 || !LogNamePattern().IsMatch(text))
+        {
+            result.AddError($"'{text}' is not a log name: expected 1..200 letters, digits, '.', '_' or '-'.");
+        }
+
+        return text;
+    }
+
+    public static LogDurability Durability(ArgumentResult result, string option)
+    {
+        if (result.Tokens is not [.., var last])
+        {
+            return LogDurability.Fsync;
+        }
+
+        if (LogText.TryParseDurability(last.Value, out var durability))
+        {
+            return durability;
+        }
+
+        result.AddError($"{option} must be fsync or os-cache (was '{last.Value}').");
+        return LogDurability.Fsync;
+    }
+
+    /// <summary><c>earliest</c>, <c>latest</c>, an offset (unsigned decimal) or an ISO-8601 time (UTC when it names no offset).</summary>
+    public static ConsumeStart From(ArgumentResult result, string option)
+    {
+        if (result.Tokens is not [.., var last])
+        {
+            return ConsumeStart.Earliest;
+        }
+
+        var text = last.Value;
+        if (string.Equals(text, "earliest", StringComparison.OrdinalIgnoreCase))
+        {
+            return ConsumeStart.Earliest;
+        }
+
+        if (string.Equals(text, "latest", StringComparison.OrdinalIgnoreCase))
+        {
+            return ConsumeStart.Latest;
+        }
+
+        if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        {
+            return ConsumeStart.At(offset);
+        }
+
+        if (IsoTimePattern().IsMatch(text)
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return ConsumeStart.After(time);
+        }
+
+        result.AddError($"{option} must be earliest, latest, an offset or an ISO-8601 time such as 2026-11-30T18:00:00Z (was '{text}').");
+        return ConsumeStart.Earliest;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex LogNamePattern();
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})?)?$", RegexOptions.IgnoreCase)]
+    private static partial Regex IsoTimePattern();
 }

@@ -31,10 +31,10 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
 
     /// <summary>
     /// Like <see cref="ReadAsync"/> without linearizability, but at the committed end it waits up to
-    /// <paramref name="maxWait"/> (at most 30 s) for records at <paramref name="fromOffset"/> instead of answering at
+    /// <paramref name="maxWait"/> (at most 20 s, below Orleans' default response timeout) for records at <paramref name="fromOffset"/> instead of answering at
     /// once: a consumer at the end of the log long-polls instead of spinning. Returns an empty batch when none came.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The offset is below the first retained offset or beyond the committed end, or the wait is negative or over 30 s.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The offset is below the first retained offset or beyond the committed end, or the wait is negative or over 20 s.</exception>
     [Alias("PollAsync")]
     Task<ReadBatch> PollAsync(ulong fromOffset, int maxBytes, TimeSpan maxWait);
 

@@ -36,6 +36,7 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task<AppendAck> AppendAsync(ProducerRecord[] records)
     {
+        ThrowIfDeleted();
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
@@ -44,6 +45,7 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
     {
+        ThrowIfDeleted();
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.ProducerId == 0)
         {
@@ -76,6 +78,7 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false)
     {
+        ThrowIfDeleted();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
         await SettingsAsync();
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
@@ -137,15 +140,21 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task<ulong> FindOffsetAsync(DateTimeOffset at)
     {
+        ThrowIfDeleted();
         await SettingsAsync();
         Driver?.Wake();
         return _state.FindOffset(at.ToUnixTimeMilliseconds());
     }
 
-    public Task<ReplicaStatus> GetStatusAsync() => Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset));
+    public Task<ReplicaStatus> GetStatusAsync()
+    {
+        ThrowIfDeleted();
+        return Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset));
+    }
 
     public async Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap)
     {
+        ThrowIfDeleted();
         ArgumentNullException.ThrowIfNull(bootstrap);
         if (_settings is null)
         {
@@ -157,8 +166,14 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task DeleteAsync()
     {
+        if (Deleted)
+        {
+            return;
+        }
+
         SetTicking(false);
         Driver?.Dispose();
+        Deleted = true; // calls still reaching this activation before it goes answer that the log is gone
         using var write = new WriteBatch();
         Storage.DeleteAll(write);
         if (write.Count > 0)

@@ -56,6 +56,9 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
     protected ReplicaDriver? Driver { get; private set; }
 
+    /// <summary>True when this replica's log was deleted (its tombstone is all it keeps here).</summary>
+    protected bool Deleted { get; set; }
+
     protected IReplicaStateMachine Machine { get; private set; } = null!;
 
     protected Storage.Native.PyramidStore Store => _siloStore.Store;
@@ -71,6 +74,12 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
         Partition = parsed.Partition;
         Replica = parsed.Replica;
         var storeLog = ReplicaKv.StoreLog(LogId, Partition, Replica);
+        if (await Store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted), cancellationToken) is not null)
+        {
+            Deleted = true; // its log was deleted: it answers so, and runs no Raft node
+            return;
+        }
+
         Storage = await ReplicaStorage.OpenAsync(Store, storeLog);
         if (Storage.HardState.Incarnation == 0)
         {
@@ -128,8 +137,20 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
         return Task.CompletedTask;
     }
 
-    public Task<ReplicaPrepared> PrepareAsync() =>
-        Task.FromResult(new ReplicaPrepared(Storage.HardState.Incarnation, Storage.Metadata.LastIndex > 0));
+    /// <exception cref="InvalidOperationException">This replica's log was deleted.</exception>
+    protected void ThrowIfDeleted()
+    {
+        if (Deleted)
+        {
+            throw new InvalidOperationException($"no log has id {LogId} (it was deleted): replica {Key} does not exist");
+        }
+    }
+
+    public Task<ReplicaPrepared> PrepareAsync()
+    {
+        ThrowIfDeleted();
+        return Task.FromResult(new ReplicaPrepared(Storage.HardState.Incarnation, Storage.Metadata.LastIndex > 0));
+    }
 
     /// <summary>Starts the group with the configuration of <paramref name="incarnations"/> (slot i = Raft id i + 1) if this replica may (see the founding rule).</summary>
     protected async Task<bool> BootstrapGroupAsync(long[] incarnations)

@@ -8,7 +8,8 @@ namespace Pyralog.Grains.Replication;
 /// KV space under <c>'R' ‖ store log (big-endian)</c>, so one replica's keys are contiguous and one prefix scan finds
 /// them all: <c>h</c> hard state, <c>m</c> term runs and configuration history, <c>n</c> snapshot, <c>a</c> the state
 /// machine's applied state, <c>s</c> the log's settings, <c>o ‖ last offset</c> the partition's offset index (see PartitionState),
-/// <c>p ‖ producer id</c> an idempotent producer's last batches (see ProducerTable).
+/// <c>p ‖ producer id</c> an idempotent producer's last batches (see ProducerTable), <c>x</c> the tombstone a deleted
+/// log's replica leaves (all it keeps: a late message must not revive it).
 /// </summary>
 internal static class ReplicaKv
 {
@@ -19,6 +20,7 @@ internal static class ReplicaKv
     public const byte OffsetIndex = (byte)'o';
     public const byte Settings = (byte)'s';
     public const byte Producers = (byte)'p';
+    public const byte Deleted = (byte)'x';
 
     /// <summary>
     /// The store log of a replica: log id (up to 2^40) ‖ partition (16 bits) ‖ replica slot (8 bits). User logs have ids

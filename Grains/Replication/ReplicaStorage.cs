@@ -204,6 +204,8 @@ internal sealed class ReplicaStorage : IRaftStorage
         {
             write.Delete(keys.Key);
         }
+
+        write.Put(ReplicaKv.Key(StoreLog, ReplicaKv.Deleted), [1]);
     }
 
     private static int EstimateBytes(LogEntry[] entries)

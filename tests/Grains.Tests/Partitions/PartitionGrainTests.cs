@@ -104,6 +104,15 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
         Assert.Null(await admin.GetLogAsync("temporary"));
         Assert.Contains("no log is named", (await Assert.ThrowsAsync<InvalidOperationException>(() => admin.DeleteLogAsync("temporary"))).Message);
 
+        // Its replicas (deactivated with their data dropped) answer that the log is gone, however they are reached again.
+        for (var r = 0; r < 3; r++)
+        {
+            var replica = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r));
+            var append = await Assert.ThrowsAsync<InvalidOperationException>(() => replica.AppendAsync([Rec("late")]));
+            Assert.Contains($"no log has id {log.Id}", append.Message);
+            Assert.Contains($"no log has id {log.Id}", (await Assert.ThrowsAsync<InvalidOperationException>(() => replica.ReadAsync(0, 1024))).Message);
+        }
+
         var again = await admin.CreateLogAsync("temporary", 1, 3);
         Assert.True(again.Id > log.Id);
         Assert.Equal(0ul, (await (await LeaderAsync(again, 0)).AppendAsync([Rec("y")])).FirstOffset);

@@ -1,0 +1,146 @@
+using System.Threading.Channels;
+using Pyralog.Cli.Input;
+using Pyralog.Cli.Logs;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Cli.Commands;
+
+/// <summary>
+/// One <c>pyralog produce</c>: one loop reads lines and sends each as a record; another collects the acknowledgements in
+/// input order, printing them with <c>--verbose</c> as they come (flushed whenever it has caught up, so a person typing
+/// sees each). Reading waits when too many records are unacknowledged, and stops at the first record that failed.
+/// </summary>
+internal sealed class ProduceRun(string log, int? partition, byte[]? key, int maxRecordBytes, bool verbose, TextWriter output)
+{
+    /// <summary>Records waiting for their acknowledgement before the input is read further.</summary>
+    private const int MaxPending = 16_384;
+
+    private readonly Channel<(long Line, Task<RecordAddress> Ack)> _pending =
+        Channel.CreateBounded<(long Line, Task<RecordAddress> Ack)>(new BoundedChannelOptions(MaxPending) { SingleReader = true, SingleWriter = true });
+
+    private readonly List<long> _failed = [];
+    private volatile Exception? _failure;
+
+    public long Read { get; private set; }
+
+    public long Acknowledged { get; private set; }
+
+    public Exception? Failure => _failure;
+
+    public bool StoppedEarly { get; private set; }
+
+    public IReadOnlyList<long> Failed => _failed;
+
+    /// <summary>
+    /// Sends every line until the input ends, a record fails, or <paramref name="stopReading"/> (Ctrl+C) ends the input
+    /// like an end of file: the records read so far are still sent and waited for.
+    /// </summary>
+    public async Task SendAsync(IRecordProducer producer, LineReader reader, CancellationToken stopReading)
+    {
+        var collecting = CollectAsync();
+        try
+        {
+            while (true)
+            {
+                if (_failure is not null)
+                {
+                    StoppedEarly = true;
+                    break;
+                }
+
+                if (await ReadLineAsync(reader, stopReading) is not { } line)
+                {
+                    break;
+                }
+
+                Read++;
+                var record = new ProducerRecord(key, line);
+                var bytes = record.EncodedBytes;
+                var ack = bytes > maxRecordBytes
+                    ? Task.FromException<RecordAddress>(new ArgumentException(
+                        $"line {Read} is a record of {bytes} bytes encoded, over the {maxRecordBytes} bytes log '{log}' accepts"))
+                    : Send(producer, record);
+                await _pending.Writer.WriteAsync((Read, ack), CancellationToken.None);
+                if (ack.IsFaulted || _failure is not null)
+                {
+                    StoppedEarly = true;
+                    break;
+                }
+            }
+
+            try
+            {
+                await producer.FlushAsync(CancellationToken.None);
+            }
+            catch (Exception)
+            {
+                // The records it carried fail with their own exceptions.
+            }
+        }
+        finally
+        {
+            _pending.Writer.Complete();
+            await collecting;
+        }
+    }
+
+    private static async Task<byte[]?> ReadLineAsync(LineReader reader, CancellationToken stopReading)
+    {
+        try
+        {
+            // WaitAsync too: a read of a pipe or terminal does not always honour the token.
+            return await reader.ReadLineAsync(stopReading).AsTask().WaitAsync(stopReading);
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private Task<RecordAddress> Send(IRecordProducer producer, ProducerRecord record)
+    {
+        try
+        {
+            return producer.ProduceAsync(log, partition, record, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<RecordAddress>(e);
+        }
+    }
+
+    private async Task CollectAsync()
+    {
+        await Task.Yield();
+        var reader = _pending.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var pending))
+            {
+                try
+                {
+                    var address = await pending.Ack;
+                    Acknowledged++;
+                    if (verbose)
+                    {
+                        output.WriteLine(address.ToString());
+                    }
+                }
+                catch (Exception e)
+                {
+                    _failure ??= e;
+                    _failed.Add(pending.Line);
+                    if (verbose)
+                    {
+                        output.WriteLine("-");
+                    }
+                }
+            }
+
+            if (verbose)
+            {
+                await output.FlushAsync(CancellationToken.None);
+            }
+        }
+    }
+}

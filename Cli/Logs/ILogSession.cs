@@ -1,0 +1,29 @@
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Cli.Logs;
+
+/// <summary>
+/// What the log commands need from a cluster: the seam between parsing and printing (tested without a cluster) and the
+/// client library (<see cref="ClientLogSession"/>).
+/// </summary>
+internal interface ILogSession : IAsyncDisposable
+{
+    Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings settings);
+
+    Task DeleteLogAsync(string name);
+
+    Task<LogInfo[]> ListLogsAsync();
+
+    /// <summary>The log, or null when no log has that name.</summary>
+    Task<LogInfo?> FindLogAsync(string name);
+
+    Task<LogDescription> DescribeLogAsync(string name);
+
+    /// <summary>The offset of the first record of the partition appended at or after <paramref name="time"/> (the committed end when none).</summary>
+    Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time);
+
+    IRecordProducer CreateProducer();
+
+    /// <summary>The committed records of one partition from <paramref name="from"/> on, waiting at the end for more.</summary>
+    IAsyncEnumerable<LogRecord> ConsumeAsync(string log, int partition, ConsumeStart from, CancellationToken cancellationToken);
+}

@@ -1,0 +1,48 @@
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Logs;
+
+/// <summary>
+/// A log as a client last read it from the metadata group, and per partition the replica slot believed to lead
+/// (a hint: a wrong one costs one NotLeader redirect). Refreshing the same log keeps the leader hints.
+/// </summary>
+internal sealed class CachedLog
+{
+    // Invariant: one slot per partition, each in 0..ReplicationFactor-1; read and written with Volatile.
+    private readonly int[] _leaders;
+
+    public CachedLog(LogInfo info, long fetchedAt)
+        : this(info, fetchedAt, new int[info.Partitions])
+    {
+    }
+
+    private CachedLog(LogInfo info, long fetchedAt, int[] leaders)
+    {
+        Info = info;
+        FetchedAt = fetchedAt;
+        _leaders = leaders;
+    }
+
+    public LogInfo Info { get; }
+
+    /// <summary>When it was read (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long FetchedAt { get; }
+
+    public CachedLog Refreshed(LogInfo info, long fetchedAt) =>
+        info.Id == Info.Id && info.Partitions == Info.Partitions ? new CachedLog(info, fetchedAt, _leaders) : new CachedLog(info, fetchedAt);
+
+    public int Leader(int partition) => Volatile.Read(ref _leaders[partition]);
+
+    /// <summary>Follows a NotLeader hint: the grain key of the leader the replica named.</summary>
+    public void FollowHint(int partition, string leaderKey)
+    {
+        if (ReplicaGrainKey.TryParse(leaderKey, out var key) && key.Log == Info.Id && key.Partition == partition && key.Replica < Info.ReplicationFactor)
+        {
+            Volatile.Write(ref _leaders[partition], key.Replica);
+        }
+    }
+
+    /// <summary>The replica in <paramref name="slot"/> did not answer: believe the next one leads (it redirects if not).</summary>
+    public void Skip(int partition, int slot) =>
+        Interlocked.CompareExchange(ref _leaders[partition], (slot + 1) % Info.ReplicationFactor, slot);
+}

@@ -1,0 +1,118 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Logs;
+
+/// <summary>
+/// Reads committed records of a log as <see cref="IAsyncEnumerable{T}"/>s. Any replica serves a partition's committed
+/// prefix, so the consumer reads from the one it believes leads and fails over to the others when it does not answer;
+/// its position (the next offset) is its own, so a failover neither repeats nor skips an offset. At the end of a
+/// partition it long-polls (the replica answers when records arrive or after <see cref="ConsumerOptions.MaxWait"/>).
+/// An enumeration ends only through its cancellation token or an error. Thread-safe; enumerations are independent.
+/// </summary>
+public sealed class LogConsumer
+{
+    private const int MergeCapacity = 1024;
+
+    private readonly LogMetadata _metadata;
+    private readonly ConsumerOptions _options;
+    private readonly TimeProvider _time;
+
+    /// <summary>A consumer of its own (its own log metadata cache); <see cref="PyralogClient.CreateConsumer"/> shares the client's.</summary>
+    public LogConsumer(IGrainFactory grains, ConsumerOptions? options = null, TimeProvider? time = null)
+        : this(new LogMetadata(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
+    {
+    }
+
+    internal LogConsumer(LogMetadata metadata, ConsumerOptions? options)
+    {
+        options ??= new ConsumerOptions();
+        options.Validate();
+        _metadata = metadata;
+        _options = options;
+        _time = metadata.Time;
+    }
+
+    /// <summary>The records of one partition from <paramref name="from"/> on, waiting for new ones at the end.</summary>
+    /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>, or it was deleted while being read.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one (the message names it).</exception>
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeFrom from, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(from);
+        var cached = await _metadata.GetAsync(log, ct).ConfigureAwait(false);
+        if (partition < 0 || partition >= cached.Info.Partitions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(partition), partition, $"log '{log}' has {cached.Info.Partitions} partitions (0..{cached.Info.Partitions - 1})");
+        }
+
+        var reader = new PartitionReader(_metadata, _options, cached, partition);
+        var position = await reader.StartAsync(from, ct).ConfigureAwait(false);
+        var atEnd = false;
+        while (true)
+        {
+            var batch = await reader.FetchAsync(position, atEnd, ct).ConfigureAwait(false);
+            foreach (var record in batch.Records)
+            {
+                if (record.Offset < position)
+                {
+                    continue; // already delivered (never expected: replicas answer from the offset asked)
+                }
+
+                yield return new ConsumedRecord(log, partition, record.Epoch, record.Offset, record.Id, record.Key, record.Value, record.Headers, record.AppendTime);
+                position = record.Offset + 1;
+            }
+
+            atEnd = batch.Records.Length == 0 || position >= batch.CommittedNext;
+        }
+    }
+
+    /// <summary>The records of every partition of the log from <paramref name="from"/> on, interleaved as they arrive (ordered within each partition).</summary>
+    /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>, or it was deleted while being read.</exception>
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAllAsync(string log, ConsumeFrom from, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(from);
+        var cached = await _metadata.GetAsync(log, ct).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var merged = Channel.CreateBounded<ConsumedRecord>(new BoundedChannelOptions(MergeCapacity) { SingleReader = true });
+        var pumps = new Task[cached.Info.Partitions];
+        for (var p = 0; p < pumps.Length; p++)
+        {
+            pumps[p] = PumpAsync(log, p, from, merged.Writer, stop.Token);
+        }
+
+        try
+        {
+            await foreach (var record in merged.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                yield return record;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(pumps).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PumpAsync(string log, int partition, ConsumeFrom from, ChannelWriter<ConsumedRecord> into, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var record in ConsumeAsync(log, partition, from, ct).ConfigureAwait(false))
+            {
+                await into.WriteAsync(record, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // the merged enumeration ended
+        }
+        catch (Exception e)
+        {
+            into.TryComplete(e); // the first partition that fails ends the merged enumeration with its error
+        }
+    }
+}

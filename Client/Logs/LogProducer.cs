@@ -1,0 +1,360 @@
+using Pyralog.Client.Obelisk;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Logs;
+
+/// <summary>
+/// Produces records to logs: batches per partition (sent when full, after <see cref="ProducerOptions.Linger"/>, or on
+/// <see cref="FlushAsync"/>), sends them to each partition's leader and retries within
+/// <see cref="ProducerOptions.DeliveryTimeout"/>. Idempotent by default: a retried batch is appended once, and a
+/// partition's records are appended in the order they were produced (PartitionProducer states the rules). Thread-safe.
+/// </summary>
+public sealed class LogProducer : IAsyncDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly Random _random;
+    private readonly int _seed;
+    private readonly Lazy<ScarabIdGenerator> _ids;
+
+    // Invariants (under _gate): _waiting holds records not admitted yet, in ProduceAsync order; while it is not empty
+    // or a drain runs, new records queue behind it (so admission keeps their order). _buffered counts the encoded
+    // bytes of admitted records not yet acknowledged or failed.
+    private readonly Dictionary<ulong, ProducerLog> _logs = [];
+    private readonly Queue<Admission> _waiting = new();
+
+    // Records for logs whose metadata is being read, per log name in ProduceAsync order (see Unresolved).
+    private readonly Dictionary<string, Queue<(int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct)>> _unresolved = new(StringComparer.Ordinal);
+    private long _buffered;
+    private bool _draining;
+    private bool _closed;
+    private Task<long>? _producerId;
+
+    /// <summary>A producer of its own (its own log metadata cache); <see cref="PyralogClient.CreateProducer"/> shares the client's.</summary>
+    public LogProducer(IGrainFactory grains, ProducerOptions? options = null, TimeProvider? time = null)
+        : this(new LogMetadata(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
+    {
+    }
+
+    internal LogProducer(LogMetadata metadata, ProducerOptions? options)
+    {
+        options ??= new ProducerOptions();
+        options.Validate();
+        Options = options;
+        Metadata = metadata;
+        Time = metadata.Time;
+
+        // Seeded from the injected clock: a FakeTimeProvider makes the keyless partition choice and the jitter repeatable.
+        _seed = unchecked((int)Time.GetTimestamp());
+        _random = new Random(_seed);
+        _ids = new Lazy<ScarabIdGenerator>(() => new ScarabIdGenerator(metadata.Grains, new ScarabIdGeneratorOptions { BlockSize = 16, PrefetchBlocks = 1 }, Time));
+    }
+
+    internal ProducerOptions Options { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal LogMetadata Metadata { get; }
+
+    /// <summary>
+    /// Produces a record to <paramref name="log"/>: to the partition of its key (<see cref="Partitioner.ForKey"/>), or for a
+    /// record without a key to one partition until its batch is sent, then the next. Completes once the record is
+    /// committed; waits first while <see cref="ProducerOptions.MaxBufferedBytes"/> are buffered.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>.</exception>
+    /// <exception cref="ArgumentException">The record has no value or is over the log's record limit (nothing is sent).</exception>
+    /// <exception cref="ProduceException">The record was not acknowledged (see its inner exception).</exception>
+    /// <exception cref="ObjectDisposedException">The producer is closed.</exception>
+    public Task<RecordAck> ProduceAsync(string log, ProducerRecord record, CancellationToken ct = default) =>
+        ProduceAsync(log, -1, record, ct, nameof(log));
+
+    /// <summary>Produces a record to partition <paramref name="partition"/> of <paramref name="log"/> (see the other overload).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The log has no such partition.</exception>
+    public Task<RecordAck> ProduceAsync(string log, int partition, ProducerRecord record, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        return ProduceAsync(log, partition, record, ct, nameof(log));
+    }
+
+    /// <summary>
+    /// Sends every batch now and completes once every record produced before the call is acknowledged or has failed
+    /// (failures are reported through the records' own tasks, not here).
+    /// </summary>
+    public async Task FlushAsync(CancellationToken ct = default)
+    {
+        var unfinished = new List<Task>();
+        var partitions = new List<PartitionProducer>();
+        lock (_gate)
+        {
+            foreach (var line in _unresolved.Values)
+            {
+                foreach (var waiting in line)
+                {
+                    unfinished.Add(waiting.Ack.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
+                }
+            }
+
+            foreach (var waiting in _waiting)
+            {
+                // Admitted later into some batch; settled, not succeeded: a failed record is reported by its own task.
+                unfinished.Add(waiting.Ack.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
+            }
+
+            foreach (var log in _logs.Values)
+            {
+                partitions.AddRange(log.Started);
+            }
+        }
+
+        foreach (var partition in partitions)
+        {
+            partition.CollectUnfinished(unfinished);
+        }
+
+        await Task.WhenAll(unfinished).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the producer: refuses new records, then flushes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+        }
+
+        await FlushAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            foreach (var log in _logs.Values)
+            {
+                foreach (var partition in log.Started)
+                {
+                    partition.DisposeTimers();
+                }
+            }
+        }
+    }
+
+    /// <summary>The producer id: the first session of every partition shares one Scarab ID taken once; a partition that had to start over takes a fresh one.</summary>
+    internal async Task<long> TakeProducerIdAsync(bool shared)
+    {
+        if (!shared)
+        {
+            return NonZero((await _ids.Value.NextAsync().ConfigureAwait(false)).Value);
+        }
+
+        Task<long> id;
+        lock (_gate)
+        {
+            if (_producerId is null || _producerId.IsFaulted)
+            {
+                _producerId = TakeSharedIdAsync();
+            }
+
+            id = _producerId;
+        }
+
+        return await id.ConfigureAwait(false);
+    }
+
+    /// <summary>Records acknowledged or failed: frees their bytes and admits waiting records, in order.</summary>
+    internal void Release(int bytes)
+    {
+        lock (_gate)
+        {
+            _buffered -= bytes;
+            if (_draining)
+            {
+                return; // the drain running admits for this release too
+            }
+
+            _draining = true;
+        }
+
+        // One drainer at a time appends the admitted records, outside the lock and in queue order.
+        while (true)
+        {
+            Admission admitted;
+            lock (_gate)
+            {
+                while (_waiting.TryPeek(out var first) && first.Ack.Task.IsCompleted)
+                {
+                    _waiting.Dequeue(); // cancelled while waiting
+                }
+
+                if (_waiting.Count == 0 || _buffered >= Options.MaxBufferedBytes)
+                {
+                    _draining = false;
+                    return;
+                }
+
+                admitted = _waiting.Dequeue();
+                _buffered += admitted.Bytes;
+            }
+
+            admitted.Registration.Dispose();
+            admitted.Target.Append(admitted.Record, admitted.Ack, admitted.Bytes);
+        }
+    }
+
+    private static ObjectDisposedException Closed() => new("the producer is closed", (Exception?)null);
+
+    private static long NonZero(ulong id) => id == 0 ? throw new InvalidOperationException("the obelisk handed out Scarab ID 0") : unchecked((long)id);
+
+    private async Task<long> TakeSharedIdAsync() => NonZero((await _ids.Value.NextAsync().ConfigureAwait(false)).Value);
+
+    private Task<RecordAck> ProduceAsync(string log, int partition, ProducerRecord record, CancellationToken ct, string logParameter)
+    {
+        ArgumentNullException.ThrowIfNull(log, logParameter);
+        ArgumentNullException.ThrowIfNull(record);
+        return Metadata.TryGet(log, out var cached) ? Enqueue(cached, partition, record, ct, direct: true) : Unresolved(log, partition, record, ct);
+    }
+
+    /// <summary>
+    /// A record for a log whose metadata is being read: it waits in line with the others for that log, so the records
+    /// a caller produced before the answer came keep their order (each awaiting the answer on its own would not).
+    /// </summary>
+    private Task<RecordAck> Unresolved(string log, int partition, ProducerRecord record, CancellationToken ct)
+    {
+        var waiting = new TaskCompletionSource<RecordAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return Task.FromException<RecordAck>(Closed());
+            }
+
+            if (_unresolved.TryGetValue(log, out var line))
+            {
+                line.Enqueue((partition, record, waiting, ct));
+                return waiting.Task;
+            }
+
+            _unresolved[log] = new Queue<(int, ProducerRecord, TaskCompletionSource<RecordAck>, CancellationToken)>([(partition, record, waiting, ct)]);
+        }
+
+        _ = ResolveAsync(log);
+        return waiting.Task;
+    }
+
+    /// <summary>Reads the log's metadata, then enqueues (or fails) the records waiting for it in the order they came.</summary>
+    private async Task ResolveAsync(string log)
+    {
+        CachedLog? cached = null;
+        Exception? failure = null;
+        try
+        {
+            cached = await Metadata.GetAsync(log, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        while (true)
+        {
+            (int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct) next;
+            lock (_gate)
+            {
+                var line = _unresolved[log];
+                if (!line.TryDequeue(out next))
+                {
+                    _unresolved.Remove(log); // only now may records for the log take the direct way
+                    return;
+                }
+            }
+
+            if (cached is null)
+            {
+                next.Ack.TrySetException(failure!);
+                continue;
+            }
+
+            var enqueued = Enqueue(cached, next.Partition, next.Record, next.Ct, direct: false);
+            _ = enqueued.ContinueWith(static (t, state) => ((TaskCompletionSource<RecordAck>)state!).TrySetFromTask(t), next.Ack,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Admits a record to its partition's batch (or the wait for buffer space); <paramref name="direct"/>: not from the line of <see cref="Unresolved"/>, so it must not overtake that line.</summary>
+    private Task<RecordAck> Enqueue(CachedLog cached, int partition, ProducerRecord record, CancellationToken ct, bool direct)
+    {
+        var info = cached.Info;
+        if (partition >= info.Partitions)
+        {
+            return Task.FromException<RecordAck>(new ArgumentOutOfRangeException(nameof(partition), partition,
+                $"log '{info.Name}' has {info.Partitions} partitions (0..{info.Partitions - 1})"));
+        }
+
+        if (record.Value is null)
+        {
+            return Task.FromException<RecordAck>(new ArgumentException("the record has no value (null)", nameof(record)));
+        }
+
+        var bytes = record.EncodedBytes;
+        if (bytes > info.Settings.MaxRecordBytes)
+        {
+            // The server would refuse it with its batch; refused here it fails alone, before it is batched.
+            return Task.FromException<RecordAck>(new ArgumentException(
+                $"the record is {bytes} bytes, over the limit of log '{info.Name}' of {info.Settings.MaxRecordBytes} bytes", nameof(record)));
+        }
+
+        if (ct.IsCancellationRequested)
+        {
+            return Task.FromCanceled<RecordAck>(ct);
+        }
+
+        var ack = new TaskCompletionSource<RecordAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        PartitionProducer target;
+        Admission? queued;
+        lock (_gate)
+        {
+            if (_closed && direct)
+            {
+                // Only direct records are refused: one from the metadata line was produced before the producer closed.
+                return Task.FromException<RecordAck>(Closed());
+            }
+
+            if (direct && _unresolved.TryGetValue(info.Name, out var line))
+            {
+                line.Enqueue((partition, record, ack, ct)); // the records before it are still waiting for the metadata
+                return ack.Task;
+            }
+
+            if (!_logs.TryGetValue(info.Id, out var producerLog))
+            {
+                producerLog = new ProducerLog(cached);
+                _logs[info.Id] = producerLog;
+            }
+
+            var chosen = partition >= 0 ? partition
+                : record.Key is { } key ? Partitioner.ForKey(key, info.Partitions)
+                : producerLog.Sticky(_random);
+            target = producerLog.Partition(this, chosen, _seed);
+            if (_waiting.Count == 0 && !_draining && _buffered < Options.MaxBufferedBytes)
+            {
+                _buffered += bytes;
+                queued = null;
+            }
+            else
+            {
+                queued = new Admission(target, record, ack, bytes);
+                _waiting.Enqueue(queued);
+            }
+        }
+
+        if (queued is null)
+        {
+            target.Append(record, ack, bytes);
+            return ack.Task;
+        }
+
+        if (ct.CanBeCanceled)
+        {
+            queued.Registration = ct.Register(static (state, token) => ((Admission)state!).Ack.TrySetCanceled(token), queued);
+        }
+
+        // Space may have been freed (or the records ahead cancelled) since the last release: admit what fits now.
+        Release(0);
+        return ack.Task;
+    }
+}

@@ -1,0 +1,566 @@
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Logs;
+
+/*
+ * PartitionProducer: one partition's side of a LogProducer — the batch accumulating, the batches sent and waiting,
+ * and the rules by which they are sent, retried and given up.
+ *
+ * Guarantees (idempotent mode, the default):
+ *  - A record is acknowledged at most once per ProduceAsync and, while its batch is retried, appended at most once:
+ *    a batch keeps its producer id and sequence (the same ProducerBatch object) across every attempt, so a leader that
+ *    already holds it (an acknowledgement lost to a timeout, a silo loss, a leader change) answers Duplicate with the
+ *    original address instead of appending it again.
+ *  - Records of one partition are appended in ProduceAsync order, failed records aside. Batches are numbered in order
+ *    when first sent and at most MaxInFlight are in flight; the leader accepts only the next sequence, so a batch that
+ *    overtakes a lost one is refused (out of sequence) and resent after it. Until the partition acknowledged a batch
+ *    of the current producer id, one batch at a time is in flight: a leader that does not know the id takes any
+ *    sequence as the first, so a second batch must not reach it before the first.
+ *  - After any failed request the partition recovers: it sends nothing new until every request in flight has settled,
+ *    then resends the oldest unacknowledged batch alone (after a backoff, or at once when redirected to the leader)
+ *    and pipelines again once that one is acknowledged.
+ *  - A batch is given up — its records' tasks fail with ProduceException — when the server refuses it (a record over
+ *    the log's limit: nothing was appended), when the partition no longer remembers it (TooOld: the outcome cannot be
+ *    told), when the log was deleted, on an unexpected error, or when its DeliveryTimeout passes (counted from its first
+ *    record). Giving up a batch that was sent leaves a hole in the sequence, so the partition continues under a fresh
+ *    producer id from sequence 0 (Kafka bumps its producer epoch for the same reason). Later batches that were sent and
+ *    might have been appended (an attempt timed out) are given up too rather than renumbered: renumbered, they could be
+ *    appended twice; batches only ever refused are renumbered and sent again.
+ *
+ * Without idempotence the batches go through AppendAsync: a retry after a lost acknowledgement may append a batch
+ * twice, and a retried batch may land after a later one.
+ *
+ * Threading: every field is guarded by _gate; nothing awaits under it. Sends and failures are decided under the lock
+ * (linked through PendingBatch.NextToSend) and carried out after it is released.
+ */
+
+/// <summary>One partition's batching, sending and retrying for a <see cref="LogProducer"/> (see the design comment above).</summary>
+internal sealed class PartitionProducer
+{
+    private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly LogProducer _producer;
+    private readonly ProducerLog _log;
+    private readonly int _partition;
+    private readonly ProducerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly long _deliveryTicks;
+    private readonly Lock _gate = new();
+
+    // Invariants (under _gate): _queue holds the sealed, unfinished batches in the order their records were produced.
+    // Outside recovery the batches in flight are exactly _queue[0.._inFlight). _producerId 0: an id is still needed.
+    private readonly List<PendingBatch> _queue = [];
+    private readonly Random _random;
+    private PendingBatch? _open;
+    private int _inFlight;
+    private bool _recovering;
+    private PendingBatch? _probe;
+    private long _retryAt;
+    private int _failures;
+    private long _producerId;
+    private bool _firstSession = true;
+    private bool _fetchingId;
+    private long _nextSequence;
+    private bool _confirmed;
+    private bool _restartSession;
+    private ITimer? _lingerTimer;
+    private ITimer? _retryTimer;
+
+    public PartitionProducer(LogProducer producer, ProducerLog log, int partition, int seed)
+    {
+        _producer = producer;
+        _log = log;
+        _partition = partition;
+        _options = producer.Options;
+        _time = producer.Time;
+        _deliveryTicks = Ticks(_options.DeliveryTimeout);
+        _random = new Random(seed);
+    }
+
+    private string LogName => _log.Cached.Info.Name;
+
+    /// <summary>Adds an admitted record to the open batch, sealing it when full, and sends what may go.</summary>
+    public void Append(ProducerRecord record, TaskCompletionSource<RecordAck> ack, int bytes)
+    {
+        PendingBatch? chain;
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            if (_open is not null && _open.Bytes + bytes > _options.MaxBatchBytes)
+            {
+                SealLocked();
+            }
+
+            if (_open is null)
+            {
+                _open = new PendingBatch(now, now + _deliveryTicks) { Ready = _options.Linger == TimeSpan.Zero };
+                if (!_open.Ready)
+                {
+                    _lingerTimer ??= _time.CreateTimer(static s => ((PartitionProducer)s!).OnLinger(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    _lingerTimer.Change(_options.Linger, Timeout.InfiniteTimeSpan);
+                }
+            }
+
+            _open.Records.Add(record);
+            _open.Acks.Add(ack);
+            _open.Bytes += bytes;
+            if (_open.Bytes >= _options.MaxBatchBytes)
+            {
+                SealLocked();
+            }
+
+            chain = PumpLocked(now);
+        }
+
+        Start(chain);
+    }
+
+    /// <summary>Marks the open batch ready and adds what FlushAsync must wait for: every batch not finished yet.</summary>
+    public void CollectUnfinished(List<Task> into)
+    {
+        PendingBatch? chain;
+        lock (_gate)
+        {
+            foreach (var batch in _queue)
+            {
+                into.Add(batch.Done.Task);
+            }
+
+            if (_open is not null)
+            {
+                _open.Ready = true;
+                into.Add(_open.Done.Task);
+            }
+
+            chain = PumpLocked(_time.GetTimestamp());
+        }
+
+        Start(chain);
+    }
+
+    public void DisposeTimers()
+    {
+        lock (_gate)
+        {
+            _lingerTimer?.Dispose();
+            _retryTimer?.Dispose();
+        }
+    }
+
+    private static ProduceException Failure(PendingBatch batch, string log, int partition, string reason, Exception? inner) =>
+        new(log, partition, batch.Count, reason, inner);
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    private void OnLinger()
+    {
+        PendingBatch? chain;
+        lock (_gate)
+        {
+            if (_open is null || _open.Ready)
+            {
+                return;
+            }
+
+            var left = _options.Linger - _time.GetElapsedTime(_open.OpenedAt);
+            if (left > TimeSpan.Zero)
+            {
+                // The timer was armed for an earlier batch that has been sealed since: wait out this one's linger.
+                _lingerTimer!.Change(left, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            _open.Ready = true;
+            chain = PumpLocked(_time.GetTimestamp());
+        }
+
+        Start(chain);
+    }
+
+    private void OnRetry()
+    {
+        PendingBatch? chain;
+        lock (_gate)
+        {
+            chain = PumpLocked(_time.GetTimestamp());
+        }
+
+        Start(chain);
+    }
+
+    private void SealLocked()
+    {
+        var sealedBatch = _open!;
+        sealedBatch.Ready = true;
+        _queue.Add(sealedBatch);
+        _open = null;
+        _log.Sealed(_partition);
+    }
+
+    /// <summary>Decides what to send or give up now; returns them linked (carried out by <see cref="Start"/> after the lock).</summary>
+    private PendingBatch? PumpLocked(long now)
+    {
+        var chain = default(BatchChain);
+        if (_recovering)
+        {
+            if (_inFlight > 0)
+            {
+                return null; // settle first: what is in flight decides what must be resent
+            }
+
+            if (_restartSession)
+            {
+                _restartSession = false;
+                RestartSessionLocked(ref chain);
+            }
+
+            while (_queue.Count > 0)
+            {
+                var first = _queue[0];
+                if (first.GiveUp is null && now >= first.Deadline)
+                {
+                    first.GiveUp = Failure(first, LogName, _partition, $"no acknowledgement within the delivery timeout ({_options.DeliveryTimeout})", first.LastError);
+                }
+
+                if (first.GiveUp is null)
+                {
+                    break;
+                }
+
+                _queue.RemoveAt(0);
+                chain.Add(first);
+                if (first.Sent && _producer.Options.Idempotent)
+                {
+                    RestartSessionLocked(ref chain);
+                }
+            }
+
+            if (_queue.Count > 0)
+            {
+                if (now < _retryAt)
+                {
+                    _retryTimer ??= _time.CreateTimer(static s => ((PartitionProducer)s!).OnRetry(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    _retryTimer.Change(TimeSpan.FromSeconds((double)(_retryAt - now) / _time.TimestampFrequency), Timeout.InfiniteTimeSpan);
+                    return chain.Head;
+                }
+
+                var probe = _queue[0];
+                if (AssignLocked(probe))
+                {
+                    probe.InFlight = true;
+                    _inFlight++;
+                    _probe = probe;
+                    chain.Add(probe);
+                }
+
+                return chain.Head;
+            }
+
+            _recovering = false;
+        }
+
+        var limit = !_options.Idempotent || _confirmed ? _options.MaxInFlight : 1;
+        while (_inFlight < limit)
+        {
+            PendingBatch next;
+            if (_inFlight < _queue.Count)
+            {
+                next = _queue[_inFlight];
+            }
+            else if (_open is { Ready: true })
+            {
+                SealLocked();
+                next = _queue[^1];
+            }
+            else
+            {
+                break;
+            }
+
+            if (!next.Sent && now >= next.Deadline)
+            {
+                // Never sent, so it holds no sequence number: failing it leaves no hole.
+                next.GiveUp = Failure(next, LogName, _partition, $"not sent within the delivery timeout ({_options.DeliveryTimeout})", next.LastError);
+                _queue.RemoveAt(_inFlight);
+                chain.Add(next);
+                continue;
+            }
+
+            if (!AssignLocked(next))
+            {
+                break;
+            }
+
+            next.InFlight = true;
+            _inFlight++;
+            chain.Add(next);
+        }
+
+        return chain.Head;
+    }
+
+    /// <summary>
+    /// Continues under a fresh producer id from sequence 0 (called with nothing in flight): queued batches that were
+    /// sent and may have been appended are given up, the others numbered anew.
+    /// </summary>
+    private void RestartSessionLocked(ref BatchChain chain)
+    {
+        for (var i = 0; i < _queue.Count;)
+        {
+            var batch = _queue[i];
+            if (batch.Sent && batch.MaybeAppended)
+            {
+                batch.GiveUp = Failure(batch, LogName, _partition,
+                    "an earlier batch of this partition failed while these were unacknowledged, so whether they were appended cannot be told", batch.LastError);
+                _queue.RemoveAt(i);
+                chain.Add(batch);
+                continue;
+            }
+
+            batch.Wire = null;
+            i++;
+        }
+
+        _firstSession = false;
+        _producerId = 0;
+        _nextSequence = 0;
+        _confirmed = false;
+    }
+
+    /// <summary>Fixes what goes on the wire at a batch's first send; false while a producer id is being taken.</summary>
+    private bool AssignLocked(PendingBatch batch)
+    {
+        if (batch.Sent)
+        {
+            return true;
+        }
+
+        if (!_options.Idempotent)
+        {
+            batch.Plain = [.. batch.Records];
+            return true;
+        }
+
+        if (_producerId == 0)
+        {
+            if (!_fetchingId)
+            {
+                _fetchingId = true;
+                _ = TakeProducerIdAsync(_firstSession);
+            }
+
+            return false;
+        }
+
+        batch.Wire = new ProducerBatch(_producerId, _nextSequence, [.. batch.Records]);
+        _nextSequence += batch.Count;
+        return true;
+    }
+
+    private async Task TakeProducerIdAsync(bool shared)
+    {
+        // Called under _gate: yield first, so the id (often at hand) is never applied inside the caller's pass.
+        await Task.Yield();
+        PendingBatch? chain;
+        try
+        {
+            var id = await _producer.TakeProducerIdAsync(shared).ConfigureAwait(false);
+            lock (_gate)
+            {
+                _fetchingId = false;
+                _producerId = id;
+                chain = PumpLocked(_time.GetTimestamp());
+            }
+        }
+        catch (Exception e)
+        {
+            lock (_gate)
+            {
+                _fetchingId = false;
+                if (_queue.Count > 0)
+                {
+                    _queue[0].LastError = e;
+                }
+
+                _recovering = true;
+                _retryAt = _time.GetTimestamp() + BackoffTicksLocked();
+                chain = PumpLocked(_time.GetTimestamp());
+            }
+        }
+
+        Start(chain);
+    }
+
+    private long BackoffTicksLocked()
+    {
+        var delay = BaseBackoff * Math.Pow(2, Math.Min(_failures, 5));
+        if (delay > MaxBackoff)
+        {
+            delay = MaxBackoff;
+        }
+
+        _failures++;
+        return Ticks(delay * (0.5 + 0.5 * _random.NextDouble())); // jitter: producers that failed together do not retry together
+    }
+
+    private void Start(PendingBatch? chain)
+    {
+        while (chain is not null)
+        {
+            var next = chain.NextToSend;
+            chain.NextToSend = null;
+            if (chain.InFlight)
+            {
+                _ = SendAsync(chain);
+            }
+            else
+            {
+                Finish(chain, chain.GiveUp!);
+            }
+
+            chain = next;
+        }
+    }
+
+    private async Task SendAsync(PendingBatch batch)
+    {
+        var cached = _log.Cached;
+        var slot = cached.Leader(_partition);
+        Task<AppendAck>? call = null;
+        AppendAck ack;
+        try
+        {
+            var replica = _producer.Metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(_partition, slot));
+            call = batch.Wire is { } wire ? replica.ProduceAsync(wire) : replica.AppendAsync(batch.Plain!);
+            ack = await call.WaitAsync(_options.RequestTimeout, _time).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            if (call is { IsCompleted: false })
+            {
+                // The request outlived its timeout; whatever it ends with later is of no use, but must be observed.
+                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            await OnFailedAsync(batch, slot, e).ConfigureAwait(false);
+            return;
+        }
+
+        OnAcknowledged(batch, ack);
+    }
+
+    private void OnAcknowledged(PendingBatch batch, AppendAck ack)
+    {
+        PendingBatch? chain;
+        lock (_gate)
+        {
+            batch.InFlight = false;
+            _inFlight--;
+            _queue.Remove(batch);
+            _failures = 0;
+            if (batch.Wire is { } wire && wire.ProducerId == _producerId)
+            {
+                _confirmed = true;
+            }
+
+            if (_probe == batch)
+            {
+                // Recovered, unless a batch behind the probe was refused meanwhile: recovery gives that one up first.
+                _probe = null;
+                _recovering = _queue.Exists(static b => b.GiveUp is not null);
+            }
+
+            chain = PumpLocked(_time.GetTimestamp());
+        }
+
+        for (var i = 0; i < batch.Acks.Count; i++)
+        {
+            batch.Acks[i].TrySetResult(new RecordAck(_partition, ack.Epoch, ack.FirstOffset + (ulong)i, ack.Duplicate));
+        }
+
+        batch.Done.TrySetResult();
+        _producer.Release(batch.Bytes - ProducerOptions.BatchHeaderBytes);
+        Start(chain);
+    }
+
+    private async Task OnFailedAsync(PendingBatch batch, int slot, Exception error)
+    {
+        var kind = ProduceErrors.Classify(error);
+        ProduceException? giveUp = null;
+        var cached = _log.Cached;
+        switch (kind)
+        {
+            case ProduceErrorKind.NotLeader when ((NotLeaderException)error).LeaderReplicaKey is { } leader:
+                cached.FollowHint(_partition, leader);
+                break;
+            case ProduceErrorKind.Transient:
+                cached.Skip(_partition, slot); // the replica may be gone with its silo; another one knows the leader
+                _producer.Metadata.RefreshInBackground(LogName);
+                break;
+            case ProduceErrorKind.CheckLog or ProduceErrorKind.Fatal:
+                try
+                {
+                    if (await _producer.Metadata.IsDeletedAsync(cached).ConfigureAwait(false))
+                    {
+                        giveUp = Failure(batch, LogName, _partition, $"log '{LogName}' was deleted", error);
+                    }
+                    else if (kind == ProduceErrorKind.Fatal)
+                    {
+                        giveUp = Failure(batch, LogName, _partition, "unexpected error", error);
+                    }
+                }
+                catch (Exception check) when (ProduceErrors.Classify(check) == ProduceErrorKind.Transient)
+                {
+                    // The metadata group did not answer either: try again later (an unexpected error fails the batch).
+                    giveUp = kind == ProduceErrorKind.Fatal ? Failure(batch, LogName, _partition, "unexpected error", error) : null;
+                }
+
+                break;
+            case ProduceErrorKind.Rejected:
+                giveUp = Failure(batch, LogName, _partition, "the partition refused the batch, nothing was appended", error);
+                break;
+            case ProduceErrorKind.TooOld:
+                giveUp = Failure(batch, LogName, _partition, "the partition no longer remembers the batch, so whether it was appended cannot be told", error);
+                break;
+        }
+
+        PendingBatch? chain;
+        lock (_gate)
+        {
+            batch.InFlight = false;
+            _inFlight--;
+            batch.LastError = error;
+            batch.MaybeAppended |= kind == ProduceErrorKind.Transient;
+            batch.GiveUp ??= giveUp;
+            var alone = _probe == batch || (_inFlight == 0 && _queue.Count > 0 && _queue[0] == batch);
+            if (_probe == batch)
+            {
+                _probe = null;
+            }
+
+            // Ahead of the partition's sequence with nothing before it in flight: the hole is not ours to fill
+            // (the partition forgot this producer's batches): continue under a fresh id.
+            _restartSession |= kind == ProduceErrorKind.OutOfSequence && alone;
+            _recovering = true;
+            var now = _time.GetTimestamp();
+            var redirected = kind == ProduceErrorKind.NotLeader && cached.Leader(_partition) != slot;
+            _retryAt = now + (redirected || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0 : BackoffTicksLocked());
+            chain = PumpLocked(now);
+        }
+
+        Start(chain);
+    }
+
+    private void Finish(PendingBatch batch, Exception error)
+    {
+        for (var i = 0; i < batch.Acks.Count; i++)
+        {
+            batch.Acks[i].TrySetException(error);
+        }
+
+        batch.Done.TrySetResult();
+        _producer.Release(batch.Bytes - ProducerOptions.BatchHeaderBytes);
+    }
+}

@@ -1,0 +1,164 @@
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Logs;
+
+/// <summary>
+/// One consumer enumeration's replica choice and failover for one partition: it reads from the replica believed to
+/// lead and moves on to the next replica when one does not answer, does not know the log (a replica moving) or has not
+/// applied the position yet (it is behind), pausing after each round of failures. The position is the caller's, so a
+/// failover neither repeats nor skips an offset.
+/// </summary>
+internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions options, CachedLog cached, int partition)
+{
+    private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly ConsumerOptions _options = options;
+    private readonly TimeProvider _time = metadata.Time;
+    private int _slot = cached.Leader(partition);
+    private int _failures;
+
+    public async Task<ulong> StartAsync(ConsumeFrom from, CancellationToken ct)
+    {
+        switch (from)
+        {
+            case ConsumeFrom.AtOffset at:
+                return at.Value;
+            case ConsumeFrom.EarliestRecord:
+                return (await CallAsync(static r => r.GetStatusAsync(), null, _options.RequestTimeout, ct).ConfigureAwait(false)).FirstOffset;
+            case ConsumeFrom.AtTime at:
+                var time = at.Value;
+                return await CallAsync(r => r.FindOffsetAsync(time), null, _options.RequestTimeout, ct).ConfigureAwait(false);
+            case ConsumeFrom.LatestRecord:
+                return await LatestAsync(ct).ConfigureAwait(false);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(from), from, "not a ConsumeFrom this consumer knows");
+        }
+    }
+
+    /// <summary>Records from <paramref name="position"/>: a long poll at the end of the partition, a plain read otherwise.</summary>
+    public Task<ReadBatch> FetchAsync(ulong position, bool atEnd, CancellationToken ct)
+    {
+        var maxBytes = _options.MaxBytes;
+        var maxWait = _options.MaxWait;
+        return atEnd
+            ? CallAsync(r => r.PollAsync(position, maxBytes, maxWait), position, maxWait + _options.RequestTimeout, ct)
+            : CallAsync(r => r.ReadAsync(position, maxBytes), position, _options.RequestTimeout, ct);
+    }
+
+    /// <summary>
+    /// The committed end when consuming starts: the furthest any replica has applied (every replica that answers is
+    /// asked at once; the leader's is the committed end, a follower's is at most that).
+    /// </summary>
+    private async Task<ulong> LatestAsync(CancellationToken ct)
+    {
+        var rf = cached.Info.ReplicationFactor;
+        while (true)
+        {
+            var statuses = new Task<ReplicaStatus>[rf];
+            for (var slot = 0; slot < rf; slot++)
+            {
+                statuses[slot] = Replica(slot).GetStatusAsync().WaitAsync(_options.RequestTimeout, _time, ct);
+            }
+
+            ulong? latest = null;
+            Exception? last = null;
+            foreach (var status in statuses)
+            {
+                try
+                {
+                    var next = (await status.ConfigureAwait(false)).NextOffset;
+                    latest = latest is { } known ? Math.Max(known, next) : next;
+                }
+                catch (Exception e) when (IsFailover(e))
+                {
+                    last = e;
+                }
+            }
+
+            if (latest is { } end)
+            {
+                return end;
+            }
+
+            await CheckLogAsync(last!).ConfigureAwait(false);
+            await BackoffAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Calls the current replica, failing over as the class says. A read whose <paramref name="position"/> is below
+    /// the first retained offset is the caller's error and is thrown (the server's message names that offset).
+    /// </summary>
+    private async Task<T> CallAsync<T>(Func<IPartitionReplicaGrain, Task<T>> call, ulong? position, TimeSpan timeout, CancellationToken ct)
+    {
+        while (true)
+        {
+            var replica = Replica(_slot);
+            Exception failure;
+            try
+            {
+                var answer = await call(replica).WaitAsync(timeout, _time, ct).ConfigureAwait(false);
+                _failures = 0;
+                return answer;
+            }
+            catch (ArgumentOutOfRangeException e) when (position is not null)
+            {
+                if (await FirstOffsetAsync(replica, ct).ConfigureAwait(false) is { } first && position < first)
+                {
+                    throw;
+                }
+
+                failure = e; // beyond what this replica has applied: it is behind
+            }
+            catch (Exception e) when (IsFailover(e))
+            {
+                failure = e;
+            }
+
+            await CheckLogAsync(failure).ConfigureAwait(false);
+            _slot = (_slot + 1) % cached.Info.ReplicationFactor;
+            if (_slot == cached.Leader(partition) || cached.Info.ReplicationFactor == 1)
+            {
+                await BackoffAsync(ct).ConfigureAwait(false); // every replica was tried: pause before the next round
+            }
+        }
+    }
+
+    private async Task<ulong?> FirstOffsetAsync(IPartitionReplicaGrain replica, CancellationToken ct)
+    {
+        try
+        {
+            return (await replica.GetStatusAsync().WaitAsync(_options.RequestTimeout, _time, ct).ConfigureAwait(false)).FirstOffset;
+        }
+        catch (Exception e) when (IsFailover(e))
+        {
+            return null;
+        }
+    }
+
+    private static bool IsFailover(Exception e) => e is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException;
+
+    /// <summary>A replica that knows no such log may be a sign the log was deleted: the metadata group says.</summary>
+    private async Task CheckLogAsync(Exception failure)
+    {
+        if (failure is InvalidOperationException && await metadata.IsDeletedAsync(cached).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"log '{cached.Info.Name}' was deleted", failure);
+        }
+
+        if (failure is TimeoutException or OrleansException)
+        {
+            metadata.RefreshInBackground(cached.Info.Name);
+        }
+    }
+
+    private Task BackoffAsync(CancellationToken ct)
+    {
+        var delay = BaseBackoff * Math.Pow(2, Math.Min(_failures++, 5));
+        return Task.Delay(delay > MaxBackoff ? MaxBackoff : delay, _time, ct);
+    }
+
+    private IPartitionReplicaGrain Replica(int slot) =>
+        metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(partition, slot));
+}

@@ -1,0 +1,52 @@
+namespace Pyralog.Client.Logs;
+
+/// <summary>
+/// A <see cref="LogProducer"/>'s state for one log (one log id: a log deleted and created again under its name is
+/// another): its partitions' producers, created on first use, and the sticky partition of records without a key.
+/// </summary>
+internal sealed class ProducerLog(CachedLog cached)
+{
+    // Invariant: guarded by the producer's lock.
+    private readonly PartitionProducer?[] _partitions = new PartitionProducer?[cached.Info.Partitions];
+    private int _sticky = -1;
+
+    public CachedLog Cached => cached;
+
+    public IEnumerable<PartitionProducer> Started
+    {
+        get
+        {
+            foreach (var partition in _partitions)
+            {
+                if (partition is not null)
+                {
+                    yield return partition;
+                }
+            }
+        }
+    }
+
+    /// <summary>The partition producer (under the producer's lock).</summary>
+    public PartitionProducer Partition(LogProducer producer, int partition, int seed) =>
+        _partitions[partition] ??= new PartitionProducer(producer, this, partition, seed ^ partition);
+
+    /// <summary>
+    /// Where a record without a key goes (under the producer's lock): one partition until its batch is sealed, then the
+    /// next, so keyless records fill whole batches (Kafka's sticky partitioner) and still spread over every partition.
+    /// </summary>
+    public int Sticky(Random random)
+    {
+        var sticky = Volatile.Read(ref _sticky);
+        if (sticky < 0)
+        {
+            sticky = random.Next(_partitions.Length);
+            Volatile.Write(ref _sticky, sticky);
+        }
+
+        return sticky;
+    }
+
+    /// <summary>A batch of <paramref name="partition"/> was sealed: keyless records move on to the next partition.</summary>
+    public void Sealed(int partition) =>
+        Interlocked.CompareExchange(ref _sticky, (partition + 1) % _partitions.Length, partition);
+}

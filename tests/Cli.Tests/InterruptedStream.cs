@@ -1,0 +1,18 @@
+namespace Pyralog.Cli.Tests;
+
+/// <summary>Stdin that gives <c>data</c>, then waits for more as a terminal does, while the user presses Ctrl+C.</summary>
+internal sealed class InterruptedStream(byte[] data, CancellationTokenSource ctrlC) : MemoryStream(data)
+{
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await base.ReadAsync(buffer, cancellationToken);
+        if (read > 0)
+        {
+            return read;
+        }
+
+        await ctrlC.CancelAsync();
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        return 0;
+    }
+}

@@ -1,0 +1,69 @@
+using Pyralog.Client.Logs;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Tests.Logs;
+
+/// <summary>The consumer against scripted replicas: what it does with a replica that is behind and with an offset no longer retained.</summary>
+public sealed class ConsumerTests
+{
+    private const string Log = "orders";
+    private readonly FakeGrains _grains = new(FakeGrains.Log(Log, partitions: 1));
+
+    [Fact]
+    public async Task A_replica_that_is_behind_is_left_for_one_that_has_the_records_and_the_position_is_kept()
+    {
+        var reads = new List<(string Replica, ulong From)>();
+        _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: 0));
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add((key, from));
+            }
+
+            // Replica 0 has applied up to 3 only; replica 1 has everything up to 10.
+            if (key == ReplicaGrainKey.Of(7, 0, 0))
+            {
+                return Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, $"offset {from} of partition 0 is beyond the committed end 3"));
+            }
+
+            var records = Enumerable.Range((int)from, 10 - (int)from).Select(o => new CommittedRecord(1, (ulong)o, 0, null, [(byte)o], null)).ToArray();
+            return Task.FromResult(new ReadBatch(records, 10, 0, 10));
+        };
+
+        var consumer = new LogConsumer(_grains);
+        var records = new List<ConsumedRecord>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token))
+        {
+            records.Add(record);
+            if (records.Count == 5)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal([5ul, 6ul, 7ul, 8ul, 9ul], records.Select(r => r.Offset));
+        Assert.Equal([5, 6, 7, 8, 9], records.Select(r => (int)r.Value[0]));
+        Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul)], reads);
+    }
+
+    [Fact]
+    public async Task An_offset_below_the_first_retained_one_fails_with_the_servers_message()
+    {
+        const string message = "offset 2 of partition 0 is below the first retained offset 40";
+        _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: 40));
+        _grains.OnRead = (_, from) => Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, message));
+        var consumer = new LogConsumer(_grains);
+        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+        {
+            await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(2)))
+            {
+                Assert.Fail($"no record was expected, got offset {record.Offset}");
+            }
+        });
+        Assert.StartsWith(message, e.Message);
+    }
+
+    private static ReplicaStatus Status(string key, ulong firstOffset) => new() { Key = key, Silo = "s", FirstOffset = firstOffset, NextOffset = 10 };
+}

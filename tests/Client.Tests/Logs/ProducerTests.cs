@@ -1,0 +1,264 @@
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Runtime;
+using Pyralog.Client.Logs;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Tests.Logs;
+
+/// <summary>
+/// The producer against scripted replicas (<see cref="FakeGrains"/>) on a <see cref="FakeTimeProvider"/>: nothing is
+/// sent before its time, and each kind of failure leads to a retry of the same batch or to failed records.
+/// </summary>
+public sealed class ProducerTests
+{
+    private const string Log = "orders";
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
+
+    // A record of a 100-byte value and no key or headers: 8 + 4 + 4 + 100 + 2 encoded bytes.
+    private const int RecordBytes = 118;
+    private const int Header = 29;
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
+    private readonly FakeGrains _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100));
+
+    [Fact]
+    public async Task A_batch_waits_for_its_linger_then_goes_as_one_request()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = Linger });
+        var acks = new[] { producer.ProduceAsync(Log, Rec(1)), producer.ProduceAsync(Log, Rec(2)), producer.ProduceAsync(Log, Rec(3)) };
+        _time.Advance(Linger - TimeSpan.FromMilliseconds(1));
+        Assert.Single(_grains.Calls); // the warm-up's only
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var call = Assert.Single(_grains.Calls.Skip(1));
+        Assert.Equal([1, 2, 3], call.Batch.Records.Select(r => (int)r.Value[0]));
+        Assert.Equal(1, call.Batch.FirstSequence); // after the warm-up's record 0
+        Assert.Equal([1ul, 2ul, 3ul], (await Task.WhenAll(acks)).Select(a => a.Offset));
+    }
+
+    [Fact]
+    public async Task A_batch_that_reaches_MaxBatchBytes_goes_at_once_and_a_record_that_does_not_fit_starts_the_next()
+    {
+        var options = new ProducerOptions { Linger = TimeSpan.FromSeconds(30), MaxBatchBytes = Header + 2 * RecordBytes };
+        await using var producer = await WarmedUpAsync(options);
+        var first = producer.ProduceAsync(Log, Rec(1));
+        Assert.Single(_grains.Calls);
+        var second = producer.ProduceAsync(Log, Rec(2)); // exactly full: sealed and sent without lingering
+        Assert.Equal([1, 2], _grains.Calls[1].Batch.Records.Select(r => (int)r.Value[0]));
+        await Task.WhenAll(first, second);
+
+        await using var tight = await WarmedUpAsync(options with { MaxBatchBytes = Header + 2 * RecordBytes - 1 });
+        var callsBefore = _grains.Calls.Length;
+        var third = tight.ProduceAsync(Log, Rec(3));
+        var fourth = tight.ProduceAsync(Log, Rec(4)); // does not fit beside 3: 3 goes alone, 4 opens the next batch
+        Assert.Equal([3], Assert.Single(_grains.Calls.Skip(callsBefore)).Batch.Records.Select(r => (int)r.Value[0]));
+        await third;
+        Assert.False(fourth.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal([4], _grains.Calls[^1].Batch.Records.Select(r => (int)r.Value[0]));
+        await fourth;
+    }
+
+    [Fact]
+    public async Task ProduceAsync_waits_while_the_buffer_is_full_and_resumes_when_records_are_acknowledged()
+    {
+        var held = new List<(FakeGrains.ProduceCall Call, TaskCompletionSource<AppendAck> Answer)>();
+        var options = new ProducerOptions { Linger = TimeSpan.Zero, MaxBatchBytes = Header + RecordBytes, MaxBufferedBytes = 2 * RecordBytes };
+
+        // Disposed only at the end: a failed assertion must not leave the test waiting to flush batches nobody answers.
+        var producer = await WarmedUpAsync(options);
+        _grains.OnProduce = call =>
+        {
+            var answer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (held)
+            {
+                held.Add((call, answer));
+            }
+
+            return answer.Task;
+        };
+
+        var first = producer.ProduceAsync(Log, Rec(1));
+        var second = producer.ProduceAsync(Log, Rec(2));
+        var third = producer.ProduceAsync(Log, Rec(3)); // 2 × 118 bytes buffered: waits for space
+        Assert.Equal([1, 2], _grains.Calls.Skip(1).Select(c => (int)c.Batch.Records[0].Value[0]));
+        Assert.False(third.IsCompleted);
+
+        var (call, answer) = held[0];
+        answer.SetResult(_grains.Append(call));
+        await first;
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 4, "the waiting record to be sent once space was freed");
+        Assert.Equal(3, _grains.Calls[3].Batch.Records[0].Value[0]);
+        Assert.Equal(3, _grains.Calls[3].Batch.FirstSequence); // after the warm-up's 0, then 1 and 2: in order
+
+        for (var i = 1; i < 3; i++)
+        {
+            held[i].Answer.SetResult(_grains.Append(held[i].Call));
+        }
+
+        Assert.Equal([2ul, 3ul], (await Task.WhenAll(second, third)).Select(a => a.Offset));
+        await producer.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_lost_acknowledgement_is_retried_with_the_same_batch_and_answered_as_a_duplicate()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var lost = 0;
+        _grains.OnProduce = call =>
+        {
+            var ack = _grains.Append(call); // appended, but the answer does not arrive
+            return Interlocked.Increment(ref lost) == 1 ? Task.FromException<AppendAck>(new TimeoutException("lost")) : Task.FromResult(ack);
+        };
+
+        var record = producer.ProduceAsync(Log, Rec(1));
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 2, "the first attempt");
+        Assert.False(record.IsCompleted);
+        await AdvanceUntilAsync(() => _grains.Calls.Length == 3, "the retry after the backoff");
+        Assert.Equal(new RecordAck(0, 1, 1, Duplicate: true), await record);
+        Assert.Same(_grains.Calls[1].Batch, _grains.Calls[2].Batch); // the same producer id, sequence and records
+        Assert.Equal(ReplicaGrainKey.Of(7, 0, 1), _grains.Calls[2].ReplicaKey); // the silent replica is skipped
+    }
+
+    [Fact]
+    public async Task A_redirect_to_the_leader_is_followed_at_once()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var leader = ReplicaGrainKey.Of(7, 0, 2);
+        _grains.OnProduce = call => call.ReplicaKey == leader
+            ? Task.FromResult(_grains.Append(call))
+            : Task.FromException<AppendAck>(new NotLeaderException(call.ReplicaKey, leader));
+
+        var ack = await producer.ProduceAsync(Log, Rec(1)); // no time passes: no backoff
+        Assert.Equal(1ul, ack.Offset);
+        Assert.Equal([ReplicaGrainKey.Of(7, 0, 0), leader], _grains.Calls.Skip(1).Select(c => c.ReplicaKey));
+        await producer.ProduceAsync(Log, Rec(2));
+        Assert.Equal(leader, _grains.Calls[^1].ReplicaKey); // remembered
+    }
+
+    [Fact]
+    public async Task A_refused_batch_fails_its_records_at_once_and_the_partition_continues_under_a_fresh_producer_id()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var refused = new ArgumentException("record 0 of the batch is 118 bytes, over the log's limit of 100 bytes");
+        _grains.OnProduce = call => Task.FromException<AppendAck>(refused);
+        var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)));
+        Assert.Same(refused, e.InnerException);
+        Assert.Equal((Log, 0, 1), (e.Log, e.Partition, e.RecordCount));
+        Assert.Equal("1 record of log 'orders' partition 0 was not acknowledged: the partition refused the batch, nothing was appended " +
+            "(last error: record 0 of the batch is 118 bytes, over the log's limit of 100 bytes)", e.Message);
+        Assert.Equal(2, _grains.Calls.Length); // not retried
+
+        _grains.OnProduce = call => Task.FromResult(_grains.Append(call));
+        await producer.ProduceAsync(Log, Rec(2));
+        var (before, after) = (_grains.Calls[1].Batch, _grains.Calls[2].Batch);
+        Assert.NotEqual(before.ProducerId, after.ProducerId);
+        Assert.Equal(0, after.FirstSequence);
+    }
+
+    [Fact]
+    public async Task A_record_over_the_logs_limit_fails_alone_before_it_is_sent()
+    {
+        await using var producer = new LogProducer(_grains, new ProducerOptions { Linger = TimeSpan.Zero }, _time);
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => producer.ProduceAsync("small", Rec(1)));
+        Assert.Equal("the record is 118 bytes, over the limit of log 'small' of 100 bytes (Parameter 'record')", e.Message);
+        Assert.Empty(_grains.Calls);
+    }
+
+    [Fact]
+    public async Task A_batch_too_old_for_the_partition_to_remember_fails_as_unknown()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        _grains.OnProduce = call => Task.FromException<AppendAck>(new ProducerSequenceException(call.ReplicaKey, call.Batch.ProducerId, call.Batch.FirstSequence, 9, tooOld: true));
+        var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)));
+        Assert.IsType<ProducerSequenceException>(e.InnerException);
+        Assert.Contains("cannot be told", e.Message);
+        Assert.Equal(2, _grains.Calls.Length);
+    }
+
+    [Fact]
+    public async Task Records_for_a_deleted_log_fail_saying_so()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        _grains.Delete(Log);
+        _grains.OnProduce = call => Task.FromException<AppendAck>(new InvalidOperationException("no log has id 7 (never created, or deleted)"));
+        var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)));
+        Assert.StartsWith("1 record of log 'orders' partition 0 was not acknowledged: log 'orders' was deleted", e.Message);
+    }
+
+    [Fact]
+    public async Task A_partition_that_never_answers_fails_the_records_after_the_delivery_timeout()
+    {
+        var options = new ProducerOptions { Linger = TimeSpan.Zero, RequestTimeout = TimeSpan.FromSeconds(1), DeliveryTimeout = TimeSpan.FromSeconds(10) };
+        await using var producer = await WarmedUpAsync(options);
+        _grains.OnProduce = _ => new TaskCompletionSource<AppendAck>().Task; // never answers
+        var started = _time.GetUtcNow();
+        var record = producer.ProduceAsync(Log, Rec(1));
+        await AdvanceUntilAsync(() => record.IsCompleted, "the delivery timeout");
+        var e = await Assert.ThrowsAsync<ProduceException>(() => record);
+        Assert.IsType<TimeoutException>(e.InnerException);
+        Assert.Contains("no acknowledgement within the delivery timeout (00:00:10)", e.Message);
+        var took = _time.GetUtcNow() - started;
+        Assert.InRange(took, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(12)); // not before, and not long after
+        Assert.InRange(_grains.Calls.Length - 1, 5, 10); // about one attempt per request timeout plus backoff: no busy loop
+    }
+
+    [Fact]
+    public async Task An_unknown_log_and_a_closed_producer_are_refused_clearly()
+    {
+        var producer = new LogProducer(_grains, new ProducerOptions(), _time);
+        Assert.Equal("no log is named 'nope'", (await Assert.ThrowsAsync<InvalidOperationException>(() => producer.ProduceAsync("nope", Rec(1)))).Message);
+        Assert.IsType<ArgumentOutOfRangeException>(await Record.ExceptionAsync(() => producer.ProduceAsync(Log, 1, Rec(1))));
+        await producer.DisposeAsync();
+        Assert.Equal("the producer is closed", (await Assert.ThrowsAsync<ObjectDisposedException>(() => producer.ProduceAsync(Log, Rec(1)))).Message);
+    }
+
+    [Theory]
+    [InlineData(typeof(TimeoutException), nameof(ProduceErrorKind.Transient))]
+    [InlineData(typeof(SiloUnavailableException), nameof(ProduceErrorKind.Transient))]
+    [InlineData(typeof(GatewayTooBusyException), nameof(ProduceErrorKind.Transient))]
+    [InlineData(typeof(NotLeaderException), nameof(ProduceErrorKind.NotLeader))]
+    [InlineData(typeof(ArgumentException), nameof(ProduceErrorKind.Rejected))]
+    [InlineData(typeof(ArgumentOutOfRangeException), nameof(ProduceErrorKind.Rejected))]
+    [InlineData(typeof(InvalidOperationException), nameof(ProduceErrorKind.CheckLog))]
+    [InlineData(typeof(NullReferenceException), nameof(ProduceErrorKind.Fatal))]
+    public void Failures_are_classified_by_what_they_say_about_the_batch(Type exception, string expected) =>
+        Assert.Equal(expected, ProduceErrors.Classify((Exception)Activator.CreateInstance(exception, "failed")!).ToString());
+
+    [Fact]
+    public void Sequence_failures_are_resent_in_order_unless_too_old()
+    {
+        Assert.Equal(ProduceErrorKind.OutOfSequence, ProduceErrors.Classify(new ProducerSequenceException("1/0/0", 5, 3, 2, tooOld: false)));
+        Assert.Equal(ProduceErrorKind.TooOld, ProduceErrors.Classify(new ProducerSequenceException("1/0/0", 5, 3, 9, tooOld: true)));
+    }
+
+    private static ProducerRecord Rec(byte marker)
+    {
+        var value = new byte[100];
+        value[0] = marker;
+        return new ProducerRecord(null, value);
+    }
+
+    /// <summary>A producer whose partition 0 has acknowledged record 0 (offset 0): it has its producer id and pipelines.</summary>
+    private async Task<LogProducer> WarmedUpAsync(ProducerOptions options)
+    {
+        var producer = new LogProducer(_grains, options, _time);
+        var warmUp = producer.ProduceAsync(Log, 0, Rec(0));
+        var flushed = producer.FlushAsync(); // without waiting out the linger
+        await AdvanceUntilAsync(() => warmUp.IsCompleted, "the warm-up record");
+        await warmUp;
+        await flushed;
+        return producer;
+    }
+
+    /// <summary>Moves the fake clock on in 50 ms steps until the condition holds (asynchronous continuations run between steps).</summary>
+    private async Task AdvanceUntilAsync(Func<bool> condition, string what)
+    {
+        for (var step = 0; !condition(); step++)
+        {
+            Assert.True(step < 2000, $"{what} did not happen within 100 s of fake time");
+            _time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(1);
+        }
+    }
+}

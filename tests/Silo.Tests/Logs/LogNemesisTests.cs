@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Pyralog.Client.Logs;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Silo.Tests.Partitions;
+using Xunit.Abstractions;
+
+namespace Pyralog.Silo.Tests.Logs;
+
+/// <summary>
+/// A fault test in the Jepsen style through the client library: three silo processes, a log of 3 partitions at RF 3,
+/// idempotent producers (<see cref="LogProducer"/>) and following consumers (<see cref="LogConsumer"/>) running while a
+/// seeded nemesis SIGKILLs silos (the silo of a partition's leader more often) and restarts them, SIGSTOPs one for
+/// longer than failure detection takes, and restarts one with its data directory wiped. Afterwards every replica is read
+/// in full and the whole history is checked: every acknowledged record is in every replica exactly once at its
+/// acknowledged (epoch, offset); a record whose outcome the producer did not learn is there at most once; nothing appears
+/// that was never produced; each producer's acknowledged records of a partition are in the order it produced them;
+/// every consumer saw each partition as the final log has it, offsets dense from 0 with no record twice. Each run prints
+/// its seed and a summary (operations, faults, the windows in which some partition acknowledged nothing).
+/// </summary>
+public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
+{
+    private const string LogName = "nemesis";
+    private const int Partitions = 3;
+    private const int Producers = 3;
+    private const int Consumers = 2;
+    private const int InFlightPerPartition = 32;
+
+    private readonly string _root = Directory.CreateTempSubdirectory("pyralog-nemesis-").FullName;
+    private readonly long _started = Stopwatch.GetTimestamp();
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    /// <summary>Ten nemesis runs of twelve faults each, one seed per run (PYRALOG_TEST_SEED adds to each).</summary>
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(10)]
+    public Task Acknowledged_records_survive_kills_pauses_and_a_wiped_silo(int run) => RunAsync(Seed(run), faults: 12);
+
+    private static int Seed(int run) =>
+        run + (int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_TEST_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 20261130);
+
+    private async Task RunAsync(int seed, int faults)
+    {
+        Log($"seed {seed} (PYRALOG_TEST_SEED shifts every run's seed; leader placement and timing are the cluster's)");
+        var random = new Random(seed);
+        await using var cluster = await PartitionCluster.StartAsync(_root, preferRedis: true, Log);
+        var log = await cluster.CreateLogAsync(LogName, Partitions, 3, null, TimeSpan.FromMinutes(2));
+        await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(60));
+
+        var history = new PartitionHistory();
+        var workload = new NemesisWorkload(cluster.Grains, log, history, seed, Consumers, InFlightPerPartition);
+        using var stop = new CancellationTokenSource();
+        var producing = Enumerable.Range(0, Producers).Select(p => Task.Run(() => workload.ProduceAsync(p, stop.Token))).ToList();
+        var consuming = Enumerable.Range(0, Consumers).Select(c => Task.Run(() => workload.ConsumeAsync(c, stop.Token))).ToList();
+        var windows = new List<string>();
+        var injected = new List<string>();
+        try
+        {
+            await workload.WaitForAcksAfterAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60), producing);
+            for (var fault = 0; fault < faults; fault++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 1500)));
+                var (what, at) = await InjectAsync(cluster, random, fault == faults / 2);
+                injected.Add(what);
+                var healed = await workload.WaitForAcksAfterAsync(at, TimeSpan.FromSeconds(90), producing);
+                windows.Add($"{healed.TotalMilliseconds:0} ms");
+                Log($"fault {fault + 1}: {what}; every partition acknowledged again after {healed.TotalMilliseconds:0} ms");
+                await HealAsync(cluster);
+            }
+
+            await workload.WaitForAcksAfterAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60), producing);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(producing).WaitAsync(TimeSpan.FromMinutes(3));
+        }
+
+        for (var silo = 0; silo < PartitionCluster.Size; silo++)
+        {
+            if (!cluster.IsRunning(silo))
+            {
+                await cluster.RestartAsync(silo, wipeData: false);
+            }
+        }
+
+        var finals = await FinalReadsAsync(cluster, log);
+        var ends = finals.ToDictionary(f => f.Key, f => (ulong)f.Value.Values.Max(r => r.Count));
+        await workload.WaitForConsumersAsync(ends, TimeSpan.FromSeconds(90));
+        workload.StopConsuming();
+        await Task.WhenAll(consuming).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Log($"{history.Summary()}; {workload.Summary()}; faults: {string.Join(", ", injected)}; unavailability windows: {string.Join(", ", windows)}");
+        var problems = history.Check(finals).Concat(workload.CheckOrder()).Concat(workload.CheckConsumers(finals)).ToList();
+        Log($"history check: {problems.Count} problems");
+        Assert.True(problems.Count == 0, $"seed {seed}: {problems.Count} problems:\n{string.Join('\n', problems.Take(50))}");
+        Assert.All(Enumerable.Range(0, Partitions), p => Assert.Contains(history.Appends, a => a.Partition == p && a.Outcome == AppendOutcome.Acknowledged));
+    }
+
+    /// <summary>One fault: which it was and when it struck (the moment producers may have stopped hearing back).</summary>
+    private async Task<(string What, long At)> InjectAsync(PartitionCluster cluster, Random random, bool wipe)
+    {
+        var killable = Enumerable.Range(0, PartitionCluster.Size).Where(cluster.CanKill).ToArray();
+        var roll = random.Next(100);
+        var victim = killable[random.Next(killable.Length)];
+        if (!wipe && roll < 50 && await cluster.TryDescribeAsync(LogName) is { } description)
+        {
+            var leaders = description.Partitions.Select(p => cluster.SiloOf(p.LeaderSilo)).OfType<int>().Where(cluster.CanKill).ToArray();
+            if (leaders.Length > 0)
+            {
+                victim = leaders[random.Next(leaders.Length)];
+            }
+        }
+
+        var at = Stopwatch.GetTimestamp();
+        if (!wipe && roll is >= 70 and < 90)
+        {
+            // Longer than failure detection (1 s probes, 3 missed): the cluster declares it dead while it still holds its sockets.
+            cluster.Freeze(victim);
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            cluster.Thaw(victim);
+            return ($"SIGSTOP silo {victim} for 5 s", at);
+        }
+
+        cluster.Kill(victim);
+        await Task.Delay(TimeSpan.FromMilliseconds(random.Next(500, 3000)));
+        await cluster.RestartAsync(victim, wipeData: wipe);
+        return (wipe ? $"SIGKILL silo {victim}, restarted with its data wiped" : $"SIGKILL silo {victim}", at);
+    }
+
+    /// <summary>Waits until every partition has a leader and every replica votes on a silo of its own again (or a frozen silo came back).</summary>
+    private static async Task HealAsync(PartitionCluster cluster)
+    {
+        await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(120));
+    }
+
+    /// <summary>Every replica of every partition read in full once the replicas agree on the committed end (bounded).</summary>
+    private static async Task<Dictionary<int, IReadOnlyDictionary<string, IReadOnlyList<ObservedRecord>>>> FinalReadsAsync(PartitionCluster cluster, LogInfo log)
+    {
+        await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(120));
+        var finals = new Dictionary<int, IReadOnlyDictionary<string, IReadOnlyList<ObservedRecord>>>();
+        for (var partition = 0; partition < log.Partitions; partition++)
+        {
+            var replicas = Enumerable.Range(0, log.ReplicationFactor).Select(r => cluster.Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r))).ToArray();
+            var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
+            ReplicaStatus[] statuses;
+            do
+            {
+                statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync()));
+            }
+            while (statuses.Any(s => s.NextOffset != statuses.Max(x => x.NextOffset)) && Stopwatch.GetTimestamp() < deadline && await Delay());
+
+            var byReplica = new Dictionary<string, IReadOnlyList<ObservedRecord>>();
+            foreach (var replica in replicas)
+            {
+                var records = new List<ObservedRecord>();
+                ulong next = 0;
+                while (true)
+                {
+                    var batch = await replica.ReadAsync(next, 1 << 20);
+                    records.AddRange(batch.Records.Select(ObservedRecord.From));
+                    if (batch.Records.Length == 0)
+                    {
+                        break;
+                    }
+
+                    next = batch.NextOffset;
+                }
+
+                byReplica[replica.GetPrimaryKeyString()] = records;
+            }
+
+            finals[partition] = byReplica;
+        }
+
+        return finals;
+    }
+
+    private static async Task<bool> Delay()
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(100));
+        return true;
+    }
+
+    private void Log(string line)
+    {
+        var text = $"[{Stopwatch.GetElapsedTime(_started).TotalSeconds,7:0.0}s] {line}";
+        output.WriteLine(text);
+        Console.WriteLine(text);
+    }
+}
