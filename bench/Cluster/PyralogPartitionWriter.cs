@@ -7,8 +7,8 @@ namespace Pyralog.Bench.Cluster;
 /// the replica it believes leads and learns from the answers (<see cref="NotLeaderException.LeaderReplicaKey"/> is
 /// followed at once; a timeout or a broken call moves to the next replica). A batch is always sent again with its own
 /// sequence, so an attempt of unknown outcome that did commit is answered as a duplicate, never appended twice. This is
-/// what <c>Pyralog.Client.Logs.LogProducer</c> does for an application; the bench drives the grains itself until
-/// that client is on main.
+/// what <c>Pyralog.Client.Logs.LogProducer</c> does for an application; the bench's grain path
+/// (<c>PYRALOG_BENCH_PATH=grains</c>) drives the grains with it, to tell the client's cost from the grains'.
 /// </summary>
 internal sealed class PyralogPartitionWriter
 {
