@@ -7,6 +7,7 @@ public static class BenchSuites
 {
     public static IReadOnlyList<IBenchSuite> All { get; } =
     [
+        new Cluster.ClusterSuite(),
         new Ids.IdsSuite(),
         new Partition.PartitionSuite(),
         new Raft.RaftSuite(),

@@ -1,0 +1,67 @@
+using System.Globalization;
+
+namespace Pyralog.Bench.Cluster;
+
+/// <summary>
+/// The knobs of the <c>cluster</c> suite, the same for every system: record size, window, how long each case runs,
+/// failover trials. <c>PYRALOG_BENCH_QUICK=1</c> shortens every case (a check that the suite runs end to end, not a
+/// figure); <c>PYRALOG_BENCH_CASES=a,b</c> runs only the cases whose names start with one of the prefixes; <c>PYRALOG_BENCH_SYSTEMS=pyralog,jetstream,etcd</c>
+/// runs only the systems named.
+/// </summary>
+internal static class ClusterSettings
+{
+    public const string Suite = "cluster";
+    public const int Seed = 1130;
+
+    /// <summary>Every record is 100 bytes of payload (no key), for every system.</summary>
+    public const int RecordBytes = 100;
+
+    /// <summary>Records in flight in the <c>produce-100B-window</c> cases, for every system.</summary>
+    public const int Window = 1000;
+
+    /// <summary>Records per read in the <c>consume-100B</c> cases (JetStream batch, etcd page; Pyralog reads this many bytes' worth).</summary>
+    public const int ReadPage = 1000;
+
+    /// <summary>Per-attempt timeout of the failover producer: an attempt not acknowledged by then is tried at another server.</summary>
+    public static readonly TimeSpan AttemptTimeout = TimeSpan.FromMilliseconds(250);
+
+    public static bool Quick { get; } = Environment.GetEnvironmentVariable("PYRALOG_BENCH_QUICK") is "1" or "true";
+
+    public static TimeSpan Warmup => Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(2);
+
+    public static TimeSpan WindowMeasure => Quick ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
+
+    public static TimeSpan SyncMeasure => Quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
+
+    /// <summary>Upper bound on one consume case (it normally ends when everything produced was read).</summary>
+    public static TimeSpan ConsumeBudget => Quick ? TimeSpan.FromSeconds(10) : TimeSpan.FromSeconds(60);
+
+    public static int FailoverTrials => Quick ? 1 : 5;
+
+    /// <summary>Unavailability the failover target allows (every trial).</summary>
+    public static readonly TimeSpan FailoverTarget = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// PYRALOG_BENCH_CASES=a,b runs only the cases whose names start with one of the prefixes (all when unset), as in
+    /// the partition suite: <c>produce-100B-window</c> selects both durabilities of Pyralog's case and the peers' one.
+    /// </summary>
+    public static bool Selected(string @case) =>
+        Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
+        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
+
+    /// <summary>PYRALOG_BENCH_SYSTEMS=pyralog,etcd runs only those systems (all when unset).</summary>
+    public static bool SystemSelected(string system) =>
+        Environment.GetEnvironmentVariable("PYRALOG_BENCH_SYSTEMS") is not { Length: > 0 } filter
+        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(system, StringComparer.OrdinalIgnoreCase);
+
+    public static void Log(string line) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Suite} {DateTime.UtcNow:HH:mm:ss.fff}: {line}"));
+
+    /// <summary>The payload every record carries: 100 seeded random bytes.</summary>
+    public static byte[] Payload()
+    {
+        var payload = new byte[RecordBytes];
+        new Random(Seed).NextBytes(payload);
+        return payload;
+    }
+}
