@@ -1,3 +1,4 @@
+using Pyralog.Client.Logs;
 using System.CommandLine;
 using System.Threading.Channels;
 using Pyralog.Cli.Logs;
@@ -142,7 +143,7 @@ internal static class ConsumeCommand
     /// The records of the partitions as they arrive, each partition in offset order, each stopping before its
     /// <see cref="PartitionRead.End"/> (when it has one). A failing partition ends the whole at once with its exception.
     /// </summary>
-    private static async IAsyncEnumerable<LogRecord> MergeAsync(
+    private static async IAsyncEnumerable<ConsumedRecord> MergeAsync(
         ILogSession session, string log, IReadOnlyList<PartitionRead> reads, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         if (reads.Count == 0)
@@ -151,7 +152,7 @@ internal static class ConsumeCommand
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var channel = Channel.CreateBounded<LogRecord>(new BoundedChannelOptions(1024) { SingleReader = true });
+        var channel = Channel.CreateBounded<ConsumedRecord>(new BoundedChannelOptions(1024) { SingleReader = true });
         var readers = reads.Select(read => ReadPartitionAsync(session, log, read, channel.Writer, stop.Token)).ToArray();
         var all = Task.WhenAll(readers).ContinueWith(
             t => channel.Writer.TryComplete(t.Exception?.InnerException),
@@ -178,7 +179,7 @@ internal static class ConsumeCommand
         }
     }
 
-    private static async Task ReadPartitionAsync(ILogSession session, string log, PartitionRead read, ChannelWriter<LogRecord> writer, CancellationToken cancellationToken)
+    private static async Task ReadPartitionAsync(ILogSession session, string log, PartitionRead read, ChannelWriter<ConsumedRecord> writer, CancellationToken cancellationToken)
     {
         try
         {

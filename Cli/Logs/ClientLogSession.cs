@@ -42,7 +42,7 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
 
     public IRecordProducer CreateProducer() => new ClientRecordProducer(client.CreateProducer());
 
-    public async IAsyncEnumerable<LogRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = from.Kind switch
         {
@@ -53,7 +53,7 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
         };
         await foreach (var record in _consumer.Value.ConsumeAsync(log, partition, start, cancellationToken))
         {
-            yield return new LogRecord(record.Log, record.Partition, record.Epoch, record.Offset, record.Id, record.Key, record.Value, record.Headers, record.AppendTime);
+            yield return record;
         }
     }
 

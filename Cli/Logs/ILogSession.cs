@@ -1,3 +1,4 @@
+using Pyralog.Client.Logs;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Cli.Logs;
@@ -25,5 +26,5 @@ internal interface ILogSession : IAsyncDisposable
     IRecordProducer CreateProducer();
 
     /// <summary>The committed records of one partition from <paramref name="from"/> on, waiting at the end for more.</summary>
-    IAsyncEnumerable<LogRecord> ConsumeAsync(string log, int partition, ConsumeStart from, CancellationToken cancellationToken);
+    IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, CancellationToken cancellationToken);
 }

@@ -1,3 +1,4 @@
+using Pyralog.Client.Logs;
 using System.Buffers;
 using System.Globalization;
 using System.Text;
@@ -19,7 +20,7 @@ internal sealed class RecordWriter(TextWriter output, RecordFormat format)
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly ArrayBufferWriter<byte> _json = new();
 
-    public void Write(LogRecord record)
+    public void Write(ConsumedRecord record)
     {
         if (format == RecordFormat.Text)
         {

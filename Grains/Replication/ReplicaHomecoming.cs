@@ -17,27 +17,9 @@ namespace Pyralog.Grains.Replication;
 /// </summary>
 internal sealed class ReplicaHomecoming(
     IClusterMembershipService membership, LocalReplicas replicas, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaHomecoming> logger)
-    : ILifecycleParticipant<ISiloLifecycle>
+    : SiloWatch
 {
-    private readonly CancellationTokenSource _stop = new();
-    private Task _watching = Task.CompletedTask;
-
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(ReplicaHomecoming), ServiceLifecycleStage.Active, StartAsync, StopAsync);
-
-    private Task StartAsync(CancellationToken cancellationToken)
-    {
-        _watching = Task.Run(WatchAsync, CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stop.CancelAsync();
-        await _watching.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private async Task WatchAsync()
+    protected override async Task WatchAsync(CancellationToken stopping)
     {
         var timing = options.Value.Replication;
         using var timer = new PeriodicTimer(timing.HomecomingInterval, time);
@@ -47,7 +29,7 @@ internal sealed class ReplicaHomecoming(
         var asked = 0;
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (await timer.WaitForNextTickAsync(stopping))
             {
                 var snapshot = membership.CurrentSnapshot;
                 var additions = replicas.Additions;
@@ -63,7 +45,7 @@ internal sealed class ReplicaHomecoming(
                 asked = Sweep(snapshot);
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
         catch (Exception e)

@@ -10,34 +10,16 @@ namespace Pyralog.Grains.Replication;
 /// if the old one is gone. Waking is a message to each replica's own grain, so it runs in the replica's turn.
 /// </summary>
 internal sealed class ReplicaWakeups(IClusterMembershipService membership, LocalReplicas replicas, ILogger<ReplicaWakeups> logger)
-    : ILifecycleParticipant<ISiloLifecycle>
+    : SiloWatch
 {
     private static readonly RaftEnvelope WakeEnvelope = new(-1, MessageCodec.Encode([]), Wake: true);
 
-    private readonly CancellationTokenSource _stop = new();
-    private Task _watching = Task.CompletedTask;
-
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(ReplicaWakeups), ServiceLifecycleStage.Active, StartAsync, StopAsync);
-
-    private Task StartAsync(CancellationToken cancellationToken)
-    {
-        _watching = Task.Run(WatchAsync, CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stop.CancelAsync();
-        await _watching.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private async Task WatchAsync()
+    protected override async Task WatchAsync(CancellationToken stopping)
     {
         var dead = new HashSet<SiloAddress>();
         try
         {
-            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(_stop.Token))
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping))
             {
                 var newlyDead = 0;
                 foreach (var member in snapshot.Members.Values)
@@ -54,7 +36,7 @@ internal sealed class ReplicaWakeups(IClusterMembershipService membership, Local
                 }
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
         catch (Exception e)

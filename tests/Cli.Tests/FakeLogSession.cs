@@ -1,3 +1,4 @@
+using Pyralog.Client.Logs;
 using System.Runtime.CompilerServices;
 using Pyralog.Cli.Logs;
 using Pyralog.Grains.Interfaces.Logs;
@@ -13,7 +14,7 @@ internal sealed class FakeLogSession : ILogSession
     public static readonly DateTimeOffset Epoch = new(2026, 11, 30, 18, 0, 0, TimeSpan.Zero);
 
     private readonly Dictionary<string, LogInfo> _logs = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Log, int Partition), List<LogRecord>> _records = [];
+    private readonly Dictionary<(string Log, int Partition), List<ConsumedRecord>> _records = [];
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ulong _nextId = 1;
 
@@ -54,7 +55,7 @@ internal sealed class FakeLogSession : ILogSession
         {
             var records = _records[(log, partition)];
             var offset = (ulong)records.Count;
-            records.Add(new LogRecord(log, partition, 1, offset, _nextId++, key, value, headers, Epoch.AddSeconds(offset)));
+            records.Add(new ConsumedRecord(log, partition, 1, offset, _nextId++, key, value, headers, Epoch.AddSeconds(offset)));
             var appended = _appended;
             _appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             appended.SetResult();
@@ -62,7 +63,7 @@ internal sealed class FakeLogSession : ILogSession
         }
     }
 
-    public IReadOnlyList<LogRecord> Records(string log, int partition)
+    public IReadOnlyList<ConsumedRecord> Records(string log, int partition)
     {
         lock (_records)
         {
@@ -122,7 +123,7 @@ internal sealed class FakeLogSession : ILogSession
 
     public IRecordProducer CreateProducer() => new FakeRecordProducer(this);
 
-    public async IAsyncEnumerable<LogRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var records = Records(log, partition);
         var next = from.Kind switch
