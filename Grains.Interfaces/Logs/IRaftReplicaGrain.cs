@@ -15,6 +15,14 @@ public interface IRaftReplicaGrain : IGrainWithStringKey
     [Alias("DeliverAsync")]
     Task DeliverAsync(RaftEnvelope envelope);
 
+    /// <summary>
+    /// The same as <see cref="DeliverAsync"/>, answered: a replica sends about one envelope a second to each sibling this
+    /// way, so that when Orleans re-activated the sibling elsewhere (after a silo died) the rejected call makes the runtime
+    /// find the new activation, where one-way messages to the old address would be dropped silently (internal).
+    /// </summary>
+    [Alias("DeliverConfirmedAsync")]
+    Task DeliverConfirmedAsync(RaftEnvelope envelope);
+
     /// <summary>Activates the replica and returns its incarnation (recording a new one first if it has no data) and whether it holds a Raft log (creation, internal).</summary>
     [Alias("PrepareAsync")]
     Task<ReplicaPrepared> PrepareAsync();

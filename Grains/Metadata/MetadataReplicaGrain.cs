@@ -14,8 +14,8 @@ namespace Pyralog.Grains.Metadata;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, replicas, options, logger), IMetadataReplicaGrain
+internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, replicas, time, options, logger), IMetadataReplicaGrain
 {
     private MetadataState _state = new();
 
@@ -49,8 +49,7 @@ internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetail
 
     protected override IReplicaStateMachine CreateMachine() => _state;
 
-    protected override Task SendTo(int replica, RaftEnvelope envelope) =>
-        GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
+    protected override IRaftReplicaGrain Peer(int replica) => GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica));
 
     private static string KeyOf(int replica) => ReplicaGrainKey.Of(0, 0, replica);
 }

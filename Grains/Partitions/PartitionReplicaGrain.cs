@@ -20,7 +20,7 @@ namespace Pyralog.Grains.Partitions;
 [ReplicaPlacement]
 internal sealed class PartitionReplicaGrain(
     SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, replicas, options, logger), IPartitionReplicaGrain
+    : ReplicaGrain(siloStore, silo, replicas, time, options, logger), IPartitionReplicaGrain
 {
     /// <summary>The longest a poll waits for records (below Orleans' default 30 s response timeout).</summary>
     public static readonly TimeSpan MaxPollWait = TimeSpan.FromSeconds(20);
@@ -38,7 +38,7 @@ internal sealed class PartitionReplicaGrain(
     {
         ThrowIfDeleted();
         var settings = await SettingsAsync();
-        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
+        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
         return Acknowledgement(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true));
     }
@@ -59,9 +59,9 @@ internal sealed class PartitionReplicaGrain(
 
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(batch.Records, settings.MaxRecordBytes,
-            new BatchHeader(time.GetUtcNow().ToUnixTimeMilliseconds(), batch.ProducerId, batch.FirstSequence));
+            new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), batch.ProducerId, batch.FirstSequence));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
-        var started = time.GetTimestamp();
+        var started = Time.GetTimestamp();
         await ThisTermAppliedAsync(driver);
 
         // From here to the proposal no await: the check and the proposal are one turn.
@@ -71,8 +71,8 @@ internal sealed class PartitionReplicaGrain(
             return original;
         }
 
-        var remaining = Options.Replication.AppendTimeout - time.GetElapsedTime(started);
-        var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time).ConfigureAwait(true);
+        var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
+        var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Time).ConfigureAwait(true);
         return Acknowledgement(answer);
     }
 
@@ -117,11 +117,11 @@ internal sealed class PartitionReplicaGrain(
             throw new ArgumentOutOfRangeException(nameof(maxWait), maxWait, $"a poll waits between 0 and {MaxPollWait.TotalSeconds:0} s");
         }
 
-        var started = time.GetTimestamp();
+        var started = Time.GetTimestamp();
         while (true)
         {
             var batch = await ReadAsync(fromOffset, maxBytes);
-            var left = maxWait - time.GetElapsedTime(started);
+            var left = maxWait - Time.GetElapsedTime(started);
             if (batch.Records.Length > 0 || left <= TimeSpan.Zero)
             {
                 return batch;
@@ -129,7 +129,7 @@ internal sealed class PartitionReplicaGrain(
 
             try
             {
-                await _state.Changed.WaitAsync(left, time).ConfigureAwait(true);
+                await _state.Changed.WaitAsync(left, Time).ConfigureAwait(true);
             }
             catch (TimeoutException)
             {
@@ -196,8 +196,7 @@ internal sealed class PartitionReplicaGrain(
 
     protected override IReplicaStateMachine CreateMachine() => _state;
 
-    protected override Task SendTo(int replica, RaftEnvelope envelope) =>
-        GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica)).DeliverAsync(envelope);
+    protected override IRaftReplicaGrain Peer(int replica) => GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica));
 
     private string KeyOf(int replica) => ReplicaGrainKey.Of(LogId, Partition, replica);
 
@@ -211,7 +210,7 @@ internal sealed class PartitionReplicaGrain(
     /// <exception cref="NotLeaderException">This replica does not lead (or stopped leading meanwhile).</exception>
     private async Task ThisTermAppliedAsync(ReplicaDriver driver)
     {
-        var started = time.GetTimestamp();
+        var started = Time.GetTimestamp();
         while (true)
         {
             var node = driver.Node;
@@ -227,8 +226,8 @@ internal sealed class PartitionReplicaGrain(
             }
 
             driver.Wake();
-            var left = Options.Replication.AppendTimeout - time.GetElapsedTime(started);
-            await _state.Changed.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time).ConfigureAwait(true);
+            var left = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
+            await _state.Changed.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(true);
         }
     }
 

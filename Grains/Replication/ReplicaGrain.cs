@@ -28,11 +28,17 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 {
     private readonly SiloStore _siloStore;
     private readonly ILocalSiloDetails _silo;
+    private static readonly TimeSpan ConfirmEvery = TimeSpan.FromSeconds(1);
+
     private readonly LocalReplicas _replicas;
+
+    // Per sibling slot: when an envelope last went to it as an answered call (a TimeProvider timestamp).
+    private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
     private IGrainTimer? _timer;
 
-    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, IOptions<PyralogOptions> options, ILogger logger)
+    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger logger)
     {
+        Time = time;
         _siloStore = siloStore;
         _silo = silo;
         _replicas = replicas;
@@ -41,6 +47,8 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
     }
 
     protected PyralogOptions Options { get; }
+
+    protected TimeProvider Time { get; }
 
     protected ILogger Logger { get; }
 
@@ -106,6 +114,8 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
         Driver?.Deliver(envelope);
         return Task.CompletedTask;
     }
+
+    public Task DeliverConfirmedAsync(RaftEnvelope envelope) => DeliverAsync(envelope);
 
     public Task ReturnHomeAsync()
     {
@@ -218,8 +228,8 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
     /// <summary>Opens the state machine over the storage just opened (at activation and after a bootstrap).</summary>
     protected abstract Task OnStorageOpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>The one-way call that carries an envelope to replica slot <paramref name="replica"/> of this group.</summary>
-    protected abstract Task SendTo(int replica, RaftEnvelope envelope);
+    /// <summary>The grain of replica slot <paramref name="replica"/> of this group.</summary>
+    protected abstract IRaftReplicaGrain Peer(int replica);
 
     /// <summary>True for the metadata group's replicas.</summary>
     protected abstract bool IsMetadata { get; }
@@ -229,7 +239,26 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
     protected abstract IReplicaStateMachine CreateMachine();
 
-    public void Send(long toRaftId, RaftEnvelope envelope) => _ = SendTo(ReplicaDriver.Replica(toRaftId), envelope);
+    /// <summary>
+    /// Sends one-way, except about once a second per sibling: then as an answered call (see
+    /// <see cref="IRaftReplicaGrain.DeliverConfirmedAsync"/>: a stale address of a re-activated sibling is corrected by
+    /// the runtime only when a call is rejected, not when a one-way message is).
+    /// </summary>
+    public void Send(long toRaftId, RaftEnvelope envelope)
+    {
+        var replica = ReplicaDriver.Replica(toRaftId);
+        var peer = Peer(replica);
+        var now = Time.GetTimestamp();
+        if (replica < _confirmedAt.Length && Time.GetElapsedTime(_confirmedAt[replica], now) >= ConfirmEvery)
+        {
+            _confirmedAt[replica] = now;
+            peer.DeliverConfirmedAsync(envelope).ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        _ = peer.DeliverAsync(envelope);
+    }
 
     public void SetTicking(bool on)
     {

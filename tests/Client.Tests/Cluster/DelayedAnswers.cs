@@ -93,6 +93,8 @@ internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int he
 
         public Task DeliverAsync(RaftEnvelope envelope) => inner.DeliverAsync(envelope);
 
+        public Task DeliverConfirmedAsync(RaftEnvelope envelope) => inner.DeliverConfirmedAsync(envelope);
+
         public Task<ReplicaPrepared> PrepareAsync() => inner.PrepareAsync();
 
         public Task ReturnHomeAsync() => inner.ReturnHomeAsync();

@@ -201,6 +201,8 @@ internal sealed class FakeGrains : IGrainFactory
 
         public Task DeliverAsync(RaftEnvelope envelope) => throw new NotSupportedException();
 
+        public Task DeliverConfirmedAsync(RaftEnvelope envelope) => throw new NotSupportedException();
+
         public Task<ReplicaPrepared> PrepareAsync() => throw new NotSupportedException();
 
         public Task ReturnHomeAsync() => throw new NotSupportedException();
