@@ -30,15 +30,9 @@ internal static class IdsCommand
             {
                 client = await PyralogClient.ConnectAsync(connection.Read(result), cancellationToken);
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or PyralogConnectionException)
             {
-                error.WriteLine($"pyralog: {FirstLine(e.Message)}");
-                return ExitCodes.BadInput;
-            }
-            catch (PyralogConnectionException e)
-            {
-                error.WriteLine($"pyralog: {FirstLine(e.Message)}");
-                return ExitCodes.ClusterUnreachable;
+                return LogSessions.ConnectFailure(e, error);
             }
 
             await using (client)
@@ -59,7 +53,7 @@ internal static class IdsCommand
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     await output.FlushAsync(CancellationToken.None);
-                    error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {FirstLine(e.Message)}");
+                    error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {LogSessions.FirstLine(e.Message)}");
                     return ExitCodes.ClusterUnreachable;
                 }
 
@@ -91,11 +85,5 @@ internal static class IdsCommand
         ids.Subcommands.Add(next);
         ids.Subcommands.Add(decode);
         return ids;
-    }
-
-    private static string FirstLine(string message)
-    {
-        var end = message.IndexOfAny(['\r', '\n']);
-        return end < 0 ? message : message[..end];
     }
 }

@@ -21,15 +21,9 @@ internal static class LogSessions
             options.Validate();
             session = await sessions(options, cancellationToken);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or PyralogConnectionException)
         {
-            error.WriteLine($"pyralog: {FirstLine(e.Message)}");
-            return ExitCodes.BadInput;
-        }
-        catch (PyralogConnectionException e)
-        {
-            error.WriteLine($"pyralog: {FirstLine(e.Message)}");
-            return ExitCodes.ClusterUnreachable;
+            return ConnectFailure(e, error);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -69,6 +63,16 @@ internal static class LogSessions
     /// <summary>The refusal's message when the cluster refused, else that the cluster was lost and why.</summary>
     public static string Describe(Exception e) =>
         Refusal(e) is { } refusal ? FirstLine(refusal.Message) : $"lost the cluster: {FirstLine(e.Message)}";
+
+    /// <summary>
+    /// A failure to connect (an <see cref="ArgumentException"/> from options that do not validate, a
+    /// <see cref="PyralogConnectionException"/>): writes its one line and returns the exit code, 2 or 1.
+    /// </summary>
+    public static int ConnectFailure(Exception e, TextWriter error)
+    {
+        error.WriteLine($"pyralog: {FirstLine(e.Message)}");
+        return e is ArgumentException ? ExitCodes.BadInput : ExitCodes.ClusterUnreachable;
+    }
 
     public static string FirstLine(string message)
     {

@@ -58,7 +58,7 @@ internal static class LogTables
                 table.Add([.. row++ == 0 ? first : blank, .. cells]);
                 if (replica.Error is not null)
                 {
-                    notes.Add($"note: replica {replica.Replica} of partition {partition.Partition} did not answer: {FirstLine(replica.Error)}");
+                    notes.Add($"note: replica {replica.Replica} of partition {partition.Partition} did not answer: {Commands.LogSessions.FirstLine(replica.Error)}");
                 }
             }
         }
@@ -91,10 +91,4 @@ internal static class LogTables
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string Number(ulong value) => value.ToString(CultureInfo.InvariantCulture);
-
-    private static string FirstLine(string message)
-    {
-        var end = message.IndexOfAny(['\r', '\n']);
-        return end < 0 ? message : message[..end];
-    }
 }

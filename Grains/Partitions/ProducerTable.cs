@@ -35,7 +35,7 @@ internal sealed class ProducerTable
     private readonly ulong _storeLog;
 
     // Invariant: at most MaxProducers entries, each with 1..BatchesPerProducer batches, oldest first.
-    private readonly Dictionary<long, Producer> _producers = [];
+    private readonly Dictionary<long, ProducerHistory> _producers = [];
 
     // Invariant: producers changed or forgotten since the last TakeUnwritten (written with the next apply pass).
     private readonly HashSet<long> _dirty = [];
@@ -59,7 +59,7 @@ internal sealed class ProducerTable
             }
 
             var id = BinaryPrimitives.ReadInt64BigEndian(key[prefix.Length..]);
-            table._producers[id] = Producer.Decode(cursor.Value, storeLog, id);
+            table._producers[id] = ProducerHistory.Decode(cursor.Value, storeLog, id);
         }
 
         return table;
@@ -70,7 +70,7 @@ internal sealed class ProducerTable
     {
         if (!_producers.TryGetValue(producerId, out var producer))
         {
-            producer = new Producer();
+            producer = new ProducerHistory();
             _producers[producerId] = producer;
             if (_producers.Count > MaxProducers)
             {
@@ -185,75 +185,5 @@ internal sealed class ProducerTable
         ReplicaKv.Key(_storeLog, ReplicaKv.Producers).CopyTo(key, 0);
         BinaryPrimitives.WriteInt64BigEndian(key.AsSpan(10), producerId);
         return key;
-    }
-
-    private readonly record struct ProducedBatch(long FirstSequence, int Count, ulong Epoch, ulong FirstOffset);
-
-    private sealed class Producer
-    {
-        // Invariant: the producer's last batches in apply order (oldest first), at most BatchesPerProducer.
-        private readonly List<ProducedBatch> _batches = new(BatchesPerProducer);
-
-        public long NextSequence { get; private set; }
-
-        /// <summary>The Raft index of its last applied batch (which producer is forgotten first).</summary>
-        public long LastIndex { get; private set; }
-
-        public IReadOnlyList<ProducedBatch> Batches => _batches;
-
-        public void Add(ProducedBatch batch, long index)
-        {
-            if (_batches.Count == BatchesPerProducer)
-            {
-                _batches.RemoveAt(0);
-            }
-
-            _batches.Add(batch);
-            NextSequence = batch.FirstSequence + batch.Count;
-            LastIndex = index;
-        }
-
-        public int Encode(Span<byte> span)
-        {
-            BinaryPrimitives.WriteInt64LittleEndian(span, NextSequence);
-            BinaryPrimitives.WriteInt64LittleEndian(span[8..], LastIndex);
-            BinaryPrimitives.WriteInt32LittleEndian(span[16..], _batches.Count);
-            var at = 20;
-            foreach (var b in _batches)
-            {
-                BinaryPrimitives.WriteInt64LittleEndian(span[at..], b.FirstSequence);
-                BinaryPrimitives.WriteInt32LittleEndian(span[(at + 8)..], b.Count);
-                BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 12)..], b.Epoch);
-                BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 20)..], b.FirstOffset);
-                at += 28;
-            }
-
-            return at;
-        }
-
-        public static Producer Decode(ReadOnlySpan<byte> span, ulong storeLog, long id)
-        {
-            var count = span.Length >= 20 ? BinaryPrimitives.ReadInt32LittleEndian(span[16..]) : -1;
-            if (count is < 1 or > BatchesPerProducer || span.Length != 20 + count * 28)
-            {
-                throw new InvalidDataException($"store log {storeLog}: the state of producer {id} is damaged ({span.Length} bytes)");
-            }
-
-            var producer = new Producer();
-            var at = 20;
-            for (var i = 0; i < count; i++)
-            {
-                producer._batches.Add(new ProducedBatch(
-                    BinaryPrimitives.ReadInt64LittleEndian(span[at..]),
-                    BinaryPrimitives.ReadInt32LittleEndian(span[(at + 8)..]),
-                    BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 12)..]),
-                    BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 20)..])));
-                at += 28;
-            }
-
-            producer.NextSequence = BinaryPrimitives.ReadInt64LittleEndian(span);
-            producer.LastIndex = BinaryPrimitives.ReadInt64LittleEndian(span[8..]);
-            return producer;
-        }
     }
 }
