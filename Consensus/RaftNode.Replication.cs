@@ -208,6 +208,23 @@ public sealed partial class RaftNode
         return _progress.TryGetValue(voter.Id, out var pr) && pr.Incarnation == voter.Incarnation ? pr.Match : 0;
     }
 
+    /// <summary>Leader: how many entries the voter furthest behind lacks (0 on a follower, or when all are caught up).</summary>
+    public long MaxVoterLag()
+    {
+        if (Role != RaftRole.Leader)
+        {
+            return 0;
+        }
+
+        long lag = 0;
+        foreach (var v in Config.VoterArray)
+        {
+            lag = Math.Max(lag, _log.LastIndex - MatchOf(v));
+        }
+
+        return lag;
+    }
+
     private void EnsureQuorumScratch(int count)
     {
         if (_quorumScratch.Length < count)

@@ -22,7 +22,7 @@ if (args.Any(a => a is "--help" or "-h"))
 
 try
 {
-    using var host = PyralogSiloHost.CreateBuilder(args).Build();
+    using var host = PyralogSiloHost.Build(args);
     using var dataLock = await StartupChecks.RunAsync(host.Services);
     await host.RunAsync();
     return ExitCodes.Stopped;

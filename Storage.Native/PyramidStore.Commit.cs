@@ -431,6 +431,7 @@ public sealed partial class PyramidStore
     /// already, and the failure faults the store.</summary>
     private void SyncWal()
     {
+        var started = Stopwatch.GetTimestamp();
         if (_options.Durability == DurabilityMode.PerBatch)
         {
             _wal.SyncOrUndo();
@@ -443,6 +444,7 @@ public sealed partial class PyramidStore
         _unsynced = false;
         _lastSyncTimestamp = Stopwatch.GetTimestamp();
         Interlocked.Increment(ref _walSyncs);
+        StoreCommitInstruments.WalSyncDuration.Record(Stopwatch.GetElapsedTime(started, _lastSyncTimestamp).TotalSeconds);
     }
 
     private void Fault(Exception e)
@@ -496,6 +498,7 @@ public sealed partial class PyramidStore
         _unsynced = true;
         _groupNumber++;
         Interlocked.Increment(ref _commitGroups);
+        StoreCommitInstruments.CommitGroupSize.Record(_groupBatches.Count);
 
         // A large group is applied to the memtable while its fdatasync runs on another thread. Nothing
         // applied is visible before the publish below, which happens only after the sync succeeded.

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Pyralog.Grains.Diagnostics;
 using Pyralog.Storage.Native;
 
 namespace Pyralog.Grains.Hosting;
@@ -14,6 +15,7 @@ namespace Pyralog.Grains.Hosting;
 public sealed class SiloStore(IOptions<PyralogOptions> options, ILogger<SiloStore> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private PyramidStore? _store;
+    private StoreInstruments? _instruments;
 
     /// <summary>The open store.</summary>
     /// <exception cref="InvalidOperationException">Outside the silo's running stages.</exception>
@@ -41,11 +43,13 @@ public sealed class SiloStore(IOptions<PyralogOptions> options, ILogger<SiloStor
                 directory, recovery.DroppedBytes, recovery.TornAtByte, recovery.TornFile);
         }
 
+        _instruments = new StoreInstruments(store);
         Volatile.Write(ref _store, store);
     }
 
     private async Task CloseAsync(CancellationToken cancellationToken)
     {
+        Interlocked.Exchange(ref _instruments, null)?.Dispose();
         if (Interlocked.Exchange(ref _store, null) is { } store)
         {
             await store.DisposeAsync().ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
+using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Storage.Native.Obelisk;
@@ -171,6 +172,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             await RenewAsync(lastMs);
         }
 
+        ObeliskInstruments.IdsIssued.Add(count);
         return block;
     }
 
@@ -267,6 +269,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         try
         {
             await WriteLeaseAsync(lastIssuedMs);
+            ObeliskInstruments.LeaseRenewals.Add(1);
         }
         catch (InconsistentStateException e)
         {

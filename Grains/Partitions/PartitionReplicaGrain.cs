@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Placement;
@@ -40,7 +41,8 @@ internal sealed class PartitionReplicaGrain(
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
-        return Acknowledgement(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true));
+        var started = Time.GetTimestamp();
+        return Acknowledged(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true), payload.Length, started);
     }
 
     public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
@@ -73,7 +75,7 @@ internal sealed class PartitionReplicaGrain(
 
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
         var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Time).ConfigureAwait(true);
-        return Acknowledgement(answer);
+        return Acknowledged(answer, payload.Length, started);
     }
 
     public async Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false)
@@ -202,6 +204,21 @@ internal sealed class PartitionReplicaGrain(
 
     private AppendAck Acknowledgement(object? answer) =>
         answer is AppendAck ack ? ack : throw new InvalidOperationException($"replica {Key} applied the append but produced no acknowledgement");
+
+    /// <summary>The acknowledgement of a batch this leader appended, counted in the partition's instruments.</summary>
+    private AppendAck Acknowledged(object? answer, int bytes, long started)
+    {
+        var ack = Acknowledgement(answer);
+        if (!ack.Duplicate)
+        {
+            var tags = ReplicationInstruments.PartitionTags(LogId, Partition);
+            ReplicationInstruments.AppendedRecords.Add(ack.Count, tags);
+            ReplicationInstruments.AppendedBytes.Add(bytes, tags);
+            ReplicationInstruments.CommitDuration.Record(Time.GetElapsedTime(started).TotalSeconds, tags);
+        }
+
+        return ack;
+    }
 
     /// <summary>
     /// Waits until this replica leads and has applied its own term's first entry, so the producer table holds every

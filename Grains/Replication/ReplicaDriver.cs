@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pyralog.Consensus;
+using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Storage.Native;
 
@@ -76,6 +77,7 @@ internal sealed class ReplicaDriver : IDisposable
         _replica = key.Replica;
         _key = ReplicaGrainKey.Format(key);
         _skipSync = skipSync;
+        ReplicationInstruments.Replicas.Add(1);
     }
 
     public RaftNode Node => _node;
@@ -333,10 +335,17 @@ internal sealed class ReplicaDriver : IDisposable
     private void LogLeadershipChange()
     {
         var leader = _node.Leader;
+        if (leader == _node.Id)
+        {
+            ReplicationInstruments.ReportLag(_key, leads: true, _node.MaxVoterLag());
+        }
+
         if (leader == _loggedLeader && _node.Term == _loggedTerm)
         {
             return;
         }
+
+        CountLeadershipChange(leader);
 
         if (leader != _loggedLeader)
         {
@@ -361,6 +370,25 @@ internal sealed class ReplicaDriver : IDisposable
 
         _loggedLeader = leader;
         _loggedTerm = _node.Term;
+    }
+
+    private void CountLeadershipChange(long leader)
+    {
+        if (_node.Term != _loggedTerm && _node.Role == RaftRole.Candidate)
+        {
+            ReplicationInstruments.Elections.Add(1);
+        }
+
+        if (leader == _node.Id && _loggedLeader != _node.Id)
+        {
+            ReplicationInstruments.LeaderChanges.Add(1);
+            ReplicationInstruments.Leaders.Add(1);
+        }
+        else if (leader != _node.Id && _loggedLeader == _node.Id)
+        {
+            ReplicationInstruments.Leaders.Add(-1);
+            ReplicationInstruments.ReportLag(_key, leads: false, 0);
+        }
     }
 
     /// <summary>
@@ -389,6 +417,13 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         _disposed = true;
+        ReplicationInstruments.Replicas.Add(-1);
+        if (_loggedLeader == _node.Id)
+        {
+            ReplicationInstruments.Leaders.Add(-1);
+            ReplicationInstruments.ReportLag(_key, leads: false, 0);
+        }
+
         FailPending(new TimeoutException("the replica deactivated before the operation finished; its outcome is unknown"));
         foreach (var (_, write, task) in _persisting)
         {

@@ -5,7 +5,10 @@ using Pyralog.Grains.Interfaces;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Orleans.Configuration;
+using Orleans.Dashboard;
+using Pyralog.Silo.Http;
 using Pyralog.Grains.Hosting;
 using Pyralog.Silo.Startup;
 using StackExchange.Redis;
@@ -27,6 +30,8 @@ public static class PyralogSiloHost
         ["--gateway-port"] = "Silo:GatewayPort",
         ["--primary-port"] = "Silo:PrimarySiloPort",
         ["--redis"] = "Silo:RedisConnectionString",
+        ["--http-address"] = "Silo:HttpAddress",
+        ["--http-port"] = "Silo:HttpPort",
     };
 
     /// <summary>
@@ -35,9 +40,9 @@ public static class PyralogSiloHost
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is wrong; the message names each one.</exception>
     /// <exception cref="StartupRefusedException">An unknown switch or a stray word on the command line.</exception>
-    public static HostApplicationBuilder CreateBuilder(string[] args)
+    public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = [],
             ContentRootPath = AppContext.BaseDirectory,
@@ -57,6 +62,7 @@ public static class PyralogSiloHost
         builder.Services.AddSingleton(host);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddHostedService<ListeningBanner>();
+        SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>
         {
             ConfigureMembership(silo, host);
@@ -82,8 +88,23 @@ public static class PyralogSiloHost
                 o.Replication = pyralog.Replication;
                 o.MetadataReplicas = pyralog.MetadataReplicas;
             });
+            silo.AddActivityPropagation();
+            if (host.Dashboard)
+            {
+                silo.AddDashboard();
+            }
         });
+        SiloInsideHttpLifetime.Wrap(builder.Services);
         return builder;
+    }
+
+    /// <summary>The silo process: <see cref="CreateBuilder"/>, built, with its HTTP endpoints mapped.</summary>
+    /// <inheritdoc cref="CreateBuilder" path="/exception"/>
+    public static WebApplication Build(string[] args)
+    {
+        var app = CreateBuilder(args).Build();
+        SiloHttpEndpoint.Map(app, app.Services.GetRequiredService<SiloHostOptions>());
+        return app;
     }
 
     /// <summary>

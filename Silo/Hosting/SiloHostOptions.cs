@@ -36,6 +36,27 @@ public sealed class SiloHostOptions
     /// </summary>
     public TimeSpan? ProbeTimeout { get; set; }
 
+    /// <summary>
+    /// The address of this silo's HTTP endpoint (metrics, health, dashboard). Stays on loopback unless set; <c>0.0.0.0</c>
+    /// listens on every interface.
+    /// </summary>
+    public string HttpAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>The port of this silo's HTTP endpoint: <c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c>, the dashboards.</summary>
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>Hosts the Orleans dashboard and Pyralog's page on the HTTP endpoint. The Orleans dashboard profiles every grain call; production silos that do not want that turn it off.</summary>
+    public bool Dashboard { get; set; } = true;
+
+    /// <summary>Where to send traces and metrics over OTLP (e.g. <c>http://127.0.0.1:4317</c>); unset sends nothing. <c>/metrics</c> serves metrics either way.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary>Tags Pyralog's partition metrics with the partition number as well as the log. Off by default: with 10,000 partitions that is 10,000 series per instrument.</summary>
+    public bool PartitionMetrics { get; set; }
+
+    /// <summary>Writes logs as JSON lines (one object per entry, with the replica and term scopes) instead of text.</summary>
+    public bool JsonLogs { get; set; }
+
     /// <summary>Missed probes before a silo is suspected (<c>ClusterMembershipOptions.NumMissedProbesLimit</c>, Orleans default 3). Unset keeps the Orleans default.</summary>
     public int? MissedProbesLimit { get; set; }
 }

@@ -31,6 +31,22 @@ public static class SiloHostOptionsValidator
             failures.Add($"Silo:SiloPort and Silo:GatewayPort must differ (both are {options.SiloPort}).");
         }
 
+        if (!IPAddress.TryParse(options.HttpAddress, out _))
+        {
+            failures.Add($"Silo:HttpAddress (--http-address) '{options.HttpAddress}' is not an IP address.");
+        }
+
+        CheckPort(failures, "Silo:HttpPort (--http-port)", options.HttpPort);
+        if (options.HttpPort == options.SiloPort || options.HttpPort == options.GatewayPort)
+        {
+            failures.Add($"Silo:HttpPort (--http-port) must differ from Silo:SiloPort and Silo:GatewayPort (was {options.HttpPort}, which one of them uses).");
+        }
+
+        if (options.OtlpEndpoint is { } otlp && !(Uri.TryCreate(otlp, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+        {
+            failures.Add($"Silo:OtlpEndpoint '{otlp}' is not an http:// or https:// address.");
+        }
+
         if (options.Membership == MembershipMode.Development)
         {
             CheckPort(failures, "Silo:PrimarySiloPort (--primary-port)", options.PrimarySiloPort);

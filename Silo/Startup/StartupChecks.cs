@@ -12,7 +12,7 @@ namespace Pyralog.Silo.Startup;
 internal static class StartupChecks
 {
     /// <summary>
-    /// Validates the options, locks the data directory (after checking it is writable), checks both ports are free and,
+    /// Validates the options, locks the data directory (after checking it is writable), checks the silo, gateway and HTTP ports are free and,
     /// in <c>redis</c> membership, that Redis answers. Returns the data directory lock, to hold until the silo exits.
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is wrong.</exception>
@@ -27,6 +27,7 @@ internal static class StartupChecks
             var address = IPAddress.Parse(host.Address);
             PortCheck.EnsureFree(address, host.SiloPort, "silo port", "--silo-port");
             PortCheck.EnsureFree(address, host.GatewayPort, "gateway port", "--gateway-port");
+            PortCheck.EnsureFree(IPAddress.Parse(host.HttpAddress), host.HttpPort, "HTTP port", "--http-port");
             if (host.Membership == MembershipMode.Redis)
             {
                 await ClusterStoreProbe.EnsureReachableAsync(ConfigurationOptions.Parse(host.RedisConnectionString!)).ConfigureAwait(false);

@@ -150,7 +150,7 @@ public sealed class IdsSuite : IBenchSuite
         var siloPort = FreePort();
         var gatewayPort = FreePort();
         using var silo = PyralogSiloHost.CreateBuilder(
-            ["--data-dir", Path.Combine(root, "silo"), "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", "bench"]).Build();
+            ["--data-dir", Path.Combine(root, "silo"), "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", $"{FreePort()}", "--cluster-id", "bench"]).Build();
         await silo.StartAsync(cancellationToken);
         try
         {

@@ -39,7 +39,7 @@ internal sealed class SiloChild : IAsyncDisposable
         foreach (var arg in new[]
         {
             Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"), "--data-dir", data, "--silo-port", $"{siloPort}",
-            "--gateway-port", $"{gatewayPort}", "--cluster-id", $"cli-{gatewayPort}",
+            "--gateway-port", $"{gatewayPort}", "--http-port", $"{FreePort()}", "--cluster-id", $"cli-{gatewayPort}",
         })
         {
             info.ArgumentList.Add(arg);

@@ -18,6 +18,9 @@ internal sealed class SiloProcess : IDisposable
 
     public Process Process { get; }
 
+    /// <summary>The port of the silo's HTTP endpoint (metrics, health, dashboards) on 127.0.0.1.</summary>
+    public int HttpPort { get; private init; }
+
     public string Banner => _banner.Task.Result;
 
     public string Output
@@ -52,13 +55,20 @@ internal sealed class SiloProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a silo on the given ports; its HTTP endpoint gets a free port (<see cref="HttpPort"/>) unless
+    /// <paramref name="extraArgs"/> name one with <c>--http-port</c>.
+    /// </summary>
     public static SiloProcess Start(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
+        var given = Array.IndexOf(extraArgs, "--http-port");
+        var httpPort = given >= 0 ? int.Parse(extraArgs[given + 1], System.Globalization.CultureInfo.InvariantCulture) : FreePort();
+        string[] http = given >= 0 ? [] : ["--http-port", $"{httpPort}"];
         string[] args = extraArgs.Length > 0
-            ? ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]
-            : ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", $"test-{siloPort}"];
+            ? ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. http, .. extraArgs]
+            : ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. http, "--cluster-id", $"test-{siloPort}"];
         var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start the silo");
-        var silo = new SiloProcess(process);
+        var silo = new SiloProcess(process) { HttpPort = httpPort };
         process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
         process.BeginOutputReadLine();
         return silo;
