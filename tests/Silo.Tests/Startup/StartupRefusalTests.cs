@@ -40,6 +40,11 @@ public sealed class StartupRefusalTests : IDisposable
     [InlineData(new[] { "--gateway-port", "abc" }, "Silo:GatewayPort (--gateway-port) 'abc' is not a whole number.")]
     [InlineData(new[] { "--membership", "foo" }, "Silo:Membership (--membership) 'foo' must be localhost, development or redis.")]
     [InlineData(new[] { "--silo-port", "70000" }, "Silo:SiloPort (--silo-port) must be a port in 1..65535 (was 70000).")]
+    [InlineData(new[] { "--http-port", "0" }, "Silo:HttpPort (--http-port) must be a port in 1..65535 (was 0).")]
+    [InlineData(new[] { "--http-port", "30000" }, "Silo:HttpPort (--http-port) must differ from Silo:SiloPort and Silo:GatewayPort (was 30000, which one of them uses).")]
+    [InlineData(new[] { "--http-address", "localhost" }, "Silo:HttpAddress (--http-address) 'localhost' is not an IP address.")]
+    [InlineData(new[] { "--Silo:OtlpEndpoint", "127.0.0.1:4317" }, "Silo:OtlpEndpoint '127.0.0.1:4317' is not an http:// or https:// address.")]
+    [InlineData(new[] { "--Silo:Dashboard", "maybe" }, "Silo:Dashboard 'maybe' is not a valid Boolean.")]
     public Task Values_that_do_not_parse_or_are_out_of_range_are_refused_naming_the_key_and_switch(string[] args, string expected) =>
         AssertRefused(ExitCodes.BadInput, expected, args);
 
@@ -87,7 +92,20 @@ public sealed class StartupRefusalTests : IDisposable
         await AssertRefused(
             ExitCodes.BadInput,
             $"gateway port {port} on 127.0.0.1 is already in use by {ThisProcess()}; stop that process or choose another port with --gateway-port.",
-            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{port}");
+            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{port}", "--http-port", $"{SiloProcessTests.FreePort()}");
+    }
+
+    [Fact]
+    public async Task An_http_port_in_use_is_refused_naming_it()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await AssertRefused(
+            ExitCodes.BadInput,
+            $"HTTP port {port} on 127.0.0.1 is already in use by {ThisProcess()}; stop that process or choose another port with --http-port.",
+            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}", "--http-port", $"{port}");
     }
 
     [Fact]
@@ -98,7 +116,7 @@ public sealed class StartupRefusalTests : IDisposable
             ExitCodes.ClusterUnreachable,
             "cannot reach Redis at 127.0.0.1:1 (the cluster store for membership and obelisk leases): UnableToConnect (no answer).",
             "--membership", "redis", "--redis", "127.0.0.1:1", "--data-dir", _data,
-            "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}");
+            "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}", "--http-port", $"{SiloProcessTests.FreePort()}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
     }
 }
