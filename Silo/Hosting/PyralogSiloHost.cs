@@ -60,6 +60,7 @@ public static class PyralogSiloHost
         }
 
         builder.Services.AddSingleton(host);
+        Pyralog.Grains.Diagnostics.ReplicationInstruments.TagPartitions = host.PartitionMetrics;
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddHostedService<ListeningBanner>();
         SiloHttpEndpoint.AddServices(builder, host);

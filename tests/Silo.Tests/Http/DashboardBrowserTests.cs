@@ -1,0 +1,127 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Pyralog.Client;
+using Pyralog.Client.Logs;
+using Pyralog.Grains.Interfaces;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Silo.Tests.Http;
+
+/// <summary>
+/// The dashboards in a real headless Chromium (the system's, driven by Playwright) against three silo processes:
+/// Pyralog's page shows the log's partitions with their leaders and offsets that rise while records are produced,
+/// without a reload; the Orleans dashboard renders. Screenshots of both pages are kept under
+/// <c>TestResults/screenshots</c> beside the test assembly's project.
+/// </summary>
+public sealed partial class DashboardBrowserTests : IDisposable
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private readonly string _root = Directory.CreateTempSubdirectory("pyralog-dashboard-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task Pyralog_page_shows_partitions_leaders_and_rising_offsets_in_a_real_browser()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium package (.ci/run does)");
+        var ports = Enumerable.Range(0, 6).Select(_ => SiloProcess.FreePort()).ToArray();
+        string[] args = ["--membership", "development", "--primary-port", $"{ports[0]}", "--cluster-id", "dashboard-test"];
+        var silos = new List<SiloProcess>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                silos.Add(await SiloProcess.StartAsync(Path.Combine(_root, $"silo{i}"), ports[2 * i], ports[2 * i + 1], args));
+            }
+
+            await using var client = await PyralogClient.ConnectAsync(new PyralogClientOptions
+            {
+                Membership = MembershipMode.Development,
+                GatewayPorts = [ports[1], ports[3], ports[5]],
+                ClusterId = "dashboard-test",
+                ConnectTimeout = TimeSpan.FromSeconds(30),
+            });
+            await client.CreateLogAsync("clicks", partitions: 3, replicationFactor: 3);
+            await using var producer = client.CreateProducer();
+            await ProduceAsync(producer, 300);
+
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = Chromium,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            });
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+            var url = $"http://127.0.0.1:{silos[0].HttpPort}";
+            await page.GotoAsync($"{url}/pyralog");
+
+            var partitions = page.Locator("[data-testid=partitions][data-log=clicks] [data-testid=partition]");
+            await Assertions.Expect(partitions).ToHaveCountAsync(3, new LocatorAssertionsToHaveCountOptions { Timeout = 30_000 });
+            await Assertions.Expect(page.Locator("[data-testid=log-name]")).ToHaveTextAsync("clicks");
+            var leaders = await page.Locator("[data-testid=partitions][data-log=clicks] [data-testid=leader]").AllInnerTextsAsync();
+            var siloEndpoints = new[] { $"127.0.0.1:{ports[0]}", $"127.0.0.1:{ports[2]}", $"127.0.0.1:{ports[4]}" };
+            Assert.All(leaders, leader => Assert.Contains(leader, siloEndpoints));
+            await Assertions.Expect(page.Locator("[data-testid=silos] tbody tr")).ToHaveCountAsync(3);
+            Assert.Equal(300, await CommittedAsync(page));
+
+            // Offsets rise on the open page, without a reload, as more records are produced.
+            await ProduceAsync(producer, 200);
+            await page.WaitForFunctionAsync(
+                "() => [...document.querySelectorAll('[data-log=clicks] [data-testid=committed]')].reduce((s, td) => s + Number(td.textContent), 0) === 500",
+                null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+            Assert.Equal(500, await CommittedAsync(page));
+            Assert.Matches(ReplicaRoles(), await page.Locator("[data-testid=partitions][data-log=clicks]").InnerTextAsync());
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Artifact("pyralog-page.png"), FullPage = true });
+
+            await page.GotoAsync($"{url}/dashboard/");
+            await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new PageGetByRoleOptions { Name = "Orleans Dashboard" })).ToBeVisibleAsync();
+            await Assertions.Expect(page.Locator("body")).ToContainTextAsync(ActiveSilos(), new LocatorAssertionsToContainTextOptions { Timeout = 30_000 });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Artifact("orleans-dashboard.png"), FullPage = true });
+        }
+        finally
+        {
+            foreach (var silo in silos)
+            {
+                silo.Dispose();
+            }
+        }
+    }
+
+    private static async Task ProduceAsync(LogProducer producer, int count)
+    {
+        var acks = new Task<RecordAck>[count];
+        for (var i = 0; i < count; i++)
+        {
+            acks[i] = producer.ProduceAsync("clicks", new ProducerRecord(BitConverter.GetBytes(i), new byte[100]));
+        }
+
+        await Task.WhenAll(acks);
+    }
+
+    private static async Task<long> CommittedAsync(IPage page)
+    {
+        long sum = 0;
+        foreach (var text in await page.Locator("[data-testid=partitions][data-log=clicks] [data-testid=committed]").AllInnerTextsAsync())
+        {
+            sum += long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return sum;
+    }
+
+    private static string Artifact(string name)
+    {
+        // bin/Release/net10.0 → the test project's TestResults/screenshots.
+        var directory = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults", "screenshots"));
+        Directory.CreateDirectory(directory);
+        return Path.Combine(directory, name);
+    }
+
+    [GeneratedRegex(@"Active Silos\s*3")]
+    private static partial Regex ActiveSilos();
+
+    [GeneratedRegex(@"Leader on 127\.0\.0\.1:\d+, lag \d+[\s\S]*Follower on 127\.0\.0\.1:\d+")]
+    private static partial Regex ReplicaRoles();
+}
