@@ -15,6 +15,9 @@ public static class ReplicationInstruments
 
     private static readonly Meter Meter = new(MeterName);
 
+    /// <summary>Spans of the partition data path: a leader's append, from its proposal to its acknowledgement.</summary>
+    public static readonly ActivitySource Source = new(MeterName);
+
     // Invariant: one entry per partition or metadata replica on this process that leads, holding the largest
     // number of committed-or-appended entries a voter of its group is missing as of its last pass.
     private static readonly ConcurrentDictionary<string, long> LeaderLag = new(StringComparer.Ordinal);

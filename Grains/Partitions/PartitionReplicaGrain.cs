@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -37,6 +38,7 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task<AppendAck> AppendAsync(ProducerRecord[] records)
     {
+        using var span = ReplicationInstruments.Source.StartActivity("pyralog.partition.append");
         ThrowIfDeleted();
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
@@ -47,6 +49,7 @@ internal sealed class PartitionReplicaGrain(
 
     public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
     {
+        using var span = ReplicationInstruments.Source.StartActivity("pyralog.partition.append");
         ThrowIfDeleted();
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.ProducerId == 0)
@@ -209,6 +212,15 @@ internal sealed class PartitionReplicaGrain(
     private AppendAck Acknowledged(object? answer, int bytes, long started)
     {
         var ack = Acknowledgement(answer);
+        if (Activity.Current is { Source.Name: ReplicationInstruments.MeterName } span)
+        {
+            span.SetTag("pyralog.replica", Key);
+            span.SetTag("pyralog.epoch", (long)ack.Epoch);
+            span.SetTag("pyralog.offset", (long)ack.FirstOffset);
+            span.SetTag("pyralog.records", ack.Count);
+            span.SetTag("pyralog.duplicate", ack.Duplicate);
+        }
+
         if (!ack.Duplicate)
         {
             var tags = ReplicationInstruments.PartitionTags(LogId, Partition);

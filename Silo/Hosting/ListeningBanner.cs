@@ -11,7 +11,7 @@ internal sealed class ListeningBanner(SiloHostOptions host, IOptions<PyralogOpti
     {
         lifetime.ApplicationStarted.Register(() => Console.WriteLine(
             $"Pyralog silo up: silo {host.Address}:{host.SiloPort}, gateway {host.Address}:{host.GatewayPort}, " +
-            $"http http://{host.HttpAddress}:{host.HttpPort} (/metrics, /health/ready{(host.Dashboard ? ", /pyralog, /dashboard" : "")}), " +
+            $"http http://{host.HttpAddress}:{host.HttpPort} ({(host.Metrics ? "/metrics, " : "")}/health/ready{(host.Dashboard ? ", /pyralog, /dashboard" : "")}), " +
             $"membership {host.Membership.ToString().ToLowerInvariant()}, cluster '{host.ClusterId}', " +
             $"data {Path.GetFullPath(pyralog.Value.DataDirectory)}"));
         lifetime.ApplicationStopped.Register(() => Console.WriteLine("Pyralog silo stopped."));

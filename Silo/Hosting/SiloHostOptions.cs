@@ -48,6 +48,9 @@ public sealed class SiloHostOptions
     /// <summary>Hosts the Orleans dashboard and Pyralog's page on the HTTP endpoint. The Orleans dashboard profiles every grain call; production silos that do not want that turn it off.</summary>
     public bool Dashboard { get; set; } = true;
 
+    /// <summary>Collects metrics and serves them at <c>/metrics</c>. Off, no meter is listened to (the benchmark's baseline for what metrics cost).</summary>
+    public bool Metrics { get; set; } = true;
+
     /// <summary>Where to send traces and metrics over OTLP (e.g. <c>http://127.0.0.1:4317</c>); unset sends nothing. <c>/metrics</c> serves metrics either way.</summary>
     public string? OtlpEndpoint { get; set; }
 

@@ -15,7 +15,7 @@ namespace Pyralog.Silo.Http;
 
 /// <summary>
 /// The silo's one HTTP endpoint (<see cref="SiloHostOptions.HttpAddress"/>:<see cref="SiloHostOptions.HttpPort"/>):
-/// Prometheus metrics at <c>/metrics</c>, health at <c>/health/live</c> and <c>/health/ready</c>, the Orleans dashboard
+/// Prometheus metrics at <c>/metrics</c> (unless <see cref="SiloHostOptions.Metrics"/> is off), health at <c>/health/live</c> and <c>/health/ready</c>, the Orleans dashboard
 /// at <c>/dashboard</c> and Pyralog's page at <c>/pyralog</c> (both unless <see cref="SiloHostOptions.Dashboard"/> is off).
 /// </summary>
 internal static class SiloHttpEndpoint
@@ -52,14 +52,19 @@ internal static class SiloHttpEndpoint
         builder.Services.AddSingleton<MetadataGroupHealthCheck>();
         builder.Services.AddSingleton<ClusterOverview>();
 
-        var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        var telemetry = builder.Services.AddOpenTelemetry();
+        if (host.Metrics)
         {
-            metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter();
-            if (host.OtlpEndpoint is { } otlp)
+            telemetry.WithMetrics(metrics =>
             {
-                metrics.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));
-            }
-        });
+                metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter();
+                if (host.OtlpEndpoint is { } otlp)
+                {
+                    metrics.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));
+                }
+            });
+        }
+
         if (host.OtlpEndpoint is { } endpoint)
         {
             telemetry.WithTracing(tracing => tracing
@@ -74,7 +79,10 @@ internal static class SiloHttpEndpoint
 
     public static void Map(WebApplication app, SiloHostOptions host)
     {
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        if (host.Metrics)
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics");
+        }
 
         // Live: the process answers. Ready: the store recovered, this silo is active in membership, the metadata group answers.
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -72,6 +72,12 @@ public sealed class ClusterSuite : IBenchSuite
                 await PyralogCases.RunAsync(report, Path.Combine(root, "pyralog"), token);
             }
 
+            if (ClusterSettings.SystemSelected(PyralogCases.System) && ClusterSettings.Selected(MetricsOverheadCases.Case))
+            {
+                await ClusterReport.RunCaseAsync(report, MetricsOverheadCases.Case, PyralogCases.System,
+                    () => MetricsOverheadCases.RunAsync(report, Path.Combine(root, "metrics"), token));
+            }
+
             if (AnySelected(Cases))
             {
                 if (!ClusterSettings.SystemSelected(JetStreamCases.System))

@@ -58,7 +58,7 @@ internal static class PyralogCases
         }
     }
 
-    private static IPyralogPath PathFor(PartitionCluster cluster, LogInfo log, int leader) =>
+    internal static IPyralogPath PathFor(PartitionCluster cluster, LogInfo log, int leader) =>
 #if PYRALOG_CLIENT_LOGS
         Environment.GetEnvironmentVariable("PYRALOG_BENCH_PATH") is "grains"
             ? new PyralogGrainPath(cluster.Grains, log, leader)
@@ -68,7 +68,7 @@ internal static class PyralogCases
 #endif
 
     /// <summary>Creates a log and waits (bounded) until each partition has a leader and every replica leads or follows; returns it and partition 0's leader.</summary>
-    private static async Task<(LogInfo Log, int Leader)> CreateLogAsync(PartitionCluster cluster, string name, int partitions, LogDurability durability)
+    internal static async Task<(LogInfo Log, int Leader)> CreateLogAsync(PartitionCluster cluster, string name, int partitions, LogDurability durability)
     {
         var watch = Stopwatch.StartNew();
         var log = await cluster.CreateLogAsync(name, partitions, 3, new LogSettings { Durability = durability }, TimeSpan.FromMinutes(2));

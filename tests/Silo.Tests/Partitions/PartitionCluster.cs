@@ -54,8 +54,11 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// <summary>Process ids of the silos that run now.</summary>
     public IReadOnlyList<int> ProcessIds => [.. _silos.Where(s => s is { Process.HasExited: false }).Select(s => s!.Process.Id)];
 
-    /// <summary>Starts the three silos (in turn: the first is development membership's primary) and connects a client.</summary>
-    public static async Task<PartitionCluster> StartAsync(string root, bool preferRedis, Action<string> log)
+    /// <summary>
+    /// Starts the three silos (in turn: the first is development membership's primary) and connects a client;
+    /// <paramref name="siloArgs"/> go to every silo's command line.
+    /// </summary>
+    public static async Task<PartitionCluster> StartAsync(string root, bool preferRedis, Action<string> log, params string[] siloArgs)
     {
         var siloPorts = new int[Size];
         var gatewayPorts = new int[Size];
@@ -75,7 +78,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         string[] membership = redis is null
             ? ["--membership", "development", "--primary-port", $"{siloPorts[0]}"]
             : ["--membership", "redis", "--redis", redis.ConnectionString];
-        string[] args = [.. membership, "--cluster-id", clusterId, .. FastProbes];
+        string[] args = [.. membership, "--cluster-id", clusterId, .. FastProbes, .. siloArgs];
         var cluster = new PartitionCluster(root, siloPorts, gatewayPorts, args, redis, log);
         try
         {
@@ -103,6 +106,9 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     }
 
     public string DataDirectory(int silo) => Path.Combine(_root, $"silo{silo}");
+
+    /// <summary>The HTTP port (metrics, health) of a running silo.</summary>
+    public int HttpPort(int silo) => (_silos[silo] ?? throw new InvalidOperationException($"silo {silo} does not run")).HttpPort;
 
     public bool IsRunning(int silo) => _silos[silo] is { Process.HasExited: false };
 
