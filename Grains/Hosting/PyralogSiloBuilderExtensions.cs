@@ -55,6 +55,12 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaHomecoming>());
         }
 
+        if (!builder.Services.Any(d => d.ServiceType == typeof(Diagnostics.SiloReportClient)))
+        {
+            builder.AddGrainService<Diagnostics.SiloReportService>();
+            builder.Services.AddSingleton<Diagnostics.SiloReportClient>();
+        }
+
         builder.Services.TryAddSingleton<SiloStore>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Pyralog.Grains.Interfaces.Obelisk;
 
 namespace Pyralog.Grains.Obelisk;
 
@@ -20,6 +21,22 @@ internal sealed class ObeliskActivations(ILogger<ObeliskActivations> logger) : I
     public void Add(IGrainContext activation, int obeliskId) => _active[activation] = obeliskId;
 
     public void Remove(IGrainContext activation) => _active.TryRemove(activation, out _);
+
+    /// <summary>The status of every obelisk activation on this silo (a moment's view), by obelisk id.</summary>
+    public ObeliskStatus[] Describe()
+    {
+        var statuses = new List<ObeliskStatus>();
+        foreach (var (activation, _) in _active)
+        {
+            if (activation.GrainInstance is ObeliskGrain obelisk)
+            {
+                statuses.Add(obelisk.Describe());
+            }
+        }
+
+        statuses.Sort((a, b) => a.ObeliskId.CompareTo(b.ObeliskId));
+        return [.. statuses];
+    }
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(ObeliskActivations), StopStage, _ => Task.CompletedTask, ReleaseAllAsync);

@@ -176,10 +176,16 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         return block;
     }
 
-    public Task<ObeliskStatus> GetStatusAsync()
+    public Task<ObeliskStatus> GetStatusAsync() => Task.FromResult(Describe());
+
+    /// <summary>
+    /// This activation's status. Also read off the grain's turn by the silo report (<see cref="ObeliskActivations.Describe"/>):
+    /// each field is a word written on the grain's turn, so such a read may be a renewal behind, never torn.
+    /// </summary>
+    internal ObeliskStatus Describe()
     {
         var lease = _lease.State;
-        return Task.FromResult(new ObeliskStatus(
+        return new ObeliskStatus(
             _obeliskId,
             RuntimeIdentity,
             lease.Fence,
@@ -187,7 +193,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             ScarabId.Epoch.AddMilliseconds(lease.ReservedUntilMs),
             _node?.Issued ?? 0,
             _leaseWait,
-            _leaseWaitReason));
+            _leaseWaitReason);
     }
 
     private async Task TakeLeaseAsync(CancellationToken cancellationToken)

@@ -1,15 +1,15 @@
 using Microsoft.Extensions.DependencyInjection;
-using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Silo.Http;
 
 /// <summary>
 /// What Pyralog's page shows, read fresh for each request: the silos in membership, every log with its partitions
-/// (leader silo, epoch, offsets, replicas with role and lag) and this silo's store. The page computes rates from
+/// (leader silo, epoch, offsets, replicas with role and lag) and each active silo's report (store, obelisks). The page computes rates from
 /// successive offsets itself.
 /// </summary>
-internal sealed class ClusterOverview(IGrainFactory grains, SiloStore store, IServiceProvider services, TimeProvider time)
+internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient siloReports, IServiceProvider services, TimeProvider time)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
@@ -54,24 +54,22 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloStore store, ISe
             });
         }
 
-        var statistics = store.Store.GetStatistics();
-        return new
+        // Each active silo's own report (store, obelisks), asked in parallel; a silo that does not answer is named.
+        var reports = new List<object>();
+        var asked = hosts.Where(h => h.Value == SiloStatus.Active).Select(h => h.Key).OrderBy(a => a.ToParsableString(), StringComparer.Ordinal).ToList();
+        var answers = asked.Select(a => siloReports.For(a).GetReportAsync().WaitAsync(Timeout, time, cancellationToken)).ToList();
+        for (var i = 0; i < asked.Count; i++)
         {
-            time = time.GetUtcNow(),
-            silo = self.ToParsableString(),
-            silos,
-            logs,
-            storage = new
+            try
             {
-                logs = statistics.Logs,
-                memtableBytes = statistics.MemtableBytes,
-                blockCacheBytes = statistics.BlockCacheBytes,
-                writeAmplification = statistics.WriteAmplification,
-                walBytes = statistics.WalBytesWritten,
-                flushBytes = statistics.FlushBytesWritten,
-                compactionBytes = statistics.CompactionBytesWritten,
-                levels = statistics.Levels.Select(l => new { level = l.Level, segments = l.Segments, bytes = l.Bytes }),
-            },
-        };
+                reports.Add(await answers[i].ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                reports.Add(new { silo = asked[i].ToParsableString(), error = e.Message });
+            }
+        }
+
+        return new { time = time.GetUtcNow(), silo = self.ToParsableString(), silos, logs, reports };
     }
 }

@@ -64,6 +64,10 @@ public sealed partial class DashboardBrowserTests : IDisposable
             Assert.All(leaders, leader => Assert.Contains(leader, siloEndpoints));
             await Assertions.Expect(page.Locator("[data-testid=silos] tbody tr")).ToHaveCountAsync(3);
             Assert.Equal(300, await CommittedAsync(page));
+            await Assertions.Expect(page.Locator("[data-testid=storage] thead th")).ToHaveCountAsync(4); // a column per silo
+            var obelisks = await page.Locator("[data-testid=obelisk]").AllInnerTextsAsync(); // producer ids are Scarab IDs
+            Assert.NotEmpty(obelisks);
+            Assert.All(obelisks, row => Assert.Contains(siloEndpoints, e => row.Contains(e, StringComparison.Ordinal))); // the lease holder
 
             // Offsets rise on the open page, without a reload, as more records are produced.
             await ProduceAsync(producer, 200);

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Obelisk;
+using Pyralog.Grains.Replication;
+
+namespace Pyralog.Grains.Diagnostics;
+
+/// <summary>This silo's <see cref="ISiloReportService"/>: reads the store's statistics and the local obelisks and replicas.</summary>
+[Reentrant]
+internal sealed class SiloReportService(
+    GrainId id, Silo host, ILoggerFactory loggers, SiloStore store, ObeliskActivations obelisks, LocalReplicas replicas, ILocalSiloDetails silo)
+    : GrainService(id, host, loggers), ISiloReportService
+{
+    public Task<SiloReport> GetReportAsync()
+    {
+        var statistics = store.Store.GetStatistics();
+        var levels = statistics.Levels;
+        var levelBytes = new long[levels.Count];
+        var levelSegments = new int[levels.Count];
+        for (var i = 0; i < levels.Count; i++)
+        {
+            levelBytes[i] = levels[i].Bytes;
+            levelSegments[i] = levels[i].Segments;
+        }
+
+        var replicaCount = 0;
+        foreach (var _ in replicas.Active)
+        {
+            replicaCount++;
+        }
+
+        return Task.FromResult(new SiloReport(
+            silo.SiloAddress.ToParsableString(),
+            new StoreReport(
+                statistics.Logs, statistics.MemtableBytes, statistics.BlockCacheBytes, statistics.UserBytesWritten, statistics.WalBytesWritten,
+                statistics.FlushBytesWritten, statistics.CompactionBytesWritten, statistics.WriteAmplification, levelBytes, levelSegments),
+            obelisks.Describe(),
+            replicaCount));
+    }
+}
