@@ -1,0 +1,78 @@
+using System.Text.RegularExpressions;
+using Pyralog.Silo.Hosting;
+
+namespace Pyralog.Silo.Tests.Hosting;
+
+/// <summary>
+/// docker-compose.yml cannot run here (no Docker engine), so its settings are checked against the silo's own: every
+/// environment key and command-line switch is one the silo knows, the healthcheck asks the HTTP port the silos listen
+/// on, and each published port is one the silo listens on.
+/// </summary>
+public sealed partial class DockerComposeTests
+{
+    private static readonly string Compose = File.ReadAllText(FindUp("docker-compose.yml"));
+
+    [Fact]
+    public void Every_environment_key_and_switch_of_the_compose_file_is_a_silo_setting()
+    {
+        var environment = Environment().ToList();
+        Assert.NotEmpty(environment);
+        Assert.All(environment, e => Assert.True(SettingKeys.IsKnown(e.Key), $"{e.Key} is not a silo setting"));
+        var commands = Commands().ToList();
+        Assert.Equal(3, commands.Count);
+        foreach (var command in commands)
+        {
+            var settings = SiloCommandLine.Parse(command);
+            Assert.Equal("0.0.0.0", settings["Silo:Address"]);
+        }
+    }
+
+    [Fact]
+    public void The_healthcheck_and_published_ports_match_the_ports_the_silos_listen_on()
+    {
+        var httpPort = Environment().Single(e => e.Key == "Silo:HttpPort").Value;
+        Assert.Equal("0.0.0.0", Environment().Single(e => e.Key == "Silo:HttpAddress").Value); // reachable from the host's port mapping
+        Assert.Equal($"http://127.0.0.1:{httpPort}/health/ready", HealthcheckUrl().Match(Compose).Groups[1].Value);
+
+        var commands = Commands().ToList();
+        var published = PublishedPorts().Matches(Compose).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(3, published.Count);
+        for (var i = 0; i < commands.Count; i++)
+        {
+            var gateway = SiloCommandLine.Parse(commands[i])["Silo:GatewayPort"];
+            var container = published[i].Split(", ").Select(p => p.Trim('"').Split(':')[^1]).ToList();
+            Assert.Equal([gateway!, httpPort], container);
+        }
+    }
+
+    private static IEnumerable<KeyValuePair<string, string>> Environment() =>
+        EnvironmentLine().Matches(Compose).Select(m => new KeyValuePair<string, string>(m.Groups[1].Value.Replace("__", ":", StringComparison.Ordinal), m.Groups[2].Value));
+
+    private static IEnumerable<string[]> Commands() =>
+        CommandLine().Matches(Compose).Select(m => m.Groups[1].Value.Split(", ").Select(a => a.Trim('"')).ToArray());
+
+    private static string FindUp(string name)
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, name)))
+            {
+                return Path.Combine(directory.FullName, name);
+            }
+        }
+
+        throw new FileNotFoundException($"no {name} above {AppContext.BaseDirectory}");
+    }
+
+    [GeneratedRegex(@"^\s{4}(Silo__\w+|Pyralog__\w+): (\S+)$", RegexOptions.Multiline)]
+    private static partial Regex EnvironmentLine();
+
+    [GeneratedRegex(@"^\s{4}command: \[(.*)\]$", RegexOptions.Multiline)]
+    private static partial Regex CommandLine();
+
+    [GeneratedRegex(@"test: \[""CMD"", ""curl"", ""-fsS"", ""([^""]+)""\]")]
+    private static partial Regex HealthcheckUrl();
+
+    [GeneratedRegex(@"^\s{4}ports: \[(""127\.0\.0\.1:300\d\d:\d+"".*)\]$", RegexOptions.Multiline)]
+    private static partial Regex PublishedPorts();
+}
