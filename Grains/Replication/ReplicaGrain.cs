@@ -36,6 +36,10 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
     private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
     private IGrainTimer? _timer;
 
+    // The term in which ReturnHomeAsync first found this replica leading, and when (a TimeProvider timestamp).
+    private long _ledSinceTerm;
+    private long _ledSince;
+
     protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger logger)
     {
         Time = time;
@@ -127,6 +131,21 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
         var node = Driver?.Node;
         if (node is { Role: RaftRole.Leader })
         {
+            // A leader handed leadership moments ago may have it from a sibling that is itself leaving for its home
+            // (when a silo joins, two replicas of a group can both be away from home): handing it straight back would
+            // bounce leadership between them, an election each time, and neither would ever be a follower at a check.
+            // Lead for a few checks first, so the sibling leaves.
+            if (_ledSinceTerm != node.Term)
+            {
+                _ledSinceTerm = node.Term;
+                _ledSince = Time.GetTimestamp();
+            }
+
+            if (Time.GetElapsedTime(_ledSince) < 4 * Options.Replication.HomecomingInterval)
+            {
+                return Task.CompletedTask;
+            }
+
             // Leaving as leader would cost the group an election: hand over first; the next check finds a follower.
             if (Driver!.HandOffLeadership() is var to and not 0)
             {

@@ -27,7 +27,7 @@ public class HomecomingTests : IAsyncLifetime
         var log = await admin.CreateLogAsync(LogName, Partitions, 3);
         var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
         var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
-        await AppendToEachAsync(grains, log, "before", acked, unknown);
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
 
         // Every silo holds one replica of each partition; the victim is not the primary (it holds the test membership table).
         var victim = cluster.SecondarySilos[0];
@@ -40,8 +40,8 @@ public class HomecomingTests : IAsyncLifetime
         }
 
         await cluster.KillSiloAsync(victim);
-        await AppendToEachAsync(grains, log, "while-away", acked, unknown);
-        var away = await WaitForAsync(admin, d => d.Partitions.All(p => p.SharedSilos && AllLeadOrFollow(p)),
+        await PartitionCalls.AppendToEachAsync(grains, log, "while-away", acked, unknown);
+        var away = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(p => p.SharedSilos && PartitionCalls.AllLeadOrFollow(p)),
             "every lost replica replaced on a survivor and promoted");
         foreach (var status in lost)
         {
@@ -51,8 +51,8 @@ public class HomecomingTests : IAsyncLifetime
 
         var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
         var home = restarted.SiloAddress.ToParsableString();
-        var back = await WaitForAsync(admin,
-            d => d.Partitions.All(p => !p.SharedSilos && AllLeadOrFollow(p)) &&
+        var back = await PartitionCalls.WaitForAsync(admin, LogName,
+            d => d.Partitions.All(p => !p.SharedSilos && PartitionCalls.AllLeadOrFollow(p)) &&
                  lost.All(s => d.Partitions.SelectMany(p => p.Replicas).Single(r => r.Key == s.Key).Silo == home),
             "every replica back on its home silo, each group on three silos");
         Assert.All(back.Partitions, p => Assert.Equal(3, p.Replicas.Select(r => r.Silo).Distinct().Count()));
@@ -64,7 +64,7 @@ public class HomecomingTests : IAsyncLifetime
             Assert.Equal(status.Incarnation, now.Incarnation);
         }
 
-        await AppendToEachAsync(grains, log, "after", acked, unknown);
+        await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
         for (var partition = 0; partition < Partitions; partition++)
         {
             var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
@@ -75,58 +75,5 @@ public class HomecomingTests : IAsyncLifetime
                 PartitionHistoryCheck.Check(acked[partition], unknown[partition], await PartitionCalls.ReadAllAsync(replica, end));
             }
         }
-    }
-
-    private static bool AllLeadOrFollow(PartitionDescription partition) =>
-        partition.LeaderReplica >= 0 && partition.Replicas.All(r => r.Error is null && r.Role is ReplicaRole.Leader or ReplicaRole.Follower);
-
-    /// <summary>Appends one record named <paramref name="stage"/> to each partition's leader until it is acknowledged; failed attempts are recorded as unknown.</summary>
-    private static async Task AppendToEachAsync(IClusterClient grains, LogInfo log, string stage, List<(string, AppendAck)>[] acked, List<string>[] unknown)
-    {
-        for (var partition = 0; partition < log.Partitions; partition++)
-        {
-            for (var attempt = 0; ; attempt++)
-            {
-                Assert.True(attempt < 20, $"partition {partition} acknowledged no '{stage}' append in 20 attempts");
-                var value = $"{stage}-{partition}-{attempt}";
-                var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
-                try
-                {
-                    acked[partition].Add((value, await leader.AppendAsync([PartitionCalls.Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5))));
-                    break;
-                }
-                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
-                {
-                    unknown[partition].Add(value);
-                }
-            }
-        }
-    }
-
-    private static async Task<LogDescription> WaitForAsync(IPyralogAdminGrain admin, Func<LogDescription, bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        LogDescription? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                last = await admin.DescribeLogAsync(LogName);
-                if (condition(last))
-                {
-                    return last;
-                }
-            }
-            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
-            {
-                // the metadata group may be electing after the kill; asked again
-            }
-
-            await Task.Delay(100);
-        }
-
-        var state = last is null ? "no description" : string.Join("; ", last.Partitions.Select(p =>
-            $"p{p.Partition} leader {p.LeaderReplica} shared={p.SharedSilos}: {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}"))}"));
-        throw new TimeoutException($"timed out waiting for {what}: {state}");
     }
 }

@@ -66,4 +66,57 @@ internal static class PartitionCalls
             await Task.Delay(50);
         }
     }
+
+    public static bool AllLeadOrFollow(PartitionDescription partition) =>
+        partition.LeaderReplica >= 0 && partition.Replicas.All(r => r.Error is null && r.Role is ReplicaRole.Leader or ReplicaRole.Follower);
+
+    /// <summary>Appends one record named <paramref name="stage"/> to each partition's leader until it is acknowledged; failed attempts are recorded as unknown.</summary>
+    public static async Task AppendToEachAsync(IClusterClient grains, LogInfo log, string stage, List<(string, AppendAck)>[] acked, List<string>[] unknown)
+    {
+        for (var partition = 0; partition < log.Partitions; partition++)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                Assert.True(attempt < 20, $"partition {partition} acknowledged no '{stage}' append in 20 attempts");
+                var value = $"{stage}-{partition}-{attempt}";
+                var leader = await LeaderAsync(grains, log, partition);
+                try
+                {
+                    acked[partition].Add((value, await leader.AppendAsync([Rec(value)]).WaitAsync(TimeSpan.FromSeconds(5))));
+                    break;
+                }
+                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
+                {
+                    unknown[partition].Add(value);
+                }
+            }
+        }
+    }
+
+    public static async Task<LogDescription> WaitForAsync(IPyralogAdminGrain admin, string logName, Func<LogDescription, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        LogDescription? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await admin.DescribeLogAsync(logName);
+                if (condition(last))
+                {
+                    return last;
+                }
+            }
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
+            {
+                // the metadata group may be electing after the kill; asked again
+            }
+
+            await Task.Delay(100);
+        }
+
+        var state = last is null ? "no description" : string.Join("; ", last.Partitions.Select(p =>
+            $"p{p.Partition} leader {p.LeaderReplica} shared={p.SharedSilos}: {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}"))}"));
+        throw new TimeoutException($"timed out waiting for {what}: {state}");
+    }
 }
