@@ -15,11 +15,17 @@ namespace Pyralog.Grains.Partitions;
 /// The log's settings (durability, record limit) arrive with the founding configuration and are kept beside the Raft
 /// state; a replica that joins later without data reads them from the metadata group when it first needs them.
 /// Idempotent producers' batches are checked here before they are proposed (ProducerTable explains why that suffices).
+/// Retention: the leader of a log with a retention age or size checks, on a grain timer every
+/// <see cref="PartitionClock.RetentionCheckInterval"/> and after each append, where the partition should start
+/// (records older than the age by the <see cref="PartitionClock"/>, the oldest entries beyond the size) and proposes
+/// a retention command; every replica applies it and compacts its log (PartitionState, ReplicaDriver). At most one
+/// such proposal is in flight; a leader that lost its term simply has it fail, and the next leader decides again.
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
 internal sealed class PartitionReplicaGrain(
-    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
+    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, PartitionClock clock, IOptions<PyralogOptions> options,
+    ILogger<PartitionReplicaGrain> logger)
     : ReplicaGrain(siloStore, silo, replicas, time, options, logger), IPartitionReplicaGrain
 {
     /// <summary>The longest a poll waits for records (below Orleans' default 30 s response timeout).</summary>
@@ -30,6 +36,12 @@ internal sealed class PartitionReplicaGrain(
     private PartitionState _state = null!;
     private LogSettings? _settings;
 
+    // Invariant: non-null exactly while the log's settings (known) have a retention age or size and the replica is not deleted.
+    private IGrainTimer? _retentionTimer;
+
+    // Invariant: the retention command this activation proposed last, until it resolves (at most one in flight).
+    private Task<object?>? _retaining;
+
     protected override bool IsMetadata => false;
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
@@ -38,9 +50,11 @@ internal sealed class PartitionReplicaGrain(
     {
         ThrowIfDeleted();
         var settings = await SettingsAsync();
-        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
+        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(clock.NowMs, 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
-        return Acknowledgement(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true));
+        var ack = Acknowledgement(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true));
+        EnforceRetention();
+        return ack;
     }
 
     public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
@@ -59,7 +73,7 @@ internal sealed class PartitionReplicaGrain(
 
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(batch.Records, settings.MaxRecordBytes,
-            new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), batch.ProducerId, batch.FirstSequence));
+            new BatchHeader(clock.NowMs, batch.ProducerId, batch.FirstSequence));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
         var started = Time.GetTimestamp();
         await ThisTermAppliedAsync(driver);
@@ -73,7 +87,9 @@ internal sealed class PartitionReplicaGrain(
 
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
         var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Time).ConfigureAwait(true);
-        return Acknowledgement(answer);
+        var ack = Acknowledgement(answer);
+        EnforceRetention();
+        return ack;
     }
 
     public async Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false)
@@ -95,7 +111,7 @@ internal sealed class PartitionReplicaGrain(
         if (fromOffset < state.FirstOffset)
         {
             throw new ArgumentOutOfRangeException(nameof(fromOffset), fromOffset,
-                $"offset {fromOffset} of partition {Partition} is below the first retained offset {state.FirstOffset}");
+                $"offset {fromOffset} of partition {Partition} is below the first retained offset {state.FirstOffset} (the records before it were dropped by retention; the first available offset is {state.FirstOffset})");
         }
 
         if (fromOffset > state.NextOffset)
@@ -172,6 +188,8 @@ internal sealed class PartitionReplicaGrain(
         }
 
         SetTicking(false);
+        _retentionTimer?.Dispose();
+        _retentionTimer = null;
         Driver?.Dispose();
         Deleted = true; // calls still reaching this activation before it goes answer that the log is gone
         using var write = new WriteBatch();
@@ -188,10 +206,77 @@ internal sealed class PartitionReplicaGrain(
     protected override async Task OnStorageOpenAsync(CancellationToken cancellationToken)
     {
         _state = await PartitionState.LoadAsync(Store, Storage.StoreLog);
+        if (Storage.Metadata.Snapshot is { Index: > 0 } snapshot && snapshot.Index > _state.AppliedIndex)
+        {
+            // The applied state is written unsynced: a crash can leave it behind the snapshot, whose entries are gone.
+            _state.Restore(snapshot);
+        }
+
         if (_settings is null && await Store.GetAsync(ReplicaKv.Key(Storage.StoreLog, ReplicaKv.Settings), cancellationToken) is { } saved)
         {
             _settings = LogSettingsCodec.Decode(saved);
         }
+
+        StartRetentionTimer();
+    }
+
+    /// <summary>Starts checking retention (while this activation lives) once the log's settings ask for it.</summary>
+    private void StartRetentionTimer()
+    {
+        if (_retentionTimer is not null || Deleted || _settings is not ({ RetentionAge: not null } or { RetentionBytes: not null }))
+        {
+            return;
+        }
+
+        var interval = clock.RetentionCheckInterval;
+        _retentionTimer = this.RegisterGrainTimer(
+            static (grain, _) =>
+            {
+                grain.EnforceRetention();
+                return Task.CompletedTask;
+            },
+            this,
+            new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = false });
+    }
+
+    /// <summary>
+    /// Leader: proposes a retention command when records are older than the retention age or the partition holds
+    /// more than the retention bytes (nothing when neither applies, another is in flight, or its term's first entry is
+    /// not applied yet: the state must include every earlier leader's records).
+    /// </summary>
+    private void EnforceRetention()
+    {
+        if (Deleted || _settings is not { } settings || (settings.RetentionAge is null && settings.RetentionBytes is null) ||
+            Driver is not { } driver || _retaining is { IsCompleted: false })
+        {
+            return;
+        }
+
+        var node = driver.Node;
+        if (node.Role != Consensus.RaftRole.Leader || _state.Epoch != (ulong)node.Term)
+        {
+            return;
+        }
+
+        long? cutoff = settings.RetentionAge is { } age ? clock.NowMs - (long)age.TotalMilliseconds : null;
+        var retainFrom = _state.RetentionPoint(cutoff, settings.RetentionBytes);
+        if (retainFrom <= _state.FirstOffset)
+        {
+            return;
+        }
+
+        try
+        {
+            _retaining = driver.ProposeAsync(RetentionCommand.Encode(retainFrom), Key, KeyOf);
+        }
+        catch (Exception e) when (e is NotLeaderException or InvalidOperationException or ObjectDisposedException)
+        {
+            return; // the next check (or the next leader) decides again
+        }
+
+        _retaining.ContinueWith(
+            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Logger.LogInformation("Replica {Key} retains partition {Partition} from offset {Offset} (was {First})", Key, Partition, retainFrom, _state.FirstOffset);
     }
 
     protected override IReplicaStateMachine CreateMachine() => _state;
@@ -332,5 +417,6 @@ internal sealed class PartitionReplicaGrain(
         write.Put(ReplicaKv.Key(Storage.StoreLog, ReplicaKv.Settings), LogSettingsCodec.Encode(settings));
         await Store.WriteAsync(write);
         _settings = settings;
+        StartRetentionTimer();
     }
 }
