@@ -165,7 +165,11 @@ internal sealed class PartitionReplicaGrain(
     public Task<ReplicaStatus> GetStatusAsync()
     {
         ThrowIfDeleted();
-        return Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset));
+        return Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset) with
+        {
+            SnapshotIndex = Driver?.Node.SnapshotIndex ?? Storage.Metadata.Snapshot.Index,
+            RetainedBytes = _state.RetainedBytes,
+        });
     }
 
     public async Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap)
@@ -205,12 +209,7 @@ internal sealed class PartitionReplicaGrain(
 
     protected override async Task OnStorageOpenAsync(CancellationToken cancellationToken)
     {
-        _state = await PartitionState.LoadAsync(Store, Storage.StoreLog);
-        if (Storage.Metadata.Snapshot is { Index: > 0 } snapshot && snapshot.Index > _state.AppliedIndex)
-        {
-            // The applied state is written unsynced: a crash can leave it behind the snapshot, whose entries are gone.
-            _state.Restore(snapshot);
-        }
+        _state = await PartitionState.OpenAsync(Store, Storage);
 
         if (_settings is null && await Store.GetAsync(ReplicaKv.Key(Storage.StoreLog, ReplicaKv.Settings), cancellationToken) is { } saved)
         {

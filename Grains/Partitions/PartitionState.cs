@@ -123,6 +123,22 @@ internal sealed class PartitionState : IReplicaStateMachine
         return state;
     }
 
+    /// <summary>
+    /// The state of a replica whose Raft state <paramref name="storage"/> holds: the stored applied state, or its
+    /// snapshot's when that is further (the applied state is written unsynced, so a crash can leave it behind the
+    /// snapshot, whose entries are gone).
+    /// </summary>
+    public static async Task<PartitionState> OpenAsync(PyramidStore store, ReplicaStorage storage)
+    {
+        var state = await LoadAsync(store, storage.StoreLog).ConfigureAwait(false);
+        if (storage.Metadata.Snapshot is { Index: > 0 } snapshot && snapshot.Index > state.AppliedIndex)
+        {
+            state.Restore(snapshot);
+        }
+
+        return state;
+    }
+
     public object? Apply(in LogEntry entry) => Apply(entry.Index, entry.Term, entry.Type, entry.Data.Span);
 
     private object? Apply(long index, long term, EntryType type, ReadOnlySpan<byte> data)
