@@ -116,6 +116,33 @@ public sealed class RetentionTests(RetentionClusterFixture fixture) : IClassFixt
         Assert.Equal((18ul, false), (next.FirstOffset, next.Duplicate));
     }
 
+    [Fact]
+    public async Task Retention_settings_are_checked_at_creation_and_part_of_the_shape_of_an_existing_log()
+    {
+        var admin = fixture.Cluster.Client.GetGrain<IPyralogAdminGrain>(0);
+        var age = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            admin.CreateLogAsync("ret-bad", 1, 1, new LogSettings { RetentionAge = TimeSpan.FromMilliseconds(999) }));
+        Assert.Contains("the retention age is at least 1s, in whole milliseconds (was 00:00:00.9990000)", age.Message);
+        var fraction = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            admin.CreateLogAsync("ret-bad", 1, 1, new LogSettings { RetentionAge = TimeSpan.FromTicks(TimeSpan.TicksPerSecond * 2 + 1) }));
+        Assert.Contains("in whole milliseconds (was 00:00:02.0000001)", fraction.Message);
+        var bytes = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            admin.CreateLogAsync("ret-bad", 1, 1, new LogSettings { RetentionBytes = LogSettings.MinRetentionBytes - 1 }));
+        Assert.Contains("the retention bytes of a partition are at least 1048576 (1 MiB) (was 1048575)", bytes.Message);
+        Assert.Null(await admin.GetLogAsync("ret-bad"));
+
+        var settings = new LogSettings { RetentionAge = TimeSpan.FromDays(7), RetentionBytes = 1L << 30 };
+        var created = await admin.CreateLogAsync("ret-shape", 1, 1, settings);
+        Assert.Equal(settings, created.Settings);
+        Assert.Equal(settings, (await admin.GetLogAsync("ret-shape"))!.Settings);
+        Assert.Equal(settings, (await admin.DescribeLogAsync("ret-shape")).Log.Settings);
+        Assert.Equal(created, await admin.CreateLogAsync("ret-shape", 1, 1, settings)); // the same shape: the same log
+        var other = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            admin.CreateLogAsync("ret-shape", 1, 1, settings with { RetentionBytes = null }));
+        Assert.Contains("exists with 1 partitions, RF 1, durability Fsync, max record 1048576 bytes, retention age 7d, retention bytes 1073741824 " +
+            "(asked: 1 partitions, RF 1, durability Fsync, max record 1048576 bytes, retention age 7d, retention bytes unlimited)", other.Message);
+    }
+
     /// <summary>The encoded bytes of one entry holding one <see cref="Big"/> record.</summary>
     internal static int EntryBytes => RecordBatchCodec.Encode([Big(0)], LogSettings.DefaultMaxRecordBytes).Length;
 
