@@ -16,7 +16,7 @@ namespace Pyralog.Grains.Partitions;
 /// state; a replica that joins later without data reads them from the metadata group when it first needs them.
 /// Idempotent producers' batches are checked here before they are proposed (ProducerTable explains why that suffices).
 /// Retention: the leader of a log with a retention age or size checks, on a grain timer every
-/// <see cref="PartitionClock.RetentionCheckInterval"/> and after each append, where the partition should start
+/// <see cref="PartitionClock.RetentionCheckInterval"/> (and after an append that puts it well over its size limit), where the partition should start
 /// (records older than the age by the <see cref="PartitionClock"/>, the oldest entries beyond the size) and proposes
 /// a retention command; every replica applies it and compacts its log (PartitionState, ReplicaDriver). At most one
 /// such proposal is in flight; a leader that lost its term simply has it fail, and the next leader decides again.
@@ -53,7 +53,7 @@ internal sealed class PartitionReplicaGrain(
         var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(clock.NowMs, 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
         var ack = Acknowledgement(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true));
-        EnforceRetention();
+        EnforceRetention(afterAppend: true);
         return ack;
     }
 
@@ -88,7 +88,7 @@ internal sealed class PartitionReplicaGrain(
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
         var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Time).ConfigureAwait(true);
         var ack = Acknowledgement(answer);
-        EnforceRetention();
+        EnforceRetention(afterAppend: true);
         return ack;
     }
 
@@ -231,7 +231,7 @@ internal sealed class PartitionReplicaGrain(
         _retentionTimer = this.RegisterGrainTimer(
             static (grain, _) =>
             {
-                grain.EnforceRetention();
+                grain.EnforceRetention(afterAppend: false);
                 return Task.CompletedTask;
             },
             this,
@@ -241,9 +241,11 @@ internal sealed class PartitionReplicaGrain(
     /// <summary>
     /// Leader: proposes a retention command when records are older than the retention age or the partition holds
     /// more than the retention bytes (nothing when neither applies, another is in flight, or its term's first entry is
-    /// not applied yet: the state must include every earlier leader's records).
+    /// not applied yet: the state must include every earlier leader's records). After an append only the size is
+    /// checked, and only once it exceeds the limit by a sixteenth: a partition at its limit would otherwise add a
+    /// command and a compaction per append; the timer's check brings it back to the limit itself.
     /// </summary>
-    private void EnforceRetention()
+    private void EnforceRetention(bool afterAppend)
     {
         if (Deleted || _settings is not { } settings || (settings.RetentionAge is null && settings.RetentionBytes is null) ||
             Driver is not { } driver || _retaining is { IsCompleted: false })
@@ -257,7 +259,12 @@ internal sealed class PartitionReplicaGrain(
             return;
         }
 
-        long? cutoff = settings.RetentionAge is { } age ? clock.NowMs - (long)age.TotalMilliseconds : null;
+        if (afterAppend && (settings.RetentionBytes is not { } limit || _state.RetainedBytes <= (ulong)(limit + (limit / 16))))
+        {
+            return;
+        }
+
+        long? cutoff = settings.RetentionAge is { } age && !afterAppend ? clock.NowMs - (long)age.TotalMilliseconds : null;
         var retainFrom = _state.RetentionPoint(cutoff, settings.RetentionBytes);
         if (retainFrom <= _state.FirstOffset)
         {
@@ -275,7 +282,7 @@ internal sealed class PartitionReplicaGrain(
 
         _retaining.ContinueWith(
             static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        Logger.LogInformation("Replica {Key} retains partition {Partition} from offset {Offset} (was {First})", Key, Partition, retainFrom, _state.FirstOffset);
+        Logger.LogDebug("Replica {Key} retains partition {Partition} from offset {Offset} (was {First})", Key, Partition, retainFrom, _state.FirstOffset);
     }
 
     protected override IReplicaStateMachine CreateMachine() => _state;

@@ -466,9 +466,9 @@ internal sealed class PartitionState : IReplicaStateMachine
     public ulong RetentionPoint(long? cutoffMs, long? maxBytes)
     {
         var retainFrom = FirstOffset;
-        if (cutoffMs is { } cutoff)
+        if (cutoffMs is { } cutoff && NextOffset > FirstOffset && Locate(FirstOffset).AppendTimeMs < cutoff)
         {
-            retainFrom = Math.Max(retainFrom, FindOffset(cutoff));
+            retainFrom = Math.Max(retainFrom, FindOffset(cutoff)); // the oldest record is too old: search how many are
         }
 
         if (maxBytes is { } limit && NextOffset > FirstOffset && RetainedBytes > (ulong)limit)
