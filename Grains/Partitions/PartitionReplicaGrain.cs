@@ -31,6 +31,9 @@ internal sealed class PartitionReplicaGrain(
     /// <summary>The longest a poll waits for records (below Orleans' default 30 s response timeout).</summary>
     public static readonly TimeSpan MaxPollWait = TimeSpan.FromSeconds(20);
 
+    /// <summary>About the most record bytes one retention command drops (each replica replays them to take its snapshot).</summary>
+    public const ulong MaxRetentionStepBytes = 256 << 20;
+
     // Invariant: per producer id, the batches this activation proposed that have not resolved yet, in sequence order.
     private readonly Dictionary<long, List<(long FirstSequence, int Count, Task<object?> Proposal)>> _producing = [];
     private PartitionState _state = null!;
@@ -265,24 +268,46 @@ internal sealed class PartitionReplicaGrain(
         }
 
         long? cutoff = settings.RetentionAge is { } age && !afterAppend ? clock.NowMs - (long)age.TotalMilliseconds : null;
-        var retainFrom = _state.RetentionPoint(cutoff, settings.RetentionBytes);
+        var retainFrom = _state.RetentionPoint(cutoff, settings.RetentionBytes, MaxRetentionStepBytes, out var capped);
         if (retainFrom <= _state.FirstOffset)
         {
             return;
         }
 
+        Task<object?> proposal;
         try
         {
-            _retaining = driver.ProposeAsync(RetentionCommand.Encode(retainFrom), Key, KeyOf);
+            proposal = driver.ProposeAsync(RetentionCommand.Encode(retainFrom), Key, KeyOf);
         }
         catch (Exception e) when (e is NotLeaderException or InvalidOperationException or ObjectDisposedException)
         {
             return; // the next check (or the next leader) decides again
         }
 
-        _retaining.ContinueWith(
-            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         Logger.LogDebug("Replica {Key} retains partition {Partition} from offset {Offset} (was {First})", Key, Partition, retainFrom, _state.FirstOffset);
+        _retaining = proposal;
+        _ = ResolveRetentionAsync(proposal, capped);
+    }
+
+    /// <summary>
+    /// Observes a retention command's outcome; when the step was capped (it drops at most about
+    /// <see cref="MaxRetentionStepBytes"/>), checks again as soon as it is applied.
+    /// </summary>
+    private async Task ResolveRetentionAsync(Task<object?> proposal, bool capped)
+    {
+        try
+        {
+            await proposal.ConfigureAwait(true);
+        }
+        catch (Exception)
+        {
+            return; // not committed (deposed, timed out, deactivated): the next check decides again
+        }
+
+        if (capped)
+        {
+            EnforceRetention(afterAppend: false);
+        }
     }
 
     protected override IReplicaStateMachine CreateMachine() => _state;

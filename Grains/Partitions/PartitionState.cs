@@ -461,46 +461,72 @@ internal sealed class PartitionState : IReplicaStateMachine
     /// <summary>
     /// The offset retention would keep from now (at most <see cref="NextOffset"/>; <see cref="FirstOffset"/> when
     /// nothing is to go): records appended before <paramref name="cutoffMs"/> (Unix milliseconds) go, and the oldest
-    /// entries while the rest exceed <paramref name="maxBytes"/> (the newest entry stays). Whole entries at a time.
+    /// entries while the rest exceed <paramref name="maxBytes"/> (the newest entry stays). Whole entries at a time, and
+    /// about <paramref name="maxDropBytes"/> at most (one entry more at worst): each retention step's compaction
+    /// replays what it drops, so one step must not take long; <paramref name="capped"/> says the cap applied (the caller
+    /// takes the next step at once).
     /// </summary>
-    public ulong RetentionPoint(long? cutoffMs, long? maxBytes)
+    public ulong RetentionPoint(long? cutoffMs, long? maxBytes, ulong maxDropBytes, out bool capped)
     {
+        capped = false;
         var retainFrom = FirstOffset;
-        if (cutoffMs is { } cutoff && NextOffset > FirstOffset && Locate(FirstOffset).AppendTimeMs < cutoff)
+        if (NextOffset == FirstOffset)
+        {
+            return retainFrom;
+        }
+
+        if (cutoffMs is { } cutoff && Locate(FirstOffset).AppendTimeMs < cutoff)
         {
             retainFrom = Math.Max(retainFrom, FindOffset(cutoff)); // the oldest record is too old: search how many are
         }
 
-        if (maxBytes is { } limit && NextOffset > FirstOffset && RetainedBytes > (ulong)limit)
+        if (maxBytes is { } limit && RetainedBytes > (ulong)limit)
         {
-            var need = TotalBytes - (ulong)limit; // the first retained entry must start at or after this many bytes
-            ulong lo = FirstOffset, hi = NextOffset - 1;
-            var last = LocateEntry(hi);
-            if (last.BytesBefore < need)
-            {
-                retainFrom = Math.Max(retainFrom, last.FirstOffset); // the newest entry alone exceeds the limit: it stays
-            }
-            else
-            {
-                while (lo < hi) // the answer's entry is in [lo, hi]; hi's entry starts late enough
-                {
-                    var mid = lo + ((hi - lo) / 2);
-                    var entry = LocateEntry(mid);
-                    if (entry.BytesBefore >= need)
-                    {
-                        hi = Math.Max(entry.FirstOffset, lo);
-                    }
-                    else
-                    {
-                        lo = mid + 1;
-                    }
-                }
+            // The first retained entry must start at or after this many bytes; when only the newest one does not, it stays.
+            var need = TotalBytes - (ulong)limit;
+            retainFrom = Math.Max(retainFrom, EntryStartingAt(need) ?? LocateEntry(NextOffset - 1).FirstOffset);
+        }
 
-                retainFrom = Math.Max(retainFrom, LocateEntry(lo).FirstOffset);
+        if (retainFrom > FirstOffset && maxDropBytes < RetainedBytes)
+        {
+            var dropping = (retainFrom >= NextOffset ? TotalBytes : LocateEntry(retainFrom).BytesBefore) - DroppedBytes;
+            if (dropping > maxDropBytes && EntryStartingAt(DroppedBytes + maxDropBytes) is { } step && step < retainFrom)
+            {
+                retainFrom = step;
+                capped = true;
             }
         }
 
         return retainFrom;
+    }
+
+    /// <summary>
+    /// The first offset of the first applied entry (from <see cref="FirstOffset"/>) that starts at or after
+    /// <paramref name="bytes"/> record bytes (<see cref="TotalBytes"/> counting), or null when none does.
+    /// </summary>
+    private ulong? EntryStartingAt(ulong bytes)
+    {
+        ulong lo = FirstOffset, hi = NextOffset - 1;
+        if (NextOffset == FirstOffset || LocateEntry(hi).BytesBefore < bytes)
+        {
+            return null;
+        }
+
+        while (lo < hi) // the answer's entry is in [lo, hi]; hi's entry starts late enough
+        {
+            var mid = lo + ((hi - lo) / 2);
+            var entry = LocateEntry(mid);
+            if (entry.BytesBefore >= bytes)
+            {
+                hi = Math.Max(entry.FirstOffset, lo);
+            }
+            else
+            {
+                lo = mid + 1;
+            }
+        }
+
+        return LocateEntry(lo).FirstOffset;
     }
 
     /// <summary>
