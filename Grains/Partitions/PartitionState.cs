@@ -208,6 +208,10 @@ internal sealed class PartitionState : IReplicaStateMachine
         if (retainFrom >= NextOffset)
         {
             (first, bytesBefore, compactTo) = (NextOffset, TotalBytes, index - 1);
+            if (first == FirstOffset)
+            {
+                return; // nothing is retained already
+            }
         }
         else
         {
