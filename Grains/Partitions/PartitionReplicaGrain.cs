@@ -42,7 +42,8 @@ internal sealed class PartitionReplicaGrain(
     // Invariant: non-null exactly while the log's settings (known) have a retention age or size and the replica is not deleted.
     private IGrainTimer? _retentionTimer;
 
-    // Invariant: the retention command this activation proposed last, until it resolves (at most one in flight).
+    // Invariant: the retention command this activation proposed last, until it resolves or the append timeout passes
+    // (at most one in flight, short of a stuck one: a second command is harmless, first offsets never move back).
     private Task<object?>? _retaining;
 
     protected override bool IsMetadata => false;
@@ -285,8 +286,8 @@ internal sealed class PartitionReplicaGrain(
         }
 
         Logger.LogDebug("Replica {Key} retains partition {Partition} from offset {Offset} (was {First})", Key, Partition, retainFrom, _state.FirstOffset);
-        _retaining = proposal;
-        _ = ResolveRetentionAsync(proposal, capped);
+        _retaining = proposal.WaitAsync(Options.Replication.AppendTimeout, Time); // a proposal stuck with a lost term blocks no later check
+        _ = ResolveRetentionAsync(_retaining, capped);
     }
 
     /// <summary>
