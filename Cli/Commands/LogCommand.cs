@@ -55,13 +55,19 @@ internal static class LogCommand
             DefaultValueFactory = _ => LogSettings.DefaultMaxRecordBytes,
             CustomParser = r => OptionParsers.Integer(r, "--max-record-bytes", 64, LogSettings.MaxBatchBytes, LogSettings.DefaultMaxRecordBytes),
         };
+        var retentionAge = RetentionOptions.Age();
+        var retentionBytes = RetentionOptions.Bytes();
         var create = new Command("create", "Create a log and print it (creating it again with the same shape prints it again)")
         {
-            name, partitions, rf, durability, maxRecordBytes,
+            name, partitions, rf, durability, maxRecordBytes, retentionAge, retentionBytes,
         };
         create.SetAction((result, cancellationToken) => LogSessions.RunAsync(sessions, connection.Read(result), error, async session =>
         {
-            var settings = new LogSettings { Durability = result.GetValue(durability), MaxRecordBytes = result.GetValue(maxRecordBytes) };
+            var settings = new LogSettings
+            {
+                Durability = result.GetValue(durability), MaxRecordBytes = result.GetValue(maxRecordBytes),
+                RetentionAge = result.GetValue(retentionAge), RetentionBytes = result.GetValue(retentionBytes),
+            };
             var info = await session.CreateLogAsync(result.GetValue(name)!, result.GetValue(partitions), result.GetValue(rf), settings);
             LogTables.WriteLog(output, info);
             return ExitCodes.Ok;
@@ -83,7 +89,7 @@ internal static class LogCommand
     private static Command DescribeCommand(ConnectionOptions connection, LogSessionFactory sessions, TextWriter output, TextWriter error)
     {
         var name = NameArgument();
-        var describe = new Command("describe", "Print a log's settings and, per partition, its leader, epoch, offsets and replicas") { name };
+        var describe = new Command("describe", "Print a log's settings (retention included) and, per partition, its leader, epoch, first retained and committed offsets, and replicas") { name };
         describe.SetAction((result, cancellationToken) => LogSessions.RunAsync(sessions, connection.Read(result), error, async session =>
         {
             var log = result.GetValue(name)!;

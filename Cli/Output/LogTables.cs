@@ -85,6 +85,8 @@ internal static class LogTables
         table.Add("rf", Number(log.ReplicationFactor));
         table.Add("durability", LogText.Durability(log.Settings.Durability));
         table.Add("max record", $"{Number(log.Settings.MaxRecordBytes)} bytes");
+        table.Add("retention age", log.Settings.RetentionAge is { } age ? LogSettings.FormatAge(age) : "forever");
+        table.Add("retention bytes", log.Settings.RetentionBytes is { } bytes ? $"{Number(bytes)} bytes per partition" : "unlimited");
         table.Add("state", LogText.State(log.State));
     }
 

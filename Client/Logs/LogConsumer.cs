@@ -9,6 +9,9 @@ namespace Pyralog.Client.Logs;
 /// prefix, so the consumer reads from the one it believes leads and fails over to the others when it does not answer;
 /// its position (the next offset) is its own, so a failover neither repeats nor skips an offset. At the end of a
 /// partition it long-polls (the replica answers when records arrive or after <see cref="ConsumerOptions.MaxWait"/>).
+/// <see cref="ConsumeFrom.Earliest"/> starts at the partition's first retained offset; if retention moves it before the
+/// first record was delivered, the enumeration starts at the new one. Once records were delivered, a position that
+/// retention overtakes fails with the server's message naming the first available offset (nothing is skipped silently).
 /// An enumeration ends only through its cancellation token or an error. Thread-safe; enumerations are independent.
 /// </summary>
 public sealed class LogConsumer
@@ -50,9 +53,21 @@ public sealed class LogConsumer
         var reader = new PartitionReader(_metadata, _options, cached, partition);
         var position = await reader.StartAsync(from, ct).ConfigureAwait(false);
         var atEnd = false;
+        var delivered = false;
         while (true)
         {
-            var batch = await reader.FetchAsync(position, atEnd, ct).ConfigureAwait(false);
+            ReadBatch batch;
+            try
+            {
+                batch = await reader.FetchAsync(position, atEnd, ct).ConfigureAwait(false);
+            }
+            catch (ArgumentOutOfRangeException) when (from is ConsumeFrom.EarliestRecord && !delivered)
+            {
+                // Retention moved the first retained offset between the start and the first read: earliest is the new one.
+                position = await reader.StartAsync(from, ct).ConfigureAwait(false);
+                continue;
+            }
+
             foreach (var record in batch.Records)
             {
                 if (record.Offset < position)
@@ -62,6 +77,7 @@ public sealed class LogConsumer
 
                 yield return new ConsumedRecord(log, partition, record.Epoch, record.Offset, record.Id, record.Key, record.Value, record.Headers, record.AppendTime);
                 position = record.Offset + 1;
+                delivered = true;
             }
 
             atEnd = batch.Records.Length == 0 || position >= batch.CommittedNext;

@@ -51,7 +51,8 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// record when any is available). Any replica serves what it has applied; <paramref name="linearizable"/> asks the
     /// leader to confirm it still leads first, so the read reflects every append acknowledged before it began.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The offset is below the first retained offset or beyond the committed end (named in the message).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The offset is below the first retained offset (records before it were dropped by the
+    /// log's retention; the message names the first available offset) or beyond the committed end (named in the message).</exception>
     /// <exception cref="NotLeaderException">A linearizable read reached a replica that does not lead.</exception>
     [Alias("ReadAsync")]
     Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false);

@@ -33,4 +33,10 @@ public sealed record ReplicaStatus
     /// data believes itself a voter until it hears the configuration that replaced it).
     /// </summary>
     [Id(13)] public long[] VoterIncarnations { get; init; } = [];
+
+    /// <summary>The Raft index this replica's log is compacted to (its snapshot; 0 = never compacted).</summary>
+    [Id(14)] public long SnapshotIndex { get; init; }
+
+    /// <summary>Record bytes (encoded batches) the replica retains, from <see cref="FirstOffset"/> to <see cref="NextOffset"/>.</summary>
+    [Id(15)] public ulong RetainedBytes { get; init; }
 }

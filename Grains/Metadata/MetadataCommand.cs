@@ -26,7 +26,28 @@ internal sealed record MetadataCommand
 
     public int MaxRecordBytes { get; init; }
 
+    /// <summary>Retention age in milliseconds (null: forever).</summary>
+    public long? RetentionAgeMs { get; init; }
+
+    /// <summary>Retention bytes per partition (null: unlimited).</summary>
+    public long? RetentionBytes { get; init; }
+
     public long[][]? Incarnations { get; init; }
+
+    /// <summary>The settings a <c>create</c> command carries.</summary>
+    public LogSettings Settings() => new()
+    {
+        Durability = Durability, MaxRecordBytes = MaxRecordBytes,
+        RetentionAge = RetentionAgeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, RetentionBytes = RetentionBytes,
+    };
+
+    /// <summary>A <c>create</c> command for a log named <paramref name="name"/> of this shape and settings.</summary>
+    public static MetadataCommand Create(string name, int partitions, int replicationFactor, LogSettings settings) => new()
+    {
+        Kind = "create", Name = name, Partitions = partitions, ReplicationFactor = replicationFactor,
+        Durability = settings.Durability, MaxRecordBytes = settings.MaxRecordBytes,
+        RetentionAgeMs = settings.RetentionAge is { } age ? (long)age.TotalMilliseconds : null, RetentionBytes = settings.RetentionBytes,
+    };
 
     public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 

@@ -46,6 +46,8 @@ internal sealed class MetadataState : IReplicaStateMachine
     {
     }
 
+    public (long Index, byte[] Data)? TakeCompaction(RaftSnapshot current) => null;
+
     private MetadataResult Apply(MetadataCommand command)
     {
         switch (command.Kind)
@@ -56,14 +58,14 @@ internal sealed class MetadataState : IReplicaStateMachine
                 if (_logs.TryGetValue(name, out var existing))
                 {
                     var info = existing.Info;
-                    return info.Partitions == command.Partitions && info.ReplicationFactor == command.ReplicationFactor &&
-                           info.Settings.Durability == command.Durability && info.Settings.MaxRecordBytes == command.MaxRecordBytes
+                    var wanted = command.Settings();
+                    return info.Partitions == command.Partitions && info.ReplicationFactor == command.ReplicationFactor && info.Settings == wanted
                         ? new MetadataResult(existing, null)
                         : new MetadataResult(existing, $"log '{name}' exists with {info.Partitions} partitions, RF {info.ReplicationFactor}, " +
-                            $"durability {info.Settings.Durability}, max record {info.Settings.MaxRecordBytes} bytes");
+                            $"{info.Settings.Describe()} (asked: {command.Partitions} partitions, RF {command.ReplicationFactor}, {wanted.Describe()})");
                 }
 
-                var settings = new LogSettings { Durability = command.Durability, MaxRecordBytes = command.MaxRecordBytes };
+                var settings = command.Settings();
                 var created = new MetadataLog(new LogInfo(_nextLogId++, name, command.Partitions, command.ReplicationFactor, settings, LogState.Creating), null);
                 _logs[name] = created;
                 return new MetadataResult(created, null);

@@ -57,11 +57,19 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
             throw new ArgumentOutOfRangeException(nameof(settings), settings.Durability, "durability is Fsync or OsCache");
         }
 
-        var created = await CommitAsync(new MetadataCommand
+        if (settings.RetentionAge is { } age && (age < LogSettings.MinRetentionAge || age.Ticks % TimeSpan.TicksPerMillisecond != 0))
         {
-            Kind = "create", Name = name, Partitions = partitions, ReplicationFactor = replicationFactor,
-            Durability = settings.Durability, MaxRecordBytes = settings.MaxRecordBytes,
-        });
+            throw new ArgumentOutOfRangeException(nameof(settings), age,
+                $"the retention age is at least {LogSettings.FormatAge(LogSettings.MinRetentionAge)}, in whole milliseconds (was {age})");
+        }
+
+        if (settings.RetentionBytes is { } bytes && bytes < LogSettings.MinRetentionBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), bytes,
+                $"the retention bytes of a partition are at least {LogSettings.MinRetentionBytes} (1 MiB) (was {bytes})");
+        }
+
+        var created = await CommitAsync(MetadataCommand.Create(name, partitions, replicationFactor, settings));
         var log = created.Log!;
         if (created.Error is not null)
         {

@@ -17,20 +17,36 @@ namespace Pyralog.Grains.Partitions;
 /// The log's settings (durability, record limit) arrive with the founding configuration and are kept beside the Raft
 /// state; a replica that joins later without data reads them from the metadata group when it first needs them.
 /// Idempotent producers' batches are checked here before they are proposed (ProducerTable explains why that suffices).
+/// Retention: the leader of a log with a retention age or size checks, on a grain timer every
+/// <see cref="PartitionClock.RetentionCheckInterval"/> (and after an append that puts it well over its size limit), where the partition should start
+/// (records older than the age by the <see cref="PartitionClock"/>, the oldest entries beyond the size) and proposes
+/// a retention command; every replica applies it and compacts its log (PartitionState, ReplicaDriver). At most one
+/// such proposal is in flight; a leader that lost its term simply has it fail, and the next leader decides again.
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
 internal sealed class PartitionReplicaGrain(
-    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger<PartitionReplicaGrain> logger)
+    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, PartitionClock clock, IOptions<PyralogOptions> options,
+    ILogger<PartitionReplicaGrain> logger)
     : ReplicaGrain(siloStore, silo, replicas, time, options, logger), IPartitionReplicaGrain
 {
     /// <summary>The longest a poll waits for records (below Orleans' default 30 s response timeout).</summary>
     public static readonly TimeSpan MaxPollWait = TimeSpan.FromSeconds(20);
 
+    /// <summary>About the most record bytes one retention command drops (each replica replays them to take its snapshot).</summary>
+    public const ulong MaxRetentionStepBytes = 256 << 20;
+
     // Invariant: per producer id, the batches this activation proposed that have not resolved yet, in sequence order.
     private readonly Dictionary<long, List<(long FirstSequence, int Count, Task<object?> Proposal)>> _producing = [];
     private PartitionState _state = null!;
     private LogSettings? _settings;
+
+    // Invariant: non-null exactly while the log's settings (known) have a retention age or size and the replica is not deleted.
+    private IGrainTimer? _retentionTimer;
+
+    // Invariant: the retention command this activation proposed last, until it resolves or the append timeout passes
+    // (at most one in flight, short of a stuck one: a second command is harmless, first offsets never move back).
+    private Task<object?>? _retaining;
 
     protected override bool IsMetadata => false;
 
@@ -41,10 +57,12 @@ internal sealed class PartitionReplicaGrain(
         using var span = ReplicationInstruments.Source.StartActivity("pyralog.partition.append");
         ThrowIfDeleted();
         var settings = await SettingsAsync();
-        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), 0, 0));
+        var payload = RecordBatchCodec.Encode(records, settings.MaxRecordBytes, new BatchHeader(clock.NowMs, 0, 0));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
         var started = Time.GetTimestamp();
-        return Acknowledged(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true), payload.Length, started);
+        var ack = Acknowledged(await driver.ProposeAsync(payload, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true), payload.Length, started);
+        EnforceRetention(afterAppend: true);
+        return ack;
     }
 
     public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
@@ -64,7 +82,7 @@ internal sealed class PartitionReplicaGrain(
 
         var settings = await SettingsAsync();
         var payload = RecordBatchCodec.Encode(batch.Records, settings.MaxRecordBytes,
-            new BatchHeader(Time.GetUtcNow().ToUnixTimeMilliseconds(), batch.ProducerId, batch.FirstSequence));
+            new BatchHeader(clock.NowMs, batch.ProducerId, batch.FirstSequence));
         var driver = Driver ?? throw new InvalidOperationException($"replica {Key} has no Raft node");
         var started = Time.GetTimestamp();
         await ThisTermAppliedAsync(driver);
@@ -78,7 +96,9 @@ internal sealed class PartitionReplicaGrain(
 
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
         var answer = await proposal!.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Time).ConfigureAwait(true);
-        return Acknowledged(answer, payload.Length, started);
+        var ack = Acknowledged(answer, payload.Length, started);
+        EnforceRetention(afterAppend: true);
+        return ack;
     }
 
     public async Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false)
@@ -100,7 +120,7 @@ internal sealed class PartitionReplicaGrain(
         if (fromOffset < state.FirstOffset)
         {
             throw new ArgumentOutOfRangeException(nameof(fromOffset), fromOffset,
-                $"offset {fromOffset} of partition {Partition} is below the first retained offset {state.FirstOffset}");
+                $"offset {fromOffset} of partition {Partition} is below the first retained offset {state.FirstOffset} (the records before it were dropped by retention; the first available offset is {state.FirstOffset})");
         }
 
         if (fromOffset > state.NextOffset)
@@ -154,7 +174,11 @@ internal sealed class PartitionReplicaGrain(
     public Task<ReplicaStatus> GetStatusAsync()
     {
         ThrowIfDeleted();
-        return Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset));
+        return Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset) with
+        {
+            SnapshotIndex = Driver?.Node.SnapshotIndex ?? Storage.Metadata.Snapshot.Index,
+            RetainedBytes = _state.RetainedBytes,
+        });
     }
 
     public async Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap)
@@ -177,6 +201,8 @@ internal sealed class PartitionReplicaGrain(
         }
 
         SetTicking(false);
+        _retentionTimer?.Dispose();
+        _retentionTimer = null;
         Driver?.Dispose();
         Deleted = true; // calls still reaching this activation before it goes answer that the log is gone
         using var write = new WriteBatch();
@@ -192,10 +218,101 @@ internal sealed class PartitionReplicaGrain(
 
     protected override async Task OnStorageOpenAsync(CancellationToken cancellationToken)
     {
-        _state = await PartitionState.LoadAsync(Store, Storage.StoreLog);
+        _state = await PartitionState.OpenAsync(Store, Storage);
+
         if (_settings is null && await Store.GetAsync(ReplicaKv.Key(Storage.StoreLog, ReplicaKv.Settings), cancellationToken) is { } saved)
         {
             _settings = LogSettingsCodec.Decode(saved);
+        }
+
+        StartRetentionTimer();
+    }
+
+    /// <summary>Starts checking retention (while this activation lives) once the log's settings ask for it.</summary>
+    private void StartRetentionTimer()
+    {
+        if (_retentionTimer is not null || Deleted || _settings is not ({ RetentionAge: not null } or { RetentionBytes: not null }))
+        {
+            return;
+        }
+
+        var interval = clock.RetentionCheckInterval;
+        _retentionTimer = this.RegisterGrainTimer(
+            static (grain, _) =>
+            {
+                grain.EnforceRetention(afterAppend: false);
+                return Task.CompletedTask;
+            },
+            this,
+            new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = false });
+    }
+
+    /// <summary>
+    /// Leader: proposes a retention command when records are older than the retention age or the partition holds
+    /// more than the retention bytes (nothing when neither applies, another is in flight, or its term's first entry is
+    /// not applied yet: the state must include every earlier leader's records). After an append only the size is
+    /// checked, and only once it exceeds the limit by a sixteenth: a partition at its limit would otherwise add a
+    /// command and a compaction per append; the timer's check brings it back to the limit itself.
+    /// </summary>
+    private void EnforceRetention(bool afterAppend)
+    {
+        if (Deleted || _settings is not { } settings || (settings.RetentionAge is null && settings.RetentionBytes is null) ||
+            Driver is not { } driver || _retaining is { IsCompleted: false })
+        {
+            return;
+        }
+
+        var node = driver.Node;
+        if (node.Role != Consensus.RaftRole.Leader || _state.Epoch != (ulong)node.Term)
+        {
+            return;
+        }
+
+        if (afterAppend && (settings.RetentionBytes is not { } limit || _state.RetainedBytes <= (ulong)(limit + (limit / 16))))
+        {
+            return;
+        }
+
+        long? cutoff = settings.RetentionAge is { } age && !afterAppend ? clock.NowMs - (long)age.TotalMilliseconds : null;
+        var retainFrom = _state.RetentionPoint(cutoff, settings.RetentionBytes, MaxRetentionStepBytes, out var capped);
+        if (retainFrom <= _state.FirstOffset)
+        {
+            return;
+        }
+
+        Task<object?> proposal;
+        try
+        {
+            proposal = driver.ProposeAsync(RetentionCommand.Encode(retainFrom), Key, KeyOf);
+        }
+        catch (Exception e) when (e is NotLeaderException or InvalidOperationException or ObjectDisposedException)
+        {
+            return; // the next check (or the next leader) decides again
+        }
+
+        Logger.LogDebug("Replica {Key} retains partition {Partition} from offset {Offset} (was {First})", Key, Partition, retainFrom, _state.FirstOffset);
+        _retaining = proposal.WaitAsync(Options.Replication.AppendTimeout, Time); // a proposal stuck with a lost term blocks no later check
+        _ = ResolveRetentionAsync(_retaining, capped);
+    }
+
+    /// <summary>
+    /// Observes a retention command's outcome; when the step was capped (it drops at most about
+    /// <see cref="MaxRetentionStepBytes"/>), checks again as soon as it is applied.
+    /// </summary>
+    private async Task ResolveRetentionAsync(Task<object?> proposal, bool capped)
+    {
+        try
+        {
+            await proposal.ConfigureAwait(true);
+        }
+        catch (Exception)
+        {
+            return; // not committed (deposed, timed out, deactivated): the next check decides again
+        }
+
+        if (capped)
+        {
+            EnforceRetention(afterAppend: false);
         }
     }
 
@@ -361,5 +478,6 @@ internal sealed class PartitionReplicaGrain(
         write.Put(ReplicaKv.Key(Storage.StoreLog, ReplicaKv.Settings), LogSettingsCodec.Encode(settings));
         await Store.WriteAsync(write);
         _settings = settings;
+        StartRetentionTimer();
     }
 }

@@ -22,24 +22,41 @@ namespace Pyralog.Grains.Partitions;
  * Idempotent producers: applying a producer's batch records it in the ProducerTable (see there).
  *
  * Where the records are: in the Raft log itself (no second copy). To find the entry holding an offset, the state
- * keeps the offset index: per record entry, a key "o ‖ last offset" → (Raft index, first offset, append time) in the
- * store, plus the recent ones in memory. The index and the applied state ("a") are written unsynced after each apply pass: both
- * can be rebuilt from the log, and after a crash the node hands out again the entries after the stored applied index
- * (RaftOptions.Applied), which re-derives exactly the same keys.
+ * keeps the offset index: per record entry, a key "o ‖ last offset" → (Raft index, first offset, append time, record
+ * bytes before the entry) in the store, plus the recent ones in memory. The index and the applied state ("a") are
+ * written unsynced after each apply pass: both can be rebuilt from the log (or the snapshot and the log after it), and
+ * after a crash the node hands out again the entries after the stored applied index (RaftOptions.Applied), which
+ * re-derives exactly the same keys.
+ *
+ * Retention and compaction: a retention command (RetentionCommand, proposed by the leader) moves the first retained
+ * offset to the start of the entry holding its offset (whole entries: an entry's records go together), or to the end
+ * when it names the end. Applying it reads no clock, so every replica moves to the same offset at the same index.
+ * It also asks for the Raft log to be compacted up to the entry before the first retained one (TakeCompaction): the
+ * snapshot's data is this state as it was at that index — epochs, offsets, append time, byte count and the producer
+ * table — computed by replaying the entries since the previous snapshot into a scratch state (the same Apply, so the
+ * image is exactly what any replica had at that index). A replica restored from it (Restore) then applies the
+ * entries after it like everyone else, and serves reads from its first offset. Reads below the first retained offset
+ * are refused; the offset-index keys of dropped entries are deleted with the next write of the applied state.
  */
 internal sealed class PartitionState : IReplicaStateMachine
 {
     private const int RecentEntries = 4096;
-    private const int OffsetIndexValueBytes = 24;
-    private const int AppliedHeaderBytes = 36;
+    private const int OffsetIndexValueBytes = 32;
+    private const int AppliedHeaderBytes = 52;
+    private const byte SnapshotVersion = 1;
 
     private readonly PyramidStore _store;
     private readonly ulong _storeLog;
     private readonly byte[] _appliedKey;
 
-    // Invariant: sorted by LastOffset (entries applied in order), and by AppendTimeMs; the last _unwrittenRecent of them
-    // (or fewer) are not yet in the store's offset index, so only earlier ones may be dropped from memory.
-    private readonly List<(ulong LastOffset, long Index, ulong FirstOffset, long AppendTimeMs)> _recent = [];
+    // True for a scratch state replayed to take a snapshot image: it is never written and ignores retention commands
+    // (the image's first offset is its end, set when the image is taken).
+    private readonly bool _scratch;
+
+    // Invariant: sorted by LastOffset (entries applied in order), by AppendTimeMs and by BytesBefore; the last
+    // _unwrittenRecent of them (or fewer) are not yet in the store's offset index, so only earlier ones may be dropped
+    // from memory.
+    private readonly List<(ulong LastOffset, long Index, ulong FirstOffset, long AppendTimeMs, ulong BytesBefore)> _recent = [];
     private int _unwrittenRecent;
     private int _inFlightRecent;
 
@@ -47,16 +64,25 @@ internal sealed class PartitionState : IReplicaStateMachine
     private readonly List<(ulong Epoch, ulong StartOffset)> _epochs = [];
     private bool _dirty;
 
+    // Invariant: offset-index keys of entries that end below _dropIndexBelow are deleted by the next TakeUnwritten;
+    // those below _droppedIndexBelow are deleted already (or never existed).
+    private ulong _dropIndexBelow;
+    private ulong _droppedIndexBelow;
+
+    // Invariant: 0, or the Raft index a retention command asked the log to be compacted to (below AppliedIndex).
+    private long _compactTo;
+
     // Completed (and replaced) whenever records are applied or an epoch opens: what long polls and a new leader's
     // producer checks wait on.
     private TaskCompletionSource? _changed;
 
-    private PartitionState(PyramidStore store, ulong storeLog)
+    private PartitionState(PyramidStore store, ulong storeLog, bool scratch)
     {
         _store = store;
         _storeLog = storeLog;
+        _scratch = scratch;
         _appliedKey = ReplicaKv.Key(storeLog, ReplicaKv.Applied);
-        Producers = ProducerTable.Load(store, storeLog);
+        Producers = scratch ? ProducerTable.Empty(storeLog) : ProducerTable.Load(store, storeLog);
     }
 
     public long AppliedIndex { get; private set; }
@@ -64,6 +90,15 @@ internal sealed class PartitionState : IReplicaStateMachine
     public ulong FirstOffset { get; private set; }
 
     public ulong NextOffset { get; private set; }
+
+    /// <summary>Record bytes (encoded batches) ever applied, up to <see cref="NextOffset"/>.</summary>
+    public ulong TotalBytes { get; private set; }
+
+    /// <summary>Record bytes applied before <see cref="FirstOffset"/> (dropped by retention).</summary>
+    public ulong DroppedBytes { get; private set; }
+
+    /// <summary>Record bytes the partition retains (from <see cref="FirstOffset"/> to <see cref="NextOffset"/>).</summary>
+    public ulong RetainedBytes => TotalBytes - DroppedBytes;
 
     public ulong Epoch => _epochs.Count == 0 ? 0 : _epochs[^1].Epoch;
 
@@ -79,7 +114,7 @@ internal sealed class PartitionState : IReplicaStateMachine
 
     public static async Task<PartitionState> LoadAsync(PyramidStore store, ulong storeLog)
     {
-        var state = new PartitionState(store, storeLog);
+        var state = new PartitionState(store, storeLog, scratch: false);
         if (await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Applied)).ConfigureAwait(false) is { } applied)
         {
             state.Decode(applied);
@@ -88,28 +123,51 @@ internal sealed class PartitionState : IReplicaStateMachine
         return state;
     }
 
-    public object? Apply(in LogEntry entry)
+    /// <summary>
+    /// The state of a replica whose Raft state <paramref name="storage"/> holds: the stored applied state, or its
+    /// snapshot's when that is further (the applied state is written unsynced, so a crash can leave it behind the
+    /// snapshot, whose entries are gone).
+    /// </summary>
+    public static async Task<PartitionState> OpenAsync(PyramidStore store, ReplicaStorage storage)
     {
-        if (entry.Index <= AppliedIndex)
+        var state = await LoadAsync(store, storage.StoreLog).ConfigureAwait(false);
+        if (storage.Metadata.Snapshot is { Index: > 0 } snapshot && snapshot.Index > state.AppliedIndex)
+        {
+            state.Restore(snapshot);
+        }
+
+        return state;
+    }
+
+    public object? Apply(in LogEntry entry) => Apply(entry.Index, entry.Term, entry.Type, entry.Data.Span);
+
+    private object? Apply(long index, long term, EntryType type, ReadOnlySpan<byte> data)
+    {
+        if (index <= AppliedIndex)
         {
             return null;
         }
 
-        AppliedIndex = entry.Index;
+        AppliedIndex = index;
         _dirty = true;
-        if (entry.Type != EntryType.Normal)
+        if (type != EntryType.Normal)
         {
             return null;
         }
 
-        var epoch = (ulong)entry.Term;
+        var epoch = (ulong)term;
         if (epoch > Epoch)
         {
             _epochs.Add((epoch, NextOffset));
             SignalChanged();
         }
 
-        var data = entry.Data.Span;
+        if (RetentionCommand.TryDecode(data, out var retainFrom))
+        {
+            Retain(retainFrom, index);
+            return null;
+        }
+
         var count = RecordBatchCodec.Count(data);
         if (count == 0)
         {
@@ -120,15 +178,108 @@ internal sealed class PartitionState : IReplicaStateMachine
         LastAppendTimeMs = Math.Max(LastAppendTimeMs, header.AppendTimeMs);
         var first = NextOffset;
         NextOffset += (ulong)count;
-        _recent.Add((NextOffset - 1, entry.Index, first, LastAppendTimeMs));
+        var bytesBefore = TotalBytes;
+        TotalBytes += (ulong)data.Length;
+        _recent.Add((NextOffset - 1, index, first, LastAppendTimeMs, bytesBefore));
         _unwrittenRecent++;
         if (header.ProducerId != 0)
         {
-            Producers.Apply(header.ProducerId, header.FirstSequence, count, epoch, first, entry.Index);
+            Producers.Apply(header.ProducerId, header.FirstSequence, count, epoch, first, index);
         }
 
         SignalChanged();
         return new AppendAck(epoch, first, count);
+    }
+
+    /// <summary>
+    /// Applies a retention command of entry <paramref name="index"/>: the first retained offset moves to the start of
+    /// the entry holding <paramref name="retainFrom"/> (or to the end when it is at or past it), never back; the log
+    /// may then be compacted up to the entry before the first retained one.
+    /// </summary>
+    private void Retain(ulong retainFrom, long index)
+    {
+        if (_scratch || retainFrom <= FirstOffset)
+        {
+            return;
+        }
+
+        ulong first, bytesBefore;
+        long compactTo;
+        if (retainFrom >= NextOffset)
+        {
+            (first, bytesBefore, compactTo) = (NextOffset, TotalBytes, index - 1);
+            if (first == FirstOffset)
+            {
+                return; // nothing is retained already
+            }
+        }
+        else
+        {
+            var entry = LocateEntry(retainFrom);
+            (first, bytesBefore, compactTo) = (entry.FirstOffset, entry.BytesBefore, entry.Index - 1);
+            if (first <= FirstOffset)
+            {
+                return;
+            }
+        }
+
+        FirstOffset = first;
+        DroppedBytes = bytesBefore;
+        _dropIndexBelow = first;
+        _compactTo = Math.Max(_compactTo, compactTo);
+        SignalChanged();
+    }
+
+    /// <summary>
+    /// The compaction the last retention commands asked for, if it is beyond <paramref name="current"/> (the log's
+    /// snapshot): the Raft index to compact to and the snapshot data (this state as it was at that index). Taken once.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The entries since the snapshot cannot be read back.</exception>
+    public (long Index, byte[] Data)? TakeCompaction(RaftSnapshot current)
+    {
+        var to = _compactTo;
+        _compactTo = 0;
+        if (to <= current.Index || to > AppliedIndex)
+        {
+            return null;
+        }
+
+        return (to, ImageAt(current, to));
+    }
+
+    /// <summary>The snapshot data of this partition at Raft index <paramref name="to"/>: <paramref name="from"/>'s image plus the entries after it.</summary>
+    private byte[] ImageAt(RaftSnapshot from, long to)
+    {
+        var scratch = new PartitionState(_store, _storeLog, scratch: true);
+        if (from.Index > 0)
+        {
+            scratch.RestoreImage(from.Data.Span, from.Index);
+        }
+
+        var expected = from.Index + 1;
+        using (var cursor = _store.ReadLog(_storeLog, (ulong)expected, (ulong)to + 1))
+        {
+            while (cursor.MoveNext())
+            {
+                if ((long)cursor.Offset != expected)
+                {
+                    throw new InvalidDataException($"store log {_storeLog} has no Raft entry {expected} (found {cursor.Offset}) to compact");
+                }
+
+                var payload = cursor.Payload;
+                scratch.Apply(expected, (long)cursor.Epoch, (EntryType)payload[0], payload[1..]);
+                expected++;
+            }
+        }
+
+        if (expected != to + 1)
+        {
+            throw new InvalidDataException($"store log {_storeLog} ends at Raft entry {expected - 1}, before {to}, the compaction point");
+        }
+
+        scratch.FirstOffset = scratch.NextOffset;
+        scratch.DroppedBytes = scratch.TotalBytes;
+        return scratch.EncodeImage();
     }
 
     private void SignalChanged()
@@ -142,16 +293,48 @@ internal sealed class PartitionState : IReplicaStateMachine
 
     public void Restore(RaftSnapshot snapshot)
     {
-        // A snapshot's data is the applied state (this class's "a" record) of the replica that took it: the log before
-        // it is not here, so the first readable offset moves to where the snapshot ends.
-        Decode(snapshot.Data.ToArray());
-        AppliedIndex = snapshot.Index;
-        FirstOffset = NextOffset;
-        Producers.Clear();
+        // A snapshot's data is this partition's state at its index (ImageAt): the log before it is not here, so the
+        // first readable offset is where the snapshot ends; the offset index of what this replica held goes.
+        RestoreImage(snapshot.Data.Span, snapshot.Index);
         _recent.Clear();
         _unwrittenRecent = 0;
         _inFlightRecent = 0;
+        _dropIndexBelow = FirstOffset;
+        _droppedIndexBelow = 0;
+        _compactTo = 0;
         _dirty = true;
+        SignalChanged();
+    }
+
+    private void RestoreImage(ReadOnlySpan<byte> data, long index)
+    {
+        if (data.Length < 5 || data[0] != SnapshotVersion)
+        {
+            throw new InvalidDataException($"store log {_storeLog}: a partition snapshot of {data.Length} bytes is not of version {SnapshotVersion}");
+        }
+
+        var stateLength = BinaryPrimitives.ReadInt32LittleEndian(data[1..]);
+        if (stateLength < AppliedHeaderBytes || 5 + stateLength > data.Length)
+        {
+            throw new InvalidDataException($"store log {_storeLog}: a partition snapshot of {data.Length} bytes is damaged");
+        }
+
+        Decode(data.Slice(5, stateLength));
+        Producers.ReplaceAll(data[(5 + stateLength)..]);
+        AppliedIndex = index;
+    }
+
+    /// <summary>This state as snapshot data: version, the applied state's length and bytes, the producer table.</summary>
+    private byte[] EncodeImage()
+    {
+        var state = Encode();
+        var producers = Producers.EncodeAll();
+        var buffer = new byte[5 + state.Length + producers.Length];
+        buffer[0] = SnapshotVersion;
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(1), state.Length);
+        state.CopyTo(buffer, 5);
+        producers.CopyTo(buffer, 5 + state.Length);
+        return buffer;
     }
 
     public bool HasUnwritten => _dirty;
@@ -164,15 +347,27 @@ internal sealed class PartitionState : IReplicaStateMachine
         }
 
         write.Put(_appliedKey, Encode());
+        if (_dropIndexBelow > _droppedIndexBelow)
+        {
+            DeleteOffsetIndex(write, _droppedIndexBelow, _dropIndexBelow);
+            _droppedIndexBelow = _dropIndexBelow;
+        }
+
         Span<byte> key = stackalloc byte[ReplicaKv.OffsetKeyBytes];
         Span<byte> value = stackalloc byte[OffsetIndexValueBytes];
         for (var i = _recent.Count - _unwrittenRecent; i < _recent.Count; i++)
         {
-            var (last, index, first, time) = _recent[i];
+            var (last, index, first, time, bytesBefore) = _recent[i];
+            if (last < FirstOffset)
+            {
+                continue; // dropped by retention before it was written
+            }
+
             ReplicaKv.WriteOffsetKey(key, _storeLog, last);
             BinaryPrimitives.WriteInt64LittleEndian(value, index);
             BinaryPrimitives.WriteUInt64LittleEndian(value[8..], first);
             BinaryPrimitives.WriteInt64LittleEndian(value[16..], time);
+            BinaryPrimitives.WriteUInt64LittleEndian(value[24..], bytesBefore);
             write.Put(key, value);
         }
 
@@ -181,6 +376,22 @@ internal sealed class PartitionState : IReplicaStateMachine
         _inFlightRecent = _unwrittenRecent;
         _dirty = false;
         return true;
+    }
+
+    /// <summary>Deletes the offset-index keys of entries whose last offset is in [<paramref name="from"/>, <paramref name="below"/>).</summary>
+    private void DeleteOffsetIndex(WriteBatch write, ulong from, ulong below)
+    {
+        var prefix = ReplicaKv.Key(_storeLog, ReplicaKv.OffsetIndex);
+        using var cursor = _store.ScanKv(ReplicaKv.OffsetKey(_storeLog, from), ReplicaKv.OffsetKey(_storeLog, below));
+        while (cursor.MoveNext())
+        {
+            if (!cursor.Key.StartsWith(prefix) || BinaryPrimitives.ReadUInt64BigEndian(cursor.Key[prefix.Length..]) >= below)
+            {
+                break;
+            }
+
+            write.Delete(cursor.Key);
+        }
     }
 
     public void Written()
@@ -252,11 +463,89 @@ internal sealed class PartitionState : IReplicaStateMachine
     }
 
     /// <summary>
+    /// The offset retention would keep from now (at most <see cref="NextOffset"/>; <see cref="FirstOffset"/> when
+    /// nothing is to go): records appended before <paramref name="cutoffMs"/> (Unix milliseconds) go, and the oldest
+    /// entries while the rest exceed <paramref name="maxBytes"/> (the newest entry stays). Whole entries at a time, and
+    /// about <paramref name="maxDropBytes"/> at most (one entry more at worst): each retention step's compaction
+    /// replays what it drops, so one step must not take long; <paramref name="capped"/> says the cap applied (the caller
+    /// takes the next step at once).
+    /// </summary>
+    public ulong RetentionPoint(long? cutoffMs, long? maxBytes, ulong maxDropBytes, out bool capped)
+    {
+        capped = false;
+        var retainFrom = FirstOffset;
+        if (NextOffset == FirstOffset)
+        {
+            return retainFrom;
+        }
+
+        if (cutoffMs is { } cutoff && Locate(FirstOffset).AppendTimeMs < cutoff)
+        {
+            retainFrom = Math.Max(retainFrom, FindOffset(cutoff)); // the oldest record is too old: search how many are
+        }
+
+        if (maxBytes is { } limit && RetainedBytes > (ulong)limit)
+        {
+            // The first retained entry must start at or after this many bytes; when only the newest one does not, it stays.
+            var need = TotalBytes - (ulong)limit;
+            retainFrom = Math.Max(retainFrom, EntryStartingAt(need) ?? LocateEntry(NextOffset - 1).FirstOffset);
+        }
+
+        if (retainFrom > FirstOffset && maxDropBytes < RetainedBytes)
+        {
+            var dropping = (retainFrom >= NextOffset ? TotalBytes : LocateEntry(retainFrom).BytesBefore) - DroppedBytes;
+            if (dropping > maxDropBytes && EntryStartingAt(DroppedBytes + maxDropBytes) is { } step && step < retainFrom)
+            {
+                retainFrom = step;
+                capped = true;
+            }
+        }
+
+        return retainFrom;
+    }
+
+    /// <summary>
+    /// The first offset of the first applied entry (from <see cref="FirstOffset"/>) that starts at or after
+    /// <paramref name="bytes"/> record bytes (<see cref="TotalBytes"/> counting), or null when none does.
+    /// </summary>
+    private ulong? EntryStartingAt(ulong bytes)
+    {
+        ulong lo = FirstOffset, hi = NextOffset - 1;
+        if (NextOffset == FirstOffset || LocateEntry(hi).BytesBefore < bytes)
+        {
+            return null;
+        }
+
+        while (lo < hi) // the answer's entry is in [lo, hi]; hi's entry starts late enough
+        {
+            var mid = lo + ((hi - lo) / 2);
+            var entry = LocateEntry(mid);
+            if (entry.BytesBefore >= bytes)
+            {
+                hi = Math.Max(entry.FirstOffset, lo);
+            }
+            else
+            {
+                lo = mid + 1;
+            }
+        }
+
+        return LocateEntry(lo).FirstOffset;
+    }
+
+    /// <summary>
     /// The Raft index, first offset and append time of the applied entry holding <paramref name="offset"/> (which must
     /// be in [FirstOffset, NextOffset)).
     /// </summary>
     /// <exception cref="InvalidDataException">The offset index has no entry for it (damaged store).</exception>
     public (long Index, ulong FirstOffset, long AppendTimeMs) Locate(ulong offset)
+    {
+        var entry = LocateEntry(offset);
+        return (entry.Index, entry.FirstOffset, entry.AppendTimeMs);
+    }
+
+    /// <summary><see cref="Locate"/> with the record bytes applied before the entry.</summary>
+    private (long Index, ulong FirstOffset, long AppendTimeMs, ulong BytesBefore) LocateEntry(ulong offset)
     {
         if (_recent.Count > 0 && offset >= _recent[0].FirstOffset)
         {
@@ -274,7 +563,8 @@ internal sealed class PartitionState : IReplicaStateMachine
                 }
             }
 
-            return (_recent[lo].Index, _recent[lo].FirstOffset, _recent[lo].AppendTimeMs);
+            var recent = _recent[lo];
+            return (recent.Index, recent.FirstOffset, recent.AppendTimeMs, recent.BytesBefore);
         }
 
         var prefix = ReplicaKv.Key(_storeLog, ReplicaKv.OffsetIndex);
@@ -295,7 +585,8 @@ internal sealed class PartitionState : IReplicaStateMachine
             var first = BinaryPrimitives.ReadUInt64LittleEndian(value[8..]);
             if (first <= offset)
             {
-                return (BinaryPrimitives.ReadInt64LittleEndian(value), first, BinaryPrimitives.ReadInt64LittleEndian(value[16..]));
+                return (BinaryPrimitives.ReadInt64LittleEndian(value), first, BinaryPrimitives.ReadInt64LittleEndian(value[16..]),
+                    BinaryPrimitives.ReadUInt64LittleEndian(value[24..]));
             }
 
             break;
@@ -312,7 +603,9 @@ internal sealed class PartitionState : IReplicaStateMachine
         BinaryPrimitives.WriteUInt64LittleEndian(span[8..], FirstOffset);
         BinaryPrimitives.WriteUInt64LittleEndian(span[16..], NextOffset);
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], LastAppendTimeMs);
-        BinaryPrimitives.WriteInt32LittleEndian(span[32..], _epochs.Count);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[32..], TotalBytes);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[40..], DroppedBytes);
+        BinaryPrimitives.WriteInt32LittleEndian(span[48..], _epochs.Count);
         var at = AppliedHeaderBytes;
         foreach (var (epoch, start) in _epochs)
         {
@@ -324,9 +617,8 @@ internal sealed class PartitionState : IReplicaStateMachine
         return buffer;
     }
 
-    private void Decode(byte[] buffer)
+    private void Decode(ReadOnlySpan<byte> span)
     {
-        var span = buffer.AsSpan();
         if (span.Length < AppliedHeaderBytes)
         {
             throw new InvalidDataException($"the applied state of store log {_storeLog} has {span.Length} bytes");
@@ -336,8 +628,10 @@ internal sealed class PartitionState : IReplicaStateMachine
         FirstOffset = BinaryPrimitives.ReadUInt64LittleEndian(span[8..]);
         NextOffset = BinaryPrimitives.ReadUInt64LittleEndian(span[16..]);
         LastAppendTimeMs = BinaryPrimitives.ReadInt64LittleEndian(span[24..]);
-        var count = BinaryPrimitives.ReadInt32LittleEndian(span[32..]);
-        if (span.Length != AppliedHeaderBytes + count * 16)
+        TotalBytes = BinaryPrimitives.ReadUInt64LittleEndian(span[32..]);
+        DroppedBytes = BinaryPrimitives.ReadUInt64LittleEndian(span[40..]);
+        var count = BinaryPrimitives.ReadInt32LittleEndian(span[48..]);
+        if (count < 0 || span.Length != AppliedHeaderBytes + count * 16)
         {
             throw new InvalidDataException($"the applied state of store log {_storeLog} is damaged ({span.Length} bytes for {count} epochs)");
         }

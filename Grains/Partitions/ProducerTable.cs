@@ -22,8 +22,11 @@ namespace Pyralog.Grains.Partitions;
  *
  * Bounds: at most MaxProducers producers per partition; beyond that the one whose last batch was applied longest ago is
  * forgotten (by applied index, so every replica forgets the same one). A forgotten producer's next batch is accepted at
- * whatever sequence it carries, as a new producer's first batch is. Snapshots do not carry the table yet (partitions do
- * not compact their logs, so no snapshot is ever sent): a replica restored from one would start it empty.
+ * whatever sequence it carries, as a new producer's first batch is.
+ *
+ * Compaction: a partition's snapshot carries the table as it was at the snapshot's index (EncodeAll/DecodeAll), so a
+ * replica restored from one, and then applying the entries after it, holds exactly the table the others hold, and a
+ * batch whose entry was compacted away is still answered with its original acknowledgement.
  */
 internal sealed class ProducerTable
 {
@@ -44,6 +47,9 @@ internal sealed class ProducerTable
     private ProducerTable(ulong storeLog) => _storeLog = storeLog;
 
     public int Count => _producers.Count;
+
+    /// <summary>A table that starts empty (a scratch state replayed for a snapshot, or one filled by <see cref="DecodeAll"/>).</summary>
+    public static ProducerTable Empty(ulong storeLog) => new(storeLog);
 
     public static ProducerTable Load(PyramidStore store, ulong storeLog)
     {
@@ -149,8 +155,30 @@ internal sealed class ProducerTable
         _forgotten.Clear();
     }
 
-    /// <summary>Forgets every producer (the state was replaced by a snapshot, which does not carry the table).</summary>
-    public void Clear()
+    /// <summary>Every producer as snapshot data: count, then per producer its id, encoded length and history.</summary>
+    public byte[] EncodeAll()
+    {
+        var buffer = new byte[4 + _producers.Count * (12 + EncodedBytes)];
+        var span = buffer.AsSpan();
+        BinaryPrimitives.WriteInt32LittleEndian(span, _producers.Count);
+        var at = 4;
+        foreach (var (id, producer) in _producers)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(span[at..], id);
+            var length = producer.Encode(span[(at + 12)..]);
+            BinaryPrimitives.WriteInt32LittleEndian(span[(at + 8)..], length);
+            at += 12 + length;
+        }
+
+        return buffer[..at];
+    }
+
+    /// <summary>
+    /// Replaces every producer by those <paramref name="data"/> holds (<see cref="EncodeAll"/>'s form): the state was
+    /// replaced by a snapshot. The next <see cref="TakeUnwritten"/> deletes the old ones and writes the new ones.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The data is damaged.</exception>
+    public void ReplaceAll(ReadOnlySpan<byte> data)
     {
         foreach (var id in _producers.Keys)
         {
@@ -159,6 +187,36 @@ internal sealed class ProducerTable
 
         _producers.Clear();
         _dirty.Clear();
+        if (data.Length < 4)
+        {
+            throw new InvalidDataException($"store log {_storeLog}: a snapshot's producer table has {data.Length} bytes");
+        }
+
+        var count = BinaryPrimitives.ReadInt32LittleEndian(data);
+        var at = 4;
+        for (var i = 0; i < count; i++)
+        {
+            if (at + 12 > data.Length)
+            {
+                throw new InvalidDataException($"store log {_storeLog}: a snapshot's producer table ends inside producer {i} of {count}");
+            }
+
+            var id = BinaryPrimitives.ReadInt64LittleEndian(data[at..]);
+            var length = BinaryPrimitives.ReadInt32LittleEndian(data[(at + 8)..]);
+            if (length < 0 || at + 12 + length > data.Length)
+            {
+                throw new InvalidDataException($"store log {_storeLog}: a snapshot's producer table ends inside producer {id}");
+            }
+
+            _producers[id] = ProducerHistory.Decode(data.Slice(at + 12, length), _storeLog, id);
+            _dirty.Add(id);
+            at += 12 + length;
+        }
+
+        if (at != data.Length || _producers.Count > MaxProducers)
+        {
+            throw new InvalidDataException($"store log {_storeLog}: a snapshot's producer table is damaged ({data.Length} bytes for {count} producers)");
+        }
     }
 
     private void ForgetLeastRecent(long except)

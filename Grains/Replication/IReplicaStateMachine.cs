@@ -25,4 +25,10 @@ internal interface IReplicaStateMachine
 
     /// <summary>The write taken last by <see cref="TakeUnwritten"/> is in the store.</summary>
     void Written();
+
+    /// <summary>
+    /// A compaction the applied entries asked for, beyond <paramref name="current"/> (the log's snapshot): the Raft
+    /// index (at most <see cref="AppliedIndex"/>) and the snapshot data, the state as it was at that index. Null: none.
+    /// </summary>
+    (long Index, byte[] Data)? TakeCompaction(RaftSnapshot current);
 }

@@ -23,6 +23,13 @@ namespace Pyralog.Grains.Replication;
  * another term (another leader's entry replaced it: nothing was appended). Raft entries never move, so that is
  * exact; only a timeout or a deactivation leaves an outcome unknown.
  *
+ * Compaction: when applying asks for it (IReplicaStateMachine.TakeCompaction: a partition's retention moved its first
+ * offset), the pass that applied it, with no Ready outstanding, has the node take the snapshot (CreateSnapshot: the
+ * entries up to it leave the node's view, a follower that needs them is sent the snapshot) and queues one store
+ * write: the snapshot record, the compacted metadata and the store log's prefix truncation (ReplicaStorage.Compact).
+ * The entries it drops are applied, hence durable; writes complete in queue order, so a persist built before the
+ * compaction never overwrites its metadata, and a crash before the write leaves the old snapshot with the whole log.
+ *
  * Quiescence: see RaftNode.Quiescence. The leader quiesces after a few idle ticks, marking its last heartbeats; a
  * follower that receives them with everything committed stops ticking too. Any input wakes a replica; a follower
  * that wakes asks its leader to resume heartbeats, so waking is not an election.
@@ -328,7 +335,54 @@ internal sealed class ReplicaDriver : IDisposable
         AnswerReads();
         FlushOutbox();
         WriteApplied();
+        Compact();
         LogLeadershipChange();
+    }
+
+    /// <summary>Takes the snapshot and compacts the log when applying asked for it (see the class comment).</summary>
+    private void Compact()
+    {
+        if (_failure is not null || _disposed)
+        {
+            return;
+        }
+
+        WriteBatch write;
+        try
+        {
+            if (_machine.TakeCompaction(_storage.Metadata.Snapshot) is not { } compaction ||
+                compaction.Index <= _node.SnapshotIndex || compaction.Index > _node.AppliedIndex)
+            {
+                return;
+            }
+
+            var snapshot = _node.CreateSnapshot(compaction.Index, compaction.Data);
+            write = _storage.Compact(snapshot, _skipSync);
+            _logger.LogDebug("Replica {Key} compacted its log up to Raft index {Index}", _key, snapshot.Index);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return;
+        }
+
+        _ = WriteCompactionAsync(write);
+    }
+
+    private async Task WriteCompactionAsync(WriteBatch write)
+    {
+        try
+        {
+            await _store.WriteAsync(write);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+        finally
+        {
+            write.Dispose();
+        }
     }
 
     /// <summary>Logs when this replica starts or stops leading, or learns of another leader (elections are events operators look for).</summary>

@@ -190,6 +190,20 @@ internal sealed class ReplicaStorage : IRaftStorage
         return write;
     }
 
+    /// <summary>
+    /// The store batch for a local snapshot the node took (<see cref="RaftNode.CreateSnapshot"/>): the snapshot record,
+    /// the metadata compacted to it (<see cref="LogMetadata.Compact"/>) and the store log's prefix up to it truncated.
+    /// </summary>
+    public WriteBatch Compact(RaftSnapshot snapshot, bool skipSync)
+    {
+        Metadata.Compact(snapshot);
+        var write = new WriteBatch(256 + snapshot.Data.Length) { SkipSync = skipSync };
+        write.Put(_snapshotKey, EncodeSnapshot(snapshot));
+        write.Put(_metadataKey, EncodeMetadata(Metadata));
+        write.TruncatePrefix(StoreLog, (ulong)snapshot.Index + 1);
+        return write;
+    }
+
     /// <summary>Adds the deletion of everything this replica stored to <paramref name="write"/> (its log emptied, its keys deleted).</summary>
     public void DeleteAll(WriteBatch write)
     {

@@ -10,11 +10,24 @@ public sealed class LogCommandTests
     [Fact]
     public async Task Create_prints_the_log_a_setting_per_line()
     {
-        var result = await Run(_cluster, "log", "create", "orders", "--partitions", "4", "--rf", "3", "--durability", "os-cache", "--max-record-bytes", "4096");
+        var result = await Run(_cluster, "log", "create", "orders", "--partitions", "4", "--rf", "3", "--durability", "os-cache", "--max-record-bytes", "4096",
+            "--retention-age", "36h", "--retention-bytes", "512MiB");
         Assert.Equal(
-            (0, "log         orders\nid          1\npartitions  4\nrf          3\ndurability  os-cache\nmax record  4096 bytes\nstate       active\n", ""),
+            (0,
+                "log              orders\n" +
+                "id               1\n" +
+                "partitions       4\n" +
+                "rf               3\n" +
+                "durability       os-cache\n" +
+                "max record       4096 bytes\n" +
+                "retention age    36h\n" +
+                "retention bytes  536870912 bytes per partition\n" +
+                "state            active\n",
+                ""),
             result);
-        Assert.Equal(new LogSettings { Durability = LogDurability.OsCache, MaxRecordBytes = 4096 }, (await _cluster.FindLogAsync("orders"))!.Settings);
+        Assert.Equal(
+            new LogSettings { Durability = LogDurability.OsCache, MaxRecordBytes = 4096, RetentionAge = TimeSpan.FromHours(36), RetentionBytes = 512L << 20 },
+            (await _cluster.FindLogAsync("orders"))!.Settings);
     }
 
     [Fact]
@@ -22,7 +35,33 @@ public sealed class LogCommandTests
     {
         var (exit, output, _) = await Run(_cluster, "log", "create", "events", "-p", "1", "--rf", "1");
         Assert.Equal(0, exit);
-        Assert.Contains("durability  fsync\nmax record  1048576 bytes\n", output, StringComparison.Ordinal);
+        Assert.Contains("durability       fsync\nmax record       1048576 bytes\nretention age    forever\nretention bytes  unlimited\n", output, StringComparison.Ordinal);
+        Assert.Equal(new LogSettings(), (await _cluster.FindLogAsync("events"))!.Settings);
+    }
+
+    [Theory]
+    [InlineData("1s", 1_000L)]
+    [InlineData("1500ms", 1_500L)]
+    [InlineData("90m", 5_400_000L)]
+    [InlineData("7D", 604_800_000L)]
+    public async Task Retention_age_takes_a_whole_number_with_a_unit(string text, long milliseconds)
+    {
+        var (exit, _, error) = await Run(_cluster, "log", "create", "events", "-p", "1", "--rf", "1", "--retention-age", text);
+        Assert.Equal((0, ""), (exit, error));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), (await _cluster.FindLogAsync("events"))!.Settings.RetentionAge);
+    }
+
+    [Theory]
+    [InlineData("1048576", 1L << 20)]
+    [InlineData("1024K", 1L << 20)]
+    [InlineData("3MiB", 3L << 20)]
+    [InlineData("10gib", 10L << 30)]
+    [InlineData("2T", 2L << 40)]
+    public async Task Retention_bytes_take_bytes_or_a_binary_unit(string text, long bytes)
+    {
+        var (exit, _, error) = await Run(_cluster, "log", "create", "events", "-p", "1", "--rf", "1", "--retention-bytes", text);
+        Assert.Equal((0, ""), (exit, error));
+        Assert.Equal(bytes, (await _cluster.FindLogAsync("events"))!.Settings.RetentionBytes);
     }
 
     [Fact]
@@ -42,6 +81,15 @@ public sealed class LogCommandTests
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--durability", "always" }, "pyralog: --durability must be fsync or os-cache (was 'always').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--durability", "oscache" }, "pyralog: --durability must be fsync or os-cache (was 'oscache').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--max-record-bytes", "63" }, "pyralog: --max-record-bytes must be a whole number in 64..16777216 (was '63').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "0s" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '0s').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "999ms" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '999ms').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "60" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '60').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "1.5h" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '1.5h').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "36501d" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '36501d').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-bytes", "1048575" }, "pyralog: --retention-bytes must be a size of at least 1MiB, in bytes or with a unit such as 512MiB or 10GiB (was '1048575').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-bytes", "1.5G" }, "pyralog: --retention-bytes must be a size of at least 1MiB, in bytes or with a unit such as 512MiB or 10GiB (was '1.5G').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-bytes", "5MB" }, "pyralog: --retention-bytes must be a size of at least 1MiB, in bytes or with a unit such as 512MiB or 10GiB (was '5MB').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-bytes", "9000000T" }, "pyralog: --retention-bytes must be a size of at least 1MiB, in bytes or with a unit such as 512MiB or 10GiB (was '9000000T').")]
     [InlineData(new[] { "--rf", "3" }, "pyralog: Option '--partitions' is required.")]
     [InlineData(new[] { "--partitions", "2" }, "pyralog: Option '--rf' is required.")]
     public async Task Bad_create_arguments_are_one_line_and_exit_2_before_connecting(string[] options, string expected)
@@ -96,13 +144,15 @@ public sealed class LogCommandTests
         var result = await Run(_cluster, "log", "describe", "orders");
         Assert.Equal(
             (0,
-                "log         orders\n" +
-                "id          12\n" +
-                "partitions  2\n" +
-                "rf          3\n" +
-                "durability  fsync\n" +
-                "max record  1048576 bytes\n" +
-                "state       active\n" +
+                "log              orders\n" +
+                "id               12\n" +
+                "partitions       2\n" +
+                "rf               3\n" +
+                "durability       fsync\n" +
+                "max record       1048576 bytes\n" +
+                "retention age    forever\n" +
+                "retention bytes  unlimited\n" +
+                "state            active\n" +
                 "\n" +
                 "partition  leader             epoch  first  committed  replica  silo               role      next  lag\n" +
                 "0          127.0.0.1:11110@1  1      0      0          0        127.0.0.1:11110@1  leader    0     0\n" +

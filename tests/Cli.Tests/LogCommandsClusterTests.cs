@@ -29,7 +29,8 @@ public sealed class LogCommandsClusterTests
         Assert.Equal((0, ""), (exit, error));
         var id = Regex.Match(output, "^id +([0-9]+)$", RegexOptions.Multiline).Groups[1].Value;
         Assert.Equal(
-            $"log         orders\nid          {id}\npartitions  2\nrf          1\ndurability  os-cache\nmax record  1048576 bytes\nstate       active\n",
+            $"log              orders\nid               {id}\npartitions       2\nrf               1\ndurability       os-cache\nmax record       1048576 bytes\n" +
+            "retention age    forever\nretention bytes  unlimited\nstate            active\n",
             output);
 
         var w = Math.Max(2, id.Length);
@@ -90,6 +91,18 @@ public sealed class LogCommandsClusterTests
         Assert.Equal((0, ""), (exit, error));
         Assert.Matches($@"\n0 +\S+ +{epoch} +0 +{(keyed == 0 ? 104 : 3)} +0 +\S+ +leader +{(keyed == 0 ? 104 : 3)} +0\n", output);
         Assert.Matches($@"\n1 +\S+ +[0-9]+ +0 +{(keyed == 1 ? 101 : 0)} +0 +\S+ +leader +{(keyed == 1 ? 101 : 0)} +0\n", output);
+
+        (exit, output, error) = await Run(silo, "", "log", "create", "aged", "--partitions", "1", "--rf", "1", "--retention-age", "7d", "--retention-bytes", "1GiB");
+        Assert.Equal((0, ""), (exit, error));
+        Assert.Contains("retention age    7d\nretention bytes  1073741824 bytes per partition\n", output, StringComparison.Ordinal);
+        (exit, output, error) = await Run(silo, "", "log", "describe", "aged");
+        Assert.Equal((0, ""), (exit, error));
+        Assert.Contains("retention age    7d\nretention bytes  1073741824 bytes per partition\n", output, StringComparison.Ordinal);
+        Assert.Equal((3, "", "pyralog: cannot create log 'aged' with 1 partitions, RF 1: log 'aged' exists with 1 partitions, RF 1, durability Fsync, " +
+                "max record 1048576 bytes, retention age 7d, retention bytes 1073741824 (asked: 1 partitions, RF 1, durability Fsync, max record 1048576 bytes, " +
+                "retention age 1d, retention bytes 1073741824)\n"),
+            await Run(silo, "", "log", "create", "aged", "--partitions", "1", "--rf", "1", "--retention-age", "1d", "--retention-bytes", "1GiB"));
+        Assert.Equal((0, "deleted log aged\n", ""), await Run(silo, "", "log", "delete", "aged"));
 
         Assert.Equal((0, "deleted log orders\n", ""), await Run(silo, "", "log", "delete", "orders"));
         Assert.Equal((3, "", "pyralog: no log is named 'orders'.\n"), await Run(silo, "", "consume", "orders"));

@@ -65,5 +65,45 @@ public sealed class ConsumerTests
         Assert.StartsWith(message, e.Message);
     }
 
+    [Fact]
+    public async Task Earliest_starts_at_the_new_first_offset_when_retention_moved_it_before_the_first_read()
+    {
+        var first = 4ul;
+        var reads = new List<ulong>();
+        _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: first));
+        _grains.OnRead = (_, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add(from);
+            }
+
+            if (from < 6)
+            {
+                first = 6; // retention ran between the status and this read
+                return Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from,
+                    $"offset {from} of partition 0 is below the first retained offset 6 (the first available offset is 6)"));
+            }
+
+            var records = Enumerable.Range((int)from, 10 - (int)from).Select(o => new CommittedRecord(1, (ulong)o, 0, null, [(byte)o], null)).ToArray();
+            return Task.FromResult(new ReadBatch(records, 10, 6, 10));
+        };
+
+        var consumer = new LogConsumer(_grains);
+        var records = new List<ConsumedRecord>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Earliest, stop.Token))
+        {
+            records.Add(record);
+            if (records.Count == 4)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal([6ul, 7ul, 8ul, 9ul], records.Select(r => r.Offset));
+        Assert.Equal([4ul, 6ul], reads); // the old start, refused (the replica says its first offset moved), then the new start
+    }
+
     private static ReplicaStatus Status(string key, ulong firstOffset) => new() { Key = key, Silo = "s", FirstOffset = firstOffset, NextOffset = 10 };
 }

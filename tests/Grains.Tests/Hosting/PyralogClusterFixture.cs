@@ -20,8 +20,14 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
         var builder = new TestClusterBuilder(silos);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.Properties[SiloConfigurator.DataRootKey] = _dataRoot;
+        Configure(builder);
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+    }
+
+    /// <summary>Adds to the cluster's configuration before it is built (a derived fixture's services).</summary>
+    protected virtual void Configure(TestClusterBuilder builder)
+    {
     }
 
     public async Task DisposeAsync()

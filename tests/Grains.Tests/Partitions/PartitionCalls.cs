@@ -40,6 +40,21 @@ internal static class PartitionCalls
         }
     }
 
+    /// <summary>The records of <paramref name="replica"/> from <paramref name="from"/> to <paramref name="end"/> (exclusive), read in budgets of 1 MiB.</summary>
+    public static async Task<List<CommittedRecord>> ReadAllFromAsync(IPartitionReplicaGrain replica, ulong from, ulong end)
+    {
+        var all = new List<CommittedRecord>();
+        while (from < end)
+        {
+            var batch = await replica.ReadAsync(from, 1 << 20);
+            Assert.NotEmpty(batch.Records);
+            all.AddRange(batch.Records);
+            from = batch.NextOffset;
+        }
+
+        return all;
+    }
+
     /// <summary>Every record of <paramref name="replica"/> from offset 0, once it has applied up to <paramref name="end"/> (waits up to 30 s).</summary>
     public static async Task<List<CommittedRecord>> ReadAllAsync(IPartitionReplicaGrain replica, ulong end)
     {

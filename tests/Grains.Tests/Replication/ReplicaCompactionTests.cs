@@ -1,0 +1,212 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// A retention command compacts a replica's log (driver outside Orleans, one replica on a real store, its turns one at
+/// a time): the snapshot carries the partition's state as it was at the compaction point, the store log's prefix goes,
+/// a replica restored from the snapshot and a restarted one (also with its applied state lost) hold the same state,
+/// and a producer's batch whose entry was compacted away is still answered as a duplicate with its first offsets.
+/// </summary>
+public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
+{
+    private const ulong StoreLog = 11 << 24;
+    private const long Producer = 4242;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"pyralog-compaction-{Guid.NewGuid():N}");
+    private readonly TurnContext _turns = new();
+    private PyramidStore _store = null!;
+    private ReplicaStorage _storage = null!;
+    private PartitionState _state = null!;
+    private ReplicaDriver _driver = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = PyramidStore.Open(_directory);
+        _storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        await _storage.RecordIncarnationAsync(7, default);
+        await _storage.BootstrapAsync(new ClusterConfig([new Member(1, 7)], []), default);
+        await StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _driver.Dispose();
+        await _store.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Retention_compacts_the_log_and_the_snapshot_restores_offsets_epochs_and_producers(bool loseAppliedState)
+    {
+        Elect();
+        var first = (AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(0), Rec(1)], 1024, new BatchHeader(1000, Producer, 0))))!;
+        Assert.Equal(0ul, first.FirstOffset);
+        for (var i = 2; i < 6; i++)
+        {
+            Assert.Equal((ulong)i, ((AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(i)], 1024, new BatchHeader(1000 + i, 0, 0))))!).FirstOffset);
+        }
+
+        var epoch = _state.Epoch;
+        var (holding4, _, _) = _state.Locate(4);
+        Await(Propose(RetentionCommand.Encode(3))); // offset 3 is the first of its entry: offsets 0-2 go
+        Await(Propose(RetentionCommand.Encode(4))); // and then 3
+        DrainTurns();
+
+        Assert.Equal(4ul, _state.FirstOffset);
+        Assert.Equal(6ul, _state.NextOffset);
+        Assert.Equal(holding4 - 1, _driver.Node.SnapshotIndex);
+        Assert.Equal(holding4 - 1, _storage.Metadata.Snapshot.Index);
+        Assert.Equal((ulong)holding4, _store.GetLogBounds(StoreLog).First); // the store log's prefix went with it
+        Assert.Equal([4ul, 5ul], ReadFrom(_state, 4).Select(r => r.Offset));
+        AssertProducerRemembered(_state, epoch);
+
+        // A replica that is sent the snapshot starts at its end with the same epochs and producers, then applies the rest.
+        var restored = await PartitionState.LoadAsync(_store, 99 << 24);
+        restored.Restore(_storage.Metadata.Snapshot);
+        Assert.Equal((4ul, 4ul), (restored.FirstOffset, restored.NextOffset));
+        Assert.Equal(_state.Epochs, restored.Epochs);
+        AssertProducerRemembered(restored, epoch);
+        var after = new List<LogEntry>();
+        _storage.ReadEntries(holding4, _driver.Node.LastIndex + 1, long.MaxValue, after);
+        foreach (var entry in after)
+        {
+            restored.Apply(entry);
+        }
+
+        Assert.Equal((4ul, 6ul, _state.RetainedBytes), (restored.FirstOffset, restored.NextOffset, restored.RetainedBytes));
+
+        // Restart on the same store: the snapshot and the compacted log are read back.
+        _driver.Dispose();
+        await _store.DisposeAsync();
+        _store = PyramidStore.Open(_directory);
+        if (loseAppliedState)
+        {
+            using var write = new WriteBatch();
+            write.Delete(ReplicaKv.Key(StoreLog, ReplicaKv.Applied)); // as if the unsynced applied state never reached the disk
+            await _store.WriteAsync(write);
+        }
+
+        _storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        await StartAsync();
+        Assert.Equal(holding4 - 1, _storage.Metadata.Snapshot.Index);
+        Elect();
+        DrainTurns();
+        Assert.Equal((4ul, 6ul), (_state.FirstOffset, _state.NextOffset));
+        Assert.Equal([4ul, 5ul], ReadFrom(_state, 4).Select(r => r.Offset));
+        AssertProducerRemembered(_state, epoch);
+        var next = (AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(6)], 1024, new BatchHeader(2000, Producer, 2))))!;
+        Assert.Equal(6ul, next.FirstOffset);
+    }
+
+    [Fact]
+    public void Retention_past_the_end_drops_every_record_and_later_appends_continue_the_offsets()
+    {
+        Elect();
+        for (var i = 0; i < 3; i++)
+        {
+            Await(Propose(RecordBatchCodec.Encode([Rec(i)], 1024, new BatchHeader(1000, 0, 0))));
+        }
+
+        Await(Propose(RetentionCommand.Encode(3)));
+        DrainTurns();
+        Assert.Equal((3ul, 3ul, 0ul), (_state.FirstOffset, _state.NextOffset, _state.RetainedBytes));
+        Assert.Equal(_driver.Node.AppliedIndex - 1, _driver.Node.SnapshotIndex); // up to the entry before the command
+        Assert.Equal(3ul, ((AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(3)], 1024, new BatchHeader(1000, 0, 0))))!).FirstOffset);
+        Assert.Equal([3ul], ReadFrom(_state, 3).Select(r => r.Offset));
+    }
+
+    private static void AssertProducerRemembered(PartitionState state, ulong epoch)
+    {
+        Assert.Equal(SequenceCheck.Duplicate, state.Producers.Check(Producer, 0, 2, out var original, out _));
+        Assert.Equal(new AppendAck(epoch, 0, 2, Duplicate: true), original);
+        Assert.Equal(SequenceCheck.Next, state.Producers.Check(Producer, 2, 1, out _, out var expected));
+        Assert.Equal(2, expected);
+    }
+
+    private static List<CommittedRecord> ReadFrom(PartitionState state, ulong offset)
+    {
+        var records = new List<CommittedRecord>();
+        state.Read(offset, 1 << 20, records);
+        return records;
+    }
+
+    private static ProducerRecord Rec(int i) => new(null, [(byte)i]);
+
+    private async Task StartAsync()
+    {
+        _state = await PartitionState.OpenAsync(_store, _storage);
+        var hard = _storage.HardState;
+        var node = new RaftNode(new RaftOptions
+        {
+            Id = 1, Incarnation = 7, Storage = _storage, Random = new SeededRaftRandom(1),
+            Applied = Math.Min(_state.AppliedIndex, Math.Max(hard.Commit, _storage.Metadata.Snapshot.Index)),
+        });
+        _driver = new ReplicaDriver(node, _storage, _store, _state, this, NullLogger.Instance, new ReplicaGrainKey(11, 0, 0), skipSync: false);
+    }
+
+    private void Elect()
+    {
+        _turns.Run(() => _driver.Wake());
+        for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
+        {
+            _turns.Run(() => _driver.Tick());
+            DrainTurns();
+        }
+
+        Assert.Equal(RaftRole.Leader, _driver.Node.Role);
+        DrainTurns();
+    }
+
+    private Task<object?> Propose(byte[] data)
+    {
+        Task<object?>? proposal = null;
+        _turns.Run(() => proposal = _driver.ProposeAsync(data, "11/0/0", r => $"11/0/{r}"));
+        return proposal!;
+    }
+
+    private object? Await(Task<object?> proposal)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a loaded disk can take seconds per fsync
+        while (!proposal.IsCompleted)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "a proposal did not commit");
+            _turns.RunPending();
+            Thread.Sleep(1);
+        }
+
+        return proposal.Result;
+    }
+
+    /// <summary>Runs turns until nothing is queued and no store write is outstanding for a moment.</summary>
+    private void DrainTurns()
+    {
+        for (var quiet = 0; quiet < 20;)
+        {
+            if (_turns.Pending > 0)
+            {
+                _turns.RunPending();
+                quiet = 0;
+            }
+            else
+            {
+                Thread.Sleep(2);
+                quiet++;
+            }
+        }
+    }
+
+    void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope) => throw new InvalidOperationException("a single replica sends nothing");
+
+    void IReplicaTransport.SetTicking(bool on)
+    {
+    }
+
+    void IReplicaTransport.Failed(Exception error) => throw new InvalidOperationException("the replica failed", error);
+}
