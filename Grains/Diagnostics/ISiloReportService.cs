@@ -6,4 +6,7 @@ namespace Pyralog.Grains.Diagnostics;
 public interface ISiloReportService : IGrainService
 {
     Task<SiloReport> GetReportAsync();
+
+    /// <summary>Whether this silo's store holds the state of replica <paramref name="replica"/> of a partition (or of the metadata group, log 0).</summary>
+    Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica);
 }

@@ -12,6 +12,9 @@ internal sealed class SiloReportService(
     GrainId id, Silo host, ILoggerFactory loggers, SiloStore store, ObeliskActivations obelisks, LocalReplicas replicas, ILocalSiloDetails silo)
     : GrainService(id, host, loggers), ISiloReportService
 {
+    public async Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica) =>
+        await store.Store.GetAsync(ReplicaKv.Key(ReplicaKv.StoreLog(log, partition, replica), ReplicaKv.HardState)).ConfigureAwait(true) is not null;
+
     public Task<SiloReport> GetReportAsync()
     {
         var statistics = store.Store.GetStatistics();

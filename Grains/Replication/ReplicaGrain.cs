@@ -1,6 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pyralog.Consensus;
+using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Interfaces.Obelisk;
@@ -35,6 +37,9 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
     // Per sibling slot: when an envelope last went to it as an answered call (a TimeProvider timestamp).
     private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
     private IGrainTimer? _timer;
+
+    // A home silo found to hold no data of this replica (asked once per home).
+    private SiloAddress? _homeWithoutData;
 
     // The term in which ReturnHomeAsync first found this replica leading, and when (a TimeProvider timestamp).
     private long _ledSinceTerm;
@@ -121,11 +126,11 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
     public Task DeliverConfirmedAsync(RaftEnvelope envelope) => DeliverAsync(envelope);
 
-    public Task ReturnHomeAsync()
+    public async Task ReturnHomeAsync()
     {
-        if (_replicas.LiveHomeElsewhere(new ReplicaGrainKey(LogId, Partition, Replica)) is not { } home)
+        if (_replicas.LiveHomeElsewhere(new ReplicaGrainKey(LogId, Partition, Replica)) is not { } home || !await WorthMovingAsync(home))
         {
-            return Task.CompletedTask;
+            return;
         }
 
         var node = Driver?.Node;
@@ -143,7 +148,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
 
             if (Time.GetElapsedTime(_ledSince) < 4 * Options.Replication.HomecomingInterval)
             {
-                return Task.CompletedTask;
+                return;
             }
 
             // Leaving as leader would cost the group an election: hand over first; the next check finds a follower.
@@ -152,18 +157,44 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
                 Logger.LogInformation("Replica {Key} hands its leadership to replica {To} before it returns to its home silo {Home}", Key, ReplicaDriver.Replica(to), home);
             }
 
-            return Task.CompletedTask;
+            return;
         }
 
         if (node is not null && node.IsVoter && node.Leader == 0)
         {
-            return Task.CompletedTask; // a leaderless group may need this vote for its next election
+            return; // a leaderless group may need this vote for its next election
         }
 
         Logger.LogInformation("Replica {Key} returns to its home silo {Home}", Key, home);
         Driver?.AnnounceLeaving();
         MigrateOnIdle();
-        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Whether moving to <paramref name="home"/> helps the group. It does when the home silo holds this replica's data
+    /// (it reopens there under its old incarnation: a replica back from a survivor after its silo returned), or when a
+    /// sibling runs on this silo too (the group survives one silo loss fewer until it moves, even if it starts empty
+    /// there). Otherwise — a silo joined and the placement rule now names it — moving would throw away this replica's
+    /// data and rejoin it empty, and two replicas of a group doing so at once leave it one voter of three, unable to elect.
+    /// </summary>
+    private async Task<bool> WorthMovingAsync(SiloAddress home)
+    {
+        foreach (var (key, _) in _replicas.Active)
+        {
+            if (key != Key && ReplicaGrainKey.TryParse(key, out var other) && other.Log == LogId && other.Partition == Partition)
+            {
+                return true;
+            }
+        }
+
+        if (home.Equals(_homeWithoutData))
+        {
+            return false;
+        }
+
+        var holds = await ServiceProvider.GetRequiredService<SiloReportClient>().For(home).HoldsReplicaAsync(LogId, Partition, Replica);
+        _homeWithoutData = holds ? null : home;
+        return holds;
     }
 
     /// <exception cref="InvalidOperationException">This replica's log was deleted.</exception>

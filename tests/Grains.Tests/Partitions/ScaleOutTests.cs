@@ -4,17 +4,12 @@ using Pyralog.Grains.Placement;
 namespace Pyralog.Grains.Tests.Partitions;
 
 /// <summary>
-/// A fourth silo joins a three-silo cluster: the placement rule now names it home for some replicas, which move onto it
-/// (their leaders hand over first) until every replica runs on its home, each group on three silos, with nothing
-/// acknowledged lost. When two replicas of one group are both away from their new homes, the leadership passed between
-/// them must not bounce back and forth forever. Own cluster (it adds a silo).
+/// A fourth silo joins a three-silo cluster. The placement rule now names it home for some replicas, but they hold
+/// their data where they run and the joining silo holds none of it: moving would rejoin them empty (two of one group at
+/// once would leave it one voter of three, unable to elect), so they stay, every group keeps leading and following on
+/// its three silos without a new election, and nothing acknowledged is lost. (Moving replicas onto a joining silo one at
+/// a time, to balance the cluster, is not built yet.) Own cluster (it adds a silo).
 /// </summary>
-/// <remarks>
-/// Slow, and known to fail (in about half of the runs, depending on the ports the cluster gets): the placement rule
-/// moves many replicas when a silo joins, each starts empty where it lands, and when two replicas of one group leave at
-/// once the group keeps one voter of three and cannot elect (README, "Scaling silos"). Run it to check a fix.
-/// </remarks>
-[Trait("Category", "Slow")]
 public class ScaleOutTests : IAsyncLifetime
 {
     private const string LogName = "scale-out";
@@ -27,7 +22,7 @@ public class ScaleOutTests : IAsyncLifetime
     public Task DisposeAsync() => _fixture.DisposeAsync();
 
     [Fact]
-    public async Task Replicas_move_onto_a_joining_silo_until_each_runs_on_its_home_and_nothing_is_lost()
+    public async Task A_joining_silo_does_not_take_replicas_off_their_data_or_wedge_a_group()
     {
         var cluster = _fixture.Cluster;
         var grains = cluster.Client;
@@ -36,33 +31,21 @@ public class ScaleOutTests : IAsyncLifetime
         var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
         var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+        var before = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
 
         var joined = await cluster.StartAdditionalSiloAsync();
         var silos = cluster.Silos.Select(s => s.SiloAddress).ToList();
-        Assert.Equal(4, silos.Count);
-        var homes = new Dictionary<string, string>();
-        for (var p = 0; p < Partitions; p++)
-        {
-            for (var r = 0; r < 3; r++)
-            {
-                homes[log.ReplicaKey(p, r)] = ReplicaPlacementDirector.Home(new ReplicaGrainKey(log.Id, p, r), silos).ToParsableString();
-            }
-        }
+        var newHomes = before.Partitions.SelectMany(p => p.Replicas)
+            .Count(r => ReplicaPlacementDirector.Home(ReplicaGrainKey.Parse(r.Key), silos).Equals(joined.SiloAddress));
+        Assert.True(newHomes > 0, "with 36 replicas the rule names the joining silo home for some (else this test shows nothing)");
 
-        Assert.Contains(joined.SiloAddress.ToParsableString(), homes.Values); // the join moves some replicas
-        var before = await admin.DescribeLogAsync(LogName);
-        var moves = string.Join(", ", before.Partitions.SelectMany(p => p.Replicas).Where(r => r.Silo != homes[r.Key]).Select(r => $"{r.Key} {r.Silo} -> {homes[r.Key]}"));
-        var settled = await PartitionCalls.WaitForAsync(admin, LogName,
-            d => d.Partitions.All(p => !p.SharedSilos && PartitionCalls.AllLeadOrFollow(p) && p.Replicas.All(r => r.Silo == homes[r.Key])),
-            $"every replica on its home silo over the four silos, each group leading and following on three silos (moves: {moves})");
-        var terms = settled.Partitions.Select(p => p.Epoch).ToArray();
-
-        // Settled means settled: no group keeps electing (a leadership bouncing between two leaving replicas would).
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        var later = await admin.DescribeLogAsync(LogName);
-        Assert.Equal(terms, later.Partitions.Select(p => p.Epoch).ToArray());
-
+        // Homecoming checks every replica on the membership change and again each half second while one was asked.
+        await Task.Delay(TimeSpan.FromSeconds(3));
         await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
+        var after = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
+        var where = before.Partitions.SelectMany(p => p.Replicas).ToDictionary(r => r.Key, r => r.Silo);
+        Assert.All(after.Partitions.SelectMany(p => p.Replicas), r => Assert.Equal(where[r.Key], r.Silo));
+        Assert.Equal(before.Partitions.Select(p => p.Epoch), after.Partitions.Select(p => p.Epoch)); // no election
         for (var partition = 0; partition < Partitions; partition++)
         {
             var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
