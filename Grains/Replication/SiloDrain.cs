@@ -48,9 +48,9 @@ internal sealed class SiloDrain(
     private async Task DrainAsync(CancellationToken cancellationToken)
     {
         var timing = options.Value.Replication;
-        if (timing.DrainTimeout <= TimeSpan.Zero)
+        if (timing.DrainTimeout <= TimeSpan.Zero || cancellationToken.IsCancellationRequested)
         {
-            return;
+            return; // no hand-off configured, or not a graceful stop (a stop cancelled from the start is a kill)
         }
 
         if (!OtherSiloActive())
