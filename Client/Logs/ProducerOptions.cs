@@ -30,7 +30,7 @@ public sealed record ProducerOptions
     /// How long an append request may go unanswered before the producer asks the partition's other replicas who leads
     /// (and again at this interval until <see cref="RequestTimeout"/>): when another replica leads now, the request is
     /// given up at once and its batch sent to the new leader (idempotence makes that safe), instead of waiting out the
-    /// request timeout on a leader that died with its silo. At most <see cref="RequestTimeout"/> (which turns it off).
+    /// request timeout on a leader that died with its silo. Not shorter than <see cref="RequestTimeout"/> turns it off.
     /// </summary>
     public TimeSpan LeaderCheckAfter { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -68,9 +68,9 @@ public sealed record ProducerOptions
             throw new ArgumentException($"RequestTimeout must be between 1 ms and 5 minutes (was {RequestTimeout}).", nameof(RequestTimeout));
         }
 
-        if (LeaderCheckAfter < TimeSpan.FromMilliseconds(1) || LeaderCheckAfter > RequestTimeout)
+        if (LeaderCheckAfter < TimeSpan.FromMilliseconds(1) || LeaderCheckAfter > TimeSpan.FromMinutes(5))
         {
-            throw new ArgumentException($"LeaderCheckAfter must be between 1 ms and RequestTimeout ({RequestTimeout}) (was {LeaderCheckAfter}).", nameof(LeaderCheckAfter));
+            throw new ArgumentException($"LeaderCheckAfter must be between 1 ms and 5 minutes (was {LeaderCheckAfter}).", nameof(LeaderCheckAfter));
         }
 
         if (DeliveryTimeout < RequestTimeout + Linger)
