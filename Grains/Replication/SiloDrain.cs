@@ -192,6 +192,12 @@ internal sealed class SiloDrain(
     {
         var handedOff = led.Count(l => l.Value.Settled);
         var failed = led.Where(l => !l.Value.Settled).ToArray();
+        if (led.Count == 0)
+        {
+            logger.LogInformation("Silo stopping: no replica on this silo leads, nothing to hand off");
+            return;
+        }
+
         if (failed.Length == 0)
         {
             logger.LogInformation("Silo stopping: handed off the leadership of {Count} replicas to siblings on other silos in {Milliseconds:0} ms", handedOff, took.TotalMilliseconds);
