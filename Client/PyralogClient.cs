@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using Pyralog.Client.Cluster;
 using Pyralog.Client.Logs;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
@@ -159,6 +160,13 @@ public sealed class PyralogClient : IAsyncDisposable
     /// <summary>The log and the live state of each partition.</summary>
     /// <exception cref="InvalidOperationException">No log has that name.</exception>
     public Task<LogDescription> DescribeLogAsync(string name) => Admin.DescribeLogAsync(name);
+
+    /// <summary>
+    /// The cluster's silos (from Orleans' management grain) with the partition replicas each hosts and leads (from the
+    /// descriptions of every log), and whether they are balanced (see <see cref="ClusterStatus"/>). A log deleted or
+    /// failing while it is described is left out and named in <see cref="ClusterStatus.Notes"/>.
+    /// </summary>
+    public Task<ClusterStatus> GetClusterStatusAsync() => ClusterStatusReader.ReadAsync(Cluster);
 
     private IPyralogAdminGrain Admin => Cluster.GetGrain<IPyralogAdminGrain>(0);
 

@@ -19,6 +19,14 @@ namespace Pyralog.Client.Logs;
  *  - After any failed request the partition recovers: it sends nothing new until every request in flight has settled,
  *    then resends the oldest unacknowledged batch alone (after a backoff, or at once when redirected to the leader)
  *    and pipelines again once that one is acknowledged.
+ *  - A request the leader leaves unanswered for LeaderCheckAfter makes the producer ask the partition's other replicas
+ *    who leads (again at that interval up to RequestTimeout); once another replica leads, every request in flight to
+ *    the old leader is given up as "outcome unknown" (LeaderMovedException) and recovery resends from the oldest
+ *    unacknowledged batch to the new leader at once. That is safe for a whole in-flight window: a batch keeps its
+ *    producer id and sequence, the new leader holds every batch the old one committed (Raft), and its producer table
+ *    remembers the last 5 batches per producer (MaxInFlight is at most 5), so each resent batch that was appended is
+ *    answered Duplicate with its original address, and one that was not is appended in sequence. A late answer of a
+ *    request given up is ignored. Without it, a dead leader's requests waited out RequestTimeout (5 s by default).
  *  - A batch is given up — its records' tasks fail with ProduceException — when the server refuses it (a record over
  *    the log's limit: nothing was appended), when the partition no longer remembers it (TooOld: the outcome cannot be
  *    told), when the log was deleted, on an unexpected error, or when its DeliveryTimeout passes (counted from its first
@@ -66,6 +74,11 @@ internal sealed class PartitionProducer
     private bool _restartSession;
     private ITimer? _lingerTimer;
     private ITimer? _retryTimer;
+
+    // The last look at who leads (see LookForLeaderAsync), shared by the requests in flight to the slot it suspects.
+    private Task<int>? _leaderLook;
+    private int _leaderLookSlot;
+    private long _leaderLookAt;
 
     public PartitionProducer(LogProducer producer, ProducerLog log, int partition, int seed)
     {
@@ -433,7 +446,7 @@ internal sealed class PartitionProducer
         {
             var replica = _producer.Metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(_partition, slot));
             call = batch.Wire is { } wire ? replica.ProduceAsync(wire) : replica.AppendAsync(batch.Plain!);
-            ack = await call.WaitAsync(_options.RequestTimeout, _time).ConfigureAwait(false);
+            ack = await AnswerAsync(call, cached, slot).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -449,6 +462,109 @@ internal sealed class PartitionProducer
         }
 
         OnAcknowledged(batch, ack);
+    }
+
+    /// <summary>
+    /// The answer of <paramref name="call"/> to the replica in <paramref name="slot"/>, waited for up to the request
+    /// timeout; every <see cref="ProducerOptions.LeaderCheckAfter"/> without one, the partition's other replicas are
+    /// asked who leads, and the wait ends with <see cref="LeaderMovedException"/> once another replica does.
+    /// </summary>
+    private async Task<AppendAck> AnswerAsync(Task<AppendAck> call, CachedLog cached, int slot)
+    {
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            var left = _options.RequestTimeout - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"no answer within the request timeout ({_options.RequestTimeout})");
+            }
+
+            try
+            {
+                return await call.WaitAsync(left < _options.LeaderCheckAfter ? left : _options.LeaderCheckAfter, _time).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!call.IsCompleted && left > _options.LeaderCheckAfter)
+            {
+            }
+
+            var leader = await LookForLeaderAsync(cached, slot).ConfigureAwait(false);
+            if (leader >= 0 && leader != slot && !call.IsCompleted)
+            {
+                throw new LeaderMovedException(cached.Info.ReplicaKey(_partition, slot), cached.Info.ReplicaKey(_partition, leader), _time.GetElapsedTime(started));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Which replica leads according to the partition's replicas other than <paramref name="suspect"/> (-1 when they
+    /// name none, or still name the suspect). One look is shared by every request in flight to the suspect within half a
+    /// check interval. The answer with the highest term wins: a leader, or the leader a follower names.
+    /// </summary>
+    private Task<int> LookForLeaderAsync(CachedLog cached, int suspect)
+    {
+        lock (_gate)
+        {
+            if (_leaderLook is { } look && _leaderLookSlot == suspect && _time.GetElapsedTime(_leaderLookAt) < _options.LeaderCheckAfter / 2)
+            {
+                return look;
+            }
+
+            _leaderLookSlot = suspect;
+            _leaderLookAt = _time.GetTimestamp();
+            return _leaderLook = LookAsync();
+        }
+
+        async Task<int> LookAsync()
+        {
+            await Task.Yield(); // started under _gate: never run the calls there
+            var asks = new List<Task<ReplicaStatus>>();
+            for (var r = 0; r < cached.Info.ReplicationFactor; r++)
+            {
+                if (r != suspect)
+                {
+                    try
+                    {
+                        asks.Add(_producer.Metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(_partition, r)).GetStatusAsync());
+                    }
+                    catch (Exception e)
+                    {
+                        asks.Add(Task.FromException<ReplicaStatus>(e)); // a look that fails only finds no leader
+                    }
+                }
+            }
+
+            try
+            {
+                await Task.WhenAll(asks).WaitAsync(_options.LeaderCheckAfter, _time).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Some did not answer (one may have been on the lost silo too): the others' answers still count.
+            }
+
+            ReplicaStatus? newest = null;
+            foreach (var ask in asks)
+            {
+                if (ask.IsCompletedSuccessfully && (newest is null || ask.Result.Term > newest.Term))
+                {
+                    newest = ask.Result;
+                }
+                else if (!ask.IsCompleted || ask.IsFaulted)
+                {
+                    _ = ask.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+            }
+
+            if (newest is null)
+            {
+                return -1;
+            }
+
+            var leader = newest.Role == ReplicaRole.Leader && ReplicaGrainKey.TryParse(newest.Key, out var key) ? key.Replica : newest.LeaderReplica;
+            return leader >= 0 && leader < cached.Info.ReplicationFactor && leader != suspect ? leader : -1;
+        }
     }
 
     private void OnAcknowledged(PendingBatch batch, AppendAck ack)
@@ -494,6 +610,9 @@ internal sealed class PartitionProducer
         {
             case ProduceErrorKind.NotLeader when ((NotLeaderException)error).LeaderReplicaKey is { } leader:
                 cached.FollowHint(_partition, leader);
+                break;
+            case ProduceErrorKind.Transient when error is LeaderMovedException moved:
+                cached.FollowHint(_partition, moved.LeaderReplicaKey); // outcome unknown, but the new leader is known
                 break;
             case ProduceErrorKind.Transient:
                 cached.Skip(_partition, slot); // the replica may be gone with its silo; another one knows the leader
@@ -545,7 +664,7 @@ internal sealed class PartitionProducer
             _restartSession |= kind == ProduceErrorKind.OutOfSequence && alone;
             _recovering = true;
             var now = _time.GetTimestamp();
-            var redirected = kind == ProduceErrorKind.NotLeader && cached.Leader(_partition) != slot;
+            var redirected = (kind == ProduceErrorKind.NotLeader || error is LeaderMovedException) && cached.Leader(_partition) != slot;
             _retryAt = now + (redirected || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0 : BackoffTicksLocked());
             chain = PumpLocked(now);
         }

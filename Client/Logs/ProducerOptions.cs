@@ -27,6 +27,14 @@ public sealed record ProducerOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long an append request may go unanswered before the producer asks the partition's other replicas who leads
+    /// (and again at this interval until <see cref="RequestTimeout"/>): when another replica leads now, the request is
+    /// given up at once and its batch sent to the new leader (idempotence makes that safe), instead of waiting out the
+    /// request timeout on a leader that died with its silo. Not shorter than <see cref="RequestTimeout"/> turns it off.
+    /// </summary>
+    public TimeSpan LeaderCheckAfter { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
     /// Send batches with a producer id and sequence numbers so the leader appends a retried batch once (the default).
     /// Without it a batch whose acknowledgement was lost may be appended twice, and retries may reorder batches.
     /// </summary>
@@ -58,6 +66,11 @@ public sealed record ProducerOptions
         if (RequestTimeout < TimeSpan.FromMilliseconds(1) || RequestTimeout > TimeSpan.FromMinutes(5))
         {
             throw new ArgumentException($"RequestTimeout must be between 1 ms and 5 minutes (was {RequestTimeout}).", nameof(RequestTimeout));
+        }
+
+        if (LeaderCheckAfter < TimeSpan.FromMilliseconds(1) || LeaderCheckAfter > TimeSpan.FromMinutes(5))
+        {
+            throw new ArgumentException($"LeaderCheckAfter must be between 1 ms and 5 minutes (was {LeaderCheckAfter}).", nameof(LeaderCheckAfter));
         }
 
         if (DeliveryTimeout < RequestTimeout + Linger)

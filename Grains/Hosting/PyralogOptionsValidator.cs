@@ -60,6 +60,11 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Replication:HomecomingInterval must be at least 10 ms and at most HomecomingSweep (was {r.HomecomingInterval}).");
         }
 
+        if (r.DrainTimeout < TimeSpan.Zero || r.DrainTimeout > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"Pyralog:Replication:DrainTimeout must be between 0 (no hand-off) and 10 minutes (was {r.DrainTimeout}).");
+        }
+
         if (options.MetadataReplicas is < 1 or > Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor)
         {
             failures.Add($"Pyralog:MetadataReplicas must be in 1..{Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor} (was {options.MetadataReplicas}).");

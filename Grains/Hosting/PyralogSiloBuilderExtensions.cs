@@ -15,7 +15,8 @@ public static class PyralogSiloBuilderExtensions
     /// in-memory grain storage for obelisk leases unless a provider named <see cref="PyralogStorageNames.Obelisk"/>
     /// is registered already. Register a durable one first for multi-silo clusters: with the in-memory default, once a
     /// silo has left or died an obelisk's first activation waits out a full lease (a lease record lost with that silo
-    /// cannot be told from one never written). Also registers the stop step that releases local obelisk leases first.
+    /// cannot be told from one never written). Also registers the stop steps that hand the leadership of local replicas to siblings on other silos
+    /// (<see cref="Replication.SiloDrain"/>, bounded by <c>Pyralog:Replication:DrainTimeout</c>) and then release local obelisk leases.
     /// </summary>
     public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<PyralogOptions>? configure = null)
     {
@@ -54,6 +55,8 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaWakeups>());
             builder.Services.AddSingleton<Replication.ReplicaHomecoming>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaHomecoming>());
+            builder.Services.AddSingleton<Replication.SiloDrain>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.SiloDrain>());
         }
 
         if (!builder.Services.Any(d => d.ServiceType == typeof(Diagnostics.SiloReportClient)))

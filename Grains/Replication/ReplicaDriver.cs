@@ -91,6 +91,9 @@ internal sealed class ReplicaDriver : IDisposable
 
     public bool Quiesced => _quiesced;
 
+    /// <summary>Proposals made here that have not resolved yet (a former leader answers them as it applies them).</summary>
+    public int PendingProposals => _proposals.Count;
+
     /// <summary>The Raft id of replica slot <paramref name="replica"/> (ids are non-zero).</summary>
     public static long RaftId(int replica) => replica + 1;
 

@@ -26,7 +26,7 @@ namespace Pyralog.Grains.Replication;
  * incarnation. A replica that lost its data in between has another incarnation and refuses, so two members can never
  * start from different first entries.
  */
-internal abstract class ReplicaGrain : Grain, IReplicaTransport
+internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeavingGrain
 {
     private readonly SiloStore _siloStore;
     private readonly ILocalSiloDetails _silo;
@@ -195,6 +195,52 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport
         var holds = await ServiceProvider.GetRequiredService<SiloReportClient>().For(home).HoldsReplicaAsync(LogId, Partition, Replica);
         _homeWithoutData = holds ? null : home;
         return holds;
+    }
+
+    public Task<LeadershipHandOff> HandOffForLeavingAsync(int[] siblingsHere)
+    {
+        ArgumentNullException.ThrowIfNull(siblingsHere);
+        var node = Driver?.Node;
+        if (node is not { Role: RaftRole.Leader })
+        {
+            return Task.FromResult(new LeadershipHandOff(false, -1, null, Driver?.PendingProposals ?? 0));
+        }
+
+        if (node.LeadTransferee != 0)
+        {
+            return Task.FromResult(new LeadershipHandOff(true, ReplicaDriver.Replica(node.LeadTransferee), null)); // under way
+        }
+
+        // TransferCandidate is what HandOffLeadership picks in this same turn: check it is on another silo first.
+        var candidate = node.TransferCandidate();
+        if (candidate == 0)
+        {
+            return Task.FromResult(new LeadershipHandOff(true, -1, "no voter of its group is caught up and heard from within an election timeout"));
+        }
+
+        if (Array.IndexOf(siblingsHere, ReplicaDriver.Replica(candidate)) >= 0)
+        {
+            return Task.FromResult(new LeadershipHandOff(true, -1, $"its most caught-up sibling, replica {ReplicaDriver.Replica(candidate)}, runs on this silo too"));
+        }
+
+        var to = Driver!.HandOffLeadership();
+        if (to == 0)
+        {
+            return Task.FromResult(new LeadershipHandOff(true, -1, "the replica could not start a transfer (it stopped after a failure)"));
+        }
+
+        Logger.LogInformation("Replica {Key} hands its leadership to replica {To}: its silo is stopping", Key, ReplicaDriver.Replica(to));
+        return Task.FromResult(new LeadershipHandOff(true, ReplicaDriver.Replica(to), null));
+    }
+
+    public Task AnnounceLeavingAsync()
+    {
+        if (Driver?.Node is { Role: not RaftRole.Leader })
+        {
+            Driver.AnnounceLeaving();
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <exception cref="InvalidOperationException">This replica's log was deleted.</exception>

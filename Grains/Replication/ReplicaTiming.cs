@@ -19,4 +19,10 @@ public sealed class ReplicaTiming
 
     /// <summary>How often a silo checks its replicas' homes even when nothing changed.</summary>
     public TimeSpan HomecomingSweep { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a silo that stops gracefully may spend handing the leadership of its replicas to siblings on other
+    /// silos before Orleans deactivates them (0: no hand-off). Keep it below the host's shutdown timeout.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

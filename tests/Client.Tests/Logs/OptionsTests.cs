@@ -24,6 +24,9 @@ public sealed class OptionsTests
         Assert.Equal("MaxInFlight", Wrong(new ProducerOptions { MaxInFlight = 6 }));
         Assert.Equal("MaxBufferedBytes", Wrong(new ProducerOptions { MaxBufferedBytes = (1 << 20) - 1 }));
         Assert.Equal("RequestTimeout", Wrong(new ProducerOptions { RequestTimeout = TimeSpan.Zero }));
+        Assert.Equal("LeaderCheckAfter", Wrong(new ProducerOptions { LeaderCheckAfter = TimeSpan.Zero }));
+        Assert.Equal("LeaderCheckAfter", Wrong(new ProducerOptions { LeaderCheckAfter = TimeSpan.FromMinutes(6) }));
+        new ProducerOptions { RequestTimeout = TimeSpan.FromMilliseconds(250) }.Validate(); // a check after the request timeout: off, not wrong
         Assert.Equal("DeliveryTimeout", Wrong(new ProducerOptions { DeliveryTimeout = TimeSpan.FromSeconds(5) }));
         Assert.Contains("was 7", Assert.Throws<ArgumentException>(() => new ProducerOptions { MaxInFlight = 7 }.Validate()).Message);
     }

@@ -121,6 +121,51 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task Requests_a_dead_leader_leaves_unanswered_go_to_the_leader_its_siblings_name_long_before_the_request_timeout()
+    {
+        var options = new ProducerOptions { Linger = TimeSpan.Zero, RequestTimeout = TimeSpan.FromSeconds(30), DeliveryTimeout = TimeSpan.FromSeconds(60) };
+        await using var producer = await WarmedUpAsync(options);
+        var old = ReplicaGrainKey.Of(7, 0, 0);
+        var siblingsFollow = 0; // which slot the siblings name as leader
+        _grains.OnProduce = call =>
+        {
+            var ack = _grains.Append(call); // the old leader appended it, but its answer never comes
+            return call.ReplicaKey == old ? new TaskCompletionSource<AppendAck>().Task : Task.FromResult(ack);
+        };
+        _grains.OnStatus = key => Task.FromResult(new ReplicaStatus
+        {
+            Key = key,
+            Silo = "s",
+            Role = key == ReplicaGrainKey.Of(7, 0, Volatile.Read(ref siblingsFollow)) ? ReplicaRole.Leader : ReplicaRole.Follower,
+            Term = 2,
+            LeaderReplica = Volatile.Read(ref siblingsFollow),
+        });
+
+        // Three batches in flight to the old leader; while its siblings still follow it, the producer keeps waiting.
+        var started = _time.GetTimestamp();
+        var records = new[] { producer.ProduceAsync(Log, Rec(1)), producer.ProduceAsync(Log, Rec(2)), producer.ProduceAsync(Log, Rec(3)) };
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 4, "three batches in flight");
+        for (var i = 0; i < 40; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(4, _grains.Calls.Length); // 2 s of silence, but no other replica leads: nothing was resent
+        Assert.DoesNotContain(records, r => r.IsCompleted);
+
+        // Replica 1 wins an election: the next look finds it, and every batch in flight goes there, unchanged.
+        Volatile.Write(ref siblingsFollow, 1);
+        await AdvanceUntilAsync(() => records.All(r => r.IsCompleted), "the records' acknowledgements from the new leader");
+        Assert.True(_time.GetElapsedTime(started) < TimeSpan.FromSeconds(3), $"the failover took {_time.GetElapsedTime(started)} of fake time");
+        Assert.Equal([1UL, 2UL, 3UL], (await Task.WhenAll(records)).Select(a => a.Offset));
+        Assert.All(await Task.WhenAll(records), a => Assert.True(a.Duplicate)); // appended once, by the old leader
+        var calls = _grains.Calls;
+        Assert.All(calls.Skip(4), c => Assert.Equal(ReplicaGrainKey.Of(7, 0, 1), c.ReplicaKey));
+        Assert.Equal(calls.Skip(1).Take(3).Select(c => c.Batch), calls.Skip(4).Select(c => c.Batch)); // the same batches, in order
+    }
+
+    [Fact]
     public async Task A_redirect_to_the_leader_is_followed_at_once()
     {
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });

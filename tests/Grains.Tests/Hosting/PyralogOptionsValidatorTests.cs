@@ -20,6 +20,7 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.ElectionTicks = 2;
         options.Replication.AppendTimeout = TimeSpan.FromMilliseconds(1);
         options.Replication.HomecomingInterval = TimeSpan.FromMinutes(2);
+        options.Replication.DrainTimeout = TimeSpan.FromSeconds(-1);
         options.MetadataReplicas = 8;
         var result = _validator.Validate(null, options);
         Assert.True(result.Failed);
@@ -33,7 +34,18 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Contains("Pyralog:Replication:ElectionTicks must be in 3..1000 (was 2).", failures);
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:AppendTimeout", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:HomecomingInterval", StringComparison.Ordinal));
+        Assert.Contains("Pyralog:Replication:DrainTimeout must be between 0 (no hand-off) and 10 minutes (was -00:00:01).", failures);
         Assert.Contains("Pyralog:MetadataReplicas must be in 1..7 (was 8).", failures);
-        Assert.Equal(10, failures.Length);
+        Assert.Equal(11, failures.Length);
+    }
+
+    [Fact]
+    public void A_drain_timeout_of_zero_turns_the_hand_off_off_and_is_valid()
+    {
+        var options = new PyralogOptions();
+        options.Replication.DrainTimeout = TimeSpan.Zero;
+        Assert.True(_validator.Validate(null, options).Succeeded);
+        options.Replication.DrainTimeout = TimeSpan.FromMinutes(11);
+        Assert.False(_validator.Validate(null, options).Succeeded);
     }
 }

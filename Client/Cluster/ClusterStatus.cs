@@ -1,0 +1,107 @@
+using System.Globalization;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Cluster;
+
+/// <summary>
+/// The silos of a cluster with the partition replicas each hosts and leads, and whether they are balanced: every active
+/// silo's replica count and leader count within one of the mean over the active silos (the metadata group's replicas are
+/// not counted). <see cref="Notes"/> name what the counts could not include (a replica that did not answer, a partition
+/// without a leader, a log that could not be described).
+/// </summary>
+public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balanced, double MeanReplicas, double MeanLeaders, IReadOnlyList<string> Notes)
+{
+    /// <summary>
+    /// Counts <paramref name="logs"/>' replicas and leaders per silo of <paramref name="silos"/> (address, name, status;
+    /// dead silos are left out unless a replica names one) and judges the balance.
+    /// </summary>
+    public static ClusterStatus Build(IEnumerable<(string Address, string Name, string Status)> silos, IEnumerable<LogDescription> logs, IEnumerable<string>? notes = null)
+    {
+        var rows = new Dictionary<string, (string Name, string Status, int Replicas, int Leaders)>(StringComparer.Ordinal);
+        var dead = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (address, name, status) in silos)
+        {
+            if (status == "Dead")
+            {
+                dead[address] = name;
+            }
+            else
+            {
+                rows[address] = (name, status, 0, 0);
+            }
+        }
+
+        var allNotes = new List<string>(notes ?? []);
+        foreach (var log in logs)
+        {
+            foreach (var partition in log.Partitions)
+            {
+                foreach (var replica in partition.Replicas)
+                {
+                    if (replica.Error is not null || string.IsNullOrEmpty(replica.Silo))
+                    {
+                        allNotes.Add($"replica {replica.Key} of {log.Log.Name}/{partition.Partition} did not answer: {replica.Error}");
+                        continue;
+                    }
+
+                    Count(replica.Silo, replica: 1, leader: 0);
+                }
+
+                if (partition.LeaderReplica < 0 || partition.LeaderSilo is null)
+                {
+                    allNotes.Add($"partition {log.Log.Name}/{partition.Partition} has no leader");
+                }
+                else
+                {
+                    Count(partition.LeaderSilo, replica: 0, leader: 1);
+                }
+            }
+        }
+
+        var ordered = rows.Select(r => new SiloReport(r.Key, r.Value.Name, r.Value.Status, r.Value.Replicas, r.Value.Leaders))
+            .OrderBy(s => s.Address, StringComparer.Ordinal).ToArray();
+        var active = ordered.Where(s => s.IsActive).ToArray();
+        var meanReplicas = active.Length == 0 ? 0 : active.Sum(s => s.Replicas) / (double)active.Length;
+        var meanLeaders = active.Length == 0 ? 0 : active.Sum(s => s.Leaders) / (double)active.Length;
+        var balanced = active.Length > 0 &&
+            ordered.All(s => s.IsActive || s is { Replicas: 0, Leaders: 0 }) &&
+            active.All(s => Math.Abs(s.Replicas - meanReplicas) <= 1 && Math.Abs(s.Leaders - meanLeaders) <= 1);
+        return new ClusterStatus(ordered, balanced, meanReplicas, meanLeaders, allNotes);
+
+        void Count(string silo, int replica, int leader)
+        {
+            var row = rows.TryGetValue(silo, out var known) ? known : (dead.GetValueOrDefault(silo, ""), dead.ContainsKey(silo) ? "Dead" : "Unknown", 0, 0);
+            rows[silo] = (row.Item1, row.Item2, row.Item3 + replica, row.Item4 + leader);
+        }
+    }
+
+    /// <summary>Why the cluster is not balanced, in a line ("balanced" when it is).</summary>
+    public string Verdict()
+    {
+        if (Balanced)
+        {
+            return "balanced";
+        }
+
+        if (!Silos.Any(s => s.IsActive))
+        {
+            return "not balanced: no silo is active";
+        }
+
+        var reasons = new List<string>();
+        foreach (var s in Silos)
+        {
+            if (!s.IsActive && (s.Replicas > 0 || s.Leaders > 0))
+            {
+                reasons.Add($"{s.Address} is {s.Status} and hosts {s.Replicas} replicas");
+            }
+            else if (s.IsActive && (Math.Abs(s.Replicas - MeanReplicas) > 1 || Math.Abs(s.Leaders - MeanLeaders) > 1))
+            {
+                reasons.Add($"{s.Address} hosts {s.Replicas} replicas and leads {s.Leaders}");
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"not balanced (mean {MeanReplicas:0.##} replicas and {MeanLeaders:0.##} leaders per active silo): {string.Join("; ", reasons)}");
+    }
+}

@@ -1,0 +1,90 @@
+using Pyralog.Client.Cluster;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Tests.Cluster;
+
+/// <summary>Counting replicas and leaders per silo and the balance verdict, from descriptions (no cluster).</summary>
+public sealed class ClusterStatusTests
+{
+    private static readonly (string, string, string)[] ThreeActive = [("a:1@1", "s1", "Active"), ("b:1@1", "s2", "Active"), ("c:1@1", "s3", "Active")];
+
+    /// <summary>A log whose partition p has its replicas on <paramref name="silos"/>[p] and its leader on the first of them (null: none).</summary>
+    private static LogDescription Log(string name, params (string[] Replicas, string? Leader)[] partitions)
+    {
+        var info = new LogInfo(7, name, partitions.Length, partitions[0].Replicas.Length, new LogSettings(), LogState.Active);
+        return new LogDescription(info, [.. partitions.Select((p, i) => new PartitionDescription(
+            i, p.Leader is null ? -1 : Array.IndexOf(p.Replicas, p.Leader), p.Leader, 3, 0, 10,
+            [.. p.Replicas.Select((silo, r) => new ReplicaDescription(r, info.ReplicaKey(i, r), silo, silo == p.Leader ? ReplicaRole.Leader : ReplicaRole.Follower, 10, 0, null))],
+            false))]);
+    }
+
+    [Fact]
+    public void Replicas_and_leaders_within_one_of_the_mean_are_balanced()
+    {
+        var status = ClusterStatus.Build(ThreeActive, [Log("x",
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "b:1@1"))]);
+
+        Assert.Equal([("a:1@1", 3, 2), ("b:1@1", 3, 1), ("c:1@1", 3, 0)], status.Silos.Select(s => (s.Address, s.Replicas, s.Leaders)));
+        Assert.True(status.Balanced);
+        Assert.Equal("balanced", status.Verdict());
+        Assert.Empty(status.Notes);
+    }
+
+    [Fact]
+    public void Leaders_piled_on_one_silo_are_not_balanced_and_the_verdict_names_it()
+    {
+        var status = ClusterStatus.Build(ThreeActive, [Log("x",
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"))]);
+
+        Assert.False(status.Balanced);
+        Assert.Equal("not balanced (mean 3 replicas and 1 leaders per active silo): a:1@1 hosts 3 replicas and leads 3", status.Verdict());
+    }
+
+    [Fact]
+    public void A_silo_with_no_replicas_among_loaded_ones_is_not_balanced()
+    {
+        var status = ClusterStatus.Build([.. ThreeActive, ("d:1@1", "s4", "Active")], [Log("x",
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "b:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "c:1@1"))]);
+
+        Assert.False(status.Balanced); // mean 2.25 replicas: d has 0
+        Assert.Equal(0, status.Silos.Single(s => s.Address == "d:1@1").Replicas);
+    }
+
+    [Fact]
+    public void Dead_silos_are_left_out_and_replicas_on_a_silo_the_table_does_not_know_are_counted_as_unknown()
+    {
+        var status = ClusterStatus.Build([("a:1@1", "s1", "Active"), ("old:1@1", "s0", "Dead")], [Log("x",
+            (["a:1@1", "z:1@1"], "a:1@1"))]);
+
+        Assert.Equal([("a:1@1", "Active", 1, 1), ("z:1@1", "Unknown", 1, 0)], status.Silos.Select(s => (s.Address, s.Status, s.Replicas, s.Leaders)));
+        Assert.False(status.Balanced);
+        Assert.Contains("z:1@1 is Unknown and hosts 1 replicas", status.Verdict(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_partition_without_a_leader_and_a_replica_that_did_not_answer_are_noted()
+    {
+        var log = Log("x", (["a:1@1", "b:1@1", "c:1@1"], null));
+        var partition = log.Partitions[0];
+        log = log with { Partitions = [partition with { Replicas = [partition.Replicas[0], partition.Replicas[1], partition.Replicas[2] with { Silo = "", Error = "timed out" }] }] };
+
+        var status = ClusterStatus.Build(ThreeActive, [log], ["log y was not counted: gone"]);
+
+        Assert.Equal([1, 1, 0], status.Silos.Select(s => s.Replicas));
+        Assert.Equal(["log y was not counted: gone", "replica 7/0/2 of x/0 did not answer: timed out", "partition x/0 has no leader"], status.Notes);
+    }
+
+    [Fact]
+    public void No_active_silo_is_not_balanced()
+    {
+        var status = ClusterStatus.Build([("a:1@1", "s1", "ShuttingDown")], []);
+        Assert.False(status.Balanced);
+        Assert.Equal("not balanced: no silo is active", status.Verdict());
+    }
+}

@@ -1,0 +1,173 @@
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Tests.Hosting;
+using Pyralog.Grains.Tests.Partitions;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// A silo that stops gracefully hands the leadership of its replicas to siblings on other silos before Orleans
+/// deactivates them: a producer sees only NotLeader redirects (latency), never a failed or timed-out append, and
+/// nothing is lost or duplicated. Own cluster (it stops a silo).
+/// </summary>
+public sealed class SiloDrainTests : IAsyncLifetime
+{
+    private readonly PartitionClusterFixture _fixture = new();
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task Stopping_the_leaders_silo_gracefully_moves_leadership_first_and_the_producer_sees_no_failure()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+
+        // A log whose leader is not on the primary silo (it holds the test cluster's membership table).
+        var primary = cluster.Primary!.SiloAddress.ToParsableString();
+        LogInfo log = null!;
+        ReplicaStatus old = null!;
+        for (var attempt = 0; old is null || old.Silo == primary; attempt++)
+        {
+            Assert.True(attempt < 8, "every log's leader landed on the primary silo");
+            log = await admin.CreateLogAsync($"drain{attempt}", 1, 3);
+            old = await (await PartitionCalls.LeaderAsync(grains, log, 0)).GetStatusAsync();
+        }
+
+        var producer = new Producer(grains, log);
+        var producing = producer.RunAsync();
+        await producer.AckedAsync(30);
+
+        // Stop the leader's silo gracefully while the producer runs; watch the survivors for the new leader meanwhile.
+        var stopping = cluster.StopSiloAsync(cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == old.Silo));
+        var survivors = Enumerable.Range(0, 3).Select(r => log.ReplicaKey(0, r)).Where(k => k != old.Key)
+            .Select(k => grains.GetGrain<IPartitionReplicaGrain>(k)).ToArray();
+        // The old leader itself, still on its silo, follows the new leader: it handed over rather than vanished.
+        var oldReplica = grains.GetGrain<IPartitionReplicaGrain>(old.Key);
+        ReplicaStatus? handedOver = null;
+        while (handedOver is null && !stopping.IsCompleted)
+        {
+            var status = await oldReplica.GetStatusAsync();
+            if (status.Silo == old.Silo && status.Incarnation == old.Incarnation && status.Role == ReplicaRole.Follower && status.Term > old.Term && status.LeaderReplica >= 0)
+            {
+                handedOver = status;
+            }
+
+            await Task.Delay(5);
+        }
+
+        await stopping;
+        Assert.True(handedOver is not null, "the old leader never followed another replica before its silo stopped");
+        var successor = await survivors.Single(s => s.GetPrimaryKeyString() == log.ReplicaKey(0, handedOver.LeaderReplica)).GetStatusAsync();
+        Assert.NotEqual(old.Silo, successor.Silo);
+
+        var before = producer.Acked.Count;
+        await producer.AckedAsync(before + 30);
+        await producer.StopAsync(producing);
+
+        // No append failed or timed out: the producer saw redirects only, and they were few.
+        Assert.Empty(producer.Failures);
+        Assert.True(producer.Acked[^1].Ack.Epoch > old.Epoch, "the records after the stop were appended by the new leader");
+
+        // Every acknowledged record exactly once at its acknowledged address, on both survivors; none unknown.
+        var leader = await PartitionCalls.LeaderAsync(grains, log, 0);
+        var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
+        foreach (var replica in survivors)
+        {
+            PartitionHistoryCheck.Check(producer.Acked, [], await PartitionCalls.ReadAllAsync(replica, end));
+        }
+    }
+
+    /// <summary>
+    /// An idempotent producer of one record per batch: a NotLeader answer is followed (to the leader it names, or to
+    /// the leader found anew), and any other failure is recorded and the same batch sent again.
+    /// </summary>
+    private sealed class Producer(IGrainFactory grains, LogInfo log)
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly long _id = Random.Shared.NextInt64(1, long.MaxValue);
+        private readonly Lock _gate = new();
+        private readonly List<(string Value, AppendAck Ack)> _acked = [];
+        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<(string Value, AppendAck Ack)> Acked
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return [.. _acked];
+                }
+            }
+        }
+
+        public List<Exception> Failures { get; } = [];
+
+        public async Task RunAsync()
+        {
+            var leader = await PartitionCalls.LeaderAsync(grains, log, 0);
+            for (long sequence = 0; !_stop.IsCancellationRequested; sequence++)
+            {
+                var value = $"d{sequence}";
+                var batch = new ProducerBatch(_id, sequence, [PartitionCalls.Rec(value)]);
+                while (true)
+                {
+                    try
+                    {
+                        var ack = await leader.ProduceAsync(batch).WaitAsync(TimeSpan.FromSeconds(5));
+                        lock (_gate)
+                        {
+                            _acked.Add((value, ack));
+                            _progress.TrySetResult();
+                            _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        }
+
+                        break;
+                    }
+                    catch (NotLeaderException e) when (e.LeaderReplicaKey is { } hint)
+                    {
+                        leader = grains.GetGrain<IPartitionReplicaGrain>(hint);
+                    }
+                    catch (NotLeaderException)
+                    {
+                        await Task.Delay(10);
+                        leader = await PartitionCalls.LeaderAsync(grains, log, 0);
+                    }
+                    catch (Exception e)
+                    {
+                        Failures.Add(e);
+                        leader = await PartitionCalls.LeaderAsync(grains, log, 0);
+                    }
+                }
+            }
+        }
+
+        public async Task AckedAsync(int count)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                Task progress;
+                lock (_gate)
+                {
+                    if (_acked.Count >= count)
+                    {
+                        return;
+                    }
+
+                    progress = _progress.Task;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"only {Acked.Count} of {count} appends were acknowledged within 60 s; failures: {string.Join("; ", Failures.Select(f => f.Message))}");
+                await progress.WaitAsync(TimeSpan.FromSeconds(1)).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
+        public async Task StopAsync(Task running)
+        {
+            await _stop.CancelAsync();
+            await running;
+        }
+    }
+}
