@@ -45,6 +45,7 @@ public sealed class PyralogClient : IAsyncDisposable
         builder.Logging.AddFilter("Orleans", LogLevel.None);
         builder.UseOrleansClient(client =>
         {
+            client.AddActivityPropagation(); // a produce's span is the parent of Orleans' call span and the leader's append
             switch (options.Membership)
             {
                 case MembershipMode.Redis:

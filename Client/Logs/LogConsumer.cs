@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Pyralog.Client.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Client.Logs;
@@ -54,6 +55,7 @@ public sealed class LogConsumer
         var position = await reader.StartAsync(from, ct).ConfigureAwait(false);
         var atEnd = false;
         var delivered = false;
+        var tags = ClientInstruments.LogTags(log);
         while (true)
         {
             ReadBatch batch;
@@ -75,6 +77,7 @@ public sealed class LogConsumer
                     continue; // already delivered (never expected: replicas answer from the offset asked)
                 }
 
+                ClientInstruments.ConsumedRecords.Add(1, tags);
                 yield return new ConsumedRecord(log, partition, record.Epoch, record.Offset, record.Id, record.Key, record.Value, record.Headers, record.AppendTime);
                 position = record.Offset + 1;
                 delivered = true;

@@ -1,3 +1,4 @@
+using Pyralog.Client.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Client.Logs;
@@ -440,6 +441,15 @@ internal sealed class PartitionProducer
     {
         var cached = _log.Cached;
         var slot = cached.Leader(_partition);
+        using var span = ClientInstruments.Source.StartActivity("pyralog.produce", System.Diagnostics.ActivityKind.Producer, batch.Trace);
+        if (span is not null && batch.Trace == default)
+        {
+            batch.Trace = span.Context;
+        }
+
+        span?.SetTag("pyralog.log", cached.Info.Name);
+        span?.SetTag("pyralog.partition", _partition);
+        span?.SetTag("pyralog.records", batch.Acks.Count);
         Task<AppendAck>? call = null;
         AppendAck ack;
         try
@@ -596,6 +606,8 @@ internal sealed class PartitionProducer
             batch.Acks[i].TrySetResult(new RecordAck(_partition, ack.Epoch, ack.FirstOffset + (ulong)i, ack.Duplicate));
         }
 
+        ClientInstruments.ProducedRecords.Add(batch.Acks.Count, ClientInstruments.LogTags(LogName));
+
         batch.Done.TrySetResult();
         _producer.Release(batch.Bytes - ProducerOptions.BatchHeaderBytes);
         Start(chain);
@@ -666,6 +678,11 @@ internal sealed class PartitionProducer
             var now = _time.GetTimestamp();
             var redirected = (kind == ProduceErrorKind.NotLeader || error is LeaderMovedException) && cached.Leader(_partition) != slot;
             _retryAt = now + (redirected || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0 : BackoffTicksLocked());
+            if (giveUp is null)
+            {
+                ClientInstruments.ProduceRetries.Add(1, ClientInstruments.LogTags(LogName));
+            }
+
             chain = PumpLocked(now);
         }
 

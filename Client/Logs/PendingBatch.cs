@@ -47,6 +47,9 @@ internal sealed class PendingBatch(long openedAt, long deadline)
     public PendingBatch? NextToSend;
 
     /// <summary>Sent at least once (its outcome may be unknown from then on).</summary>
+    /// <summary>The span of this batch's first send: every later send (a retry) is its child, so a batch is one trace.</summary>
+    public System.Diagnostics.ActivityContext Trace;
+
     public bool Sent => Wire is not null || Plain is not null;
 
     public int Count => Records.Count;

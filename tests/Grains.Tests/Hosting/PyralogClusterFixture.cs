@@ -19,6 +19,7 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
     {
         var builder = new TestClusterBuilder(silos);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
         builder.Properties[SiloConfigurator.DataRootKey] = _dataRoot;
         Configure(builder);
         Cluster = builder.Build();
@@ -39,6 +40,12 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
         }
     }
 
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder) =>
+            clientBuilder.AddActivityPropagation();
+    }
+
     private sealed class SiloConfigurator : ISiloConfigurator
     {
         public const string DataRootKey = "PyralogDataRoot";
@@ -47,6 +54,7 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
         {
             var dataRoot = siloBuilder.Configuration[DataRootKey] ?? throw new InvalidOperationException("no data root configured");
             siloBuilder.AddPyralog();
+            siloBuilder.AddActivityPropagation();
             siloBuilder.Services.AddOptions<PyralogOptions>().Configure<ILocalSiloDetails>((o, silo) =>
             {
                 o.DataDirectory = Path.Combine(dataRoot, silo.Name);

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Pyralog.Client.Diagnostics;
+using Pyralog.Client.Logs;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Client.Tests.Cluster;
+
+/// <summary>
+/// One produce is one trace: the client's send span, Orleans' grain-call spans under it, and the leader's append span
+/// (tagged with the offset the producer was given) under those.
+/// </summary>
+[Collection(ClientClusterCollection.Name)]
+public sealed class ProduceTraceTests(ClientClusterFixture fixture)
+{
+    [Fact]
+    public async Task A_produce_is_one_trace_from_the_client_through_the_grain_call_to_the_leaders_append()
+    {
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is ClientInstruments.Name or "Pyralog.Replication" || source.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var cluster = fixture.Cluster;
+        var log = await cluster.Client.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("traced", 1, 3);
+        await using var producer = new LogProducer(new LogMetadata(cluster.Client, TimeProvider.System), new ProducerOptions { Linger = TimeSpan.Zero });
+        await producer.ProduceAsync(log.Name, 0, new ProducerRecord(null, "warm-up"u8.ToArray())); // learns the leader
+        var ack = await producer.ProduceAsync(log.Name, 0, new ProducerRecord(null, "traced"u8.ToArray()));
+
+        // The append span ends before the acknowledgement leaves the silo, the produce span right after it arrives.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        Activity? produce = null, append = null;
+        while ((produce is null || append is null) && DateTime.UtcNow < deadline)
+        {
+            append = spans.FirstOrDefault(s => s.Source.Name == "Pyralog.Replication" && Equals(s.GetTagItem("pyralog.offset"), (long)ack.Offset));
+            produce = append is null ? null : spans.FirstOrDefault(s => s.Source.Name == ClientInstruments.Name && s.TraceId == append.TraceId);
+            await Task.Delay(20);
+        }
+
+        Assert.NotNull(append);
+        Assert.NotNull(produce);
+        Assert.Equal("pyralog.produce", produce.DisplayName);
+        Assert.Equal("traced", produce.GetTagItem("pyralog.log"));
+        Assert.Equal(1, produce.GetTagItem("pyralog.records"));
+        Assert.StartsWith($"{log.Id}/0/", (string)append.GetTagItem("pyralog.replica")!);
+
+        // The append's ancestors, walked through the spans recorded, reach the produce span through an Orleans span.
+        var byId = spans.Where(s => s.TraceId == produce.TraceId).ToDictionary(s => s.SpanId);
+        var chain = new List<Activity>();
+        for (var span = append; span is not null; span = byId.GetValueOrDefault(span.ParentSpanId))
+        {
+            chain.Add(span);
+        }
+
+        Assert.Same(produce, chain[^1]);
+        Assert.Contains(chain, s => s.Source.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal));
+    }
+}
