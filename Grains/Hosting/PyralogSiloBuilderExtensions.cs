@@ -13,7 +13,7 @@ public static class PyralogSiloBuilderExtensions
     /// Registers everything Pyralog adds to a silo: its grains' options (validated at start-up), the clock, the
     /// silo's store (<see cref="SiloStore"/>, opened before grains activate), and an
     /// in-memory grain storage for obelisk leases unless a provider named <see cref="PyralogStorageNames.Obelisk"/>
-    /// is registered already. Register a durable one first for multi-silo clusters: with the in-memory default, once a
+    /// is registered already. Register a durable one (before or after this call) for multi-silo clusters: with the in-memory default, once a
     /// silo has left or died an obelisk's first activation waits out a full lease (a lease record lost with that silo
     /// cannot be told from one never written). Also registers the stop steps that hand the leadership of local replicas to siblings on other silos
     /// (<see cref="Replication.SiloDrain"/>, bounded by <c>Pyralog:Replication:DrainTimeout</c>) and then release local obelisk leases.
@@ -39,7 +39,10 @@ public static class PyralogSiloBuilderExtensions
             builder.AddMemoryGrainStorage(PyralogStorageNames.Obelisk);
         }
 
-        builder.Services.TryAddSingleton(new ObeliskLeaseStorage(IsVolatile: !hasObeliskStorage));
+        // Decided from the storage the silo resolves, not from what was registered so far: a provider registered after
+        // AddPyralog wins over the in-memory default, and an in-memory one registered before it is volatile all the same.
+        builder.Services.TryAddSingleton(services => new ObeliskLeaseStorage(
+            IsVolatile: services.GetRequiredKeyedService<IGrainStorage>(PyralogStorageNames.Obelisk) is MemoryGrainStorage));
         if (!builder.Services.Any(d => d.ServiceType == typeof(ObeliskActivations)))
         {
             // Obelisks release their leases at the start of a graceful stop, while their storage still runs.
