@@ -7,7 +7,7 @@ namespace Pyralog.Client.Tests.Cluster;
 /// The cluster's grain factory, except that the answers of the first <see cref="Held"/> idempotent appends reach the
 /// caller only after <see cref="Delay"/>: the append happens, its acknowledgement comes too late (a lost acknowledgement).
 /// </summary>
-internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int held) : IGrainFactory
+internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int held) : ReplicaWrappingGrainFactory(inner)
 {
     private int _produced;
 
@@ -18,51 +18,7 @@ internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int he
     /// <summary>Idempotent appends sent so far.</summary>
     public int Produced => Volatile.Read(ref _produced);
 
-    public TGrainInterface GetGrain<TGrainInterface>(string primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithStringKey
-    {
-        var grain = inner.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
-        return grain is IPartitionReplicaGrain replica ? (TGrainInterface)(object)new Replica(this, replica) : grain;
-    }
-
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerKey => inner.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidKey => inner.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
-
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerCompoundKey => inner.GetGrain<TGrainInterface>(primaryKey, keyExtension, grainClassNamePrefix);
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidCompoundKey => inner.GetGrain<TGrainInterface>(primaryKey, keyExtension, grainClassNamePrefix);
-
-    public TGrainObserverInterface CreateObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => inner.CreateObjectReference<TGrainObserverInterface>(obj);
-
-    public void DeleteObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => inner.DeleteObjectReference<TGrainObserverInterface>(obj);
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey) => inner.GetGrain(grainInterfaceType, grainPrimaryKey);
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey) => inner.GetGrain(grainInterfaceType, grainPrimaryKey);
-
-    public IGrain GetGrain(Type grainInterfaceType, string grainPrimaryKey) => inner.GetGrain(grainInterfaceType, grainPrimaryKey);
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey, string keyExtension) => inner.GetGrain(grainInterfaceType, grainPrimaryKey, keyExtension);
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey, string keyExtension) => inner.GetGrain(grainInterfaceType, grainPrimaryKey, keyExtension);
-
-    public TGrainInterface GetGrain<TGrainInterface>(GrainId grainId)
-        where TGrainInterface : IAddressable => inner.GetGrain<TGrainInterface>(grainId);
-
-    public IAddressable GetGrain(GrainId grainId) => inner.GetGrain(grainId);
-
-    public IAddressable GetGrain(GrainId grainId, GrainInterfaceType interfaceType) => inner.GetGrain(grainId, interfaceType);
-
-    public IAddressable GetGrain(Type interfaceType, IdSpan grainKey, string grainClassNamePrefix) => inner.GetGrain(interfaceType, grainKey, grainClassNamePrefix);
-
-    public IAddressable GetGrain(Type interfaceType, IdSpan grainKey) => inner.GetGrain(interfaceType, grainKey);
+    protected override IPartitionReplicaGrain Wrap(string key, IPartitionReplicaGrain replica) => new Replica(this, replica);
 
     private sealed class Replica(DelayedAnswers owner, IPartitionReplicaGrain inner) : IPartitionReplicaGrain
     {

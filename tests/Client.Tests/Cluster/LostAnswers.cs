@@ -9,7 +9,7 @@ namespace Pyralog.Client.Tests.Cluster;
 /// call goes out, its answer (or failure) never comes back, as from a frozen process or over a partitioned network,
 /// where no connection reset tells the caller anything.
 /// </summary>
-internal sealed class LostAnswers(IGrainFactory inner) : IGrainFactory
+internal sealed class LostAnswers(IGrainFactory inner) : ReplicaWrappingGrainFactory(inner)
 {
     private readonly ConcurrentDictionary<string, bool> _silenced = new(StringComparer.Ordinal);
     private int _lost;
@@ -19,51 +19,7 @@ internal sealed class LostAnswers(IGrainFactory inner) : IGrainFactory
 
     public void Silence(string replicaKey) => _silenced[replicaKey] = true;
 
-    public TGrainInterface GetGrain<TGrainInterface>(string primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithStringKey
-    {
-        var grain = inner.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
-        return grain is IPartitionReplicaGrain replica ? (TGrainInterface)(object)new Replica(this, primaryKey, replica) : grain;
-    }
-
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerKey => inner.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidKey => inner.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
-
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerCompoundKey => inner.GetGrain<TGrainInterface>(primaryKey, keyExtension, grainClassNamePrefix);
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidCompoundKey => inner.GetGrain<TGrainInterface>(primaryKey, keyExtension, grainClassNamePrefix);
-
-    public TGrainObserverInterface CreateObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => inner.CreateObjectReference<TGrainObserverInterface>(obj);
-
-    public void DeleteObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => inner.DeleteObjectReference<TGrainObserverInterface>(obj);
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey) => inner.GetGrain(grainInterfaceType, grainPrimaryKey);
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey) => inner.GetGrain(grainInterfaceType, grainPrimaryKey);
-
-    public IGrain GetGrain(Type grainInterfaceType, string grainPrimaryKey) => inner.GetGrain(grainInterfaceType, grainPrimaryKey);
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey, string keyExtension) => inner.GetGrain(grainInterfaceType, grainPrimaryKey, keyExtension);
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey, string keyExtension) => inner.GetGrain(grainInterfaceType, grainPrimaryKey, keyExtension);
-
-    public TGrainInterface GetGrain<TGrainInterface>(GrainId grainId)
-        where TGrainInterface : IAddressable => inner.GetGrain<TGrainInterface>(grainId);
-
-    public IAddressable GetGrain(GrainId grainId) => inner.GetGrain(grainId);
-
-    public IAddressable GetGrain(GrainId grainId, GrainInterfaceType interfaceType) => inner.GetGrain(grainId, interfaceType);
-
-    public IAddressable GetGrain(Type interfaceType, IdSpan grainKey, string grainClassNamePrefix) => inner.GetGrain(interfaceType, grainKey, grainClassNamePrefix);
-
-    public IAddressable GetGrain(Type interfaceType, IdSpan grainKey) => inner.GetGrain(interfaceType, grainKey);
+    protected override IPartitionReplicaGrain Wrap(string key, IPartitionReplicaGrain replica) => new Replica(this, key, replica);
 
     private sealed class Replica(LostAnswers owner, string key, IPartitionReplicaGrain inner) : IPartitionReplicaGrain
     {

@@ -65,15 +65,6 @@ public class HomecomingTests : IAsyncLifetime
         }
 
         await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
-        for (var partition = 0; partition < Partitions; partition++)
-        {
-            var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
-            var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
-            for (var r = 0; r < log.ReplicationFactor; r++)
-            {
-                var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
-                PartitionHistoryCheck.Check(acked[partition], unknown[partition], await PartitionCalls.ReadAllAsync(replica, end));
-            }
-        }
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
     }
 }

@@ -134,4 +134,19 @@ internal static class PartitionCalls
             $"p{p.Partition} leader {p.LeaderReplica} shared={p.SharedSilos}: {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}"))}"));
         throw new TimeoutException($"timed out waiting for {what}: {state}");
     }
+
+    /// <summary>Reads every replica of every partition up to its leader's committed end and checks each against the history.</summary>
+    public static async Task CheckEveryReplicaAsync(IClusterClient grains, LogInfo log, List<(string Value, AppendAck Ack)>[] acked, List<string>[] unknown)
+    {
+        for (var partition = 0; partition < log.Partitions; partition++)
+        {
+            var leader = await LeaderAsync(grains, log, partition);
+            var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
+            for (var r = 0; r < log.ReplicationFactor; r++)
+            {
+                var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
+                PartitionHistoryCheck.Check(acked[partition], unknown[partition], await ReadAllAsync(replica, end));
+            }
+        }
+    }
 }

@@ -46,15 +46,6 @@ public class ScaleOutTests : IAsyncLifetime
         var where = before.Partitions.SelectMany(p => p.Replicas).ToDictionary(r => r.Key, r => r.Silo);
         Assert.All(after.Partitions.SelectMany(p => p.Replicas), r => Assert.Equal(where[r.Key], r.Silo));
         Assert.Equal(before.Partitions.Select(p => p.Epoch), after.Partitions.Select(p => p.Epoch)); // no election
-        for (var partition = 0; partition < Partitions; partition++)
-        {
-            var leader = await PartitionCalls.LeaderAsync(grains, log, partition);
-            var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
-            for (var r = 0; r < log.ReplicationFactor; r++)
-            {
-                var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
-                PartitionHistoryCheck.Check(acked[partition], unknown[partition], await PartitionCalls.ReadAllAsync(replica, end));
-            }
-        }
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
     }
 }
