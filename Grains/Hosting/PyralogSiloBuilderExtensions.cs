@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -18,15 +19,36 @@ public static class PyralogSiloBuilderExtensions
     /// cannot be told from one never written). Also registers the stop steps that hand the leadership of local replicas to siblings on other silos
     /// (<see cref="Replication.SiloDrain"/>, bounded by <c>Pyralog:Replication:DrainTimeout</c>) and then release local obelisk leases.
     /// </summary>
-    public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<PyralogOptions>? configure = null)
+    public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<PyralogOptions>? configure = null) =>
+        builder.AddPyralog(options =>
+        {
+            if (configure is not null)
+            {
+                options.Configure(configure);
+            }
+        });
+
+    /// <summary>
+    /// <see cref="AddPyralog(ISiloBuilder, Action{PyralogOptions})"/> with the options read from a configuration section
+    /// (as the silo host reads <c>Pyralog</c>: <c>DataDirectory</c>, <c>Obelisk:LeaseDuration</c>, <c>Replication:…</c>).
+    /// </summary>
+    public static ISiloBuilder AddPyralog(this ISiloBuilder builder, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        return builder.AddPyralog(options => options.Bind(section));
+    }
+
+    /// <summary>
+    /// <see cref="AddPyralog(ISiloBuilder, Action{PyralogOptions})"/> configuring the options through their
+    /// <see cref="OptionsBuilder{TOptions}"/> (bind, configure with services, add validation), in Orleans' shape. The
+    /// options are validated when the silo starts, whatever configured them.
+    /// </summary>
+    public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<OptionsBuilder<PyralogOptions>> configureOptions)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configureOptions);
         var options = builder.Services.AddOptions<PyralogOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
+        configureOptions(options);
         options.ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>, PyralogOptionsValidator>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>, ObeliskActivationTimeoutValidator>());

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Hosting;
+
+namespace Pyralog.Grains.Tests.Hosting;
+
+/// <summary>The three ways to configure Pyralog on a silo, and the same validation behind each.</summary>
+public sealed class AddPyralogTests
+{
+    [Fact]
+    public void Options_bind_from_a_configuration_section()
+    {
+        var options = Options(silo => silo.AddPyralog(Section(("DataDirectory", "pyralog-data"), ("Obelisk:LeaseDuration", "00:00:05"), ("MetadataReplicas", "5"))));
+        Assert.Equal("pyralog-data", options.DataDirectory);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.Obelisk.LeaseDuration);
+        Assert.Equal(5, options.MetadataReplicas);
+    }
+
+    [Fact]
+    public void Options_configure_through_their_options_builder_with_services()
+    {
+        var options = Options(silo => silo.AddPyralog(o => o.Configure<IHostEnvironment>((x, environment) => x.DataDirectory = Path.Combine(environment.ContentRootPath, "d"))));
+        Assert.EndsWith($"{Path.DirectorySeparatorChar}d", options.DataDirectory);
+    }
+
+    [Fact]
+    public void A_bad_value_from_a_section_is_refused_naming_it()
+    {
+        var e = Assert.Throws<OptionsValidationException>(() => Options(silo => silo.AddPyralog(Section(("Obelisk:LeaseDuration", "00:00:00.050")))));
+        Assert.Contains("Pyralog:Obelisk:LeaseDuration must be at least 100 ms (was 00:00:00.0500000).", e.Failures);
+    }
+
+    private static IConfiguration Section(params (string Key, string Value)[] settings) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>($"Pyralog:{s.Key}", s.Value)))
+            .Build()
+            .GetSection("Pyralog");
+
+    private static PyralogOptions Options(Action<ISiloBuilder> configure)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering();
+            configure(silo);
+        });
+        using var host = builder.Build();
+        return host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+    }
+}
