@@ -25,6 +25,12 @@ internal static class ClusterSettings
     /// <summary>Per-attempt timeout of the failover producer: an attempt not acknowledged by then is tried at another server.</summary>
     public static readonly TimeSpan AttemptTimeout = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// What every benchmark silo gets on its command line: no dashboards (the Orleans dashboard profiles every grain
+    /// call and polls every silo each second; the benchmarks measure Pyralog, with metrics on as shipped).
+    /// </summary>
+    public static readonly string[] SiloArgs = ["--Silo:Dashboard", "false"];
+
     public static bool Quick { get; } = Environment.GetEnvironmentVariable("PYRALOG_BENCH_QUICK") is "1" or "true";
 
     public static TimeSpan Warmup => Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(2);

@@ -32,7 +32,7 @@ internal static class MetricsOverheadCases
         {
             foreach (var metrics in round == 0 ? new[] { true, false } : [false, true])
             {
-                string[] args = metrics ? [] : ["--Silo:Metrics", "false"];
+                string[] args = metrics ? ClusterSettings.SiloArgs : [.. ClusterSettings.SiloArgs, "--Silo:Metrics", "false"];
                 await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, $"{round}-{metrics}"), preferRedis: true, ClusterSettings.Log, args);
                 var (log, leader) = await PyralogCases.CreateLogAsync(cluster, "metered", 1, LogDurability.OsCache);
                 await using var producer = PyralogCases.PathFor(cluster, log, leader);

@@ -26,7 +26,7 @@ internal static class PyralogCases
 
     public static async Task RunAsync(BenchReport report, string root, CancellationToken cancellationToken)
     {
-        await using var cluster = await PartitionCluster.StartAsync(root, preferRedis: true, ClusterSettings.Log);
+        await using var cluster = await PartitionCluster.StartAsync(root, preferRedis: true, ClusterSettings.Log, ClusterSettings.SiloArgs);
         var payload = ClusterSettings.Payload();
         var record = new ProducerRecord(null, payload); // immutable: shared by every produce
         foreach (var (suffix, durability) in Durabilities)

@@ -49,7 +49,7 @@ public sealed class PartitionSuite : IBenchSuite
 
             if (ClusterCases.Any(Selected))
             {
-                await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "cluster"), preferRedis: true, Log);
+                await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "cluster"), preferRedis: true, Log, Cluster.ClusterSettings.SiloArgs);
                 LogInfo? filled = null;
                 await RunCaseAsync(report, "produce-rf3-100B-batch1000", async () =>
                 {
@@ -424,7 +424,7 @@ public sealed class PartitionSuite : IBenchSuite
     private static async Task IdleCaseAsync(BenchReport report, string root)
     {
         const string @case = "idle-1000-partitions";
-        await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "idle"), preferRedis: true, Log);
+        await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "idle"), preferRedis: true, Log, Cluster.ClusterSettings.SiloArgs);
 
         // The same silos before any log exists: what Orleans and the silo host cost on their own, beside which the
         // partitions' share shows.
