@@ -52,7 +52,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         _silo = silo;
         _replicas = replicas;
         Options = options.Value;
-        Logger = logger;
+        Logger = new ReplicaLogger(logger, () => Storage is null ? null : new ReplicaGrainKeyScope(LogId, Partition, Replica, Driver?.Node.Term ?? 0));
     }
 
     protected PyralogOptions Options { get; }
