@@ -41,6 +41,9 @@ internal sealed class PartitionReplicaGrain(
     private PartitionState _state = null!;
     private LogSettings? _settings;
 
+    // This partition's instrument tags, built once (the log id is boxed in them).
+    private TagList? _instrumentTags;
+
     // Invariant: non-null exactly while the log's settings (known) have a retention age or size and the replica is not deleted.
     private IGrainTimer? _retentionTimer;
 
@@ -340,7 +343,7 @@ internal sealed class PartitionReplicaGrain(
 
         if (!ack.Duplicate)
         {
-            var tags = ReplicationInstruments.PartitionTags(LogId, Partition);
+            var tags = _instrumentTags ??= ReplicationInstruments.PartitionTags(LogId, Partition);
             ReplicationInstruments.AppendedRecords.Add(ack.Count, tags);
             ReplicationInstruments.AppendedBytes.Add(bytes, tags);
             ReplicationInstruments.CommitDuration.Record(Time.GetElapsedTime(started).TotalSeconds, tags);

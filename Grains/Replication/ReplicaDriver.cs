@@ -73,6 +73,9 @@ internal sealed class ReplicaDriver : IDisposable
     private long _loggedLeader = -1;
     private long _loggedTerm;
 
+    // The follower lag last reported to ReplicationInstruments while leading, or -1: reported only when it changes.
+    private long _reportedLag = -1;
+
     public ReplicaDriver(RaftNode node, ReplicaStorage storage, PyramidStore store, IReplicaStateMachine machine, IReplicaTransport transport, ILogger logger, ReplicaGrainKey key, bool skipSync)
     {
         _node = node;
@@ -392,9 +395,10 @@ internal sealed class ReplicaDriver : IDisposable
     private void LogLeadershipChange()
     {
         var leader = _node.Leader;
-        if (leader == _node.Id)
+        if (leader == _node.Id && _node.MaxVoterLag() is var lag && lag != _reportedLag)
         {
-            ReplicationInstruments.ReportLag(_key, leads: true, _node.MaxVoterLag());
+            ReplicationInstruments.ReportLag(_key, leads: true, lag);
+            _reportedLag = lag;
         }
 
         if (leader == _loggedLeader && _node.Term == _loggedTerm)
@@ -445,6 +449,7 @@ internal sealed class ReplicaDriver : IDisposable
         {
             ReplicationInstruments.Leaders.Add(-1);
             ReplicationInstruments.ReportLag(_key, leads: false, 0);
+            _reportedLag = -1;
         }
     }
 
