@@ -208,7 +208,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
                 lease.Fence == 0 ? LogLevel.Warning : LogLevel.Information,
                 "Obelisk {ObeliskId} waits {Wait} before taking its lease: {Reason}",
                 _obeliskId, _leaseWait, _leaseWaitReason);
-            await Task.Delay(_leaseWait, _time, cancellationToken);
+            await WaitAtLeastAsync(_leaseWait, cancellationToken);
         }
 
         _floorMs = lease.ReservedUntilMs;
@@ -219,6 +219,19 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         _logger.LogInformation(
             "Obelisk {ObeliskId} took the lease with fence {Fence}; IDs start at {FloorMs} ms after the Pyralog epoch",
             _obeliskId, lease.Fence, _node.NowMilliseconds);
+    }
+
+    /// <summary>
+    /// Waits no less than <paramref name="wait"/> by the monotonic clock. Timers may fire a few milliseconds early (on Linux
+    /// they run on the coarse tick), and a lease wait that ends early could overlap the old holder's last lease.
+    /// </summary>
+    private async Task WaitAtLeastAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        for (var left = wait; left > TimeSpan.Zero; left = wait - _time.GetElapsedTime(started))
+        {
+            await Task.Delay(left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left, _time, cancellationToken);
+        }
     }
 
     /// <summary>How long a newcomer must wait before taking the lease it read, and why (see the design comment).</summary>
