@@ -324,6 +324,16 @@ public sealed partial class RaftNode
         return best;
     }
 
+    /// <summary>
+    /// Leader: whether voter <paramref name="id"/> could take leadership at once — heard from within an election timeout
+    /// at its configured incarnation and holding every committed entry — so a transfer to it stops proposals only for
+    /// a round trip (leader balancing moves leadership only to such a voter).
+    /// </summary>
+    public bool IsCaughtUpVoter(long id) =>
+        Role == RaftRole.Leader && id != Id && Config.TryGetMember(id, out var member, out var isVoter) && isVoter &&
+        _progress.TryGetValue(id, out var pr) && pr.Incarnation == member.Incarnation &&
+        _ticks - pr.LastHeard < _options.ElectionTicks && pr.Match >= _log.Committed;
+
     /// <summary>Hands leadership to a voter: stops proposals, catches the target up, then tells it to campaign now.</summary>
     public ProposeResult TransferLeadership(long to)
     {

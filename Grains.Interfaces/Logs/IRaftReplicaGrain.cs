@@ -28,6 +28,13 @@ public interface IRaftReplicaGrain : IGrainWithStringKey
     Task<ReplicaPrepared> PrepareAsync();
 
     /// <summary>
+    /// Leader: hands leadership to replica slot <paramref name="replica"/> of the group if that replica is a live voter
+    /// holding every committed entry; returns whether the transfer started (leader balancing, internal).
+    /// </summary>
+    [Alias("HandLeadershipToAsync")]
+    Task<bool> HandLeadershipToAsync(int replica);
+
+    /// <summary>
     /// Asks a replica running away from the silo that holds its data to move back there once it can leave without
     /// costing its group a majority (a leader hands its leadership over first); nothing happens at home (internal).
     /// </summary>

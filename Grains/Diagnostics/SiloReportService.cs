@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Obelisk;
 using Pyralog.Grains.Replication;
 
@@ -9,11 +10,30 @@ namespace Pyralog.Grains.Diagnostics;
 /// <summary>This silo's <see cref="ISiloReportService"/>: reads the store's statistics and the local obelisks and replicas.</summary>
 [Reentrant]
 internal sealed class SiloReportService(
-    GrainId id, Silo host, ILoggerFactory loggers, SiloStore store, ObeliskActivations obelisks, LocalReplicas replicas, ILocalSiloDetails silo)
+    GrainId id, Silo host, ILoggerFactory loggers, SiloStore store, ObeliskActivations obelisks, LocalReplicas replicas, ILocalSiloDetails silo, IClusterMembershipService membership)
     : GrainService(id, host, loggers), ISiloReportService
 {
     public async Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica) =>
         await store.Store.GetAsync(ReplicaKv.Key(ReplicaKv.StoreLog(log, partition, replica), ReplicaKv.HardState)).ConfigureAwait(true) is not null;
+
+    public Task<SiloLeadership> GetLeadershipAsync()
+    {
+        var snapshot = membership.CurrentSnapshot;
+        List<string> leaders = [], followers = [];
+        foreach (var (key, _) in replicas.Active)
+        {
+            if (replicas.Leads(key))
+            {
+                leaders.Add(key);
+            }
+            else if (ReplicaGrainKey.TryParse(key, out var parsed) && replicas.LiveHomeElsewhere(parsed, snapshot) is null)
+            {
+                followers.Add(key);
+            }
+        }
+
+        return Task.FromResult(new SiloLeadership([.. leaders], [.. followers]));
+    }
 
     public Task<SiloReport> GetReportAsync()
     {

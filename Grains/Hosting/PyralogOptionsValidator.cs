@@ -65,6 +65,16 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Replication:DrainTimeout must be between 0 (no hand-off) and 10 minutes (was {r.DrainTimeout}).");
         }
 
+        if (r.LeaderBalanceInterval != TimeSpan.Zero && r.LeaderBalanceInterval < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add($"Pyralog:Replication:LeaderBalanceInterval must be 0 (off) or at least 100 ms (was {r.LeaderBalanceInterval}).");
+        }
+
+        if (r.LeaderBalanceMoves is < 1 or > 10_000)
+        {
+            failures.Add($"Pyralog:Replication:LeaderBalanceMoves must be in 1..10000 (was {r.LeaderBalanceMoves}).");
+        }
+
         if (options.MetadataReplicas is < 1 or > Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor)
         {
             failures.Add($"Pyralog:MetadataReplicas must be in 1..{Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor} (was {options.MetadataReplicas}).");

@@ -11,6 +11,9 @@ internal interface IReplicaTransport
     /// <summary>Starts or stops the tick timer.</summary>
     void SetTicking(bool on);
 
+    /// <summary>This replica started or stopped leading its group.</summary>
+    void LeadershipChanged(bool leads);
+
     /// <summary>The replica can no longer go on (its store failed, or a step failed mid-Ready): it must stop and reactivate from what is durable.</summary>
     void Failed(Exception error);
 }

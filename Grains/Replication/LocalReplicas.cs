@@ -15,6 +15,9 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     // deactivated; key → true for the metadata group's.
     private readonly ConcurrentDictionary<string, bool> _active = new(StringComparer.Ordinal);
 
+    // Invariant: the keys of the replicas above that lead their group (as their drivers last said).
+    private readonly ConcurrentDictionary<string, bool> _leading = new(StringComparer.Ordinal);
+
     private long _additions;
 
     public void Add(string key, bool metadata)
@@ -26,7 +29,27 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     /// <summary>How many activations were added so far: a watcher that saw a smaller number has new replicas to check.</summary>
     public long Additions => Interlocked.Read(ref _additions);
 
-    public void Remove(string key) => _active.TryRemove(key, out _);
+    public void Remove(string key)
+    {
+        _active.TryRemove(key, out _);
+        _leading.TryRemove(key, out _);
+    }
+
+    /// <summary>Replica <paramref name="key"/> started or stopped leading its group.</summary>
+    public void SetLeading(string key, bool leads)
+    {
+        if (leads)
+        {
+            _leading[key] = true;
+        }
+        else
+        {
+            _leading.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>Whether replica <paramref name="key"/>, active here, leads its group.</summary>
+    public bool Leads(string key) => _leading.ContainsKey(key) && _active.ContainsKey(key);
 
     /// <summary>The replicas active here (a moment's view: activations come and go while it is read).</summary>
     public IEnumerable<KeyValuePair<string, bool>> Active => _active;

@@ -237,6 +237,32 @@ internal sealed class ReplicaDriver : IDisposable
         return to;
     }
 
+    /// <summary>
+    /// Leader: hands leadership to replica slot <paramref name="replica"/> if it is a live, caught-up voter and no transfer
+    /// runs (leader balancing); returns whether the transfer started.
+    /// </summary>
+    public bool HandLeadershipTo(int replica)
+    {
+        var to = RaftId(replica);
+        if (_failure is not null || _disposed || _node.LeadTransferee != 0 || !_node.IsCaughtUpVoter(to))
+        {
+            return false;
+        }
+
+        try
+        {
+            _node.TransferLeadership(to);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return false;
+        }
+
+        Pump();
+        return true;
+    }
+
     /// <summary>Proposes one entry; completes with the state machine's answer once it is applied here.</summary>
     /// <exception cref="NotLeaderException">Not the leader, or a transfer is running.</exception>
     public Task<object?> ProposeAsync(ReadOnlyMemory<byte> data, string replicaKey, Func<int, string> keyOfReplica)
@@ -444,9 +470,11 @@ internal sealed class ReplicaDriver : IDisposable
         {
             ReplicationInstruments.LeaderChanges.Add(1);
             ReplicationInstruments.Leaders.Add(1);
+            _transport.LeadershipChanged(leads: true);
         }
         else if (leader != _node.Id && _loggedLeader == _node.Id)
         {
+            _transport.LeadershipChanged(leads: false);
             ReplicationInstruments.Leaders.Add(-1);
             ReplicationInstruments.ReportLag(_key, leads: false, 0);
             _reportedLag = -1;

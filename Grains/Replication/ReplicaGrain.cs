@@ -378,6 +378,10 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
 
     public void Failed(Exception error) => DeactivateOnIdle();
 
+    public void LeadershipChanged(bool leads) => _replicas.SetLeading(Key, leads);
+
+    public Task<bool> HandLeadershipToAsync(int replica) => Task.FromResult(Driver?.HandLeadershipTo(replica) ?? false);
+
     private void StartDriver()
     {
         Machine = CreateMachine();

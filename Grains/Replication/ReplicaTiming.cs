@@ -25,4 +25,13 @@ public sealed class ReplicaTiming
     /// silos before Orleans deactivates them (0: no hand-off). Keep it below the host's shutdown timeout.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often a silo compares the number of groups it leads with the other active silos' and hands leaderships to
+    /// less loaded ones (see LeaderBalancing); a silo acts on an imbalance it saw twice in a row. 0 turns balancing off.
+    /// </summary>
+    public TimeSpan LeaderBalanceInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many leaderships a silo hands over per <see cref="LeaderBalanceInterval"/> (each costs its group a round trip without proposals).</summary>
+    public int LeaderBalanceMoves { get; set; } = 8;
 }

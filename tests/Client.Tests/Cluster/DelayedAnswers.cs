@@ -54,5 +54,7 @@ internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int he
         public Task<ReplicaPrepared> PrepareAsync() => inner.PrepareAsync();
 
         public Task ReturnHomeAsync() => inner.ReturnHomeAsync();
+
+        public Task<bool> HandLeadershipToAsync(int replica) => inner.HandLeadershipToAsync(replica);
     }
 }

@@ -47,6 +47,8 @@ internal sealed class LostAnswers(IGrainFactory inner) : ReplicaWrappingGrainFac
 
         public Task ReturnHomeAsync() => inner.ReturnHomeAsync();
 
+        public Task<bool> HandLeadershipToAsync(int replica) => inner.HandLeadershipToAsync(replica);
+
         private Task<T> Answer<T>(Task<T> call)
         {
             if (!owner._silenced.ContainsKey(key))

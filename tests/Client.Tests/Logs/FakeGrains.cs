@@ -206,5 +206,7 @@ internal sealed class FakeGrains : IGrainFactory
         public Task<ReplicaPrepared> PrepareAsync() => throw new NotSupportedException();
 
         public Task ReturnHomeAsync() => throw new NotSupportedException();
+
+        public Task<bool> HandLeadershipToAsync(int replica) => throw new NotSupportedException();
     }
 }

@@ -7,7 +7,8 @@ namespace Pyralog.Grains.Tests.Hosting;
 
 /// <summary>
 /// In-process silos hosting Pyralog, each with its own data directory (one root per fixture, so a test that kills silos
-/// can run its own cluster beside a shared one), short obelisk leases, and a killed silo declared dead within seconds.
+/// can run its own cluster beside a shared one), short obelisk leases, a killed silo declared dead within seconds, and
+/// no leader balancing unless a derived fixture turns it on.
 /// </summary>
 public class PyralogClusterFixture(short silos) : IAsyncLifetime
 {
@@ -60,6 +61,9 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
                 o.DataDirectory = Path.Combine(dataRoot, silo.Name);
                 o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
                 o.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(100);
+                // Tests of other things find a partition's leader and then call it: balancing would move it meanwhile
+                // (LeaderBalancingTests turns it on).
+                o.Replication.LeaderBalanceInterval = TimeSpan.Zero;
             });
             siloBuilder.Configure<ClusterMembershipOptions>(o =>
             {

@@ -208,5 +208,9 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
     {
     }
 
+    void IReplicaTransport.LeadershipChanged(bool leads)
+    {
+    }
+
     void IReplicaTransport.Failed(Exception error) => throw new InvalidOperationException("the replica failed", error);
 }

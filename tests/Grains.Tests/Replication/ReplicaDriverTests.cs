@@ -15,6 +15,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     private readonly TurnContext _turns = new();
     private PyramidStore _store = null!;
     private ReplicaDriver _driver = null!;
+    private bool _leads;
 
     public async Task InitializeAsync()
     {
@@ -46,6 +47,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         }
 
         Assert.Equal(RaftRole.Leader, _driver.Node.Role);
+        Assert.True(_leads, "the driver did not tell its host that it leads");
         DrainTurns();
 
         // One append in flight at a time. Each proposal's persist completes and commits it; the commit's new hard state
@@ -76,6 +78,8 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     void IReplicaTransport.SetTicking(bool on)
     {
     }
+
+    void IReplicaTransport.LeadershipChanged(bool leads) => _leads = leads;
 
     void IReplicaTransport.Failed(Exception error) => throw new InvalidOperationException("the store failed", error);
 

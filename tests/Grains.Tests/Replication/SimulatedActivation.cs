@@ -55,6 +55,11 @@ internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage sto
     {
     }
 
+    /// <summary>Whether the driver last said it leads.</summary>
+    public bool Leads { get; private set; }
+
+    public void LeadershipChanged(bool leads) => Leads = leads;
+
     public void Failed(Exception error) => throw new InvalidOperationException("a store failed", error);
 
     public async ValueTask DisposeAsync()

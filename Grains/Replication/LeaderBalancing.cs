@@ -1,0 +1,139 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Diagnostics;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+
+namespace Pyralog.Grains.Replication;
+
+/*
+ * Leader balancing: spreads the leaderships of the Raft groups (partitions and the metadata group) over the active silos
+ * so that every silo leads within one of the mean. A leader does a partition's appends, its fsyncs and its followers'
+ * replication; a silo that restarted or joined otherwise leads nothing until an election happens to land there.
+ *
+ * Each silo balances only what it leads: every LeaderBalanceInterval it reads the other active silos' leaderships
+ * (SiloReportService.GetLeadershipAsync) and, while it leads at least two more groups than some silo that holds a
+ * caught-up follower of one of its groups, hands that group's leadership to that follower (Raft leadership transfer:
+ * the group stops taking proposals for about a round trip, so producers see a NotLeader redirect, never a failure).
+ *
+ * Why it converges without a coordinator: a hand-off goes only from a silo to one leading at least two fewer, so the
+ * sum of squares of the silos' counts strictly drops with every hand-off, whatever the other silos do at the same time
+ * (two silos handing to one may overshoot it, which the next rounds even out, still only downhill). It stops when no
+ * pair of silos sharing a group differs by two or more: with every group on every silo (RF = silos) that is within one
+ * of the mean. A silo acts only on an imbalance it saw in two consecutive rounds, and hands over at most
+ * LeaderBalanceMoves per round (and, towards one silo, its share of that silo's deficit), so elections, restarts and
+ * moves in progress settle first and producers keep their latency. A silo that is not Active (joining, or draining
+ * on its way out) is never given a leadership, and a follower away from its home silo is never picked (it is about
+ * to leave and would hand the leadership on).
+ */
+internal sealed class LeaderBalancing(
+    IClusterMembershipService membership, ILocalSiloDetails silo, LocalReplicas replicas, SiloReportClient reports,
+    IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeaderBalancing> logger)
+    : SiloWatch
+{
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
+
+    protected override async Task WatchAsync(CancellationToken stopping)
+    {
+        var interval = options.Value.Replication.LeaderBalanceInterval;
+        if (interval == TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(interval, time);
+        var imbalancedBefore = false;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                try
+                {
+                    var view = await ReadAsync(stopping);
+                    var imbalanced = view is not null && view.CanHandOver();
+                    if (imbalanced && imbalancedBefore)
+                    {
+                        await HandOverAsync(view!);
+                        imbalanced = false; // the next round sees the result before acting again
+                    }
+
+                    imbalancedBefore = imbalanced;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    logger.LogDebug(e, "Leader balancing skipped a round");
+                    imbalancedBefore = false;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Every active silo's leaderships, this one's first; null while this silo is not active.</summary>
+    private async Task<LeadershipView?> ReadAsync(CancellationToken stopping)
+    {
+        var self = silo.SiloAddress;
+        var others = new List<SiloAddress>();
+        var selfActive = false;
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status != SiloStatus.Active)
+            {
+                continue;
+            }
+
+            if (member.SiloAddress.Equals(self))
+            {
+                selfActive = true;
+            }
+            else
+            {
+                others.Add(member.SiloAddress);
+            }
+        }
+
+        if (!selfActive || others.Count == 0)
+        {
+            return null;
+        }
+
+        var read = new Task<SiloLeadership>[others.Count];
+        for (var i = 0; i < others.Count; i++)
+        {
+            read[i] = reports.For(others[i]).GetLeadershipAsync().WaitAsync(ReadTimeout, stopping);
+        }
+
+        var leaderships = await Task.WhenAll(read);
+        var leaders = new List<(string Key, bool Metadata)>();
+        foreach (var (key, metadata) in replicas.Active)
+        {
+            if (replicas.Leads(key))
+            {
+                leaders.Add((key, metadata));
+            }
+        }
+
+        return new LeadershipView(leaders, leaderships);
+    }
+
+    private async Task HandOverAsync(LeadershipView view)
+    {
+        var handed = 0;
+        foreach (var (key, metadata, replica) in view.PlanHandOvers(options.Value.Replication.LeaderBalanceMoves))
+        {
+            if (await replicas.Grain(key, metadata).HandLeadershipToAsync(replica))
+            {
+                handed++;
+            }
+        }
+
+        if (handed > 0)
+        {
+            logger.LogInformation(
+                "Handed the leadership of {Count} groups to less loaded silos (this silo led {Led}; mean {Mean:0.0} over {Silos} active silos)",
+                handed, view.Leaders.Count, view.Mean, view.Silos);
+        }
+    }
+}

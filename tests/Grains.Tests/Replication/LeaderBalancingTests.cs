@@ -1,0 +1,105 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+using Pyralog.Grains.Tests.Hosting;
+using Pyralog.Grains.Tests.Partitions;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// Leader balancing on a real three-silo cluster: when one silo leads every partition, the others take leaderships
+/// over until every silo leads within one of the mean, and the partitions keep appending with nothing lost. Own cluster
+/// (balancing on, every two seconds).
+/// </summary>
+public sealed class LeaderBalancingTests : IAsyncLifetime
+{
+    private const int Partitions = 12;
+    private readonly BalancingFixture _fixture = new();
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task Leaderships_gathered_on_one_silo_spread_until_every_silo_leads_within_one_of_the_mean()
+    {
+        var grains = _fixture.Cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync("balanced", Partitions, 3);
+        var described = await PartitionCalls.WaitForAsync(admin, log.Name, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every partition led");
+        var target = _fixture.Cluster.Primary!.SiloAddress.ToParsableString();
+
+        // Gather every leadership on one silo, much faster than two balancing rounds.
+        foreach (var partition in described.Partitions)
+        {
+            var slot = partition.Replicas.Single(r => r.Silo == target).Replica;
+            if (partition.LeaderReplica != slot)
+            {
+                var leader = grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key);
+                Assert.True(await leader.HandLeadershipToAsync(slot), $"partition {partition.Partition}'s leader refused to hand over to a caught-up replica");
+            }
+        }
+
+        var gathered = await PartitionCalls.WaitForAsync(
+            admin, log.Name, d => d.Partitions.Count(p => p.LeaderSilo == target) >= Partitions - 2, "the leaderships gathered on one silo");
+        Assert.True(gathered.Partitions.Count(p => p.LeaderSilo == target) >= Partitions - 2);
+
+        // Balanced: 13 groups (12 partitions and the metadata group) over 3 silos, so every silo leads 4 or 5.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        Dictionary<string, int> counts;
+        while (true)
+        {
+            counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+            if (counts.Count == 3 && counts.Values.All(c => c is 4 or 5) && counts.Values.Sum() == Partitions + 1)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"not balanced within 60 s: {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
+            await Task.Delay(200);
+        }
+
+        // Every partition still appends, and every replica holds exactly what was acknowledged.
+        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string, AppendAck)>()).ToArray();
+        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        await PartitionCalls.AppendToEachAsync(grains, log, "balanced", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    /// <summary>How many groups (the log's partitions and the metadata group) each silo leads, by silo.</summary>
+    private static async Task<Dictionary<string, int>> LeadersPerSiloAsync(IClusterClient grains, IPyralogAdminGrain admin, string logName)
+    {
+        var counts = new Dictionary<string, int>();
+        foreach (var partition in (await admin.DescribeLogAsync(logName)).Partitions)
+        {
+            if (partition.LeaderSilo is { } silo)
+            {
+                counts[silo] = counts.GetValueOrDefault(silo) + 1;
+            }
+        }
+
+        for (var replica = 0; replica < 3; replica++)
+        {
+            var status = await grains.GetGrain<IMetadataReplicaGrain>(ReplicaGrainKey.Of(0, 0, replica)).GetStatusAsync();
+            if (status.Role == ReplicaRole.Leader)
+            {
+                counts[status.Silo] = counts.GetValueOrDefault(status.Silo) + 1;
+            }
+        }
+
+        return counts;
+    }
+
+    private sealed class BalancingFixture() : PyralogClusterFixture(3)
+    {
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Balancing>();
+    }
+
+    private sealed class Balancing : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) =>
+            siloBuilder.Services.Configure<PyralogOptions>(o => o.Replication.LeaderBalanceInterval = TimeSpan.FromSeconds(2));
+    }
+}
