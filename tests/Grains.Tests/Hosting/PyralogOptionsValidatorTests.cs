@@ -21,6 +21,8 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.AppendTimeout = TimeSpan.FromMilliseconds(1);
         options.Replication.HomecomingInterval = TimeSpan.FromMinutes(2);
         options.Replication.DrainTimeout = TimeSpan.FromSeconds(-1);
+        options.Replication.LeaderBalanceInterval = TimeSpan.FromMilliseconds(50);
+        options.Replication.LeaderBalanceMoves = 0;
         options.MetadataReplicas = 8;
         var result = _validator.Validate(null, options);
         Assert.True(result.Failed);
@@ -35,8 +37,10 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:AppendTimeout", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:HomecomingInterval", StringComparison.Ordinal));
         Assert.Contains("Pyralog:Replication:DrainTimeout must be between 0 (no hand-off) and 10 minutes (was -00:00:01).", failures);
+        Assert.Contains("Pyralog:Replication:LeaderBalanceInterval must be 0 (off) or at least 100 ms (was 00:00:00.0500000).", failures);
+        Assert.Contains("Pyralog:Replication:LeaderBalanceMoves must be in 1..10000 (was 0).", failures);
         Assert.Contains("Pyralog:MetadataReplicas must be in 1..7 (was 8).", failures);
-        Assert.Equal(11, failures.Length);
+        Assert.Equal(13, failures.Length);
     }
 
     [Fact]
@@ -46,6 +50,16 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.DrainTimeout = TimeSpan.Zero;
         Assert.True(_validator.Validate(null, options).Succeeded);
         options.Replication.DrainTimeout = TimeSpan.FromMinutes(11);
+        Assert.False(_validator.Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void A_leader_balance_interval_of_zero_turns_balancing_off_and_is_valid()
+    {
+        var options = new PyralogOptions();
+        options.Replication.LeaderBalanceInterval = TimeSpan.Zero;
+        Assert.True(_validator.Validate(null, options).Succeeded);
+        options.Replication.LeaderBalanceInterval = TimeSpan.FromMilliseconds(99);
         Assert.False(_validator.Validate(null, options).Succeeded);
     }
 }
