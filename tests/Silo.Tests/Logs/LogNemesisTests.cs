@@ -139,10 +139,11 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         return (wipe ? $"SIGKILL silo {victim}, restarted with its data wiped" : $"SIGKILL silo {victim}", at);
     }
 
-    /// <summary>Waits until every partition has a leader and every replica votes on a silo of its own again (or a frozen silo came back).</summary>
+    /// <summary>Waits until every partition and the metadata group have a leader and every replica votes on a silo of its own again (or a frozen silo came back).</summary>
     private static async Task HealAsync(PartitionCluster cluster)
     {
         await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(120));
+        await cluster.WaitForMetadataGroupAsync(TimeSpan.FromSeconds(120));
     }
 
     /// <summary>Every replica of every partition read in full once the replicas agree on the committed end (bounded).</summary>

@@ -224,6 +224,43 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         throw new TimeoutException($"log '{name}' not ready within {timeout.TotalSeconds:0} s: {missing}");
     }
 
+    /// <summary>
+    /// Waits until the metadata group is whole again: a leader, and every one of its replicas a voter (not a learner
+    /// still catching up) on a silo of its own. A fault test must wait for this before the next fault, as for its log's
+    /// partitions: a group caught with two voters by a second fault that also loses a disk has lost a majority of its
+    /// configuration for good, which is more than a group of three can survive.
+    /// </summary>
+    public async Task WaitForMetadataGroupAsync(TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        var missing = "no status yet";
+        while (watch.Elapsed < timeout)
+        {
+            try
+            {
+                var statuses = await Task.WhenAll(Enumerable.Range(0, Size)
+                    .Select(r => Grains.GetGrain<Pyralog.Grains.Metadata.IMetadataReplicaGrain>(ReplicaGrainKey.Of(0, 0, r)).GetStatusAsync()))
+                    .WaitAsync(TimeSpan.FromSeconds(5));
+                if (statuses.Count(s => s.Role == ReplicaRole.Leader) == 1 &&
+                    statuses.All(s => s.Role is ReplicaRole.Leader or ReplicaRole.Follower) &&
+                    statuses.Select(s => SiloOf(s.Silo)).Distinct().Count() == Size)
+                {
+                    return;
+                }
+
+                missing = string.Join(", ", statuses.Select(s => $"{s.Key}={s.Role} on silo {SiloOf(s.Silo)?.ToString(CultureInfo.InvariantCulture) ?? s.Silo}"));
+            }
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
+            {
+                missing = $"{e.GetType().Name}: {e.Message}";
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+
+        throw new TimeoutException($"the metadata group was not whole within {timeout.TotalSeconds:0} s: {missing}");
+    }
+
     /// <summary>Every partition of the log as the admin grain sees it (leader, offsets, each replica's role, silo and lag), for failure messages.</summary>
     public async Task<string> DescribeForDiagnosticsAsync(string name)
     {
