@@ -7,7 +7,7 @@ namespace Pyralog.Client.Cluster;
 /// The silos of a cluster with the partition replicas each hosts and leads, and whether they are balanced: every active
 /// silo's replica count and leader count within one of the mean over the active silos (the metadata group's replicas are
 /// not counted). <see cref="Notes"/> name what the counts could not include (a replica that did not answer, a partition
-/// without a leader, a log that could not be described).
+/// without a leader, a log that could not be described) and what is wrong with the metadata group (<see cref="MetadataNotes"/>).
 /// </summary>
 public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balanced, double MeanReplicas, double MeanLeaders, IReadOnlyList<string> Notes)
 {
@@ -72,6 +72,37 @@ public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balance
         {
             var row = rows.TryGetValue(silo, out var known) ? known : (dead.GetValueOrDefault(silo, ""), dead.ContainsKey(silo) ? "Dead" : "Unknown", 0, 0);
             rows[silo] = (row.Item1, row.Item2, row.Item3 + replica, row.Item4 + leader);
+        }
+    }
+
+    /// <summary>
+    /// What is wrong with the metadata group as <paramref name="group"/> describes it (nothing when it has a leader and
+    /// every replica votes on a silo of its own): without a leader no log can be created, described or deleted; with a
+    /// replica missing or still catching up, one more failure takes its leader.
+    /// </summary>
+    public static IEnumerable<string> MetadataNotes(PartitionDescription group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (group.LeaderReplica < 0)
+        {
+            yield return "the metadata group has no leader: logs cannot be created, described or deleted until it elects one";
+        }
+
+        foreach (var replica in group.Replicas)
+        {
+            if (replica.Error is not null)
+            {
+                yield return $"metadata replica {replica.Key} did not answer: {replica.Error}";
+            }
+            else if (replica.Role == ReplicaRole.Learner)
+            {
+                yield return $"metadata replica {replica.Key} is a learner catching up on {replica.Silo}: the group survives no further failure until it votes";
+            }
+        }
+
+        if (group.SharedSilos)
+        {
+            yield return "metadata replicas share a silo: losing that silo takes more than one of them";
         }
     }
 

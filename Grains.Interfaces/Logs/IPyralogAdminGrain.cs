@@ -32,4 +32,12 @@ public interface IPyralogAdminGrain : IGrainWithIntegerKey
     /// <exception cref="InvalidOperationException">No log has that name.</exception>
     [Alias("DescribeLogAsync")]
     Task<LogDescription> DescribeLogAsync(string name);
+
+    /// <summary>
+    /// The metadata group as its replicas report it, in a partition's shape (partition 0; offsets are its entries):
+    /// leader, replicas with their silo and role (a replica still catching up after it rejoined is a learner). Answers
+    /// while the group has no leader (LeaderReplica −1), since it asks each replica, not the group.
+    /// </summary>
+    [Alias("DescribeMetadataGroupAsync")]
+    Task<PartitionDescription> DescribeMetadataGroupAsync();
 }

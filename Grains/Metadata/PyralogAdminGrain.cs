@@ -169,12 +169,35 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
         return new LogDescription(info, await Task.WhenAll(partitions));
     }
 
-    private async Task<PartitionDescription> DescribePartitionAsync(LogInfo info, int partition)
+    public Task<PartitionDescription> DescribeMetadataGroupAsync()
     {
-        var statuses = new Task<ReplicaStatus>[info.ReplicationFactor];
-        for (var r = 0; r < info.ReplicationFactor; r++)
+        var replicas = new IRaftReplicaGrain[_metadataReplicas];
+        for (var r = 0; r < replicas.Length; r++)
         {
-            statuses[r] = Replica(info, partition, r).GetStatusAsync().WaitAsync(StatusTimeout);
+            replicas[r] = MetadataReplica(r);
+        }
+
+        return DescribeGroupAsync(0, replicas);
+    }
+
+    private Task<PartitionDescription> DescribePartitionAsync(LogInfo info, int partition)
+    {
+        var replicas = new IRaftReplicaGrain[info.ReplicationFactor];
+        for (var r = 0; r < replicas.Length; r++)
+        {
+            replicas[r] = Replica(info, partition, r);
+        }
+
+        return DescribeGroupAsync(partition, replicas);
+    }
+
+    /// <summary>One Raft group as its replicas report it, slot by slot (<paramref name="replicas"/>[r] is slot r).</summary>
+    private static async Task<PartitionDescription> DescribeGroupAsync(int partition, IRaftReplicaGrain[] replicas)
+    {
+        var statuses = new Task<ReplicaStatus>[replicas.Length];
+        for (var r = 0; r < replicas.Length; r++)
+        {
+            statuses[r] = replicas[r].GetStatusAsync().WaitAsync(StatusTimeout);
         }
 
         try
@@ -195,22 +218,22 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
             }
         }
 
-        var replicas = new ReplicaDescription[info.ReplicationFactor];
+        var described = new ReplicaDescription[replicas.Length];
         var silos = new HashSet<string>(StringComparer.Ordinal);
-        for (var r = 0; r < replicas.Length; r++)
+        for (var r = 0; r < described.Length; r++)
         {
-            var key = info.ReplicaKey(partition, r);
+            var key = replicas[r].GetPrimaryKeyString();
             if (statuses[r].IsCompletedSuccessfully)
             {
                 var s = statuses[r].Result;
                 silos.Add(s.Silo);
                 var lag = leader is null || s.NextOffset >= leader.NextOffset ? 0 : leader.NextOffset - s.NextOffset;
-                replicas[r] = new ReplicaDescription(r, key, s.Silo, RoleInGroup(s, r, leader), s.NextOffset, lag, null);
+                described[r] = new ReplicaDescription(r, key, s.Silo, RoleInGroup(s, r, leader), s.NextOffset, lag, null);
             }
             else
             {
                 var error = statuses[r].Exception?.GetBaseException().Message ?? "no answer";
-                replicas[r] = new ReplicaDescription(r, key, "", ReplicaRole.None, 0, 0, error);
+                described[r] = new ReplicaDescription(r, key, "", ReplicaRole.None, 0, 0, error);
             }
         }
 
@@ -221,8 +244,8 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
             leader?.Epoch ?? 0,
             leader?.FirstOffset ?? 0,
             leader?.NextOffset ?? 0,
-            replicas,
-            silos.Count < replicas.Count(d => d.Error is null));
+            described,
+            silos.Count < described.Count(d => d.Error is null));
     }
 
     /// <summary>

@@ -35,6 +35,14 @@ public sealed class ClusterStatusClusterTests(ClientClusterFixture fixture)
             cluster.Silos.Select(s => s.SiloAddress.ToParsableString()).Order(StringComparer.Ordinal),
             status.Silos.Select(s => s.Address));
         Assert.All(status.Silos, s => Assert.Equal("Active", s.Status));
+
+        // The metadata group, described replica by replica: a leader and three voters on the three silos.
+        var metadata = await admin.DescribeMetadataGroupAsync();
+        Assert.True(metadata.LeaderReplica >= 0, "the metadata group has no leader");
+        Assert.Equal(["0/0/0", "0/0/1", "0/0/2"], metadata.Replicas.Select(r => r.Key));
+        Assert.Single(metadata.Replicas, r => r.Role == ReplicaRole.Leader);
+        Assert.All(metadata.Replicas, r => Assert.True(r.Role is ReplicaRole.Leader or ReplicaRole.Follower, $"{r.Key} is {r.Role}"));
+        Assert.Equal(3, metadata.Replicas.Select(r => r.Silo).Distinct().Count());
         Assert.All(status.Silos, s => Assert.NotEmpty(s.Name));
 
         // The new log's three replicas of each partition sit on three distinct silos: at least 3 replicas on each.

@@ -87,4 +87,32 @@ public sealed class ClusterStatusTests
         Assert.False(status.Balanced);
         Assert.Equal("not balanced: no silo is active", status.Verdict());
     }
+
+    [Fact]
+    public void A_whole_metadata_group_adds_no_note()
+    {
+        Assert.Empty(ClusterStatus.MetadataNotes(Metadata(0, ReplicaRole.Leader, ReplicaRole.Follower, ReplicaRole.Follower)));
+    }
+
+    [Fact]
+    public void A_leaderless_metadata_group_a_silent_replica_and_a_learner_are_each_named()
+    {
+        var group = Metadata(-1, ReplicaRole.Follower, ReplicaRole.Learner, ReplicaRole.None);
+
+        Assert.Equal(
+            [
+                "the metadata group has no leader: logs cannot be created, described or deleted until it elects one",
+                "metadata replica 0/0/1 is a learner catching up on b:1@1: the group survives no further failure until it votes",
+                "metadata replica 0/0/2 did not answer: timed out",
+            ],
+            ClusterStatus.MetadataNotes(group));
+    }
+
+    /// <summary>The metadata group's description with replica r on silo "a", "b", "c" in the given role (None: no answer).</summary>
+    private static PartitionDescription Metadata(int leader, params ReplicaRole[] roles) =>
+        new(0, leader, leader < 0 ? null : "a:1@1", 1, 0, 0,
+            [.. roles.Select((role, r) => role == ReplicaRole.None
+                ? new ReplicaDescription(r, $"0/0/{r}", "", role, 0, 0, "timed out")
+                : new ReplicaDescription(r, $"0/0/{r}", $"{(char)('a' + r)}:1@1", role, 0, 0, null))],
+            false);
 }

@@ -151,6 +151,8 @@ internal sealed class FakeGrains : IGrainFactory
         }
 
         public Task<LogDescription> DescribeLogAsync(string name) => throw new NotSupportedException();
+
+        public Task<PartitionDescription> DescribeMetadataGroupAsync() => throw new NotSupportedException();
     }
 
     private sealed class Obelisk(FakeGrains grains) : IObeliskGrain

@@ -238,17 +238,14 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         {
             try
             {
-                var statuses = await Task.WhenAll(Enumerable.Range(0, Size)
-                    .Select(r => Grains.GetGrain<Pyralog.Grains.Metadata.IMetadataReplicaGrain>(ReplicaGrainKey.Of(0, 0, r)).GetStatusAsync()))
-                    .WaitAsync(TimeSpan.FromSeconds(5));
-                if (statuses.Count(s => s.Role == ReplicaRole.Leader) == 1 &&
-                    statuses.All(s => s.Role is ReplicaRole.Leader or ReplicaRole.Follower) &&
-                    statuses.Select(s => SiloOf(s.Silo)).Distinct().Count() == Size)
+                var group = await Admin.DescribeMetadataGroupAsync().WaitAsync(TimeSpan.FromSeconds(10));
+                if (group.LeaderReplica >= 0 && !group.SharedSilos &&
+                    group.Replicas.All(r => r.Error is null && r.Role is ReplicaRole.Leader or ReplicaRole.Follower))
                 {
                     return;
                 }
 
-                missing = string.Join(", ", statuses.Select(s => $"{s.Key}={s.Role} on silo {SiloOf(s.Silo)?.ToString(CultureInfo.InvariantCulture) ?? s.Silo}"));
+                missing = $"leader {group.LeaderReplica}, replicas {string.Join(", ", group.Replicas.Select(r => $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo}{(r.Error is null ? "" : $" ({r.Error})")}"))}";
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
             {
