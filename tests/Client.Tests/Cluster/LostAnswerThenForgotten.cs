@@ -44,9 +44,9 @@ internal sealed class LostAnswerThenForgotten(IGrainFactory inner) : ReplicaWrap
         }
     }
 
-    private sealed class Replica(LostAnswerThenForgotten owner, IPartitionReplicaGrain inner) : IPartitionReplicaGrain
+    private sealed class Replica(LostAnswerThenForgotten owner, IPartitionReplicaGrain inner) : PassThroughReplica(inner)
     {
-        public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
+        public override async Task<AppendAck> ProduceAsync(ProducerBatch batch)
         {
             Func<Task>? meanwhile;
             lock (owner._gate)
@@ -58,7 +58,7 @@ internal sealed class LostAnswerThenForgotten(IGrainFactory inner) : ReplicaWrap
             AppendAck ack;
             try
             {
-                ack = await inner.ProduceAsync(batch);
+                ack = await Inner.ProduceAsync(batch);
             }
             catch (Exception e)
             {
@@ -77,27 +77,5 @@ internal sealed class LostAnswerThenForgotten(IGrainFactory inner) : ReplicaWrap
             owner.Record(batch, lost);
             throw lost;
         }
-
-        public Task<AppendAck> AppendAsync(ProducerRecord[] records) => inner.AppendAsync(records);
-
-        public Task<ReadBatch> PollAsync(ulong fromOffset, int maxBytes, TimeSpan maxWait) => inner.PollAsync(fromOffset, maxBytes, maxWait);
-
-        public Task<ulong> FindOffsetAsync(DateTimeOffset time) => inner.FindOffsetAsync(time);
-
-        public Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false) => inner.ReadAsync(fromOffset, maxBytes, linearizable);
-
-        public Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap) => inner.BootstrapAsync(bootstrap);
-
-        public Task DeleteAsync() => inner.DeleteAsync();
-
-        public Task<ReplicaStatus> GetStatusAsync() => inner.GetStatusAsync();
-
-        public Task DeliverAsync(RaftEnvelope envelope) => inner.DeliverAsync(envelope);
-
-        public Task DeliverConfirmedAsync(RaftEnvelope envelope) => inner.DeliverConfirmedAsync(envelope);
-
-        public Task<ReplicaPrepared> PrepareAsync() => inner.PrepareAsync();
-
-        public Task ReturnHomeAsync() => inner.ReturnHomeAsync();
     }
 }

@@ -229,7 +229,7 @@ public sealed class ProducerTests
     {
         using var retries = new RetryCount(Forgetful);
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero }, Forgetful);
-        var forgotten = _grains.Calls[0].Batch.ProducerId;
+        var forgotten = WarmUpProducerId;
         _grains.OnProduce = call => call.Batch.ProducerId == forgotten
             ? Task.FromException<AppendAck>(Unknown(call))
             : Task.FromResult(_grains.Append(call));
@@ -254,9 +254,8 @@ public sealed class ProducerTests
     [Fact]
     public async Task A_partition_that_forgot_the_producer_while_an_earlier_batch_went_unanswered_fails_that_batch_as_a_possible_duplicate()
     {
-        using var retries = new RetryCount(Forgetful);
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero }, Forgetful);
-        var forgotten = _grains.Calls[0].Batch.ProducerId;
+        var forgotten = WarmUpProducerId;
         var firstAnswer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
         _grains.OnProduce = call =>
         {
@@ -274,6 +273,7 @@ public sealed class ProducerTests
             return Task.FromException<AppendAck>(Unknown(call));
         };
 
+        using var retries = new RetryCount(Forgetful);
         var first = producer.ProduceAsync(Forgetful, Rec(1));
         var second = producer.ProduceAsync(Forgetful, Rec(2)); // sent while the first is in flight, refused
         await Eventually.TrueAsync(() => _grains.Calls.Length == 3, "both batches sent");
@@ -303,7 +303,7 @@ public sealed class ProducerTests
     public async Task A_batch_refused_as_unknown_while_an_earlier_one_was_in_flight_goes_under_a_fresh_producer_id_once_that_one_is_acknowledged()
     {
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero }, Forgetful);
-        var forgotten = _grains.Calls[0].Batch.ProducerId;
+        var forgotten = WarmUpProducerId;
         var firstAnswer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
         _grains.OnProduce = call =>
             call.Batch.ProducerId != forgotten ? Task.FromResult(_grains.Append(call))
@@ -380,6 +380,9 @@ public sealed class ProducerTests
         Assert.Equal(ProduceErrorKind.TooOld, ProduceErrors.Classify(new ProducerSequenceException("1/0/0", 5, 3, 9, tooOld: true)));
         Assert.Equal(ProduceErrorKind.UnknownProducer, ProduceErrors.Classify(ProducerSequenceException.ForUnknownProducer("1/0/0", 0, 5, 3)));
     }
+
+    /// <summary>The producer id of the warm-up's batch (the first call): the id the partition is made to forget.</summary>
+    private long WarmUpProducerId => _grains.Calls[0].Batch.ProducerId;
 
     private static ProducerSequenceException Unknown(FakeGrains.ProduceCall call) =>
         ProducerSequenceException.ForUnknownProducer(call.ReplicaKey, 0, call.Batch.ProducerId, call.Batch.FirstSequence);
