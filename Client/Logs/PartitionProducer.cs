@@ -15,8 +15,10 @@ namespace Pyralog.Client.Logs;
  *  - Records of one partition are appended in ProduceAsync order, failed records aside. Batches are numbered in order
  *    when first sent and at most MaxInFlight are in flight; the leader accepts only the next sequence, so a batch that
  *    overtakes a lost one is refused (out of sequence) and resent after it. Until the partition acknowledged a batch
- *    of the current producer id, one batch at a time is in flight: a leader that does not know the id takes any
- *    sequence as the first, so a second batch must not reach it before the first.
+ *    of the current producer id, one batch at a time is in flight: a leader that does not know the id accepts only
+ *    sequence 0, so a second batch reaching it first would be refused, and a first batch (sequence 0) whose
+ *    acknowledgement is lost is the one retry a leader that forgot the id cannot tell from a new producer: one such
+ *    batch at most, not a window of them.
  *  - After any failed request the partition recovers: it sends nothing new until every request in flight has settled,
  *    then resends the oldest unacknowledged batch alone (after a backoff, or at once when redirected to the leader)
  *    and pipelines again once that one is acknowledged.
@@ -35,6 +37,24 @@ namespace Pyralog.Client.Logs;
  *    producer id from sequence 0 (Kafka bumps its producer epoch for the same reason). Later batches that were sent and
  *    might have been appended (an attempt timed out) are given up too rather than renumbered: renumbered, they could be
  *    appended twice; batches only ever refused are renumbered and sent again.
+ *  - A partition that does not remember the producer id (it forgot the producer: more than 1,024 others appended
+ *    since, Kafka's UNKNOWN_PRODUCER_ID) refuses any batch but a first one at sequence 0, and appends nothing. What the
+ *    producer does depends on what may be in the log:
+ *      - The refused batch is the oldest unacknowledged one (every earlier batch of the id was acknowledged) and every
+ *        attempt of it was refused: it was never appended, and nothing after it can have been (the partition appends
+ *        a producer's batches only in sequence). The partition continues under a fresh producer id from sequence 0
+ *        and resends it (counted as a retry), as Kafka's producer does after KIP-360. A new id rather than sequence 0
+ *        under the old one, as after a batch is given up: the old id's batches and the new sequence never mix, so no
+ *        attempt of an old batch can be taken for (or answered as a duplicate of) a new one.
+ *      - An earlier attempt of the refused batch went unanswered (MaybeAppended): it may have been appended before
+ *        the partition forgot the producer, and resent under any id it could be appended twice. Its records fail with
+ *        ProduceException saying they may have been appended; never resent.
+ *      - Earlier batches are still unacknowledged (in flight, or failed without an answer): their outcome is open, so
+ *        nothing goes under a fresh id yet. Recovery waits for them and resends the oldest under its own id and
+ *        sequence: the partition answers it (as a duplicate with its original address if it holds it) or refuses it
+ *        too, which is one of the two cases above for that batch. So a batch that may have been appended fails with
+ *        ProduceException instead of going under the fresh id, and the refused batch goes there only once every batch
+ *        before it is acknowledged or failed.
  *
  * Without idempotence the batches go through AppendAsync: a retry after a lost acknowledgement may append a batch
  * twice, and a retried batch may land after a later one.
@@ -228,6 +248,13 @@ internal sealed class PartitionProducer
                 _restartSession = false;
                 RestartSessionLocked(ref chain);
             }
+            else if (_queue.Count > 0 && _queue[0] is { ProducerUnknown: true, GiveUp: null })
+            {
+                // The partition forgot the producer, every batch before the oldest unacknowledged one is settled and that
+                // one was never appended (every attempt refused), so nothing after it was either: continue under a fresh
+                // id from 0 (see the design comment).
+                RestartSessionLocked(ref chain);
+            }
 
             while (_queue.Count > 0)
             {
@@ -333,6 +360,7 @@ internal sealed class PartitionProducer
             }
 
             batch.Wire = null;
+            batch.ProducerUnknown = false;
             i++;
         }
 
@@ -655,6 +683,12 @@ internal sealed class PartitionProducer
             case ProduceErrorKind.TooOld:
                 giveUp = Failure(batch, LogName, _partition, "the partition no longer remembers the batch, so whether it was appended cannot be told", error);
                 break;
+            case ProduceErrorKind.UnknownProducer when batch.MaybeAppended:
+                // An earlier attempt went unanswered: it may have been appended before the partition forgot the producer.
+                giveUp = Failure(batch, LogName, _partition,
+                    "the partition no longer remembers this producer and an earlier attempt of the batch went unanswered, so the records may have been appended; " +
+                    "they are not sent again, which could append them twice (a possible duplicate)", error);
+                break;
         }
 
         PendingBatch? chain;
@@ -664,6 +698,7 @@ internal sealed class PartitionProducer
             _inFlight--;
             batch.LastError = error;
             batch.MaybeAppended |= kind == ProduceErrorKind.Transient;
+            batch.ProducerUnknown = kind == ProduceErrorKind.UnknownProducer && giveUp is null;
             batch.GiveUp ??= giveUp;
             var alone = _probe == batch || (_inFlight == 0 && _queue.Count > 0 && _queue[0] == batch);
             if (_probe == batch)
@@ -677,7 +712,8 @@ internal sealed class PartitionProducer
             _recovering = true;
             var now = _time.GetTimestamp();
             var redirected = (kind == ProduceErrorKind.NotLeader || error is LeaderMovedException) && cached.Leader(_partition) != slot;
-            _retryAt = now + (redirected || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0 : BackoffTicksLocked());
+            // Unknown producer: the partition is well and the batch goes under a fresh id (or after the earlier ones): no backoff.
+            _retryAt = now + (redirected || kind == ProduceErrorKind.UnknownProducer || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0 : BackoffTicksLocked());
             if (giveUp is null)
             {
                 ClientInstruments.ProduceRetries.Add(1, ClientInstruments.LogTags(LogName));

@@ -37,6 +37,9 @@ internal sealed class PendingBatch(long openedAt, long deadline)
     /// <summary>An attempt ended without an answer (timeout, silo lost): the batch may be in the log.</summary>
     public bool MaybeAppended;
 
+    /// <summary>The last attempt was refused because the partition does not remember the batch's producer id (nothing appended).</summary>
+    public bool ProducerUnknown;
+
     /// <summary>The last error of a send; null once it succeeded or before any failed.</summary>
     public Exception? LastError;
 

@@ -18,6 +18,12 @@ internal enum ProduceErrorKind
     /// <summary>The batch is older than the partition remembers: its outcome can no longer be told; fail its records.</summary>
     TooOld,
 
+    /// <summary>
+    /// The partition does not remember the producer id (it forgot it) and the batch is not its first; nothing was
+    /// appended: continue under a fresh id if the batch cannot have been appended before, else fail its records.
+    /// </summary>
+    UnknownProducer,
+
     /// <summary>The replica knows no such log or partition: the log may have been deleted; ask the metadata group.</summary>
     CheckLog,
 

@@ -9,6 +9,7 @@ internal static class ProduceErrors
     {
         NotLeaderException => ProduceErrorKind.NotLeader,
         ProducerSequenceException { TooOld: true } => ProduceErrorKind.TooOld,
+        ProducerSequenceException { UnknownProducer: true } => ProduceErrorKind.UnknownProducer,
         ProducerSequenceException => ProduceErrorKind.OutOfSequence,
         ArgumentException => ProduceErrorKind.Rejected,
 

@@ -385,7 +385,10 @@ internal sealed class PartitionReplicaGrain(
     /// is the next one. Returns the proposal, or null with <paramref name="duplicateOf"/> set when the partition already
     /// holds the batch (a batch still in flight is awaited and answered with its outcome).
     /// </summary>
-    /// <exception cref="ProducerSequenceException">The batch is ahead of its producer's sequence, or too old to tell.</exception>
+    /// <exception cref="ProducerSequenceException">
+    /// The batch is ahead of its producer's sequence, too old to tell, or from a producer this partition does not remember
+    /// (neither applied nor in flight here) at a sequence other than 0.
+    /// </exception>
     private Task<object?>? ProposeInSequence(ReplicaDriver driver, long producerId, long firstSequence, int count, byte[] payload, out AppendAck? duplicateOf)
     {
         duplicateOf = null;
@@ -400,6 +403,8 @@ internal sealed class PartitionReplicaGrain(
                 }
             }
 
+            // Its batches in flight here come after everything applied, so the sequence continues from them — also for
+            // a producer the table does not remember (or forgot): its first batch is in flight, so it is not unknown.
             var (lastFirst, lastCount, _) = inFlight[^1];
             expected = lastFirst + lastCount;
             check = firstSequence == expected ? SequenceCheck.Next
@@ -415,6 +420,8 @@ internal sealed class PartitionReplicaGrain(
                 return null;
             case SequenceCheck.Ahead or SequenceCheck.TooOld:
                 throw new ProducerSequenceException(Key, producerId, firstSequence, expected, check == SequenceCheck.TooOld);
+            case SequenceCheck.UnknownProducer:
+                throw ProducerSequenceException.ForUnknownProducer(Key, Partition, producerId, firstSequence);
         }
 
         var proposal = driver.ProposeAsync(payload, Key, KeyOf);

@@ -21,8 +21,16 @@ namespace Pyralog.Grains.Partitions;
  * never both append one batch.
  *
  * Bounds: at most MaxProducers producers per partition; beyond that the one whose last batch was applied longest ago is
- * forgotten (by applied index, so every replica forgets the same one). A forgotten producer's next batch is accepted at
- * whatever sequence it carries, as a new producer's first batch is.
+ * forgotten (by applied index, so every replica forgets the same one).
+ *
+ * A producer not remembered (new, or forgotten) is accepted only at sequence 0, a new producer's first batch; any other
+ * sequence is refused (UnknownProducer, Kafka's UNKNOWN_PRODUCER_ID): the batch may be a retry of one appended before
+ * the producer was forgotten, and accepting it would append it twice without anyone knowing. The client answers the
+ * refusal by continuing under a fresh producer id from 0 when it knows the batch was never appended (PartitionProducer).
+ * What remains: a retry of a producer's first batch (sequence 0) that was appended, and whose producer was forgotten
+ * before the retry arrived, looks like a new producer and is appended again. The client keeps only that one batch in
+ * flight until it is acknowledged, so the window is that one batch, and only if MaxProducers other producers were
+ * applied between its append and its retry.
  *
  * Compaction: a partition's snapshot carries the table as it was at the snapshot's index (EncodeAll/DecodeAll), so a
  * replica restored from one, and then applying the entries after it, holds exactly the table the others hold, and a
@@ -90,8 +98,9 @@ internal sealed class ProducerTable
 
     /// <summary>
     /// Where a batch of <paramref name="count"/> records from <paramref name="firstSequence"/> stands against what was
-    /// applied: <see cref="SequenceCheck.Next"/> (also for a producer not remembered), <see cref="SequenceCheck.Duplicate"/>
-    /// with its original acknowledgement, <see cref="SequenceCheck.Ahead"/> or <see cref="SequenceCheck.TooOld"/>.
+    /// applied: <see cref="SequenceCheck.Next"/> (for a producer not remembered, only at sequence 0),
+    /// <see cref="SequenceCheck.Duplicate"/> with its original acknowledgement, <see cref="SequenceCheck.Ahead"/>,
+    /// <see cref="SequenceCheck.TooOld"/> or <see cref="SequenceCheck.UnknownProducer"/> (not remembered, not at 0).
     /// <paramref name="expected"/> is the sequence expected next (-1 for a producer not remembered).
     /// </summary>
     public SequenceCheck Check(long producerId, long firstSequence, int count, out AppendAck original, out long expected)
@@ -100,7 +109,7 @@ internal sealed class ProducerTable
         if (!_producers.TryGetValue(producerId, out var producer))
         {
             expected = -1;
-            return SequenceCheck.Next;
+            return firstSequence == 0 ? SequenceCheck.Next : SequenceCheck.UnknownProducer;
         }
 
         expected = producer.NextSequence;

@@ -58,7 +58,8 @@ internal sealed class PyralogPartitionWriter
         }
         catch (ProducerSequenceException e) when (!e.TooOld)
         {
-            // An earlier batch of this producer has not arrived yet (calls in flight may overtake each other): again shortly.
+            // An earlier batch of this producer has not arrived yet (calls in flight may overtake each other; before its
+            // first batch arrived the partition does not know the producer, UnknownProducer): again shortly.
             await Task.Delay(TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
             return null;
         }

@@ -20,11 +20,11 @@ internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int he
 
     protected override IPartitionReplicaGrain Wrap(string key, IPartitionReplicaGrain replica) => new Replica(this, replica);
 
-    private sealed class Replica(DelayedAnswers owner, IPartitionReplicaGrain inner) : IPartitionReplicaGrain
+    private sealed class Replica(DelayedAnswers owner, IPartitionReplicaGrain inner) : PassThroughReplica(inner)
     {
-        public async Task<AppendAck> ProduceAsync(ProducerBatch batch)
+        public override async Task<AppendAck> ProduceAsync(ProducerBatch batch)
         {
-            var ack = await inner.ProduceAsync(batch);
+            var ack = await Inner.ProduceAsync(batch);
             if (Interlocked.Increment(ref owner._produced) <= owner.Held)
             {
                 await Task.Delay(owner.Delay);
@@ -32,29 +32,5 @@ internal sealed class DelayedAnswers(IGrainFactory inner, TimeSpan delay, int he
 
             return ack;
         }
-
-        public Task<AppendAck> AppendAsync(ProducerRecord[] records) => inner.AppendAsync(records);
-
-        public Task<ReadBatch> PollAsync(ulong fromOffset, int maxBytes, TimeSpan maxWait) => inner.PollAsync(fromOffset, maxBytes, maxWait);
-
-        public Task<ulong> FindOffsetAsync(DateTimeOffset time) => inner.FindOffsetAsync(time);
-
-        public Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false) => inner.ReadAsync(fromOffset, maxBytes, linearizable);
-
-        public Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap) => inner.BootstrapAsync(bootstrap);
-
-        public Task DeleteAsync() => inner.DeleteAsync();
-
-        public Task<ReplicaStatus> GetStatusAsync() => inner.GetStatusAsync();
-
-        public Task DeliverAsync(RaftEnvelope envelope) => inner.DeliverAsync(envelope);
-
-        public Task DeliverConfirmedAsync(RaftEnvelope envelope) => inner.DeliverConfirmedAsync(envelope);
-
-        public Task<ReplicaPrepared> PrepareAsync() => inner.PrepareAsync();
-
-        public Task ReturnHomeAsync() => inner.ReturnHomeAsync();
-
-        public Task<bool> HandLeadershipToAsync(int replica) => inner.HandLeadershipToAsync(replica);
     }
 }

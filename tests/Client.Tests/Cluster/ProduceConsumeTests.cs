@@ -125,6 +125,49 @@ public sealed class ProduceConsumeTests(ClientClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_record_whose_answer_was_lost_before_the_partition_forgot_the_producer_fails_as_a_possible_duplicate_and_is_in_the_log_once()
+    {
+        const int MaxProducers = 1024; // ProducerTable.MaxProducers: the partition forgets the least recent beyond them
+        var log = await Admin.CreateLogAsync("forgetful", 1, 3);
+        var leader = await LeaderAsync(log);
+        var grains = new LostAnswerThenForgotten(_grains);
+
+        // A request timeout far beyond the forgetting below: the lost answer, not the client's timer, ends the attempt.
+        await using var producer = new LogProducer(grains, new ProducerOptions { Linger = TimeSpan.Zero, RequestTimeout = TimeSpan.FromSeconds(90) });
+        Assert.Equal(0ul, (await producer.ProduceAsync("forgetful", Rec("first"))).Offset);
+        grains.LoseNextAnswer(async () =>
+        {
+            for (var from = 0; from < MaxProducers; from += 256)
+            {
+                await Task.WhenAll(Enumerable.Range(from, 256).Select(i => leader.ProduceAsync(new ProducerBatch(100_000 + i, 0, [Rec("other")]))));
+            }
+        });
+
+        // "lost" was appended, its answer lost, then the partition forgot the producer: the retry is refused, and the
+        // producer cannot tell whether "lost" is in the log, so it fails it instead of appending it again.
+        var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("forgetful", Rec("lost")));
+        Assert.True(Assert.IsType<ProducerSequenceException>(e.InnerException).UnknownProducer);
+        Assert.Contains("the records may have been appended", e.Message);
+        var after = await producer.ProduceAsync("forgetful", Rec("after"));
+        Assert.Equal((2ul + MaxProducers, false), (after.Offset, after.Duplicate));
+
+        var records = await Streams.TakeAsync(new LogConsumer(_grains).ConsumeAsync("forgetful", 0, ConsumeFrom.Earliest), MaxProducers + 3, Patience);
+        Assert.Equal(["first", "lost"], records.Take(2).Select(r => Text(r.Value)));
+        Assert.Equal(MaxProducers, records.Count(r => Text(r.Value) == "other"));
+        Assert.Equal("after", Text(records[^1].Value));
+
+        // The same id and sequence for "lost" both times; "after" under a fresh id from 0. (Which replica the client asks
+        // first varies; the redirects of a non-leader are left out.)
+        var produced = grains.Produced.Where(p => p.Error is not NotLeaderException).ToArray();
+        Assert.Equal(4, produced.Length);
+        var id = produced[0].Batch.ProducerId;
+        Assert.Equal([(id, 0L), (id, 1L), (id, 1L)], produced.Take(3).Select(p => (p.Batch.ProducerId, p.Batch.FirstSequence)));
+        Assert.Equal([null, typeof(TimeoutException), typeof(ProducerSequenceException), null], produced.Select(p => p.Error?.GetType()));
+        Assert.NotEqual(id, produced[3].Batch.ProducerId);
+        Assert.Equal(0, produced[3].Batch.FirstSequence);
+    }
+
+    [Fact]
     public async Task Bad_input_fails_clearly_and_only_where_it_is()
     {
         await Admin.CreateLogAsync("strict", 1, 3, new LogSettings { MaxRecordBytes = 64 });

@@ -12,6 +12,9 @@ namespace Pyralog.Client.Tests.Logs;
 public sealed class ProducerTests
 {
     private const string Log = "orders";
+
+    // A log of its own for the tests that count retries (the meter is global; no other test produces to it).
+    private const string Forgetful = "forgetful";
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
 
     // A record of a 100-byte value and no key or headers: 8 + 4 + 4 + 100 + 2 encoded bytes.
@@ -19,7 +22,7 @@ public sealed class ProducerTests
     private const int Header = 29;
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
-    private readonly FakeGrains _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100));
+    private readonly FakeGrains _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100), FakeGrains.Log(Forgetful, 1, id: 9));
 
     [Fact]
     public async Task A_batch_waits_for_its_linger_then_goes_as_one_request()
@@ -222,6 +225,106 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task A_partition_that_forgot_the_producer_with_nothing_else_in_flight_gets_the_batch_under_a_fresh_producer_id_once()
+    {
+        using var retries = new RetryCount(Forgetful);
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero }, Forgetful);
+        var forgotten = WarmUpProducerId;
+        _grains.OnProduce = call => call.Batch.ProducerId == forgotten
+            ? Task.FromException<AppendAck>(Unknown(call))
+            : Task.FromResult(_grains.Append(call));
+
+        // No time passes (no backoff); the real-time bound only turns a producer that never gets there into a failure.
+        Assert.Equal(new RecordAck(0, 1, 1, Duplicate: false), await producer.ProduceAsync(Forgetful, Rec(1)).WaitAsync(TimeSpan.FromSeconds(10)));
+        var calls = _grains.Calls;
+        Assert.Equal(3, calls.Length);
+        var (refused, resent) = (calls[1].Batch, calls[2].Batch);
+        Assert.Equal((forgotten, 1L), (refused.ProducerId, refused.FirstSequence));
+        Assert.NotEqual(forgotten, resent.ProducerId);
+        Assert.Equal(0, resent.FirstSequence);
+        Assert.Equal(refused.Records, resent.Records);
+        Assert.Equal(1, retries.Value);
+
+        // The partition knows the new id now: the next record follows it in sequence, appended right after the first.
+        Assert.Equal(new RecordAck(0, 1, 2, Duplicate: false), await producer.ProduceAsync(Forgetful, Rec(2)));
+        Assert.Equal((resent.ProducerId, 1L), (_grains.Calls[3].Batch.ProducerId, _grains.Calls[3].Batch.FirstSequence));
+        Assert.Equal(4, _grains.Calls.Length);
+    }
+
+    [Fact]
+    public async Task A_partition_that_forgot_the_producer_while_an_earlier_batch_went_unanswered_fails_that_batch_as_a_possible_duplicate()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero }, Forgetful);
+        var forgotten = WarmUpProducerId;
+        var firstAnswer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _grains.OnProduce = call =>
+        {
+            if (call.Batch.ProducerId != forgotten)
+            {
+                return Task.FromResult(_grains.Append(call));
+            }
+
+            if (!firstAnswer.Task.IsCompleted && call.Batch.FirstSequence == 1)
+            {
+                _grains.Append(call); // appended, then the partition forgets the producer; the answer is held, then lost
+                return firstAnswer.Task;
+            }
+
+            return Task.FromException<AppendAck>(Unknown(call));
+        };
+
+        using var retries = new RetryCount(Forgetful);
+        var first = producer.ProduceAsync(Forgetful, Rec(1));
+        var second = producer.ProduceAsync(Forgetful, Rec(2)); // sent while the first is in flight, refused
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 3, "both batches sent");
+        Assert.Equal([1L, 2L], _grains.Calls.Skip(1).Select(c => c.Batch.FirstSequence));
+        Assert.False(first.IsCompleted);
+        Assert.False(second.IsCompleted);
+
+        firstAnswer.SetException(new TimeoutException("lost"));
+        await AdvanceUntilAsync(() => first.IsCompleted && second.IsCompleted, "the outcome of both records");
+        var e = await Assert.ThrowsAsync<ProduceException>(() => first);
+        Assert.True(Assert.IsType<ProducerSequenceException>(e.InnerException).UnknownProducer);
+        Assert.StartsWith("1 record of log 'forgetful' partition 0 was not acknowledged: the partition no longer remembers this producer and an earlier attempt " +
+            "of the batch went unanswered, so the records may have been appended; they are not sent again, which could append them twice (a possible duplicate)", e.Message);
+        Assert.Equal(new RecordAck(0, 1, 2, Duplicate: false), await second); // the first one's records sit at offset 1, once
+
+        // The first batch was resent under its own id and sequence only (refused); the second went under a fresh id from 0.
+        var calls = _grains.Calls.Skip(3).Select(c => c.Batch).ToArray();
+        Assert.Equal(2, calls.Length);
+        Assert.Same(_grains.Calls[1].Batch, calls[0]);
+        Assert.NotEqual(forgotten, calls[1].ProducerId);
+        Assert.Equal(0, calls[1].FirstSequence);
+        Assert.Equal(_grains.Calls[2].Batch.Records, calls[1].Records);
+        Assert.Equal(2, retries.Value); // the second batch's refusal and the first one's lost answer; not the first one given up
+    }
+
+    [Fact]
+    public async Task A_batch_refused_as_unknown_while_an_earlier_one_was_in_flight_goes_under_a_fresh_producer_id_once_that_one_is_acknowledged()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero }, Forgetful);
+        var forgotten = WarmUpProducerId;
+        var firstAnswer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _grains.OnProduce = call =>
+            call.Batch.ProducerId != forgotten ? Task.FromResult(_grains.Append(call))
+            : call.Batch.FirstSequence == 1 ? firstAnswer.Task // appended; its answer is on its way
+            : Task.FromException<AppendAck>(Unknown(call)); // meanwhile the partition forgot the producer
+
+        var first = producer.ProduceAsync(Forgetful, Rec(1));
+        var second = producer.ProduceAsync(Forgetful, Rec(2));
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 3, "both batches sent");
+        Assert.False(second.IsCompleted); // refused, but not resent while the first one's outcome is open
+        firstAnswer.SetResult(_grains.Append(_grains.Calls[1]));
+        Assert.Equal(new RecordAck(0, 1, 1, Duplicate: false), await first);
+        Assert.Equal(new RecordAck(0, 1, 2, Duplicate: false), await second.WaitAsync(TimeSpan.FromSeconds(10))); // no time passes: no backoff
+        var calls = _grains.Calls;
+        Assert.Equal(4, calls.Length);
+        Assert.NotEqual(forgotten, calls[3].Batch.ProducerId);
+        Assert.Equal(0, calls[3].Batch.FirstSequence);
+        Assert.Equal(calls[2].Batch.Records, calls[3].Batch.Records);
+    }
+
+    [Fact]
     public async Task Records_for_a_deleted_log_fail_saying_so()
     {
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
@@ -275,7 +378,14 @@ public sealed class ProducerTests
     {
         Assert.Equal(ProduceErrorKind.OutOfSequence, ProduceErrors.Classify(new ProducerSequenceException("1/0/0", 5, 3, 2, tooOld: false)));
         Assert.Equal(ProduceErrorKind.TooOld, ProduceErrors.Classify(new ProducerSequenceException("1/0/0", 5, 3, 9, tooOld: true)));
+        Assert.Equal(ProduceErrorKind.UnknownProducer, ProduceErrors.Classify(ProducerSequenceException.ForUnknownProducer("1/0/0", 0, 5, 3)));
     }
+
+    /// <summary>The producer id of the warm-up's batch (the first call): the id the partition is made to forget.</summary>
+    private long WarmUpProducerId => _grains.Calls[0].Batch.ProducerId;
+
+    private static ProducerSequenceException Unknown(FakeGrains.ProduceCall call) =>
+        ProducerSequenceException.ForUnknownProducer(call.ReplicaKey, 0, call.Batch.ProducerId, call.Batch.FirstSequence);
 
     private static ProducerRecord Rec(byte marker)
     {
@@ -285,10 +395,10 @@ public sealed class ProducerTests
     }
 
     /// <summary>A producer whose partition 0 has acknowledged record 0 (offset 0): it has its producer id and pipelines.</summary>
-    private async Task<LogProducer> WarmedUpAsync(ProducerOptions options)
+    private async Task<LogProducer> WarmedUpAsync(ProducerOptions options, string log = Log)
     {
         var producer = new LogProducer(_grains, options, _time);
-        var warmUp = producer.ProduceAsync(Log, 0, Rec(0));
+        var warmUp = producer.ProduceAsync(log, 0, Rec(0));
         var flushed = producer.FlushAsync(); // without waiting out the linger
         await AdvanceUntilAsync(() => warmUp.IsCompleted, "the warm-up record");
         await warmUp;

@@ -122,8 +122,9 @@ public sealed class PartitionStateTests : IDisposable
             Assert.Equal(SequenceCheck.Ahead, table.Check(77, 6, 1, out _, out expected));
             Assert.Equal(5, expected);
             Assert.Equal(SequenceCheck.TooOld, table.Check(77, 1, 1, out _, out _)); // not a batch it holds
-            Assert.Equal(SequenceCheck.Next, table.Check(78, 40, 1, out _, out expected)); // a producer it does not know
+            Assert.Equal(SequenceCheck.UnknownProducer, table.Check(78, 40, 1, out _, out expected)); // a producer it does not know, not at 0
             Assert.Equal(-1, expected);
+            Assert.Equal(SequenceCheck.Next, table.Check(78, 0, 1, out _, out _)); // its first batch
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using Orleans.Core.Internal;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
 
 namespace Pyralog.Grains.Tests.Partitions;
 
@@ -43,6 +44,41 @@ public class ProducerGrainTests(PartitionClusterFixture fixture)
 
         var all = await PartitionCalls.ReadAllAsync(leader, 5);
         Assert.Equal(["a", "b", "plain", "c", "d"], all.Select(r => Encoding.UTF8.GetString(r.Value)));
+    }
+
+    [Fact]
+    public async Task A_forgotten_producers_retry_is_refused_and_nothing_is_appended_twice()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("idempotent-forgotten", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        const long producer = 9001;
+        Assert.Equal(0ul, (await leader.ProduceAsync(new ProducerBatch(producer, 0, [PartitionCalls.Rec("a")]))).FirstOffset);
+        Assert.Equal(1ul, (await leader.ProduceAsync(new ProducerBatch(producer, 1, [PartitionCalls.Rec("b")]))).FirstOffset);
+
+        // MaxProducers other producers append after it: the partition forgets producer 9001, the least recent.
+        for (var from = 0; from < ProducerTable.MaxProducers; from += 256)
+        {
+            await Task.WhenAll(Enumerable.Range(from, 256).Select(i => leader.ProduceAsync(new ProducerBatch(100_000 + i, 0, [PartitionCalls.Rec("other")]))));
+        }
+
+        // Its acknowledgement of "b" was lost and it sends "b" again: refused, where it used to be appended a second time.
+        var retry = await Assert.ThrowsAsync<ProducerSequenceException>(() => leader.ProduceAsync(new ProducerBatch(producer, 1, [PartitionCalls.Rec("b")])));
+        Assert.Equal((true, false, 0L), (retry.UnknownProducer, retry.TooOld, retry.ExpectedSequence));
+        Assert.Equal($"replica {log.ReplicaKey(0, ReplicaIndex(await leader.GetStatusAsync()))}: partition 0 does not remember producer 9001, which sent sequence 1; " +
+            "a producer the partition does not remember (new, or forgotten) must start at sequence 0, nothing was appended", retry.Message);
+        Assert.True((await Assert.ThrowsAsync<ProducerSequenceException>(() => leader.ProduceAsync(new ProducerBatch(producer, 2, [PartitionCalls.Rec("c")])))).UnknownProducer);
+
+        const ulong end = 2 + ProducerTable.MaxProducers;
+        Assert.Equal(end, (await leader.ProduceAsync(new ProducerBatch(producer + 1, 0, [PartitionCalls.Rec("fresh")]))).FirstOffset);
+        for (var r = 0; r < 3; r++)
+        {
+            var records = await PartitionCalls.ReadAllAsync(Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r)), end + 1);
+            var values = records.Select(x => Encoding.UTF8.GetString(x.Value)).ToList();
+            Assert.Equal((int)end + 1, values.Count);
+            Assert.Equal(["a", "b"], values.Take(2));
+            Assert.Equal(ProducerTable.MaxProducers, values.Count(v => v == "other"));
+            Assert.Equal("fresh", values[^1]);
+        }
     }
 
     [Fact]
