@@ -157,14 +157,24 @@ public sealed class RetentionTests(RetentionClusterFixture fixture) : IClassFixt
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
-            var statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync()));
-            if (condition(statuses))
+            string state;
+            try
             {
-                return statuses;
+                var statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync()));
+                if (condition(statuses))
+                {
+                    return statuses;
+                }
+
+                state = string.Join("; ", statuses.Select(s => $"{s.Key} {s.Role} first {s.FirstOffset} next {s.NextOffset} snapshot {s.SnapshotIndex} applied {s.AppliedIndex}"));
+            }
+            catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            {
+                // A replica whose silo was just killed answers from its next activation only once the silo is declared dead.
+                state = $"{e.GetType().Name}: {e.Message}";
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}: " +
-                string.Join("; ", statuses.Select(s => $"{s.Key} {s.Role} first {s.FirstOffset} next {s.NextOffset} snapshot {s.SnapshotIndex} applied {s.AppliedIndex}")));
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}: {state}");
             await Task.Delay(50);
         }
     }
