@@ -17,6 +17,9 @@ public static class ExitCodes
     /// </summary>
     public const int Refused = 3;
 
+    /// <summary>The cluster took the request but could not finish it in time (a drained silo still leads some partitions).</summary>
+    public const int NotFinished = 4;
+
     /// <summary>Ctrl+C (SIGINT) or SIGTERM stopped a command before it finished (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
 }

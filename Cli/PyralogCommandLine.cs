@@ -11,7 +11,8 @@ public static class PyralogCommandLine
     public static RootCommand Create(TextWriter output, TextWriter error) =>
         Create(Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System);
 
-    internal static RootCommand Create(Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, ClusterStatusSource? cluster = null)
+    internal static RootCommand Create(
+        Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, ClusterStatusSource? cluster = null, SiloDrainer? drainer = null)
     {
         var connection = new ConnectionOptions();
         var root = new RootCommand("pyralog: a distributed log on Orleans");
@@ -20,7 +21,7 @@ public static class PyralogCommandLine
         root.Subcommands.Add(LogCommand.Create(connection, sessions, output, error));
         root.Subcommands.Add(ProduceCommand.Create(connection, sessions, input, output, error, time));
         root.Subcommands.Add(ConsumeCommand.Create(connection, sessions, output, error));
-        root.Subcommands.Add(ClusterCommand.Create(connection, cluster ?? ClientClusterStatus.GetAsync, output, error));
+        root.Subcommands.Add(ClusterCommand.Create(connection, cluster ?? ClientClusterStatus.GetAsync, drainer ?? ClientSiloDrain.DrainAsync, output, error));
         return root;
     }
 
@@ -33,15 +34,15 @@ public static class PyralogCommandLine
 
     /// <summary>
     /// Runs a command reading <paramref name="input"/> (stdin), with the cluster behind <paramref name="sessions"/> (and,
-    /// for <c>cluster status</c>, <paramref name="cluster"/>; the client's when null).
+    /// for <c>cluster status</c> and <c>cluster drain</c>, <paramref name="cluster"/> and <paramref name="drainer"/>; the client's when null).
     /// With an <paramref name="interrupt"/> token the caller handles Ctrl+C and SIGTERM (the Orleans client's host
     /// would otherwise swallow them); without one System.CommandLine does.
     /// </summary>
     internal static Task<int> RunAsync(
         string[] args, Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, CancellationToken? interrupt = null,
-        ClusterStatusSource? cluster = null)
+        ClusterStatusSource? cluster = null, SiloDrainer? drainer = null)
     {
-        var result = Create(input, output, error, sessions, time, cluster).Parse(args);
+        var result = Create(input, output, error, sessions, time, cluster, drainer).Parse(args);
         if (result.Errors is [var first, ..])
         {
             // "pyralog log remove x" says 'remove' is unknown rather than that a subcommand is missing.

@@ -169,6 +169,18 @@ public sealed class PyralogClient : IAsyncDisposable
     /// </summary>
     public Task<ClusterStatus> GetClusterStatusAsync() => ClusterStatusReader.ReadAsync(Cluster);
 
+    /// <summary>
+    /// Drains an active silo (by full address, endpoint or name): it hands off the leadership of every replica it hosts
+    /// and is given none until <see cref="UndrainSiloAsync"/> or its restart; its replicas stay. Completes once its
+    /// leaderships moved or the silo's drain timeout passed (<see cref="SiloDrainResult.StillLeading"/> says which).
+    /// </summary>
+    /// <exception cref="ArgumentException">No active silo, or more than one, goes by that name.</exception>
+    public Task<SiloDrainResult> DrainSiloAsync(string silo) => Admin.DrainSiloAsync(silo, drain: true);
+
+    /// <summary>Ends the drain of an active silo: leader balancing may give it leaderships again.</summary>
+    /// <exception cref="ArgumentException">No active silo, or more than one, goes by that name.</exception>
+    public Task<SiloDrainResult> UndrainSiloAsync(string silo) => Admin.DrainSiloAsync(silo, drain: false);
+
     private IPyralogAdminGrain Admin => Cluster.GetGrain<IPyralogAdminGrain>(0);
 
     public async ValueTask DisposeAsync()

@@ -2,17 +2,82 @@ using System.CommandLine;
 using Pyralog.Cli.Cluster;
 using Pyralog.Cli.Output;
 using Pyralog.Client;
+using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Cli.Commands;
 
-/// <summary><c>pyralog cluster status</c>: the silos, the replicas and leaders on each, and whether they are balanced.</summary>
+/// <summary>
+/// <c>pyralog cluster status</c>: the silos, the replicas and leaders on each, and whether they are balanced;
+/// <c>pyralog cluster drain SILO [--undo]</c>: an operator's drain of a silo's leaderships.
+/// </summary>
 internal static class ClusterCommand
 {
-    public static Command Create(ConnectionOptions connection, ClusterStatusSource source, TextWriter output, TextWriter error)
+    public static Command Create(ConnectionOptions connection, ClusterStatusSource source, SiloDrainer drainer, TextWriter output, TextWriter error)
     {
         var cluster = new Command("cluster", "The cluster's silos");
         cluster.Subcommands.Add(StatusCommand(connection, source, output, error));
+        cluster.Subcommands.Add(DrainCommand(connection, drainer, output, error));
         return cluster;
+    }
+
+    private static Command DrainCommand(ConnectionOptions connection, SiloDrainer drainer, TextWriter output, TextWriter error)
+    {
+        var silo = new Argument<string>("silo") { Description = "The silo: its address as `cluster status` prints it, its endpoint (127.0.0.1:11111) or its name" };
+        var undo = new Option<bool>("--undo") { Description = "End the drain: leader balancing may give the silo leaderships again" };
+        var drain = new Command("drain", "Hand off the leadership of every partition replica on a silo and give it no more (its replicas stay and keep replicating), so it can be stopped or upgraded without an election; a restart ends the drain")
+        {
+            silo,
+            undo,
+        };
+        drain.SetAction(async (result, cancellationToken) =>
+        {
+            PyralogClientOptions options;
+            try
+            {
+                options = connection.Read(result);
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                return LogSessions.ConnectFailure(e, error);
+            }
+
+            SiloDrainResult answer;
+            try
+            {
+                answer = await drainer(options, result.GetValue(silo)!, !result.GetValue(undo), cancellationToken);
+            }
+            catch (PyralogConnectionException e)
+            {
+                return LogSessions.ConnectFailure(e, error);
+            }
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                error.WriteLine("pyralog: interrupted");
+                return ExitCodes.Interrupted;
+            }
+            catch (Exception e)
+            {
+                error.WriteLine($"pyralog: {LogSessions.Describe(e)}");
+                return LogSessions.ExitCodeOf(e);
+            }
+
+            if (!answer.Draining)
+            {
+                output.WriteLine($"silo {answer.Silo} is no longer draining; it leads {answer.StillLeading}");
+                return ExitCodes.Ok;
+            }
+
+            if (answer.StillLeading == 0)
+            {
+                output.WriteLine($"silo {answer.Silo} is draining: handed off the leadership of {answer.Led} replicas; it leads none");
+                return ExitCodes.Ok;
+            }
+
+            output.WriteLine($"silo {answer.Silo} is draining: {answer.StillLeading} of the {answer.Led} replicas that led there still lead (no sibling on another silo took over within the drain timeout)");
+            return ExitCodes.NotFinished;
+        });
+        return drain;
     }
 
     private static Command StatusCommand(ConnectionOptions connection, ClusterStatusSource source, TextWriter output, TextWriter error)

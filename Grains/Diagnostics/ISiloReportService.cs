@@ -1,4 +1,5 @@
 using Orleans.Services;
+using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Grains.Diagnostics;
 
@@ -12,4 +13,7 @@ public interface ISiloReportService : IGrainService
 
     /// <summary>Which replicas active on this silo lead their group, and which follow at home (leader balancing).</summary>
     Task<SiloLeadership> GetLeadershipAsync();
+
+    /// <summary>Starts (handing off every leadership here) or ends an operator's drain of this silo (see <see cref="Replication.SiloMaintenance"/>).</summary>
+    Task<SiloDrainResult> SetDrainingAsync(bool draining);
 }

@@ -10,7 +10,8 @@ namespace Pyralog.Grains.Diagnostics;
 /// <summary>This silo's <see cref="ISiloReportService"/>: reads the store's statistics and the local obelisks and replicas.</summary>
 [Reentrant]
 internal sealed class SiloReportService(
-    GrainId id, Silo host, ILoggerFactory loggers, SiloStore store, ObeliskActivations obelisks, LocalReplicas replicas, ILocalSiloDetails silo, IClusterMembershipService membership)
+    GrainId id, Silo host, ILoggerFactory loggers, SiloStore store, ObeliskActivations obelisks, LocalReplicas replicas, ILocalSiloDetails silo, IClusterMembershipService membership,
+    SiloMaintenance maintenance)
     : GrainService(id, host, loggers), ISiloReportService
 {
     public async Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica) =>
@@ -32,8 +33,10 @@ internal sealed class SiloReportService(
             }
         }
 
-        return Task.FromResult(new SiloLeadership([.. leaders], [.. followers]));
+        return Task.FromResult(new SiloLeadership([.. leaders], [.. followers], maintenance.Draining));
     }
+
+    public Task<SiloDrainResult> SetDrainingAsync(bool draining) => maintenance.SetDrainingAsync(draining, CancellationToken.None);
 
     public Task<SiloReport> GetReportAsync()
     {

@@ -84,6 +84,7 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<Replication.LeaderBalancing>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.LeaderBalancing>());
             builder.Services.AddSingleton<Replication.SiloDrain>();
+            builder.Services.AddSingleton<Replication.SiloMaintenance>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.SiloDrain>());
         }
 

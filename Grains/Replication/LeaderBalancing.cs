@@ -24,11 +24,12 @@ namespace Pyralog.Grains.Replication;
  * LeaderBalanceMoves per round (and, towards one silo, its share of that silo's deficit), so elections, restarts and
  * moves in progress settle first and producers keep their latency. A silo that is not Active (joining, or draining
  * on its way out) is never given a leadership, and a follower away from its home silo is never picked (it is about
- * to leave and would hand the leadership on).
+ * to leave and would hand the leadership on). A silo an operator drains (SiloMaintenance) is never given one either,
+ * and hands away every leadership it wins in an election, each round, without waiting for a second round.
  */
 internal sealed class LeaderBalancing(
     IClusterMembershipService membership, ILocalSiloDetails silo, LocalReplicas replicas, SiloReportClient reports,
-    IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeaderBalancing> logger)
+    SiloMaintenance maintenance, IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeaderBalancing> logger)
     : SiloWatch
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
@@ -51,7 +52,7 @@ internal sealed class LeaderBalancing(
                 {
                     var view = await ReadAsync(stopping);
                     var imbalanced = view is not null && view.CanHandOver();
-                    if (imbalanced && imbalancedBefore)
+                    if (imbalanced && (imbalancedBefore || view!.Draining))
                     {
                         await HandOverAsync(view!);
                         imbalanced = false; // the next round sees the result before acting again
@@ -115,7 +116,7 @@ internal sealed class LeaderBalancing(
             }
         }
 
-        return new LeadershipView(leaders, leaderships);
+        return new LeadershipView(leaders, leaderships, maintenance.Draining);
     }
 
     private async Task HandOverAsync(LeadershipView view)

@@ -14,9 +14,13 @@ internal sealed class LeadershipView
     private readonly int[] _otherLeaders;
     private readonly Dictionary<(ulong Log, int Partition), int>[] _followers;
 
+    // Invariant: _draining[i] when an operator drains other silo i: it is never handed a leadership.
+    private readonly bool[] _draining;
+
     /// <param name="leaders">The groups this silo leads (replica key, whether it is the metadata group's).</param>
     /// <param name="others">What every other active silo leads and follows.</param>
-    public LeadershipView(IReadOnlyList<(string Key, bool Metadata)> leaders, IReadOnlyList<SiloLeadership> others)
+    /// <param name="draining">Whether an operator drains this silo: it hands over every leadership it can.</param>
+    public LeadershipView(IReadOnlyList<(string Key, bool Metadata)> leaders, IReadOnlyList<SiloLeadership> others, bool draining = false)
     {
         ArgumentNullException.ThrowIfNull(leaders);
         ArgumentNullException.ThrowIfNull(others);
@@ -24,10 +28,13 @@ internal sealed class LeadershipView
         Leaders = [.. leaders.OrderBy(l => l.Key, StringComparer.Ordinal)];
         _otherLeaders = new int[others.Count];
         _followers = new Dictionary<(ulong, int), int>[others.Count];
+        _draining = new bool[others.Count];
+        Draining = draining;
         var total = Leaders.Count;
         for (var i = 0; i < others.Count; i++)
         {
             _otherLeaders[i] = others[i].Leaders.Length;
+            _draining[i] = others[i].Draining;
             total += _otherLeaders[i];
             _followers[i] = [];
             foreach (var key in others[i].Followers)
@@ -43,6 +50,9 @@ internal sealed class LeadershipView
         Mean = (double)total / Silos;
     }
 
+    /// <summary>Whether an operator drains this silo.</summary>
+    public bool Draining { get; }
+
     /// <summary>The groups this silo leads, by key.</summary>
     public IReadOnlyList<(string Key, bool Metadata)> Leaders { get; }
 
@@ -52,12 +62,15 @@ internal sealed class LeadershipView
     /// <summary>Leaderships per active silo.</summary>
     public double Mean { get; }
 
-    /// <summary>Whether this silo leads two or more groups than some silo holding a follower of one of them.</summary>
+    /// <summary>
+    /// Whether this silo leads two or more groups than some silo holding a follower of one of them (any group at all
+    /// while it drains), that silo not draining.
+    /// </summary>
     public bool CanHandOver()
     {
         for (var i = 0; i < _otherLeaders.Length; i++)
         {
-            if (Leaders.Count - _otherLeaders[i] >= 2 && FollowerOfMine(i, []) is not null)
+            if (!_draining[i] && (Draining || Leaders.Count - _otherLeaders[i] >= 2) && FollowerOfMine(i, []) is not null)
             {
                 return true;
             }
@@ -69,7 +82,8 @@ internal sealed class LeadershipView
     /// <summary>
     /// Up to <paramref name="maxMoves"/> hand-overs, each of one of this silo's leaderships to a follower on a silo
     /// leading at least two fewer groups (counted as the plan goes), the least loaded first; towards one silo at most
-    /// its share of its deficit below the mean among the silos that may hand to it.
+    /// its share of its deficit below the mean among the silos that may hand to it. A draining silo hands every
+    /// leadership it can, to the least loaded silos first; a draining silo is never a target.
     /// </summary>
     public List<(string Key, bool Metadata, int Replica)> PlanHandOvers(int maxMoves)
     {
@@ -95,7 +109,8 @@ internal sealed class LeadershipView
             (string Key, bool Metadata, int Replica)? pick = null;
             for (var i = 0; i < counts.Length; i++)
             {
-                if (caps[i] > 0 && mine - counts[i] >= 2 && (target < 0 || counts[i] < counts[target]) && FollowerOfMine(i, moved) is { } follower)
+                if (!_draining[i] && (Draining || (caps[i] > 0 && mine - counts[i] >= 2)) && (target < 0 || counts[i] < counts[target]) &&
+                    FollowerOfMine(i, moved) is { } follower)
                 {
                     target = i;
                     pick = follower;

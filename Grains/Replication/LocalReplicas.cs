@@ -48,6 +48,18 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
         }
     }
 
+    /// <summary>How many replicas active here lead their group.</summary>
+    public int LeaderCount()
+    {
+        var count = 0;
+        foreach (var (key, _) in _leading)
+        {
+            count += _active.ContainsKey(key) ? 1 : 0;
+        }
+
+        return count;
+    }
+
     /// <summary>Whether replica <paramref name="key"/>, active here, leads its group.</summary>
     public bool Leads(string key) => _leading.ContainsKey(key) && _active.ContainsKey(key);
 

@@ -60,55 +60,75 @@ internal sealed class SiloDrain(
         }
 
         var started = time.GetTimestamp();
-        var stuckFor = timing.TickInterval * timing.ElectionTicks * 2;
-
-        // Every replica seen leading during the drain, with its last answer.
-        var led = new Dictionary<string, LeadershipHandOff>(StringComparer.Ordinal);
-        long? stuckSince = null;
+        Dictionary<string, LeadershipHandOff> led;
         try
         {
-            while (true)
-            {
-                var left = timing.DrainTimeout - time.GetElapsedTime(started);
-                var answers = await AskAllAsync(left, cancellationToken).ConfigureAwait(false);
-                var unsettled = 0;
-                var moving = false;
-                foreach (var (key, answer) in answers)
-                {
-                    if (answer.Leads || led.ContainsKey(key))
-                    {
-                        led[key] = answer;
-                        if (!answer.Settled)
-                        {
-                            unsettled++;
-                            moving |= answer.To >= 0 || !answer.Leads;
-                        }
-                    }
-                }
-
-                if (unsettled == 0 || time.GetElapsedTime(started) >= timing.DrainTimeout)
-                {
-                    break;
-                }
-
-                stuckSince = moving ? null : stuckSince ?? time.GetTimestamp();
-                if (stuckSince is { } since && time.GetElapsedTime(since) >= stuckFor)
-                {
-                    break; // every replica still leading has had no one to hand to for two election timeouts
-                }
-
-                await Task.Delay(Recheck, time, cancellationToken).ConfigureAwait(false);
-            }
-
+            led = await HandOffAllAsync(timing.DrainTimeout, cancellationToken).ConfigureAwait(false);
             await AnnounceLeavingAsync(timing.DrainTimeout - time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning("The silo's stop was cancelled while its replicas handed off their leadership: {Count} still led here", led.Count(l => l.Value.Leads));
+            logger.LogWarning("The silo's stop was cancelled while its replicas handed off their leadership");
             return;
         }
 
         Report(led, time.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Hands off the leadership of every replica here, as a stop does, while the silo keeps running (an operator's drain
+    /// before maintenance: <see cref="SiloMaintenance"/>); returns how many replicas led and how many still lead.
+    /// </summary>
+    public async Task<(int Led, int StillLeading)> HandOffLeadershipAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var led = await HandOffAllAsync(timeout, cancellationToken).ConfigureAwait(false);
+        return (led.Count, replicas.LeaderCount());
+    }
+
+    /// <summary>
+    /// Sweeps the replicas here until none leads and every one that led has answered its appends, or
+    /// <paramref name="timeout"/> passes, or every replica still leading has had no one to hand to for two election
+    /// timeouts; returns every replica seen leading, with its last answer.
+    /// </summary>
+    private async Task<Dictionary<string, LeadershipHandOff>> HandOffAllAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var timing = options.Value.Replication;
+        var started = time.GetTimestamp();
+        var stuckFor = timing.TickInterval * timing.ElectionTicks * 2;
+        var led = new Dictionary<string, LeadershipHandOff>(StringComparer.Ordinal);
+        long? stuckSince = null;
+        while (true)
+        {
+            var left = timeout - time.GetElapsedTime(started);
+            var answers = await AskAllAsync(left, cancellationToken).ConfigureAwait(false);
+            var unsettled = 0;
+            var moving = false;
+            foreach (var (key, answer) in answers)
+            {
+                if (answer.Leads || led.ContainsKey(key))
+                {
+                    led[key] = answer;
+                    if (!answer.Settled)
+                    {
+                        unsettled++;
+                        moving |= answer.To >= 0 || !answer.Leads;
+                    }
+                }
+            }
+
+            if (unsettled == 0 || time.GetElapsedTime(started) >= timeout)
+            {
+                return led;
+            }
+
+            stuckSince = moving ? null : stuckSince ?? time.GetTimestamp();
+            if (stuckSince is { } since && time.GetElapsedTime(since) >= stuckFor)
+            {
+                return led; // every replica still leading has had no one to hand to for two election timeouts
+            }
+
+            await Task.Delay(Recheck, time, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private bool OtherSiloActive()

@@ -153,6 +153,8 @@ internal sealed class FakeGrains : IGrainFactory
         public Task<LogDescription> DescribeLogAsync(string name) => throw new NotSupportedException();
 
         public Task<PartitionDescription> DescribeMetadataGroupAsync() => throw new NotSupportedException();
+
+        public Task<SiloDrainResult> DrainSiloAsync(string silo, bool drain) => throw new NotSupportedException();
     }
 
     private sealed class Obelisk(FakeGrains grains) : IObeliskGrain

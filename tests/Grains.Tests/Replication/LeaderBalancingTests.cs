@@ -10,8 +10,8 @@ namespace Pyralog.Grains.Tests.Replication;
 
 /// <summary>
 /// Leader balancing on a real three-silo cluster: when one silo leads every partition, the others take leaderships
-/// over until every silo leads within one of the mean, and the partitions keep appending with nothing lost. Own cluster
-/// (balancing on, every two seconds).
+/// over until every silo leads within one of the mean, and the partitions keep appending with nothing lost; a drained
+/// silo leads nothing until it is undrained. Own cluster per test (balancing on, every two seconds).
 /// </summary>
 public sealed class LeaderBalancingTests : IAsyncLifetime
 {
@@ -66,6 +66,48 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
         await PartitionCalls.AppendToEachAsync(grains, log, "balanced", acked, unknown);
         await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    [Fact]
+    public async Task A_drained_silo_hands_off_every_leadership_gets_none_while_drained_and_gets_its_share_once_undrained()
+    {
+        var grains = _fixture.Cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync("drained", Partitions, 3);
+        await PartitionCalls.WaitForAsync(admin, log.Name, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every partition led");
+        var silo = _fixture.Cluster.SecondarySilos[0].SiloAddress;
+        var address = silo.ToParsableString();
+
+        var unknown = await Assert.ThrowsAsync<ArgumentException>(() => admin.DrainSiloAsync("127.0.0.9:1", true));
+        Assert.StartsWith("no active silo is '127.0.0.9:1' (by address, endpoint or name); active: ", unknown.Message);
+        Assert.Contains(address, unknown.Message);
+
+        // Named by its endpoint; it hands off everything it leads before the call returns.
+        var drained = await admin.DrainSiloAsync(silo.Endpoint.ToString(), true);
+        Assert.Equal(new SiloDrainResult(address, true, drained.Led, 0), drained);
+        var counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+        Assert.Equal(0, counts.GetValueOrDefault(address));
+
+        // Balancing evens the other two out and never hands the drained silo a leadership: 13 groups, 6 or 7 each.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!(counts.GetValueOrDefault(address) == 0 && counts.Count == 2 && counts.Values.All(c => c is 6 or 7)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not balanced over the two other silos within 60 s: {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
+            await Task.Delay(200);
+            counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+            Assert.Equal(0, counts.GetValueOrDefault(address));
+        }
+
+        // Undrained, it is given its share again.
+        var undrained = await admin.DrainSiloAsync(address, false);
+        Assert.Equal(new SiloDrainResult(address, false, 0, 0), undrained);
+        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!(counts.Count == 3 && counts.Values.All(c => c is 4 or 5)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not balanced again within 60 s: {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
+            await Task.Delay(200);
+            counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+        }
     }
 
     /// <summary>How many groups (the log's partitions and the metadata group) each silo leads, by silo.</summary>

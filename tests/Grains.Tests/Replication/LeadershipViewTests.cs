@@ -60,6 +60,27 @@ public sealed class LeadershipViewTests
     }
 
     [Fact]
+    public void A_draining_silo_hands_every_leadership_it_can_whatever_the_others_lead()
+    {
+        // Both others lead more than this one: no balancing reason, but a drain hands everything over, to the least
+        // loaded silo that follows the group first (counted as the plan goes; silo 2 follows only partitions 0 and 1).
+        var view = new LeadershipView(Leading(0, 3), [Following(1, 10, 3, leaders: 5), Following(2, 0, 2, leaders: 4)], draining: true);
+
+        Assert.True(view.CanHandOver());
+        Assert.Equal([("7/0/0", false, 2), ("7/1/0", false, 1), ("7/2/0", false, 1)], view.PlanHandOvers(maxMoves: 8));
+    }
+
+    [Fact]
+    public void A_draining_silo_is_never_handed_a_leadership()
+    {
+        // Silo 1 leads nothing but drains; silo 2 leads within one of this silo.
+        var view = new LeadershipView(Leading(0, 6), [Following(1, 0, 6) with { Draining = true }, Following(2, 0, 6, leaders: 5)]);
+
+        Assert.False(view.CanHandOver());
+        Assert.Empty(view.PlanHandOvers(maxMoves: 8));
+    }
+
+    [Fact]
     public void The_metadata_group_is_balanced_like_a_partition()
     {
         var view = new LeadershipView([("0/0/0", true), ("7/0/0", false)], [Following(1, 0, 0), new SiloLeadership([], ["0/0/1"])]);

@@ -1,0 +1,13 @@
+namespace Pyralog.Grains.Interfaces.Logs;
+
+/// <summary>
+/// What <see cref="IPyralogAdminGrain.DrainSiloAsync"/> did: the silo (its full address), whether it is now draining,
+/// how many of its replicas led when asked, and how many still lead (0 once every leadership was handed over).
+/// </summary>
+[GenerateSerializer, Immutable]
+[Alias("pyralog.SiloDrainResult")]
+public sealed record SiloDrainResult(
+    [property: Id(0)] string Silo,
+    [property: Id(1)] bool Draining,
+    [property: Id(2)] int Led,
+    [property: Id(3)] int StillLeading);
