@@ -25,6 +25,10 @@ internal static class SiloHttpEndpoint
     /// <summary>Meters exported: Orleans' own, the .NET runtime's (added by its instrumentation) and Pyralog's.</summary>
     public static readonly string[] Meters = ["Microsoft.Orleans", "Pyralog.*"];
 
+    /// <summary>Orleans' instruments updated on every grain message or request (wildcards), left out unless <see cref="SiloHostOptions.OrleansMessagingMetrics"/>.</summary>
+    public static readonly string[] OrleansPerMessageInstruments =
+        ["orleans-messaging-*", "orleans-gateway-*", "orleans-app-requests-*", "orleans-directory-lookups-*"];
+
     /// <summary>Activity sources traced: Orleans' grain calls (with activity propagation on) and Pyralog's.</summary>
     public static readonly string[] ActivitySources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Pyralog.*"];
 
@@ -58,6 +62,14 @@ internal static class SiloHttpEndpoint
             telemetry.WithMetrics(metrics =>
             {
                 metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter();
+                if (!host.OrleansMessagingMetrics)
+                {
+                    // A dropped instrument is not enabled at all, so Orleans skips its per-message work.
+                    foreach (var perMessage in OrleansPerMessageInstruments)
+                    {
+                        metrics.AddView(perMessage, MetricStreamConfiguration.Drop);
+                    }
+                }
                 if (host.OtlpEndpoint is { } otlp)
                 {
                     metrics.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));

@@ -65,6 +65,7 @@ public sealed class SiloHttpEndpointTests : IDisposable
         Assert.True(Sum(metrics, "pyralog_storage_write_amplification") >= 1, "the WAL alone writes each byte once");
         Assert.True(Sum(metrics, "pyralog_ids_issued_total") >= 1, "producer ids and incarnations are Scarab IDs");
         Assert.True(Sum(metrics, "orleans_catalog_activation_created_total") >= 5, "Orleans' own meter is exported");
+        Assert.DoesNotContain(metrics.Keys, k => k.StartsWith("orleans_messaging_", StringComparison.Ordinal) || k.StartsWith("orleans_app_requests_", StringComparison.Ordinal));
         Assert.Contains(metrics.Keys, k => k.StartsWith("dotnet_gc_", StringComparison.Ordinal));
 
         // The pages answer.
@@ -112,11 +113,15 @@ public sealed class SiloHttpEndpointTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_the_dashboard_the_endpoint_serves_metrics_and_health_only()
+    public async Task Without_the_dashboard_the_endpoint_serves_metrics_and_health_only_and_Orleans_messaging_metrics_when_asked()
     {
-        using var silo = await SiloProcess.StartAsync(_data, SiloProcess.FreePort(), SiloProcess.FreePort(), "--Silo:Dashboard", "false");
+        using var silo = await SiloProcess.StartAsync(
+            _data, SiloProcess.FreePort(), SiloProcess.FreePort(), "--Silo:Dashboard", "false", "--Silo:OrleansMessagingMetrics", "true");
         var url = $"http://127.0.0.1:{silo.HttpPort}";
-        Assert.Equal(HttpStatusCode.OK, await StatusAsync($"{url}/metrics"));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync($"{url}/health/ready")); // asks the metadata group: grain calls
+        var metrics = await ScrapeAsync(url);
+        Assert.True(Sum(metrics, "orleans_app_requests_latency_milliseconds_count") >= 1, "Orleans' per-request instruments are exported when asked for");
+        Assert.Contains(metrics.Keys, k => k.StartsWith("orleans_messaging_", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.OK, await StatusAsync($"{url}/health/live"));
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync($"{url}/dashboard/"));
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync($"{url}/pyralog"));
