@@ -31,35 +31,15 @@ internal static class ClusterCommand
         };
         drain.SetAction(async (result, cancellationToken) =>
         {
-            PyralogClientOptions options;
-            try
+            if (ReadOptions(connection, result, error) is not { } options)
             {
-                options = connection.Read(result);
-                options.Validate();
-            }
-            catch (ArgumentException e)
-            {
-                return LogSessions.ConnectFailure(e, error);
+                return ExitCodes.BadInput;
             }
 
-            SiloDrainResult answer;
-            try
+            var (answer, exit) = await AskAsync(() => drainer(options, result.GetValue(silo)!, !result.GetValue(undo), cancellationToken), error, cancellationToken);
+            if (answer is null)
             {
-                answer = await drainer(options, result.GetValue(silo)!, !result.GetValue(undo), cancellationToken);
-            }
-            catch (PyralogConnectionException e)
-            {
-                return LogSessions.ConnectFailure(e, error);
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                error.WriteLine("pyralog: interrupted");
-                return ExitCodes.Interrupted;
-            }
-            catch (Exception e)
-            {
-                error.WriteLine($"pyralog: {LogSessions.Describe(e)}");
-                return LogSessions.ExitCodeOf(e);
+                return exit;
             }
 
             if (!answer.Draining)
@@ -94,26 +74,15 @@ internal static class ClusterCommand
         };
         status.SetAction(async (result, cancellationToken) =>
         {
-            Client.Cluster.ClusterStatus report;
-            try
+            if (ReadOptions(connection, result, error) is not { } options)
             {
-                var options = connection.Read(result);
-                options.Validate();
-                report = await source(options, cancellationToken);
+                return ExitCodes.BadInput;
             }
-            catch (Exception e) when (e is ArgumentException or PyralogConnectionException)
+
+            var (report, exit) = await AskAsync(() => source(options, cancellationToken), error, cancellationToken);
+            if (report is null)
             {
-                return LogSessions.ConnectFailure(e, error);
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                error.WriteLine("pyralog: interrupted");
-                return ExitCodes.Interrupted;
-            }
-            catch (Exception e)
-            {
-                error.WriteLine($"pyralog: {LogSessions.Describe(e)}");
-                return LogSessions.ExitCodeOf(e);
+                return exit;
             }
 
             if (result.GetValue(format) == ClusterFormat.Json)
@@ -128,5 +97,45 @@ internal static class ClusterCommand
             return ExitCodes.Ok;
         });
         return status;
+    }
+
+    /// <summary>The connection options, or null after one line on <paramref name="error"/> naming what is wrong.</summary>
+    private static PyralogClientOptions? ReadOptions(ConnectionOptions connection, ParseResult result, TextWriter error)
+    {
+        try
+        {
+            var options = connection.Read(result);
+            options.Validate();
+            return options;
+        }
+        catch (ArgumentException e)
+        {
+            LogSessions.ConnectFailure(e, error);
+            return null;
+        }
+    }
+
+    /// <summary>Asks the cluster; a failure is one line on <paramref name="error"/> and its exit code (the answer then null).</summary>
+    private static async Task<(T? Answer, int Exit)> AskAsync<T>(Func<Task<T>> ask, TextWriter error, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            return (await ask(), ExitCodes.Ok);
+        }
+        catch (PyralogConnectionException e)
+        {
+            return (null, LogSessions.ConnectFailure(e, error));
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            error.WriteLine("pyralog: interrupted");
+            return (null, ExitCodes.Interrupted);
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"pyralog: {LogSessions.Describe(e)}");
+            return (null, LogSessions.ExitCodeOf(e));
+        }
     }
 }
