@@ -11,8 +11,9 @@ namespace Pyralog.Grains.Metadata;
 /// The metadata group's state as snapshot data (little-endian): magic "PMD", version, the next log id, the log count,
 /// per log (by id) its id, name (uint16 length, UTF-8), partitions, RF, state, settings (<see cref="LogSettingsCodec"/>)
 /// and incarnations (int32 partition count, -1 for none; per partition an int32 count and int64s), then a CRC-32C of
-/// everything before it. A snapshot travels between silos and lives on disk: decoding checks every length and value
-/// and throws rather than hand back part of a state.
+/// everything before it. A snapshot travels between silos and lives on disk: decoding checks the checksum, every length
+/// and what the state's own invariants promise (ids increasing below the next id, names unique), and throws rather than
+/// hand back part of a state. It checks no more: whatever applying commands can produce must decode again.
 /// </summary>
 internal static class MetadataSnapshotCodec
 {
@@ -119,18 +120,13 @@ internal static class MetadataSnapshotCodec
                 throw new InvalidDataException($"a metadata snapshot of {data.Length} bytes is damaged: the name of log {id} is not UTF-8", e);
             }
 
-            if (name.Length == 0 || !names.Add(name))
+            if (!names.Add(name))
             {
-                throw Damaged(data, $"log {id} has {(name.Length == 0 ? "an empty name" : $"the name '{name}' of another log")}");
+                throw Damaged(data, $"log {id} has the name '{name}' of another log");
             }
 
             var partitions = ReadInt32(body, ref at, $"the partitions of log {id}");
             var replicationFactor = ReadInt32(body, ref at, $"the replication factor of log {id}");
-            if (partitions < 1 || partitions > ReplicaGrainKey.MaxPartitions || replicationFactor < 1 || replicationFactor > ReplicaGrainKey.MaxReplicationFactor)
-            {
-                throw Damaged(data, $"log {id} has {partitions} partitions and RF {replicationFactor}");
-            }
-
             var state = (LogState)Take(body, ref at, 1, $"the state of log {id}")[0];
             if (!Enum.IsDefined(state))
             {
@@ -138,27 +134,23 @@ internal static class MetadataSnapshotCodec
             }
 
             var settings = LogSettingsCodec.Decode(Take(body, ref at, LogSettingsCodec.EncodedBytes, $"the settings of log {id}"));
-            if (!Enum.IsDefined(settings.Durability) || settings.MaxRecordBytes < 1)
-            {
-                throw Damaged(data, $"log {id} has the settings {settings.Describe()}");
-            }
-
             long[][]? incarnations = null;
             var incarnationPartitions = ReadInt32(body, ref at, $"the incarnation count of log {id}");
             if (incarnationPartitions != -1)
             {
-                if (incarnationPartitions != partitions)
+                // Checked against what is left before allocating: a damaged count must not allocate gigabytes.
+                if (incarnationPartitions < 0 || incarnationPartitions > (body.Length - at) / 4)
                 {
-                    throw Damaged(data, $"log {id} has {partitions} partitions but incarnations for {incarnationPartitions}");
+                    throw Damaged(data, $"log {id} has incarnations for {incarnationPartitions} partitions, more than its {body.Length - at} remaining bytes hold");
                 }
 
-                incarnations = new long[partitions][];
-                for (var p = 0; p < partitions; p++)
+                incarnations = new long[incarnationPartitions][];
+                for (var p = 0; p < incarnationPartitions; p++)
                 {
                     var replicas = ReadInt32(body, ref at, $"the replica count of partition {p} of log {id}");
-                    if (replicas != replicationFactor)
+                    if (replicas < 0 || replicas > (body.Length - at) / 8)
                     {
-                        throw Damaged(data, $"partition {p} of log {id} (RF {replicationFactor}) has {replicas} incarnations");
+                        throw Damaged(data, $"partition {p} of log {id} has {replicas} incarnations, more than its {body.Length - at} remaining bytes hold");
                     }
 
                     incarnations[p] = new long[replicas];
