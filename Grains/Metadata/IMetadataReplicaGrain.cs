@@ -18,4 +18,8 @@ public interface IMetadataReplicaGrain : IRaftReplicaGrain
     /// <exception cref="NotLeaderException">Not the leader.</exception>
     [Alias("QueryAsync")]
     Task<MetadataLog[]> QueryAsync();
+
+    /// <summary>Every log as this replica has applied them, without asking the leader: a follower's may lag (its status' <c>AppliedIndex</c> says how far it is).</summary>
+    [Alias("AppliedLogsAsync")]
+    Task<MetadataLog[]> AppliedLogsAsync();
 }

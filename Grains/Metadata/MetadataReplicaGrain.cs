@@ -39,11 +39,13 @@ internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetail
         return [.. _state.Logs];
     }
 
+    public Task<MetadataLog[]> AppliedLogsAsync() => Task.FromResult<MetadataLog[]>([.. _state.Logs]);
+
     public Task<ReplicaStatus> GetStatusAsync() => Task.FromResult(Status(0, 0, 0));
 
     protected override Task OnStorageOpenAsync(CancellationToken cancellationToken)
     {
-        _state = new MetadataState();
+        _state = MetadataState.Open(Storage);
         return Task.CompletedTask;
     }
 

@@ -6,16 +6,42 @@ using Pyralog.Storage.Native;
 namespace Pyralog.Grains.Metadata;
 
 /// <summary>
-/// The metadata group's state machine: logs by name and the next log id. Small and rebuilt at activation by
-/// replaying the group's log (no applied state is stored), so every replica derives the same ids in the same order.
+/// The metadata group's state machine: logs by name and the next log id. Every replica derives the same ids in the
+/// same order by applying the group's log. Nothing applied is stored beside the log: a replica rebuilds the state at
+/// activation from its snapshot (if any) and the entries after it. Every <see cref="SnapshotEveryEntries"/> applied
+/// entries it asks for the log to be compacted to its applied index, the snapshot being this whole state
+/// (<see cref="MetadataSnapshotCodec"/>), so neither the log nor a restart's replay grows without bound.
 /// </summary>
 internal sealed class MetadataState : IReplicaStateMachine
 {
+    /// <summary>
+    /// Applied entries between snapshots. Partitions compact when retention asks, with no count to follow; here a
+    /// snapshot is the whole state (logs are few, a few hundred bytes each without their incarnations), so taking one
+    /// every few hundred entries costs little and keeps a restart's replay and a lagging follower's catch-up short.
+    /// </summary>
+    public const int SnapshotEveryEntries = 256;
+
     // Invariant: ids are assigned in apply order from 1 and never reused (log 0 is the metadata group itself).
     private readonly Dictionary<string, MetadataLog> _logs = new(StringComparer.Ordinal);
+    private readonly int _snapshotEvery;
     private ulong _nextLogId = 1;
 
+    public MetadataState()
+        : this(SnapshotEveryEntries)
+    {
+    }
+
+    /// <summary>A state that asks for a snapshot every <paramref name="snapshotEvery"/> applied entries (tests take them sooner).</summary>
+    internal MetadataState(int snapshotEvery)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(snapshotEvery, 1);
+        _snapshotEvery = snapshotEvery;
+    }
+
     public long AppliedIndex { get; private set; }
+
+    /// <summary>The id the next created log gets.</summary>
+    public ulong NextLogId => _nextLogId;
 
     public IReadOnlyCollection<MetadataLog> Logs => _logs.Values;
 
@@ -35,8 +61,32 @@ internal sealed class MetadataState : IReplicaStateMachine
         return Apply(MetadataCommand.Decode(entry.Data.Span));
     }
 
-    public void Restore(RaftSnapshot snapshot) =>
-        throw new InvalidDataException("the metadata group never compacts its log, so no replica can be sent a snapshot of it");
+    /// <summary>The state of a replica whose Raft state <paramref name="storage"/> holds: its snapshot's, if it has one (the node then hands out the entries after it).</summary>
+    /// <exception cref="InvalidDataException">The stored snapshot is damaged.</exception>
+    public static MetadataState Open(ReplicaStorage storage)
+    {
+        var state = new MetadataState();
+        if (storage.Metadata.Snapshot is { Index: > 0 } snapshot)
+        {
+            state.Restore(snapshot);
+        }
+
+        return state;
+    }
+
+    /// <exception cref="InvalidDataException">The snapshot's data is damaged (the state is left as it was).</exception>
+    public void Restore(RaftSnapshot snapshot)
+    {
+        var (nextLogId, logs) = MetadataSnapshotCodec.Decode(snapshot.Data.Span);
+        _logs.Clear();
+        foreach (var log in logs)
+        {
+            _logs.Add(log.Info.Name, log);
+        }
+
+        _nextLogId = nextLogId;
+        AppliedIndex = snapshot.Index;
+    }
 
     public bool HasUnwritten => false;
 
@@ -46,7 +96,12 @@ internal sealed class MetadataState : IReplicaStateMachine
     {
     }
 
-    public (long Index, byte[] Data)? TakeCompaction(RaftSnapshot current) => null;
+    /// <summary>A snapshot at the applied index, once <see cref="SnapshotEveryEntries"/> entries were applied since <paramref name="current"/>.</summary>
+    public (long Index, byte[] Data)? TakeCompaction(RaftSnapshot current) =>
+        AppliedIndex - current.Index >= _snapshotEvery ? (AppliedIndex, EncodeSnapshot()) : null;
+
+    /// <summary>This state as snapshot data.</summary>
+    public byte[] EncodeSnapshot() => MetadataSnapshotCodec.Encode(_nextLogId, _logs.Values);
 
     private MetadataResult Apply(MetadataCommand command)
     {

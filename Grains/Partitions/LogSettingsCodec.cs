@@ -11,7 +11,8 @@ namespace Pyralog.Grains.Partitions;
 internal static class LogSettingsCodec
 {
     private const int LegacyBytes = 5;
-    private const int EncodedBytes = 21;
+    /// <summary>The length of what <see cref="Encode"/> writes.</summary>
+    public const int EncodedBytes = 21;
 
     public static byte[] Encode(LogSettings settings)
     {
@@ -23,21 +24,21 @@ internal static class LogSettingsCodec
         return buffer;
     }
 
-    public static LogSettings Decode(byte[] data)
+    public static LogSettings Decode(ReadOnlySpan<byte> data)
     {
         if (data.Length is not (LegacyBytes or EncodedBytes))
         {
             throw new InvalidDataException($"a replica's log settings record has {data.Length} bytes, not {EncodedBytes}");
         }
 
-        var settings = new LogSettings { Durability = (LogDurability)data[0], MaxRecordBytes = BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(1)) };
+        var settings = new LogSettings { Durability = (LogDurability)data[0], MaxRecordBytes = BinaryPrimitives.ReadInt32LittleEndian(data[1..]) };
         if (data.Length == LegacyBytes)
         {
             return settings;
         }
 
-        var ageMs = BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(5));
-        var bytes = BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(13));
+        var ageMs = BinaryPrimitives.ReadInt64LittleEndian(data[5..]);
+        var bytes = BinaryPrimitives.ReadInt64LittleEndian(data[13..]);
         return settings with
         {
             RetentionAge = ageMs < 0 ? null : TimeSpan.FromMilliseconds(ageMs),

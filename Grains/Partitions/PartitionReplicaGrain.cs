@@ -179,7 +179,6 @@ internal sealed class PartitionReplicaGrain(
         ThrowIfDeleted();
         return Task.FromResult(Status(_state.Epoch, _state.FirstOffset, _state.NextOffset) with
         {
-            SnapshotIndex = Driver?.Node.SnapshotIndex ?? Storage.Metadata.Snapshot.Index,
             RetainedBytes = _state.RetainedBytes,
         });
     }

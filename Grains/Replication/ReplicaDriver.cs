@@ -24,11 +24,12 @@ namespace Pyralog.Grains.Replication;
  * exact; only a timeout or a deactivation leaves an outcome unknown.
  *
  * Compaction: when applying asks for it (IReplicaStateMachine.TakeCompaction: a partition's retention moved its first
- * offset), the pass that applied it, with no Ready outstanding, has the node take the snapshot (CreateSnapshot: the
- * entries up to it leave the node's view, a follower that needs them is sent the snapshot) and queues one store
- * write: the snapshot record, the compacted metadata and the store log's prefix truncation (ReplicaStorage.Compact).
- * The entries it drops are applied, hence durable; writes complete in queue order, so a persist built before the
- * compaction never overwrites its metadata, and a crash before the write leaves the old snapshot with the whole log.
+ * offset, or the metadata group applied enough entries since its last snapshot), the pass that applied it, with no
+ * Ready outstanding, has the node take the snapshot (CreateSnapshot: the entries up to it leave the node's view, a
+ * follower that needs them is sent the snapshot) and queues one store write: the snapshot record, the compacted
+ * metadata and the store log's prefix truncation (ReplicaStorage.Compact). The entries it drops are applied, hence
+ * durable; writes complete in queue order, so a persist built before the compaction never overwrites its metadata,
+ * and a crash before the write leaves the old snapshot with the whole log.
  *
  * Quiescence: see RaftNode.Quiescence. The leader quiesces after a few idle ticks, marking its last heartbeats; a
  * follower that receives them with everything committed stops ticking too. Any input wakes a replica; a follower

@@ -296,6 +296,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
             CommitIndex = node?.CommitIndex ?? 0,
             AppliedIndex = node?.AppliedIndex ?? 0,
             LastIndex = node?.LastIndex ?? 0,
+            SnapshotIndex = node?.SnapshotIndex ?? Storage.Metadata.Snapshot.Index,
             Epoch = epoch,
             FirstOffset = firstOffset,
             NextOffset = nextOffset,

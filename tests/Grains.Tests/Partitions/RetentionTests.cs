@@ -152,7 +152,7 @@ public sealed class RetentionTests(RetentionClusterFixture fixture) : IClassFixt
     private IPartitionReplicaGrain[] Replicas(LogInfo log) =>
         [.. Enumerable.Range(0, log.ReplicationFactor).Select(r => fixture.Cluster.Client.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, r)))];
 
-    internal static async Task<ReplicaStatus[]> WaitAsync(IPartitionReplicaGrain[] replicas, Func<ReplicaStatus[], bool> condition, string what)
+    internal static async Task<ReplicaStatus[]> WaitAsync(IRaftReplicaGrain[] replicas, Func<ReplicaStatus[], bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)

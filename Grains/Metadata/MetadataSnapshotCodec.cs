@@ -1,0 +1,207 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Storage.Native.Hashing;
+
+namespace Pyralog.Grains.Metadata;
+
+/// <summary>
+/// The metadata group's state as snapshot data (little-endian): magic "PMD", version, the next log id, the log count,
+/// per log (by id) its id, name (uint16 length, UTF-8), partitions, RF, state, settings (<see cref="LogSettingsCodec"/>)
+/// and incarnations (int32 partition count, -1 for none; per partition an int32 count and int64s), then a CRC-32C of
+/// everything before it. A snapshot travels between silos and lives on disk: decoding checks the checksum, every length
+/// and what the state's own invariants promise (ids increasing below the next id, names unique), and throws rather than
+/// hand back part of a state. It checks no more: whatever applying commands can produce must decode again.
+/// </summary>
+internal static class MetadataSnapshotCodec
+{
+    private const byte Version = 1;
+    private static ReadOnlySpan<byte> Magic => "PMD"u8;
+
+    public static byte[] Encode(ulong nextLogId, IEnumerable<MetadataLog> logs)
+    {
+        var w = new ArrayBufferWriter<byte>(256);
+        w.Write(Magic);
+        w.Write([Version]);
+        WriteUInt64(w, nextLogId);
+        var sorted = logs.OrderBy(l => l.Info.Id).ToList();
+        WriteInt32(w, sorted.Count);
+        foreach (var log in sorted)
+        {
+            var info = log.Info;
+            WriteUInt64(w, info.Id);
+            var name = Encoding.UTF8.GetBytes(info.Name);
+            BinaryPrimitives.WriteUInt16LittleEndian(w.GetSpan(2), checked((ushort)name.Length));
+            w.Advance(2);
+            w.Write(name);
+            WriteInt32(w, info.Partitions);
+            WriteInt32(w, info.ReplicationFactor);
+            w.Write([(byte)info.State]);
+            w.Write(LogSettingsCodec.Encode(info.Settings));
+            if (log.Incarnations is not { } incarnations)
+            {
+                WriteInt32(w, -1);
+                continue;
+            }
+
+            WriteInt32(w, incarnations.Length);
+            foreach (var partition in incarnations)
+            {
+                WriteInt32(w, partition.Length);
+                foreach (var incarnation in partition)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), incarnation);
+                    w.Advance(8);
+                }
+            }
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(w.GetSpan(4), Crc32C.Compute(w.WrittenSpan));
+        w.Advance(4);
+        return w.WrittenSpan.ToArray();
+    }
+
+    /// <exception cref="InvalidDataException">The data is not a whole, intact metadata snapshot of this version (the message says what is wrong).</exception>
+    public static (ulong NextLogId, List<MetadataLog> Logs) Decode(ReadOnlySpan<byte> data)
+    {
+        const int fixedBytes = 3 + 1 + 8 + 4 + 4;
+        if (data.Length < fixedBytes)
+        {
+            throw Damaged(data, $"it is shorter than the {fixedBytes} bytes of an empty state");
+        }
+
+        if (!data[..3].SequenceEqual(Magic))
+        {
+            throw Damaged(data, "it does not start with the metadata snapshot magic \"PMD\"");
+        }
+
+        if (data[3] != Version)
+        {
+            throw Damaged(data, $"it is of version {data[3]}, not {Version}");
+        }
+
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]);
+        if (stored != Crc32C.Compute(data[..^4]))
+        {
+            throw Damaged(data, "its checksum does not match its content");
+        }
+
+        var body = data[..^4];
+        var at = 4;
+        var nextLogId = ReadUInt64(body, ref at, "the next log id");
+        var count = ReadInt32(body, ref at, "the log count");
+        if (count < 0 || (ulong)count >= nextLogId)
+        {
+            throw Damaged(data, $"it counts {count} logs with next log id {nextLogId}");
+        }
+
+        var logs = new List<MetadataLog>(Math.Min(count, 1024));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        ulong previousId = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var id = ReadUInt64(body, ref at, $"the id of log #{i}");
+            if (id <= previousId || id >= nextLogId)
+            {
+                throw Damaged(data, $"log #{i} has id {id}, not above {previousId} and below the next log id {nextLogId}");
+            }
+
+            previousId = id;
+            var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(Take(body, ref at, 2, $"the name length of log {id}"));
+            string name;
+            try
+            {
+                name = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(Take(body, ref at, nameLength, $"the name of log {id}"));
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidDataException($"a metadata snapshot of {data.Length} bytes is damaged: the name of log {id} is not UTF-8", e);
+            }
+
+            if (!names.Add(name))
+            {
+                throw Damaged(data, $"log {id} has the name '{name}' of another log");
+            }
+
+            var partitions = ReadInt32(body, ref at, $"the partitions of log {id}");
+            var replicationFactor = ReadInt32(body, ref at, $"the replication factor of log {id}");
+            var state = (LogState)Take(body, ref at, 1, $"the state of log {id}")[0];
+            if (!Enum.IsDefined(state))
+            {
+                throw Damaged(data, $"log {id} has the unknown state {(byte)state}");
+            }
+
+            var settings = LogSettingsCodec.Decode(Take(body, ref at, LogSettingsCodec.EncodedBytes, $"the settings of log {id}"));
+            long[][]? incarnations = null;
+            var incarnationPartitions = ReadInt32(body, ref at, $"the incarnation count of log {id}");
+            if (incarnationPartitions != -1)
+            {
+                // Checked against what is left before allocating: a damaged count must not allocate gigabytes.
+                if (incarnationPartitions < 0 || incarnationPartitions > (body.Length - at) / 4)
+                {
+                    throw Damaged(data, $"log {id} has incarnations for {incarnationPartitions} partitions, more than its {body.Length - at} remaining bytes hold");
+                }
+
+                incarnations = new long[incarnationPartitions][];
+                for (var p = 0; p < incarnationPartitions; p++)
+                {
+                    var replicas = ReadInt32(body, ref at, $"the replica count of partition {p} of log {id}");
+                    if (replicas < 0 || replicas > (body.Length - at) / 8)
+                    {
+                        throw Damaged(data, $"partition {p} of log {id} has {replicas} incarnations, more than its {body.Length - at} remaining bytes hold");
+                    }
+
+                    incarnations[p] = new long[replicas];
+                    for (var r = 0; r < replicas; r++)
+                    {
+                        incarnations[p][r] = BinaryPrimitives.ReadInt64LittleEndian(Take(body, ref at, 8, $"incarnation {r} of partition {p} of log {id}"));
+                    }
+                }
+            }
+
+            logs.Add(new MetadataLog(new LogInfo(id, name, partitions, replicationFactor, settings, state), incarnations));
+        }
+
+        if (at != body.Length)
+        {
+            throw Damaged(data, $"{body.Length - at} bytes follow its last log");
+        }
+
+        return (nextLogId, logs);
+    }
+
+    private static void WriteInt32(ArrayBufferWriter<byte> w, int value)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(w.GetSpan(4), value);
+        w.Advance(4);
+    }
+
+    private static void WriteUInt64(ArrayBufferWriter<byte> w, ulong value)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(w.GetSpan(8), value);
+        w.Advance(8);
+    }
+
+    private static int ReadInt32(ReadOnlySpan<byte> body, ref int at, string what) =>
+        BinaryPrimitives.ReadInt32LittleEndian(Take(body, ref at, 4, what));
+
+    private static ulong ReadUInt64(ReadOnlySpan<byte> body, ref int at, string what) =>
+        BinaryPrimitives.ReadUInt64LittleEndian(Take(body, ref at, 8, what));
+
+    private static ReadOnlySpan<byte> Take(ReadOnlySpan<byte> body, ref int at, int length, string what)
+    {
+        if (length > body.Length - at)
+        {
+            throw new InvalidDataException($"a metadata snapshot of {body.Length + 4} bytes is damaged: it ends inside {what} (at byte {at})");
+        }
+
+        var taken = body.Slice(at, length);
+        at += length;
+        return taken;
+    }
+
+    private static InvalidDataException Damaged(ReadOnlySpan<byte> data, string why) =>
+        new($"a metadata snapshot of {data.Length} bytes is damaged: {why}");
+}

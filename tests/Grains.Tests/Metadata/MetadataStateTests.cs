@@ -1,0 +1,187 @@
+using System.Buffers.Binary;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+using Pyralog.Storage.Native.Hashing;
+
+namespace Pyralog.Grains.Tests.Metadata;
+
+/// <summary>
+/// The metadata state's snapshot: it asks for one every <c>snapshotEvery</c> applied entries, the data restores exactly
+/// the same logs and next id (the state then applies what follows like any replica), and damaged data is refused with
+/// a message naming what is wrong, leaving the state as it was.
+/// </summary>
+public sealed class MetadataStateTests
+{
+    private const long Populated = 9;
+
+    [Fact]
+    public void A_snapshot_restores_the_same_logs_and_next_id_and_the_state_then_applies_what_follows()
+    {
+        var state = new MetadataState();
+        var index = Populate(state);
+        var snapshot = new RaftSnapshot(index, 3, ClusterConfig.Empty, state.EncodeSnapshot());
+
+        var restored = new MetadataState();
+        restored.Restore(snapshot);
+        Assert.Equal(index, restored.AppliedIndex);
+        Assert.Equal(state.NextLogId, restored.NextLogId);
+        AssertSameLogs(state.Logs, restored.Logs);
+
+        // Both go on alike: the next create gets the same id on each.
+        var next = MetadataCommand.Create("after", 2, 3, new LogSettings()).Encode();
+        var original = (MetadataResult)state.Apply(new LogEntry(index + 1, 3, EntryType.Normal, next))!;
+        var copy = (MetadataResult)restored.Apply(new LogEntry(index + 1, 3, EntryType.Normal, next))!;
+        Assert.Equal(original.Log!.Info, copy.Log!.Info);
+        Assert.Equal(7ul, copy.Log.Info.Id);
+        AssertSameLogs(state.Logs, restored.Logs);
+        Assert.Equal(state.EncodeSnapshot(), restored.EncodeSnapshot());
+    }
+
+    [Fact]
+    public void An_empty_state_round_trips()
+    {
+        var restored = new MetadataState();
+        restored.Restore(new RaftSnapshot(5, 1, ClusterConfig.Empty, new MetadataState().EncodeSnapshot()));
+        Assert.Empty(restored.Logs);
+        Assert.Equal(1ul, restored.NextLogId);
+        Assert.Equal(5, restored.AppliedIndex);
+    }
+
+    [Fact]
+    public void A_compaction_is_asked_for_every_snapshotEvery_applied_entries_at_the_applied_index()
+    {
+        var state = new MetadataState(snapshotEvery: 4);
+        var current = RaftSnapshot.Empty;
+        for (var i = 1; i <= 3; i++)
+        {
+            state.Apply(new LogEntry(i, 1, EntryType.Normal, MetadataCommand.Create($"l{i}", 1, 1, new LogSettings()).Encode()));
+            Assert.Null(state.TakeCompaction(current));
+        }
+
+        state.Apply(new LogEntry(4, 1, EntryType.Normal, ReadOnlyMemory<byte>.Empty)); // a no-op counts as an entry too
+        var compaction = state.TakeCompaction(current);
+        Assert.NotNull(compaction);
+        var (at, data) = compaction.Value;
+        Assert.Equal(4, at);
+        Assert.Equal(state.EncodeSnapshot(), data);
+
+        current = new RaftSnapshot(at, 1, ClusterConfig.Empty, data);
+        Assert.Null(state.TakeCompaction(current));
+        for (var i = 5; i <= 7; i++)
+        {
+            state.Apply(new LogEntry(i, 1, EntryType.Normal, new MetadataCommand { Kind = "delete", Name = $"l{i - 4}" }.Encode()));
+            Assert.Null(state.TakeCompaction(current));
+        }
+
+        state.Apply(new LogEntry(8, 1, EntryType.Normal, new MetadataCommand { Kind = "delete", Name = "absent" }.Encode()));
+        Assert.Equal(8, state.TakeCompaction(current)!.Value.Index);
+    }
+
+    [Fact]
+    public void Every_damaged_byte_and_every_short_prefix_is_refused_and_leaves_the_state_as_it_was()
+    {
+        var source = new MetadataState();
+        var index = Populate(source);
+        var data = source.EncodeSnapshot();
+        var target = new MetadataState();
+        Populate(target, prefix: "kept-");
+        var before = target.EncodeSnapshot();
+
+        for (var i = 0; i < data.Length; i++)
+        {
+            var damaged = (byte[])data.Clone();
+            damaged[i] ^= 0x10;
+            var e = Assert.Throws<InvalidDataException>(() => target.Restore(new RaftSnapshot(index, 1, ClusterConfig.Empty, damaged)));
+            Assert.StartsWith($"a metadata snapshot of {data.Length} bytes is damaged: ", e.Message);
+        }
+
+        for (var length = 0; length < data.Length; length++)
+        {
+            var e = Assert.Throws<InvalidDataException>(() => target.Restore(new RaftSnapshot(index, 1, ClusterConfig.Empty, data.AsMemory(0, length))));
+            Assert.StartsWith($"a metadata snapshot of {length} bytes is damaged: ", e.Message);
+        }
+
+        Assert.Equal(before, target.EncodeSnapshot());
+        Assert.Equal(Populated, target.AppliedIndex);
+    }
+
+    [Theory]
+    [InlineData("checksum", "its checksum does not match its content")]
+    [InlineData("version", "it is of version 2, not 1")]
+    [InlineData("magic", "it does not start with the metadata snapshot magic \"PMD\"")]
+    [InlineData("short", "it is shorter than the 20 bytes of an empty state")]
+    [InlineData("trailing", "2 bytes follow its last log")]
+    [InlineData("truncated-log", "it ends inside the name of log 1 (at byte 26)")]
+    public void Damage_is_named(string damage, string why)
+    {
+        var state = new MetadataState();
+        Populate(state);
+        var data = state.EncodeSnapshot();
+        switch (damage)
+        {
+            case "checksum":
+                data[^1] ^= 1;
+                break;
+            case "version":
+                data[3] = 2;
+                break;
+            case "magic":
+                data[0] = (byte)'X';
+                break;
+            case "short":
+                data = data[..19];
+                break;
+            case "trailing":
+                data = Resealed([.. data[..^4], 0, 0]);
+                break;
+            case "truncated-log":
+                data = Resealed(data[..27]); // the header, log 1's id and name length, one byte of its name
+                break;
+        }
+
+        var e = Assert.Throws<InvalidDataException>(() => new MetadataState().Restore(new RaftSnapshot(9, 1, ClusterConfig.Empty, data)));
+        Assert.Equal($"a metadata snapshot of {data.Length} bytes is damaged: {why}", e.Message);
+    }
+
+    /// <summary>Six logs (ids 1-6) with every kind of command applied, one deleted; returns the last index applied.</summary>
+    private static long Populate(MetadataState state, string prefix = "")
+    {
+        var commands = new[]
+        {
+            MetadataCommand.Create($"{prefix}orders", 3, 3, new LogSettings()),
+            MetadataCommand.Create($"{prefix}clicks", 8, 1, new LogSettings { Durability = LogDurability.OsCache, MaxRecordBytes = 4096 }),
+            MetadataCommand.Create($"{prefix}audit", 1, 2, new LogSettings { RetentionAge = TimeSpan.FromDays(7), RetentionBytes = 10L << 30 }),
+            MetadataCommand.Create($"{prefix}gone", 1, 1, new LogSettings()),
+            MetadataCommand.Create($"{prefix}ünïcode.name", 2, 2, new LogSettings()),
+            MetadataCommand.Create($"{prefix}last", 1, 1, new LogSettings()),
+            new MetadataCommand { Kind = "incarnations", LogId = 1, Incarnations = [[11, 12, 13], [21, 22, 23], [31, 32, 33]] },
+            new MetadataCommand { Kind = "activate", LogId = 1 },
+            new MetadataCommand { Kind = "delete", Name = $"{prefix}gone" },
+        };
+
+        for (var i = 0; i < commands.Length; i++)
+        {
+            state.Apply(new LogEntry(i + 1, 1, EntryType.Normal, commands[i].Encode()));
+        }
+
+        return commands.Length;
+    }
+
+    private static byte[] Resealed(byte[] withoutChecksum)
+    {
+        var data = new byte[withoutChecksum.Length + 4];
+        withoutChecksum.CopyTo(data, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(withoutChecksum.Length), Crc32C.Compute(withoutChecksum));
+        return data;
+    }
+
+    internal static void AssertSameLogs(IEnumerable<MetadataLog> expected, IEnumerable<MetadataLog> actual)
+    {
+        var e = expected.OrderBy(l => l.Info.Id).ToArray();
+        var a = actual.OrderBy(l => l.Info.Id).ToArray();
+        Assert.Equal(e.Select(l => l.Info), a.Select(l => l.Info));
+        Assert.Equal(e.Select(l => l.Incarnations is null ? "none" : string.Join("|", l.Incarnations.Select(p => string.Join(",", p)))),
+            a.Select(l => l.Incarnations is null ? "none" : string.Join("|", l.Incarnations.Select(p => string.Join(",", p)))));
+    }
+}
