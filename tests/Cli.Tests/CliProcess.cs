@@ -20,6 +20,23 @@ internal sealed partial class CliProcess : IDisposable
         _errorDone = PumpAsync(process.StandardError, _error);
     }
 
+    /// <summary>
+    /// The CLI as its own project built it (Cli/bin/{configuration}/{framework}/pyralog.dll). The copy in this test's
+    /// output does not run: the silo brings in ASP.NET Core's shared framework, so the build leaves out the
+    /// Microsoft.Extensions.Hosting the CLI loads from its own directory.
+    /// </summary>
+    private static string CliPath
+    {
+        get
+        {
+            var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            var configuration = framework.Parent!;
+            var root = configuration.Parent!.Parent!.Parent!.Parent!; // tests/Cli.Tests/bin/{configuration}/{framework}
+            var path = Path.Combine(root.FullName, "Cli", "bin", configuration.Name, framework.Name, "pyralog.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException($"the CLI is not built at {path}", path);
+        }
+    }
+
     public static CliProcess Start(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
@@ -29,7 +46,7 @@ internal sealed partial class CliProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pyralog.dll"));
+        info.ArgumentList.Add(CliPath);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
