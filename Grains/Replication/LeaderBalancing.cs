@@ -16,12 +16,13 @@ namespace Pyralog.Grains.Replication;
  * caught-up follower of one of its groups, hands that group's leadership to that follower (Raft leadership transfer:
  * the group stops taking proposals for about a round trip, so producers see a NotLeader redirect, never a failure).
  *
- * Why it converges without a coordinator: a hand-off goes only from a silo to one leading at least two fewer, so the
- * sum of squares of the silos' counts strictly drops with every hand-off, whatever the other silos do at the same time
- * (two silos handing to one may overshoot it, which the next rounds even out, still only downhill). It stops when no
- * pair of silos sharing a group differs by two or more: with every group on every silo (RF = silos) that is within one
+ * Why it converges without a coordinator: a hand-off goes only from a silo to one leading at least two fewer, so, taken
+ * alone, every hand-off lowers the sum of squares of the silos' counts. Silos plan on the same round's counts, so two
+ * may hand to one silo at once and overshoot it; each gives a silo at most its share of that silo's deficit below the
+ * mean, which keeps an overshoot small, and the next rounds move it back, again only downhill. It stops when no pair of
+ * silos sharing a group differs by two or more: with every group on every silo (RF = silos) that is within one
  * of the mean. A silo acts only on an imbalance it saw in two consecutive rounds, and hands over at most
- * LeaderBalanceMoves per round (and, towards one silo, its share of that silo's deficit), so elections, restarts and
+ * LeaderBalanceMoves per round, so elections, restarts and
  * moves in progress settle first and producers keep their latency. A silo that is not Active (joining, or draining
  * on its way out) is never given a leadership, and a follower away from its home silo is never picked (it is about
  * to leave and would hand the leadership on). A silo an operator drains (SiloMaintenance) is never given one either,

@@ -217,25 +217,8 @@ internal sealed class ReplicaDriver : IDisposable
             return 0;
         }
 
-        Wake();
         var to = _node.TransferCandidate();
-        if (to == 0)
-        {
-            return 0;
-        }
-
-        try
-        {
-            _node.TransferLeadership(to);
-        }
-        catch (Exception e)
-        {
-            Fail(e);
-            return 0;
-        }
-
-        Pump();
-        return to;
+        return to != 0 && StartTransfer(to) ? to : 0;
     }
 
     /// <summary>
@@ -245,11 +228,16 @@ internal sealed class ReplicaDriver : IDisposable
     public bool HandLeadershipTo(int replica)
     {
         var to = RaftId(replica);
-        if (_failure is not null || _disposed || _node.LeadTransferee != 0 || !_node.IsCaughtUpVoter(to))
-        {
-            return false;
-        }
+        return _failure is null && !_disposed && _node.LeadTransferee == 0 && _node.IsCaughtUpVoter(to) && StartTransfer(to);
+    }
 
+    /// <summary>
+    /// Starts a leadership transfer to voter <paramref name="to"/>. Wakes the driver first: a quiesced leader does not
+    /// tick, and a transfer that never times out would hold back proposals for good.
+    /// </summary>
+    private bool StartTransfer(long to)
+    {
+        Wake();
         try
         {
             _node.TransferLeadership(to);

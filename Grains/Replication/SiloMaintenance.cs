@@ -30,7 +30,8 @@ internal sealed class SiloMaintenance(SiloDrain drain, LocalReplicas replicas, I
             return new SiloDrainResult(address, false, 0, replicas.LeaderCount());
         }
 
-        var timeout = options.Value.Replication.DrainTimeout is { } t && t > TimeSpan.Zero ? t : DefaultHandOff;
+        var configured = options.Value.Replication.DrainTimeout;
+        var timeout = configured > TimeSpan.Zero ? configured : DefaultHandOff;
         var (led, stillLeading) = await drain.HandOffLeadershipAsync(timeout, cancellationToken).ConfigureAwait(false);
         logger.LogInformation(
             "Silo {Silo} is draining: {Led} replicas led here, {StillLeading} still lead; leader balancing gives it no leadership until it is undrained or restarts",
