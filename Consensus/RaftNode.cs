@@ -123,6 +123,9 @@ public sealed partial class RaftNode
 
     public long CommitIndex => _log.Committed;
 
+    /// <summary>Whether the configuration in force is committed (a leader accepts the next membership change only then).</summary>
+    public bool ConfigCommitted => _log.Meta.ConfigIndex <= _log.Committed;
+
     public long AppliedIndex => _log.Applied;
 
     public long LastIndex => _log.LastIndex;

@@ -28,13 +28,14 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
     public async Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time)
     {
         // Any replica answers from what it has applied; the first that answers will do.
-        for (var replica = 0; ; replica++)
+        var slots = log.ReplicaSlots(partition);
+        for (var i = 0; ; i++)
         {
             try
             {
-                return await client.Cluster.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, replica)).FindOffsetAsync(time);
+                return await client.Cluster.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, slots[i])).FindOffsetAsync(time);
             }
-            catch (Exception) when (replica + 1 < log.ReplicationFactor)
+            catch (Exception) when (i + 1 < slots.Length)
             {
             }
         }

@@ -8,19 +8,25 @@ namespace Pyralog.Client.Logs;
 /// </summary>
 internal sealed class CachedLog
 {
-    // Invariant: one slot per partition, each in 0..ReplicationFactor-1; read and written with Volatile.
+    // Invariant: one slot per partition, each a slot of that partition in Info; read and written with Volatile.
     private readonly int[] _leaders;
 
     public CachedLog(LogInfo info, long fetchedAt)
-        : this(info, fetchedAt, new int[info.Partitions])
+        : this(info, fetchedAt, null)
     {
     }
 
-    private CachedLog(LogInfo info, long fetchedAt, int[] leaders)
+    private CachedLog(LogInfo info, long fetchedAt, int[]? hints)
     {
         Info = info;
         FetchedAt = fetchedAt;
-        _leaders = leaders;
+        _leaders = new int[info.Partitions];
+        for (var p = 0; p < _leaders.Length; p++)
+        {
+            // A hint survives a refresh while its slot still holds a replica (a moved replica's slot is gone).
+            var hint = hints is null ? -1 : Volatile.Read(ref hints[p]);
+            _leaders[p] = info.HasReplica(p, hint) ? hint : info.NextReplica(p, -1);
+        }
     }
 
     public LogInfo Info { get; }
@@ -36,7 +42,7 @@ internal sealed class CachedLog
     /// <summary>Follows a NotLeader hint: the grain key of the leader the replica named.</summary>
     public void FollowHint(int partition, string leaderKey)
     {
-        if (ReplicaGrainKey.TryParse(leaderKey, out var key) && key.Log == Info.Id && key.Partition == partition && key.Replica < Info.ReplicationFactor)
+        if (ReplicaGrainKey.TryParse(leaderKey, out var key) && key.Log == Info.Id && key.Partition == partition && Info.HasReplica(partition, key.Replica))
         {
             Volatile.Write(ref _leaders[partition], key.Replica);
         }
@@ -44,5 +50,5 @@ internal sealed class CachedLog
 
     /// <summary>The replica in <paramref name="slot"/> did not answer: believe the next one leads (it redirects if not).</summary>
     public void Skip(int partition, int slot) =>
-        Interlocked.CompareExchange(ref _leaders[partition], (slot + 1) % Info.ReplicationFactor, slot);
+        Interlocked.CompareExchange(ref _leaders[partition], Info.NextReplica(partition, slot), slot);
 }

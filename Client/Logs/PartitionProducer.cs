@@ -557,7 +557,7 @@ internal sealed class PartitionProducer
         {
             await Task.Yield(); // started under _gate: never run the calls there
             var asks = new List<Task<ReplicaStatus>>();
-            for (var r = 0; r < cached.Info.ReplicationFactor; r++)
+            foreach (var r in cached.Info.ReplicaSlots(_partition))
             {
                 if (r != suspect)
                 {
@@ -601,7 +601,7 @@ internal sealed class PartitionProducer
             }
 
             var leader = newest.Role == ReplicaRole.Leader && ReplicaGrainKey.TryParse(newest.Key, out var key) ? key.Replica : newest.LeaderReplica;
-            return leader >= 0 && leader < cached.Info.ReplicationFactor && leader != suspect ? leader : -1;
+            return cached.Info.HasReplica(_partition, leader) && leader != suspect ? leader : -1;
         }
     }
 

@@ -15,6 +15,8 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
 
     private readonly ConsumerOptions _options = options;
     private readonly TimeProvider _time = metadata.Time;
+    // The log as last read: a replica move changes a partition's slots, so each round of failures takes the newest.
+    private CachedLog _cached = cached;
     private int _slot = cached.Leader(partition);
     private int _failures;
 
@@ -52,13 +54,13 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
     /// </summary>
     private async Task<ulong> LatestAsync(CancellationToken ct)
     {
-        var rf = cached.Info.ReplicationFactor;
         while (true)
         {
-            var statuses = new Task<ReplicaStatus>[rf];
-            for (var slot = 0; slot < rf; slot++)
+            var slots = _cached.Info.ReplicaSlots(partition);
+            var statuses = new Task<ReplicaStatus>[slots.Length];
+            for (var i = 0; i < slots.Length; i++)
             {
-                statuses[slot] = Replica(slot).GetStatusAsync().WaitAsync(_options.RequestTimeout, _time, ct);
+                statuses[i] = Replica(slots[i]).GetStatusAsync().WaitAsync(_options.RequestTimeout, _time, ct);
             }
 
             ulong? latest = null;
@@ -117,8 +119,8 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
             }
 
             await CheckLogAsync(failure).ConfigureAwait(false);
-            _slot = (_slot + 1) % cached.Info.ReplicationFactor;
-            if (_slot == cached.Leader(partition) || cached.Info.ReplicationFactor == 1)
+            _slot = _cached.Info.NextReplica(partition, _slot);
+            if (_slot == _cached.Leader(partition) || _cached.Info.ReplicaSlots(partition).Length == 1)
             {
                 await BackoffAsync(ct).ConfigureAwait(false); // every replica was tried: pause before the next round
             }
@@ -142,14 +144,19 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
     /// <summary>A replica that knows no such log may be a sign the log was deleted: the metadata group says.</summary>
     private async Task CheckLogAsync(Exception failure)
     {
-        if (failure is InvalidOperationException && await metadata.IsDeletedAsync(cached).ConfigureAwait(false))
+        if (failure is InvalidOperationException && await metadata.IsDeletedAsync(_cached).ConfigureAwait(false))
         {
-            throw new InvalidOperationException($"log '{cached.Info.Name}' was deleted", failure);
+            throw new InvalidOperationException($"log '{_cached.Info.Name}' was deleted", failure);
         }
 
-        if (failure is TimeoutException or OrleansException)
+        if (failure is TimeoutException or OrleansException or InvalidOperationException)
         {
-            metadata.RefreshInBackground(cached.Info.Name);
+            metadata.RefreshInBackground(_cached.Info.Name); // a silo lost, or a slot gone by a replica move
+        }
+
+        if (metadata.TryGet(_cached.Info.Name, out var latest) && latest.Info.Id == _cached.Info.Id)
+        {
+            _cached = latest;
         }
     }
 
@@ -160,5 +167,5 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
     }
 
     private IPartitionReplicaGrain Replica(int slot) =>
-        metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(partition, slot));
+        metadata.Grains.GetGrain<IPartitionReplicaGrain>(_cached.Info.ReplicaKey(partition, slot));
 }

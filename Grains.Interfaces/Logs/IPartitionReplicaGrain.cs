@@ -64,4 +64,24 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// <summary>Drops this replica's data on this silo (the log was deleted) and deactivates (internal).</summary>
     [Alias("DeleteAsync")]
     Task DeleteAsync();
+
+    /// <summary>
+    /// Leader: adds incarnation <paramref name="incarnation"/> of slot <paramref name="replica"/> as a learner promoted
+    /// once caught up (replica moves, internal); null when done or proposed, else why not yet.
+    /// </summary>
+    /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    [Alias("AddReplicaAsync")]
+    Task<string?> AddReplicaAsync(int replica, long incarnation);
+
+    /// <summary>Leader: removes slot <paramref name="replica"/> from the group (replica moves, internal); null when done or proposed, else why not yet.</summary>
+    /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    [Alias("RemoveReplicaAsync")]
+    Task<string?> RemoveReplicaAsync(int replica);
+
+    /// <summary>
+    /// Drops this replica's data and deactivates if it is no longer a slot of its partition (a move replaced it);
+    /// returns whether it did (replica moves, internal).
+    /// </summary>
+    [Alias("RetireAsync")]
+    Task<bool> RetireAsync();
 }

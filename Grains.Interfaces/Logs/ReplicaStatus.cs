@@ -39,4 +39,10 @@ public sealed record ReplicaStatus
 
     /// <summary>Record bytes (encoded batches) the replica retains, from <see cref="FirstOffset"/> to <see cref="NextOffset"/>.</summary>
     [Id(15)] public ulong RetainedBytes { get; init; }
+
+    /// <summary>The learners of the group's configuration as this replica knows it, per replica slot (0 = the slot has no learner).</summary>
+    [Id(16)] public long[] LearnerIncarnations { get; init; } = [];
+
+    /// <summary>Whether the configuration this replica knows is committed (a leader's: the group's membership is settled).</summary>
+    [Id(17)] public bool ConfigCommitted { get; init; }
 }

@@ -7,8 +7,10 @@ namespace Pyralog.Grains.Metadata;
 /// <summary>
 /// One change to the metadata group's state, as the data of a Raft entry (JSON: a few per log's lifetime, so
 /// readability beats size). Kinds: <c>create</c> (name, shape, settings) assigns the next log id; <c>incarnations</c>
-/// records the founding incarnations of every replica (first writer wins); <c>activate</c> marks the log usable;
-/// <c>delete</c> removes it.
+/// records the founding incarnations of every replica (first writer wins); <c>homes</c> records the silo of every
+/// replica (first writer wins); <c>activate</c> marks the log usable; <c>delete</c> removes it. A replica move takes
+/// <c>move</c> (slot <see cref="To"/> of <see cref="Partition"/> gets its home at <see cref="Silo"/> beside slot
+/// <see cref="From"/>), then <c>moved</c> (slot From is gone) or <c>abandon-move</c> (slot To is gone again).
 /// </summary>
 internal sealed record MetadataCommand
 {
@@ -33,6 +35,21 @@ internal sealed record MetadataCommand
     public long? RetentionBytes { get; init; }
 
     public long[][]? Incarnations { get; init; }
+
+    /// <summary>A <c>homes</c> command's silo endpoints, per partition, per slot.</summary>
+    public string[][]? Homes { get; init; }
+
+    /// <summary>The partition a move command is about.</summary>
+    public int Partition { get; init; }
+
+    /// <summary>The slot a move replaces.</summary>
+    public int From { get; init; }
+
+    /// <summary>The slot a move adds.</summary>
+    public int To { get; init; }
+
+    /// <summary>The endpoint of the silo a <c>move</c> sends the replica to.</summary>
+    public string? Silo { get; init; }
 
     /// <summary>The settings a <c>create</c> command carries.</summary>
     public LogSettings Settings() => new()

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Placement;
 using Pyralog.Storage.Native.Hashing;
 
 namespace Pyralog.Grains.Metadata;
@@ -10,14 +11,16 @@ namespace Pyralog.Grains.Metadata;
 /// <summary>
 /// The metadata group's state as snapshot data (little-endian): magic "PMD", version, the next log id, the log count,
 /// per log (by id) its id, name (uint16 length, UTF-8), partitions, RF, state, settings (<see cref="LogSettingsCodec"/>)
-/// and incarnations (int32 partition count, -1 for none; per partition an int32 count and int64s), then a CRC-32C of
-/// everything before it. A snapshot travels between silos and lives on disk: decoding checks the checksum, every length
+/// and incarnations (int32 partition count, -1 for none; per partition an int32 count and int64s), since version 2 its
+/// homes (int32 silo count, -1 for none; per silo a uint16 length and UTF-8 endpoint; int32 length and the per-slot
+/// bytes of <see cref="ReplicaHomes"/>; int64 version) and moves (int32 count; per move partition, from, to as int32s),
+/// then a CRC-32C of everything before it. Version 1 (no homes) still decodes. A snapshot travels between silos and lives on disk: decoding checks the checksum, every length
 /// and what the state's own invariants promise (ids increasing below the next id, names unique), and throws rather than
 /// hand back part of a state. It checks no more: whatever applying commands can produce must decode again.
 /// </summary>
 internal static class MetadataSnapshotCodec
 {
-    private const byte Version = 1;
+    private const byte Version = 2;
     private static ReadOnlySpan<byte> Magic => "PMD"u8;
 
     public static byte[] Encode(ulong nextLogId, IEnumerable<MetadataLog> logs)
@@ -40,21 +43,14 @@ internal static class MetadataSnapshotCodec
             WriteInt32(w, info.ReplicationFactor);
             w.Write([(byte)info.State]);
             w.Write(LogSettingsCodec.Encode(info.Settings));
-            if (log.Incarnations is not { } incarnations)
+            WriteIncarnations(w, log.Incarnations);
+            WriteHomes(w, log.Homes);
+            WriteInt32(w, log.Moves?.Length ?? 0);
+            foreach (var move in log.Moves ?? [])
             {
-                WriteInt32(w, -1);
-                continue;
-            }
-
-            WriteInt32(w, incarnations.Length);
-            foreach (var partition in incarnations)
-            {
-                WriteInt32(w, partition.Length);
-                foreach (var incarnation in partition)
-                {
-                    BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), incarnation);
-                    w.Advance(8);
-                }
+                WriteInt32(w, move.Partition);
+                WriteInt32(w, move.From);
+                WriteInt32(w, move.To);
             }
         }
 
@@ -77,9 +73,10 @@ internal static class MetadataSnapshotCodec
             throw Damaged(data, "it does not start with the metadata snapshot magic \"PMD\"");
         }
 
-        if (data[3] != Version)
+        var version = data[3];
+        if (version is not (1 or Version))
         {
-            throw Damaged(data, $"it is of version {data[3]}, not {Version}");
+            throw Damaged(data, $"it is of version {version}, not 1 or {Version}");
         }
 
         var stored = BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]);
@@ -161,7 +158,32 @@ internal static class MetadataSnapshotCodec
                 }
             }
 
-            logs.Add(new MetadataLog(new LogInfo(id, name, partitions, replicationFactor, settings, state), incarnations));
+            ReplicaHomes? homes = null;
+            ReplicaMove[]? moves = null;
+            if (version >= 2)
+            {
+                homes = ReadHomes(data, body, ref at, id, partitions);
+                var moveCount = ReadInt32(body, ref at, $"the move count of log {id}");
+                if (moveCount < 0 || moveCount > (body.Length - at) / 12 || (moveCount > 0 && homes is null))
+                {
+                    throw Damaged(data, $"log {id} has {moveCount} moves, more than its {body.Length - at} remaining bytes hold or without homes");
+                }
+
+                for (var m = 0; m < moveCount; m++)
+                {
+                    var move = new ReplicaMove(
+                        ReadInt32(body, ref at, $"move {m} of log {id}"), ReadInt32(body, ref at, $"move {m} of log {id}"), ReadInt32(body, ref at, $"move {m} of log {id}"));
+                    if (homes!.Home(move.Partition, move.From) is null || homes.Home(move.Partition, move.To) is null)
+                    {
+                        throw Damaged(data, $"log {id} moves slot {move.From} to slot {move.To} of partition {move.Partition}, which are not both homed");
+                    }
+
+                    moves = [.. moves ?? [], move];
+                }
+            }
+
+            var info = new LogInfo(id, name, partitions, replicationFactor, settings, state) { SlotMasks = homes?.SlotMasks() };
+            logs.Add(new MetadataLog(info, incarnations, homes, moves));
         }
 
         if (at != body.Length)
@@ -170,6 +192,99 @@ internal static class MetadataSnapshotCodec
         }
 
         return (nextLogId, logs);
+    }
+
+    private static void WriteIncarnations(ArrayBufferWriter<byte> w, long[][]? incarnations)
+    {
+        if (incarnations is null)
+        {
+            WriteInt32(w, -1);
+            return;
+        }
+
+        WriteInt32(w, incarnations.Length);
+        foreach (var partition in incarnations)
+        {
+            WriteInt32(w, partition.Length);
+            foreach (var incarnation in partition)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), incarnation);
+                w.Advance(8);
+            }
+        }
+    }
+
+    private static void WriteHomes(ArrayBufferWriter<byte> w, ReplicaHomes? homes)
+    {
+        if (homes is null)
+        {
+            WriteInt32(w, -1);
+            return;
+        }
+
+        WriteInt32(w, homes.Silos.Length);
+        foreach (var silo in homes.Silos)
+        {
+            var bytes = Encoding.UTF8.GetBytes(silo);
+            BinaryPrimitives.WriteUInt16LittleEndian(w.GetSpan(2), checked((ushort)bytes.Length));
+            w.Advance(2);
+            w.Write(bytes);
+        }
+
+        WriteInt32(w, homes.Homes.Length);
+        w.Write(homes.Homes);
+        BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), homes.Version);
+        w.Advance(8);
+    }
+
+    private static ReplicaHomes? ReadHomes(ReadOnlySpan<byte> data, ReadOnlySpan<byte> body, ref int at, ulong id, int partitions)
+    {
+        var siloCount = ReadInt32(body, ref at, $"the home silo count of log {id}");
+        if (siloCount == -1)
+        {
+            return null;
+        }
+
+        if (siloCount < 0 || siloCount > byte.MaxValue || siloCount > (body.Length - at) / 2)
+        {
+            throw Damaged(data, $"log {id} has {siloCount} home silos, over 255 or more than its {body.Length - at} remaining bytes hold");
+        }
+
+        var silos = new string[siloCount];
+        for (var i = 0; i < siloCount; i++)
+        {
+            var length = BinaryPrimitives.ReadUInt16LittleEndian(Take(body, ref at, 2, $"the length of home silo {i} of log {id}"));
+            silos[i] = Encoding.UTF8.GetString(Take(body, ref at, length, $"home silo {i} of log {id}"));
+        }
+
+        var length7 = ReadInt32(body, ref at, $"the homes length of log {id}");
+        if (length7 != (long)partitions * ReplicaGrainKey.MaxReplicationFactor)
+        {
+            throw Damaged(data, $"log {id} has {length7} home bytes for {partitions} partitions (not {ReplicaGrainKey.MaxReplicationFactor} per partition)");
+        }
+
+        var homes = Take(body, ref at, length7, $"the homes of log {id}").ToArray();
+        var named = new bool[siloCount];
+        foreach (var home in homes)
+        {
+            if (home > siloCount)
+            {
+                throw Damaged(data, $"log {id} names home silo {home} of {siloCount}");
+            }
+
+            if (home != 0)
+            {
+                named[home - 1] = true;
+            }
+        }
+
+        if (Array.IndexOf(named, false) is var unnamed and >= 0)
+        {
+            throw Damaged(data, $"log {id} lists home silo {silos[unnamed]}, which no replica names");
+        }
+
+        var version = BinaryPrimitives.ReadInt64LittleEndian(Take(body, ref at, 8, $"the homes version of log {id}"));
+        return new ReplicaHomes { Silos = silos, Homes = homes, Version = version };
     }
 
     private static void WriteInt32(ArrayBufferWriter<byte> w, int value)

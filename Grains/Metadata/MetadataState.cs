@@ -1,5 +1,6 @@
 using Pyralog.Consensus;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Placement;
 using Pyralog.Grains.Replication;
 using Pyralog.Storage.Native;
 
@@ -154,6 +155,34 @@ internal sealed class MetadataState : IReplicaStateMachine
                 return new MetadataResult(log, null);
             }
 
+            case "homes":
+            {
+                if (Find(command.LogId) is not { } log)
+                {
+                    return new MetadataResult(null, $"log {command.LogId} no longer exists");
+                }
+
+                if (log.Homes is null)
+                {
+                    if (command.Homes is not { } endpoints || endpoints.Length != log.Info.Partitions ||
+                        endpoints.Any(p => p.Length != log.Info.ReplicationFactor))
+                    {
+                        return new MetadataResult(log, $"homes for log {command.LogId} must name {log.Info.ReplicationFactor} silos for each of its {log.Info.Partitions} partitions");
+                    }
+
+                    log = WithHomes(log, ReplicaHomes.Of(endpoints), log.Moves);
+                }
+
+                return new MetadataResult(log, null);
+            }
+
+            case "move":
+                return Move(command);
+
+            case "moved":
+            case "abandon-move":
+                return EndMove(command);
+
             case "delete":
                 return _logs.Remove(command.Name!, out var removed)
                     ? new MetadataResult(removed, null)
@@ -162,6 +191,71 @@ internal sealed class MetadataState : IReplicaStateMachine
             default:
                 return new MetadataResult(null, $"unknown metadata command '{command.Kind}'");
         }
+    }
+
+    /// <summary>Starts a move: slot To gets its home at Silo beside slot From (idempotent while the same move runs).</summary>
+    private MetadataResult Move(MetadataCommand command)
+    {
+        if (Find(command.LogId) is not { } log)
+        {
+            return new MetadataResult(null, $"log {command.LogId} no longer exists");
+        }
+
+        var (p, from, to, silo) = (command.Partition, command.From, command.To, command.Silo);
+        if (log.Homes is not { } homes || p < 0 || p >= log.Info.Partitions || silo is null)
+        {
+            return new MetadataResult(log, $"log {log.Info.Name} has no partition {p} with recorded homes to move a replica of");
+        }
+
+        if (log.MoveIn(p) is { } running)
+        {
+            return running == new ReplicaMove(p, from, to) && homes.Home(p, to) == silo
+                ? new MetadataResult(log, null)
+                : new MetadataResult(log, $"partition {p} of log {log.Info.Name} is already moving slot {running.From} to slot {running.To}");
+        }
+
+        if (homes.Home(p, from) is null || to < 0 || to >= ReplicaGrainKey.MaxReplicationFactor || homes.Home(p, to) is not null)
+        {
+            return new MetadataResult(log, $"partition {p} of log {log.Info.Name} cannot move slot {from} to slot {to}: slots {string.Join(",", log.Info.ReplicaSlots(p))} hold replicas");
+        }
+
+        if (homes.SlotOn(p, silo) >= 0)
+        {
+            return new MetadataResult(log, $"partition {p} of log {log.Info.Name} already has a replica on {silo}");
+        }
+
+        log = WithHomes(log, homes.With(p, to, silo), [.. log.Moves ?? [], new ReplicaMove(p, from, to)]);
+        return new MetadataResult(log, null);
+    }
+
+    /// <summary>Ends a move: "moved" drops slot From (the move is done), "abandon-move" drops slot To (idempotent once ended).</summary>
+    private MetadataResult EndMove(MetadataCommand command)
+    {
+        if (Find(command.LogId) is not { } log)
+        {
+            return new MetadataResult(null, $"log {command.LogId} no longer exists");
+        }
+
+        var move = new ReplicaMove(command.Partition, command.From, command.To);
+        var gone = command.Kind == "moved" ? move.From : move.To;
+        if (log.MoveIn(move.Partition) != move || log.Homes is not { } homes)
+        {
+            return log.Homes?.Home(move.Partition, gone) is null
+                ? new MetadataResult(log, null)
+                : new MetadataResult(log, $"partition {move.Partition} of log {log.Info.Name} is not moving slot {move.From} to slot {move.To}");
+        }
+
+        var moves = log.Moves!.Where(m => m != move).ToArray();
+        log = WithHomes(log, homes.With(move.Partition, gone, null), moves.Length == 0 ? null : moves);
+        return new MetadataResult(log, null);
+    }
+
+    private MetadataLog WithHomes(MetadataLog log, ReplicaHomes homes, ReplicaMove[]? moves)
+    {
+        homes = homes with { Version = AppliedIndex };
+        log = log with { Info = log.Info with { SlotMasks = homes.SlotMasks() }, Homes = homes, Moves = moves };
+        _logs[log.Info.Name] = log;
+        return log;
     }
 
     private MetadataLog? Find(ulong id)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Placement;
 
 namespace Pyralog.Grains.Metadata;
 
@@ -16,13 +17,16 @@ namespace Pyralog.Grains.Metadata;
  * first configuration). If a majority of the group lost its data at once, the group is gone — beyond what RF 3
  * survives — and a new, empty one is founded.
  *
- * Creating a log takes three commits, each idempotent, so a creation interrupted anywhere is finished by a retry:
- * "create" assigns the id (or returns the existing log of the same shape), "incarnations" records every replica's
- * founding incarnation (first writer wins; replicas are prepared before it), and after every partition's replicas were
- * told to bootstrap with exactly those incarnations, "activate".
+ * Creating a log takes four commits, each idempotent, so a creation interrupted anywhere is finished by a retry:
+ * "create" assigns the id (or returns the existing log of the same shape), "homes" records the silo of every replica
+ * (by the placement rule over the active silos; first writer wins), "incarnations" records every replica's founding
+ * incarnation (first writer wins; replicas are prepared before it, placed from this silo, which knows the homes), and
+ * after every partition's replicas were told to bootstrap with exactly those incarnations, "activate".
  */
 [Reentrant]
-internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options, ILogger<PyralogAdminGrain> logger) : Grain, IPyralogAdminGrain
+internal sealed partial class PyralogAdminGrain(
+    IOptions<PyralogOptions> options, IClusterMembershipService membership, ReplicaHomeTable homes, ILogger<PyralogAdminGrain> logger)
+    : Grain, IPyralogAdminGrain, IMetadataAdminGrain
 {
     private static readonly TimeSpan LeaderSearchTimeout = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan StatusTimeout = TimeSpan.FromSeconds(2);
@@ -82,6 +86,12 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
         }
 
         var info = log.Info;
+        if (log.Homes is null)
+        {
+            log = Checked(await CommitAsync(new MetadataCommand { Kind = "homes", LogId = info.Id, Homes = PlaceReplicas(info) }), name);
+        }
+
+        homes.Learn(info.Id, log.Homes);
         if (log.Incarnations is null)
         {
             var prepared = new Task<ReplicaPrepared>[info.Partitions * info.ReplicationFactor];
@@ -123,6 +133,36 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
         return log.Info;
     }
 
+    /// <summary>Where the replicas of a new log live: per partition, the silos the placement rule gives its slots over the active silos.</summary>
+    private string[][] PlaceReplicas(LogInfo info)
+    {
+        var active = new List<SiloAddress>();
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active)
+            {
+                active.Add(member.SiloAddress);
+            }
+        }
+
+        if (active.Count == 0)
+        {
+            active.Add(membership.CurrentSnapshot.Members.Keys.First()); // unreachable while this grain runs on an active silo
+        }
+
+        var placed = new string[info.Partitions][];
+        for (var p = 0; p < placed.Length; p++)
+        {
+            placed[p] = Array.ConvertAll(ReplicaPlacementDirector.PlaceGroup(info.Id, p, info.ReplicationFactor, active), s => s.Endpoint.ToString());
+        }
+
+        return placed;
+    }
+
+    public Task<MetadataLog[]> GetMetadataLogsAsync() => QueryAsync();
+
+    public Task<MetadataResult> CommitMetadataAsync(byte[] command) => AtLeaderAsync(replica => replica.ProposeAsync(command));
+
     public async Task DeleteLogAsync(string name)
     {
         ValidateName(name);
@@ -136,7 +176,7 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
         var drops = new List<Task>();
         for (var p = 0; p < info.Partitions; p++)
         {
-            for (var r = 0; r < info.ReplicationFactor; r++)
+            foreach (var r in info.ReplicaSlots(p))
             {
                 drops.Add(Replica(info, p, r).DeleteAsync());
             }
@@ -177,22 +217,23 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
             replicas[r] = MetadataReplica(r);
         }
 
-        return DescribeGroupAsync(0, replicas);
+        return DescribeGroupAsync(0, replicas, [.. Enumerable.Range(0, _metadataReplicas)]);
     }
 
     private Task<PartitionDescription> DescribePartitionAsync(LogInfo info, int partition)
     {
-        var replicas = new IRaftReplicaGrain[info.ReplicationFactor];
-        for (var r = 0; r < replicas.Length; r++)
+        var slots = info.ReplicaSlots(partition);
+        var replicas = new IRaftReplicaGrain[slots.Length];
+        for (var i = 0; i < replicas.Length; i++)
         {
-            replicas[r] = Replica(info, partition, r);
+            replicas[i] = Replica(info, partition, slots[i]);
         }
 
-        return DescribeGroupAsync(partition, replicas);
+        return DescribeGroupAsync(partition, replicas, slots);
     }
 
-    /// <summary>One Raft group as its replicas report it, slot by slot (<paramref name="replicas"/>[r] is slot r).</summary>
-    private static async Task<PartitionDescription> DescribeGroupAsync(int partition, IRaftReplicaGrain[] replicas)
+    /// <summary>One Raft group as its replicas report it, slot by slot (<paramref name="replicas"/>[i] is slot <paramref name="slots"/>[i]).</summary>
+    private static async Task<PartitionDescription> DescribeGroupAsync(int partition, IRaftReplicaGrain[] replicas, int[] slots)
     {
         var statuses = new Task<ReplicaStatus>[replicas.Length];
         for (var r = 0; r < replicas.Length; r++)
@@ -228,12 +269,12 @@ internal sealed partial class PyralogAdminGrain(IOptions<PyralogOptions> options
                 var s = statuses[r].Result;
                 silos.Add(s.Silo);
                 var lag = leader is null || s.NextOffset >= leader.NextOffset ? 0 : leader.NextOffset - s.NextOffset;
-                described[r] = new ReplicaDescription(r, key, s.Silo, RoleInGroup(s, r, leader), s.NextOffset, lag, null);
+                described[r] = new ReplicaDescription(slots[r], key, s.Silo, RoleInGroup(s, slots[r], leader), s.NextOffset, lag, null);
             }
             else
             {
                 var error = statuses[r].Exception?.GetBaseException().Message ?? "no answer";
-                described[r] = new ReplicaDescription(r, key, "", ReplicaRole.None, 0, 0, error);
+                described[r] = new ReplicaDescription(slots[r], key, "", ReplicaRole.None, 0, 0, error);
             }
         }
 

@@ -207,15 +207,33 @@ internal sealed class PartitionReplicaGrain(
         _retentionTimer = null;
         Driver?.Dispose();
         Deleted = true; // calls still reaching this activation before it goes answer that the log is gone
-        using var write = new WriteBatch();
-        Storage.DeleteAll(write);
-        if (write.Count > 0)
-        {
-            await Store.WriteAsync(write);
-        }
-
+        await DropDataAsync(tombstone: true);
         Logger.LogInformation("Replica {Key} dropped its data: the log was deleted", Key);
         DeactivateOnIdle();
+    }
+
+    public async Task<bool> RetireAsync()
+    {
+        if (Deleted)
+        {
+            return true;
+        }
+
+        if (!await Replicas.IsRetiredAsync(new ReplicaGrainKey(LogId, Partition, Replica)))
+        {
+            return false; // still a slot of its partition: its data stays
+        }
+
+        SetTicking(false);
+        _retentionTimer?.Dispose();
+        _retentionTimer = null;
+        Driver?.Dispose();
+        Deleted = true; // calls still reaching this activation before it goes answer that it is gone
+        Retired = true;
+        await DropDataAsync(tombstone: false);
+        Logger.LogInformation("Replica {Key} dropped its data: it moved to another silo", Key);
+        DeactivateOnIdle();
+        return true;
     }
 
     protected override async Task OnStorageOpenAsync(CancellationToken cancellationToken)
@@ -467,10 +485,11 @@ internal sealed class PartitionReplicaGrain(
         {
             if (log.Id == LogId)
             {
-                if (Partition >= log.Partitions || Replica >= log.ReplicationFactor)
+                if (!log.HasReplica(Partition, Replica))
                 {
-                    throw new InvalidOperationException(
-                        $"log '{log.Name}' has {log.Partitions} partitions of {log.ReplicationFactor} replicas; there is no replica {Key}");
+                    throw new InvalidOperationException(Partition < log.Partitions
+                        ? $"log '{log.Name}' has no replica {Key}: partition {Partition}'s replicas are in slots {string.Join(",", log.ReplicaSlots(Partition))}"
+                        : $"log '{log.Name}' has {log.Partitions} partitions; there is no replica {Key}");
                 }
 
                 await SaveSettingsAsync(log.Settings);

@@ -7,9 +7,16 @@ using Orleans.Runtime.Placement;
 namespace Pyralog.Grains.Placement;
 
 /// <summary>
-/// Places a Raft replica grain on the silo its slot ranks first, by rendezvous hashing over the compatible silos.
+/// Places a Raft replica grain on its home: for a partition's replica, the silo the metadata group recorded for its
+/// slot (<see cref="ReplicaHomes"/>); for the metadata group's own replicas, and for logs without recorded homes, the
+/// silo its slot ranks first by rendezvous hashing over the silos.
 /// </summary>
 /// <remarks>
+/// <para><b>Recorded homes.</b> When a log is created its homes are computed by the rule below over the active silos
+/// and recorded in the metadata group; from then on only a replica move changes them. So a silo that joins changes no
+/// replica's place (the rule alone would name it home for some replicas, whose data are elsewhere), and replicas
+/// reach a joining silo only by moves. When a home silo is down the replica is placed, as below, on a live silo that
+/// is no other slot's home, and returns home when its silo is back.</para>
 /// <para><b>Rule.</b> Each silo gets a weight per slot, the XxHash64 (seed 0) of the bytes of (log, partition, slot,
 /// silo endpoint). Slot 0 takes the silo with the highest weight for slot 0; slot r takes the highest-weight silo for
 /// slot r among those slots 0..r−1 did not take; with n silos, slot r ≥ n shares slot (r mod n)'s silo. A slot depends
@@ -41,10 +48,12 @@ namespace Pyralog.Grains.Placement;
 /// <para>Placement hints (request context, migration) are ignored: where a replica belongs is decided by the rule
 /// alone. Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
 /// </remarks>
-public sealed class ReplicaPlacementDirector(IClusterMembershipService membership) : IPlacementDirector
+public sealed class ReplicaPlacementDirector(IClusterMembershipService membership, IServiceProvider services) : IPlacementDirector
 {
+    private readonly ReplicaHomeTable? _homes = services.GetService(typeof(ReplicaHomeTable)) as ReplicaHomeTable;
+
     /// <inheritdoc />
-    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var grainKey = target.GrainIdentity.Key.ToString();
         if (!ReplicaGrainKey.TryParse(grainKey, out var key))
@@ -55,13 +64,51 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
         }
 
         var live = context.GetCompatibleSilos(target);
+
+        // A partition's replicas live where the metadata group recorded their homes; the metadata group's own
+        // replicas (log 0) cannot ask it, and follow the rule.
+        if (key.Log != 0 && _homes is not null && await _homes.GetAsync(key.Log, key.Partition, key.Replica, Replication.ReplicaTiming.HomesWait) is { } homes &&
+            homes.Home(key.Partition, key.Replica) is not null)
+        {
+            return Place(key, homes, live);
+        }
+
         var known = new List<SiloAddress>(live);
         foreach (var member in membership.CurrentSnapshot.Members.Values)
         {
             known.Add(member.SiloAddress);
         }
 
-        return Task.FromResult(Place(key, live, known));
+        return Place(key, live, known);
+    }
+
+    /// <summary>
+    /// The silo for <paramref name="key"/>'s replica by its recorded home: that silo when it is live; otherwise the live
+    /// silo the slot ranks first among those that are not the home of another slot of the partition (then any), so
+    /// a replica whose silo is down does not push a live sibling off the silo that holds the sibling's data.
+    /// </summary>
+    public static SiloAddress Place(ReplicaGrainKey key, ReplicaHomes homes, IReadOnlyCollection<SiloAddress> live)
+    {
+        var candidates = Candidates(live);
+        var own = homes.Home(key.Partition, key.Replica);
+        foreach (var c in candidates)
+        {
+            if (c.Silo.Endpoint.ToString() == own)
+            {
+                return c.Silo;
+            }
+        }
+
+        var siblings = new HashSet<string>(StringComparer.Ordinal);
+        for (var slot = 0; slot < ReplicaGrainKey.MaxReplicationFactor; slot++)
+        {
+            if (slot != key.Replica && homes.Home(key.Partition, slot) is { } home)
+            {
+                siblings.Add(home);
+            }
+        }
+
+        return Best(key, candidates, c => !siblings.Contains(c.Silo.Endpoint.ToString())) ?? Best(key, candidates, _ => true)!;
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace Pyralog.Grains.Replication;
 /// The replica grains active on this silo, for the silo-wide watchers that wake them (<see cref="ReplicaWakeups"/>)
 /// or send them home (<see cref="ReplicaHomecoming"/>), and where each replica's home is.
 /// </summary>
-internal sealed class LocalReplicas(IClusterMembershipService membership, ILocalSiloDetails silo, IGrainFactory grains)
+internal sealed class LocalReplicas(IClusterMembershipService membership, ILocalSiloDetails silo, IGrainFactory grains, ReplicaHomeTable homes)
 {
     // Invariant: exactly the replica grains whose activation on this silo has opened its storage and not yet
     // deactivated; key → true for the metadata group's.
@@ -71,34 +71,77 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
         : grains.GetGrain<IPartitionReplicaGrain>(key);
 
     /// <summary>
-    /// The silo that holds the data of replica <paramref name="key"/> (its home by <see cref="ReplicaPlacementDirector.Home"/>)
-    /// when that silo is active and is not this one; null when the replica is home here or its home is down.
+    /// Whether replica <paramref name="key"/> of a partition is no longer a slot of its partition: the metadata group
+    /// records homes for its log and none for its slot (a replica move removed it from its group). Asks the metadata
+    /// group when this silo's copy says so, since a move may have added the slot since.
+    /// </summary>
+    public async Task<bool> IsRetiredAsync(ReplicaGrainKey key)
+    {
+        if (key.Log == 0)
+        {
+            return false;
+        }
+
+        if (homes.TryGet(key.Log, out var known) && known.Home(key.Partition, key.Replica) is not null)
+        {
+            return false;
+        }
+
+        var read = await homes.GetAsync(key.Log, key.Partition, key.Replica, ReplicaTiming.HomesWait);
+        return read is not null && read.Home(key.Partition, key.Replica) is null;
+    }
+
+    /// <summary>
+    /// The silo that holds the data of replica <paramref name="key"/> (its recorded home, <see cref="ReplicaHomes"/>; by
+    /// <see cref="ReplicaPlacementDirector.Home"/> for the metadata group and logs without recorded homes) when that
+    /// silo is active and is not this one; null when the replica is home here, its home is down, or it has none.
     /// </summary>
     public SiloAddress? LiveHomeElsewhere(ReplicaGrainKey key) => LiveHomeElsewhere(key, membership.CurrentSnapshot);
 
     /// <inheritdoc cref="LiveHomeElsewhere(ReplicaGrainKey)"/>
     public SiloAddress? LiveHomeElsewhere(ReplicaGrainKey key, ClusterMembershipSnapshot snapshot)
     {
-        var known = new List<SiloAddress>(snapshot.Members.Count);
-        foreach (var member in snapshot.Members.Values)
+        string? recorded = null;
+        if (key.Log != 0 && homes.TryGet(key.Log, out var logHomes))
         {
-            known.Add(member.SiloAddress);
+            recorded = logHomes.Home(key.Partition, key.Replica);
+            if (recorded is null)
+            {
+                return null; // no longer a slot of its partition (moved away): it has no home to go to
+            }
         }
 
-        var home = ReplicaPlacementDirector.Home(key, known);
-        if (home.Endpoint.Equals(silo.SiloAddress.Endpoint))
+        SiloAddress? home = null;
+        if (recorded is null)
+        {
+            var known = new List<SiloAddress>(snapshot.Members.Count);
+            foreach (var member in snapshot.Members.Values)
+            {
+                known.Add(member.SiloAddress);
+            }
+
+            home = ReplicaPlacementDirector.Home(key, known);
+            if (home.Endpoint.Equals(silo.SiloAddress.Endpoint))
+            {
+                return null;
+            }
+        }
+        else if (recorded == silo.SiloAddress.Endpoint.ToString())
         {
             return null;
         }
 
+        SiloAddress? newest = null;
         foreach (var member in snapshot.Members.Values)
         {
-            if (member.Status == SiloStatus.Active && member.SiloAddress.Equals(home))
+            var at = member.SiloAddress;
+            if (member.Status == SiloStatus.Active && (home is null ? at.Endpoint.ToString() == recorded : at.Equals(home)) &&
+                (newest is null || at.Generation > newest.Generation))
             {
-                return home;
+                newest = at;
             }
         }
 
-        return null;
+        return newest;
     }
 }

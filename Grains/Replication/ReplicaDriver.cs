@@ -252,6 +252,28 @@ internal sealed class ReplicaDriver : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Leader: proposes one single-server membership change (a replica move); returns null when it was accepted, else
+    /// why not (not the leader, a change or transfer pending, not a valid change).
+    /// </summary>
+    public string? ChangeMembership(ConfigChange change)
+    {
+        if (_failure is not null || _disposed)
+        {
+            return "the replica stopped after a failure";
+        }
+
+        Wake();
+        var result = _node.ProposeMembershipChange(change);
+        if (!result.Accepted)
+        {
+            return $"{result.Status}: {result.Error}";
+        }
+
+        Pump();
+        return null;
+    }
+
     /// <summary>Proposes one entry; completes with the state machine's answer once it is applied here.</summary>
     /// <exception cref="NotLeaderException">Not the leader, or a transfer is running.</exception>
     public Task<object?> ProposeAsync(ReadOnlyMemory<byte> data, string replicaKey, Func<int, string> keyOfReplica)

@@ -6,6 +6,7 @@ using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Storage.Native;
 
 namespace Pyralog.Grains.Replication;
 
@@ -73,8 +74,13 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
 
     protected ReplicaDriver? Driver { get; private set; }
 
-    /// <summary>True when this replica's log was deleted (its tombstone is all it keeps here).</summary>
+    /// <summary>True when this replica's log was deleted (its tombstone is all it keeps here), or the replica moved away.</summary>
     protected bool Deleted { get; set; }
+
+    /// <summary>True when <see cref="Deleted"/> because the replica moved to another silo (its log lives on).</summary>
+    protected bool Retired { get; set; }
+
+    protected LocalReplicas Replicas => _replicas;
 
     protected IReplicaStateMachine Machine { get; private set; } = null!;
 
@@ -98,6 +104,14 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         }
 
         Storage = await ReplicaStorage.OpenAsync(Store, storeLog);
+        if (!IsMetadata && await _replicas.IsRetiredAsync(parsed))
+        {
+            // Moved away (removed from its group, its slot without a home): whatever it left here is garbage, and an
+            // activation must not rejoin it under a fresh incarnation.
+            await DropDataAsync(tombstone: false);
+            throw new InvalidOperationException($"replica {Key} is not part of its partition any more (it was moved away): no slot {Replica} in partition {Partition} of log {LogId}");
+        }
+
         if (Storage.HardState.Incarnation == 0)
         {
             var id = await GrainFactory.GetGrain<IObeliskGrain>(0).NextAsync();
@@ -248,7 +262,9 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     {
         if (Deleted)
         {
-            throw new InvalidOperationException($"no log has id {LogId} (it was deleted): replica {Key} does not exist");
+            throw new InvalidOperationException(Retired
+                ? $"replica {Key} is not part of its partition any more (it was moved away)"
+                : $"no log has id {LogId} (it was deleted): replica {Key} does not exist");
         }
     }
 
@@ -282,6 +298,17 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         return true;
     }
 
+    /// <summary>Drops everything this replica keeps on this silo (see <see cref="ReplicaStorage.DeleteAll"/>).</summary>
+    protected async Task DropDataAsync(bool tombstone)
+    {
+        using var write = new WriteBatch();
+        Storage.DeleteAll(write, tombstone);
+        if (write.Count > 0)
+        {
+            await Store.WriteAsync(write);
+        }
+    }
+
     protected ReplicaStatus Status(ulong epoch, ulong firstOffset, ulong nextOffset)
     {
         var node = Driver?.Node;
@@ -301,25 +328,98 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
             FirstOffset = firstOffset,
             NextOffset = nextOffset,
             Quiesced = Driver?.Quiesced ?? true,
-            VoterIncarnations = node is null ? [] : VoterIncarnations(node.Config),
+            VoterIncarnations = node is null ? [] : Incarnations(node.Config.Voters),
+            LearnerIncarnations = node is null ? [] : Incarnations(node.Config.Learners),
+            ConfigCommitted = node?.ConfigCommitted ?? false,
         };
     }
 
-    private static long[] VoterIncarnations(ClusterConfig config)
+    private static long[] Incarnations(IReadOnlyList<Member> members)
     {
         var slots = 0;
-        foreach (var v in config.Voters)
+        foreach (var m in members)
         {
-            slots = Math.Max(slots, ReplicaDriver.Replica(v.Id) + 1);
+            slots = Math.Max(slots, ReplicaDriver.Replica(m.Id) + 1);
         }
 
         var incarnations = new long[slots];
-        foreach (var v in config.Voters)
+        foreach (var m in members)
         {
-            incarnations[ReplicaDriver.Replica(v.Id)] = v.Incarnation;
+            incarnations[ReplicaDriver.Replica(m.Id)] = m.Incarnation;
         }
 
         return incarnations;
+    }
+
+    /// <summary>
+    /// Leader: adds incarnation <paramref name="incarnation"/> of replica slot <paramref name="replica"/> to the group as
+    /// a learner the leader promotes once it has caught up (the first step of a replica move); null when that is done or
+    /// proposed, else why not yet.
+    /// </summary>
+    /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    public Task<string?> AddReplicaAsync(int replica, long incarnation)
+    {
+        var node = LeaderNode();
+        var id = ReplicaDriver.RaftId(replica);
+        if (node.Config.TryGetMember(id, out var member, out _))
+        {
+            // Another incarnation in the slot (the target silo lost it): replace it, as any rejoin does.
+            return Task.FromResult(member.Incarnation == incarnation
+                ? null
+                : Driver!.ChangeMembership(new ConfigChange(ConfigChangeType.Rejoin, new Member(id, incarnation))));
+        }
+
+        var refused = Driver!.ChangeMembership(new ConfigChange(ConfigChangeType.AddLearner, new Member(id, incarnation, AutoPromote: true)));
+        if (refused is null)
+        {
+            Logger.LogInformation("Replica {Key} adds replica {Replica} (incarnation {Incarnation}) to its group as a learner", Key, replica, incarnation);
+        }
+
+        return Task.FromResult(refused);
+    }
+
+    /// <summary>
+    /// Leader: removes replica slot <paramref name="replica"/> from the group (the last step of a replica move); null when
+    /// it is not a member or its removal was proposed, else why not yet. A leader asked to remove itself hands its
+    /// leadership to a caught-up voter first.
+    /// </summary>
+    /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    public Task<string?> RemoveReplicaAsync(int replica)
+    {
+        var node = LeaderNode();
+        var id = ReplicaDriver.RaftId(replica);
+        if (!node.Config.TryGetMember(id, out var member, out _))
+        {
+            return Task.FromResult<string?>(null);
+        }
+
+        if (id == node.Id)
+        {
+            var to = Driver!.HandOffLeadership();
+            return Task.FromResult<string?>(to == 0
+                ? "the leader is the replica to remove and none of its voters is caught up to take over"
+                : $"the leader is the replica to remove: it hands its leadership to replica {ReplicaDriver.Replica(to)} first");
+        }
+
+        var refused = Driver!.ChangeMembership(new ConfigChange(ConfigChangeType.Remove, member));
+        if (refused is null)
+        {
+            Logger.LogInformation("Replica {Key} removes replica {Replica} from its group", Key, replica);
+        }
+
+        return Task.FromResult(refused);
+    }
+
+    private RaftNode LeaderNode()
+    {
+        var node = Driver?.Node;
+        if (node is not { Role: RaftRole.Leader })
+        {
+            var leader = node is null ? -1 : ReplicaDriver.Replica(node.Leader);
+            throw new NotLeaderException(Key, leader < 0 || leader == Replica ? null : Peer(leader).GetPrimaryKeyString());
+        }
+
+        return node;
     }
 
     /// <summary>Opens the state machine over the storage just opened (at activation and after a bootstrap).</summary>

@@ -205,7 +205,8 @@ internal sealed class ReplicaStorage : IRaftStorage
     }
 
     /// <summary>Adds the deletion of everything this replica stored to <paramref name="write"/> (its log emptied, its keys deleted).</summary>
-    public void DeleteAll(WriteBatch write)
+    /// <summary>Drops everything this replica keeps; with <paramref name="tombstone"/> leaves a mark that its log was deleted.</summary>
+    public void DeleteAll(WriteBatch write, bool tombstone)
     {
         var bounds = _store.GetLogBounds(StoreLog);
         if (!bounds.IsEmpty)
@@ -219,7 +220,10 @@ internal sealed class ReplicaStorage : IRaftStorage
             write.Delete(keys.Key);
         }
 
-        write.Put(ReplicaKv.Key(StoreLog, ReplicaKv.Deleted), [1]);
+        if (tombstone)
+        {
+            write.Put(ReplicaKv.Key(StoreLog, ReplicaKv.Deleted), [1]);
+        }
     }
 
     private static int EstimateBytes(LogEntry[] entries)

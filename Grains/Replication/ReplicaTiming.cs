@@ -7,6 +7,9 @@ namespace Pyralog.Grains.Replication;
 /// </summary>
 public sealed class ReplicaTiming
 {
+    /// <summary>How long a placement or activation waits for the metadata group to say where a replica lives.</summary>
+    internal static readonly TimeSpan HomesWait = TimeSpan.FromSeconds(2);
+
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(30);
 
     public int ElectionTicks { get; set; } = 10;

@@ -37,6 +37,12 @@ internal sealed class LostAnswers(IGrainFactory inner) : ReplicaWrappingGrainFac
 
         public Task DeleteAsync() => inner.DeleteAsync();
 
+        public Task<string?> AddReplicaAsync(int replica, long incarnation) => inner.AddReplicaAsync(replica, incarnation);
+
+        public Task<string?> RemoveReplicaAsync(int replica) => inner.RemoveReplicaAsync(replica);
+
+        public Task<bool> RetireAsync() => inner.RetireAsync();
+
         public Task<ReplicaStatus> GetStatusAsync() => Answer(inner.GetStatusAsync());
 
         public Task DeliverAsync(RaftEnvelope envelope) => inner.DeliverAsync(envelope);

@@ -21,6 +21,12 @@ internal abstract class PassThroughReplica(IPartitionReplicaGrain inner) : IPart
 
     public Task DeleteAsync() => inner.DeleteAsync();
 
+    public Task<string?> AddReplicaAsync(int replica, long incarnation) => inner.AddReplicaAsync(replica, incarnation);
+
+    public Task<string?> RemoveReplicaAsync(int replica) => inner.RemoveReplicaAsync(replica);
+
+    public Task<bool> RetireAsync() => inner.RetireAsync();
+
     public Task<ReplicaStatus> GetStatusAsync() => inner.GetStatusAsync();
 
     public Task DeliverAsync(RaftEnvelope envelope) => inner.DeliverAsync(envelope);

@@ -200,6 +200,12 @@ internal sealed class FakeGrains : IGrainFactory
 
         public Task DeleteAsync() => throw new NotSupportedException();
 
+        public Task<string?> AddReplicaAsync(int replica, long incarnation) => throw new NotSupportedException();
+
+        public Task<string?> RemoveReplicaAsync(int replica) => throw new NotSupportedException();
+
+        public Task<bool> RetireAsync() => throw new NotSupportedException();
+
         public Task<ReplicaStatus> GetStatusAsync() =>
             grains.OnStatus is { } status ? status(key) : throw new NotSupportedException();
 

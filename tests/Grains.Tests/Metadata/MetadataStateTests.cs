@@ -13,7 +13,7 @@ namespace Pyralog.Grains.Tests.Metadata;
 /// </summary>
 public sealed class MetadataStateTests
 {
-    private const long Populated = 9;
+    private const long Populated = 14;
 
     [Fact]
     public void A_snapshot_restores_the_same_logs_and_next_id_and_the_state_then_applies_what_follows()
@@ -36,6 +36,53 @@ public sealed class MetadataStateTests
         Assert.Equal(7ul, copy.Log.Info.Id);
         AssertSameLogs(state.Logs, restored.Logs);
         Assert.Equal(state.EncodeSnapshot(), restored.EncodeSnapshot());
+    }
+
+    [Fact]
+    public void A_move_adds_the_target_slot_then_drops_the_moved_one_and_refuses_what_would_break_the_homes()
+    {
+        var state = new MetadataState();
+        var index = 0L;
+        MetadataResult Apply(MetadataCommand command) => (MetadataResult)state.Apply(new LogEntry(++index, 1, EntryType.Normal, command.Encode()))!;
+        MetadataCommand Move(string kind, int from, int to, string? silo = null, int partition = 0) =>
+            new() { Kind = kind, LogId = 1, Partition = partition, From = from, To = to, Silo = silo };
+
+        Apply(MetadataCommand.Create("orders", 2, 3, new LogSettings()));
+        Assert.Equal("log orders has no partition 0 with recorded homes to move a replica of", Apply(Move("move", 0, 3, "d:1")).Error);
+        Assert.Equal("homes for log 1 must name 3 silos for each of its 2 partitions",
+            Apply(new MetadataCommand { Kind = "homes", LogId = 1, Homes = [["a:1", "b:1", "c:1"]] }).Error);
+        Apply(new MetadataCommand { Kind = "homes", LogId = 1, Homes = [["a:1", "b:1", "c:1"], ["b:1", "c:1", "a:1"]] });
+
+        var started = Apply(Move("move", 1, 3, "d:1"));
+        Assert.Null(started.Error);
+        Assert.Equal([0, 1, 2, 3], started.Log!.Info.ReplicaSlots(0));
+        Assert.Equal([0, 1, 2], started.Log.Info.ReplicaSlots(1));
+        Assert.Equal("d:1", started.Log.Homes!.Home(0, 3));
+        Assert.Equal(new ReplicaMove(0, 1, 3), started.Log.MoveIn(0));
+        Assert.Null(Apply(Move("move", 1, 3, "d:1")).Error); // the same move again: a retry
+        Assert.Equal("partition 0 of log orders is already moving slot 1 to slot 3", Apply(Move("move", 2, 4, "e:1")).Error);
+        Assert.Equal("partition 1 of log orders already has a replica on c:1", Apply(Move("move", 0, 3, "c:1", partition: 1)).Error);
+        Assert.Equal("partition 1 of log orders cannot move slot 3 to slot 4: slots 0,1,2 hold replicas", Apply(Move("move", 3, 4, "d:1", partition: 1)).Error);
+        Assert.Equal("partition 0 of log orders is not moving slot 2 to slot 3", Apply(Move("moved", 2, 3)).Error);
+
+        var moved = Apply(Move("moved", 1, 3));
+        Assert.Null(moved.Error);
+        Assert.Equal([0, 2, 3], moved.Log!.Info.ReplicaSlots(0));
+        Assert.Null(moved.Log.Homes!.Home(0, 1));
+        Assert.Null(moved.Log.MoveIn(0));
+        Assert.Null(Apply(Move("moved", 1, 3)).Error); // ended already: a retry
+        Assert.Equal(["a:1", "b:1", "c:1", "d:1"], moved.Log.Homes.Silos.Order(StringComparer.Ordinal));
+
+        // The freed slot takes a replica again; an abandoned move drops the slot it added.
+        Assert.Equal([0, 1, 2, 3], Apply(Move("move", 0, 1, "e:1")).Log!.Info.ReplicaSlots(0));
+        var abandoned = Apply(Move("abandon-move", 0, 1));
+        Assert.Null(abandoned.Error);
+        Assert.Equal([0, 2, 3], abandoned.Log!.Info.ReplicaSlots(0));
+        Assert.Equal("a:1", abandoned.Log.Homes!.Home(0, 0));
+        Assert.DoesNotContain("e:1", abandoned.Log.Homes.Silos);
+        Assert.Null(abandoned.Log.Moves);
+        Assert.Equal(index, state.AppliedIndex);
+        Assert.Equal(index, abandoned.Log.Homes.Version);
     }
 
     [Fact]
@@ -108,7 +155,7 @@ public sealed class MetadataStateTests
 
     [Theory]
     [InlineData("checksum", "its checksum does not match its content")]
-    [InlineData("version", "it is of version 2, not 1")]
+    [InlineData("version", "it is of version 3, not 1 or 2")]
     [InlineData("magic", "it does not start with the metadata snapshot magic \"PMD\"")]
     [InlineData("short", "it is shorter than the 20 bytes of an empty state")]
     [InlineData("trailing", "2 bytes follow its last log")]
@@ -124,7 +171,7 @@ public sealed class MetadataStateTests
                 data[^1] ^= 1;
                 break;
             case "version":
-                data[3] = 2;
+                data[3] = 3;
                 break;
             case "magic":
                 data[0] = (byte)'X';
@@ -156,7 +203,12 @@ public sealed class MetadataStateTests
             MetadataCommand.Create($"{prefix}ünïcode.name", 2, 2, new LogSettings()),
             MetadataCommand.Create($"{prefix}last", 1, 1, new LogSettings()),
             new MetadataCommand { Kind = "incarnations", LogId = 1, Incarnations = [[11, 12, 13], [21, 22, 23], [31, 32, 33]] },
+            new MetadataCommand { Kind = "homes", LogId = 1, Homes = [["a:1", "b:1", "c:1"], ["b:1", "c:1", "a:1"], ["c:1", "a:1", "b:1"]] },
+            new MetadataCommand { Kind = "homes", LogId = 3, Homes = [["a:1", "a:1"]] },
             new MetadataCommand { Kind = "activate", LogId = 1 },
+            new MetadataCommand { Kind = "move", LogId = 1, Partition = 0, From = 1, To = 3, Silo = "d:1" },
+            new MetadataCommand { Kind = "moved", LogId = 1, Partition = 0, From = 1, To = 3 },
+            new MetadataCommand { Kind = "move", LogId = 1, Partition = 2, From = 0, To = 3, Silo = "d:1" },
             new MetadataCommand { Kind = "delete", Name = $"{prefix}gone" },
         };
 
@@ -180,8 +232,14 @@ public sealed class MetadataStateTests
     {
         var e = expected.OrderBy(l => l.Info.Id).ToArray();
         var a = actual.OrderBy(l => l.Info.Id).ToArray();
-        Assert.Equal(e.Select(l => l.Info), a.Select(l => l.Info));
+        Assert.Equal(e.Select(l => l.Info with { SlotMasks = null }), a.Select(l => l.Info with { SlotMasks = null }));
+        Assert.Equal(e.Select(l => Convert.ToHexString(l.Info.SlotMasks ?? [])), a.Select(l => Convert.ToHexString(l.Info.SlotMasks ?? [])));
+        Assert.Equal(e.Select(Describe), a.Select(Describe));
         Assert.Equal(e.Select(l => l.Incarnations is null ? "none" : string.Join("|", l.Incarnations.Select(p => string.Join(",", p)))),
             a.Select(l => l.Incarnations is null ? "none" : string.Join("|", l.Incarnations.Select(p => string.Join(",", p)))));
     }
+
+    private static string Describe(MetadataLog log) =>
+        (log.Homes is { } h ? $"{string.Join(",", h.Silos)}:{Convert.ToHexString(h.Homes)}@{h.Version}" : "no homes") +
+        $" moves {string.Join(";", (log.Moves ?? []).Select(m => $"{m.Partition}:{m.From}>{m.To}"))}";
 }

@@ -1,0 +1,17 @@
+namespace Pyralog.Grains.Metadata;
+
+/// <summary>
+/// The silo-internal side of the admin grain (<see cref="IPyralogAdminGrain"/>, key 0): the metadata group's whole state
+/// and its commands, for the silo services that keep replica homes and move replicas.
+/// </summary>
+[Alias("pyralog.IMetadataAdminGrain")]
+public interface IMetadataAdminGrain : IGrainWithIntegerKey
+{
+    /// <summary>Every log with its homes and moves, read linearizably at the metadata leader.</summary>
+    [Alias("GetMetadataLogsAsync")]
+    Task<MetadataLog[]> GetMetadataLogsAsync();
+
+    /// <summary>Commits a <c>MetadataCommand</c> (its encoded form) at the metadata leader and returns what applying it did.</summary>
+    [Alias("CommitMetadataAsync")]
+    Task<MetadataResult> CommitMetadataAsync(byte[] command);
+}
