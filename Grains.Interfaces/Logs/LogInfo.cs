@@ -60,6 +60,14 @@ public sealed record LogInfo(
         return 0;
     }
 
+    /// <summary>Equal when every field is, the slot masks compared by content.</summary>
+    public bool Equals(LogInfo? other) =>
+        other is not null && Id == other.Id && Name == other.Name && Partitions == other.Partitions &&
+        ReplicationFactor == other.ReplicationFactor && Settings == other.Settings && State == other.State &&
+        (SlotMasks ?? []).AsSpan().SequenceEqual(other.SlotMasks ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(Id, Name, Partitions, ReplicationFactor, Settings, State);
+
     private uint SlotMask(int partition) =>
         SlotMasks is { } masks && partition < masks.Length ? masks[partition] : (1u << ReplicationFactor) - 1;
 }

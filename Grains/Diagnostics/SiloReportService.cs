@@ -14,8 +14,11 @@ internal sealed class SiloReportService(
     SiloMaintenance maintenance)
     : GrainService(id, host, loggers), ISiloReportService
 {
-    public async Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica) =>
-        await store.Store.GetAsync(ReplicaKv.Key(ReplicaKv.StoreLog(log, partition, replica), ReplicaKv.HardState)).ConfigureAwait(true) is not null;
+    public async Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica)
+    {
+        var (storeLog, deleted) = await ReplicaKv.FindAsync(store.Store, log, partition, replica).ConfigureAwait(true);
+        return !deleted && await store.Store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.HardState)).ConfigureAwait(true) is not null;
+    }
 
     public Task<SiloLeadership> GetLeadershipAsync()
     {

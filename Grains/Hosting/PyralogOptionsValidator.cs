@@ -75,6 +75,21 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Replication:LeaderBalanceMoves must be in 1..10000 (was {r.LeaderBalanceMoves}).");
         }
 
+        if (r.ReplicaMoveInterval != TimeSpan.Zero && r.ReplicaMoveInterval < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add($"Pyralog:Replication:ReplicaMoveInterval must be 0 (off) or at least 100 ms (was {r.ReplicaMoveInterval}).");
+        }
+
+        if (r.ReplicaMoves is < 1 or > 1000)
+        {
+            failures.Add($"Pyralog:Replication:ReplicaMoves must be in 1..1000 (was {r.ReplicaMoves}).");
+        }
+
+        if (r.ReplicaMoveTimeout < TimeSpan.FromSeconds(1))
+        {
+            failures.Add($"Pyralog:Replication:ReplicaMoveTimeout must be at least 1 s (was {r.ReplicaMoveTimeout}).");
+        }
+
         if (options.MetadataReplicas is < 1 or > Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor)
         {
             failures.Add($"Pyralog:MetadataReplicas must be in 1..{Interfaces.Logs.ReplicaGrainKey.MaxReplicationFactor} (was {options.MetadataReplicas}).");

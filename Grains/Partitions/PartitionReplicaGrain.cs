@@ -219,7 +219,7 @@ internal sealed class PartitionReplicaGrain(
             return true;
         }
 
-        if (!await Replicas.IsRetiredAsync(new ReplicaGrainKey(LogId, Partition, Replica)))
+        if (!await Replicas.IsRetiredAsync(new ReplicaGrainKey(LogId, Partition, Replica), fresh: true))
         {
             return false; // still a slot of its partition: its data stays
         }

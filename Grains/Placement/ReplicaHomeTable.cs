@@ -73,6 +73,25 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
         return TryGet(log, out homes) ? homes : null;
     }
 
+    /// <summary>
+    /// The homes of <paramref name="log"/> as the metadata group has them now: a read that starts after this call (not
+    /// one already under way), for a caller about to drop data. Null when the log has no homes (or no longer exists).
+    /// </summary>
+    public async Task<ReplicaHomes?> ReadNowAsync(ulong log)
+    {
+        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync();
+        foreach (var read in logs)
+        {
+            if (read.Info.Id == log)
+            {
+                Learn(log, read.Homes);
+                return read.Homes;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Reads every log's homes from the metadata group (one read at a time; callers share it).</summary>
     public Task RefreshAsync()
     {
@@ -120,7 +139,18 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
             {
                 try
                 {
-                    await RefreshAsync().WaitAsync(stopping);
+                    bool known;
+                    lock (_gate)
+                    {
+                        known = _homes.Count > 0;
+                    }
+
+                    // Until this silo has met a log (a miss reads them all) there is nothing to keep fresh, and
+                    // reading would found the metadata group before anyone uses it.
+                    if (known)
+                    {
+                        await RefreshAsync().WaitAsync(stopping);
+                    }
                 }
                 catch (Exception e) when (!stopping.IsCancellationRequested)
                 {

@@ -68,9 +68,13 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
         // A partition's replicas live where the metadata group recorded their homes; the metadata group's own
         // replicas (log 0) cannot ask it, and follow the rule.
         if (key.Log != 0 && _homes is not null && await _homes.GetAsync(key.Log, key.Partition, key.Replica, Replication.ReplicaTiming.HomesWait) is { } homes &&
-            homes.Home(key.Partition, key.Replica) is not null)
+            key.Partition < homes.Partitions)
         {
-            return Place(key, homes, live);
+            // A slot without a home (moved away, or a move not heard of yet) gets no activation anywhere: one would start
+            // afresh under a new incarnation outside its group.
+            return homes.Home(key.Partition, key.Replica) is not null
+                ? Place(key, homes, live)
+                : throw new InvalidOperationException($"replica {key} is not part of its partition any more (it was moved away) or not yet (a move is starting)");
         }
 
         var known = new List<SiloAddress>(live);

@@ -73,22 +73,30 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     /// <summary>
     /// Whether replica <paramref name="key"/> of a partition is no longer a slot of its partition: the metadata group
     /// records homes for its log and none for its slot (a replica move removed it from its group). Asks the metadata
-    /// group when this silo's copy says so, since a move may have added the slot since.
+    /// group when this silo's copy says so, since a move may have added the slot since, and always when
+    /// <paramref name="fresh"/>.
     /// </summary>
-    public async Task<bool> IsRetiredAsync(ReplicaGrainKey key)
+    public async Task<bool> IsRetiredAsync(ReplicaGrainKey key, bool fresh = false)
     {
         if (key.Log == 0)
         {
             return false;
         }
 
-        if (homes.TryGet(key.Log, out var known) && known.Home(key.Partition, key.Replica) is not null)
+        if (fresh)
+        {
+            // The caller is about to drop data: only the metadata group's answer counts, never this silo's copy.
+            var current = await homes.ReadNowAsync(key.Log).WaitAsync(ReplicaTiming.HomesWait);
+            return current is not null && key.Partition < current.Partitions && current.Home(key.Partition, key.Replica) is null;
+        }
+
+        if (homes.TryGet(key.Log, out var known) && (known.Home(key.Partition, key.Replica) is not null || key.Partition >= known.Partitions))
         {
             return false;
         }
 
         var read = await homes.GetAsync(key.Log, key.Partition, key.Replica, ReplicaTiming.HomesWait);
-        return read is not null && read.Home(key.Partition, key.Replica) is null;
+        return read is not null && key.Partition < read.Partitions && read.Home(key.Partition, key.Replica) is null;
     }
 
     /// <summary>

@@ -96,8 +96,8 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         LogId = parsed.Log;
         Partition = parsed.Partition;
         Replica = parsed.Replica;
-        var storeLog = ReplicaKv.StoreLog(LogId, Partition, Replica);
-        if (await Store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted), cancellationToken) is not null)
+        var (storeLog, deleted) = await ReplicaKv.FindAsync(Store, LogId, Partition, Replica, cancellationToken);
+        if (deleted)
         {
             Deleted = true; // its log was deleted: it answers so, and runs no Raft node
             return;

@@ -22,11 +22,44 @@ internal static class ReplicaKv
     public const byte Producers = (byte)'p';
     public const byte Deleted = (byte)'x';
 
+    /// <summary>How many times a replica slot can start afresh on one silo (see <see cref="StoreLog"/>).</summary>
+    public const int Generations = 32;
+
     /// <summary>
-    /// The store log of a replica: log id (up to 2^40) ‖ partition (16 bits) ‖ replica slot (8 bits). User logs have ids
-    /// from 1; the metadata group is log 0, so its replicas never share a store log with a partition's.
+    /// The store log of a replica: log id (up to 2^40) ‖ partition (16 bits) ‖ generation (5 bits) ‖ replica slot (3
+    /// bits). User logs have ids from 1; the metadata group is log 0, so its replicas never share a store log with a
+    /// partition's. The generation exists because a store log emptied by a truncation continues at its old end, while a
+    /// replica that starts afresh needs its Raft log to start at index 1: a slot that moved away from this silo (its data
+    /// dropped) and comes back later starts in the next generation's store log (<see cref="FindAsync"/>).
     /// </summary>
-    public static ulong StoreLog(ulong log, int partition, int replica) => (log << 24) | ((ulong)(uint)partition << 8) | (uint)replica;
+    public static ulong StoreLog(ulong log, int partition, int replica, int generation = 0) =>
+        (log << 24) | ((ulong)(uint)partition << 8) | ((ulong)(uint)generation << 3) | (uint)replica;
+
+    /// <summary>
+    /// The store log of replica (<paramref name="log"/>, <paramref name="partition"/>, <paramref name="replica"/>) on this
+    /// silo: the first generation that holds its state, or was deleted with its log (tombstone), or was never used (a
+    /// fresh start); generations whose data a move dropped are skipped.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Every generation was used and dropped.</exception>
+    public static async Task<(ulong StoreLog, bool Deleted)> FindAsync(Storage.Native.PyramidStore store, ulong log, int partition, int replica, CancellationToken cancellationToken = default)
+    {
+        for (var generation = 0; generation < Generations; generation++)
+        {
+            var storeLog = StoreLog(log, partition, replica, generation);
+            if (await store.GetAsync(Key(storeLog, Deleted), cancellationToken).ConfigureAwait(false) is not null)
+            {
+                return (storeLog, true);
+            }
+
+            if (await store.GetAsync(Key(storeLog, HardState), cancellationToken).ConfigureAwait(false) is not null || store.GetLogBounds(storeLog).Next == 0)
+            {
+                return (storeLog, false);
+            }
+        }
+
+        throw new InvalidOperationException(
+            $"replica {log}/{partition}/{replica} moved away from this silo and back {Generations} times: it has no fresh store log left here");
+    }
 
     public static byte[] Prefix(ulong storeLog)
     {

@@ -37,4 +37,16 @@ public sealed class ReplicaTiming
 
     /// <summary>At most this many leaderships a silo hands over per <see cref="LeaderBalanceInterval"/> (each costs its group a round trip without proposals).</summary>
     public int LeaderBalanceMoves { get; set; } = 8;
+
+    /// <summary>
+    /// How often the silo leading the metadata group looks for replicas to move (off draining or stopping silos, onto
+    /// silos that joined: see ReplicaMover). 0 turns replica moves off.
+    /// </summary>
+    public TimeSpan ReplicaMoveInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most this many replica moves run at once (each copies its partition's retained data to the new silo).</summary>
+    public int ReplicaMoves { get; set; } = 2;
+
+    /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>
+    public TimeSpan ReplicaMoveTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }

@@ -61,9 +61,10 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
                 o.DataDirectory = Path.Combine(dataRoot, silo.Name);
                 o.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
                 o.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(100);
-                // Tests of other things find a partition's leader and then call it: balancing would move it meanwhile
-                // (LeaderBalancingTests turns it on).
+                // Tests of other things find a partition's leader (or replica) and then call it: balancing would move
+                // it meanwhile (LeaderBalancingTests and ReplicaMoveTests turn it on).
                 o.Replication.LeaderBalanceInterval = TimeSpan.Zero;
+                o.Replication.ReplicaMoveInterval = TimeSpan.Zero;
             });
             siloBuilder.Configure<ClusterMembershipOptions>(o =>
             {

@@ -8,13 +8,13 @@ internal static class PartitionCalls
 {
     public static ProducerRecord Rec(string value) => new(null, Encoding.UTF8.GetBytes(value));
 
-    /// <summary>The partition's leader once one is elected (follows NotLeader hints).</summary>
+    /// <summary>The partition's leader once one is elected (reads the log's slots again when a replica move changed them).</summary>
     public static async Task<IPartitionReplicaGrain> LeaderAsync(IGrainFactory grains, LogInfo log, int partition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
-            for (var r = 0; r < log.ReplicationFactor; r++)
+            foreach (var r in log.ReplicaSlots(partition))
             {
                 var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
                 try
@@ -26,9 +26,17 @@ internal static class PartitionCalls
                         return replica;
                     }
                 }
-                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
+                catch (Exception e) when (e is NotLeaderException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException && DateTime.UtcNow < deadline)
                 {
                 }
+            }
+
+            try
+            {
+                log = await grains.GetGrain<IPyralogAdminGrain>(0).GetLogAsync(log.Name) ?? log;
+            }
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
+            {
             }
 
             if (DateTime.UtcNow > deadline)
@@ -142,7 +150,7 @@ internal static class PartitionCalls
         {
             var leader = await LeaderAsync(grains, log, partition);
             var end = (await leader.ReadAsync(0, 1, linearizable: true)).CommittedNext;
-            for (var r = 0; r < log.ReplicationFactor; r++)
+            foreach (var r in log.ReplicaSlots(partition))
             {
                 var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
                 PartitionHistoryCheck.Check(acked[partition], unknown[partition], await ReadAllAsync(replica, end));

@@ -1,0 +1,341 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Diagnostics;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+using Pyralog.Grains.Placement;
+
+namespace Pyralog.Grains.Replication;
+
+/*
+ * Replica moves: takes replicas off draining silos and onto silos that joined, one learner-first move per partition.
+ *
+ * Who moves: the silo whose metadata replica leads the metadata group, so one mover plans at a time with the truth at
+ * hand (two movers for a moment after a leadership change are harmless: the metadata group starts at most one move
+ * per partition and every step below is idempotent). Every ReplicaMoveInterval it resumes the moves the metadata group
+ * records (a mover that failed over leaves them there) and starts what ReplicaMovePlanner plans, up to ReplicaMoves at
+ * a time, so producers keep their latency while data is copied.
+ *
+ * A move of slot From of a partition to silo T, as slot To (a free slot):
+ *   1. "move" in the metadata group: slot To gets its home at T. Placement now puts replica To on T.
+ *   2. Replica To is activated (from this silo, which knows the new home) and reports its incarnation; it starts empty.
+ *   3. The group's leader adds it as a learner that it promotes once caught up (Raft's own catch-up: entries, or a
+ *      snapshot in chunks). The group has RF voters the whole time, then RF + 1.
+ *   4. Once it votes, the leader removes slot From (a leader asked to remove itself hands its leadership over first).
+ *      The group is back to RF voters, none of them lost at any point: a silo failure during a move costs what it
+ *      would cost without one.
+ *   5. "moved" in the metadata group once the removal is committed in the group: slot From has no home any more.
+ *   6. Replica From drops its data and deactivates (RetireAsync checks step 5 itself; a replica whose silo was down
+ *      drops its data when it next activates, since an activation of a slot without a home refuses to run).
+ * A move whose new replica cannot be placed on T, or is not a voter within ReplicaMoveTimeout, is abandoned: the
+ * learner is removed from the group, "abandon-move" drops slot To, and the replica retires.
+ */
+internal sealed class ReplicaMover(
+    IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, ReplicaHomeTable homes,
+    SiloReportClient reports, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaMover> logger)
+    : SiloWatch
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan StepInterval = TimeSpan.FromMilliseconds(200);
+
+    // Invariant: the moves this silo is running, by (log, partition); at most one per partition.
+    private readonly Dictionary<(ulong Log, int Partition), Task> _running = [];
+
+    /// <summary>How many moves this silo completed since it started (tests and logs).</summary>
+    public int Completed => Volatile.Read(ref _completed);
+
+    private int _completed;
+
+    protected override async Task WatchAsync(CancellationToken stopping)
+    {
+        var interval = options.Value.Replication.ReplicaMoveInterval;
+        if (interval == TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                try
+                {
+                    await RoundAsync(stopping);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    logger.LogDebug(e, "Replica moves skipped a round");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+
+        Task[] running;
+        lock (_running)
+        {
+            running = [.. _running.Values];
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private bool LeadsMetadataGroup()
+    {
+        foreach (var (key, metadata) in replicas.Active)
+        {
+            if (metadata && replicas.Leads(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async Task RoundAsync(CancellationToken stopping)
+    {
+        if (!LeadsMetadataGroup())
+        {
+            return;
+        }
+
+        var (active, draining) = await SilosAsync(stopping);
+        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
+        var budget = options.Value.Replication.ReplicaMoves;
+        lock (_running)
+        {
+            foreach (var done in _running.Where(r => r.Value.IsCompleted).Select(r => r.Key).ToList())
+            {
+                _running.Remove(done);
+            }
+
+            // Moves the metadata group records first (this silo's own, or a previous mover's), then new ones.
+            foreach (var log in logs)
+            {
+                foreach (var move in log.Moves ?? [])
+                {
+                    if (!_running.ContainsKey((log.Info.Id, move.Partition)) && log.Homes?.Home(move.Partition, move.To) is { } target)
+                    {
+                        Start(log.Info.Id, move.Partition, move.From, move.To, target, stopping);
+                    }
+                }
+            }
+
+            if (_running.Count >= budget)
+            {
+                return;
+            }
+
+            foreach (var planned in ReplicaMovePlanner.Plan(logs, active, draining, budget - _running.Count))
+            {
+                Start(planned.Log, planned.Partition, planned.From, planned.To, planned.Target, stopping);
+            }
+        }
+    }
+
+    private void Start(ulong log, int partition, int from, int to, string target, CancellationToken stopping)
+    {
+        _running[(log, partition)] = Task.Run(async () =>
+        {
+            try
+            {
+                await MoveAsync(log, partition, from, to, target, stopping);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Moving replica {Key} to {Target} stopped; the next round resumes it", ReplicaGrainKey.Of(log, partition, from), target);
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>The active silos' endpoints and which of them drain (an operator's drain, or stopping).</summary>
+    private async Task<(List<string> Active, HashSet<string> Draining)> SilosAsync(CancellationToken stopping)
+    {
+        var active = new List<SiloAddress>();
+        var draining = new HashSet<string>(StringComparer.Ordinal);
+        var stoppingSilos = new List<string>();
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active)
+            {
+                active.Add(member.SiloAddress);
+            }
+            else if (member.Status is SiloStatus.ShuttingDown or SiloStatus.Stopping)
+            {
+                stoppingSilos.Add(member.SiloAddress.Endpoint.ToString());
+            }
+        }
+
+        var reads = active.Select(s => reports.For(s).GetLeadershipAsync().WaitAsync(CallTimeout, stopping)).ToArray();
+        await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        for (var i = 0; i < active.Count; i++)
+        {
+            if (reads[i].IsCompletedSuccessfully && reads[i].Result.Draining)
+            {
+                draining.Add(active[i].Endpoint.ToString());
+            }
+        }
+
+        // A stopping silo's replicas move too (it is no longer active, so it is a source only).
+        var endpoints = active.Select(s => s.Endpoint.ToString()).Concat(stoppingSilos).Distinct(StringComparer.Ordinal).ToList();
+        draining.UnionWith(stoppingSilos);
+        return (endpoints, draining);
+    }
+
+    private async Task MoveAsync(ulong logId, int partition, int from, int to, string target, CancellationToken stopping)
+    {
+        var admin = grains.GetGrain<IMetadataAdminGrain>(0);
+        var started = time.GetTimestamp();
+        var timeout = options.Value.Replication.ReplicaMoveTimeout;
+        var fromKey = ReplicaGrainKey.Of(logId, partition, from);
+        var toKey = ReplicaGrainKey.Of(logId, partition, to);
+
+        // 1. Record the move (idempotent while it runs).
+        var begun = await admin.CommitMetadataAsync(MoveCommand("move", logId, partition, from, to, target)).WaitAsync(CallTimeout, stopping);
+        if (begun.Log is not { } log || log.MoveIn(partition) != new ReplicaMove(partition, from, to))
+        {
+            logger.LogInformation("Not moving replica {Key} to {Target}: {Why}", fromKey, target, begun.Error ?? "the move ended");
+            return;
+        }
+
+        homes.Learn(logId, log.Homes);
+        logger.LogInformation("Moving replica {From} to silo {Target} as replica {To}", fromKey, target, toKey);
+
+        // 2. Place and activate the new replica; it must be on the target (else the target is gone: give up).
+        var newcomer = grains.GetGrain<IPartitionReplicaGrain>(toKey);
+        var prepared = await newcomer.PrepareAsync().WaitAsync(CallTimeout, stopping);
+        var placedOn = (await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping)).Silo;
+        if (SiloAddress.FromParsableString(placedOn).Endpoint.ToString() != target)
+        {
+            await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
+            return;
+        }
+
+        // 3. Learner, promoted once caught up.
+        while (true)
+        {
+            var leader = await LeaderAsync(log.Info, partition, stopping);
+            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, to) == prepared.Incarnation)
+            {
+                break;
+            }
+
+            if (time.GetElapsedTime(started) > timeout)
+            {
+                await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} was not a caught-up voter within {timeout}", stopping);
+                return;
+            }
+
+            if (leader is { } at && Slot(at.Status.VoterIncarnations, to) != prepared.Incarnation && Slot(at.Status.LearnerIncarnations, to) != prepared.Incarnation)
+            {
+                await StepAsync(() => at.Grain.AddReplicaAsync(to, prepared.Incarnation), stopping);
+            }
+
+            await Task.Delay(StepInterval, time, stopping);
+        }
+
+        // 4. Remove the moved replica, and wait until its removal is committed.
+        while (true)
+        {
+            var leader = await LeaderAsync(log.Info, partition, stopping);
+            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, from) == 0 && Slot(l.Status.LearnerIncarnations, from) == 0)
+            {
+                break;
+            }
+
+            if (leader is { } at)
+            {
+                await StepAsync(() => at.Grain.RemoveReplicaAsync(from), stopping);
+            }
+
+            await Task.Delay(StepInterval, time, stopping);
+        }
+
+        // 5. and 6.
+        var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
+        homes.Learn(logId, moved.Log?.Homes);
+        await RetireAsync(fromKey, stopping);
+        Interlocked.Increment(ref _completed);
+        logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, toKey, time.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string why, CancellationToken stopping)
+    {
+        logger.LogWarning("Abandoning the move of replica {From}: {Why}", ReplicaGrainKey.Of(log.Info.Id, partition, from), why);
+        while (true)
+        {
+            var leader = await LeaderAsync(log.Info, partition, stopping);
+            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, to) == 0 && Slot(l.Status.LearnerIncarnations, to) == 0)
+            {
+                break;
+            }
+
+            if (leader is { } at)
+            {
+                await StepAsync(() => at.Grain.RemoveReplicaAsync(to), stopping);
+            }
+
+            await Task.Delay(StepInterval, time, stopping);
+        }
+
+        var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
+        homes.Learn(log.Info.Id, abandoned.Log?.Homes);
+        await RetireAsync(ReplicaGrainKey.Of(log.Info.Id, partition, to), stopping);
+    }
+
+    /// <summary>One membership step at the leader; a lost leadership or a slow answer only means the next check tries again.</summary>
+    private async Task StepAsync(Func<Task<string?>> step, CancellationToken stopping)
+    {
+        try
+        {
+            if (await step().WaitAsync(CallTimeout, stopping) is { } notYet)
+            {
+                logger.LogDebug("A replica move waits: {Why}", notYet);
+            }
+        }
+        catch (Exception e) when (e is NotLeaderException or TimeoutException or OrleansException)
+        {
+            logger.LogDebug(e, "A replica move step will be retried");
+        }
+    }
+
+    private async Task RetireAsync(string key, CancellationToken stopping)
+    {
+        try
+        {
+            await grains.GetGrain<IPartitionReplicaGrain>(key).RetireAsync().WaitAsync(CallTimeout, stopping);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+        {
+            // Its silo is down, or it refused to activate because it has no home: it drops its data when it next activates.
+            logger.LogDebug(e, "Replica {Key} did not retire now", key);
+        }
+    }
+
+    /// <summary>The leader among the partition's slots (the highest term that answers as leader), or null during an election.</summary>
+    private async Task<(IPartitionReplicaGrain Grain, ReplicaStatus Status)?> LeaderAsync(LogInfo info, int partition, CancellationToken stopping)
+    {
+        var asks = info.ReplicaSlots(partition).Select(s => grains.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, s))).ToArray();
+        var statuses = asks.Select(g => g.GetStatusAsync().WaitAsync(CallTimeout, stopping)).ToArray();
+        await ((Task)Task.WhenAll(statuses)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        (IPartitionReplicaGrain, ReplicaStatus)? leader = null;
+        for (var i = 0; i < asks.Length; i++)
+        {
+            if (statuses[i].IsCompletedSuccessfully && statuses[i].Result is { Role: ReplicaRole.Leader } s && (leader is null || s.Term > leader.Value.Item2.Term))
+            {
+                leader = (asks[i], s);
+            }
+        }
+
+        return leader;
+    }
+
+    private static long Slot(long[] incarnations, int slot) => slot < incarnations.Length ? incarnations[slot] : 0;
+
+    private static byte[] MoveCommand(string kind, ulong log, int partition, int from, int to, string? target) =>
+        new MetadataCommand { Kind = kind, LogId = log, Partition = partition, From = from, To = to, Silo = target }.Encode();
+}

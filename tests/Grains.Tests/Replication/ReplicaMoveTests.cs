@@ -1,0 +1,124 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Tests.Hosting;
+using Pyralog.Grains.Tests.Partitions;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// Replica moves on a real cluster: a fourth silo joins three that hold every replica, and replicas move onto it, one
+/// learner-first move per partition, until every silo holds six of the 24; then one of the original silos is drained
+/// and gives all of its replicas to the others. Appends run the whole time; every acknowledged record is on every
+/// replica at its offset afterwards, and a moved-away replica has dropped its data and refuses to come back. Own
+/// cluster (it adds a silo; moves every half second).
+/// </summary>
+public sealed class ReplicaMoveTests : IAsyncLifetime
+{
+    private const string LogName = "moving";
+    private const int Partitions = 8;
+    private readonly MovingFixture _fixture = new();
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task A_joining_silo_gets_replicas_until_balanced_and_a_drained_silo_gives_all_of_them_away_with_nothing_lost()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, Partitions, 3);
+        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
+        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+        var before = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
+
+        var joined = await cluster.StartAdditionalSiloAsync();
+        var joinedAt = joined.SiloAddress.ToParsableString();
+        var balanced = await WhileAppendingAsync(grains, log, "join", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
+            d => Settled(d) && PerSilo(d).Count == 4 && PerSilo(d).Values.All(c => c == 6),
+            "six replicas on each of the four silos, every partition on three silos"));
+        Assert.Equal(6, PerSilo(balanced)[joinedAt]);
+
+        // The replicas that left a silo are gone from it for good.
+        var movedAway = before.Partitions.SelectMany(p => p.Replicas).Select(r => r.Key)
+            .Except(balanced.Partitions.SelectMany(p => p.Replicas).Select(r => r.Key)).ToList();
+        Assert.Equal(6, movedAway.Count);
+        foreach (var key in movedAway)
+        {
+            Assert.Contains("is not part of its partition any more", await RefusalAsync(grains.GetGrain<IPartitionReplicaGrain>(key)));
+        }
+
+        log = (await admin.GetLogAsync(LogName))!;
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+
+        // Drain one of the original silos: its six replicas go to the three others.
+        var drained = cluster.SecondarySilos[0].SiloAddress;
+        var drainedAt = drained.ToParsableString();
+        var result = await admin.DrainSiloAsync(drained.Endpoint.ToString(), drain: true);
+        Assert.True(result.Draining);
+        var emptied = await WhileAppendingAsync(grains, log, "drain", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
+            d => Settled(d) && !PerSilo(d).ContainsKey(drainedAt) && PerSilo(d).Values.All(c => c == 8),
+            "no replica on the drained silo, eight on each of the others"));
+        Assert.Equal(3, PerSilo(emptied).Count);
+
+        log = (await admin.GetLogAsync(LogName))!;
+        await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    /// <summary>How a moved-away replica refuses a call, once it has retired (the mover retires it after the move is recorded).</summary>
+    private static async Task<string> RefusalAsync(IPartitionReplicaGrain replica)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            ReplicaStatus? answer = null;
+            try
+            {
+                answer = await replica.GetStatusAsync();
+            }
+            catch (InvalidOperationException e)
+            {
+                return e.Message;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"replica {replica.GetPrimaryKeyString()} still answers 30 s after it moved away: {answer}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Every partition has exactly three replicas (no move under way), on three silos, each leading or following.</summary>
+    private static bool Settled(LogDescription d) =>
+        d.Partitions.All(p => p.Replicas.Length == 3 && !p.SharedSilos && PartitionCalls.AllLeadOrFollow(p));
+
+    private static Dictionary<string, int> PerSilo(LogDescription d) =>
+        d.Partitions.SelectMany(p => p.Replicas).GroupBy(r => r.Silo).ToDictionary(g => g.Key, g => g.Count());
+
+    /// <summary>Appends to every partition, round after round, until <paramref name="wait"/> completes (producers do not stop for moves).</summary>
+    private static async Task<LogDescription> WhileAppendingAsync(
+        IClusterClient grains, LogInfo log, string stage, List<(string, AppendAck)>[] acked, List<string>[] unknown, Func<Task<LogDescription>> wait)
+    {
+        var waiting = wait();
+        for (var round = 0; !waiting.IsCompleted; round++)
+        {
+            await PartitionCalls.AppendToEachAsync(grains, log, $"{stage}{round}", acked, unknown);
+        }
+
+        return await waiting;
+    }
+
+    private sealed class MovingFixture() : PyralogClusterFixture(3)
+    {
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Moving>();
+    }
+
+    private sealed class Moving : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) =>
+            siloBuilder.Services.Configure<PyralogOptions>(o => o.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(500));
+    }
+}
