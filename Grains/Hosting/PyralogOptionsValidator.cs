@@ -85,6 +85,11 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Replication:ReplicaMoves must be in 1..1000 (was {r.ReplicaMoves}).");
         }
 
+        if (r.MoveOffTimeout < TimeSpan.Zero || r.MoveOffTimeout > TimeSpan.FromHours(1))
+        {
+            failures.Add($"Pyralog:Replication:MoveOffTimeout must be between 0 (a stop moves no replica) and 1 hour (was {r.MoveOffTimeout}).");
+        }
+
         if (r.ReplicaMoveTimeout < TimeSpan.FromSeconds(1))
         {
             failures.Add($"Pyralog:Replication:ReplicaMoveTimeout must be at least 1 s (was {r.ReplicaMoveTimeout}).");

@@ -89,6 +89,8 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaMover>());
             builder.Services.AddSingleton<Replication.SiloDrain>();
             builder.Services.AddSingleton<Replication.SiloMaintenance>();
+            builder.Services.AddSingleton<Replication.SiloEvacuation>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.SiloEvacuation>());
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.SiloDrain>());
         }
 

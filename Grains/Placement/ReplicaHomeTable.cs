@@ -31,6 +31,18 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
         }
     }
 
+    /// <summary>Whether this silo has met no log yet (every replica activated here reads its log's homes first).</summary>
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _homes.Count == 0;
+            }
+        }
+    }
+
     /// <summary>Takes <paramref name="homes"/> for <paramref name="log"/> unless a newer view is known.</summary>
     public void Learn(ulong log, ReplicaHomes? homes)
     {

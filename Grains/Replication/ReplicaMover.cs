@@ -39,6 +39,9 @@ internal sealed class ReplicaMover(
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan StepInterval = TimeSpan.FromMilliseconds(200);
 
+    // Released when a move completes: the loop plans the next one without waiting for the interval.
+    private readonly SemaphoreSlim _wake = new(0);
+
     // Invariant: the moves this silo is running, by (log, partition); at most one per partition.
     private readonly Dictionary<(ulong Log, int Partition), Task> _running = [];
 
@@ -55,11 +58,20 @@ internal sealed class ReplicaMover(
             return;
         }
 
-        using var timer = new PeriodicTimer(interval, time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stopping))
+            while (true)
             {
+                // A round every interval, and one as soon as a move completes, so the next one starts at once.
+                using (var round = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+                {
+                    var woken = _wake.WaitAsync(round.Token);
+                    await Task.WhenAny(woken, Task.Delay(interval, time, round.Token));
+                    await round.CancelAsync();
+                    await ((Task)woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+
+                stopping.ThrowIfCancellationRequested();
                 try
                 {
                     await RoundAsync(stopping);
@@ -144,6 +156,7 @@ internal sealed class ReplicaMover(
             try
             {
                 await MoveAsync(log, partition, from, to, target, stopping);
+                _wake.Release();
             }
             catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
             {

@@ -47,6 +47,14 @@ public sealed class ReplicaTiming
     /// <summary>At most this many replica moves run at once (each copies its partition's retained data to the new silo).</summary>
     public int ReplicaMoves { get; set; } = 2;
 
+    /// <summary>
+    /// How long a silo that stops gracefully waits for its replicas to be moved to other silos (a learner added
+    /// elsewhere, promoted, the leaving replica removed) before it hands off its leaderships and exits; replicas not moved
+    /// by then stay homed here and return when the silo does. 0: a stop moves no replica. Keep it below the host's
+    /// shutdown timeout (the silo host allows this plus <see cref="DrainTimeout"/> plus 20 s).
+    /// </summary>
+    public TimeSpan MoveOffTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>
     public TimeSpan ReplicaMoveTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }

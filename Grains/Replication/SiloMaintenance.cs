@@ -20,6 +20,9 @@ internal sealed class SiloMaintenance(SiloDrain drain, LocalReplicas replicas, I
 
     public bool Draining => _draining;
 
+    /// <summary>Marks the silo draining without handing off its leaderships (a stop does that next, see SiloEvacuation).</summary>
+    public void MarkDraining() => _draining = true;
+
     public async Task<SiloDrainResult> SetDrainingAsync(bool draining, CancellationToken cancellationToken)
     {
         _draining = draining;

@@ -61,7 +61,9 @@ public static class PyralogSiloHost
 
         builder.Services.AddSingleton(host);
         Pyralog.Grains.Diagnostics.ReplicationInstruments.TagPartitions = host.PartitionMetrics;
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        // A graceful stop moves the silo's replicas away, then hands off its leaderships, then Orleans stops: leave room for all three.
+        builder.Services.Configure<HostOptions>(o =>
+            o.ShutdownTimeout = pyralog.Replication.MoveOffTimeout + pyralog.Replication.DrainTimeout + TimeSpan.FromSeconds(20));
         builder.Services.AddHostedService<ListeningBanner>();
         SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>

@@ -23,6 +23,10 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.DrainTimeout = TimeSpan.FromSeconds(-1);
         options.Replication.LeaderBalanceInterval = TimeSpan.FromMilliseconds(50);
         options.Replication.LeaderBalanceMoves = 0;
+        options.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(99);
+        options.Replication.ReplicaMoves = 0;
+        options.Replication.ReplicaMoveTimeout = TimeSpan.FromMilliseconds(999);
+        options.Replication.MoveOffTimeout = TimeSpan.FromSeconds(-1);
         options.MetadataReplicas = 8;
         var result = _validator.Validate(null, options);
         Assert.True(result.Failed);
@@ -39,8 +43,12 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Contains("Pyralog:Replication:DrainTimeout must be between 0 (no hand-off) and 10 minutes (was -00:00:01).", failures);
         Assert.Contains("Pyralog:Replication:LeaderBalanceInterval must be 0 (off) or at least 100 ms (was 00:00:00.0500000).", failures);
         Assert.Contains("Pyralog:Replication:LeaderBalanceMoves must be in 1..10000 (was 0).", failures);
+        Assert.Contains("Pyralog:Replication:ReplicaMoveInterval must be 0 (off) or at least 100 ms (was 00:00:00.0990000).", failures);
+        Assert.Contains("Pyralog:Replication:ReplicaMoves must be in 1..1000 (was 0).", failures);
+        Assert.Contains("Pyralog:Replication:ReplicaMoveTimeout must be at least 1 s (was 00:00:00.9990000).", failures);
+        Assert.Contains("Pyralog:Replication:MoveOffTimeout must be between 0 (a stop moves no replica) and 1 hour (was -00:00:01).", failures);
         Assert.Contains("Pyralog:MetadataReplicas must be in 1..7 (was 8).", failures);
-        Assert.Equal(13, failures.Length);
+        Assert.Equal(17, failures.Length);
     }
 
     [Fact]
@@ -60,6 +68,17 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.LeaderBalanceInterval = TimeSpan.Zero;
         Assert.True(_validator.Validate(null, options).Succeeded);
         options.Replication.LeaderBalanceInterval = TimeSpan.FromMilliseconds(99);
+        Assert.False(_validator.Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void Replica_moves_and_moving_off_at_a_stop_turn_off_with_zero()
+    {
+        var options = new PyralogOptions();
+        options.Replication.ReplicaMoveInterval = TimeSpan.Zero;
+        options.Replication.MoveOffTimeout = TimeSpan.Zero;
+        Assert.True(_validator.Validate(null, options).Succeeded);
+        options.Replication.MoveOffTimeout = TimeSpan.FromMinutes(61);
         Assert.False(_validator.Validate(null, options).Succeeded);
     }
 }

@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
@@ -10,22 +11,29 @@ namespace Pyralog.Grains.Tests.Replication;
 /// <summary>
 /// Replica moves on a real cluster: a fourth silo joins three that hold every replica, and replicas move onto it, one
 /// learner-first move per partition, until every silo holds six of the 24; then one of the original silos is drained
-/// and gives all of its replicas to the others. Appends run the whole time; every acknowledged record is on every
-/// replica at its offset afterwards, and a moved-away replica has dropped its data and refuses to come back. Own
-/// cluster (it adds a silo; moves every half second).
+/// and gives all of its replicas to the others; undrained, it takes six again; then another silo stops gracefully and
+/// its replicas are moved to the three others before it exits. Appends run the whole time; every acknowledged record
+/// is on every replica at its offset afterwards, and a moved-away replica has dropped its data and refuses to come
+/// back. Own cluster (it adds a silo; moves every half second).
 /// </summary>
 public sealed class ReplicaMoveTests : IAsyncLifetime
 {
     private const string LogName = "moving";
     private const int Partitions = 8;
     private readonly MovingFixture _fixture = new();
+    private readonly ITestOutputHelper _output;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    public ReplicaMoveTests(ITestOutputHelper output) => _output = output;
+
+    private void Mark(string what) => _output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
 
     public Task InitializeAsync() => _fixture.InitializeAsync();
 
     public Task DisposeAsync() => _fixture.DisposeAsync();
 
     [Fact]
-    public async Task A_joining_silo_gets_replicas_until_balanced_and_a_drained_silo_gives_all_of_them_away_with_nothing_lost()
+    public async Task Replicas_move_onto_a_joining_silo_off_a_drained_one_and_off_a_stopping_one_with_nothing_lost()
     {
         var cluster = _fixture.Cluster;
         var grains = cluster.Client;
@@ -36,11 +44,13 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
         var before = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
 
+        Mark("created");
         var joined = await cluster.StartAdditionalSiloAsync();
         var joinedAt = joined.SiloAddress.ToParsableString();
         var balanced = await WhileAppendingAsync(grains, log, "join", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
             d => Settled(d) && PerSilo(d).Count == 4 && PerSilo(d).Values.All(c => c == 6),
             "six replicas on each of the four silos, every partition on three silos"));
+        Mark("balanced");
         Assert.Equal(6, PerSilo(balanced)[joinedAt]);
 
         // The replicas that left a silo are gone from it for good.
@@ -52,6 +62,7 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
             Assert.Contains("is not part of its partition any more", await RefusalAsync(grains.GetGrain<IPartitionReplicaGrain>(key)));
         }
 
+        Mark("checked");
         log = (await admin.GetLogAsync(LogName))!;
         await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
 
@@ -63,7 +74,25 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         var emptied = await WhileAppendingAsync(grains, log, "drain", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
             d => Settled(d) && !PerSilo(d).ContainsKey(drainedAt) && PerSilo(d).Values.All(c => c == 8),
             "no replica on the drained silo, eight on each of the others"));
+        Mark("drained");
         Assert.Equal(3, PerSilo(emptied).Count);
+
+        // Undrained, it takes replicas again; then another silo stops gracefully, and its replicas move away first.
+        Assert.False((await admin.DrainSiloAsync(drained.Endpoint.ToString(), drain: false)).Draining);
+        await WhileAppendingAsync(grains, log, "undrain", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
+            d => Settled(d) && PerSilo(d).Count == 4 && PerSilo(d).Values.All(c => c == 6), "six replicas on each of the four silos again"));
+        Mark("undrained");
+        var stopping = cluster.SecondarySilos[1];
+        var stoppedAt = stopping.SiloAddress.ToParsableString();
+        await WhileAppendingAsync(grains, log, "stop", acked, unknown, async () =>
+        {
+            await cluster.StopSiloAsync(stopping);
+            return await PartitionCalls.WaitForAsync(admin, LogName, d => Settled(d), "every partition on three live silos");
+        });
+        Mark("stopped");
+        var afterStop = await PartitionCalls.WaitForAsync(admin, LogName, Settled, "every partition on three live silos");
+        Assert.DoesNotContain(stoppedAt, PerSilo(afterStop).Keys);
+        Assert.All(PerSilo(afterStop).Values, c => Assert.Equal(8, c));
 
         log = (await admin.GetLogAsync(LogName))!;
         await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
