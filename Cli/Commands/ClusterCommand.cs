@@ -48,13 +48,16 @@ internal static class ClusterCommand
                 return ExitCodes.Ok;
             }
 
+            var moving = answer.Replicas == 0
+                ? "; it hosts no replica"
+                : $"; its {answer.Replicas} replicas move to other silos now (`pyralog cluster status` shows them leave)";
             if (answer.StillLeading == 0)
             {
-                output.WriteLine($"silo {answer.Silo} is draining: handed off the leadership of {answer.Led} replicas; it leads none");
+                output.WriteLine($"silo {answer.Silo} is draining: handed off the leadership of {answer.Led} replicas; it leads none{moving}");
                 return ExitCodes.Ok;
             }
 
-            output.WriteLine($"silo {answer.Silo} is draining: {answer.StillLeading} of the {answer.Led} replicas that led there still lead (no sibling on another silo took over within the drain timeout)");
+            output.WriteLine($"silo {answer.Silo} is draining: {answer.StillLeading} of the {answer.Led} replicas that led there still lead (no sibling on another silo took over within the drain timeout){moving}");
             return ExitCodes.NotFinished;
         });
         return drain;

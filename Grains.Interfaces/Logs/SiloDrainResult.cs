@@ -2,7 +2,9 @@ namespace Pyralog.Grains.Interfaces.Logs;
 
 /// <summary>
 /// What <see cref="IPyralogAdminGrain.DrainSiloAsync"/> did: the silo (its full address), whether it is now draining,
-/// how many of its replicas led when asked, and how many still lead (0 once every leadership was handed over).
+/// how many of its replicas led when asked, how many still lead (0 once every leadership was handed over), and how many
+/// partition replicas are still homed on it (a drained silo's replicas are moved to other silos one by one after the
+/// call returns; <c>pyralog cluster status</c> shows them leave).
 /// </summary>
 [GenerateSerializer, Immutable]
 [Alias("pyralog.SiloDrainResult")]
@@ -10,4 +12,5 @@ public sealed record SiloDrainResult(
     [property: Id(0)] string Silo,
     [property: Id(1)] bool Draining,
     [property: Id(2)] int Led,
-    [property: Id(3)] int StillLeading);
+    [property: Id(3)] int StillLeading,
+    [property: Id(4)] int Replicas = 0);

@@ -43,6 +43,12 @@ public static class ReplicationInstruments
     public static readonly Counter<long> LeaderChanges = Meter.CreateCounter<long>(
         "pyralog.raft.leader.changes", "{change}", "Times a replica on this silo became leader of its group (a new epoch).");
 
+    public static readonly Counter<long> ReplicaMoves = Meter.CreateCounter<long>(
+        "pyralog.replica.moves", "{move}", "Replica moves the mover on this silo ended (tag pyralog.move.outcome: moved or abandoned).");
+
+    public static readonly Histogram<double> ReplicaMoveDuration = Meter.CreateHistogram<double>(
+        "pyralog.replica.move.duration", "s", "From a replica move's start to the old replica's removal (its data copied to the new silo).");
+
     static ReplicationInstruments()
     {
         Meter.CreateObservableGauge(

@@ -4,14 +4,22 @@ using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Grains.Metadata;
 
-/// <summary>The admin grain's silo operations: an operator's drain (see Replication.SiloMaintenance).</summary>
+/// <summary>The admin grain's silo operations: an operator's drain (see Replication.SiloMaintenance and Replication.ReplicaMover).</summary>
 internal sealed partial class PyralogAdminGrain
 {
     public async Task<SiloDrainResult> DrainSiloAsync(string silo, bool drain)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(silo);
         var target = FindActiveSilo(silo);
-        return await ServiceProvider.GetRequiredService<SiloReportClient>().For(target).SetDrainingAsync(drain);
+        var answer = await ServiceProvider.GetRequiredService<SiloReportClient>().For(target).SetDrainingAsync(drain);
+        var endpoint = target.Endpoint.ToString();
+        var homed = 0;
+        foreach (var log in await QueryAsync())
+        {
+            homed += log.Homes?.CountOn(endpoint) ?? 0;
+        }
+
+        return answer with { Replicas = homed };
     }
 
     /// <summary>

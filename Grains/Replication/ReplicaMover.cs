@@ -45,11 +45,6 @@ internal sealed class ReplicaMover(
     // Invariant: the moves this silo is running, by (log, partition); at most one per partition.
     private readonly Dictionary<(ulong Log, int Partition), Task> _running = [];
 
-    /// <summary>How many moves this silo completed since it started (tests and logs).</summary>
-    public int Completed => Volatile.Read(ref _completed);
-
-    private int _completed;
-
     protected override async Task WatchAsync(CancellationToken stopping)
     {
         var interval = options.Value.Replication.ReplicaMoveInterval;
@@ -272,7 +267,8 @@ internal sealed class ReplicaMover(
         var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
         homes.Learn(logId, moved.Log?.Homes);
         await RetireAsync(fromKey, stopping);
-        Interlocked.Increment(ref _completed);
+        ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "moved"));
+        ReplicationInstruments.ReplicaMoveDuration.Record(time.GetElapsedTime(started).TotalSeconds);
         logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, toKey, time.GetElapsedTime(started).TotalSeconds);
     }
 
@@ -298,6 +294,7 @@ internal sealed class ReplicaMover(
         var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
         homes.Learn(log.Info.Id, abandoned.Log?.Homes);
         await RetireAsync(ReplicaGrainKey.Of(log.Info.Id, partition, to), stopping);
+        ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
     }
 
     /// <summary>One membership step at the leader; a lost leadership or a slow answer only means the next check tries again.</summary>

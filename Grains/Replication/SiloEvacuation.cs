@@ -45,9 +45,15 @@ internal sealed class SiloEvacuation(
         var started = time.GetTimestamp();
         try
         {
-            var (left, moving) = await HomedHereAsync(endpoint);
+            var (left, moving, movable) = await HomedHereAsync(endpoint);
             if (left == 0 || !OtherSiloActive())
             {
+                return;
+            }
+
+            if (movable == 0 && moving == 0)
+            {
+                logger.LogInformation("Silo {Silo} stops with its {Count} replicas: every other active silo already holds a replica of their partitions", endpoint, left);
                 return;
             }
 
@@ -59,7 +65,7 @@ internal sealed class SiloEvacuation(
             {
                 await Task.Delay(Recheck, time, cancellationToken);
                 var before = left;
-                (left, moving) = await HomedHereAsync(endpoint);
+                (left, moving, _) = await HomedHereAsync(endpoint);
                 if (moving > 0 || left < before)
                 {
                     lastProgress = time.GetTimestamp();
@@ -90,11 +96,23 @@ internal sealed class SiloEvacuation(
         }
     }
 
-    /// <summary>How many replicas the metadata group records at <paramref name="endpoint"/>, and how many of them are moving away.</summary>
-    private async Task<(int Homed, int Moving)> HomedHereAsync(string endpoint)
+    /// <summary>
+    /// How many replicas the metadata group records at <paramref name="endpoint"/>, how many of them are moving away, and
+    /// how many could move: another active silo holds no replica of their partition.
+    /// </summary>
+    private async Task<(int Homed, int Moving, int Movable)> HomedHereAsync(string endpoint)
     {
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(TimeSpan.FromSeconds(5), time);
-        int homed = 0, moving = 0;
+        var others = new List<string>();
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active && member.SiloAddress.Endpoint.ToString() is var other && other != endpoint)
+            {
+                others.Add(other);
+            }
+        }
+
+        int homed = 0, moving = 0, movable = 0;
         foreach (var log in logs)
         {
             if (log.Homes is not { } h)
@@ -107,9 +125,17 @@ internal sealed class SiloEvacuation(
             {
                 moving += h.Home(move.Partition, move.From) == endpoint ? 1 : 0;
             }
+
+            for (var p = 0; p < h.Partitions; p++)
+            {
+                if (h.SlotOn(p, endpoint) >= 0 && others.Exists(o => h.SlotOn(p, o) < 0))
+                {
+                    movable++;
+                }
+            }
         }
 
-        return (homed, moving);
+        return (homed, moving, movable);
     }
 
     private bool OtherSiloActive()

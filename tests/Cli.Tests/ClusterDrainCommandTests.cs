@@ -23,10 +23,12 @@ public sealed class ClusterDrainCommandTests
         var result = await Run((o, silo, drain, _) =>
         {
             asked = (silo, drain, o.GatewayPorts[0]);
-            return Task.FromResult(new SiloDrainResult("127.0.0.1:11112@7", true, 4, 0));
+            return Task.FromResult(new SiloDrainResult("127.0.0.1:11112@7", true, 4, 0, 9));
         }, "cluster", "drain", "127.0.0.1:11112", "--gateway-port", "30001");
 
-        Assert.Equal((0, "silo 127.0.0.1:11112@7 is draining: handed off the leadership of 4 replicas; it leads none\n", ""), result);
+        Assert.Equal((0,
+            "silo 127.0.0.1:11112@7 is draining: handed off the leadership of 4 replicas; it leads none; its 9 replicas move to other silos now (`pyralog cluster status` shows them leave)\n",
+            ""), result);
         Assert.Equal(("127.0.0.1:11112", true, 30001), asked);
     }
 
@@ -36,7 +38,7 @@ public sealed class ClusterDrainCommandTests
         var result = await Run((_, _, _, _) => Task.FromResult(new SiloDrainResult("127.0.0.1:11112@7", true, 4, 1)), "cluster", "drain", "silo-1");
 
         Assert.Equal((4,
-            "silo 127.0.0.1:11112@7 is draining: 1 of the 4 replicas that led there still lead (no sibling on another silo took over within the drain timeout)\n",
+            "silo 127.0.0.1:11112@7 is draining: 1 of the 4 replicas that led there still lead (no sibling on another silo took over within the drain timeout); it hosts no replica\n",
             ""), result);
     }
 

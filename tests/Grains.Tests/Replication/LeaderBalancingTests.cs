@@ -84,7 +84,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
 
         // Named by its endpoint; it hands off everything it leads before the call returns.
         var drained = await admin.DrainSiloAsync(silo.Endpoint.ToString(), true);
-        Assert.Equal(new SiloDrainResult(address, true, drained.Led, 0), drained);
+        Assert.Equal(new SiloDrainResult(address, true, drained.Led, 0, Partitions), drained);
         var counts = await LeadersPerSiloAsync(grains, admin, log.Name);
         Assert.Equal(0, counts.GetValueOrDefault(address));
 
@@ -100,7 +100,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
 
         // Undrained, it is given its share again.
         var undrained = await admin.DrainSiloAsync(address, false);
-        Assert.Equal(new SiloDrainResult(address, false, 0, 0), undrained);
+        Assert.Equal(new SiloDrainResult(address, false, 0, 0, Partitions), undrained);
         deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!(counts.Count == 3 && counts.Values.All(c => c is 4 or 5)))
         {
