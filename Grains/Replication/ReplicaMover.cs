@@ -246,22 +246,8 @@ internal sealed class ReplicaMover(
             await Task.Delay(StepInterval, time, stopping);
         }
 
-        // 4. Remove the moved replica, and wait until its removal is committed.
-        while (true)
-        {
-            var leader = await LeaderAsync(log.Info, partition, stopping);
-            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, from) == 0 && Slot(l.Status.LearnerIncarnations, from) == 0)
-            {
-                break;
-            }
-
-            if (leader is { } at)
-            {
-                await StepAsync(() => at.Grain.RemoveReplicaAsync(from), stopping);
-            }
-
-            await Task.Delay(StepInterval, time, stopping);
-        }
+        // 4. Remove the moved replica.
+        await RemoveFromGroupAsync(log.Info, partition, from, stopping);
 
         // 5. and 6.
         var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
@@ -275,26 +261,32 @@ internal sealed class ReplicaMover(
     private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string why, CancellationToken stopping)
     {
         logger.LogWarning("Abandoning the move of replica {From}: {Why}", ReplicaGrainKey.Of(log.Info.Id, partition, from), why);
-        while (true)
-        {
-            var leader = await LeaderAsync(log.Info, partition, stopping);
-            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, to) == 0 && Slot(l.Status.LearnerIncarnations, to) == 0)
-            {
-                break;
-            }
-
-            if (leader is { } at)
-            {
-                await StepAsync(() => at.Grain.RemoveReplicaAsync(to), stopping);
-            }
-
-            await Task.Delay(StepInterval, time, stopping);
-        }
+        await RemoveFromGroupAsync(log.Info, partition, to, stopping);
 
         var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
         homes.Learn(log.Info.Id, abandoned.Log?.Homes);
         await RetireAsync(ReplicaGrainKey.Of(log.Info.Id, partition, to), stopping);
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
+    }
+
+    /// <summary>Removes slot <paramref name="slot"/> from the partition's group and waits until the leader's configuration without it is committed.</summary>
+    private async Task RemoveFromGroupAsync(LogInfo info, int partition, int slot, CancellationToken stopping)
+    {
+        while (true)
+        {
+            var leader = await LeaderAsync(info, partition, stopping);
+            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, slot) == 0 && Slot(l.Status.LearnerIncarnations, slot) == 0)
+            {
+                return;
+            }
+
+            if (leader is { } at)
+            {
+                await StepAsync(() => at.Grain.RemoveReplicaAsync(slot), stopping);
+            }
+
+            await Task.Delay(StepInterval, time, stopping);
+        }
     }
 
     /// <summary>One membership step at the leader; a lost leadership or a slow answer only means the next check tries again.</summary>
