@@ -8,24 +8,28 @@ namespace Pyralog.Client.Logs;
 /// </summary>
 internal sealed class CachedLog
 {
-    // Invariant: one slot per partition, each a slot of that partition in Info; read and written with Volatile.
+    // Invariant: one slot per partition, a slot of that partition in the newest Info sharing the array (refreshes of
+    // one log share it, so every holder sees the latest hint); read and written with Volatile.
     private readonly int[] _leaders;
 
     public CachedLog(LogInfo info, long fetchedAt)
-        : this(info, fetchedAt, null)
+        : this(info, fetchedAt, new int[info.Partitions])
     {
     }
 
-    private CachedLog(LogInfo info, long fetchedAt, int[]? hints)
+    private CachedLog(LogInfo info, long fetchedAt, int[] leaders)
     {
         Info = info;
         FetchedAt = fetchedAt;
-        _leaders = new int[info.Partitions];
-        for (var p = 0; p < _leaders.Length; p++)
+        _leaders = leaders;
+        for (var p = 0; p < leaders.Length; p++)
         {
             // A hint survives a refresh while its slot still holds a replica (a moved replica's slot is gone).
-            var hint = hints is null ? -1 : Volatile.Read(ref hints[p]);
-            _leaders[p] = info.HasReplica(p, hint) ? hint : info.NextReplica(p, -1);
+            var hint = Volatile.Read(ref leaders[p]);
+            if (!info.HasReplica(p, hint))
+            {
+                Interlocked.CompareExchange(ref leaders[p], info.NextReplica(p, -1), hint);
+            }
         }
     }
 

@@ -322,7 +322,7 @@ public sealed class LogProducer : IAsyncDisposable
 
             if (!_logs.TryGetValue(info.Id, out var producerLog))
             {
-                producerLog = new ProducerLog(cached);
+                producerLog = new ProducerLog(cached, Metadata);
                 _logs[info.Id] = producerLog;
             }
 

@@ -4,13 +4,14 @@ namespace Pyralog.Client.Logs;
 /// A <see cref="LogProducer"/>'s state for one log (one log id: a log deleted and created again under its name is
 /// another): its partitions' producers, created on first use, and the sticky partition of records without a key.
 /// </summary>
-internal sealed class ProducerLog(CachedLog cached)
+internal sealed class ProducerLog(CachedLog cached, LogMetadata metadata)
 {
     // Invariant: guarded by the producer's lock.
     private readonly PartitionProducer?[] _partitions = new PartitionProducer?[cached.Info.Partitions];
     private int _sticky = -1;
 
-    public CachedLog Cached => cached;
+    /// <summary>The log as the client last read it (a replica move changes a partition's slots; a refresh is taken up at once).</summary>
+    public CachedLog Cached => metadata.TryGet(cached.Info.Name, out var latest) && latest.Info.Id == cached.Info.Id ? latest : cached;
 
     public IEnumerable<PartitionProducer> Started
     {

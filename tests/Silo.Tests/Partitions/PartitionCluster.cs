@@ -25,10 +25,11 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     private static readonly string[] FastProbes = ["--Silo:ProbeTimeout", "1s", "--Silo:MissedProbesLimit", "3", "--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:TimestampFormat", "HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine", "true"];
 
     private readonly string _root;
-    private readonly int[] _siloPorts;
-    private readonly int[] _gatewayPorts;
+    // Invariant: one entry per silo ever started (index = silo number); a stopped silo keeps its ports.
+    private readonly List<int> _siloPorts;
+    private readonly List<int> _gatewayPorts;
     private readonly string[] _args;
-    private readonly SiloProcess?[] _silos = new SiloProcess?[Size];
+    private readonly List<SiloProcess?> _silos = [null, null, null];
     private readonly RedisServer? _redis;
     private readonly Action<string> _log;
     private PyralogClient? _client;
@@ -36,8 +37,8 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     private PartitionCluster(string root, int[] siloPorts, int[] gatewayPorts, string[] args, RedisServer? redis, Action<string> log)
     {
         _root = root;
-        _siloPorts = siloPorts;
-        _gatewayPorts = gatewayPorts;
+        _siloPorts = [.. siloPorts];
+        _gatewayPorts = [.. gatewayPorts];
         _args = args;
         _redis = redis;
         _log = log;
@@ -124,9 +125,28 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         }
 
         var port = int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture);
-        var index = Array.IndexOf(_siloPorts, port);
-        return index >= 0 ? index : Array.IndexOf(_gatewayPorts, port) is >= 0 and var gateway ? gateway : null;
+        var index = _siloPorts.IndexOf(port);
+        return index >= 0 ? index : _gatewayPorts.IndexOf(port) is >= 0 and var gateway ? gateway : null;
     }
+
+    /// <summary>How many silos were ever started (stopped ones included): silo numbers are 0..Count−1.</summary>
+    public int Count => _silos.Count;
+
+    /// <summary>Starts one more silo on new ports (a silo joining the cluster); returns its number.</summary>
+    public async Task<int> AddSiloAsync()
+    {
+        _siloPorts.Add(SiloProcess.FreePort());
+        _gatewayPorts.Add(SiloProcess.FreePort());
+        _silos.Add(null);
+        await StartSiloAsync(_silos.Count - 1);
+        return _silos.Count - 1;
+    }
+
+    /// <summary>SIGTERM (a graceful stop), then waits until the process exits; returns its exit code.</summary>
+    public Task<int> StopAsync(int silo) => (_silos[silo] ?? throw new InvalidOperationException($"silo {silo} does not run")).StopAsync();
+
+    /// <summary>The silo's endpoint as the cluster names it (<c>127.0.0.1:port</c>), e.g. for <c>cluster drain</c>.</summary>
+    public string Endpoint(int silo) => $"127.0.0.1:{_siloPorts[silo]}";
 
     /// <summary>SIGKILL, then waits (bounded) until the process is gone.</summary>
     public void Kill(int silo)
