@@ -90,6 +90,11 @@ internal sealed class PyralogOptionsValidator : IValidateOptions<PyralogOptions>
             failures.Add($"Pyralog:Replication:MoveOffTimeout must be between 0 (a stop moves no replica) and 1 hour (was {r.MoveOffTimeout}).");
         }
 
+        if (r.RehomeAfter != TimeSpan.Zero && r.RehomeAfter < TimeSpan.FromSeconds(1))
+        {
+            failures.Add($"Pyralog:Replication:RehomeAfter must be 0 (never) or at least 1 s (was {r.RehomeAfter}).");
+        }
+
         if (r.ReplicaMoveTimeout < TimeSpan.FromSeconds(1))
         {
             failures.Add($"Pyralog:Replication:ReplicaMoveTimeout must be at least 1 s (was {r.ReplicaMoveTimeout}).");

@@ -11,6 +11,8 @@ namespace Pyralog.Grains.Metadata;
 /// replica (first writer wins); <c>activate</c> marks the log usable; <c>delete</c> removes it. A replica move takes
 /// <c>move</c> (slot <see cref="To"/> of <see cref="Partition"/> gets its home at <see cref="Silo"/> beside slot
 /// <see cref="From"/>), then <c>moved</c> (slot From is gone) or <c>abandon-move</c> (slot To is gone again).
+/// <c>rehome</c> records that slot From of a partition whose home silo is gone for good now lives at Silo (where it
+/// runs and holds its data), if its home is still <see cref="PreviousSilo"/>.
 /// </summary>
 internal sealed record MetadataCommand
 {
@@ -48,8 +50,11 @@ internal sealed record MetadataCommand
     /// <summary>The slot a move adds.</summary>
     public int To { get; init; }
 
-    /// <summary>The endpoint of the silo a <c>move</c> sends the replica to.</summary>
+    /// <summary>The endpoint of the silo a <c>move</c> sends the replica to, or a <c>rehome</c> records.</summary>
     public string? Silo { get; init; }
+
+    /// <summary>The home a <c>rehome</c> replaces (the command is refused if the slot's home changed meanwhile).</summary>
+    public string? PreviousSilo { get; init; }
 
     /// <summary>The settings a <c>create</c> command carries.</summary>
     public LogSettings Settings() => new()

@@ -183,6 +183,9 @@ internal sealed class MetadataState : IReplicaStateMachine
             case "abandon-move":
                 return EndMove(command);
 
+            case "rehome":
+                return Rehome(command);
+
             case "delete":
                 return _logs.Remove(command.Name!, out var removed)
                     ? new MetadataResult(removed, null)
@@ -248,6 +251,34 @@ internal sealed class MetadataState : IReplicaStateMachine
         var moves = log.Moves!.Where(m => m != move).ToArray();
         log = WithHomes(log, homes.With(move.Partition, gone, null), moves.Length == 0 ? null : moves);
         return new MetadataResult(log, null);
+    }
+
+    /// <summary>Records where a replica whose home silo is gone runs now (idempotent once recorded).</summary>
+    private MetadataResult Rehome(MetadataCommand command)
+    {
+        if (Find(command.LogId) is not { } log)
+        {
+            return new MetadataResult(null, $"log {command.LogId} no longer exists");
+        }
+
+        var (p, slot, silo) = (command.Partition, command.From, command.Silo);
+        if (log.Homes is not { } homes || p < 0 || p >= log.Info.Partitions || silo is null || homes.Home(p, slot) is not { } home)
+        {
+            return new MetadataResult(log, $"log {log.Info.Name} has no replica {p}/{slot} with a recorded home");
+        }
+
+        if (home == silo)
+        {
+            return new MetadataResult(log, null);
+        }
+
+        if (home != command.PreviousSilo || log.MoveIn(p) is not null || homes.SlotOn(p, silo) >= 0)
+        {
+            return new MetadataResult(log, $"replica {p}/{slot} of log {log.Info.Name} cannot be rehomed from {command.PreviousSilo} to {silo}: its home is {home}" +
+                (log.MoveIn(p) is null ? "" : ", a move is under way") + (homes.SlotOn(p, silo) >= 0 ? $", {silo} holds another replica of the partition" : ""));
+        }
+
+        return new MetadataResult(WithHomes(log, homes.With(p, slot, silo), log.Moves), null);
     }
 
     private MetadataLog WithHomes(MetadataLog log, ReplicaHomes homes, ReplicaMove[]? moves)

@@ -30,10 +30,13 @@ namespace Pyralog.Grains.Replication;
  *      drops its data when it next activates, since an activation of a slot without a home refuses to run).
  * A move whose new replica cannot be placed on T, or is not a voter within ReplicaMoveTimeout, is abandoned: the
  * learner is removed from the group, "abandon-move" drops slot To, and the replica retires.
+ *
+ * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
+ * elsewhere by then, and once homed where they run they count for balance like any other.
  */
 internal sealed class ReplicaMover(
     IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, ReplicaHomeTable homes,
-    SiloReportClient reports, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaMover> logger)
+    SiloReportClient reports, ReplicaRehoming rehoming, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaMover> logger)
     : SiloWatch
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
@@ -112,6 +115,7 @@ internal sealed class ReplicaMover(
 
         var (active, draining) = await SilosAsync(stopping);
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
+        await rehoming.RehomeAsync(logs, active.ToHashSet(StringComparer.Ordinal), stopping);
         var budget = options.Value.Replication.ReplicaMoves;
         lock (_running)
         {

@@ -55,6 +55,13 @@ public sealed class ReplicaTiming
     /// </summary>
     public TimeSpan MoveOffTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a replica's home silo must be gone (not active, nor stopping) before the silo where the replica runs
+    /// meanwhile, as a caught-up voter, is recorded as its home (see ReplicaRehoming): a silo that died for good stops
+    /// holding homes. 0: never; a silo that returns after this finds its replicas homed elsewhere.
+    /// </summary>
+    public TimeSpan RehomeAfter { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>
     public TimeSpan ReplicaMoveTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }

@@ -99,6 +99,55 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
     }
 
+    [Fact]
+    public async Task The_replicas_of_a_silo_gone_for_good_are_homed_where_they_run_and_the_cluster_balances_again()
+    {
+        await using var fixture = new MovingFixture(4, rehomeAfter: TimeSpan.FromSeconds(2));
+        await fixture.InitializeAsync();
+        var cluster = fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, Partitions, 3);
+        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
+        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+        await PartitionCalls.WaitForAsync(admin, LogName, Settled, "every group leading and following");
+
+        var dead = cluster.SecondarySilos[0];
+        var deadEndpoint = dead.SiloAddress.Endpoint.ToString();
+        var homedThere = (await HomesAsync(grains)).CountOn(deadEndpoint);
+        Assert.True(homedThere > 0, "with 24 replicas on four silos the killed one is home to some");
+        await cluster.KillSiloAsync(dead);
+        Mark($"killed a silo home to {homedThere} replicas");
+
+        var rebalanced = await WhileAppendingAsync(grains, log, "gone", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
+            d => Settled(d) && PerSilo(d).Count == 3 && PerSilo(d).Values.All(c => c == 8), "eight replicas on each of the three silos left"));
+        Mark("running on the three silos left");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        for (var round = 0; (await HomesAsync(grains)).CountOn(deadEndpoint) > 0; round++)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the killed silo still holds homes 60 s later");
+            await PartitionCalls.AppendToEachAsync(grains, log, $"rehoming{round}", acked, unknown);
+        }
+
+        Mark("re-homed");
+        rebalanced = await PartitionCalls.WaitForAsync(admin, LogName,
+            d => Settled(d) && PerSilo(d).Count == 3 && PerSilo(d).Values.All(c => c == 8), "eight replicas on each of the three silos left");
+        var homes = await HomesAsync(grains);
+        foreach (var partition in rebalanced.Partitions)
+        {
+            // Every replica runs at its recorded home.
+            Assert.All(partition.Replicas, r => Assert.Equal(SiloAddress.FromParsableString(r.Silo).Endpoint.ToString(), homes.Home(partition.Partition, r.Replica)));
+        }
+
+        log = (await admin.GetLogAsync(LogName))!;
+        await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    private static async Task<Pyralog.Grains.Placement.ReplicaHomes> HomesAsync(IClusterClient grains) =>
+        (await grains.GetGrain<Pyralog.Grains.Metadata.IMetadataAdminGrain>(0).GetMetadataLogsAsync()).Single(l => l.Info.Name == LogName).Homes!;
+
     /// <summary>How a moved-away replica refuses a call, once it has retired (the mover retires it after the move is recorded).</summary>
     private static async Task<string> RefusalAsync(IPartitionReplicaGrain replica)
     {
@@ -140,14 +189,29 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         return await waiting;
     }
 
-    private sealed class MovingFixture() : PyralogClusterFixture(3)
+    private sealed class MovingFixture(short silos = 3, TimeSpan? rehomeAfter = null) : PyralogClusterFixture(silos), IAsyncDisposable
     {
-        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Moving>();
+        protected override void Configure(TestClusterBuilder builder)
+        {
+            builder.Properties[Moving.RehomeAfterKey] = (rehomeAfter ?? TimeSpan.Zero).ToString("c");
+            builder.AddSiloBuilderConfigurator<Moving>();
+        }
+
+        async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
     }
 
     private sealed class Moving : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) =>
-            siloBuilder.Services.Configure<PyralogOptions>(o => o.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(500));
+        public const string RehomeAfterKey = "PyralogRehomeAfter";
+
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            var rehomeAfter = TimeSpan.Parse(siloBuilder.Configuration[RehomeAfterKey] ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+            siloBuilder.Services.Configure<PyralogOptions>(o =>
+            {
+                o.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(500);
+                o.Replication.RehomeAfter = rehomeAfter;
+            });
+        }
     }
 }
