@@ -107,6 +107,11 @@ public sealed class MultiProcessClusterTests : IDisposable
             await Take(generator, 20_000);
             second.Process.Kill(); // SIGKILL: its obelisks reactivate on the first silo after their leases expire
             await Take(generator, 20_000);
+
+            // The survivor stays up until it has declared the killed silo dead, as a surviving silo does. Stopped before
+            // that, the killed silo stays Active in Redis, and a restarted silo cannot join until that entry is stale
+            // (Orleans: 90 s without a heartbeat) and it has evicted it itself, about two minutes after the kill.
+            await WaitUntilDeclaredDeadAsync(client.Cluster, ports[2]);
             Assert.Equal(0, await first.StopAsync());
         }
 
@@ -132,6 +137,30 @@ public sealed class MultiProcessClusterTests : IDisposable
             }
 
             Assert.Equal(0, await first.StopAsync());
+        }
+    }
+
+    /// <summary>Waits until the membership table no longer lists the silo on <paramref name="siloPort"/> as active.</summary>
+    private static async Task WaitUntilDeclaredDeadAsync(IClusterClient cluster, int siloPort)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                var active = await cluster.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+                if (!active.Keys.Any(s => s.Endpoint.Port == siloPort))
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                // The call went through the killed silo's gateway: the client retries another.
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the silo on port {siloPort} was not declared dead within 60 s");
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
         }
     }
 
