@@ -27,6 +27,7 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.ReplicaMoves = 0;
         options.Replication.ReplicaMoveTimeout = TimeSpan.FromMilliseconds(999);
         options.Replication.MoveOffTimeout = TimeSpan.FromSeconds(-1);
+        options.Replication.RehomeAfter = TimeSpan.FromMilliseconds(999);
         options.MetadataReplicas = 8;
         var result = _validator.Validate(null, options);
         Assert.True(result.Failed);
@@ -47,8 +48,9 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Contains("Pyralog:Replication:ReplicaMoves must be in 1..1000 (was 0).", failures);
         Assert.Contains("Pyralog:Replication:ReplicaMoveTimeout must be at least 1 s (was 00:00:00.9990000).", failures);
         Assert.Contains("Pyralog:Replication:MoveOffTimeout must be between 0 (a stop moves no replica) and 1 hour (was -00:00:01).", failures);
+        Assert.Contains("Pyralog:Replication:RehomeAfter must be 0 (never) or at least 1 s (was 00:00:00.9990000).", failures);
         Assert.Contains("Pyralog:MetadataReplicas must be in 1..7 (was 8).", failures);
-        Assert.Equal(17, failures.Length);
+        Assert.Equal(18, failures.Length);
     }
 
     [Fact]
