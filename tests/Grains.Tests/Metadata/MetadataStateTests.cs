@@ -86,6 +86,30 @@ public sealed class MetadataStateTests
     }
 
     [Fact]
+    public void A_rehome_records_where_a_replica_runs_only_if_its_home_is_still_the_one_it_replaces()
+    {
+        var state = new MetadataState();
+        var index = 0L;
+        MetadataResult Apply(MetadataCommand command) => (MetadataResult)state.Apply(new LogEntry(++index, 1, EntryType.Normal, command.Encode()))!;
+        MetadataCommand Rehome(int slot, string previous, string silo) =>
+            new() { Kind = "rehome", LogId = 1, Partition = 0, From = slot, Silo = silo, PreviousSilo = previous };
+
+        Apply(MetadataCommand.Create("orders", 1, 3, new LogSettings()));
+        Apply(new MetadataCommand { Kind = "homes", LogId = 1, Homes = [["a:1", "b:1", "c:1"]] });
+        Assert.Equal("replica 0/1 of log orders cannot be rehomed from x:1 to d:1: its home is b:1", Apply(Rehome(1, "x:1", "d:1")).Error);
+        Assert.Equal("replica 0/1 of log orders cannot be rehomed from b:1 to c:1: its home is b:1, c:1 holds another replica of the partition",
+            Apply(Rehome(1, "b:1", "c:1")).Error);
+        Assert.Equal("log orders has no replica 0/5 with a recorded home", Apply(Rehome(5, "b:1", "d:1")).Error);
+
+        var rehomed = Apply(Rehome(1, "b:1", "d:1"));
+        Assert.Null(rehomed.Error);
+        Assert.Equal("d:1", rehomed.Log!.Homes!.Home(0, 1));
+        Assert.DoesNotContain("b:1", rehomed.Log.Homes.Silos);
+        Assert.Equal([0, 1, 2], rehomed.Log.Info.ReplicaSlots(0));
+        Assert.Null(Apply(Rehome(1, "b:1", "d:1")).Error); // recorded already: a retry
+    }
+
+    [Fact]
     public void An_empty_state_round_trips()
     {
         var restored = new MetadataState();
