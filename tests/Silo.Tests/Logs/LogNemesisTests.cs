@@ -47,6 +47,10 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     [InlineData(10)]
     public Task Acknowledged_records_survive_kills_pauses_and_a_wiped_silo(int run) => RunAsync(Seed(run), faults: 12);
 
+    /// <summary>One short run in the default suite (four faults, the third a wiped silo), so every change meets a nemesis.</summary>
+    [Fact]
+    public Task A_short_nemesis_run_loses_nothing() => RunAsync(Seed(0), faults: 4);
+
     private static int Seed(int run) =>
         run + (int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_TEST_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 20261130);
 
