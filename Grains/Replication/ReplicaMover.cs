@@ -227,11 +227,13 @@ internal sealed class ReplicaMover(
             return;
         }
 
-        // 3. Learner, promoted once caught up.
+        // 3. Learner, promoted once caught up. The newcomer's incarnation is read each time: one that lost its disk
+        // meanwhile (its silo crashed) comes back as another, which the leader then takes in its place.
+        var incarnation = prepared.Incarnation;
         while (true)
         {
             var leader = await LeaderAsync(log.Info, partition, stopping);
-            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, to) == prepared.Incarnation)
+            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, to) == incarnation)
             {
                 break;
             }
@@ -242,12 +244,20 @@ internal sealed class ReplicaMover(
                 return;
             }
 
-            if (leader is { } at && Slot(at.Status.VoterIncarnations, to) != prepared.Incarnation && Slot(at.Status.LearnerIncarnations, to) != prepared.Incarnation)
+            if (leader is { } at && Slot(at.Status.VoterIncarnations, to) != incarnation && Slot(at.Status.LearnerIncarnations, to) != incarnation)
             {
-                await StepAsync(() => at.Grain.AddReplicaAsync(to, prepared.Incarnation), stopping);
+                await StepAsync(() => at.Grain.AddReplicaAsync(to, incarnation), stopping);
             }
 
             await Task.Delay(StepInterval, time, stopping);
+            try
+            {
+                incarnation = (await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping)).Incarnation;
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                // Its silo is being lost: the next check asks again.
+            }
         }
 
         // 4. Remove the moved replica.
