@@ -261,7 +261,7 @@ internal static class ScalingCases
         new Random(ClusterSettings.Seed).NextBytes(value);
         var record = new ProducerRecord(null, value);
         var watch = Stopwatch.StartNew();
-        long failed = 0;
+        long failed = 0, acknowledged = 0;
         Exception? firstError = null;
         using var outstanding = new SemaphoreSlim(FillOutstanding);
         await using (var producer = client.CreateProducer(new ProducerOptions { Linger = TimeSpan.FromMilliseconds(10) }))
@@ -273,7 +273,11 @@ internal static class ScalingCases
                 _ = producer.ProduceAsync(LogName, partition, record, cancellationToken).ContinueWith(
                     produced =>
                     {
-                        if (!produced.IsCompletedSuccessfully)
+                        if (produced.IsCompletedSuccessfully)
+                        {
+                            Interlocked.Increment(ref acknowledged);
+                        }
+                        else
                         {
                             Interlocked.CompareExchange(ref firstError, produced.Exception?.InnerException, null);
                             Interlocked.Increment(ref failed);
@@ -284,7 +288,7 @@ internal static class ScalingCases
                     CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 if ((i + 1) % (records / 10 + 1) == 0)
                 {
-                    ClusterSettings.Log($"scaling: filled {(i + 1) * FillRecordBytes / (1024.0 * 1024):N0} MiB in {watch.Elapsed.TotalSeconds:0} s");
+                    ClusterSettings.Log($"scaling: filled {Interlocked.Read(ref acknowledged) * FillRecordBytes / (1024.0 * 1024):N0} MiB in {watch.Elapsed.TotalSeconds:0} s");
                 }
             }
 

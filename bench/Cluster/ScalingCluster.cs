@@ -35,6 +35,8 @@ internal sealed class ScalingCluster : IAsyncDisposable
         _gatewayPorts = gatewayPorts;
         _args = args;
         _redis = redis;
+        // A bench that exits without disposing (a signal, an unhandled exception) still takes its silos with it.
+        AppDomain.CurrentDomain.ProcessExit += KillAtExit;
     }
 
     public PyralogClient Client => _client ?? throw new InvalidOperationException("not connected");
@@ -125,6 +127,24 @@ internal sealed class ScalingCluster : IAsyncDisposable
         foreach (var silo in _silos)
         {
             silo?.Dispose();
+        }
+
+        _redis?.Dispose();
+        AppDomain.CurrentDomain.ProcessExit -= KillAtExit;
+    }
+
+    private void KillAtExit(object? sender, EventArgs e)
+    {
+        foreach (var silo in _silos)
+        {
+            try
+            {
+                silo?.Process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // already gone
+            }
         }
 
         _redis?.Dispose();
