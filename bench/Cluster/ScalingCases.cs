@@ -70,10 +70,17 @@ internal static class ScalingCases
     /// <summary>How long the producer's latency is taken before each move window.</summary>
     private static TimeSpan Before => ClusterSettings.Quick ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(10);
 
+    /// <summary>Steady producing before the first measured window.</summary>
+    private static TimeSpan Settle => ClusterSettings.Quick ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
+
     /// <summary>Upper bound on a scale-out or a drain (each move copies a partition's data: about 10 MiB at 1 GiB).</summary>
     private static readonly TimeSpan SettleBudget = TimeSpan.FromMinutes(30);
 
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// How often cluster status is read while waiting (each read describes every replica: 300 calls), also during the
+    /// window before, so both windows carry the same observer.
+    /// </summary>
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
     public static bool AnySelected => ClusterSettings.Selected(ScaleOut) || ClusterSettings.Selected(Drain);
 
@@ -85,8 +92,9 @@ internal static class ScalingCases
         await CreateLogAsync(client, cancellationToken);
         await FillAsync(client, cancellationToken);
         await using var steady = new SteadyProducer(client, LogName, Partitions, SteadyRate);
-        // Unmeasured: the producer's first records compile its path and find every leader.
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        // Unmeasured: the producer's first records compile its path and find every leader, and the silos finish
+        // compiling theirs after the fill (in a first smoke run the window right after 2 s had twice the p99 of the move's).
+        await ObserveAsync(client, Settle, cancellationToken);
         if (ClusterSettings.Selected(ScaleOut))
         {
             await ClusterReport.RunCaseAsync(report, ScaleOut, PyralogCases.System, () => ScaleOutAsync(report, cluster, steady, cancellationToken));
@@ -105,7 +113,7 @@ internal static class ScalingCases
     {
         var client = cluster.Client;
         var before = steady.Begin("before");
-        await Task.Delay(Before, cancellationToken);
+        await ObserveAsync(client, Before, cancellationToken);
         var placed = Placement(await client.DescribeLogAsync(LogName));
         var during = steady.Begin("during");
         var watch = Stopwatch.StartNew();
@@ -125,7 +133,7 @@ internal static class ScalingCases
         // Silo 1: one of the first three (not development membership's primary), holding its share after the scale-out.
         const int drained = 1;
         var before = steady.Begin("before");
-        await Task.Delay(Before, cancellationToken);
+        await ObserveAsync(client, Before, cancellationToken);
         var hosted = (await client.GetClusterStatusAsync()).Silos.Where(s => cluster.IsSilo(s.Address, drained)).Sum(s => s.Replicas);
         var during = steady.Begin("during");
         var watch = Stopwatch.StartNew();
@@ -185,10 +193,7 @@ internal static class ScalingCases
         {
             try
             {
-                var status = await client.GetClusterStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-                var log = await client.Cluster.GetGrain<IPyralogAdminGrain>(0).GetLogAsync(LogName).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken)
-                    ?? throw new InvalidOperationException($"log '{LogName}' is gone");
-                var state = new ScalingState(status, Enumerable.Range(0, log.Partitions).Count(p => log.ReplicaSlots(p).Length != log.ReplicationFactor));
+                var state = await ReadStateAsync(client, cancellationToken);
                 if (state.Counted == Partitions * ReplicationFactor && state.MovesUnderWay == 0 && done(state))
                 {
                     return state;
@@ -211,6 +216,33 @@ internal static class ScalingCases
         }
 
         throw new TimeoutException($"not {what} within {SettleBudget.TotalMinutes:0} minutes: {last}");
+    }
+
+    /// <summary>Reads the state as <see cref="WaitAsync"/> does, for <paramref name="duration"/>, without waiting for anything.</summary>
+    private static async Task ObserveAsync(PyralogClient client, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < duration)
+        {
+            try
+            {
+                _ = await ReadStateAsync(client, cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+            {
+                ClusterSettings.Log($"  cluster status failed: {e.GetType().Name}: {e.Message}");
+            }
+
+            await Task.Delay(PollInterval, cancellationToken);
+        }
+    }
+
+    private static async Task<ScalingState> ReadStateAsync(PyralogClient client, CancellationToken cancellationToken)
+    {
+        var status = await client.GetClusterStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        var log = await client.Cluster.GetGrain<IPyralogAdminGrain>(0).GetLogAsync(LogName).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken)
+            ?? throw new InvalidOperationException($"log '{LogName}' is gone");
+        return new ScalingState(status, Enumerable.Range(0, log.Partitions).Count(p => log.ReplicaSlots(p).Length != log.ReplicationFactor));
     }
 
     /// <summary>Where each partition's replicas run: (partition, silo address) pairs.</summary>
