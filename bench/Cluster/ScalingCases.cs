@@ -73,6 +73,9 @@ internal static class ScalingCases
     /// <summary>Steady producing before the first measured window.</summary>
     private static TimeSpan Settle => ClusterSettings.Quick ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a window's last records may take to be acknowledged or fail (the producer's delivery timeout is 2 minutes).</summary>
+    private static readonly TimeSpan SettleRecords = TimeSpan.FromMinutes(2.5);
+
     /// <summary>Upper bound on a scale-out or a drain (each move copies a partition's data: about 10 MiB at 1 GiB).</summary>
     private static readonly TimeSpan SettleBudget = TimeSpan.FromMinutes(30);
 
@@ -124,7 +127,7 @@ internal static class ScalingCases
         steady.End();
         var moved = Placement(await client.DescribeLogAsync(LogName)).Except(placed).Count();
         ClusterSettings.Log($"scale-out: settled in {elapsed.TotalSeconds:0.0} s, {moved} replicas moved; {settled.Describe()}");
-        Report(report, ScaleOut, elapsed, moved, before, during);
+        await ReportAsync(report, ScaleOut, elapsed, moved, before, during, cancellationToken);
     }
 
     private static async Task DrainAsync(BenchReport report, ScalingCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)
@@ -144,13 +147,22 @@ internal static class ScalingCases
         var elapsed = watch.Elapsed;
         steady.End();
         ClusterSettings.Log($"drain: settled in {elapsed.TotalSeconds:0.0} s; {settled.Describe()}");
-        Report(report, Drain, elapsed, hosted, before, during);
+        await ReportAsync(report, Drain, elapsed, hosted, before, during, cancellationToken);
         report.Add(ClusterSettings.Suite, Drain, PyralogCases.System, "hand-off s", handOff.TotalSeconds, "s");
     }
 
-    private static void Report(BenchReport report, string @case, TimeSpan elapsed, int moved, ProducerWindow before, ProducerWindow during)
+    private static async Task ReportAsync(BenchReport report, string @case, TimeSpan elapsed, int moved, ProducerWindow before, ProducerWindow during, CancellationToken cancellationToken)
     {
         var system = PyralogCases.System;
+        foreach (var window in new[] { before, during })
+        {
+            if (!await window.SettleAsync(SettleRecords, cancellationToken))
+            {
+                ClusterSettings.Log($"{@case}: {window.Unsettled} records of the window '{window.Name}' still unacknowledged after {SettleRecords.TotalSeconds:0} s");
+                report.Add(ClusterSettings.Suite, @case, system, $"unacknowledged {window.Name}", window.Unsettled, "records");
+            }
+        }
+
         report.Add(ClusterSettings.Suite, @case, system, "s", elapsed.TotalSeconds, "s");
         report.Add(ClusterSettings.Suite, @case, system, "moved replicas", moved, "replicas");
         foreach (var window in new[] { before, during })
@@ -161,6 +173,7 @@ internal static class ScalingCases
                 continue;
             }
 
+            report.Add(ClusterSettings.Suite, @case, system, $"p50 us {window.Name}", window.Latencies.PercentileMicros(50), "us");
             report.Add(ClusterSettings.Suite, @case, system, $"p99 us {window.Name}", window.Latencies.PercentileMicros(99), "us");
         }
 
@@ -320,7 +333,7 @@ internal static class ScalingCases
                     CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 if ((i + 1) % (records / 10 + 1) == 0)
                 {
-                    ClusterSettings.Log($"scaling: filled {Interlocked.Read(ref acknowledged) * FillRecordBytes / (1024.0 * 1024):N0} MiB in {watch.Elapsed.TotalSeconds:0} s");
+                    ClusterSettings.Log($"scaling: fill sent {(i + 1) * FillRecordBytes / (1024.0 * 1024):N0} MiB, {Interlocked.Read(ref acknowledged) * FillRecordBytes / (1024.0 * 1024):N0} MiB acknowledged, in {watch.Elapsed.TotalSeconds:0} s");
                 }
             }
 

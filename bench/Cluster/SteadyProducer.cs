@@ -53,9 +53,15 @@ internal sealed class SteadyProducer : IAsyncDisposable
         await _pacing;
         // Records still unacknowledged settle within the producer's delivery timeout (2 minutes).
         var deadline = Stopwatch.StartNew();
+        var unacknowledged = Interlocked.Read(ref _outstanding);
         while (Interlocked.Read(ref _outstanding) > 0 && deadline.Elapsed < TimeSpan.FromMinutes(3))
         {
             await Task.Delay(50);
+        }
+
+        if (deadline.Elapsed > TimeSpan.FromSeconds(1))
+        {
+            ClusterSettings.Log($"steady producer: {unacknowledged} records were unacknowledged when it stopped; {Interlocked.Read(ref _outstanding)} still after {deadline.Elapsed.TotalSeconds:0} s (the producer fails a record after 2 minutes)");
         }
 
         await _producer.DisposeAsync();
@@ -89,6 +95,7 @@ internal sealed class SteadyProducer : IAsyncDisposable
     private void Send(long n)
     {
         var window = Volatile.Read(ref _window);
+        window?.Start();
         Interlocked.Increment(ref _outstanding);
         Interlocked.Increment(ref _sent);
         var start = Stopwatch.GetTimestamp();
