@@ -5,13 +5,14 @@ using Pyralog.Client;
 using Pyralog.Client.Cluster;
 using Pyralog.Client.Logs;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Silo.Tests.Partitions;
 
 namespace Pyralog.Bench.Cluster;
 
 /// <summary>
 /// Replica moves under a steady producer, on one cluster of Pyralog.Silo processes on 127.0.0.1
-/// (<see cref="ScalingCluster"/>): three silos, one log of <see cref="Partitions"/> partitions at RF 3 filled with
-/// <see cref="ScaleBytes"/> of records (1 GiB; <c>PYRALOG_BENCH_SCALE_BYTES</c>, e.g. <c>64M</c>, for a smoke run), and a
+/// (<see cref="PartitionCluster"/>, which can add silos): three silos, one log of <see cref="Partitions"/> partitions
+/// at RF 3 filled with <see cref="ScaleBytes"/> of records (1 GiB; <c>PYRALOG_BENCH_SCALE_BYTES</c>, e.g. <c>64M</c>, for a smoke run), and a
 /// producer of <see cref="SteadyRate"/> records/s across its partitions the whole time.
 /// <list type="bullet">
 /// <item><c>scale-out</c>: a fourth silo starts; <c>s</c> from its start until every active silo hosts within one
@@ -90,7 +91,7 @@ internal static class ScalingCases
     public static async Task RunAsync(BenchReport report, string root, CancellationToken cancellationToken)
     {
         ClusterSettings.Log($"scaling: {Partitions} partitions at RF {ReplicationFactor}, filled with {ScaleBytes / (1024.0 * 1024):N0} MiB, steady producer {SteadyRate:N0} records/s, {ReplicaMoves} moves at a time");
-        await using var cluster = await ScalingCluster.StartAsync(root, ClusterSettings.Log, SiloArgs);
+        await using var cluster = await PartitionCluster.StartAsync(root, preferRedis: true, ClusterSettings.Log, SiloArgs);
         var client = cluster.Client;
         await CreateLogAsync(client, cancellationToken);
         await FillAsync(client, cancellationToken);
@@ -112,7 +113,7 @@ internal static class ScalingCases
         await ClusterReport.RunCaseAsync(report, Drain, PyralogCases.System, () => DrainAsync(report, cluster, steady, cancellationToken));
     }
 
-    private static async Task ScaleOutAsync(BenchReport report, ScalingCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)
+    private static async Task ScaleOutAsync(BenchReport report, PartitionCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)
     {
         var client = cluster.Client;
         var before = steady.Begin("before");
@@ -130,14 +131,14 @@ internal static class ScalingCases
         await ReportAsync(report, ScaleOut, elapsed, moved, before, during, cancellationToken);
     }
 
-    private static async Task DrainAsync(BenchReport report, ScalingCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)
+    private static async Task DrainAsync(BenchReport report, PartitionCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)
     {
         var client = cluster.Client;
         // Silo 1: one of the first three (not development membership's primary), holding its share after the scale-out.
         const int drained = 1;
         var before = steady.Begin("before");
         await ObserveAsync(client, Before, cancellationToken);
-        var hosted = (await client.GetClusterStatusAsync()).Silos.Where(s => cluster.IsSilo(s.Address, drained)).Sum(s => s.Replicas);
+        var hosted = (await client.GetClusterStatusAsync()).Silos.Where(s => cluster.SiloOf(s.Address) == drained).Sum(s => s.Replicas);
         var during = steady.Begin("during");
         var watch = Stopwatch.StartNew();
         var result = await client.DrainSiloAsync(cluster.Endpoint(drained));

@@ -1,4 +1,5 @@
 using Pyralog.Client.Cluster;
+using Pyralog.Silo.Tests.Partitions;
 
 namespace Pyralog.Bench.Cluster;
 
@@ -16,7 +17,7 @@ internal sealed record ScalingState(ClusterStatus Status, int MovesUnderWay)
     /// <summary>Replicas counted on any silo (a replica that did not answer is not).</summary>
     public int Counted => Status.Silos.Sum(s => s.Replicas);
 
-    public int ReplicasOn(ScalingCluster cluster, int silo) => Status.Silos.Where(s => cluster.IsSilo(s.Address, silo)).Sum(s => s.Replicas);
+    public int ReplicasOn(PartitionCluster cluster, int silo) => Status.Silos.Where(s => cluster.SiloOf(s.Address) == silo).Sum(s => s.Replicas);
 
     /// <summary>Replicas and leaders per silo, moves under way and the status verdict, in a line.</summary>
     public string Describe() =>
