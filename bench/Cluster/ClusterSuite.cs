@@ -15,6 +15,9 @@ namespace Pyralog.Bench.Cluster;
 /// attempt goes to another server) when the leader's process is SIGKILLed: kill to first acknowledgement of an attempt
 /// started after it; p50 and max over 5 trials (1 with <c>PYRALOG_BENCH_QUICK=1</c>); the killed process restarts on its
 /// data and the system is healthy again between trials.</item>
+/// <item><c>scale-out</c> and <c>drain</c> (Pyralog only, <see cref="ScalingCases"/>): replica moves onto a fourth silo
+/// and off a drained one under a steady producer, on a log of 100 partitions filled with 1 GiB
+/// (<c>PYRALOG_BENCH_SCALE_BYTES</c> for less).</item>
 /// </list>
 /// Pyralog runs each case in both durabilities (suffix <c>-fsync</c>, <c>-os-cache</c>); <c>system</c> is
 /// <c>pyralog</c>, <c>jetstream</c> or <c>etcd</c>. A peer whose server binary (<c>nats-server</c>, <c>etcd</c>) is not on
@@ -76,6 +79,11 @@ public sealed class ClusterSuite : IBenchSuite
             {
                 await ClusterReport.RunCaseAsync(report, MetricsOverheadCases.Case, PyralogCases.System,
                     () => MetricsOverheadCases.RunAsync(report, Path.Combine(root, "metrics"), token));
+            }
+
+            if (ClusterSettings.SystemSelected(PyralogCases.System) && ScalingCases.AnySelected)
+            {
+                await ScalingCases.RunAsync(report, Path.Combine(root, "scaling"), token);
             }
 
             if (AnySelected(Cases))
