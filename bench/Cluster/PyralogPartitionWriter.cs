@@ -43,8 +43,8 @@ internal sealed class PyralogPartitionWriter
         }
         catch (NotLeaderException e)
         {
-            var next = (replica + 1) % _log.ReplicationFactor;
-            if (ReplicaGrainKey.TryParse(e.LeaderReplicaKey, out var hint) && hint.Replica != replica && hint.Replica < _log.ReplicationFactor)
+            var next = _log.NextReplica(_partition, replica);
+            if (ReplicaGrainKey.TryParse(e.LeaderReplicaKey, out var hint) && hint.Replica != replica && _log.HasReplica(_partition, hint.Replica))
             {
                 next = hint.Replica;
             }
@@ -71,7 +71,7 @@ internal sealed class PyralogPartitionWriter
                 _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
 
-            Interlocked.CompareExchange(ref _leader, (replica + 1) % _log.ReplicationFactor, replica);
+            Interlocked.CompareExchange(ref _leader, _log.NextReplica(_partition, replica), replica);
             return null;
         }
     }

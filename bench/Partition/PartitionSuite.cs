@@ -446,7 +446,7 @@ public sealed class PartitionSuite : IBenchSuite
         var awakeKeys = new List<string>();
         for (var p = 0; p < log.Partitions; p++)
         {
-            var statuses = await Task.WhenAll(Enumerable.Range(0, log.ReplicationFactor)
+            var statuses = await Task.WhenAll(log.ReplicaSlots(p)
                 .Select(r => cluster.Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(p, r)).GetStatusAsync()));
             foreach (var status in statuses.Where(s => !s.Quiesced))
             {
