@@ -309,6 +309,7 @@ internal static class ScalingCases
         var watch = Stopwatch.StartNew();
         long failed = 0, acknowledged = 0;
         Exception? firstError = null;
+        Exception? cause = null; // the first failure that is not only a consequence of an earlier batch's
         using var outstanding = new SemaphoreSlim(FillOutstanding);
         await using (var producer = client.CreateProducer(new ProducerOptions { Linger = TimeSpan.FromMilliseconds(10) }))
         {
@@ -325,7 +326,13 @@ internal static class ScalingCases
                         }
                         else
                         {
-                            Interlocked.CompareExchange(ref firstError, produced.Exception?.InnerException, null);
+                            var error = produced.Exception?.InnerException;
+                            Interlocked.CompareExchange(ref firstError, error, null);
+                            if (error?.Message.Contains("an earlier batch of this partition failed", StringComparison.Ordinal) == false)
+                            {
+                                Interlocked.CompareExchange(ref cause, error, null);
+                            }
+
                             Interlocked.Increment(ref failed);
                         }
 
@@ -349,7 +356,8 @@ internal static class ScalingCases
 
         if (failed > 0)
         {
-            throw new InvalidOperationException($"{failed} fill records were not acknowledged; first: {firstError?.GetType().Name}: {firstError?.Message}", firstError);
+            var reported = cause ?? firstError;
+            throw new InvalidOperationException($"{failed} fill records were not acknowledged; cause: {reported?.GetType().Name}: {reported?.Message}", reported);
         }
 
         var mib = records * FillRecordBytes / (1024.0 * 1024);
