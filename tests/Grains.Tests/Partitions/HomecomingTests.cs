@@ -25,8 +25,7 @@ public class HomecomingTests : IAsyncLifetime
         var grains = cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
         var log = await admin.CreateLogAsync(LogName, Partitions, 3);
-        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
-        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
 
         // Every silo holds one replica of each partition; the victim is not the primary (it holds the test membership table).

@@ -93,6 +93,11 @@ internal static class PartitionCalls
     public static bool AllLeadOrFollow(PartitionDescription partition) =>
         partition.LeaderReplica >= 0 && partition.Replicas.All(r => r.Error is null && r.Role is ReplicaRole.Leader or ReplicaRole.Follower);
 
+    /// <summary>An empty history of <paramref name="partitions"/> partitions: acknowledged appends, and appends whose outcome is unknown.</summary>
+    public static (List<(string Value, AppendAck Ack)>[] Acked, List<string>[] Unknown) EmptyHistory(int partitions) =>
+        (Enumerable.Range(0, partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray(),
+         Enumerable.Range(0, partitions).Select(_ => new List<string>()).ToArray());
+
     /// <summary>Appends one record named <paramref name="stage"/> to each partition's leader until it is acknowledged; failed attempts are recorded as unknown.</summary>
     public static async Task AppendToEachAsync(IClusterClient grains, LogInfo log, string stage, List<(string, AppendAck)>[] acked, List<string>[] unknown)
     {

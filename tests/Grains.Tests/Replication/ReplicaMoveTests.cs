@@ -39,8 +39,7 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         var grains = cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
         var log = await admin.CreateLogAsync(LogName, Partitions, 3);
-        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
-        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
         var before = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
 
@@ -108,8 +107,7 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         var grains = cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
         var log = await admin.CreateLogAsync(LogName, Partitions, 3);
-        var acked = Enumerable.Range(0, Partitions).Select(_ => new List<(string Value, AppendAck Ack)>()).ToArray();
-        var unknown = Enumerable.Range(0, Partitions).Select(_ => new List<string>()).ToArray();
+        var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
         await PartitionCalls.WaitForAsync(admin, LogName, Settled, "every group leading and following");
 
