@@ -8,8 +8,8 @@ namespace Pyralog.Client.Logs;
 /// </summary>
 internal sealed class CachedLog
 {
-    // Invariant: one slot per partition, a slot of that partition in the newest Info sharing the array (refreshes of
-    // one log share it, so every holder sees the latest hint); read and written with Volatile.
+    // Invariant: one slot per partition, a slot of that partition in the newest Info sharing the array or one a leader
+    // named since (refreshes of one log share it, so every holder sees the latest hint); read and written with Volatile.
     private readonly int[] _leaders;
 
     public CachedLog(LogInfo info, long fetchedAt)
@@ -43,13 +43,20 @@ internal sealed class CachedLog
 
     public int Leader(int partition) => Volatile.Read(ref _leaders[partition]);
 
-    /// <summary>Follows a NotLeader hint: the grain key of the leader the replica named.</summary>
-    public void FollowHint(int partition, string leaderKey)
+    /// <summary>
+    /// Follows a NotLeader hint: the grain key of the leader the replica named. The named slot may be newer than this
+    /// cached log (a replica move added it, and the old leader handed its leadership to it): it is followed all the same,
+    /// and false says the log should be read again.
+    /// </summary>
+    public bool FollowHint(int partition, string leaderKey)
     {
-        if (ReplicaGrainKey.TryParse(leaderKey, out var key) && key.Log == Info.Id && key.Partition == partition && Info.HasReplica(partition, key.Replica))
+        if (!ReplicaGrainKey.TryParse(leaderKey, out var key) || key.Log != Info.Id || key.Partition != partition)
         {
-            Volatile.Write(ref _leaders[partition], key.Replica);
+            return true;
         }
+
+        Volatile.Write(ref _leaders[partition], key.Replica);
+        return Info.HasReplica(partition, key.Replica);
     }
 
     /// <summary>The replica in <paramref name="slot"/> did not answer: believe the next one leads (it redirects if not).</summary>

@@ -649,10 +649,18 @@ internal sealed class PartitionProducer
         switch (kind)
         {
             case ProduceErrorKind.NotLeader when ((NotLeaderException)error).LeaderReplicaKey is { } leader:
-                cached.FollowHint(_partition, leader);
+                if (!cached.FollowHint(_partition, leader))
+                {
+                    _producer.Metadata.RefreshInBackground(LogName); // a move gave the partition a slot this client has not read
+                }
+
                 break;
             case ProduceErrorKind.Transient when error is LeaderMovedException moved:
-                cached.FollowHint(_partition, moved.LeaderReplicaKey); // outcome unknown, but the new leader is known
+                if (!cached.FollowHint(_partition, moved.LeaderReplicaKey)) // outcome unknown, but the new leader is known
+                {
+                    _producer.Metadata.RefreshInBackground(LogName);
+                }
+
                 break;
             case ProduceErrorKind.Transient:
                 cached.Skip(_partition, slot); // the replica may be gone with its silo; another one knows the leader

@@ -5,8 +5,9 @@ namespace Pyralog.Client.Tests.Logs;
 
 /// <summary>
 /// A cached log's leader hints across refreshes when replica moves change a partition's slots: a hint whose slot is
-/// gone falls back to the partition's first slot, one that is still there survives, and every holder of the log sees
-/// the same hints (refreshes share them).
+/// gone falls back to the partition's first slot, one that is still there survives, a leader named in a slot the cache
+/// does not know yet is followed (and says the log should be read again), and every holder of the log sees the same
+/// hints (refreshes share them).
 /// </summary>
 public sealed class CachedLogTests
 {
@@ -14,19 +15,22 @@ public sealed class CachedLogTests
         new(7, "moving", masks.Length, 3, new LogSettings(), LogState.Active) { SlotMasks = masks };
 
     [Fact]
-    public void Hints_start_at_each_partitions_first_slot_and_follow_only_slots_that_hold_replicas()
+    public void Hints_start_at_each_partitions_first_slot_and_a_leader_in_a_slot_not_read_yet_is_followed()
     {
         var cached = new CachedLog(Info(0b0000_0111, 0b0000_1110), fetchedAt: 0);
         Assert.Equal(0, cached.Leader(0));
         Assert.Equal(1, cached.Leader(1));
 
-        cached.FollowHint(1, ReplicaGrainKey.Of(7, 1, 3));
+        Assert.True(cached.FollowHint(1, ReplicaGrainKey.Of(7, 1, 3)));
         Assert.Equal(3, cached.Leader(1));
-        cached.FollowHint(1, ReplicaGrainKey.Of(7, 1, 0)); // slot 0 holds no replica of partition 1: ignored
-        Assert.Equal(3, cached.Leader(1));
-
         cached.Skip(1, 3);
         Assert.Equal(1, cached.Leader(1)); // after slot 3 comes slot 1 again (slots 1, 2, 3)
+
+        // A move added slot 4 and the old leader handed over to it: followed at once, and the log is to be read again.
+        Assert.False(cached.FollowHint(1, ReplicaGrainKey.Of(7, 1, 4)));
+        Assert.Equal(4, cached.Leader(1));
+        Assert.True(cached.FollowHint(1, ReplicaGrainKey.Of(8, 1, 2))); // another log's key: ignored
+        Assert.Equal(4, cached.Leader(1));
     }
 
     [Fact]
