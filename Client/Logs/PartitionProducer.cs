@@ -112,7 +112,7 @@ internal sealed class PartitionProducer
         _random = new Random(seed);
     }
 
-    private string LogName => _log.Cached.Info.Name;
+    private string LogName => _log.Name;
 
     /// <summary>Adds an admitted record to the open batch, sealing it when full, and sends what may go.</summary>
     public void Append(ProducerRecord record, TaskCompletionSource<RecordAck> ack, int bytes)

@@ -10,6 +10,9 @@ internal sealed class ProducerLog(CachedLog cached, LogMetadata metadata)
     private readonly PartitionProducer?[] _partitions = new PartitionProducer?[cached.Info.Partitions];
     private int _sticky = -1;
 
+    /// <summary>The log's name (one log id has one name: no metadata lookup needed).</summary>
+    public string Name => cached.Info.Name;
+
     /// <summary>The log as the client last read it (a replica move changes a partition's slots; a refresh is taken up at once).</summary>
     public CachedLog Cached => metadata.TryGet(cached.Info.Name, out var latest) && latest.Info.Id == cached.Info.Id ? latest : cached;
 

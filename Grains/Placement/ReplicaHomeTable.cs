@@ -91,12 +91,10 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
     /// </summary>
     public async Task<ReplicaHomes?> ReadNowAsync(ulong log)
     {
-        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync();
-        foreach (var read in logs)
+        foreach (var read in await ReadAllAsync())
         {
             if (read.Info.Id == log)
             {
-                Learn(log, read.Homes);
                 return read.Homes;
             }
         }
@@ -109,28 +107,15 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
     {
         lock (_gate)
         {
-            return _refreshing ??= ReadAsync();
+            return _refreshing ??= SharedReadAsync();
         }
 
-        async Task ReadAsync()
+        async Task SharedReadAsync()
         {
             try
             {
                 await Task.Yield();
-                var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync();
-                lock (_gate)
-                {
-                    var next = new Dictionary<ulong, ReplicaHomes>(logs.Length);
-                    foreach (var log in logs)
-                    {
-                        if (log.Homes is { } read)
-                        {
-                            next[log.Info.Id] = _homes.TryGetValue(log.Info.Id, out var known) && known.Version > read.Version ? known : read;
-                        }
-                    }
-
-                    _homes = next;
-                }
+                await ReadAllAsync();
             }
             finally
             {
@@ -140,6 +125,27 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
                 }
             }
         }
+    }
+
+    /// <summary>Reads every log from the metadata group and takes their homes (a view this silo had that is newer wins).</summary>
+    private async Task<MetadataLog[]> ReadAllAsync()
+    {
+        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync();
+        lock (_gate)
+        {
+            var next = new Dictionary<ulong, ReplicaHomes>(logs.Length);
+            foreach (var log in logs)
+            {
+                if (log.Homes is { } read)
+                {
+                    next[log.Info.Id] = _homes.TryGetValue(log.Info.Id, out var known) && known.Version > read.Version ? known : read;
+                }
+            }
+
+            _homes = next;
+        }
+
+        return logs;
     }
 
     protected override async Task WatchAsync(CancellationToken stopping)

@@ -26,7 +26,7 @@ internal sealed class ReplicaRehoming(IGrainFactory grains, ReplicaHomeTable hom
     private const int PerRound = 32;
 
     // Invariant: per silo endpoint that some home names and that was not active at the last round, when this mover first
-    // saw it so (a TimestampProvider timestamp); a silo seen active again is removed.
+    // saw it so (a TimeProvider timestamp); a silo seen active again is removed.
     private readonly Dictionary<string, long> _goneSince = new(StringComparer.Ordinal);
 
     /// <summary>Re-homes the replicas whose home silo has been gone for RehomeAfter; <paramref name="present"/> are the silos that are not gone (active or stopping).</summary>
