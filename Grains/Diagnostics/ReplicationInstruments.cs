@@ -49,6 +49,12 @@ public static class ReplicationInstruments
     public static readonly Histogram<double> ReplicaMoveDuration = Meter.CreateHistogram<double>(
         "pyralog.replica.move.duration", "s", "From a replica move's start to the old replica's removal (its data copied to the new silo).");
 
+    public static readonly Counter<long> CatchUpBytes = Meter.CreateCounter<long>(
+        "pyralog.replica.catchup.bytes", "By", "Bytes leaders on this silo sent to replicas being added (learners), paced by Pyralog:Replication:CatchUpBytesPerSecond.");
+
+    public static readonly Counter<double> CatchUpWait = Meter.CreateCounter<double>(
+        "pyralog.replica.catchup.wait", "s", "Time sends to learners waited for the silo's catch-up budget, summed over the sends.");
+
     static ReplicationInstruments()
     {
         Meter.CreateObservableGauge(

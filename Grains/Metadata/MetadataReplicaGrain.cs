@@ -14,8 +14,9 @@ namespace Pyralog.Grains.Metadata;
 /// </summary>
 [Reentrant]
 [ReplicaPlacement]
-internal sealed class MetadataReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, replicas, time, options, logger), IMetadataReplicaGrain
+internal sealed class MetadataReplicaGrain(
+    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, CatchUpThrottle catchUp, TimeProvider time, IOptions<PyralogOptions> options, ILogger<MetadataReplicaGrain> logger)
+    : ReplicaGrain(siloStore, silo, replicas, catchUp, time, options, logger), IMetadataReplicaGrain
 {
     private MetadataState _state = new();
 

@@ -26,9 +26,9 @@ namespace Pyralog.Grains.Partitions;
 [Reentrant]
 [ReplicaPlacement]
 internal sealed class PartitionReplicaGrain(
-    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, PartitionClock clock, IOptions<PyralogOptions> options,
+    SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, CatchUpThrottle catchUp, TimeProvider time, PartitionClock clock, IOptions<PyralogOptions> options,
     ILogger<PartitionReplicaGrain> logger)
-    : ReplicaGrain(siloStore, silo, replicas, time, options, logger), IPartitionReplicaGrain
+    : ReplicaGrain(siloStore, silo, replicas, catchUp, time, options, logger), IPartitionReplicaGrain
 {
     /// <summary>The longest a poll waits for records (below Orleans' default 30 s response timeout).</summary>
     public static readonly TimeSpan MaxPollWait = TimeSpan.FromSeconds(20);

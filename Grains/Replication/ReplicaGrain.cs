@@ -34,6 +34,11 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     private static readonly TimeSpan ConfirmEvery = TimeSpan.FromSeconds(1);
 
     private readonly LocalReplicas _replicas;
+    private readonly CatchUpThrottle _catchUp;
+
+    // Per sibling slot: the last send the catch-up throttle held back (later sends to that replica queue behind it,
+    // so a learner receives its envelopes in order).
+    private readonly Task?[] _heldSends = new Task?[ReplicaGrainKey.MaxReplicationFactor];
 
     // Per sibling slot: when an envelope last went to it as an answered call (a TimeProvider timestamp).
     private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
@@ -46,8 +51,10 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     private long _ledSinceTerm;
     private long _ledSince;
 
-    protected ReplicaGrain(SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, TimeProvider time, IOptions<PyralogOptions> options, ILogger logger)
+    protected ReplicaGrain(
+        SiloStore siloStore, ILocalSiloDetails silo, LocalReplicas replicas, CatchUpThrottle catchUp, TimeProvider time, IOptions<PyralogOptions> options, ILogger logger)
     {
+        _catchUp = catchUp;
         Time = time;
         _siloStore = siloStore;
         _silo = silo;
@@ -439,11 +446,53 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     /// <summary>
     /// Sends one-way, except about once a second per sibling: then as an answered call (see
     /// <see cref="IRaftReplicaGrain.DeliverConfirmedAsync"/>: a stale address of a re-activated sibling is corrected by
-    /// the runtime only when a call is rejected, not when a one-way message is).
+    /// the runtime only when a call is rejected, not when a one-way message is). What a leader sends to a learner waits
+    /// for the silo's catch-up budget (<see cref="CatchUpThrottle"/>).
     /// </summary>
     public void Send(long toRaftId, RaftEnvelope envelope)
     {
         var replica = ReplicaDriver.Replica(toRaftId);
+        if (_catchUp.Enabled && IsLearnerOfMyGroup(toRaftId))
+        {
+            var wait = _catchUp.Reserve(envelope.Messages.Length);
+            ReplicationInstruments.CatchUpBytes.Add(envelope.Messages.Length);
+            if (wait > TimeSpan.Zero)
+            {
+                ReplicationInstruments.CatchUpWait.Add(wait.TotalSeconds);
+            }
+
+            var previous = _heldSends[replica];
+            if (wait > TimeSpan.Zero || previous is { IsCompleted: false })
+            {
+                _heldSends[replica] = SendLaterAsync(previous, Time.GetTimestamp(), wait, replica, envelope);
+                return;
+            }
+        }
+
+        SendNow(replica, envelope);
+    }
+
+    private bool IsLearnerOfMyGroup(long raftId) =>
+        Driver?.Node is { Role: RaftRole.Leader } node && node.Config.TryGetMember(raftId, out _, out var isVoter) && !isVoter;
+
+    private async Task SendLaterAsync(Task? previous, long reservedAt, TimeSpan wait, int replica, RaftEnvelope envelope)
+    {
+        if (previous is not null)
+        {
+            await previous;
+        }
+
+        var left = wait - Time.GetElapsedTime(reservedAt);
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left, Time);
+        }
+
+        SendNow(replica, envelope);
+    }
+
+    private void SendNow(int replica, RaftEnvelope envelope)
+    {
         var peer = Peer(replica);
         var now = Time.GetTimestamp();
         if (replica < _confirmedAt.Length && Time.GetElapsedTime(_confirmedAt[replica], now) >= ConfirmEvery)

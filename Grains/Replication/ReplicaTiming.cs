@@ -62,6 +62,13 @@ public sealed class ReplicaTiming
     /// </summary>
     public TimeSpan RehomeAfter { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Bytes per second a silo sends, over all the groups it leads, to replicas being added (a move's new replica, or one
+    /// that lost its data and catches up as a learner); what goes to voters is never held back. Limits how much of the
+    /// disk, CPU and network moves take from producers after a silo joins or leaves. 0: no limit.
+    /// </summary>
+    public long CatchUpBytesPerSecond { get; set; } = 32L << 20;
+
     /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>
     public TimeSpan ReplicaMoveTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
