@@ -87,6 +87,8 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<Replication.LeaderBalancing>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.LeaderBalancing>());
             builder.Services.AddSingleton<Replication.ReplicaRehoming>();
+            builder.Services.AddSingleton<Replication.LeftoverReplicaSweep>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.LeftoverReplicaSweep>());
             builder.Services.AddSingleton<Replication.ReplicaMover>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaMover>());
             builder.Services.AddSingleton<Replication.SiloDrain>();

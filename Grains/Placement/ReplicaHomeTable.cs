@@ -127,8 +127,11 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
         }
     }
 
-    /// <summary>Reads every log from the metadata group and takes their homes (a view this silo had that is newer wins).</summary>
-    private async Task<MetadataLog[]> ReadAllAsync()
+    /// <summary>
+    /// Reads every log from the metadata group now (a read that starts after this call) and takes their homes (a view
+    /// this silo had that is newer wins).
+    /// </summary>
+    public async Task<MetadataLog[]> ReadAllAsync()
     {
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync();
         lock (_gate)

@@ -20,6 +20,9 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
 
     private long _additions;
 
+    /// <summary>Keeps activations here and drops of leftover replica data apart (see <see cref="ReplicaDataGate"/>).</summary>
+    public ReplicaDataGate DataGate { get; } = new();
+
     public void Add(string key, bool metadata)
     {
         _active[key] = metadata;
@@ -100,13 +103,71 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     }
 
     /// <summary>
+    /// Where replica <paramref name="key"/>, active here, should run instead: its home silo when that is active (see
+    /// <see cref="LiveHomeElsewhere"/>); else, while it stands in here beside
+    /// a sibling of its partition, the live silo placement picks among those that are no other slot's home, when that is
+    /// another silo. Null when it should stay.
+    /// </summary>
+    /// <remarks>
+    /// A stand-in lands beside a sibling when placement read homes that a move was changing (both the old and the new
+    /// slot homed) and found no free silo; left there it would stay, since re-homing never homes two slots on one silo.
+    /// </remarks>
+    public SiloAddress? BetterSiloElsewhere(ReplicaGrainKey key) => BetterSiloElsewhere(key, membership.CurrentSnapshot);
+
+    /// <inheritdoc cref="BetterSiloElsewhere(ReplicaGrainKey)"/>
+    public SiloAddress? BetterSiloElsewhere(ReplicaGrainKey key, ClusterMembershipSnapshot snapshot) =>
+        LiveHomeElsewhere(key, snapshot) ?? (SiblingActive(key) ? StandInElsewhere(key, snapshot) : null);
+
+    /// <summary>Whether another replica of <paramref name="key"/>'s partition is active on this silo.</summary>
+    public bool SiblingActive(ReplicaGrainKey key)
+    {
+        foreach (var (active, _) in _active)
+        {
+            if (ReplicaGrainKey.TryParse(active, out var other) && other.Log == key.Log && other.Partition == key.Partition && other.Replica != key.Replica)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private SiloAddress? StandInElsewhere(ReplicaGrainKey key, ClusterMembershipSnapshot snapshot)
+    {
+        if (key.Log == 0 || !homes.TryGet(key.Log, out var logHomes) || key.Partition >= logHomes.Partitions ||
+            logHomes.Home(key.Partition, key.Replica) is not { } home)
+        {
+            return null;
+        }
+
+        var live = new List<SiloAddress>(snapshot.Members.Count);
+        foreach (var member in snapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active)
+            {
+                if (member.SiloAddress.Endpoint.ToString() == home)
+                {
+                    return null; // home is live: LiveHomeElsewhere's case
+                }
+
+                live.Add(member.SiloAddress);
+            }
+        }
+
+        if (live.Count == 0)
+        {
+            return null;
+        }
+
+        var target = ReplicaPlacementDirector.Place(key, logHomes, live);
+        return target.Equals(silo.SiloAddress) || logHomes.SlotOn(key.Partition, target.Endpoint.ToString()) >= 0 ? null : target;
+    }
+
+    /// <summary>
     /// The silo that holds the data of replica <paramref name="key"/> (its recorded home, <see cref="ReplicaHomes"/>; by
     /// <see cref="ReplicaPlacementDirector.Home"/> for the metadata group and logs without recorded homes) when that
     /// silo is active and is not this one; null when the replica is home here, its home is down, or it has none.
     /// </summary>
-    public SiloAddress? LiveHomeElsewhere(ReplicaGrainKey key) => LiveHomeElsewhere(key, membership.CurrentSnapshot);
-
-    /// <inheritdoc cref="LiveHomeElsewhere(ReplicaGrainKey)"/>
     public SiloAddress? LiveHomeElsewhere(ReplicaGrainKey key, ClusterMembershipSnapshot snapshot)
     {
         string? recorded = null;

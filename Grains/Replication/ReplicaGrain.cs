@@ -44,6 +44,9 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
     private IGrainTimer? _timer;
 
+    // Whether this activation holds the silo's data gate for its key (from the start of activation to deactivation).
+    private bool _holdsDataGate;
+
     // A home silo found to hold no data of this replica (asked once per home).
     private SiloAddress? _homeWithoutData;
 
@@ -103,6 +106,21 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         LogId = parsed.Log;
         Partition = parsed.Partition;
         Replica = parsed.Replica;
+        await _replicas.DataGate.EnterAsync(Key);
+        _holdsDataGate = true;
+        try
+        {
+            await OpenAsync(parsed, cancellationToken);
+        }
+        catch
+        {
+            ExitDataGate();
+            throw;
+        }
+    }
+
+    private async Task OpenAsync(ReplicaGrainKey parsed, CancellationToken cancellationToken)
+    {
         var (storeLog, deleted) = await ReplicaKv.FindAsync(Store, LogId, Partition, Replica, cancellationToken);
         if (deleted)
         {
@@ -136,7 +154,17 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         _replicas.Remove(Key);
         SetTicking(false);
         Driver?.Dispose();
+        ExitDataGate();
         return Task.CompletedTask;
+    }
+
+    private void ExitDataGate()
+    {
+        if (_holdsDataGate)
+        {
+            _holdsDataGate = false;
+            _replicas.DataGate.Exit(Key);
+        }
     }
 
     public Task DeliverAsync(RaftEnvelope envelope)
@@ -149,7 +177,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
 
     public async Task ReturnHomeAsync()
     {
-        if (_replicas.LiveHomeElsewhere(new ReplicaGrainKey(LogId, Partition, Replica)) is not { } home || !await WorthMovingAsync(home))
+        if (_replicas.BetterSiloElsewhere(new ReplicaGrainKey(LogId, Partition, Replica)) is not { } home || !await WorthMovingAsync(home))
         {
             return;
         }
@@ -200,12 +228,9 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     /// </summary>
     private async Task<bool> WorthMovingAsync(SiloAddress home)
     {
-        foreach (var (key, _) in _replicas.Active)
+        if (_replicas.SiblingActive(new ReplicaGrainKey(LogId, Partition, Replica)))
         {
-            if (key != Key && ReplicaGrainKey.TryParse(key, out var other) && other.Log == LogId && other.Partition == Partition)
-            {
-                return true;
-            }
+            return true;
         }
 
         if (home.Equals(_homeWithoutData))

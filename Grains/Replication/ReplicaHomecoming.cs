@@ -54,13 +54,14 @@ internal sealed class ReplicaHomecoming(
         }
     }
 
-    /// <summary>Asks every local replica whose home is another active silo to return there; returns how many it asked.</summary>
+    /// <summary>Asks every local replica whose home is another active silo to return there (and every stand-in that shares
+    /// this silo with a sibling while a free silo is live to go there); returns how many it asked.</summary>
     private int Sweep(ClusterMembershipSnapshot snapshot)
     {
         var asked = 0;
         foreach (var (key, metadata) in replicas.Active)
         {
-            if (ReplicaGrainKey.TryParse(key, out var parsed) && replicas.LiveHomeElsewhere(parsed, snapshot) is { } home)
+            if (ReplicaGrainKey.TryParse(key, out var parsed) && replicas.BetterSiloElsewhere(parsed, snapshot) is { } home)
             {
                 logger.LogDebug("Replica {Key} runs away from its home silo {Home}: asking it to return", key, home);
                 _ = replicas.Grain(key, metadata).ReturnHomeAsync(); // one-way

@@ -61,6 +61,60 @@ internal static class ReplicaKv
             $"replica {log}/{partition}/{replica} moved away from this silo and back {Generations} times: it has no fresh store log left here");
     }
 
+    /// <summary>Adds the deletion of everything stored for <paramref name="storeLog"/> to <paramref name="write"/> (its log
+    /// emptied, its keys deleted); with <paramref name="tombstone"/> leaves a mark that its log was deleted.</summary>
+    public static void DropAll(Storage.Native.PyramidStore store, ulong storeLog, Storage.Native.WriteBatch write, bool tombstone)
+    {
+        var bounds = store.GetLogBounds(storeLog);
+        if (!bounds.IsEmpty)
+        {
+            write.TruncatePrefix(storeLog, bounds.Next);
+        }
+
+        using var keys = store.ScanKvPrefix(Prefix(storeLog));
+        while (keys.MoveNext())
+        {
+            write.Delete(keys.Key);
+        }
+
+        if (tombstone)
+        {
+            write.Put(Key(storeLog, Deleted), [1]);
+        }
+    }
+
+    /// <summary>
+    /// The store logs that hold some replica's keys in <paramref name="store"/>, ascending (one seek per store log: every
+    /// replica that ever ran keeps at least its hard state, and dropping it removes every key).
+    /// </summary>
+    public static List<ulong> StoreLogsWithState(Storage.Native.PyramidStore store)
+    {
+        var found = new List<ulong>();
+        var from = Prefix(0);
+        var end = new byte[] { (byte)'R' + 1 };
+        while (true)
+        {
+            using var cursor = store.ScanKv(from, end);
+            if (!cursor.MoveNext() || cursor.Key.Length < 9)
+            {
+                return found;
+            }
+
+            var storeLog = BinaryPrimitives.ReadUInt64BigEndian(cursor.Key[1..9]);
+            found.Add(storeLog);
+            if (storeLog == ulong.MaxValue)
+            {
+                return found;
+            }
+
+            from = Prefix(storeLog + 1);
+        }
+    }
+
+    /// <summary>The replica a store log belongs to (the inverse of <see cref="StoreLog"/>, without the generation).</summary>
+    public static (ulong Log, int Partition, int Replica) ReplicaOf(ulong storeLog) =>
+        (storeLog >> 24, (int)((storeLog >> 8) & 0xFFFF), (int)(storeLog & 7));
+
     public static byte[] Prefix(ulong storeLog)
     {
         var key = new byte[9];

@@ -16,7 +16,9 @@ namespace Pyralog.Grains.Replication;
  *
  * Only a replica that is a caught-up voter of its group where it runs is re-homed: recording a home where the data is
  * not would send the replica back to an empty silo on its next activation. A silo that returns after its replicas were
- * re-homed finds them homed elsewhere: its copies are never activated there again (dropping that garbage is not built).
+ * re-homed finds them homed elsewhere: its copies are never activated there again, and LeftoverReplicaSweep drops them.
+ * A stand-in that runs beside a sibling of its partition is never re-homed there (two slots on one silo); it moves to a
+ * free silo first (LocalReplicas.BetterSiloElsewhere) and is re-homed there once caught up.
  */
 internal sealed class ReplicaRehoming(IGrainFactory grains, ReplicaHomeTable homes, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaRehoming> logger)
 {

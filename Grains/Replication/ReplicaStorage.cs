@@ -204,27 +204,8 @@ internal sealed class ReplicaStorage : IRaftStorage
         return write;
     }
 
-    /// <summary>Adds the deletion of everything this replica stored to <paramref name="write"/> (its log emptied, its keys deleted).</summary>
     /// <summary>Drops everything this replica keeps; with <paramref name="tombstone"/> leaves a mark that its log was deleted.</summary>
-    public void DeleteAll(WriteBatch write, bool tombstone)
-    {
-        var bounds = _store.GetLogBounds(StoreLog);
-        if (!bounds.IsEmpty)
-        {
-            write.TruncatePrefix(StoreLog, bounds.Next);
-        }
-
-        using var keys = _store.ScanKvPrefix(ReplicaKv.Prefix(StoreLog));
-        while (keys.MoveNext())
-        {
-            write.Delete(keys.Key);
-        }
-
-        if (tombstone)
-        {
-            write.Put(ReplicaKv.Key(StoreLog, ReplicaKv.Deleted), [1]);
-        }
-    }
+    public void DeleteAll(WriteBatch write, bool tombstone) => ReplicaKv.DropAll(_store, StoreLog, write, tombstone);
 
     private static int EstimateBytes(LogEntry[] entries)
     {

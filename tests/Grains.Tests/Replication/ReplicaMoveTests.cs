@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Replication;
 using Pyralog.Grains.Tests.Hosting;
 using Pyralog.Grains.Tests.Partitions;
 
@@ -141,6 +142,45 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         log = (await admin.GetLogAsync(LogName))!;
         await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
         await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+
+        // The silo comes back on its old data: none of it is homed there any more, and the silo drops it (two sweeps
+        // agree), while replicas move onto it afresh until the four silos hold six each again.
+        var back = await cluster.StartSiloAsync(dead.InstanceNumber, cluster.Options);
+        var backEndpoint = back.SiloAddress.Endpoint.ToString();
+        var store = ((InProcessSiloHandle)back).SiloHost.Services.GetRequiredService<SiloStore>().Store;
+        var leftovers = await LeftoversAsync(store, log.Id, await HomesAsync(grains), backEndpoint);
+        Assert.True(leftovers.Count >= homedThere, $"the silo came back with {leftovers.Count} replicas' data, expected its {homedThere} at least");
+        Mark($"back with {leftovers.Count} leftover replicas");
+
+        await WhileAppendingAsync(grains, log, "back", acked, unknown, () => PartitionCalls.WaitForAsync(admin, LogName,
+            d => Settled(d) && PerSilo(d).Count == 4 && PerSilo(d).Values.All(c => c == 6), "six replicas on each of the four silos"));
+        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (await LeftoversAsync(store, log.Id, await HomesAsync(grains), backEndpoint) is { Count: > 0 } left)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the silo still holds leftover data 60 s after it came back: store logs {string.Join(", ", left)}");
+            await Task.Delay(200);
+        }
+
+        Mark("leftovers dropped");
+        log = (await admin.GetLogAsync(LogName))!;
+        await PartitionCalls.AppendToEachAsync(grains, log, "last", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    /// <summary>The store logs holding state of replicas of log <paramref name="logId"/> whose slot is not homed on <paramref name="endpoint"/>.</summary>
+    private static async Task<List<ulong>> LeftoversAsync(Pyralog.Storage.Native.PyramidStore store, ulong logId, Pyralog.Grains.Placement.ReplicaHomes homes, string endpoint)
+    {
+        var found = new List<ulong>();
+        foreach (var storeLog in ReplicaKv.StoreLogsWithState(store))
+        {
+            var (log, partition, slot) = ReplicaKv.ReplicaOf(storeLog);
+            if (log == logId && await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted)) is null && homes.Home(partition, slot) != endpoint)
+            {
+                found.Add(storeLog);
+            }
+        }
+
+        return found;
     }
 
     private static async Task<Pyralog.Grains.Placement.ReplicaHomes> HomesAsync(IClusterClient grains) =>
@@ -209,6 +249,7 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
             {
                 o.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(500);
                 o.Replication.RehomeAfter = rehomeAfter;
+                o.Replication.HomecomingSweep = TimeSpan.FromSeconds(3); // the leftover sweep's interval too
             });
         }
     }

@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+using Pyralog.Grains.Placement;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Replication;
+
+/*
+ * Leftover replica data: what a silo keeps of partition replicas that will not run here again. A replica drops its own
+ * data when it is moved away or its log is deleted while it runs; what stays behind is the data of replicas that were
+ * not running at that moment:
+ *   - a silo that was down for longer than RehomeAfter comes back to find its replicas homed where they ran meanwhile;
+ *   - a replica that stood in on this silo while its home was down went home, and left its copy here;
+ *   - a log deleted, or a slot moved away, while this silo was down.
+ * Every HomecomingSweep the silo lists the replicas its store holds and, on a fresh read of the metadata group, drops
+ * those whose log no longer exists, whose slot no longer exists, or whose home is another silo that is active. It keeps
+ * the metadata group's replicas (placed by rule, not by record), deleted logs' tombstones, replicas homed here, and
+ * replicas whose home is down (this silo may stand in for them, and its copy saves a catch-up).
+ *
+ * Why dropping is safe: a replica that runs again here later finds no state, takes a fresh incarnation and rejoins its
+ * group as a learner (see ReplicaGrain), exactly as on a silo that never held it; the old incarnation's vote is never
+ * reused, so the group loses at most a copy it was not counting on. Two guards keep a replica that is about to run here
+ * from having its state dropped under it: the store is listed before the metadata is read (so a log created meanwhile is
+ * in the read) and a replica must be judged leftover by two passes in a row; and the drop holds the silo's ReplicaDataGate,
+ * which an activation of the same replica must hold from before it reads its state until it deactivates.
+ */
+internal sealed class LeftoverReplicaSweep(
+    SiloStore siloStore, ReplicaHomeTable homes, LocalReplicas replicas, IClusterMembershipService membership, ILocalSiloDetails silo,
+    IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeftoverReplicaSweep> logger) : SiloWatch
+{
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(10);
+
+    // Invariant: the store logs the previous pass judged leftovers and did not drop; a store log is dropped only when the
+    // next pass, on its own fresh read, judges it so again.
+    private HashSet<ulong> _suspects = [];
+
+    protected override async Task WatchAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(options.Value.Replication.HomecomingSweep, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                try
+                {
+                    await SweepOnceAsync(stopping);
+                }
+                catch (Exception e) when (!stopping.IsCancellationRequested)
+                {
+                    logger.LogWarning(e, "Could not sweep leftover replica data on this silo; trying again in {Interval}", options.Value.Replication.HomecomingSweep);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The silo stops.
+        }
+    }
+
+    /// <summary>One pass: returns how many replicas' leftover data it dropped.</summary>
+    internal async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
+    {
+        var store = siloStore.Store;
+        var held = new List<ulong>();
+        foreach (var storeLog in ReplicaKv.StoreLogsWithState(store))
+        {
+            if (ReplicaKv.ReplicaOf(storeLog).Log != 0 && await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted), cancellationToken) is null)
+            {
+                held.Add(storeLog);
+            }
+        }
+
+        if (held.Count == 0)
+        {
+            _suspects = [];
+            return 0; // and no metadata read: on a new cluster it would found the metadata group before anyone uses it
+        }
+
+        var logs = new Dictionary<ulong, ReplicaHomes?>();
+        foreach (var log in await homes.ReadAllAsync().WaitAsync(ReadTimeout, time, cancellationToken))
+        {
+            logs[log.Info.Id] = log.Homes;
+        }
+
+        var snapshot = membership.CurrentSnapshot;
+        var suspects = new HashSet<ulong>();
+        var dropped = 0;
+        foreach (var storeLog in held)
+        {
+            var (log, partition, slot) = ReplicaKv.ReplicaOf(storeLog);
+            if (Leftover(logs, snapshot, log, partition, slot) is not { } reason)
+            {
+                continue;
+            }
+
+            if (!_suspects.Contains(storeLog))
+            {
+                suspects.Add(storeLog);
+                continue;
+            }
+
+            var key = ReplicaGrainKey.Of(log, partition, slot);
+            if (!replicas.DataGate.TryClaimForDrop(key))
+            {
+                continue; // it runs here now: not a leftover
+            }
+
+            try
+            {
+                using var write = new WriteBatch();
+                ReplicaKv.DropAll(store, storeLog, write, tombstone: false);
+                await store.WriteAsync(write, cancellationToken);
+            }
+            finally
+            {
+                replicas.DataGate.ReleaseDrop(key);
+            }
+
+            dropped++;
+            logger.LogInformation("Dropped the leftover data of replica {Key} (store log {StoreLog}): {Reason}", key, storeLog, reason);
+        }
+
+        _suspects = suspects;
+        return dropped;
+    }
+
+    /// <summary>Why the data of replica (<paramref name="log"/>, <paramref name="partition"/>, <paramref name="slot"/>) here is a leftover; null when it is not.</summary>
+    private string? Leftover(Dictionary<ulong, ReplicaHomes?> logs, ClusterMembershipSnapshot snapshot, ulong log, int partition, int slot)
+    {
+        if (!logs.TryGetValue(log, out var logHomes))
+        {
+            return "its log no longer exists";
+        }
+
+        if (logHomes is null || partition >= logHomes.Partitions)
+        {
+            return null; // homes not recorded (yet): placed by rule
+        }
+
+        var home = logHomes.Home(partition, slot);
+        if (home is null)
+        {
+            return "its slot was moved away";
+        }
+
+        if (home == silo.SiloAddress.Endpoint.ToString())
+        {
+            return null;
+        }
+
+        foreach (var member in snapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active && member.SiloAddress.Endpoint.ToString() == home)
+            {
+                return $"it is homed on {home}, which is active";
+            }
+        }
+
+        return null; // its home is down: this silo may stand in for it
+    }
+}
