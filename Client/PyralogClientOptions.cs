@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using Pyralog.Grains.Interfaces.Validation;
 using Pyralog.Grains.Interfaces;
 
 namespace Pyralog.Client;
@@ -5,8 +7,14 @@ namespace Pyralog.Client;
 /// <summary>How a <see cref="PyralogClient"/> reaches the cluster. The defaults reach a silo started with no options.</summary>
 public sealed class PyralogClientOptions
 {
+    /// <summary>The annotations on these options, then the rules across settings.</summary>
+    internal static readonly SettingsValidator<PyralogClientOptions> Validator =
+        new(nameof(PyralogClientOptions), configurationPath: false, new PyralogClientOptionsValidator(), new PyralogClientOptionsRules());
+
+    [Required(ErrorMessage = "{0} must not be empty")]
     public string ClusterId { get; set; } = "pyralog";
 
+    [Required(ErrorMessage = "{0} must not be empty")]
     public string ServiceId { get; set; } = "pyralog";
 
     public MembershipMode Membership { get; set; } = MembershipMode.Localhost;
@@ -18,44 +26,9 @@ public sealed class PyralogClientOptions
     public string? RedisConnectionString { get; set; }
 
     /// <summary>How long to keep trying to reach a gateway before giving up.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true)]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first wrong setting.</summary>
-    public void Validate()
-    {
-        if (string.IsNullOrWhiteSpace(ClusterId))
-        {
-            throw new ArgumentException("ClusterId must not be empty.", nameof(ClusterId));
-        }
-
-        if (string.IsNullOrWhiteSpace(ServiceId))
-        {
-            throw new ArgumentException("ServiceId must not be empty.", nameof(ServiceId));
-        }
-
-        if (Membership != MembershipMode.Redis)
-        {
-            if (GatewayPorts.Count == 0)
-            {
-                throw new ArgumentException("At least one gateway port is needed.", nameof(GatewayPorts));
-            }
-
-            foreach (var port in GatewayPorts)
-            {
-                if (port is < 1 or > 65535)
-                {
-                    throw new ArgumentException($"Gateway port {port} is not in 1..65535.", nameof(GatewayPorts));
-                }
-            }
-        }
-        else if (string.IsNullOrWhiteSpace(RedisConnectionString))
-        {
-            throw new ArgumentException("Membership is 'redis' but RedisConnectionString is not set.", nameof(RedisConnectionString));
-        }
-
-        if (ConnectTimeout <= TimeSpan.Zero)
-        {
-            throw new ArgumentException($"ConnectTimeout must be positive (was {ConnectTimeout}).", nameof(ConnectTimeout));
-        }
-    }
+    /// <summary>Throws <see cref="ArgumentException"/> naming every wrong setting and its value (its parameter name: the first).</summary>
+    public void Validate() => Validator.ThrowIfInvalid(this);
 }

@@ -82,15 +82,7 @@ public sealed partial class RaftNode
     public RaftNode(RaftOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Id == 0)
-        {
-            throw new ArgumentException("replica id 0 is reserved for 'none'", nameof(options));
-        }
-
-        if (options.ElectionTicks <= options.HeartbeatTicks || options.HeartbeatTicks <= 0)
-        {
-            throw new ArgumentException("need 0 < HeartbeatTicks < ElectionTicks", nameof(options));
-        }
+        options.Validate();
 
         var hard = options.Storage.HardState;
         if (hard.Incarnation != 0 && hard.Incarnation != options.Incarnation)

@@ -1,12 +1,14 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Pyralog.Consensus;
 
 /// <summary>
 /// Settings of one node. Timeouts are in ticks (the host decides how long a tick is). Election timeouts are drawn
 /// from [ElectionTicks, 2 × ElectionTicks) with <see cref="Random"/> so that runs are reproducible per seed.
 /// </summary>
-public sealed class RaftOptions
+public sealed class RaftOptions : IValidatableObject
 {
-    /// <summary>This replica's id (non-zero).</summary>
+    /// <summary>This replica's id (non-zero: 0 is reserved for "none").</summary>
     public required long Id { get; init; }
 
     /// <summary>
@@ -29,6 +31,8 @@ public sealed class RaftOptions
 
     public int ElectionTicks { get; init; } = 10;
 
+    /// <summary>Ticks between a leader's heartbeats; fewer than <see cref="ElectionTicks"/>.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int HeartbeatTicks { get; init; } = 1;
 
     /// <summary>Bytes of entries per Append message (at least one entry is always sent).</summary>
@@ -69,4 +73,36 @@ public sealed class RaftOptions
 
     /// <summary>Deliberate bugs, only for proving that the simulator detects them.</summary>
     internal RaftTestBugs Bugs { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming every setting that is wrong and the value it has.</summary>
+    public void Validate()
+    {
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
+        {
+            throw new ArgumentException(string.Join(" ", results.Select(Describe)), results[0].MemberNames.FirstOrDefault());
+        }
+    }
+
+    /// <summary>The rules across settings (run once the annotations hold).</summary>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if (Id == 0)
+        {
+            yield return new ValidationResult("Id must not be 0, which is reserved for 'none'", [nameof(Id)]);
+        }
+
+        if (ElectionTicks <= HeartbeatTicks)
+        {
+            yield return new ValidationResult($"ElectionTicks must be more than HeartbeatTicks ({HeartbeatTicks})", [nameof(ElectionTicks)]);
+        }
+    }
+
+    /// <summary>"X must be …" as "RaftOptions.X must be … (was value)."</summary>
+    private string Describe(ValidationResult result)
+    {
+        var member = result.MemberNames.First();
+        var value = typeof(RaftOptions).GetProperty(member)?.GetValue(this);
+        return $"{nameof(RaftOptions)}.{(result.ErrorMessage ?? string.Empty).TrimEnd('.')} (was {value}).";
+    }
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Pyralog.Storage.Native.Devices;
 
 namespace Pyralog.Storage.Native;
@@ -9,43 +10,57 @@ public sealed class PyramidOptions
     public DurabilityMode Durability { get; init; } = DurabilityMode.PerBatch;
 
     /// <summary>Sync period for <see cref="DurabilityMode.Interval"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, ErrorMessage = "{0} must be more than {1}")]
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Bytes of records an active memtable holds before it is swapped out and flushed.</summary>
+    /// <summary>Bytes of records an active memtable holds before it is swapped out and flushed (at most 1 GiB: a WAL file is replayed through one mapping).</summary>
+    [Range(typeof(long), "65536", "1073741824")]
     public long MemtableBytes { get; init; } = 64L << 20;
 
     /// <summary>Swapped memtables waiting for flush; writers wait when this many are pending (back-pressure).</summary>
+    [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int MaxImmutableMemtables { get; init; } = 2;
 
+    [Range(typeof(long), "0", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long BlockCacheBytes { get; init; } = 32L << 20;
 
     /// <summary>Target size of a segment data block.</summary>
+    [Range(512, 1 << 20)]
     public int BlockBytes { get; init; } = 4 << 10;
 
     /// <summary>Compaction output is cut into segments of about this size.</summary>
+    [Range(typeof(long), "65536", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long TargetSegmentBytes { get; init; } = 64L << 20;
 
     /// <summary>Number of L0 segments that triggers an L0 → L1 compaction.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int L0CompactionTrigger { get; init; } = 4;
 
     /// <summary>Size of L1; each deeper level is <see cref="LevelSizeMultiplier"/> times larger.</summary>
+    [Range(typeof(long), "65536", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long L1TargetBytes { get; init; } = 256L << 20;
 
+    [Range(2, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int LevelSizeMultiplier { get; init; } = 10;
 
     /// <summary>Write rate of background compaction so foreground appends keep the disk; 0 = unlimited.</summary>
+    [Range(typeof(long), "0", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long CompactionBytesPerSecond { get; init; } = 128L << 20;
 
     /// <summary>Bloom filter bits per key (10 ≈ 1% false positives).</summary>
+    [Range(1, 32)]
     public int BloomBitsPerKey { get; init; } = 10;
 
     /// <summary>How often the background worker applies retention (set per log with <see cref="PyramidStore.SetRetention"/>).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, ErrorMessage = "{0} must be more than {1}")]
     public TimeSpan RetentionCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Granularity of retention: a time/size marker is kept every this many appended bytes ...</summary>
+    [Range(typeof(long), "4096", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long RetentionMarkerBytes { get; init; } = 1L << 20;
 
     /// <summary>... or at least this often.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, ErrorMessage = "{0} must be more than {1}")]
     public TimeSpan RetentionMarkerInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Clock for retention by age and record timestamps; tests inject a fake one.</summary>
@@ -57,30 +72,22 @@ public sealed class PyramidOptions
     /// <summary>Runs background flush and compaction; false leaves them to explicit FlushAsync/CompactAsync calls.</summary>
     public bool BackgroundWork { get; init; } = true;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> naming every setting out of its range and the value it has.</summary>
     public void Validate()
     {
-        Require(MemtableBytes is >= 64 << 10 and <= 1L << 30, nameof(MemtableBytes), "must be between 64 KiB and 1 GiB (a WAL file is replayed through one mapping)");
-        Require(MaxImmutableMemtables >= 1, nameof(MaxImmutableMemtables), "must be at least 1");
-        Require(BlockCacheBytes >= 0, nameof(BlockCacheBytes), "must not be negative");
-        Require(BlockBytes is >= 512 and <= 1 << 20, nameof(BlockBytes), "must be between 512 B and 1 MiB");
-        Require(TargetSegmentBytes >= 64 << 10, nameof(TargetSegmentBytes), "must be at least 64 KiB");
-        Require(L0CompactionTrigger >= 1, nameof(L0CompactionTrigger), "must be at least 1");
-        Require(L1TargetBytes >= 64 << 10, nameof(L1TargetBytes), "must be at least 64 KiB");
-        Require(LevelSizeMultiplier >= 2, nameof(LevelSizeMultiplier), "must be at least 2");
-        Require(CompactionBytesPerSecond >= 0, nameof(CompactionBytesPerSecond), "must not be negative");
-        Require(BloomBitsPerKey is >= 1 and <= 32, nameof(BloomBitsPerKey), "must be between 1 and 32");
-        Require(SyncInterval > TimeSpan.Zero, nameof(SyncInterval), "must be positive");
-        Require(RetentionMarkerBytes >= 4096, nameof(RetentionMarkerBytes), "must be at least 4 KiB");
-        Require(RetentionMarkerInterval > TimeSpan.Zero, nameof(RetentionMarkerInterval), "must be positive");
-        Require(RetentionCheckInterval > TimeSpan.Zero, nameof(RetentionCheckInterval), "must be positive");
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
+        {
+            throw new ArgumentException(string.Join(" ", results.Select(Describe)), results[0].MemberNames.FirstOrDefault());
+        }
     }
 
-    private static void Require(bool condition, string name, string rule)
+    /// <summary>"The field X must be …" as "PyramidOptions.X must be … (was value)."</summary>
+    private string Describe(ValidationResult result)
     {
-        if (!condition)
-        {
-            throw new ArgumentException($"PyramidOptions.{name} {rule}.", name);
-        }
+        var member = result.MemberNames.First();
+        var value = typeof(PyramidOptions).GetProperty(member)?.GetValue(this);
+        var message = (result.ErrorMessage ?? string.Empty).Replace("The field ", string.Empty, StringComparison.Ordinal).TrimEnd('.');
+        return $"{nameof(PyramidOptions)}.{message} (was {value}).";
     }
 }

@@ -1,14 +1,21 @@
+using System.ComponentModel.DataAnnotations;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Grains.Interfaces.Validation;
 
 namespace Pyralog.Client.Obelisk;
 
 /// <summary>How a <see cref="ScarabIdGenerator"/> leases blocks.</summary>
 public sealed class ScarabIdGeneratorOptions
 {
+    /// <summary>The annotations on these options, then the rules across settings.</summary>
+    internal static readonly SettingsValidator<ScarabIdGeneratorOptions> Validator =
+        new(nameof(ScarabIdGeneratorOptions), configurationPath: false, new ScarabIdGeneratorOptionsValidator(), new ScarabIdGeneratorOptionsRules());
+
     /// <summary>
     /// The obelisk ids to lease from, in turn. Null: <see cref="Spread"/> consecutive ids from a random start,
     /// so many clients spread over the Pharaoh network. With one id, IDs come out strictly increasing.
     /// </summary>
+    [MinLength(1, ErrorMessage = "{0} must not be empty (use null to spread automatically)")]
     public IReadOnlyList<int>? ObeliskIds { get; set; }
 
     /// <summary>
@@ -18,15 +25,19 @@ public sealed class ScarabIdGeneratorOptions
     public int Spread { get; set; } = 8;
 
     /// <summary>IDs per leased block (8,192 is one millisecond of one obelisk).</summary>
+    [Range(1, ScarabIdBlock.MaxCount)]
     public int BlockSize { get; set; } = ScarabId.SequencesPerMillisecond;
 
     /// <summary>Blocks kept leased or on their way, so callers rarely wait.</summary>
+    [Range(1, 64)]
     public int PrefetchBlocks { get; set; } = 4;
 
     /// <summary>Attempts per block before a failure reaches the caller (the obelisk reactivates elsewhere meanwhile if its silo died).</summary>
+    [Range(1, int.MaxValue)]
     public int MaxAttempts { get; set; } = 40;
 
     /// <summary>Pause after a failed attempt, growing linearly with the attempt up to one second (the defaults keep trying for about 35 s, longer than a silo failover takes).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807")]
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
@@ -35,57 +46,9 @@ public sealed class ScarabIdGeneratorOptions
     /// obelisk is frozen or gone, provided another obelisk id answers: with <see cref="ObeliskIds"/> fixed to one id
     /// there is nothing to hedge to.
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first wrong setting.</summary>
-    public void Validate()
-    {
-        if (ObeliskIds is not null)
-        {
-            if (ObeliskIds.Count == 0)
-            {
-                throw new ArgumentException("ObeliskIds must not be empty (use null to spread automatically).", nameof(ObeliskIds));
-            }
-
-            foreach (var id in ObeliskIds)
-            {
-                ScarabId.ValidateObeliskId(id);
-            }
-
-            if (ObeliskIds.Distinct().Count() != ObeliskIds.Count)
-            {
-                // Requests to one obelisk id are chained to keep its blocks in order; a repeated id would get two chains.
-                throw new ArgumentException("ObeliskIds must not name an obelisk id twice.", nameof(ObeliskIds));
-            }
-        }
-        else if (Spread is < 1 or > ScarabId.MaxObeliskId + 1)
-        {
-            throw new ArgumentException($"Spread must be in 1..{ScarabId.MaxObeliskId + 1} (was {Spread}).", nameof(Spread));
-        }
-
-        if (BlockSize is < 1 or > ScarabIdBlock.MaxCount)
-        {
-            throw new ArgumentException($"BlockSize must be in 1..{ScarabIdBlock.MaxCount} (was {BlockSize}).", nameof(BlockSize));
-        }
-
-        if (PrefetchBlocks is < 1 or > 64)
-        {
-            throw new ArgumentException($"PrefetchBlocks must be in 1..64 (was {PrefetchBlocks}).", nameof(PrefetchBlocks));
-        }
-
-        if (MaxAttempts < 1)
-        {
-            throw new ArgumentException($"MaxAttempts must be at least 1 (was {MaxAttempts}).", nameof(MaxAttempts));
-        }
-
-        if (RetryDelay < TimeSpan.Zero)
-        {
-            throw new ArgumentException($"RetryDelay must not be negative (was {RetryDelay}).", nameof(RetryDelay));
-        }
-
-        if (RequestDeadline < TimeSpan.FromMilliseconds(1) || RequestDeadline > TimeSpan.FromMinutes(1))
-        {
-            throw new ArgumentException($"RequestDeadline must be between 1 ms and 1 minute (was {RequestDeadline}).", nameof(RequestDeadline));
-        }
-    }
+    /// <summary>Throws <see cref="ArgumentException"/> naming every wrong setting and its value (its parameter name: the first).</summary>
+    public void Validate() => Validator.ThrowIfInvalid(this);
 }

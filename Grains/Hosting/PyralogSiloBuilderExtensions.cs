@@ -50,7 +50,7 @@ public static class PyralogSiloBuilderExtensions
         var options = builder.Services.AddOptions<PyralogOptions>();
         configureOptions(options);
         options.ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>, PyralogOptionsValidator>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>>(PyralogOptions.Validator));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>, ObeliskActivationTimeoutValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton(sp => new Partitions.PartitionClock(sp.GetRequiredService<TimeProvider>()));

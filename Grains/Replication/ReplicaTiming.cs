@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Pyralog.Grains.Replication;
 
 /// <summary>
@@ -10,14 +12,18 @@ public sealed class ReplicaTiming
     /// <summary>How long a placement or activation waits for the metadata group to say where a replica lives.</summary>
     internal static readonly TimeSpan HomesWait = TimeSpan.FromSeconds(2);
 
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(30);
 
+    [Range(3, 1000)]
     public int ElectionTicks { get; set; } = 10;
 
     /// <summary>How long an append waits for its commit before it fails as "outcome unknown".</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "10675199.02:48:05.4775807")]
     public TimeSpan AppendTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often a silo checks, after a membership change and while some replica it asked has not left yet, whether its replicas should return to their home silos.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "10675199.02:48:05.4775807")]
     public TimeSpan HomecomingInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How often a silo checks its replicas' homes even when nothing changed.</summary>
@@ -27,6 +33,7 @@ public sealed class ReplicaTiming
     /// How long a silo that stops gracefully may spend handing the leadership of its replicas to siblings on other
     /// silos before Orleans deactivates them (0: no hand-off). Keep it below the host's shutdown timeout.
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
@@ -36,6 +43,7 @@ public sealed class ReplicaTiming
     public TimeSpan LeaderBalanceInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>At most this many leaderships a silo hands over per <see cref="LeaderBalanceInterval"/> (each costs its group a round trip without proposals).</summary>
+    [Range(1, 10_000)]
     public int LeaderBalanceMoves { get; set; } = 8;
 
     /// <summary>
@@ -45,6 +53,7 @@ public sealed class ReplicaTiming
     public TimeSpan ReplicaMoveInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>At most this many replica moves run at once (each copies its partition's retained data to the new silo).</summary>
+    [Range(1, 1000)]
     public int ReplicaMoves { get; set; } = 2;
 
     /// <summary>
@@ -53,6 +62,7 @@ public sealed class ReplicaTiming
     /// by then stay homed here and return when the silo does. 0: a stop moves no replica. Keep it below the host's
     /// shutdown timeout (the silo host allows this plus <see cref="DrainTimeout"/> plus 20 s).
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MoveOffTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -70,5 +80,6 @@ public sealed class ReplicaTiming
     public long CatchUpBytesPerSecond { get; set; } = 32L << 20;
 
     /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "10675199.02:48:05.4775807")]
     public TimeSpan ReplicaMoveTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }

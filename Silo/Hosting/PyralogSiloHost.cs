@@ -53,7 +53,7 @@ public static class PyralogSiloHost
 
         var host = Bind<SiloHostOptions>(builder.Configuration, SiloHostOptions.SectionName);
         var pyralog = Bind<PyralogOptions>(builder.Configuration, PyralogOptions.SectionName);
-        var failures = SiloHostOptionsValidator.Validate(host);
+        var failures = Validate(host);
         if (failures.Count > 0)
         {
             throw new Microsoft.Extensions.Options.OptionsValidationException(SiloHostOptions.SectionName, typeof(SiloHostOptions), failures);
@@ -126,7 +126,7 @@ public static class PyralogSiloHost
                 continue;
             }
 
-            var name = Switches.FirstOrDefault(s => s.Value == key) is { Key: { } flag } ? $"{key} ({flag})" : key;
+            var name = WithSwitch(key);
             if (type == typeof(TimeSpan))
             {
                 if (Duration.TryParse(text, out var duration))
@@ -164,6 +164,16 @@ public static class PyralogSiloHost
             ? durations
             : throw new Microsoft.Extensions.Options.OptionsValidationException(PyralogOptions.SectionName, typeof(PyralogOptions), failures);
     }
+
+    /// <summary>Every wrong setting of <paramref name="host"/>, each named by its key and, where it has one, its switch.</summary>
+    internal static IReadOnlyList<string> Validate(SiloHostOptions host) =>
+        (SiloHostOptions.Validator.Validate(null, host).Failures ?? [])
+            .Select(failure => failure.Split(' ', 2) is [var key, var rest] ? $"{WithSwitch(key)} {rest}" : failure)
+            .ToList();
+
+    /// <summary>A configuration key with the command-line switch that sets it, if one does: <c>Silo:SiloPort (--silo-port)</c>.</summary>
+    private static string WithSwitch(string key) =>
+        Switches.FirstOrDefault(s => s.Value == key) is { Key: { } flag } ? $"{key} ({flag})" : key;
 
     private static bool Converts(Type type, string text)
     {

@@ -1,4 +1,6 @@
+using System.ComponentModel.DataAnnotations;
 using Pyralog.Grains.Interfaces;
+using Pyralog.Grains.Interfaces.Validation;
 
 namespace Pyralog.Silo.Hosting;
 
@@ -7,8 +9,14 @@ public sealed class SiloHostOptions
 {
     public const string SectionName = "Silo";
 
+    /// <summary>The annotations on these options, then the rules across settings.</summary>
+    internal static readonly SettingsValidator<SiloHostOptions> Validator =
+        new(SectionName, configurationPath: true, new SiloHostOptionsValidator(), new SiloHostOptionsRules());
+
+    [Required(ErrorMessage = "{0} must not be empty")]
     public string ClusterId { get; set; } = "pyralog";
 
+    [Required(ErrorMessage = "{0} must not be empty")]
     public string ServiceId { get; set; } = "pyralog";
 
     public MembershipMode Membership { get; set; } = MembershipMode.Localhost;
@@ -19,8 +27,10 @@ public sealed class SiloHostOptions
     /// </summary>
     public string Address { get; set; } = "127.0.0.1";
 
+    [Range(1, 65535)]
     public int SiloPort { get; set; } = 11111;
 
+    [Range(1, 65535)]
     public int GatewayPort { get; set; } = 30000;
 
     /// <summary>In <see cref="MembershipMode.Development"/>: the silo port of the primary silo.</summary>
@@ -32,8 +42,9 @@ public sealed class SiloHostOptions
     /// <summary>
     /// Orleans' initial liveness probe timeout (<c>ClusterMembershipOptions.ProbeTimeout</c>, Orleans default 5 s). With
     /// <see cref="MissedProbesLimit"/> it sets how soon a killed silo is declared dead; until then calls whose grain
-    /// directory entries live on it can stall. Unset keeps the Orleans default.
+    /// directory entries live on it can stall. Unset keeps the Orleans default. Below 100 ms a busy machine's GC pause or scheduling delay would get healthy silos declared dead.
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.1", "00:05:00")]
     public TimeSpan? ProbeTimeout { get; set; }
 
     /// <summary>
@@ -43,6 +54,7 @@ public sealed class SiloHostOptions
     public string HttpAddress { get; set; } = "127.0.0.1";
 
     /// <summary>The port of this silo's HTTP endpoint: <c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c>, the dashboards.</summary>
+    [Range(1, 65535)]
     public int HttpPort { get; set; } = 8080;
 
     /// <summary>Hosts the Orleans dashboard and Pyralog's page on the HTTP endpoint. The Orleans dashboard profiles every grain call; production silos that do not want that turn it off.</summary>
@@ -68,5 +80,6 @@ public sealed class SiloHostOptions
     public bool JsonLogs { get; set; }
 
     /// <summary>Missed probes before a silo is suspected (<c>ClusterMembershipOptions.NumMissedProbesLimit</c>, Orleans default 3). Unset keeps the Orleans default.</summary>
+    [Range(1, 10)]
     public int? MissedProbesLimit { get; set; }
 }

@@ -82,7 +82,7 @@ public sealed class IdsCommandTests
 
     [Fact]
     public Task Redis_membership_without_a_connection_string_is_one_line_and_exit_2() =>
-        AssertBadInput(["ids", "next", "--membership", "redis"], "pyralog: Membership is 'redis' but RedisConnectionString is not set. (Parameter 'RedisConnectionString')");
+        AssertBadInput(["ids", "next", "--membership", "redis"], "pyralog: PyralogClientOptions.RedisConnectionString must be set when Membership is 'redis' (was null). (Parameter 'RedisConnectionString')");
 
     [Fact]
     public async Task An_unreachable_cluster_is_one_line_and_exit_1()

@@ -227,7 +227,7 @@ public sealed class LogCommandTests
     public async Task The_connection_options_reach_the_session_factory_and_redis_without_a_string_is_exit_2()
     {
         await AssertFails(_cluster, 2, "pyralog: --gateway-port '0' is not a port in 1..65535.", "log", "list", "--gateway-port", "0");
-        await AssertFails(_cluster, 2, "pyralog: Membership is 'redis' but RedisConnectionString is not set. (Parameter 'RedisConnectionString')",
+        await AssertFails(_cluster, 2, "pyralog: PyralogClientOptions.RedisConnectionString must be set when Membership is 'redis' (was null). (Parameter 'RedisConnectionString')",
             "log", "list", "--membership", "redis");
     }
 

@@ -32,12 +32,15 @@ public sealed class PyralogClientTests
         Assert.Equal("RedisConnectionString", Assert.Throws<ArgumentException>(() => new PyralogClientOptions { Membership = MembershipMode.Redis }.Validate()).ParamName);
         Assert.Equal("ConnectTimeout", Assert.Throws<ArgumentException>(() => new PyralogClientOptions { ConnectTimeout = TimeSpan.Zero }.Validate()).ParamName);
         Assert.Equal("ClusterId", Assert.Throws<ArgumentException>(() => new PyralogClientOptions { ClusterId = "" }.Validate()).ParamName);
+        Assert.Equal("ServiceId", Assert.Throws<ArgumentException>(() => new PyralogClientOptions { ServiceId = " " }.Validate()).ParamName);
     }
 
     [Fact]
     public void Generator_options_name_what_is_wrong()
     {
-        Assert.Equal("obeliskId", Assert.Throws<ArgumentOutOfRangeException>(() => new ScarabIdGeneratorOptions { ObeliskIds = [1, 1024] }.Validate()).ParamName);
+        var outOfRange = Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { ObeliskIds = [1, 1024] }.Validate());
+        Assert.Equal("ObeliskIds", outOfRange.ParamName);
+        Assert.Contains("must each be an obelisk id in 0..1023 (was [1, 1024])", outOfRange.Message);
         Assert.Equal("ObeliskIds", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { ObeliskIds = [] }.Validate()).ParamName);
         Assert.Equal("BlockSize", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { BlockSize = 0 }.Validate()).ParamName);
         Assert.Equal("BlockSize", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { BlockSize = 65_537 }.Validate()).ParamName);

@@ -70,7 +70,7 @@ public sealed class SiloProcessTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await silo.Process.WaitForExitAsync(timeout.Token);
         Assert.Equal(2, silo.Process.ExitCode);
-        Assert.Contains("Silo:SiloPort and Silo:GatewayPort must differ", await silo.Process.StandardError.ReadToEndAsync(timeout.Token));
+        Assert.Contains("Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ", await silo.Process.StandardError.ReadToEndAsync(timeout.Token));
     }
 
     internal static int FreePort()

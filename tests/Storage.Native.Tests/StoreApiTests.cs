@@ -85,7 +85,7 @@ public class StoreApiTests
         await store.WriteAsync(batch); // the refused batch reserved nothing
         Assert.Equal(new LogBounds(0, 1), store.GetLogBounds(2));
         Assert.Throws<ArgumentException>(() => batch.Put([], Bytes("v")));
-        Assert.Throws<ArgumentException>(() => new PyramidOptions { MemtableBytes = 10 }.Validate());
+        Assert.Contains("PyramidOptions.MemtableBytes must be between 65536 and 1073741824 (was 10).", Assert.Throws<ArgumentException>(() => new PyramidOptions { MemtableBytes = 10 }.Validate()).Message);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.TruncateSuffixAsync(Log, 2));
 
         // A log emptied by a truncation continues at the truncation point, in the same batch or a later one.

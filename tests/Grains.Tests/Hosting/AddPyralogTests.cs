@@ -29,7 +29,7 @@ public sealed class AddPyralogTests
     public void A_bad_value_from_a_section_is_refused_naming_it()
     {
         var e = Assert.Throws<OptionsValidationException>(() => Options(silo => silo.AddPyralog(Section(("Obelisk:LeaseDuration", "00:00:00.050")))));
-        Assert.Contains("Pyralog:Obelisk:LeaseDuration must be at least 100 ms (was 00:00:00.0500000).", e.Failures);
+        Assert.Contains("Pyralog:Obelisk:LeaseDuration must be at least 00:00:00.1000000 (was 00:00:00.0500000).", e.Failures);
     }
 
     private static IConfiguration Section(params (string Key, string Value)[] settings) =>

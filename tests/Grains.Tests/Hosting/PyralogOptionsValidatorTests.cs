@@ -1,13 +1,12 @@
+using System.Globalization;
 using Pyralog.Grains.Hosting;
 
 namespace Pyralog.Grains.Tests.Hosting;
 
 public sealed class PyralogOptionsValidatorTests
 {
-    private readonly PyralogOptionsValidator _validator = new();
-
     [Fact]
-    public void The_defaults_are_valid() => Assert.True(_validator.Validate(null, new PyralogOptions()).Succeeded);
+    public void The_defaults_are_valid() => Assert.True(PyralogOptions.Validator.Validate(null, new PyralogOptions()).Succeeded);
 
     [Fact]
     public void Every_wrong_setting_is_named()
@@ -29,28 +28,103 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.MoveOffTimeout = TimeSpan.FromSeconds(-1);
         options.Replication.RehomeAfter = TimeSpan.FromMilliseconds(999);
         options.MetadataReplicas = 8;
-        var result = _validator.Validate(null, options);
+        var result = PyralogOptions.Validator.Validate(null, options);
         Assert.True(result.Failed);
         var failures = result.Failures!.ToArray();
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:DataDirectory", StringComparison.Ordinal));
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:LeaseDuration", StringComparison.Ordinal));
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:MaxClockSkew", StringComparison.Ordinal));
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:MaxClockLead", StringComparison.Ordinal));
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:Obelisk:ReserveAhead", StringComparison.Ordinal));
-        Assert.Contains("Pyralog:Replication:TickInterval must be between 1 ms and 10 s (was 00:00:00).", failures);
-        Assert.Contains("Pyralog:Replication:ElectionTicks must be in 3..1000 (was 2).", failures);
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:AppendTimeout", StringComparison.Ordinal));
-        Assert.Contains(failures, f => f.StartsWith("Pyralog:Replication:HomecomingInterval", StringComparison.Ordinal));
-        Assert.Contains("Pyralog:Replication:DrainTimeout must be between 0 (no hand-off) and 10 minutes (was -00:00:01).", failures);
+        Assert.Contains("Pyralog:DataDirectory must name a directory (was '').", failures);
+        Assert.Contains("Pyralog:Obelisk:LeaseDuration must be at least 00:00:00.1000000 (was 00:00:00.0100000).", failures);
+        Assert.Contains("Pyralog:Obelisk:MaxClockSkew must be shorter than half of LeaseDuration (00:00:00.0050000) (was 00:00:00.5000000).", failures);
+        Assert.Contains("Pyralog:Obelisk:MaxClockLead must be between 00:00:00.0010000 and 00:00:01 (was 00:00:00).", failures);
+        Assert.Contains("Pyralog:Obelisk:ReserveAhead must be between 00:00:00.0010000 and 00:01:00 (was 01:00:00).", failures);
+        Assert.Contains("Pyralog:Replication:TickInterval must be between 00:00:00.0010000 and 00:00:10 (was 00:00:00).", failures);
+        Assert.Contains("Pyralog:Replication:ElectionTicks must be between 3 and 1000 (was 2).", failures);
+        Assert.Contains("Pyralog:Replication:AppendTimeout must be at least 00:00:00.0100000 (was 00:00:00.0010000).", failures);
+        Assert.Contains("Pyralog:Replication:HomecomingInterval must be at most HomecomingSweep (00:01:00) (was 00:02:00).", failures);
+        Assert.Contains("Pyralog:Replication:DrainTimeout must be between 00:00:00 and 00:10:00 (was -00:00:01).", failures);
         Assert.Contains("Pyralog:Replication:LeaderBalanceInterval must be 0 (off) or at least 100 ms (was 00:00:00.0500000).", failures);
-        Assert.Contains("Pyralog:Replication:LeaderBalanceMoves must be in 1..10000 (was 0).", failures);
+        Assert.Contains("Pyralog:Replication:LeaderBalanceMoves must be between 1 and 10000 (was 0).", failures);
         Assert.Contains("Pyralog:Replication:ReplicaMoveInterval must be 0 (off) or at least 100 ms (was 00:00:00.0990000).", failures);
-        Assert.Contains("Pyralog:Replication:ReplicaMoves must be in 1..1000 (was 0).", failures);
-        Assert.Contains("Pyralog:Replication:ReplicaMoveTimeout must be at least 1 s (was 00:00:00.9990000).", failures);
-        Assert.Contains("Pyralog:Replication:MoveOffTimeout must be between 0 (a stop moves no replica) and 1 hour (was -00:00:01).", failures);
+        Assert.Contains("Pyralog:Replication:ReplicaMoves must be between 1 and 1000 (was 0).", failures);
+        Assert.Contains("Pyralog:Replication:ReplicaMoveTimeout must be at least 00:00:01 (was 00:00:00.9990000).", failures);
+        Assert.Contains("Pyralog:Replication:MoveOffTimeout must be between 00:00:00 and 01:00:00 (was -00:00:01).", failures);
         Assert.Contains("Pyralog:Replication:RehomeAfter must be 0 (never) or at least 1 s (was 00:00:00.9990000).", failures);
-        Assert.Contains("Pyralog:MetadataReplicas must be in 1..7 (was 8).", failures);
+        Assert.Contains("Pyralog:MetadataReplicas must be between 1 and 7 (was 8).", failures);
         Assert.Equal(18, failures.Length);
+    }
+
+    /// <summary>Each range refuses the value one step outside it and accepts its bound (TimeSpans step by one tick).</summary>
+    [Theory]
+    [InlineData("DataDirectory", "d", " ")]
+    [InlineData("MetadataReplicas", "1", "0")]
+    [InlineData("MetadataReplicas", "7", "8")]
+    [InlineData("Obelisk:LeaseDuration", "00:00:00.1", "00:00:00.0999999")]
+    [InlineData("Obelisk:MaxClockSkew", "00:00:00", "-00:00:00.0000001")]
+    [InlineData("Obelisk:MaxClockLead", "00:00:00.001", "00:00:00.0009999")]
+    [InlineData("Obelisk:MaxClockLead", "00:00:01", "00:00:01.0000001")]
+    [InlineData("Obelisk:ReserveAhead", "00:00:00.001", "00:00:00.0009999")]
+    [InlineData("Obelisk:ReserveAhead", "00:01:00", "00:01:00.0000001")]
+    [InlineData("Replication:TickInterval", "00:00:00.001", "00:00:00.0009999")]
+    [InlineData("Replication:TickInterval", "00:00:10", "00:00:10.0000001")]
+    [InlineData("Replication:ElectionTicks", "3", "2")]
+    [InlineData("Replication:ElectionTicks", "1000", "1001")]
+    [InlineData("Replication:AppendTimeout", "00:00:00.01", "00:00:00.0099999")]
+    [InlineData("Replication:HomecomingInterval", "00:00:00.01", "00:00:00.0099999")]
+    [InlineData("Replication:DrainTimeout", "00:00:00", "-00:00:00.0000001")]
+    [InlineData("Replication:DrainTimeout", "00:10:00", "00:10:00.0000001")]
+    [InlineData("Replication:LeaderBalanceMoves", "1", "0")]
+    [InlineData("Replication:LeaderBalanceMoves", "10000", "10001")]
+    [InlineData("Replication:ReplicaMoves", "1", "0")]
+    [InlineData("Replication:ReplicaMoves", "1000", "1001")]
+    [InlineData("Replication:MoveOffTimeout", "00:00:00", "-00:00:00.0000001")]
+    [InlineData("Replication:MoveOffTimeout", "01:00:00", "01:00:00.0000001")]
+    [InlineData("Replication:ReplicaMoveTimeout", "00:00:01", "00:00:00.9999999")]
+    [InlineData("Store:MemtableBytes", "65536", "65535")]
+    [InlineData("Store:MemtableBytes", "1073741824", "1073741825")]
+    [InlineData("Store:BloomBitsPerKey", "32", "33")]
+    [InlineData("Store:SyncInterval", "00:00:00.0000001", "00:00:00")]
+    public void A_range_refuses_one_step_outside_and_accepts_its_bound(string setting, string bound, string outside)
+    {
+        Assert.DoesNotContain(Failures(setting, bound), f => f.StartsWith($"Pyralog:{setting} ", StringComparison.Ordinal));
+        var failure = Assert.Single(Failures(setting, outside), f => f.StartsWith($"Pyralog:{setting} ", StringComparison.Ordinal));
+        var shown = Value(setting, outside) switch
+        {
+            string text => $"'{text}'",
+            var other => Convert.ToString(other, CultureInfo.InvariantCulture),
+        };
+        Assert.EndsWith($"(was {shown}).", failure);
+    }
+
+    [Fact]
+    public void The_clock_skew_must_fit_in_half_a_lease()
+    {
+        var options = new PyralogOptions();
+        options.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
+        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(499);
+        Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
+        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(500);
+        Assert.Equal(
+            ["Pyralog:Obelisk:MaxClockSkew must be shorter than half of LeaseDuration (00:00:00.5000000) (was 00:00:00.5000000)."],
+            PyralogOptions.Validator.Validate(null, options).Failures);
+    }
+
+    [Fact]
+    public void The_homecoming_interval_is_at_most_the_sweep()
+    {
+        var options = new PyralogOptions();
+        options.Replication.HomecomingSweep = TimeSpan.FromSeconds(5);
+        options.Replication.HomecomingInterval = TimeSpan.FromSeconds(5);
+        Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
+        options.Replication.HomecomingInterval = TimeSpan.FromSeconds(5) + TimeSpan.FromTicks(1);
+        Assert.Equal(
+            ["Pyralog:Replication:HomecomingInterval must be at most HomecomingSweep (00:00:05) (was 00:00:05.0000001)."],
+            PyralogOptions.Validator.Validate(null, options).Failures);
+    }
+
+    [Fact]
+    public void A_data_directory_with_characters_a_path_cannot_hold_is_refused()
+    {
+        var failures = PyralogOptions.Validator.Validate(null, new PyralogOptions { DataDirectory = "a\0b" }).Failures;
+        Assert.Equal(["Pyralog:DataDirectory 'a\0b' contains characters that are not allowed in a path."], failures);
     }
 
     [Fact]
@@ -58,19 +132,21 @@ public sealed class PyralogOptionsValidatorTests
     {
         var options = new PyralogOptions();
         options.Replication.DrainTimeout = TimeSpan.Zero;
-        Assert.True(_validator.Validate(null, options).Succeeded);
+        Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
         options.Replication.DrainTimeout = TimeSpan.FromMinutes(11);
-        Assert.False(_validator.Validate(null, options).Succeeded);
+        Assert.False(PyralogOptions.Validator.Validate(null, options).Succeeded);
     }
 
-    [Fact]
-    public void A_leader_balance_interval_of_zero_turns_balancing_off_and_is_valid()
+    [Theory]
+    [InlineData("Replication:LeaderBalanceInterval", "00:00:00.1", "00:00:00.0999999")]
+    [InlineData("Replication:ReplicaMoveInterval", "00:00:00.1", "00:00:00.0999999")]
+    [InlineData("Replication:RehomeAfter", "00:00:01", "00:00:00.9999999")]
+    public void An_interval_that_zero_turns_off_is_zero_or_at_least_its_minimum(string setting, string minimum, string below)
     {
-        var options = new PyralogOptions();
-        options.Replication.LeaderBalanceInterval = TimeSpan.Zero;
-        Assert.True(_validator.Validate(null, options).Succeeded);
-        options.Replication.LeaderBalanceInterval = TimeSpan.FromMilliseconds(99);
-        Assert.False(_validator.Validate(null, options).Succeeded);
+        Assert.Empty(Failures(setting, "00:00:00"));
+        Assert.Empty(Failures(setting, minimum));
+        Assert.Single(Failures(setting, below), f => f.StartsWith($"Pyralog:{setting} must be 0 ", StringComparison.Ordinal));
+        Assert.Single(Failures(setting, "-00:00:01"), f => f.StartsWith($"Pyralog:{setting} must be 0 ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -79,8 +155,37 @@ public sealed class PyralogOptionsValidatorTests
         var options = new PyralogOptions();
         options.Replication.ReplicaMoveInterval = TimeSpan.Zero;
         options.Replication.MoveOffTimeout = TimeSpan.Zero;
-        Assert.True(_validator.Validate(null, options).Succeeded);
+        Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
         options.Replication.MoveOffTimeout = TimeSpan.FromMinutes(61);
-        Assert.False(_validator.Validate(null, options).Succeeded);
+        Assert.False(PyralogOptions.Validator.Validate(null, options).Succeeded);
+    }
+
+    /// <summary>The failures of the default options with one setting (a configuration path under <c>Pyralog</c>) changed.</summary>
+    private static string[] Failures(string setting, string value)
+    {
+        var options = new PyralogOptions();
+        object target = options;
+        var path = setting.Split(':');
+        foreach (var member in path[..^1])
+        {
+            target = target.GetType().GetProperty(member)!.GetValue(target)!;
+        }
+
+        target.GetType().GetProperty(path[^1])!.SetValue(target, Value(setting, value));
+        return PyralogOptions.Validator.Validate(null, options).Failures?.ToArray() ?? [];
+    }
+
+    /// <summary>A value written as in configuration, as the type of the setting it is for.</summary>
+    private static object Value(string setting, string value)
+    {
+        var type = typeof(PyralogOptions);
+        foreach (var member in setting.Split(':'))
+        {
+            type = type.GetProperty(member)!.PropertyType;
+        }
+
+        return type == typeof(string) ? value
+            : type == typeof(TimeSpan) ? TimeSpan.Parse(value, CultureInfo.InvariantCulture)
+            : Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
     }
 }

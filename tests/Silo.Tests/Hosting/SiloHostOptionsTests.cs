@@ -11,7 +11,7 @@ public sealed class SiloHostOptionsTests
     public void The_defaults_are_valid_and_stay_on_loopback()
     {
         var options = new SiloHostOptions();
-        Assert.Empty(SiloHostOptionsValidator.Validate(options));
+        Assert.Empty(PyralogSiloHost.Validate(options));
         Assert.Equal("127.0.0.1", options.Address);
         Assert.Equal(MembershipMode.Localhost, options.Membership);
     }
@@ -19,7 +19,7 @@ public sealed class SiloHostOptionsTests
     [Fact]
     public void Every_wrong_setting_is_named()
     {
-        var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions
+        var failures = PyralogSiloHost.Validate(new SiloHostOptions
         {
             ClusterId = " ",
             Address = "not-an-ip",
@@ -27,19 +27,55 @@ public sealed class SiloHostOptionsTests
             GatewayPort = 70000,
             Membership = MembershipMode.Redis,
         });
-        Assert.Contains(failures, f => f.Contains("Silo:ClusterId"));
+        Assert.Contains("Silo:ClusterId (--cluster-id) must not be empty (was ' ').", failures);
         Assert.Contains(failures, f => f.Contains("'not-an-ip' is not an IP address"));
         Assert.Contains(failures, f => f.Contains("Silo:SiloPort") && f.Contains("(was 0)"));
         Assert.Contains(failures, f => f.Contains("Silo:GatewayPort") && f.Contains("(was 70000)"));
-        Assert.Contains(failures, f => f.Contains("--redis"));
+        Assert.Contains("Silo:RedisConnectionString (--redis) must be set when Silo:Membership is 'redis' (was null).", failures);
         Assert.Equal(5, failures.Count);
     }
 
     [Fact]
     public void Equal_silo_and_gateway_ports_are_refused()
     {
-        var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions { SiloPort = 5000, GatewayPort = 5000 });
-        Assert.Equal(["Silo:SiloPort and Silo:GatewayPort must differ (both are 5000)."], failures);
+        var failures = PyralogSiloHost.Validate(new SiloHostOptions { SiloPort = 5000, GatewayPort = 5000 });
+        Assert.Equal(["Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ (both are 5000)."], failures);
+    }
+
+    /// <summary>Each range refuses the value one step outside it and accepts its bound (TimeSpans step by one tick).</summary>
+    [Theory]
+    [InlineData("SiloPort", "1", "0")]
+    [InlineData("SiloPort", "65535", "65536")]
+    [InlineData("GatewayPort", "1", "0")]
+    [InlineData("GatewayPort", "65535", "65536")]
+    [InlineData("HttpPort", "1", "0")]
+    [InlineData("HttpPort", "65535", "65536")]
+    [InlineData("ProbeTimeout", "00:00:00.1", "00:00:00.0999999")]
+    [InlineData("ProbeTimeout", "00:05:00", "00:05:00.0000001")]
+    [InlineData("MissedProbesLimit", "1", "0")]
+    [InlineData("MissedProbesLimit", "10", "11")]
+    public void A_range_refuses_one_step_outside_and_accepts_its_bound(string setting, string bound, string outside)
+    {
+        Assert.Empty(PyralogSiloHost.Validate(With(setting, bound)));
+        var failure = Assert.Single(PyralogSiloHost.Validate(With(setting, outside)));
+        Assert.StartsWith($"Silo:{setting} ", failure, StringComparison.Ordinal);
+        Assert.EndsWith($"(was {Value(setting, outside)}).", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rules_across_settings_name_each_setting()
+    {
+        Assert.Equal(
+            ["Silo:HttpPort (--http-port) must differ from Silo:SiloPort and Silo:GatewayPort (was 11111, which one of them uses)."],
+            PyralogSiloHost.Validate(new SiloHostOptions { HttpPort = 11111 }));
+        Assert.Equal(
+            ["Silo:HttpAddress (--http-address) 'localhost' is not an IP address.", "Silo:OtlpEndpoint 'ftp://x' is not an http:// or https:// address."],
+            PyralogSiloHost.Validate(new SiloHostOptions { HttpAddress = "localhost", OtlpEndpoint = "ftp://x" }));
+        Assert.Empty(PyralogSiloHost.Validate(new SiloHostOptions { PrimarySiloPort = 0 }));
+        Assert.Equal(
+            ["Silo:PrimarySiloPort (--primary-port) must be a port in 1..65535 in development membership (was 0)."],
+            PyralogSiloHost.Validate(new SiloHostOptions { Membership = MembershipMode.Development, PrimarySiloPort = 0 }));
+        Assert.Empty(PyralogSiloHost.Validate(new SiloHostOptions { Membership = MembershipMode.Redis, RedisConnectionString = "localhost:6379" }));
     }
 
     [Fact]
@@ -56,8 +92,8 @@ public sealed class SiloHostOptionsTests
         Assert.Equal(orleansDefaults.ProbeTimeout, unset.ProbeTimeout);
         Assert.Equal(orleansDefaults.NumMissedProbesLimit, unset.NumMissedProbesLimit);
 
-        var failures = SiloHostOptionsValidator.Validate(new SiloHostOptions { ProbeTimeout = TimeSpan.FromMilliseconds(50), MissedProbesLimit = 0 });
-        Assert.Equal(["Silo:ProbeTimeout must be between 100ms and 5m (was 00:00:00.0500000).", "Silo:MissedProbesLimit must be in 1..10 (was 0)."], failures);
+        var failures = PyralogSiloHost.Validate(new SiloHostOptions { ProbeTimeout = TimeSpan.FromMilliseconds(50), MissedProbesLimit = 0 });
+        Assert.Equal(["Silo:ProbeTimeout must be between 00:00:00.1000000 and 00:05:00 (was 00:00:00.0500000).", "Silo:MissedProbesLimit must be between 1 and 10 (was 0)."], failures);
         var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--Silo:ProbeTimeout", "2"]));
         Assert.Contains(e.Failures, f => f.Contains("Silo:ProbeTimeout '2' is not a duration"));
     }
@@ -90,5 +126,21 @@ public sealed class SiloHostOptionsTests
         var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--silo-port", "99999", "--membership", "redis"]));
         Assert.Contains(e.Failures, f => f.Contains("(was 99999)"));
         Assert.Contains(e.Failures, f => f.Contains("RedisConnectionString"));
+    }
+
+    private static SiloHostOptions With(string setting, string value)
+    {
+        var options = new SiloHostOptions();
+        typeof(SiloHostOptions).GetProperty(setting)!.SetValue(options, Value(setting, value));
+        return options;
+    }
+
+    private static object Value(string setting, string value)
+    {
+        var type = typeof(SiloHostOptions).GetProperty(setting)!.PropertyType;
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type == typeof(TimeSpan)
+            ? TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
+            : Convert.ChangeType(value, type, System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+
+namespace Pyralog.Grains.Replication;
+
+/// <summary>
+/// The rules of <see cref="ReplicaTiming"/> a range cannot express: intervals where 0 turns a feature off, and one
+/// setting bounded by another. <c>name</c> is the section failures are named under.
+/// </summary>
+internal sealed class ReplicaTimingRules : IValidateOptions<ReplicaTiming>
+{
+    public ValidateOptionsResult Validate(string? name, ReplicaTiming options)
+    {
+        var builder = new ValidateOptionsResultBuilder();
+        if (options.HomecomingInterval > options.HomecomingSweep)
+        {
+            builder.AddError($"{name}:HomecomingInterval must be at most HomecomingSweep ({options.HomecomingSweep}) (was {options.HomecomingInterval}).");
+        }
+
+        OffOrAtLeast(builder, $"{name}:LeaderBalanceInterval", options.LeaderBalanceInterval, TimeSpan.FromMilliseconds(100), "0 (off) or at least 100 ms");
+        OffOrAtLeast(builder, $"{name}:ReplicaMoveInterval", options.ReplicaMoveInterval, TimeSpan.FromMilliseconds(100), "0 (off) or at least 100 ms");
+        OffOrAtLeast(builder, $"{name}:RehomeAfter", options.RehomeAfter, TimeSpan.FromSeconds(1), "0 (never) or at least 1 s");
+        return builder.Build();
+    }
+
+    private static void OffOrAtLeast(ValidateOptionsResultBuilder builder, string setting, TimeSpan value, TimeSpan minimum, string allowed)
+    {
+        if (value != TimeSpan.Zero && value < minimum)
+        {
+            builder.AddError($"{setting} must be {allowed} (was {value}).");
+        }
+    }
+}

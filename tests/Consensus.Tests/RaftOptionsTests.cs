@@ -1,0 +1,48 @@
+namespace Pyralog.Consensus.Tests;
+
+public sealed class RaftOptionsTests
+{
+    [Fact]
+    public void The_defaults_with_a_non_zero_id_are_valid() => Options(id: 1).Validate();
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(9, 10)]
+    public void Heartbeats_may_come_up_to_one_tick_before_an_election(int heartbeat, int election) =>
+        Options(heartbeatTicks: heartbeat, electionTicks: election).Validate();
+
+    [Fact]
+    public void A_heartbeat_below_one_tick_is_refused_naming_it_and_its_value()
+    {
+        var e = Assert.Throws<ArgumentException>(Options(heartbeatTicks: 0).Validate);
+        Assert.Equal("HeartbeatTicks", e.ParamName);
+        Assert.Equal("RaftOptions.HeartbeatTicks must be at least 1 (was 0). (Parameter 'HeartbeatTicks')", e.Message);
+    }
+
+    [Theory]
+    [InlineData(10, 10)]
+    [InlineData(10, 3)]
+    public void An_election_timeout_not_beyond_the_heartbeat_is_refused(int heartbeat, int election)
+    {
+        var e = Assert.Throws<ArgumentException>(Options(heartbeatTicks: heartbeat, electionTicks: election).Validate);
+        Assert.Equal("ElectionTicks", e.ParamName);
+        Assert.StartsWith($"RaftOptions.ElectionTicks must be more than HeartbeatTicks ({heartbeat}) (was {election}).", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Id_zero_is_reserved_and_refused_also_by_the_node()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new RaftNode(Options(id: 0)));
+        Assert.Equal("Id", e.ParamName);
+        Assert.StartsWith("RaftOptions.Id must not be 0, which is reserved for 'none' (was 0).", e.Message, StringComparison.Ordinal);
+    }
+
+    private static RaftOptions Options(long id = 1, int heartbeatTicks = 1, int electionTicks = 10) => new()
+    {
+        Id = id,
+        Storage = new MemoryRaftStorage(),
+        Random = new SeededRaftRandom(1),
+        HeartbeatTicks = heartbeatTicks,
+        ElectionTicks = electionTicks,
+    };
+}
