@@ -77,6 +77,7 @@ public sealed class ReplicaTiming
     /// that lost its data and catches up as a learner); what goes to voters is never held back. Limits how much of the
     /// disk, CPU and network moves take from producers after a silo joins or leaves. 0: no limit.
     /// </summary>
+    [Range(typeof(long), "0", "9223372036854775807")]
     public long CatchUpBytesPerSecond { get; set; } = 32L << 20;
 
     /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>

@@ -19,6 +19,12 @@ internal sealed class ReplicaTimingRules : IValidateOptions<ReplicaTiming>
         OffOrAtLeast(builder, $"{name}:LeaderBalanceInterval", options.LeaderBalanceInterval, TimeSpan.FromMilliseconds(100), "0 (off) or at least 100 ms");
         OffOrAtLeast(builder, $"{name}:ReplicaMoveInterval", options.ReplicaMoveInterval, TimeSpan.FromMilliseconds(100), "0 (off) or at least 100 ms");
         OffOrAtLeast(builder, $"{name}:RehomeAfter", options.RehomeAfter, TimeSpan.FromSeconds(1), "0 (never) or at least 1 s");
+        if (options.CatchUpBytesPerSecond is > 0 and < 1 << 20)
+        {
+            // A Raft message to a learner carries up to 1 MiB: below that rate one message would wait seconds.
+            builder.AddError($"{name}:CatchUpBytesPerSecond must be 0 (no limit) or at least 1 MiB/s, 1048576 (was {options.CatchUpBytesPerSecond}).");
+        }
+
         return builder.Build();
     }
 

@@ -27,6 +27,7 @@ public sealed class PyralogOptionsValidatorTests
         options.Replication.ReplicaMoveTimeout = TimeSpan.FromMilliseconds(999);
         options.Replication.MoveOffTimeout = TimeSpan.FromSeconds(-1);
         options.Replication.RehomeAfter = TimeSpan.FromMilliseconds(999);
+        options.Replication.CatchUpBytesPerSecond = 1000;
         options.MetadataReplicas = 8;
         var result = PyralogOptions.Validator.Validate(null, options);
         Assert.True(result.Failed);
@@ -48,8 +49,9 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Contains("Pyralog:Replication:ReplicaMoveTimeout must be at least 00:00:01 (was 00:00:00.9990000).", failures);
         Assert.Contains("Pyralog:Replication:MoveOffTimeout must be between 00:00:00 and 01:00:00 (was -00:00:01).", failures);
         Assert.Contains("Pyralog:Replication:RehomeAfter must be 0 (never) or at least 1 s (was 00:00:00.9990000).", failures);
+        Assert.Contains("Pyralog:Replication:CatchUpBytesPerSecond must be 0 (no limit) or at least 1 MiB/s, 1048576 (was 1000).", failures);
         Assert.Contains("Pyralog:MetadataReplicas must be between 1 and 7 (was 8).", failures);
-        Assert.Equal(18, failures.Length);
+        Assert.Equal(19, failures.Length);
     }
 
     /// <summary>Each range refuses the value one step outside it and accepts its bound (TimeSpans step by one tick).</summary>
@@ -147,6 +149,20 @@ public sealed class PyralogOptionsValidatorTests
         Assert.Empty(Failures(setting, minimum));
         Assert.Single(Failures(setting, below), f => f.StartsWith($"Pyralog:{setting} must be 0 ", StringComparison.Ordinal));
         Assert.Single(Failures(setting, "-00:00:01"), f => f.StartsWith($"Pyralog:{setting} must be 0 ", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0L, true)]
+    [InlineData(1L << 20, true)]
+    [InlineData((1L << 20) - 1, false)]
+    [InlineData(-1L, false)]
+    public void The_catch_up_budget_is_zero_for_no_limit_or_at_least_one_mebibyte_a_second(long bytesPerSecond, bool valid)
+    {
+        var options = new PyralogOptions();
+        options.Replication.CatchUpBytesPerSecond = bytesPerSecond;
+        var failures = PyralogOptions.Validator.Validate(null, options).Failures?.ToArray() ?? [];
+        Assert.Equal(valid, failures.Length == 0);
+        Assert.All(failures, f => Assert.StartsWith("Pyralog:Replication:CatchUpBytesPerSecond must be ", f, StringComparison.Ordinal));
     }
 
     [Fact]
