@@ -125,11 +125,13 @@ internal static class PartitionCalls
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         LogDescription? last = null;
+        Exception? failed = null;
         while (DateTime.UtcNow < deadline)
         {
             try
             {
                 last = await admin.DescribeLogAsync(logName);
+                failed = null;
                 if (condition(last))
                 {
                     return last;
@@ -137,7 +139,7 @@ internal static class PartitionCalls
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
             {
-                // the metadata group may be electing after the kill; asked again
+                failed = e; // the metadata group may be electing after the kill; asked again
             }
 
             await Task.Delay(100);
@@ -145,7 +147,7 @@ internal static class PartitionCalls
 
         var state = last is null ? "no description" : string.Join("; ", last.Partitions.Select(p =>
             $"p{p.Partition} leader {p.LeaderReplica} shared={p.SharedSilos}: {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}"))}"));
-        throw new TimeoutException($"timed out waiting for {what}: {state}");
+        throw new TimeoutException($"timed out waiting for {what}: {state}" + (failed is null ? "" : $"; the last description failed: {failed.GetType().Name}: {failed.Message}"), failed);
     }
 
     /// <summary>Reads every replica of every partition up to its leader's committed end and checks each against the history.</summary>
