@@ -127,9 +127,28 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
 
         IEnumerable<SimulatedActivation> Voters(RaftNode leader) => replicas.Where(r => leader.Config.IsVoter(ReplicaDriver.RaftId(r.Slot), r.Incarnation));
 
+        // A former leader answers its proposals as it applies their indices; those beyond the end of the log that replaced
+        // its own (its entries were truncated) wait for the log to grow past them, as they would for the next appends in
+        // a real partition (or time out as "outcome unknown"): the settle phase appends a marker now and then.
         var settleBy = DateTime.UtcNow + TimeSpan.FromSeconds(30); // store writes take longer on a loaded machine
-        while (!Settled() && DateTime.UtcNow < settleBy)
+        for (var round = 0; !Settled() && DateTime.UtcNow < settleBy; round++)
         {
+            if (round % 20 == 19 && appends.Any(a => !a.Done.IsCompleted) &&
+                replicas.Take(3).FirstOrDefault(r => r.Driver.Node.Role == RaftRole.Leader) is { } marking)
+            {
+                var value = $"s{seed}-settle{round}";
+                turns.Run(() =>
+                {
+                    try
+                    {
+                        appends.Add((value, marking.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}")));
+                    }
+                    catch (NotLeaderException)
+                    {
+                    }
+                });
+            }
+
             while (network.Count > 0)
             {
                 var (to, envelope) = network[0];
