@@ -11,6 +11,14 @@ public interface IMetadataAdminGrain : IGrainWithIntegerKey
     [Alias("GetMetadataLogsAsync")]
     Task<MetadataLog[]> GetMetadataLogsAsync();
 
+    /// <summary>
+    /// Every log with its homes and moves as the metadata leader has applied them: no Raft round, so polling it does not
+    /// keep an idle metadata group awake; it may trail the latest commits, which is all periodic refreshes and planning
+    /// need (what they then commit is checked against the current state).
+    /// </summary>
+    [Alias("GetAppliedMetadataLogsAsync")]
+    Task<MetadataLog[]> GetAppliedMetadataLogsAsync();
+
     /// <summary>Commits a <c>MetadataCommand</c> (its encoded form) at the metadata leader and returns what applying it did.</summary>
     [Alias("CommitMetadataAsync")]
     Task<MetadataResult> CommitMetadataAsync(byte[] command);

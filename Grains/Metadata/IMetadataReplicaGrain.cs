@@ -19,6 +19,14 @@ public interface IMetadataReplicaGrain : IRaftReplicaGrain
     [Alias("QueryAsync")]
     Task<MetadataLog[]> QueryAsync();
 
+    /// <summary>
+    /// Every log as the leader has applied them, without a round to the followers: it does not wake an idle group, and may
+    /// trail the latest commits (and, from a leader that was just replaced without knowing it, a term's).
+    /// </summary>
+    /// <exception cref="NotLeaderException">Not the leader.</exception>
+    [Alias("QueryAppliedAsync")]
+    Task<MetadataLog[]> QueryAppliedAsync();
+
     /// <summary>Every log as this replica has applied them, without asking the leader: a follower's may lag (its status' <c>AppliedIndex</c> says how far it is).</summary>
     [Alias("AppliedLogsAsync")]
     Task<MetadataLog[]> AppliedLogsAsync();

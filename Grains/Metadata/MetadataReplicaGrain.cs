@@ -40,6 +40,13 @@ internal sealed class MetadataReplicaGrain(
         return [.. _state.Logs];
     }
 
+    public Task<MetadataLog[]> QueryAppliedAsync()
+    {
+        var driver = Driver ?? throw new InvalidOperationException($"metadata replica {Key} has no Raft node");
+        driver.ThrowUnlessLeader(Key, KeyOf);
+        return Task.FromResult<MetadataLog[]>([.. _state.Logs]);
+    }
+
     public Task<MetadataLog[]> AppliedLogsAsync() => Task.FromResult<MetadataLog[]>([.. _state.Logs]);
 
     public Task<ReplicaStatus> GetStatusAsync() => Task.FromResult(Status(0, 0, 0));

@@ -161,6 +161,8 @@ internal sealed partial class PyralogAdminGrain(
 
     public Task<MetadataLog[]> GetMetadataLogsAsync() => QueryAsync();
 
+    public Task<MetadataLog[]> GetAppliedMetadataLogsAsync() => AtLeaderAsync(replica => replica.QueryAppliedAsync());
+
     public Task<MetadataResult> CommitMetadataAsync(byte[] command) => AtLeaderAsync(replica => replica.ProposeAsync(command));
 
     public async Task DeleteLogAsync(string name)
@@ -188,7 +190,7 @@ internal sealed partial class PyralogAdminGrain(
         }
         catch (Exception e)
         {
-            // The log is gone from the metadata; a replica that could not drop its data now keeps it as garbage.
+            // The log is gone from the metadata; a replica that could not drop its data keeps it until its silo's LeftoverReplicaSweep drops it.
             logger.LogWarning(e, "Deleted log {Name}, but not every replica dropped its data", name);
         }
     }

@@ -102,7 +102,10 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
         return null;
     }
 
-    /// <summary>Reads every log's homes from the metadata group (one read at a time; callers share it).</summary>
+    /// <summary>
+    /// Reads every log's homes as the metadata leader has applied them (one read at a time; callers share it): no Raft
+    /// round, so the refresh every <see cref="RefreshInterval"/> on every silo does not keep the idle metadata group awake.
+    /// </summary>
     public Task RefreshAsync()
     {
         lock (_gate)
@@ -115,7 +118,7 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
             try
             {
                 await Task.Yield();
-                await ReadAllAsync();
+                Take(await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync());
             }
             finally
             {
@@ -134,6 +137,12 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
     public async Task<MetadataLog[]> ReadAllAsync()
     {
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync();
+        Take(logs);
+        return logs;
+    }
+
+    private void Take(MetadataLog[] logs)
+    {
         lock (_gate)
         {
             var next = new Dictionary<ulong, ReplicaHomes>(logs.Length);
@@ -147,8 +156,6 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
 
             _homes = next;
         }
-
-        return logs;
     }
 
     protected override async Task WatchAsync(CancellationToken stopping)

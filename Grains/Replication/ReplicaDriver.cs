@@ -324,6 +324,20 @@ internal sealed class ReplicaDriver : IDisposable
         return done.Task;
     }
 
+    /// <summary>
+    /// Throws <see cref="NotLeaderException"/> (with the leader this replica knows of) unless it leads its group now, by its
+    /// own view: for reads that may trail the latest commits, and so need no round to the followers (nor wake the group).
+    /// </summary>
+    public void ThrowUnlessLeader(string replicaKey, Func<int, string> keyOfReplica)
+    {
+        ThrowIfUnavailable();
+        if (_node.Role != RaftRole.Leader)
+        {
+            var hint = _node.Leader;
+            throw new NotLeaderException(replicaKey, hint == 0 || hint == RaftId(_replica) ? null : keyOfReplica(Replica(hint)));
+        }
+    }
+
     private NotLeaderException NotLeader(ProposeResult result, string replicaKey, Func<int, string> keyOfReplica) =>
         new(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint)));
 

@@ -114,7 +114,9 @@ internal sealed class ReplicaMover(
         }
 
         var (active, draining) = await SilosAsync(stopping);
-        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
+        // The leader's applied state, read without a Raft round (polling must not keep the idle metadata group awake): what
+        // is planned on it is committed as commands that the metadata group checks against its current state.
+        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
         await rehoming.RehomeAsync(logs, active.ToHashSet(StringComparer.Ordinal), stopping);
         var budget = options.Value.Replication.ReplicaMoves;
         lock (_running)
