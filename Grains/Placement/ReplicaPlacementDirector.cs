@@ -77,16 +77,7 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
                 throw new InvalidOperationException($"replica {key} is not part of its partition any more (it was moved away) or not yet (a move is starting)");
             }
 
-            var placed = Place(key, homes, live);
-            if (placed.Endpoint.ToString() != homes.Home(key.Partition, key.Replica) && homes.SlotOn(key.Partition, placed.Endpoint.ToString()) >= 0 &&
-                await FreshHomesAsync(key) is { } fresh)
-            {
-                // A stand-in beside a sibling: this silo's copy may be one a move was changing (old and new slot both
-                // homed); the metadata group's answer may free a silo.
-                placed = Place(key, fresh, live);
-            }
-
-            return placed;
+            return Place(key, homes, live);
         }
 
         var known = new List<SiloAddress>(live);
@@ -96,20 +87,6 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
         }
 
         return Place(key, live, known);
-    }
-
-    /// <summary>The metadata group's homes of <paramref name="key"/>'s log now, when they still home its slot; null if not, or if it did not answer in time.</summary>
-    private async Task<ReplicaHomes?> FreshHomesAsync(ReplicaGrainKey key)
-    {
-        try
-        {
-            var fresh = await _homes!.ReadNowAsync(key.Log).WaitAsync(Replication.ReplicaTiming.HomesWait);
-            return fresh is not null && key.Partition < fresh.Partitions && fresh.Home(key.Partition, key.Replica) is not null ? fresh : null;
-        }
-        catch (Exception e) when (e is TimeoutException or OrleansException or InvalidOperationException)
-        {
-            return null; // placed on what this silo knows: the stand-in moves on later (LocalReplicas.BetterSiloElsewhere)
-        }
     }
 
     /// <summary>
