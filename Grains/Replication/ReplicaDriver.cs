@@ -333,13 +333,15 @@ internal sealed class ReplicaDriver : IDisposable
         ThrowIfUnavailable();
         if (_node.Role != RaftRole.Leader)
         {
-            var hint = _node.Leader;
-            throw new NotLeaderException(replicaKey, hint == 0 || hint == RaftId(_replica) ? null : keyOfReplica(Replica(hint)));
+            throw NotLeader(_node.Leader, replicaKey, keyOfReplica);
         }
     }
 
     private NotLeaderException NotLeader(ProposeResult result, string replicaKey, Func<int, string> keyOfReplica) =>
-        new(replicaKey, result.LeaderHint == 0 || result.LeaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(result.LeaderHint)));
+        NotLeader(result.LeaderHint, replicaKey, keyOfReplica);
+
+    private NotLeaderException NotLeader(long leaderHint, string replicaKey, Func<int, string> keyOfReplica) =>
+        new(replicaKey, leaderHint == 0 || leaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(leaderHint)));
 
     /// <summary>Handles everything the node has produced: persist, send, apply, answer reads.</summary>
     public void Pump()
