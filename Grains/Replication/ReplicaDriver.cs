@@ -292,6 +292,12 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_proposals.Remove(result.FirstIndex, out var replaced))
+        {
+            // Made here in an earlier term; its entry was truncated before this node led again and reached the index.
+            replaced.Done.TrySetException(ReplacedBy(result.Term));
+        }
+
         _proposals[result.FirstIndex] = (result.Term, done);
         if (_persisting.Count == 0 && !_pumpScheduled)
         {
@@ -647,6 +653,7 @@ internal sealed class ReplicaDriver : IDisposable
                 if (head.Batch.Snapshot is { } snapshot)
                 {
                     _machine.Restore(snapshot);
+                    ForgetProposalsUpTo(snapshot.Index);
                 }
 
                 _node.Persisted(head.Batch.Mark);
@@ -677,9 +684,39 @@ internal sealed class ReplicaDriver : IDisposable
             }
             else
             {
-                proposal.Done.TrySetException(new NotLeaderException(
-                    $"the append was replaced by the entry of another leader (term {entry.Term}) before it committed; nothing was appended"));
+                proposal.Done.TrySetException(ReplacedBy(entry.Term));
             }
+        }
+    }
+
+    private static NotLeaderException ReplacedBy(long term) =>
+        new($"the append was replaced by the entry of another leader (term {term}) before it committed; nothing was appended");
+
+    /// <summary>
+    /// A snapshot replaced the log up to <paramref name="index"/>: proposals made here at or below it will never be
+    /// applied one by one, and the snapshot does not say which of them committed.
+    /// </summary>
+    private void ForgetProposalsUpTo(long index)
+    {
+        if (_proposals.Count == 0)
+        {
+            return;
+        }
+
+        List<long>? covered = null;
+        foreach (var (at, proposal) in _proposals)
+        {
+            if (at <= index)
+            {
+                proposal.Done.TrySetException(new TimeoutException(
+                    $"the replica received a snapshot up to Raft index {index} before its append at {at} was applied here; its outcome is unknown"));
+                (covered ??= []).Add(at);
+            }
+        }
+
+        foreach (var at in covered ?? [])
+        {
+            _proposals.Remove(at);
         }
     }
 

@@ -131,6 +131,7 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
         // its own (its entries were truncated) wait for the log to grow past them, as they would for the next appends in
         // a real partition (or time out as "outcome unknown"): the settle phase appends a marker now and then.
         var settleBy = DateTime.UtcNow + TimeSpan.FromSeconds(30); // store writes take longer on a loaded machine
+        var markerRefused = "none";
         for (var round = 0; !Settled() && DateTime.UtcNow < settleBy; round++)
         {
             if (round % 20 == 19 && appends.Any(a => !a.Done.IsCompleted) &&
@@ -143,8 +144,9 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
                     {
                         appends.Add((value, marking.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}")));
                     }
-                    catch (NotLeaderException)
+                    catch (NotLeaderException e)
                     {
+                        markerRefused = e.Message;
                     }
                 });
             }
@@ -175,8 +177,9 @@ public sealed class DuplicateActivationTests(Xunit.Abstractions.ITestOutputHelpe
         }
 
         Assert.True(Settled(), "the group did not settle: " + string.Join("; ", replicas.Select(r =>
-            $"{r.Slot}@{r.Incarnation} {r.Driver.Node.Role} t{r.Driver.Node.Term} c{r.Driver.Node.CommitIndex} a{r.Driver.Node.AppliedIndex} l{r.Driver.Node.LastIndex} {r.Driver.Node.Config}"))
-            + $"; network {network.Count}, appends pending {appends.Count(a => !a.Done.IsCompleted)}");
+            $"{r.Slot}@{r.Incarnation} {r.Driver.Node.Role} t{r.Driver.Node.Term} c{r.Driver.Node.CommitIndex} a{r.Driver.Node.AppliedIndex} l{r.Driver.Node.LastIndex} {r.Driver.Node.Config} " +
+            $"proposals pending {r.Driver.PendingProposals} {r.Driver.Node.DescribeReplication()}"))
+            + $"; network {network.Count}, appends pending {appends.Count(a => !a.Done.IsCompleted)}, last marker refused: {markerRefused}");
         Assert.True(acked.Count > 20, $"only {acked.Count} of {appends.Count} appends were acknowledged");
         var final = replicas.Single(r => r.Driver.Node.Role == RaftRole.Leader).Driver.Node;
         output.WriteLine($"seed {seed}: {acked.Count} of {appends.Count} appends acknowledged, {leaders.Count} terms with a leader, " +

@@ -7,8 +7,7 @@ using Pyralog.Storage.Native;
 
 namespace Pyralog.Grains.Tests.Replication;
 
-/// <summary>One activation: a driver on its own silo's store, sending into the shared network.</summary>
-/// <summary>One activation of a replica in the duplicate-activation test: a driver on its own silo's store, sending into the shared network.</summary>
+/// <summary>One activation of a replica in the simulated-network tests: a driver on its own silo's store, sending into the shared network.</summary>
 internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage storage, int slot, long incarnation, List<(int To, RaftEnvelope Envelope)> network)
     : IReplicaTransport, IAsyncDisposable
 {

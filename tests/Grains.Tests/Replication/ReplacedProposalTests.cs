@@ -1,0 +1,140 @@
+using System.Text;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Replication;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// A leader's appends that another leader's log replaced always get an answer, even when the first leader leads again
+/// and proposes at the indices they held before its log grows past them (the driver once kept one proposal per index
+/// and dropped the older one's answer: its caller waited forever).
+/// </summary>
+public sealed class ReplacedProposalTests : IAsyncLifetime
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"pyralog-replaced-{Guid.NewGuid():N}");
+    private readonly TurnContext _turns = new();
+    private readonly List<(int To, RaftEnvelope Envelope)> _network = [];
+    private readonly List<SimulatedActivation> _replicas = [];
+
+    public async Task InitializeAsync()
+    {
+        for (var slot = 0; slot < 3; slot++)
+        {
+            _replicas.Add(await SimulatedActivation.OpenAsync(Path.Combine(_root, $"silo{slot}"), slot, incarnation: 100 + slot, _network));
+        }
+
+        var founding = new ClusterConfig([new Member(1, 100), new Member(2, 101), new Member(3, 102)], []);
+        foreach (var r in _replicas)
+        {
+            await r.Storage.BootstrapAsync(founding, default);
+            await r.StartAsync();
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var r in _replicas)
+        {
+            await r.DisposeAsync();
+        }
+
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Appends_replaced_while_their_leader_was_cut_off_fail_when_it_leads_again_and_reuses_their_indices()
+    {
+        var a = _replicas[0];
+        var b = _replicas[1];
+        await ElectAsync(a, reachable: [0, 1, 2]);
+        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == a.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+
+        // A, cut off from the others, takes three appends; nobody else ever sees them.
+        var lost = new List<Task<object?>>();
+        _turns.Run(() =>
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                lost.Add(Propose(a, $"lost-{i}"));
+            }
+        });
+        var firstLost = a.Driver.Node.LastIndex - 2;
+
+        // B leads a later term with C; its log ends right before A's appends plus its own empty entry at the first of them.
+        await ElectAsync(b, reachable: [1, 2]);
+        Assert.Equal(firstLost, b.Driver.Node.LastIndex);
+
+        // A hears from B (its three entries are truncated), then B hands leadership back to A, whose empty entry lands
+        // on the second lost index: the next append takes the third.
+        await SettleUntilAsync(() => a.Driver.Node.Term == b.Driver.Node.Term && a.Driver.Node.LastIndex == firstLost &&
+            a.Driver.Node.CommitIndex == firstLost, reachable: [0, 1, 2]);
+        _turns.Run(() => b.Driver.Node.TransferLeadership(ReplicaDriver.RaftId(a.Slot)));
+        _turns.Run(() => b.Driver.Pump());
+        await SettleUntilAsync(() => a.Driver.Node.Role == RaftRole.Leader && a.Driver.Node.LastIndex == firstLost + 1, reachable: [0, 1, 2]);
+        Task<object?> kept = null!;
+        _turns.Run(() => kept = Propose(a, "kept"));
+        Assert.Equal(firstLost + 2, a.Driver.Node.LastIndex); // the index of the third lost append
+        await SettleUntilAsync(() => kept.IsCompleted && lost.TrueForAll(t => t.IsCompleted), reachable: [0, 1, 2]);
+
+        Assert.Equal(0UL, ((AppendAck)(await kept)!).FirstOffset);
+        foreach (var t in lost)
+        {
+            var error = await Assert.ThrowsAsync<NotLeaderException>(() => t);
+            Assert.Contains("replaced by the entry of another leader", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, a.Driver.PendingProposals);
+        Assert.Equal(["kept"], a.ReadAll().ConvertAll(r => Encoding.UTF8.GetString(r.Value)));
+    }
+
+    private static Task<object?> Propose(SimulatedActivation leader, string value) =>
+        leader.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}");
+
+    private async Task ElectAsync(SimulatedActivation candidate, int[] reachable)
+    {
+        // A TimeoutNow (as a transfer would send) makes the candidate campaign at once, whatever its election timer says.
+        var node = candidate.Driver.Node;
+        var from = reachable.First(r => r != candidate.Slot);
+        var timeoutNow = new Message
+        {
+            Type = MessageType.TimeoutNow, To = node.Id, ToIncarnation = node.Incarnation, From = ReplicaDriver.RaftId(from),
+            FromIncarnation = _replicas[from].Incarnation, Term = node.Term,
+        };
+        _turns.Run(() => candidate.Driver.Deliver(new RaftEnvelope(from, MessageCodec.Encode([timeoutNow]))));
+        await SettleUntilAsync(() => candidate.Driver.Node.Role == RaftRole.Leader &&
+            candidate.Driver.Node.CommitIndex == candidate.Driver.Node.LastIndex, reachable);
+    }
+
+    /// <summary>
+    /// Delivers messages between reachable replicas (dropping the rest), ticks them and lets store writes finish, until
+    /// the condition holds.
+    /// </summary>
+    private async Task SettleUntilAsync(Func<bool> done, int[] reachable)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // store writes take longer on a loaded machine
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the group did not reach the expected state: " + string.Join("; ", _replicas.Select(r =>
+                $"{r.Slot} {r.Driver.Node.Role} t{r.Driver.Node.Term} c{r.Driver.Node.CommitIndex} l{r.Driver.Node.LastIndex} proposals pending {r.Driver.PendingProposals}")));
+            while (_network.Count > 0)
+            {
+                var (to, envelope) = _network[0];
+                _network.RemoveAt(0);
+                if (Array.IndexOf(reachable, to) >= 0 && Array.IndexOf(reachable, envelope.FromReplica) >= 0)
+                {
+                    _turns.Run(() => _replicas[to].Driver.Deliver(envelope));
+                }
+            }
+
+            foreach (var slot in reachable)
+            {
+                _turns.Run(() => _replicas[slot].Driver.Tick());
+            }
+
+            await Task.Delay(1);
+            _turns.RunPending();
+        }
+    }
+}
