@@ -4,18 +4,22 @@ using Pyralog.Grains.Interfaces.Logs;
 namespace Pyralog.Client.Cluster;
 
 /// <summary>
-/// The silos of a cluster with the partition replicas each hosts and leads, and whether they are balanced: every active
-/// silo's replica count and leader count within one of the mean over the active silos (the metadata group's replicas are
-/// not counted). <see cref="Notes"/> name what the counts could not include (a replica that did not answer, a partition
+/// The silos of a cluster with the partition replicas each hosts and the Raft groups each leads, and whether they are
+/// balanced: every active silo's replica count and leader count within one of the mean over the active silos. Leaders
+/// count the metadata group's with the partitions' (the leader balancer weighs them alike); replicas count partitions
+/// only (the metadata group's replicas are placed by their own rule and never moved). <see cref="Notes"/> name what the counts could not include (a replica that did not answer, a partition
 /// without a leader, a log that could not be described) and what is wrong with the metadata group (<see cref="MetadataNotes"/>).
 /// </summary>
 public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balanced, double MeanReplicas, double MeanLeaders, IReadOnlyList<string> Notes)
 {
     /// <summary>
-    /// Counts <paramref name="logs"/>' replicas and leaders per silo of <paramref name="silos"/> (address, name, status;
-    /// dead silos are left out unless a replica names one) and judges the balance.
+    /// Counts <paramref name="logs"/>' replicas and leaders, and the leader of <paramref name="metadataGroup"/>, per silo
+    /// of <paramref name="silos"/> (address, name, status; dead silos are left out unless a replica names one) and judges
+    /// the balance.
     /// </summary>
-    public static ClusterStatus Build(IEnumerable<(string Address, string Name, string Status)> silos, IEnumerable<LogDescription> logs, IEnumerable<string>? notes = null)
+    public static ClusterStatus Build(
+        IEnumerable<(string Address, string Name, string Status)> silos, IEnumerable<LogDescription> logs, IEnumerable<string>? notes = null,
+        PartitionDescription? metadataGroup = null)
     {
         var rows = new Dictionary<string, (string Name, string Status, int Replicas, int Leaders)>(StringComparer.Ordinal);
         var dead = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -56,6 +60,11 @@ public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balance
                     Count(partition.LeaderSilo, replica: 0, leader: 1);
                 }
             }
+        }
+
+        if (metadataGroup is { LeaderReplica: >= 0, LeaderSilo: { } metadataLeader })
+        {
+            Count(metadataLeader, replica: 0, leader: 1);
         }
 
         var ordered = rows.Select(r => new SiloReport(r.Key, r.Value.Name, r.Value.Status, r.Value.Replicas, r.Value.Leaders))

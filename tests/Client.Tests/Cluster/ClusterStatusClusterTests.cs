@@ -3,7 +3,7 @@ using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Client.Tests.Cluster;
 
-/// <summary>The cluster status of the shared 3-silo cluster: every silo, every replica and leader counted where it runs.</summary>
+/// <summary>The cluster status of the shared 3-silo cluster: every silo, every replica and leader (the metadata group's too) counted where it runs.</summary>
 [Collection(ClientClusterCollection.Name)]
 public sealed class ClusterStatusClusterTests(ClientClusterFixture fixture)
 {
@@ -67,6 +67,13 @@ public sealed class ClusterStatusClusterTests(ClientClusterFixture fixture)
                     counts[replica.Silo] = (r + 1, l + (replica.Role == ReplicaRole.Leader ? 1 : 0));
                 }
             }
+        }
+
+        // The metadata group's leadership counts for its silo; its replicas do not.
+        if ((await admin.DescribeMetadataGroupAsync()).LeaderSilo is { } metadataLeader)
+        {
+            var (r, l) = counts.GetValueOrDefault(metadataLeader);
+            counts[metadataLeader] = (r, l + 1);
         }
 
         return counts;

@@ -30,6 +30,9 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     private readonly List<int> _gatewayPorts;
     private readonly string[] _args;
     private readonly List<SiloProcess?> _silos = [null, null, null];
+
+    /// <summary>What each silo's earlier processes printed (before their restarts), for <see cref="SaveOutput"/>.</summary>
+    private readonly List<System.Text.StringBuilder> _earlierOutput = [new(), new(), new()];
     private readonly RedisServer? _redis;
     private readonly Action<string> _log;
     private PyralogClient? _client;
@@ -173,6 +176,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
             throw new InvalidOperationException($"silo {silo} still runs");
         }
 
+        _earlierOutput[silo].Append(_silos[silo]?.Output);
         _silos[silo]?.Dispose();
         _silos[silo] = null;
         if (wipeData && Directory.Exists(DataDirectory(silo)))
@@ -200,6 +204,9 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Why the last <see cref="TryDescribeAsync"/> returned null.</summary>
+    public string LastDescribeFailure { get; private set; } = "none";
+
     /// <summary>The log's description, or null when the admin grain did not answer within a few seconds.</summary>
     public async Task<LogDescription?> TryDescribeAsync(string name)
     {
@@ -209,8 +216,29 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         }
         catch (Exception e) when (e is not InvalidOperationException)
         {
+            LastDescribeFailure = $"{e.GetType().Name}: {e.Message}";
             return null;
         }
+    }
+
+    /// <summary>The metadata replicas' Raft state, each asked directly (not through the admin grain), for failure reports.</summary>
+    public async Task<string> DescribeMetadataReplicasAsync()
+    {
+        var raft = await Task.WhenAll(Enumerable.Range(0, Size).Select(async r =>
+        {
+            var key = $"0/0/{r}";
+            try
+            {
+                var s = await Grains.GetGrain<IRaftReplicaGrain>(key, "Pyralog.Grains.Metadata.MetadataReplicaGrain").GetStatusAsync().WaitAsync(CallTimeout);
+                return $"{key} on silo {SiloOf(s.Silo)?.ToString(CultureInfo.InvariantCulture) ?? s.Silo} {s.Role} t{s.Term} leader {s.LeaderReplica} incarnation {s.Incarnation} commit {s.CommitIndex}/{s.LastIndex}" +
+                    $"{(s.Quiesced ? " quiesced" : "")} voters [{string.Join(' ', s.VoterIncarnations)}] learners [{string.Join(' ', s.LearnerIncarnations)}]";
+            }
+            catch (Exception e)
+            {
+                return $"{key} did not answer: {e.Message}";
+            }
+        }));
+        return string.Join("; ", raft);
     }
 
     /// <summary>
@@ -239,6 +267,11 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+
+        if (missing == "no description yet")
+        {
+            missing += $" (last failure: {LastDescribeFailure}; metadata replicas: {await DescribeMetadataReplicasAsync()})";
         }
 
         throw new TimeoutException($"log '{name}' not ready within {timeout.TotalSeconds:0} s: {missing}");
@@ -290,6 +323,21 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
             $"partition {p.Partition}: leader {p.LeaderReplica} epoch {p.Epoch} committed {p.CommittedNext}; " +
             string.Join(", ", p.Replicas.Select(r =>
                 $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo} next {r.NextOffset} lag {r.Lag}{(r.Error is null ? "" : $" ({r.Error})")}"))));
+    }
+
+    /// <summary>
+    /// Writes everything every silo printed, across restarts, to <c>silo{N}.log</c> files in a fresh directory under the
+    /// temp directory named after <paramref name="test"/>; returns the directory (for a failure report).
+    /// </summary>
+    public string SaveOutput(string test)
+    {
+        var directory = Directory.CreateTempSubdirectory($"pyralog-{test}-logs-").FullName;
+        for (var silo = 0; silo < _silos.Count; silo++)
+        {
+            File.WriteAllText(Path.Combine(directory, $"silo{silo}.log"), _earlierOutput[silo] + (_silos[silo]?.Output ?? ""));
+        }
+
+        return directory;
     }
 
     /// <summary>The last lines a silo printed, for failure messages.</summary>

@@ -40,7 +40,10 @@ public sealed class PartitionProcessClusterTests : IDisposable
         Log($"seed {seed} (PYRALOG_TEST_SEED={seed} repeats the kill moments and choices; leader placement is the cluster's)");
         var random = new Random(seed);
         using var budget = new CancellationTokenSource(TimeSpan.FromMinutes(25));
-        await using var cluster = await PartitionCluster.StartAsync(_root, preferRedis: true, Log);
+        // Leader balancing every 2 s rather than 30: each restart leaves the restarted silo leading nothing, and the kills
+        // need leaders on the silos they may kill.
+        await using var cluster = await PartitionCluster.StartAsync(
+            _root, preferRedis: true, Log, "--Pyralog:Replication:LeaderBalanceInterval", "00:00:02");
         var log = await cluster.CreateLogAsync(LogName, Partitions, 3, null, TimeSpan.FromMinutes(2));
         await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(60));
 
@@ -87,6 +90,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
             // The cluster stopped making progress. Still check what it kept: a stall and a lost record are different findings.
             liveness = e.Message;
             Log($"LIVENESS: {e.Message}");
+            Log($"every silo's output: {cluster.SaveOutput("partition-process-cluster")}");
         }
         finally
         {
@@ -135,7 +139,10 @@ public sealed class PartitionProcessClusterTests : IDisposable
             var moves = string.Join('\n', Enumerable.Range(0, PartitionCluster.Size).Where(cluster.IsRunning).Select(s =>
                 $"silo {s} on replicas moving home:\n" + string.Join('\n', cluster.OutputTail(s, 2000).Split('\n')
                     .Where(l => l.Contains("home", StringComparison.Ordinal) || l.Contains("leadership", StringComparison.Ordinal) || l.Contains("Stopped", StringComparison.Ordinal))
-                    .TakeLast(20)) + $"\nsilo {s}'s last lines:\n{cluster.OutputTail(s, 30)}"));
+                    .TakeLast(20)) +
+                $"\nsilo {s} on the metadata group:\n" + string.Join('\n', cluster.OutputTail(s, 5000).Split('\n')
+                    .Where(l => l.Contains("Replica 0/0/", StringComparison.Ordinal)).TakeLast(20)) +
+                $"\nsilo {s}'s last lines:\n{cluster.OutputTail(s, 30)}"));
             throw new TimeoutException($"{e.Message}\nsilo {silo} said:\n{cluster.OutputTail(silo)}\n{moves}", e);
         }
 
