@@ -57,7 +57,9 @@ internal sealed class ReplicaDriver : IDisposable
 
     // Invariant: keyed by the proposal's log index; resolved when that index is applied (or on failure/dispose).
     private readonly Dictionary<long, (long Term, TaskCompletionSource<object?> Done)> _proposals = [];
-    private readonly Dictionary<long, TaskCompletionSource<bool>> _readIndexRequests = [];
+    // Invariant: every entry is a read the node still holds (as leader) or forwarded to the leader of _loggedTerm; the
+    // node drops them all when its leader or term changes, and so does LogLeadershipChange.
+    private readonly Dictionary<long, (TaskCompletionSource<bool> Done, string ReplicaKey, Func<int, string> KeyOfReplica)> _readIndexRequests = [];
     private readonly List<(long Index, TaskCompletionSource<bool> Done)> _readsWaitingForApply = [];
     private long _readContext;
     private bool _pumpScheduled;
@@ -325,7 +327,7 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _readIndexRequests[context] = done;
+        _readIndexRequests[context] = (done, replicaKey, keyOfReplica);
         SchedulePump();
         return done.Task;
     }
@@ -381,7 +383,7 @@ internal sealed class ReplicaDriver : IDisposable
                 {
                     if (_readIndexRequests.Remove(read.Context, out var waiting))
                     {
-                        _readsWaitingForApply.Add((read.Index, waiting));
+                        _readsWaitingForApply.Add((read.Index, waiting.Done));
                     }
                 }
 
@@ -466,6 +468,7 @@ internal sealed class ReplicaDriver : IDisposable
         }
 
         CountLeadershipChange(leader);
+        FailReadIndexRequests(leader);
 
         if (leader != _loggedLeader)
         {
@@ -490,6 +493,21 @@ internal sealed class ReplicaDriver : IDisposable
 
         _loggedLeader = leader;
         _loggedTerm = _node.Term;
+    }
+
+    /// <summary>
+    /// The node dropped its pending read requests with the change of leader or term (a leader's reads wait for its own
+    /// quorum round; a follower's were forwarded to a leader that may never answer): their callers learn it now, with
+    /// the new leader as the hint, rather than at their timeout.
+    /// </summary>
+    private void FailReadIndexRequests(long leader)
+    {
+        foreach (var (_, read) in _readIndexRequests)
+        {
+            read.Done.TrySetException(NotLeader(leader, read.ReplicaKey, read.KeyOfReplica));
+        }
+
+        _readIndexRequests.Clear();
     }
 
     private void CountLeadershipChange(long leader)
@@ -824,7 +842,7 @@ internal sealed class ReplicaDriver : IDisposable
         _proposals.Clear();
         foreach (var (_, read) in _readIndexRequests)
         {
-            read.TrySetException(error);
+            read.Done.TrySetException(error);
         }
 
         _readIndexRequests.Clear();

@@ -7,13 +7,12 @@ using Pyralog.Grains.Replication;
 namespace Pyralog.Grains.Tests.Replication;
 
 /// <summary>
-/// A leader's appends that another leader's log replaced always get an answer, even when the first leader leads again
-/// and proposes at the indices they held before its log grows past them (the driver once kept one proposal per index
-/// and dropped the older one's answer: its caller waited forever).
+/// What a replica owes the callers of its proposals and reads when leadership changes under them: every one gets an
+/// answer, never silence. Three drivers on real stores, messages delivered by hand between the replicas a step allows.
 /// </summary>
-public sealed class ReplacedProposalTests : IAsyncLifetime
+public sealed class LeadershipChangeTests : IAsyncLifetime
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), $"pyralog-replaced-{Guid.NewGuid():N}");
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"pyralog-leadership-change-{Guid.NewGuid():N}");
     private readonly TurnContext _turns = new();
     private readonly List<(int To, RaftEnvelope Envelope)> _network = [];
     private readonly List<SimulatedActivation> _replicas = [];
@@ -43,6 +42,11 @@ public sealed class ReplacedProposalTests : IAsyncLifetime
         Directory.Delete(_root, recursive: true);
     }
 
+    /// <summary>
+    /// The first leader's appends, which another leader's log replaced, fail even when it leads again and proposes at
+    /// the indices they held before its log grows past them (the driver once kept one proposal per index and dropped
+    /// the older one's answer: its caller waited forever).
+    /// </summary>
     [Fact]
     public async Task Appends_replaced_while_their_leader_was_cut_off_fail_when_it_leads_again_and_reuses_their_indices()
     {
@@ -87,6 +91,32 @@ public sealed class ReplacedProposalTests : IAsyncLifetime
 
         Assert.Equal(0, a.Driver.PendingProposals);
         Assert.Equal(["kept"], a.ReadAll().ConvertAll(r => Encoding.UTF8.GetString(r.Value)));
+    }
+
+    /// <summary>
+    /// A linearizable read waiting at a leader for its quorum round fails at once when another replica takes the
+    /// leadership, naming the new leader (the node drops such reads; the driver once left their callers waiting until
+    /// they timed out, and the metadata admin, asking the old leader again and again, answered nobody for a minute).
+    /// </summary>
+    [Fact]
+    public async Task A_read_waiting_at_a_leader_that_loses_its_leadership_fails_at_once_naming_the_new_leader()
+    {
+        var a = _replicas[0];
+        var b = _replicas[1];
+        await ElectAsync(a, reachable: [0, 1, 2]);
+        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == a.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+
+        // A asks for a read point; its heartbeat round never reaches anyone.
+        Task read = null!;
+        _turns.Run(() => read = a.Driver.ReadIndexAsync("0", r => $"{r}"));
+        await ElectAsync(b, reachable: [1, 2]);
+        Assert.False(read.IsCompleted);
+
+        // A hears from B, the new leader: the read fails now, pointing at B.
+        await SettleUntilAsync(() => read.IsCompleted, reachable: [0, 1, 2]);
+        var error = await Assert.ThrowsAsync<NotLeaderException>(() => read);
+        Assert.Equal("1", error.LeaderReplicaKey);
+        Assert.Equal(RaftRole.Follower, a.Driver.Node.Role);
     }
 
     private static Task<object?> Propose(SimulatedActivation leader, string value) =>
