@@ -35,6 +35,14 @@ public interface IRaftReplicaGrain : IGrainWithStringKey
     Task<bool> HandLeadershipToAsync(int replica);
 
     /// <summary>
+    /// Leader: whether voter replica slot <paramref name="replica"/> may stop for a while (it moves to its home silo)
+    /// without leaving the group short of a majority: every other voter is live and holds every committed entry. False
+    /// when this replica does not lead (internal).
+    /// </summary>
+    [Alias("MayLeaveAsync")]
+    Task<bool> MayLeaveAsync(int replica);
+
+    /// <summary>
     /// Asks a replica running away from the silo that holds its data to move back there once it can leave without
     /// costing its group a majority (a leader hands its leadership over first); nothing happens at home (internal).
     /// </summary>

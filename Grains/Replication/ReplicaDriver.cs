@@ -234,6 +234,35 @@ internal sealed class ReplicaDriver : IDisposable
     }
 
     /// <summary>
+    /// Leader: whether voter replica slot <paramref name="replica"/> may stop for a while: every other voter is a live,
+    /// caught-up voter at its configured incarnation (<see cref="RaftNode.IsCaughtUpVoter"/>; this leader counts as
+    /// one). Two voters of a group leaving at once (two replicas moving home after their silos returned) left a 3-voter
+    /// group with one voter that ran, and no leader ever again: the second one must wait until the first one's next
+    /// incarnation is a caught-up voter.
+    /// </summary>
+    public bool MayLeave(int replica)
+    {
+        if (_failure is not null || _disposed || _node.Role != RaftRole.Leader)
+        {
+            return false;
+        }
+
+        Wake(); // a quiesced leader's view of who is live is as old as its last tick
+        var leaving = RaftId(replica);
+        var voters = _node.Config.Voters;
+        for (var i = 0; i < voters.Count; i++)
+        {
+            var id = voters[i].Id;
+            if (id != leaving && id != _node.Id && !_node.IsCaughtUpVoter(id))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Starts a leadership transfer to voter <paramref name="to"/>. Wakes the driver first: a quiesced leader does not
     /// tick, and a transfer that never times out would hold back proposals for good.
     /// </summary>

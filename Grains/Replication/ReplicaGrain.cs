@@ -32,6 +32,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     private readonly SiloStore _siloStore;
     private readonly ILocalSiloDetails _silo;
     private static readonly TimeSpan ConfirmEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LeaveCheckTimeout = TimeSpan.FromSeconds(2);
 
     private readonly LocalReplicas _replicas;
     private readonly CatchUpThrottle _catchUp;
@@ -209,14 +210,42 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
             return;
         }
 
-        if (node is not null && node.IsVoter && node.Leader == 0)
+        if (node is not null && node.IsVoter)
         {
-            return; // a leaderless group may need this vote for its next election
+            if (node.Leader == 0)
+            {
+                return; // a leaderless group may need this vote for its next election
+            }
+
+            // Leaving costs the group this voter until its home incarnation rejoins: only while every other voter runs.
+            if (!await LeaderLetsLeaveAsync(node.Leader) || Driver?.Node is not { Role: not RaftRole.Leader })
+            {
+                return; // the next check asks again
+            }
         }
 
         Logger.LogInformation("Replica {Key} returns to its home silo {Home}", Key, home);
         Driver?.AnnounceLeaving();
         MigrateOnIdle();
+    }
+
+    private async Task<bool> LeaderLetsLeaveAsync(long leader)
+    {
+        try
+        {
+            if (await Peer(ReplicaDriver.Replica(leader)).MayLeaveAsync(Replica).WaitAsync(LeaveCheckTimeout, Time))
+            {
+                return true;
+            }
+
+            Logger.LogDebug("Replica {Key} stays until every other voter of its group runs and is caught up", Key);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            Logger.LogDebug(e, "Replica {Key} stays: its leader did not say whether it may leave", Key);
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -554,6 +583,8 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     public void Failed(Exception error) => DeactivateOnIdle();
 
     public void LeadershipChanged(bool leads) => _replicas.SetLeading(Key, leads);
+
+    public Task<bool> MayLeaveAsync(int replica) => Task.FromResult(Driver?.MayLeave(replica) ?? false);
 
     public Task<bool> HandLeadershipToAsync(int replica) => Task.FromResult(Driver?.HandLeadershipTo(replica) ?? false);
 

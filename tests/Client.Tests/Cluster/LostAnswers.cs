@@ -55,6 +55,8 @@ internal sealed class LostAnswers(IGrainFactory inner) : ReplicaWrappingGrainFac
 
         public Task<bool> HandLeadershipToAsync(int replica) => inner.HandLeadershipToAsync(replica);
 
+        public Task<bool> MayLeaveAsync(int replica) => inner.MayLeaveAsync(replica);
+
         private Task<T> Answer<T>(Task<T> call)
         {
             if (!owner._silenced.ContainsKey(key))

@@ -38,4 +38,6 @@ internal abstract class PassThroughReplica(IPartitionReplicaGrain inner) : IPart
     public Task ReturnHomeAsync() => inner.ReturnHomeAsync();
 
     public Task<bool> HandLeadershipToAsync(int replica) => inner.HandLeadershipToAsync(replica);
+
+    public Task<bool> MayLeaveAsync(int replica) => inner.MayLeaveAsync(replica);
 }

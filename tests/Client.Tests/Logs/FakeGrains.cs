@@ -218,5 +218,7 @@ internal sealed class FakeGrains : IGrainFactory
         public Task ReturnHomeAsync() => throw new NotSupportedException();
 
         public Task<bool> HandLeadershipToAsync(int replica) => throw new NotSupportedException();
+
+        public Task<bool> MayLeaveAsync(int replica) => throw new NotSupportedException();
     }
 }

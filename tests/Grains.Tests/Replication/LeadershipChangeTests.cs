@@ -119,6 +119,26 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
         Assert.Equal(RaftRole.Follower, a.Driver.Node.Role);
     }
 
+    /// <summary>
+    /// A voter may leave (to move home) only while every other voter runs and is caught up: once one voter announced it
+    /// left, no other may follow until the group is whole again, or a 3-voter group would keep one running voter.
+    /// </summary>
+    [Fact]
+    public async Task A_voter_may_leave_only_while_every_other_voter_runs()
+    {
+        var a = _replicas[0];
+        await ElectAsync(a, reachable: [0, 1, 2]);
+        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == a.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+        Assert.True(a.Driver.MayLeave(1));
+        Assert.True(a.Driver.MayLeave(2));
+        Assert.False(_replicas[1].Driver.MayLeave(2)); // only the leader answers
+
+        // Replica 2's incarnation tells the leader it leaves: replica 1 must now stay, replica 2 itself is gone anyway.
+        _turns.Run(() => a.Driver.Deliver(new RaftEnvelope(2, MessageCodec.Encode([]), Wake: true, LeavingIncarnation: _replicas[2].Incarnation)));
+        Assert.False(a.Driver.MayLeave(1));
+        Assert.True(a.Driver.MayLeave(2));
+    }
+
     private static Task<object?> Propose(SimulatedActivation leader, string value) =>
         leader.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}");
 
