@@ -212,13 +212,10 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
 
         if (node is not null && node.IsVoter)
         {
-            if (node.Leader == 0)
-            {
-                return; // a leaderless group may need this vote for its next election
-            }
-
-            // Leaving costs the group this voter until its home incarnation rejoins: only while every other voter runs.
-            if (!await LeaderLetsLeaveAsync(node.Leader) || Driver?.Node is not { Role: not RaftRole.Leader })
+            // A leaderless group may need this vote for its next election, unless no sibling counts it; with a leader,
+            // leaving costs the group this voter until its home incarnation rejoins: only while every other voter runs.
+            var mayLeave = node.Leader == 0 ? await NamedByNoSiblingAsync(node) : await LeaderLetsLeaveAsync(node.Leader);
+            if (!mayLeave || Driver?.Node is not { Role: not RaftRole.Leader })
             {
                 return; // the next check asks again
             }
@@ -227,6 +224,58 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         Logger.LogInformation("Replica {Key} returns to its home silo {Home}", Key, home);
         Driver?.AnnounceLeaving();
         MigrateOnIdle();
+    }
+
+    /// <summary>
+    /// Whether the siblings whose logs reach at least as far as this replica's all name another incarnation of this slot
+    /// as its voter (and at least one answered): then no election counts this incarnation's vote, and staying here only
+    /// keeps the incarnation they name (the one at home, typically) from running. Without this, a stand-in back on its
+    /// own stale data, believing itself a voter of a leaderless group, waited for a leader that needed its home copy.
+    /// </summary>
+    private async Task<bool> NamedByNoSiblingAsync(RaftNode node)
+    {
+        var siblings = new List<Task<ReplicaStatus>>();
+        var voters = node.Config.Voters;
+        for (var i = 0; i < voters.Count; i++)
+        {
+            if (voters[i].Id != node.Id)
+            {
+                siblings.Add(Peer(ReplicaDriver.Replica(voters[i].Id)).GetStatusAsync().WaitAsync(LeaveCheckTimeout, Time));
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(siblings).ConfigureAwait(true);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            // Judged on the siblings that answered.
+        }
+
+        var judged = 0;
+        foreach (var sibling in siblings)
+        {
+            if (!sibling.IsCompletedSuccessfully || sibling.Result.LastIndex < node.LastIndex)
+            {
+                continue;
+            }
+
+            var named = sibling.Result.VoterIncarnations;
+            if (Replica < named.Length && named[Replica] == node.Incarnation)
+            {
+                return false;
+            }
+
+            judged++;
+        }
+
+        if (judged > 0)
+        {
+            Logger.LogInformation("Replica {Key} leaves its leaderless group: its siblings name another incarnation as this slot's voter", Key);
+        }
+
+        return judged > 0;
     }
 
     private async Task<bool> LeaderLetsLeaveAsync(long leader)
