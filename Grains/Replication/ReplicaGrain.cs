@@ -248,34 +248,24 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         {
             await Task.WhenAll(siblings).ConfigureAwait(true);
         }
-        catch (Exception e) when (e is TimeoutException or OrleansException)
+        catch
         {
             // Judged on the siblings that answered.
         }
 
-        var judged = 0;
-        foreach (var sibling in siblings)
+        var statuses = new ReplicaStatus?[siblings.Count];
+        for (var i = 0; i < statuses.Length; i++)
         {
-            if (!sibling.IsCompletedSuccessfully || sibling.Result.LastIndex < node.LastIndex)
-            {
-                continue;
-            }
-
-            var named = sibling.Result.VoterIncarnations;
-            if (Replica < named.Length && named[Replica] == node.Incarnation)
-            {
-                return false;
-            }
-
-            judged++;
+            statuses[i] = siblings[i].IsCompletedSuccessfully ? siblings[i].Result : null;
         }
 
-        if (judged > 0)
+        if (!SiblingConfigurations.NameAnotherVoter(Replica, node.Incarnation, node.LastIndex, statuses))
         {
-            Logger.LogInformation("Replica {Key} leaves its leaderless group: its siblings name another incarnation as this slot's voter", Key);
+            return false;
         }
 
-        return judged > 0;
+        Logger.LogInformation("Replica {Key} leaves its leaderless group: its siblings name another incarnation as this slot's voter", Key);
+        return true;
     }
 
     private async Task<bool> LeaderLetsLeaveAsync(long leader)
