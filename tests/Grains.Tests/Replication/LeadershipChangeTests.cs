@@ -52,8 +52,7 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
     {
         var a = _replicas[0];
         var b = _replicas[1];
-        await ElectAsync(a, reachable: [0, 1, 2]);
-        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == a.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+        await LeadWholeGroupAsync(a);
 
         // A, cut off from the others, takes three appends; nobody else ever sees them.
         var lost = new List<Task<object?>>();
@@ -103,8 +102,7 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
     {
         var a = _replicas[0];
         var b = _replicas[1];
-        await ElectAsync(a, reachable: [0, 1, 2]);
-        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == a.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+        await LeadWholeGroupAsync(a);
 
         // A asks for a read point; its heartbeat round never reaches anyone.
         Task read = null!;
@@ -127,8 +125,7 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
     public async Task A_voter_may_leave_only_while_every_other_voter_runs()
     {
         var a = _replicas[0];
-        await ElectAsync(a, reachable: [0, 1, 2]);
-        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == a.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+        await LeadWholeGroupAsync(a);
         Assert.True(a.Driver.MayLeave(1));
         Assert.True(a.Driver.MayLeave(2));
         Assert.False(_replicas[1].Driver.MayLeave(2)); // only the leader answers
@@ -141,6 +138,13 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
 
     private static Task<object?> Propose(SimulatedActivation leader, string value) =>
         leader.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}");
+
+    /// <summary>Elects <paramref name="leader"/> with every replica reachable and waits until all of them committed its log.</summary>
+    private async Task LeadWholeGroupAsync(SimulatedActivation leader)
+    {
+        await ElectAsync(leader, reachable: [0, 1, 2]);
+        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == leader.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+    }
 
     private async Task ElectAsync(SimulatedActivation candidate, int[] reachable)
     {
