@@ -35,7 +35,7 @@ namespace Pyralog.Grains.Replication;
  * follower that receives them with everything committed stops ticking too. Any input wakes a replica; a follower
  * that wakes asks its leader to resume heartbeats, so waking is not an election.
  */
-internal sealed class ReplicaDriver : IDisposable
+internal sealed partial class ReplicaDriver : IDisposable
 {
     private const int IdleTicksBeforeQuiescing = 3;
 
@@ -199,90 +199,6 @@ internal sealed class ReplicaDriver : IDisposable
         }
     }
 
-    /// <summary>Tells the leader this replica's activation is leaving (it moves home), so its successor rejoins at once.</summary>
-    public void AnnounceLeaving()
-    {
-        if (_failure is null && !_disposed && _node.Leader != 0 && _node.Leader != _node.Id)
-        {
-            _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true, LeavingIncarnation: _node.Incarnation));
-        }
-    }
-
-    /// <summary>
-    /// Leader: starts handing leadership to the most caught-up live voter (<see cref="RaftNode.TransferCandidate"/>);
-    /// returns its Raft id, or 0 when there is none, a transfer already runs, or this replica does not lead.
-    /// </summary>
-    public long HandOffLeadership()
-    {
-        if (_failure is not null || _disposed || _node.Role != RaftRole.Leader || _node.LeadTransferee != 0)
-        {
-            return 0;
-        }
-
-        var to = _node.TransferCandidate();
-        return to != 0 && StartTransfer(to) ? to : 0;
-    }
-
-    /// <summary>
-    /// Leader: hands leadership to replica slot <paramref name="replica"/> if it is a live, caught-up voter and no transfer
-    /// runs (leader balancing); returns whether the transfer started.
-    /// </summary>
-    public bool HandLeadershipTo(int replica)
-    {
-        var to = RaftId(replica);
-        return _failure is null && !_disposed && _node.LeadTransferee == 0 && _node.IsCaughtUpVoter(to) && StartTransfer(to);
-    }
-
-    /// <summary>
-    /// Leader: whether voter replica slot <paramref name="replica"/> may stop for a while: every other voter is a live,
-    /// caught-up voter at its configured incarnation (<see cref="RaftNode.IsCaughtUpVoter"/>; this leader counts as
-    /// one). Two voters of a group leaving at once (two replicas moving home after their silos returned) left a 3-voter
-    /// group with one voter that ran, and no leader ever again: the second one must wait until the first one's next
-    /// incarnation is a caught-up voter.
-    /// </summary>
-    public bool MayLeave(int replica)
-    {
-        if (_failure is not null || _disposed || _node.Role != RaftRole.Leader)
-        {
-            return false;
-        }
-
-        Wake(); // a quiesced leader's view of who is live is as old as its last tick
-        var leaving = RaftId(replica);
-        var voters = _node.Config.Voters;
-        for (var i = 0; i < voters.Count; i++)
-        {
-            var id = voters[i].Id;
-            if (id != leaving && id != _node.Id && !_node.IsCaughtUpVoter(id))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// Starts a leadership transfer to voter <paramref name="to"/>. Wakes the driver first: a quiesced leader does not
-    /// tick, and a transfer that never times out would hold back proposals for good.
-    /// </summary>
-    private bool StartTransfer(long to)
-    {
-        Wake();
-        try
-        {
-            _node.TransferLeadership(to);
-        }
-        catch (Exception e)
-        {
-            Fail(e);
-            return false;
-        }
-
-        Pump();
-        return true;
-    }
-
     /// <summary>
     /// Leader: proposes one single-server membership change (a replica move); returns null when it was accepted, else
     /// why not (not the leader, a change or transfer pending, not a valid change).
@@ -304,81 +220,6 @@ internal sealed class ReplicaDriver : IDisposable
         Pump();
         return null;
     }
-
-    /// <summary>Proposes one entry; completes with the state machine's answer once it is applied here.</summary>
-    /// <exception cref="NotLeaderException">Not the leader, or a transfer is running.</exception>
-    public Task<object?> ProposeAsync(ReadOnlyMemory<byte> data, string replicaKey, Func<int, string> keyOfReplica)
-    {
-        ThrowIfUnavailable();
-        Wake();
-        var result = _node.Propose(data);
-        if (!result.Accepted)
-        {
-            throw result.Status switch
-            {
-                ProposeStatus.NotLeader or ProposeStatus.TransferInProgress => NotLeader(result, replicaKey, keyOfReplica),
-                ProposeStatus.Backpressure => new InvalidOperationException($"replica {replicaKey} refuses the append: {result.Error} (retry later)"),
-                _ => new InvalidOperationException($"replica {replicaKey} refuses the append: {result.Error}"),
-            };
-        }
-
-        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_proposals.Remove(result.FirstIndex, out var replaced))
-        {
-            // Made here in an earlier term; its entry was truncated before this node led again and reached the index.
-            replaced.Done.TrySetException(ReplacedBy(result.Term));
-        }
-
-        _proposals[result.FirstIndex] = (result.Term, done);
-        if (_persisting.Count == 0 && !_pumpScheduled)
-        {
-            Pump(); // nothing in flight: waiting for company would only add latency
-        }
-        else
-        {
-            SchedulePump();
-        }
-
-        return done.Task;
-    }
-
-    /// <summary>Confirms leadership (ReadIndex) and waits until everything committed when the read began is applied here.</summary>
-    /// <exception cref="NotLeaderException">Not the leader.</exception>
-    public Task ReadIndexAsync(string replicaKey, Func<int, string> keyOfReplica)
-    {
-        ThrowIfUnavailable();
-        Wake();
-        var context = ++_readContext;
-        var result = _node.ReadIndex(context);
-        if (!result.Accepted)
-        {
-            throw NotLeader(result, replicaKey, keyOfReplica);
-        }
-
-        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _readIndexRequests[context] = (done, replicaKey, keyOfReplica);
-        SchedulePump();
-        return done.Task;
-    }
-
-    /// <summary>
-    /// Throws <see cref="NotLeaderException"/> (with the leader this replica knows of) unless it leads its group now, by its
-    /// own view: for reads that may trail the latest commits, and so need no round to the followers (nor wake the group).
-    /// </summary>
-    public void ThrowUnlessLeader(string replicaKey, Func<int, string> keyOfReplica)
-    {
-        ThrowIfUnavailable();
-        if (_node.Role != RaftRole.Leader)
-        {
-            throw NotLeader(_node.Leader, replicaKey, keyOfReplica);
-        }
-    }
-
-    private NotLeaderException NotLeader(ProposeResult result, string replicaKey, Func<int, string> keyOfReplica) =>
-        NotLeader(result.LeaderHint, replicaKey, keyOfReplica);
-
-    private NotLeaderException NotLeader(long leaderHint, string replicaKey, Func<int, string> keyOfReplica) =>
-        new(replicaKey, leaderHint == 0 || leaderHint == RaftId(_replica) ? null : keyOfReplica(Replica(leaderHint)));
 
     /// <summary>Handles everything the node has produced: persist, send, apply, answer reads.</summary>
     public void Pump()
@@ -478,104 +319,6 @@ internal sealed class ReplicaDriver : IDisposable
         finally
         {
             write.Dispose();
-        }
-    }
-
-    /// <summary>Logs when this replica starts or stops leading, or learns of another leader (elections are events operators look for).</summary>
-    private void LogLeadershipChange()
-    {
-        var leader = _node.Leader;
-        if (leader == _node.Id && _node.MaxVoterLag() is var lag && lag != _reportedLag)
-        {
-            ReplicationInstruments.ReportLag(_key, leads: true, lag);
-            _reportedLag = lag;
-        }
-
-        if (leader == _loggedLeader && _node.Term == _loggedTerm)
-        {
-            return;
-        }
-
-        CountLeadershipChange(leader);
-        FailReadIndexRequests(leader);
-
-        if (leader != _loggedLeader)
-        {
-            if (leader == _node.Id)
-            {
-                _logger.LogInformation("Replica {Key} leads in term {Term}", _key, _node.Term);
-            }
-            else if (leader == 0)
-            {
-                _logger.LogInformation("Replica {Key} knows no leader in term {Term} ({Role})", _key, _node.Term, _node.Role);
-            }
-            else
-            {
-                _logger.LogInformation("Replica {Key} follows replica {Leader} in term {Term}", _key, Replica(leader), _node.Term);
-            }
-        }
-
-        if (leader != 0 && leader != _loggedLeader)
-        {
-            GreetPeers();
-        }
-
-        _loggedLeader = leader;
-        _loggedTerm = _node.Term;
-    }
-
-    /// <summary>
-    /// The node dropped its pending read requests with the change of leader or term (a leader's reads wait for its own
-    /// quorum round; a follower's were forwarded to a leader that may never answer): their callers learn it now, with
-    /// the new leader as the hint, rather than at their timeout.
-    /// </summary>
-    private void FailReadIndexRequests(long leader)
-    {
-        foreach (var (_, read) in _readIndexRequests)
-        {
-            read.Done.TrySetException(NotLeader(leader, read.ReplicaKey, read.KeyOfReplica));
-        }
-
-        _readIndexRequests.Clear();
-    }
-
-    private void CountLeadershipChange(long leader)
-    {
-        if (_node.Term != _loggedTerm && _node.Role == RaftRole.Candidate)
-        {
-            ReplicationInstruments.Elections.Add(1);
-        }
-
-        if (leader == _node.Id && _loggedLeader != _node.Id)
-        {
-            ReplicationInstruments.LeaderChanges.Add(1);
-            ReplicationInstruments.Leaders.Add(1);
-            _transport.LeadershipChanged(leads: true);
-        }
-        else if (leader != _node.Id && _loggedLeader == _node.Id)
-        {
-            _transport.LeadershipChanged(leads: false);
-            ReplicationInstruments.Leaders.Add(-1);
-            ReplicationInstruments.ReportLag(_key, leads: false, 0);
-            _reportedLag = -1;
-        }
-    }
-
-    /// <summary>
-    /// Greets every other voter (each answers with an empty envelope). Followers never message each other while a
-    /// leader lives, so a silo may not know where a sibling's activation runs (or still caches where it ran before it
-    /// moved); when the leader's silo dies, the election's first messages would then wait for a grain-directory lookup,
-    /// which fails until the dead silo is declared dead if that silo held the directory entry (seconds). Greeting both
-    /// ways on every leader change keeps those addresses cached.
-    /// </summary>
-    private void GreetPeers()
-    {
-        foreach (var v in _node.Config.Voters)
-        {
-            if (v.Id != _node.Id)
-            {
-                _transport.Send(v.Id, new RaftEnvelope(_replica, NoMessages, Greeting: true));
-            }
         }
     }
 
@@ -720,65 +463,6 @@ internal sealed class ReplicaDriver : IDisposable
         }
     }
 
-    private void Applied(in LogEntry entry)
-    {
-        var answer = _machine.Apply(entry);
-        if (_proposals.Remove(entry.Index, out var proposal))
-        {
-            if (proposal.Term == entry.Term)
-            {
-                proposal.Done.TrySetResult(answer);
-            }
-            else
-            {
-                proposal.Done.TrySetException(ReplacedBy(entry.Term));
-            }
-        }
-    }
-
-    private static NotLeaderException ReplacedBy(long term) =>
-        new($"the append was replaced by the entry of another leader (term {term}) before it committed; nothing was appended");
-
-    /// <summary>
-    /// A snapshot replaced the log up to <paramref name="index"/>: proposals made here at or below it will never be
-    /// applied one by one, and the snapshot does not say which of them committed.
-    /// </summary>
-    private void ForgetProposalsUpTo(long index)
-    {
-        if (_proposals.Count == 0)
-        {
-            return;
-        }
-
-        List<long>? covered = null;
-        foreach (var (at, proposal) in _proposals)
-        {
-            if (at <= index)
-            {
-                proposal.Done.TrySetException(new TimeoutException(
-                    $"the replica received a snapshot up to Raft index {index} before its append at {at} was applied here; its outcome is unknown"));
-                (covered ??= []).Add(at);
-            }
-        }
-
-        foreach (var at in covered ?? [])
-        {
-            _proposals.Remove(at);
-        }
-    }
-
-    private void AnswerReads()
-    {
-        for (var i = _readsWaitingForApply.Count - 1; i >= 0; i--)
-        {
-            if (_readsWaitingForApply[i].Index <= _node.AppliedIndex)
-            {
-                _readsWaitingForApply[i].Done.TrySetResult(true);
-                _readsWaitingForApply.RemoveAt(i);
-            }
-        }
-    }
-
     private void Outbox(Message message)
     {
         if (!_outbox.TryGetValue(message.To, out var list))
@@ -861,25 +545,4 @@ internal sealed class ReplicaDriver : IDisposable
         _transport.Failed(e);
     }
 
-    private void FailPending(Exception error)
-    {
-        foreach (var (_, proposal) in _proposals)
-        {
-            proposal.Done.TrySetException(error);
-        }
-
-        _proposals.Clear();
-        foreach (var (_, read) in _readIndexRequests)
-        {
-            read.Done.TrySetException(error);
-        }
-
-        _readIndexRequests.Clear();
-        foreach (var (_, read) in _readsWaitingForApply)
-        {
-            read.TrySetException(error);
-        }
-
-        _readsWaitingForApply.Clear();
-    }
 }

@@ -1,0 +1,178 @@
+using Microsoft.Extensions.Logging;
+using Pyralog.Consensus;
+using Pyralog.Grains.Diagnostics;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Replication;
+
+/// <summary>Leadership: hand-offs, transfers, permission to leave, and what changes of leader are logged and counted as.</summary>
+internal sealed partial class ReplicaDriver
+{
+    /// <summary>Tells the leader this replica's activation is leaving (it moves home), so its successor rejoins at once.</summary>
+    public void AnnounceLeaving()
+    {
+        if (_failure is null && !_disposed && _node.Leader != 0 && _node.Leader != _node.Id)
+        {
+            _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true, LeavingIncarnation: _node.Incarnation));
+        }
+    }
+
+    /// <summary>
+    /// Leader: starts handing leadership to the most caught-up live voter (<see cref="RaftNode.TransferCandidate"/>);
+    /// returns its Raft id, or 0 when there is none, a transfer already runs, or this replica does not lead.
+    /// </summary>
+    public long HandOffLeadership()
+    {
+        if (_failure is not null || _disposed || _node.Role != RaftRole.Leader || _node.LeadTransferee != 0)
+        {
+            return 0;
+        }
+
+        var to = _node.TransferCandidate();
+        return to != 0 && StartTransfer(to) ? to : 0;
+    }
+
+    /// <summary>
+    /// Leader: hands leadership to replica slot <paramref name="replica"/> if it is a live, caught-up voter and no transfer
+    /// runs (leader balancing); returns whether the transfer started.
+    /// </summary>
+    public bool HandLeadershipTo(int replica)
+    {
+        var to = RaftId(replica);
+        return _failure is null && !_disposed && _node.LeadTransferee == 0 && _node.IsCaughtUpVoter(to) && StartTransfer(to);
+    }
+
+    /// <summary>
+    /// Leader: whether voter replica slot <paramref name="replica"/> may stop for a while: every other voter is a live,
+    /// caught-up voter at its configured incarnation (<see cref="RaftNode.IsCaughtUpVoter"/>; this leader counts as
+    /// one). Two voters of a group leaving at once (two replicas moving home after their silos returned) left a 3-voter
+    /// group with one voter that ran, and no leader ever again: the second one must wait until the first one's next
+    /// incarnation is a caught-up voter.
+    /// </summary>
+    public bool MayLeave(int replica)
+    {
+        if (_failure is not null || _disposed || _node.Role != RaftRole.Leader)
+        {
+            return false;
+        }
+
+        Wake(); // a quiesced leader's view of who is live is as old as its last tick
+        var leaving = RaftId(replica);
+        var voters = _node.Config.Voters;
+        for (var i = 0; i < voters.Count; i++)
+        {
+            var id = voters[i].Id;
+            if (id != leaving && id != _node.Id && !_node.IsCaughtUpVoter(id))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Starts a leadership transfer to voter <paramref name="to"/>. Wakes the driver first: a quiesced leader does not
+    /// tick, and a transfer that never times out would hold back proposals for good.
+    /// </summary>
+    private bool StartTransfer(long to)
+    {
+        Wake();
+        try
+        {
+            _node.TransferLeadership(to);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return false;
+        }
+
+        Pump();
+        return true;
+    }
+
+    /// <summary>Logs when this replica starts or stops leading, or learns of another leader (elections are events operators look for).</summary>
+    private void LogLeadershipChange()
+    {
+        var leader = _node.Leader;
+        if (leader == _node.Id && _node.MaxVoterLag() is var lag && lag != _reportedLag)
+        {
+            ReplicationInstruments.ReportLag(_key, leads: true, lag);
+            _reportedLag = lag;
+        }
+
+        if (leader == _loggedLeader && _node.Term == _loggedTerm)
+        {
+            return;
+        }
+
+        CountLeadershipChange(leader);
+        FailReadIndexRequests(leader);
+
+        if (leader != _loggedLeader)
+        {
+            if (leader == _node.Id)
+            {
+                _logger.LogInformation("Replica {Key} leads in term {Term}", _key, _node.Term);
+            }
+            else if (leader == 0)
+            {
+                _logger.LogInformation("Replica {Key} knows no leader in term {Term} ({Role})", _key, _node.Term, _node.Role);
+            }
+            else
+            {
+                _logger.LogInformation("Replica {Key} follows replica {Leader} in term {Term}", _key, Replica(leader), _node.Term);
+            }
+        }
+
+        if (leader != 0 && leader != _loggedLeader)
+        {
+            GreetPeers();
+        }
+
+        _loggedLeader = leader;
+        _loggedTerm = _node.Term;
+    }
+
+    private void CountLeadershipChange(long leader)
+    {
+        if (_node.Term != _loggedTerm && _node.Role == RaftRole.Candidate)
+        {
+            ReplicationInstruments.Elections.Add(1);
+        }
+
+        if (leader == _node.Id && _loggedLeader != _node.Id)
+        {
+            ReplicationInstruments.LeaderChanges.Add(1);
+            ReplicationInstruments.Leaders.Add(1);
+            _transport.LeadershipChanged(leads: true);
+        }
+        else if (leader != _node.Id && _loggedLeader == _node.Id)
+        {
+            _transport.LeadershipChanged(leads: false);
+            ReplicationInstruments.Leaders.Add(-1);
+            ReplicationInstruments.ReportLag(_key, leads: false, 0);
+            _reportedLag = -1;
+        }
+    }
+
+    /// <summary>
+    /// Greets every other voter (each answers with an empty envelope). Followers never message each other while a
+    /// leader lives, so a silo may not know where a sibling's activation runs (or still caches where it ran before it
+    /// moved); when the leader's silo dies, the election's first messages would then wait for a grain-directory lookup,
+    /// which fails until the dead silo is declared dead if that silo held the directory entry (seconds). Greeting both
+    /// ways on every leader change keeps those addresses cached.
+    /// </summary>
+    private void GreetPeers()
+    {
+        foreach (var v in _node.Config.Voters)
+        {
+            if (v.Id != _node.Id)
+            {
+                _transport.Send(v.Id, new RaftEnvelope(_replica, NoMessages, Greeting: true));
+            }
+        }
+    }
+}
