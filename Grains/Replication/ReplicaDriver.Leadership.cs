@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Pyralog.Consensus;
 using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
-using Pyralog.Storage.Native;
 
 namespace Pyralog.Grains.Replication;
 
