@@ -92,7 +92,10 @@ internal sealed partial class ReplicaDriver
         return true;
     }
 
-    /// <summary>Logs when this replica starts or stops leading, or learns of another leader (elections are events operators look for).</summary>
+    /// <summary>
+    /// Logs when this replica starts or stops leading, or learns of another leader (elections are events operators look
+    /// for); counts it, fails the reads the node dropped with it and greets the siblings.
+    /// </summary>
     private void LogLeadershipChange()
     {
         var leader = _node.Leader;

@@ -121,25 +121,14 @@ internal sealed partial class ReplicaDriver
     /// </summary>
     private void ForgetProposalsUpTo(long index)
     {
-        if (_proposals.Count == 0)
-        {
-            return;
-        }
-
-        List<long>? covered = null;
         foreach (var (at, proposal) in _proposals)
         {
             if (at <= index)
             {
                 proposal.Done.TrySetException(new TimeoutException(
                     $"the replica received a snapshot up to Raft index {index} before its append at {at} was applied here; its outcome is unknown"));
-                (covered ??= []).Add(at);
+                _proposals.Remove(at); // removing the current entry keeps the enumeration valid
             }
-        }
-
-        foreach (var at in covered ?? [])
-        {
-            _proposals.Remove(at);
         }
     }
 

@@ -215,7 +215,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
             // A leaderless group may need this vote for its next election, unless no sibling counts it; with a leader,
             // leaving costs the group this voter until its home incarnation rejoins: only while every other voter runs.
             var mayLeave = node.Leader == 0 ? await NamedByNoSiblingAsync(node) : await LeaderLetsLeaveAsync(node.Leader);
-            if (!mayLeave || Driver?.Node is not { Role: not RaftRole.Leader })
+            if (!mayLeave || Driver?.Node is null or { Role: RaftRole.Leader })
             {
                 return; // the next check asks again
             }
