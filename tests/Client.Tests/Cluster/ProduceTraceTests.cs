@@ -36,9 +36,11 @@ public sealed class ProduceTraceTests(ClientClusterFixture fixture)
         Activity? produce = null, append = null;
         while ((produce is null || append is null) && DateTime.UtcNow < deadline)
         {
-            // This log's append at the acknowledged offset: other tests of the collection append at small offsets too.
+            // This log's append at the acknowledged offset, in the trace of a produce to this log: other tests append at
+            // small offsets too, and the clusters of other test collections in this process reuse the same log ids.
             append = spans.FirstOrDefault(s => s.Source.Name == "Pyralog.Replication" && Equals(s.GetTagItem("pyralog.offset"), (long)ack.Offset) &&
-                s.GetTagItem("pyralog.replica") is string replica && replica.StartsWith($"{log.Id}/0/", StringComparison.Ordinal));
+                s.GetTagItem("pyralog.replica") is string replica && replica.StartsWith($"{log.Id}/0/", StringComparison.Ordinal) &&
+                spans.Any(p => p.Source.Name == ClientInstruments.Name && p.TraceId == s.TraceId && Equals(p.GetTagItem("pyralog.log"), log.Name)));
             produce = append is null ? null : spans.FirstOrDefault(s => s.Source.Name == ClientInstruments.Name && s.TraceId == append.TraceId);
             await Task.Delay(20);
         }
