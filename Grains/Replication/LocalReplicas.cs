@@ -121,15 +121,24 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     /// <summary>Whether another replica of <paramref name="key"/>'s partition is active on this silo.</summary>
     public bool SiblingActive(ReplicaGrainKey key)
     {
-        foreach (var (active, _) in _active)
+        foreach (var _ in SiblingsActive(key))
         {
-            if (ReplicaGrainKey.TryParse(active, out var other) && other.Log == key.Log && other.Partition == key.Partition && other.Replica != key.Replica)
-            {
-                return true;
-            }
+            return true;
         }
 
         return false;
+    }
+
+    /// <summary>The other replicas of <paramref name="key"/>'s partition active on this silo, with whether each is the metadata group's.</summary>
+    public IEnumerable<(string Key, bool Metadata)> SiblingsActive(ReplicaGrainKey key)
+    {
+        foreach (var (active, metadata) in _active)
+        {
+            if (ReplicaGrainKey.TryParse(active, out var other) && other.Log == key.Log && other.Partition == key.Partition && other.Replica != key.Replica)
+            {
+                yield return (active, metadata);
+            }
+        }
     }
 
     private SiloAddress? StandInElsewhere(ReplicaGrainKey key, ClusterMembershipSnapshot snapshot)

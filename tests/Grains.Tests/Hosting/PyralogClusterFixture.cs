@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
@@ -80,6 +81,13 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
             var dataRoot = siloBuilder.Configuration[DataRootKey] ?? throw new InvalidOperationException("no data root configured");
             siloBuilder.AddPyralog();
             siloBuilder.AddActivityPropagation();
+            if (Environment.GetEnvironmentVariable(FileLogs.DirectoryVariable) is { Length: > 0 } logs)
+            {
+                var name = siloBuilder.Configuration["SiloName"] ?? Guid.NewGuid().ToString("N");
+                siloBuilder.Services.AddSingleton<ILoggerProvider>(new FileLogs(Path.Combine(logs, $"{Path.GetFileName(dataRoot)}-{name}.log")));
+                siloBuilder.Services.AddLogging(b => b.AddFilter<FileLogs>(static _ => true));
+            }
+
             siloBuilder.Services.AddOptions<PyralogOptions>().Configure<ILocalSiloDetails>((o, silo) =>
             {
                 o.DataDirectory = Path.Combine(dataRoot, silo.Name);
