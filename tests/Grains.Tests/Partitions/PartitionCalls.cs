@@ -48,6 +48,37 @@ internal static class PartitionCalls
         }
     }
 
+    /// <summary>
+    /// Appends <paramref name="records"/> at <paramref name="leader"/>; when the append fails, the exception says what
+    /// every replica of the partition reported right after (each asked for at most 5 s), so a stuck group explains itself.
+    /// </summary>
+    public static async Task<AppendAck> AppendOrDescribeAsync(IPartitionReplicaGrain leader, ProducerRecord[] records, IPartitionReplicaGrain[] replicas)
+    {
+        try
+        {
+            return await leader.AppendAsync(records);
+        }
+        catch (Exception e) when (e is TimeoutException or NotLeaderException or OrleansException)
+        {
+            var lines = new List<string>();
+            foreach (var replica in replicas)
+            {
+                try
+                {
+                    var s = await replica.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
+                    lines.Add($"{s.Key} on {s.Silo}: {s.Role} term {s.Term} leader {s.LeaderReplica} incarnation {s.Incarnation} " +
+                              $"commit {s.CommitIndex} applied {s.AppliedIndex} last {s.LastIndex} snapshot {s.SnapshotIndex} offsets {s.FirstOffset}..{s.NextOffset} quiesced {s.Quiesced}");
+                }
+                catch (Exception f)
+                {
+                    lines.Add($"{replica.GetPrimaryKeyString()}: no status ({f.GetType().Name}: {f.Message})");
+                }
+            }
+
+            throw new TimeoutException($"append at {leader.GetPrimaryKeyString()} failed ({e.GetType().Name}); replicas after: {string.Join("; ", lines)}", e);
+        }
+    }
+
     /// <summary>The records of <paramref name="replica"/> from <paramref name="from"/> to <paramref name="end"/> (exclusive), read in budgets of 1 MiB.</summary>
     public static async Task<List<CommittedRecord>> ReadAllFromAsync(IPartitionReplicaGrain replica, ulong from, ulong end)
     {

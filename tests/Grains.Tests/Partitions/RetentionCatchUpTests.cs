@@ -1,4 +1,5 @@
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Tests.Hosting;
 
 namespace Pyralog.Grains.Tests.Partitions;
 
@@ -38,9 +39,10 @@ public sealed class RetentionCatchUpTests : IAsyncLifetime
         var lostAt = Array.FindIndex(replicas, r => r.GetPrimaryKeyString() == lost.Key);
         var victim = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == lost.Silo);
         await cluster.KillSiloAsync(victim);
+        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress); // the appends below test catch-up, not the moments before the cluster knows the silo is dead
         for (var i = 3; i < 20; i++)
         {
-            await leader.AppendAsync([RetentionTests.Big(i)]);
+            await PartitionCalls.AppendOrDescribeAsync(leader, [RetentionTests.Big(i)], replicas);
         }
 
         var kept = (int)(LogSettings.MinRetentionBytes / RetentionTests.EntryBytes);
@@ -57,7 +59,7 @@ public sealed class RetentionCatchUpTests : IAsyncLifetime
         // home under its old incarnation, is sent the snapshot again and reads like the others.
         var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
         var home = restarted.SiloAddress.ToParsableString();
-        await leader.AppendAsync([RetentionTests.Big(20)]); // the first record after the restart: the rest moves on by one entry
+        await PartitionCalls.AppendOrDescribeAsync(leader, [RetentionTests.Big(20)], replicas); // the first record after the restart: the rest moves on by one entry
         var back = await RetentionTests.WaitAsync(replicas,
             s => s[lostAt].Silo == home && s[lostAt].Incarnation == lost.Incarnation && s[lostAt].Role == ReplicaRole.Follower &&
                  s.All(x => x.FirstOffset == first + 1 && x.NextOffset == 21),
@@ -69,12 +71,13 @@ public sealed class RetentionCatchUpTests : IAsyncLifetime
         // and the entries after it, then applies what it missed.
         var compacted = back[lostAt];
         await cluster.KillSiloAsync(restarted);
-        await leader.AppendAsync([RetentionTests.Big(21)]);
+        await ClusterWaits.DeclaredDeadAsync(cluster, restarted.SiloAddress);
+        await PartitionCalls.AppendOrDescribeAsync(leader, [RetentionTests.Big(21)], replicas);
         await RetentionTests.WaitAsync(replicas, s => s[lostAt].Incarnation != lost.Incarnation && s.All(x => x.NextOffset == 22),
             "the replica replaced while its silo is down");
         restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
         home = restarted.SiloAddress.ToParsableString();
-        await leader.AppendAsync([RetentionTests.Big(22)]);
+        await PartitionCalls.AppendOrDescribeAsync(leader, [RetentionTests.Big(22)], replicas);
         var reopened = await RetentionTests.WaitAsync(replicas,
             s => s[lostAt].Silo == home && s[lostAt].Incarnation == lost.Incarnation && s[lostAt].Role == ReplicaRole.Follower &&
                  s.All(x => x.FirstOffset == first + 3 && x.NextOffset == 23),
