@@ -11,10 +11,7 @@ internal static class ClusterStoreProbe
     /// <exception cref="StartupRefusedException">Redis did not answer (exit code 1).</exception>
     public static async Task EnsureReachableAsync(ConfigurationOptions redis)
     {
-        var probe = redis.Clone();
-        probe.AbortOnConnectFail = true;
-        probe.ConnectRetry = 1;
-        probe.ConnectTimeout = (int)Math.Min(probe.ConnectTimeout, MaxWait.TotalMilliseconds);
+        var probe = ProbeOptions(redis);
         try
         {
             await using var connection = await ConnectionMultiplexer.ConnectAsync(probe).ConfigureAwait(false);
@@ -27,6 +24,16 @@ internal static class ClusterStoreProbe
                 $"cannot reach Redis at {string.Join(", ", redis.EndPoints)} (the cluster store for membership and obelisk leases): {Reason(e)}",
                 e);
         }
+    }
+
+    /// <summary>The connection the probe makes: one attempt, given up after at most <see cref="MaxWait"/>.</summary>
+    internal static ConfigurationOptions ProbeOptions(ConfigurationOptions redis)
+    {
+        var probe = redis.Clone();
+        probe.AbortOnConnectFail = true;
+        probe.ConnectRetry = 1;
+        probe.ConnectTimeout = (int)Math.Min(probe.ConnectTimeout, MaxWait.TotalMilliseconds);
+        return probe;
     }
 
     // StackExchange.Redis explains how to keep retrying; the operator needs what failed.

@@ -44,13 +44,11 @@ public sealed class ObeliskLeaseLifecycleTests : IAsyncLifetime
     {
         var cluster = await StartAsync<InMemoryLeases>();
 
-        // Nothing can have been lost yet: a missing record was never written.
-        var started = Stopwatch.StartNew();
+        // Nothing can have been lost yet: a missing record was never written (the grain says it did not wait, without a clock).
         var fresh = await cluster.Client.GetGrain<IObeliskGrain>(30).GetStatusAsync();
         Assert.Equal(1UL, fresh.Fence);
         Assert.Equal(TimeSpan.Zero, fresh.LeaseWait);
         Assert.Null(fresh.LeaseWaitReason);
-        Assert.True(started.Elapsed < ShortLease, $"the first activation took {started.Elapsed}");
 
         var secondary = cluster.SecondarySilos[0];
         await cluster.StopSiloAsync(secondary);
@@ -58,7 +56,7 @@ public sealed class ObeliskLeaseLifecycleTests : IAsyncLifetime
         await WaitForAsync(() => membership.CurrentSnapshot.Members.Values.Any(m => m.SiloAddress.Equals(secondary.SiloAddress) && m.Status == SiloStatus.Dead));
 
         // Now a record may have been lost with the secondary: a first activation waits one lease + skew.
-        started.Restart();
+        var started = Stopwatch.StartNew();
         var afterLoss = await cluster.Client.GetGrain<IObeliskGrain>(31).GetStatusAsync();
         Assert.Equal(ShortLease + ShortSkew, afterLoss.LeaseWait);
         Assert.Contains("left the cluster", afterLoss.LeaseWaitReason);
