@@ -78,6 +78,7 @@ public sealed class MetadataCompactionTests : IAsyncLifetime
         var victim = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == lost.Silo);
         _leader = statuses.Single(s => s.Role == ReplicaRole.Leader).LeaderReplica; // never ask the dead silo
         await cluster.KillSiloAsync(victim);
+        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress); // calls before then may wait out Orleans' response timeout
         var expected = (await QueryAsync(grains)).ToDictionary(l => l.Info.Name);
         await RunCommandsAsync(grains, "m-", 200, expected);
 
@@ -101,6 +102,7 @@ public sealed class MetadataCompactionTests : IAsyncLifetime
         // Once more: now its data is compacted, and it reopens from its own snapshot and the entries after it.
         var compacted = back[lostAt];
         await cluster.KillSiloAsync(restarted);
+        await ClusterWaits.DeclaredDeadAsync(cluster, restarted.SiloAddress);
         await RunCommandsAsync(grains, "down-", 4, expected);
         await WaitCaughtUpAsync(replicas, s => s[lostAt].Incarnation != lost.Incarnation, "the replica replaced while its silo is down");
         restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);

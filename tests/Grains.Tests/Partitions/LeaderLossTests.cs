@@ -152,7 +152,9 @@ public class LeaderLossTests : IAsyncLifetime
         var statuses = await WaitAsync(replicas, s => s.All(x => x.Quiesced), "all replicas quiesced");
         var old = statuses.Single(s => s.Role == ReplicaRole.Leader);
 
-        await cluster.KillSiloAsync(cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == old.Silo));
+        var victim = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == old.Silo);
+        await cluster.KillSiloAsync(victim);
+        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress); // status calls before then may wait out Orleans' response timeout
         var survivors = replicas.Where(r => r.GetPrimaryKeyString() != old.Key).ToArray();
         var after = await WaitAsync(survivors, s => s.Any(x => x.Role == ReplicaRole.Leader && x.Term > old.Term), "a new leader among the survivors");
         Assert.Equal(1ul, after.Single(x => x.Role == ReplicaRole.Leader).NextOffset);
@@ -171,7 +173,9 @@ public class LeaderLossTests : IAsyncLifetime
 
         // A follower that matched everything dies with its silo (not the primary: it holds the test membership table).
         var lost = statuses.First(s => s.Role == ReplicaRole.Follower && s.Silo != cluster.Primary!.SiloAddress.ToParsableString());
-        await cluster.KillSiloAsync(cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == lost.Silo));
+        var victim = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == lost.Silo);
+        await cluster.KillSiloAsync(victim);
+        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress);
 
         // The leader stays awake while that voter is silent, so its replacement (a new incarnation elsewhere, reached by
         // the leader's heartbeats) is rejoined and promoted: the group is whole again with no append or read.
