@@ -73,9 +73,10 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
         // on the second lost index: the next append takes the third.
         await SettleUntilAsync(() => a.Driver.Node.Term == b.Driver.Node.Term && a.Driver.Node.LastIndex == firstLost &&
             a.Driver.Node.CommitIndex == firstLost, reachable: [0, 1, 2]);
-        _turns.Run(() => b.Driver.Node.TransferLeadership(ReplicaDriver.RaftId(a.Slot)));
-        _turns.Run(() => b.Driver.Pump());
-        await SettleUntilAsync(() => a.Driver.Node.Role == RaftRole.Leader && a.Driver.Node.LastIndex == firstLost + 1, reachable: [0, 1, 2]);
+        // The transfer is started again whenever B leads with none under way: ticks count settle rounds, not time, and
+        // on a loaded machine a transfer can time out before A's store write acknowledged its catch-up.
+        await SettleUntilAsync(() => a.Driver.Node.Role == RaftRole.Leader && a.Driver.Node.LastIndex == firstLost + 1, reachable: [0, 1, 2],
+            eachRound: () => b.Driver.HandLeadershipTo(a.Slot));
         Task<object?> kept = null!;
         _turns.Run(() => kept = Propose(a, "kept"));
         Assert.Equal(firstLost + 2, a.Driver.Node.LastIndex); // the index of the third lost append
@@ -162,10 +163,10 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// Delivers messages between reachable replicas (dropping the rest), ticks them (unless not <paramref name="tick"/>)
-    /// and lets store writes finish, until the condition holds.
+    /// Delivers messages between reachable replicas (dropping the rest), ticks them (unless not <paramref name="tick"/>),
+    /// runs <paramref name="eachRound"/> in a turn and lets store writes finish, until the condition holds.
     /// </summary>
-    private async Task SettleUntilAsync(Func<bool> done, int[] reachable, bool tick = true)
+    private async Task SettleUntilAsync(Func<bool> done, int[] reachable, bool tick = true, Action? eachRound = null)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // store writes take longer on a loaded machine
         while (!done())
@@ -185,6 +186,11 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
             foreach (var slot in tick ? reachable : [])
             {
                 _turns.Run(() => _replicas[slot].Driver.Tick());
+            }
+
+            if (eachRound is not null)
+            {
+                _turns.Run(eachRound);
             }
 
             await Task.Delay(1);
