@@ -14,7 +14,10 @@ namespace Pyralog.Client.Logs;
  *    original address instead of appending it again.
  *  - Records of one partition are appended in ProduceAsync order, failed records aside. Batches are numbered in order
  *    when first sent and at most MaxInFlight are in flight; the leader accepts only the next sequence, so a batch that
- *    overtakes a lost one is refused (out of sequence) and resent after it. Until the partition acknowledged a batch
+ *    overtakes a lost one is refused (out of sequence) and resent after it. Nor is a batch sent MaxInFlight or more
+ *    batches after the oldest one not yet acknowledged: answers arrive in any order, and a batch whose answer was lost
+ *    while the ones after it were acknowledged and replaced by new ones was, resent, older than the 5 batches the
+ *    partition remembers, so its outcome could no longer be told (a 1 GiB fill under load hit it). Until the partition acknowledged a batch
  *    of the current producer id, one batch at a time is in flight: a leader that does not know the id accepts only
  *    sequence 0, so a second batch reaching it first would be refused, and a first batch (sequence 0) whose
  *    acknowledgement is lost is the one retry a leader that forgot the id cannot tell from a new producer: one such
@@ -91,6 +94,9 @@ internal sealed class PartitionProducer
     private bool _firstSession = true;
     private bool _fetchingId;
     private long _nextSequence;
+
+    // The Ordinal the next idempotent batch gets. Invariant: only grows (across producer ids too).
+    private long _nextOrdinal;
     private bool _confirmed;
     private bool _restartSession;
     private ITimer? _lingerTimer;
@@ -328,6 +334,12 @@ internal sealed class PartitionProducer
                 continue;
             }
 
+            if (_options.Idempotent && _queue[0] is { Sent: true } oldest && oldest != next &&
+                (next.Sent ? next.Ordinal : _nextOrdinal) - oldest.Ordinal >= limit)
+            {
+                break; // the oldest unacknowledged batch must stay among those the partition remembers
+            }
+
             if (!AssignLocked(next))
             {
                 break;
@@ -396,6 +408,7 @@ internal sealed class PartitionProducer
         }
 
         batch.Wire = new ProducerBatch(_producerId, _nextSequence, [.. batch.Records]);
+        batch.Ordinal = _nextOrdinal++;
         _nextSequence += batch.Count;
         return true;
     }

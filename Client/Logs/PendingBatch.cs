@@ -49,10 +49,16 @@ internal sealed class PendingBatch(long openedAt, long deadline)
     /// <summary>The next batch to start sending, linked while the partition lock is held and walked after it is released.</summary>
     public PendingBatch? NextToSend;
 
-    /// <summary>Sent at least once (its outcome may be unknown from then on).</summary>
+    /// <summary>
+    /// Its place among the idempotent batches its partition numbered (fixed with <see cref="Wire"/>): no batch is sent
+    /// MaxInFlight or more places after the oldest one not yet acknowledged (see PartitionProducer).
+    /// </summary>
+    public long Ordinal;
+
     /// <summary>The span of this batch's first send: every later send (a retry) is its child, so a batch is one trace.</summary>
     public System.Diagnostics.ActivityContext Trace;
 
+    /// <summary>Sent at least once (its outcome may be unknown from then on).</summary>
     public bool Sent => Wire is not null || Plain is not null;
 
     public int Count => Records.Count;

@@ -168,6 +168,36 @@ public sealed class ProducerTests
         Assert.Equal(calls.Skip(1).Take(3).Select(c => c.Batch), calls.Skip(4).Select(c => c.Batch)); // the same batches, in order
     }
 
+    /// <summary>
+    /// While the oldest batch's answer is outstanding, later batches acknowledged do not open the window further: at most
+    /// MaxInFlight batches from the oldest unacknowledged one are sent, so resent it is still among the 5 batches the
+    /// partition remembers (sent further on, a lost answer made its outcome unknowable).
+    /// </summary>
+    [Fact]
+    public async Task No_batch_goes_MaxInFlight_batches_past_the_oldest_one_not_yet_acknowledged()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero, MaxInFlight = 5 });
+        var held = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = _grains.Calls.Length;
+        _grains.OnProduce = call => call.Batch.FirstSequence == 1 ? held.Task : Task.FromResult(_grains.Append(call));
+
+        var records = Enumerable.Range(1, 12).Select(i => producer.ProduceAsync(Log, Rec((byte)i))).ToArray();
+        try
+        {
+            await Eventually.TrueAsync(() => records[1..5].All(r => r.IsCompletedSuccessfully), "the four batches after the held one");
+            await Task.Delay(50); // sends follow acknowledgements on the acknowledging thread: a sixth would have gone by now
+            Assert.Equal(5, _grains.Calls.Length - first); // the held batch and the four after it
+            Assert.All(records[5..], r => Assert.False(r.IsCompleted));
+        }
+        finally
+        {
+            held.TrySetResult(_grains.Append(_grains.Calls[first])); // answered late, also when the test failed (disposing waits for it)
+        }
+
+        var acks = await Task.WhenAll(records);
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (ulong)i), acks.Select(a => a.Offset).Order()); // the fake appends in arrival order
+    }
+
     [Fact]
     public async Task A_redirect_to_the_leader_is_followed_at_once()
     {
