@@ -94,7 +94,16 @@ internal static class ScalingCases
         await using var cluster = await PartitionCluster.StartAsync(root, preferRedis: true, ClusterSettings.Log, SiloArgs);
         var client = cluster.Client;
         await CreateLogAsync(client, cancellationToken);
-        await FillAsync(client, cancellationToken);
+        try
+        {
+            await FillAsync(client, cancellationToken);
+        }
+        catch (InvalidOperationException)
+        {
+            ClusterSettings.Log($"scaling: the silos' output is in {cluster.SaveOutput("scaling-fill")}");
+            throw;
+        }
+
         await using var steady = new SteadyProducer(client, LogName, Partitions, SteadyRate);
         // Unmeasured: the producer's first records compile its path and find every leader, and the silos finish
         // compiling theirs after the fill (in a first smoke run the window right after 2 s had twice the p99 of the move's).
@@ -310,6 +319,7 @@ internal static class ScalingCases
         long failed = 0, acknowledged = 0;
         Exception? firstError = null;
         Exception? cause = null; // the first failure that is not only a consequence of an earlier batch's
+        var kinds = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(); // each distinct failure, counted
         using var outstanding = new SemaphoreSlim(FillOutstanding);
         await using (var producer = client.CreateProducer(new ProducerOptions { Linger = TimeSpan.FromMilliseconds(10) }))
         {
@@ -328,6 +338,11 @@ internal static class ScalingCases
                         {
                             var error = produced.Exception?.InnerException;
                             Interlocked.CompareExchange(ref firstError, error, null);
+                            if (kinds.Count < 20 || kinds.ContainsKey(error?.Message ?? ""))
+                            {
+                                kinds.AddOrUpdate(error?.Message ?? "", 1, static (_, n) => n + 1);
+                            }
+
                             if (error?.Message.Contains("an earlier batch of this partition failed", StringComparison.Ordinal) == false)
                             {
                                 Interlocked.CompareExchange(ref cause, error, null);
@@ -357,6 +372,11 @@ internal static class ScalingCases
         if (failed > 0)
         {
             var reported = cause ?? firstError;
+            foreach (var (message, count) in kinds)
+            {
+                ClusterSettings.Log($"scaling: fill failure ×{count}: {message}");
+            }
+
             throw new InvalidOperationException($"{failed} fill records were not acknowledged; cause: {reported?.GetType().Name}: {reported?.Message}", reported);
         }
 
