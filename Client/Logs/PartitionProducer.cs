@@ -295,6 +295,7 @@ internal sealed class PartitionProducer
                 var probe = _queue[0];
                 if (AssignLocked(probe))
                 {
+                    probe.SentAlone = _inFlight == 0;
                     probe.InFlight = true;
                     _inFlight++;
                     _probe = probe;
@@ -345,6 +346,7 @@ internal sealed class PartitionProducer
                 break;
             }
 
+            next.SentAlone = _inFlight == 0; // in flight are exactly the batches before it
             next.InFlight = true;
             _inFlight++;
             chain.Add(next);
@@ -721,14 +723,18 @@ internal sealed class PartitionProducer
             batch.MaybeAppended |= kind == ProduceErrorKind.Transient;
             batch.ProducerUnknown = kind == ProduceErrorKind.UnknownProducer && giveUp is null;
             batch.GiveUp ??= giveUp;
-            var alone = _probe == batch || (_inFlight == 0 && _queue.Count > 0 && _queue[0] == batch);
+            var alone = batch.SentAlone;
             if (_probe == batch)
             {
                 _probe = null;
             }
 
-            // Ahead of the partition's sequence with nothing before it in flight: the hole is not ours to fill
-            // (the partition forgot this producer's batches): continue under a fresh id.
+            // Ahead of the partition's sequence though nothing before it was unacknowledged when it was sent: the hole
+            // is not ours to fill (the partition forgot this producer's batches): continue under a fresh id. Sent
+            // behind a batch in flight, it may only have overtaken that one (requests to a grain can arrive in any
+            // order) even if that one was acknowledged before this refusal came back: it is resent, not renumbered.
+            // Judged when the refusal arrived, that case restarted the session and gave up every batch after it that
+            // had once gone unanswered (a 1 GiB fill under leader churn lost hundreds of records so).
             _restartSession |= kind == ProduceErrorKind.OutOfSequence && alone;
             _recovering = true;
             var now = _time.GetTimestamp();

@@ -34,6 +34,9 @@ internal sealed class PendingBatch(long openedAt, long deadline)
 
     public bool InFlight;
 
+    /// <summary>Its latest attempt was sent with no earlier batch of the partition unacknowledged.</summary>
+    public bool SentAlone;
+
     /// <summary>An attempt ended without an answer (timeout, silo lost): the batch may be in the log.</summary>
     public bool MaybeAppended;
 

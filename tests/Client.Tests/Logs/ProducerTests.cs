@@ -198,6 +198,42 @@ public sealed class ProducerTests
         Assert.Equal(Enumerable.Range(1, 12).Select(i => (ulong)i), acks.Select(a => a.Offset).Order()); // the fake appends in arrival order
     }
 
+    /// <summary>
+    /// A batch sent behind one in flight can reach the leader first and be refused as ahead of the sequence, and the
+    /// refusal can come back after the batch before it was acknowledged: it is resent under the same producer id, not
+    /// taken for a partition that forgot the producer (which restarts the session and gives up every batch after it
+    /// that ever went unanswered).
+    /// </summary>
+    [Fact]
+    public async Task A_batch_refused_for_overtaking_the_one_before_it_is_resent_under_the_same_producer_id()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var first = _grains.Calls.Length;
+        var heldA = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var heldB = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _grains.OnProduce = call => (_grains.Calls.Length - first) switch
+        {
+            1 => heldA.Task,
+            2 => heldB.Task,
+            _ => Task.FromResult(_grains.Append(call)),
+        };
+
+        var a = producer.ProduceAsync(Log, Rec(1));
+        var b = producer.ProduceAsync(Log, Rec(2));
+        await Eventually.TrueAsync(() => _grains.Calls.Length - first == 2, "both batches sent");
+        var callA = _grains.Calls[first];
+        var callB = _grains.Calls[first + 1];
+        heldA.SetResult(_grains.Append(callA)); // A arrives after B was refused, and is appended
+        await a;
+        heldB.SetException(new ProducerSequenceException(callB.ReplicaKey, callB.Batch.ProducerId, callB.Batch.FirstSequence, callA.Batch.FirstSequence, tooOld: false));
+
+        await AdvanceUntilAsync(() => b.IsCompleted, "the refused batch acknowledged");
+        Assert.Equal(2ul, (await b).Offset);
+        var resent = _grains.Calls[^1];
+        Assert.Same(callB.Batch, resent.Batch); // the same producer id and sequence: no new session
+        Assert.Equal(3, _grains.Calls.Length - first);
+    }
+
     [Fact]
     public async Task A_redirect_to_the_leader_is_followed_at_once()
     {
