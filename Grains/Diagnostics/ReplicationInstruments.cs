@@ -49,17 +49,11 @@ public static class ReplicationInstruments
     public static readonly Histogram<double> ReplicaMoveDuration = Meter.CreateHistogram<double>(
         "pyralog.replica.move.duration", "s", "From a replica move's start to the old replica's removal (its data copied to the new silo).");
 
-    /// <summary>The <c>direction</c> tag of the catch-up instruments: what leaders here send to learners.</summary>
-    public static readonly KeyValuePair<string, object?> Sending = new("direction", "send");
-
-    /// <summary>The <c>direction</c> tag of the catch-up instruments: what learners here are sent.</summary>
-    public static readonly KeyValuePair<string, object?> Receiving = new("direction", "receive");
-
     public static readonly Counter<long> CatchUpBytes = Meter.CreateCounter<long>(
         "pyralog.replica.catchup.bytes", "By", "Bytes leaders on this silo sent to replicas being added (learners), paced by Pyralog:Replication:CatchUpBytesPerSecond.");
 
     public static readonly Counter<double> CatchUpWait = Meter.CreateCounter<double>(
-        "pyralog.replica.catchup.wait", "s", "Time catch-up messages waited for the silo's budgets, summed: sends to learners (direction=send) and learners' receipts (direction=receive).");
+        "pyralog.replica.catchup.wait", "s", "Time sends to learners waited for the silo's catch-up budget, summed over the sends.");
 
     static ReplicationInstruments()
     {

@@ -4,13 +4,10 @@ using Pyralog.Grains.Hosting;
 namespace Pyralog.Grains.Replication;
 
 /// <summary>
-/// The silo's budgets for copying a partition to a replica that is being added (a learner: a move's new replica, or one
-/// that lost its data), each of <see cref="ReplicaTiming.CatchUpBytesPerSecond"/>: every leader on the silo takes what
-/// it sends to learners from the send budget, and every learner on the silo takes what it is sent from the receive
-/// budget before it handles it, so moves after a silo joins or leaves share the disk, CPU and network with producers
-/// instead of taking all of them. The receive budget matters when a silo joins: every other silo's leaders send to it
-/// at once, and without it the joining silo wrote the sum of their budgets. What goes to voters is never held back: it
-/// carries commits.
+/// The silo's budget for copying a partition to a replica that is being added (a learner: a move's new replica, or one
+/// that lost its data): every leader on the silo takes what it sends to learners from one budget of
+/// <see cref="ReplicaTiming.CatchUpBytesPerSecond"/>, so moves after a silo joins or leaves share the disk, CPU and
+/// network with producers instead of taking all of them. What goes to voters is never held back: it carries commits.
 /// </summary>
 /// <remarks>
 /// Paced by the generic cell rate algorithm: each send of b bytes moves a theoretical arrival time on by b / rate and
@@ -25,21 +22,15 @@ internal sealed class CatchUpThrottle(IOptions<PyralogOptions> options, TimeProv
     private readonly long _bytesPerSecond = options.Value.Replication.CatchUpBytesPerSecond;
     private readonly Lock _lock = new();
 
-    // When everything reserved so far from each budget is paid for at the rate (a TimeProvider timestamp).
-    // Invariant: each only grows; a reservation waits until it is at most one burst ahead of now. Guarded by _lock.
-    private long _sendArrival = long.MinValue;
-    private long _receiveArrival = long.MinValue;
+    // When everything reserved so far is paid for at the rate (a TimeProvider timestamp). Invariant: only grows;
+    // a reservation waits until it is at most one burst ahead of now. Guarded by _lock.
+    private long _theoreticalArrival = long.MinValue;
 
-    /// <summary>False when the option is 0: learners are sent to, and take what they are sent, as fast as they can.</summary>
+    /// <summary>False when the option is 0: learners are sent to as fast as the leader can.</summary>
     public bool Enabled => _bytesPerSecond > 0;
 
-    /// <summary>Reserves <paramref name="bytes"/> of the send budget; returns how long the send must wait first (zero within the burst).</summary>
-    public TimeSpan ReserveSend(int bytes) => Reserve(ref _sendArrival, bytes);
-
-    /// <summary>Reserves <paramref name="bytes"/> of the receive budget; returns how long a learner must wait before it handles them.</summary>
-    public TimeSpan ReserveReceive(int bytes) => Reserve(ref _receiveArrival, bytes);
-
-    private TimeSpan Reserve(ref long theoreticalArrival, int bytes)
+    /// <summary>Reserves <paramref name="bytes"/> of the budget; returns how long the send must wait first (zero within the burst).</summary>
+    public TimeSpan Reserve(int bytes)
     {
         if (!Enabled)
         {
@@ -53,8 +44,8 @@ internal sealed class CatchUpThrottle(IOptions<PyralogOptions> options, TimeProv
         long start;
         lock (_lock)
         {
-            start = Math.Max(theoreticalArrival, now);
-            theoreticalArrival = start + cost;
+            start = Math.Max(_theoreticalArrival, now);
+            _theoreticalArrival = start + cost;
         }
 
         var wait = start - burst - now;

@@ -41,10 +41,6 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     // so a learner receives its envelopes in order).
     private readonly Task?[] _heldSends = new Task?[ReplicaGrainKey.MaxReplicationFactor];
 
-    // The last envelope waiting for the silo's receive budget, or null. Invariant: envelopes reach the node in the
-    // order they arrived; one that arrives while this is not completed waits behind it.
-    private Task? _heldDeliveries;
-
     // Per sibling slot: when an envelope last went to it as an answered call (a TimeProvider timestamp).
     private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
     private IGrainTimer? _timer;
@@ -172,47 +168,10 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         }
     }
 
-    /// <summary>
-    /// Hands the envelope to the Raft node. A learner (or a replica not yet admitted) first takes its bytes from the
-    /// silo's receive budget (<see cref="CatchUpThrottle"/>): while it waits, later envelopes wait behind it so the
-    /// node sees them in order, and its leader, whose messages to it stay unacknowledged, stops sending more.
-    /// </summary>
     public Task DeliverAsync(RaftEnvelope envelope)
     {
-        var wait = TimeSpan.Zero;
-        if (_catchUp.Enabled && Driver?.Node is { IsVoter: false })
-        {
-            wait = _catchUp.ReserveReceive(envelope.Messages.Length);
-            if (wait > TimeSpan.Zero)
-            {
-                ReplicationInstruments.CatchUpWait.Add(wait.TotalSeconds, ReplicationInstruments.Receiving);
-            }
-        }
-
-        if (wait > TimeSpan.Zero || _heldDeliveries is { IsCompleted: false })
-        {
-            _heldDeliveries = DeliverLaterAsync(_heldDeliveries, Time.GetTimestamp(), wait, envelope);
-            return Task.CompletedTask;
-        }
-
         Driver?.Deliver(envelope);
         return Task.CompletedTask;
-    }
-
-    private async Task DeliverLaterAsync(Task? previous, long reservedAt, TimeSpan wait, RaftEnvelope envelope)
-    {
-        if (previous is not null)
-        {
-            await previous;
-        }
-
-        var left = wait - Time.GetElapsedTime(reservedAt);
-        if (left > TimeSpan.Zero)
-        {
-            await Task.Delay(left, Time);
-        }
-
-        Driver?.Deliver(envelope);
     }
 
     public Task DeliverConfirmedAsync(RaftEnvelope envelope) => DeliverAsync(envelope);
@@ -618,11 +577,11 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
         var replica = ReplicaDriver.Replica(toRaftId);
         if (_catchUp.Enabled && IsLearnerOfMyGroup(toRaftId))
         {
-            var wait = _catchUp.ReserveSend(envelope.Messages.Length);
-            ReplicationInstruments.CatchUpBytes.Add(envelope.Messages.Length, ReplicationInstruments.Sending);
+            var wait = _catchUp.Reserve(envelope.Messages.Length);
+            ReplicationInstruments.CatchUpBytes.Add(envelope.Messages.Length);
             if (wait > TimeSpan.Zero)
             {
-                ReplicationInstruments.CatchUpWait.Add(wait.TotalSeconds, ReplicationInstruments.Sending);
+                ReplicationInstruments.CatchUpWait.Add(wait.TotalSeconds);
             }
 
             var previous = _heldSends[replica];

@@ -23,41 +23,28 @@ public sealed class CatchUpThrottleTests
     {
         var throttle = Throttle(Rate);
         Assert.True(throttle.Enabled);
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(Quarter));
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(Quarter)); // the burst: 0.25 s ahead at most
-        Assert.Equal(TimeSpan.FromMilliseconds(250), throttle.ReserveSend(Quarter));
-        Assert.Equal(TimeSpan.FromMilliseconds(500), throttle.ReserveSend(Quarter / 2));
-        Assert.Equal(TimeSpan.FromMilliseconds(625), throttle.ReserveSend(1));
+        Assert.Equal(TimeSpan.Zero, throttle.Reserve(Quarter));
+        Assert.Equal(TimeSpan.Zero, throttle.Reserve(Quarter)); // the burst: 0.25 s ahead at most
+        Assert.Equal(TimeSpan.FromMilliseconds(250), throttle.Reserve(Quarter));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), throttle.Reserve(Quarter / 2));
+        Assert.Equal(TimeSpan.FromMilliseconds(625), throttle.Reserve(1));
 
         // Time passes: each wait shrinks by as much.
         _time.Advance(TimeSpan.FromMilliseconds(600));
-        Assert.Equal(TimeSpan.FromTicks(TimeSpan.FromMilliseconds(25).Ticks + Ticks(1)), throttle.ReserveSend(Quarter));
+        Assert.Equal(TimeSpan.FromTicks(TimeSpan.FromMilliseconds(25).Ticks + Ticks(1)), throttle.Reserve(Quarter));
     }
 
     [Fact]
     public void An_idle_budget_refills_to_one_burst_and_no_more()
     {
         var throttle = Throttle(Rate);
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(4 * Quarter)); // one large send goes at once, then its cost is owed
-        Assert.Equal(TimeSpan.FromMilliseconds(750), throttle.ReserveSend(1));
+        Assert.Equal(TimeSpan.Zero, throttle.Reserve(4 * Quarter)); // one large send goes at once, then its cost is owed
+        Assert.Equal(TimeSpan.FromMilliseconds(750), throttle.Reserve(1));
 
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(Quarter));
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(Quarter));
-        Assert.Equal(TimeSpan.FromMilliseconds(250), throttle.ReserveSend(Quarter));
-    }
-
-    [Fact]
-    public void Sends_and_receipts_have_budgets_of_their_own()
-    {
-        var throttle = Throttle(Rate);
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(2 * Quarter));
-        Assert.Equal(TimeSpan.FromMilliseconds(250), throttle.ReserveSend(Quarter));
-
-        // A silo's learners are paced by what they receive, whatever its leaders sent.
-        Assert.Equal(TimeSpan.Zero, throttle.ReserveReceive(2 * Quarter));
-        Assert.Equal(TimeSpan.FromMilliseconds(250), throttle.ReserveReceive(Quarter));
-        Assert.Equal(TimeSpan.FromMilliseconds(500), throttle.ReserveSend(1));
+        Assert.Equal(TimeSpan.Zero, throttle.Reserve(Quarter));
+        Assert.Equal(TimeSpan.Zero, throttle.Reserve(Quarter));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), throttle.Reserve(Quarter));
     }
 
     [Fact]
@@ -67,8 +54,7 @@ public sealed class CatchUpThrottleTests
         Assert.False(throttle.Enabled);
         for (var i = 0; i < 100; i++)
         {
-            Assert.Equal(TimeSpan.Zero, throttle.ReserveSend(64 << 20));
-            Assert.Equal(TimeSpan.Zero, throttle.ReserveReceive(64 << 20));
+            Assert.Equal(TimeSpan.Zero, throttle.Reserve(64 << 20));
         }
     }
 
