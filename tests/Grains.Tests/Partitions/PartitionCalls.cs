@@ -19,10 +19,12 @@ internal static class PartitionCalls
                 var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r));
                 try
                 {
-                    var status = await replica.GetStatusAsync();
+                    // Bounded: a replica on a silo that is stopping can leave a call unanswered for Orleans' whole 30 s
+                    // response timeout, and it is not the leader the caller is looking for.
+                    var status = await replica.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
                     if (status.Role == ReplicaRole.Leader)
                     {
-                        await replica.ReadAsync(0, 1, linearizable: true); // still leading, and its term's no-op is applied
+                        await replica.ReadAsync(0, 1, linearizable: true).WaitAsync(TimeSpan.FromSeconds(10)); // still leading, and its term's no-op is applied
                         return replica;
                     }
                 }
