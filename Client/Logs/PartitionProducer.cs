@@ -15,9 +15,8 @@ namespace Pyralog.Client.Logs;
  *  - Records of one partition are appended in ProduceAsync order, failed records aside. Batches are numbered in order
  *    when first sent and at most MaxInFlight are in flight; the leader accepts only the next sequence, so a batch that
  *    overtakes a lost one is refused (out of sequence) and resent after it. Nor is a batch sent MaxInFlight or more
- *    batches after the oldest one not yet acknowledged: answers arrive in any order, and a batch whose answer was lost
- *    while the ones after it were acknowledged and replaced by new ones was, resent, older than the 5 batches the
- *    partition remembers, so its outcome could no longer be told (a 1 GiB fill under load hit it). Until the partition acknowledged a batch
+ *    batches after the oldest one not yet acknowledged: answers arrive in any order, and that oldest batch, resent
+ *    after a lost answer, must still be among the 5 batches the partition remembers. Until the partition acknowledged a batch
  *    of the current producer id, one batch at a time is in flight: a leader that does not know the id accepts only
  *    sequence 0, so a second batch reaching it first would be refused, and a first batch (sequence 0) whose
  *    acknowledgement is lost is the one retry a leader that forgot the id cannot tell from a new producer: one such
@@ -732,9 +731,7 @@ internal sealed class PartitionProducer
             // Ahead of the partition's sequence though nothing before it was unacknowledged when it was sent: the hole
             // is not ours to fill (the partition forgot this producer's batches): continue under a fresh id. Sent
             // behind a batch in flight, it may only have overtaken that one (requests to a grain can arrive in any
-            // order) even if that one was acknowledged before this refusal came back: it is resent, not renumbered.
-            // Judged when the refusal arrived, that case restarted the session and gave up every batch after it that
-            // had once gone unanswered (a 1 GiB fill under leader churn lost hundreds of records so).
+            // order), even if that one was acknowledged before this refusal came back: it is resent, not renumbered.
             _restartSession |= kind == ProduceErrorKind.OutOfSequence && alone;
             _recovering = true;
             var now = _time.GetTimestamp();

@@ -297,9 +297,8 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
     /// empty, and two replicas of a group doing so at once leave it one voter of three, unable to elect.
     /// </summary>
     /// <remarks>
-    /// The voter rule closes a window seen in a test: a metadata voter whose placement home had become a joining silo
-    /// (no data there) met a stand-in of a sibling whose silo was stopping, left for the empty home with its leader's
-    /// permission (the stopping sibling still answered), and the group was left one voter of three for good.
+    /// Why the voter rule: a leader lets a voter leave while every other voter answers, but a sibling whose silo is
+    /// stopping still answers; a voter leaving its data then could leave the group one voter of three for good.
     /// </remarks>
     private async Task<bool> WorthMovingAsync(SiloAddress home)
     {

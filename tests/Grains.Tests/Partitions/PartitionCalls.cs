@@ -77,7 +77,7 @@ internal static class PartitionCalls
                 }
             }
 
-            throw new TimeoutException($"append at {leader.GetPrimaryKeyString()} failed ({e.GetType().Name}); replicas after: {string.Join("; ", lines)}", e);
+            throw new Xunit.Sdk.XunitException($"append at {leader.GetPrimaryKeyString()} failed ({e.GetType().Name}: {e.Message}); replicas after: {string.Join("; ", lines)}", e);
         }
     }
 
