@@ -3,7 +3,7 @@ namespace Pyralog.Consensus;
 /// <summary>
 /// A node's in-memory view of its log, for asynchronous persistence. Terms and the configuration history come from
 /// <see cref="Meta"/> (term runs, never the disk). Entries come from a tail cache that holds every entry not yet known
-/// durable and, up to <see cref="RaftOptions.MaxCachedEntries"/>, recent durable ones; older entries are read from the
+/// durable and, up to <see cref="RaftOptions.MaxCachedBytes"/>, recent durable ones; older entries are read from the
 /// host through <see cref="IRaftLogReader"/>. Three marks split the tail: durable (<see cref="StableLastIndex"/>),
 /// handed to the host in a <see cref="PersistBatch"/> but not yet durable, and not yet handed out. Overwriting a
 /// conflicting suffix changes the view at once (and pulls both marks back below it); the disk follows when the host
@@ -13,15 +13,20 @@ namespace Pyralog.Consensus;
 internal sealed class RaftLog
 {
     private readonly IRaftLogReader _reader;
-    private readonly int _maxCached;
+    private readonly long _maxCachedBytes;
 
     // Invariant: the cache holds exactly the entries [_cacheFirst, LastIndex] at _cache[_head .. _head + _count),
     // and _cacheFirst <= _stable + 1: every entry not known durable is cached, so the reader is only asked for
-    // durable entries.
+    // durable entries. Slots outside that range are cleared, so they pin no buffer (a follower's entries are slices
+    // of the message that carried them).
     private LogEntry[] _cache = new LogEntry[64];
     private int _head;
     private int _count;
     private long _cacheFirst;
+
+    // Invariant: the sum of LogEntry.Size over the cached entries. Above _maxCachedBytes, durable entries leave the
+    // cache oldest first (entries not yet durable stay, whatever their size).
+    private long _cachedBytes;
 
     // Invariant: SnapshotIndex <= _stable <= _inProgress <= LastIndex. Entries (_stable, _inProgress] are in batches
     // the host is writing; (_inProgress, LastIndex] have not been handed out.
@@ -32,10 +37,10 @@ internal sealed class RaftLog
     // past it and _snapshotHandedOut says whether a batch carries it.
     private bool _snapshotHandedOut;
 
-    public RaftLog(IRaftStorage storage, int maxCached, long applied)
+    public RaftLog(IRaftStorage storage, long maxCachedBytes, long applied)
     {
         _reader = storage;
-        _maxCached = maxCached;
+        _maxCachedBytes = maxCachedBytes;
         Meta = storage.Metadata.Clone();
         _cacheFirst = Meta.LastIndex + 1;
         _stable = Meta.LastIndex;
@@ -120,29 +125,40 @@ internal sealed class RaftLog
             throw new InvalidOperationException($"gap appending {first} after {LastIndex}");
         }
 
-        var oldCount = _count;
+        var (oldHead, oldCount) = (_head, _count);
         if (first < _cacheFirst)
         {
             _head = 0;
             _count = 0;
             _cacheFirst = first;
+            _cachedBytes = 0;
         }
         else
         {
             _count = (int)(first - _cacheFirst);
+            _cachedBytes -= Bytes(_head + _count, oldCount - _count);
         }
 
         EnsureCapacity(_count + entries.Length);
         entries.CopyTo(_cache.AsSpan(_head + _count));
         var written = _count;
         _count += entries.Length;
+        _cachedBytes += Bytes(_head + written, entries.Length);
         _stable = Math.Min(_stable, first - 1);
         _inProgress = Math.Min(_inProgress, first - 1);
         if ((bugs & RaftTestBugs.KeepSuffixOnConflict) != 0 && oldCount > _count && first < LastIndex)
         {
             // The deliberate bug: the old entries behind the overwritten range stay in the log.
             _count = oldCount;
+            _cachedBytes = Bytes(_head, _count);
             return Meta.Append(_cache.AsSpan(_head + written, _count - written));
+        }
+
+        var staleFrom = Math.Max(_head + _count, oldHead);
+        var staleTo = Math.Min(oldHead + oldCount, _cache.Length);
+        if (staleTo > staleFrom)
+        {
+            Array.Clear(_cache, staleFrom, staleTo - staleFrom);
         }
 
         return Meta.Append(entries);
@@ -216,6 +232,7 @@ internal sealed class RaftLog
         Array.Clear(_cache, _head, _count);
         _head = 0;
         _count = 0;
+        _cachedBytes = 0;
         _cacheFirst = snapshot.Index + 1;
         _stable = snapshot.Index;
         _inProgress = snapshot.Index;
@@ -270,11 +287,34 @@ internal sealed class RaftLog
         if (PendingSnapshot is null && mark.LastIndex > _stable && mark.LastIndex <= _inProgress && Term(mark.LastIndex) == mark.LastTerm)
         {
             _stable = mark.LastIndex;
-            if (_count > _maxCached)
-            {
-                Evict((int)Math.Min(_count - _maxCached, _stable - _cacheFirst + 1));
-            }
+            EvictBeyondBudget();
         }
+    }
+
+    /// <summary>Durable entries leave the cache, oldest first, until it is within its byte budget.</summary>
+    private void EvictBeyondBudget()
+    {
+        var durable = (int)Math.Min(_count, _stable - _cacheFirst + 1);
+        var drop = 0;
+        var bytes = _cachedBytes;
+        while (drop < durable && bytes > _maxCachedBytes)
+        {
+            bytes -= _cache[_head + drop].Size;
+            drop++;
+        }
+
+        Evict(drop);
+    }
+
+    private long Bytes(int from, int count)
+    {
+        long bytes = 0;
+        foreach (ref readonly var e in _cache.AsSpan(from, count))
+        {
+            bytes += e.Size;
+        }
+
+        return bytes;
     }
 
     private void Evict(int drop)
@@ -284,6 +324,7 @@ internal sealed class RaftLog
             return;
         }
 
+        _cachedBytes -= Bytes(_head, drop);
         Array.Clear(_cache, _head, drop);
         _head += drop;
         _count -= drop;

@@ -92,7 +92,7 @@ public sealed partial class RaftNode
         }
 
         _options = options;
-        _log = new RaftLog(options.Storage, options.MaxCachedEntries, options.Applied);
+        _log = new RaftLog(options.Storage, options.MaxCachedBytes, options.Applied);
         _handedOutHardState = hard;
         _term = hard.Term;
         _vote = hard.Vote;

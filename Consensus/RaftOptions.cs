@@ -54,10 +54,12 @@ public sealed class RaftOptions : IValidatableObject
     public long MaxSnapshotChunkBytes { get; init; } = 1 << 20;
 
     /// <summary>
-    /// Durable entries kept in memory beyond those still being persisted; older ones are read back through
-    /// <see cref="IRaftLogReader"/> when a lagging follower needs them.
+    /// Bytes (<see cref="LogEntry.Size"/>) of entries kept in memory once durable, the newest; older ones are read back
+    /// through <see cref="IRaftLogReader"/> when a lagging follower or the application needs them. Entries not yet
+    /// durable are always kept, whatever this says. A host with many groups bounds its memory by this times its groups.
     /// </summary>
-    public int MaxCachedEntries { get; init; } = 1 << 16;
+    [Range(0, long.MaxValue, ErrorMessage = "{0} must be at least {1}")]
+    public long MaxCachedBytes { get; init; } = 1 << 20;
 
     /// <summary>Bytes of committed entries handed to the application per Ready.</summary>
     public long MaxCommittedBytesPerReady { get; init; } = 8L << 20;

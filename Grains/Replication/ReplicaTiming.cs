@@ -18,6 +18,13 @@ public sealed class ReplicaTiming
     [Range(3, 1000)]
     public int ElectionTicks { get; set; } = 10;
 
+    /// <summary>
+    /// Bytes of durable log entries each replica keeps in memory, the newest, for followers that are a little behind
+    /// (older ones are read from the silo's store). A silo's memory for them is at most this times the replicas it hosts.
+    /// </summary>
+    [Range(0L, long.MaxValue)]
+    public long CachedEntryBytes { get; set; } = 1 << 20;
+
     /// <summary>How long an append waits for its commit before it fails as "outcome unknown".</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "10675199.02:48:05.4775807")]
     public TimeSpan AppendTimeout { get; set; } = TimeSpan.FromSeconds(10);

@@ -74,7 +74,7 @@ public sealed class AsyncPersistenceTests
     public void EntriesNotYetDurableStayCachedWhateverTheCacheSize()
     {
         var storage = MemoryRaftStorage.Bootstrap(Three);
-        var follower = NewNode(storage, maxCached: 1);
+        var follower = NewNode(storage, maxCachedBytes: 0);
         follower.Step(Append(term: 2, prev: 1, prevTerm: 1, commit: 1, Entry(2, 2), Entry(3, 2)));
         var first = follower.GetReady().ToPersist!;
         follower.Advance();
@@ -88,6 +88,35 @@ public sealed class AsyncPersistenceTests
         follower.CopyEntries(2, 6, entries);
         Assert.Equal(new[] { 2L, 3, 4, 5 }, entries.Select(e => e.Index));
         Assert.Equal(5, second.Mark.LastIndex);
+    }
+
+    [Fact]
+    public void DurableEntriesBeyondTheCacheBudgetAreReadBackFromStorage()
+    {
+        var storage = new CountingRaftStorage(MemoryRaftStorage.Bootstrap(Three));
+        var entry = LogEntry.Overhead + 100;
+        var follower = new RaftNode(new RaftOptions
+        {
+            Id = 2, Storage = storage, Random = new SeededRaftRandom(2), MaxCachedBytes = 3 * entry,
+        });
+        var entries = Enumerable.Range(2, 10).Select(i => new LogEntry(i, 2, EntryType.Normal, new byte[100])).ToArray();
+        follower.Step(Append(term: 2, prev: 1, prevTerm: 1, commit: 1, entries));
+        var batch = follower.GetReady().ToPersist!;
+        follower.Advance();
+
+        // Not durable yet: all ten stay in memory although they are over the budget. (The bootstrap entry, committed,
+        // was read back to be applied.)
+        var applied = storage.EntriesRead;
+        var read = new List<LogEntry>();
+        follower.CopyEntries(2, 12, read);
+        Assert.Equal(applied, storage.EntriesRead);
+
+        storage.Inner.Write(batch);
+        follower.Persisted(batch.Mark);
+        read.Clear();
+        follower.CopyEntries(2, 12, read);
+        Assert.Equal(Enumerable.Range(2, 10).Select(i => (long)i), read.Select(e => e.Index));
+        Assert.Equal(applied + 7, storage.EntriesRead);
     }
 
     [Fact]
@@ -138,15 +167,15 @@ public sealed class AsyncPersistenceTests
     private static (RaftNode Follower, MemoryRaftStorage Storage) NewFollower()
     {
         var storage = MemoryRaftStorage.Bootstrap(Three);
-        return (NewNode(storage, maxCached: 64), storage);
+        return (NewNode(storage, maxCachedBytes: 64 * (LogEntry.Overhead + 1)), storage);
     }
 
-    private static RaftNode NewNode(MemoryRaftStorage storage, int maxCached) => new(new RaftOptions
+    private static RaftNode NewNode(MemoryRaftStorage storage, long maxCachedBytes) => new(new RaftOptions
     {
         Id = 2,
         Storage = storage,
         Random = new SeededRaftRandom(2),
-        MaxCachedEntries = maxCached,
+        MaxCachedBytes = maxCachedBytes,
     });
 
     private static Message Append(long term, long prev, long prevTerm, long commit, params LogEntry[] entries) => new()

@@ -1102,7 +1102,7 @@ public sealed class RaftSimulation
             MaxInflightMessages = 4,
             MaxInflightBytes = 2048,
             MaxSnapshotChunkBytes = 16,
-            MaxCachedEntries = 4,
+            MaxCachedBytes = 4 * (LogEntry.Overhead + 8), // a few entries: lagging followers and restarts read from storage
             PreVote = _preVote,
             CheckQuorum = _checkQuorum,
             AutoMembership = _autoMembership,
