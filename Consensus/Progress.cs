@@ -105,16 +105,14 @@ internal sealed class Progress
             {
                 return false;
             }
-
-            Next = Match + 1;
-            return true;
         }
-
-        if (Next - 1 != rejected)
+        else if (Next - 1 != rejected)
         {
             return false;
         }
 
+        // From the follower's hint, not from Match: a follower that missed one Append of a pipeline holds, not yet
+        // durable, much of what was sent before it, and the probe confirms the guess (or is refused again).
         Next = Math.Max(Math.Min(rejected, hint + 1), Match + 1);
         ProbeSent = false;
         return true;

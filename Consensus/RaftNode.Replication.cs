@@ -152,6 +152,14 @@ public sealed partial class RaftNode
     private void HandleHeartbeatResponse(Progress pr, Message m)
     {
         pr.ProbeSent = false;
+        if (pr.State == ProgressState.Probe && m.Index >= pr.Next && m.Index <= _log.LastIndex)
+        {
+            // The follower holds everything up to m.Index, verified against this leader or committed (so the same
+            // entries as here); only its acknowledgement waits, for its disk. Probe from there instead of sending
+            // again, every heartbeat, what it has.
+            pr.Next = m.Index + 1;
+        }
+
         if (pr.State == ProgressState.Replicate && pr.Inflights.Full)
         {
             pr.Inflights.FreeFirst();

@@ -396,6 +396,70 @@ public sealed class RaftNodeTests
         Assert.Equal(1, follower.CommitIndex);
     }
 
+    /// <summary>
+    /// A follower that missed one Append of a pipeline (Orleans reorders and drops one-way messages) while its disk is
+    /// slow: the leader probes from what the follower holds, and does not send it again on every heartbeat.
+    /// </summary>
+    [Fact]
+    public void AProbingLeaderSendsOnlyWhatTheFollowerLacks()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var f = leader.Id % 3 + 1;
+        var follower = cluster[f];
+        var last = leader.LastIndex;
+        List<Message> ToFollower() =>
+            SynchronousHost.HandleReady(leader, cluster.Storages[leader.Id]).Where(m => m.To == f && m.Type == MessageType.Append).ToList();
+
+        leader.Propose(new byte[] { 1 });
+        follower.Step(Assert.Single(ToFollower())); // held in memory: the follower's disk has not written it yet
+        leader.Propose(new byte[] { 2 });
+        Assert.Single(ToFollower()); // lost
+        leader.Propose(new byte[] { 3 });
+        follower.Step(Assert.Single(ToFollower())); // a gap: refused
+        var ready = follower.GetReady();
+        var slowWrite = ready.ToPersist!;
+        leader.Step(Assert.Single(ready.Messages, m => m.Reject));
+        follower.Advance();
+
+        // The probe starts after the entry the follower holds (not yet durable), not after the one it acknowledged.
+        var probe = Assert.Single(ToFollower());
+        Assert.Equal(last + 1, probe.Index);
+        Assert.Equal([last + 2, last + 3], probe.Entries.Select(e => e.Index));
+        follower.Step(probe);
+        var secondWrite = follower.GetReady().ToPersist!;
+        follower.Advance();
+
+        // The follower's disk is still busy; a heartbeat round tells the leader what it holds, and nothing is resent.
+        leader.Tick();
+        var heartbeat = Assert.Single(SynchronousHost.HandleReady(leader, cluster.Storages[leader.Id]), m => m.To == f && m.Type == MessageType.Heartbeat);
+        follower.Step(heartbeat);
+        ready = follower.GetReady();
+        leader.Step(Assert.Single(ready.Messages, m => m.Type == MessageType.HeartbeatResponse));
+        follower.Advance();
+        var next = Assert.Single(ToFollower());
+        Assert.Equal((last + 3, 0), (next.Index, next.Entries.Length));
+
+        // The disk catches up: the acknowledgements go out and the leader counts the follower again.
+        var acks = new List<Message>();
+        foreach (var write in new[] { slowWrite, secondWrite })
+        {
+            cluster.Storages[f].Write(write);
+            follower.Persisted(write.Mark);
+            acks.AddRange(write.MessagesAfterPersist);
+        }
+
+        follower.Step(next);
+        foreach (var ack in acks)
+        {
+            leader.Step(ack);
+        }
+
+        cluster.Settle();
+        Assert.Equal(last + 3, cluster.Storages[f].LastIndex);
+        Assert.Equal(last + 3, leader.CommitIndex);
+    }
+
     private static void Persist(RaftNode node, MemoryRaftStorage storage)
     {
         while (node.HasReady)
