@@ -55,6 +55,15 @@ public static class ReplicationInstruments
     public static readonly Counter<double> CatchUpWait = Meter.CreateCounter<double>(
         "pyralog.replica.catchup.wait", "s", "Time sends to learners waited for the silo's catch-up budget, summed over the sends.");
 
+    public static readonly Counter<long> EnvelopesAhead = Meter.CreateCounter<long>(
+        "pyralog.replica.envelopes.ahead", "{envelope}", "Raft envelopes that reached a replica on this silo before one its sender sent earlier, and were held back to restore the order.");
+
+    public static readonly Counter<long> EnvelopeGapsGivenUp = Meter.CreateCounter<long>(
+        "pyralog.replica.envelopes.gaps", "{gap}", "Missing Raft envelopes replicas on this silo stopped waiting for (lost, or later than two ticks), handing on those after them.");
+
+    public static readonly Counter<long> EnvelopesLate = Meter.CreateCounter<long>(
+        "pyralog.replica.envelopes.late", "{envelope}", "Raft envelopes that reached a replica on this silo after it had stopped waiting for them.");
+
     static ReplicationInstruments()
     {
         Meter.CreateObservableGauge(
