@@ -16,27 +16,71 @@ internal static class MessageCodec
     private const int FixedBytes = 2 + 12 * 8 + 4 + 1;
     private const int EntryHeaderBytes = 8 + 8 + 1 + 4;
 
-    public static byte[] Encode(List<Message> messages)
-    {
-        var size = 4;
-        foreach (var m in messages)
-        {
-            size += FixedBytes;
-            foreach (ref readonly var e in m.Entries.AsSpan())
-            {
-                size += EntryHeaderBytes + e.Data.Length;
-            }
+    /// <summary>An envelope's bytes before its messages (the message count).</summary>
+    public const int EnvelopeHeaderBytes = 4;
 
-            if (m.Snapshot is { } s)
-            {
-                size += 8 + 8 + 4 + s.Config.Encode().Length + 4 + s.Data.Length;
-            }
+    /// <summary>The bytes <paramref name="m"/> takes in an envelope.</summary>
+    public static int Size(Message m)
+    {
+        var size = FixedBytes;
+        foreach (ref readonly var e in m.Entries.AsSpan())
+        {
+            size += EntryHeaderBytes + e.Data.Length;
         }
 
+        if (m.Snapshot is { } s)
+        {
+            size += 8 + 8 + 4 + s.Config.Encode().Length + 4 + s.Data.Length;
+        }
+
+        return size;
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="messages"/> in order into envelopes of at most <paramref name="maxBytes"/> each (a
+    /// message larger than that goes alone), added to <paramref name="into"/>.
+    /// </summary>
+    public static void EncodeInEnvelopes(ReadOnlySpan<Message> messages, int maxBytes, List<byte[]> into)
+    {
+        var first = 0;
+        var size = EnvelopeHeaderBytes;
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var bytes = Size(messages[i]);
+            if (i > first && size + bytes > maxBytes)
+            {
+                into.Add(Encode(messages[first..i], size));
+                first = i;
+                size = EnvelopeHeaderBytes;
+            }
+
+            size += bytes;
+        }
+
+        if (messages.Length > first)
+        {
+            into.Add(Encode(messages[first..], size));
+        }
+    }
+
+    public static byte[] Encode(ReadOnlySpan<Message> messages)
+    {
+        var size = EnvelopeHeaderBytes;
+        foreach (var m in messages)
+        {
+            size += Size(m);
+        }
+
+        return Encode(messages, size);
+    }
+
+    /// <summary>Encodes <paramref name="messages"/>, whose envelope takes <paramref name="size"/> bytes (header included).</summary>
+    private static byte[] Encode(ReadOnlySpan<Message> messages, int size)
+    {
         var buffer = new byte[size];
         var span = buffer.AsSpan();
-        BinaryPrimitives.WriteInt32LittleEndian(span, messages.Count);
-        var at = 4;
+        BinaryPrimitives.WriteInt32LittleEndian(span, messages.Length);
+        var at = EnvelopeHeaderBytes;
         foreach (var m in messages)
         {
             span[at++] = (byte)m.Type;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Pyralog.Consensus;
 using Pyralog.Grains.Diagnostics;
@@ -39,6 +40,16 @@ internal sealed partial class ReplicaDriver : IDisposable
 {
     private const int IdleTicksBeforeQuiescing = 3;
 
+    /// <summary>
+    /// Bytes an envelope aims at: under .NET's large-object threshold (85,000), so the arrays the codec and Orleans
+    /// allocate for it on both silos die young instead of fragmenting the large-object heap (a 1 GiB fill in 1 MiB
+    /// envelopes left silos at 4 GiB resident for under 1 GiB live).
+    /// </summary>
+    public const int EnvelopeBytes = 80_000;
+
+    /// <summary>Entry bytes per Append (<see cref="RaftOptions.MaxBytesPerMessage"/>): one Append fits an envelope.</summary>
+    public const long AppendBytes = 64 << 10;
+
     private static readonly byte[] NoMessages = MessageCodec.Encode([]);
 
     private readonly RaftNode _node;
@@ -54,6 +65,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     // Invariant: persists in the order they were queued to the store; the head is the oldest not yet reported durable.
     private readonly Queue<(PersistBatch Batch, WriteBatch Write, Task Task)> _persisting = new();
     private readonly Dictionary<long, List<Message>> _outbox = [];
+    private readonly List<byte[]> _encoded = []; // scratch of FlushOutbox, empty between calls
 
     // Invariant: keyed by the proposal's log index; resolved when that index is applied (or on failure/dispose).
     private readonly Dictionary<long, (long Term, TaskCompletionSource<object?> Done)> _proposals = [];
@@ -473,15 +485,22 @@ internal sealed partial class ReplicaDriver : IDisposable
         list.Add(message);
     }
 
+    /// <summary>
+    /// Sends each target's messages in envelopes of at most <see cref="EnvelopeBytes"/> (one message alone may be
+    /// larger), so the arrays on both sides stay off the large-object heap.
+    /// </summary>
     private void FlushOutbox()
     {
         foreach (var (to, messages) in _outbox)
         {
-            if (messages.Count > 0)
+            MessageCodec.EncodeInEnvelopes(CollectionsMarshal.AsSpan(messages), EnvelopeBytes, _encoded);
+            foreach (var encoded in _encoded)
             {
-                _transport.Send(to, new RaftEnvelope(_replica, MessageCodec.Encode(messages), Quiesce: _markQuiesce));
-                messages.Clear();
+                _transport.Send(to, new RaftEnvelope(_replica, encoded, Quiesce: _markQuiesce));
             }
+
+            _encoded.Clear();
+            messages.Clear();
         }
     }
 

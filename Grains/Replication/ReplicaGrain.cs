@@ -778,6 +778,7 @@ internal abstract class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeaving
             Random = new SeededRaftRandom((ulong)hard.Incarnation ^ ((ulong)Replica << 56)),
             ElectionTicks = Options.Replication.ElectionTicks,
             MaxCachedBytes = Options.Replication.CachedEntryBytes,
+            MaxBytesPerMessage = ReplicaDriver.AppendBytes,
             Applied = Math.Min(Machine.AppliedIndex, Math.Max(hard.Commit, Storage.Metadata.Snapshot.Index)),
         });
         Driver = new ReplicaDriver(node, Storage, Store, Machine, this, Logger, new ReplicaGrainKey(LogId, Partition, Replica), SkipSync);

@@ -25,7 +25,9 @@ public class MessageCodecTests
             },
         ];
 
-        var decoded = MessageCodec.Decode(MessageCodec.Encode(messages));
+        var encoded = MessageCodec.Encode(messages.ToArray());
+        Assert.Equal(MessageCodec.EnvelopeHeaderBytes + messages.Sum(MessageCodec.Size), encoded.Length);
+        var decoded = MessageCodec.Decode(encoded);
 
         Assert.Equal(messages.Count, decoded.Length);
         for (var i = 0; i < messages.Count; i++)
@@ -47,6 +49,24 @@ public class MessageCodecTests
                 Assert.Equal(s.Data.ToArray(), b.Snapshot.Data.ToArray());
             }
         }
+    }
+
+    [Fact]
+    public void Messages_are_split_in_order_into_envelopes_of_at_most_the_limit_and_a_larger_one_goes_alone()
+    {
+        static Message Append(long index, int bytes) => new()
+        {
+            Type = MessageType.Append, To = 2, From = 1, FromIncarnation = 1, Term = 1, Index = index - 1,
+            Entries = [new LogEntry(index, 1, EntryType.Normal, new byte[bytes])],
+        };
+
+        Message[] messages = [Append(1, 30_000), Append(2, 30_000), Append(3, 30_000), Append(4, 100_000), Append(5, 10), Append(6, 10)];
+        var envelopes = new List<byte[]>();
+        MessageCodec.EncodeInEnvelopes(messages, 80_000, envelopes);
+
+        var decoded = envelopes.ConvertAll(MessageCodec.Decode);
+        Assert.Equal([[1L, 2], [3], [4], [5, 6]], decoded.Select(e => e.Select(m => m.Entries[0].Index).ToArray()));
+        Assert.All(envelopes, e => Assert.True(e.Length <= 80_000 || MessageCodec.Decode(e).Length == 1, $"an envelope of {e.Length} bytes"));
     }
 
     [Fact]

@@ -35,7 +35,7 @@ internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage sto
         var node = new RaftNode(new RaftOptions
         {
             Id = ReplicaDriver.RaftId(slot), Incarnation = incarnation, Storage = storage,
-            Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10,
+            Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10, MaxBytesPerMessage = ReplicaDriver.AppendBytes,
         });
         Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, new ReplicaGrainKey(9, 0, slot), skipSync: false);
         Driver.Wake();
