@@ -117,18 +117,12 @@ public sealed partial class RaftNode
             AddProgress(m);
         }
 
-        if (_progress.Count > config.VoterArray.Length + config.LearnerArray.Length)
+        // Every time, not only when there are more progresses than members: the leader has none of its own, so after
+        // one member is added and another removed the counts say nothing, and the removed one would be sent
+        // heartbeats (and Appends) for the rest of the term. Removing while enumerating is allowed for a Dictionary.
+        foreach (var id in _progress.Keys)
         {
-            var stale = new List<long>();
-            foreach (var id in _progress.Keys)
-            {
-                if (!config.TryGetMember(id, out _, out _))
-                {
-                    stale.Add(id);
-                }
-            }
-
-            foreach (var id in stale)
+            if (!config.TryGetMember(id, out _, out _))
             {
                 _progress.Remove(id);
             }

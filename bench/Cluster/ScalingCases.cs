@@ -120,6 +120,7 @@ internal static class ScalingCases
         }
 
         await ClusterReport.RunCaseAsync(report, Drain, PyralogCases.System, () => DrainAsync(report, cluster, steady, cancellationToken));
+        ClusterSettings.Log($"scaling: the silos' output is in {cluster.SaveOutput("scaling")}");
     }
 
     private static async Task ScaleOutAsync(BenchReport report, PartitionCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)

@@ -155,6 +155,29 @@ public sealed class RaftNodeTests
         Assert.False(leader.Config.IsVoter(4, 1));
     }
 
+    /// <summary>
+    /// A move, as the replica mover makes one: a learner added, then another member removed. The leader stops sending
+    /// to the removed member (it kept sending it heartbeats for the rest of its term: the group has as many members
+    /// as before, and the stale progress was only looked for when there were more progresses than members).
+    /// </summary>
+    [Fact]
+    public void ALeaderSendsNothingMoreToAMemberRemovedAfterALearnerJoined()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var removed = leader.Id % 3 + 1;
+        Assert.True(leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.AddLearner, new Member(4, 1))).Accepted);
+        cluster.Settle();
+        Assert.True(leader.ProposeMembershipChange(new ConfigChange(ConfigChangeType.Remove, new Member(removed, 1))).Accepted);
+        cluster.Settle();
+        Assert.False(leader.Config.TryGetMember(removed, out _, out _));
+
+        leader.Tick();
+        var sent = SynchronousHost.HandleReady(leader, cluster.Storages[leader.Id]);
+        Assert.Contains(sent, m => m.To == 4);
+        Assert.DoesNotContain(sent, m => m.To == removed);
+    }
+
     [Fact]
     public void LeadershipTransferMovesTheLeaderAndRejectsProposalsMeanwhile()
     {

@@ -141,6 +141,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         _siloPorts.Add(SiloProcess.FreePort());
         _gatewayPorts.Add(SiloProcess.FreePort());
         _silos.Add(null);
+        _earlierOutput.Add(new());
         await StartSiloAsync(_silos.Count - 1);
         return _silos.Count - 1;
     }
