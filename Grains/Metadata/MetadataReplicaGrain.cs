@@ -59,7 +59,7 @@ internal sealed class MetadataReplicaGrain(
 
     protected override IReplicaStateMachine CreateMachine() => _state;
 
-    protected override IRaftReplicaGrain Peer(int replica) => GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica));
+    protected override IRaftReplicaGrain CreatePeer(int replica) => GrainFactory.GetGrain<IMetadataReplicaGrain>(KeyOf(replica));
 
     private static string KeyOf(int replica) => ReplicaGrainKey.Of(0, 0, replica);
 }

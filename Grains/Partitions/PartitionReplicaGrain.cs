@@ -338,7 +338,7 @@ internal sealed class PartitionReplicaGrain(
 
     protected override IReplicaStateMachine CreateMachine() => _state;
 
-    protected override IRaftReplicaGrain Peer(int replica) => GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica));
+    protected override IRaftReplicaGrain CreatePeer(int replica) => GrainFactory.GetGrain<IPartitionReplicaGrain>(KeyOf(replica));
 
     private string KeyOf(int replica) => ReplicaGrainKey.Of(LogId, Partition, replica);
 
