@@ -1,12 +1,6 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Pyralog.Consensus;
 using Pyralog.Grains.Diagnostics;
-using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
-using Pyralog.Grains.Interfaces.Obelisk;
-using Pyralog.Storage.Native;
 
 namespace Pyralog.Grains.Replication;
 
