@@ -70,7 +70,9 @@ internal sealed class SiloProcess : IDisposable
         var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start the silo");
         var silo = new SiloProcess(process) { HttpPort = httpPort };
         process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data is null ? null : "stderr: " + e.Data); // read, or a full pipe blocks the silo
         process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         return silo;
     }
 
@@ -98,9 +100,16 @@ internal sealed class SiloProcess : IDisposable
         var up = await Task.WhenAny(silo._banner.Task, silo.Process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
         if (up != silo._banner.Task)
         {
+            var exited = silo.Process.HasExited;
+            if (exited)
+            {
+                silo.Process.WaitForExit(); // the output read so far is complete only then
+            }
+
+            var why = exited ? $"it exited with code {silo.Process.ExitCode}" : "no banner within 60 s";
             var output = silo.Output;
             silo.Dispose();
-            throw new InvalidOperationException($"the silo did not come up:\n{output}");
+            throw new InvalidOperationException($"the silo did not come up ({why}):\n{output}");
         }
 
         return silo;
