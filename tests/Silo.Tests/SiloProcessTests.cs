@@ -69,8 +69,9 @@ public sealed class SiloProcessTests : IDisposable
         using var silo = SiloProcess.Start(_data, 1, 1);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await silo.Process.WaitForExitAsync(timeout.Token);
+        silo.Process.WaitForExit(); // the redirected output is read to its end only then
         Assert.Equal(2, silo.Process.ExitCode);
-        Assert.Contains("Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ", await silo.Process.StandardError.ReadToEndAsync(timeout.Token));
+        Assert.Contains("Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ", silo.Output);
     }
 
     internal static int FreePort()
