@@ -13,8 +13,9 @@ public sealed class ProducerTests
 {
     private const string Log = "orders";
 
-    // A log of its own for the tests that count retries (the meter is global; no other test produces to it).
-    private const string Forgetful = "forgetful";
+    // A log of its own for the tests that count retries, named anew for each test: the meter is global, and a retry a
+    // test's producer was still making as the test ended would otherwise count in the next test's figure.
+    private readonly string Forgetful = $"forgetful-{Guid.NewGuid():N}";
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
 
     // A record of a 100-byte value and no key or headers: 8 + 4 + 4 + 100 + 2 encoded bytes.
@@ -22,7 +23,10 @@ public sealed class ProducerTests
     private const int Header = 29;
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
-    private readonly FakeGrains _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100), FakeGrains.Log(Forgetful, 1, id: 9));
+    private readonly FakeGrains _grains;
+
+    public ProducerTests() =>
+        _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100), FakeGrains.Log(Forgetful, 1, id: 9));
 
     [Fact]
     public async Task A_batch_waits_for_its_linger_then_goes_as_one_request()
@@ -351,7 +355,7 @@ public sealed class ProducerTests
         await AdvanceUntilAsync(() => first.IsCompleted && second.IsCompleted, "the outcome of both records");
         var e = await Assert.ThrowsAsync<ProduceException>(() => first);
         Assert.True(Assert.IsType<ProducerSequenceException>(e.InnerException).UnknownProducer);
-        Assert.StartsWith("1 record of log 'forgetful' partition 0 was not acknowledged: the partition no longer remembers this producer and an earlier attempt " +
+        Assert.StartsWith($"1 record of log '{Forgetful}' partition 0 was not acknowledged: the partition no longer remembers this producer and an earlier attempt " +
             "of the batch went unanswered, so the records may have been appended; they are not sent again, which could append them twice (a possible duplicate)", e.Message);
         Assert.Equal(new RecordAck(0, 1, 2, Duplicate: false), await second); // the first one's records sit at offset 1, once
 
