@@ -32,6 +32,15 @@ public sealed class PyramidOptions
     [Range(typeof(long), "65536", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long TargetSegmentBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// A log holding at least this many bytes in a flushed memtable gets a segment of its own. A one-log segment never
+    /// overlaps another log's keys nor that log's later records, so compaction moves it down the levels instead of
+    /// rewriting it (and retention deletes it whole); logs that appended less share segments, which compaction merges.
+    /// At most <see cref="MemtableBytes"/> / this many segments per flush.
+    /// </summary>
+    [Range(typeof(long), "4096", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
+    public long SeparateLogSegmentBytes { get; init; } = 256L << 10;
+
     /// <summary>Number of L0 segments that triggers an L0 → L1 compaction.</summary>
     [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int L0CompactionTrigger { get; init; } = 4;

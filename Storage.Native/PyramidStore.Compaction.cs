@@ -45,6 +45,13 @@ public sealed partial class PyramidStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>One pass of the compaction worker in the caller's thread, unthrottled (a store without background work, in tests).</summary>
+    internal void CompactDue()
+    {
+        ThrowIfClosed();
+        CompactOnce(limiter: null, CancellationToken.None);
+    }
+
     /// <summary>Applies every log's age and size retention now (the background worker also does so periodically):
     /// one write for all the logs whose front is due to go.</summary>
     public async ValueTask ApplyRetentionAsync(CancellationToken cancellationToken = default)

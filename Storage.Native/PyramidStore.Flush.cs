@@ -6,8 +6,9 @@ using Pyralog.Storage.Native.Segments;
 
 namespace Pyralog.Storage.Native;
 
-/// <summary>The flush worker: writes swapped-out memtables to L0 segments (one for the log records of
-/// every log, one for the key/value and internal space), then installs them in a new manifest.</summary>
+/// <summary>The flush worker: writes swapped-out memtables to L0 segments (log records: one segment per log that
+/// appended much, shared ones for the rest; one for the key/value and internal space), then installs them in a new
+/// manifest.</summary>
 public sealed partial class PyramidStore
 {
     private readonly SemaphoreSlim _flushSignal = new(0);
@@ -111,11 +112,7 @@ public sealed partial class PyramidStore
         var outputs = new List<SegmentMetadata>();
         try
         {
-            if (WriteLogSegment(memtable) is { } log)
-            {
-                outputs.Add(log);
-            }
-
+            WriteLogSegments(memtable, outputs);
             if (WriteKvSegment(memtable) is { } kv)
             {
                 outputs.Add(kv);
@@ -176,12 +173,16 @@ public sealed partial class PyramidStore
         _compactionSignal.Release();
     }
 
-    /// <summary>One segment with the live records of every log in the memtable, in (log, offset) order.</summary>
-    private SegmentMetadata? WriteLogSegment(Memtable memtable)
+    /// <summary>
+    /// The live records of every log in the memtable, in (log, offset) order: a log that holds at least
+    /// <see cref="PyramidOptions.SeparateLogSegmentBytes"/> gets a segment of its own, the others share segments
+    /// with their neighbours. Appended to <paramref name="outputs"/> as each is finished (so a failure deletes them).
+    /// </summary>
+    private void WriteLogSegments(Memtable memtable, List<SegmentMetadata> outputs)
     {
         if (!memtable.HasLogs)
         {
-            return null;
+            return;
         }
 
         SegmentWriter? writer = null;
@@ -195,6 +196,12 @@ public sealed partial class PyramidStore
                     continue; // truncated away before the swap
                 }
 
+                var separate = memtable.FindLog(log)!.Bytes >= _options.SeparateLogSegmentBytes;
+                if (separate && writer is not null)
+                {
+                    Finish(ref writer, outputs); // the shared segment ends before this log
+                }
+
                 var iterator = new MemtableLogIterator(memtable, log, ulong.MaxValue, state.Next);
                 KeyCodec.WriteLogKey(start, log, state.First);
                 iterator.Seek(start);
@@ -204,13 +211,35 @@ public sealed partial class PyramidStore
                     writer.Add(SegmentFormat.KindPut, iterator.Key, iterator.Value);
                     iterator.Next();
                 }
+
+                if (separate && writer is not null)
+                {
+                    Finish(ref writer, outputs);
+                }
             }
 
-            return writer?.Finish();
+            if (writer is not null)
+            {
+                Finish(ref writer, outputs);
+            }
         }
         finally
         {
             writer?.Dispose();
+        }
+
+        static void Finish(ref SegmentWriter? writer, List<SegmentMetadata> outputs)
+        {
+            var finished = writer!;
+            writer = null;
+            try
+            {
+                outputs.Add(finished.Finish());
+            }
+            finally
+            {
+                finished.Dispose();
+            }
         }
     }
 

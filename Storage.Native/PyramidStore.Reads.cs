@@ -46,6 +46,20 @@ public sealed partial class PyramidStore
         }
     }
 
+    /// <summary>The metadata of every segment, per level (tests look at how records are laid out).</summary>
+    internal SegmentMetadata[][] SegmentLayout()
+    {
+        var version = AcquireVersion();
+        try
+        {
+            return [.. version.Levels.Select(level => level.Select(s => s.Metadata).ToArray())];
+        }
+        finally
+        {
+            version.Release();
+        }
+    }
+
     private static bool TryGetLog(ReadView view, ulong offset, ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
     {
         if (view.Active.TryGetLog(view.Log, offset, view.Sequence, out value))

@@ -1,3 +1,4 @@
+using Pyralog.Storage.Native.Keys;
 using Pyralog.Storage.Native.Segments;
 
 namespace Pyralog.Storage.Native.Compaction;
@@ -6,8 +7,9 @@ namespace Pyralog.Storage.Native.Compaction;
 /// Chooses background compaction work, LevelDB style: L0 (overlapping flush outputs) is merged into
 /// L1 once it has <see cref="PyramidOptions.L0CompactionTrigger"/> segments; a deeper level over its
 /// size target pushes one segment (round robin by key) into the next level. A segment that overlaps
-/// nothing below just moves, which is why log segments (dense, ever-increasing offsets) are written
-/// once by flush and never rewritten.
+/// nothing below just moves: flush gives each busy log segments of its own, and a log's records only grow
+/// in offset, so these are not rewritten by merges with other data. Small one-log segments next to each other
+/// are merged as they go down (<see cref="Consolidation"/>), so a busy log does not keep a file per flush.
 /// </summary>
 internal static class CompactionPicker
 {
@@ -34,21 +36,23 @@ internal static class CompactionPicker
                 continue;
             }
 
-            var chosen = levels[level][0];
-            foreach (var segment in levels[level])
+            var segments = levels[level];
+            var index = 0;
+            for (var i = 0; i < segments.Length; i++)
             {
-                if (pointers[level] is null || segment.Metadata.MinKey.AsSpan().SequenceCompareTo(pointers[level]) > 0)
+                if (pointers[level] is null || segments[i].Metadata.MinKey.AsSpan().SequenceCompareTo(pointers[level]) > 0)
                 {
-                    chosen = segment;
+                    index = i;
                     break;
                 }
             }
 
-            pointers[level] = chosen.Metadata.MinKey;
-            var below = Overlapping(levels[level + 1], chosen.Metadata.MinKey, chosen.Metadata.MaxKey);
-            return below.Count == 0
-                ? new CompactionJob([], [chosen], level + 1)
-                : new CompactionJob([chosen, .. below], [], level + 1);
+            var picked = Consolidation(segments, index, options);
+            pointers[level] = picked[^1].Metadata.MinKey;
+            var below = Overlapping(levels[level + 1], picked[0].Metadata.MinKey, picked[^1].Metadata.MaxKey);
+            return below.Count == 0 && picked.Count == 1
+                ? new CompactionJob([], picked, level + 1)
+                : new CompactionJob([.. picked, .. below], [], level + 1);
         }
 
         return null;
@@ -71,19 +75,56 @@ internal static class CompactionPicker
         return inputs.Count == 0 ? null : new CompactionJob(inputs, [], output);
     }
 
+    /// <summary>
+    /// The segment at <paramref name="index"/>, and when it holds one log's records and is small, the segments of that
+    /// log right after it in the level while they are small too, up to a target segment's size: flushes give a busy log
+    /// a segment each, and merging them as they go down keeps the number of files in check. Merging these rewrites
+    /// only that log's records; nothing of another log overlaps them.
+    /// </summary>
+    private static List<Segment> Consolidation(Segment[] segments, int index, PyramidOptions options)
+    {
+        var picked = new List<Segment> { segments[index] };
+        var small = options.TargetSegmentBytes / 2;
+        if (SingleLog(segments[index]) is not { } log || segments[index].Metadata.SizeBytes >= small)
+        {
+            return picked;
+        }
+
+        var bytes = segments[index].Metadata.SizeBytes;
+        for (var i = index + 1; i < segments.Length; i++)
+        {
+            var next = segments[i];
+            if (SingleLog(next) != log || next.Metadata.SizeBytes >= small || bytes + next.Metadata.SizeBytes > options.TargetSegmentBytes)
+            {
+                break;
+            }
+
+            picked.Add(next);
+            bytes += next.Metadata.SizeBytes;
+        }
+
+        return picked;
+    }
+
+    /// <summary>The log whose records are all a segment holds, if it holds one log's records only.</summary>
+    private static ulong? SingleLog(Segment segment)
+    {
+        var (min, max) = (segment.Metadata.MinKey, segment.Metadata.MaxKey);
+        return KeyCodec.IsLogKey(min) && KeyCodec.IsLogKey(max) && KeyCodec.ReadLogId(min) == KeyCodec.ReadLogId(max)
+            ? KeyCodec.ReadLogId(min)
+            : null;
+    }
+
     private static CompactionJob PickLevelZero(Segment[][] levels)
     {
         var l0 = levels[0];
         var moves = new List<Segment>();
         var merge = new List<Segment>();
-        foreach (var segment in l0)
+        var overlapsLevelZero = OverlappingOthers(l0);
+        for (var i = 0; i < l0.Length; i++)
         {
-            var alone = Overlapping(levels[1], segment.Metadata.MinKey, segment.Metadata.MaxKey).Count == 0;
-            foreach (var other in l0)
-            {
-                alone &= ReferenceEquals(other, segment) || !Overlap(other, segment.Metadata.MinKey, segment.Metadata.MaxKey);
-            }
-
+            var segment = l0[i];
+            var alone = !overlapsLevelZero[i] && Overlapping(levels[1], segment.Metadata.MinKey, segment.Metadata.MaxKey).Count == 0;
             (alone ? moves : merge).Add(segment);
         }
 
@@ -104,6 +145,41 @@ internal static class CompactionPicker
 
         merge.Sort((a, b) => b.FileNumber.CompareTo(a.FileNumber));
         return new CompactionJob([.. merge, .. Overlapping(levels[1], min, max)], moves, 1);
+    }
+
+    /// <summary>For each segment, whether its key range overlaps another's: sorted by first key, a segment overlaps an
+    /// earlier one when it starts at or before the furthest end so far, and a later one when the next starts at or before its end.</summary>
+    private static bool[] OverlappingOthers(Segment[] segments)
+    {
+        var order = new int[segments.Length];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        Array.Sort(order, (a, b) => segments[a].Metadata.MinKey.AsSpan().SequenceCompareTo(segments[b].Metadata.MinKey));
+        var overlaps = new bool[segments.Length];
+        byte[]? furthest = null;
+        for (var k = 0; k < order.Length; k++)
+        {
+            var metadata = segments[order[k]].Metadata;
+            if (furthest is not null && metadata.MinKey.AsSpan().SequenceCompareTo(furthest) <= 0)
+            {
+                overlaps[order[k]] = true;
+            }
+
+            if (k + 1 < order.Length && segments[order[k + 1]].Metadata.MinKey.AsSpan().SequenceCompareTo(metadata.MaxKey) <= 0)
+            {
+                overlaps[order[k]] = true;
+            }
+
+            if (furthest is null || metadata.MaxKey.AsSpan().SequenceCompareTo(furthest) > 0)
+            {
+                furthest = metadata.MaxKey;
+            }
+        }
+
+        return overlaps;
     }
 
     private static (byte[] Min, byte[] Max) Range(List<Segment> segments)

@@ -27,6 +27,7 @@ internal static class Compactor
         merged.Seek([]);
         var outputs = new List<SegmentMetadata>();
         SegmentWriter? writer = null;
+        ulong? lastLog = null;
         try
         {
             while (merged.Valid)
@@ -34,6 +35,16 @@ internal static class Compactor
                 var key = merged.Key;
                 if (!IsDroppable(key, merged.IsTombstone, levels, job.OutputLevel, firstOffsets))
                 {
+                    // A segment that ends where a log ends overlaps none of that log's later records.
+                    ulong? log = KeyCodec.IsLogKey(key) ? KeyCodec.ReadLogId(key) : null;
+                    if (writer is not null && log != lastLog && writer.Length >= options.SeparateLogSegmentBytes)
+                    {
+                        outputs.Add(writer.Finish());
+                        writer.Dispose();
+                        writer = null;
+                    }
+
+                    lastLog = log;
                     writer ??= new SegmentWriter(options.Device, directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
                     writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
                     if (writer.Length >= options.TargetSegmentBytes)

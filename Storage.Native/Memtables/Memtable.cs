@@ -66,8 +66,8 @@ internal sealed class Memtable(ArenaPool arenas)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
     public void AppendLog(ulong log, ulong epoch, ulong offset, ReadOnlySpan<byte> payload, ulong sequence)
     {
-        var run = RunFor(log, offset, sequence);
         var size = RecordHeader + payload.Length;
+        var run = RunFor(log, offset, sequence, size);
         if (_arena is null || _arenaUsed + size > _arena.Length)
         {
             // Uninitialized: every byte a reader can reach is written before it is published.
@@ -98,7 +98,7 @@ internal sealed class Memtable(ArenaPool arenas)
     /// <paramref name="position"/> of <paramref name="source"/> (a mapped WAL during recovery). No copy.</summary>
     public void AppendLogReference(ulong log, ulong offset, ReadOnlyMemory<byte> source, int position, int payloadLength, ulong sequence)
     {
-        var run = RunFor(log, offset, sequence);
+        var run = RunFor(log, offset, sequence, RecordHeader + payloadLength);
         if (!_lastSource.Equals(source))
         {
             // Why a lease: reads return raw spans into the mapping. Left to the GC, it was unmapped once the
@@ -164,7 +164,7 @@ internal sealed class Memtable(ArenaPool arenas)
         return chunk.Slice(at + 4, 8 + length);
     }
 
-    private LogRun RunFor(ulong log, ulong offset, ulong sequence)
+    private LogRun RunFor(ulong log, ulong offset, ulong sequence, int recordBytes)
     {
         if (!_logs.TryGetValue(log, out var found))
         {
@@ -172,6 +172,7 @@ internal sealed class Memtable(ArenaPool arenas)
             _logs[log] = found;
         }
 
+        found.Bytes += recordBytes;
         return found.RunFor(offset, sequence);
     }
 

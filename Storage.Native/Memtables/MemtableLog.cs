@@ -9,6 +9,10 @@ internal sealed class MemtableLog(ulong id)
 
     public LogRun[] Runs => Volatile.Read(ref _runs);
 
+    /// <summary>Bytes of every record appended (headers included, truncated ones too). Written by the writer only;
+    /// read once the memtable is immutable, to decide whether the log gets a segment of its own at flush.</summary>
+    public long Bytes { get; set; }
+
     /// <summary>The run that continues at <paramref name="offset"/>, started anew if the newest run ends elsewhere. Writer only.</summary>
     public LogRun RunFor(ulong offset, ulong sequence)
     {

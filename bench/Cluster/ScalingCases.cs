@@ -66,7 +66,7 @@ internal static class ScalingCases
         int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_BENCH_REPLICA_MOVES"), CultureInfo.InvariantCulture, out var moves) && moves > 0 ? moves : 4;
 
     /// <summary>Bytes of record values the log is filled with: <c>PYRALOG_BENCH_SCALE_BYTES</c> (bytes, or with a K, M or G suffix, binary), 1 GiB by default.</summary>
-    public static long ScaleBytes => ParseBytes(Environment.GetEnvironmentVariable("PYRALOG_BENCH_SCALE_BYTES")) ?? 1L << 30;
+    public static long ScaleBytes => BenchSizes.Parse(Environment.GetEnvironmentVariable("PYRALOG_BENCH_SCALE_BYTES"), 1L << 30);
 
     /// <summary>How long the producer's latency is taken before each move window.</summary>
     private static TimeSpan Before => ClusterSettings.Quick ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(10);
@@ -383,19 +383,5 @@ internal static class ScalingCases
 
         var mib = records * FillRecordBytes / (1024.0 * 1024);
         ClusterSettings.Log($"scaling: filled {mib:N0} MiB ({records:N0} records of {FillRecordBytes} B, {mib / watch.Elapsed.TotalSeconds:N0} MiB/s) in {watch.Elapsed.TotalSeconds:0.0} s");
-    }
-
-    /// <summary>Bytes, or a number with a K, M or G suffix (powers of 1024); null when unset or not a positive size.</summary>
-    private static long? ParseBytes(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return null;
-        }
-
-        text = text.Trim().TrimEnd('B', 'b', 'i');
-        var shift = char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, _ => 0 };
-        var number = shift == 0 ? text : text[..^1];
-        return long.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? value << shift : null;
     }
 }

@@ -75,6 +75,11 @@ public sealed class StorageSuite : IBenchSuite
                 await ManyLogsCaseAsync(report, root);
             }
 
+            if (Selected(ManyLogFillCase.Name))
+            {
+                await ManyLogFillCase.RunAsync(report, root, SuiteName);
+            }
+
             if (Selected("recovery-"))
             {
                 await RecoveryCaseAsync(report, root);
@@ -298,6 +303,7 @@ public sealed class StorageSuite : IBenchSuite
         report.Add(SuiteName, @case, "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
         report.Add(SuiteName, @case, "pyralog", "fsyncs/s", (after.WalSyncs - before.WalSyncs) / seconds, "fsyncs/s");
         report.Add(SuiteName, @case, "pyralog", "batches/fsync", total / (double)batchRecords / Math.Max(1, after.WalSyncs - before.WalSyncs), "batches");
+        report.Add(SuiteName, @case, "pyralog", "write-amp", after.WriteAmplification, "x");
     }
 
     /// <summary>Reopen time of a store whose acknowledged data sits only in a ~1 GiB WAL, as after a crash:
