@@ -186,6 +186,7 @@ public sealed partial class PyramidStore
         }
 
         SegmentWriter? writer = null;
+        var finished = new List<SegmentWriter>();
         try
         {
             Span<byte> start = stackalloc byte[KeyCodec.LogKeyLength];
@@ -199,7 +200,7 @@ public sealed partial class PyramidStore
                 var separate = memtable.FindLog(log)!.Bytes >= _options.SeparateLogSegmentBytes;
                 if (separate && writer is not null)
                 {
-                    Finish(ref writer, outputs); // the shared segment ends before this log
+                    Finish(ref writer); // the shared segment ends before this log
                 }
 
                 var iterator = new MemtableLogIterator(memtable, log, ulong.MaxValue, state.Next);
@@ -214,32 +215,35 @@ public sealed partial class PyramidStore
 
                 if (separate && writer is not null)
                 {
-                    Finish(ref writer, outputs);
+                    Finish(ref writer);
                 }
             }
 
             if (writer is not null)
             {
-                Finish(ref writer, outputs);
+                Finish(ref writer);
+            }
+
+            foreach (var segment in finished)
+            {
+                segment.Sync();
             }
         }
         finally
         {
             writer?.Dispose();
+            foreach (var segment in finished)
+            {
+                segment.Dispose();
+            }
         }
 
-        static void Finish(ref SegmentWriter? writer, List<SegmentMetadata> outputs)
+        void Finish(ref SegmentWriter? writer)
         {
-            var finished = writer!;
+            var segment = writer!;
             writer = null;
-            try
-            {
-                outputs.Add(finished.Finish());
-            }
-            finally
-            {
-                finished.Dispose();
-            }
+            finished.Add(segment);
+            outputs.Add(segment.Finish(sync: false));
         }
     }
 

@@ -60,9 +60,22 @@ internal sealed class BufferedFileWriter : IDisposable
         _file.SyncData();
     }
 
+    /// <summary>Flushes and hands the buffer back to the pool: for a file complete but not yet synced, so many of them
+    /// waiting for their sync hold no buffers. No write may follow.</summary>
+    public void FlushAndReleaseBuffer()
+    {
+        Flush();
+        ReturnBuffer();
+    }
+
     public void Dispose()
     {
         _file.Dispose();
+        ReturnBuffer();
+    }
+
+    private void ReturnBuffer()
+    {
         var buffer = _buffer;
         _buffer = [];
         if (buffer.Length > 0)

@@ -112,7 +112,11 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     /// <summary>Completes and fsyncs the file; the caller then names it in the manifest.</summary>
-    public SegmentMetadata Finish()
+    public SegmentMetadata Finish() => Finish(sync: true);
+
+    /// <summary>Completes the file; without <paramref name="sync"/> the caller calls <see cref="Sync"/> before naming it in
+    /// the manifest (a flush writing many segments syncs them after writing them all: the disk works on all at once).</summary>
+    public SegmentMetadata Finish(bool sync)
     {
         if (_entries == 0)
         {
@@ -176,19 +180,40 @@ internal sealed class SegmentWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(footer[40..], Crc32C.Compute(footer[..40]));
         BinaryPrimitives.WriteUInt32LittleEndian(footer[44..], SegmentFormat.Magic);
         _file.Write(footer);
-        _file.FlushToDisk();
+        if (sync)
+        {
+            _file.FlushToDisk();
+        }
+        else
+        {
+            _file.FlushAndReleaseBuffer();
+            _file.File.StartWriteback(_writebackFrom, _file.Position - _writebackFrom); // the later sync finds less to write
+            ReturnBlock();
+        }
+
         _finished = true;
         return new SegmentMetadata(_fileNumber, _file.Position, _minKey, _lastKey.ToArray(), _entries, _tombstones, _logRecords);
     }
 
+    /// <summary>Makes a segment finished without syncing durable.</summary>
+    public void Sync() => _file.FlushToDisk();
+
     public void Dispose()
     {
         _file.Dispose();
-        ArrayPool<byte>.Shared.Return(_block);
-        _block = [];
+        ReturnBlock();
         if (!_finished)
         {
             _device.Delete(_path);
+        }
+    }
+
+    private void ReturnBlock()
+    {
+        if (_block.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_block);
+            _block = [];
         }
     }
 
