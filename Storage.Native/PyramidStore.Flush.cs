@@ -7,8 +7,8 @@ using Pyralog.Storage.Native.Segments;
 namespace Pyralog.Storage.Native;
 
 /// <summary>The flush worker: writes swapped-out memtables to L0 segments (log records: one segment per log that
-/// appended much, shared ones for the rest; one for the key/value and internal space), then installs them in a new
-/// manifest.</summary>
+/// appended much, shared ones for the rest; one for the internal keys, one for user key/values), then installs them in
+/// a new manifest.</summary>
 public sealed partial class PyramidStore
 {
     private readonly SemaphoreSlim _flushSignal = new(0);
@@ -113,10 +113,7 @@ public sealed partial class PyramidStore
         try
         {
             WriteLogSegments(memtable, outputs);
-            if (WriteKvSegment(memtable) is { } kv)
-            {
-                outputs.Add(kv);
-            }
+            WriteKeySpaceSegments(memtable, outputs);
         }
         catch
         {
@@ -247,22 +244,39 @@ public sealed partial class PyramidStore
         }
     }
 
-    private SegmentMetadata? WriteKvSegment(Memtable memtable)
+    /// <summary>
+    /// The memtable's internal keys (retention markers) and user key/values: one segment per key space. A segment holding
+    /// both would span the whole log space between them (see <see cref="KeyCodec"/>), overlap every log segment and pull
+    /// them all into its merges.
+    /// </summary>
+    private void WriteKeySpaceSegments(Memtable memtable, List<SegmentMetadata> outputs)
     {
-        var node = memtable.Kv.First;
-        if (node is null)
+        SegmentWriter? writer = null;
+        try
         {
-            return null;
-        }
+            for (var node = memtable.Kv.First; node is not null; node = node.NextNode)
+            {
+                if (writer is not null && !KeyCodec.SameSpace(node.Key, writer.LastKey))
+                {
+                    outputs.Add(writer.Finish());
+                    writer.Dispose();
+                    writer = null;
+                }
 
-        using var writer = new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
-        for (; node is not null; node = node.NextNode)
+                writer ??= new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+                var version = node.Latest!;
+                writer.Add(version.Value is null ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
+            }
+
+            if (writer is not null)
+            {
+                outputs.Add(writer.Finish());
+            }
+        }
+        finally
         {
-            var version = node.Latest!;
-            writer.Add(version.Value is null ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
+            writer?.Dispose();
         }
-
-        return writer.Finish();
     }
 
     /// <summary>Persists <paramref name="levels"/> in a new manifest, then publishes it. Caller holds _manifestLock.</summary>

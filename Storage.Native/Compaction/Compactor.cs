@@ -35,9 +35,10 @@ internal static class Compactor
                 var key = merged.Key;
                 if (!IsDroppable(key, merged.IsTombstone, levels, job.OutputLevel, firstOffsets))
                 {
-                    // A segment that ends where a log ends overlaps none of that log's later records.
+                    // A segment never spans two key spaces (it would overlap all of the log space between them), and one
+                    // that ends where a log ends overlaps none of that log's later records.
                     ulong? log = KeyCodec.IsLogKey(key) ? KeyCodec.ReadLogId(key) : null;
-                    if (writer is not null && log != lastLog && writer.Length >= options.SeparateLogSegmentBytes)
+                    if (writer is not null && (!KeyCodec.SameSpace(key, writer.LastKey) || (log != lastLog && writer.Length >= options.SeparateLogSegmentBytes)))
                     {
                         outputs.Add(writer.Finish());
                         writer.Dispose();

@@ -28,6 +28,9 @@ internal static class KeyCodec
 
     public static ulong ReadLogOffset(ReadOnlySpan<byte> logKey) => BinaryPrimitives.ReadUInt64BigEndian(logKey[9..]);
 
+    /// <summary>Whether two keys are in the same key space (internal, log or user key/value).</summary>
+    public static bool SameSpace(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length > 0 && b.Length > 0 && a[0] == b[0];
+
     public static bool IsLogKey(ReadOnlySpan<byte> key) => key.Length == LogKeyLength && key[0] == LogPrefix;
 
     public static void WriteMarkerKey(Span<byte> destination, ulong log, ulong offset)

@@ -48,6 +48,9 @@ internal sealed class SegmentWriter : IDisposable
         _file.Write(header);
     }
 
+    /// <summary>The last key added.</summary>
+    public ReadOnlySpan<byte> LastKey => _lastKey;
+
     /// <summary>Bytes written so far (approximate until <see cref="Finish"/>).</summary>
     public long Length => _file.Position + _blockLength;
 

@@ -32,19 +32,21 @@ public class LogSegmentLayoutTests
         for (var round = 0; round < rounds; round++)
         {
             await AppendRoundAsync(store, logs, round, perRound);
+            await store.PutAsync(new byte[] { 0x7f, (byte)round }, new byte[100]); // with the retention markers: keys on both sides of the log space
             await store.FlushAsync();
             store.CompactDue();
         }
 
         var statistics = store.GetStatistics();
         var layout = store.SegmentLayout();
+        Assert.All(layout.SelectMany(l => l), s => Assert.Equal(s.MinKey[0], s.MaxKey[0])); // no segment spans two key spaces
         Assert.True(statistics.Compactions > 0);
         Assert.Empty(LogSegments(layout[0]));
         var moved = LogSegments(layout[1]);
         Assert.Equal(logs * rounds, moved.Count); // one per log per flush, none merged
         Assert.All(moved, s => Assert.NotNull(SingleLog(s)));
 
-        // Only the small segments of retention markers (key/value space) may have been merged; a rewritten log segment is over 8 KiB.
+        // Only the small segments of markers and key/values may have been merged; a rewritten log segment is over 8 KiB.
         Assert.True(statistics.CompactionBytesWritten < 4 << 10, $"compaction wrote {statistics.CompactionBytesWritten} B");
         await AssertAllReadBackAsync(store, logs, rounds * perRound);
     }
