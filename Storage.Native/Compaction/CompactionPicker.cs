@@ -115,71 +115,64 @@ internal static class CompactionPicker
             : null;
     }
 
+    /// <summary>
+    /// L0 in groups of segments whose key ranges chain together. A group of one that overlaps nothing in L1 moves;
+    /// the largest other group merges with the L1 segments it overlaps; the rest wait for the next pick. Groups are
+    /// disjoint, so each is merged on its own: one merge over all of them would span the key space between them (a
+    /// flush's markers and key/values lie on both sides of the log space) and rewrite every L1 segment there.
+    /// </summary>
     private static CompactionJob PickLevelZero(Segment[][] levels)
     {
-        var l0 = levels[0];
         var moves = new List<Segment>();
-        var merge = new List<Segment>();
-        var overlapsLevelZero = OverlappingOthers(l0);
-        for (var i = 0; i < l0.Length; i++)
+        List<Segment>? merge = null;
+        List<Segment> below = [];
+        foreach (var group in OverlapGroups(levels[0]))
         {
-            var segment = l0[i];
-            var alone = !overlapsLevelZero[i] && Overlapping(levels[1], segment.Metadata.MinKey, segment.Metadata.MaxKey).Count == 0;
-            (alone ? moves : merge).Add(segment);
+            var (min, max) = Range(group);
+            var overlapped = Overlapping(levels[1], min, max);
+            if (group.Count == 1 && overlapped.Count == 0)
+            {
+                moves.Add(group[0]);
+            }
+            else if (merge is null || group.Count > merge.Count)
+            {
+                (merge, below) = (group, overlapped);
+            }
         }
 
-        if (merge.Count == 0)
+        if (merge is null)
         {
             return new CompactionJob([], moves, 1);
         }
 
-        // Moved segments must not overlap the merged range either, or the newest-wins order would break;
-        // pulling one in widens the range, so repeat until nothing moved overlaps.
-        var (min, max) = Range(merge);
-        while (moves.FindIndex(s => Overlap(s, min, max)) is var i and >= 0)
-        {
-            merge.Add(moves[i]);
-            moves.RemoveAt(i);
-            (min, max) = Range(merge);
-        }
-
         merge.Sort((a, b) => b.FileNumber.CompareTo(a.FileNumber));
-        return new CompactionJob([.. merge, .. Overlapping(levels[1], min, max)], moves, 1);
+        return new CompactionJob([.. merge, .. below], moves, 1);
     }
 
-    /// <summary>For each segment, whether its key range overlaps another's: sorted by first key, a segment overlaps an
-    /// earlier one when it starts at or before the furthest end so far, and a later one when the next starts at or before its end.</summary>
-    private static bool[] OverlappingOthers(Segment[] segments)
+    /// <summary>Segments in groups whose key ranges chain together: sorted by first key, a group ends where the next
+    /// segment starts after the furthest end so far.</summary>
+    private static List<List<Segment>> OverlapGroups(Segment[] segments)
     {
-        var order = new int[segments.Length];
-        for (var i = 0; i < order.Length; i++)
-        {
-            order[i] = i;
-        }
-
-        Array.Sort(order, (a, b) => segments[a].Metadata.MinKey.AsSpan().SequenceCompareTo(segments[b].Metadata.MinKey));
-        var overlaps = new bool[segments.Length];
+        var sorted = (Segment[])segments.Clone();
+        Array.Sort(sorted, (a, b) => a.Metadata.MinKey.AsSpan().SequenceCompareTo(b.Metadata.MinKey));
+        var groups = new List<List<Segment>>();
         byte[]? furthest = null;
-        for (var k = 0; k < order.Length; k++)
+        foreach (var segment in sorted)
         {
-            var metadata = segments[order[k]].Metadata;
-            if (furthest is not null && metadata.MinKey.AsSpan().SequenceCompareTo(furthest) <= 0)
+            if (furthest is null || segment.Metadata.MinKey.AsSpan().SequenceCompareTo(furthest) > 0)
             {
-                overlaps[order[k]] = true;
+                groups.Add([]);
+                furthest = segment.Metadata.MaxKey;
+            }
+            else if (segment.Metadata.MaxKey.AsSpan().SequenceCompareTo(furthest) > 0)
+            {
+                furthest = segment.Metadata.MaxKey;
             }
 
-            if (k + 1 < order.Length && segments[order[k + 1]].Metadata.MinKey.AsSpan().SequenceCompareTo(metadata.MaxKey) <= 0)
-            {
-                overlaps[order[k]] = true;
-            }
-
-            if (furthest is null || metadata.MaxKey.AsSpan().SequenceCompareTo(furthest) > 0)
-            {
-                furthest = metadata.MaxKey;
-            }
+            groups[^1].Add(segment);
         }
 
-        return overlaps;
+        return groups;
     }
 
     private static (byte[] Min, byte[] Max) Range(List<Segment> segments)
