@@ -85,18 +85,17 @@ internal sealed class ReadView
 
         for (var level = 1; level < levels.Length; level++)
         {
-            var overlapping = new List<Segment>();
-            foreach (var segment in levels[level])
+            var run = levels[level];
+            var first = LevelIterator.FirstEndingAtOrAfter(run, start);
+            var last = first;
+            while (last < run.Length && run[last].Metadata.MinKey.AsSpan().SequenceCompareTo(end) < 0)
             {
-                if (Overlaps(segment, start, end))
-                {
-                    overlapping.Add(segment);
-                }
+                last++;
             }
 
-            if (overlapping.Count > 0)
+            if (last > first)
             {
-                sources.Add(new LevelIterator([.. overlapping]));
+                sources.Add(new LevelIterator(run[first..last]));
             }
         }
 

@@ -16,13 +16,30 @@ internal sealed class LevelIterator(Segment[] segmentsByKey) : IEntryIterator
 
     public bool IsTombstone => _current!.IsTombstone;
 
+    /// <summary>The index of the first segment of a sorted run whose last key is at or after <paramref name="key"/>
+    /// (the run's length if none): binary search, as a silo's level may hold a segment per busy log.</summary>
+    public static int FirstEndingAtOrAfter(Segment[] run, ReadOnlySpan<byte> key)
+    {
+        int low = 0, high = run.Length;
+        while (low < high)
+        {
+            var mid = (low + high) >>> 1;
+            if (run[mid].Metadata.MaxKey.AsSpan().SequenceCompareTo(key) < 0)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+
+        return low;
+    }
+
     public void Seek(ReadOnlySpan<byte> key)
     {
-        _index = 0;
-        while (_index < segmentsByKey.Length && segmentsByKey[_index].Metadata.MaxKey.AsSpan().SequenceCompareTo(key) < 0)
-        {
-            _index++;
-        }
+        _index = FirstEndingAtOrAfter(segmentsByKey, key);
 
         if (_index >= segmentsByKey.Length)
         {

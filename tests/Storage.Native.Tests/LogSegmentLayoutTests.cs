@@ -135,6 +135,16 @@ public class LogSegmentLayoutTests
 
             Assert.Equal((ulong)records, expected);
             Assert.Equal(Payload(log, (ulong)records / 2), (await store.ReadAsync(log, (ulong)records / 2))!.Payload);
+
+            // From the middle: the cursor seeks into a level holding many segments (of this log and others).
+            using var middle = store.ReadLog(log, (ulong)records / 2 + 1);
+            for (expected = (ulong)records / 2 + 1; middle.MoveNext(); expected++)
+            {
+                Assert.Equal(expected, middle.Offset);
+                Assert.Equal(Payload(log, expected), middle.Payload.ToArray());
+            }
+
+            Assert.Equal((ulong)records, expected);
         }
     }
 
