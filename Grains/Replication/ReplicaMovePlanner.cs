@@ -10,8 +10,7 @@ namespace Pyralog.Grains.Replication;
 /// <item>Its home is a draining silo (<c>pyralog cluster drain</c>, or stopping): it goes to the active silo with the
 /// fewest replicas that holds none of its partition.</item>
 /// <item>The active silos' replica counts differ by more than one (a silo joined): one replica goes from the fullest
-/// silo to the emptiest that holds none of its partition, until every count is within one of the others'. A follower
-/// goes before a leader: moving a leader hands its leadership over first, a pause for that partition's producers.</item>
+/// silo to the emptiest that holds none of its partition, until every count is within one of the others'.</item>
 /// </list>
 /// A partition with a move under way is left alone (one move per partition keeps each group at most one replica
 /// above its factor, and never below it); its moving replica already counts on its target silo. Replicas homed on
@@ -25,11 +24,9 @@ internal static class ReplicaMovePlanner
 
     /// <summary>
     /// Up to <paramref name="budget"/> moves over <paramref name="logs"/>, given the active silos' endpoints and which of
-    /// them drain (each endpoint once; <paramref name="draining"/> ⊆ <paramref name="active"/>), and the keys of the
-    /// replicas that lead their groups, as far as known (<paramref name="leading"/>).
+    /// them drain (each endpoint once; <paramref name="draining"/> ⊆ <paramref name="active"/>).
     /// </summary>
-    public static List<Planned> Plan(
-        IReadOnlyList<MetadataLog> logs, IReadOnlyCollection<string> active, IReadOnlySet<string> draining, int budget, IReadOnlySet<string>? leading = null)
+    public static List<Planned> Plan(IReadOnlyList<MetadataLog> logs, IReadOnlyCollection<string> active, IReadOnlySet<string> draining, int budget)
     {
         var planned = new List<Planned>();
         if (budget <= 0 || active.Count == 0)
@@ -66,7 +63,7 @@ internal static class ReplicaMovePlanner
 
         var busy = new HashSet<(ulong, int)>();
         Drain(logs, draining, counts, busy, planned, budget);
-        Balance(logs, draining, leading, counts, busy, planned, budget);
+        Balance(logs, draining, counts, busy, planned, budget);
         return planned;
     }
 
@@ -93,8 +90,8 @@ internal static class ReplicaMovePlanner
         }
     }
 
-    private static void Balance(IReadOnlyList<MetadataLog> logs, IReadOnlySet<string> draining, IReadOnlySet<string>? leading,
-        SortedDictionary<string, int> counts, HashSet<(ulong, int)> busy, List<Planned> planned, int budget)
+    private static void Balance(IReadOnlyList<MetadataLog> logs, IReadOnlySet<string> draining, SortedDictionary<string, int> counts,
+        HashSet<(ulong, int)> busy, List<Planned> planned, int budget)
     {
         while (planned.Count < budget)
         {
@@ -113,26 +110,22 @@ internal static class ReplicaMovePlanner
             }
 
             // The first partition (in log id, partition order) with a replica on the fullest silo that some silo holding
-            // at least two fewer replicas, and none of the partition, can take: a follower if there is one.
+            // at least two fewer replicas, and none of the partition, can take.
             var moved = false;
-            for (var pass = leading is { Count: > 0 } ? 0 : 1; pass < 2 && !moved; pass++)
+            foreach (var (log, p, homes) in Partitions(logs))
             {
-                foreach (var (log, p, homes) in Partitions(logs))
+                var slot = homes.SlotOn(p, fullest);
+                if (slot < 0 || busy.Contains((log.Info.Id, p)) ||
+                    Emptiest(counts, draining, homes, p, exceptAbove: counts[fullest] - 2) is not { } target ||
+                    !TryPlan(log, p, slot, target, busy, planned))
                 {
-                    var slot = homes.SlotOn(p, fullest);
-                    if (slot < 0 || busy.Contains((log.Info.Id, p)) ||
-                        (pass == 0 && leading!.Contains(ReplicaGrainKey.Of(log.Info.Id, p, slot))) ||
-                        Emptiest(counts, draining, homes, p, exceptAbove: counts[fullest] - 2) is not { } target ||
-                        !TryPlan(log, p, slot, target, busy, planned))
-                    {
-                        continue;
-                    }
-
-                    counts[fullest]--;
-                    counts[target]++;
-                    moved = true;
-                    break;
+                    continue;
                 }
+
+                counts[fullest]--;
+                counts[target]++;
+                moved = true;
+                break;
             }
 
             if (!moved)

@@ -113,7 +113,7 @@ internal sealed class ReplicaMover(
             return;
         }
 
-        var (active, draining, leading) = await SilosAsync(stopping);
+        var (active, draining) = await SilosAsync(stopping);
         // The leader's applied state, read without a Raft round (polling must not keep the idle metadata group awake): what
         // is planned on it is committed as commands that the metadata group checks against its current state.
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
@@ -143,7 +143,7 @@ internal sealed class ReplicaMover(
                 return;
             }
 
-            foreach (var planned in ReplicaMovePlanner.Plan(logs, active, draining, budget - _running.Count, leading))
+            foreach (var planned in ReplicaMovePlanner.Plan(logs, active, draining, budget - _running.Count))
             {
                 Start(planned.Log, planned.Partition, planned.From, planned.To, planned.Target, stopping);
             }
@@ -166,9 +166,8 @@ internal sealed class ReplicaMover(
         }, CancellationToken.None);
     }
 
-    /// <summary>The active silos' endpoints, which of them drain (an operator's drain, or stopping), and the replicas
-    /// that lead their groups (of the silos that answered).</summary>
-    private async Task<(List<string> Active, HashSet<string> Draining, HashSet<string> Leading)> SilosAsync(CancellationToken stopping)
+    /// <summary>The active silos' endpoints and which of them drain (an operator's drain, or stopping).</summary>
+    private async Task<(List<string> Active, HashSet<string> Draining)> SilosAsync(CancellationToken stopping)
     {
         var active = new List<SiloAddress>();
         var draining = new HashSet<string>(StringComparer.Ordinal);
@@ -187,16 +186,9 @@ internal sealed class ReplicaMover(
 
         var reads = active.Select(s => reports.For(s).GetLeadershipAsync().WaitAsync(CallTimeout, stopping)).ToArray();
         await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        var leading = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < active.Count; i++)
         {
-            if (!reads[i].IsCompletedSuccessfully)
-            {
-                continue;
-            }
-
-            leading.UnionWith(reads[i].Result.Leaders);
-            if (reads[i].Result.Draining)
+            if (reads[i].IsCompletedSuccessfully && reads[i].Result.Draining)
             {
                 draining.Add(active[i].Endpoint.ToString());
             }
@@ -205,7 +197,7 @@ internal sealed class ReplicaMover(
         // A stopping silo's replicas move too (it is no longer active, so it is a source only).
         var endpoints = active.Select(s => s.Endpoint.ToString()).Concat(stoppingSilos).Distinct(StringComparer.Ordinal).ToList();
         draining.UnionWith(stoppingSilos);
-        return (endpoints, draining, leading);
+        return (endpoints, draining);
     }
 
     private async Task MoveAsync(ulong logId, int partition, int from, int to, string target, CancellationToken stopping)

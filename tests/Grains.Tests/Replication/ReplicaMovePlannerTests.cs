@@ -29,27 +29,6 @@ public sealed class ReplicaMovePlannerTests
     }
 
     [Fact]
-    public void A_joining_silo_gets_followers_before_leaders()
-    {
-        // a holds a replica of every partition; a's replicas of partitions 0 and 1 lead their groups.
-        var log = Log(1, ["a", "b", "c"], ["a", "c", "b"], ["b", "a", "c"], ["c", "b", "a"]);
-        var leading = new HashSet<string> { ReplicaGrainKey.Of(1, 0, 0), ReplicaGrainKey.Of(1, 1, 0), ReplicaGrainKey.Of(1, 2, 0), ReplicaGrainKey.Of(1, 3, 0) };
-        var moves = ReplicaMovePlanner.Plan([log], ["a", "b", "c", "d"], NoneDraining, budget: 3, leading);
-        Assert.Equal(3, moves.Count);
-        Assert.All(moves, m => Assert.DoesNotContain(ReplicaGrainKey.Of(m.Log, m.Partition, m.From), leading));
-
-        // Without knowing who leads, the first partitions' replicas go, leaders among them.
-        var blind = ReplicaMovePlanner.Plan([log], ["a", "b", "c", "d"], NoneDraining, budget: 3);
-        Assert.Contains(blind, m => leading.Contains(ReplicaGrainKey.Of(m.Log, m.Partition, m.From)));
-
-        // When the fullest silo holds only leaders, a leader moves.
-        var onlyLeaders = Log(1, ["a", "b", "c"], ["a", "c", "b"], ["a", "b", "c"]);
-        var aLeads = new HashSet<string> { ReplicaGrainKey.Of(1, 0, 0), ReplicaGrainKey.Of(1, 1, 0), ReplicaGrainKey.Of(1, 2, 0) };
-        var forced = ReplicaMovePlanner.Plan([onlyLeaders], ["a", "b", "c", "d"], NoneDraining, budget: 1, aLeads);
-        Assert.Equal("a", onlyLeaders.Homes!.Home(Assert.Single(forced).Partition, forced[0].From));
-    }
-
-    [Fact]
     public void The_budget_limits_the_moves_of_one_round_and_balanced_silos_plan_nothing()
     {
         var log = Log(1, ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "c", "b"]);
