@@ -109,30 +109,27 @@ public sealed partial class PyramidStore
 
     private void FlushOne(Memtable memtable)
     {
-        var outputs = new List<SegmentMetadata>();
+        var written = new FlushOutputs();
         try
         {
-            WriteLogSegments(memtable, outputs);
-            WriteKeySpaceSegments(memtable, outputs);
+            try
+            {
+                WriteLogSegments(memtable, written);
+                WriteKeySpaceSegments(memtable, written);
+                written.Sync();
+            }
+            finally
+            {
+                written.Dispose();
+            }
         }
         catch
         {
-            // Best effort: the failure to report is the flush's own.
-            try
-            {
-                foreach (var output in outputs)
-                {
-                    _options.Device.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
-                }
-            }
-            catch (IOException)
-            {
-                // Left as orphans: the next open deletes them.
-            }
-
+            DeleteOutputs(written.Segments);
             throw;
         }
 
+        var outputs = written.Segments;
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {
@@ -170,12 +167,28 @@ public sealed partial class PyramidStore
         _compactionSignal.Release();
     }
 
+    /// <summary>Best effort, after a failed flush: the failure to report is the flush's own.</summary>
+    private void DeleteOutputs(List<SegmentMetadata> outputs)
+    {
+        try
+        {
+            foreach (var output in outputs)
+            {
+                _options.Device.Delete(Path.Combine(_directory, SegmentFormat.FileName(output.FileNumber)));
+            }
+        }
+        catch (IOException)
+        {
+            // Left as orphans: the next open deletes them.
+        }
+    }
+
     /// <summary>
     /// The live records of every log in the memtable, in (log, offset) order: a log that holds at least
     /// <see cref="PyramidOptions.SeparateLogSegmentBytes"/> gets a segment of its own, the others share segments
-    /// with their neighbours. Appended to <paramref name="outputs"/> as each is finished (so a failure deletes them).
+    /// with their neighbours.
     /// </summary>
-    private void WriteLogSegments(Memtable memtable, List<SegmentMetadata> outputs)
+    private void WriteLogSegments(Memtable memtable, FlushOutputs written)
     {
         if (!memtable.HasLogs)
         {
@@ -183,7 +196,6 @@ public sealed partial class PyramidStore
         }
 
         SegmentWriter? writer = null;
-        var finished = new List<SegmentWriter>();
         try
         {
             Span<byte> start = stackalloc byte[KeyCodec.LogKeyLength];
@@ -197,7 +209,7 @@ public sealed partial class PyramidStore
                 var separate = memtable.FindLog(log)!.Bytes >= _options.SeparateLogSegmentBytes;
                 if (separate && writer is not null)
                 {
-                    Finish(ref writer); // the shared segment ends before this log
+                    written.Complete(ref writer); // the shared segment ends before this log
                 }
 
                 var iterator = new MemtableLogIterator(memtable, log, ulong.MaxValue, state.Next);
@@ -205,42 +217,25 @@ public sealed partial class PyramidStore
                 iterator.Seek(start);
                 while (iterator.Valid)
                 {
-                    writer ??= new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+                    writer ??= NewFlushSegment();
                     writer.Add(SegmentFormat.KindPut, iterator.Key, iterator.Value);
                     iterator.Next();
                 }
 
                 if (separate && writer is not null)
                 {
-                    Finish(ref writer);
+                    written.Complete(ref writer);
                 }
             }
 
             if (writer is not null)
             {
-                Finish(ref writer);
-            }
-
-            foreach (var segment in finished)
-            {
-                segment.Sync();
+                written.Complete(ref writer);
             }
         }
         finally
         {
             writer?.Dispose();
-            foreach (var segment in finished)
-            {
-                segment.Dispose();
-            }
-        }
-
-        void Finish(ref SegmentWriter? writer)
-        {
-            var segment = writer!;
-            writer = null;
-            finished.Add(segment);
-            outputs.Add(segment.Finish(sync: false));
         }
     }
 
@@ -249,7 +244,7 @@ public sealed partial class PyramidStore
     /// both would span the whole log space between them (see <see cref="KeyCodec"/>), overlap every log segment and pull
     /// them all into its merges.
     /// </summary>
-    private void WriteKeySpaceSegments(Memtable memtable, List<SegmentMetadata> outputs)
+    private void WriteKeySpaceSegments(Memtable memtable, FlushOutputs written)
     {
         SegmentWriter? writer = null;
         try
@@ -258,19 +253,17 @@ public sealed partial class PyramidStore
             {
                 if (writer is not null && !KeyCodec.SameSpace(node.Key, writer.LastKey))
                 {
-                    outputs.Add(writer.Finish());
-                    writer.Dispose();
-                    writer = null;
+                    written.Complete(ref writer);
                 }
 
-                writer ??= new SegmentWriter(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+                writer ??= NewFlushSegment();
                 var version = node.Latest!;
                 writer.Add(version.Value is null ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
             }
 
             if (writer is not null)
             {
-                outputs.Add(writer.Finish());
+                written.Complete(ref writer);
             }
         }
         finally
@@ -278,6 +271,9 @@ public sealed partial class PyramidStore
             writer?.Dispose();
         }
     }
+
+    private SegmentWriter NewFlushSegment() =>
+        new(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
 
     /// <summary>Persists <paramref name="levels"/> in a new manifest, then publishes it. Caller holds _manifestLock.</summary>
     private void InstallVersion(

@@ -27,7 +27,6 @@ internal static class Compactor
         merged.Seek([]);
         var outputs = new List<SegmentMetadata>();
         SegmentWriter? writer = null;
-        ulong? lastLog = null;
         try
         {
             while (merged.Valid)
@@ -37,15 +36,14 @@ internal static class Compactor
                 {
                     // A segment never spans two key spaces (it would overlap all of the log space between them), and one
                     // that ends where a log ends overlaps none of that log's later records.
-                    ulong? log = KeyCodec.IsLogKey(key) ? KeyCodec.ReadLogId(key) : null;
-                    if (writer is not null && (!KeyCodec.SameSpace(key, writer.LastKey) || (log != lastLog && writer.Length >= options.SeparateLogSegmentBytes)))
+                    if (writer is not null && (!KeyCodec.SameSpace(key, writer.LastKey) ||
+                        (KeyCodec.IsLogKey(key) && KeyCodec.ReadLogId(key) != KeyCodec.ReadLogId(writer.LastKey) && writer.Length >= options.SeparateLogSegmentBytes)))
                     {
                         outputs.Add(writer.Finish());
                         writer.Dispose();
                         writer = null;
                     }
 
-                    lastLog = log;
                     writer ??= new SegmentWriter(options.Device, directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
                     writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
                     if (writer.Length >= options.TargetSegmentBytes)
