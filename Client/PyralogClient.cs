@@ -171,7 +171,8 @@ public sealed class PyralogClient : IAsyncDisposable
 
     /// <summary>
     /// Drains an active silo (by full address, endpoint or name): it hands off the leadership of every replica it hosts
-    /// and is given none until <see cref="UndrainSiloAsync"/> or its restart; its replicas stay. Completes once its
+    /// and is given none until <see cref="UndrainSiloAsync"/> or its restart, and its replicas are moved to other silos
+    /// (<see cref="GetClusterStatusAsync"/> shows them leave). Completes once its
     /// leaderships moved or the silo's drain timeout passed (<see cref="SiloDrainResult.StillLeading"/> says which).
     /// </summary>
     /// <exception cref="ArgumentException">No active silo, or more than one, goes by that name.</exception>

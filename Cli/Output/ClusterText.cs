@@ -16,7 +16,7 @@ internal static class ClusterText
         var table = new TextTable("silo", "name", "status", "replicas", "leaders");
         foreach (var silo in status.Silos)
         {
-            table.Add(silo.Address, silo.Name.Length == 0 ? "-" : silo.Name, silo.Status, Number(silo.Replicas), Number(silo.Leaders));
+            table.Add(silo.Address, silo.Name.Length == 0 ? "-" : silo.Name, silo.DisplayStatus, Number(silo.Replicas), Number(silo.Leaders));
         }
 
         table.WriteTo(output);
@@ -45,6 +45,7 @@ internal static class ClusterText
                 json.WriteString("address", silo.Address);
                 json.WriteString("name", silo.Name);
                 json.WriteString("status", silo.Status);
+                json.WriteBoolean("draining", silo.Draining);
                 json.WriteNumber("replicas", silo.Replicas);
                 json.WriteNumber("leaders", silo.Leaders);
                 json.WriteEndObject();

@@ -5,22 +5,24 @@ namespace Pyralog.Client.Cluster;
 
 /// <summary>
 /// The silos of a cluster with the partition replicas each hosts and the Raft groups each leads, and whether they are
-/// balanced: every active silo's replica count and leader count within one of the mean over the active silos. Leaders
+/// balanced: every serving silo's (active, not drained by an operator) replica count and leader count within one of the
+/// mean over the serving silos, and every other silo holding nothing. Leaders
 /// count the metadata group's with the partitions' (the leader balancer weighs them alike); replicas count partitions
 /// only (the metadata group's replicas are placed by their own rule and never moved). <see cref="Notes"/> name what the counts could not include (a replica that did not answer, a partition
 /// without a leader, a log that could not be described) and what is wrong with the metadata group (<see cref="MetadataNotes"/>).
 /// </summary>
-public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balanced, double MeanReplicas, double MeanLeaders, IReadOnlyList<string> Notes)
+public sealed record ClusterStatus(IReadOnlyList<SiloPlacement> Silos, bool Balanced, double MeanReplicas, double MeanLeaders, IReadOnlyList<string> Notes)
 {
     /// <summary>
     /// Counts <paramref name="logs"/>' replicas and leaders, and the leader of <paramref name="metadataGroup"/>, per silo
     /// of <paramref name="silos"/> (address, name, status; dead silos are left out unless a replica names one) and judges
-    /// the balance.
+    /// the balance; the silos in <paramref name="draining"/> (addresses) are drained by an operator.
     /// </summary>
     public static ClusterStatus Build(
         IEnumerable<(string Address, string Name, string Status)> silos, IEnumerable<LogDescription> logs, IEnumerable<string>? notes = null,
-        PartitionDescription? metadataGroup = null)
+        PartitionDescription? metadataGroup = null, IEnumerable<string>? draining = null)
     {
+        var drained = new HashSet<string>(draining ?? [], StringComparer.Ordinal);
         var rows = new Dictionary<string, (string Name, string Status, int Replicas, int Leaders)>(StringComparer.Ordinal);
         var dead = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (address, name, status) in silos)
@@ -67,14 +69,14 @@ public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balance
             Count(metadataLeader, replica: 0, leader: 1);
         }
 
-        var ordered = rows.Select(r => new SiloReport(r.Key, r.Value.Name, r.Value.Status, r.Value.Replicas, r.Value.Leaders))
+        var ordered = rows.Select(r => new SiloPlacement(r.Key, r.Value.Name, r.Value.Status, r.Value.Replicas, r.Value.Leaders, drained.Contains(r.Key)))
             .OrderBy(s => s.Address, StringComparer.Ordinal).ToArray();
-        var active = ordered.Where(s => s.IsActive).ToArray();
-        var meanReplicas = active.Length == 0 ? 0 : active.Sum(s => s.Replicas) / (double)active.Length;
-        var meanLeaders = active.Length == 0 ? 0 : active.Sum(s => s.Leaders) / (double)active.Length;
-        var balanced = active.Length > 0 &&
-            ordered.All(s => s.IsActive || s is { Replicas: 0, Leaders: 0 }) &&
-            active.All(s => Math.Abs(s.Replicas - meanReplicas) <= 1 && Math.Abs(s.Leaders - meanLeaders) <= 1);
+        var serving = ordered.Where(s => s.Serves).ToArray();
+        var meanReplicas = serving.Length == 0 ? 0 : serving.Sum(s => s.Replicas) / (double)serving.Length;
+        var meanLeaders = serving.Length == 0 ? 0 : serving.Sum(s => s.Leaders) / (double)serving.Length;
+        var balanced = serving.Length > 0 &&
+            ordered.All(s => s.Serves || s is { Replicas: 0, Leaders: 0 }) &&
+            serving.All(s => Math.Abs(s.Replicas - meanReplicas) <= 1 && Math.Abs(s.Leaders - meanLeaders) <= 1);
         return new ClusterStatus(ordered, balanced, meanReplicas, meanLeaders, allNotes);
 
         void Count(string silo, int replica, int leader)
@@ -123,25 +125,27 @@ public sealed record ClusterStatus(IReadOnlyList<SiloReport> Silos, bool Balance
             return "balanced";
         }
 
-        if (!Silos.Any(s => s.IsActive))
+        if (!Silos.Any(s => s.Serves))
         {
-            return "not balanced: no silo is active";
+            return Silos.Any(s => s.IsActive) ? "not balanced: every active silo drains" : "not balanced: no silo is active";
         }
 
         var reasons = new List<string>();
         foreach (var s in Silos)
         {
-            if (!s.IsActive && (s.Replicas > 0 || s.Leaders > 0))
+            if (!s.Serves && (s.Replicas > 0 || s.Leaders > 0))
             {
-                reasons.Add($"{s.Address} is {s.Status} and hosts {s.Replicas} replicas");
+                reasons.Add(s.Draining
+                    ? $"{s.Address} drains and hosts {s.Replicas} replicas and leads {s.Leaders}"
+                    : $"{s.Address} is {s.Status} and hosts {s.Replicas} replicas");
             }
-            else if (s.IsActive && (Math.Abs(s.Replicas - MeanReplicas) > 1 || Math.Abs(s.Leaders - MeanLeaders) > 1))
+            else if (s.Serves && (Math.Abs(s.Replicas - MeanReplicas) > 1 || Math.Abs(s.Leaders - MeanLeaders) > 1))
             {
                 reasons.Add($"{s.Address} hosts {s.Replicas} replicas and leads {s.Leaders}");
             }
         }
 
         return string.Create(CultureInfo.InvariantCulture,
-            $"not balanced (mean {MeanReplicas:0.##} replicas and {MeanLeaders:0.##} leaders per active silo): {string.Join("; ", reasons)}");
+            $"not balanced (mean {MeanReplicas:0.##} replicas and {MeanLeaders:0.##} leaders per serving silo): {string.Join("; ", reasons)}");
     }
 }

@@ -13,13 +13,15 @@ internal static class ClusterStatusReader
         var logs = await admin.ListLogsAsync().ConfigureAwait(false);
         var described = await Task.WhenAll(logs.Where(l => l.State == LogState.Active).Select(DescribeOrNoteAsync)).ConfigureAwait(false);
         var metadataGroup = await admin.DescribeMetadataGroupAsync().ConfigureAwait(false);
+        var draining = await admin.DrainingSilosAsync().ConfigureAwait(false);
         return ClusterStatus.Build(
             hosts.Select(h => (h.SiloAddress.ToParsableString(), h.SiloName ?? "", h.Status.ToString())),
             described.Where(d => d.Description is not null).Select(d => d.Description!),
             described.Where(d => d.Note is not null).Select(d => d.Note!)
                 .Concat(logs.Where(l => l.State != LogState.Active).Select(l => $"log {l.Name} is being created and was not counted"))
                 .Concat(ClusterStatus.MetadataNotes(metadataGroup)),
-            metadataGroup);
+            metadataGroup,
+            draining);
 
         async Task<(LogDescription? Description, string? Note)> DescribeOrNoteAsync(LogInfo log)
         {

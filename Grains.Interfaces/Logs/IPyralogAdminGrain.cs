@@ -44,10 +44,15 @@ public interface IPyralogAdminGrain : IGrainWithIntegerKey
     /// <summary>
     /// Starts (<paramref name="drain"/> true) or ends an operator's drain of an active silo, named by its full address,
     /// its endpoint (<c>127.0.0.1:11111</c>) or its name: while draining it hands off the leadership of every replica it
-    /// hosts and leader balancing gives it none (its replicas stay and keep replicating), so it can be stopped without an
-    /// election. Starting waits until its leaderships moved (bounded by the drain timeout). Restarting the silo ends it.
+    /// hosts and leader balancing gives it none, and replica moves take its replicas to other silos (each keeps
+    /// replicating until its replacement votes), so it can be stopped without an election or a lost replica. Starting
+    /// waits until its leaderships moved (bounded by the drain timeout). Restarting the silo ends it.
     /// </summary>
     /// <exception cref="ArgumentException">No active silo, or more than one, goes by that name.</exception>
     [Alias("DrainSiloAsync")]
     Task<SiloDrainResult> DrainSiloAsync(string silo, bool drain);
+
+    /// <summary>The full addresses of the active silos an operator drains (<see cref="DrainSiloAsync"/>); a silo that does not answer is left out.</summary>
+    [Alias("DrainingSilosAsync")]
+    Task<string[]> DrainingSilosAsync();
 }

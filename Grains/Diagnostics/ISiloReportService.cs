@@ -14,6 +14,9 @@ public interface ISiloReportService : IGrainService
     /// <summary>Which replicas active on this silo lead their group, and which follow at home (leader balancing).</summary>
     Task<SiloLeadership> GetLeadershipAsync();
 
+    /// <summary>Whether an operator drains this silo (see <see cref="Replication.SiloMaintenance"/>).</summary>
+    Task<bool> IsDrainingAsync();
+
     /// <summary>Starts (handing off every leadership here) or ends an operator's drain of this silo (see <see cref="Replication.SiloMaintenance"/>).</summary>
     Task<SiloDrainResult> SetDrainingAsync(bool draining);
 }

@@ -39,6 +39,8 @@ internal sealed class SiloReportService(
         return Task.FromResult(new SiloLeadership([.. leaders], [.. followers], maintenance.Draining));
     }
 
+    public Task<bool> IsDrainingAsync() => Task.FromResult(maintenance.Draining);
+
     public Task<SiloDrainResult> SetDrainingAsync(bool draining) => maintenance.SetDrainingAsync(draining, CancellationToken.None);
 
     public Task<SiloReport> GetReportAsync()

@@ -22,6 +22,18 @@ internal sealed partial class PyralogAdminGrain
         return answer with { Replicas = homed };
     }
 
+    public async Task<string[]> DrainingSilosAsync()
+    {
+        var reports = ServiceProvider.GetRequiredService<SiloReportClient>();
+        var active = ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => m.SiloAddress)
+            .ToArray();
+        var reads = active.Select(s => reports.For(s).IsDrainingAsync().WaitAsync(StatusTimeout)).ToArray();
+        await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        return [.. active.Where((_, i) => reads[i].IsCompletedSuccessfully && reads[i].Result).Select(s => s.ToParsableString())];
+    }
+
     /// <summary>
     /// The active silo <paramref name="silo"/> names: its full address (as <c>pyralog cluster status</c> prints it), its
     /// endpoint (<c>127.0.0.1:11111</c>) or its name; an <see cref="ArgumentException"/> naming the active silos otherwise.

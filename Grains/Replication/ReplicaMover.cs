@@ -184,11 +184,11 @@ internal sealed class ReplicaMover(
             }
         }
 
-        var reads = active.Select(s => reports.For(s).GetLeadershipAsync().WaitAsync(CallTimeout, stopping)).ToArray();
+        var reads = active.Select(s => reports.For(s).IsDrainingAsync().WaitAsync(CallTimeout, stopping)).ToArray();
         await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         for (var i = 0; i < active.Count; i++)
         {
-            if (reads[i].IsCompletedSuccessfully && reads[i].Result.Draining)
+            if (reads[i].IsCompletedSuccessfully && reads[i].Result)
             {
                 draining.Add(active[i].Endpoint.ToString());
             }

@@ -8,8 +8,9 @@ namespace Pyralog.Grains.Replication;
 /// <summary>
 /// An operator's drain of this silo (<c>pyralog cluster drain</c>), like Redpanda's maintenance mode: while draining, the
 /// silo hands off the leadership of every replica here and leader balancing never gives it one (its own balancer hands
-/// away any it wins in an election); its replicas stay and keep replicating, so it can then be stopped or upgraded
-/// without an election. The flag lives in memory: a restarted silo is not draining.
+/// away any it wins in an election), and replica moves (ReplicaMover) take its replicas to other silos, each replicating
+/// until its replacement votes, so it can then be stopped without an election or a lost replica. The flag lives in
+/// memory: a restarted silo is not draining.
 /// </summary>
 internal sealed class SiloMaintenance(SiloDrain drain, LocalReplicas replicas, ILocalSiloDetails silo, IOptions<PyralogOptions> options, ILogger<SiloMaintenance> logger)
 {

@@ -22,6 +22,9 @@ namespace Pyralog.Bench.Cluster;
 /// call until cluster status shows it hosting no replica with no move under way, the replicas it gave away, the
 /// leadership hand-off (the call itself), and the producer's p99 during it against the window before it.</item>
 /// </list>
+/// Both then wait for leader balancing: <c>s balanced</c> from the same start until cluster status is balanced
+/// (replicas and leaders within one of the mean on every serving silo, a drained silo holding nothing), and the
+/// producer's p99 in that second window ("leaders").
 /// <c>drain</c> alone scales out first, unmeasured (RF 3 needs a fourth silo to drain one).
 /// </summary>
 internal static class ScalingCases
@@ -135,9 +138,10 @@ internal static class ScalingCases
         ClusterSettings.Log($"scale-out: silo {silo} ({cluster.Endpoint(silo)}) up in {watch.Elapsed.TotalSeconds:0.0} s; waiting for its share of replicas");
         var settled = await WaitAsync(client, s => s.ActiveSilos == cluster.Count && s.Spread <= 1, "replicas within one per active silo", cancellationToken);
         var elapsed = watch.Elapsed;
-        steady.End();
+        var leaders = steady.Begin("leaders");
         var moved = Placement(await client.DescribeLogAsync(LogName)).Except(placed).Count();
         ClusterSettings.Log($"scale-out: settled in {elapsed.TotalSeconds:0.0} s, {moved} replicas moved; {settled.Describe()}");
+        await BalanceAsync(report, ScaleOut, client, steady, watch, leaders, cancellationToken);
         await ReportAsync(report, ScaleOut, elapsed, moved, before, during, cancellationToken);
     }
 
@@ -156,10 +160,40 @@ internal static class ScalingCases
         ClusterSettings.Log($"drain: silo {drained} ({result.Silo}) handed off {result.Led} leaderships in {handOff.TotalSeconds:0.0} s, still leads {result.StillLeading}, {result.Replicas} replicas to move");
         var settled = await WaitAsync(client, s => s.ReplicasOn(cluster, drained) == 0, $"silo {drained} hosts no replica", cancellationToken);
         var elapsed = watch.Elapsed;
-        steady.End();
+        var leaders = steady.Begin("leaders");
         ClusterSettings.Log($"drain: settled in {elapsed.TotalSeconds:0.0} s; {settled.Describe()}");
+        await BalanceAsync(report, Drain, client, steady, watch, leaders, cancellationToken);
         await ReportAsync(report, Drain, elapsed, hosted, before, during, cancellationToken);
         report.Add(ClusterSettings.Suite, Drain, PyralogCases.System, "hand-off s", handOff.TotalSeconds, "s");
+    }
+
+    /// <summary>
+    /// Waits until cluster status is balanced (leaders too), then reports <c>s balanced</c> (by <paramref name="watch"/>)
+    /// and the producer's latency in <paramref name="window"/>, which ends there.
+    /// </summary>
+    private static async Task BalanceAsync(BenchReport report, string @case, PyralogClient client, SteadyProducer steady, Stopwatch watch, ProducerWindow window, CancellationToken cancellationToken)
+    {
+        var balanced = await WaitAsync(client, s => s.Status.Balanced, "replicas and leaders within one of the mean", cancellationToken);
+        var elapsed = watch.Elapsed;
+        steady.End();
+        ClusterSettings.Log($"{@case}: balanced in {elapsed.TotalSeconds:0.0} s; {balanced.Describe()}");
+        report.Add(ClusterSettings.Suite, @case, PyralogCases.System, "s balanced", elapsed.TotalSeconds, "s");
+        if (!await window.SettleAsync(SettleRecords, cancellationToken))
+        {
+            report.Add(ClusterSettings.Suite, @case, PyralogCases.System, $"unacknowledged {window.Name}", window.Unsettled, "records");
+        }
+
+        if (window.Latencies.Count > 0)
+        {
+            report.Add(ClusterSettings.Suite, @case, PyralogCases.System, $"p99 us {window.Name}", window.Latencies.PercentileMicros(99), "us");
+            report.Add(ClusterSettings.Suite, @case, PyralogCases.System, $"max us {window.Name}", window.Latencies.PercentileMicros(100), "us");
+        }
+
+        if (window.Failed > 0)
+        {
+            report.Add(ClusterSettings.Suite, @case, PyralogCases.System, $"failed {window.Name}", window.Failed, "records");
+            ClusterSettings.Log($"{@case}: {window.Failed} records of the window '{window.Name}' failed; first: {window.FirstError}");
+        }
     }
 
     private static async Task ReportAsync(BenchReport report, string @case, TimeSpan elapsed, int moved, ProducerWindow before, ProducerWindow during, CancellationToken cancellationToken)

@@ -12,7 +12,7 @@ namespace Pyralog.Cli.Tests;
 public sealed class ClusterCommandTests
 {
     private static readonly ClusterStatus Sample = new(
-        [new SiloReport("127.0.0.1:11111@1", "silo-a", "Active", 6, 3), new SiloReport("127.0.0.1:11112@1", "", "Active", 6, 0)],
+        [new SiloPlacement("127.0.0.1:11111@1", "silo-a", "Active", 6, 3), new SiloPlacement("127.0.0.1:11112@1", "", "Active", 6, 0)],
         Balanced: false, MeanReplicas: 6, MeanLeaders: 1.5, Notes: ["partition orders/1 has no leader"]);
 
     private static async Task<(int Exit, string Out, string Err)> Run(ClusterStatusSource source, params string[] args)
@@ -38,7 +38,7 @@ public sealed class ClusterCommandTests
             "silo               name    status  replicas  leaders\n" +
             "127.0.0.1:11111@1  silo-a  Active  6         3\n" +
             "127.0.0.1:11112@1  -       Active  6         0\n" +
-            "not balanced (mean 6 replicas and 1.5 leaders per active silo): 127.0.0.1:11111@1 hosts 6 replicas and leads 3; " +
+            "not balanced (mean 6 replicas and 1.5 leaders per serving silo): 127.0.0.1:11111@1 hosts 6 replicas and leads 3; " +
             "127.0.0.1:11112@1 hosts 6 replicas and leads 0\n" +
             "note: partition orders/1 has no leader\n", ""), result);
         Assert.Equal([30001], seen!.GatewayPorts);

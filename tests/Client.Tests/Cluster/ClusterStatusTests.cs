@@ -41,7 +41,7 @@ public sealed class ClusterStatusTests
             (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"))]);
 
         Assert.False(status.Balanced);
-        Assert.Equal("not balanced (mean 3 replicas and 1 leaders per active silo): a:1@1 hosts 3 replicas and leads 3", status.Verdict());
+        Assert.Equal("not balanced (mean 3 replicas and 1 leaders per serving silo): a:1@1 hosts 3 replicas and leads 3", status.Verdict());
     }
 
     [Fact]
@@ -81,6 +81,37 @@ public sealed class ClusterStatusTests
     }
 
     [Fact]
+    public void A_draining_silo_is_left_out_of_the_mean_and_is_balanced_only_once_it_holds_nothing()
+    {
+        (string, string, string)[] four = [.. ThreeActive, ("d:1@1", "s4", "Active")];
+        var settled = Log("x",
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "b:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "c:1@1"));
+
+        // Counted as serving, d's empty row would put the mean at 2.25 replicas and d off it by more than one.
+        Assert.False(ClusterStatus.Build(four, [settled]).Balanced);
+
+        var status = ClusterStatus.Build(four, [settled], draining: ["d:1@1"]);
+        Assert.True(status.Balanced);
+        Assert.Equal((3.0, 1.0), (status.MeanReplicas, status.MeanLeaders));
+        Assert.Equal([false, false, false, true], status.Silos.Select(s => s.Draining));
+        Assert.Equal("Active (draining)", status.Silos[3].DisplayStatus);
+
+        var stillLeading = Log("x",
+            (["a:1@1", "b:1@1", "d:1@1"], "d:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "b:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "c:1@1"));
+        var draining = ClusterStatus.Build(four, [stillLeading], draining: ["d:1@1"]);
+        Assert.False(draining.Balanced);
+        Assert.Equal(
+            "not balanced (mean 2.67 replicas and 0.67 leaders per serving silo): d:1@1 drains and hosts 1 replicas and leads 1",
+            draining.Verdict());
+
+        Assert.Equal("not balanced: every active silo drains", ClusterStatus.Build([("a:1@1", "s1", "Active")], [], draining: ["a:1@1"]).Verdict());
+    }
+
+    [Fact]
     public void No_active_silo_is_not_balanced()
     {
         var status = ClusterStatus.Build([("a:1@1", "s1", "ShuttingDown")], []);
@@ -107,7 +138,7 @@ public sealed class ClusterStatusTests
 
         var partitionsOnly = ClusterStatus.Build(five, [log]);
         Assert.False(partitionsOnly.Balanced);
-        Assert.Equal("not balanced (mean 3.6 replicas and 1.2 leaders per active silo): e:1@1 hosts 4 replicas and leads 0", partitionsOnly.Verdict());
+        Assert.Equal("not balanced (mean 3.6 replicas and 1.2 leaders per serving silo): e:1@1 hosts 4 replicas and leads 0", partitionsOnly.Verdict());
 
         var status = ClusterStatus.Build(five, [log], metadataGroup: metadata);
         Assert.Equal([("a:1@1", 3, 2), ("b:1@1", 4, 2), ("c:1@1", 4, 1), ("d:1@1", 3, 1), ("e:1@1", 4, 1)], status.Silos.Select(s => (s.Address, s.Replicas, s.Leaders)));

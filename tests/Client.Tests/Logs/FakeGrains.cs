@@ -155,6 +155,8 @@ internal sealed class FakeGrains : IGrainFactory
         public Task<PartitionDescription> DescribeMetadataGroupAsync() => throw new NotSupportedException();
 
         public Task<SiloDrainResult> DrainSiloAsync(string silo, bool drain) => throw new NotSupportedException();
+
+        public Task<string[]> DrainingSilosAsync() => throw new NotSupportedException();
     }
 
     private sealed class Obelisk(FakeGrains grains) : IObeliskGrain

@@ -85,6 +85,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         // Named by its endpoint; it hands off everything it leads before the call returns.
         var drained = await admin.DrainSiloAsync(silo.Endpoint.ToString(), true);
         Assert.Equal(new SiloDrainResult(address, true, drained.Led, 0, Partitions), drained);
+        Assert.Equal([address], await admin.DrainingSilosAsync());
         var counts = await LeadersPerSiloAsync(grains, admin, log.Name);
         Assert.Equal(0, counts.GetValueOrDefault(address));
 
@@ -101,6 +102,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         // Undrained, it is given its share again.
         var undrained = await admin.DrainSiloAsync(address, false);
         Assert.Equal(new SiloDrainResult(address, false, 0, 0, Partitions), undrained);
+        Assert.Empty(await admin.DrainingSilosAsync());
         deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!(counts.Count == 3 && counts.Values.All(c => c is 4 or 5)))
         {
