@@ -73,10 +73,15 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     [Alias("AddReplicaAsync")]
     Task<string?> AddReplicaAsync(int replica, long incarnation);
 
-    /// <summary>Leader: removes slot <paramref name="replica"/> from the group (replica moves, internal); null when done or proposed, else why not yet.</summary>
+    /// <summary>
+    /// Leader: removes slot <paramref name="replica"/> from the group (replica moves, internal); null when done or
+    /// proposed, else why not yet. A leader asked to remove itself first hands its leadership to slot
+    /// <paramref name="successor"/> when that is a caught-up voter (the replica taking its place), else to its most
+    /// caught-up voter (-1: the latter).
+    /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
     [Alias("RemoveReplicaAsync")]
-    Task<string?> RemoveReplicaAsync(int replica);
+    Task<string?> RemoveReplicaAsync(int replica, int successor);
 
     /// <summary>
     /// Drops this replica's data and deactivates if it is no longer a slot of its partition (a move replaced it);

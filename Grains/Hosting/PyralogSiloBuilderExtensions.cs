@@ -84,6 +84,7 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaWakeups>());
             builder.Services.AddSingleton<Replication.ReplicaHomecoming>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaHomecoming>());
+            builder.Services.AddSingleton<Replication.LeadershipReader>();
             builder.Services.AddSingleton<Replication.LeaderBalancing>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.LeaderBalancing>());
             builder.Services.AddSingleton<Replication.ReplicaRehoming>();

@@ -9,12 +9,12 @@ namespace Pyralog.Grains.Replication;
 public interface IReplicaLeavingGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// A leader starts handing its leadership to its most caught-up sibling that is not one of
-    /// <paramref name="siblingsHere"/> (the slots of its group active on this silo too); a replica that does not lead
-    /// answers so and does nothing.
+    /// A leader starts handing its leadership to slot <paramref name="preferred"/> when that is a caught-up voter not
+    /// among <paramref name="siblingsHere"/> (the slots of its group active on this silo too), else to its most caught-up
+    /// sibling not among them; a replica that does not lead answers so and does nothing.
     /// </summary>
     [Alias("HandOffForLeavingAsync")]
-    Task<LeadershipHandOff> HandOffForLeavingAsync(int[] siblingsHere);
+    Task<LeadershipHandOff> HandOffForLeavingAsync(int[] siblingsHere, int preferred);
 
     /// <summary>A follower tells its leader this activation is leaving, so the replica that takes its place rejoins at once.</summary>
     [Alias("AnnounceLeavingAsync")]

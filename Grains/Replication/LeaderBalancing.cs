@@ -21,16 +21,16 @@ namespace Pyralog.Grains.Replication;
  * may hand to one silo at once and overshoot it; each gives a silo at most its share of that silo's deficit below the
  * mean, which keeps an overshoot small, and the next rounds move it back, again only downhill. It stops when no pair of
  * silos sharing a group differs by two or more: with every group on every silo (RF = silos) that is within one
- * of the mean. A silo acts only on an imbalance it saw in two consecutive rounds, and hands over at most
- * LeaderBalanceMoves per round, so elections, restarts and
- * moves in progress settle first and producers keep their latency. A silo that is not Active (joining, or draining
+ * of the mean. A silo starts acting only on an imbalance it saw in two consecutive rounds, so elections, restarts and
+ * moves in progress settle first; once it acts it keeps acting each round while the imbalance lasts (each round reads
+ * the counts afresh, its own hand-overs included: a transfer takes a round trip, a round seconds). It hands over at
+ * most LeaderBalanceMoves per round, so producers keep their latency. A silo that is not Active (joining, or draining
  * on its way out) is never given a leadership, and a follower away from its home silo is never picked (it is about
  * to leave and would hand the leadership on). A silo an operator drains (SiloMaintenance) is never given one either,
  * and hands away every leadership it wins in an election, each round, without waiting for a second round.
  */
 internal sealed class LeaderBalancing(
-    IClusterMembershipService membership, ILocalSiloDetails silo, LocalReplicas replicas, SiloReportClient reports,
-    SiloMaintenance maintenance, IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeaderBalancing> logger)
+    LeadershipReader reader, LocalReplicas replicas, SiloMaintenance maintenance, IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeaderBalancing> logger)
     : SiloWatch
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
@@ -51,12 +51,11 @@ internal sealed class LeaderBalancing(
             {
                 try
                 {
-                    var view = await ReadAsync(stopping);
+                    var view = await reader.ReadAsync(maintenance.Draining, ReadTimeout, stopping);
                     var imbalanced = view is not null && view.CanHandOver();
                     if (imbalanced && (imbalancedBefore || view!.Draining))
                     {
                         await HandOverAsync(view!);
-                        imbalanced = false; // the next round sees the result before acting again
                     }
 
                     imbalancedBefore = imbalanced;
@@ -71,53 +70,6 @@ internal sealed class LeaderBalancing(
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
-    }
-
-    /// <summary>Every active silo's leaderships, this one's first; null while this silo is not active.</summary>
-    private async Task<LeadershipView?> ReadAsync(CancellationToken stopping)
-    {
-        var self = silo.SiloAddress;
-        var others = new List<SiloAddress>();
-        var selfActive = false;
-        foreach (var member in membership.CurrentSnapshot.Members.Values)
-        {
-            if (member.Status != SiloStatus.Active)
-            {
-                continue;
-            }
-
-            if (member.SiloAddress.Equals(self))
-            {
-                selfActive = true;
-            }
-            else
-            {
-                others.Add(member.SiloAddress);
-            }
-        }
-
-        if (!selfActive || others.Count == 0)
-        {
-            return null;
-        }
-
-        var read = new Task<SiloLeadership>[others.Count];
-        for (var i = 0; i < others.Count; i++)
-        {
-            read[i] = reports.For(others[i]).GetLeadershipAsync().WaitAsync(ReadTimeout, stopping);
-        }
-
-        var leaderships = await Task.WhenAll(read);
-        var leaders = new List<(string Key, bool Metadata)>();
-        foreach (var (key, metadata) in replicas.Active)
-        {
-            if (replicas.Leads(key))
-            {
-                leaders.Add((key, metadata));
-            }
-        }
-
-        return new LeadershipView(leaders, leaderships, maintenance.Draining);
     }
 
     private async Task HandOverAsync(LeadershipView view)

@@ -155,7 +155,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         }
     }
 
-    public Task<LeadershipHandOff> HandOffForLeavingAsync(int[] siblingsHere)
+    public Task<LeadershipHandOff> HandOffForLeavingAsync(int[] siblingsHere, int preferred)
     {
         ArgumentNullException.ThrowIfNull(siblingsHere);
         var node = Driver?.Node;
@@ -167,6 +167,12 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         if (node.LeadTransferee != 0)
         {
             return Task.FromResult(new LeadershipHandOff(true, ReplicaDriver.Replica(node.LeadTransferee), null)); // under way
+        }
+
+        if (preferred >= 0 && preferred != Replica && Array.IndexOf(siblingsHere, preferred) < 0 && Driver!.HandLeadershipTo(preferred))
+        {
+            Logger.LogInformation("Replica {Key} hands its leadership to replica {To}: its silo is stopping", Key, preferred);
+            return Task.FromResult(new LeadershipHandOff(true, preferred, null));
         }
 
         // TransferCandidate is what HandOffLeadership picks in this same turn: check it is on another silo first.
@@ -325,10 +331,11 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// <summary>
     /// Leader: removes replica slot <paramref name="replica"/> from the group (the last step of a replica move); null when
     /// it is not a member or its removal was proposed, else why not yet. A leader asked to remove itself hands its
-    /// leadership to a caught-up voter first.
+    /// leadership to <paramref name="successor"/> first when that is a caught-up voter (so a silo that joins leads the
+    /// groups whose leaders moved to it), else to its most caught-up voter.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    public Task<string?> RemoveReplicaAsync(int replica)
+    public Task<string?> RemoveReplicaAsync(int replica, int successor)
     {
         var node = LeaderNode();
         var id = ReplicaDriver.RaftId(replica);
@@ -339,7 +346,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
         if (id == node.Id)
         {
-            var to = Driver!.HandOffLeadership();
+            var to = successor >= 0 && successor != Replica && Driver!.HandLeadershipTo(successor) ? ReplicaDriver.RaftId(successor) : Driver!.HandOffLeadership();
             return Task.FromResult<string?>(to == 0
                 ? "the leader is the replica to remove and none of its voters is caught up to take over"
                 : $"the leader is the replica to remove: it hands its leadership to replica {ReplicaDriver.Replica(to)} first");

@@ -22,7 +22,8 @@ namespace Pyralog.Grains.Replication;
  *   2. Replica To is activated (from this silo, which knows the new home) and reports its incarnation; it starts empty.
  *   3. The group's leader adds it as a learner that it promotes once caught up (Raft's own catch-up: entries, or a
  *      snapshot in chunks). The group has RF voters the whole time, then RF + 1.
- *   4. Once it votes, the leader removes slot From (a leader asked to remove itself hands its leadership over first).
+ *   4. Once it votes, the leader removes slot From (a leader asked to remove itself hands its leadership over first, to
+ *      replica To when it is caught up: a joining silo then leads about its share once its replicas arrive).
  *      The group is back to RF voters, none of them lost at any point: a silo failure during a move costs what it
  *      would cost without one.
  *   5. "moved" in the metadata group once the removal is committed in the group: slot From has no home any more.
@@ -263,7 +264,7 @@ internal sealed class ReplicaMover(
         }
 
         // 4. Remove the moved replica.
-        await RemoveFromGroupAsync(log.Info, partition, from, stopping);
+        await RemoveFromGroupAsync(log.Info, partition, from, successor: to, stopping);
 
         // 5. and 6.
         var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
@@ -277,7 +278,7 @@ internal sealed class ReplicaMover(
     private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string why, CancellationToken stopping)
     {
         logger.LogWarning("Abandoning the move of replica {From}: {Why}", ReplicaGrainKey.Of(log.Info.Id, partition, from), why);
-        await RemoveFromGroupAsync(log.Info, partition, to, stopping);
+        await RemoveFromGroupAsync(log.Info, partition, to, successor: -1, stopping);
 
         var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
         homes.Learn(log.Info.Id, abandoned.Log?.Homes);
@@ -285,8 +286,11 @@ internal sealed class ReplicaMover(
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
     }
 
-    /// <summary>Removes slot <paramref name="slot"/> from the partition's group and waits until the leader's configuration without it is committed.</summary>
-    private async Task RemoveFromGroupAsync(LogInfo info, int partition, int slot, CancellationToken stopping)
+    /// <summary>
+    /// Removes slot <paramref name="slot"/> from the partition's group and waits until the leader's configuration without
+    /// it is committed; a leader that is the slot hands its leadership to <paramref name="successor"/> (-1: to any caught-up voter).
+    /// </summary>
+    private async Task RemoveFromGroupAsync(LogInfo info, int partition, int slot, int successor, CancellationToken stopping)
     {
         while (true)
         {
@@ -298,7 +302,7 @@ internal sealed class ReplicaMover(
 
             if (leader is { } at)
             {
-                await StepAsync(() => at.Grain.RemoveReplicaAsync(slot), stopping);
+                await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor), stopping);
             }
 
             await Task.Delay(StepInterval, time, stopping);

@@ -45,9 +45,10 @@ public sealed class ReplicaTiming
 
     /// <summary>
     /// How often a silo compares the number of groups it leads with the other active silos' and hands leaderships to
-    /// less loaded ones (see LeaderBalancing); a silo acts on an imbalance it saw twice in a row. 0 turns balancing off.
+    /// less loaded ones (see LeaderBalancing); a silo starts acting on an imbalance it saw twice in a row, then acts each
+    /// round while it lasts. 0 turns balancing off.
     /// </summary>
-    public TimeSpan LeaderBalanceInterval { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan LeaderBalanceInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>At most this many leaderships a silo hands over per <see cref="LeaderBalanceInterval"/> (each costs its group a round trip without proposals).</summary>
     [Range(1, 10_000)]

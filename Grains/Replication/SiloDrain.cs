@@ -13,7 +13,10 @@ namespace Pyralog.Grains.Replication;
  * an election timeout (300-600 ms by default) with no leader, and the appends in flight at the leader fail as "outcome
  * unknown". With it, the silo's stop runs this first, while the silo is still an active member and every grain still
  * runs: each replica here that leads starts a Raft leader transfer (RaftNode.TransferLeadership: proposals pause, the
- * most caught-up sibling is caught up to the last entry and told to campaign at once) to a sibling on another silo, and
+ * sibling is caught up to the last entry and told to campaign at once) to a sibling on another silo — on the silo that
+ * leads the fewest groups among those holding a caught-up follower (LeadershipReader, counted as the plan goes, so a
+ * drain spreads its leaderships instead of piling them on whichever sibling is a few entries ahead), else the most
+ * caught-up sibling — and
  * the drain repeats the sweep until no replica here leads and every one that led has answered the appends proposed
  * while it led (they commit in the new leader's term; a former leader answers them as it applies them) — a transfer
  * that timed out is started again, a replica here that won an election meanwhile is asked too — or DrainTimeout passes, or every replica still leading has reported,
@@ -34,7 +37,7 @@ namespace Pyralog.Grains.Replication;
 
 /// <summary>Hands off the leadership of every replica on this silo when the silo stops gracefully (see the comment above).</summary>
 internal sealed class SiloDrain(
-    LocalReplicas replicas, IClusterMembershipService membership, ILocalSiloDetails silo, IOptions<PyralogOptions> options, TimeProvider time, ILogger<SiloDrain> logger)
+    LocalReplicas replicas, LeadershipReader leaderships, IClusterMembershipService membership, ILocalSiloDetails silo, IOptions<PyralogOptions> options, TimeProvider time, ILogger<SiloDrain> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>Before obelisks release their leases and before anything Orleans stops at <see cref="ServiceLifecycleStage.Active"/>.</summary>
@@ -97,10 +100,11 @@ internal sealed class SiloDrain(
         var stuckFor = timing.TickInterval * timing.ElectionTicks * 2;
         var led = new Dictionary<string, LeadershipHandOff>(StringComparer.Ordinal);
         long? stuckSince = null;
+        var successors = await PlanAsync(timeout / 4, cancellationToken).ConfigureAwait(false);
         while (true)
         {
             var left = timeout - time.GetElapsedTime(started);
-            var answers = await AskAllAsync(left, cancellationToken).ConfigureAwait(false);
+            var answers = await AskAllAsync(left, successors, cancellationToken).ConfigureAwait(false);
             var unsettled = 0;
             var moving = false;
             foreach (var (key, answer) in answers)
@@ -144,8 +148,35 @@ internal sealed class SiloDrain(
         return false;
     }
 
-    /// <summary>Asks every replica here to hand off its leadership; answers by key (a replica that failed to answer: not leading, the error as obstacle).</summary>
-    private async Task<List<(string Key, LeadershipHandOff Answer)>> AskAllAsync(TimeSpan left, CancellationToken cancellationToken)
+    /// <summary>
+    /// Which slot each group led here should hand its leadership to: a follower on the least loaded silo (by key; empty
+    /// when the other silos' leaderships could not be read within <paramref name="timeout"/>: each then picks its most
+    /// caught-up sibling).
+    /// </summary>
+    private async Task<Dictionary<string, int>> PlanAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var plan = new Dictionary<string, int>(StringComparer.Ordinal);
+        try
+        {
+            var view = await leaderships.ReadAsync(draining: true, timeout, cancellationToken).ConfigureAwait(false);
+            foreach (var (key, _, replica) in view?.PlanHandOvers(int.MaxValue) ?? [])
+            {
+                plan[key] = replica;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogInformation("The other silos' leaderships could not be read ({Error}): each replica here hands its leadership to its most caught-up sibling", e.Message);
+        }
+
+        return plan;
+    }
+
+    /// <summary>
+    /// Asks every replica here to hand off its leadership, to the slot <paramref name="successors"/> names for it when it
+    /// can; answers by key (a replica that failed to answer: not leading, the error as obstacle).
+    /// </summary>
+    private async Task<List<(string Key, LeadershipHandOff Answer)>> AskAllAsync(TimeSpan left, Dictionary<string, int> successors, CancellationToken cancellationToken)
     {
         var active = replicas.Active.ToArray();
         var here = new Dictionary<(ulong Log, int Partition), List<int>>();
@@ -167,7 +198,7 @@ internal sealed class SiloDrain(
         {
             var (key, metadata) = active[i];
             var siblings = ReplicaGrainKey.TryParse(key, out var parsed) ? here[(parsed.Log, parsed.Partition)].Where(r => r != parsed.Replica).ToArray() : [];
-            calls[i] = replicas.Grain(key, metadata).AsReference<IReplicaLeavingGrain>().HandOffForLeavingAsync(siblings);
+            calls[i] = replicas.Grain(key, metadata).AsReference<IReplicaLeavingGrain>().HandOffForLeavingAsync(siblings, successors.GetValueOrDefault(key, -1));
         }
 
         var answers = new List<(string, LeadershipHandOff)>(active.Length);

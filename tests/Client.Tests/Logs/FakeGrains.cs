@@ -204,7 +204,7 @@ internal sealed class FakeGrains : IGrainFactory
 
         public Task<string?> AddReplicaAsync(int replica, long incarnation) => throw new NotSupportedException();
 
-        public Task<string?> RemoveReplicaAsync(int replica) => throw new NotSupportedException();
+        public Task<string?> RemoveReplicaAsync(int replica, int successor) => throw new NotSupportedException();
 
         public Task<bool> RetireAsync() => throw new NotSupportedException();
 

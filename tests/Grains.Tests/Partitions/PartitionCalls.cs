@@ -1,5 +1,6 @@
 using System.Text;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
 
 namespace Pyralog.Grains.Tests.Partitions;
 
@@ -152,6 +153,30 @@ internal static class PartitionCalls
                 }
             }
         }
+    }
+
+    /// <summary>How many groups (the log's partitions and the metadata group) each silo leads, by silo.</summary>
+    public static async Task<Dictionary<string, int>> LeadersPerSiloAsync(IClusterClient grains, IPyralogAdminGrain admin, string logName)
+    {
+        var counts = new Dictionary<string, int>();
+        foreach (var partition in (await admin.DescribeLogAsync(logName)).Partitions)
+        {
+            if (partition.LeaderSilo is { } silo)
+            {
+                counts[silo] = counts.GetValueOrDefault(silo) + 1;
+            }
+        }
+
+        for (var replica = 0; replica < 3; replica++)
+        {
+            var status = await grains.GetGrain<IMetadataReplicaGrain>(ReplicaGrainKey.Of(0, 0, replica)).GetStatusAsync();
+            if (status.Role == ReplicaRole.Leader)
+            {
+                counts[status.Silo] = counts.GetValueOrDefault(status.Silo) + 1;
+            }
+        }
+
+        return counts;
     }
 
     public static async Task<LogDescription> WaitForAsync(IPyralogAdminGrain admin, string logName, Func<LogDescription, bool> condition, string what)

@@ -51,7 +51,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         Dictionary<string, int> counts;
         while (true)
         {
-            counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+            counts = await PartitionCalls.LeadersPerSiloAsync(grains, admin, log.Name);
             if (counts.Count == 3 && counts.Values.All(c => c is 4 or 5) && counts.Values.Sum() == Partitions + 1)
             {
                 break;
@@ -86,7 +86,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         var drained = await admin.DrainSiloAsync(silo.Endpoint.ToString(), true);
         Assert.Equal(new SiloDrainResult(address, true, drained.Led, 0, Partitions), drained);
         Assert.Equal([address], await admin.DrainingSilosAsync());
-        var counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+        var counts = await PartitionCalls.LeadersPerSiloAsync(grains, admin, log.Name);
         Assert.Equal(0, counts.GetValueOrDefault(address));
 
         // Balancing evens the other two out and never hands the drained silo a leadership: 13 groups, 6 or 7 each.
@@ -95,7 +95,7 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         {
             Assert.True(DateTime.UtcNow < deadline, $"not balanced over the two other silos within 60 s: {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
             await Task.Delay(200);
-            counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+            counts = await PartitionCalls.LeadersPerSiloAsync(grains, admin, log.Name);
             Assert.Equal(0, counts.GetValueOrDefault(address));
         }
 
@@ -108,32 +108,8 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         {
             Assert.True(DateTime.UtcNow < deadline, $"not balanced again within 60 s: {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
             await Task.Delay(200);
-            counts = await LeadersPerSiloAsync(grains, admin, log.Name);
+            counts = await PartitionCalls.LeadersPerSiloAsync(grains, admin, log.Name);
         }
-    }
-
-    /// <summary>How many groups (the log's partitions and the metadata group) each silo leads, by silo.</summary>
-    private static async Task<Dictionary<string, int>> LeadersPerSiloAsync(IClusterClient grains, IPyralogAdminGrain admin, string logName)
-    {
-        var counts = new Dictionary<string, int>();
-        foreach (var partition in (await admin.DescribeLogAsync(logName)).Partitions)
-        {
-            if (partition.LeaderSilo is { } silo)
-            {
-                counts[silo] = counts.GetValueOrDefault(silo) + 1;
-            }
-        }
-
-        for (var replica = 0; replica < 3; replica++)
-        {
-            var status = await grains.GetGrain<IMetadataReplicaGrain>(ReplicaGrainKey.Of(0, 0, replica)).GetStatusAsync();
-            if (status.Role == ReplicaRole.Leader)
-            {
-                counts[status.Silo] = counts.GetValueOrDefault(status.Silo) + 1;
-            }
-        }
-
-        return counts;
     }
 
     private sealed class BalancingFixture() : PyralogClusterFixture(3)

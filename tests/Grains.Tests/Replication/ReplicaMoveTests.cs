@@ -42,7 +42,20 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         var log = await admin.CreateLogAsync(LogName, Partitions, 3);
         var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
-        var before = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
+        var created = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every group leading and following");
+
+        // Every leadership on one silo (balancing is off here): two of its replicas move to the joining silo, both leaders.
+        var leading = cluster.Primary!.SiloAddress.ToParsableString();
+        foreach (var partition in created.Partitions)
+        {
+            var slot = partition.Replicas.Single(r => r.Silo == leading).Replica;
+            if (partition.LeaderReplica != slot)
+            {
+                Assert.True(await grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key).HandLeadershipToAsync(slot));
+            }
+        }
+
+        var before = await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(p => p.LeaderSilo == leading && PartitionCalls.AllLeadOrFollow(p)), "every partition led on one silo");
 
         Mark("created");
         var joined = await cluster.StartAdditionalSiloAsync();
@@ -57,6 +70,11 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
         var movedAway = before.Partitions.SelectMany(p => p.Replicas).Select(r => r.Key)
             .Except(balanced.Partitions.SelectMany(p => p.Replicas).Select(r => r.Key)).ToList();
         Assert.Equal(6, movedAway.Count);
+
+        // A leader whose replica moved handed its leadership to the replica that took its place, on the joining silo.
+        var ledByMoved = before.Partitions.Where(p => movedAway.Contains(p.Replicas.Single(r => r.Replica == p.LeaderReplica).Key)).Select(p => p.Partition).ToList();
+        Assert.Equal(2, ledByMoved.Count);
+        Assert.All(ledByMoved, p => Assert.Equal(joinedAt, balanced.Partitions.Single(d => d.Partition == p).LeaderSilo));
         foreach (var key in movedAway)
         {
             Assert.Contains("is not part of its partition any more", await RefusalAsync(grains.GetGrain<IPartitionReplicaGrain>(key)));

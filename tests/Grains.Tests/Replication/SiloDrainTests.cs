@@ -83,6 +83,45 @@ public sealed class SiloDrainTests : IAsyncLifetime
     /// An idempotent producer of one record per batch: a NotLeader answer is followed (to the leader it names, or to
     /// the leader found anew), and any other failure is recorded and the same batch sent again.
     /// </summary>
+    [Fact]
+    public async Task A_drained_silo_hands_its_leaderships_to_the_silos_leading_the_fewest()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        const int partitions = 12;
+        var log = await admin.CreateLogAsync("spread", partitions, 3);
+        var described = await PartitionCalls.WaitForAsync(admin, log.Name, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every partition led");
+        var drained = cluster.SecondarySilos[0].SiloAddress.ToParsableString();
+        var busy = cluster.Primary!.SiloAddress.ToParsableString();
+
+        // Eight leaderships on the silo to drain, four on another, none of the partitions' on the third (balancing is off
+        // here): handed to whichever sibling happens to be caught up, they could all land on the busy silo.
+        foreach (var partition in described.Partitions)
+        {
+            var to = partition.Partition < 8 ? drained : busy;
+            var slot = partition.Replicas.Single(r => r.Silo == to).Replica;
+            if (partition.LeaderReplica != slot)
+            {
+                var leader = grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key);
+                Assert.True(await leader.HandLeadershipToAsync(slot), $"partition {partition.Partition}'s leader refused to hand over to a caught-up replica");
+            }
+        }
+
+        await PartitionCalls.WaitForAsync(
+            admin, log.Name, d => d.Partitions.All(p => p.LeaderSilo == (p.Partition < 8 ? drained : busy)), "eight leaderships on one silo, four on another");
+
+        var result = await admin.DrainSiloAsync(drained, true);
+        Assert.Equal(0, result.StillLeading);
+        await PartitionCalls.WaitForAsync(admin, log.Name, d => d.Partitions.All(p => p.LeaderSilo is not null && p.LeaderSilo != drained), "every partition led off the drained silo");
+
+        // 13 groups (the metadata group's too) over the two silos left: 6 and 7, wherever the metadata group led.
+        var counts = await PartitionCalls.LeadersPerSiloAsync(grains, admin, log.Name);
+        Assert.Equal(0, counts.GetValueOrDefault(drained));
+        Assert.Equal(partitions + 1, counts.Values.Sum());
+        Assert.All(counts.Values, c => Assert.InRange(c, 6, 7));
+    }
+
     private sealed class Producer(IGrainFactory grains, LogInfo log)
     {
         private readonly CancellationTokenSource _stop = new();
