@@ -216,6 +216,13 @@ public sealed partial class RaftNode
         return _progress.TryGetValue(voter.Id, out var pr) && pr.Incarnation == voter.Incarnation ? pr.Match : 0;
     }
 
+    /// <summary>
+    /// Leader: the last index voter <paramref name="id"/> is known to hold durably (this node: what its own disk has);
+    /// 0 when it is not a voter of the current incarnation, or this node does not lead.
+    /// </summary>
+    public long DurableIndexOf(long id) =>
+        Role == RaftRole.Leader && Config.TryGetMember(id, out var member, out var isVoter) && isVoter ? MatchOf(member) : 0;
+
     /// <summary>Leader: how many entries the voter furthest behind lacks (0 on a follower, or when all are caught up).</summary>
     public long MaxVoterLag()
     {

@@ -31,6 +31,7 @@ internal sealed partial class ReplicaDriver
         }
 
         _proposals[result.FirstIndex] = (result.Term, done);
+        TraceProposal(result.FirstIndex);
         if (_persisting.Count == 0 && !_pumpScheduled)
         {
             Pump(); // nothing in flight: waiting for company would only add latency

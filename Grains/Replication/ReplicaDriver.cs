@@ -147,6 +147,11 @@ internal sealed partial class ReplicaDriver : IDisposable
             {
                 _node.Step(message);
             }
+
+            if (_traced.Count > 0)
+            {
+                AdvanceTraces();
+            }
         }
         catch (Exception e)
         {
@@ -342,6 +347,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         _disposed = true;
+        EndAllTraces("the replica deactivated");
         ReplicationInstruments.Replicas.Add(-1);
         if (_loggedLeader == _node.Id)
         {
@@ -459,6 +465,10 @@ internal sealed partial class ReplicaDriver : IDisposable
                 }
 
                 _node.Persisted(head.Batch.Mark);
+                if (_traced.Count > 0)
+                {
+                    AdvanceTraces();
+                }
             }
             catch (Exception e)
             {
@@ -558,6 +568,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         _failure = e;
+        EndAllTraces("the replica stopped after a failure");
         _logger.LogError(e, "Replica (store log {StoreLog}) stopped and will reactivate from its durable state: {Message}", _storage.StoreLog, e.Message);
         FailPending(new InvalidOperationException($"the replica stopped after a failure; the outcome is unknown: {e.Message}", e));
         _transport.SetTicking(false);

@@ -7,8 +7,9 @@ using Pyralog.Grains.Interfaces.Logs;
 namespace Pyralog.Client.Tests.Cluster;
 
 /// <summary>
-/// One produce is one trace: the client's send span, Orleans' grain-call spans under it, and the leader's append span
-/// (tagged with the offset the producer was given) under those.
+/// One produce is one trace: the client's send span, Orleans' grain-call spans under it, the leader's append span
+/// (tagged with the offset the producer was given) under those, and under the append the leader's persist and one
+/// replicate span per follower.
 /// </summary>
 [Collection(ClientClusterCollection.Name)]
 public sealed class ProduceTraceTests(ClientClusterFixture fixture)
@@ -62,5 +63,23 @@ public sealed class ProduceTraceTests(ClientClusterFixture fixture)
 
         Assert.Same(produce, chain[^1]);
         Assert.Contains(chain, s => s.Source.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal));
+
+        // Under the append: the leader's own persist and one replicate span per follower, each ended once that replica
+        // held the entry durably (a follower slower than the quorum ends its span after the acknowledgement).
+        var leader = int.Parse(((string)append.GetTagItem("pyralog.replica")!).Split('/')[2], System.Globalization.CultureInfo.InvariantCulture);
+        List<Activity> children = [];
+        while (children.Count < 3 && DateTime.UtcNow < deadline)
+        {
+            children = [.. spans.Where(s => s.ParentSpanId == append.SpanId && s.TraceId == append.TraceId && s.DisplayName is "pyralog.persist" or "pyralog.replicate")];
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(
+            [("pyralog.persist", leader), .. Enumerable.Range(0, 3).Where(r => r != leader).Select(r => ("pyralog.replicate", r))],
+            children.Select(c => (c.DisplayName, (int)c.GetTagItem("pyralog.replica")!)).OrderBy(c => c.DisplayName).ThenBy(c => c.Item2));
+        Assert.All(children, c => Assert.Equal(ActivityStatusCode.Unset, c.Status));
+        Assert.All(children, c => Assert.True(c.StartTimeUtc >= append.StartTimeUtc && c.Duration > TimeSpan.Zero));
+        var index = Assert.Single(children.Select(c => (long)c.GetTagItem("pyralog.index")!).Distinct());
+        Assert.True(index > 0);
     }
 }
