@@ -103,6 +103,31 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     }
 
     /// <summary>
+    /// For a replica about to start without data here: the active silo other than this one that homes it, or null (homed
+    /// here, no home, or its home is not active). Orleans activates a grain wherever a caller's directory cache points
+    /// when no activation is registered, without asking placement: a caller that last reached the slot's previous
+    /// replica here (before it moved away) would start the slot's new replica here instead of on its new home. A table
+    /// that does not home it here is refreshed from the metadata leader before it answers.
+    /// </summary>
+    public async Task<SiloAddress?> HomeElsewhereOfNewcomerAsync(ReplicaGrainKey key)
+    {
+        if (key.Log == 0)
+        {
+            return null;
+        }
+
+        if (homes.TryGet(key.Log, out var known) && known.Home(key.Partition, key.Replica) == silo.SiloAddress.Endpoint.ToString())
+        {
+            return null;
+        }
+
+        await homes.RefreshAsync().WaitAsync(ReplicaTiming.HomesWait);
+        return homes.TryGet(key.Log, out var fresh) && fresh.Home(key.Partition, key.Replica) is not null
+            ? LiveHomeElsewhere(key, membership.CurrentSnapshot)
+            : null;
+    }
+
+    /// <summary>
     /// Where replica <paramref name="key"/>, active here, should run instead: its home silo when that is active (see
     /// <see cref="LiveHomeElsewhere"/>); else, while it stands in here beside
     /// a sibling of its partition, the live silo placement picks among those that are no other slot's home, when that is

@@ -125,6 +125,14 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
         if (Storage.HardState.Incarnation == 0)
         {
+            if (!IsMetadata && await _replicas.HomeElsewhereOfNewcomerAsync(parsed) is { } home)
+            {
+                // Refused before it records anything: the call is rerouted or rejected, and the caller's stale
+                // directory entry is dropped, so its next call is placed on the home.
+                throw new InvalidOperationException(
+                    $"replica {Key} is homed on silo {home}, not on this one: a caller's stale directory entry sent the call here; call again");
+            }
+
             var id = await GrainFactory.GetGrain<IObeliskGrain>(0).NextAsync();
             await Storage.RecordIncarnationAsync((long)id.Value, cancellationToken);
             Logger.LogInformation("Replica {Key} starts without data on this silo as incarnation {Incarnation}", Key, Storage.HardState.Incarnation);

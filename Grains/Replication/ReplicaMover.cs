@@ -157,8 +157,10 @@ internal sealed class ReplicaMover(
         {
             try
             {
-                await MoveAsync(log, partition, from, to, target, stopping);
-                _wake.Release();
+                if (await MoveAsync(log, partition, from, to, target, stopping))
+                {
+                    _wake.Release(); // the next move need not wait for the interval; an abandoned one does (no tight retry loop)
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
             {
@@ -201,7 +203,8 @@ internal sealed class ReplicaMover(
         return (endpoints, draining);
     }
 
-    private async Task MoveAsync(ulong logId, int partition, int from, int to, string target, CancellationToken stopping)
+    /// <summary>Runs one move to its end; false when it was not started or was abandoned (the next round, not this one's end, plans again).</summary>
+    private async Task<bool> MoveAsync(ulong logId, int partition, int from, int to, string target, CancellationToken stopping)
     {
         var admin = grains.GetGrain<IMetadataAdminGrain>(0);
         var started = time.GetTimestamp();
@@ -214,7 +217,7 @@ internal sealed class ReplicaMover(
         if (begun.Log is not { } log || log.MoveIn(partition) != new ReplicaMove(partition, from, to))
         {
             logger.LogInformation("Not moving replica {Key} to {Target}: {Why}", fromKey, target, begun.Error ?? "the move ended");
-            return;
+            return false;
         }
 
         homes.Learn(logId, log.Homes);
@@ -227,7 +230,7 @@ internal sealed class ReplicaMover(
         if (SiloAddress.FromParsableString(placedOn).Endpoint.ToString() != target)
         {
             await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
-            return;
+            return false;
         }
 
         // 3. Learner, promoted once caught up. The newcomer's incarnation is read each time: one that lost its disk
@@ -244,7 +247,7 @@ internal sealed class ReplicaMover(
             if (time.GetElapsedTime(started) > timeout)
             {
                 await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} was not a caught-up voter within {timeout}", stopping);
-                return;
+                return false;
             }
 
             if (leader is { } at && Slot(at.Status.VoterIncarnations, to) != incarnation && Slot(at.Status.LearnerIncarnations, to) != incarnation)
@@ -273,6 +276,7 @@ internal sealed class ReplicaMover(
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "moved"));
         ReplicationInstruments.ReplicaMoveDuration.Record(time.GetElapsedTime(started).TotalSeconds);
         logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, toKey, time.GetElapsedTime(started).TotalSeconds);
+        return true;
     }
 
     private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string why, CancellationToken stopping)

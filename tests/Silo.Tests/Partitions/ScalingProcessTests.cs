@@ -162,7 +162,10 @@ public sealed class ScalingProcessTests : IDisposable
             {
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"not {what} within {Budget.TotalSeconds:0} s: {(last is null ? "no status" : Describe(cluster, last))}");
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"not {what} within {Budget.TotalSeconds:0} s: {(last is null ? "no status" : Describe(cluster, last))}; the silos' output is in {cluster.SaveOutput("scaling-test")}");
+            }
             await Task.Delay(250);
         }
     }
