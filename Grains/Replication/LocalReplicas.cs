@@ -107,7 +107,8 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     /// here, no home, or its home is not active). Orleans activates a grain wherever a caller's directory cache points
     /// when no activation is registered, without asking placement: a caller that last reached the slot's previous
     /// replica here (before it moved away) would start the slot's new replica here instead of on its new home. A table
-    /// that does not home it here is refreshed from the metadata leader before it answers.
+    /// that does not home it here is refreshed from the metadata leader before it answers; when that read fails (the
+    /// metadata group is electing) the answer is null, so a stand-in for a lost silo's replica never waits on it.
     /// </summary>
     public async Task<SiloAddress?> HomeElsewhereOfNewcomerAsync(ReplicaGrainKey key)
     {
@@ -121,7 +122,15 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
             return null;
         }
 
-        await homes.RefreshAsync().WaitAsync(ReplicaTiming.HomesWait);
+        try
+        {
+            await homes.RefreshAsync().WaitAsync(ReplicaTiming.HomesWait);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or InvalidOperationException)
+        {
+            return null;
+        }
+
         return homes.TryGet(key.Log, out var fresh) && fresh.Home(key.Partition, key.Replica) is not null
             ? LiveHomeElsewhere(key, membership.CurrentSnapshot)
             : null;

@@ -85,6 +85,11 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
 
             await workload.WaitForAcksAfterAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60), producing);
         }
+        catch (TimeoutException)
+        {
+            Log($"the silos' output is in {cluster.SaveOutput("nemesis")}");
+            throw;
+        }
         finally
         {
             await stop.CancelAsync();
