@@ -6,4 +6,30 @@ namespace Pyralog.Grains.Diagnostics;
 public sealed class SiloReportClient(IServiceProvider services) : GrainServiceClient<ISiloReportService>(services)
 {
     public ISiloReportService For(SiloAddress silo) => GetGrainService(silo);
+
+    /// <summary>
+    /// Which of <paramref name="silos"/> an operator drains, asked of each at once; a silo that does not answer within
+    /// <paramref name="timeout"/> counts as not draining.
+    /// </summary>
+    public async Task<List<SiloAddress>> DrainingAmongAsync(IReadOnlyList<SiloAddress> silos, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(silos);
+        var reads = new Task<bool>[silos.Count];
+        for (var i = 0; i < silos.Count; i++)
+        {
+            reads[i] = For(silos[i]).IsDrainingAsync().WaitAsync(timeout, cancellationToken);
+        }
+
+        await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var draining = new List<SiloAddress>();
+        for (var i = 0; i < silos.Count; i++)
+        {
+            if (reads[i].IsCompletedSuccessfully && reads[i].Result)
+            {
+                draining.Add(silos[i]);
+            }
+        }
+
+        return draining;
+    }
 }

@@ -24,14 +24,12 @@ internal sealed partial class PyralogAdminGrain
 
     public async Task<string[]> DrainingSilosAsync()
     {
-        var reports = ServiceProvider.GetRequiredService<SiloReportClient>();
         var active = ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
             .Where(m => m.Status == SiloStatus.Active)
             .Select(m => m.SiloAddress)
             .ToArray();
-        var reads = active.Select(s => reports.For(s).IsDrainingAsync().WaitAsync(StatusTimeout)).ToArray();
-        await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        return [.. active.Where((_, i) => reads[i].IsCompletedSuccessfully && reads[i].Result).Select(s => s.ToParsableString())];
+        var draining = await ServiceProvider.GetRequiredService<SiloReportClient>().DrainingAmongAsync(active, StatusTimeout);
+        return [.. draining.Select(s => s.ToParsableString())];
     }
 
     /// <summary>

@@ -73,7 +73,7 @@ internal sealed partial class ReplicaDriver
             return;
         }
 
-        var done = 0;
+        var anyDone = false;
         foreach (var traced in _traced)
         {
             var open = false;
@@ -93,10 +93,10 @@ internal sealed partial class ReplicaDriver
                 }
             }
 
-            done += open ? 0 : 1;
+            anyDone |= !open;
         }
 
-        if (done > 0)
+        if (anyDone)
         {
             _traced.RemoveAll(t => Array.TrueForAll(t.Spans, s => s is null));
         }

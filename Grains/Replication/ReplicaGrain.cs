@@ -177,7 +177,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             return Task.FromResult(new LeadershipHandOff(true, ReplicaDriver.Replica(node.LeadTransferee), null)); // under way
         }
 
-        if (preferred >= 0 && preferred != Replica && Array.IndexOf(siblingsHere, preferred) < 0 && Driver!.HandLeadershipTo(preferred))
+        if (preferred >= 0 && Array.IndexOf(siblingsHere, preferred) < 0 && Driver!.HandLeadershipTo(preferred))
         {
             Logger.LogInformation("Replica {Key} hands its leadership to replica {To}: its silo is stopping", Key, preferred);
             return Task.FromResult(new LeadershipHandOff(true, preferred, null));
@@ -354,7 +354,8 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
         if (id == node.Id)
         {
-            var to = successor >= 0 && successor != Replica && Driver!.HandLeadershipTo(successor) ? ReplicaDriver.RaftId(successor) : Driver!.HandOffLeadership();
+            // HandLeadershipTo refuses this replica itself (not a voter to transfer to) and one not caught up.
+            var to = successor >= 0 && Driver!.HandLeadershipTo(successor) ? ReplicaDriver.RaftId(successor) : Driver!.HandOffLeadership();
             return Task.FromResult<string?>(to == 0
                 ? "the leader is the replica to remove and none of its voters is caught up to take over"
                 : $"the leader is the replica to remove: it hands its leadership to replica {ReplicaDriver.Replica(to)} first");

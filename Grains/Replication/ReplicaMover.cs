@@ -187,14 +187,9 @@ internal sealed class ReplicaMover(
             }
         }
 
-        var reads = active.Select(s => reports.For(s).IsDrainingAsync().WaitAsync(CallTimeout, stopping)).ToArray();
-        await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        for (var i = 0; i < active.Count; i++)
+        foreach (var silo in await reports.DrainingAmongAsync(active, CallTimeout, stopping))
         {
-            if (reads[i].IsCompletedSuccessfully && reads[i].Result)
-            {
-                draining.Add(active[i].Endpoint.ToString());
-            }
+            draining.Add(silo.Endpoint.ToString());
         }
 
         // A stopping silo's replicas move too (it is no longer active, so it is a source only).
