@@ -37,6 +37,12 @@ public static class ReplicationInstruments
     public static readonly UpDownCounter<long> Replicas = Meter.CreateUpDownCounter<long>(
         "pyralog.replica.active", "{replica}", "Replicas (leaders, followers and learners) running on this silo.");
 
+    public static readonly UpDownCounter<long> Ticking = Meter.CreateUpDownCounter<long>(
+        "pyralog.replica.ticking", "{replica}", "Replicas on this silo whose tick timer runs (not quiesced): each costs heartbeats or election checks every tick.");
+
+    public static readonly Counter<long> Wakes = Meter.CreateCounter<long>(
+        "pyralog.replica.wakes", "{wake}", "Times a quiesced replica on this silo woke up (tag pyralog.wake.reason: message, wake-request, proposal, read, leadership, membership or activation).");
+
     public static readonly Counter<long> Elections = Meter.CreateCounter<long>(
         "pyralog.raft.elections", "{election}", "Elections replicas on this silo started as candidates (each is a new term, an epoch change if won).");
 

@@ -116,7 +116,7 @@ internal sealed class PartitionReplicaGrain(
         }
         else
         {
-            driver.Wake();
+            driver.Wake("read");
         }
 
         var state = _state;
@@ -170,7 +170,7 @@ internal sealed class PartitionReplicaGrain(
     {
         ThrowIfDeleted();
         await SettingsAsync();
-        Driver?.Wake();
+        Driver?.Wake("read");
         return _state.FindOffset(at.ToUnixTimeMilliseconds());
     }
 
@@ -391,7 +391,7 @@ internal sealed class PartitionReplicaGrain(
                 return;
             }
 
-            driver.Wake();
+            driver.Wake("leadership");
             var left = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
             await _state.Changed.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(true);
         }

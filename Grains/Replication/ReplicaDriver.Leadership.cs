@@ -56,7 +56,7 @@ internal sealed partial class ReplicaDriver
             return false;
         }
 
-        Wake(); // a quiesced leader's view of who is live is as old as its last tick
+        Wake("leadership"); // a quiesced leader's view of who is live is as old as its last tick
         var leaving = RaftId(replica);
         var voters = _node.Config.Voters;
         for (var i = 0; i < voters.Count; i++)
@@ -77,7 +77,7 @@ internal sealed partial class ReplicaDriver
     /// </summary>
     private bool StartTransfer(long to)
     {
-        Wake();
+        Wake("leadership");
         try
         {
             _node.TransferLeadership(to);

@@ -11,7 +11,7 @@ internal sealed partial class ReplicaDriver
     public Task<object?> ProposeAsync(ReadOnlyMemory<byte> data, string replicaKey, Func<int, string> keyOfReplica)
     {
         ThrowIfUnavailable();
-        Wake();
+        Wake("proposal");
         var result = _node.Propose(data);
         if (!result.Accepted)
         {
@@ -49,7 +49,7 @@ internal sealed partial class ReplicaDriver
     public Task ReadIndexAsync(string replicaKey, Func<int, string> keyOfReplica)
     {
         ThrowIfUnavailable();
-        Wake();
+        Wake("read");
         var context = ++_readContext;
         var result = _node.ReadIndex(context);
         if (!result.Accepted)

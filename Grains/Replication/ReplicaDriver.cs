@@ -126,9 +126,13 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         var messages = MessageCodec.Decode(envelope.Messages);
-        if (envelope.Wake || (!envelope.Quiesce && !OnlyHeartbeatResponses(messages)))
+        if (envelope.Wake)
         {
-            Wake();
+            Wake("wake-request");
+        }
+        else if (!envelope.Quiesce && !OnlyHeartbeatResponses(messages))
+        {
+            Wake("message");
         }
 
         if (envelope.Greeting && envelope.FromReplica >= 0)
@@ -198,14 +202,18 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
     }
 
-    /// <summary>Wakes a quiesced replica: timers restart, and a follower asks its leader to resume heartbeats.</summary>
-    public void Wake()
+    /// <summary>
+    /// Wakes a quiesced replica: timers restart, and a follower asks its leader to resume heartbeats. <paramref name="reason"/>
+    /// tags the wake in <see cref="ReplicationInstruments.Wakes"/> (a constant: series stay few).
+    /// </summary>
+    public void Wake(string reason)
     {
         if (!_quiesced || _failure is not null || _disposed)
         {
             return;
         }
 
+        ReplicationInstruments.Wakes.Add(1, new KeyValuePair<string, object?>("pyralog.wake.reason", reason));
         _quiesced = false;
         _idleTicks = 0;
         _node.Unquiesce();
@@ -227,7 +235,7 @@ internal sealed partial class ReplicaDriver : IDisposable
             return "the replica stopped after a failure";
         }
 
-        Wake();
+        Wake("membership");
         var result = _node.ProposeMembershipChange(change);
         if (!result.Accepted)
         {

@@ -397,13 +397,24 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     {
         if (!on)
         {
-            _timer?.Dispose();
-            _timer = null;
+            if (_timer is not null)
+            {
+                _timer.Dispose();
+                _timer = null;
+                ReplicationInstruments.Ticking.Add(-1);
+            }
+
             return;
         }
 
+        if (_timer is not null)
+        {
+            return;
+        }
+
+        ReplicationInstruments.Ticking.Add(1);
         var interval = Options.Replication.TickInterval;
-        _timer ??= this.RegisterGrainTimer(
+        _timer = this.RegisterGrainTimer(
             static (grain, _) =>
             {
                 grain.Driver?.Tick();
@@ -441,7 +452,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         // A member wakes at once: it may be the replica a leaderless group waits for.
         if (Storage.Metadata.LastIndex > 0)
         {
-            Driver.Wake();
+            Driver.Wake("activation");
         }
     }
 

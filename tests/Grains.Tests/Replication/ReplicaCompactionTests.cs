@@ -153,7 +153,7 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
 
     private void Elect()
     {
-        _turns.Run(() => _driver.Wake());
+        _turns.Run(() => _driver.Wake("activation"));
         for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
         {
             _turns.Run(() => _driver.Tick());

@@ -39,7 +39,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     public void Proposals_made_while_an_earlier_persist_completes_are_all_committed()
     {
         // Elect the single replica.
-        _turns.Run(() => _driver.Wake());
+        _turns.Run(() => _driver.Wake("activation"));
         for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
         {
             _turns.Run(() => _driver.Tick());

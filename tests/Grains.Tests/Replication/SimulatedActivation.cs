@@ -38,7 +38,7 @@ internal sealed class SimulatedActivation(PyramidStore store, ReplicaStorage sto
             Random = new SeededRaftRandom((ulong)incarnation), ElectionTicks = 10, MaxBytesPerMessage = ReplicaDriver.AppendBytes,
         });
         Driver = new ReplicaDriver(node, storage, store, _state, this, NullLogger.Instance, new ReplicaGrainKey(9, 0, slot), skipSync: false);
-        Driver.Wake();
+        Driver.Wake("activation");
     }
 
     public List<CommittedRecord> ReadAll()

@@ -87,6 +87,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         }
         catch (TimeoutException)
         {
+            await LogPartitionsAsync(cluster, log, workload);
             Log($"the silos' output is in {cluster.SaveOutput("nemesis")}");
             throw;
         }
@@ -118,6 +119,30 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>One fault: which it was and when it struck (the moment producers may have stopped hearing back).</summary>
+    /// <summary>For a stall's report: every replica's status as it answers now, and the last error each partition's producers gave up with.</summary>
+    private async Task LogPartitionsAsync(PartitionCluster cluster, LogInfo log, NemesisWorkload workload)
+    {
+        for (var p = 0; p < log.Partitions; p++)
+        {
+            Log($"partition {p}: last error given up with: {workload.LastError(p) ?? "none"}");
+            foreach (var r in log.ReplicaSlots(p))
+            {
+                var key = log.ReplicaKey(p, r);
+                try
+                {
+                    var s = await cluster.Grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
+                    Log($"  {s.Key} on {s.Silo}: {s.Role} term {s.Term} leader {s.LeaderReplica} incarnation {s.Incarnation} commit {s.CommitIndex} " +
+                        $"applied {s.AppliedIndex} last {s.LastIndex} epoch {s.Epoch} offsets {s.FirstOffset}..{s.NextOffset} quiesced {s.Quiesced} " +
+                        $"voters [{string.Join(", ", s.VoterIncarnations)}] learners [{string.Join(", ", s.LearnerIncarnations)}] config committed {s.ConfigCommitted}");
+                }
+                catch (Exception e)
+                {
+                    Log($"  {key}: no status ({e.GetType().Name}: {e.Message})");
+                }
+            }
+        }
+    }
+
     private async Task<(string What, long At)> InjectAsync(PartitionCluster cluster, Random random, bool wipe)
     {
         var killable = Enumerable.Range(0, PartitionCluster.Size).Where(cluster.CanKill).ToArray();

@@ -21,6 +21,7 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
     private readonly ConcurrentQueue<(int Producer, long Index, int Partition, ulong Offset, string Value)> _acked = new();
     private readonly List<ObservedRecord>[,] _consumed = NewConsumed(consumers, log.Partitions);
     private readonly CancellationTokenSource _stopConsuming = new();
+    private readonly string?[] _lastError = new string?[log.Partitions];
     private long _unknown;
     private long _duplicates;
 
@@ -153,6 +154,9 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
         // Reported by CheckConsumers as what each consumer missed.
     }
 
+    /// <summary>The last error a producer gave up with on <paramref name="partition"/> (for a stall's report), or null.</summary>
+    public string? LastError(int partition) => Volatile.Read(ref _lastError[partition]);
+
     public string Summary() =>
         $"{_acked.Count} records acknowledged ({Interlocked.Read(ref _duplicates)} as duplicates of a retry), {Interlocked.Read(ref _unknown)} given up, " +
         $"consumed {string.Join(" / ", Enumerable.Range(0, _consumed.GetLength(0)).Select(c => Enumerable.Range(0, log.Partitions).Sum(p => _consumed[c, p].Count)))}";
@@ -231,6 +235,10 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
             // Given up within the delivery timeout: the record may or may not be in the log (at most once).
             history.RecordAppend(new AppendEvent(e.Partition, $"producer {producer}", [value], AppendOutcome.Unknown));
             Interlocked.Increment(ref _unknown);
+            if (e.Partition >= 0 && e.Partition < _lastError.Length)
+            {
+                Volatile.Write(ref _lastError[e.Partition], $"{DateTime.UtcNow:HH:mm:ss.fff} producer {producer}: {e.Message}");
+            }
         }
         finally
         {
