@@ -20,6 +20,9 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
 
     private long _additions;
 
+    // Invariant: completed by the next Add, then replaced by a fresh one.
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Keeps activations here and drops of leftover replica data apart (see <see cref="ReplicaDataGate"/>).</summary>
     public ReplicaDataGate DataGate { get; } = new();
 
@@ -27,7 +30,11 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     {
         _active[key] = metadata;
         Interlocked.Increment(ref _additions);
+        Interlocked.Exchange(ref _added, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
+
+    /// <summary>Completes at the next <see cref="Add"/> (for a watcher that sleeps until a replica activates here).</summary>
+    public Task NextAddition => Volatile.Read(ref _added).Task;
 
     /// <summary>How many activations were added so far: a watcher that saw a smaller number has new replicas to check.</summary>
     public long Additions => Interlocked.Read(ref _additions);

@@ -11,9 +11,10 @@ namespace Pyralog.Grains.Replication;
 /// again, the replica is asked to migrate there (<see cref="IRaftReplicaGrain.ReturnHomeAsync"/>) so that every group is
 /// back on distinct silos and survives the next failure. The watcher checks the local replicas when membership
 /// changes and when a replica activated here (one placed away while its home was down may finish activating after
-/// the home came back: a new incarnation can wait seconds for an obelisk's lease), again every
-/// <see cref="ReplicaTiming.HomecomingInterval"/> while any replica it asked is still here (a leader first hands over
-/// its leadership; a follower of a leaderless group waits), and at least every <see cref="ReplicaTiming.HomecomingSweep"/>.
+/// the home came back: a new incarnation can wait seconds for an obelisk's lease), each time
+/// <see cref="ReplicaTiming.HomecomingInterval"/> after the first such event (one check serves a burst), again every
+/// HomecomingInterval while any replica it asked is still here (a leader first hands over its leadership; a follower
+/// of a leaderless group waits), and at least every <see cref="ReplicaTiming.HomecomingSweep"/>.
 /// </summary>
 internal sealed class ReplicaHomecoming(
     IClusterMembershipService membership, LocalReplicas replicas, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaHomecoming> logger)
@@ -22,27 +23,56 @@ internal sealed class ReplicaHomecoming(
     protected override async Task WatchAsync(CancellationToken stopping)
     {
         var timing = options.Value.Replication;
-        using var timer = new PeriodicTimer(timing.HomecomingInterval, time);
         var seenVersion = MembershipVersion.MinValue;
         var seenAdditions = -1L;
         var lastSweep = time.GetTimestamp();
         var asked = 0;
         try
         {
-            while (await timer.WaitForNextTickAsync(stopping))
+            // Woken by what can send a replica home (a membership change, a replica activated here), not by a clock:
+            // an idle silo's thread pool sleeps until then (each wake-up costs a worker's spin), and at least every
+            // HomecomingSweep.
+            await using var updates = membership.MembershipUpdates.GetAsyncEnumerator(stopping);
+            var nextUpdate = updates.MoveNextAsync().AsTask();
+            while (true)
             {
+                var nextAddition = replicas.NextAddition; // before reading Additions: an addition after the read completes it
                 var snapshot = membership.CurrentSnapshot;
                 var additions = replicas.Additions;
-                if (snapshot.Version == seenVersion && additions == seenAdditions && asked == 0 &&
-                    time.GetElapsedTime(lastSweep) < timing.HomecomingSweep)
+                if (snapshot.Version != seenVersion || additions != seenAdditions || asked > 0 ||
+                    time.GetElapsedTime(lastSweep) >= timing.HomecomingSweep)
                 {
-                    continue;
+                    seenVersion = snapshot.Version;
+                    seenAdditions = additions;
+                    lastSweep = time.GetTimestamp();
+                    asked = Sweep(snapshot);
                 }
 
-                seenVersion = snapshot.Version;
-                seenAdditions = additions;
-                lastSweep = time.GetTimestamp();
-                asked = Sweep(snapshot);
+                var wait = asked > 0 ? timing.HomecomingInterval : timing.HomecomingSweep - time.GetElapsedTime(lastSweep);
+                using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+                {
+                    var timeout = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, time, waiting.Token);
+                    var woke = await Task.WhenAny(nextAddition, nextUpdate, timeout);
+                    await waiting.CancelAsync();
+                    if (woke == nextUpdate)
+                    {
+                        if (!await nextUpdate)
+                        {
+                            return; // the membership service stopped: the silo is shutting down
+                        }
+
+                        nextUpdate = updates.MoveNextAsync().AsTask();
+                    }
+
+                    if (woke != timeout)
+                    {
+                        // Activations and membership changes come in bursts (a log's creation, a silo's return): one
+                        // sweep after HomecomingInterval serves the whole burst.
+                        await Task.Delay(timing.HomecomingInterval, time, stopping);
+                    }
+                }
+
+                stopping.ThrowIfCancellationRequested();
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
