@@ -21,11 +21,12 @@ public interface IMetadataReplicaGrain : IRaftReplicaGrain
 
     /// <summary>
     /// Every log as the leader has applied them, without a round to the followers: it does not wake an idle group, and may
-    /// trail the latest commits (and, from a leader that was just replaced without knowing it, a term's).
+    /// trail the latest commits (and, from a leader that was just replaced without knowing it, a term's). Without the
+    /// logs when the applied index is <paramref name="knownIndex"/>.
     /// </summary>
     /// <exception cref="NotLeaderException">Not the leader.</exception>
     [Alias("QueryAppliedAsync")]
-    Task<MetadataLog[]> QueryAppliedAsync();
+    Task<MetadataLogsView> QueryAppliedAsync(long knownIndex);
 
     /// <summary>Every log as this replica has applied them, without asking the leader: a follower's may lag (its status' <c>AppliedIndex</c> says how far it is).</summary>
     [Alias("AppliedLogsAsync")]

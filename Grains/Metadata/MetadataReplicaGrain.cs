@@ -40,11 +40,12 @@ internal sealed class MetadataReplicaGrain(
         return [.. _state.Logs];
     }
 
-    public Task<MetadataLog[]> QueryAppliedAsync()
+    public Task<MetadataLogsView> QueryAppliedAsync(long knownIndex)
     {
         var driver = Driver ?? throw new InvalidOperationException($"metadata replica {Key} has no Raft node");
         driver.ThrowUnlessLeader(Key, KeyOf);
-        return Task.FromResult<MetadataLog[]>([.. _state.Logs]);
+        var applied = _state.AppliedIndex;
+        return Task.FromResult(new MetadataLogsView(applied, applied == knownIndex ? null : [.. _state.Logs]));
     }
 
     public Task<MetadataLog[]> AppliedLogsAsync() => Task.FromResult<MetadataLog[]>([.. _state.Logs]);

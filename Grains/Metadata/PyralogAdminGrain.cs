@@ -161,7 +161,7 @@ internal sealed partial class PyralogAdminGrain(
 
     public Task<MetadataLog[]> GetMetadataLogsAsync() => QueryAsync();
 
-    public Task<MetadataLog[]> GetAppliedMetadataLogsAsync() => AtLeaderAsync(replica => replica.QueryAppliedAsync());
+    public Task<MetadataLogsView> GetAppliedMetadataLogsAsync(long knownIndex) => AtLeaderAsync(replica => replica.QueryAppliedAsync(knownIndex));
 
     public Task<MetadataResult> CommitMetadataAsync(byte[] command) => AtLeaderAsync(replica => replica.ProposeAsync(command));
 

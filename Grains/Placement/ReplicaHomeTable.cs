@@ -21,6 +21,10 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
     // Invariant: per log id, the newest homes this silo has seen (largest Version); a log missing from a refresh's
     // answer is dropped (deleted).
     private Dictionary<ulong, ReplicaHomes> _homes = [];
+
+    // Invariant: the metadata leader's applied index whose logs the last versioned refresh took (-1 before one did): a
+    // refresh answered "unchanged" for it leaves the table as it is.
+    private long _appliedIndex = -1;
     private Task? _refreshing;
 
     public bool TryGet(ulong log, [NotNullWhen(true)] out ReplicaHomes? homes)
@@ -104,7 +108,8 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
 
     /// <summary>
     /// Reads every log's homes as the metadata leader has applied them (one read at a time; callers share it): no Raft
-    /// round, so the refresh every <see cref="RefreshInterval"/> on every silo does not keep the idle metadata group awake.
+    /// round, so the refresh every <see cref="RefreshInterval"/> on every silo does not keep the idle metadata group awake,
+    /// and no logs in the answer when the leader's applied index is the one this table last took.
     /// </summary>
     public Task RefreshAsync()
     {
@@ -118,7 +123,21 @@ internal sealed class ReplicaHomeTable(IGrainFactory grains, TimeProvider time, 
             try
             {
                 await Task.Yield();
-                Take(await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync());
+                long known;
+                lock (_gate)
+                {
+                    known = _appliedIndex;
+                }
+
+                var view = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(known);
+                if (view.Logs is { } logs)
+                {
+                    Take(logs);
+                    lock (_gate)
+                    {
+                        _appliedIndex = view.AppliedIndex;
+                    }
+                }
             }
             finally
             {

@@ -49,6 +49,10 @@ internal sealed class ReplicaMover(
     // Invariant: the moves this silo is running, by (log, partition); at most one per partition.
     private readonly Dictionary<(ulong Log, int Partition), Task> _running = [];
 
+    // Invariant: the metadata leader's applied logs as of Index, as the last round read them (-1 and none before); only
+    // the mover's loop reads and writes it.
+    private (long Index, MetadataLog[] Logs) _applied = (-1, []);
+
     protected override async Task WatchAsync(CancellationToken stopping)
     {
         var interval = options.Value.Replication.ReplicaMoveInterval;
@@ -117,7 +121,13 @@ internal sealed class ReplicaMover(
         var (active, draining) = await SilosAsync(stopping);
         // The leader's applied state, read without a Raft round (polling must not keep the idle metadata group awake): what
         // is planned on it is committed as commands that the metadata group checks against its current state.
-        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
+        var view = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(_applied.Index).WaitAsync(CallTimeout, stopping);
+        if (view.Logs is not null)
+        {
+            _applied = (view.AppliedIndex, view.Logs);
+        }
+
+        var logs = _applied.Logs;
         await rehoming.RehomeAsync(logs, active.ToHashSet(StringComparer.Ordinal), stopping);
         var budget = options.Value.Replication.ReplicaMoves;
         lock (_running)

@@ -30,4 +30,26 @@ public sealed class SingleSiloTests : IAsyncLifetime
         Assert.Equal(2ul, description.Partitions[1].CommittedNext);
         Assert.Equal(["local"], (await admin.ListLogsAsync()).Select(l => l.Name));
     }
+
+    [Fact]
+    public async Task The_applied_metadata_comes_without_its_logs_only_for_the_index_the_caller_holds()
+    {
+        var grains = _fixture.Cluster.Client;
+        var metadata = grains.GetGrain<Pyralog.Grains.Metadata.IMetadataAdminGrain>(0);
+        await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("versioned", 1, 1);
+        var first = await metadata.GetAppliedMetadataLogsAsync(-1);
+        Assert.Equal(["versioned"], first.Logs!.Select(l => l.Info.Name));
+
+        var unchanged = await metadata.GetAppliedMetadataLogsAsync(first.AppliedIndex);
+        Assert.Equal(first.AppliedIndex, unchanged.AppliedIndex);
+        Assert.Null(unchanged.Logs);
+
+        var stale = await metadata.GetAppliedMetadataLogsAsync(first.AppliedIndex - 1);
+        Assert.Equal(["versioned"], stale.Logs!.Select(l => l.Info.Name));
+
+        await grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("another", 1, 1);
+        var changed = await metadata.GetAppliedMetadataLogsAsync(first.AppliedIndex);
+        Assert.True(changed.AppliedIndex > first.AppliedIndex);
+        Assert.Equal(["another", "versioned"], changed.Logs!.Select(l => l.Info.Name).Order());
+    }
 }
