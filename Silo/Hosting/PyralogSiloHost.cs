@@ -81,6 +81,7 @@ public static class PyralogSiloHost
                     o.NumMissedProbesLimit = missed;
                 }
             });
+            silo.Configure<DeploymentLoadPublisherOptions>(o => o.DeploymentLoadPublisherRefreshTime = host.LoadStatisticsInterval);
             var address = IPAddress.Parse(host.Address);
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(
                 new ListenerSharingCheck(new IPEndPoint(address, host.SiloPort), new IPEndPoint(address, host.GatewayPort)));

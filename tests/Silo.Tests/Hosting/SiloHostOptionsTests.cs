@@ -52,6 +52,8 @@ public sealed class SiloHostOptionsTests
     [InlineData("HttpPort", "65535", "65536")]
     [InlineData("ProbeTimeout", "00:00:00.1", "00:00:00.0999999")]
     [InlineData("ProbeTimeout", "00:05:00", "00:05:00.0000001")]
+    [InlineData("LoadStatisticsInterval", "00:00:01", "00:00:00.9999999")]
+    [InlineData("LoadStatisticsInterval", "00:10:00", "00:10:00.0000001")]
     [InlineData("MissedProbesLimit", "1", "0")]
     [InlineData("MissedProbesLimit", "10", "11")]
     public void A_range_refuses_one_step_outside_and_accepts_its_bound(string setting, string bound, string outside)
@@ -91,6 +93,15 @@ public sealed class SiloHostOptionsTests
         var unset = defaults.Services.GetRequiredService<IOptions<Orleans.Configuration.ClusterMembershipOptions>>().Value;
         Assert.Equal(orleansDefaults.ProbeTimeout, unset.ProbeTimeout);
         Assert.Equal(orleansDefaults.NumMissedProbesLimit, unset.NumMissedProbesLimit);
+    }
+
+    [Fact]
+    public void Load_statistics_go_out_every_ten_seconds_unless_set()
+    {
+        using var defaults = PyralogSiloHost.CreateBuilder([]).Build();
+        Assert.Equal(TimeSpan.FromSeconds(10), defaults.Services.GetRequiredService<IOptions<Orleans.Configuration.DeploymentLoadPublisherOptions>>().Value.DeploymentLoadPublisherRefreshTime);
+        using var set = PyralogSiloHost.CreateBuilder(["--Silo:LoadStatisticsInterval", "2s"]).Build();
+        Assert.Equal(TimeSpan.FromSeconds(2), set.Services.GetRequiredService<IOptions<Orleans.Configuration.DeploymentLoadPublisherOptions>>().Value.DeploymentLoadPublisherRefreshTime);
 
         var failures = PyralogSiloHost.Validate(new SiloHostOptions { ProbeTimeout = TimeSpan.FromMilliseconds(50), MissedProbesLimit = 0 });
         Assert.Equal(["Silo:ProbeTimeout must be between 00:00:00.1000000 and 00:05:00 (was 00:00:00.0500000).", "Silo:MissedProbesLimit must be between 1 and 10 (was 0)."], failures);
