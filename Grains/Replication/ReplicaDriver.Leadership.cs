@@ -18,6 +18,12 @@ internal sealed partial class ReplicaDriver
     }
 
     /// <summary>
+    /// A founder that is not meant to lead its new group: its first <paramref name="ticks"/> ticks while it knows no
+    /// leader do not count toward an election timeout, so the founder meant to lead times out first.
+    /// </summary>
+    public void HoldFirstElection(int ticks) => _electionHold = ticks;
+
+    /// <summary>
     /// Leader: starts handing leadership to the most caught-up live voter (<see cref="RaftNode.TransferCandidate"/>);
     /// returns its Raft id, or 0 when there is none, a transfer already runs, or this replica does not lead.
     /// </summary>

@@ -81,6 +81,10 @@ internal sealed partial class ReplicaDriver : IDisposable
     private bool _completingPersists;
     private bool _quiesced = true; // a new driver waits for its first input; the host wakes it at once when it has work
     private bool _markQuiesce;
+
+    // Invariant: ticks this founder still skips while it is a follower without a leader (HoldFirstElection); 0 once it
+    // has seen a leader or stood for election.
+    private int _electionHold;
     private int _idleTicks;
     private Task? _appliedWrite;
     private Exception? _failure;
@@ -177,6 +181,17 @@ internal sealed partial class ReplicaDriver : IDisposable
         if (_failure is not null || _disposed || _quiesced)
         {
             return;
+        }
+
+        if (_electionHold > 0)
+        {
+            if (_node.Role == RaftRole.Follower && _node.Leader == 0)
+            {
+                _electionHold--;
+                return;
+            }
+
+            _electionHold = 0;
         }
 
         try

@@ -73,6 +73,33 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         Assert.Equal(_driver.Node.LastIndex, _driver.Node.CommitIndex);
     }
 
+    [Fact]
+    public void A_founder_holding_its_first_election_stands_only_once_the_hold_is_over()
+    {
+        _turns.Run(() =>
+        {
+            _driver.Wake("activation");
+            _driver.HoldFirstElection(60);
+        });
+        var term = _driver.Node.Term;
+        for (var i = 0; i < 60; i++)
+        {
+            _turns.Run(() => _driver.Tick());
+            DrainTurns();
+        }
+
+        // A single replica stands after one election timeout (10 to 20 ticks): the 60 ticks held did not count.
+        Assert.Equal(RaftRole.Follower, _driver.Node.Role);
+        Assert.Equal(term, _driver.Node.Term);
+        for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
+        {
+            _turns.Run(() => _driver.Tick());
+            DrainTurns();
+        }
+
+        Assert.Equal(RaftRole.Leader, _driver.Node.Role);
+    }
+
     void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope) => throw new InvalidOperationException("a single replica sends nothing");
 
     void IReplicaTransport.SetTicking(bool on)
