@@ -253,10 +253,11 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         await OnStorageOpenAsync(CancellationToken.None);
         StartDriver();
 
-        // Slot 0 leads a new group: its siblings hold their first election back for two election timeouts. Slot 0's homes are spread evenly over the silos (rendezvous hashing per
-        // partition), so a new log's leaders start out balanced instead of gathering wherever activations ran first
-        // (1,000 partitions once put 594 leaders on one of three silos; leader balancing then spent five minutes of
-        // hand-overs evening them out). Only the first election waits: a sibling that hears from a leader stops holding.
+        // Slot 0 leads a new group: its siblings hold their first election back for two election timeouts. Slot 0's
+        // homes are spread evenly over the silos (rendezvous hashing per partition), so a new log's leaders start out
+        // balanced instead of gathering wherever activations ran first (1,000 partitions once put 594 leaders on one of
+        // three silos; leader balancing then spent five minutes of hand-overs evening them out). Only the first
+        // election waits: a sibling that hears from a leader stops holding.
         if (Replica != 0)
         {
             Driver?.HoldFirstElection(2 * Options.Replication.ElectionTicks);
