@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Pyralog.Cli;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Cli.Tests;
 
@@ -24,12 +25,6 @@ public sealed class IdsCommandTests
         Assert.Equal(expected + "\n", error.ReplaceLineEndings("\n"));
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task Decode_prints_time_obelisk_and_sequence()
@@ -87,7 +82,7 @@ public sealed class IdsCommandTests
     [Fact]
     public async Task An_unreachable_cluster_is_one_line_and_exit_1()
     {
-        var port = FreePort();
+        var port = TestPorts.Next();
         var (exit, output, error) = await Run("ids", "next", "--gateway-port", $"{port}", "--connect-timeout", "1");
         Assert.Equal(1, exit);
         Assert.Equal("", output);

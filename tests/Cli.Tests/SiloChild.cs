@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Pyralog.Testing;
 
 namespace Pyralog.Cli.Tests;
 
@@ -33,13 +34,13 @@ internal sealed class SiloChild : IAsyncDisposable
     public static async Task<SiloChild> StartAsync()
     {
         var data = Directory.CreateTempSubdirectory("pyralog-cli-").FullName;
-        var siloPort = FreePort();
-        var gatewayPort = FreePort();
+        var siloPort = TestPorts.Next();
+        var gatewayPort = TestPorts.Next();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[]
         {
             Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"), "--data-dir", data, "--silo-port", $"{siloPort}",
-            "--gateway-port", $"{gatewayPort}", "--http-port", $"{FreePort()}", "--cluster-id", $"cli-{gatewayPort}",
+            "--gateway-port", $"{gatewayPort}", "--http-port", $"{TestPorts.Next()}", "--cluster-id", $"cli-{gatewayPort}",
         })
         {
             info.ArgumentList.Add(arg);
@@ -84,12 +85,6 @@ internal sealed class SiloChild : IAsyncDisposable
         Directory.Delete(_dataDirectory, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void OnLine(string? line)
     {

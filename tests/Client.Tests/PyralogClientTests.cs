@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
+using Pyralog.Testing;
 
 namespace Pyralog.Client.Tests;
 
@@ -11,7 +12,7 @@ public sealed class PyralogClientTests
     [Fact]
     public async Task An_unreachable_cluster_gives_one_clear_error_within_the_timeout()
     {
-        var port = FreePort();
+        var port = TestPorts.Next();
         var started = DateTime.UtcNow;
         var e = await Assert.ThrowsAsync<PyralogConnectionException>(() => PyralogClient.ConnectAsync(new PyralogClientOptions
         {
@@ -51,10 +52,4 @@ public sealed class PyralogClientTests
         Assert.Equal("RequestDeadline", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { RequestDeadline = TimeSpan.Zero }.Validate()).ParamName);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -3,6 +3,7 @@ using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests;
 
@@ -22,7 +23,7 @@ public sealed class MultiProcessClusterTests : IDisposable
     [Fact]
     public async Task Development_membership_keeps_ids_unique_while_the_secondary_silo_is_killed()
     {
-        var ports = Enumerable.Range(0, 4).Select(_ => SiloProcessTests.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 4).Select(_ => TestPorts.Next()).ToArray();
         string[] args = ["--membership", "development", "--primary-port", $"{ports[0]}", "--cluster-id", "dev-test"];
         using var primary = await SiloProcess.StartAsync(Path.Combine(_root, "p"), ports[0], ports[1], args);
         using var secondary = await SiloProcess.StartAsync(Path.Combine(_root, "s"), ports[2], ports[3], args);
@@ -58,7 +59,7 @@ public sealed class MultiProcessClusterTests : IDisposable
     [Fact]
     public async Task Redis_membership_keeps_ids_unique_across_a_killed_silo_and_a_restart_with_wiped_data()
     {
-        var redisPort = SiloProcessTests.FreePort();
+        var redisPort = TestPorts.Next();
         using var redis = StartRedis(redisPort);
         try
         {
@@ -73,7 +74,7 @@ public sealed class MultiProcessClusterTests : IDisposable
 
     private async Task RunAsync(string connection)
     {
-        var ports = Enumerable.Range(0, 4).Select(_ => SiloProcessTests.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 4).Select(_ => TestPorts.Next()).ToArray();
         string[] redisArgs = ["--membership", "redis", "--redis", connection, "--cluster-id", "redis-test"];
         var clientOptions = new PyralogClientOptions
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests;
 
@@ -62,7 +63,7 @@ internal sealed class SiloProcess : IDisposable
     public static SiloProcess Start(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         var given = Array.IndexOf(extraArgs, "--http-port");
-        var httpPort = given >= 0 ? int.Parse(extraArgs[given + 1], System.Globalization.CultureInfo.InvariantCulture) : FreePort();
+        var httpPort = given >= 0 ? int.Parse(extraArgs[given + 1], System.Globalization.CultureInfo.InvariantCulture) : TestPorts.Next();
         string[] http = given >= 0 ? [] : ["--http-port", $"{httpPort}"];
         string[] args = extraArgs.Length > 0
             ? ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. http, .. extraArgs]
@@ -130,13 +131,6 @@ internal sealed class SiloProcess : IDisposable
     /// <summary>SIGCONT after <see cref="Freeze"/>.</summary>
     public void Thaw() => _ = Kill(Process.Id, 18);
 
-    /// <summary>A TCP port on 127.0.0.1 that was free a moment ago.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public void Dispose()
     {

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests;
 
@@ -17,8 +18,8 @@ public sealed class SiloProcessTests : IDisposable
     [Fact]
     public async Task A_silo_serves_ids_stops_gracefully_and_resumes_above_them_after_a_restart()
     {
-        var siloPort = FreePort();
-        var gatewayPort = FreePort();
+        var siloPort = TestPorts.Next();
+        var gatewayPort = TestPorts.Next();
         var options = new PyralogClientOptions { GatewayPorts = [gatewayPort], ClusterId = $"test-{siloPort}", ConnectTimeout = TimeSpan.FromSeconds(20) };
         var generatorOptions = new ScarabIdGeneratorOptions { ObeliskIds = [42], BlockSize = 1000 };
 
@@ -74,10 +75,4 @@ public sealed class SiloProcessTests : IDisposable
         Assert.Contains("Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ", silo.Output);
     }
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

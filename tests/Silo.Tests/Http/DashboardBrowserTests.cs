@@ -4,6 +4,7 @@ using Pyralog.Client;
 using Pyralog.Client.Logs;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Http;
 
@@ -24,7 +25,7 @@ public sealed partial class DashboardBrowserTests : IDisposable
     public async Task Pyralog_page_shows_partitions_leaders_and_rising_offsets_in_a_real_browser()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium package (.ci/run does)");
-        var ports = Enumerable.Range(0, 6).Select(_ => SiloProcess.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 6).Select(_ => TestPorts.Next()).ToArray();
         string[] args = ["--membership", "development", "--primary-port", $"{ports[0]}", "--cluster-id", "dashboard-test"];
         var silos = new List<SiloProcess>();
         try

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Pyralog.Client;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Http;
 
@@ -21,8 +22,8 @@ public sealed class SiloHttpEndpointTests : IDisposable
     [Fact]
     public async Task Health_turns_ready_when_the_silo_is_up_and_unready_while_it_stops_and_metrics_count_what_was_produced()
     {
-        var siloPort = SiloProcess.FreePort();
-        var gatewayPort = SiloProcess.FreePort();
+        var siloPort = TestPorts.Next();
+        var gatewayPort = TestPorts.Next();
         using var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort);
         var url = $"http://127.0.0.1:{silo.HttpPort}";
         Assert.Contains($"http http://127.0.0.1:{silo.HttpPort}", silo.Banner);
@@ -92,9 +93,9 @@ public sealed class SiloHttpEndpointTests : IDisposable
     public async Task A_silo_that_cannot_join_its_cluster_is_live_but_not_ready()
     {
         // Development membership whose primary silo does not run: this silo waits to join and never becomes active.
-        var siloPort = SiloProcess.FreePort();
+        var siloPort = TestPorts.Next();
         using var silo = SiloProcess.Start(
-            _data, siloPort, SiloProcess.FreePort(), "--membership", "development", "--primary-port", $"{SiloProcess.FreePort()}", "--cluster-id", $"test-{siloPort}");
+            _data, siloPort, TestPorts.Next(), "--membership", "development", "--primary-port", $"{TestPorts.Next()}", "--cluster-id", $"test-{siloPort}");
         var url = $"http://127.0.0.1:{silo.HttpPort}";
         while (await StatusAsync($"{url}/health/live") != HttpStatusCode.OK)
         {
@@ -116,7 +117,7 @@ public sealed class SiloHttpEndpointTests : IDisposable
     public async Task Without_the_dashboard_the_endpoint_serves_metrics_and_health_only_and_Orleans_messaging_metrics_when_asked()
     {
         using var silo = await SiloProcess.StartAsync(
-            _data, SiloProcess.FreePort(), SiloProcess.FreePort(), "--Silo:Dashboard", "false", "--Silo:OrleansMessagingMetrics", "true");
+            _data, TestPorts.Next(), TestPorts.Next(), "--Silo:Dashboard", "false", "--Silo:OrleansMessagingMetrics", "true");
         var url = $"http://127.0.0.1:{silo.HttpPort}";
         Assert.Equal(HttpStatusCode.OK, await StatusAsync($"{url}/health/ready")); // asks the metadata group: grain calls
         var metrics = await ScrapeAsync(url);

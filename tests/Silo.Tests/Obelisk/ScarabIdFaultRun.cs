@@ -3,6 +3,7 @@ using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Obelisk;
 
@@ -26,7 +27,7 @@ internal static class ScarabIdFaultRun
         var ports = new int[6];
         for (var i = 0; i < ports.Length; i++)
         {
-            ports[i] = SiloProcess.FreePort();
+            ports[i] = TestPorts.Next();
         }
 
         var clusterId = $"faults-{ports[0]}";

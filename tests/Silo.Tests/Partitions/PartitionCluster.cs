@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Pyralog.Client;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Partitions;
 
@@ -68,15 +69,15 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         var gatewayPorts = new int[Size];
         for (var i = 0; i < Size; i++)
         {
-            siloPorts[i] = SiloProcess.FreePort();
-            gatewayPorts[i] = SiloProcess.FreePort();
+            siloPorts[i] = TestPorts.Next();
+            gatewayPorts[i] = TestPorts.Next();
         }
 
         var clusterId = $"partition-{siloPorts[0]}";
         RedisServer? redis = null;
         if (preferRedis && RedisServer.IsInstalled())
         {
-            redis = await RedisServer.StartAsync(SiloProcess.FreePort(), TimeSpan.FromSeconds(30));
+            redis = await RedisServer.StartAsync(TestPorts.Next(), TimeSpan.FromSeconds(30));
         }
 
         string[] membership = redis is null
@@ -138,8 +139,8 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// <summary>Starts one more silo on new ports (a silo joining the cluster); returns its number.</summary>
     public async Task<int> AddSiloAsync()
     {
-        _siloPorts.Add(SiloProcess.FreePort());
-        _gatewayPorts.Add(SiloProcess.FreePort());
+        _siloPorts.Add(TestPorts.Next());
+        _gatewayPorts.Add(TestPorts.Next());
         _silos.Add(null);
         _earlierOutput.Add(new());
         await StartSiloAsync(_silos.Count - 1);

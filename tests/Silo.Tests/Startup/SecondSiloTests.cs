@@ -1,5 +1,6 @@
 using System.Net;
 using Pyralog.Silo.Startup;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Startup;
 
@@ -14,13 +15,13 @@ public sealed class SecondSiloTests : IDisposable
     [Fact]
     public async Task A_second_silo_on_the_same_data_directory_or_ports_exits_2_naming_the_first()
     {
-        var (siloPort, gatewayPort) = (SiloProcessTests.FreePort(), SiloProcessTests.FreePort());
+        var (siloPort, gatewayPort) = (TestPorts.Next(), TestPorts.Next());
         var first = Path.Combine(_root, "a");
         using var silo = await SiloProcess.StartAsync(first, siloPort, gatewayPort);
         var holder = $"pid {silo.Process.Id} (dotnet)";
 
         var sameData = await SiloProcess.RunToExitAsync(
-            "--data-dir", first, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}");
+            "--data-dir", first, "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}");
         Assert.Equal(
             $"pyralog silo: data directory {first} is in use by {holder} (it holds {Path.Combine(first, "LOCK")}); give each silo its own --data-dir.\n",
             sameData.Err);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Pyralog.Silo.Startup;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Startup;
 
@@ -73,7 +74,7 @@ public sealed class StartupRefusalTests : IDisposable
         await AssertRefused(
             ExitCodes.BadInput,
             $"data directory {_data} is in use by {ThisProcess()} (it holds {lockFile}); give each silo its own --data-dir.",
-            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}");
+            "--data-dir", _data, "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}");
         held.Dispose();
         Assert.Equal($"{Environment.ProcessId}\n", File.ReadAllText(lockFile));
     }
@@ -92,7 +93,7 @@ public sealed class StartupRefusalTests : IDisposable
         await AssertRefused(
             ExitCodes.BadInput,
             $"gateway port {port} on 127.0.0.1 is already in use by {ThisProcess()}; stop that process or choose another port with --gateway-port.",
-            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{port}", "--http-port", $"{SiloProcessTests.FreePort()}");
+            "--data-dir", _data, "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{port}", "--http-port", $"{TestPorts.Next()}");
     }
 
     [Fact]
@@ -105,7 +106,7 @@ public sealed class StartupRefusalTests : IDisposable
         await AssertRefused(
             ExitCodes.BadInput,
             $"HTTP port {port} on 127.0.0.1 is already in use by {ThisProcess()}; stop that process or choose another port with --http-port.",
-            "--data-dir", _data, "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}", "--http-port", $"{port}");
+            "--data-dir", _data, "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{port}");
     }
 
     /// <summary>
@@ -120,7 +121,7 @@ public sealed class StartupRefusalTests : IDisposable
             ExitCodes.ClusterUnreachable,
             "cannot reach Redis at 127.0.0.1:1 (the cluster store for membership and obelisk leases): UnableToConnect (no answer).",
             "--membership", "redis", "--redis", "127.0.0.1:1", "--data-dir", _data,
-            "--silo-port", $"{SiloProcessTests.FreePort()}", "--gateway-port", $"{SiloProcessTests.FreePort()}", "--http-port", $"{SiloProcessTests.FreePort()}");
+            "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{TestPorts.Next()}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
     }
 
