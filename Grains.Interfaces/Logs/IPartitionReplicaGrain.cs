@@ -76,8 +76,8 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// <summary>
     /// Leader: removes slot <paramref name="replica"/> from the group (replica moves, internal); null when done or
     /// proposed, else why not yet. A leader asked to remove itself first hands its leadership to slot
-    /// <paramref name="successor"/> when that is a caught-up voter (the replica taking its place), else to its most
-    /// caught-up voter (-1: the latter).
+    /// <paramref name="successor"/> when that is a voter (the replica taking its place; until it is caught up, the answer
+    /// says the leader waits for it), else to its most caught-up voter (-1: the latter).
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
     [Alias("RemoveReplicaAsync")]

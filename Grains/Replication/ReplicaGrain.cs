@@ -350,8 +350,9 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// <summary>
     /// Leader: removes replica slot <paramref name="replica"/> from the group (the last step of a replica move); null when
     /// it is not a member or its removal was proposed, else why not yet. A leader asked to remove itself hands its
-    /// leadership to <paramref name="successor"/> first when that is a caught-up voter (so a silo that joins leads the
-    /// groups whose leaders moved to it), else to its most caught-up voter.
+    /// leadership first: to <paramref name="successor"/> when that is a voter (waiting, call after call, until it is
+    /// caught up, so a silo that joins leads the groups whose leaders moved to it rather than whichever voter was ahead
+    /// at the moment), else to its most caught-up voter.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
     public Task<string?> RemoveReplicaAsync(int replica, int successor)
@@ -365,8 +366,14 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
         if (id == node.Id)
         {
-            // HandLeadershipTo refuses this replica itself (not a voter to transfer to) and one not caught up.
-            var to = successor >= 0 && Driver!.HandLeadershipTo(successor) ? ReplicaDriver.RaftId(successor) : Driver!.HandOffLeadership();
+            if (successor >= 0 && successor != Replica && node.Config.TryGetMember(ReplicaDriver.RaftId(successor), out _, out var isVoter) && isVoter)
+            {
+                return Task.FromResult<string?>(Driver!.HandLeadershipTo(successor)
+                    ? $"the leader is the replica to remove: it hands its leadership to replica {successor} first"
+                    : $"the leader is the replica to remove: it waits for replica {successor} to catch up and take over");
+            }
+
+            var to = Driver!.HandOffLeadership();
             return Task.FromResult<string?>(to == 0
                 ? "the leader is the replica to remove and none of its voters is caught up to take over"
                 : $"the leader is the replica to remove: it hands its leadership to replica {ReplicaDriver.Replica(to)} first");

@@ -43,6 +43,9 @@ internal sealed class ReplicaMover(
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan StepInterval = TimeSpan.FromMilliseconds(200);
 
+    // How long a leader that moves waits for its named successor to catch up before any caught-up voter may take over.
+    private static readonly TimeSpan SuccessorWait = TimeSpan.FromSeconds(10);
+
     // Released when a move completes: the loop plans the next one without waiting for the interval.
     private readonly SemaphoreSlim _wake = new(0);
 
@@ -297,12 +300,19 @@ internal sealed class ReplicaMover(
 
     /// <summary>
     /// Removes slot <paramref name="slot"/> from the partition's group and waits until the leader's configuration without
-    /// it is committed; a leader that is the slot hands its leadership to <paramref name="successor"/> (-1: to any caught-up voter).
+    /// it is committed; a leader that is the slot hands its leadership to <paramref name="successor"/> once that one is
+    /// caught up (-1, or after <see cref="SuccessorWait"/>: to any caught-up voter).
     /// </summary>
     private async Task RemoveFromGroupAsync(LogInfo info, int partition, int slot, int successor, CancellationToken stopping)
     {
+        var started = time.GetTimestamp();
         while (true)
         {
+            if (successor >= 0 && time.GetElapsedTime(started) > SuccessorWait)
+            {
+                successor = -1;
+            }
+
             var leader = await LeaderAsync(info, partition, stopping);
             if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, slot) == 0 && Slot(l.Status.LearnerIncarnations, slot) == 0)
             {

@@ -189,15 +189,28 @@ public class LeaderLossTests : IAsyncLifetime
     private static async Task<ReplicaStatus[]> WaitAsync(IPartitionReplicaGrain[] replicas, Func<ReplicaStatus[], bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var unanswered = new List<string>();
         while (true)
         {
-            var statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync()));
-            if (condition(statuses))
+            ReplicaStatus[]? statuses = null;
+            try
             {
-                return statuses;
+                // A status call is asked again after 5 s: one request lost in Orleans' messaging while a silo dies (seen
+                // once: unanswered for 30 s) must not hide whether the group itself recovered; every loss is reported.
+                statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5))));
+                if (condition(statuses))
+                {
+                    return statuses;
+                }
+            }
+            catch (TimeoutException)
+            {
+                unanswered.Add($"{DateTime.UtcNow:HH:mm:ss.fff}");
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}: {string.Join("; ", statuses.Select(s => $"{s.Key} {s.Role} t{s.Term} quiesced={s.Quiesced}"))}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}: " +
+                (statuses is null ? "no answer from every replica" : string.Join("; ", statuses.Select(s => $"{s.Key} {s.Role} t{s.Term} quiesced={s.Quiesced}"))) +
+                (unanswered.Count == 0 ? "" : $"; status calls unanswered for 5 s at {string.Join(", ", unanswered)}"));
             await Task.Delay(50);
         }
     }

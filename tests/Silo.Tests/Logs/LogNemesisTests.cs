@@ -204,9 +204,18 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
             ReplicaStatus[] statuses;
             do
             {
-                statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync()));
+                try
+                {
+                    // Asked again after 10 s: a request lost while silos came and went (seen once) is not a lost record.
+                    statuses = await Task.WhenAll(replicas.Select(r => r.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(10))));
+                }
+                catch (TimeoutException) when (Stopwatch.GetTimestamp() < deadline)
+                {
+                    Console.WriteLine($"final reads: a status call of partition {partition} was unanswered for 10 s; asking again");
+                    statuses = [];
+                }
             }
-            while (statuses.Any(s => s.NextOffset != statuses.Max(x => x.NextOffset)) && Stopwatch.GetTimestamp() < deadline && await Delay());
+            while ((statuses.Length == 0 || statuses.Any(s => s.NextOffset != statuses.Max(x => x.NextOffset))) && Stopwatch.GetTimestamp() < deadline && await Delay());
 
             var byReplica = new Dictionary<string, IReadOnlyList<ObservedRecord>>();
             foreach (var replica in replicas)
