@@ -3,6 +3,7 @@ using System.Globalization;
 using dotnet_etcd;
 using Etcdserverpb;
 using Grpc.Net.Client;
+using Pyralog.Testing;
 
 namespace Pyralog.Bench.Cluster;
 
@@ -59,8 +60,8 @@ internal sealed class EtcdCluster : IDisposable
         var peerPorts = new int[Size];
         for (var i = 0; i < Size; i++)
         {
-            clientPorts[i] = PeerProcess.FreePort();
-            peerPorts[i] = PeerProcess.FreePort();
+            clientPorts[i] = TestPorts.Next();
+            peerPorts[i] = TestPorts.Next();
         }
 
         var cluster = new EtcdCluster(root, binary, clientPorts, peerPorts);

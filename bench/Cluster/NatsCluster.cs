@@ -3,6 +3,7 @@ using System.Globalization;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using Pyralog.Testing;
 
 namespace Pyralog.Bench.Cluster;
 
@@ -42,8 +43,8 @@ internal sealed class NatsCluster : IAsyncDisposable
         var routePorts = new int[Size];
         for (var i = 0; i < Size; i++)
         {
-            clientPorts[i] = PeerProcess.FreePort();
-            routePorts[i] = PeerProcess.FreePort();
+            clientPorts[i] = TestPorts.Next();
+            routePorts[i] = TestPorts.Next();
         }
 
         var cluster = new NatsCluster(root, binary, clientPorts);

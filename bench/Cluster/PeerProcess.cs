@@ -46,14 +46,6 @@ internal sealed class PeerProcess : IDisposable
             .Select(directory => Path.Combine(directory, binary))
             .FirstOrDefault(File.Exists);
 
-    /// <summary>A TCP port on 127.0.0.1 free at the moment of asking.</summary>
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     public static PeerProcess Start(string name, string binary, IEnumerable<string> args, string workingDirectory)
     {
         var info = new ProcessStartInfo(binary)

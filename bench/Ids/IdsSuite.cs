@@ -10,6 +10,7 @@ using Pyralog.Grains.Obelisk;
 using Pyralog.Silo.Hosting;
 using Pyralog.Silo.Tests.Obelisk;
 using Pyralog.Storage.Native.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Bench.Ids;
 
@@ -147,10 +148,10 @@ public sealed class IdsSuite : IBenchSuite
 
     private static async Task Client(BenchReport report, string root, CancellationToken cancellationToken)
     {
-        var siloPort = FreePort();
-        var gatewayPort = FreePort();
+        var siloPort = TestPorts.Next();
+        var gatewayPort = TestPorts.Next();
         using var silo = PyralogSiloHost.CreateBuilder(
-            ["--data-dir", Path.Combine(root, "silo"), "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", $"{FreePort()}", "--cluster-id", "bench"]).Build();
+            ["--data-dir", Path.Combine(root, "silo"), "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", $"{TestPorts.Next()}", "--cluster-id", "bench"]).Build();
         await silo.StartAsync(cancellationToken);
         try
         {
@@ -212,12 +213,5 @@ public sealed class IdsSuite : IBenchSuite
         report.Add(Suite, @case, "pyralog", "ids/s", result.IdsPerSecond, "ids/s");
         report.Add(Suite, @case, "pyralog", "duplicates", result.Duplicates, "count");
         report.Add(Suite, @case, "pyralog", "out of order", result.OrderViolations, "count");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace Pyralog.Testing;
 
 /// <summary>
-/// TCP ports on 127.0.0.1 for the silos, gateways and servers a test starts. A port is drawn at random from just below
+/// TCP ports on 127.0.0.1 for the silos, gateways and servers a test or a benchmark starts. A port is drawn at random from just below
 /// the kernel's ephemeral range, so no outgoing connection and no port-0 bind can take it between the pick and the bind,
 /// and it is never handed out twice in one test process (a freed port-0 port comes back soon: a test's Redis once got the
 /// port picked for one of its silos). Test assemblies running side by side draw from the same range at random.
