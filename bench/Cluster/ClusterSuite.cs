@@ -6,7 +6,7 @@ namespace Pyralog.Bench.Cluster;
 /// Pyralog beside NATS JetStream and etcd, three processes each on 127.0.0.1, in one run (issue 11):
 /// <list type="bullet">
 /// <item><c>produce-100B-window</c>: records/s, p50 and p99 (call to acknowledgement) with 1,000 records in flight
-/// (<see cref="ClusterSettings.Window"/>: 1,000 loops, each awaiting its record before sending the next), 2 s warm-up,
+/// (<see cref="ClusterSettings.Window"/>: 1,000 loops, each awaiting its record before sending the next), 15 s warm-up,
 /// 10 s measured.</item>
 /// <item><c>produce-100B-sync</c>: one record in flight: p50, p99 over 5 s.</item>
 /// <item><c>consume-100B</c>: records/s reading back everything the system holds (what the produce cases wrote), about
