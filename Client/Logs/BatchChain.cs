@@ -19,4 +19,25 @@ internal struct BatchChain
 
         _tail = batch;
     }
+
+    /// <summary>Appends a linked run of batches (null: none).</summary>
+    public void Append(PendingBatch? head)
+    {
+        for (var batch = head; batch is not null; batch = batch.NextToSend)
+        {
+            if (batch.NextToSend is null)
+            {
+                if (_tail is null)
+                {
+                    Head = head;
+                }
+                else
+                {
+                    _tail.NextToSend = head;
+                }
+
+                _tail = batch;
+            }
+        }
+    }
 }

@@ -62,7 +62,8 @@ namespace Pyralog.Client.Logs;
  * twice, and a retried batch may land after a later one.
  *
  * Threading: every field is guarded by _gate; nothing awaits under it. Sends and failures are decided under the lock
- * (linked through PendingBatch.NextToSend) and carried out after it is released.
+ * (linked through PendingBatch.NextToSend, queued in _toStart) and carried out after it is released, in the order they
+ * were decided (_startGate), so batches reach the leader in sequence order.
  */
 
 /// <summary>One partition's batching, sending and retrying for a <see cref="LogProducer"/> (see the design comment above).</summary>
@@ -78,6 +79,17 @@ internal sealed class PartitionProducer
     private readonly TimeProvider _time;
     private readonly long _deliveryTicks;
     private readonly Lock _gate = new();
+
+    // Batches decided on (to send or to give up) and not yet handed on, in the order they were decided (under _gate).
+    // Invariant: a batch goes to Orleans only after every batch decided before it, whichever threads decided them: the
+    // leader accepts only a producer's next sequence, and two threads that each released the lock with a batch to send
+    // used to send them crosswise (the overtaking one refused as out of sequence, and the partition then recovered, its
+    // pipeline drained, several times a second under load).
+    private BatchChain _toStart;
+
+    // Held while handing batches on (taken without _gate held; takes _gate only briefly); _starting under it.
+    private readonly Lock _startGate = new();
+    private bool _starting;
 
     // Invariants (under _gate): _queue holds the sealed, unfinished batches in the order their records were produced.
     // Outside recovery the batches in flight are exactly _queue[0.._inFlight). _producerId 0: an id is still needed.
@@ -122,7 +134,6 @@ internal sealed class PartitionProducer
     /// <summary>Adds an admitted record to the open batch, sealing it when full, and sends what may go.</summary>
     public void Append(ProducerRecord record, TaskCompletionSource<RecordAck> ack, int bytes)
     {
-        PendingBatch? chain;
         lock (_gate)
         {
             var now = _time.GetTimestamp();
@@ -149,16 +160,15 @@ internal sealed class PartitionProducer
                 SealLocked();
             }
 
-            chain = PumpLocked(now);
+            PumpLocked(now);
         }
 
-        Start(chain);
+        Start();
     }
 
     /// <summary>Marks the open batch ready and adds what FlushAsync must wait for: every batch not finished yet.</summary>
     public void CollectUnfinished(List<Task> into)
     {
-        PendingBatch? chain;
         lock (_gate)
         {
             foreach (var batch in _queue)
@@ -172,10 +182,10 @@ internal sealed class PartitionProducer
                 into.Add(_open.Done.Task);
             }
 
-            chain = PumpLocked(_time.GetTimestamp());
+            PumpLocked(_time.GetTimestamp());
         }
 
-        Start(chain);
+        Start();
     }
 
     public void DisposeTimers()
@@ -194,7 +204,6 @@ internal sealed class PartitionProducer
 
     private void OnLinger()
     {
-        PendingBatch? chain;
         lock (_gate)
         {
             if (_open is null || _open.Ready)
@@ -211,21 +220,20 @@ internal sealed class PartitionProducer
             }
 
             _open.Ready = true;
-            chain = PumpLocked(_time.GetTimestamp());
+            PumpLocked(_time.GetTimestamp());
         }
 
-        Start(chain);
+        Start();
     }
 
     private void OnRetry()
     {
-        PendingBatch? chain;
         lock (_gate)
         {
-            chain = PumpLocked(_time.GetTimestamp());
+            PumpLocked(_time.GetTimestamp());
         }
 
-        Start(chain);
+        Start();
     }
 
     private void SealLocked()
@@ -237,8 +245,14 @@ internal sealed class PartitionProducer
         _log.Sealed(_partition);
     }
 
-    /// <summary>Decides what to send or give up now; returns them linked (carried out by <see cref="Start"/> after the lock).</summary>
-    private PendingBatch? PumpLocked(long now)
+    /// <summary>
+    /// Decides what to send or give up now and queues it behind what was decided before; <see cref="Start"/> carries it
+    /// out after the lock.
+    /// </summary>
+    private void PumpLocked(long now) => _toStart.Append(ChooseLocked(now));
+
+    /// <summary>What to send or give up now, linked through <see cref="PendingBatch.NextToSend"/>.</summary>
+    private PendingBatch? ChooseLocked(long now)
     {
         var chain = default(BatchChain);
         if (_recovering)
@@ -418,7 +432,6 @@ internal sealed class PartitionProducer
     {
         // Called under _gate: yield first, so the id (often at hand) is never applied inside the caller's pass.
         await Task.Yield();
-        PendingBatch? chain;
         try
         {
             var id = await _producer.TakeProducerIdAsync(shared).ConfigureAwait(false);
@@ -426,7 +439,7 @@ internal sealed class PartitionProducer
             {
                 _fetchingId = false;
                 _producerId = id;
-                chain = PumpLocked(_time.GetTimestamp());
+                PumpLocked(_time.GetTimestamp());
             }
         }
         catch (Exception e)
@@ -441,11 +454,11 @@ internal sealed class PartitionProducer
 
                 _recovering = true;
                 _retryAt = _time.GetTimestamp() + BackoffTicksLocked();
-                chain = PumpLocked(_time.GetTimestamp());
+                PumpLocked(_time.GetTimestamp());
             }
         }
 
-        Start(chain);
+        Start();
     }
 
     private long BackoffTicksLocked()
@@ -460,22 +473,56 @@ internal sealed class PartitionProducer
         return Ticks(delay * (0.5 + 0.5 * _random.NextDouble())); // jitter: producers that failed together do not retry together
     }
 
-    private void Start(PendingBatch? chain)
+    /// <summary>
+    /// Sends or gives up what <see cref="PumpLocked"/> queued, in the order it was decided, whichever thread decided it.
+    /// </summary>
+    private void Start()
     {
-        while (chain is not null)
+        lock (_startGate)
         {
-            var next = chain.NextToSend;
-            chain.NextToSend = null;
-            if (chain.InFlight)
+            if (_starting)
             {
-                _ = SendAsync(chain);
-            }
-            else
-            {
-                Finish(chain, chain.GiveUp!);
+                return; // this thread is in the loop below (a send that failed at once pumped again): it goes on there, in order
             }
 
-            chain = next;
+            _starting = true;
+            try
+            {
+                while (true)
+                {
+                    PendingBatch? chain;
+                    lock (_gate)
+                    {
+                        chain = _toStart.Head;
+                        _toStart = default;
+                    }
+
+                    if (chain is null)
+                    {
+                        return;
+                    }
+
+                    while (chain is not null)
+                    {
+                        var next = chain.NextToSend;
+                        chain.NextToSend = null;
+                        if (chain.InFlight)
+                        {
+                            _ = SendAsync(chain);
+                        }
+                        else
+                        {
+                            Finish(chain, chain.GiveUp!);
+                        }
+
+                        chain = next;
+                    }
+                }
+            }
+            finally
+            {
+                _starting = false;
+            }
         }
     }
 
@@ -621,7 +668,6 @@ internal sealed class PartitionProducer
 
     private void OnAcknowledged(PendingBatch batch, AppendAck ack)
     {
-        PendingBatch? chain;
         lock (_gate)
         {
             batch.InFlight = false;
@@ -640,7 +686,7 @@ internal sealed class PartitionProducer
                 _recovering = _queue.Exists(static b => b.GiveUp is not null);
             }
 
-            chain = PumpLocked(_time.GetTimestamp());
+            PumpLocked(_time.GetTimestamp());
         }
 
         for (var i = 0; i < batch.Acks.Count; i++)
@@ -652,7 +698,7 @@ internal sealed class PartitionProducer
 
         batch.Done.TrySetResult();
         _producer.Release(batch.Bytes - ProducerOptions.BatchHeaderBytes);
-        Start(chain);
+        Start();
     }
 
     private async Task OnFailedAsync(PendingBatch batch, int slot, Exception error)
@@ -713,7 +759,6 @@ internal sealed class PartitionProducer
                 break;
         }
 
-        PendingBatch? chain;
         lock (_gate)
         {
             batch.InFlight = false;
@@ -743,10 +788,10 @@ internal sealed class PartitionProducer
                 ClientInstruments.ProduceRetries.Add(1, ClientInstruments.LogTags(LogName));
             }
 
-            chain = PumpLocked(now);
+            PumpLocked(now);
         }
 
-        Start(chain);
+        Start();
     }
 
     private void Finish(PendingBatch batch, Exception error)

@@ -451,6 +451,44 @@ public sealed class ProducerTests
         Assert.Equal(ProduceErrorKind.UnknownProducer, ProduceErrors.Classify(ProducerSequenceException.ForUnknownProducer("1/0/0", 0, 5, 3)));
     }
 
+    /// <summary>
+    /// Batches reach the leader in sequence order while records are produced on several threads and acknowledgements
+    /// arrive on others (each of which may send the next batches): threads that had each decided on a batch used to send
+    /// them crosswise, and the leader refuses a batch that overtakes the one before it.
+    /// </summary>
+    [Fact]
+    public async Task Batches_reach_the_leader_in_sequence_order_when_several_threads_send_at_once()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero, MaxInFlight = 5, MaxBatchBytes = Header + RecordBytes });
+        var first = _grains.Calls.Length;
+        _grains.OnProduce = call => Task.Run(() => _grains.Append(call)); // answered on pool threads
+
+        const int threads = 4, perThread = 2_000;
+        using var start = new Barrier(threads);
+        var producing = Enumerable.Range(0, threads).Select(t => Task.Run(async () =>
+        {
+            start.SignalAndWait();
+            var acks = new Task<RecordAck>[perThread];
+            for (var i = 0; i < perThread; i++)
+            {
+                acks[i] = producer.ProduceAsync(Log, 0, Rec((byte)t));
+            }
+
+            return await Task.WhenAll(acks);
+        })).ToArray();
+        var acked = (await Task.WhenAll(producing)).SelectMany(a => a).ToArray();
+
+        Assert.Equal(threads * perThread, acked.Length);
+        var calls = _grains.Calls[first..];
+        Assert.Equal(threads * perThread, calls.Length); // one record per batch, none sent twice
+        for (var i = 1; i < calls.Length; i++)
+        {
+            Assert.Equal(calls[i - 1].Batch.ProducerId, calls[i].Batch.ProducerId);
+            Assert.True(calls[i - 1].Batch.FirstSequence + calls[i - 1].Batch.Records.Length == calls[i].Batch.FirstSequence,
+                $"call {i} carried sequence {calls[i].Batch.FirstSequence} right after sequence {calls[i - 1].Batch.FirstSequence}");
+        }
+    }
+
     /// <summary>The producer id of the warm-up's batch (the first call): the id the partition is made to forget.</summary>
     private long WarmUpProducerId => _grains.Calls[0].Batch.ProducerId;
 
