@@ -38,6 +38,16 @@ internal sealed class PartitionReplicaGrain(
 
     // Invariant: per producer id, the batches this activation proposed that have not resolved yet, in sequence order.
     private readonly Dictionary<long, List<(long FirstSequence, int Count, Task<object?> Proposal)>> _producing = [];
+
+    // Orleans does not promise that requests arrive in the order they were sent (under load one batch in a few hundred
+    // overtook the one before it, through the gateway), so a batch ahead of its producer's sequence waits up to this long
+    // for the batches before it instead of being refused at once: a refusal costs the producer a drained pipeline.
+    private static readonly TimeSpan OvertakenWait = TimeSpan.FromMilliseconds(200);
+
+    // Completed (and replaced) when a batch is proposed while batches ahead of their sequence wait; those wait on it.
+    // Invariant: _aheadWaiting counts the ProduceAsync calls awaiting it.
+    private TaskCompletionSource _sequenceAdvanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _aheadWaiting;
     private PartitionState _state = null!;
     private LogSettings? _settings;
 
@@ -90,11 +100,24 @@ internal sealed class PartitionReplicaGrain(
         var started = Time.GetTimestamp();
         await ThisTermAppliedAsync(driver);
 
-        // From here to the proposal no await: the check and the proposal are one turn.
-        var proposal = ProposeInSequence(driver, batch.ProducerId, batch.FirstSequence, batch.Records.Length, payload, out var duplicateOf);
-        if (duplicateOf is { } original)
+        Task<object?>? proposal;
+        var checkedFirst = Time.GetTimestamp();
+        while (true)
         {
-            return original;
+            // From the check to the proposal no await: they are one turn.
+            var mayWait = Time.GetElapsedTime(checkedFirst) < OvertakenWait;
+            proposal = ProposeInSequence(driver, batch.ProducerId, batch.FirstSequence, batch.Records.Length, payload, refuseAhead: !mayWait, out var duplicateOf);
+            if (duplicateOf is { } original)
+            {
+                return original;
+            }
+
+            if (proposal is not null)
+            {
+                break;
+            }
+
+            await SequenceAdvancedAsync(OvertakenWait - Time.GetElapsedTime(checkedFirst));
         }
 
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
@@ -400,13 +423,15 @@ internal sealed class PartitionReplicaGrain(
     /// <summary>
     /// Checks an idempotent batch against what was applied and what this leader has in flight, then proposes it if it
     /// is the next one. Returns the proposal, or null with <paramref name="duplicateOf"/> set when the partition already
-    /// holds the batch (a batch still in flight is awaited and answered with its outcome).
+    /// holds the batch (a batch still in flight is awaited and answered with its outcome), or null with nothing set when
+    /// the batch is ahead of its producer's sequence and <paramref name="refuseAhead"/> is false (it may wait for the
+    /// batches before it).
     /// </summary>
     /// <exception cref="ProducerSequenceException">
-    /// The batch is ahead of its producer's sequence, too old to tell, or from a producer this partition does not remember
-    /// (neither applied nor in flight here) at a sequence other than 0.
+    /// The batch is ahead of its producer's sequence (and <paramref name="refuseAhead"/>), too old to tell, or from a
+    /// producer this partition does not remember (neither applied nor in flight here) at a sequence other than 0.
     /// </exception>
-    private Task<object?>? ProposeInSequence(ReplicaDriver driver, long producerId, long firstSequence, int count, byte[] payload, out AppendAck? duplicateOf)
+    private Task<object?>? ProposeInSequence(ReplicaDriver driver, long producerId, long firstSequence, int count, byte[] payload, bool refuseAhead, out AppendAck? duplicateOf)
     {
         duplicateOf = null;
         var check = _state.Producers.Check(producerId, firstSequence, count, out var original, out var expected);
@@ -435,6 +460,8 @@ internal sealed class PartitionReplicaGrain(
             case SequenceCheck.Duplicate:
                 duplicateOf = original;
                 return null;
+            case SequenceCheck.Ahead when !refuseAhead:
+                return null;
             case SequenceCheck.Ahead or SequenceCheck.TooOld:
                 throw new ProducerSequenceException(Key, producerId, firstSequence, expected, check == SequenceCheck.TooOld);
             case SequenceCheck.UnknownProducer:
@@ -450,7 +477,28 @@ internal sealed class PartitionReplicaGrain(
 
         inFlight.Add((firstSequence, count, proposal));
         _ = ForgetWhenResolvedAsync(producerId, proposal);
+        if (_aheadWaiting > 0)
+        {
+            var advanced = _sequenceAdvanced;
+            _sequenceAdvanced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            advanced.SetResult();
+        }
+
         return proposal;
+    }
+
+    /// <summary>Waits until a batch is proposed here, or <paramref name="left"/> passes.</summary>
+    private async Task SequenceAdvancedAsync(TimeSpan left)
+    {
+        _aheadWaiting++;
+        try
+        {
+            await _sequenceAdvanced.Task.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+        finally
+        {
+            _aheadWaiting--;
+        }
     }
 
     private static async Task<object?> AsDuplicate(Task<object?> proposal)

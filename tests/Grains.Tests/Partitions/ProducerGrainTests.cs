@@ -46,6 +46,29 @@ public class ProducerGrainTests(PartitionClusterFixture fixture)
         Assert.Equal(["a", "b", "plain", "c", "d"], all.Select(r => Encoding.UTF8.GetString(r.Value)));
     }
 
+    /// <summary>
+    /// Orleans does not promise request order: batches sent ahead of the one before them (here sent first on purpose)
+    /// wait for it at the leader and are appended in sequence order, none refused.
+    /// </summary>
+    [Fact]
+    public async Task Batches_that_overtake_the_one_before_them_wait_for_it_and_are_appended_in_sequence()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("idempotent-overtaken", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        const long producer = 5151;
+        Assert.Equal(0ul, (await leader.ProduceAsync(new ProducerBatch(producer, 0, [PartitionCalls.Rec("a")]))).FirstOffset);
+
+        var third = leader.ProduceAsync(new ProducerBatch(producer, 3, [PartitionCalls.Rec("d"), PartitionCalls.Rec("e")]));
+        var second = leader.ProduceAsync(new ProducerBatch(producer, 2, [PartitionCalls.Rec("c")]));
+        var first = leader.ProduceAsync(new ProducerBatch(producer, 1, [PartitionCalls.Rec("b")]));
+        var acks = await Task.WhenAll(first, second, third);
+
+        Assert.Equal([(1ul, 1), (2ul, 1), (3ul, 2)], acks.Select(a => (a.FirstOffset, a.Count)));
+        Assert.All(acks, a => Assert.False(a.Duplicate));
+        var all = await PartitionCalls.ReadAllAsync(leader, 5);
+        Assert.Equal(["a", "b", "c", "d", "e"], all.Select(r => Encoding.UTF8.GetString(r.Value)));
+    }
+
     [Fact]
     public async Task A_forgotten_producers_retry_is_refused_and_nothing_is_appended_twice()
     {
