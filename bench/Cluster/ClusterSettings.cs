@@ -1,3 +1,4 @@
+using Pyralog.Bench.Harness;
 using System.Globalization;
 
 namespace Pyralog.Bench.Cluster;
@@ -52,18 +53,11 @@ internal static class ClusterSettings
     /// <summary>Unavailability the failover target allows (every trial).</summary>
     public static readonly TimeSpan FailoverTarget = TimeSpan.FromSeconds(1);
 
-    /// <summary>
-    /// PYRALOG_BENCH_CASES=a,b runs only the cases whose names start with one of the prefixes (all when unset), as in
-    /// the partition suite: <c>produce-100B-window</c> selects both durabilities of Pyralog's case and the peers' one.
-    /// </summary>
-    public static bool Selected(string @case) =>
-        Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
-        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
+    /// <summary>Whether PYRALOG_BENCH_CASES selects the case (<see cref="BenchSelection"/>).</summary>
+    public static bool Selected(string @case) => BenchSelection.Case(@case);
 
-    /// <summary>PYRALOG_BENCH_SYSTEMS=pyralog,etcd runs only those systems (all when unset).</summary>
-    public static bool SystemSelected(string system) =>
-        Environment.GetEnvironmentVariable("PYRALOG_BENCH_SYSTEMS") is not { Length: > 0 } filter
-        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(system, StringComparer.OrdinalIgnoreCase);
+    /// <summary>Whether PYRALOG_BENCH_SYSTEMS selects the system (<see cref="BenchSelection"/>).</summary>
+    public static bool SystemSelected(string system) => BenchSelection.System(system);
 
     public static void Log(string line) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Suite} {DateTime.UtcNow:HH:mm:ss.fff}: {line}"));

@@ -108,13 +108,7 @@ public sealed class PartitionSuite : IBenchSuite
         }
     }
 
-    /// <summary>
-    /// PYRALOG_BENCH_CASES=a,b runs only the cases whose names start with one of the prefixes (all when unset), as in
-    /// the storage suite: <c>produce-rf3-100B-batch1</c> also selects the batch-1000 cases.
-    /// </summary>
-    private static bool Selected(string @case) =>
-        Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
-        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
+    private static bool Selected(string @case) => BenchSelection.Case(@case);
 
     private static void Log(string line) => Console.WriteLine($"  {Suite}: {line}");
 

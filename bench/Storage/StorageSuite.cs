@@ -96,12 +96,10 @@ public sealed class StorageSuite : IBenchSuite
         }
     }
 
-    private static readonly string[] Systems = ["pyralog", "rocksdb", "faster"];
+    // PYRALOG_BENCH_SYSTEMS=pyralog measures one engine alone (to profile it); ratios need both in one run.
+    private static readonly string[] Systems = [.. new[] { "pyralog", "rocksdb", "faster" }.Where(BenchSelection.System)];
 
-    /// <summary>PYRALOG_BENCH_CASES=a,b runs only the cases whose names start with one of the prefixes (all when unset).</summary>
-    private static bool Selected(string @case) =>
-        Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
-        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
+    private static bool Selected(string @case) => BenchSelection.Case(@case);
 
     private static IStorageTarget Create(string system, string directory)
     {
