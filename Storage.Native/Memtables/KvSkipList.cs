@@ -14,13 +14,18 @@ internal sealed class KvSkipList
     private readonly Node?[] _previous = new Node?[MaxHeight];
     private int _height = 1;
 
+    // Writer only. Invariant: while _hintValid, _previous[i] for i below _height is the last node at level i whose key
+    // is at most the key inserted last (_head where none is), i.e. where that key's successor at level i hangs: a key
+    // just above the last one (keys written in order, the common case for a batch) is linked without a search.
+    private bool _hintValid;
+
     public int Count { get; private set; }
 
     /// <summary>Adds a version of <paramref name="key"/>; returns the bytes it occupies. Writer only.</summary>
     public long Add(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool tombstone, ulong sequence)
     {
         var previous = _previous; // writer-only scratch: no allocation per insert
-        var found = FindGreaterOrEqual(key, previous);
+        var found = _hintValid && FollowsHint(key, previous, out var next) ? next : FindGreaterOrEqual(key, previous);
         var version = new Version(tombstone ? null : value.ToArray(), sequence);
         if (found is not null && found.Key.AsSpan().SequenceEqual(key))
         {
@@ -49,10 +54,41 @@ internal sealed class KvSkipList
         for (var i = 0; i < height; i++)
         {
             Volatile.Write(ref previous[i]!.Next[i], node);
+            previous[i] = node; // the next key in order hangs after this node at its levels
         }
 
+        _hintValid = true;
         Count++;
         return 96 + key.Length + value.Length + (height * 8);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="key"/> goes right after the last key inserted at every level: each hinted predecessor's key
+    /// is below it and its successor at that level (if any) is not. Then <paramref name="next"/> is the first node at or
+    /// above the key, as <see cref="FindGreaterOrEqual"/> would find it, and <paramref name="previous"/> holds the same
+    /// predecessors.
+    /// </summary>
+    private bool FollowsHint(ReadOnlySpan<byte> key, Node?[] previous, out Node? next)
+    {
+        next = null;
+        for (var level = _height - 1; level >= 0; level--)
+        {
+            var before = previous[level]!;
+            if (before != _head && before.Key.AsSpan().SequenceCompareTo(key) >= 0)
+            {
+                return false;
+            }
+
+            var after = before.Next[level];
+            if (after is not null && after.Key.AsSpan().SequenceCompareTo(key) < 0)
+            {
+                return false;
+            }
+
+            next = after;
+        }
+
+        return true;
     }
 
     /// <summary>The newest version of <paramref name="key"/> at or below <paramref name="sequence"/>.</summary>
