@@ -258,7 +258,7 @@ public sealed partial class PyramidStore
 
                 writer ??= NewFlushSegment();
                 var version = node.Latest!;
-                writer.Add(version.Value is null ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
+                writer.Add(version.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
             }
 
             if (writer is not null)

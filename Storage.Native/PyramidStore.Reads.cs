@@ -96,7 +96,7 @@ public sealed partial class PyramidStore
 
         if (version is not null)
         {
-            value = version.Value;
+            value = version.IsTombstone ? null : version.Value.ToArray();
             return value is not null;
         }
 

@@ -9,7 +9,7 @@ namespace Pyralog.Storage.Native.Memtables;
 internal sealed class KvSkipList
 {
     private const int MaxHeight = 16;
-    private readonly Node _head = new([], MaxHeight);
+    private readonly Node _head = new([], 0, MaxHeight, tombstone: true, sequence: 0);
     private readonly Random _random = new(0x5eed);
     private readonly Node?[] _previous = new Node?[MaxHeight];
     private int _height = 1;
@@ -26,10 +26,9 @@ internal sealed class KvSkipList
     {
         var previous = _previous; // writer-only scratch: no allocation per insert
         var found = _hintValid && FollowsHint(key, previous, out var next) ? next : FindGreaterOrEqual(key, previous);
-        var version = new Version(tombstone ? null : value.ToArray(), sequence);
-        if (found is not null && found.Key.AsSpan().SequenceEqual(key))
+        if (found is not null && found.Key.SequenceEqual(key))
         {
-            version.Older = found.Latest;
+            var version = new Version(tombstone ? [] : value.ToArray(), 0, tombstone, sequence) { Older = found.Latest };
             Volatile.Write(ref found.Latest, version);
             return 48 + value.Length;
         }
@@ -45,7 +44,16 @@ internal sealed class KvSkipList
             Volatile.Write(ref _height, height);
         }
 
-        var node = new Node(key.ToArray(), height) { Latest = version };
+        // One array holds the key and its first value; the node is that first version (two allocations fewer a key).
+        var data = GC.AllocateUninitializedArray<byte>(key.Length + (tombstone ? 0 : value.Length));
+        key.CopyTo(data);
+        if (!tombstone)
+        {
+            value.CopyTo(data.AsSpan(key.Length));
+        }
+
+        var node = new Node(data, key.Length, height, tombstone, sequence);
+        node.Latest = node;
         for (var i = 0; i < height; i++)
         {
             node.Next[i] = previous[i]!.Next[i];
@@ -74,13 +82,13 @@ internal sealed class KvSkipList
         for (var level = _height - 1; level >= 0; level--)
         {
             var before = previous[level]!;
-            if (before != _head && before.Key.AsSpan().SequenceCompareTo(key) >= 0)
+            if (before != _head && before.Key.SequenceCompareTo(key) >= 0)
             {
                 return false;
             }
 
             var after = before.Next[level];
-            if (after is not null && after.Key.AsSpan().SequenceCompareTo(key) < 0)
+            if (after is not null && after.Key.SequenceCompareTo(key) < 0)
             {
                 return false;
             }
@@ -95,7 +103,7 @@ internal sealed class KvSkipList
     public Version? Find(ReadOnlySpan<byte> key, ulong sequence)
     {
         var node = FindGreaterOrEqual(key, default);
-        return node is not null && node.Key.AsSpan().SequenceEqual(key) ? node.VisibleAt(sequence) : null;
+        return node is not null && node.Key.SequenceEqual(key) ? node.VisibleAt(sequence) : null;
     }
 
     /// <summary>First node whose key is ≥ <paramref name="key"/>, or null.</summary>
@@ -111,7 +119,7 @@ internal sealed class KvSkipList
             while (true)
             {
                 var next = Volatile.Read(ref x.Next[level]);
-                if (next is not null && next.Key.AsSpan().SequenceCompareTo(key) < 0)
+                if (next is not null && next.Key.SequenceCompareTo(key) < 0)
                 {
                     x = next;
                 }
@@ -146,11 +154,23 @@ internal sealed class KvSkipList
         return height;
     }
 
-    internal sealed class Node(byte[] key, int height)
+    /// <summary>A key, linked at its levels; it is also the key's first version (its value follows the key in one array).</summary>
+    internal sealed class Node : Version
     {
-        public readonly byte[] Key = key;
-        public readonly Node?[] Next = new Node?[height];
+        private readonly int _keyLength;
+        public readonly Node?[] Next;
+
+        // Invariant: the newest version of the key (this node itself until the key is written again); null only for the head.
         public Version? Latest;
+
+        public Node(byte[] data, int keyLength, int height, bool tombstone, ulong sequence)
+            : base(data, keyLength, tombstone, sequence)
+        {
+            _keyLength = keyLength;
+            Next = new Node?[height];
+        }
+
+        public ReadOnlySpan<byte> Key => Data.AsSpan(0, _keyLength);
 
         public Node? NextNode => Volatile.Read(ref Next[0]);
 
@@ -166,11 +186,15 @@ internal sealed class KvSkipList
         }
     }
 
-    /// <summary>One value of a key; <see cref="Value"/> null marks a delete.</summary>
-    internal sealed class Version(byte[]? value, ulong sequence)
+    /// <summary>One value of a key: <c>Data[valueStart..]</c>, or a delete (<see cref="IsTombstone"/>).</summary>
+    internal class Version(byte[] data, int valueStart, bool tombstone, ulong sequence)
     {
-        public readonly byte[]? Value = value;
+        protected readonly byte[] Data = data;
+        private readonly int _valueStart = valueStart;
         public readonly ulong Sequence = sequence;
+        public readonly bool IsTombstone = tombstone;
         public Version? Older;
+
+        public ReadOnlySpan<byte> Value => Data.AsSpan(_valueStart);
     }
 }

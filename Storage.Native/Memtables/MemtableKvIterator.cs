@@ -14,7 +14,7 @@ internal sealed class MemtableKvIterator(KvSkipList list, ulong sequence) : IEnt
 
     public ReadOnlySpan<byte> Value => _version!.Value;
 
-    public bool IsTombstone => _version!.Value is null;
+    public bool IsTombstone => _version!.IsTombstone;
 
     public void Seek(ReadOnlySpan<byte> key)
     {
