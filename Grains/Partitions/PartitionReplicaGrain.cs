@@ -101,12 +101,12 @@ internal sealed class PartitionReplicaGrain(
         await ThisTermAppliedAsync(driver);
 
         Task<object?>? proposal;
-        var checkedFirst = Time.GetTimestamp();
+        long? aheadSince = null; // the clock is read only for a batch that found itself ahead
         while (true)
         {
             // From the check to the proposal no await: they are one turn.
-            var mayWait = Time.GetElapsedTime(checkedFirst) < OvertakenWait;
-            proposal = ProposeInSequence(driver, batch.ProducerId, batch.FirstSequence, batch.Records.Length, payload, refuseAhead: !mayWait, out var duplicateOf);
+            var refuseAhead = aheadSince is { } since && Time.GetElapsedTime(since) >= OvertakenWait;
+            proposal = ProposeInSequence(driver, batch.ProducerId, batch.FirstSequence, batch.Records.Length, payload, refuseAhead, out var duplicateOf);
             if (duplicateOf is { } original)
             {
                 return original;
@@ -117,7 +117,8 @@ internal sealed class PartitionReplicaGrain(
                 break;
             }
 
-            await SequenceAdvancedAsync(OvertakenWait - Time.GetElapsedTime(checkedFirst));
+            aheadSince ??= Time.GetTimestamp();
+            await SequenceAdvancedAsync(OvertakenWait - Time.GetElapsedTime(aheadSince.Value));
         }
 
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);

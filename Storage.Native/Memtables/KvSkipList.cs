@@ -11,13 +11,19 @@ internal sealed class KvSkipList
     private const int MaxHeight = 16;
     private readonly Node _head = new([], 0, MaxHeight, tombstone: true, sequence: 0);
     private readonly Random _random = new(0x5eed);
-    private readonly Node?[] _previous = new Node?[MaxHeight];
     private int _height = 1;
 
-    // Writer only. Invariant: while _hintValid, _previous[i] for i below _height is the last node at level i whose key
-    // is at most the key inserted last (_head where none is), i.e. where that key's successor at level i hangs: a key
-    // just above the last one (keys written in order, the common case for a batch) is linked without a search.
-    private bool _hintValid;
+    // Writer only. Invariant: _previous[i] for i below _height is a node linked at level i (_head before the first
+    // insert) whose key is at most the key written last: after a new key, that key's own node at its levels, so a key
+    // just above it (keys written in order, the common case for a batch) is linked there without a search. FollowsHint
+    // checks a key against them before they are used; a search refills them.
+    private readonly Node?[] _previous;
+
+    public KvSkipList()
+    {
+        _previous = new Node?[MaxHeight];
+        Array.Fill(_previous, _head);
+    }
 
     public int Count { get; private set; }
 
@@ -25,7 +31,7 @@ internal sealed class KvSkipList
     public long Add(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool tombstone, ulong sequence)
     {
         var previous = _previous; // writer-only scratch: no allocation per insert
-        var found = _hintValid && FollowsHint(key, previous, out var next) ? next : FindGreaterOrEqual(key, previous);
+        var found = FollowsHint(key, previous, out var next) ? next : FindGreaterOrEqual(key, previous);
         if (found is not null && found.Key.SequenceEqual(key))
         {
             var version = new Version(tombstone ? [] : value.ToArray(), 0, tombstone, sequence) { Older = found.Latest };
@@ -65,7 +71,6 @@ internal sealed class KvSkipList
             previous[i] = node; // the next key in order hangs after this node at its levels
         }
 
-        _hintValid = true;
         Count++;
         return 96 + key.Length + value.Length + (height * 8);
     }

@@ -64,7 +64,7 @@ internal static class ClusterReport
     /// <summary>Runs a selected case; one that fails is reported as failed and the run goes on with the others.</summary>
     public static async Task RunCaseAsync(BenchReport report, string @case, string system, Func<Task> run)
     {
-        if (!ClusterSettings.Selected(@case))
+        if (!BenchSelection.Case(@case))
         {
             return;
         }

@@ -1,4 +1,3 @@
-using Pyralog.Bench.Harness;
 using System.Globalization;
 
 namespace Pyralog.Bench.Cluster;
@@ -52,12 +51,6 @@ internal static class ClusterSettings
 
     /// <summary>Unavailability the failover target allows (every trial).</summary>
     public static readonly TimeSpan FailoverTarget = TimeSpan.FromSeconds(1);
-
-    /// <summary>Whether PYRALOG_BENCH_CASES selects the case (<see cref="BenchSelection"/>).</summary>
-    public static bool Selected(string @case) => BenchSelection.Case(@case);
-
-    /// <summary>Whether PYRALOG_BENCH_SYSTEMS selects the system (<see cref="BenchSelection"/>).</summary>
-    public static bool SystemSelected(string system) => BenchSelection.System(system);
 
     public static void Log(string line) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Suite} {DateTime.UtcNow:HH:mm:ss.fff}: {line}"));

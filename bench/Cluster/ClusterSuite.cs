@@ -70,25 +70,25 @@ public sealed class ClusterSuite : IBenchSuite
         try
         {
             var token = interrupted.Token;
-            if (ClusterSettings.SystemSelected(PyralogCases.System) && AnySelected(PyralogCases.Durabilities.SelectMany(d => Cases.Select(c => c + d.Suffix))))
+            if (BenchSelection.System(PyralogCases.System) && AnySelected(PyralogCases.Durabilities.SelectMany(d => Cases.Select(c => c + d.Suffix))))
             {
                 await PyralogCases.RunAsync(report, Path.Combine(root, "pyralog"), token);
             }
 
-            if (ClusterSettings.SystemSelected(PyralogCases.System) && ClusterSettings.Selected(MetricsOverheadCases.Case))
+            if (BenchSelection.System(PyralogCases.System) && BenchSelection.Case(MetricsOverheadCases.Case))
             {
                 await ClusterReport.RunCaseAsync(report, MetricsOverheadCases.Case, PyralogCases.System,
                     () => MetricsOverheadCases.RunAsync(report, Path.Combine(root, "metrics"), token));
             }
 
-            if (ClusterSettings.SystemSelected(PyralogCases.System) && ScalingCases.AnySelected)
+            if (BenchSelection.System(PyralogCases.System) && ScalingCases.AnySelected)
             {
                 await ScalingCases.RunAsync(report, Path.Combine(root, "scaling"), token);
             }
 
             if (AnySelected(Cases))
             {
-                if (!ClusterSettings.SystemSelected(JetStreamCases.System))
+                if (!BenchSelection.System(JetStreamCases.System))
                 {
                 }
                 else if (PeerProcess.Find(NatsCluster.Binary) is { } nats)
@@ -100,7 +100,7 @@ public sealed class ClusterSuite : IBenchSuite
                     ClusterSettings.Log($"{NatsCluster.Binary} is not on PATH: JetStream skipped (apt-get install nats-server)");
                 }
 
-                if (!ClusterSettings.SystemSelected(EtcdCases.System))
+                if (!BenchSelection.System(EtcdCases.System))
                 {
                 }
                 else if (PeerProcess.Find(EtcdCluster.Binary) is { } etcd)
@@ -136,7 +136,7 @@ public sealed class ClusterSuite : IBenchSuite
 
     private static readonly string[] Cases = ["produce-100B-window", "produce-100B-sync", "consume-100B", "failover"];
 
-    private static bool AnySelected(IEnumerable<string> cases) => cases.Any(ClusterSettings.Selected);
+    private static bool AnySelected(IEnumerable<string> cases) => cases.Any(BenchSelection.Case);
 
     /// <summary>The comparisons issue 11 sets, judged once every system ran.</summary>
     private static void PrintTargets(BenchReport report)

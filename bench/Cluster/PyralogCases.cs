@@ -31,7 +31,7 @@ internal static class PyralogCases
         var record = new ProducerRecord(null, payload); // immutable: shared by every produce
         foreach (var (suffix, durability) in Durabilities)
         {
-            if (!new[] { "produce-100B-window", "produce-100B-sync", "consume-100B" }.Any(c => ClusterSettings.Selected(c + suffix)))
+            if (!new[] { "produce-100B-window", "produce-100B-sync", "consume-100B" }.Any(c => BenchSelection.Case(c + suffix)))
             {
                 continue;
             }

@@ -89,7 +89,7 @@ internal static class ScalingCases
     /// </summary>
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
-    public static bool AnySelected => ClusterSettings.Selected(ScaleOut) || ClusterSettings.Selected(Drain);
+    public static bool AnySelected => BenchSelection.Case(ScaleOut) || BenchSelection.Case(Drain);
 
     public static async Task RunAsync(BenchReport report, string root, CancellationToken cancellationToken)
     {
@@ -111,11 +111,11 @@ internal static class ScalingCases
         // Unmeasured: the producer's first records compile its path and find every leader, and the silos finish
         // compiling theirs after the fill (in a first smoke run the window right after 2 s had twice the p99 of the move's).
         await ObserveAsync(client, Settle, cancellationToken);
-        if (ClusterSettings.Selected(ScaleOut))
+        if (BenchSelection.Case(ScaleOut))
         {
             await ClusterReport.RunCaseAsync(report, ScaleOut, PyralogCases.System, () => ScaleOutAsync(report, cluster, steady, cancellationToken));
         }
-        else if (ClusterSettings.Selected(Drain))
+        else if (BenchSelection.Case(Drain))
         {
             ClusterSettings.Log("scaling: a fourth silo joins before the drain (not measured)");
             var silo = await cluster.AddSiloAsync();

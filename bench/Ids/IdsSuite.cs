@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Pyralog.Bench.Harness;
 using Pyralog.Client;

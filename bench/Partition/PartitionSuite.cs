@@ -50,12 +50,12 @@ public sealed class PartitionSuite : IBenchSuite
         var root = Directory.CreateTempSubdirectory("pyralog-bench-partition-").FullName;
         try
         {
-            if (Selected("produce-rf3-100B-batch1000"))
+            if (BenchSelection.Case("produce-rf3-100B-batch1000"))
             {
                 await FloorAsync(report, root);
             }
 
-            if (ClusterCases.Any(Selected))
+            if (ClusterCases.Any(BenchSelection.Case))
             {
                 await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "cluster"), preferRedis: true, Log, Cluster.ClusterSettings.SiloArgs);
                 LogInfo? filled = null;
@@ -92,7 +92,7 @@ public sealed class PartitionSuite : IBenchSuite
     /// </summary>
     private static async Task RunCaseAsync(BenchReport report, string @case, Func<Task> run)
     {
-        if (!Selected(@case))
+        if (!BenchSelection.Case(@case))
         {
             return;
         }
@@ -107,8 +107,6 @@ public sealed class PartitionSuite : IBenchSuite
             report.Add(Suite, @case, "pyralog", "failed", 1, "count");
         }
     }
-
-    private static bool Selected(string @case) => BenchSelection.Case(@case);
 
     private static void Log(string line) => Console.WriteLine($"  {Suite}: {line}");
 

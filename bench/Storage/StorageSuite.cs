@@ -49,7 +49,7 @@ public sealed class StorageSuite : IBenchSuite
                     foreach (var system in Systems)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        if (Selected($"append-{size}B-batch{batch}"))
+                        if (BenchSelection.Case($"append-{size}B-batch{batch}"))
                         {
                             await AppendCaseAsync(report, root, system, size, batch);
                         }
@@ -60,7 +60,7 @@ public sealed class StorageSuite : IBenchSuite
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (Selected("read-"))
+                if (BenchSelection.Case("read-"))
                 {
                     await ReadCasesAsync(report, root, system);
                 }
@@ -69,23 +69,23 @@ public sealed class StorageSuite : IBenchSuite
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (Selected("kv-"))
+                if (BenchSelection.Case("kv-"))
                 {
                     await KvCasesAsync(report, root, system);
                 }
             }
 
-            if (Selected("append-100B-batch1000-logs1000"))
+            if (BenchSelection.Case("append-100B-batch1000-logs1000"))
             {
                 await ManyLogsCaseAsync(report, root);
             }
 
-            if (Selected(ManyLogFillCase.Name))
+            if (BenchSelection.Case(ManyLogFillCase.Name))
             {
                 await ManyLogFillCase.RunAsync(report, root, SuiteName);
             }
 
-            if (Selected("recovery-"))
+            if (BenchSelection.Case("recovery-"))
             {
                 await RecoveryCaseAsync(report, root);
             }
@@ -98,8 +98,6 @@ public sealed class StorageSuite : IBenchSuite
 
     // PYRALOG_BENCH_SYSTEMS=pyralog measures one engine alone (to profile it); ratios need both in one run.
     private static readonly string[] Systems = [.. new[] { "pyralog", "rocksdb", "faster" }.Where(BenchSelection.System)];
-
-    private static bool Selected(string @case) => BenchSelection.Case(@case);
 
     private static IStorageTarget Create(string system, string directory)
     {

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
@@ -51,5 +49,4 @@ public sealed class PyralogClientTests
         Assert.Equal("ObeliskIds", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { ObeliskIds = [3, 4, 3] }.Validate()).ParamName);
         Assert.Equal("RequestDeadline", Assert.Throws<ArgumentException>(() => new ScarabIdGeneratorOptions { RequestDeadline = TimeSpan.Zero }.Validate()).ParamName);
     }
-
 }

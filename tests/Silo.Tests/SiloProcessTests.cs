@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces.Obelisk;
@@ -74,5 +72,4 @@ public sealed class SiloProcessTests : IDisposable
         Assert.Equal(2, silo.Process.ExitCode);
         Assert.Contains("Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ", silo.Output);
     }
-
 }
