@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using Pyralog.Client.Cluster;
 using Pyralog.Client.Logs;
 using Pyralog.Client.Obelisk;
+using Pyralog.Client.Routing;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Grains.Interfaces.Logs;
 using StackExchange.Redis;
@@ -20,13 +21,26 @@ public sealed class PyralogClient : IAsyncDisposable
     private readonly Lazy<ScarabIdGenerator> _ids;
     private readonly LogMetadata _logs;
 
-    private PyralogClient(IHost host)
+    private readonly SiloGateways? _gateways;
+
+    private PyralogClient(IHost host, PyralogClientOptions options)
     {
         _host = host;
         Cluster = host.Services.GetRequiredService<IClusterClient>();
         _ids = new Lazy<ScarabIdGenerator>(() => new ScarabIdGenerator(Cluster, new ScarabIdGeneratorOptions()));
-        _logs = new LogMetadata(Cluster, TimeProvider.System);
+        if (options.DirectRouting)
+        {
+            _gateways = new SiloGateways(Cluster, options, TimeProvider.System);
+            Routes = new ReplicaRoutes(Cluster, _gateways, TimeProvider.System);
+        }
+
+        _logs = new LogMetadata(Cluster, TimeProvider.System, Routes);
     }
+
+    /// <summary>Where calls to each replica enter the cluster (null when <see cref="PyralogClientOptions.DirectRouting"/> is off).</summary>
+    internal ReplicaRoutes? Routes { get; }
+
+    internal LogMetadata Logs => _logs;
 
     /// <summary>The Orleans client underneath, for calling grains directly.</summary>
     public IClusterClient Cluster { get; }
@@ -40,12 +54,8 @@ public sealed class PyralogClient : IAsyncDisposable
     {
         options ??= new PyralogClientOptions();
         options.Validate();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Orleans", LogLevel.None);
-        builder.UseOrleansClient(client =>
+        var host = BuildHost(client =>
         {
-            client.AddActivityPropagation(); // a produce's span is the parent of Orleans' call span and the leader's append
             switch (options.Membership)
             {
                 case MembershipMode.Redis:
@@ -64,8 +74,6 @@ public sealed class PyralogClient : IAsyncDisposable
 
             client.UseConnectionRetryFilter(new ConnectRetryFilter(options.ConnectTimeout, TimeProvider.System));
         });
-
-        var host = builder.Build();
         try
         {
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -76,7 +84,21 @@ public sealed class PyralogClient : IAsyncDisposable
             throw new PyralogConnectionException(await DescribeFailureAsync(options, e).ConfigureAwait(false), e);
         }
 
-        return new PyralogClient(host);
+        return new PyralogClient(host, options);
+    }
+
+    /// <summary>An Orleans client host as every connection of a Pyralog client is made: quiet logs, trace propagation, <paramref name="membership"/> saying how it finds gateways.</summary>
+    internal static IHost BuildHost(Action<IClientBuilder> membership)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans", LogLevel.None);
+        builder.UseOrleansClient(client =>
+        {
+            client.AddActivityPropagation(); // a produce's span is the parent of Orleans' call span and the leader's append
+            membership(client);
+        });
+        return builder.Build();
     }
 
     /// <summary>
@@ -188,6 +210,11 @@ public sealed class PyralogClient : IAsyncDisposable
     {
         try
         {
+            if (_gateways is not null)
+            {
+                await _gateways.DisposeAsync().ConfigureAwait(false);
+            }
+
             await _host.StopAsync().ConfigureAwait(false);
         }
         finally

@@ -25,6 +25,14 @@ public sealed class PyralogClientOptions
     /// <summary>In <see cref="MembershipMode.Redis"/>: a StackExchange.Redis connection string.</summary>
     public string? RedisConnectionString { get; set; }
 
+    /// <summary>
+    /// Calls to a partition replica enter the cluster at the silo hosting it, through a connection of this client's to
+    /// that silo's gateway (one per silo, made when first needed). Off: they enter through whichever gateway Orleans picks
+    /// for the replica, which forwards them (one more hop when that is another silo); use it when the silos' gateway
+    /// endpoints in the membership table are not reachable from the client.
+    /// </summary>
+    public bool DirectRouting { get; set; } = true;
+
     /// <summary>How long to keep trying to reach a gateway before giving up.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true)]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);

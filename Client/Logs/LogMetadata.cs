@@ -1,3 +1,4 @@
+using Pyralog.Client.Routing;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Client.Logs;
@@ -7,7 +8,7 @@ namespace Pyralog.Client.Logs;
 /// An entry older than <see cref="RefreshInterval"/> is still used while a refresh runs in the background; callers
 /// refresh at once when a replica answers in a way that may mean the log changed. One fetch per name at a time.
 /// </summary>
-internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time)
+internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, ReplicaRoutes? routes = null)
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
 
@@ -20,6 +21,13 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time)
     public IGrainFactory Grains => grains;
 
     public TimeProvider Time => time;
+
+    /// <summary>A partition replica, called through the connection to its silo when <paramref name="replicaKey"/>'s route is known (see <see cref="ReplicaRoutes"/>).</summary>
+    public IPartitionReplicaGrain Replica(string replicaKey) =>
+        (routes?.For(replicaKey) ?? grains).GetGrain<IPartitionReplicaGrain>(replicaKey);
+
+    /// <summary>A call to the replica failed as a lost or unreachable silo's do: its route is looked up again before it is used.</summary>
+    public void ReplicaUnreachable(string replicaKey) => routes?.Forget(replicaKey);
 
     /// <summary>The cached log, if any (starting a background refresh when it is old); never waits.</summary>
     public bool TryGet(string name, out CachedLog log)

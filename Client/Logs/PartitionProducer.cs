@@ -541,14 +541,20 @@ internal sealed class PartitionProducer
         span?.SetTag("pyralog.records", batch.Acks.Count);
         Task<AppendAck>? call = null;
         AppendAck ack;
+        var key = cached.Info.ReplicaKey(_partition, slot);
         try
         {
-            var replica = _producer.Metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(_partition, slot));
+            var replica = _producer.Metadata.Replica(key);
             call = batch.Wire is { } wire ? replica.ProduceAsync(wire) : replica.AppendAsync(batch.Plain!);
             ack = await AnswerAsync(call, cached, slot).ConfigureAwait(false);
         }
         catch (Exception e)
         {
+            if (e is TimeoutException or OrleansException)
+            {
+                _producer.Metadata.ReplicaUnreachable(key);
+            }
+
             if (call is { IsCompleted: false })
             {
                 // The request outlived its timeout; whatever it ends with later is of no use, but must be observed.
@@ -624,7 +630,7 @@ internal sealed class PartitionProducer
                 {
                     try
                     {
-                        asks.Add(_producer.Metadata.Grains.GetGrain<IPartitionReplicaGrain>(cached.Info.ReplicaKey(_partition, r)).GetStatusAsync());
+                        asks.Add(_producer.Metadata.Replica(cached.Info.ReplicaKey(_partition, r)).GetStatusAsync());
                     }
                     catch (Exception e)
                     {

@@ -65,16 +65,17 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
 
             ulong? latest = null;
             Exception? last = null;
-            foreach (var status in statuses)
+            for (var i = 0; i < slots.Length; i++)
             {
                 try
                 {
-                    var next = (await status.ConfigureAwait(false)).NextOffset;
+                    var next = (await statuses[i].ConfigureAwait(false)).NextOffset;
                     latest = latest is { } known ? Math.Max(known, next) : next;
                 }
                 catch (Exception e) when (IsFailover(e))
                 {
                     last = e;
+                    Unreachable(slots[i], e);
                 }
             }
 
@@ -116,6 +117,7 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
             catch (Exception e) when (IsFailover(e))
             {
                 failure = e;
+                Unreachable(_slot, e);
             }
 
             await CheckLogAsync(failure).ConfigureAwait(false);
@@ -166,6 +168,14 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
         return Task.Delay(delay > MaxBackoff ? MaxBackoff : delay, _time, ct);
     }
 
-    private IPartitionReplicaGrain Replica(int slot) =>
-        metadata.Grains.GetGrain<IPartitionReplicaGrain>(_cached.Info.ReplicaKey(partition, slot));
+    /// <summary>A call to the replica in <paramref name="slot"/> failed: when as a lost silo's do, its route is looked up again.</summary>
+    private void Unreachable(int slot, Exception failure)
+    {
+        if (failure is TimeoutException or OrleansException)
+        {
+            metadata.ReplicaUnreachable(_cached.Info.ReplicaKey(partition, slot));
+        }
+    }
+
+    private IPartitionReplicaGrain Replica(int slot) => metadata.Replica(_cached.Info.ReplicaKey(partition, slot));
 }

@@ -73,7 +73,7 @@ internal static class PyralogCases
         var watch = Stopwatch.StartNew();
         var log = await cluster.CreateLogAsync(name, partitions, 3, new LogSettings { Durability = durability }, TimeSpan.FromMinutes(2));
         var description = await cluster.WaitForLeadersAsync(name, allReplicas: true, TimeSpan.FromSeconds(60));
-        ClusterSettings.Log($"pyralog: log '{name}' ({partitions} partition(s), RF 3, {durability}) ready in {watch.Elapsed.TotalSeconds:0.0} s");
+        ClusterSettings.Log($"pyralog: log '{name}' ({partitions} partition(s), RF 3, {durability}) ready in {watch.Elapsed.TotalSeconds:0.0} s, partition 0 led on silo {cluster.SiloOf(description.Partitions[0].LeaderSilo)}");
         return (log, description.Partitions[0].LeaderReplica);
     }
 

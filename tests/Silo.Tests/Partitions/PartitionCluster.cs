@@ -63,6 +63,9 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// Starts the three silos (in turn: the first is development membership's primary) and connects a client;
     /// <paramref name="siloArgs"/> go to every silo's command line.
     /// </summary>
+    /// <summary><c>PYRALOG_DIRECT_ROUTING=0</c>: the client's calls enter through the gateways Orleans picks (to compare with <see cref="PyralogClientOptions.DirectRouting"/>).</summary>
+    public const string DirectRoutingVariable = "PYRALOG_DIRECT_ROUTING";
+
     public static async Task<PartitionCluster> StartAsync(string root, bool preferRedis, Action<string> log, params string[] siloArgs)
     {
         var siloPorts = new int[Size];
@@ -99,6 +102,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
                 RedisConnectionString = redis?.ConnectionString,
                 ClusterId = clusterId,
                 ConnectTimeout = TimeSpan.FromSeconds(30),
+                DirectRouting = Environment.GetEnvironmentVariable(DirectRoutingVariable) != "0",
             });
             log($"3 silos up ({cluster.Membership.ToString().ToLowerInvariant()} membership, cluster {clusterId}, silo ports {string.Join(", ", siloPorts)}, {string.Join(' ', FastProbes)})");
             return cluster;
