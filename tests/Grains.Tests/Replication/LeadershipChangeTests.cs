@@ -144,7 +144,11 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
     private async Task LeadWholeGroupAsync(SimulatedActivation leader)
     {
         await ElectAsync(leader, reachable: [0, 1, 2]);
-        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == leader.Driver.Node.LastIndex), reachable: [0, 1, 2]);
+
+        // Every replica has committed everything, and the leader has heard each one acknowledge it (a follower can learn
+        // the commit index from an append whose answer the leader has not read yet).
+        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Node.CommitIndex == leader.Driver.Node.LastIndex &&
+            (r == leader || leader.Driver.Node.IsCaughtUpVoter(r.Driver.Node.Id))), reachable: [0, 1, 2]);
     }
 
     private async Task ElectAsync(SimulatedActivation candidate, int[] reachable)
