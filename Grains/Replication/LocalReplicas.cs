@@ -170,14 +170,25 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
         return false;
     }
 
-    /// <summary>The other replicas of <paramref name="key"/>'s partition active on this silo, with whether each is the metadata group's.</summary>
+    /// <summary>
+    /// The other replicas of <paramref name="key"/>'s partition active on this silo, with whether each is the metadata
+    /// group's. Looks up the partition's few possible slots by key rather than scanning every active replica: the
+    /// homecoming sweep asks for each replica here, and a scan made the sweep quadratic (1,000 replicas a silo: a
+    /// million key parses, a fifth of an idle silo's CPU).
+    /// </summary>
     public IEnumerable<(string Key, bool Metadata)> SiblingsActive(ReplicaGrainKey key)
     {
-        foreach (var (active, metadata) in _active)
+        for (var slot = 0; slot < ReplicaGrainKey.MaxReplicationFactor; slot++)
         {
-            if (ReplicaGrainKey.TryParse(active, out var other) && other.Log == key.Log && other.Partition == key.Partition && other.Replica != key.Replica)
+            if (slot == key.Replica)
             {
-                yield return (active, metadata);
+                continue;
+            }
+
+            var sibling = ReplicaGrainKey.Of(key.Log, key.Partition, slot);
+            if (_active.TryGetValue(sibling, out var metadata))
+            {
+                yield return (sibling, metadata);
             }
         }
     }
