@@ -23,7 +23,8 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// A killed silo is declared dead after about 3 s instead of Orleans' default ~15 s or more: until then, calls whose
     /// grain directory entries live on the dead silo stall, which would stall partitions whose replicas all survived.
     /// </summary>
-    private static readonly string[] FastProbes = ["--Silo:ProbeTimeout", "1s", "--Silo:MissedProbesLimit", "3", "--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:TimestampFormat", "HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine", "true"];
+    private static readonly string[] FastProbes = ["--Silo:ProbeTimeout", "1s", "--Silo:MissedProbesLimit", "3"];
+    private static readonly string[] LogFormat = ["--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:TimestampFormat", "HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine", "true"];
 
     private readonly string _root;
     // Invariant: one entry per silo ever started (index = silo number); a stopped silo keeps its ports.
@@ -59,14 +60,19 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// <summary>Process ids of the silos that run now.</summary>
     public IReadOnlyList<int> ProcessIds => [.. _silos.Where(s => s is { Process.HasExited: false }).Select(s => s!.Process.Id)];
 
-    /// <summary>
-    /// Starts the three silos (in turn: the first is development membership's primary) and connects a client;
-    /// <paramref name="siloArgs"/> go to every silo's command line.
-    /// </summary>
     /// <summary><c>PYRALOG_DIRECT_ROUTING=0</c>: the client's calls enter through the gateways Orleans picks (to compare with <see cref="PyralogClientOptions.DirectRouting"/>).</summary>
     public const string DirectRoutingVariable = "PYRALOG_DIRECT_ROUTING";
 
-    public static async Task<PartitionCluster> StartAsync(string root, bool preferRedis, Action<string> log, params string[] siloArgs)
+    /// <summary>
+    /// Starts the three silos (in turn: the first is development membership's primary) with fast liveness probes (a
+    /// killed silo is declared dead within seconds) and connects a client; <paramref name="siloArgs"/> go to every
+    /// silo's command line.
+    /// </summary>
+    public static Task<PartitionCluster> StartAsync(string root, bool preferRedis, Action<string> log, params string[] siloArgs) =>
+        StartAsync(root, preferRedis, fastProbes: true, log, siloArgs);
+
+    /// <summary>As above; without <paramref name="fastProbes"/> the silos probe each other at Orleans' pace, as shipped.</summary>
+    public static async Task<PartitionCluster> StartAsync(string root, bool preferRedis, bool fastProbes, Action<string> log, params string[] siloArgs)
     {
         var siloPorts = new int[Size];
         var gatewayPorts = new int[Size];
@@ -86,7 +92,8 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         string[] membership = redis is null
             ? ["--membership", "development", "--primary-port", $"{siloPorts[0]}"]
             : ["--membership", "redis", "--redis", redis.ConnectionString];
-        string[] args = [.. membership, "--cluster-id", clusterId, .. FastProbes, .. siloArgs];
+        string[] probes = fastProbes ? FastProbes : [];
+        string[] args = [.. membership, "--cluster-id", clusterId, .. probes, .. LogFormat, .. siloArgs];
         var cluster = new PartitionCluster(root, siloPorts, gatewayPorts, args, redis, log);
         try
         {
@@ -104,7 +111,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
                 ConnectTimeout = TimeSpan.FromSeconds(30),
                 DirectRouting = Environment.GetEnvironmentVariable(DirectRoutingVariable) != "0",
             });
-            log($"3 silos up ({cluster.Membership.ToString().ToLowerInvariant()} membership, cluster {clusterId}, silo ports {string.Join(", ", siloPorts)}, {string.Join(' ', FastProbes)})");
+            log($"3 silos up ({cluster.Membership.ToString().ToLowerInvariant()} membership, cluster {clusterId}, silo ports {string.Join(", ", siloPorts)}, {(fastProbes ? string.Join(' ', FastProbes) : "Orleans' probe pace")})");
             return cluster;
         }
         catch
