@@ -40,8 +40,6 @@ public sealed class PyralogClient : IAsyncDisposable
     /// <summary>Where calls to each replica enter the cluster (null when <see cref="PyralogClientOptions.DirectRouting"/> is off).</summary>
     internal ReplicaRoutes? Routes { get; }
 
-    internal LogMetadata Logs => _logs;
-
     /// <summary>The Orleans client underneath, for calling grains directly.</summary>
     public IClusterClient Cluster { get; }
 

@@ -26,8 +26,14 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
     public IPartitionReplicaGrain Replica(string replicaKey) =>
         (routes?.For(replicaKey) ?? grains).GetGrain<IPartitionReplicaGrain>(replicaKey);
 
-    /// <summary>A call to the replica failed as a lost or unreachable silo's do: its route is looked up again before it is used.</summary>
-    public void ReplicaUnreachable(string replicaKey) => routes?.Forget(replicaKey);
+    /// <summary>A call to the replica failed: when as a lost or unreachable silo's do (a timeout, an Orleans transport error), its route is looked up again before it is used.</summary>
+    public void ReplicaFailed(string replicaKey, Exception failure)
+    {
+        if (failure is TimeoutException or OrleansException)
+        {
+            routes?.Forget(replicaKey);
+        }
+    }
 
     /// <summary>The cached log, if any (starting a background refresh when it is old); never waits.</summary>
     public bool TryGet(string name, out CachedLog log)

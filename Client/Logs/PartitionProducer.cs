@@ -550,11 +550,7 @@ internal sealed class PartitionProducer
         }
         catch (Exception e)
         {
-            if (e is TimeoutException or OrleansException)
-            {
-                _producer.Metadata.ReplicaUnreachable(key);
-            }
-
+            _producer.Metadata.ReplicaFailed(key, e);
             if (call is { IsCompleted: false })
             {
                 // The request outlived its timeout; whatever it ends with later is of no use, but must be observed.

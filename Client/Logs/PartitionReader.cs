@@ -75,7 +75,7 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
                 catch (Exception e) when (IsFailover(e))
                 {
                     last = e;
-                    Unreachable(slots[i], e);
+                    metadata.ReplicaFailed(_cached.Info.ReplicaKey(partition, slots[i]), e);
                 }
             }
 
@@ -117,7 +117,7 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
             catch (Exception e) when (IsFailover(e))
             {
                 failure = e;
-                Unreachable(_slot, e);
+                metadata.ReplicaFailed(_cached.Info.ReplicaKey(partition, _slot), e);
             }
 
             await CheckLogAsync(failure).ConfigureAwait(false);
@@ -166,15 +166,6 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
     {
         var delay = BaseBackoff * Math.Pow(2, Math.Min(_failures++, 5));
         return Task.Delay(delay > MaxBackoff ? MaxBackoff : delay, _time, ct);
-    }
-
-    /// <summary>A call to the replica in <paramref name="slot"/> failed: when as a lost silo's do, its route is looked up again.</summary>
-    private void Unreachable(int slot, Exception failure)
-    {
-        if (failure is TimeoutException or OrleansException)
-        {
-            metadata.ReplicaUnreachable(_cached.Info.ReplicaKey(partition, slot));
-        }
     }
 
     private IPartitionReplicaGrain Replica(int slot) => metadata.Replica(_cached.Info.ReplicaKey(partition, slot));

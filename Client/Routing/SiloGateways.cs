@@ -71,7 +71,7 @@ internal sealed class SiloGateways(IClusterClient cluster, PyralogClientOptions 
                         o.ClusterId = options.ClusterId;
                         o.ServiceId = options.ServiceId;
                     });
-                    client.Services.AddSingleton<IClusterConnectionStatusObserver>(new GatewayLossWatch(() => Drop(silo, gateway)));
+                    client.AddClusterConnectionStatusObserver(new GatewayLossWatch(() => Drop(silo, gateway)));
                 });
                 using var timeout = new CancellationTokenSource(ConnectTimeout, time);
                 await host.StartAsync(timeout.Token).ConfigureAwait(false);
