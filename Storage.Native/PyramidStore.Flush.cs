@@ -249,7 +249,7 @@ public sealed partial class PyramidStore
         SegmentWriter? writer = null;
         try
         {
-            for (var node = memtable.Kv.First; node is not null; node = node.NextNode)
+            for (var node = memtable.Kv.First; !node.IsNull; node = node.Next)
             {
                 if (writer is not null && !KeyCodec.SameSpace(node.Key, writer.LastKey))
                 {
@@ -257,7 +257,7 @@ public sealed partial class PyramidStore
                 }
 
                 writer ??= NewFlushSegment();
-                var version = node.Latest!;
+                var version = node.Latest;
                 writer.Add(version.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, node.Key, version.Value);
             }
 

@@ -81,20 +81,18 @@ public sealed partial class PyramidStore
     private static bool TryGetKv(ReadView view, byte[] key, out byte[]? value)
     {
         value = null;
-        var version = view.Active.Kv.Find(key, view.Sequence);
-        if (version is null)
+        if (!view.Active.Kv.TryFind(key, view.Sequence, out var version))
         {
             foreach (var memtable in view.Immutables)
             {
-                version = memtable.Kv.Find(key, view.Sequence);
-                if (version is not null)
+                if (memtable.Kv.TryFind(key, view.Sequence, out version))
                 {
                     break;
                 }
             }
         }
 
-        if (version is not null)
+        if (!version.IsNull)
         {
             value = version.IsTombstone ? null : version.Value.ToArray();
             return value is not null;

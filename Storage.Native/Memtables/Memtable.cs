@@ -38,7 +38,7 @@ internal sealed class Memtable(ArenaPool arenas)
     private long _bytes;
     private int _references = 1;
 
-    public KvSkipList Kv { get; } = new();
+    public KvSkipList Kv { get; } = new(arenas);
 
     public long ApproximateBytes => Volatile.Read(ref _bytes);
 
@@ -153,6 +153,7 @@ internal sealed class Memtable(ArenaPool arenas)
             }
 
             arenas.Return(_pooledArenas);
+            Kv.ReturnChunks();
         }
     }
 

@@ -5,16 +5,16 @@ namespace Pyralog.Storage.Native.Memtables;
 /// <summary>Iterates a memtable's skip list as of a snapshot sequence (newer versions are skipped).</summary>
 internal sealed class MemtableKvIterator(KvSkipList list, ulong sequence) : IEntryIterator
 {
-    private KvSkipList.Node? _node;
-    private KvSkipList.Version? _version;
+    private KvNode _node;
+    private KvVersion _version;
 
-    public bool Valid => _version is not null;
+    public bool Valid => !_version.IsNull;
 
-    public ReadOnlySpan<byte> Key => _node!.Key;
+    public ReadOnlySpan<byte> Key => _node.Key;
 
-    public ReadOnlySpan<byte> Value => _version!.Value;
+    public ReadOnlySpan<byte> Value => _version.Value;
 
-    public bool IsTombstone => _version!.IsTombstone;
+    public bool IsTombstone => _version.IsTombstone;
 
     public void Seek(ReadOnlySpan<byte> key)
     {
@@ -24,23 +24,27 @@ internal sealed class MemtableKvIterator(KvSkipList list, ulong sequence) : IEnt
 
     public void Next()
     {
-        _node = _node?.NextNode;
+        if (!_node.IsNull)
+        {
+            _node = _node.Next;
+        }
+
         SkipInvisible();
     }
 
     private void SkipInvisible()
     {
-        while (_node is not null)
+        while (!_node.IsNull)
         {
             _version = _node.VisibleAt(sequence);
-            if (_version is not null)
+            if (!_version.IsNull)
             {
                 return;
             }
 
-            _node = _node.NextNode;
+            _node = _node.Next;
         }
 
-        _version = null;
+        _version = default;
     }
 }
