@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Pyralog.Storage.Native.Log;
 using Pyralog.Storage.Native.Memtables;
 using Pyralog.Storage.Native.Wal;
@@ -53,6 +54,8 @@ public sealed partial class PyramidStore
     private Memtable _active;
     private long _lastSyncTimestamp;
     private bool _unsynced;
+    private long _groupNow; // the committing group's timestamp (Unix ms), for ApplyGroup
+    private readonly Func<long> _applyGroup; // ApplyGroup, made once: no delegate per group
 
     // Set once a PerBatch store acknowledged a group without syncing it (WriteBatch.SkipSync): from then on the
     // store treats its WAL like an Interval store's where durability of a published state matters (compaction
@@ -500,40 +503,64 @@ public sealed partial class PyramidStore
         Interlocked.Increment(ref _commitGroups);
         StoreCommitInstruments.CommitGroupSize.Record(_groupBatches.Count);
 
-        // A large group is applied to the memtable while its fdatasync runs on another thread. Nothing
-        // applied is visible before the publish below, which happens only after the sync succeeded.
-        Task? sync = null;
-        if (_options.Durability == DurabilityMode.PerBatch && !syncGroup)
+        // A large group is applied to the memtable by a pool thread while this thread runs the fdatasync: the sync,
+        // the longer of the two, starts at once instead of after a thread hand-off. Until the join the apply is the
+        // only writer of the memtable and the log states. Nothing applied is visible before the publish, which
+        // happens only after the sync succeeded.
+        _groupNow = now;
+        long userBytes;
+        if (_options.Durability == DurabilityMode.PerBatch && syncGroup && total >= OverlapSyncBytes)
         {
-            _wal.MarkAcknowledged();
-            Volatile.Write(ref _unsyncedAcknowledged, true);
-        }
-        else if (_options.Durability == DurabilityMode.PerBatch)
-        {
-            if (total >= OverlapSyncBytes)
-            {
-                sync = Task.Run(SyncWal);
-            }
-            else
+            var apply = Task.Run(_applyGroup);
+            Exception? syncFailure = null;
+            try
             {
                 SyncWal();
             }
-        }
+            catch (Exception e)
+            {
+                syncFailure = e; // joined first: nothing else may touch the memtable while the apply runs
+            }
 
-        long userBytes = 0;
-        foreach (var batch in _groupBatches)
+            userBytes = apply.GetAwaiter().GetResult(); // the commit thread's own wait: no caller's thread blocks here
+            if (syncFailure is not null)
+            {
+                ExceptionDispatchInfo.Throw(syncFailure);
+            }
+        }
+        else
         {
-            var frame = batch.FrameSpan;
-            ApplyFrame(BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]), now, batch.Count, frame[WriteBatch.HeaderBytes..], default, 0);
-            userBytes += frame.Length - WriteBatch.HeaderBytes;
-        }
+            if (_options.Durability == DurabilityMode.PerBatch && !syncGroup)
+            {
+                _wal.MarkAcknowledged();
+                Volatile.Write(ref _unsyncedAcknowledged, true);
+            }
+            else if (_options.Durability == DurabilityMode.PerBatch)
+            {
+                SyncWal();
+            }
 
-        sync?.GetAwaiter().GetResult(); // the commit thread's own wait: no caller's thread blocks here
+            userBytes = ApplyGroup();
+        }
 
         _groupFrames.Clear();
         Interlocked.Add(ref _walBytes, total);
         Interlocked.Add(ref _userBytes, userBytes);
         Publish();
+    }
+
+    /// <summary>Applies the group's frames to the memtable; returns their user bytes. One thread at a time (see CommitGroup).</summary>
+    private long ApplyGroup()
+    {
+        long userBytes = 0;
+        foreach (var batch in _groupBatches)
+        {
+            var frame = batch.FrameSpan;
+            ApplyFrame(BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]), _groupNow, batch.Count, frame[WriteBatch.HeaderBytes..], default, 0);
+            userBytes += frame.Length - WriteBatch.HeaderBytes;
+        }
+
+        return userBytes;
     }
 
     /// <summary>Makes everything applied so far visible: the touched logs' states and the sequence, together.</summary>

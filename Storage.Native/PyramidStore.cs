@@ -76,6 +76,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
         _version = version;
         _arenas = new ArenaPool((int)Math.Min(int.MaxValue, options.MemtableBytes * (1 + options.MaxImmutableMemtables) / ArenaPool.ChunkBytes));
         _active = new Memtable(_arenas);
+        _applyGroup = ApplyGroup;
     }
 
     /// <summary>Directory holding the store's files.</summary>
