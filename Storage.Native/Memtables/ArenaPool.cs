@@ -11,6 +11,18 @@ internal sealed class ArenaPool(int maxChunks)
 
     private readonly Stack<byte[]> _free = new();
 
+    /// <summary>Chunks waiting to be reused.</summary>
+    public int FreeChunks
+    {
+        get
+        {
+            lock (_free)
+            {
+                return _free.Count;
+            }
+        }
+    }
+
     /// <summary>A chunk of <see cref="ChunkBytes"/>, reused or new (uninitialized: the memtable writes every byte a reader can reach).</summary>
     public byte[] Rent()
     {
