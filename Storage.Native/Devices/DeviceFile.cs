@@ -24,8 +24,5 @@ internal abstract class DeviceFile : IDisposable
     /// <see cref="ObjectDisposedException"/> once the file is disposed (a timer may race a close).</summary>
     public abstract void SyncData();
 
-    /// <summary>Starts writeback of a written range without waiting for it (a hint; may do nothing).</summary>
-    public abstract void StartWriteback(long offset, long count);
-
     public abstract void Dispose();
 }

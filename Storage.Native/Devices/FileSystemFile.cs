@@ -40,7 +40,5 @@ internal sealed class FileSystemFile : DeviceFile
         }
     }
 
-    public override void StartWriteback(long offset, long count) => LibC.StartWriteback(_handle, offset, count);
-
     public override void Dispose() => _handle.Dispose();
 }

@@ -57,21 +57,6 @@ internal static partial class LibC
         }
     }
 
-    /// <summary>Starts writeback of a written range without waiting (Linux sync_file_range). Background writers
-    /// call it as they go so their final fsync is short and never floods the device in front of WAL syncs.</summary>
-    public static void StartWriteback(SafeFileHandle handle, long offset, long count)
-    {
-        if (OperatingSystem.IsLinux())
-        {
-            _ = sync_file_range((int)handle.DangerousGetHandle(), offset, count, SyncFileRangeWrite);
-        }
-    }
-
-    private const uint SyncFileRangeWrite = 2; // SYNC_FILE_RANGE_WRITE
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
-
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(int fd);
 

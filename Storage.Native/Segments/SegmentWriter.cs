@@ -9,7 +9,6 @@ namespace Pyralog.Storage.Native.Segments;
 /// <summary>Writes one segment (see <see cref="SegmentFormat"/>) from entries given in ascending key order.</summary>
 internal sealed class SegmentWriter : IDisposable
 {
-    private const long WritebackBytes = 1 << 20;
     private readonly string _path;
     private readonly long _fileNumber;
     private readonly int _blockBytes;
@@ -29,7 +28,6 @@ internal sealed class SegmentWriter : IDisposable
     private long _tombstones;
     private long _logRecords;
     private bool _finished;
-    private long _writebackFrom;
 
     public SegmentWriter(IStorageDevice device, string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
     {
@@ -190,7 +188,6 @@ internal sealed class SegmentWriter : IDisposable
         else
         {
             _file.FlushAndReleaseBuffer();
-            _file.File.StartWriteback(_writebackFrom, _file.Position - _writebackFrom); // the later sync finds less to write
             ReturnBlock();
         }
 
@@ -241,12 +238,6 @@ internal sealed class SegmentWriter : IDisposable
         _index.Advance(16 + _firstKeyOfBlock.Length);
         _limiter?.Consume(_blockLength + 4);
         _blockLength = 0;
-        if (_file.Position - _writebackFrom >= WritebackBytes)
-        {
-            _file.Flush();
-            _file.File.StartWriteback(_writebackFrom, _file.Position - _writebackFrom);
-            _writebackFrom = _file.Position;
-        }
     }
 
     private void WriteCrc(uint crc)

@@ -41,9 +41,5 @@ internal sealed class PowerLossFile : DeviceFile
         _device.SyncData(_file, Path);
     }
 
-    public override void StartWriteback(long offset, long count)
-    {
-    }
-
     public override void Dispose() => _handle.Dispose();
 }
