@@ -37,8 +37,12 @@ internal static class ClusterSettings
     /// Load before each case is measured: 15 s. A silo process's JIT tiers its hot methods up during the first seconds of
     /// load (3,527 methods compiled in 6 s once load began, the tier-up thread taking 40 % of a silo's CPU): after 2 s the
     /// first case measured 131,507 records/s, after 20 s 310,470. The peers (Go binaries) get the same warm-up.
+    /// <c>PYRALOG_BENCH_WARMUP</c> (seconds) overrides it.
     /// </summary>
-    public static TimeSpan Warmup => Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(15);
+    public static TimeSpan Warmup =>
+        int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_BENCH_WARMUP"), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? TimeSpan.FromSeconds(seconds)
+            : Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(15);
 
     public static TimeSpan WindowMeasure => Quick ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
 
