@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Pyralog.Client.Routing;
 using Pyralog.Grains.Interfaces.Logs;
 
@@ -14,8 +15,10 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
 
     private readonly Lock _gate = new();
 
-    // Invariant: guarded by _gate; _fetching holds only fetches that have not completed.
-    private readonly Dictionary<string, CachedLog> _logs = new(StringComparer.Ordinal);
+    // Invariant: written only under _gate, read without it (every produced record looks its log up here).
+    private readonly ConcurrentDictionary<string, CachedLog> _logs = new(StringComparer.Ordinal);
+
+    // Invariant: guarded by _gate; holds only fetches that have not completed.
     private readonly Dictionary<string, Task<CachedLog?>> _fetching = new(StringComparer.Ordinal);
 
     public IGrainFactory Grains => grains;
@@ -38,20 +41,23 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
     /// <summary>The cached log, if any (starting a background refresh when it is old); never waits.</summary>
     public bool TryGet(string name, out CachedLog log)
     {
-        bool stale;
-        lock (_gate)
+        if (!_logs.TryGetValue(name, out log!))
         {
-            if (!_logs.TryGetValue(name, out log!))
-            {
-                return false;
-            }
-
-            stale = time.GetElapsedTime(log.FetchedAt) >= RefreshInterval && !_fetching.ContainsKey(name);
+            return false;
         }
 
-        if (stale)
+        if (time.GetElapsedTime(log.FetchedAt) >= RefreshInterval)
         {
-            RefreshInBackground(name);
+            bool fetching;
+            lock (_gate)
+            {
+                fetching = _fetching.ContainsKey(name);
+            }
+
+            if (!fetching)
+            {
+                RefreshInBackground(name);
+            }
         }
 
         return true;
@@ -118,7 +124,7 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
             {
                 if (info is null)
                 {
-                    _logs.Remove(name);
+                    _logs.TryRemove(name, out _);
                     return null;
                 }
 

@@ -16,6 +16,7 @@ internal sealed class FakeGrains : IGrainFactory
     private readonly Dictionary<(int Partition, long Producer, long Sequence), AppendAck> _appended = [];
     private readonly Dictionary<int, ulong> _nextOffset = [];
     private ulong _nextId = 1UL << 40;
+    private int _logReads;
 
     public FakeGrains(params LogInfo[] logs)
     {
@@ -74,6 +75,27 @@ internal sealed class FakeGrains : IGrainFactory
         lock (_gate)
         {
             _logs.Remove(name);
+        }
+    }
+
+    /// <summary>Creates or changes a log (what the metadata group answers from now on).</summary>
+    public void Put(LogInfo log)
+    {
+        lock (_gate)
+        {
+            _logs[log.Name] = log;
+        }
+    }
+
+    /// <summary>How many times the admin grain was asked for a log by name.</summary>
+    public int LogReads
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _logReads;
+            }
         }
     }
 
@@ -146,6 +168,7 @@ internal sealed class FakeGrains : IGrainFactory
         {
             lock (grains._gate)
             {
+                grains._logReads++;
                 return Task.FromResult(grains._logs.GetValueOrDefault(name));
             }
         }
