@@ -134,6 +134,7 @@ internal sealed class PartitionProducer
     /// <summary>Adds an admitted record to the open batch, sealing it when full, and sends what may go.</summary>
     public void Append(ProducerRecord record, TaskCompletionSource<RecordAck> ack, int bytes)
     {
+        bool handOn;
         lock (_gate)
         {
             var now = _time.GetTimestamp();
@@ -161,9 +162,13 @@ internal sealed class PartitionProducer
             }
 
             PumpLocked(now);
+            handOn = _toStart.Head is not null; // most records join a batch and decide no send: no second lock for them
         }
 
-        Start();
+        if (handOn)
+        {
+            Start(); // whoever queues a batch to hand on calls Start, so one left behind by another thread is that thread's to hand on
+        }
     }
 
     /// <summary>Marks the open batch ready and adds what FlushAsync must wait for: every batch not finished yet.</summary>
