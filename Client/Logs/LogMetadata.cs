@@ -29,7 +29,7 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
     public IPartitionReplicaGrain Replica(string replicaKey) =>
         (routes?.For(replicaKey) ?? grains).GetGrain<IPartitionReplicaGrain>(replicaKey);
 
-    /// <summary>A call to the replica failed: when as a lost or unreachable silo's do (a timeout, an Orleans transport error), its route is looked up again before it is used.</summary>
+    /// <summary>A call to the replica failed: when it failed as calls to a lost or unreachable silo do (a timeout, an Orleans transport error), the replica's route is looked up again before it is used.</summary>
     public void ReplicaFailed(string replicaKey, Exception failure)
     {
         if (failure is TimeoutException or OrleansException)

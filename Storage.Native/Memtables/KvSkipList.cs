@@ -38,14 +38,12 @@ internal sealed class KvSkipList(ArenaPool arenas)
 
     private readonly long[] _headLinks = new long[MaxHeight];
     private readonly Random _random = new(0x5eed);
-    private readonly List<byte[]> _pooled = [];
+    private readonly ArenaWriter _arena = new(arenas, ChunkStart);
 
     // Invariant: chunks [0, _chunkCount) never move; a grown table is a full copy published (volatile) before any link
     // to a node in a new chunk is.
     private byte[][] _chunks = new byte[4][];
     private int _chunkCount;
-    private byte[]? _chunk; // the chunk being filled (writer only), _chunks[_chunkCount - 1]
-    private int _chunkUsed;
     private int _height = 1;
 
     // Writer only. Invariant: _previous[i] for i below _height is a node linked at level i (Head before the first
@@ -119,7 +117,7 @@ internal sealed class KvSkipList(ArenaPool arenas)
     public KvNode First => new(this, Volatile.Read(ref _headLinks[0]));
 
     /// <summary>Hands the pooled chunks back once no reader can reach them (the memtable's last reference went).</summary>
-    public void ReturnChunks() => arenas.Return(_pooled);
+    public void ReturnChunks() => _arena.Return();
 
     internal ReadOnlySpan<byte> KeyAt(long node)
     {
@@ -231,28 +229,14 @@ internal sealed class KvSkipList(ArenaPool arenas)
         }
     }
 
-    /// <summary>Reserves <paramref name="bytes"/> (8-aligned) in the current chunk or a new one; returns its reference.</summary>
+    /// <summary>Reserves <paramref name="bytes"/> (8-aligned) in the arena; returns its reference.</summary>
     private long Allocate(int bytes, out byte[] chunk, out int at)
     {
-        if (_chunk is null || _chunkUsed + bytes > _chunk.Length)
+        if (_arena.Allocate(bytes, out chunk, out at))
         {
-            if (ChunkStart + bytes <= ArenaPool.ChunkBytes)
-            {
-                _chunk = arenas.Rent();
-                _pooled.Add(_chunk);
-            }
-            else
-            {
-                _chunk = GC.AllocateUninitializedArray<byte>(ChunkStart + bytes); // a key or value beyond a chunk: its own array
-            }
-
-            AddChunk(_chunk);
-            _chunkUsed = ChunkStart;
+            AddChunk(chunk);
         }
 
-        chunk = _chunk;
-        at = _chunkUsed;
-        _chunkUsed += bytes;
         return ((long)(_chunkCount - 1) << 32) | (uint)at;
     }
 

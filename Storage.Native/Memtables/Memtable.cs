@@ -22,17 +22,15 @@ internal sealed class Memtable(ArenaPool arenas)
 
     private readonly List<MappedFileMemory> _mappings = [];
 
-    // Pooled chunks this memtable wrote; returned to the pool when the last reference goes.
-    private readonly List<byte[]> _pooledArenas = [];
+    // Chunks of the log records; returned to the pool when the last reference goes.
+    private readonly ArenaWriter _arena = new(arenas, 0);
     private readonly ConcurrentDictionary<ulong, MemtableLog> _logs = new();
 
     // Invariant: chunks [0, _chunkCount) never change once added; a grown array is a full copy published
     // before a slot naming a new chunk is.
     private ReadOnlyMemory<byte>[] _chunks = new ReadOnlyMemory<byte>[4];
     private int _chunkCount;
-    private byte[]? _arena;
-    private int _arenaIndex;
-    private int _arenaUsed;
+    private int _arenaIndex; // _chunks index of the arena's current chunk
     private ReadOnlyMemory<byte> _lastSource;
     private int _lastSourceIndex = -1;
     private long _bytes;
@@ -68,28 +66,14 @@ internal sealed class Memtable(ArenaPool arenas)
     {
         var size = RecordHeader + payload.Length;
         var run = RunFor(log, offset, sequence, size);
-        if (_arena is null || _arenaUsed + size > _arena.Length)
+        if (_arena.Allocate(size, out var chunk, out var at))
         {
-            // Uninitialized: every byte a reader can reach is written before it is published.
-            if (size <= ArenaPool.ChunkBytes)
-            {
-                _arena = arenas.Rent();
-                _pooledArenas.Add(_arena);
-            }
-            else
-            {
-                _arena = GC.AllocateUninitializedArray<byte>(size);
-            }
-
-            _arenaIndex = AddChunk(_arena);
-            _arenaUsed = 0;
+            _arenaIndex = AddChunk(chunk);
         }
 
-        var at = _arenaUsed;
-        BinaryPrimitives.WriteInt32LittleEndian(_arena.AsSpan(at), payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(_arena.AsSpan(at + 4), epoch);
-        payload.CopyTo(_arena.AsSpan(at + RecordHeader));
-        _arenaUsed = at + size;
+        BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(at), payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(chunk.AsSpan(at + 4), epoch);
+        payload.CopyTo(chunk.AsSpan(at + RecordHeader));
         run.Publish(((long)_arenaIndex << 32) | (uint)at);
         AddBytes(size + sizeof(long));
     }
@@ -152,7 +136,7 @@ internal sealed class Memtable(ArenaPool arenas)
                 mapping.Release();
             }
 
-            arenas.Return(_pooledArenas);
+            _arena.Return();
             Kv.ReturnChunks();
         }
     }

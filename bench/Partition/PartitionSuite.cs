@@ -417,7 +417,7 @@ public sealed class PartitionSuite : IBenchSuite
     }
 
     /// <summary>
-    /// A fresh three-silo cluster (membership probes at Orleans' pace, as shipped) with one log of 1,000 partitions at RF 3 (3,000 replicas), left alone: CPU of all silo
+    /// A fresh three-silo cluster with one log of 1,000 partitions at RF 3 (3,000 replicas), left alone: CPU of all silo
     /// processes together over 30 s (percent of one core) and the largest silo's RSS. Measured once the creation's
     /// work has died down (a 5 s window at most twice the target, or 60 s).
     /// </summary>
