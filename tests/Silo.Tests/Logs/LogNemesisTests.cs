@@ -45,19 +45,40 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     [InlineData(8)]
     [InlineData(9)]
     [InlineData(10)]
-    public Task Acknowledged_records_survive_kills_pauses_and_a_wiped_silo(int run) => RunAsync(Seed(run), faults: 12);
+    public Task Acknowledged_records_survive_kills_pauses_and_a_wiped_silo(int run)
+    {
+        var seed = Seed(run);
+        return RunAsync(seed, (cluster, workload, producing, injected, windows) => NemesisAsync(cluster, workload, producing, new Random(seed), 12, injected, windows));
+    }
 
     /// <summary>One short run in the default suite (four faults, the third a wiped silo), so every change meets a nemesis.</summary>
     [Fact]
-    public Task A_short_nemesis_run_loses_nothing() => RunAsync(Seed(0), faults: 4);
+    public Task A_short_nemesis_run_loses_nothing()
+    {
+        var seed = Seed(0);
+        return RunAsync(seed, (cluster, workload, producing, injected, windows) => NemesisAsync(cluster, workload, producing, new Random(seed), 4, injected, windows));
+    }
+
+    /// <summary>
+    /// A gray failure: the silo leading the most partitions is starved, not dead (SIGSTOP for <paramref name="stoppedMs"/>,
+    /// then 300 ms running, for 20 s), so it still answers membership probes now and then and may never be declared dead,
+    /// while each stop outlasts an election timeout. Leadership must move to the healthy silos and stay there (pre-vote keeps the starved replicas
+    /// from unseating it each time they wake), and the producers must go on: no partition may go 5 s without an
+    /// acknowledgement. Then the usual history check.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData(700)]
+    [InlineData(1500)]
+    public Task A_starved_silo_does_not_stop_the_log(int stoppedMs) =>
+        RunAsync(Seed(100), (cluster, workload, producing, injected, windows) => StarveAsync(cluster, workload, TimeSpan.FromMilliseconds(stoppedMs), injected, windows));
 
     private static int Seed(int run) =>
         run + (int.TryParse(Environment.GetEnvironmentVariable("PYRALOG_TEST_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 20261130);
 
-    private async Task RunAsync(int seed, int faults)
+    private async Task RunAsync(int seed, FaultPhase faultPhase)
     {
         Log($"seed {seed} (PYRALOG_TEST_SEED shifts every run's seed; leader placement and timing are the cluster's)");
-        var random = new Random(seed);
         await using var cluster = await PartitionCluster.StartAsync(_root, preferRedis: true, Log);
         var log = await cluster.CreateLogAsync(LogName, Partitions, 3, null, TimeSpan.FromMinutes(2));
         await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(60));
@@ -72,17 +93,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         try
         {
             await workload.WaitForAcksAfterAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60), producing);
-            for (var fault = 0; fault < faults; fault++)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 1500)));
-                var (what, at) = await InjectAsync(cluster, random, fault == faults / 2);
-                injected.Add(what);
-                var healed = await workload.WaitForAcksAfterAsync(at, TimeSpan.FromSeconds(90), producing);
-                windows.Add($"{healed.TotalMilliseconds:0} ms");
-                Log($"fault {fault + 1}: {what}; every partition acknowledged again after {healed.TotalMilliseconds:0} ms");
-                await HealAsync(cluster);
-            }
-
+            await faultPhase(cluster, workload, producing, injected, windows);
             await workload.WaitForAcksAfterAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60), producing);
         }
         catch (TimeoutException)
@@ -130,7 +141,78 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         Assert.All(Enumerable.Range(0, Partitions), p => Assert.Contains(history.Appends, a => a.Partition == p && a.Outcome == AppendOutcome.Acknowledged));
     }
 
-    /// <summary>One fault: which it was and when it struck (the moment producers may have stopped hearing back).</summary>
+    /// <summary>What a run does to the cluster while the workload runs; it names each fault in <c>injected</c> and each
+    /// window without acknowledgements in <c>windows</c>.</summary>
+    private delegate Task FaultPhase(PartitionCluster cluster, NemesisWorkload workload, IReadOnlyList<Task> producing, List<string> injected, List<string> windows);
+
+    /// <summary>The seeded nemesis: <paramref name="faults"/> faults, the middle one a restart with wiped data, each
+    /// followed by a wait until every partition acknowledges again and every group has healed.</summary>
+    private async Task NemesisAsync(
+        PartitionCluster cluster, NemesisWorkload workload, IReadOnlyList<Task> producing, Random random, int faults, List<string> injected, List<string> windows)
+    {
+        for (var fault = 0; fault < faults; fault++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 1500)));
+            var (what, at) = await InjectAsync(cluster, random, fault == faults / 2);
+            injected.Add(what);
+            var healed = await workload.WaitForAcksAfterAsync(at, TimeSpan.FromSeconds(90), producing);
+            windows.Add($"{healed.TotalMilliseconds:0} ms");
+            Log($"fault {fault + 1}: {what}; every partition acknowledged again after {healed.TotalMilliseconds:0} ms");
+            await HealAsync(cluster);
+        }
+    }
+
+    /// <summary>See <see cref="A_starved_silo_does_not_stop_the_log"/>.</summary>
+    private async Task StarveAsync(PartitionCluster cluster, NemesisWorkload workload, TimeSpan stopped, List<string> injected, List<string> windows)
+    {
+        var description = await cluster.TryDescribeAsync(LogName) ?? throw new InvalidOperationException("the log cannot be described");
+        var victim = Enumerable.Range(0, PartitionCluster.Size).Where(cluster.CanKill)
+            .MaxBy(silo => description.Partitions.Count(p => cluster.SiloOf(p.LeaderSilo) == silo));
+        var led = description.Partitions.Count(p => cluster.SiloOf(p.LeaderSilo) == victim);
+        var longest = TimeSpan.Zero;
+        var cycles = 0;
+        var until = Stopwatch.GetTimestamp() + (20 * Stopwatch.Frequency);
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                var silence = workload.Silence();
+                longest = silence > longest ? silence : longest;
+                await Task.Delay(TimeSpan.FromMilliseconds(20));
+            }
+        });
+        try
+        {
+            while (Stopwatch.GetTimestamp() < until && cluster.IsRunning(victim))
+            {
+                cluster.Freeze(victim);
+                await Task.Delay(stopped);
+                cluster.Thaw(victim);
+                await Task.Delay(TimeSpan.FromMilliseconds(300));
+                cycles++;
+            }
+        }
+        finally
+        {
+            await sampling.CancelAsync();
+            await sampler;
+        }
+
+        var declaredDead = !cluster.IsRunning(victim);
+        injected.Add($"silo {victim} (leading {led} of {description.Partitions.Count()} partitions) starved for {cycles} cycles of SIGSTOP {stopped.TotalMilliseconds:0} ms / run 300 ms" +
+            (declaredDead ? ", then declared dead (it shut itself down)" : ", never declared dead"));
+        windows.Add($"longest silence of a partition while starved {longest.TotalMilliseconds:0} ms");
+        Log($"{injected[^1]}; {windows[^1]}");
+        if (await cluster.TryDescribeAsync(LogName) is { } after)
+        {
+            Log($"leaders after: {string.Join(", ", after.Partitions.Select(p => $"{p.Partition} on silo {cluster.SiloOf(p.LeaderSilo)?.ToString(CultureInfo.InvariantCulture) ?? "?"}"))}");
+        }
+
+        Assert.True(longest <= TimeSpan.FromSeconds(5), $"a partition acknowledged nothing for {longest.TotalMilliseconds:0} ms while silo {victim} was starved");
+        await HealAsync(cluster);
+    }
+
     /// <summary>For a stall's report: every replica's status as it answers now, and the last error each partition's producers gave up with.</summary>
     private async Task LogPartitionsAsync(PartitionCluster cluster, LogInfo log, NemesisWorkload workload)
     {

@@ -154,6 +154,18 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
         // Reported by CheckConsumers as what each consumer missed.
     }
 
+    /// <summary>How long the partition that acknowledged least recently has been silent (0 before any acknowledgement).</summary>
+    public TimeSpan Silence()
+    {
+        var oldest = long.MaxValue;
+        for (var p = 0; p < _lastAck.Length; p++)
+        {
+            oldest = Math.Min(oldest, Volatile.Read(ref _lastAck[p]));
+        }
+
+        return oldest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(oldest);
+    }
+
     /// <summary>The last error a producer gave up with on <paramref name="partition"/> (for a stall's report), or null.</summary>
     public string? LastError(int partition) => Volatile.Read(ref _lastError[partition]);
 
