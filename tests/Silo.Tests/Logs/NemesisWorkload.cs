@@ -154,16 +154,39 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
         // Reported by CheckConsumers as what each consumer missed.
     }
 
-    /// <summary>How long the partition that acknowledged least recently has been silent (0 before any acknowledgement).</summary>
-    public TimeSpan Silence()
+    /// <summary>How long <paramref name="partition"/> has acknowledged nothing (0 before its first acknowledgement).</summary>
+    public TimeSpan Silence(int partition)
     {
-        var oldest = long.MaxValue;
-        for (var p = 0; p < _lastAck.Length; p++)
-        {
-            oldest = Math.Min(oldest, Volatile.Read(ref _lastAck[p]));
-        }
+        var last = Volatile.Read(ref _lastAck[partition]);
+        return last == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(last);
+    }
 
-        return oldest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(oldest);
+    /// <summary>Per partition, the longest <see cref="Silence(int)"/> seen, sampled every 20 ms until <paramref name="stop"/>:
+    /// how long each partition acknowledged nothing while a fault lasted.</summary>
+    public async Task<TimeSpan[]> LongestSilencesAsync(CancellationToken stop)
+    {
+        var longest = new TimeSpan[_lastAck.Length];
+        while (true)
+        {
+            for (var p = 0; p < longest.Length; p++)
+            {
+                var silence = Silence(p);
+                longest[p] = silence > longest[p] ? silence : longest[p];
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                return longest;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), stop);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
     }
 
     /// <summary>The last error a producer gave up with on <paramref name="partition"/> (for a stall's report), or null.</summary>
