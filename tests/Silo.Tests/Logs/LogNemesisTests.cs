@@ -17,7 +17,8 @@ namespace Pyralog.Silo.Tests.Logs;
 /// acknowledged (epoch, offset); a record whose outcome the producer did not learn is there at most once; nothing appears
 /// that was never produced; each producer's acknowledged records of a partition are in the order it produced them;
 /// every consumer saw each partition as the final log has it, offsets dense from 0 with no record twice. Each run prints
-/// its seed and a summary (operations, faults, the windows in which some partition acknowledged nothing).
+/// its seed and a summary (operations, faults, the windows in which some partition acknowledged nothing). Two more fault
+/// phases share the workload and the check: a silo killed while partitions are led elsewhere, and a starved silo.
 /// </summary>
 public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
 {
@@ -62,9 +63,9 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     /// <summary>
     /// A gray failure: the silo leading the most partitions is starved, not dead (SIGSTOP for <paramref name="stoppedMs"/>,
     /// then 300 ms running, for 20 s), so it still answers membership probes now and then and may never be declared dead,
-    /// while each stop outlasts an election timeout. Leadership must move to the healthy silos and stay there (pre-vote keeps the starved replicas
-    /// from unseating it each time they wake), and the producers must go on: no partition may go 5 s without an
-    /// acknowledgement. Then the usual history check.
+    /// while each stop outlasts an election timeout. Leadership must move to the healthy silos and stay there (pre-vote
+    /// keeps the starved replicas from unseating it each time they wake), and the producers must go on: no partition may
+    /// go 5 s without an acknowledgement. Then the usual history check.
     /// </summary>
     [Theory]
     [Trait("Category", "Slow")]
