@@ -73,19 +73,6 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ObeliskActivations>());
         }
 
-        // The grain directory, for the whole silo. Orleans' default one deactivates, when a silo dies, every activation
-        // whose directory entry that silo held: a third of the replicas on the surviving silos, leaders among them, and
-        // their partitions went 7-11 s without a leader (A_dead_silo_does_not_stall_partitions_led_elsewhere). The
-        // distributed directory (Orleans 9+) recovers the dead silo's entries from the survivors instead, so a death
-        // costs only the replicas on it. Its range leases (new activations in a dead owner's range refused for up to
-        // 30 s, against duplicates) are off: a replica that moves to a survivor must activate at once, and a second
-        // activation of a replica elsewhere holds none of its data there, so it starts as a new incarnation that its
-        // group does not count (see ReplicaGrain); the default directory promised no more. An application that wants the leases sets GrainDirectoryOptions.RangeLeaseDuration after
-        // AddPyralog.
-#pragma warning disable ORLEANSEXP003 // evaluated for Pyralog by the nemesis, failover and scaling tests
-        builder.AddDistributedGrainDirectory();
-#pragma warning restore ORLEANSEXP003
-        builder.Services.Configure<Orleans.Configuration.GrainDirectoryOptions>(o => o.RangeLeaseDuration = TimeSpan.Zero);
         Placement.ReplicaPlacement.AddTo(builder.Services);
         if (!builder.Services.Any(d => d.ServiceType == typeof(Replication.LocalReplicas)))
         {
