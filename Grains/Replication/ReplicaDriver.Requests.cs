@@ -145,6 +145,20 @@ internal sealed partial class ReplicaDriver
         }
     }
 
+    /// <summary>
+    /// Orleans started to deactivate this replica's activation (see <see cref="ReplicaDeactivationWatch"/>). It delivers
+    /// no more messages to it, so nothing pending here can complete, and it finishes the deactivation, and lets the next
+    /// activation start, only once every running request has returned: fail them now (outcome unknown, a producer
+    /// retries with the same sequence) instead of letting each wait out its timeout.
+    /// </summary>
+    public void OnDeactivating()
+    {
+        if (!_disposed)
+        {
+            FailPending(new TimeoutException("the replica is deactivating before the operation finished; its outcome is unknown"));
+        }
+    }
+
     private void FailPending(Exception error)
     {
         foreach (var (_, proposal) in _proposals)

@@ -154,6 +154,9 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         return Task.CompletedTask;
     }
 
+    /// <summary>Orleans started to deactivate this activation (see <see cref="ReplicaDeactivationWatch"/>).</summary>
+    internal void OnDeactivating() => Driver?.OnDeactivating();
+
     private void ExitDataGate()
     {
         if (_holdsDataGate)
