@@ -155,7 +155,7 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
     }
 
     /// <summary>How long <paramref name="partition"/> has acknowledged nothing (0 before its first acknowledgement).</summary>
-    public TimeSpan Silence(int partition)
+    private TimeSpan Silence(int partition)
     {
         var last = Volatile.Read(ref _lastAck[partition]);
         return last == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(last);
