@@ -144,14 +144,17 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>
     /// A silo's death costs only the replicas on it: with six partitions on three silos, SIGKILL of the silo leading the
-    /// fewest, and every partition led elsewhere must go on acknowledging (no silence over 3 s). Orleans' default grain
+    /// fewest, and every partition led elsewhere must go on acknowledging (no silence over 5 s). Orleans' default grain
     /// directory deactivates every activation whose directory entry the dead silo held, leaders on the survivors among
     /// them; their pending appends used to hold each deactivation for the 10 s append timeout (9.9–10.5 s silences).
-    /// See ReplicaDeactivationWatch.
+    /// Since ReplicaDeactivationWatch these partitions went silent for 0.6–1.4 s in runs alone and up to 3.7 s under the
+    /// CI's parallel test classes on two cores, so 5 s keeps them apart from that stall.
     /// </summary>
     [Fact]
     public Task A_dead_silo_does_not_stall_partitions_led_elsewhere() =>
         RunAsync(Seed(200), (cluster, workload, producing, injected, windows) => KillAsync(cluster, workload, producing, injected, windows), partitions: 6);
+
+    private static readonly TimeSpan LedElsewhereMaxSilence = TimeSpan.FromSeconds(5);
 
     /// <summary>See <see cref="A_dead_silo_does_not_stall_partitions_led_elsewhere"/>.</summary>
     private async Task KillAsync(PartitionCluster cluster, NemesisWorkload workload, IReadOnlyList<Task> producing, List<string> injected, List<string> windows)
@@ -171,7 +174,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         injected.Add($"SIGKILL silo {victim} (leading {description.Partitions.Count() - ledElsewhere.Length} of {description.Partitions.Count()} partitions), not restarted for 15 s");
         windows.AddRange(longest.Select((t, p) => $"partition {p}{(ledElsewhere.Contains(p) ? " (led elsewhere)" : string.Empty)} {t.TotalMilliseconds:0} ms"));
         Log($"{injected[^1]}; longest silences: {string.Join(", ", windows)}");
-        Assert.All(ledElsewhere, p => Assert.True(longest[p] <= TimeSpan.FromSeconds(3), $"partition {p}, led on a surviving silo, acknowledged nothing for {longest[p].TotalMilliseconds:0} ms after silo {victim} died"));
+        Assert.All(ledElsewhere, p => Assert.True(longest[p] <= LedElsewhereMaxSilence, $"partition {p}, led on a surviving silo, acknowledged nothing for {longest[p].TotalMilliseconds:0} ms after silo {victim} died"));
         await cluster.RestartAsync(victim, wipeData: false);
         await HealAsync(cluster);
     }
