@@ -31,14 +31,28 @@ public sealed class LeaderBalancingTests : IAsyncLifetime
         var described = await PartitionCalls.WaitForAsync(admin, log.Name, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every partition led");
         var target = _fixture.Cluster.Primary!.SiloAddress.ToParsableString();
 
-        // Gather every leadership on one silo, much faster than two balancing rounds.
+        // Gather every leadership on one silo, much faster than two balancing rounds. A leader refuses while its target is
+        // not yet caught up or a transfer (the balancer's) is under way, and the balancer may move a leadership between
+        // the description and the call: each partition is asked again, from a fresh description, until it is led there.
         foreach (var partition in described.Partitions)
         {
             var slot = partition.Replicas.Single(r => r.Silo == target).Replica;
-            if (partition.LeaderReplica != slot)
+            var deadlineForPartition = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            var current = partition;
+            while (current.LeaderReplica != slot)
             {
-                var leader = grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key);
-                Assert.True(await leader.HandLeadershipToAsync(slot), $"partition {partition.Partition}'s leader refused to hand over to a caught-up replica");
+                Assert.True(DateTime.UtcNow < deadlineForPartition, $"partition {partition.Partition}'s leader did not hand over to replica {slot} within 30 s");
+                if (current.LeaderReplica >= 0)
+                {
+                    var leader = grains.GetGrain<IPartitionReplicaGrain>(current.Replicas.Single(r => r.Replica == current.LeaderReplica).Key);
+                    if (await leader.HandLeadershipToAsync(slot))
+                    {
+                        break;
+                    }
+                }
+
+                await Task.Delay(100);
+                current = (await admin.DescribeLogAsync(log.Name)).Partitions.Single(p => p.Partition == partition.Partition);
             }
         }
 
