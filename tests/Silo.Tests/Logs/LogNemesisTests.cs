@@ -27,6 +27,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     private const int Producers = 3;
     private const int Consumers = 2;
     private const int InFlightPerPartition = 32;
+    private static readonly TimeSpan LedElsewhereMaxSilence = TimeSpan.FromSeconds(5); // see A_dead_silo_does_not_stall_partitions_led_elsewhere
 
     private readonly string _root = Directory.CreateTempSubdirectory("pyralog-nemesis-").FullName;
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -153,8 +154,6 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public Task A_dead_silo_does_not_stall_partitions_led_elsewhere() =>
         RunAsync(Seed(200), (cluster, workload, producing, injected, windows) => KillAsync(cluster, workload, producing, injected, windows), partitions: 6);
-
-    private static readonly TimeSpan LedElsewhereMaxSilence = TimeSpan.FromSeconds(5);
 
     /// <summary>See <see cref="A_dead_silo_does_not_stall_partitions_led_elsewhere"/>.</summary>
     private async Task KillAsync(PartitionCluster cluster, NemesisWorkload workload, IReadOnlyList<Task> producing, List<string> injected, List<string> windows)

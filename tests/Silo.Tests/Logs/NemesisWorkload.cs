@@ -179,13 +179,7 @@ internal sealed class NemesisWorkload(IGrainFactory grains, LogInfo log, Partiti
                 return longest;
             }
 
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(20), stop);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await Task.Delay(TimeSpan.FromMilliseconds(20), stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
