@@ -75,16 +75,17 @@ public sealed class SiloHttpEndpointTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
         Assert.Contains("Orleans", await dashboard.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
 
-        // Stopping: Orleans stops before the HTTP endpoint, which says not ready until it closes.
+        // Stopping: the silo says not ready from the start of its stop; Orleans stops before the HTTP endpoint closes.
         _ = silo.StopAsync();
-        var stopping = false;
-        while (!silo.Process.HasExited && !stopping)
+        string? stopping = null;
+        while (!silo.Process.HasExited && stopping is null)
         {
-            stopping = await StatusAsync($"{url}/health/ready") == HttpStatusCode.ServiceUnavailable;
-            await Task.Delay(20);
+            stopping = await NotReadyAsync($"{url}/health/ready");
+            await Task.Delay(10);
         }
 
-        Assert.True(stopping, "the silo never answered not ready while it stopped:\n" + silo.Output);
+        Assert.True(stopping is not null, "the silo never answered not ready while it stopped:\n" + silo.Output);
+        Assert.Matches(@"^silo S127\.0\.0\.1:\d+:\d+ is stopping$", stopping);
         await silo.Process.WaitForExitAsync();
         Assert.Equal(0, silo.Process.ExitCode);
     }
@@ -136,6 +137,26 @@ public sealed class SiloHttpEndpointTests : IDisposable
         {
             using var response = await _http.GetAsync(url);
             return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return null; // not listening (yet, or any more)
+        }
+    }
+
+    /// <summary>The membership check's description when <paramref name="url"/> answers 503; null when it answers otherwise or not at all.</summary>
+    private async Task<string?> NotReadyAsync(string url)
+    {
+        try
+        {
+            using var response = await _http.GetAsync(url);
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+            {
+                return null;
+            }
+
+            using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return report.RootElement.GetProperty("checks").GetProperty("membership").GetProperty("description").GetString();
         }
         catch (HttpRequestException)
         {
