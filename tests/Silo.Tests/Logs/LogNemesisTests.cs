@@ -29,6 +29,12 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
     private const int InFlightPerPartition = 32;
     private static readonly TimeSpan LedElsewhereMaxSilence = TimeSpan.FromSeconds(5); // see A_dead_silo_does_not_stall_partitions_led_elsewhere
 
+    // A silence past this after a SIGKILL is worth reading the silos' logs for (the run still passes: it checks the history).
+    private static readonly TimeSpan LongSilence = TimeSpan.FromSeconds(5);
+
+    // Invariant: set once a fault left some partition silent for over LongSilence; the run then saves the silos' output.
+    private bool _longSilence;
+
     private readonly string _root = Directory.CreateTempSubdirectory("pyralog-nemesis-").FullName;
     private readonly long _started = Stopwatch.GetTimestamp();
 
@@ -139,6 +145,11 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         Log($"{history.Summary()}; {workload.Summary()}; faults: {string.Join(", ", injected)}; unavailability windows: {string.Join(", ", windows)}");
         var problems = history.Check(finals).Concat(workload.CheckOrder()).Concat(workload.CheckConsumers(finals)).ToList();
         Log($"history check: {problems.Count} problems");
+        if (_longSilence)
+        {
+            Log($"the silos' output is in {cluster.SaveOutput("nemesis")} (a fault left a partition silent for over {LongSilence.TotalSeconds:0} s)");
+        }
+
         Assert.True(problems.Count == 0, $"seed {seed}: {problems.Count} problems:\n{string.Join('\n', problems.Take(50))}");
         Assert.All(Enumerable.Range(0, log.Partitions), p => Assert.Contains(history.Appends, a => a.Partition == p && a.Outcome == AppendOutcome.Acknowledged));
     }
@@ -192,13 +203,21 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 1500)));
             using var faultOver = new CancellationTokenSource();
             var silences = workload.LongestSilencesAsync(faultOver.Token);
+            var injectedAt = DateTime.UtcNow;
             var (what, at) = await InjectAsync(cluster, random, fault == faults / 2);
             injected.Add(what);
             await workload.WaitForAcksAfterAsync(at, TimeSpan.FromSeconds(90), producing);
             await faultOver.CancelAsync();
-            var window = (await silences).Max();
+            var longest = await silences;
+            var window = longest.Max();
             windows.Add($"{window.TotalMilliseconds:0} ms");
             Log($"fault {fault + 1}: {what}; the longest a partition went without an acknowledgement: {window.TotalMilliseconds:0} ms");
+            if (window > LongSilence && what.StartsWith("SIGKILL", StringComparison.Ordinal))
+            {
+                _longSilence = true;
+                Log($"  a long silence: injected at {injectedAt:HH:mm:ss.fff} UTC (the silos' log time); per partition {string.Join(", ", longest.Select(t => $"{t.TotalMilliseconds:0} ms"))}");
+            }
+
             await HealAsync(cluster);
         }
     }
