@@ -128,6 +128,12 @@ internal sealed partial class ReplicaDriver
             else if (leader == 0)
             {
                 _logger.LogInformation("Replica {Key} knows no leader in term {Term} ({Role})", _key, _node.Term, _node.Role);
+                if (_logger.IsEnabled(LogLevel.Debug))
+                {
+                    _logger.LogDebug(
+                        "Replica {Key} (incarnation {Incarnation}) sees voters {Voters}, last index {Last}, commit {Commit}",
+                        _key, _node.Incarnation, string.Join(", ", _node.Config.Voters.Select(v => $"{Replica(v.Id)}:{v.Incarnation}")), _node.LastIndex, _node.CommitIndex);
+                }
             }
             else
             {
