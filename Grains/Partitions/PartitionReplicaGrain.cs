@@ -61,7 +61,15 @@ internal sealed class PartitionReplicaGrain(
     // (at most one in flight, short of a stuck one: a second command is harmless, first offsets never move back).
     private Task<object?>? _retaining;
 
+    // Invariant: completed once Orleans starts to deactivate this activation. Calls waiting for this leader's first
+    // apply of its term, for an earlier batch of their producer or for a poll's records end then: a deactivating
+    // activation takes no more messages, and such a wait held the deactivation, and with it the partition's leadership,
+    // for its whole 10 s timeout (a nemesis run's 11.6 s silence after a SIGKILL elsewhere).
+    private readonly TaskCompletionSource _deactivating = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     protected override bool IsMetadata => false;
+
+    protected override void OnDeactivationStarted() => _deactivating.TrySetResult();
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
 
@@ -104,6 +112,8 @@ internal sealed class PartitionReplicaGrain(
         long? aheadSince = null; // the clock is read only for a batch that found itself ahead
         while (true)
         {
+            ThrowIfDeactivating();
+
             // From the check to the proposal no await: they are one turn.
             var refuseAhead = aheadSince is { } since && Time.GetElapsedTime(since) >= OvertakenWait;
             proposal = ProposeInSequence(driver, batch.ProducerId, batch.FirstSequence, batch.Records.Length, payload, refuseAhead, out var duplicateOf);
@@ -174,14 +184,14 @@ internal sealed class PartitionReplicaGrain(
         {
             var batch = await ReadAsync(fromOffset, maxBytes);
             var left = maxWait - Time.GetElapsedTime(started);
-            if (batch.Records.Length > 0 || left <= TimeSpan.Zero)
+            if (batch.Records.Length > 0 || left <= TimeSpan.Zero || _deactivating.Task.IsCompleted)
             {
                 return batch;
             }
 
             try
             {
-                await _state.Changed.WaitAsync(left, Time).ConfigureAwait(true);
+                await Task.WhenAny(_state.Changed, _deactivating.Task).WaitAsync(left, Time).ConfigureAwait(true);
             }
             catch (TimeoutException)
             {
@@ -415,9 +425,20 @@ internal sealed class PartitionReplicaGrain(
                 return;
             }
 
+            ThrowIfDeactivating();
             driver.Wake("leadership");
             var left = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
-            await _state.Changed.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(true);
+            await Task.WhenAny(_state.Changed, _deactivating.Task).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(true);
+        }
+    }
+
+    /// <summary>A batch not yet proposed when the deactivation started is refused as by a replica that no longer leads:
+    /// nothing of it was appended, and the producer asks who leads now.</summary>
+    private void ThrowIfDeactivating()
+    {
+        if (_deactivating.Task.IsCompleted)
+        {
+            throw new NotLeaderException(Key, (string?)null);
         }
     }
 
@@ -494,7 +515,7 @@ internal sealed class PartitionReplicaGrain(
         _aheadWaiting++;
         try
         {
-            await _sequenceAdvanced.Task.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            await ((Task)Task.WhenAny(_sequenceAdvanced.Task, _deactivating.Task)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
         finally
         {

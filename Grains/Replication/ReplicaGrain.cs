@@ -155,7 +155,16 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     }
 
     /// <summary>Orleans started to deactivate this activation (see <see cref="ReplicaDeactivationWatch"/>).</summary>
-    internal void OnDeactivating() => Driver?.OnDeactivating();
+    internal void OnDeactivating()
+    {
+        Driver?.OnDeactivating();
+        OnDeactivationStarted();
+    }
+
+    /// <summary>Orleans started to deactivate this activation: calls still waiting here must end now (see ReplicaDeactivationWatch).</summary>
+    protected virtual void OnDeactivationStarted()
+    {
+    }
 
     private void ExitDataGate()
     {

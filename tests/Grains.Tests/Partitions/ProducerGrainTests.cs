@@ -130,6 +130,32 @@ public class ProducerGrainTests(PartitionClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_poll_waiting_at_the_end_ends_as_soon_as_its_replica_starts_to_deactivate()
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("poll-deactivating", 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        await leader.AppendAsync([PartitionCalls.Rec("first")]);
+        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaIndex(await leader.GetStatusAsync()) + 1) % 3));
+        await PartitionCalls.ReadAllAsync(follower, 1);
+
+        // A deactivating activation takes no more messages and finishes only once its calls return: a poll that waited
+        // out its maxWait there held the replica (a leader, in a nemesis run) away from its group that long. The client
+        // may deliver the deactivation before the poll (two gateways), which then waits on a new activation: ask again
+        // until the poll returns.
+        var started = DateTime.UtcNow;
+        var poll = follower.PollAsync(1, 1 << 20, TimeSpan.FromSeconds(20));
+        while (!poll.IsCompleted && DateTime.UtcNow - started < TimeSpan.FromSeconds(15))
+        {
+            await follower.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+            await Task.WhenAny(poll, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+
+        var batch = await poll;
+        Assert.Empty(batch.Records);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), $"the poll held the deactivating replica for {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
+    }
+
+    [Fact]
     public async Task A_poll_at_the_end_waits_for_the_next_append_and_times_out_empty()
     {
         var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("poll", 1, 3);
