@@ -132,11 +132,7 @@ public class ProducerGrainTests(PartitionClusterFixture fixture)
     [Fact]
     public async Task A_poll_waiting_at_the_end_ends_as_soon_as_its_replica_starts_to_deactivate()
     {
-        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("poll-deactivating", 1, 3);
-        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
-        await leader.AppendAsync([PartitionCalls.Rec("first")]);
-        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaIndex(await leader.GetStatusAsync()) + 1) % 3));
-        await PartitionCalls.ReadAllAsync(follower, 1);
+        var (_, follower) = await OneRecordAsync("poll-deactivating");
 
         // A deactivating activation takes no more messages and finishes only once its calls return: a poll that waited
         // out its maxWait there held the replica (a leader, in a nemesis run) away from its group that long. The client
@@ -158,11 +154,7 @@ public class ProducerGrainTests(PartitionClusterFixture fixture)
     [Fact]
     public async Task A_poll_at_the_end_waits_for_the_next_append_and_times_out_empty()
     {
-        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("poll", 1, 3);
-        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
-        await leader.AppendAsync([PartitionCalls.Rec("first")]);
-        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaIndex(await leader.GetStatusAsync()) + 1) % 3));
-        await PartitionCalls.ReadAllAsync(follower, 1);
+        var (leader, follower) = await OneRecordAsync("poll");
 
         var empty = await follower.PollAsync(1, 1024, TimeSpan.FromMilliseconds(200));
         Assert.Empty(empty.Records);
@@ -176,6 +168,17 @@ public class ProducerGrainTests(PartitionClusterFixture fixture)
 
         var tooLong = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => follower.PollAsync(1, 1024, TimeSpan.FromSeconds(21)));
         Assert.Contains("between 0 and 20 s", tooLong.Message);
+    }
+
+    /// <summary>A new log of one partition holding one record ("first"), which a follower has applied too.</summary>
+    private async Task<(IPartitionReplicaGrain Leader, IPartitionReplicaGrain Follower)> OneRecordAsync(string name)
+    {
+        var log = await Grains.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync(name, 1, 3);
+        var leader = await PartitionCalls.LeaderAsync(Grains, log, 0);
+        await leader.AppendAsync([PartitionCalls.Rec("first")]);
+        var follower = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, (ReplicaIndex(await leader.GetStatusAsync()) + 1) % 3));
+        await PartitionCalls.ReadAllAsync(follower, 1);
+        return (leader, follower);
     }
 
     [Fact]
