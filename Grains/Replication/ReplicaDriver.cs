@@ -173,7 +173,10 @@ internal sealed partial class ReplicaDriver : IDisposable
         {
             _quiesced = true;
             _transport.SetTicking(false);
-            _logger.LogDebug("Replica {Key} quiesces as a follower of replica {Leader} in term {Term}", _key, envelope.FromReplica, _node.Term);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.LogDebug("Replica {Key} quiesces as a follower of replica {Leader} in term {Term}", _key, envelope.FromReplica, _node.Term);
+            }
         }
     }
 
@@ -215,7 +218,10 @@ internal sealed partial class ReplicaDriver : IDisposable
             _idleTicks = 0;
             _quiesced = true;
             _transport.SetTicking(false);
-            _logger.LogDebug("Replica {Key} quiesces as {Role} in term {Term}", _key, _node.Role, _node.Term);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.LogDebug("Replica {Key} quiesces as {Role} in term {Term}", _key, _node.Role, _node.Term);
+            }
         }
     }
 
@@ -231,7 +237,11 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         ReplicationInstruments.Wakes.Add(1, new KeyValuePair<string, object?>("pyralog.wake.reason", reason));
-        _logger.LogDebug("Replica {Key} wakes ({Reason}) as {Role} of term {Term}, leader {Leader}", _key, reason, _node.Role, _node.Term, Replica(_node.Leader));
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            // Guarded: wakes come several times a second per busy partition, and the arguments box.
+            _logger.LogDebug("Replica {Key} wakes ({Reason}) as {Role} of term {Term}, leader {Leader}", _key, reason, _node.Role, _node.Term, Replica(_node.Leader));
+        }
         _quiesced = false;
         _idleTicks = 0;
         _node.Unquiesce();
