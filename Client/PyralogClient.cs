@@ -40,6 +40,13 @@ public sealed class PyralogClient : IAsyncDisposable
     /// <summary>Where calls to each replica enter the cluster (null when <see cref="PyralogClientOptions.DirectRouting"/> is off).</summary>
     internal ReplicaRoutes? Routes { get; }
 
+    /// <summary>
+    /// The grain factory whose calls to partition replica <paramref name="replicaKey"/> enter the cluster at the silo
+    /// hosting it, as this client's producers and consumers call it (see <see cref="PyralogClientOptions.DirectRouting"/>);
+    /// <see cref="Cluster"/> while that silo is not known or not connected, or with direct routing off.
+    /// </summary>
+    public IGrainFactory GrainsFor(string replicaKey) => Routes?.For(replicaKey) ?? Cluster;
+
     /// <summary>The Orleans client underneath, for calling grains directly.</summary>
     public IClusterClient Cluster { get; }
 

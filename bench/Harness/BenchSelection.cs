@@ -9,7 +9,10 @@ internal static class BenchSelection
 {
     public static bool Case(string @case) =>
         Environment.GetEnvironmentVariable("PYRALOG_BENCH_CASES") is not { Length: > 0 } filter
-        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => @case.StartsWith(p, StringComparison.Ordinal));
+        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => Selects(p, @case));
+
+    private static bool Selects(string pattern, string @case) =>
+        pattern.EndsWith('$') ? @case.AsSpan().SequenceEqual(pattern.AsSpan(0, pattern.Length - 1)) : @case.StartsWith(pattern, StringComparison.Ordinal);
 
     public static bool System(string system) =>
         Environment.GetEnvironmentVariable("PYRALOG_BENCH_SYSTEMS") is not { Length: > 0 } filter

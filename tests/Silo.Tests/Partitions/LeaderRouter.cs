@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pyralog.Client;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Silo.Tests.Partitions;
@@ -20,13 +21,14 @@ internal sealed class LeaderRouter
     /// <summary>Pause before retrying when no replica knows a leader, so an election is not spun against.</summary>
     private static readonly TimeSpan ElectionBackoff = TimeSpan.FromMilliseconds(5);
 
-    private readonly IGrainFactory _grains;
+    private readonly Func<string, IGrainFactory> _grainsFor;
     private readonly int[] _leader;
     private readonly long[] _suspectUntil;
 
-    public LeaderRouter(IGrainFactory grains, LogInfo log)
+    /// <param name="grainsFor">The grain factory to call each replica key through (<see cref="PyralogClient.GrainsFor"/>: at the silo hosting it).</param>
+    public LeaderRouter(Func<string, IGrainFactory> grainsFor, LogInfo log)
     {
-        _grains = grains;
+        _grainsFor = grainsFor;
         Log = log;
         _leader = new int[log.Partitions];
         _suspectUntil = new long[log.Partitions * log.ReplicationFactor];
@@ -34,8 +36,11 @@ internal sealed class LeaderRouter
 
     public LogInfo Log { get; }
 
-    public IPartitionReplicaGrain Replica(int partition, int replica) =>
-        _grains.GetGrain<IPartitionReplicaGrain>(Log.ReplicaKey(partition, replica));
+    public IPartitionReplicaGrain Replica(int partition, int replica)
+    {
+        var key = Log.ReplicaKey(partition, replica);
+        return _grainsFor(key).GetGrain<IPartitionReplicaGrain>(key);
+    }
 
     /// <summary>The replica slot currently believed to lead <paramref name="partition"/>.</summary>
     public int Leader(int partition) => Volatile.Read(ref _leader[partition]);
