@@ -29,12 +29,33 @@ internal static class DiskFloor
         }
     }
 
-    /// <summary>Latency of a small append plus fdatasync (the shape of a single-record durable append).</summary>
-    public static LatencyRecorder SyncLatency(string directory, TimeSpan budget)
+    /// <summary>
+    /// Latency of a small append plus fdatasync (the shape of a single-record durable append), with
+    /// <paramref name="streams"/> threads each appending to a file of its own at once: three are what a partition's three
+    /// replicas on one machine's disk ask of it.
+    /// </summary>
+    public static LatencyRecorder SyncLatency(string directory, TimeSpan budget, int streams = 1)
     {
-        var path = Path.Combine(directory, "floor-fsync.bin");
-        var record = new byte[128];
         var latencies = new LatencyRecorder(1 << 20);
+        var threads = new Thread[streams];
+        for (var s = 0; s < streams; s++)
+        {
+            var path = Path.Combine(directory, $"floor-fsync-{s}.bin");
+            threads[s] = new Thread(() => AppendAndSync(path, budget, latencies)) { IsBackground = true, Name = $"floor-fsync-{s}" };
+            threads[s].Start();
+        }
+
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        return latencies;
+    }
+
+    private static void AppendAndSync(string path, TimeSpan budget, LatencyRecorder latencies)
+    {
+        var record = new byte[128];
         long position = 0;
         using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite))
         {
@@ -50,6 +71,5 @@ internal static class DiskFloor
         }
 
         File.Delete(path);
-        return latencies;
     }
 }
