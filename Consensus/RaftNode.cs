@@ -139,6 +139,29 @@ public sealed partial class RaftNode
 
     private int Quorum => Config.Quorum;
 
+    /// <summary>The election timeout in ticks (a follower campaigns after one to two of them without hearing a leader).</summary>
+    public int ElectionTicks => _options.ElectionTicks;
+
+    /// <summary>
+    /// Diagnostics for a group that knows no leader: role, term, the vote this node holds, how far its log reaches, its
+    /// election timer, and the answers its current (pre-)campaign has received, voter by voter.
+    /// </summary>
+    public string DescribeElection()
+    {
+        var text = new System.Text.StringBuilder();
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        text.Append(inv, $"{Role} in term {_term}, voted for {_vote}@{_voteIncarnation}, last {_log.LastIndex}@t{_log.LastTerm}, commit {_log.Committed}, ");
+        text.Append(inv, $"election timer {_electionElapsed}/{_randomizedElectionTimeout}, answers [");
+        var first = true;
+        foreach (var (id, granted) in _votes)
+        {
+            text.Append(inv, $"{(first ? "" : " ")}{id}:{(granted ? "granted" : "rejected")}");
+            first = false;
+        }
+
+        return text.Append(']').ToString();
+    }
+
     /// <summary>Diagnostics for failure reports: durable index, the leader's progress per member, the transfer.</summary>
     internal string DescribeReplication()
     {

@@ -8,6 +8,9 @@ namespace Pyralog.Grains.Replication;
 /// <summary>Leadership: hand-offs, transfers, permission to leave, and what changes of leader are logged and counted as.</summary>
 internal sealed partial class ReplicaDriver
 {
+    /// <summary>A replica that knows no leader for this many election timeouts (6 s at the default timing) says what it sees.</summary>
+    private const int LeaderlessReportTimeouts = 20;
+
     /// <summary>Tells the leader this replica's activation is leaving (it moves home), so its successor rejoins at once.</summary>
     public void AnnounceLeaving()
     {
@@ -148,6 +151,63 @@ internal sealed partial class ReplicaDriver
 
         _loggedLeader = leader;
         _loggedTerm = _node.Term;
+    }
+
+    /// <summary>
+    /// Every <see cref="LeaderlessReportTimeouts"/> election timeouts that this replica goes on ticking without a leader,
+    /// a warning with what it sees: its election state, the voters (and incarnations) its configuration names, and when it
+    /// last heard from each sibling and as which incarnation. A group that cannot elect is then diagnosable from a
+    /// default log, which the Debug line at the moment it lost its leader is not.
+    /// </summary>
+    private void ReportLeaderless()
+    {
+        if (_node.Leader != 0)
+        {
+            _leaderlessTicks = 0;
+            return;
+        }
+
+        _leaderlessTicks++;
+        var every = LeaderlessReportTimeouts * (long)_node.ElectionTicks;
+        if (_leaderlessTicks % every != 0 || !_logger.IsEnabled(LogLevel.Warning))
+        {
+            return;
+        }
+
+        var voters = new System.Text.StringBuilder();
+        foreach (var v in _node.Config.Voters)
+        {
+            voters.Append(voters.Length == 0 ? "" : ", ").Append(Replica(v.Id)).Append('@').Append(v.Incarnation);
+        }
+
+        var heard = new System.Text.StringBuilder();
+        for (var slot = 0; slot < _heardAt.Length; slot++)
+        {
+            if (slot != _replica && (_heardAt[slot] != 0 || _node.Config.TryGetMember(RaftId(slot), out _, out _)))
+            {
+                heard.Append(heard.Length == 0 ? "" : ", ").Append(slot).Append(": ");
+                heard.Append(_heardAt[slot] == 0 ? "never" : $"{_ticks - _heardAt[slot]} ticks ago as {_heardIncarnation[slot]}");
+            }
+        }
+
+        _logger.LogWarning(
+            "Replica {Key} (incarnation {Incarnation}) has known no leader for {Timeouts} election timeouts: {Election}; voters {Voters}; heard from {Heard}",
+            _key, _node.Incarnation, _leaderlessTicks / _node.ElectionTicks, _node.DescribeElection(), voters, heard);
+    }
+
+    /// <summary>Notes that an envelope arrived from replica slot <paramref name="from"/> (for <see cref="ReportLeaderless"/>).</summary>
+    private void NoteHeard(int from, Message[] messages)
+    {
+        if (from < 0 || from >= _heardAt.Length)
+        {
+            return;
+        }
+
+        _heardAt[from] = Math.Max(_ticks, 1);
+        if (messages.Length > 0)
+        {
+            _heardIncarnation[from] = messages[0].FromIncarnation;
+        }
     }
 
     private void CountLeadershipChange(long leader)

@@ -95,6 +95,13 @@ internal sealed partial class ReplicaDriver : IDisposable
     // The follower lag last reported to ReplicationInstruments while leading, or -1: reported only when it changes.
     private long _reportedLag = -1;
 
+    // Ticks run so far; consecutive ticks without a leader. Per sibling slot: the tick at which an envelope last arrived
+    // from it (0 = never) and the incarnation its last message named (what ReportLeaderless tells).
+    private long _ticks;
+    private long _leaderlessTicks;
+    private readonly long[] _heardAt = new long[ReplicaGrainKey.MaxReplicationFactor];
+    private readonly long[] _heardIncarnation = new long[ReplicaGrainKey.MaxReplicationFactor];
+
     public ReplicaDriver(RaftNode node, ReplicaStorage storage, PyramidStore store, IReplicaStateMachine machine, IReplicaTransport transport, ILogger logger, ReplicaGrainKey key, bool skipSync)
     {
         _node = node;
@@ -130,6 +137,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         var messages = MessageCodec.Decode(envelope.Messages);
+        NoteHeard(envelope.FromReplica, messages);
         if (envelope.Wake)
         {
             Wake("wake-request");
@@ -200,6 +208,7 @@ internal sealed partial class ReplicaDriver : IDisposable
 
         try
         {
+            _ticks++;
             _node.Tick();
         }
         catch (Exception e)
@@ -207,6 +216,8 @@ internal sealed partial class ReplicaDriver : IDisposable
             Fail(e);
             return;
         }
+
+        ReportLeaderless();
 
         _idleTicks = _node.CanQuiesce ? _idleTicks + 1 : 0;
 

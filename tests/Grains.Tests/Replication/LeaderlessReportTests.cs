@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Logging;
+using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
+using Pyralog.Grains.Replication;
+using Pyralog.Storage.Native;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// A replica of a three-voter group whose siblings never elect anyone: after 20 election timeouts without a leader it
+/// warns, saying what it sees (its election, the voters and incarnations it names, when each sibling was last heard and
+/// as which incarnation), and again every 20 timeouts after that.
+/// </summary>
+public sealed class LeaderlessReportTests : IAsyncLifetime, IReplicaTransport
+{
+    private const ulong StoreLog = 9 << 24;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"pyralog-leaderless-{Guid.NewGuid():N}");
+    private readonly TurnContext _turns = new();
+    private readonly List<(LogLevel Level, string Message)> _log = [];
+    private PyramidStore _store = null!;
+    private ReplicaDriver _driver = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = PyramidStore.Open(_directory);
+        var storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        await storage.RecordIncarnationAsync(7, default);
+        await storage.BootstrapAsync(new ClusterConfig([new Member(1, 7), new Member(2, 8), new Member(3, 9)], []), default);
+        var state = await PartitionState.LoadAsync(_store, StoreLog);
+        var node = new RaftNode(new RaftOptions { Id = 1, Incarnation = 7, Storage = storage, Random = new SeededRaftRandom(1) });
+        _driver = new ReplicaDriver(node, storage, _store, state, this, new Recorder(_log), new ReplicaGrainKey(9, 0, 0), skipSync: false);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _driver.Dispose();
+        await _store.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public void A_replica_that_knows_no_leader_for_twenty_election_timeouts_says_what_it_sees()
+    {
+        _turns.Run(() => _driver.Wake("activation"));
+        var every = 20 * _driver.Node.ElectionTicks;
+        for (var i = 0; i < every - 1; i++)
+        {
+            _turns.Run(() => _driver.Tick());
+            _turns.RunPending();
+            if (i == 50)
+            {
+                // Slot 1 (incarnation 8) refuses the pre-vote; slot 2 is never heard from.
+                var refusal = new Message
+                {
+                    Type = MessageType.PreVoteResponse, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = _driver.Node.Term, Reject = true,
+                };
+                _turns.Run(() => _driver.Deliver(new RaftEnvelope(1, MessageCodec.Encode([refusal]))));
+            }
+        }
+
+        Assert.DoesNotContain(_log, l => l.Level == LogLevel.Warning);
+        _turns.Run(() => _driver.Tick());
+        var warning = Assert.Single(_log, l => l.Level == LogLevel.Warning).Message;
+        Assert.StartsWith("Replica 9/0/0 (incarnation 7) has known no leader for 20 election timeouts: PreCandidate in term ", warning);
+        Assert.Contains(", voted for 0@0, ", warning);
+        Assert.Contains("; voters 0@7, 1@8, 2@9; heard from 1: 149 ticks ago as 8, 2: never", warning);
+        Assert.Contains("answers [1:granted", warning); // its own pre-vote
+
+        for (var i = 0; i < every; i++)
+        {
+            _turns.Run(() => _driver.Tick());
+        }
+
+        Assert.Equal(2, _log.Count(l => l.Level == LogLevel.Warning));
+        Assert.Contains("has known no leader for 40 election timeouts", _log.Last(l => l.Level == LogLevel.Warning).Message);
+    }
+
+    void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope)
+    {
+        // Nobody answers.
+    }
+
+    void IReplicaTransport.SetTicking(bool on)
+    {
+    }
+
+    void IReplicaTransport.LeadershipChanged(bool leads) => throw new InvalidOperationException("no replica of this group can lead");
+
+    void IReplicaTransport.Failed(Exception error) => throw new InvalidOperationException("the store failed", error);
+
+    private sealed class Recorder(List<(LogLevel Level, string Message)> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Add((logLevel, formatter(state, exception)));
+    }
+}
