@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pyralog.Consensus;
 using Pyralog.Grains.Interfaces.Logs;
-using Pyralog.Grains.Partitions;
 using Pyralog.Grains.Replication;
 using Pyralog.Storage.Native;
 
@@ -14,7 +13,6 @@ namespace Pyralog.Grains.Tests.Replication;
 /// </summary>
 public sealed class LeaderlessReportTests : IAsyncLifetime, IReplicaTransport
 {
-    private const ulong StoreLog = 9 << 24;
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"pyralog-leaderless-{Guid.NewGuid():N}");
     private readonly TurnContext _turns = new();
     private readonly List<(LogLevel Level, string Message)> _log = [];
@@ -24,12 +22,8 @@ public sealed class LeaderlessReportTests : IAsyncLifetime, IReplicaTransport
     public async Task InitializeAsync()
     {
         _store = PyramidStore.Open(_directory);
-        var storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
-        await storage.RecordIncarnationAsync(7, default);
-        await storage.BootstrapAsync(new ClusterConfig([new Member(1, 7), new Member(2, 8), new Member(3, 9)], []), default);
-        var state = await PartitionState.LoadAsync(_store, StoreLog);
-        var node = new RaftNode(new RaftOptions { Id = 1, Incarnation = 7, Storage = storage, Random = new SeededRaftRandom(1) });
-        _driver = new ReplicaDriver(node, storage, _store, state, this, new Recorder(_log), new ReplicaGrainKey(9, 0, 0), skipSync: false);
+        var config = new ClusterConfig([new Member(1, 7), new Member(2, 8), new Member(3, 9)], []);
+        _driver = await ReplicaDriverTests.OpenDriverAsync(_store, config, this, new Recorder(_log));
     }
 
     public async Task DisposeAsync()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pyralog.Consensus;
 using Pyralog.Grains.Interfaces.Logs;
@@ -20,12 +21,18 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     public async Task InitializeAsync()
     {
         _store = PyramidStore.Open(_directory);
-        var storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        _driver = await OpenDriverAsync(_store, new ClusterConfig([new Member(1, 7)], []), this, NullLogger.Instance);
+    }
+
+    /// <summary>Replica slot 0 of log 9 (Raft id 1, incarnation 7) on <paramref name="store"/>, its group founded with <paramref name="config"/>.</summary>
+    internal static async Task<ReplicaDriver> OpenDriverAsync(PyramidStore store, ClusterConfig config, IReplicaTransport transport, ILogger logger)
+    {
+        var storage = await ReplicaStorage.OpenAsync(store, StoreLog);
         await storage.RecordIncarnationAsync(7, default);
-        await storage.BootstrapAsync(new ClusterConfig([new Member(1, 7)], []), default);
-        var state = await PartitionState.LoadAsync(_store, StoreLog);
+        await storage.BootstrapAsync(config, default);
+        var state = await PartitionState.LoadAsync(store, StoreLog);
         var node = new RaftNode(new RaftOptions { Id = 1, Incarnation = 7, Storage = storage, Random = new SeededRaftRandom(1) });
-        _driver = new ReplicaDriver(node, storage, _store, state, this, NullLogger.Instance, new ReplicaGrainKey(9, 0, 0), skipSync: false);
+        return new ReplicaDriver(node, storage, store, state, transport, logger, new ReplicaGrainKey(9, 0, 0), skipSync: false);
     }
 
     public async Task DisposeAsync()
