@@ -135,7 +135,7 @@ internal sealed partial class ReplicaDriver
                 {
                     _logger.LogDebug(
                         "Replica {Key} (incarnation {Incarnation}) sees voters {Voters}, last index {Last}, commit {Commit}",
-                        _key, _node.Incarnation, string.Join(", ", _node.Config.Voters.Select(v => $"{Replica(v.Id)}:{v.Incarnation}")), _node.LastIndex, _node.CommitIndex);
+                        _key, _node.Incarnation, DescribeVoters(), _node.LastIndex, _node.CommitIndex);
                 }
             }
             else
@@ -174,12 +174,6 @@ internal sealed partial class ReplicaDriver
             return;
         }
 
-        var voters = new System.Text.StringBuilder();
-        foreach (var v in _node.Config.Voters)
-        {
-            voters.Append(voters.Length == 0 ? "" : ", ").Append(Replica(v.Id)).Append('@').Append(v.Incarnation);
-        }
-
         var heard = new System.Text.StringBuilder();
         for (var slot = 0; slot < _heardAt.Length; slot++)
         {
@@ -192,7 +186,19 @@ internal sealed partial class ReplicaDriver
 
         _logger.LogWarning(
             "Replica {Key} (incarnation {Incarnation}) has known no leader for {Timeouts} election timeouts: {Election}; voters {Voters}; heard from {Heard}",
-            _key, _node.Incarnation, _leaderlessTicks / _node.ElectionTicks, _node.DescribeElection(), voters, heard);
+            _key, _node.Incarnation, _leaderlessTicks / _node.ElectionTicks, _node.DescribeElection(), DescribeVoters(), heard);
+    }
+
+    /// <summary>The voters the configuration in force names, as slot@incarnation.</summary>
+    private string DescribeVoters()
+    {
+        var voters = new System.Text.StringBuilder();
+        foreach (var v in _node.Config.Voters)
+        {
+            voters.Append(voters.Length == 0 ? "" : ", ").Append(Replica(v.Id)).Append('@').Append(v.Incarnation);
+        }
+
+        return voters.ToString();
     }
 
     /// <summary>Notes that an envelope arrived from replica slot <paramref name="from"/> (for <see cref="ReportLeaderless"/>).</summary>

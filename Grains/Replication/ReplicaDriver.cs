@@ -206,9 +206,9 @@ internal sealed partial class ReplicaDriver : IDisposable
             _electionHold = 0;
         }
 
+        _ticks++;
         try
         {
-            _ticks++;
             _node.Tick();
         }
         catch (Exception e)
