@@ -382,9 +382,19 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         _redis?.Dispose();
     }
 
+    /// <summary>Starts a silo; when it does not come up, the other silos' output is saved beside its own (why a live
+    /// silo left a joining one's connectivity check unanswered is in their logs, not in the joining silo's).</summary>
     private async Task StartSiloAsync(int silo)
     {
-        _silos[silo] = await SiloProcess.StartAsync(DataDirectory(silo), _siloPorts[silo], _gatewayPorts[silo], _args);
+        try
+        {
+            _silos[silo] = await SiloProcess.StartAsync(DataDirectory(silo), _siloPorts[silo], _gatewayPorts[silo], _args);
+        }
+        catch (InvalidOperationException e)
+        {
+            _earlierOutput[silo].Append(e.Message);
+            throw new InvalidOperationException($"silo {silo} did not come up; every silo's output is in {SaveOutput("start")}", e);
+        }
     }
 
     [GeneratedRegex(@"(?<host>\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})")]
