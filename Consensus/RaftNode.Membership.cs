@@ -66,14 +66,43 @@ public sealed partial class RaftNode
     /// Another incarnation of the member <paramref name="pr"/> tracks has just been heard from. It replaces the
     /// configured one (as an auto-promoting learner) only if the configured incarnation has been silent for an
     /// election timeout: while the configured one answers it holds the data and keeps counting, whichever of the two
-    /// is newer (in Orleans a duplicate activation is brief, and the one that survives may be either).
+    /// is newer (in Orleans a duplicate activation is brief, and the one that survives may be either). And only while
+    /// every other voter answers (<see cref="OtherVotersAnswer"/>): the rejoin takes the member's vote away at once.
     /// </summary>
     private void MaybeRejoin(Progress pr, long incarnation)
     {
-        if (_ticks - pr.LastHeard >= _options.ElectionTicks && CanChangeMembership())
+        if (_ticks - pr.LastHeard >= _options.ElectionTicks && CanChangeMembership() && OtherVotersAnswer(pr.Id))
         {
             ProposeMembershipChange(new ConfigChange(ConfigChangeType.Rejoin, new Member(pr.Id, incarnation)));
         }
+    }
+
+    /// <summary>
+    /// Whether every voter but this leader and <paramref name="leaving"/> answered within the last two heartbeats at its
+    /// configured incarnation. A rejoin shrinks the voters onto the others until the new incarnation is promoted; if one
+    /// of them is silent too, it may be gone for good (one silo's death can end two activations: its own replica and, in
+    /// Orleans, those whose directory entry it held; a stand-in's slot then comes back elsewhere under another
+    /// incarnation), and a configuration whose quorum needs it could never elect again, while the one that still names
+    /// <paramref name="leaving"/> elects as soon as it is back. Silence only delays a rejoin: the member's next message
+    /// asks again.
+    /// </summary>
+    private bool OtherVotersAnswer(long leaving)
+    {
+        foreach (var v in Config.VoterArray)
+        {
+            if (v.Id == Id || v.Id == leaving)
+            {
+                continue;
+            }
+
+            if (!_progress.TryGetValue(v.Id, out var pr) || pr.Incarnation != v.Incarnation ||
+                _ticks - pr.LastHeard > 2 * _options.HeartbeatTicks)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

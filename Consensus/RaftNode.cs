@@ -228,6 +228,18 @@ public sealed partial class RaftNode
             {
                 BecomeFollower(m.Term, m.From);
             }
+            else if (m.Type == MessageType.Vote && !_log.IsUpToDate(m.Index, m.LogTerm))
+            {
+                // A candidate this node will not vote for (its log is behind) moves the term on but does not restart the
+                // election timer, which Raft restarts only on a leader's message or a granted vote: otherwise a candidate
+                // that cannot win (without pre-vote), campaigning again and again, keeps the node that could from ever
+                // campaigning (a simulated group stalled so, two voters in the up-to-date node's configuration).
+                var elapsed = _electionElapsed;
+                var timeout = _randomizedElectionTimeout;
+                BecomeFollower(m.Term, 0);
+                _electionElapsed = elapsed;
+                _randomizedElectionTimeout = timeout;
+            }
             else
             {
                 BecomeFollower(m.Term, 0);

@@ -364,6 +364,80 @@ public sealed class RaftNodeTests
     }
 
     /// <summary>
+    /// The metadata-group stall of the Slow process-cluster test: one silo's death silenced voter A and, through Orleans'
+    /// directory, ended the activation of voter B's configured incarnation too (a stand-in: its slot came back elsewhere
+    /// under another incarnation, so that one never answers again). A stand-in of A then answered the leader. Rejoining it
+    /// takes A's vote away at once, leaving voters {leader, B}; with B gone for good, no one could be elected once the
+    /// leader stepped down, not even after A came back with its data. The leader must not shrink its voters onto one
+    /// that has gone quiet: the group keeps A, and once A is back, A and the leader elect.
+    /// </summary>
+    [Fact]
+    public void ALeaderDoesNotRejoinASilentVoterWhileAnotherVoterIsSilentToo()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var a = leader.Id % 3 + 1;
+        var b = 6 - leader.Id - a;
+        var homeA = cluster[a];
+        var diskA = cluster.Storages[a];
+        cluster.Isolated.Add(a);
+        cluster.TickAll(12); // A silent past an election timeout; B keeps the leader's quorum
+
+        cluster.Replace(b, 2, new MemoryRaftStorage()); // B's configured incarnation is gone; another runs in its slot
+        cluster.TickAll(4);
+        cluster.Replace(a, 2, new MemoryRaftStorage()); // a stand-in of A answers the leader
+        cluster.Isolated.Remove(a);
+        cluster.TickAll(1);
+        Assert.True(leader.Config.IsVoter(a, 1), leader.Config.ToString());
+
+        cluster.Put(a, homeA, diskA); // A's home is back with its data
+        cluster.TickAll(300);
+        var elected = cluster.Leader;
+        Assert.NotNull(elected);
+        Assert.Equal(elected.LastIndex, elected.CommitIndex);
+    }
+
+    /// <summary>
+    /// Raft restarts a follower's election timer only on its leader's message or a vote it grants. A vote request it
+    /// rejects (the candidate's log is behind) moves its term on but must not restart the timer: a candidate that cannot
+    /// win, campaigning again and again without pre-vote, would otherwise keep the one node that could win from ever
+    /// campaigning. Two identical nodes, one of them asked for its vote by such a candidate, campaign at the same tick.
+    /// </summary>
+    [Fact]
+    public void ARejectedVoteRequestDoesNotRestartTheElectionTimer()
+    {
+        RaftNode Node() => new(new RaftOptions
+        {
+            Id = 1,
+            Storage = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2)),
+            Random = new SeededRaftRandom(7),
+            PreVote = false,
+        });
+
+        var asked = Node();
+        var quiet = Node();
+        for (var t = 0; t < 5; t++)
+        {
+            asked.Tick();
+            quiet.Tick();
+        }
+
+        asked.Step(new Message { Type = MessageType.Vote, To = 1, From = 2, FromIncarnation = 1, Term = 5, Index = 0, LogTerm = 0 });
+        Assert.Equal((RaftRole.Follower, 5L), (asked.Role, asked.Term));
+        var ticks = 5;
+        while (quiet.Role == RaftRole.Follower)
+        {
+            asked.Tick();
+            quiet.Tick();
+            ticks++;
+        }
+
+        Assert.True(ticks < 2 * quiet.ElectionTicks, $"campaigned after {ticks} ticks");
+        Assert.Equal(RaftRole.Candidate, asked.Role);
+        Assert.Equal(6, asked.Term);
+    }
+
+    /// <summary>
     /// The new incarnation is the short-lived one: while the configured incarnation was cut off, a new one answered
     /// and was rejoined; then the new one disappears and the old one (with its data) is back. The old one must be able
     /// to rejoin (as a learner, promoted once caught up).

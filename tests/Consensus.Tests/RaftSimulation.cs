@@ -196,6 +196,16 @@ public sealed class RaftSimulation
                 return;
             }
 
+            if (leader is not null && leader.Node.Config.Voters.Count >= 2 && !leader.Node.Config.Voters.Any(v => v.Id == target))
+            {
+                // The target was a voter only in the configuration of a leader that lost its term before that entry
+                // committed; with auto-membership off no one promotes it again, and a transfer goes to voters only.
+                voters = leader.Node.Config.Voters;
+                target = voters[_rng.Next(voters.Count)].Id;
+                target = target == leader.Id ? voters[(IndexOf(voters, target) + 1) % voters.Count].Id : target;
+                Log($"liveness: the target is no longer a voter; transfer {leader.Name} -> {target}");
+            }
+
             if (leader is not null && leader.Node.LeadTransferee == 0 && t % (3 * _o.ElectionTicks) == 0)
             {
                 leader.Node.TransferLeadership(target);
