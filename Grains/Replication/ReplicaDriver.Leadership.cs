@@ -190,15 +190,36 @@ internal sealed partial class ReplicaDriver
     }
 
     /// <summary>The voters the configuration in force names, as slot@incarnation.</summary>
-    private string DescribeVoters()
+    private string DescribeVoters() => DescribeMembers(_node.Config.Voters);
+
+    private static string DescribeMembers(IReadOnlyList<Member> members)
     {
-        var voters = new System.Text.StringBuilder();
-        foreach (var v in _node.Config.Voters)
+        var text = new System.Text.StringBuilder();
+        foreach (var m in members)
         {
-            voters.Append(voters.Length == 0 ? "" : ", ").Append(Replica(v.Id)).Append('@').Append(v.Incarnation);
+            text.Append(text.Length == 0 ? "" : ", ").Append(Replica(m.Id)).Append('@').Append(m.Incarnation);
         }
 
-        return voters.ToString();
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Logs when the configuration in force changes after the replica opened (a rejoin, a promotion, a move's steps, or
+    /// a truncation rolling one back): which incarnations vote is what decides whether a group can elect, and a leader's
+    /// automatic rejoins happen nowhere else in the log.
+    /// </summary>
+    private void LogConfigurationChange()
+    {
+        var config = _node.Config;
+        if (ReferenceEquals(config, _loggedConfig))
+        {
+            return;
+        }
+
+        _logger.LogInformation(
+            "Replica {Key} (incarnation {Incarnation}) now has voters [{Voters}] and learners [{Learners}] ({Committed})",
+            _key, _node.Incarnation, DescribeVoters(), DescribeMembers(config.Learners), _node.ConfigCommitted ? "committed" : "not yet committed");
+        _loggedConfig = config;
     }
 
     /// <summary>Notes that an envelope arrived from replica slot <paramref name="from"/> (for <see cref="ReportLeaderless"/>).</summary>

@@ -92,6 +92,9 @@ internal sealed partial class ReplicaDriver : IDisposable
     private long _loggedLeader = -1;
     private long _loggedTerm;
 
+    // The configuration in force when the driver opened or at the last Ready (LogConfigurationChange).
+    private ClusterConfig _loggedConfig;
+
     // The follower lag last reported to ReplicationInstruments while leading, or -1: reported only when it changes.
     private long _reportedLag = -1;
 
@@ -105,6 +108,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     public ReplicaDriver(RaftNode node, ReplicaStorage storage, PyramidStore store, IReplicaStateMachine machine, IReplicaTransport transport, ILogger logger, ReplicaGrainKey key, bool skipSync)
     {
         _node = node;
+        _loggedConfig = node.Config;
         _storage = storage;
         _store = store;
         _machine = machine;
@@ -338,6 +342,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         WriteApplied();
         Compact();
         LogLeadershipChange();
+        LogConfigurationChange();
     }
 
     /// <summary>Takes the snapshot and compacts the log when applying asked for it (see the class comment).</summary>

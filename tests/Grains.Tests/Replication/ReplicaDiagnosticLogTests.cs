@@ -7,11 +7,12 @@ using Pyralog.Storage.Native;
 namespace Pyralog.Grains.Tests.Replication;
 
 /// <summary>
-/// A replica of a three-voter group whose siblings never elect anyone: after 20 election timeouts without a leader it
-/// warns, saying what it sees (its election, the voters and incarnations it names, when each sibling was last heard and
-/// as which incarnation), and again every 20 timeouts after that.
+/// What a replica of a three-voter group whose siblings never answer says in the log: after 20 election timeouts without
+/// a leader it warns with what it sees (its election, the voters and incarnations it names, when each sibling was last
+/// heard and as which incarnation), and again every 20 timeouts after that; a configuration a leader's message brings is
+/// logged with the incarnations it names.
 /// </summary>
-public sealed class LeaderlessReportTests : IAsyncLifetime, IReplicaTransport
+public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTransport
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"pyralog-leaderless-{Guid.NewGuid():N}");
     private readonly TurnContext _turns = new();
@@ -68,6 +69,29 @@ public sealed class LeaderlessReportTests : IAsyncLifetime, IReplicaTransport
 
         Assert.Equal(2, _log.Count(l => l.Level == LogLevel.Warning));
         Assert.Contains("has known no leader for 40 election timeouts", _log.Last(l => l.Level == LogLevel.Warning).Message);
+    }
+
+    [Fact]
+    public void A_new_configuration_is_logged_with_the_incarnations_it_names()
+    {
+        _turns.Run(() => _driver.Wake("activation"));
+        var rejoin = new ClusterConfig([new Member(1, 7), new Member(2, 8)], [new Member(3, 10, AutoPromote: true)]);
+        var append = new Message
+        {
+            Type = MessageType.Append, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Index = 1, LogTerm = 1, Commit = 1,
+            Entries = [new LogEntry(2, 2, EntryType.Config, rejoin.Encode())],
+        };
+        _turns.Run(() => _driver.Deliver(new RaftEnvelope(2, MessageCodec.Encode([append]))));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // the entry is logged once its persist completed
+        while (!_log.Exists(l => l.Message.Contains("now has voters", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no configuration change was logged");
+            _turns.RunPending();
+            Thread.Sleep(1);
+        }
+
+        var line = Assert.Single(_log, l => l.Message.Contains("now has voters", StringComparison.Ordinal));
+        Assert.Equal((LogLevel.Information, "Replica 9/0/0 (incarnation 7) now has voters [0@7, 1@8] and learners [2@10] (not yet committed)"), line);
     }
 
     void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope)
