@@ -10,6 +10,10 @@ internal sealed class SiloProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<string> _banner = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // With PYRALOG_TEST_SILO_OUTPUT naming a directory, every line also goes to silo-{pid}.log there as it is printed
+    // (to watch a Slow test's silos live, or to act on a line, e.g. take their stacks when a stall is reported).
+    private StreamWriter? _liveOutput;
+
     private SiloProcess(Process process)
     {
         Process = process;
@@ -68,6 +72,12 @@ internal sealed class SiloProcess : IDisposable
             : ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. http, "--cluster-id", $"test-{siloPort}"];
         var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start the silo");
         var silo = new SiloProcess(process) { HttpPort = httpPort };
+        if (Environment.GetEnvironmentVariable("PYRALOG_TEST_SILO_OUTPUT") is { Length: > 0 } live)
+        {
+            Directory.CreateDirectory(live);
+            silo._liveOutput = new StreamWriter(Path.Combine(live, $"silo-{process.Id}.log")) { AutoFlush = true };
+        }
+
         process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data is null ? null : "stderr: " + e.Data); // read, or a full pipe blocks the silo
         process.BeginOutputReadLine();
@@ -139,6 +149,11 @@ internal sealed class SiloProcess : IDisposable
         }
 
         Process.Dispose();
+        lock (_output)
+        {
+            _liveOutput?.Dispose();
+            _liveOutput = null;
+        }
     }
 
     private void OnLine(string? line)
@@ -151,6 +166,7 @@ internal sealed class SiloProcess : IDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            _liveOutput?.WriteLine(line);
         }
 
         if (line.StartsWith("Pyralog silo up:", StringComparison.Ordinal))
