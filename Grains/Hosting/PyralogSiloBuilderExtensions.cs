@@ -100,6 +100,12 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.SiloDrain>());
         }
 
+        if (!builder.Services.Any(d => d.ServiceType == typeof(Diagnostics.ThreadPoolStallReport)))
+        {
+            builder.Services.AddSingleton<Diagnostics.ThreadPoolStallReport>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Diagnostics.ThreadPoolStallReport>());
+        }
+
         if (!builder.Services.Any(d => d.ServiceType == typeof(Diagnostics.SiloReportClient)))
         {
             builder.AddGrainService<Diagnostics.SiloReportService>();

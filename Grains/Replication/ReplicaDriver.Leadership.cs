@@ -206,7 +206,8 @@ internal sealed partial class ReplicaDriver
     /// <summary>
     /// Logs when the configuration in force changes after the replica opened (a rejoin, a promotion, a move's steps, or
     /// a truncation rolling one back): which incarnations vote is what decides whether a group can elect, and a leader's
-    /// automatic rejoins happen nowhere else in the log.
+    /// automatic rejoins happen nowhere else in the log. At Information on a leader or a voter, where changes are made and
+    /// counted; at Debug on a learner, which replays every configuration in the log it catches up on.
     /// </summary>
     private void LogConfigurationChange()
     {
@@ -216,10 +217,14 @@ internal sealed partial class ReplicaDriver
             return;
         }
 
-        _logger.LogInformation(
-            "Replica {Key} (incarnation {Incarnation}) now has voters [{Voters}] and learners [{Learners}] ({Committed})",
-            _key, _node.Incarnation, DescribeVoters(), DescribeMembers(config.Learners), _node.ConfigCommitted ? "committed" : "not yet committed");
         _loggedConfig = config;
+        var level = _node.IsVoter ? LogLevel.Information : LogLevel.Debug;
+        if (_logger.IsEnabled(level))
+        {
+            _logger.Log(
+                level, "Replica {Key} (incarnation {Incarnation}) now has voters [{Voters}] and learners [{Learners}] ({Committed})",
+                _key, _node.Incarnation, DescribeVoters(), DescribeMembers(config.Learners), _node.ConfigCommitted ? "committed" : "not yet committed");
+        }
     }
 
     /// <summary>Notes that an envelope arrived from replica slot <paramref name="from"/> (for <see cref="ReportLeaderless"/>).</summary>

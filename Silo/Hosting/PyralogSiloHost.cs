@@ -5,6 +5,7 @@ using Pyralog.Grains.Interfaces;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.AspNetCore.Builder;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -60,6 +61,12 @@ public static class PyralogSiloHost
         }
 
         builder.Services.AddSingleton(host);
+
+        // A console that is not read fast enough (a paused terminal, a slow log shipper, a parent process busy elsewhere)
+        // must not stop the silo: with .NET's default, once the logger's queue is full every thread that logs waits for
+        // the console, the thread pool stalls and the silo answers nothing. Lines are dropped instead (the console logger
+        // says how many).
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         Pyralog.Grains.Diagnostics.ReplicationInstruments.TagPartitions = host.PartitionMetrics;
         // A graceful stop moves the silo's replicas away, then hands off its leaderships, then Orleans stops: leave room for all three.
         builder.Services.Configure<HostOptions>(o =>

@@ -14,6 +14,9 @@ internal sealed class SiloProcess : IDisposable
     // (to watch a Slow test's silos live, or to act on a line, e.g. take their stacks when a stall is reported).
     private StreamWriter? _liveOutput;
 
+    // The threads reading the silo's standard output and error (set once, by Start).
+    private Thread[] _readers = [];
+
     private SiloProcess(Process process)
     {
         Process = process;
@@ -78,11 +81,36 @@ internal sealed class SiloProcess : IDisposable
             silo._liveOutput = new StreamWriter(Path.Combine(live, $"silo-{process.Id}.log")) { AutoFlush = true };
         }
 
-        process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data is null ? null : "stderr: " + e.Data); // read, or a full pipe blocks the silo
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        // Read, or a full pipe blocks the silo's logging; on threads of their own, so that a test process whose thread pool
+        // is busy (a load test's workers) still drains its silos' output at once.
+        silo._readers = [silo.Read(process.StandardOutput, ""), silo.Read(process.StandardError, "stderr: ")];
         return silo;
+    }
+
+    /// <summary>Waits until everything the silo printed before it exited has been read.</summary>
+    public void WaitForOutput()
+    {
+        foreach (var reader in _readers)
+        {
+            reader.Join(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    private Thread Read(StreamReader stream, string prefix)
+    {
+        var reader = new Thread(() =>
+        {
+            while (stream.ReadLine() is { } line)
+            {
+                OnLine(prefix + line);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "silo-output",
+        };
+        reader.Start();
+        return reader;
     }
 
     private static ProcessStartInfo StartInfo(IEnumerable<string> args)
@@ -112,7 +140,7 @@ internal sealed class SiloProcess : IDisposable
             var exited = silo.Process.HasExited;
             if (exited)
             {
-                silo.Process.WaitForExit(); // the output read so far is complete only then
+                silo.WaitForOutput();
             }
 
             var why = exited ? $"it exited with code {silo.Process.ExitCode}" : "no banner within 60 s";
@@ -130,6 +158,7 @@ internal sealed class SiloProcess : IDisposable
         _ = Kill(Process.Id, 15);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await Process.WaitForExitAsync(timeout.Token);
+        WaitForOutput();
         return Process.ExitCode;
     }
 

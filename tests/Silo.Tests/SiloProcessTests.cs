@@ -62,13 +62,73 @@ public sealed class SiloProcessTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A silo whose standard output nobody reads (a paused terminal, a stuck log shipper), logging at Debug: it becomes
+    /// ready and keeps answering while its requests log far more than the pipe and the console logger's queue hold. With
+    /// .NET's default console logger every thread that logs waits once that queue is full, and the silo stops answering.
+    /// </summary>
+    [Fact]
+    public async Task A_silo_whose_output_nobody_reads_still_answers()
+    {
+        var siloPort = TestPorts.Next();
+        var httpPort = TestPorts.Next();
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"));
+        foreach (var arg in new[] { "--data-dir", _data, "--silo-port", $"{siloPort}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{httpPort}", "--cluster-id", $"test-{siloPort}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var category in new[] { "Default", "Microsoft", "Orleans" })
+        {
+            info.Environment[$"Logging__LogLevel__{category}"] = "Debug";
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the silo");
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
+            var ready = false;
+            while (!ready && Stopwatch.GetTimestamp() < deadline && !process.HasExited)
+            {
+                try
+                {
+                    ready = (await http.GetAsync($"http://127.0.0.1:{httpPort}/health/ready")).IsSuccessStatusCode;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    // Not listening yet, or (the bug) not answering.
+                }
+
+                if (!ready)
+                {
+                    await Task.Delay(200);
+                }
+            }
+
+            Assert.True(ready, "the silo whose output nobody read never answered ready within 60 s");
+
+            // Each request logs several lines at Debug: far more than the console logger's queue and the pipe hold.
+            for (var i = 0; i < 1500; i++)
+            {
+                Assert.True((await http.GetAsync($"http://127.0.0.1:{httpPort}/health/ready")).IsSuccessStatusCode, $"request {i} was not answered ready");
+            }
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
     [Fact]
     public async Task A_silo_with_a_bad_setting_exits_with_a_message_naming_it()
     {
         using var silo = SiloProcess.Start(_data, 1, 1);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await silo.Process.WaitForExitAsync(timeout.Token);
-        silo.Process.WaitForExit(); // the redirected output is read to its end only then
+        silo.WaitForOutput();
         Assert.Equal(2, silo.Process.ExitCode);
         Assert.Contains("Silo:SiloPort (--silo-port) and Silo:GatewayPort must differ", silo.Output);
     }

@@ -16,7 +16,7 @@ public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTranspor
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"pyralog-leaderless-{Guid.NewGuid():N}");
     private readonly TurnContext _turns = new();
-    private readonly List<(LogLevel Level, string Message)> _log = [];
+    private readonly LogRecorder _recorder = new();
     private PyramidStore _store = null!;
     private ReplicaDriver _driver = null!;
 
@@ -24,7 +24,7 @@ public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTranspor
     {
         _store = PyramidStore.Open(_directory);
         var config = new ClusterConfig([new Member(1, 7), new Member(2, 8), new Member(3, 9)], []);
-        _driver = await ReplicaDriverTests.OpenDriverAsync(_store, config, this, new Recorder(_log));
+        _driver = await ReplicaDriverTests.OpenDriverAsync(_store, config, this, _recorder);
     }
 
     public async Task DisposeAsync()
@@ -54,9 +54,9 @@ public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTranspor
             }
         }
 
-        Assert.DoesNotContain(_log, l => l.Level == LogLevel.Warning);
+        Assert.DoesNotContain(_recorder.Lines, l => l.Level == LogLevel.Warning);
         _turns.Run(() => _driver.Tick());
-        var warning = Assert.Single(_log, l => l.Level == LogLevel.Warning).Message;
+        var warning = Assert.Single(_recorder.Lines, l => l.Level == LogLevel.Warning).Message;
         Assert.StartsWith("Replica 9/0/0 (incarnation 7) has known no leader for 20 election timeouts: PreCandidate in term ", warning);
         Assert.Contains(", voted for 0@0, ", warning);
         Assert.Contains("; voters 0@7, 1@8, 2@9; heard from 1: 149 ticks ago as 8, 2: never", warning);
@@ -67,8 +67,8 @@ public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTranspor
             _turns.Run(() => _driver.Tick());
         }
 
-        Assert.Equal(2, _log.Count(l => l.Level == LogLevel.Warning));
-        Assert.Contains("has known no leader for 40 election timeouts", _log.Last(l => l.Level == LogLevel.Warning).Message);
+        Assert.Equal(2, _recorder.Lines.Count(l => l.Level == LogLevel.Warning));
+        Assert.Contains("has known no leader for 40 election timeouts", _recorder.Lines.Last(l => l.Level == LogLevel.Warning).Message);
     }
 
     [Fact]
@@ -83,14 +83,14 @@ public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTranspor
         };
         _turns.Run(() => _driver.Deliver(new RaftEnvelope(2, MessageCodec.Encode([append]))));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // the entry is logged once its persist completed
-        while (!_log.Exists(l => l.Message.Contains("now has voters", StringComparison.Ordinal)))
+        while (!_recorder.Lines.Exists(l => l.Message.Contains("now has voters", StringComparison.Ordinal)))
         {
             Assert.True(DateTime.UtcNow < deadline, "no configuration change was logged");
             _turns.RunPending();
             Thread.Sleep(1);
         }
 
-        var line = Assert.Single(_log, l => l.Message.Contains("now has voters", StringComparison.Ordinal));
+        var line = Assert.Single(_recorder.Lines, l => l.Message.Contains("now has voters", StringComparison.Ordinal));
         Assert.Equal((LogLevel.Information, "Replica 9/0/0 (incarnation 7) now has voters [0@7, 1@8] and learners [2@10] (not yet committed)"), line);
     }
 
@@ -106,15 +106,4 @@ public sealed class ReplicaDiagnosticLogTests : IAsyncLifetime, IReplicaTranspor
     void IReplicaTransport.LeadershipChanged(bool leads) => throw new InvalidOperationException("no replica of this group can lead");
 
     void IReplicaTransport.Failed(Exception error) => throw new InvalidOperationException("the store failed", error);
-
-    private sealed class Recorder(List<(LogLevel Level, string Message)> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Add((logLevel, formatter(state, exception)));
-    }
 }
