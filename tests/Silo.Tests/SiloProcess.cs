@@ -113,7 +113,8 @@ internal sealed class SiloProcess : IDisposable
         return reader;
     }
 
-    private static ProcessStartInfo StartInfo(IEnumerable<string> args)
+    /// <summary>How a silo process with exactly <paramref name="args"/> is started: its output and error redirected.</summary>
+    internal static ProcessStartInfo StartInfo(IEnumerable<string> args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -185,13 +186,8 @@ internal sealed class SiloProcess : IDisposable
         }
     }
 
-    private void OnLine(string? line)
+    private void OnLine(string line)
     {
-        if (line is null)
-        {
-            return;
-        }
-
         lock (_output)
         {
             _output.AppendLine(line);

@@ -72,13 +72,8 @@ public sealed class SiloProcessTests : IDisposable
     {
         var siloPort = TestPorts.Next();
         var httpPort = TestPorts.Next();
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pyralog.Silo.dll"));
-        foreach (var arg in new[] { "--data-dir", _data, "--silo-port", $"{siloPort}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{httpPort}", "--cluster-id", $"test-{siloPort}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
+        var info = SiloProcess.StartInfo(
+            ["--data-dir", _data, "--silo-port", $"{siloPort}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{httpPort}", "--cluster-id", $"test-{siloPort}"]);
         foreach (var category in new[] { "Default", "Microsoft", "Orleans" })
         {
             info.Environment[$"Logging__LogLevel__{category}"] = "Debug";
