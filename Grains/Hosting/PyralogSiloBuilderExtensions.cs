@@ -77,6 +77,7 @@ public static class PyralogSiloBuilderExtensions
         if (!builder.Services.Any(d => d.ServiceType == typeof(Replication.LocalReplicas)))
         {
             builder.Services.AddSingleton<Replication.LocalReplicas>();
+            builder.Services.AddSingleton<Replication.StrandedReplicas>();
             builder.Services.AddSingleton<IActivationWorkingSetObserver, Replication.ReplicaDeactivationWatch>();
             builder.Services.AddSingleton<Replication.CatchUpThrottle>();
             builder.Services.AddSingleton<Placement.ReplicaHomeTable>();

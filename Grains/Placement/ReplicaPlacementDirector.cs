@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 using Orleans.Runtime.Placement;
+using Pyralog.Grains.Replication;
 
 namespace Pyralog.Grains.Placement;
 
@@ -45,12 +46,17 @@ namespace Pyralog.Grains.Placement;
 /// the silo ranked r for the whole group does worse: a failure shifts every slot above the dead silo's one rank down
 /// (exactly half of the survivors in that setting), and unless the dead silo held the last slot, its replica's
 /// replacement lands on a silo that still holds a live sibling.</para>
+/// <para><b>Stranded replicas stay.</b> A replica whose activation Orleans ended only because a dead silo held its
+/// directory entry is placed, for a short while, back on the silo that holds its data and ran it
+/// (<see cref="StrandedReplicas"/>): a stand-in among them would otherwise go home to older data under an incarnation
+/// its group no longer counts.</para>
 /// <para>Placement hints (request context, migration) are ignored: where a replica belongs is decided by the rule
-/// alone. Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
+/// alone (and the stranded replicas above). Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
 /// </remarks>
 public sealed class ReplicaPlacementDirector(IClusterMembershipService membership, IServiceProvider services) : IPlacementDirector
 {
     private readonly ReplicaHomeTable? _homes = services.GetService(typeof(ReplicaHomeTable)) as ReplicaHomeTable;
+    private readonly StrandedReplicas? _stranded = services.GetService(typeof(StrandedReplicas)) as StrandedReplicas;
 
     /// <inheritdoc />
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
@@ -64,6 +70,13 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
         }
 
         var live = context.GetCompatibleSilos(target);
+
+        // A replica whose activation here ended only because a dead silo held its directory entry comes back to its
+        // data here, whatever the rule says (see StrandedReplicas).
+        if (_stranded is not null && _stranded.ReturnsHere(grainKey) && live.Contains(context.LocalSilo))
+        {
+            return context.LocalSilo;
+        }
 
         // A partition's replicas live where the metadata group recorded their homes; the metadata group's own
         // replicas (log 0) cannot ask it, and follow the rule.

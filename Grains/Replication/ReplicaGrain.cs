@@ -141,17 +141,48 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         await OnStorageOpenAsync(cancellationToken);
         StartDriver();
         _replicas.Add(Key, IsMetadata);
+        ServiceProvider.GetRequiredService<StrandedReplicas>().Remove(Key);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _replicas.Remove(Key);
+        if (reason.ReasonCode == DeactivationReasonCode.DirectoryFailure && Driver is not null)
+        {
+            ReturnHereAfterDirectoryFailure();
+        }
+
         SetTicking(false);
         _gapTimer?.Dispose();
         _gapTimer = null;
         Driver?.Dispose();
         ExitDataGate();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A dead silo held this activation's directory entry, and Orleans ends it although it runs on its own data here: the
+    /// next activation is placed here again (see <see cref="StrandedReplicas"/>), and asked for at once, from outside this
+    /// activation (a call made now reaches the new activation once this one has ended).
+    /// </summary>
+    private void ReturnHereAfterDirectoryFailure()
+    {
+        ServiceProvider.GetRequiredService<StrandedReplicas>().Add(Key);
+        var grain = _replicas.Grain(Key, IsMetadata);
+        var logger = Logger;
+        var key = Key;
+        Logger.LogInformation("Replica {Key} lost its directory entry with a dead silo: it reactivates on this silo, on its data", Key);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await grain.GetStatusAsync();
+            }
+            catch (Exception e)
+            {
+                logger.LogDebug(e, "Replica {Key} did not reactivate after its directory entry was lost; its siblings' next messages will", key);
+            }
+        });
     }
 
     /// <summary>Orleans started to deactivate this activation (see <see cref="ReplicaDeactivationWatch"/>).</summary>

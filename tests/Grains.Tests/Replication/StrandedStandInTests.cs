@@ -1,0 +1,117 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Replication;
+using Pyralog.Grains.Tests.Hosting;
+using Pyralog.Grains.Tests.Partitions;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// A stand-in (a replica running away from its home silo, its group's voter under a new incarnation) whose activation
+/// Orleans ends because a dead silo held its grain-directory entry comes back on the silo that holds its data, under the
+/// incarnation its group counts — not at its home silo, which is back by then but holds older data under an incarnation
+/// the group no longer names. Own cluster of four silos (it kills and restarts one), homecoming off so the stand-in stays
+/// away from its home.
+/// </summary>
+public sealed class StrandedStandInTests : IAsyncLifetime
+{
+    private const string LogName = "stranded";
+    private const int Partitions = 4;
+
+    private readonly StrandingFixture _fixture = new();
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task A_stand_in_deactivated_for_a_lost_directory_entry_comes_back_on_its_data_while_its_home_is_up()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, Partitions, 3);
+        var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+
+        // The victim is not the primary (it holds the test membership table); with four silos and three replicas a
+        // partition has a replica on it, whose stand-in runs on the partition's fourth silo.
+        var victim = cluster.SecondarySilos[0];
+        var victimAddress = victim.SiloAddress.ToParsableString();
+        var described = await admin.DescribeLogAsync(LogName);
+        var away = described.Partitions.First(p => p.Replicas.Any(r => r.Silo == victimAddress));
+        var key = away.Replicas.Single(r => r.Silo == victimAddress).Key;
+        var home = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+
+        await cluster.KillSiloAsync(victim);
+        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress);
+        await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(p => !p.SharedSilos && PartitionCalls.AllLeadOrFollow(p)),
+            "every lost replica standing in on a survivor as a voter");
+        var standIn = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+        Assert.NotEqual(victimAddress, standIn.Silo);
+        Assert.NotEqual(home.Incarnation, standIn.Incarnation);
+
+        // The home silo comes back on its data; the stand-in's silo sees it up (placement would now name it).
+        var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
+        var host = (InProcessSiloHandle)cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == standIn.Silo);
+        await WaitUntilAsync(() => Membership(host).CurrentSnapshot.GetSiloStatus(restarted.SiloAddress) == SiloStatus.Active,
+            "the stand-in's silo sees the home silo up");
+
+        // Orleans ends the stand-in as it does when the silo holding its directory entry dies.
+        host.SiloHost.Services.GetRequiredService<ReplicaContexts>().Of(key)
+            .Deactivate(new DeactivationReason(DeactivationReasonCode.DirectoryFailure, "test: the silo holding the directory entry died"));
+
+        // Waited on in the silos, not by calling the replica: a call from elsewhere made before it is back could be
+        // placed by the rule, which is what the stand-in itself must not be.
+        var replicas = host.SiloHost.Services.GetRequiredService<LocalReplicas>();
+        await WaitUntilAsync(() => replicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo");
+        var back = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+        Assert.Equal(standIn.Silo, back.Silo);
+        Assert.Equal(standIn.Incarnation, back.Incarnation);
+        var restartedReplicas = ((InProcessSiloHandle)restarted).SiloHost.Services.GetRequiredService<LocalReplicas>();
+        Assert.DoesNotContain(restartedReplicas.Active, a => a.Key == key);
+
+        await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every replica a voter again");
+        await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    private static IClusterMembershipService Membership(InProcessSiloHandle silo) =>
+        silo.SiloHost.Services.GetRequiredService<IClusterMembershipService>();
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out waiting for {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed class StrandingFixture() : PyralogClusterFixture(4)
+    {
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Stranding>();
+    }
+
+    private sealed class Stranding : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.Configure<PyralogOptions>(o =>
+            {
+                // No homecoming (nor leftover sweep) within the test: the stand-in stays away from its home.
+                o.Replication.HomecomingSweep = TimeSpan.FromHours(1);
+                o.Replication.HomecomingInterval = TimeSpan.FromHours(1);
+            });
+            siloBuilder.Services.AddSingleton<ReplicaContexts>();
+            siloBuilder.Services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ReplicaContexts>());
+        }
+    }
+}
