@@ -40,6 +40,12 @@ public sealed partial class PyramidStore
     private readonly TaskCompletionSource _commitLoopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _stopping;
     private bool _loopWaiting;
+
+    // A flush's segment sync waiting for the commit thread (see SyncBetweenGroups): at most one, flushes being one at a time.
+    // Invariant: _segmentSync and _commitWaitsForFlush are read and written under _queueLock; while _commitWaitsForFlush,
+    // _segmentSync is null (a flush asking then syncs inline: the commit thread is waiting for it).
+    private SegmentSync? _segmentSync;
+    private bool _commitWaitsForFlush;
     private Exception? _fault;
     private bool _disposed;
 
@@ -252,6 +258,51 @@ public sealed partial class PyramidStore
         return done.Task;
     }
 
+    /// <summary>
+    /// Runs <paramref name="sync"/> (a flush's segment fdatasync) on the commit thread between two groups, and waits for it:
+    /// on a disk whose cache flush also writes out whatever other files sent it, a WAL sync issued while tens of MiB of
+    /// segment data are on their way waits for them, and the two or three commit groups that overlap the segment sync
+    /// each pay for it. Run between groups, the segment sync delays one group by as long, the batches queued meanwhile
+    /// join that group, and the syncs after it are the WAL's own again. Inline where the commit thread cannot take it:
+    /// no background work (the commit thread may be the caller), durability other than per batch (commits do not sync),
+    /// a stopping or faulted store, or a commit thread waiting for this very flush to make room (EnsureRoom).
+    /// </summary>
+    private void SyncBetweenGroups(Action sync)
+    {
+        SegmentSync? handOff = null;
+        if (_options.BackgroundWork && _options.Durability == DurabilityMode.PerBatch)
+        {
+            lock (_queueLock)
+            {
+                if (!_stopping && _fault is null && !_commitWaitsForFlush)
+                {
+                    handOff = _segmentSync = new SegmentSync(sync);
+                    WakeCommitLoop();
+                }
+            }
+        }
+
+        if (handOff is null)
+        {
+            sync();
+            return;
+        }
+
+        handOff.Done.Task.GetAwaiter().GetResult(); // a flush worker's own wait: no caller's thread blocks here
+        if (handOff.Failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(handOff.Failure);
+        }
+    }
+
+    /// <summary>Takes the pending segment sync, if any; caller holds _queueLock.</summary>
+    private SegmentSync? TakeSegmentSyncLocked()
+    {
+        var pending = _segmentSync;
+        _segmentSync = null;
+        return pending;
+    }
+
     private void StartCommitLoop()
     {
         _lastSyncTimestamp = Stopwatch.GetTimestamp();
@@ -283,10 +334,11 @@ public sealed partial class PyramidStore
             {
                 Action? action = null;
                 TaskCompletionSource? actionDone = null;
+                SegmentSync? segmentSync;
                 var syncDue = false;
                 lock (_queueLock)
                 {
-                    while (_queue.Count == 0)
+                    while (_queue.Count == 0 && _segmentSync is null)
                     {
                         if (_stopping)
                         {
@@ -297,21 +349,24 @@ public sealed partial class PyramidStore
                         var timeout = SyncWaitMilliseconds();
                         var signalled = Monitor.Wait(_queueLock, timeout);
                         _loopWaiting = false;
-                        if (!signalled && _queue.Count == 0)
+                        if (!signalled && _queue.Count == 0 && _segmentSync is null)
                         {
                             syncDue = true;
                             break;
                         }
                     }
 
-                    if (_fault is not null)
+                    // A segment sync runs alone between two groups (a faulted store runs it too: it harms nothing, and
+                    // the next pass fails what is queued).
+                    segmentSync = TakeSegmentSyncLocked();
+                    if (segmentSync is null && _fault is not null)
                     {
                         FailQueuedLocked();
                         continue;
                     }
 
                     long groupBytes = 0;
-                    while (groupBytes < MaxGroupBytes && _queue.TryPeek(out var next))
+                    while (segmentSync is null && groupBytes < MaxGroupBytes && _queue.TryPeek(out var next))
                     {
                         if (next.Action is not null)
                         {
@@ -332,7 +387,11 @@ public sealed partial class PyramidStore
                     }
                 }
 
-                if (syncDue)
+                if (segmentSync is not null)
+                {
+                    segmentSync.Run();
+                }
+                else if (syncDue)
                 {
                     RunGuarded(SyncIfDue, null);
                 }
@@ -602,7 +661,27 @@ public sealed partial class PyramidStore
 
             if (_options.BackgroundWork)
             {
-                progress.GetAwaiter().GetResult(); // on the commit thread: writers only see their await take longer
+                // The flush this waits for may have asked this thread to run its segment sync: run it now, and let a
+                // later ask sync inline while this thread waits (see SyncBetweenGroups).
+                SegmentSync? pending;
+                lock (_queueLock)
+                {
+                    _commitWaitsForFlush = true;
+                    pending = TakeSegmentSyncLocked();
+                }
+
+                try
+                {
+                    pending?.Run();
+                    progress.GetAwaiter().GetResult(); // on the commit thread: writers only see their await take longer
+                }
+                finally
+                {
+                    lock (_queueLock)
+                    {
+                        _commitWaitsForFlush = false;
+                    }
+                }
             }
             else
             {

@@ -116,7 +116,7 @@ public sealed partial class PyramidStore
             {
                 WriteLogSegments(memtable, written);
                 WriteKeySpaceSegments(memtable, written);
-                written.Sync();
+                SyncBetweenGroups(written.Sync);
             }
             finally
             {
