@@ -25,6 +25,7 @@ internal sealed class PowerLossDevice : IStorageDevice
     private int _mutationsBeforeCut = -1;
     private string? _failWriteOf;
     private string? _failSyncOf;
+    private readonly List<(string File, string? Thread)> _syncs = [];
 
     public bool PowerIsOff
     {
@@ -318,6 +319,19 @@ internal sealed class PowerLossDevice : IStorageDevice
             }
 
             file.Unsynced.Clear();
+            _syncs.Add((Path.GetFileName(path), Thread.CurrentThread.Name));
+        }
+    }
+
+    /// <summary>Every fdatasync that succeeded so far: the file's name and the name of the thread that ran it.</summary>
+    public IReadOnlyList<(string File, string? Thread)> Syncs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _syncs];
+            }
         }
     }
 
