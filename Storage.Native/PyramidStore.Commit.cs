@@ -41,9 +41,10 @@ public sealed partial class PyramidStore
     private bool _stopping;
     private bool _loopWaiting;
 
-    // A flush's segment sync waiting for the commit thread (see SyncBetweenGroups): at most one, flushes being one at a time.
-    // Invariant: _segmentSync and _commitWaitsForFlush are read and written under _queueLock; while _commitWaitsForFlush,
-    // _segmentSync is null (a flush asking then syncs inline: the commit thread is waiting for it).
+    // A segment sync (a flush's, a compaction's) waiting for the commit thread (see SyncBetweenGroups): at most one; a
+    // second asking meanwhile syncs inline. Invariant: _segmentSync and _commitWaitsForFlush are read and written under
+    // _queueLock; while _commitWaitsForFlush, _segmentSync is null (a flush asking then syncs inline: the commit thread is
+    // waiting for it).
     private SegmentSync? _segmentSync;
     private bool _commitWaitsForFlush;
     private Exception? _fault;
@@ -259,13 +260,15 @@ public sealed partial class PyramidStore
     }
 
     /// <summary>
-    /// Runs <paramref name="sync"/> (a flush's segment fdatasync) on the commit thread between two groups, and waits for it:
+    /// Runs <paramref name="sync"/> (a segment's fdatasync, for a flush or a compaction) on the commit thread between two
+    /// groups, and waits for it:
     /// on a disk whose cache flush also writes out whatever other files sent it, a WAL sync issued while tens of MiB of
     /// segment data are on their way waits for them, and the two or three commit groups that overlap the segment sync
     /// each pay for it. Run between groups, the segment sync delays one group by as long, the batches queued meanwhile
     /// join that group, and the syncs after it are the WAL's own again. Inline where the commit thread cannot take it:
     /// no background work (the commit thread may be the caller), durability other than per batch (commits do not sync),
-    /// a stopping or faulted store, or a commit thread waiting for this very flush to make room (EnsureRoom).
+    /// a stopping or faulted store, a commit thread waiting for a flush to make room (EnsureRoom), or another segment sync
+    /// already waiting for the commit thread.
     /// </summary>
     private void SyncBetweenGroups(Action sync)
     {
@@ -274,7 +277,7 @@ public sealed partial class PyramidStore
         {
             lock (_queueLock)
             {
-                if (!_stopping && _fault is null && !_commitWaitsForFlush)
+                if (!_stopping && _fault is null && !_commitWaitsForFlush && _segmentSync is null)
                 {
                     handOff = _segmentSync = new SegmentSync(sync);
                     WakeCommitLoop();

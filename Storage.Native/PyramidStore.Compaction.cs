@@ -225,7 +225,7 @@ public sealed partial class PyramidStore
     {
         var outputs = job.Inputs.Count == 0
             ? []
-            : Compactor.Merge(job, version.Levels, _directory, _options, firsts, () => Interlocked.Increment(ref _nextFileNumber) - 1, limiter, out _);
+            : Compactor.Merge(job, version.Levels, _directory, _options, firsts, () => Interlocked.Increment(ref _nextFileNumber) - 1, limiter, SyncBetweenGroups, out _);
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {

@@ -11,9 +11,11 @@ namespace Pyralog.Storage.Native.Compaction;
 /// </summary>
 internal static class Compactor
 {
+    /// <summary>Merges the job's inputs; each output segment is completed, then made durable by
+    /// <paramref name="syncSegment"/> (given the segment's sync: run it inline, or hand it over), before the next starts.</summary>
     public static List<SegmentMetadata> Merge(
         CompactionJob job, Segment[][] levels, string directory, PyramidOptions options, IReadOnlyDictionary<ulong, ulong> firstOffsets,
-        Func<long> nextFileNumber, RateLimiter? limiter, out long bytesRead)
+        Func<long> nextFileNumber, RateLimiter? limiter, Action<Action> syncSegment, out long bytesRead)
     {
         var sources = new IEntryIterator[job.Inputs.Count];
         bytesRead = 0;
@@ -39,7 +41,7 @@ internal static class Compactor
                     if (writer is not null && (!KeyCodec.SameSpace(key, writer.LastKey) ||
                         (KeyCodec.IsLogKey(key) && KeyCodec.ReadLogId(key) != KeyCodec.ReadLogId(writer.LastKey) && writer.Length >= options.SeparateLogSegmentBytes)))
                     {
-                        outputs.Add(writer.Finish());
+                        outputs.Add(Finish(writer, syncSegment));
                         writer.Dispose();
                         writer = null;
                     }
@@ -48,7 +50,7 @@ internal static class Compactor
                     writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
                     if (writer.Length >= options.TargetSegmentBytes)
                     {
-                        outputs.Add(writer.Finish());
+                        outputs.Add(Finish(writer, syncSegment));
                         writer.Dispose();
                         writer = null;
                     }
@@ -59,7 +61,7 @@ internal static class Compactor
 
             if (writer is not null)
             {
-                outputs.Add(writer.Finish());
+                outputs.Add(Finish(writer, syncSegment));
                 writer.Dispose();
                 writer = null;
             }
@@ -116,5 +118,12 @@ internal static class Compactor
         }
 
         return true;
+    }
+
+    private static SegmentMetadata Finish(SegmentWriter writer, Action<Action> syncSegment)
+    {
+        var metadata = writer.Finish(sync: false);
+        syncSegment(writer.Sync);
+        return metadata;
     }
 }
