@@ -548,6 +548,12 @@ public sealed partial class PyramidStore
         var now = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         _groupFrames.Clear();
         long total = 0;
+        foreach (var batch in _groupBatches)
+        {
+            total += batch.Frame.Length;
+        }
+
+        RotateToSpareBeforeGrowing(total); // before sealing: each frame names the file it is written to
         var sequence = _sequence;
         var syncGroup = false;
         foreach (var batch in _groupBatches)
@@ -555,7 +561,6 @@ public sealed partial class PyramidStore
             syncGroup |= !batch.SkipSync;
             batch.Seal(++sequence, now, _wal.FileNumber);
             _groupFrames.Add(batch.Frame);
-            total += batch.Frame.Length;
         }
 
         _wal.Write(_groupFrames, total);

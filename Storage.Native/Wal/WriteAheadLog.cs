@@ -53,6 +53,9 @@ internal sealed class WriteAheadLog : IDisposable
 
     public long Length => _position;
 
+    /// <summary>Whether <paramref name="bytes"/> more fit in the allocated (or recycled) space, so that writing them grows nothing.</summary>
+    public bool Fits(long bytes) => _position + bytes <= _allocatedEnd;
+
     /// <summary>Highest sequence written to this file (0 when none).</summary>
     public ulong LastSequence { get; set; }
 
