@@ -12,11 +12,16 @@ namespace Pyralog.Storage.Native.Memtables;
 internal sealed class LogRun(ulong baseOffset, ulong createdSequence)
 {
     private const int InitialSlots = 16;
+    private const int BlockShift = 12;
+    private const int BlockSlots = 1 << BlockShift; // 32 KiB: a block stays off the large-object heap
 
-    // Invariant: slots [0, _count) are written before _count covers them, and a grown table is a full
-    // copy published before any slot beyond the old one is written: a reader that read _count first
-    // finds every slot below it in whatever table it reads next.
-    private long[] _slots = new long[InitialSlots];
+    // The slots in blocks: the first doubles from InitialSlots up to BlockSlots, then whole blocks are added. A run of
+    // 600,000 records in one doubling table copied 4 MiB and zeroed a new 8 MiB array in the middle of one commit
+    // group's apply (11 ms, where an apply takes 0.4); a block costs 32 KiB and copies nothing.
+    // Invariant: slots [0, _count) are written before _count covers them; a grown first block is a full copy, and a
+    // grown directory a full copy naming the new block, each published before any slot beyond the old ones is written:
+    // a reader that read _count first finds every slot below it in whatever directory it reads next.
+    private long[][] _blocks = [new long[InitialSlots]];
     private int _count;
 
     public ulong BaseOffset { get; } = baseOffset;
@@ -32,14 +37,26 @@ internal sealed class LogRun(ulong baseOffset, ulong createdSequence)
     public void Publish(long slot)
     {
         var index = _count;
-        if (index == _slots.Length)
+        var blocks = _blocks;
+        var block = index >> BlockShift;
+        var within = index & (BlockSlots - 1);
+        if (block == 0 && within == blocks[0].Length)
         {
-            var larger = new long[_slots.Length * 2];
-            _slots.CopyTo(larger, 0);
-            Volatile.Write(ref _slots, larger);
+            var larger = new long[within * 2];
+            blocks[0].CopyTo(larger, 0);
+            blocks = [larger];
+            Volatile.Write(ref _blocks, blocks);
+        }
+        else if (block > 0 && within == 0)
+        {
+            var grown = new long[block + 1][];
+            blocks.CopyTo(grown, 0);
+            grown[block] = new long[BlockSlots];
+            blocks = grown;
+            Volatile.Write(ref _blocks, blocks);
         }
 
-        _slots[index] = slot;
+        blocks[block][within] = slot;
         Volatile.Write(ref _count, index + 1);
     }
 
@@ -53,7 +70,8 @@ internal sealed class LogRun(ulong baseOffset, ulong createdSequence)
             return false;
         }
 
-        slot = Volatile.Read(ref _slots)[(int)(offset - BaseOffset)];
+        var index = (int)(offset - BaseOffset);
+        slot = Volatile.Read(ref _blocks)[index >> BlockShift][index & (BlockSlots - 1)];
         return true;
     }
 }
