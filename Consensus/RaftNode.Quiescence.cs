@@ -52,6 +52,26 @@ public sealed partial class RaftNode
     }
 
     /// <summary>
+    /// Leader awake but perhaps about to quiesce (its idle countdown running) when the host learns that something changed
+    /// (a silo of the cluster died): what every member said until now no longer lets it quiesce, exactly as after a
+    /// quiet spell (<see cref="Unquiesce"/>), but no timer restarts. Without it a leader that heard a voter just before
+    /// that voter died quiesced anyway, and a new incarnation of the voter, which waits for the leader's messages, was
+    /// never rejoined. No-op on other roles.
+    /// </summary>
+    public void ForgetHeardForQuiescence()
+    {
+        if (Role != RaftRole.Leader)
+        {
+            return;
+        }
+
+        foreach (var pr in _progress.Values)
+        {
+            pr.LastHeard = Math.Min(pr.LastHeard, _ticks - _options.ElectionTicks / 2 - 1);
+        }
+    }
+
+    /// <summary>
     /// Resumes after a quiet spell: restarts the election and heartbeat timers (a follower that wakes hears its leader
     /// before it would campaign) and, on a leader, counts every member as recently active for check-quorum (the quiet
     /// spell is not silence it should punish) but as not heard from for quiescence (see below).

@@ -144,7 +144,17 @@ internal sealed partial class ReplicaDriver : IDisposable
         NoteHeard(envelope.FromReplica, messages);
         if (envelope.Wake)
         {
-            Wake("wake-request");
+            if (_quiesced)
+            {
+                Wake("wake-request");
+            }
+            else
+            {
+                // Awake, perhaps counting down to quiescence: a silo died (or a follower woke), and a member heard just
+                // before may be gone; it must not be frozen by the quiet spell that was about to start.
+                _idleTicks = 0;
+                _node.ForgetHeardForQuiescence();
+            }
         }
         else if (!envelope.Quiesce && !OnlyHeartbeatResponses(messages))
         {

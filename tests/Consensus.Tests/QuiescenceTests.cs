@@ -59,6 +59,29 @@ public class QuiescenceTests
     }
 
     [Fact]
+    public void A_leader_told_to_forget_what_it_heard_does_not_quiesce_until_every_voter_answers_again()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+
+        // A voter dies just after it answered, while the leader counts down to quiescence; the host learns of a death.
+        var dead = leader.Id == 3 ? 2 : 3;
+        cluster.Isolated.Add(dead);
+        leader.ForgetHeardForQuiescence();
+        Assert.False(leader.CanQuiesce);
+        cluster.TickAll(20);
+        Assert.False(leader.CanQuiesce); // the dead voter never answers again
+        Assert.Equal(RaftRole.Leader, leader.Role); // and no timer restarted: it leads on
+
+        cluster.Isolated.Clear();
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+        cluster[leader.Id == 1 ? 2 : 1].ForgetHeardForQuiescence(); // a follower: nothing to forget
+    }
+
+    [Fact]
     public void A_follower_woken_after_a_quiet_spell_does_not_campaign_before_an_election_timeout()
     {
         var cluster = new TestCluster(1, 2, 3);
