@@ -708,19 +708,7 @@ public sealed partial class PyramidStore
             return;
         }
 
-        _wal.Complete(); // a file is complete on disk before its successor exists, so only the newest can be torn
-        var source = TakeWalSource();
-        var next = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, source);
-        next.LastSequence = _sequence;
-        lock (_viewLock)
-        {
-            _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence, true));
-        }
-
-        _wal.Dispose();
-        _wal = next;
-        _unsynced = false; // Complete synced the old file; the new one holds nothing yet
-        PrepareSpareWal();
+        SwitchWal(TakeWalSource(), recycleRetired: true);
         FreezeActive();
     }
 

@@ -102,17 +102,24 @@ public sealed partial class PyramidStore
             return;
         }
 
-        _wal.Complete(); // synced in full before its successor exists, as at a swap
-        var next = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, spare);
+        SwitchWal(spare, recycleRetired: false);
+    }
+
+    /// <summary>Completes the current WAL, retires it (recycled once its memtable is flushed, or deleted then) and starts
+    /// the next file from <paramref name="source"/> (a recyclable WAL or the spare; null: a new file). Commit loop only.</summary>
+    private void SwitchWal(string? source, bool recycleRetired)
+    {
+        _wal.Complete(); // a file is complete on disk before its successor exists, so only the newest can be torn
+        var next = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, source);
         next.LastSequence = _sequence;
         lock (_viewLock)
         {
-            _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence, false));
+            _retiredWals.Add((_wal.FileNumber, _wal.Path, _wal.LastSequence, recycleRetired));
         }
 
         _wal.Dispose();
         _wal = next;
-        _unsynced = false;
+        _unsynced = false; // Complete synced the old file; the new one holds nothing yet
         PrepareSpareWal();
     }
 
