@@ -1,7 +1,7 @@
 namespace Pyralog.Storage.Native;
 
-/// <summary>A flush's segment sync handed to the commit thread (see PyramidStore.SyncBetweenGroups): run once; a failure
-/// is the flush's to raise, on its own thread, not the store's.</summary>
+/// <summary>A segment's sync (for a flush or a compaction) handed to the commit thread (see PyramidStore.SyncBetweenGroups):
+/// run once; a failure is the flush's or compaction's to raise, on its own thread, not the store's.</summary>
 internal sealed class SegmentSync(Action sync)
 {
     public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -17,7 +17,8 @@ internal sealed class LogRun(ulong baseOffset, ulong createdSequence)
 
     // The slots in blocks: the first doubles from InitialSlots up to BlockSlots, then whole blocks are added. A run of
     // 600,000 records in one doubling table copied 4 MiB and zeroed a new 8 MiB array in the middle of one commit
-    // group's apply (11 ms, where an apply takes 0.4); a block costs 32 KiB and copies nothing.
+    // group's apply (11 ms, where an apply takes 0.4); a new block costs 32 KiB and a copy of the block list (a pointer per
+    // 4,096 records).
     // Invariant: slots [0, _count) are written before _count covers them; a grown first block is a full copy, and a
     // grown directory a full copy naming the new block, each published before any slot beyond the old ones is written:
     // a reader that read _count first finds every slot below it in whatever directory it reads next.
