@@ -117,6 +117,7 @@ public sealed partial class PyramidStore
                 WriteLogSegments(memtable, written);
                 WriteKeySpaceSegments(memtable, written);
                 SyncBetweenGroups(written.Sync);
+                written.DropLogPages();
             }
             finally
             {

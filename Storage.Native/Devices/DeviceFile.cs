@@ -20,6 +20,9 @@ internal abstract class DeviceFile : IDisposable
 
     public abstract void SetLength(long length);
 
+    /// <summary>Drops the file's clean pages from the page cache: a hint (pages still dirty or mapped stay), never an error.</summary>
+    public abstract void DropCachedPages();
+
     /// <summary>fdatasync: the data and the size needed to read it back are durable on return. Throws
     /// <see cref="ObjectDisposedException"/> once the file is disposed (a timer may race a close).</summary>
     public abstract void SyncData();

@@ -22,6 +22,8 @@ internal sealed class FileSystemFile : DeviceFile
 
     public override void SetLength(long length) => RandomAccess.SetLength(_handle, length);
 
+    public override void DropCachedPages() => LibC.DropCachedPages(_handle);
+
     public override void SyncData()
     {
         // The reference keeps the descriptor from being closed (and reused) under a sync racing Dispose.

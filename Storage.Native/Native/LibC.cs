@@ -4,9 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Pyralog.Storage.Native.Native;
 
 /// <summary>
-/// The few POSIX calls .NET does not expose: fdatasync (a data-only flush is what an append needs)
-/// and fsync of a directory (a created or renamed file is durable only once its directory is).
-/// Falls back to the portable managed flush elsewhere.
+/// The few POSIX calls .NET does not expose: fdatasync (a data-only flush is what an append needs), fsync of a
+/// directory (a created or renamed file is durable only once its directory is) and dropping a file's clean pages from
+/// the page cache. Falls back to the portable managed flush elsewhere.
 /// </summary>
 internal static partial class LibC
 {
@@ -56,6 +56,35 @@ internal static partial class LibC
             _ = close(fd);
         }
     }
+
+    /// <summary>Asks the kernel to drop the file's clean cached pages (posix_fadvise DONTNEED); a hint, so it cannot fail
+    /// the caller. Pages still dirty or mapped by a reader stay.</summary>
+    public static void DropCachedPages(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            _ = posix_fadvise((int)handle.DangerousGetHandle(), 0, 0, DontNeed);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private const int DontNeed = 4; // POSIX_FADV_DONTNEED
+
+    [LibraryImport("libc")]
+    private static partial int posix_fadvise(int fd, long offset, long length, int advice);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(int fd);

@@ -29,6 +29,19 @@ internal sealed class FlushOutputs : IDisposable
         }
     }
 
+    /// <summary>Hands the synced log segments' pages back to the kernel (see <see cref="SegmentWriter.DropCachedPages"/>);
+    /// key-space segments stay cached: they are small, and point reads and compactions come back to them.</summary>
+    public void DropLogPages()
+    {
+        for (var i = 0; i < _completed.Count; i++)
+        {
+            if (Segments[i].LogCount > 0)
+            {
+                _completed[i].DropCachedPages();
+            }
+        }
+    }
+
     public void Dispose()
     {
         foreach (var segment in _completed)

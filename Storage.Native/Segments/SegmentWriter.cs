@@ -198,6 +198,15 @@ internal sealed class SegmentWriter : IDisposable
     /// <summary>Makes a segment finished without syncing durable.</summary>
     public void Sync() => _file.FlushToDisk();
 
+    /// <summary>
+    /// Hands a synced segment's pages back to the kernel. Copying a flush into pages the page cache had never used was
+    /// the largest per-record cost of a loaded silo (a sixth of three silos' CPU: on this VM such pages fill at ~300 MB/s,
+    /// pages freed a moment earlier at ~4 GB/s), and a log segment is read back, if ever, long after it was written; the
+    /// freed pages are what the next flush writes into. Run by the flush worker, not the commit thread that may have
+    /// run the sync: dropping a memtable's worth of pages takes milliseconds.
+    /// </summary>
+    public void DropCachedPages() => _file.File.DropCachedPages();
+
     public void Dispose()
     {
         _file.Dispose();

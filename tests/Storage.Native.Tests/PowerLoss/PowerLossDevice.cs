@@ -323,6 +323,29 @@ internal sealed class PowerLossDevice : IStorageDevice
         }
     }
 
+    private readonly List<(string File, bool Synced)> _drops = [];
+
+    /// <summary>Every request to drop a file's cached pages so far: the file's name and whether everything written to it
+    /// was synced at that moment.</summary>
+    public IReadOnlyList<(string File, bool Synced)> Drops
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _drops];
+            }
+        }
+    }
+
+    internal void DropCachedPages(SimulatedFile file, string path)
+    {
+        lock (_gate)
+        {
+            _drops.Add((Path.GetFileName(path), file.Unsynced.Count == 0));
+        }
+    }
+
     /// <summary>Every fdatasync that succeeded so far: the file's name and the name of the thread that ran it.</summary>
     public IReadOnlyList<(string File, string? Thread)> Syncs
     {

@@ -35,6 +35,8 @@ internal sealed class PowerLossFile : DeviceFile
 
     public override void SetLength(long length) => _device.SetLength(_file, _handle, length);
 
+    public override void DropCachedPages() => _device.DropCachedPages(_file, Path);
+
     public override void SyncData()
     {
         ObjectDisposedException.ThrowIf(_handle.IsClosed, this);

@@ -29,6 +29,36 @@ public class SegmentSyncTests
     }
 
     [Fact]
+    public async Task A_flushed_segment_leaves_the_page_cache_only_once_synced_and_reads_back_after_a_power_loss()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var options = new PyramidOptions { Device = device };
+        var payload = new byte[1000];
+        new Random(7).NextBytes(payload);
+        var store = PyramidStore.Open(dir.Path, options);
+        for (ulong i = 0; i < 3000; i++)
+        {
+            await store.AppendAsync(1, 1, i, payload);
+        }
+
+        await store.FlushAsync();
+
+        var segments = device.Syncs.Where(s => s.File.StartsWith("seg-", StringComparison.Ordinal)).Select(s => s.File).ToHashSet();
+        var drops = device.Drops;
+        Assert.NotEmpty(drops); // the log's segment
+        Assert.All(drops, d => Assert.Contains(d.File, segments));
+        Assert.All(drops, d => Assert.True(d.Synced, $"{d.File} was dropped from the page cache before it was synced"));
+        await PowerLossDevice.LosePowerAsync(store, device);
+        await using var reopened = PyramidStore.Open(dir.Path, options);
+        Assert.Equal(new LogBounds(0, 3000), reopened.GetLogBounds(1));
+        for (ulong i = 0; i < 3000; i += 499)
+        {
+            Assert.Equal(payload, (await reopened.ReadAsync(1, i))!.Payload.ToArray());
+        }
+    }
+
+    [Fact]
     public async Task Writers_that_wait_for_a_flush_to_make_room_go_on_and_lose_nothing()
     {
         using var dir = new TempDirectory();
