@@ -22,16 +22,19 @@ internal sealed class FileSystemFile : DeviceFile
 
     public override void SetLength(long length) => RandomAccess.SetLength(_handle, length);
 
-    public override void DropCachedPages() => LibC.DropCachedPages(_handle);
+    public override void DropCachedPages() => WhileOpen(static (handle, _) => LibC.DropCachedPages(handle));
 
-    public override void SyncData()
+    public override void SyncData() => WhileOpen(LibC.SyncData);
+
+    /// <summary>Runs a call on the descriptor with a reference held, so a call racing Dispose cannot hit a closed (and
+    /// reused) descriptor. Static delegates only: no allocation per call.</summary>
+    private void WhileOpen(Action<SafeFileHandle, string> call)
     {
-        // The reference keeps the descriptor from being closed (and reused) under a sync racing Dispose.
         var added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
-            LibC.SyncData(_handle, Path);
+            call(_handle, Path);
         }
         finally
         {

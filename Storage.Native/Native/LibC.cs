@@ -61,23 +61,9 @@ internal static partial class LibC
     /// the caller. Pages still dirty or mapped by a reader stay.</summary>
     public static void DropCachedPages(SafeFileHandle handle)
     {
-        if (!OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux())
         {
-            return;
-        }
-
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
             _ = posix_fadvise((int)handle.DangerousGetHandle(), 0, 0, DontNeed);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
         }
     }
 

@@ -32,14 +32,10 @@ public class QuiescenceTests
     [Fact]
     public void A_leader_does_not_quiesce_while_a_matched_voter_has_gone_silent()
     {
-        var cluster = new TestCluster(1, 2, 3);
-        var leader = cluster.ElectLeader();
-        cluster.TickAll();
-        Assert.True(leader.CanQuiesce);
+        var (cluster, leader, dead) = QuiescentLeaderAndAVoter();
 
-        // Replica 3 matched everything, then died: its silence must keep the leader awake (and counting it), or a new
+        // The voter matched everything, then died: its silence must keep the leader awake (and counting it), or a new
         // incarnation of it could never rejoin.
-        var dead = leader.Id == 3 ? 2 : 3;
         cluster.Isolated.Add(dead);
         cluster.TickAll(6);
         Assert.False(leader.CanQuiesce);
@@ -61,13 +57,9 @@ public class QuiescenceTests
     [Fact]
     public void A_leader_told_to_forget_what_it_heard_does_not_quiesce_until_every_voter_answers_again()
     {
-        var cluster = new TestCluster(1, 2, 3);
-        var leader = cluster.ElectLeader();
-        cluster.TickAll();
-        Assert.True(leader.CanQuiesce);
+        var (cluster, leader, dead) = QuiescentLeaderAndAVoter();
 
         // A voter dies just after it answered, while the leader counts down to quiescence; the host learns of a death.
-        var dead = leader.Id == 3 ? 2 : 3;
         cluster.Isolated.Add(dead);
         leader.ForgetHeardForQuiescence();
         Assert.False(leader.CanQuiesce);
@@ -142,5 +134,15 @@ public class QuiescenceTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             new RaftNode(new RaftOptions { Id = 1, Storage = storage, Random = new SeededRaftRandom(1), Applied = commit + 1 }));
+    }
+
+    /// <summary>Three replicas whose elected leader may quiesce, and the id of a voter other than the leader.</summary>
+    private static (TestCluster Cluster, RaftNode Leader, long Voter) QuiescentLeaderAndAVoter()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+        return (cluster, leader, leader.Id == 3 ? 2 : 3);
     }
 }
