@@ -136,7 +136,8 @@ internal sealed class ReplicaStorage : IRaftStorage
     /// <summary>The store batch for a snapshot, entries and hard state (what a <see cref="PersistBatch"/> carries).</summary>
     internal WriteBatch Build(RaftSnapshot? receivedSnapshot, LogEntry[] entries, HardState hardState, bool hardStateChanged, bool skipSync)
     {
-        var write = new WriteBatch(4096 + EstimateBytes(entries)) { SkipSync = skipSync };
+        var mustSync = receivedSnapshot is not null || entries.Length > 0 || (hardStateChanged && !OnlyCommitMoved(HardState, hardState));
+        var write = new WriteBatch(4096 + EstimateBytes(entries)) { SkipSync = skipSync || !mustSync };
         var metadataChanged = false;
         if (receivedSnapshot is { } snapshot)
         {
@@ -189,6 +190,15 @@ internal sealed class ReplicaStorage : IRaftStorage
 
         return write;
     }
+
+    /// <summary>
+    /// True when the hard state differs from what was written only in its commit index. Such a write needs no fdatasync
+    /// (etcd's MustSync): nothing it holds was promised to another node, and a commit index lost to a power loss is learnt
+    /// again from the leader; the replica then re-applies from the older commit (its state machine skips what it already
+    /// applied). Synced, it was a second fdatasync per append on every replica (each commit moves every hard state), and
+    /// the next append's write queued behind it.
+    /// </summary>
+    private static bool OnlyCommitMoved(HardState written, HardState next) => next with { Commit = written.Commit } == written;
 
     /// <summary>
     /// The store batch for a local snapshot the node took (<see cref="RaftNode.CreateSnapshot"/>): the snapshot record,

@@ -81,6 +81,37 @@ public sealed class ReplicaStorageTests : IDisposable
     }
 
     [Fact]
+    public async Task Only_a_persist_that_holds_entries_a_snapshot_a_term_or_a_vote_asks_for_an_fdatasync()
+    {
+        await using var store = PyramidStore.Open(_directory);
+        var storage = await ReplicaStorage.OpenAsync(store, StoreLog);
+        await storage.RecordIncarnationAsync(5, default);
+        await storage.BootstrapAsync(ClusterConfig.Of(1, 2), default);
+        await WriteAsync(store, storage, [Entry(2, 2, "a"), Entry(3, 2, "b")], new HardState(2, 1, 1, 5, 5));
+
+        Assert.True(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(2, 1, 3, 5, 5))); // the commit index alone moved
+        Assert.False(await PersistSkipsSyncAsync(store, storage, null, [Entry(4, 2, "c")], new HardState(2, 1, 3, 5, 5)));
+        Assert.False(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(3, 0, 3, 0, 5))); // a new term
+        Assert.False(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(3, 2, 3, 7, 5))); // a vote
+        Assert.False(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(3, 2, 3, 8, 5))); // another incarnation of the candidate
+        var snapshot = new RaftSnapshot(4, 2, ClusterConfig.Of(1, 2), "s"u8.ToArray());
+        Assert.False(await PersistSkipsSyncAsync(store, storage, snapshot, [], new HardState(3, 2, 4, 8, 5)));
+        Assert.True(await PersistSkipsSyncAsync(store, storage, null, [Entry(5, 3, "d")], new HardState(3, 2, 5, 8, 5), skipSync: true)); // an os-cache log
+
+        var reopened = await ReplicaStorage.OpenAsync(store, StoreLog);
+        Assert.Equal(new HardState(3, 2, 5, 8, 5), reopened.HardState);
+        Assert.Equal(5, reopened.Metadata.LastIndex);
+    }
+
+    private static async Task<bool> PersistSkipsSyncAsync(
+        PyramidStore store, ReplicaStorage storage, RaftSnapshot? snapshot, LogEntry[] entries, HardState hard, bool skipSync = false)
+    {
+        using var write = storage.Build(snapshot, entries, hard, hardStateChanged: true, skipSync);
+        await store.WriteAsync(write);
+        return write.SkipSync;
+    }
+
+    [Fact]
     public async Task Entries_without_metadata_are_reported_as_damage()
     {
         await using var store = PyramidStore.Open(_directory);
