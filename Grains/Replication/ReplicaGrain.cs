@@ -506,7 +506,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             ElectionTicks = Options.Replication.ElectionTicks,
             MaxCachedBytes = Options.Replication.CachedEntryBytes,
             MaxBytesPerMessage = ReplicaDriver.AppendBytes,
-            Applied = Math.Min(Machine.AppliedIndex, Math.Max(hard.Commit, Storage.Metadata.Snapshot.Index)),
+            Applied = Storage.RestartApplied(Machine.AppliedIndex),
         });
         Driver = new ReplicaDriver(node, Storage, Store, Machine, this, Logger, new ReplicaGrainKey(LogId, Partition, Replica), SkipSync);
 

@@ -108,6 +108,14 @@ internal sealed class ReplicaStorage : IRaftStorage
         }
     }
 
+    /// <summary>
+    /// Where a restarted node resumes handing committed entries to a state machine that applied up to
+    /// <paramref name="machineApplied"/>: never past what this replica knows is committed (its hard state's commit, or its
+    /// snapshot). A commit index is written without an fdatasync (see <see cref="OnlyCommitMoved"/>), so after a power loss
+    /// it may be older than the applied state; the entries between come again, and the machine skips them.
+    /// </summary>
+    public long RestartApplied(long machineApplied) => Math.Min(machineApplied, Math.Max(HardState.Commit, Metadata.Snapshot.Index));
+
     /// <summary>Records this replica's incarnation before the node runs (a replica without data starting fresh).</summary>
     public async Task RecordIncarnationAsync(long incarnation, CancellationToken cancellationToken)
     {

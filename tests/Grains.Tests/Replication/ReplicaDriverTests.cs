@@ -45,7 +45,68 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     [Fact]
     public void Proposals_made_while_an_earlier_persist_completes_are_all_committed()
     {
-        // Elect the single replica.
+        ElectAlone();
+        Assert.True(_leads, "the driver did not tell its host that it leads");
+
+        // One append in flight at a time. Each proposal's persist completes and commits it; the commit's new hard state
+        // is a second persist, cut inside the completion's own pass, and the next proposal's persist queues behind it.
+        // Two completion loops at once (the bug this guards) let one of them take the next proposal's batch off the
+        // queue before it was durable: that proposal never committed, and with nothing after it nothing healed it.
+        var acks = new List<AppendAck>();
+        for (var i = 0; i < 50; i++)
+        {
+            acks.Add(AppendAndWait(i));
+        }
+
+        DrainTurns();
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => (ulong)i), acks.Select(a => a.FirstOffset));
+        Assert.Equal(_driver.Node.LastIndex, _driver.Node.CommitIndex);
+    }
+
+    [Fact]
+    public async Task A_replica_whose_unsynced_commit_index_was_lost_resumes_without_applying_an_entry_twice()
+    {
+        ElectAlone();
+        for (var i = 0; i < 5; i++)
+        {
+            AppendAndWait(i);
+        }
+
+        DrainTurns(); // the applied state is written (unsynced, like the commit index)
+        _driver.Dispose();
+        await _store.DisposeAsync();
+
+        // A power loss kept the applied state but not the last commit-only hard-state writes: the commit index on disk
+        // is back at the bootstrap entry, below what the state machine applied.
+        _store = PyramidStore.Open(_directory);
+        var storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        using (var rewound = storage.Build(null, [], storage.HardState with { Commit = 1 }, hardStateChanged: true, skipSync: false))
+        {
+            await _store.WriteAsync(rewound);
+        }
+
+        var state = await PartitionState.LoadAsync(_store, StoreLog);
+        Assert.True(state.AppliedIndex > 1, $"the applied state ({state.AppliedIndex}) should be ahead of the rewound commit index");
+        var node = new RaftNode(new RaftOptions
+        {
+            Id = 1, Incarnation = 7, Storage = storage, Random = new SeededRaftRandom(2), Applied = storage.RestartApplied(state.AppliedIndex),
+        });
+        Assert.Equal(1, node.AppliedIndex);
+        _driver = new ReplicaDriver(node, storage, _store, state, this, NullLogger.Instance, new ReplicaGrainKey(9, 0, 0), skipSync: false);
+
+        // Re-elected, the replica commits again the entries the machine already applied (they come again) and the next
+        // append continues right after them: offsets 0..5, each once.
+        ElectAlone();
+        var ack = AppendAndWait(5);
+        Assert.Equal(5ul, ack.FirstOffset);
+        var records = new List<CommittedRecord>();
+        state.Read(0, long.MaxValue, records);
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => (ulong)i), records.Select(r => r.Offset));
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => (byte)i), records.Select(r => r.Value[0]));
+    }
+
+    private void ElectAlone()
+    {
         _turns.Run(() => _driver.Wake("activation"));
         for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
         {
@@ -54,30 +115,23 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         }
 
         Assert.Equal(RaftRole.Leader, _driver.Node.Role);
-        Assert.True(_leads, "the driver did not tell its host that it leads");
         DrainTurns();
+    }
 
-        // One append in flight at a time. Each proposal's persist completes and commits it; the commit's new hard state
-        // is a second persist, cut inside the completion's own pass, and the next proposal's persist queues behind it.
-        // Two completion loops at once (the bug this guards) let one of them take the next proposal's batch off the
-        // queue before it was durable: that proposal never committed, and with nothing after it nothing healed it.
-        var appends = new List<Task<object?>>();
-        for (var i = 0; i < 50; i++)
+    private AppendAck AppendAndWait(int i)
+    {
+        Task<object?>? append = null;
+        _turns.Run(() => append = Propose(i));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a stalled append never commits; a loaded disk can take seconds per fsync
+        while (!append!.IsCompleted)
         {
-            _turns.Run(() => appends.Add(Propose(i)));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a stalled append never commits; a loaded disk can take seconds per fsync
-            while (!appends[i].IsCompleted)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"append {i} did not commit: only one append is in flight, so nothing will come to persist after it");
-                _turns.RunPending();
-                Thread.Sleep(1);
-            }
+            Assert.True(DateTime.UtcNow < deadline, $"append {i} did not commit: only one append is in flight, so nothing will come to persist after it");
+            _turns.RunPending();
+            Thread.Sleep(1);
         }
 
-        DrainTurns();
-        Assert.All(appends, a => Assert.True(a.IsCompletedSuccessfully, $"an append did not commit: {a.Status}"));
-        Assert.Equal(Enumerable.Range(0, 50).Select(i => (ulong)i), appends.Select(a => ((AppendAck)a.Result!).FirstOffset));
-        Assert.Equal(_driver.Node.LastIndex, _driver.Node.CommitIndex);
+        Assert.True(append.IsCompletedSuccessfully, $"append {i} failed: {append.Status}");
+        return (AppendAck)append.Result!;
     }
 
     [Fact]
