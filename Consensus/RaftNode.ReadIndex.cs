@@ -34,7 +34,8 @@ public sealed partial class RaftNode
         return new ProposeResult(ProposeStatus.Accepted, _lead, _term, 0, 0);
     }
 
-    /// <summary>The commit index moved: reads waiting for an entry of this term get their index and a round.</summary>
+    /// <summary>The commit index moved: reads waiting for an entry of this term get their index and a round, and the
+    /// followers hear of it now or with the next message (<see cref="RaftOptions.BroadcastCommit"/>).</summary>
     private void OnCommitted()
     {
         var assigned = false;
@@ -59,7 +60,7 @@ public sealed partial class RaftNode
             ReleaseReads();
         }
 
-        BroadcastAppend(sendIfEmpty: true);
+        BroadcastAppend(sendIfEmpty: _options.BroadcastCommit);
     }
 
     private void AddRead(long context, long from, long fromIncarnation)

@@ -35,6 +35,15 @@ public sealed class RaftOptions : IValidatableObject
     [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int HeartbeatTicks { get; init; } = 1;
 
+    /// <summary>
+    /// True (etcd's behaviour): when the commit index moves, the leader tells every follower at once, with an empty
+    /// Append when no entries are due. False: the new commit index travels with the next Append or heartbeat (at most
+    /// <see cref="HeartbeatTicks"/> later), which halves the messages of a group that commits one write at a time;
+    /// followers apply later by as much (a follower's ReadIndex still learns the commit index from the heartbeat round
+    /// the read makes, and a quiescing leader's last heartbeat carries it).
+    /// </summary>
+    public bool BroadcastCommit { get; init; } = true;
+
     /// <summary>Bytes of entries per Append message (at least one entry is always sent).</summary>
     public long MaxBytesPerMessage { get; init; } = 1 << 20;
 

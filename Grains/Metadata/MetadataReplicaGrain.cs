@@ -24,6 +24,9 @@ internal sealed class MetadataReplicaGrain(
 
     protected override bool SkipSync => false;
 
+    // Followers answer ListLogs from their own applied state: they hear of each commit at once.
+    protected override bool BroadcastCommit => true;
+
     public Task<bool> BootstrapAsync(long[] incarnations) => BootstrapGroupAsync(incarnations);
 
     public async Task<MetadataResult> ProposeAsync(byte[] command)

@@ -73,6 +73,12 @@ internal sealed class PartitionReplicaGrain(
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
 
+    // The commit index reaches the followers with the next append or heartbeat (one tick at most), not in a round of
+    // empty appends of its own: one write at a time cost four messages more each (an append and its answer per
+    // follower), 4-22 % of produce-rf3-100B-batch1's p50. Consumers read from the leader; a follower's reads see a new
+    // record up to a tick later.
+    protected override bool BroadcastCommit => false;
+
     public async Task<AppendAck> AppendAsync(ProducerRecord[] records)
     {
         using var span = ReplicationInstruments.Source.StartActivity("pyralog.partition.append");

@@ -452,6 +452,9 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// <summary>Whether persists may be acknowledged from the page cache (os-cache durability).</summary>
     protected abstract bool SkipSync { get; }
 
+    /// <summary>Whether the leader tells its followers a new commit index at once (see <see cref="RaftOptions.BroadcastCommit"/>).</summary>
+    protected abstract bool BroadcastCommit { get; }
+
     protected abstract IReplicaStateMachine CreateMachine();
 
     public void SetTicking(bool on)
@@ -507,6 +510,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             MaxCachedBytes = Options.Replication.CachedEntryBytes,
             MaxBytesPerMessage = ReplicaDriver.AppendBytes,
             Applied = Storage.RestartApplied(Machine.AppliedIndex),
+            BroadcastCommit = BroadcastCommit,
         });
         Driver = new ReplicaDriver(node, Storage, Store, Machine, this, Logger, new ReplicaGrainKey(LogId, Partition, Replica), SkipSync);
 

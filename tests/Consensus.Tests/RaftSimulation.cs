@@ -1116,6 +1116,7 @@ public sealed class RaftSimulation
             PreVote = _preVote,
             CheckQuorum = _checkQuorum,
             AutoMembership = _autoMembership,
+            BroadcastCommit = _o.BroadcastCommit,
             Bugs = _o.Bugs,
         });
         var inst = new SimInstance(id, incarnation, storage, node);

@@ -31,10 +31,18 @@ public sealed class RaftSimulationTests(ITestOutputHelper output)
     [MemberData(nameof(VariedSizes))]
     public void VariedSeedsPass(int nodes) => RunSeeds(SimOptions.FromProfile(SimOptions.VariedProfile, nodes), 300_001 + nodes * 10_000, 400);
 
+    /// <summary>Commit indexes travel only with appends and heartbeats, as partition replicas run them.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void LazyCommitSeedsPass(int nodes) => RunSeeds(SimOptions.FromProfile(SimOptions.LazyCommitProfile, nodes), 500_001 + nodes * 10_000, 1500);
+
     [Fact]
     [Trait("Category", "Slow")]
     public void TwoHundredThousandSeedsPass()
     {
+        RunSeeds(SimOptions.FromProfile(SimOptions.LazyCommitProfile, 3), 5_000_001, 30_000);
+        RunSeeds(SimOptions.FromProfile(SimOptions.LazyCommitProfile, 5), 5_100_001, 30_000);
         RunSeeds(ThreeNodes, 1_000_001, 100_000);
         RunSeeds(FiveNodes, 2_000_001, 100_000);
         RunSeeds(Stress, 3_000_001, 20_000);

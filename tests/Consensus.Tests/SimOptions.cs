@@ -21,6 +21,10 @@ public sealed record SimOptions
     /// </summary>
     public const string VariedProfile = "varied";
 
+    /// <summary>The default schedule with the leader's commit index travelling only with appends and heartbeats
+    /// (<see cref="RaftOptions.BroadcastCommit"/> off, as partition replicas run).</summary>
+    public const string LazyCommitProfile = "lazy-commit";
+
     /// <summary>The named profile these options were built from (<see cref="FromProfile"/>).</summary>
     public string Profile { get; private init; } = DefaultProfile;
 
@@ -70,6 +74,9 @@ public sealed record SimOptions
 
     public int Clients { get; init; } = 3;
 
+    /// <summary>Whether a leader tells followers a new commit index at once (<see cref="RaftOptions.BroadcastCommit"/>).</summary>
+    public bool BroadcastCommit { get; init; } = true;
+
     /// <summary>Pre-vote, check-quorum and auto-membership are drawn per seed instead of all on.</summary>
     public bool VaryProtocol { get; init; }
 
@@ -82,7 +89,9 @@ public sealed record SimOptions
         DefaultProfile => new SimOptions { Nodes = nodes, Bugs = bugs },
         StressProfile => new SimOptions { Profile = StressProfile, Nodes = nodes, Bugs = bugs, MaxBytesPerMessage = 1, FaultRate = 0.3 },
         VariedProfile => new SimOptions { Profile = VariedProfile, Nodes = nodes, Bugs = bugs, VaryProtocol = true },
-        _ => throw new ArgumentException($"unknown simulation profile '{profile}' (known: {DefaultProfile}, {StressProfile}, {VariedProfile})", nameof(profile)),
+        LazyCommitProfile => new SimOptions { Profile = LazyCommitProfile, Nodes = nodes, Bugs = bugs, BroadcastCommit = false },
+        _ => throw new ArgumentException(
+            $"unknown simulation profile '{profile}' (known: {DefaultProfile}, {StressProfile}, {VariedProfile}, {LazyCommitProfile})", nameof(profile)),
     };
 
     /// <summary>
