@@ -73,6 +73,39 @@ public sealed class RaftNodeTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void FollowersLearnANewCommitIndexAtOnceOrWithTheNextHeartbeat(bool broadcastCommit)
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        foreach (var id in new long[] { 1, 2, 3 })
+        {
+            var node = new RaftNode(new RaftOptions
+            {
+                Id = id, Incarnation = 1, Storage = cluster.Storages[id], Random = new SeededRaftRandom((ulong)id), BroadcastCommit = broadcastCommit,
+            });
+            cluster.Put(id, node, cluster.Storages[id]);
+        }
+
+        var leader = cluster.ElectLeader();
+        cluster.TickAll(); // every follower knows the election's commit
+        var r = leader.Propose([new byte[] { 7 }]);
+        cluster.Settle(); // no tick: only the messages the proposal caused
+        Assert.Equal(r.LastIndex, leader.CommitIndex);
+        foreach (var follower in new long[] { 1, 2, 3 }.Where(id => id != leader.Id))
+        {
+            Assert.Equal(broadcastCommit, cluster.Applied[follower].Any(e => e.Index == r.LastIndex));
+        }
+
+        cluster.TickAll(); // a heartbeat carries the commit index
+        foreach (var id in new long[] { 1, 2, 3 })
+        {
+            Assert.Equal(r.LastIndex, cluster[id].CommitIndex);
+            Assert.Contains(cluster.Applied[id], e => e.Index == r.LastIndex);
+        }
+    }
+
     [Fact]
     public void ALeaderThatCannotCommitPushesBackOnProposals()
     {
