@@ -58,10 +58,7 @@ public sealed class ReplicaStorageTests : IDisposable
     public async Task A_received_snapshot_replaces_the_log_and_the_log_continues_after_it()
     {
         await using var store = PyramidStore.Open(_directory);
-        var storage = await ReplicaStorage.OpenAsync(store, StoreLog);
-        await storage.RecordIncarnationAsync(5, default);
-        await storage.BootstrapAsync(ClusterConfig.Of(1, 2), default);
-        await WriteAsync(store, storage, [Entry(2, 2, "a"), Entry(3, 2, "b")], new HardState(2, 0, 3, 0, 5));
+        var storage = await TwoMemberReplicaHoldingEntries2And3Async(store, new HardState(2, 0, 3, 0, 5));
 
         var snapshot = new RaftSnapshot(10, 4, ClusterConfig.Of(1, 2, 3), "state"u8.ToArray());
         using (var write = BuildWithSnapshot(storage, snapshot, [Entry(11, 4, "after")], new HardState(4, 0, 11, 0, 5)))
@@ -84,10 +81,7 @@ public sealed class ReplicaStorageTests : IDisposable
     public async Task Only_a_persist_that_holds_entries_a_snapshot_a_term_or_a_vote_asks_for_an_fdatasync()
     {
         await using var store = PyramidStore.Open(_directory);
-        var storage = await ReplicaStorage.OpenAsync(store, StoreLog);
-        await storage.RecordIncarnationAsync(5, default);
-        await storage.BootstrapAsync(ClusterConfig.Of(1, 2), default);
-        await WriteAsync(store, storage, [Entry(2, 2, "a"), Entry(3, 2, "b")], new HardState(2, 1, 1, 5, 5));
+        var storage = await TwoMemberReplicaHoldingEntries2And3Async(store, new HardState(2, 1, 1, 5, 5));
 
         Assert.True(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(2, 1, 3, 5, 5))); // the commit index alone moved
         Assert.False(await PersistSkipsSyncAsync(store, storage, null, [Entry(4, 2, "c")], new HardState(2, 1, 3, 5, 5)));
@@ -106,9 +100,19 @@ public sealed class ReplicaStorageTests : IDisposable
     private static async Task<bool> PersistSkipsSyncAsync(
         PyramidStore store, ReplicaStorage storage, RaftSnapshot? snapshot, LogEntry[] entries, HardState hard, bool skipSync = false)
     {
-        using var write = storage.Build(snapshot, entries, hard, hardStateChanged: true, skipSync);
+        using var write = BuildWithSnapshot(storage, snapshot, entries, hard, skipSync);
         await store.WriteAsync(write);
         return write.SkipSync;
+    }
+
+    /// <summary>A replica of incarnation 5 in a bootstrapped group of two, holding entries 2 and 3 of term 2 under <paramref name="hard"/>.</summary>
+    private static async Task<ReplicaStorage> TwoMemberReplicaHoldingEntries2And3Async(PyramidStore store, HardState hard)
+    {
+        var storage = await ReplicaStorage.OpenAsync(store, StoreLog);
+        await storage.RecordIncarnationAsync(5, default);
+        await storage.BootstrapAsync(ClusterConfig.Of(1, 2), default);
+        await WriteAsync(store, storage, [Entry(2, 2, "a"), Entry(3, 2, "b")], hard);
+        return storage;
     }
 
     [Fact]
@@ -128,8 +132,8 @@ public sealed class ReplicaStorageTests : IDisposable
         await store.WriteAsync(write);
     }
 
-    private static WriteBatch BuildWithSnapshot(ReplicaStorage storage, RaftSnapshot? snapshot, LogEntry[] entries, HardState hard) =>
-        storage.Build(snapshot, entries, hard, hardStateChanged: true, skipSync: false);
+    private static WriteBatch BuildWithSnapshot(ReplicaStorage storage, RaftSnapshot? snapshot, LogEntry[] entries, HardState hard, bool skipSync = false) =>
+        storage.Build(snapshot, entries, hard, hardStateChanged: true, skipSync);
 
     private static async Task PersistAllAsync(RaftNode node, ReplicaStorage storage, PyramidStore store)
     {
