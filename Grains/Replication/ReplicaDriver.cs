@@ -33,8 +33,12 @@ namespace Pyralog.Grains.Replication;
  * and a crash before the write leaves the old snapshot with the whole log.
  *
  * Quiescence: see RaftNode.Quiescence. The leader quiesces after a few idle ticks, marking its last heartbeats; a
- * follower that receives them with everything committed stops ticking too. Any input wakes a replica; a follower
- * that wakes asks its leader to resume heartbeats, so waking is not an election.
+ * follower that receives them stops ticking too once it has committed its whole log and has no write in flight. The
+ * marked heartbeat may be the first to carry the final commit index (partition leaders do not broadcast a commit on
+ * its own), so the follower's own write of that commit is still in flight when it arrives: the follower then keeps the
+ * request and quiesces when the write completes. One that finds, with nothing in flight, that it still lacks part of
+ * the leader's log asks the leader to wake. A follower left ticking beside a silent leader would otherwise campaign.
+ * Any input wakes a replica; a follower that wakes asks its leader to resume heartbeats, so waking is not an election.
  */
 internal sealed partial class ReplicaDriver : IDisposable
 {
@@ -81,6 +85,12 @@ internal sealed partial class ReplicaDriver : IDisposable
     private bool _completingPersists;
     private bool _quiesced = true; // a new driver waits for its first input; the host wakes it at once when it has work
     private bool _markQuiesce;
+
+    // The leader (Raft id) and term whose quiesce-marked heartbeat this follower could not yet follow (its write of the
+    // commit index was in flight), or 0. Invariant: non-zero only while awake; cleared once followed, by any unmarked
+    // envelope from that leader (it is awake again) and when this replica's leader or term changes.
+    private long _quiesceAskedBy;
+    private long _quiesceAskedTerm;
 
     // Invariant: ticks this founder still skips while it is a follower without a leader (HoldFirstElection); 0 once it
     // has seen a leader or stood for election.
@@ -190,15 +200,57 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         Pump();
-        if (envelope.Quiesce && !_quiesced && _node.Role == RaftRole.Follower && _node.Leader == RaftId(envelope.FromReplica) &&
-            _node.CommitIndex == _node.LastIndex && _persisting.Count == 0 && !_node.HasReady)
+        if (envelope.Quiesce && !_quiesced && _node.Role == RaftRole.Follower && _node.Leader == RaftId(envelope.FromReplica))
         {
-            _quiesced = true;
-            _transport.SetTicking(false);
-            if (_logger.IsEnabled(LogLevel.Debug))
+            _quiesceAskedBy = _node.Leader;
+            _quiesceAskedTerm = _node.Term;
+            QuiesceAsAskedIfDone(atTick: false);
+        }
+        else if (_quiesceAskedBy == RaftId(envelope.FromReplica))
+        {
+            _quiesceAskedBy = 0;
+        }
+    }
+
+    /// <summary>
+    /// A follower whose leader asked it to quiesce: stops ticking once it has committed its whole log with no write in
+    /// flight. At a tick, one that still lacks committed entries with nothing in flight asks the leader to wake.
+    /// </summary>
+    private void QuiesceAsAskedIfDone(bool atTick)
+    {
+        if (_quiesceAskedBy == 0 || _quiesced || _failure is not null || _disposed)
+        {
+            return;
+        }
+
+        if (_node.Role != RaftRole.Follower || _node.Leader != _quiesceAskedBy || _node.Term != _quiesceAskedTerm)
+        {
+            _quiesceAskedBy = 0;
+            return;
+        }
+
+        if (_persisting.Count > 0 || _node.HasReady)
+        {
+            return;
+        }
+
+        if (_node.CommitIndex != _node.LastIndex)
+        {
+            if (atTick)
             {
-                _logger.LogDebug("Replica {Key} quiesces as a follower of replica {Leader} in term {Term}", _key, envelope.FromReplica, _node.Term);
+                _quiesceAskedBy = 0;
+                _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true));
             }
+
+            return;
+        }
+
+        _quiesceAskedBy = 0;
+        _quiesced = true;
+        _transport.SetTicking(false);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.LogDebug("Replica {Key} quiesces as a follower of replica {Leader} in term {Term}", _key, Replica(_node.Leader), _node.Term);
         }
     }
 
@@ -207,6 +259,15 @@ internal sealed partial class ReplicaDriver : IDisposable
         if (_failure is not null || _disposed || _quiesced)
         {
             return;
+        }
+
+        if (_quiesceAskedBy != 0)
+        {
+            QuiesceAsAskedIfDone(atTick: true);
+            if (_quiesced)
+            {
+                return;
+            }
         }
 
         if (_electionHold > 0)
@@ -544,6 +605,7 @@ internal sealed partial class ReplicaDriver : IDisposable
             }
 
             Pump();
+            QuiesceAsAskedIfDone(atTick: false);
         }
     }
 

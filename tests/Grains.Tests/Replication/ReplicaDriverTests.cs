@@ -122,15 +122,8 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     {
         Task<object?>? append = null;
         _turns.Run(() => append = Propose(i));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a stalled append never commits; a loaded disk can take seconds per fsync
-        while (!append!.IsCompleted)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"append {i} did not commit: only one append is in flight, so nothing will come to persist after it");
-            _turns.RunPending();
-            Thread.Sleep(1);
-        }
-
-        Assert.True(append.IsCompletedSuccessfully, $"append {i} failed: {append.Status}");
+        WaitFor(() => append!.IsCompleted, $"append {i} to commit (only one append is in flight, so nothing will come to persist after a stalled one)");
+        Assert.True(append!.IsCompletedSuccessfully, $"append {i} failed: {append.Status}");
         return (AppendAck)append.Result!;
     }
 
@@ -159,6 +152,91 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         }
 
         Assert.Equal(RaftRole.Leader, _driver.Node.Role);
+    }
+
+    [Fact]
+    public async Task A_follower_asked_to_quiesce_while_it_writes_the_final_commit_index_quiesces_once_the_write_is_done()
+    {
+        var leader = await FollowLeaderOfTwoAsync(entries: 1);
+
+        // The quiesce-marked heartbeat is the first to carry the final commit index (partition leaders do not broadcast
+        // a commit on its own): the follower's write of it is in flight when the mark arrives.
+        _turns.Run(() => _driver.Deliver(FromLeader(new Message
+        {
+            Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Commit = 2,
+        }, quiesce: true)));
+        Assert.False(_driver.Quiesced, "the follower quiesced with its commit-index write still in flight");
+        Assert.Equal(2, _driver.Node.CommitIndex);
+
+        WaitFor(() => _driver.Quiesced, "the follower to quiesce once its write completed");
+        Assert.False(leader.Ticking);
+        Assert.Equal(2, _driver.Node.LastIndex);
+    }
+
+    [Fact]
+    public async Task A_follower_asked_to_quiesce_without_its_whole_log_committed_asks_its_leader_to_wake_at_its_next_tick()
+    {
+        var leader = await FollowLeaderOfTwoAsync(entries: 2);
+        _turns.Run(() => _driver.Deliver(FromLeader(new Message
+        {
+            Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Commit = 2,
+        }, quiesce: true)));
+        DrainTurns();
+        Assert.False(_driver.Quiesced, "the follower quiesced with entry 3 not committed");
+        Assert.DoesNotContain(leader.Sent, s => s.Envelope.Wake);
+
+        _turns.Run(() => _driver.Tick());
+        Assert.False(_driver.Quiesced);
+        Assert.True(leader.Ticking);
+        var (to, wake) = Assert.Single(leader.Sent, s => s.Envelope.Wake);
+        Assert.Equal(2, to);
+        Assert.Equal(0, wake.FromReplica);
+    }
+
+    /// <summary>
+    /// Reopens replica slot 0 as a follower in a group of two (its leader Raft id 2, incarnation 8, in term 2) holding
+    /// <paramref name="entries"/> entries after the bootstrap entry, none of them committed yet; returns its host.
+    /// </summary>
+    private async Task<RecordingTransport> FollowLeaderOfTwoAsync(int entries)
+    {
+        _driver.Dispose();
+        await _store.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+        _store = PyramidStore.Open(_directory);
+        var host = new RecordingTransport();
+        _driver = await OpenDriverAsync(_store, new ClusterConfig([new Member(1, 7), new Member(2, 8)], []), host, NullLogger.Instance);
+        var appended = new LogEntry[entries];
+        for (var i = 0; i < entries; i++)
+        {
+            appended[i] = new LogEntry(2 + i, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty);
+        }
+
+        _turns.Run(() => _driver.Deliver(FromLeader(new Message
+        {
+            Type = MessageType.Append, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Index = 1, LogTerm = 1,
+            Entries = appended, Commit = 1,
+        }, quiesce: false)));
+        WaitFor(() => host.Sent.Exists(s => MessageCodec.Decode(s.Envelope.Messages) is [{ Type: MessageType.AppendResponse, Reject: false }]),
+            "the follower to acknowledge the entries");
+        Assert.Equal(RaftRole.Follower, _driver.Node.Role);
+        Assert.Equal(1 + entries, _driver.Node.LastIndex);
+        Assert.Equal(1, _driver.Node.CommitIndex);
+        Assert.True(host.Ticking);
+        host.Sent.Clear();
+        return host;
+    }
+
+    private static RaftEnvelope FromLeader(Message message, bool quiesce) => new(1, MessageCodec.Encode([message]), Quiesce: quiesce);
+
+    private void WaitFor(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a loaded disk can take seconds per fsync
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            _turns.RunPending();
+            Thread.Sleep(1);
+        }
     }
 
     void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope) => throw new InvalidOperationException("a single replica sends nothing");
