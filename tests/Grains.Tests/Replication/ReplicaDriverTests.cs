@@ -161,10 +161,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
 
         // The quiesce-marked heartbeat is the first to carry the final commit index (partition leaders do not broadcast
         // a commit on its own): the follower's write of it is in flight when the mark arrives.
-        _turns.Run(() => _driver.Deliver(FromLeader(new Message
-        {
-            Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Commit = 2,
-        }, quiesce: true)));
+        QuiesceMarkedHeartbeat(commit: 2);
         Assert.False(_driver.Quiesced, "the follower quiesced with its commit-index write still in flight");
         Assert.Equal(2, _driver.Node.CommitIndex);
 
@@ -177,10 +174,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     public async Task A_follower_asked_to_quiesce_without_its_whole_log_committed_asks_its_leader_to_wake_at_its_next_tick()
     {
         var leader = await FollowLeaderOfTwoAsync(entries: 2);
-        _turns.Run(() => _driver.Deliver(FromLeader(new Message
-        {
-            Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Commit = 2,
-        }, quiesce: true)));
+        QuiesceMarkedHeartbeat(commit: 2);
         DrainTurns();
         Assert.False(_driver.Quiesced, "the follower quiesced with entry 3 not committed");
         Assert.DoesNotContain(leader.Sent, s => s.Envelope.Wake);
@@ -225,6 +219,12 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         host.Sent.Clear();
         return host;
     }
+
+    /// <summary>The leader's last heartbeat before it quiesces, telling commit index <paramref name="commit"/>.</summary>
+    private void QuiesceMarkedHeartbeat(long commit) => _turns.Run(() => _driver.Deliver(FromLeader(new Message
+    {
+        Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Commit = commit,
+    }, quiesce: true)));
 
     private static RaftEnvelope FromLeader(Message message, bool quiesce) => new(1, MessageCodec.Encode([message]), Quiesce: quiesce);
 
