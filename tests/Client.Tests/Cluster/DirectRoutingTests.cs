@@ -38,24 +38,16 @@ public sealed class DirectRoutingTests : IAsyncLifetime
             DeliveryTimeout = TimeSpan.FromSeconds(60),
         });
 
-        // A log whose leader is not on the primary silo (it holds the test cluster's membership table). A new group's
-        // leader starts at its slot 0's home, a hash of the silos' random ports: when that is the primary, the
-        // leadership is handed to a sibling on another silo.
-        var primary = cluster.Primary!.SiloAddress.ToParsableString();
+        // A log whose leader is not on the primary silo (it holds the test cluster's membership table).
         var log = await client.CreateLogAsync("direct", 1, 3);
+        var leader = await LeaderOffSilo.MoveAsync(cluster.Client, log, cluster.Primary!.SiloAddress.ToParsableString());
         await producer2.ProduceAsync(log.Name, Rec(0));
-        var partition = (await client.DescribeLogAsync(log.Name)).Partitions[0];
-        if (partition.LeaderSilo == primary)
+        PartitionDescription partition = null!;
+        await UntilAsync(async () =>
         {
-            var sibling = partition.Replicas.First(r => r.Silo != primary).Replica;
-            Assert.True(await cluster.Client.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, partition.LeaderReplica)).HandLeadershipToAsync(sibling),
-                $"the leader on the primary silo did not start handing its leadership to replica {sibling}");
-            await UntilAsync(async () =>
-            {
-                partition = (await client.DescribeLogAsync(log.Name)).Partitions[0];
-                return partition.LeaderSilo is { } silo && silo != primary;
-            }, "the leadership to leave the primary silo");
-        }
+            partition = (await client.DescribeLogAsync(log.Name)).Partitions[0];
+            return log.ReplicaKey(0, partition.LeaderReplica) == leader.Key && partition.LeaderSilo == leader.Silo;
+        }, $"the log's description to name its leader {leader.Key}");
 
         var sent = 1;
         var acks = new List<RecordAck>();
