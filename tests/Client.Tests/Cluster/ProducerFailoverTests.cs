@@ -1,6 +1,7 @@
 using System.Text;
 using Pyralog.Client.Logs;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Testing;
 
 namespace Pyralog.Client.Tests.Cluster;
 

@@ -10,37 +10,6 @@ internal static class PartitionCalls
     public static ProducerRecord Rec(string value) => new(null, Encoding.UTF8.GetBytes(value));
 
     /// <summary>The partition's leader once one is elected (reads the log's slots again when a replica move changed them).</summary>
-    /// <summary>
-    /// The status of the partition's leader once that leader runs on a silo other than <paramref name="silo"/> (the test
-    /// cluster's primary, say, which holds the membership table). Where a new group's leader starts is a hash of the
-    /// silos' random ports, so a leader found there hands its leadership to a caught-up sibling on another silo.
-    /// </summary>
-    public static async Task<ReplicaStatus> LeaderOffSiloAsync(IGrainFactory grains, LogInfo log, int partition, string silo)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var leader = await LeaderAsync(grains, log, partition);
-            var status = await leader.GetStatusAsync();
-            if (status.Silo != silo)
-            {
-                return status;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"the leader of partition {partition} of log '{log.Name}' stayed on silo {silo}");
-            foreach (var r in log.ReplicaSlots(partition))
-            {
-                var sibling = await grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, r)).GetStatusAsync();
-                if (sibling.Silo != silo && sibling.Role == ReplicaRole.Follower && await leader.HandLeadershipToAsync(r))
-                {
-                    break;
-                }
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
     public static async Task<IPartitionReplicaGrain> LeaderAsync(IGrainFactory grains, LogInfo log, int partition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -45,7 +45,7 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
     [InlineData(true)]
     public async Task Retention_compacts_the_log_and_the_snapshot_restores_offsets_epochs_and_producers(bool loseAppliedState)
     {
-        Elect();
+        _turns.ElectAlone(_driver);
         var first = (AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(0), Rec(1)], 1024, new BatchHeader(1000, Producer, 0))))!;
         Assert.Equal(0ul, first.FirstOffset);
         for (var i = 2; i < 6; i++)
@@ -57,7 +57,7 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
         var (holding4, _, _) = _state.Locate(4);
         Await(Propose(RetentionCommand.Encode(3))); // offset 3 is the first of its entry: offsets 0-2 go
         Await(Propose(RetentionCommand.Encode(4))); // and then 3
-        DrainTurns();
+        _turns.Drain();
 
         Assert.Equal(4ul, _state.FirstOffset);
         Assert.Equal(6ul, _state.NextOffset);
@@ -96,8 +96,8 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
         _storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
         await StartAsync();
         Assert.Equal(holding4 - 1, _storage.Metadata.Snapshot.Index);
-        Elect();
-        DrainTurns();
+        _turns.ElectAlone(_driver);
+        _turns.Drain();
         Assert.Equal((4ul, 6ul), (_state.FirstOffset, _state.NextOffset));
         Assert.Equal([4ul, 5ul], ReadFrom(_state, 4).Select(r => r.Offset));
         AssertProducerRemembered(_state, epoch);
@@ -108,14 +108,14 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
     [Fact]
     public void Retention_past_the_end_drops_every_record_and_later_appends_continue_the_offsets()
     {
-        Elect();
+        _turns.ElectAlone(_driver);
         for (var i = 0; i < 3; i++)
         {
             Await(Propose(RecordBatchCodec.Encode([Rec(i)], 1024, new BatchHeader(1000, 0, 0))));
         }
 
         Await(Propose(RetentionCommand.Encode(3)));
-        DrainTurns();
+        _turns.Drain();
         Assert.Equal((3ul, 3ul, 0ul), (_state.FirstOffset, _state.NextOffset, _state.RetainedBytes));
         Assert.Equal(_driver.Node.AppliedIndex - 1, _driver.Node.SnapshotIndex); // up to the entry before the command
         Assert.Equal(3ul, ((AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(3)], 1024, new BatchHeader(1000, 0, 0))))!).FirstOffset);
@@ -142,27 +142,13 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
     private async Task StartAsync()
     {
         _state = await PartitionState.OpenAsync(_store, _storage);
-        var hard = _storage.HardState;
         var node = new RaftNode(new RaftOptions
         {
-            Id = 1, Incarnation = 7, Storage = _storage, Random = new SeededRaftRandom(1),
-            Applied = Math.Min(_state.AppliedIndex, Math.Max(hard.Commit, _storage.Metadata.Snapshot.Index)),
+            Id = 1, Incarnation = 7, Storage = _storage, Random = new SeededRaftRandom(1), Applied = _storage.RestartApplied(_state.AppliedIndex),
         });
         _driver = new ReplicaDriver(node, _storage, _store, _state, this, NullLogger.Instance, new ReplicaGrainKey(11, 0, 0), skipSync: false);
     }
 
-    private void Elect()
-    {
-        _turns.Run(() => _driver.Wake("activation"));
-        for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
-        {
-            _turns.Run(() => _driver.Tick());
-            DrainTurns();
-        }
-
-        Assert.Equal(RaftRole.Leader, _driver.Node.Role);
-        DrainTurns();
-    }
 
     private Task<object?> Propose(byte[] data)
     {
@@ -184,23 +170,6 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
         return proposal.Result;
     }
 
-    /// <summary>Runs turns until nothing is queued and no store write is outstanding for a moment.</summary>
-    private void DrainTurns()
-    {
-        for (var quiet = 0; quiet < 20;)
-        {
-            if (_turns.Pending > 0)
-            {
-                _turns.RunPending();
-                quiet = 0;
-            }
-            else
-            {
-                Thread.Sleep(2);
-                quiet++;
-            }
-        }
-    }
 
     void IReplicaTransport.Send(long toRaftId, RaftEnvelope envelope) => throw new InvalidOperationException("a single replica sends nothing");
 

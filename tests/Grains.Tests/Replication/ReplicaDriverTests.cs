@@ -45,7 +45,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     [Fact]
     public void Proposals_made_while_an_earlier_persist_completes_are_all_committed()
     {
-        ElectAlone();
+        _turns.ElectAlone(_driver);
         Assert.True(_leads, "the driver did not tell its host that it leads");
 
         // One append in flight at a time. Each proposal's persist completes and commits it; the commit's new hard state
@@ -58,7 +58,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
             acks.Add(AppendAndWait(i));
         }
 
-        DrainTurns();
+        _turns.Drain();
         Assert.Equal(Enumerable.Range(0, 50).Select(i => (ulong)i), acks.Select(a => a.FirstOffset));
         Assert.Equal(_driver.Node.LastIndex, _driver.Node.CommitIndex);
     }
@@ -66,13 +66,13 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     [Fact]
     public async Task A_replica_whose_unsynced_commit_index_was_lost_resumes_without_applying_an_entry_twice()
     {
-        ElectAlone();
+        _turns.ElectAlone(_driver);
         for (var i = 0; i < 5; i++)
         {
             AppendAndWait(i);
         }
 
-        DrainTurns(); // the applied state is written (unsynced, like the commit index)
+        _turns.Drain(); // the applied state is written (unsynced, like the commit index)
         _driver.Dispose();
         await _store.DisposeAsync();
 
@@ -96,7 +96,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
 
         // Re-elected, the replica commits again the entries the machine already applied (they come again) and the next
         // append continues right after them: offsets 0..5, each once.
-        ElectAlone();
+        _turns.ElectAlone(_driver);
         var ack = AppendAndWait(5);
         Assert.Equal(5ul, ack.FirstOffset);
         var records = new List<CommittedRecord>();
@@ -105,18 +105,6 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         Assert.Equal(Enumerable.Range(0, 6).Select(i => (byte)i), records.Select(r => r.Value[0]));
     }
 
-    private void ElectAlone()
-    {
-        _turns.Run(() => _driver.Wake("activation"));
-        for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
-        {
-            _turns.Run(() => _driver.Tick());
-            DrainTurns();
-        }
-
-        Assert.Equal(RaftRole.Leader, _driver.Node.Role);
-        DrainTurns();
-    }
 
     private AppendAck AppendAndWait(int i)
     {
@@ -139,7 +127,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         for (var i = 0; i < 60; i++)
         {
             _turns.Run(() => _driver.Tick());
-            DrainTurns();
+            _turns.Drain();
         }
 
         // A single replica stands after one election timeout (10 to 20 ticks): the 60 ticks held did not count.
@@ -148,7 +136,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         for (var i = 0; i < 40 && _driver.Node.Role != RaftRole.Leader; i++)
         {
             _turns.Run(() => _driver.Tick());
-            DrainTurns();
+            _turns.Drain();
         }
 
         Assert.Equal(RaftRole.Leader, _driver.Node.Role);
@@ -175,7 +163,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     {
         var leader = await FollowLeaderOfTwoAsync(entries: 2);
         QuiesceMarkedHeartbeat(commit: 2);
-        DrainTurns();
+        _turns.Drain();
         Assert.False(_driver.Quiesced, "the follower quiesced with entry 3 not committed");
         Assert.DoesNotContain(leader.Sent, s => s.Envelope.Wake);
 
@@ -252,21 +240,4 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     private Task<object?> Propose(int i) =>
         _driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, [(byte)i])], 1024), "9/0/0", r => $"9/0/{r}");
 
-    /// <summary>Runs turns until nothing is queued and no store write is outstanding for a moment.</summary>
-    private void DrainTurns()
-    {
-        for (var quiet = 0; quiet < 20;)
-        {
-            if (_turns.Pending > 0)
-            {
-                _turns.RunPending();
-                quiet = 0;
-            }
-            else
-            {
-                Thread.Sleep(2);
-                quiet++;
-            }
-        }
-    }
 }

@@ -1,6 +1,7 @@
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Tests.Hosting;
 using Pyralog.Grains.Tests.Partitions;
+using Pyralog.Testing;
 
 namespace Pyralog.Grains.Tests.Replication;
 
@@ -26,7 +27,7 @@ public sealed class SiloDrainTests : IAsyncLifetime
 
         // A log whose leader is not on the primary silo (it holds the test cluster's membership table).
         var log = await admin.CreateLogAsync("drain", 1, 3);
-        var old = await PartitionCalls.LeaderOffSiloAsync(grains, log, 0, cluster.Primary!.SiloAddress.ToParsableString());
+        var old = await LeaderOffSilo.MoveAsync(grains, log, cluster.Primary!.SiloAddress.ToParsableString());
 
         var producer = new Producer(grains, log);
         var producing = producer.RunAsync();

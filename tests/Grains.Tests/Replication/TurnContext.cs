@@ -35,6 +35,24 @@ internal sealed class TurnContext : SynchronizationContext
         }
     }
 
+    /// <summary>Runs turns until nothing is queued and no store write is outstanding for a moment.</summary>
+    public void Drain()
+    {
+        for (var quiet = 0; quiet < 20;)
+        {
+            if (Pending > 0)
+            {
+                RunPending();
+                quiet = 0;
+            }
+            else
+            {
+                Thread.Sleep(2);
+                quiet++;
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> as a turn now.</summary>
     public void Run(Action action)
     {
