@@ -262,10 +262,11 @@ public sealed partial class PyramidStore
     /// <summary>
     /// Runs <paramref name="sync"/> (a segment's fdatasync, for a flush or a compaction) on the commit thread between two
     /// groups, and waits for it:
-    /// on a disk whose cache flush also writes out whatever other files sent it, a WAL sync issued while tens of MiB of
-    /// segment data are on their way waits for them, and the two or three commit groups that overlap the segment sync
-    /// each pay for it. Run between groups, the segment sync delays one group by as long, the batches queued meanwhile
-    /// join that group, and the syncs after it are the WAL's own again. Inline where the commit thread cannot take it:
+    /// on a disk whose cache flush also writes out whatever other files sent it, a WAL sync issued while segment data are
+    /// on their way waits for them, and the commit groups that overlap the segment sync each pay for it. Run between
+    /// groups, the segment sync delays one group by as long, the batches queued meanwhile join that group, and the syncs
+    /// after it are the WAL's own again. It is short: a segment went to the disk in steps as it was written
+    /// (SegmentWriter.WritebackBytes), so only its last step and its metadata are left. Inline where the commit thread cannot take it:
     /// no background work (the commit thread may be the caller), durability other than per batch (commits do not sync),
     /// a stopping or faulted store, a commit thread waiting for a flush to make room (EnsureRoom), or another segment sync
     /// already waiting for the commit thread.

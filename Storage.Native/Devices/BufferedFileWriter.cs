@@ -3,18 +3,30 @@ using System.Buffers;
 namespace Pyralog.Storage.Native.Devices;
 
 /// <summary>Writes a <see cref="DeviceFile"/> front to back through a pooled buffer, so many small writes (segment
-/// blocks) become few large ones, as a buffered FileStream would.</summary>
+/// blocks) become few large ones, as a buffered FileStream would. With a writeback step, the bytes go to the disk as
+/// they are written, a step at a time (each step waiting for the one before), instead of all at the final sync.</summary>
 internal sealed class BufferedFileWriter : IDisposable
 {
     private readonly DeviceFile _file;
+    private readonly int _writebackBytes;
     private byte[] _buffer;
     // Invariant: the file holds exactly [0, _flushed); _buffer[.._buffered] follows it.
     private long _flushed;
     private int _buffered;
 
-    public BufferedFileWriter(DeviceFile file, int bufferBytes)
+    // Invariant (with a writeback step): [_writebackWaitFrom, _writebackFrom) is the last range whose writeback was
+    // started and not yet waited for; [_writebackFrom, _flushed) is written but its writeback not started.
+    private long _writebackWaitFrom;
+    private long _writebackFrom;
+
+    /// <param name="writebackBytes">0: the bytes reach the disk when the file is synced (or when the kernel decides);
+    /// otherwise every time this many bytes were handed to the file, their writeback starts, after the previous step's
+    /// finished (see <see cref="DeviceFile.WriteBack"/>).</param>
+    public BufferedFileWriter(DeviceFile file, int bufferBytes, int writebackBytes = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(writebackBytes);
         _file = file;
+        _writebackBytes = writebackBytes;
         _buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
     }
 
@@ -32,6 +44,7 @@ internal sealed class BufferedFileWriter : IDisposable
             {
                 _file.Write(data, _flushed);
                 _flushed += data.Length;
+                WriteBackIfDue();
                 return;
             }
         }
@@ -51,6 +64,17 @@ internal sealed class BufferedFileWriter : IDisposable
         _file.Write(_buffer.AsSpan(0, _buffered), _flushed);
         _flushed += _buffered;
         _buffered = 0;
+        WriteBackIfDue();
+    }
+
+    private void WriteBackIfDue()
+    {
+        if (_writebackBytes > 0 && _flushed - _writebackFrom >= _writebackBytes)
+        {
+            _file.WriteBack(_writebackWaitFrom, _writebackFrom, _flushed - _writebackFrom);
+            _writebackWaitFrom = _writebackFrom;
+            _writebackFrom = _flushed;
+        }
     }
 
     /// <summary>Flushes and syncs: everything written is durable on return.</summary>

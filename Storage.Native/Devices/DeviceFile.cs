@@ -23,6 +23,14 @@ internal abstract class DeviceFile : IDisposable
     /// <summary>Drops the file's clean pages from the page cache: a hint (pages still dirty or mapped stay), never an error.</summary>
     public abstract void DropCachedPages();
 
+    /// <summary>
+    /// Waits until [<paramref name="waitOffset"/>, <paramref name="offset"/>) is written to the disk, then starts writing
+    /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) without waiting. Makes nothing
+    /// durable (no disk cache flush, no metadata: only <see cref="SyncData"/> does): it paces a large file's writeback, so a
+    /// hint, never an error.
+    /// </summary>
+    public abstract void WriteBack(long waitOffset, long offset, long length);
+
     /// <summary>fdatasync: the data and the size needed to read it back are durable on return. Throws
     /// <see cref="ObjectDisposedException"/> once the file is disposed (a timer may race a close).</summary>
     public abstract void SyncData();

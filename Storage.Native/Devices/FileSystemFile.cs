@@ -26,6 +26,23 @@ internal sealed class FileSystemFile : DeviceFile
 
     public override void SyncData() => WhileOpen(LibC.SyncData);
 
+    public override void WriteBack(long waitOffset, long offset, long length)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            LibC.WriteBack(_handle, waitOffset, offset, length);
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Runs a call on the descriptor with a reference held, so a call racing Dispose cannot hit a closed (and
     /// reused) descriptor. Static delegates only: no allocation per call.</summary>
     private void WhileOpen(Action<SafeFileHandle, string> call)
