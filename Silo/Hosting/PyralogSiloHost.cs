@@ -12,6 +12,7 @@ using Orleans.Dashboard;
 using Pyralog.Silo.Http;
 using Pyralog.Grains.Hosting;
 using Pyralog.Silo.Startup;
+using Pyralog.Networking;
 using StackExchange.Redis;
 
 namespace Pyralog.Silo.Hosting;
@@ -75,6 +76,7 @@ public static class PyralogSiloHost
         SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>
         {
+            InlineSocketTransport.Use(silo.Services);
             ConfigureMembership(silo, host);
             silo.Configure<ClusterMembershipOptions>(o =>
             {
