@@ -101,7 +101,7 @@ public sealed class PyralogClient : IAsyncDisposable
         builder.Logging.AddFilter("Orleans", LogLevel.None);
         builder.UseOrleansClient(client =>
         {
-            InlineSocketTransport.Use(client.Services);
+            client.UseInlineSockets();
             client.AddActivityPropagation(); // a produce's span is the parent of Orleans' call span and the leader's append
             membership(client);
         });

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
+using Pyralog.Networking;
 using Pyralog.Grains.Obelisk;
 
 namespace Pyralog.Grains.Hosting;
@@ -116,6 +117,17 @@ public static class PyralogSiloBuilderExtensions
         builder.Services.TryAddSingleton<SiloStore>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
 
+        return builder;
+    }
+
+    /// <summary>
+    /// Carries this silo's Orleans messaging (silo to silo, gateway) over <see cref="InlineSocketTransport"/> instead of
+    /// Orleans' socket transport: two thread hand-offs fewer per message. Opt-in, because it replaces whatever transport
+    /// is registered (the TestingHost's in-memory one too); silos and clients on either transport talk to each other.
+    /// </summary>
+    public static ISiloBuilder UseInlineSockets(this ISiloBuilder builder)
+    {
+        InlineSocketTransport.Use(builder.Services);
         return builder;
     }
 }

@@ -12,7 +12,6 @@ using Orleans.Dashboard;
 using Pyralog.Silo.Http;
 using Pyralog.Grains.Hosting;
 using Pyralog.Silo.Startup;
-using Pyralog.Networking;
 using StackExchange.Redis;
 
 namespace Pyralog.Silo.Hosting;
@@ -76,7 +75,7 @@ public static class PyralogSiloHost
         SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>
         {
-            InlineSocketTransport.Use(silo.Services);
+            silo.UseInlineSockets();
             ConfigureMembership(silo, host);
             silo.Configure<ClusterMembershipOptions>(o =>
             {

@@ -52,9 +52,9 @@ public sealed class InlineSocketTransportTests
 
     private sealed class OnInlineSockets : ISiloConfigurator, IClientBuilderConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) => InlineSocketTransport.Use(siloBuilder.Services);
+        public void Configure(ISiloBuilder siloBuilder) => InlineSocketTransport.Use(siloBuilder.Services); // what Pyralog's UseInlineSockets does
 
         public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder) =>
-            InlineSocketTransport.Use(clientBuilder.Services);
+            clientBuilder.UseInlineSockets();
     }
 }
