@@ -22,36 +22,22 @@ internal sealed class FileSystemFile : DeviceFile
 
     public override void SetLength(long length) => RandomAccess.SetLength(_handle, length);
 
-    public override void DropCachedPages() => WhileOpen(static (handle, _) => LibC.DropCachedPages(handle));
+    public override void DropCachedPages() => WhileOpen(0, static (handle, _) => LibC.DropCachedPages(handle));
 
-    public override void SyncData() => WhileOpen(LibC.SyncData);
+    public override void SyncData() => WhileOpen(Path, LibC.SyncData);
 
-    public override void WriteBack(long waitOffset, long offset, long length)
-    {
-        var added = false;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            LibC.WriteBack(_handle, waitOffset, offset, length);
-        }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
-        }
-    }
+    public override void WriteBack(long waitOffset, long offset, long length) =>
+        WhileOpen((waitOffset, offset, length), static (handle, range) => LibC.WriteBack(handle, range.waitOffset, range.offset, range.length));
 
     /// <summary>Runs a call on the descriptor with a reference held, so a call racing Dispose cannot hit a closed (and
-    /// reused) descriptor. Static delegates only: no allocation per call.</summary>
-    private void WhileOpen(Action<SafeFileHandle, string> call)
+    /// reused) descriptor. Static delegates and a state argument: no allocation per call.</summary>
+    private void WhileOpen<TState>(TState state, Action<SafeFileHandle, TState> call)
     {
         var added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
-            call(_handle, Path);
+            call(_handle, state);
         }
         finally
         {
