@@ -18,6 +18,9 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
     // Invariant: written only under _gate, read without it (every produced record looks its log up here).
     private readonly ConcurrentDictionary<string, CachedLog> _logs = new(StringComparer.Ordinal);
 
+    // Per replica key, the reference last made and the factory (the route) it was made from: used while the route stays.
+    private readonly ConcurrentDictionary<string, (IGrainFactory Factory, IPartitionReplicaGrain Grain)> _replicas = new(StringComparer.Ordinal);
+
     // Invariant: guarded by _gate; holds only fetches that have not completed.
     private readonly Dictionary<string, Task<CachedLog?>> _fetching = new(StringComparer.Ordinal);
 
@@ -25,9 +28,23 @@ internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, Repli
 
     public TimeProvider Time => time;
 
-    /// <summary>A partition replica, called through the connection to its silo when <paramref name="replicaKey"/>'s route is known (see <see cref="ReplicaRoutes"/>).</summary>
-    public IPartitionReplicaGrain Replica(string replicaKey) =>
-        (routes?.For(replicaKey) ?? grains).GetGrain<IPartitionReplicaGrain>(replicaKey);
+    /// <summary>
+    /// A partition replica, called through the connection to its silo when <paramref name="replicaKey"/>'s route is known
+    /// (see <see cref="ReplicaRoutes"/>). The reference is kept per route: Orleans' GetGrain resolves the grain type by
+    /// reflection on every call, which took 7 % of a producing client's CPU when every batch made one.
+    /// </summary>
+    public IPartitionReplicaGrain Replica(string replicaKey)
+    {
+        var factory = routes?.For(replicaKey) ?? grains;
+        if (_replicas.TryGetValue(replicaKey, out var known) && ReferenceEquals(known.Factory, factory))
+        {
+            return known.Grain;
+        }
+
+        var grain = factory.GetGrain<IPartitionReplicaGrain>(replicaKey);
+        _replicas[replicaKey] = (factory, grain);
+        return grain;
+    }
 
     /// <summary>A call to the replica failed: when it failed as calls to a lost or unreachable silo do (a timeout, an Orleans transport error), the replica's route is looked up again before it is used.</summary>
     public void ReplicaFailed(string replicaKey, Exception failure)

@@ -53,4 +53,14 @@ public sealed class LogMetadataTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await metadata.GetAsync("orders", CancellationToken.None));
         Assert.Equal("no log is named 'orders'", error.Message);
     }
+
+    [Fact]
+    public void A_replica_reference_is_made_once_per_key_and_kept()
+    {
+        var metadata = new LogMetadata(new FakeGrains(), new FakeTimeProvider());
+
+        var first = metadata.Replica("orders/0/1");
+        Assert.Same(first, metadata.Replica("orders/0/1"));
+        Assert.NotSame(first, metadata.Replica("orders/0/2"));
+    }
 }
