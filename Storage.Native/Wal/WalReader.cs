@@ -9,9 +9,9 @@ namespace Pyralog.Storage.Native.Wal;
 /// Recovery side of <see cref="WriteAheadLog"/>. Keeps the longest prefix of valid frames of the file, each
 /// naming the file it was written to and continuing the sequence. After the last one:
 /// <list type="bullet">
-/// <item>zeros (preallocation), an intact frame of another file (a recycled file's stale frames), or, in the
-/// newest file, bytes that do not begin this file's next frame (the rest of a stale frame) are the clean end:
-/// nothing was dropped;</item>
+/// <item>zeros (preallocation), an intact frame of another file (a recycled file's stale frames), a frame header of
+/// zeros (the end mark of a completed file, whatever stale bytes follow it), or, in the newest file, bytes that do not
+/// begin this file's next frame (the rest of a stale frame) are the clean end: nothing was dropped;</item>
 /// <item>in the newest file, a frame whose header names this file and the next sequence but that is cut short
 /// or fails its CRC is a torn write (never acknowledged): it is dropped and reported;</item>
 /// <item>anything else in an older (completed) file, and any intact frame of this file after the end, is
@@ -141,6 +141,11 @@ internal static class WalReader
         if (IsIntactFrame(file, position, out _))
         {
             return 0; // a recycled file's stale frame: it names another file
+        }
+
+        if (rest[..Math.Min(rest.Length, WriteBatch.HeaderBytes)].IndexOfAnyExcept((byte)0) < 0)
+        {
+            return 0; // the end mark of a completed file (WriteAheadLog.Complete): a frame header of zeros
         }
 
         if (!isNewestFile)

@@ -139,6 +139,49 @@ public class WalRecoveryTests
         Assert.Null(store.Recovery.TornFile);
     }
 
+    /// <summary>
+    /// A completed file is not cut back (that was a journal commit on the commit thread at every memtable swap): a frame
+    /// header of zeros marks its end, and whatever stale bytes follow the mark are a clean end. The same stale bytes
+    /// right after the last frame, without the mark, are damage to a file that was complete.
+    /// </summary>
+    [Fact]
+    public async Task A_completed_recycled_file_ends_at_its_end_mark_and_stale_bytes_without_the_mark_are_damage()
+    {
+        using var source = new TempDirectory();
+        var wal = await WriteRecordsAsync(source, 6);
+        var bytes = await File.ReadAllBytesAsync(wal);
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
+        var end = 8 + (3 * frameLength);
+        var stale = await StaleWalAsync(bytes.Length);
+        bytes.AsSpan(0, end).CopyTo(stale); // three frames over an older file's longer ones: they end inside a stale frame
+        var withMark = (byte[])stale.Clone();
+        withMark.AsSpan(end, WriteBatch.HeaderBytes).Clear();
+
+        // The newest file, after the completed one: created, never written.
+        var fileNumber = long.Parse(Path.GetFileName(wal).AsSpan(4, 10));
+        var newest = new byte[4096];
+        bytes.AsSpan(0, 8).CopyTo(newest);
+        var newestName = $"wal-{fileNumber + 1:D10}.log";
+
+        using (var dir = await CopyWithWalAsync(source, wal, withMark))
+        {
+            await File.WriteAllBytesAsync(Path.Combine(dir.Path, newestName), newest);
+            await using var store = PyramidStore.Open(dir.Path, NoBackground);
+            Assert.Equal(3ul, store.GetLogBounds(Log).Next);
+            Assert.Equal(0, store.Recovery.DroppedBytes);
+            Assert.Null(store.Recovery.TornFile);
+        }
+
+        using (var dir = await CopyWithWalAsync(source, wal, stale))
+        {
+            await File.WriteAllBytesAsync(Path.Combine(dir.Path, newestName), newest);
+            var e = Assert.Throws<PyramidCorruptionException>(() => PyramidStore.Open(dir.Path, NoBackground));
+            Assert.Equal(Path.Combine(dir.Path, Path.GetFileName(wal)), e.FilePath);
+            Assert.Equal(end, e.Position);
+            Assert.Contains("damaged frame in a write-ahead log file that was complete", e.Message);
+        }
+    }
+
     [Fact]
     public async Task A_frame_torn_over_stale_recycled_frames_is_reported_once_its_header_was_written()
     {
