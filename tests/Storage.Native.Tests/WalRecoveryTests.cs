@@ -8,6 +8,9 @@ public class WalRecoveryTests
 
     private static readonly PyramidOptions NoBackground = new() { BackgroundWork = false };
 
+    /// <summary>Bytes of one frame of <see cref="WriteRecordsAsync"/>: header, one append op, one "record-N" (N &lt; 10).</summary>
+    private static readonly int RecordFrameBytes = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
+
     private static async Task<string> WriteRecordsAsync(TempDirectory dir, int count)
     {
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
@@ -80,13 +83,12 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 8);
         var original = await File.ReadAllBytesAsync(wal);
-        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
         var end = DataEnd(original);
         var seed = Environment.TickCount;
         var random = new Random(seed);
         for (var round = 0; round < 40; round++)
         {
-            var position = 8 + random.Next(end - 8 - frameLength); // any frame but the last
+            var position = 8 + random.Next(end - 8 - RecordFrameBytes); // any frame but the last
             var bytes = (byte[])original.Clone();
             bytes[position] ^= (byte)(1 << random.Next(8));
             using var dir = await CopyWithWalAsync(source, wal, bytes);
@@ -96,7 +98,7 @@ public class WalRecoveryTests
                 await using var store = PyramidStore.Open(dir.Path, NoBackground);
             });
             Assert.True(error.FilePath == path, $"seed {seed}: {error.Message}");
-            var frameStart = 8 + ((position - 8) / frameLength * frameLength);
+            var frameStart = 8 + ((position - 8) / RecordFrameBytes * RecordFrameBytes);
             Assert.True(error.Position == frameStart, $"seed {seed}: flipped byte {position}, reported {error.Position}, frame {frameStart}");
         }
     }
@@ -129,9 +131,8 @@ public class WalRecoveryTests
 
         // A recycled file: three new frames over the frames an older file (another file number, other frame
         // lengths) left, so the new frames end inside a stale one.
-        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
         var recycled = await StaleWalAsync(bytes.Length);
-        bytes.AsSpan(0, 8 + (3 * frameLength)).CopyTo(recycled);
+        bytes.AsSpan(0, 8 + (3 * RecordFrameBytes)).CopyTo(recycled);
         using var dir = await CopyWithWalAsync(source, wal, recycled);
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
         Assert.Equal(3ul, store.GetLogBounds(Log).Next);
@@ -150,8 +151,7 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 6);
         var bytes = await File.ReadAllBytesAsync(wal);
-        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
-        var end = 8 + (3 * frameLength);
+        var end = 8 + (3 * RecordFrameBytes);
         var stale = await StaleWalAsync(bytes.Length);
         bytes.AsSpan(0, end).CopyTo(stale); // three frames over an older file's longer ones: they end inside a stale frame
         var withMark = (byte[])stale.Clone();
@@ -188,10 +188,9 @@ public class WalRecoveryTests
         using var source = new TempDirectory();
         var wal = await WriteRecordsAsync(source, 6);
         var bytes = await File.ReadAllBytesAsync(wal);
-        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
         var stale = await StaleWalAsync(bytes.Length);
-        var fourthFrame = 8 + (3 * frameLength);
-        for (var written = 1; written < frameLength; written++)
+        var fourthFrame = 8 + (3 * RecordFrameBytes);
+        for (var written = 1; written < RecordFrameBytes; written++)
         {
             var recycled = (byte[])stale.Clone();
             bytes.AsSpan(0, fourthFrame + written).CopyTo(recycled);
@@ -202,7 +201,7 @@ public class WalRecoveryTests
             {
                 Assert.Equal(Path.Combine(dir.Path, Path.GetFileName(wal)), store.Recovery.TornFile);
                 Assert.Equal(fourthFrame, store.Recovery.TornAtByte);
-                Assert.Equal(frameLength, store.Recovery.DroppedBytes);
+                Assert.Equal(RecordFrameBytes, store.Recovery.DroppedBytes);
             }
         }
     }
