@@ -75,7 +75,6 @@ public static class PyralogSiloHost
         SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>
         {
-            silo.UseInlineSockets();
             ConfigureMembership(silo, host);
             silo.Configure<ClusterMembershipOptions>(o =>
             {
