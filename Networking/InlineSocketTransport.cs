@@ -6,7 +6,7 @@ namespace Pyralog.Networking;
 
 /// <summary>
 /// Puts <see cref="InlineSocketConnection"/> under Orleans' messaging in place of Orleans' socket transport. The bytes
-/// on the wire are the same, so silos and clients with either transport talk to each other.
+/// on the wire are those of Orleans' transport; only which thread runs what changes.
 /// </summary>
 public static class InlineSocketTransport
 {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Pyralog.Storage.Native.Devices;
+using Pyralog.Storage.Native.Segments;
 
 namespace Pyralog.Storage.Native.Wal;
 
@@ -22,9 +23,9 @@ internal sealed class WriteAheadLog : IDisposable
     public const int PreallocatedBytes = 4 << 20;
 
     private const long MaxGrowthBytes = 32L << 20;
-    // A spare's writeback step: as a flush writes segments (SegmentWriter.WritebackBytes).
-    private const int SpareStepBytes = 256 << 10;
     private static readonly byte[] Zeros = new byte[PreallocatedBytes];
+    // The file header, the same for every file: magic, format version, two reserved bytes.
+    private static readonly byte[] FileHeader = NewFileHeader();
     // The zero buffer repeated, for one gathered write of a region. Invariant: only Preallocate uses it.
     private readonly List<ReadOnlyMemory<byte>> _zeroRegions = [];
     private readonly DeviceFile _file;
@@ -94,7 +95,7 @@ internal sealed class WriteAheadLog : IDisposable
             // file, after it a file that ends cleanly.
             if (recycle is null)
             {
-                file.Write(Header(), 0);
+                file.Write(FileHeader, 0);
                 file.Write(Zeros, HeaderBytes);
                 file.SyncData();
             }
@@ -230,18 +231,19 @@ internal sealed class WriteAheadLog : IDisposable
     /// (the storage bench's p99 on a new store, before its first WAL could be recycled).</summary>
     public static void WriteSpare(IStorageDevice device, string path, long bytes)
     {
-        using var writer = new BufferedFileWriter(device.Open(path, FileMode.CreateNew), SpareStepBytes, SpareStepBytes);
-        writer.Write(Header());
-        for (long at = HeaderBytes; at < bytes; at += SpareStepBytes)
+        // The same writeback step as a flush writing segments.
+        const int step = SegmentWriter.WritebackBytes;
+        using var writer = new BufferedFileWriter(device.Open(path, FileMode.CreateNew), step, step);
+        writer.Write(FileHeader);
+        for (long at = HeaderBytes; at < bytes; at += step)
         {
-            writer.Write(Zeros.AsSpan(0, (int)Math.Min(SpareStepBytes, bytes - at)));
+            writer.Write(Zeros.AsSpan(0, (int)Math.Min(step, bytes - at)));
         }
 
         writer.FlushToDisk();
     }
 
-    /// <summary>The file header: magic, format version, two reserved bytes.</summary>
-    private static byte[] Header()
+    private static byte[] NewFileHeader()
     {
         var header = new byte[HeaderBytes];
         BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
