@@ -179,6 +179,26 @@ internal static class PartitionCalls
         return counts;
     }
 
+    /// <summary>
+    /// Hands <paramref name="leader"/>'s leadership to <paramref name="slot"/>, asking again for up to 10 s: right after
+    /// an election a follower counts as caught up only once the new leader has heard it acknowledge its first entry.
+    /// </summary>
+    public static async Task<bool> HandOverAsync(IPartitionReplicaGrain leader, int slot)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await leader.HandLeadershipToAsync(slot))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     public static async Task<LogDescription> WaitForAsync(IPyralogAdminGrain admin, string logName, Func<LogDescription, bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

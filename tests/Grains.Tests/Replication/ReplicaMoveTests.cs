@@ -51,7 +51,7 @@ public sealed class ReplicaMoveTests : IAsyncLifetime
             var slot = partition.Replicas.Single(r => r.Silo == leading).Replica;
             if (partition.LeaderReplica != slot)
             {
-                Assert.True(await grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key).HandLeadershipToAsync(slot));
+                Assert.True(await PartitionCalls.HandOverAsync(grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key), slot), $"partition {partition.Partition}'s leader refused to hand over to replica {slot} for 10 s");
             }
         }
 

@@ -86,26 +86,6 @@ public sealed class SiloDrainTests : IAsyncLifetime
         }
     }
 
-    /// <summary>
-    /// Hands <paramref name="leader"/>'s leadership to <paramref name="slot"/>, asking again for up to 10 s: right after
-    /// an election a follower counts as caught up only once the new leader has heard it acknowledge its first entry.
-    /// </summary>
-    private static async Task<bool> HandOverAsync(IPartitionReplicaGrain leader, int slot)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await leader.HandLeadershipToAsync(slot))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return true;
-    }
-
     /// <summary>A drain plans each hand-off to the silo leading the fewest groups, counted as it plans.</summary>
     [Fact]
     public async Task A_drained_silo_hands_its_leaderships_to_the_silos_leading_the_fewest()
@@ -128,7 +108,7 @@ public sealed class SiloDrainTests : IAsyncLifetime
             if (partition.LeaderReplica != slot)
             {
                 var leader = grains.GetGrain<IPartitionReplicaGrain>(partition.Replicas.Single(r => r.Replica == partition.LeaderReplica).Key);
-                Assert.True(await HandOverAsync(leader, slot), $"partition {partition.Partition}'s leader refused to hand over to a caught-up replica");
+                Assert.True(await PartitionCalls.HandOverAsync(leader, slot), $"partition {partition.Partition}'s leader refused to hand over to a caught-up replica");
             }
         }
 
