@@ -103,7 +103,7 @@ internal static class ScalingCases
         }
         catch (InvalidOperationException)
         {
-            ClusterSettings.Log($"scaling: the silos' output is in {cluster.SaveOutput("scaling-fill")}");
+            ClusterSettings.Log($"scaling: the silos' output is in {await cluster.SaveOutputAsync("scaling-fill")}");
             throw;
         }
 
@@ -123,7 +123,7 @@ internal static class ScalingCases
         }
 
         await ClusterReport.RunCaseAsync(report, Drain, PyralogCases.System, () => DrainAsync(report, cluster, steady, cancellationToken));
-        ClusterSettings.Log($"scaling: the silos' output is in {cluster.SaveOutput("scaling")}");
+        ClusterSettings.Log($"scaling: the silos' output is in {await cluster.SaveOutputAsync("scaling", stacks: false)}");
     }
 
     private static async Task ScaleOutAsync(BenchReport report, PartitionCluster cluster, SteadyProducer steady, CancellationToken cancellationToken)

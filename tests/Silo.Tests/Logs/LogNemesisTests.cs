@@ -107,7 +107,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         catch (TimeoutException)
         {
             await LogPartitionsAsync(cluster, log, workload);
-            Log($"the silos' output is in {cluster.SaveOutput("nemesis")}");
+            Log($"the silos' output is in {await cluster.SaveOutputAsync("nemesis")}");
             throw;
         }
         finally
@@ -133,7 +133,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         {
             // A replica that does not answer after every silo is back (seen once: a status call unanswered for 30 s).
             await LogPartitionsAsync(cluster, log, workload);
-            Log($"the silos' output is in {cluster.SaveOutput("nemesis")}");
+            Log($"the silos' output is in {await cluster.SaveOutputAsync("nemesis")}");
             throw;
         }
 
@@ -147,7 +147,7 @@ public sealed class LogNemesisTests(ITestOutputHelper output) : IDisposable
         Log($"history check: {problems.Count} problems");
         if (_longSilence)
         {
-            Log($"the silos' output is in {cluster.SaveOutput("nemesis")} (a fault left a partition silent for over {LongSilence.TotalSeconds:0} s)");
+            Log($"the silos' output is in {await cluster.SaveOutputAsync("nemesis")} (a fault left a partition silent for over {LongSilence.TotalSeconds:0} s)");
         }
 
         Assert.True(problems.Count == 0, $"seed {seed}: {problems.Count} problems:\n{string.Join('\n', problems.Take(50))}");

@@ -33,7 +33,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     private readonly string[] _args;
     private readonly List<SiloProcess?> _silos = [null, null, null];
 
-    /// <summary>What each silo's earlier processes printed (before their restarts), for <see cref="SaveOutput"/>.</summary>
+    /// <summary>What each silo's earlier processes printed (before their restarts), for <see cref="SaveOutputAsync"/>.</summary>
     private readonly List<System.Text.StringBuilder> _earlierOutput = [new(), new(), new()];
     private readonly RedisServer? _redis;
     private readonly Action<string> _log;
@@ -340,16 +340,30 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
 
     /// <summary>
     /// Writes everything every silo printed, across restarts, to <c>silo{N}.log</c> files in a fresh directory under the
-    /// temp directory named after <paramref name="test"/>; returns the directory (for a failure report).
+    /// temp directory named after <paramref name="test"/>, and (for a failure: <paramref name="stacks"/>) the threads'
+    /// stacks of every running silo and of this process to <c>silo{N}.stacks</c> and <c>client.stacks</c>
+    /// (<see cref="ThreadStacks"/>); returns the directory (for a report).
     /// </summary>
-    public string SaveOutput(string test)
+    public async Task<string> SaveOutputAsync(string test, bool stacks = true)
     {
         var directory = Directory.CreateTempSubdirectory($"pyralog-{test}-logs-").FullName;
+        var taking = new List<Task>();
         for (var silo = 0; silo < _silos.Count; silo++)
         {
             File.WriteAllText(Path.Combine(directory, $"silo{silo}.log"), _earlierOutput[silo] + (_silos[silo]?.Output ?? ""));
+            if (stacks && _silos[silo] is { Process.HasExited: false } running)
+            {
+                taking.Add(ThreadStacks.WriteAsync(running.Process.Id, Path.Combine(directory, $"silo{silo}.stacks")));
+            }
         }
 
+        if (stacks)
+        {
+            // The client (this process) too: a call left unanswered may be stuck on either side.
+            taking.Add(ThreadStacks.WriteAsync(Environment.ProcessId, Path.Combine(directory, "client.stacks")));
+        }
+
+        await Task.WhenAll(taking);
         return directory;
     }
 
@@ -393,7 +407,7 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         catch (InvalidOperationException e)
         {
             _earlierOutput[silo].Append(e.Message);
-            throw new InvalidOperationException($"silo {silo} did not come up; every silo's output is in {SaveOutput("start")}", e);
+            throw new InvalidOperationException($"silo {silo} did not come up; every silo's output is in {await SaveOutputAsync("start")}", e);
         }
     }
 

@@ -90,7 +90,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
             // The cluster stopped making progress. Still check what it kept: a stall and a lost record are different findings.
             liveness = e.Message;
             Log($"LIVENESS: {e.Message}");
-            Log($"every silo's output: {cluster.SaveOutput("partition-process-cluster")}");
+            Log($"every silo's output: {await cluster.SaveOutputAsync("partition-process-cluster")}");
         }
         finally
         {

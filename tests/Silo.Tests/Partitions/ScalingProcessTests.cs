@@ -164,7 +164,7 @@ public sealed class ScalingProcessTests : IDisposable
 
             if (DateTime.UtcNow >= deadline)
             {
-                Assert.Fail($"not {what} within {Budget.TotalSeconds:0} s: {(last is null ? "no status" : Describe(cluster, last))}; the silos' output is in {cluster.SaveOutput("scaling-test")}");
+                Assert.Fail($"not {what} within {Budget.TotalSeconds:0} s: {(last is null ? "no status" : Describe(cluster, last))}; the silos' output is in {await cluster.SaveOutputAsync("scaling-test")}");
             }
             await Task.Delay(250);
         }
