@@ -26,6 +26,16 @@ namespace Pyralog.Grains.Replication;
  * and a replica accepts it only while it has no log, has never seen a term, and the configuration names its current
  * incarnation. A replica that lost its data in between has another incarnation and refuses, so two members can never
  * start from different first entries.
+ *
+ * Activation starts off Orleans' activation lock: Orleans (10.4) starts an activation's message loop while holding a lock
+ * on the activation (ActivationData.Start), and the loop runs the activation and then its queued requests without
+ * leaving that lock for as long as none of it awaits anything unfinished. A call to a grain on the same silo takes
+ * the target activation's lock to queue the message. Two sibling replicas that activate on one silo at the same moment
+ * (stand-ins after a silo died) each sent their first Raft messages to the other from under their own start lock, each
+ * waited for the other's lock, and neither ever released its own: every later call to either activation blocked
+ * another pool thread, until the silo answered nothing (a Slow nemesis run: 26 pool threads blocked on the two
+ * activations' locks within seconds, 250 a few minutes later). So OnActivateAsync first yields to the activation's
+ * scheduler: the rest of the activation and every request after it run in later turns, outside the start lock.
  */
 internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplicaLeavingGrain
 {
@@ -84,6 +94,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        await Task.Yield(); // off Orleans' activation start lock before any call to a sibling (see the design comment)
         if (!ReplicaGrainKey.TryParse(Key, out var parsed))
         {
             throw new ArgumentException($"'{Key}' is not a replica key (\"log/partition/replica\", replica below {ReplicaGrainKey.MaxReplicationFactor})");
