@@ -10,6 +10,7 @@ using Pyralog.Client.Obelisk;
 using Pyralog.Client.Routing;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Networking;
 using StackExchange.Redis;
 
 namespace Pyralog.Client;
@@ -100,6 +101,7 @@ public sealed class PyralogClient : IAsyncDisposable
         builder.Logging.AddFilter("Orleans", LogLevel.None);
         builder.UseOrleansClient(client =>
         {
+            client.UseInlineSockets();
             client.AddActivityPropagation(); // a produce's span is the parent of Orleans' call span and the leader's append
             membership(client);
         });

@@ -5,7 +5,7 @@ public static class InlineSocketClientBuilderExtensions
 {
     /// <summary>
     /// Carries this client's Orleans messaging over <see cref="InlineSocketTransport"/> instead of Orleans' socket
-    /// transport (the bytes on the wire are the same). Opt-in: <c>PyralogClient</c> does not call it yet.
+    /// transport (the bytes on the wire are the same); <c>PyralogClient</c> calls it.
     /// </summary>
     public static IClientBuilder UseInlineSockets(this IClientBuilder builder)
     {

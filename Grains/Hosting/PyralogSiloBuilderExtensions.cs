@@ -122,8 +122,8 @@ public static class PyralogSiloBuilderExtensions
 
     /// <summary>
     /// Carries this silo's Orleans messaging (silo to silo, gateway) over <see cref="InlineSocketTransport"/> instead of
-    /// Orleans' socket transport: two thread hand-offs fewer per message. Opt-in, because it replaces whatever transport
-    /// is registered (the TestingHost's in-memory one too).
+    /// Orleans' socket transport: two thread hand-offs fewer per message. The silo host calls it; a silo of your own opts
+    /// in, because it replaces whatever transport is registered (the TestingHost's in-memory one too).
     /// </summary>
     public static ISiloBuilder UseInlineSockets(this ISiloBuilder builder)
     {

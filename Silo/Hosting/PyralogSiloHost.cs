@@ -75,6 +75,7 @@ public static class PyralogSiloHost
         SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>
         {
+            silo.UseInlineSockets();
             ConfigureMembership(silo, host);
             silo.Configure<ClusterMembershipOptions>(o =>
             {
