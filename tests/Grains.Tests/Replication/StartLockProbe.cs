@@ -5,8 +5,7 @@ namespace Pyralog.Grains.Tests.Replication;
 
 /// <summary>
 /// Counts the calls into replica grains, and those invoked while the thread holds the lock Orleans takes on an
-/// activation to start it (<c>ActivationData.Start</c>: its <c>_lock</c>, a <see cref="Lock"/>, or the activation itself
-/// as a monitor). A call invoked under it can deadlock with a sibling replica doing the same (see ReplicaGrain's design
+/// activation to start it (<c>ActivationData.Start</c>: its <c>_lock</c>, a <see cref="Lock"/>). A call invoked under it can deadlock with a sibling replica doing the same (see ReplicaGrain's design
 /// comment). Counts are static: only <see cref="ReplicaStartLockTests"/>' silo runs this filter.
 /// </summary>
 internal sealed class StartLockProbe : IIncomingGrainCallFilter
@@ -32,9 +31,9 @@ internal sealed class StartLockProbe : IIncomingGrainCallFilter
         return context.Invoke();
     }
 
-    private static bool HoldsStartLock(IGrainContext activation)
-    {
-        var field = activation.GetType().GetField("_lock", BindingFlags.Instance | BindingFlags.NonPublic);
-        return field?.GetValue(activation) is Lock startLock ? startLock.IsHeldByCurrentThread : Monitor.IsEntered(activation);
-    }
+    // An Orleans that names or types the lock otherwise fails the call (and the test) instead of passing unprobed.
+    private static bool HoldsStartLock(IGrainContext activation) =>
+        activation.GetType().GetField("_lock", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(activation) is Lock startLock
+            ? startLock.IsHeldByCurrentThread
+            : throw new InvalidOperationException($"{activation.GetType().FullName} has no _lock of type Lock: the probe cannot see Orleans' activation start lock");
 }
