@@ -81,6 +81,9 @@ public sealed class PyramidOptions
     /// <summary>Runs background flush and compaction; false leaves them to explicit FlushAsync/CompactAsync calls.</summary>
     public bool BackgroundWork { get; init; } = true;
 
+    /// <summary>CPU and I/O priority of the flush and compaction threads (see <see cref="T:Pyralog.Storage.Native.BackgroundPriority"/>); other than Normal needs Linux.</summary>
+    public BackgroundPriority BackgroundPriority { get; init; } = BackgroundPriority.Normal;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming every setting out of its range and the value it has.</summary>
     public void Validate()
     {
@@ -88,6 +91,16 @@ public sealed class PyramidOptions
         if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
         {
             throw new ArgumentException(string.Join(" ", results.Select(Describe)), results[0].MemberNames.FirstOrDefault());
+        }
+
+        if (!Enum.IsDefined(BackgroundPriority))
+        {
+            throw new ArgumentException($"{nameof(PyramidOptions)}.{nameof(BackgroundPriority)} must be Normal, Low or Idle (was {BackgroundPriority}).", nameof(BackgroundPriority));
+        }
+
+        if (BackgroundPriority != BackgroundPriority.Normal && !OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException($"{nameof(PyramidOptions)}.{nameof(BackgroundPriority)} {BackgroundPriority} needs Linux; use Normal on this system.");
         }
     }
 

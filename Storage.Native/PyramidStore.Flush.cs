@@ -2,6 +2,7 @@ using Pyralog.Storage.Native.Keys;
 using Pyralog.Storage.Native.Log;
 using Pyralog.Storage.Native.Manifest;
 using Pyralog.Storage.Native.Memtables;
+using Pyralog.Storage.Native.Native;
 using Pyralog.Storage.Native.Segments;
 
 namespace Pyralog.Storage.Native;
@@ -24,6 +25,12 @@ public sealed partial class PyramidStore
 
     private Task[] _workers = [];
 
+    // The OS thread ids of the flush and compaction workers once they run at their priority (0 before); for tests.
+    private readonly int[] _backgroundThreadIds = new int[2];
+
+    /// <summary>The OS thread ids of the flush and compaction workers, 0 until each has started.</summary>
+    internal int[] BackgroundThreadIds => [Volatile.Read(ref _backgroundThreadIds[0]), Volatile.Read(ref _backgroundThreadIds[1])];
+
     private void StartWorkers()
     {
         if (!_options.BackgroundWork)
@@ -31,7 +38,7 @@ public sealed partial class PyramidStore
             return;
         }
 
-        _workers = [StartWorker("pyralog-flush", FlushLoop), StartWorker("pyralog-compaction", CompactionLoop)];
+        _workers = [StartWorker("pyralog-flush", 0, FlushLoop), StartWorker("pyralog-compaction", 1, CompactionLoop)];
         bool pending;
         lock (_viewLock)
         {
@@ -44,14 +51,29 @@ public sealed partial class PyramidStore
         }
     }
 
-    /// <summary>A long-running worker on a thread of its own; the task completes when the thread ends.</summary>
-    private static Task StartWorker(string name, Action loop)
+    /// <summary>
+    /// A long-running worker on a thread of its own, at <see cref="PyramidOptions.BackgroundPriority"/>; the task
+    /// completes when the thread ends. A thread that cannot take its priority faults the store (writes are refused with
+    /// the reason) rather than run at one it was not given.
+    /// </summary>
+    private Task StartWorker(string name, int slot, Action loop)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         new Thread(() =>
         {
             try
             {
+                try
+                {
+                    OsThreadPriority.Lower(_options.BackgroundPriority);
+                }
+                catch (IOException e)
+                {
+                    Fault(e);
+                    return;
+                }
+
+                Volatile.Write(ref _backgroundThreadIds[slot], OsThreadPriority.CurrentThreadId());
                 loop();
             }
             finally
