@@ -99,6 +99,7 @@ public static class PyralogSiloHost
                 o.Obelisk = pyralog.Obelisk;
                 o.Replication = pyralog.Replication;
                 o.MetadataReplicas = pyralog.MetadataReplicas;
+                o.Store = pyralog.Store;
             });
             silo.AddActivityPropagation();
             if (host.Dashboard)

@@ -44,4 +44,15 @@ public sealed class DurationTests
         Assert.Equal(TimeSpan.FromMinutes(1), obelisk.ReserveAhead);
         Assert.Equal(TimeSpan.FromMilliseconds(5), obelisk.MaxClockLead);
     }
+
+    [Fact]
+    public void Store_settings_reach_the_silo_store()
+    {
+        using var host = PyralogSiloHost.CreateBuilder(
+            ["--Pyralog:Store:BackgroundPriority", "Idle", "Pyralog:Store:MemtableBytes=1048576", "--Pyralog:Store:Durability", "Interval"]).Build();
+        var store = host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value.Store;
+        Assert.Equal(
+            (Pyralog.Storage.Native.BackgroundPriority.Idle, 1L << 20, Pyralog.Storage.Native.DurabilityMode.Interval),
+            (store.BackgroundPriority, store.MemtableBytes, store.Durability));
+    }
 }
