@@ -25,7 +25,7 @@ public sealed partial class PyramidStore
 
     private Task[] _workers = [];
 
-    // The OS thread ids of the flush and compaction workers once they run at their priority (0 before); for tests.
+    // Invariant: slot 0 (flush) and 1 (compaction) hold the worker's OS thread id once it runs at its priority, 0 before; for tests.
     private readonly int[] _backgroundThreadIds = new int[2];
 
     /// <summary>The OS thread ids of the flush and compaction workers, 0 until each has started.</summary>

@@ -10,13 +10,12 @@ internal static partial class OsThreadPriority
 {
     private const int PrioProcess = 0; // PRIO_PROCESS: with who = 0, the calling thread
     private const int SchedIdle = 5; // SCHED_IDLE
-    private const long IoprioSet = 251; // x86-64 and arm64 differ: see IoprioSetNumber
     private const int IoprioWhoProcess = 1; // IOPRIO_WHO_PROCESS: with who = 0, the calling thread
     private const int IoprioClassShift = 13;
     private const int IoprioClassBestEffort = 2;
     private const int IoprioClassIdle = 3;
 
-    /// <summary>The calling thread's kernel thread id (what /proc/self/task lists).</summary>
+    /// <summary>The calling thread's kernel thread id on Linux (what /proc/self/task lists); its managed id elsewhere.</summary>
     public static int CurrentThreadId() => OperatingSystem.IsLinux() ? gettid() : Environment.CurrentManagedThreadId;
 
     /// <summary>Applies <paramref name="priority"/> to the calling thread; throws <see cref="IOException"/> naming the call that failed.</summary>
@@ -40,7 +39,7 @@ internal static partial class OsThreadPriority
         }
     }
 
-    private static long IoprioSetNumber => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 30 : IoprioSet;
+    private static long IoprioSetNumber => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 30 : 251; // the syscall's number
 
     private static void Check(long result, string call)
     {

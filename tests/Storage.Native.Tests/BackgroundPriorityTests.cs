@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Pyralog.Storage.Native.Native;
 
 namespace Pyralog.Storage.Native.Tests;
 
@@ -19,10 +20,10 @@ public sealed partial class BackgroundPriorityTests
     public async Task Normal_leaves_the_workers_at_the_process_priority()
     {
         var (workers, _) = await OpenAndReadWorkersAsync(BackgroundPriority.Normal);
-        var self = ReadThread(Gettid());
+        var self = ReadThread(OsThreadPriority.CurrentThreadId());
         foreach (var worker in workers)
         {
-            Assert.Equal((SchedOther, self.Nice, IoprioGet(Gettid())), (worker.Policy, worker.Nice, worker.Ioprio));
+            Assert.Equal((SchedOther, self.Nice, IoprioGet(OsThreadPriority.CurrentThreadId())), (worker.Policy, worker.Nice, worker.Ioprio));
         }
     }
 
@@ -46,7 +47,7 @@ public sealed partial class BackgroundPriorityTests
         }
 
         Assert.True(flushes >= 1, $"the idle flush worker flushed {flushes} memtables");
-        var caller = ReadThread(Gettid());
+        var caller = ReadThread(OsThreadPriority.CurrentThreadId());
         Assert.Equal(SchedOther, caller.Policy); // only the store's own workers were lowered
     }
 
@@ -96,11 +97,6 @@ public sealed partial class BackgroundPriorityTests
         Assert.True(result >= 0, $"ioprio_get failed (errno {Marshal.GetLastPInvokeError()})");
         return (int)result;
     }
-
-    private static int Gettid() => gettid();
-
-    [LibraryImport("libc")]
-    private static partial int gettid();
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial long syscall(long number, long which, long who);
