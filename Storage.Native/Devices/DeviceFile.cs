@@ -20,8 +20,9 @@ internal abstract class DeviceFile : IDisposable
 
     public abstract void SetLength(long length);
 
-    /// <summary>Drops the file's clean pages from the page cache: a hint (pages still dirty or mapped stay), never an error.</summary>
-    public abstract void DropCachedPages();
+    /// <summary>Drops the clean pages wholly inside [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>)
+    /// from the page cache: a hint (pages still dirty or mapped stay), never an error.</summary>
+    public abstract void DropCachedPages(long offset, long length);
 
     /// <summary>
     /// Waits until [<paramref name="waitOffset"/>, <paramref name="offset"/>) is written to the disk, then starts writing

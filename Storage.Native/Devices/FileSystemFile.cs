@@ -22,7 +22,8 @@ internal sealed class FileSystemFile : DeviceFile
 
     public override void SetLength(long length) => RandomAccess.SetLength(_handle, length);
 
-    public override void DropCachedPages() => WhileOpen(0, static (handle, _) => LibC.DropCachedPages(handle));
+    public override void DropCachedPages(long offset, long length) =>
+        WhileOpen((offset, length), static (handle, range) => LibC.DropCachedPages(handle, range.offset, range.length));
 
     public override void SyncData() => WhileOpen(Path, LibC.SyncData);
 

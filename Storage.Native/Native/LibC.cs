@@ -57,13 +57,15 @@ internal static partial class LibC
         }
     }
 
-    /// <summary>Asks the kernel to drop the file's clean cached pages (posix_fadvise DONTNEED); a hint, so it cannot fail
-    /// the caller. Pages still dirty or mapped by a reader stay.</summary>
-    public static void DropCachedPages(SafeFileHandle handle)
+    /// <summary>Asks the kernel to drop the clean cached pages wholly inside [<paramref name="offset"/>,
+    /// <paramref name="offset"/> + <paramref name="length"/>) (posix_fadvise DONTNEED: a page partly outside stays); a hint,
+    /// so it cannot fail the caller. Pages still dirty or mapped by a reader stay.</summary>
+    public static void DropCachedPages(SafeFileHandle handle, long offset, long length)
     {
-        if (OperatingSystem.IsLinux())
+        // A length of 0 would mean "to the end of the file" to the kernel.
+        if (OperatingSystem.IsLinux() && length > 0)
         {
-            _ = posix_fadvise((int)handle.DangerousGetHandle(), 0, 0, DontNeed);
+            _ = posix_fadvise((int)handle.DangerousGetHandle(), offset, length, DontNeed);
         }
     }
 

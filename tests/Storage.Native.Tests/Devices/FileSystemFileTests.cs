@@ -1,14 +1,11 @@
-using System.IO.MemoryMappedFiles;
-using System.Runtime.InteropServices;
 using Pyralog.Storage.Native.Devices;
 
 namespace Pyralog.Storage.Native.Tests.Devices;
 
 /// <summary>A synced file's pages leave the page cache when dropped (a flush's segments do, for the next flush to write
 /// into), and the file reads back byte for byte.</summary>
-public partial class FileSystemFileTests
+public class FileSystemFileTests
 {
-    private const int PageBytes = 4096;
     private const int Length = (3 << 20) + 12_345;
 
     [Fact]
@@ -16,9 +13,9 @@ public partial class FileSystemFileTests
     {
         using var dir = new TempDirectory();
         var path = Path.Combine(dir.Path, "dropped");
-        var data = WriteAndSync(path, seed: 1, drop: true);
+        var data = WriteAndSync(path, seed: 1, dropBytes: long.MaxValue);
 
-        Assert.Equal(0, ResidentPages(path));
+        Assert.Equal(0, PageCache.ResidentPages(path, 0, Length));
         Assert.Equal(data, File.ReadAllBytes(path));
     }
 
@@ -27,13 +24,25 @@ public partial class FileSystemFileTests
     {
         using var dir = new TempDirectory();
         var path = Path.Combine(dir.Path, "kept");
-        var data = WriteAndSync(path, seed: 2, drop: false);
+        var data = WriteAndSync(path, seed: 2, dropBytes: 0);
 
-        Assert.Equal((Length + PageBytes - 1) / PageBytes, ResidentPages(path));
+        Assert.Equal((Length + PageCache.PageBytes - 1) / PageCache.PageBytes, PageCache.ResidentPages(path, 0, Length));
         Assert.Equal(data, File.ReadAllBytes(path));
     }
 
-    private static byte[] WriteAndSync(string path, int seed, bool drop)
+    [Fact]
+    public void Dropping_a_prefix_keeps_the_pages_after_it()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "prefix");
+        var data = WriteAndSync(path, seed: 3, dropBytes: 2 << 20);
+
+        Assert.Equal(0, PageCache.ResidentPages(path, 0, 2 << 20));
+        Assert.Equal((Length - (2 << 20) + PageCache.PageBytes - 1) / PageCache.PageBytes, PageCache.ResidentPages(path, 2 << 20, Length - (2 << 20)));
+        Assert.Equal(data, File.ReadAllBytes(path));
+    }
+
+    private static byte[] WriteAndSync(string path, int seed, long dropBytes)
     {
         var data = new byte[Length];
         new Random(seed).NextBytes(data);
@@ -44,43 +53,8 @@ public partial class FileSystemFileTests
         }
 
         file.SyncData();
-        if (drop)
-        {
-            file.DropCachedPages();
-        }
+        file.DropCachedPages(0, dropBytes);
 
         return data;
     }
-
-    /// <summary>The file's pages in the page cache (mincore over a mapping, which faults nothing in).</summary>
-    private static unsafe int ResidentPages(string path)
-    {
-        using var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        using var view = map.CreateViewAccessor(0, Length, MemoryMappedFileAccess.Read);
-        byte* start = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
-        try
-        {
-            var residency = new byte[(Length + PageBytes - 1) / PageBytes];
-            fixed (byte* vector = residency)
-            {
-                Assert.Equal(0, mincore(start + view.PointerOffset, Length, vector));
-            }
-
-            var resident = 0;
-            foreach (var page in residency)
-            {
-                resident += page & 1;
-            }
-
-            return resident;
-        }
-        finally
-        {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
-        }
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int mincore(byte* address, nuint length, byte* vector);
 }

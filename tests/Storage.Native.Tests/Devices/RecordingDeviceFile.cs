@@ -32,7 +32,7 @@ internal sealed class RecordingDeviceFile() : DeviceFile("recording")
 
     public override void SetLength(long length) => _bytes.SetLength(length);
 
-    public override void DropCachedPages()
+    public override void DropCachedPages(long offset, long length)
     {
     }
 

@@ -35,7 +35,7 @@ internal sealed class PowerLossFile : DeviceFile
 
     public override void SetLength(long length) => _device.SetLength(_file, _handle, length);
 
-    public override void DropCachedPages() => _device.DropCachedPages(_file, Path);
+    public override void DropCachedPages(long offset, long length) => _device.DropCachedPages(_file, Path);
 
     // Writeback makes nothing durable, so a power loss after it still drops every byte not covered by a sync: the model
     // has nothing to record.
