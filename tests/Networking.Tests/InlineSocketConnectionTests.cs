@@ -40,6 +40,19 @@ public sealed class InlineSocketConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AReceiveThatFillsItsBufferDoublesTheNextUpToTheMostAndOneThatDoesNotGoesBackToOneSegment()
+    {
+        const int least = InlineSocketConnection.ReceiveBytes;
+        const int most = InlineSocketConnection.MaxReceiveBytes;
+        Assert.Equal(2 * least, InlineSocketConnection.NextReceiveBytes(least, least, least));
+        Assert.Equal(4 * least, InlineSocketConnection.NextReceiveBytes(2 * least, 3 * least, 3 * least)); // the pipe gave more
+        Assert.Equal(most, InlineSocketConnection.NextReceiveBytes(most, most, most));
+        Assert.Equal(most, InlineSocketConnection.NextReceiveBytes(most / 2 + 1, most, most));
+        Assert.Equal(least, InlineSocketConnection.NextReceiveBytes(most, most - 1, most));
+        Assert.Equal(least, InlineSocketConnection.NextReceiveBytes(least, 1, least));
+    }
+
+    [Fact]
     public async Task APeerThatCompletesItsOutputEndsTheOtherSidesInputAndClosesBoth()
     {
         var (client, server) = await ConnectAsync();
