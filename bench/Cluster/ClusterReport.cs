@@ -12,6 +12,8 @@ internal static class ClusterReport
         {
             report.Add(ClusterSettings.Suite, @case, system, "records/s", result.RecordsPerSecond, "records/s");
             report.Add(ClusterSettings.Suite, @case, system, "records", result.Counted, "records");
+            report.Add(ClusterSettings.Suite, @case, system, "cpu us/record", result.CpuMicrosPerRecord, "us");
+            report.Add(ClusterSettings.Suite, @case, system, "server cpu us/record", result.ServerCpuMicrosPerRecord, "us");
         }
 
         if (result.Latencies.Count > 0)

@@ -31,14 +31,14 @@ internal static class EtcdCases
 
         await ClusterReport.RunCaseAsync(report, "produce-100B-window", System, async () =>
         {
-            var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, Put, cancellationToken);
+            var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, Put, () => cluster.ProcessIds, cancellationToken);
             ClusterReport.Produce(report, "produce-100B-window", System, result, withThroughput: true);
         });
 
         // The sync case writes keys after the window's (its numbers start far above them), so consume reads both.
         await ClusterReport.RunCaseAsync(report, "produce-100B-sync", System, async () =>
         {
-            var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, n => Put(100_000_000_000 + n), cancellationToken);
+            var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, n => Put(100_000_000_000 + n), () => cluster.ProcessIds, cancellationToken);
             ClusterReport.Produce(report, "produce-100B-sync", System, result, withThroughput: false);
         });
         await ClusterReport.RunCaseAsync(report, "consume-100B", System, () => ConsumeAsync(report, cluster, cancellationToken));

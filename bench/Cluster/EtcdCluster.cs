@@ -51,6 +51,9 @@ internal sealed class EtcdCluster : IDisposable
 
     public EtcdClient Client(int member) => _clients[member];
 
+    /// <summary>Process ids of the members that run now.</summary>
+    public IEnumerable<int> ProcessIds => PeerProcess.RunningIds(_members);
+
     public static string MemberName(int member) => string.Create(CultureInfo.InvariantCulture, $"e{member}");
 
     public static async Task<EtcdCluster> StartAsync(string root, string binary, CancellationToken cancellationToken)

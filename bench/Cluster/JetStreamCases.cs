@@ -35,12 +35,12 @@ internal static class JetStreamCases
 
         await ClusterReport.RunCaseAsync(report, "produce-100B-window", System, async () =>
         {
-            var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, Publish, cancellationToken);
+            var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, Publish, () => cluster.ProcessIds, cancellationToken);
             ClusterReport.Produce(report, "produce-100B-window", System, result, withThroughput: true);
         });
         await ClusterReport.RunCaseAsync(report, "produce-100B-sync", System, async () =>
         {
-            var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, Publish, cancellationToken);
+            var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, Publish, () => cluster.ProcessIds, cancellationToken);
             ClusterReport.Produce(report, "produce-100B-sync", System, result, withThroughput: false);
         });
         await ClusterReport.RunCaseAsync(report, "consume-100B", System, () => ConsumeAsync(report, cluster, cancellationToken));

@@ -88,10 +88,7 @@ internal static class MetricsOverheadCases
         var record = new ProducerRecord(null, ClusterSettings.Payload());
         using var scraping = new CancellationTokenSource();
         var scraper = metrics ? ScrapeAsync(cluster, scraping.Token) : Task.FromResult(0L);
-        // The silos' CPU over the measured span only: sampled when the warm-up ends and when the load stops.
-        var cpuAtMeasureStart = Task.Delay(Warmup, cancellationToken).ContinueWith(_ => SiloCpu(cluster), TaskScheduler.Default);
-        var result = await LoadDriver.RunAsync(ClusterSettings.Window, Warmup, ClusterSettings.WindowMeasure, _ => producer.ProduceAsync(record), cancellationToken);
-        var cpu = SiloCpu(cluster) - await cpuAtMeasureStart;
+        var result = await LoadDriver.RunAsync(ClusterSettings.Window, Warmup, ClusterSettings.WindowMeasure, _ => producer.ProduceAsync(record), () => cluster.ProcessIds, cancellationToken);
         await scraping.CancelAsync();
         var scrapes = await scraper;
         if (metrics && (scrapes == 0 || !await LeaderCountedAppendsAsync(cluster, cancellationToken)))
@@ -99,20 +96,7 @@ internal static class MetricsOverheadCases
             throw new InvalidOperationException($"metrics were on but {scrapes} scrapes answered or no silo counted an append");
         }
 
-        return (result.RecordsPerSecond, cpu.TotalMicroseconds / result.Counted);
-    }
-
-    /// <summary>CPU time the cluster's silo processes have used so far.</summary>
-    private static TimeSpan SiloCpu(PartitionCluster cluster)
-    {
-        var total = TimeSpan.Zero;
-        foreach (var pid in cluster.ProcessIds)
-        {
-            using var process = Process.GetProcessById(pid);
-            total += process.TotalProcessorTime;
-        }
-
-        return total;
+        return (result.RecordsPerSecond, result.ServerCpuMicrosPerRecord);
     }
 
     private static async Task ScrapeOnceAsync(PartitionCluster cluster, CancellationToken cancellationToken)

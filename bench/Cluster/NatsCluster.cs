@@ -31,6 +31,9 @@ internal sealed class NatsCluster : IAsyncDisposable
         _clientPorts = clientPorts;
     }
 
+    /// <summary>Process ids of the servers that run now.</summary>
+    public IEnumerable<int> ProcessIds => PeerProcess.RunningIds(_servers);
+
     /// <summary>The JetStream context over the connection to server <paramref name="server"/>.</summary>
     public NatsJSContext JetStream(int server) => new(_connections[server] ?? throw new InvalidOperationException($"no connection to n{server}"));
 

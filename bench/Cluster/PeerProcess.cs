@@ -31,6 +31,10 @@ internal sealed class PeerProcess : IDisposable
 
     public bool IsRunning => !Process.HasExited;
 
+    /// <summary>Process ids of the peers in <paramref name="peers"/> that run now.</summary>
+    public static IEnumerable<int> RunningIds(IEnumerable<PeerProcess?> peers) =>
+        [.. peers.Where(p => p is { IsRunning: true }).Select(p => p!.Process.Id)];
+
     /// <summary>The last lines the process printed (stdout and stderr).</summary>
     public string OutputTail(int lines = 30)
     {

@@ -41,12 +41,12 @@ internal static class PyralogCases
             ClusterSettings.Log($"pyralog: records go through {producer.Description}");
             await ClusterReport.RunCaseAsync(report, "produce-100B-window" + suffix, System, async () =>
             {
-                var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, _ => producer.ProduceAsync(record), cancellationToken);
+                var result = await LoadDriver.RunAsync(ClusterSettings.Window, ClusterSettings.Warmup, ClusterSettings.WindowMeasure, _ => producer.ProduceAsync(record), () => cluster.ProcessIds, cancellationToken);
                 ClusterReport.Produce(report, "produce-100B-window" + suffix, System, result, withThroughput: true);
             });
             await ClusterReport.RunCaseAsync(report, "produce-100B-sync" + suffix, System, async () =>
             {
-                var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, _ => producer.ProduceAsync(record), cancellationToken);
+                var result = await LoadDriver.RunAsync(1, ClusterSettings.Warmup, ClusterSettings.SyncMeasure, _ => producer.ProduceAsync(record), () => cluster.ProcessIds, cancellationToken);
                 ClusterReport.Produce(report, "produce-100B-sync" + suffix, System, result, withThroughput: false);
             });
             await ClusterReport.RunCaseAsync(report, "consume-100B" + suffix, System, () => ConsumeAsync(report, cluster, log, producer, "consume-100B" + suffix, cancellationToken));

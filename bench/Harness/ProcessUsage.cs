@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Pyralog.Bench.Partition;
+namespace Pyralog.Bench.Harness;
 
 /// <summary>CPU time and resident memory of a process, read from /proc (Linux).</summary>
 internal static partial class ProcessUsage
@@ -19,6 +19,28 @@ internal static partial class ProcessUsage
         // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture); // fields 14 and 15
+    }
+
+    /// <summary>
+    /// CPU time the processes have used so far (utime + stime), skipping any that exited: what a figure per record
+    /// divides when the difference of two samples is taken.
+    /// </summary>
+    public static TimeSpan CpuTime(IEnumerable<int> pids)
+    {
+        long ticks = 0;
+        foreach (var pid in pids)
+        {
+            try
+            {
+                ticks += CpuTicks(pid);
+            }
+            catch (IOException)
+            {
+                // exited between listing and reading (a failover case's killed server)
+            }
+        }
+
+        return TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
     }
 
     /// <summary>VmRSS of <paramref name="pid"/>, in bytes.</summary>
