@@ -9,10 +9,10 @@ internal static partial class ProcessUsage
     private const int ClockTicksName = 2; // _SC_CLK_TCK
 
     /// <summary>Clock ticks per second of the utime/stime fields (USER_HZ, 100 almost everywhere).</summary>
-    public static long TicksPerSecond { get; } = Math.Max(1, SysConf(ClockTicksName));
+    private static long TicksPerSecond { get; } = Math.Max(1, SysConf(ClockTicksName));
 
     /// <summary>utime + stime of <paramref name="pid"/>, in clock ticks.</summary>
-    public static long CpuTicks(int pid)
+    private static long CpuTicks(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
 

@@ -514,11 +514,10 @@ public sealed class PartitionSuite : IBenchSuite
     /// <summary>CPU time of the processes together over <paramref name="window"/>, in percent of one core.</summary>
     private static async Task<double> CpuPercentAsync(IReadOnlyList<int> pids, TimeSpan window)
     {
-        var before = pids.Sum(ProcessUsage.CpuTicks);
+        var before = ProcessUsage.CpuTime(pids);
         var watch = Stopwatch.StartNew();
         await Task.Delay(window); // the measurement window itself
-        var ticks = pids.Sum(ProcessUsage.CpuTicks) - before;
-        return 100.0 * ticks / ProcessUsage.TicksPerSecond / watch.Elapsed.TotalSeconds;
+        return 100.0 * (ProcessUsage.CpuTime(pids) - before).TotalSeconds / watch.Elapsed.TotalSeconds;
     }
 
     private static void InterlockedMax(ref long location, long value)
