@@ -11,6 +11,14 @@ public sealed record LogSettings
     /// <summary>Largest append batch accepted, in encoded bytes.</summary>
     public const int MaxBatchBytes = 16 << 20;
 
+    /// <summary>
+    /// The largest append batch (64 KiB, encoded) whose log entry, wrapped in the envelope that carries it to a follower,
+    /// stays under .NET's large-object threshold of 85,000 bytes. Arrays above it are zeroed from pages the GC hands
+    /// back and takes again, and are collected only with generation 2: with 1 MiB batches the window benchmark's
+    /// replicas spent about 15 % more CPU per record. The producer's default batch size.
+    /// </summary>
+    public const int LargeObjectSafeBatchBytes = 64 << 10;
+
     /// <summary>The shortest <see cref="RetentionAge"/> accepted.</summary>
     public static readonly TimeSpan MinRetentionAge = TimeSpan.FromSeconds(1);
 

@@ -22,7 +22,7 @@ public sealed class OptionsTests
         new ProducerOptions { MaxBatchBytes = LogSettings.MaxBatchBytes, MaxBufferedBytes = LogSettings.MaxBatchBytes }.Validate();
         Assert.Equal("MaxInFlight", Wrong(new ProducerOptions { MaxInFlight = 0 }));
         Assert.Equal("MaxInFlight", Wrong(new ProducerOptions { MaxInFlight = 6 }));
-        Assert.Equal("MaxBufferedBytes", Wrong(new ProducerOptions { MaxBufferedBytes = (1 << 20) - 1 }));
+        Assert.Equal("MaxBufferedBytes", Wrong(new ProducerOptions { MaxBufferedBytes = LogSettings.LargeObjectSafeBatchBytes - 1 }));
         Assert.Equal("RequestTimeout", Wrong(new ProducerOptions { RequestTimeout = TimeSpan.Zero }));
         Assert.Equal("LeaderCheckAfter", Wrong(new ProducerOptions { LeaderCheckAfter = TimeSpan.Zero }));
         Assert.Equal("LeaderCheckAfter", Wrong(new ProducerOptions { LeaderCheckAfter = TimeSpan.FromMinutes(6) }));

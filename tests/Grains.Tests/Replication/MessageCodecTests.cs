@@ -1,4 +1,6 @@
 using Pyralog.Consensus;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Partitions;
 using Pyralog.Grains.Replication;
 
 namespace Pyralog.Grains.Tests.Replication;
@@ -79,5 +81,30 @@ public class MessageCodecTests
         }
 
         Assert.Throws<InvalidDataException>(() => MessageCodec.Decode([.. bytes, 0]));
+    }
+
+    [Fact]
+    public void A_batch_of_the_producers_default_size_reaches_a_follower_below_the_large_object_threshold()
+    {
+        // .NET puts arrays of 85,000 bytes and more on the large object heap; the leader's entry, its envelope and the
+        // follower's received copy of a default-sized batch must all stay below that.
+        const int largeObjectBytes = 85_000;
+        var records = new List<ProducerRecord>();
+        var bytes = RecordBatchCodec.HeaderBytes;
+        var recordBytes = new ProducerRecord(null, new byte[100]).EncodedBytes;
+        while (bytes + 2 * recordBytes <= LogSettings.LargeObjectSafeBatchBytes)
+        {
+            records.Add(new ProducerRecord(null, new byte[100]));
+            bytes += recordBytes;
+        }
+
+        var fill = LogSettings.LargeObjectSafeBatchBytes - bytes - new ProducerRecord(null, []).EncodedBytes;
+        records.Add(new ProducerRecord(null, new byte[fill]));
+        var entry = RecordBatchCodec.Encode([.. records], LogSettings.DefaultMaxRecordBytes, new BatchHeader(1, 2, 3));
+        Assert.Equal(LogSettings.LargeObjectSafeBatchBytes, entry.Length);
+
+        var envelope = MessageCodec.Encode([new Message { Type = MessageType.Append, To = 2, From = 1, FromIncarnation = 11, Term = 3, Index = 9, Entries = [new LogEntry(10, 3, EntryType.Normal, entry)] }]);
+        Assert.InRange(envelope.Length, entry.Length, largeObjectBytes - 1);
+        Assert.InRange(envelope.Length, entry.Length, ReplicaDriver.EnvelopeBytes);
     }
 }
