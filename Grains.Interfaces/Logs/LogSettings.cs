@@ -13,9 +13,9 @@ public sealed record LogSettings
 
     /// <summary>
     /// The largest append batch (64 KiB, encoded) whose log entry, wrapped in the envelope that carries it to a follower,
-    /// stays under .NET's large-object threshold of 85,000 bytes. Arrays above it are zeroed from pages the GC hands
-    /// back and takes again, and are collected only with generation 2: with 1 MiB batches the window benchmark's
-    /// replicas spent about 15 % more CPU per record. The producer's default batch size.
+    /// stays under .NET's large-object threshold of 85,000 bytes. Larger arrays come from pages the GC hands back and
+    /// maps again (the received ones zeroed as well) and are collected only with generation 2: with 1 MiB batches the
+    /// window benchmark's replicas spent about 15 % more CPU per record. The producer's default batch size.
     /// </summary>
     public const int LargeObjectSafeBatchBytes = 64 << 10;
 
