@@ -39,7 +39,17 @@ public sealed partial class PyramidStore
     private readonly List<(LogOperation Operation, StoredLog Log, ulong First, ulong Next)> _reserveUndo = [];
     private readonly TaskCompletionSource _commitLoopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _stopping;
+
+    // The commit thread sleeps on _commitWake, not on _queueLock: a writer takes the wake-up under _queueLock
+    // (TakeCommitWakeLocked) and signals after releasing it (SignalCommitLoop). Pulsed under _queueLock, the woken thread
+    // blocked again at once on the lock its waker still held: two wake-ups and four futex calls per hand-off instead of one
+    // and two. Invariant: _loopWaiting (under _queueLock) is true only from the moment the commit thread finds nothing to
+    // do until a writer takes the wake-up or the thread looks at the queue again; _commitWakeRequested (under
+    // _commitWake) is set by every signal and cleared by the thread when it wakes, so a signal sent before the thread
+    // sleeps is not lost (a late one costs one empty pass).
     private bool _loopWaiting;
+    private readonly object _commitWake = new();
+    private bool _commitWakeRequested;
 
     // A segment sync (a flush's, a compaction's) waiting for the commit thread (see SyncBetweenGroups): at most one; a
     // second asking meanwhile syncs inline. Invariant: _segmentSync and _commitWaitsForFlush are read and written under
@@ -85,6 +95,7 @@ public sealed partial class PyramidStore
         }
 
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool wake;
         lock (_queueLock)
         {
             ThrowIfUnavailable();
@@ -96,9 +107,10 @@ public sealed partial class PyramidStore
             Reserve(batch);
             batch.Queued = true;
             _queue.Enqueue((batch, done, null));
-            WakeCommitLoop();
+            wake = TakeCommitWakeLocked();
         }
 
+        SignalCommitLoop(wake);
         return new ValueTask(done.Task);
     }
 
@@ -122,11 +134,56 @@ public sealed partial class PyramidStore
         $"the store at '{_directory}' stopped accepting writes after a failure ({_fault!.Message}); acknowledged data is intact on disk — reopen the store",
         _fault);
 
-    private void WakeCommitLoop()
+    /// <summary>True when the caller must wake the commit thread (with <see cref="SignalCommitLoop"/>, after releasing
+    /// _queueLock); caller holds _queueLock.</summary>
+    private bool TakeCommitWakeLocked()
     {
-        if (_loopWaiting)
+        if (!_loopWaiting)
         {
-            Monitor.Pulse(_queueLock);
+            return false;
+        }
+
+        _loopWaiting = false;
+        return true;
+    }
+
+    private void SignalCommitLoop(bool wake)
+    {
+        if (!wake)
+        {
+            return;
+        }
+
+        lock (_commitWake)
+        {
+            _commitWakeRequested = true;
+            Monitor.Pulse(_commitWake);
+        }
+    }
+
+    /// <summary>
+    /// Sleeps until something is queued, the store stops, or (Interval durability) the sync interval ends; true when
+    /// it woke for the interval alone.
+    /// </summary>
+    private bool WaitForWork()
+    {
+        int timeout;
+        lock (_queueLock)
+        {
+            if (_queue.Count > 0 || _segmentSync is not null || _stopping)
+            {
+                return false;
+            }
+
+            _loopWaiting = true;
+            timeout = SyncWaitMilliseconds();
+        }
+
+        lock (_commitWake)
+        {
+            var signalled = _commitWakeRequested || Monitor.Wait(_commitWake, timeout);
+            _commitWakeRequested = false;
+            return !signalled; // the caller clears _loopWaiting; work a writer queued as the wait timed out still goes first
         }
     }
 
@@ -249,13 +306,15 @@ public sealed partial class PyramidStore
     {
         cancellationToken.ThrowIfCancellationRequested();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool wake;
         lock (_queueLock)
         {
             ThrowIfUnavailable();
             _queue.Enqueue((null, done, action));
-            WakeCommitLoop();
+            wake = TakeCommitWakeLocked();
         }
 
+        SignalCommitLoop(wake);
         return done.Task;
     }
 
@@ -276,14 +335,17 @@ public sealed partial class PyramidStore
         SegmentSync? handOff = null;
         if (_options.BackgroundWork && _options.Durability == DurabilityMode.PerBatch)
         {
+            var wake = false;
             lock (_queueLock)
             {
                 if (!_stopping && _fault is null && !_commitWaitsForFlush && _segmentSync is null)
                 {
                     handOff = _segmentSync = new SegmentSync(sync);
-                    WakeCommitLoop();
+                    wake = TakeCommitWakeLocked();
                 }
             }
+
+            SignalCommitLoop(wake);
         }
 
         if (handOff is null)
@@ -316,6 +378,7 @@ public sealed partial class PyramidStore
     /// <summary>Refuses new writes and lets the loop exit once the queue is empty; false if already stopping.</summary>
     private bool StopCommitLoop()
     {
+        bool wake;
         lock (_queueLock)
         {
             if (_disposed)
@@ -325,9 +388,11 @@ public sealed partial class PyramidStore
 
             _disposed = true;
             _stopping = true;
-            WakeCommitLoop();
-            return true;
+            wake = TakeCommitWakeLocked();
         }
+
+        SignalCommitLoop(wake);
+        return true;
     }
 
     private void CommitLoop()
@@ -339,25 +404,25 @@ public sealed partial class PyramidStore
                 Action? action = null;
                 TaskCompletionSource? actionDone = null;
                 SegmentSync? segmentSync;
-                var syncDue = false;
+                var syncDue = WaitForWork();
                 lock (_queueLock)
                 {
-                    while (_queue.Count == 0 && _segmentSync is null)
+                    _loopWaiting = false;
+                    if (_queue.Count == 0 && _segmentSync is null)
                     {
                         if (_stopping)
                         {
                             return;
                         }
 
-                        _loopWaiting = true;
-                        var timeout = SyncWaitMilliseconds();
-                        var signalled = Monitor.Wait(_queueLock, timeout);
-                        _loopWaiting = false;
-                        if (!signalled && _queue.Count == 0 && _segmentSync is null)
+                        if (!syncDue)
                         {
-                            syncDue = true;
-                            break;
+                            continue; // a wake-up whose work an earlier pass already took
                         }
+                    }
+                    else
+                    {
+                        syncDue = false; // work arrived as the interval ended: the group runs the due sync after it commits
                     }
 
                     // A segment sync runs alone between two groups (a faulted store runs it too: it harms nothing, and
