@@ -42,11 +42,12 @@ public sealed partial class PyramidStore
 
     // The commit thread sleeps on _commitWake, not on _queueLock: a writer takes the wake-up under _queueLock
     // (TakeCommitWakeLocked) and signals after releasing it (SignalCommitLoop). Pulsed under _queueLock, the woken thread
-    // blocked again at once on the lock its waker still held: two wake-ups and four futex calls per hand-off instead of one
-    // and two. Invariant: _loopWaiting (under _queueLock) is true only from the moment the commit thread finds nothing to
-    // do until a writer takes the wake-up or the thread looks at the queue again; _commitWakeRequested (under
-    // _commitWake) is set by every signal and cleared by the thread when it wakes, so a signal sent before the thread
-    // sleeps is not lost (a late one costs one empty pass).
+    // blocked again at once on the lock its waker still held (validation, reservation and the enqueue) and needed a second
+    // wake-up; _commitWake is held only for the signal itself. Invariant: _loopWaiting (under _queueLock) is true only from
+    // the moment the commit thread finds nothing to do until a writer takes the wake-up or the thread looks at the queue
+    // again; _commitWakeRequested (under _commitWake) is set by every signal and cleared whenever the thread passes its
+    // wait (woken, timed out, or finding it set), so a signal sent before the thread sleeps is not lost (a late one costs
+    // one empty pass).
     private bool _loopWaiting;
     private readonly object _commitWake = new();
     private bool _commitWakeRequested;
@@ -80,6 +81,7 @@ public sealed partial class PyramidStore
     private bool _unsyncedAcknowledged;
     private long _walSyncs;
     private long _commitGroups;
+    private long _commitLoopPasses;
 
     /// <summary>Commits <paramref name="batch"/> atomically (group commit with concurrent writers, across logs).
     /// The batch must not be changed until the returned task completes.</summary>
@@ -162,8 +164,9 @@ public sealed partial class PyramidStore
     }
 
     /// <summary>
-    /// Sleeps until something is queued, the store stops, or (Interval durability) the sync interval ends; true when
-    /// it woke for the interval alone.
+    /// Sleeps until signalled (a batch or an action queued, a segment sync handed over, the store stopping) or, in
+    /// Interval durability with unsynced writes on a store not faulted, until the interval ends; returns at once when
+    /// there is work or a signal is pending. True when the wait timed out (work queued at that moment still goes first).
     /// </summary>
     private bool WaitForWork()
     {
@@ -401,6 +404,7 @@ public sealed partial class PyramidStore
         {
             while (true)
             {
+                Interlocked.Increment(ref _commitLoopPasses);
                 Action? action = null;
                 TaskCompletionSource? actionDone = null;
                 SegmentSync? segmentSync;
@@ -417,12 +421,12 @@ public sealed partial class PyramidStore
 
                         if (!syncDue)
                         {
-                            continue; // a wake-up whose work an earlier pass already took
+                            continue; // nothing to do: a late wake-up, or work an earlier pass took or a fault failed
                         }
                     }
                     else
                     {
-                        syncDue = false; // work arrived as the interval ended: the group runs the due sync after it commits
+                        syncDue = false; // work arrived as the interval ended: a group runs the due sync after it commits (an action, the next pass)
                     }
 
                     // A segment sync runs alone between two groups (a faulted store runs it too: it harms nothing, and
@@ -537,12 +541,15 @@ public sealed partial class PyramidStore
         }
     }
 
-    /// <summary>How long the idle loop may sleep: forever, except in Interval mode with unsynced writes.</summary>
+    /// <summary>How many times the commit loop has looked for work (each group, action, sync or empty wake-up is one pass).</summary>
+    internal long CommitLoopPasses => Interlocked.Read(ref _commitLoopPasses);
+
+    /// <summary>How long the idle loop may sleep: forever, except in Interval mode with unsynced writes (caller holds _queueLock).</summary>
     private int SyncWaitMilliseconds()
     {
-        if (_options.Durability != DurabilityMode.Interval || !_unsynced)
+        if (_options.Durability != DurabilityMode.Interval || !_unsynced || _fault is not null)
         {
-            return Timeout.Infinite;
+            return Timeout.Infinite; // a faulted store syncs nothing more: its failed sync is not retried every pass
         }
 
         var remaining = _options.SyncInterval - Stopwatch.GetElapsedTime(_lastSyncTimestamp);

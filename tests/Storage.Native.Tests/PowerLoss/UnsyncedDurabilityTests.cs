@@ -83,6 +83,12 @@ public class UnsyncedDurabilityTests
         Assert.NotNull(refused);
         Assert.Contains("stopped accepting writes", refused.Message);
         Assert.Contains("injected fdatasync failure", refused.Message);
+
+        // The faulted store's commit thread sleeps: it does not retry the failed interval sync on every pass (it used to
+        // spin on a zero timeout until disposed).
+        var passes = store.CommitLoopPasses;
+        await Task.Delay(TimeSpan.FromMilliseconds(200));
+        Assert.InRange(store.CommitLoopPasses - passes, 0, 1);
         await store.DisposeAsync(); // releases the directory although a background sync failed
         await using var reopened = PyramidStore.Open(dir.Path, options);
         Assert.True(reopened.GetLogBounds(Log).Next >= 1);
