@@ -72,6 +72,10 @@ public static class PyralogSiloHost
         builder.Services.Configure<HostOptions>(o =>
             o.ShutdownTimeout = pyralog.Replication.MoveOffTimeout + pyralog.Replication.DrainTimeout + TimeSpan.FromSeconds(20));
         builder.Services.AddHostedService<ListeningBanner>();
+        if (host.CpuScheduling == CpuScheduling.Batch)
+        {
+            builder.Services.AddHostedService<ThreadScheduling>();
+        }
         SiloHttpEndpoint.AddServices(builder, host);
         builder.UseOrleans(silo =>
         {

@@ -88,6 +88,13 @@ public sealed class SiloHostOptions
     /// <summary>Writes logs as JSON lines (one object per entry, with the replica and term scopes) instead of text.</summary>
     public bool JsonLogs { get; set; }
 
+    /// <summary>
+    /// The scheduling policy of the silo's threads on Linux (<see cref="Hosting.CpuScheduling"/>; see
+    /// <see cref="ThreadScheduling"/>). <see cref="CpuScheduling.Batch"/> by default; <see cref="CpuScheduling.Normal"/>
+    /// leaves the operating system's default alone.
+    /// </summary>
+    public CpuScheduling CpuScheduling { get; set; } = CpuScheduling.Batch;
+
     /// <summary>Missed probes before a silo is suspected (<c>ClusterMembershipOptions.NumMissedProbesLimit</c>, Orleans default 3). Unset keeps the Orleans default.</summary>
     [Range(1, 10)]
     public int? MissedProbesLimit { get; set; }

@@ -47,17 +47,37 @@ public sealed class SiloProcessTests : IDisposable
             }
 
             last = ids[^1];
+            if (OperatingSystem.IsLinux())
+            {
+                // Every thread, those Orleans and the runtime started after start-up included, runs under SCHED_BATCH (the
+                // default) once the silo's keeper has seen it (it looks every second).
+                var policies = ThreadPolicies.Of(silo.Process.Id);
+                for (var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency); policies.Any(p => p.Policy != ThreadPolicies.Batch) && Stopwatch.GetTimestamp() < deadline;)
+                {
+                    await Task.Delay(100);
+                    policies = ThreadPolicies.Of(silo.Process.Id);
+                }
+
+                Assert.True(policies.Count > 10, $"only {policies.Count} threads listed");
+                Assert.DoesNotContain(policies, p => p.Policy != ThreadPolicies.Batch);
+            }
+
             Assert.Equal(0, await silo.StopAsync());
             Assert.Contains("Pyralog silo stopped.", silo.Output);
         }
 
         Assert.True(File.Exists(Path.Combine(_data, "obelisk", "0042.obelisk")));
 
-        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort))
+        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort, "--cluster-id", $"test-{siloPort}", "--Silo:CpuScheduling", "Normal"))
         {
             await using var client = await PyralogClient.ConnectAsync(options);
             var first = await client.CreateIdGenerator(generatorOptions).NextAsync();
             Assert.True(first > last, $"{first.ToReadableString()} after a restart is not above {last.ToReadableString()}");
+            if (OperatingSystem.IsLinux())
+            {
+                Assert.DoesNotContain(ThreadPolicies.Of(silo.Process.Id), p => p.Policy != ThreadPolicies.Other);
+            }
+
             Assert.Equal(0, await silo.StopAsync());
         }
     }

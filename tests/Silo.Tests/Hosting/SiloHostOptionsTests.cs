@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Pyralog.Grains.Interfaces;
 using Pyralog.Silo.Hosting;
@@ -119,6 +120,18 @@ public sealed class SiloHostOptionsTests
         Assert.Equal(12, options.Replication.ElectionTicks);
         Assert.Equal(TimeSpan.FromSeconds(2), options.Replication.HomecomingInterval);
         Assert.Equal(5, options.MetadataReplicas);
+    }
+
+    [Fact]
+    public void The_threads_run_under_SCHED_BATCH_unless_set_to_normal()
+    {
+        using var defaults = PyralogSiloHost.CreateBuilder([]).Build();
+        Assert.Equal(CpuScheduling.Batch, defaults.Services.GetRequiredService<SiloHostOptions>().CpuScheduling);
+        Assert.Single(defaults.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
+        using var normal = PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Normal"]).Build();
+        Assert.Empty(normal.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
+        var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Fast"]));
+        Assert.Contains("Silo:CpuScheduling 'Fast' must be batch or normal.", e.Failures);
     }
 
     [Theory]
