@@ -164,29 +164,17 @@ public sealed partial class PyramidStore
     }
 
     /// <summary>
-    /// Sleeps until signalled (a batch or an action queued, a segment sync handed over, the store stopping) or, in
-    /// Interval durability with unsynced writes on a store not faulted, until the interval ends; returns at once when
-    /// there is work or a signal is pending. True when the wait timed out (work queued at that moment still goes first).
+    /// Sleeps until signalled (a batch or an action queued, a segment sync handed over, the store stopping) or until
+    /// <paramref name="timeout"/> ends; returns at once when a signal is pending. True when the wait timed out. The caller
+    /// set _loopWaiting under _queueLock when it found nothing to do; the next pass clears it.
     /// </summary>
-    private bool WaitForWork()
+    private bool SleepUntilSignalled(int timeout)
     {
-        int timeout;
-        lock (_queueLock)
-        {
-            if (_queue.Count > 0 || _segmentSync is not null || _stopping)
-            {
-                return false;
-            }
-
-            _loopWaiting = true;
-            timeout = SyncWaitMilliseconds();
-        }
-
         lock (_commitWake)
         {
             var signalled = _commitWakeRequested || Monitor.Wait(_commitWake, timeout);
             _commitWakeRequested = false;
-            return !signalled; // the caller clears _loopWaiting; work a writer queued as the wait timed out still goes first
+            return !signalled;
         }
     }
 
@@ -402,13 +390,15 @@ public sealed partial class PyramidStore
     {
         try
         {
+            // True after a sleep that timed out: in Interval durability, the unsynced writes' interval has ended.
+            var syncDue = false;
             while (true)
             {
                 Interlocked.Increment(ref _commitLoopPasses);
                 Action? action = null;
                 TaskCompletionSource? actionDone = null;
                 SegmentSync? segmentSync;
-                var syncDue = WaitForWork();
+                int sleep;
                 lock (_queueLock)
                 {
                     _loopWaiting = false;
@@ -421,7 +411,11 @@ public sealed partial class PyramidStore
 
                         if (!syncDue)
                         {
-                            continue; // nothing to do: a late wake-up, or work an earlier pass took or a fault failed
+                            // Nothing to do: sleep (a writer that queues from now on signals), checked and announced
+                            // under the one lock a busy pass takes anyway.
+                            _loopWaiting = true;
+                            sleep = SyncWaitMilliseconds();
+                            goto Sleep;
                         }
                     }
                     else
@@ -466,6 +460,7 @@ public sealed partial class PyramidStore
                 }
                 else if (syncDue)
                 {
+                    syncDue = false;
                     RunGuarded(SyncIfDue, null);
                 }
                 else if (action is not null)
@@ -476,6 +471,10 @@ public sealed partial class PyramidStore
                 {
                     CommitQueuedGroup();
                 }
+
+                continue;
+            Sleep:
+                syncDue = SleepUntilSignalled(sleep);
             }
         }
         finally
