@@ -72,6 +72,11 @@ internal sealed class PartitionProducer
     private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
 
+    // A replica that answers it knows no leader belongs to a partition electing one, which takes a few election timeouts
+    // (a fraction of a second by default). Retries then come at this fixed pace (with jitter, 50–100 ms): an exponential
+    // backoff would overshoot the election's end by up to its last step, most of a second.
+    private static readonly TimeSpan ElectionPoll = TimeSpan.FromMilliseconds(100);
+
     private readonly LogProducer _producer;
     private readonly ProducerLog _log;
     private readonly int _partition;
@@ -466,6 +471,8 @@ internal sealed class PartitionProducer
         Start();
     }
 
+    private long ElectionPollTicks() => Ticks(ElectionPoll * (0.5 + 0.5 * _random.NextDouble()));
+
     private long BackoffTicksLocked()
     {
         var delay = BaseBackoff * Math.Pow(2, Math.Min(_failures, 5));
@@ -789,7 +796,9 @@ internal sealed class PartitionProducer
             var now = _time.GetTimestamp();
             var redirected = (kind == ProduceErrorKind.NotLeader || error is LeaderMovedException) && cached.Leader(_partition) != slot;
             // Unknown producer: the partition is well and the batch goes under a fresh id (or after the earlier ones): no backoff.
-            _retryAt = now + (redirected || kind == ProduceErrorKind.UnknownProducer || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0 : BackoffTicksLocked());
+            _retryAt = now + (redirected || kind == ProduceErrorKind.UnknownProducer || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0
+                : kind == ProduceErrorKind.NotLeader ? ElectionPollTicks()
+                : BackoffTicksLocked());
             if (giveUp is null)
             {
                 ClientInstruments.ProduceRetries.Add(1, ClientInstruments.LogTags(LogName));

@@ -239,6 +239,42 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task While_the_partition_elects_a_leader_retries_come_at_a_fixed_short_pace()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var sentAt = new List<DateTimeOffset>();
+        _grains.OnProduce = call =>
+        {
+            lock (sentAt)
+            {
+                sentAt.Add(_time.GetUtcNow());
+                return sentAt.Count <= 12
+                    ? Task.FromException<AppendAck>(new NotLeaderException(call.ReplicaKey, leaderReplicaKey: null)) // electing: no leader known
+                    : Task.FromResult(_grains.Append(call));
+            }
+        };
+
+        var record = producer.ProduceAsync(Log, Rec(1));
+        for (var step = 0; !record.IsCompleted; step++)
+        {
+            Assert.True(step < 10_000, "the record was not acknowledged within 100 s of fake time");
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(1ul, (await record).Offset);
+        lock (sentAt)
+        {
+            Assert.Equal(13, sentAt.Count);
+            for (var i = 1; i < sentAt.Count; i++)
+            {
+                // 50–100 ms each (the fake clock moves in 10 ms steps), where an exponential backoff reaches 0.5–1 s by the sixth.
+                Assert.InRange(sentAt[i] - sentAt[i - 1], TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(110));
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_redirect_to_the_leader_is_followed_at_once()
     {
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
