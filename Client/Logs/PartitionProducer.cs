@@ -471,7 +471,7 @@ internal sealed class PartitionProducer
         Start();
     }
 
-    private long ElectionPollTicks() => Ticks(ElectionPoll * (0.5 + 0.5 * _random.NextDouble()));
+    private long ElectionPollTicksLocked() => Ticks(ElectionPoll * (0.5 + 0.5 * _random.NextDouble()));
 
     private long BackoffTicksLocked()
     {
@@ -797,7 +797,7 @@ internal sealed class PartitionProducer
             var redirected = (kind == ProduceErrorKind.NotLeader || error is LeaderMovedException) && cached.Leader(_partition) != slot;
             // Unknown producer: the partition is well and the batch goes under a fresh id (or after the earlier ones): no backoff.
             _retryAt = now + (redirected || kind == ProduceErrorKind.UnknownProducer || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0
-                : kind == ProduceErrorKind.NotLeader ? ElectionPollTicks()
+                : error is NotLeaderException { LeaderReplicaKey: null } ? ElectionPollTicksLocked()
                 : BackoffTicksLocked());
             if (giveUp is null)
             {

@@ -91,8 +91,8 @@ public sealed class SiloHostOptions
     /// <summary>
     /// The scheduling policy of the silo's threads on Linux (<see cref="Hosting.CpuScheduling"/>; see
     /// <see cref="ThreadScheduling"/>). <see cref="CpuScheduling.Normal"/> (the default) leaves the operating system's
-    /// default alone; <see cref="CpuScheduling.Batch"/> trades a little failover and chaos-test evidence for throughput on
-    /// small busy machines (README, "CPU scheduling").
+    /// default alone; <see cref="CpuScheduling.Batch"/> gains throughput on small busy machines, its effect on failover and
+    /// the chaos tests not yet settled (README, "CPU scheduling").
     /// </summary>
     public CpuScheduling CpuScheduling { get; set; } = CpuScheduling.Normal;
 

@@ -18,8 +18,8 @@ internal sealed partial class ThreadScheduling(TimeProvider time, ILogger<Thread
     private const int SchedBatch = 3; // SCHED_BATCH
     private const int NoSuchThread = 3; // ESRCH: the thread exited since it was listed
 
-    /// <summary>How often threads started since the last pass are moved.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+    // How often threads started since the last pass are moved.
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

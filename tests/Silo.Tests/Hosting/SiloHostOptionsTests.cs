@@ -131,7 +131,7 @@ public sealed class SiloHostOptionsTests
         using var batch = PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Batch"]).Build();
         Assert.Single(batch.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
         var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Fast"]));
-        Assert.Contains("Silo:CpuScheduling 'Fast' must be batch or normal.", e.Failures);
+        Assert.Contains("Silo:CpuScheduling 'Fast' must be normal or batch.", e.Failures);
     }
 
     [Theory]
