@@ -26,6 +26,9 @@ internal sealed class PendingBatch(long openedAt, long deadline)
     /// <summary>Sent as soon as a request may go (lingered, flushed, or no linger), though it may still fill up until then.</summary>
     public bool Ready;
 
+    /// <summary>An acknowledgement or a flush came while it was open: once ready it goes with the next request whatever its size.</summary>
+    public bool Due;
+
     /// <summary>What goes on the wire, fixed at the first send: every retry sends this same object (same producer id and sequence).</summary>
     public ProducerBatch? Wire;
 

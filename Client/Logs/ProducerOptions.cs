@@ -14,7 +14,12 @@ public sealed record ProducerOptions
     /// <summary>The bytes of a batch beyond its records' (what the server counts against <see cref="LogSettings.MaxBatchBytes"/>).</summary>
     internal const int BatchHeaderBytes = 1 + 4 + 8 + 8 + 8;
 
-    /// <summary>How long a partition's batch waits for more records before it is sent (0: send as soon as a request may go).</summary>
+    /// <summary>
+    /// How long a partition's batch waits for more records before it is sent. 0: no wait while nothing of the partition
+    /// is in flight; while batches are, a new one goes once it holds half as many records as they hold on average, or
+    /// when one of them is answered (so under load the records freed by an acknowledgement travel together, not the
+    /// first of them alone).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(5);
 

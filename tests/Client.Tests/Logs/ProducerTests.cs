@@ -203,6 +203,105 @@ public sealed class ProducerTests
     }
 
     /// <summary>
+    /// Without a linger, a batch goes at once only while nothing is in flight; behind batches in flight it waits until it
+    /// holds half as many records as they hold on average, until one of them is answered, or until a flush.
+    /// </summary>
+    [Fact]
+    public async Task Without_a_linger_a_small_batch_behind_larger_ones_in_flight_waits_for_records_or_an_answer()
+    {
+        // Disposed only at the end: a failed assertion must not leave the test waiting to flush batches nobody answers.
+        var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero, MaxInFlight = 5 });
+        var first = _grains.Calls.Length;
+        var held = new List<(FakeGrains.ProduceCall Call, TaskCompletionSource<AppendAck> Answer)>();
+        _grains.OnProduce = call =>
+        {
+            var answer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (held)
+            {
+                held.Add((call, answer));
+            }
+
+            return answer.Task;
+        };
+
+        int[] Sent(int call) => [.. _grains.Calls[first + call].Batch.Records.Select(r => (int)r.Value[0])];
+        var records = new List<Task<RecordAck>>();
+        void Produce(int from, int to)
+        {
+            for (var i = from; i <= to; i++)
+            {
+                records.Add(producer.ProduceAsync(Log, Rec((byte)i)));
+            }
+        }
+
+        // Answers request `call` and waits until its records are acknowledged (what the answer sends follows at once; a
+        // send it should not have made shifts every later request, which the exact checks below would see).
+        async Task AnswerAsync(int call)
+        {
+            held[call].Answer.SetResult(_grains.Append(held[call].Call));
+            var firstRecord = held[call].Call.Batch.Records[0].Value[0];
+            await Eventually.TrueAsync(() => records[firstRecord - 1].IsCompleted, $"the answer to request {call}");
+        }
+
+        Task SentAsync(int calls, string what) => Eventually.TrueAsync(() => _grains.Calls.Length - first == calls, what);
+
+        var flushed = Task.CompletedTask;
+        try
+        {
+            // Batches of one record in flight: a record behind them goes at once, up to five requests.
+            Produce(1, 15);
+            Assert.Equal(5, _grains.Calls.Length - first);
+            Assert.Equal([5], Sent(4));
+
+            // An answer sends what waited for a request (records 6 to 15), however few.
+            await AnswerAsync(0);
+            await SentAsync(6, "the waiting records sent once a request was answered");
+            Assert.Equal(Enumerable.Range(6, 10), Sent(5));
+            for (var call = 1; call <= 4; call++)
+            {
+                await AnswerAsync(call);
+            }
+
+            Assert.Equal(6, _grains.Calls.Length - first); // nothing was waiting
+
+            // Ten records in flight in one batch: a new batch waits until it holds five.
+            Produce(16, 19);
+            Assert.Equal(6, _grains.Calls.Length - first);
+            Produce(20, 20);
+            Assert.Equal(7, _grains.Calls.Length - first);
+            Assert.Equal([16, 17, 18, 19, 20], Sent(6));
+
+            // Fifteen records in two batches: one record waits, and goes when either is answered.
+            Produce(21, 21);
+            Assert.Equal(7, _grains.Calls.Length - first);
+            await AnswerAsync(5);
+            await SentAsync(8, "the waiting record sent once a batch in flight was answered");
+            Assert.Equal([21], Sent(7));
+
+            // A flush does not wait either.
+            Produce(22, 22);
+            Assert.Equal(8, _grains.Calls.Length - first);
+            flushed = producer.FlushAsync();
+            Assert.Equal(9, _grains.Calls.Length - first);
+            Assert.Equal([22], Sent(8));
+        }
+        finally
+        {
+            lock (held)
+            {
+                foreach (var (call, answer) in held.Where(h => !h.Answer.Task.IsCompleted))
+                {
+                    answer.SetResult(_grains.Append(call)); // in request order: the offsets below follow it
+                }
+            }
+        }
+
+        await flushed;
+        Assert.Equal(Enumerable.Range(1, 22).Select(i => (ulong)i), (await Task.WhenAll(records)).Select(a => a.Offset).Order());
+        await producer.DisposeAsync();
+    }
+
+    /// <summary>
     /// A batch sent behind one in flight can reach the leader first and be refused as ahead of the sequence, and the
     /// refusal can come back after the batch before it was acknowledged: it is resent under the same producer id, not
     /// taken for a partition that forgot the producer (which restarts the session and gives up every batch after it
