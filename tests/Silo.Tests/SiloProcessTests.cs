@@ -22,7 +22,7 @@ public sealed class SiloProcessTests : IDisposable
         var generatorOptions = new ScarabIdGeneratorOptions { ObeliskIds = [42], BlockSize = 1000 };
 
         ScarabId last;
-        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort, "--cluster-id", $"test-{siloPort}", "--Silo:CpuScheduling", "Batch"))
+        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort))
         {
             Assert.Contains($"gateway 127.0.0.1:{gatewayPort}", silo.Banner);
             Assert.Contains(_data, silo.Banner);
@@ -49,8 +49,8 @@ public sealed class SiloProcessTests : IDisposable
             last = ids[^1];
             if (OperatingSystem.IsLinux())
             {
-                // Every thread, those Orleans and the runtime started after start-up included, runs under SCHED_BATCH once
-                // the silo's keeper has seen it (it looks every second).
+                // Every thread, those Orleans and the runtime started after start-up included, runs under SCHED_BATCH (the
+                // default) once the silo's keeper has seen it (it looks every second).
                 var policies = ThreadPolicies.Of(silo.Process.Id);
                 for (var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency); policies.Any(p => p.Policy != ThreadPolicies.Batch) && Stopwatch.GetTimestamp() < deadline;)
                 {
@@ -68,14 +68,14 @@ public sealed class SiloProcessTests : IDisposable
 
         Assert.True(File.Exists(Path.Combine(_data, "obelisk", "0042.obelisk")));
 
-        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort))
+        using (var silo = await SiloProcess.StartAsync(_data, siloPort, gatewayPort, "--cluster-id", $"test-{siloPort}", "--Silo:CpuScheduling", "Normal"))
         {
             await using var client = await PyralogClient.ConnectAsync(options);
             var first = await client.CreateIdGenerator(generatorOptions).NextAsync();
             Assert.True(first > last, $"{first.ToReadableString()} after a restart is not above {last.ToReadableString()}");
             if (OperatingSystem.IsLinux())
             {
-                Assert.DoesNotContain(ThreadPolicies.Of(silo.Process.Id), p => p.Policy != ThreadPolicies.Other); // the default leaves the policy alone
+                Assert.DoesNotContain(ThreadPolicies.Of(silo.Process.Id), p => p.Policy != ThreadPolicies.Other); // Normal leaves the policy alone
             }
 
             Assert.Equal(0, await silo.StopAsync());

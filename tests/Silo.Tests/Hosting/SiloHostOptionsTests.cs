@@ -123,13 +123,13 @@ public sealed class SiloHostOptionsTests
     }
 
     [Fact]
-    public void The_threads_run_under_SCHED_BATCH_only_when_asked()
+    public void The_threads_run_under_SCHED_BATCH_unless_set_to_normal()
     {
         using var defaults = PyralogSiloHost.CreateBuilder([]).Build();
-        Assert.Equal(CpuScheduling.Normal, defaults.Services.GetRequiredService<SiloHostOptions>().CpuScheduling);
-        Assert.Empty(defaults.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
-        using var batch = PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Batch"]).Build();
-        Assert.Single(batch.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
+        Assert.Equal(CpuScheduling.Batch, defaults.Services.GetRequiredService<SiloHostOptions>().CpuScheduling);
+        Assert.Single(defaults.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
+        using var normal = PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Normal"]).Build();
+        Assert.Empty(normal.Services.GetServices<IHostedService>().OfType<ThreadScheduling>());
         var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--Silo:CpuScheduling", "Fast"]));
         Assert.Contains("Silo:CpuScheduling 'Fast' must be normal or batch.", e.Failures);
     }
