@@ -238,8 +238,15 @@ public sealed class ProducerTests
         // send it should not have made shifts every later request, which the exact checks below would see).
         async Task AnswerAsync(int call)
         {
-            held[call].Answer.SetResult(_grains.Append(held[call].Call));
-            var firstRecord = held[call].Call.Batch.Records[0].Value[0];
+            FakeGrains.ProduceCall request;
+            TaskCompletionSource<AppendAck> answer;
+            lock (held)
+            {
+                (request, answer) = held[call]; // the answer's own sends add to the list from another thread
+            }
+
+            answer.SetResult(_grains.Append(request));
+            var firstRecord = request.Batch.Records[0].Value[0];
             await Eventually.TrueAsync(() => records[firstRecord - 1].IsCompleted, $"the answer to request {call}");
         }
 
