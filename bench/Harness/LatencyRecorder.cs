@@ -21,6 +21,21 @@ public sealed class LatencyRecorder
         }
     }
 
+    /// <summary>Records samples gathered elsewhere with one reservation (the ones past the capacity are dropped).</summary>
+    public void RecordMany(ReadOnlySpan<long> stopwatchTicks)
+    {
+        if (stopwatchTicks.IsEmpty)
+        {
+            return;
+        }
+
+        var first = Interlocked.Add(ref _count, stopwatchTicks.Length) - stopwatchTicks.Length;
+        if (first < _samples.Length)
+        {
+            stopwatchTicks[..Math.Min(stopwatchTicks.Length, _samples.Length - first)].CopyTo(_samples.AsSpan(first));
+        }
+    }
+
     /// <summary>The percentile (0..100) in microseconds.</summary>
     public double PercentileMicros(double percentile)
     {
