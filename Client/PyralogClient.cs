@@ -48,6 +48,12 @@ public sealed class PyralogClient : IAsyncDisposable
     /// </summary>
     public IGrainFactory GrainsFor(string replicaKey) => Routes?.For(replicaKey) ?? Cluster;
 
+    /// <summary>
+    /// A partition replica's grain, called through <see cref="GrainsFor"/>, as this client's producers and consumers call
+    /// it: the reference is kept per route (Orleans' <c>GetGrain</c> resolves the grain type by reflection on every call).
+    /// </summary>
+    public IPartitionReplicaGrain Replica(string replicaKey) => _logs.Replica(replicaKey);
+
     /// <summary>The Orleans client underneath, for calling grains directly.</summary>
     public IClusterClient Cluster { get; }
 

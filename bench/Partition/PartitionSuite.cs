@@ -201,7 +201,7 @@ public sealed class PartitionSuite : IBenchSuite
         BenchReport report, PartitionCluster cluster, string @case, int size, int batch, int partitions, int inFlight, LogSettings settings)
     {
         var log = await CreateLogAsync(cluster, @case, partitions, settings);
-        var router = new LeaderRouter(cluster.Client.GrainsFor, log);
+        var router = new LeaderRouter(cluster.Client.Replica, log);
         var payload = new byte[size];
         new Random(Seed).NextBytes(payload);
         var records = Enumerable.Range(0, batch).Select(_ => new ProducerRecord(null, payload)).ToArray(); // immutable: shared by every append
@@ -258,7 +258,7 @@ public sealed class PartitionSuite : IBenchSuite
         if (filled is null)
         {
             filled = await CreateLogAsync(cluster, @case, 1, new LogSettings());
-            var router = new LeaderRouter(cluster.Client.GrainsFor, filled);
+            var router = new LeaderRouter(cluster.Client.Replica, filled);
             var payload = new byte[100];
             new Random(Seed).NextBytes(payload);
             var batch = Enumerable.Range(0, 1000).Select(_ => new ProducerRecord(null, payload)).ToArray();
@@ -323,7 +323,7 @@ public sealed class PartitionSuite : IBenchSuite
     {
         const string @case = "failover-sigkill-leader";
         var log = await CreateLogAsync(cluster, @case, ProducePartitions, new LogSettings());
-        var router = new LeaderRouter(cluster.Client.GrainsFor, log);
+        var router = new LeaderRouter(cluster.Client.Replica, log);
         var random = new Random(Seed);
         var payload = new byte[100];
         random.NextBytes(payload);

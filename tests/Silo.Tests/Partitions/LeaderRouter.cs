@@ -21,24 +21,19 @@ internal sealed class LeaderRouter
     /// <summary>Pause before retrying when no replica knows a leader, so an election is not spun against.</summary>
     private static readonly TimeSpan ElectionBackoff = TimeSpan.FromMilliseconds(5);
 
-    private readonly Func<string, IGrainFactory> _grainsFor;
+    private readonly Func<string, IPartitionReplicaGrain> _replicaFor;
     private readonly int[] _leader;
     private readonly long[] _suspectUntil;
-    private readonly string[] _keys; // per replica slot (partition × RF + replica)
+    private readonly string[] _keys; // per replica slot (partition × RF + replica): no key string made per append
 
-    // Per replica slot, the reference last made and the factory it came from. Orleans' GetGrain reads the interface's
-    // attributes by reflection on every call (about 23 µs of each one-record append in the bench's client).
-    private readonly ReplicaReference?[] _references;
-
-    /// <param name="grainsFor">The grain factory to call each replica key through (<see cref="PyralogClient.GrainsFor"/>: at the silo hosting it).</param>
-    public LeaderRouter(Func<string, IGrainFactory> grainsFor, LogInfo log)
+    /// <param name="replicaFor">The grain of a replica key (<see cref="PyralogClient.Replica"/>: at the silo hosting it, the reference kept).</param>
+    public LeaderRouter(Func<string, IPartitionReplicaGrain> replicaFor, LogInfo log)
     {
-        _grainsFor = grainsFor;
+        _replicaFor = replicaFor;
         Log = log;
         _leader = new int[log.Partitions];
         _suspectUntil = new long[log.Partitions * log.ReplicationFactor];
         _keys = new string[log.Partitions * log.ReplicationFactor];
-        _references = new ReplicaReference?[_keys.Length];
         for (var partition = 0; partition < log.Partitions; partition++)
         {
             for (var replica = 0; replica < log.ReplicationFactor; replica++)
@@ -50,21 +45,7 @@ internal sealed class LeaderRouter
 
     public LogInfo Log { get; }
 
-    /// <summary>The replica's grain, through the factory <c>grainsFor</c> names for it now (a reference is made again when that changes).</summary>
-    public IPartitionReplicaGrain Replica(int partition, int replica)
-    {
-        var slot = partition * Log.ReplicationFactor + replica;
-        var key = _keys[slot];
-        var factory = _grainsFor(key);
-        if (Volatile.Read(ref _references[slot]) is { } known && ReferenceEquals(known.Factory, factory))
-        {
-            return known.Grain;
-        }
-
-        var made = new ReplicaReference(factory, factory.GetGrain<IPartitionReplicaGrain>(key));
-        Volatile.Write(ref _references[slot], made);
-        return made.Grain;
-    }
+    public IPartitionReplicaGrain Replica(int partition, int replica) => _replicaFor(_keys[partition * Log.ReplicationFactor + replica]);
 
     /// <summary>The replica slot currently believed to lead <paramref name="partition"/>.</summary>
     public int Leader(int partition) => Volatile.Read(ref _leader[partition]);

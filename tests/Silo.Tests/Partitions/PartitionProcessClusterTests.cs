@@ -48,7 +48,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
         await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(60));
 
         var history = new PartitionHistory();
-        var router = new LeaderRouter(cluster.Client.GrainsFor, log);
+        var router = new LeaderRouter(cluster.Client.Replica, log);
         var lastAck = new long[Partitions];
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(budget.Token);
         var workers = Enumerable.Range(0, Partitions)
