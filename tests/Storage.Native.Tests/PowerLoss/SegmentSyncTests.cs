@@ -1,9 +1,11 @@
+using Microsoft.Extensions.Time.Testing;
 using Pyralog.Storage.Native.Log;
 
 namespace Pyralog.Storage.Native.Tests.PowerLoss;
 
-/// <summary>A flush's segment fdatasync runs on the commit thread between two groups (so no WAL sync overlaps it), inline
-/// where the commit thread is waiting for that flush, and its failure fails the flush as before.</summary>
+/// <summary>A flush's segment fdatasync runs on the commit thread between two groups (so no WAL sync overlaps it) while
+/// commits sync the WAL; inline where the commit thread is waiting for that flush or commits do not sync (it would only
+/// hold them back); its failure fails the flush as before.</summary>
 public class SegmentSyncTests
 {
     private const string CommitThread = "pyralog-commit";
@@ -13,7 +15,8 @@ public class SegmentSyncTests
     {
         using var dir = new TempDirectory();
         var device = new PowerLossDevice();
-        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { Device = device });
+        var clock = new FakeTimeProvider(); // stands still: the appends' syncs are as recent as can be when the flush syncs
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { Device = device, TimeProvider = clock });
         for (ulong i = 0; i < 100; i++)
         {
             await store.AppendAsync(1, 1, i, new byte[1000]);
@@ -21,12 +24,57 @@ public class SegmentSyncTests
 
         await store.FlushAsync();
 
-        var segmentSyncs = device.Syncs.Where(s => s.File.StartsWith("seg-", StringComparison.Ordinal)).ToList();
+        var segmentSyncs = SegmentSyncs(device);
         Assert.NotEmpty(segmentSyncs);
         Assert.All(segmentSyncs, s => Assert.Equal(CommitThread, s.Thread));
         Assert.Equal(100ul, store.GetLogBounds(1).Next);
         Assert.Equal(1000, (await store.ReadAsync(1, 99))!.Payload.Length);
     }
+
+    [Fact]
+    public async Task A_flush_syncs_its_segments_itself_while_commits_do_not_sync_the_wal()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var clock = new FakeTimeProvider();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { Device = device, TimeProvider = clock });
+        for (ulong i = 0; i < 100; i++)
+        {
+            using var batch = new WriteBatch { SkipSync = true }; // a log acknowledged from the page cache
+            batch.Append(1, 1, i, new byte[1000]);
+            await store.WriteAsync(batch);
+        }
+
+        await store.FlushAsync();
+
+        var segmentSyncs = SegmentSyncs(device);
+        Assert.NotEmpty(segmentSyncs);
+        Assert.All(segmentSyncs, s => Assert.NotEqual(CommitThread, s.Thread));
+        Assert.Equal(100ul, store.GetLogBounds(1).Next);
+    }
+
+    [Fact]
+    public async Task A_flush_syncs_its_segments_itself_once_the_last_wal_sync_is_older_than_the_window()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var clock = new FakeTimeProvider();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { Device = device, TimeProvider = clock });
+        for (ulong i = 0; i < 100; i++)
+        {
+            await store.AppendAsync(1, 1, i, new byte[1000]);
+        }
+
+        clock.Advance(TimeSpan.FromMilliseconds(200)); // the window the commit thread counts as syncing, and no more
+        await store.FlushAsync();
+
+        var segmentSyncs = SegmentSyncs(device);
+        Assert.NotEmpty(segmentSyncs);
+        Assert.All(segmentSyncs, s => Assert.NotEqual(CommitThread, s.Thread));
+    }
+
+    private static List<(string File, string? Thread)> SegmentSyncs(PowerLossDevice device) =>
+        device.Syncs.Where(s => s.File.StartsWith("seg-", StringComparison.Ordinal)).ToList();
 
     [Fact]
     public async Task A_flushed_segment_leaves_the_page_cache_only_once_synced_and_reads_back_after_a_power_loss()
