@@ -40,8 +40,9 @@ internal sealed class WriteAheadLog : IDisposable
     // sync never cuts back below it. _syncedPosition <= or >= it, both <= _position.
     private long _acknowledgedPosition;
     // The background fdatasync of frames acknowledged unsynced (SyncBehind): at most one at a time, replaced only by the
-    // writer once the one before completed; _syncBehindFrom is where the file ended when the last one began. A failure it
-    // met is rethrown by every later sync, because the kernel reports a writeback error to one fdatasync of the file only.
+    // writer once the one before completed; _syncBehindFrom is where the file ended when the last sync (background or the
+    // writer's) began. A failure it met is rethrown by every later sync, checked after that sync's own fdatasync: the
+    // kernel reports a writeback error to one fdatasync of the file only, and a background one may run alongside.
     private Task _syncBehind = Task.CompletedTask;
     private long _syncBehindFrom = HeaderBytes;
     private Exception? _syncBehindFailure;
@@ -176,7 +177,6 @@ internal sealed class WriteAheadLog : IDisposable
     /// </summary>
     public void Complete()
     {
-        AwaitSyncBehind();
         var mark = (int)Math.Min(WriteBatch.HeaderBytes, _allocatedEnd - _position);
         if (mark > 0)
         {
@@ -184,7 +184,9 @@ internal sealed class WriteAheadLog : IDisposable
         }
 
         _file.SyncData();
+        AwaitSyncBehind();
         _syncedPosition = _position;
+        _syncBehindFrom = _position;
     }
 
     /// <summary>Everything written so far was acknowledged without a sync: a later failed sync must not undo it.</summary>
@@ -196,18 +198,21 @@ internal sealed class WriteAheadLog : IDisposable
     /// runs on the commit thread at every memtable swap, and with a memtable's worth of unsynced frames before it (64 MiB)
     /// it held every commit of the store for 40-90 ms on this machine (the disk's cache flush pays for everything dirty),
     /// stalling a replicated log's whole pipeline; synced behind the writer, it finds a few MiB left (10 ms at most).
-    /// Writer only; throws the failure of an earlier background sync.
+    /// Never throws: after a failed background sync it starts no more, and the next sync of the file (the swap's
+    /// completion, a synced batch, a compaction's, the close's) throws that failure, which stops the store. Thrown here,
+    /// it would fail a group whose frames are written and stay. Writer only.
     /// </summary>
     public void SyncBehind()
     {
-        if (_position - _syncBehindFrom < SyncBehindBytes || !_syncBehind.IsCompleted)
+        if (_position - _syncBehindFrom < SyncBehindBytes || !_syncBehind.IsCompleted || _syncBehindFailure is not null)
         {
             return;
         }
 
-        AwaitSyncBehind();
         _syncBehindFrom = _position;
-        Volatile.Write(ref _syncBehind, Task.Run(SyncBehindOnce));
+        // A thread of its own: the writer waits for this sync at the next one of its own, and must not wait behind a
+        // thread pool short of threads for it to start.
+        Volatile.Write(ref _syncBehind, Task.Factory.StartNew(SyncBehindOnce, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
     }
 
     private void SyncBehindOnce()
@@ -218,7 +223,7 @@ internal sealed class WriteAheadLog : IDisposable
         }
         catch (ObjectDisposedException)
         {
-            // Closed meanwhile: whoever closed it synced it first, or the store is gone.
+            // Closed meanwhile (a rotation completes the file first; a faulted store's close syncs nothing).
         }
         catch (Exception e)
         {
@@ -245,9 +250,10 @@ internal sealed class WriteAheadLog : IDisposable
         var end = _position;
         try
         {
-            AwaitSyncBehind();
             _file.SyncData();
+            AwaitSyncBehind(); // inside the try: a failure behind undoes this group as its own would
             _syncedPosition = end;
+            _syncBehindFrom = Math.Max(_syncBehindFrom, end);
         }
         catch (IOException e)
         {
@@ -264,8 +270,8 @@ internal sealed class WriteAheadLog : IDisposable
     {
         try
         {
-            AwaitSyncBehind();
             _file.SyncData();
+            AwaitSyncBehind();
         }
         catch (ObjectDisposedException)
         {
