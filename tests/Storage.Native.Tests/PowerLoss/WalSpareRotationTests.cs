@@ -1,4 +1,5 @@
 using Pyralog.Storage.Native.Log;
+using static Pyralog.Storage.Native.Tests.PowerLoss.WalTestRecords;
 
 namespace Pyralog.Storage.Native.Tests.PowerLoss;
 
@@ -6,7 +7,6 @@ namespace Pyralog.Storage.Native.Tests.PowerLoss;
 /// to the spare instead (no zero-fill on the commit path), without swapping the memtable, and loses nothing to a crash.</summary>
 public class WalSpareRotationTests
 {
-    private const int Record = 256 << 10;
 
     [Fact]
     public async Task A_group_that_would_grow_the_first_wal_moves_on_to_the_spare_and_a_power_loss_after_it_loses_nothing()
@@ -42,21 +42,4 @@ public class WalSpareRotationTests
 
     // The first file's preallocation (4 MiB) and its 8-byte header.
     private const long WriteAheadLogBytes = (4 << 20) + 8;
-
-    private static byte[] Payload(ulong i)
-    {
-        var payload = new byte[Record];
-        new Random((int)i).NextBytes(payload);
-        return payload;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
-    }
 }

@@ -1,4 +1,5 @@
 using Pyralog.Storage.Native.Log;
+using static Pyralog.Storage.Native.Tests.PowerLoss.WalTestRecords;
 
 namespace Pyralog.Storage.Native.Tests.PowerLoss;
 
@@ -10,7 +11,6 @@ namespace Pyralog.Storage.Native.Tests.PowerLoss;
 public class WalSyncBehindTests
 {
     private const ulong Log = 1;
-    private const int Record = 256 << 10;
     private const string StoreThreads = "pyralog-";
 
     [Fact]
@@ -94,7 +94,7 @@ public class WalSyncBehindTests
         Assert.Equal(Payload(acknowledged - 1), (await reopened.ReadAsync(Log, acknowledged - 1))!.Payload.ToArray());
     }
 
-    // WAL syncs on a pool thread: not the commit thread's, nor a store worker's (a compaction syncs the WAL of a store
+    // WAL syncs on a thread of their own: not the commit thread's, nor a store worker's (a compaction syncs the WAL of a store
     // that acknowledged unsynced frames before it deletes anything).
     private static int WalSyncsOffTheCommitThread(PowerLossDevice device) =>
         device.Syncs.Count(s => s.File.StartsWith("wal-", StringComparison.Ordinal) && s.Thread?.StartsWith(StoreThreads, StringComparison.Ordinal) != true);
@@ -104,22 +104,5 @@ public class WalSyncBehindTests
         using var batch = new WriteBatch { SkipSync = true };
         batch.Append(Log, 1, offset, Payload(offset));
         await store.WriteAsync(batch);
-    }
-
-    private static byte[] Payload(ulong i)
-    {
-        var payload = new byte[Record];
-        new Random((int)i).NextBytes(payload);
-        return payload;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
     }
 }
