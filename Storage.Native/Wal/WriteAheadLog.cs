@@ -22,7 +22,7 @@ internal sealed class WriteAheadLog : IDisposable
     public const int HeaderBytes = 8;
     public const int PreallocatedBytes = 4 << 20;
 
-    /// <summary>Bytes acknowledged unsynced after which <see cref="SyncBehind"/> starts a background fdatasync.</summary>
+    /// <summary>Bytes written since the file's last sync began after which <see cref="SyncBehind"/> starts a background fdatasync.</summary>
     public const long SyncBehindBytes = 8L << 20;
 
     private const long MaxGrowthBytes = 32L << 20;
@@ -186,15 +186,14 @@ internal sealed class WriteAheadLog : IDisposable
         _file.SyncData();
         AwaitSyncBehind();
         _syncedPosition = _position;
-        _syncBehindFrom = _position;
     }
 
     /// <summary>Everything written so far was acknowledged without a sync: a later failed sync must not undo it.</summary>
     public void MarkAcknowledged() => _acknowledgedPosition = _position;
 
     /// <summary>
-    /// After frames acknowledged without a sync: once <see cref="SyncBehindBytes"/> more were written since the last
-    /// background sync began, starts an fdatasync of the file on a pool thread and returns. Why: <see cref="Complete"/>
+    /// After frames acknowledged without a sync: once <see cref="SyncBehindBytes"/> more were written since the file's last
+    /// sync began, starts an fdatasync of the file on a thread of its own and returns. Why: <see cref="Complete"/>
     /// runs on the commit thread at every memtable swap, and with a memtable's worth of unsynced frames before it (64 MiB)
     /// it held every commit of the store for 40-90 ms on this machine (the disk's cache flush pays for everything dirty),
     /// stalling a replicated log's whole pipeline; synced behind the writer, it finds a few MiB left (10 ms at most).

@@ -18,10 +18,8 @@ public class WalSyncBehindTests
     {
         using var dir = new TempDirectory();
         var device = new PowerLossDevice();
-        // No retention pass during the test: a compaction's WAL sync would take the injected failure or do the sync behind's work.
-        var options = new PyramidOptions { Device = device, RetentionCheckInterval = TimeSpan.FromHours(1) };
-        var store = PyramidStore.Open(dir.Path, options);
-        await WaitUntilAsync(() => device.Syncs.Any(s => s.File.StartsWith("spare-wal-", StringComparison.Ordinal)), "the spare WAL is ready");
+        var options = Options(device);
+        var store = await OpenWithSpareAsync(dir.Path, options, device);
         var before = WalSyncsOffTheCommitThread(device); // the first file's, made by the open
 
         // 64 records of 256 KiB: about 15 fill the first file (4 MiB, completed and synced as the group after them moves
@@ -64,10 +62,8 @@ public class WalSyncBehindTests
     {
         using var dir = new TempDirectory();
         var device = new PowerLossDevice();
-        // No retention pass during the test: a compaction's WAL sync would take the injected failure or do the sync behind's work.
-        var options = new PyramidOptions { Device = device, RetentionCheckInterval = TimeSpan.FromHours(1) };
-        var store = PyramidStore.Open(dir.Path, options);
-        await WaitUntilAsync(() => device.Syncs.Any(s => s.File.StartsWith("spare-wal-", StringComparison.Ordinal)), "the spare WAL is ready");
+        var options = Options(device);
+        var store = await OpenWithSpareAsync(dir.Path, options, device);
         ulong acknowledged = 0;
         for (; acknowledged < 20; acknowledged++)
         {
@@ -98,6 +94,17 @@ public class WalSyncBehindTests
     // that acknowledged unsynced frames before it deletes anything).
     private static int WalSyncsOffTheCommitThread(PowerLossDevice device) =>
         device.Syncs.Count(s => s.File.StartsWith("wal-", StringComparison.Ordinal) && s.Thread?.StartsWith(StoreThreads, StringComparison.Ordinal) != true);
+
+    // No retention pass during a test: a compaction's WAL sync would take an injected failure or do the sync behind's work.
+    private static PyramidOptions Options(PowerLossDevice device) => new() { Device = device, RetentionCheckInterval = TimeSpan.FromHours(1) };
+
+    /// <summary>Opens the store and waits until its spare WAL is ready, so a full first file moves on to it.</summary>
+    private static async Task<PyramidStore> OpenWithSpareAsync(string path, PyramidOptions options, PowerLossDevice device)
+    {
+        var store = PyramidStore.Open(path, options);
+        await WaitUntilAsync(() => device.Syncs.Any(s => s.File.StartsWith("spare-wal-", StringComparison.Ordinal)), "the spare WAL is ready");
+        return store;
+    }
 
     private static async Task AppendUnsyncedAsync(PyramidStore store, ulong offset)
     {
