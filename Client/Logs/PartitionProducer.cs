@@ -80,6 +80,9 @@ internal sealed class PartitionProducer
     // backoff would overshoot the election's end by up to its last step, most of a second.
     private static readonly TimeSpan ElectionPoll = TimeSpan.FromMilliseconds(100);
 
+    // How long a replica the transport could not reach stays suspected (see _unreachableSlot).
+    private static readonly TimeSpan UnreachableFor = TimeSpan.FromSeconds(1);
+
     private readonly LogProducer _producer;
     private readonly ProducerLog _log;
     private readonly int _partition;
@@ -110,6 +113,14 @@ internal sealed class PartitionProducer
     private long _retryAt;
     private int _failures;
     private long _producerId;
+
+    // The replica a request last failed to reach (its silo is lost, most likely) and when; -1: none since the last
+    // acknowledgement. Its siblings go on naming it as leader until they miss its heartbeats for an election timeout
+    // and elect another (a few hundred ms): following that hint straight back made every round a failure, and the
+    // backoff grew until it overshot the election by up to 400 ms. For UnreachableFor a sibling that names it is asked
+    // again at the election pace instead; a suspect that is alive after all is followed once the mark expires.
+    private int _unreachableSlot = -1;
+    private long _unreachableAt;
     private bool _firstSession = true;
     private bool _fetchingId;
     private long _nextSequence;
@@ -721,6 +732,7 @@ internal sealed class PartitionProducer
             _inFlight--;
             _queue.Remove(batch);
             _failures = 0;
+            _unreachableSlot = -1;
             if (_open is not null)
             {
                 _open.Due = true;
@@ -757,10 +769,17 @@ internal sealed class PartitionProducer
     {
         var kind = ProduceErrors.Classify(error);
         ProduceException? giveUp = null;
+        var electing = false;
         var cached = _log.Cached;
         switch (kind)
         {
             case ProduceErrorKind.NotLeader when ((NotLeaderException)error).LeaderReplicaKey is { } leader:
+                if (NamesUnreachable(cached, leader))
+                {
+                    electing = true; // the sibling has not noticed the loss yet: it elects a leader soon
+                    break;
+                }
+
                 if (!cached.FollowHint(_partition, leader))
                 {
                     _producer.Metadata.RefreshInBackground(LogName); // a move gave the partition a slot this client has not read
@@ -832,10 +851,17 @@ internal sealed class PartitionProducer
             _restartSession |= kind == ProduceErrorKind.OutOfSequence && alone;
             _recovering = true;
             var now = _time.GetTimestamp();
+            if (kind == ProduceErrorKind.Transient && error is not (TimeoutException or LeaderMovedException))
+            {
+                // The transport failed at once (a timeout may be an overloaded leader, alive: it is not suspected).
+                _unreachableSlot = slot;
+                _unreachableAt = now;
+            }
+
             var redirected = (kind == ProduceErrorKind.NotLeader || error is LeaderMovedException) && cached.Leader(_partition) != slot;
             // Unknown producer: the partition is well and the batch goes under a fresh id (or after the earlier ones): no backoff.
             _retryAt = now + (redirected || kind == ProduceErrorKind.UnknownProducer || (kind == ProduceErrorKind.OutOfSequence && !alone) ? 0
-                : error is NotLeaderException { LeaderReplicaKey: null } ? ElectionPollTicksLocked()
+                : electing || error is NotLeaderException { LeaderReplicaKey: null } ? ElectionPollTicksLocked()
                 : BackoffTicksLocked());
             if (giveUp is null)
             {
@@ -846,6 +872,20 @@ internal sealed class PartitionProducer
         }
 
         Start();
+    }
+
+    /// <summary>Whether <paramref name="leaderKey"/> names the replica of this partition a request failed to reach within <see cref="UnreachableFor"/>.</summary>
+    private bool NamesUnreachable(CachedLog cached, string leaderKey)
+    {
+        if (!ReplicaGrainKey.TryParse(leaderKey, out var key) || key.Log != cached.Info.Id || key.Partition != _partition)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            return key.Replica == _unreachableSlot && _time.GetElapsedTime(_unreachableAt) < UnreachableFor;
+        }
     }
 
     private void Finish(PendingBatch batch, Exception error)

@@ -380,6 +380,88 @@ public sealed class ProducerTests
         }
     }
 
+    /// <summary>
+    /// The leader's silo is lost: the transport fails a request to it at once, and its siblings name it as leader until
+    /// they elect another. The producer asks a sibling again at the election pace rather than going back to the lost
+    /// replica (each round a failure, the backoff growing past the election's end), and finds the new leader within one
+    /// poll of the election.
+    /// </summary>
+    [Fact]
+    public async Task Siblings_that_still_name_an_unreachable_leader_are_asked_again_at_the_election_pace()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var lost = ReplicaGrainKey.Of(7, 0, 0);
+        var elected = ReplicaGrainKey.Of(7, 0, 1);
+        var start = _time.GetUtcNow();
+        var electedAt = start + TimeSpan.FromMilliseconds(600);
+        var calls = new List<(TimeSpan At, string Replica)>();
+        _grains.OnProduce = call =>
+        {
+            lock (calls)
+            {
+                calls.Add((_time.GetUtcNow() - start, call.ReplicaKey));
+            }
+
+            return call.ReplicaKey == lost ? Task.FromException<AppendAck>(new SiloUnavailableException("the silo is gone"))
+                : _time.GetUtcNow() < electedAt ? Task.FromException<AppendAck>(new NotLeaderException(call.ReplicaKey, lost)) // not noticed yet
+                : call.ReplicaKey == elected ? Task.FromResult(_grains.Append(call))
+                : Task.FromException<AppendAck>(new NotLeaderException(call.ReplicaKey, elected));
+        };
+
+        var record = producer.ProduceAsync(Log, Rec(1));
+        for (var step = 0; !record.IsCompleted; step++)
+        {
+            Assert.True(step < 10_000, "the record was not acknowledged within 100 s of fake time");
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(1ul, (await record).Offset);
+        lock (calls)
+        {
+            Assert.Equal(lost, calls[0].Replica);
+            Assert.Single(calls, c => c.Replica == lost); // never sent back to it
+            var polls = calls.Skip(1).ToList();
+            Assert.All(polls, c => Assert.Equal(elected, c.Replica));
+            for (var i = 1; i < polls.Count; i++)
+            {
+                Assert.InRange(polls[i].At - polls[i - 1].At, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(110));
+            }
+
+            Assert.InRange(polls[^1].At, TimeSpan.FromMilliseconds(600), TimeSpan.FromMilliseconds(710)); // one poll after the election
+        }
+    }
+
+    /// <summary>A replica the transport failed to reach once but that is alive after all is followed again when its siblings still name it a second later.</summary>
+    [Fact]
+    public async Task A_replica_suspected_unreachable_is_followed_again_once_the_suspicion_expires()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        var leader = ReplicaGrainKey.Of(7, 0, 0);
+        var start = _time.GetUtcNow();
+        var calls = new List<(TimeSpan At, string Replica)>();
+        _grains.OnProduce = call =>
+        {
+            lock (calls)
+            {
+                calls.Add((_time.GetUtcNow() - start, call.ReplicaKey));
+                return call.ReplicaKey != leader ? Task.FromException<AppendAck>(new NotLeaderException(call.ReplicaKey, leader))
+                    : calls.Count == 1 ? Task.FromException<AppendAck>(new SiloUnavailableException("a connection failed"))
+                    : Task.FromResult(_grains.Append(call));
+            }
+        };
+
+        var record = producer.ProduceAsync(Log, Rec(1));
+        await AdvanceUntilAsync(() => record.IsCompleted, "the record acknowledged by the leader");
+        Assert.Equal(1ul, (await record).Offset);
+        lock (calls)
+        {
+            Assert.Equal(leader, calls[^1].Replica);
+            Assert.Equal(2, calls.Count(c => c.Replica == leader));
+            Assert.InRange(calls[^1].At, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.2));
+        }
+    }
+
     [Fact]
     public async Task A_redirect_to_the_leader_is_followed_at_once()
     {
