@@ -169,12 +169,29 @@ public sealed partial class RaftNode
         var responseType = preVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
         var canVote = (_vote == m.From && _voteIncarnation == m.FromIncarnation) || (_vote == 0 && _lead == 0) || (preVote && m.Term > _term);
         var upToDate = Bug(RaftTestBugs.SkipVoteLogCheck) || _log.IsUpToDate(m.Index, m.LogTerm);
+        if (preVote && Role == RaftRole.PreCandidate && m.Term == _term + 1 && m.Context != ForceCampaign && upToDate && !RivalWinsPreVote(m))
+        {
+            // This one passes instead. Its own request may have reached the rival while the rival still heard the old
+            // leader (in its lease, which ignores requests unanswered): asked again now, the rival grants it.
+            canVote = false;
+            Send(new Message
+            {
+                Type = MessageType.PreVote, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term + 1,
+                Index = _log.LastIndex, LogTerm = _log.LastTerm,
+            });
+        }
+
         if (canVote && upToDate)
         {
             var grant = new Message { Type = responseType, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = m.Term };
             if (preVote)
             {
                 Send(grant);
+                if (Role == RaftRole.PreCandidate && m.Term == _term + 1)
+                {
+                    BecomeFollower(_term, 0); // step back for the rival (see RivalWinsPreVote)
+                }
+
                 return;
             }
 
@@ -188,6 +205,17 @@ public sealed partial class RaftNode
             Send(new Message { Type = responseType, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term, Reject = true });
         }
     }
+
+    /// <summary>
+    /// Whether a rival pre-candidate for the same term gets this pre-candidate's pre-vote: when its log is more up to
+    /// date, or as up to date and its id is lower. Followers that lose their leader together time out together when they
+    /// drew the same whole number of ticks (one chance in <see cref="RaftOptions.ElectionTicks"/>); granting each other's
+    /// pre-vote made both candidates, each holding its own vote, and the term was lost to a split vote (another election
+    /// timeout, 0.3–0.6 s by default). So exactly one of two rivals passes; the other grants it and steps back. Pre-votes
+    /// change no term and no vote, so this decides only who campaigns, never what a vote may grant.
+    /// </summary>
+    private bool RivalWinsPreVote(Message m) =>
+        m.LogTerm != _log.LastTerm || m.Index != _log.LastIndex || m.From < Id;
 
     private void StepCandidate(Message m)
     {

@@ -275,6 +275,130 @@ public sealed class RaftNodeTests
         Assert.Equal(RaftRole.Candidate, node.Role);
     }
 
+    /// <summary>
+    /// Two followers that lost their leader together pre-campaign for the same term at once, with equal logs: exactly
+    /// one of them (the lower id) passes the pre-vote and wins the next term; the other steps back and votes for it.
+    /// Granting each other's pre-vote made both candidates, each with its own vote, and the term was lost to a split vote.
+    /// With unequal logs the more up-to-date one passes, whatever its id.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 2L)]
+    [InlineData(true, 3L)]
+    public void RivalPreCandidatesForOneTermLetExactlyOneCampaign(bool thirdIsAhead, long winner)
+    {
+        var storages = new Dictionary<long, MemoryRaftStorage>();
+        var nodes = new Dictionary<long, RaftNode>();
+        foreach (var id in new long[] { 2, 3 })
+        {
+            storages[id] = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
+            nodes[id] = TestCluster.NewNode(id, 1, storages[id]);
+        }
+
+        if (thirdIsAhead)
+        {
+            // Node 3 holds one more entry of the old leader's (node 1's) term.
+            var last = storages[3].LastIndex;
+            nodes[3].Step(new Message
+            {
+                Type = MessageType.Append, To = 3, From = 1, FromIncarnation = 1, Term = 1, Index = last, LogTerm = storages[3].Term(last),
+                Entries = [new LogEntry(last + 1, 1, EntryType.Normal, new byte[] { 1 })],
+            });
+            Persist(nodes[3], storages[3]);
+        }
+
+        var term = nodes[2].Term;
+        var outbox = new List<Message>();
+        foreach (var node in nodes.Values)
+        {
+            while (node.Role != RaftRole.PreCandidate)
+            {
+                node.Tick();
+            }
+
+            outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
+        }
+
+        // Node 1 is gone: deliver everything between 2 and 3 until nothing moves.
+        for (var round = 0; outbox.Count > 0; round++)
+        {
+            Assert.True(round < 20, "the election did not settle");
+            var delivering = outbox.Where(m => m.To != 1).ToList();
+            outbox.Clear();
+            foreach (var m in delivering)
+            {
+                nodes[m.To].Step(m);
+            }
+
+            foreach (var node in nodes.Values)
+            {
+                while (node.HasReady)
+                {
+                    outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
+                }
+            }
+        }
+
+        Assert.Equal(RaftRole.Leader, nodes[winner].Role);
+        Assert.Equal(term + 1, nodes[winner].Term); // no term lost to a split vote
+        var loser = nodes[winner == 2 ? 3 : 2];
+        Assert.Equal((RaftRole.Follower, term + 1, winner), (loser.Role, loser.Term, loser.Leader));
+    }
+
+    /// <summary>
+    /// The pre-candidate that wins the tie asked first, while its rival still heard from the lost leader (in its lease:
+    /// the request was ignored, unanswered). When the rival pre-campaigns in turn, the first one refuses it and asks
+    /// again, and the rival, now out of its lease, grants and steps back: one campaign, not a stall until the next timeout.
+    /// </summary>
+    [Fact]
+    public void APreCandidateThatWinsTheTieAsksARivalThatIgnoredItAgain()
+    {
+        var storages = new Dictionary<long, MemoryRaftStorage>();
+        var nodes = new Dictionary<long, RaftNode>();
+        foreach (var id in new long[] { 2, 3 })
+        {
+            storages[id] = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
+            nodes[id] = TestCluster.NewNode(id, 1, storages[id]);
+            nodes[id].Step(new Message { Type = MessageType.Heartbeat, To = id, From = 1, FromIncarnation = 1, Term = 1, Commit = 1 });
+            Persist(nodes[id], storages[id]);
+        }
+
+        while (nodes[2].Role != RaftRole.PreCandidate)
+        {
+            nodes[2].Tick();
+        }
+
+        var ignored = SynchronousHost.HandleReady(nodes[2], storages[2]).Single(m => m.To == 3);
+        nodes[3].Step(ignored); // node 3 heard from the leader less than an election timeout ago
+        Assert.False(nodes[3].HasReady);
+        while (nodes[3].Role != RaftRole.PreCandidate)
+        {
+            nodes[3].Tick();
+        }
+
+        var outbox = SynchronousHost.HandleReady(nodes[3], storages[3]);
+        for (var round = 0; outbox.Count > 0; round++)
+        {
+            Assert.True(round < 20, "the election did not settle");
+            var delivering = outbox.Where(m => m.To != 1).ToList();
+            outbox.Clear();
+            foreach (var m in delivering)
+            {
+                nodes[m.To].Step(m);
+            }
+
+            foreach (var node in nodes.Values)
+            {
+                while (node.HasReady)
+                {
+                    outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
+                }
+            }
+        }
+
+        Assert.Equal((RaftRole.Leader, 2L), (nodes[2].Role, nodes[2].Term));
+        Assert.Equal((RaftRole.Follower, 2L, 2L), (nodes[3].Role, nodes[3].Term, nodes[3].Leader));
+    }
+
     [Fact]
     public void AVoteForOneIncarnationIsNotGrantedToAnotherInTheSameTerm()
     {
