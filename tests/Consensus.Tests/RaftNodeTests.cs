@@ -286,14 +286,7 @@ public sealed class RaftNodeTests
     [InlineData(true, 3L)]
     public void RivalPreCandidatesForOneTermLetExactlyOneCampaign(bool thirdIsAhead, long winner)
     {
-        var storages = new Dictionary<long, MemoryRaftStorage>();
-        var nodes = new Dictionary<long, RaftNode>();
-        foreach (var id in new long[] { 2, 3 })
-        {
-            storages[id] = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
-            nodes[id] = TestCluster.NewNode(id, 1, storages[id]);
-        }
-
+        var (nodes, storages) = FollowersOfLostLeader();
         if (thirdIsAhead)
         {
             // Node 3 holds one more entry of the old leader's (node 1's) term.
@@ -318,25 +311,7 @@ public sealed class RaftNodeTests
             outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
         }
 
-        // Node 1 is gone: deliver everything between 2 and 3 until nothing moves.
-        for (var round = 0; outbox.Count > 0; round++)
-        {
-            Assert.True(round < 20, "the election did not settle");
-            var delivering = outbox.Where(m => m.To != 1).ToList();
-            outbox.Clear();
-            foreach (var m in delivering)
-            {
-                nodes[m.To].Step(m);
-            }
-
-            foreach (var node in nodes.Values)
-            {
-                while (node.HasReady)
-                {
-                    outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
-                }
-            }
-        }
+        DeliverUntilSettled(nodes, storages, outbox);
 
         Assert.Equal(RaftRole.Leader, nodes[winner].Role);
         Assert.Equal(term + 1, nodes[winner].Term); // no term lost to a split vote
@@ -352,12 +327,9 @@ public sealed class RaftNodeTests
     [Fact]
     public void APreCandidateThatWinsTheTieAsksARivalThatIgnoredItAgain()
     {
-        var storages = new Dictionary<long, MemoryRaftStorage>();
-        var nodes = new Dictionary<long, RaftNode>();
+        var (nodes, storages) = FollowersOfLostLeader();
         foreach (var id in new long[] { 2, 3 })
         {
-            storages[id] = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
-            nodes[id] = TestCluster.NewNode(id, 1, storages[id]);
             nodes[id].Step(new Message { Type = MessageType.Heartbeat, To = id, From = 1, FromIncarnation = 1, Term = 1, Commit = 1 });
             Persist(nodes[id], storages[id]);
         }
@@ -376,24 +348,7 @@ public sealed class RaftNodeTests
         }
 
         var outbox = SynchronousHost.HandleReady(nodes[3], storages[3]);
-        for (var round = 0; outbox.Count > 0; round++)
-        {
-            Assert.True(round < 20, "the election did not settle");
-            var delivering = outbox.Where(m => m.To != 1).ToList();
-            outbox.Clear();
-            foreach (var m in delivering)
-            {
-                nodes[m.To].Step(m);
-            }
-
-            foreach (var node in nodes.Values)
-            {
-                while (node.HasReady)
-                {
-                    outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
-                }
-            }
-        }
+        DeliverUntilSettled(nodes, storages, outbox);
 
         Assert.Equal((RaftRole.Leader, 2L), (nodes[2].Role, nodes[2].Term));
         Assert.Equal((RaftRole.Follower, 2L, 2L), (nodes[3].Role, nodes[3].Term, nodes[3].Leader));
@@ -712,6 +667,43 @@ public sealed class RaftNodeTests
         cluster.Settle();
         Assert.Equal(last + 3, cluster.Storages[f].LastIndex);
         Assert.Equal(last + 3, leader.CommitIndex);
+    }
+
+    /// <summary>Nodes 2 and 3 of the group {1, 2, 3}, freshly bootstrapped: node 1, their leader, is gone.</summary>
+    private static (Dictionary<long, RaftNode> Nodes, Dictionary<long, MemoryRaftStorage> Storages) FollowersOfLostLeader()
+    {
+        var storages = new Dictionary<long, MemoryRaftStorage>();
+        var nodes = new Dictionary<long, RaftNode>();
+        foreach (var id in new long[] { 2, 3 })
+        {
+            storages[id] = MemoryRaftStorage.Bootstrap(ClusterConfig.Of(1, 2, 3));
+            nodes[id] = TestCluster.NewNode(id, 1, storages[id]);
+        }
+
+        return (nodes, storages);
+    }
+
+    /// <summary>Delivers the messages between the nodes (those to anyone else are lost) and handles their Readys until nothing moves.</summary>
+    private static void DeliverUntilSettled(Dictionary<long, RaftNode> nodes, Dictionary<long, MemoryRaftStorage> storages, List<Message> outbox)
+    {
+        for (var round = 0; outbox.Count > 0; round++)
+        {
+            Assert.True(round < 20, "the group did not settle");
+            var delivering = outbox.Where(m => nodes.ContainsKey(m.To)).ToList();
+            outbox.Clear();
+            foreach (var m in delivering)
+            {
+                nodes[m.To].Step(m);
+            }
+
+            foreach (var node in nodes.Values)
+            {
+                while (node.HasReady)
+                {
+                    outbox.AddRange(SynchronousHost.HandleReady(node, storages[node.Id]));
+                }
+            }
+        }
     }
 
     private static void Persist(RaftNode node, MemoryRaftStorage storage)

@@ -361,12 +361,7 @@ public sealed class ProducerTests
         };
 
         var record = producer.ProduceAsync(Log, Rec(1));
-        for (var step = 0; !record.IsCompleted; step++)
-        {
-            Assert.True(step < 10_000, "the record was not acknowledged within 100 s of fake time");
-            _time.Advance(TimeSpan.FromMilliseconds(10));
-            await Task.Delay(1);
-        }
+        await AdvanceUntilAsync(() => record.IsCompleted, "the record's acknowledgement", TimeSpan.FromMilliseconds(10));
 
         Assert.Equal(1ul, (await record).Offset);
         lock (sentAt)
@@ -409,12 +404,7 @@ public sealed class ProducerTests
         };
 
         var record = producer.ProduceAsync(Log, Rec(1));
-        for (var step = 0; !record.IsCompleted; step++)
-        {
-            Assert.True(step < 10_000, "the record was not acknowledged within 100 s of fake time");
-            _time.Advance(TimeSpan.FromMilliseconds(10));
-            await Task.Delay(1);
-        }
+        await AdvanceUntilAsync(() => record.IsCompleted, "the record's acknowledgement", TimeSpan.FromMilliseconds(10));
 
         Assert.Equal(1ul, (await record).Offset);
         lock (calls)
@@ -738,13 +728,14 @@ public sealed class ProducerTests
         return producer;
     }
 
-    /// <summary>Moves the fake clock on in 50 ms steps until the condition holds (asynchronous continuations run between steps).</summary>
-    private async Task AdvanceUntilAsync(Func<bool> condition, string what)
+    /// <summary>Moves the fake clock on in steps (50 ms unless told) until the condition holds (asynchronous continuations run between steps).</summary>
+    private async Task AdvanceUntilAsync(Func<bool> condition, string what, TimeSpan? step = null)
     {
-        for (var step = 0; !condition(); step++)
+        var by = step ?? TimeSpan.FromMilliseconds(50);
+        for (var moved = TimeSpan.Zero; !condition(); moved += by)
         {
-            Assert.True(step < 2000, $"{what} did not happen within 100 s of fake time");
-            _time.Advance(TimeSpan.FromMilliseconds(50));
+            Assert.True(moved < TimeSpan.FromSeconds(100), $"{what} did not happen within 100 s of fake time");
+            _time.Advance(by);
             await Task.Delay(1);
         }
     }
