@@ -169,7 +169,9 @@ public sealed partial class RaftNode
         var responseType = preVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
         var canVote = (_vote == m.From && _voteIncarnation == m.FromIncarnation) || (_vote == 0 && _lead == 0) || (preVote && m.Term > _term);
         var upToDate = Bug(RaftTestBugs.SkipVoteLogCheck) || _log.IsUpToDate(m.Index, m.LogTerm);
-        if (preVote && Role == RaftRole.PreCandidate && m.Term == _term + 1 && m.Context != ForceCampaign && upToDate && !RivalWinsPreVote(m))
+        // A voter pre-campaigning for the same term (see RivalWinsPreVote); anyone else's pre-vote is answered as usual.
+        var rival = preVote && Role == RaftRole.PreCandidate && m.Term == _term + 1 && m.Context != ForceCampaign && upToDate && Config.IsVoter(m.From, m.FromIncarnation);
+        if (rival && !RivalWinsPreVote(m))
         {
             // This one passes instead. Its own request may have reached the rival while the rival still heard the old
             // leader (in its lease, which ignores requests unanswered): asked again now, the rival grants it.
@@ -187,7 +189,7 @@ public sealed partial class RaftNode
             if (preVote)
             {
                 Send(grant);
-                if (Role == RaftRole.PreCandidate && m.Term == _term + 1)
+                if (rival)
                 {
                     BecomeFollower(_term, 0); // step back for the rival (see RivalWinsPreVote)
                 }

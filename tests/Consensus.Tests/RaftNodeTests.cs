@@ -354,6 +354,24 @@ public sealed class RaftNodeTests
         Assert.Equal((RaftRole.Follower, 2L, 2L), (nodes[3].Role, nodes[3].Term, nodes[3].Leader));
     }
 
+    /// <summary>A pre-vote from a replica that is not a voter here (a removed one) is answered as usual and does not make a pre-candidate step back.</summary>
+    [Fact]
+    public void APreCandidateStepsBackOnlyForAVoter()
+    {
+        var (nodes, storages) = FollowersOfLostLeader();
+        var node = nodes[2];
+        while (node.Role != RaftRole.PreCandidate)
+        {
+            node.Tick();
+        }
+
+        SynchronousHost.HandleReady(node, storages[2]);
+        node.Step(new Message { Type = MessageType.PreVote, To = 2, From = 4, FromIncarnation = 1, Term = node.Term + 1, Index = storages[2].LastIndex + 5, LogTerm = 1 });
+        var answer = Assert.Single(SynchronousHost.HandleReady(node, storages[2]));
+        Assert.Equal((MessageType.PreVoteResponse, 4L, false), (answer.Type, answer.To, answer.Reject));
+        Assert.Equal(RaftRole.PreCandidate, node.Role);
+    }
+
     [Fact]
     public void AVoteForOneIncarnationIsNotGrantedToAnotherInTheSameTerm()
     {
