@@ -92,14 +92,16 @@ public sealed partial class RaftNode
         {
             if (v.Id != Id)
             {
-                Send(new Message
-                {
-                    Type = type, To = v.Id, ToIncarnation = v.Incarnation, From = Id, FromIncarnation = Incarnation, Term = voteTerm,
-                    Index = _log.LastIndex, LogTerm = _log.LastTerm, Context = force ? ForceCampaign : 0,
-                });
+                Send(VoteRequest(type, v.Id, v.Incarnation, voteTerm, force));
             }
         }
     }
+
+    private Message VoteRequest(MessageType type, long to, long toIncarnation, long voteTerm, bool force) => new()
+    {
+        Type = type, To = to, ToIncarnation = toIncarnation, From = Id, FromIncarnation = Incarnation, Term = voteTerm,
+        Index = _log.LastIndex, LogTerm = _log.LastTerm, Context = force ? ForceCampaign : 0,
+    };
 
     private void WinVote(bool force)
     {
@@ -176,11 +178,7 @@ public sealed partial class RaftNode
             // This one passes instead. Its own request may have reached the rival while the rival still heard the old
             // leader (in its lease, which ignores requests unanswered): asked again now, the rival grants it.
             canVote = false;
-            Send(new Message
-            {
-                Type = MessageType.PreVote, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation, Term = _term + 1,
-                Index = _log.LastIndex, LogTerm = _log.LastTerm,
-            });
+            Send(VoteRequest(MessageType.PreVote, m.From, m.FromIncarnation, _term + 1, force: false));
         }
 
         if (canVote && upToDate)

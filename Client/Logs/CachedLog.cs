@@ -50,14 +50,19 @@ internal sealed class CachedLog
     /// </summary>
     public bool FollowHint(int partition, string leaderKey)
     {
-        if (!ReplicaGrainKey.TryParse(leaderKey, out var key) || key.Log != Info.Id || key.Partition != partition)
+        var slot = SlotNamed(partition, leaderKey);
+        if (slot < 0)
         {
             return true;
         }
 
-        Volatile.Write(ref _leaders[partition], key.Replica);
-        return Info.HasReplica(partition, key.Replica);
+        Volatile.Write(ref _leaders[partition], slot);
+        return Info.HasReplica(partition, slot);
     }
+
+    /// <summary>The slot a replica's grain key names in <paramref name="partition"/> of this log; -1 for another log or partition, or no key.</summary>
+    public int SlotNamed(int partition, string replicaKey) =>
+        ReplicaGrainKey.TryParse(replicaKey, out var key) && key.Log == Info.Id && key.Partition == partition ? key.Replica : -1;
 
     /// <summary>The replica in <paramref name="slot"/> did not answer: believe the next one leads (it redirects if not).</summary>
     public void Skip(int partition, int slot) =>

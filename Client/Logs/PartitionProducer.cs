@@ -877,14 +877,10 @@ internal sealed class PartitionProducer
     /// <summary>Whether <paramref name="leaderKey"/> names the replica of this partition a request failed to reach within <see cref="UnreachableFor"/>.</summary>
     private bool NamesUnreachable(CachedLog cached, string leaderKey)
     {
-        if (!ReplicaGrainKey.TryParse(leaderKey, out var key) || key.Log != cached.Info.Id || key.Partition != _partition)
-        {
-            return false;
-        }
-
+        var slot = cached.SlotNamed(_partition, leaderKey);
         lock (_gate)
         {
-            return key.Replica == _unreachableSlot && _time.GetElapsedTime(_unreachableAt) < UnreachableFor;
+            return slot >= 0 && slot == _unreachableSlot && _time.GetElapsedTime(_unreachableAt) < UnreachableFor;
         }
     }
 
