@@ -32,6 +32,13 @@ public sealed partial class PyramidStore
     // large batches wait for one bounded write and sync, not for everything that arrived meanwhile.
     private const long MaxGroupBytes = 32L << 20;
 
+    /// <summary>
+    /// Groups of up to this many batches tell their batches' <see cref="ICommittedWriteListener"/>s on the commit thread.
+    /// A small group is a lightly loaded store, where a writer's wake-up is a large part of its latency; a big one is a
+    /// busy store, where the listeners would only hold up the next group's sync while the writers' threads are awake anyway.
+    /// </summary>
+    internal const int MaxGroupForCommittedListeners = 4;
+
     // Queued batches, or (Batch null) an action that must run on the commit loop between two groups.
     // Invariant: _queue, _stopping, _loopWaiting, _fault and _disposed are read and written under _queueLock.
     private readonly object _queueLock = new();
@@ -529,6 +536,11 @@ public sealed partial class PyramidStore
             }
         }
 
+        if (failure is null && _groupBatches.Count <= MaxGroupForCommittedListeners)
+        {
+            TellCommittedListeners();
+        }
+
         foreach (var waiter in _groupWaiters)
         {
             if (failure is null)
@@ -546,6 +558,21 @@ public sealed partial class PyramidStore
         if (failure is null)
         {
             RunGuarded(SyncIfDue, null); // Interval mode under steady load: the loop may never idle long enough for its timed wait
+        }
+    }
+
+    private void TellCommittedListeners()
+    {
+        foreach (var batch in _groupBatches)
+        {
+            try
+            {
+                batch.CommittedListener?.Committed();
+            }
+            catch (Exception)
+            {
+                // The listener's contract: one that throws counts as not called, and its writer acts after its await.
+            }
         }
     }
 

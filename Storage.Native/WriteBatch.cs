@@ -56,6 +56,10 @@ public sealed class WriteBatch : IDisposable
     /// under that store's queue lock; a queued batch is refused a second time (its one frame cannot carry two sequences).</summary>
     internal bool Queued { get; set; }
 
+    /// <summary>Told on the commit thread when this batch commits (see <see cref="ICommittedWriteListener"/>); cleared by
+    /// <see cref="Clear"/>.</summary>
+    internal ICommittedWriteListener? CommittedListener { get; set; }
+
     /// <summary>True once disposed: such a batch is refused before it joins a commit group.</summary>
     public bool IsDisposed => _buffer.Length == 0;
 
@@ -164,6 +168,7 @@ public sealed class WriteBatch : IDisposable
         Count = 0;
         LogCount = 0;
         _logOperationCount = 0;
+        CommittedListener = null;
     }
 
     public void Dispose()

@@ -67,7 +67,10 @@ internal sealed partial class ReplicaDriver : IDisposable
     private readonly bool _skipSync;
 
     // Invariant: persists in the order they were queued to the store; the head is the oldest not yet reported durable.
-    private readonly Queue<(PersistBatch Batch, WriteBatch Write, Task Task)> _persisting = new();
+    private readonly Queue<(PersistBatch Batch, WriteBatch Write, Task Task, AfterPersistSends? Sends)> _persisting = new();
+
+    // The sends of the latest persist that had messages waiting for it (see AfterPersistSends), or null.
+    private AfterPersistSends? _lastAfterPersistSends;
     private readonly Dictionary<long, List<Message>> _outbox = [];
     private readonly List<byte[]> _encoded = []; // scratch of FlushOutbox, empty between calls
 
@@ -133,6 +136,9 @@ internal sealed partial class ReplicaDriver : IDisposable
     public RaftNode Node => _node;
 
     public bool Quiesced => _quiesced;
+
+    /// <summary>True while a persist the node handed out is not yet reported durable to it.</summary>
+    public bool PersistInFlight => _persisting.Count > 0;
 
     /// <summary>Proposals made here that have not resolved yet (a former leader answers them as it applies them).</summary>
     public int PendingProposals => _proposals.Count;
@@ -479,7 +485,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         FailPending(new TimeoutException("the replica deactivated before the operation finished; its outcome is unknown"));
-        foreach (var (_, write, task) in _persisting)
+        foreach (var (_, write, task, _) in _persisting)
         {
             // The store still commits what was queued; the batch's buffer is returned once it has.
             _ = task.ContinueWith(_ => write.Dispose(), TaskScheduler.Default);
@@ -525,6 +531,13 @@ internal sealed partial class ReplicaDriver : IDisposable
     private void StartPersist(PersistBatch batch)
     {
         var write = _storage.Build(batch, _skipSync);
+        AfterPersistSends? sends = null;
+        if (batch.MessagesAfterPersist.Count > 0)
+        {
+            write.CommittedListener = sends = new AfterPersistSends(_transport, _replica, batch.MessagesAfterPersist, _lastAfterPersistSends);
+            _lastAfterPersistSends = sends;
+        }
+
         Task task;
         try
         {
@@ -536,7 +549,7 @@ internal sealed partial class ReplicaDriver : IDisposable
             throw;
         }
 
-        _persisting.Enqueue((batch, write, task));
+        _persisting.Enqueue((batch, write, task, sends));
         if (!_completingPersists)
         {
             _completingPersists = true;
@@ -601,10 +614,14 @@ internal sealed partial class ReplicaDriver : IDisposable
 
             foreach (var message in head.Batch.MessagesAfterPersist)
             {
-                Outbox(message);
+                if (head.Sends?.Left(message) != true)
+                {
+                    Outbox(message);
+                }
             }
 
             Pump();
+            head.Sends?.Settle(); // after the pass that sent what did not leave from the commit thread
             QuiesceAsAskedIfDone(atTick: false);
         }
     }

@@ -20,8 +20,12 @@ internal abstract partial class ReplicaGrain
     private readonly long[] _confirmedAt = new long[ReplicaGrainKey.MaxReplicationFactor];
 
     // This activation's link number, and per sibling slot the envelopes sent to it so far (see SiblingLink).
+    // Invariant: _sentTo, _heldSends and _confirmedAt change only under _sendLock, and an envelope is numbered and handed
+    // to Orleans under it in one step, so envelopes leave in their numbers' order from the grain's thread and from the
+    // store's commit thread (TrySendFromAnyThread) alike.
     private readonly long _link = Random.Shared.NextInt64(1, long.MaxValue);
     private readonly long[] _sentTo = new long[ReplicaGrainKey.MaxReplicationFactor];
+    private readonly Lock _sendLock = new();
 
     // Per sibling slot: what arrived from it, put back in send order; the timer that gives up a gap (set while any
     // link holds an envelope); envelopes ready for the node (scratch, empty between calls).
@@ -151,7 +155,6 @@ internal abstract partial class ReplicaGrain
     public void Send(long toRaftId, RaftEnvelope envelope)
     {
         var replica = ReplicaDriver.Replica(toRaftId);
-        envelope = envelope with { Link = _link, Sequence = ++_sentTo[replica] };
         var wait = TimeSpan.Zero;
         if (_catchUp.Enabled && IsLearnerOfMyGroup(toRaftId))
         {
@@ -163,16 +166,45 @@ internal abstract partial class ReplicaGrain
             }
         }
 
-        // Behind a held send even when the target is no longer a learner (it was promoted meanwhile): overtaking it
-        // would make the receiver wait for the held one.
-        var previous = _heldSends[replica];
-        if (wait > TimeSpan.Zero || previous is { IsCompleted: false })
+        lock (_sendLock)
         {
-            _heldSends[replica] = SendLaterAsync(previous, Time.GetTimestamp(), wait, replica, envelope);
-            return;
+            envelope = envelope with { Link = _link, Sequence = ++_sentTo[replica] };
+
+            // Behind a held send even when the target is no longer a learner (it was promoted meanwhile): overtaking it
+            // would make the receiver wait for the held one.
+            var previous = _heldSends[replica];
+            if (wait > TimeSpan.Zero || previous is { IsCompleted: false })
+            {
+                _heldSends[replica] = SendLaterAsync(previous, Time.GetTimestamp(), wait, replica, envelope);
+                return;
+            }
+
+            SendNow(replica, envelope);
+        }
+    }
+
+    /// <summary>
+    /// Sends now from whatever thread calls (the store's commit thread: see <see cref="AfterPersistSends"/>), numbered
+    /// in order with the grain's own sends; false, sending nothing, while an earlier send to that replica is held.
+    /// </summary>
+    public bool TrySendFromAnyThread(long toRaftId, RaftEnvelope envelope)
+    {
+        var replica = ReplicaDriver.Replica(toRaftId);
+        if (replica < 0 || replica >= _sentTo.Length)
+        {
+            return false;
         }
 
-        SendNow(replica, envelope);
+        lock (_sendLock)
+        {
+            if (_heldSends[replica] is { IsCompleted: false })
+            {
+                return false;
+            }
+
+            SendNow(replica, envelope with { Link = _link, Sequence = ++_sentTo[replica] });
+            return true;
+        }
     }
 
     private bool IsLearnerOfMyGroup(long raftId) =>
@@ -191,7 +223,10 @@ internal abstract partial class ReplicaGrain
             await Task.Delay(left, Time);
         }
 
-        SendNow(replica, envelope);
+        lock (_sendLock)
+        {
+            SendNow(replica, envelope);
+        }
     }
 
     private void SendNow(int replica, RaftEnvelope envelope)

@@ -176,16 +176,33 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
     }
 
     /// <summary>
+    /// A follower whose host can send from any thread acknowledges from the store's commit thread as soon as the
+    /// entries are durable, and its own completion of the persist does not send the acknowledgement again.
+    /// </summary>
+    [Fact]
+    public async Task A_follower_acknowledges_from_the_commit_thread_when_its_host_can_send_from_there()
+    {
+        var host = await FollowLeaderOfTwoAsync(entries: 3, new RecordingTransport(sendsFromAnyThread: true));
+        WaitFor(() => !_driver.PersistInFlight, "the driver to complete its persist");
+
+        var acknowledgement = Assert.Single(host.SentFromAnyThread, s => IsAcknowledgement(s.Envelope));
+        Assert.Equal(2, acknowledgement.To);
+        Assert.Equal("pyralog-commit", acknowledgement.Thread);
+        Assert.Equal(4, MessageCodec.Decode(acknowledgement.Envelope.Messages)[0].Index);
+        Assert.DoesNotContain(host.Sent, s => IsAcknowledgement(s.Envelope));
+    }
+
+    /// <summary>
     /// Reopens replica slot 0 as a follower in a group of two (its leader Raft id 2, incarnation 8, in term 2) holding
     /// <paramref name="entries"/> entries after the bootstrap entry, none of them committed yet; returns its host.
     /// </summary>
-    private async Task<RecordingTransport> FollowLeaderOfTwoAsync(int entries)
+    private async Task<RecordingTransport> FollowLeaderOfTwoAsync(int entries, RecordingTransport? host = null)
     {
         _driver.Dispose();
         await _store.DisposeAsync();
         Directory.Delete(_directory, recursive: true);
         _store = PyramidStore.Open(_directory);
-        var host = new RecordingTransport();
+        host ??= new RecordingTransport();
         _driver = await OpenDriverAsync(_store, new ClusterConfig([new Member(1, 7), new Member(2, 8)], []), host, NullLogger.Instance);
         var appended = new LogEntry[entries];
         for (var i = 0; i < entries; i++)
@@ -198,7 +215,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
             Type = MessageType.Append, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Index = 1, LogTerm = 1,
             Entries = appended, Commit = 1,
         }, quiesce: false)));
-        WaitFor(() => host.Sent.Exists(s => MessageCodec.Decode(s.Envelope.Messages) is [{ Type: MessageType.AppendResponse, Reject: false }]),
+        WaitFor(() => host.Sent.Exists(s => IsAcknowledgement(s.Envelope)) || host.SentFromAnyThread.Any(s => IsAcknowledgement(s.Envelope)),
             "the follower to acknowledge the entries");
         Assert.Equal(RaftRole.Follower, _driver.Node.Role);
         Assert.Equal(1 + entries, _driver.Node.LastIndex);
@@ -207,6 +224,9 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         host.Sent.Clear();
         return host;
     }
+
+    private static bool IsAcknowledgement(RaftEnvelope envelope) =>
+        MessageCodec.Decode(envelope.Messages) is [{ Type: MessageType.AppendResponse, Reject: false }];
 
     /// <summary>The leader's last heartbeat before it quiesces, telling commit index <paramref name="commit"/>.</summary>
     private void QuiesceMarkedHeartbeat(long commit) => _turns.Run(() => _driver.Deliver(FromLeader(new Message
