@@ -1,8 +1,9 @@
 namespace Pyralog.Storage.Native;
 
 /// <summary>
-/// Told on the store's commit thread that a batch has committed (durable, or written to the page cache when it asked
-/// for <see cref="WriteBatch.SkipSync"/>), just before <see cref="PyramidStore.WriteAsync"/>'s task completes. A
+/// Told on the store's commit thread that a batch has committed as the store acknowledges writes (durable in
+/// <see cref="DurabilityMode.PerBatch"/> unless it asked for <see cref="WriteBatch.SkipSync"/>; written to the page cache
+/// otherwise), just before <see cref="PyramidStore.WriteAsync"/>'s task completes. A
 /// writer that must act the moment its write commits (a Raft follower's acknowledgement) acts here instead of waiting
 /// for its own thread to be scheduled. A hint, not a promise: the store calls it only while commit groups are small
 /// (<see cref="PyramidStore.MaxGroupForCommittedListeners"/>), never for a failed write, and a listener that throws
