@@ -25,8 +25,11 @@ internal sealed class AfterPersistSends : ICommittedWriteListener
     private readonly IReplicaTransport _transport;
     private readonly int _fromReplica;
     private readonly IReadOnlyList<Message> _messages;
-    private readonly long[] _targets;
-    private readonly bool[] _sent; // per target: left from the commit thread
+
+    // Set by Committed, read by the grain after its await: the messages' targets and, per target, whether it left from
+    // the commit thread. Null when Committed did not send (a busy store does not call it): nothing is made for that case.
+    private long[]? _targets;
+    private bool[]? _sent;
 
     // The previous persist's sends while they may still be waiting for the grain; null once they no longer matter.
     private AfterPersistSends? _previous;
@@ -38,8 +41,6 @@ internal sealed class AfterPersistSends : ICommittedWriteListener
         _transport = transport;
         _fromReplica = fromReplica;
         _messages = messages;
-        _targets = Targets(messages);
-        _sent = new bool[_targets.Length];
         _previous = previous is { _allSent: false, _settled: false } ? previous : null;
     }
 
@@ -51,19 +52,23 @@ internal sealed class AfterPersistSends : ICommittedWriteListener
         }
 
         _previous = null;
+        var targets = Targets(_messages);
+        var sent = new bool[targets.Length];
         var all = true;
-        for (var i = 0; i < _targets.Length; i++)
+        for (var i = 0; i < targets.Length; i++)
         {
-            var envelope = new RaftEnvelope(_fromReplica, MessageCodec.Encode(For(_targets[i])));
-            _sent[i] = _transport.TrySendFromAnyThread(_targets[i], envelope);
-            all &= _sent[i];
+            var envelope = new RaftEnvelope(_fromReplica, MessageCodec.Encode(For(targets[i])));
+            sent[i] = _transport.TrySendFromAnyThread(targets[i], envelope);
+            all &= sent[i];
         }
 
+        _targets = targets;
+        _sent = sent;
         _allSent = all;
     }
 
     /// <summary>On the grain's thread after the persist's await: whether <paramref name="message"/> left from the commit thread.</summary>
-    public bool Left(in Message message) => _sent[Array.IndexOf(_targets, message.To)];
+    public bool Left(in Message message) => _sent is { } sent && sent[Array.IndexOf(_targets!, message.To)];
 
     /// <summary>On the grain's thread once it has sent (or queued) every message that did not leave: later persists' may go.</summary>
     public void Settle()
