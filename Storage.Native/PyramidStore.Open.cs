@@ -107,6 +107,7 @@ public sealed partial class PyramidStore
             catch
             {
                 store.ReleasePins(); // also the leases recovered memtables took on WAL mappings
+                _ = store._arenas.StopWarmingAsync(); // a warmer the replay's key/values started ends on its own
                 throw;
             }
 

@@ -384,13 +384,14 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
             }
 
             await spare.ConfigureAwait(false);
-            await _arenas.StopWarmingAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // A worker or the spare preparation failed in a way the store could not classify: it is closed all the same.
             Fault(e);
         }
+
+        await _arenas.StopWarmingAsync().ConfigureAwait(false); // never faults: the warmer's task only completes
 
         try
         {
