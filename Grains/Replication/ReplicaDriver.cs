@@ -485,14 +485,25 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         FailPending(new TimeoutException("the replica deactivated before the operation finished; its outcome is unknown"));
+        var queued = new Task[_persisting.Count];
+        var i = 0;
         foreach (var (_, write, task, _) in _persisting)
         {
             // The store still commits what was queued; the batch's buffer is returned once it has.
-            _ = task.ContinueWith(_ => write.Dispose(), TaskScheduler.Default);
+            queued[i++] = task.ContinueWith(_ => write.Dispose(), TaskScheduler.Default);
         }
 
         _persisting.Clear();
+        QueuedPersists = queued.Length == 0 ? Task.CompletedTask : Task.WhenAll(queued);
     }
+
+    /// <summary>
+    /// Once disposed: completes when the store has committed (or failed) every persist this driver had queued. The
+    /// replica's next activation must not read its state before: it would take its log for shorter than the store's, after
+    /// a persist that commits late acknowledged entries its siblings counted (from the commit thread, see
+    /// AfterPersistSends), and then vote, or refuse a leader's appends as stale, as if it never had them.
+    /// </summary>
+    public Task QueuedPersists { get; private set; } = Task.CompletedTask;
 
     /// <summary>Answers to heartbeats, above all to the last ones a quiescing leader sent, must not wake it again.</summary>
     private static bool OnlyHeartbeatResponses(Message[] messages)

@@ -155,7 +155,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         ServiceProvider.GetRequiredService<StrandedReplicas>().Remove(Key);
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _replicas.Remove(Key);
         if (reason.ReasonCode == DeactivationReasonCode.DirectoryFailure && Driver is not null)
@@ -166,9 +166,23 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         SetTicking(false);
         _gapTimer?.Dispose();
         _gapTimer = null;
-        Driver?.Dispose();
+        if (Driver is { } driver)
+        {
+            driver.Dispose();
+
+            // Orleans starts the next activation of this replica on this silo only once this one has ended: it then reads
+            // a log and hard state that hold everything this one acknowledged (see ReplicaDriver.QueuedPersists).
+            try
+            {
+                await driver.QueuedPersists.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Logger.LogWarning("Replica {Key} ended before the store committed its queued writes (the deactivation timed out); its next activation may read an older log", Key);
+            }
+        }
+
         ExitDataGate();
-        return Task.CompletedTask;
     }
 
     /// <summary>

@@ -192,6 +192,42 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         Assert.DoesNotContain(host.Sent, s => IsAcknowledgement(s.Envelope));
     }
 
+    [Fact]
+    public async Task A_disposed_driver_reports_its_queued_persists_only_once_the_store_committed_them()
+    {
+        var host = await FollowLeaderOfTwoAsync(entries: 1, new RecordingTransport(sendsFromAnyThread: true));
+        WaitFor(() => !_driver.PersistInFlight, "the driver to complete its persist");
+        var before = _store.GetLogBounds(StoreLog).Next;
+
+        // The commit thread is held inside an earlier group: the follower's next persist queues behind it.
+        using var release = new ManualResetEventSlim();
+        var holder = new HeldCommitThread(release);
+        using var earlier = new WriteBatch();
+        earlier.Put("held"u8, "x"u8);
+        earlier.CommittedListener = holder;
+        var held = _store.WriteAsync(earlier).AsTask();
+        Assert.True(holder.Entered.Wait(TimeSpan.FromSeconds(30)), "the commit thread did not reach the held group");
+
+        var appended = new[] { new LogEntry(3, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty), new LogEntry(4, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty) };
+        _turns.Run(() => _driver.Deliver(FromLeader(new Message
+        {
+            Type = MessageType.Append, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Index = 2, LogTerm = 2,
+            Entries = appended, Commit = 1,
+        }, quiesce: false)));
+        Assert.True(_driver.PersistInFlight);
+
+        // The replica deactivates with its persist queued: the next activation must wait for it (ReplicaGrain.OnDeactivateAsync).
+        _driver.Dispose();
+        Assert.False(_driver.QueuedPersists.IsCompleted);
+        Assert.Equal(before, _store.GetLogBounds(StoreLog).Next);
+
+        release.Set();
+        await _driver.QueuedPersists.WaitAsync(TimeSpan.FromSeconds(30));
+        await held;
+        Assert.Equal(before + 2, _store.GetLogBounds(StoreLog).Next); // what a next activation reads holds what was acknowledged
+        Assert.Contains(host.SentFromAnyThread, s => IsAcknowledgement(s.Envelope) && MessageCodec.Decode(s.Envelope.Messages)[0].Index == 4);
+    }
+
     /// <summary>
     /// Reopens replica slot 0 as a follower in a group of two (its leader Raft id 2, incarnation 8, in term 2) holding
     /// <paramref name="entries"/> entries after the bootstrap entry, none of them committed yet; returns its host.
@@ -259,5 +295,4 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
 
     private Task<object?> Propose(int i) =>
         _driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, [(byte)i])], 1024), "9/0/0", r => $"9/0/{r}");
-
 }
