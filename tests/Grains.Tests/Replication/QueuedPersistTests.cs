@@ -4,7 +4,6 @@ using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Tests.Partitions;
-using Pyralog.Storage.Native;
 
 namespace Pyralog.Grains.Tests.Replication;
 
@@ -31,17 +30,10 @@ public class QueuedPersistTests(PartitionClusterFixture fixture)
 
         // The follower's silo store commits nothing while its commit thread is held: the follower's write of the next
         // entry queues there. The leader commits the entry with the third replica.
-        using var release = new ManualResetEventSlim();
-        var holder = new HeldCommitThread(release);
-        using var held = new WriteBatch();
-        held.Put("test/queued-persist"u8, "held"u8);
-        held.CommittedListener = holder;
-        var holding = store.WriteAsync(held).AsTask();
         Task<ReplicaStatus> next;
         long target;
-        try
+        using (HeldCommitThread.Hold(store))
         {
-            Assert.True(holder.Entered.Wait(TimeSpan.FromSeconds(30)), "the store's commit thread did not reach the held write");
             await leader.AppendAsync([PartitionCalls.Rec("second")]);
             target = (await leader.GetStatusAsync()).LastIndex;
             await WaitUntilAsync(async () => (await follower.GetStatusAsync()).LastIndex >= target, "the follower to take the entry");
@@ -52,12 +44,7 @@ public class QueuedPersistTests(PartitionClusterFixture fixture)
             // Without the wait for queued writes the next activation has read its log by now (it starts in milliseconds).
             await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(2)));
         }
-        finally
-        {
-            release.Set();
-        }
 
-        await holding;
         var first = await next;
         Assert.True(first.LastIndex >= target, $"the follower's next activation read its log up to {first.LastIndex}, short of the {target} it acknowledged");
         await WaitUntilAsync(async () => (await follower.GetStatusAsync()).CommitIndex >= target, "the follower to learn the entry committed");

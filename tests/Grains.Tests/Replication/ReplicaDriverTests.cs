@@ -200,13 +200,7 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         var before = _store.GetLogBounds(StoreLog).Next;
 
         // The commit thread is held inside an earlier group: the follower's next persist queues behind it.
-        using var release = new ManualResetEventSlim();
-        var holder = new HeldCommitThread(release);
-        using var earlier = new WriteBatch();
-        earlier.Put("held"u8, "x"u8);
-        earlier.CommittedListener = holder;
-        var held = _store.WriteAsync(earlier).AsTask();
-        Assert.True(holder.Entered.Wait(TimeSpan.FromSeconds(30)), "the commit thread did not reach the held group");
+        using var held = HeldCommitThread.Hold(_store);
 
         var appended = new[] { new LogEntry(3, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty), new LogEntry(4, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty) };
         _turns.Run(() => _driver.Deliver(FromLeader(new Message
@@ -221,9 +215,9 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         Assert.False(_driver.QueuedPersists.IsCompleted);
         Assert.Equal(before, _store.GetLogBounds(StoreLog).Next);
 
-        release.Set();
+        held.Release();
         await _driver.QueuedPersists.WaitAsync(TimeSpan.FromSeconds(30));
-        await held;
+        await held.Written;
         Assert.Equal(before + 2, _store.GetLogBounds(StoreLog).Next); // what a next activation reads holds what was acknowledged
         Assert.Contains(host.SentFromAnyThread, s => IsAcknowledgement(s.Envelope) && MessageCodec.Decode(s.Envelope.Messages)[0].Index == 4);
     }
