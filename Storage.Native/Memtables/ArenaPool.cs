@@ -114,10 +114,6 @@ internal sealed class ArenaPool(int maxChunks, int warmAhead = 0)
             {
                 // Not allowed to run at idle priority: no warming, the writer faults its chunks in as it fills them.
             }
-            catch (OutOfMemoryException)
-            {
-                // The writer allocates its own chunks, and meets the shortage there.
-            }
             finally
             {
                 warmer.TrySetResult();
@@ -157,14 +153,14 @@ internal sealed class ArenaPool(int maxChunks, int warmAhead = 0)
                     chunk[at] = 0;
                 }
             }
-            catch
+            catch (OutOfMemoryException)
             {
                 lock (_free)
                 {
                     _inUse--;
                 }
 
-                throw;
+                return; // the writer allocates its own chunks, and meets the shortage there
             }
 
             lock (_free)
