@@ -122,6 +122,9 @@ public sealed partial class RaftNode
 
     public long LastIndex => _log.LastIndex;
 
+    /// <summary>The term of the last entry in the log (of the snapshot when the log is empty past it).</summary>
+    public long LastTerm => _log.LastTerm;
+
     /// <summary>The index of the snapshot the log starts after (possibly one received and not yet durable).</summary>
     public long SnapshotIndex => _log.SnapshotIndex;
 

@@ -45,4 +45,7 @@ public sealed record ReplicaStatus
 
     /// <summary>Whether the configuration this replica knows is committed (a leader's: the group's membership is settled).</summary>
     [Id(17)] public bool ConfigCommitted { get; init; }
+
+    /// <summary>The term of the last entry in this replica's log: with <see cref="LastIndex"/>, how up to date the log is, as Raft's elections compare logs.</summary>
+    [Id(18)] public long LastTerm { get; init; }
 }

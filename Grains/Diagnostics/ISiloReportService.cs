@@ -8,8 +8,11 @@ public interface ISiloReportService : IGrainService
 {
     Task<SiloReport> GetReportAsync();
 
-    /// <summary>Whether this silo's store holds the state of replica <paramref name="replica"/> of a partition (or of the metadata group, log 0).</summary>
-    Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica);
+    /// <summary>
+    /// The incarnation of replica <paramref name="replica"/> of a partition (or of the metadata group, log 0) whose state
+    /// this silo's store holds; 0 when it holds none.
+    /// </summary>
+    Task<long> HeldIncarnationAsync(ulong log, int partition, int replica);
 
     /// <summary>Which replicas active on this silo lead their group, and which follow at home (leader balancing).</summary>
     Task<SiloLeadership> GetLeadershipAsync();

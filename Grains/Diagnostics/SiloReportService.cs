@@ -14,10 +14,10 @@ internal sealed class SiloReportService(
     SiloMaintenance maintenance)
     : GrainService(id, host, loggers), ISiloReportService
 {
-    public async Task<bool> HoldsReplicaAsync(ulong log, int partition, int replica)
+    public async Task<long> HeldIncarnationAsync(ulong log, int partition, int replica)
     {
         var (storeLog, deleted) = await ReplicaKv.FindAsync(store.Store, log, partition, replica).ConfigureAwait(true);
-        return !deleted && await store.Store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.HardState)).ConfigureAwait(true) is not null;
+        return deleted ? 0 : await ReplicaStorage.ReadIncarnationAsync(store.Store, storeLog).ConfigureAwait(true);
     }
 
     public Task<SiloLeadership> GetLeadershipAsync()

@@ -79,6 +79,7 @@ public static class PyralogSiloBuilderExtensions
         {
             builder.Services.AddSingleton<Replication.LocalReplicas>();
             builder.Services.AddSingleton<Replication.StrandedReplicas>();
+            builder.Services.AddSingleton<Replication.GivenWayReplicas>();
             builder.Services.AddSingleton<IActivationWorkingSetObserver, Replication.ReplicaDeactivationWatch>();
             builder.Services.AddSingleton<Replication.CatchUpThrottle>();
             builder.Services.AddSingleton<Placement.ReplicaHomeTable>();

@@ -49,14 +49,16 @@ namespace Pyralog.Grains.Placement;
 /// <para><b>Stranded replicas stay.</b> A replica whose activation Orleans ended only because a dead silo held its
 /// directory entry is placed, for a short while, back on the silo that holds its data and ran it
 /// (<see cref="StrandedReplicas"/>): a stand-in among them would otherwise go home to older data under an incarnation
-/// its group no longer counts.</para>
+/// its group no longer counts. Likewise a replica that gave way to the incarnation its leaderless group names goes, for a
+/// short while, to the silo holding that incarnation's data (<see cref="GivenWayReplicas"/>).</para>
 /// <para>Placement hints (request context, migration) are ignored: where a replica belongs is decided by the rule
-/// alone (and the stranded replicas above). Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
+/// alone (and the stranded and given-way replicas above). Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
 /// </remarks>
 public sealed class ReplicaPlacementDirector(IClusterMembershipService membership, IServiceProvider services) : IPlacementDirector
 {
     private readonly ReplicaHomeTable? _homes = services.GetService(typeof(ReplicaHomeTable)) as ReplicaHomeTable;
     private readonly StrandedReplicas? _stranded = services.GetService(typeof(StrandedReplicas)) as StrandedReplicas;
+    private readonly GivenWayReplicas? _givenWay = services.GetService(typeof(GivenWayReplicas)) as GivenWayReplicas;
 
     /// <inheritdoc />
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
@@ -76,6 +78,12 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
         if (_stranded is not null && _stranded.ReturnsHere(grainKey) && live.Contains(context.LocalSilo))
         {
             return context.LocalSilo;
+        }
+
+        // A replica that gave way here to the incarnation its leaderless group counts moves to that incarnation's data.
+        if (_givenWay?.Target(grainKey) is { } named && live.Contains(named))
+        {
+            return named;
         }
 
         // A partition's replicas live where the metadata group recorded their homes; the metadata group's own

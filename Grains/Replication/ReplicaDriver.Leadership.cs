@@ -154,6 +154,12 @@ internal sealed partial class ReplicaDriver
     }
 
     /// <summary>
+    /// Whether the last tick completed another <see cref="LeaderlessReportTimeouts"/> election timeouts in a row without a
+    /// leader (true on one tick of each such run, which is when the replica reports what it sees and looks for a way out).
+    /// </summary>
+    public bool LongLeaderless => _leaderlessTicks > 0 && _leaderlessTicks % (LeaderlessReportTimeouts * (long)_node.ElectionTicks) == 0;
+
+    /// <summary>
     /// Every <see cref="LeaderlessReportTimeouts"/> election timeouts that this replica goes on ticking without a leader,
     /// a warning with what it sees: its election state, the voters (and incarnations) its configuration names, and when it
     /// last heard from each sibling and as which incarnation. A group that cannot elect is then diagnosable from a
@@ -168,8 +174,7 @@ internal sealed partial class ReplicaDriver
         }
 
         _leaderlessTicks++;
-        var every = LeaderlessReportTimeouts * (long)_node.ElectionTicks;
-        if (_leaderlessTicks % every != 0 || !_logger.IsEnabled(LogLevel.Warning))
+        if (!LongLeaderless || !_logger.IsEnabled(LogLevel.Warning))
         {
             return;
         }

@@ -69,12 +69,25 @@ internal abstract partial class ReplicaGrain
     }
 
     /// <summary>
-    /// Whether the siblings whose logs reach at least as far as this replica's all name another incarnation of this slot
+    /// Whether the siblings whose logs are at least as up to date as this replica's all name another incarnation of this slot
     /// as its voter (and at least one answered): then no election counts this incarnation's vote, and staying here only
     /// keeps the incarnation they name (the one at home, typically) from running. Without this, a stand-in back on its
     /// own stale data, believing itself a voter of a leaderless group, waited for a leader that needed its home copy.
     /// </summary>
     private async Task<bool> NamedByNoSiblingAsync(RaftNode node)
+    {
+        var statuses = await SiblingStatusesAsync(node);
+        if (!SiblingConfigurations.NameAnotherVoter(Replica, node.Incarnation, node.LastTerm, node.LastIndex, statuses))
+        {
+            return false;
+        }
+
+        Logger.LogInformation("Replica {Key} leaves its leaderless group: its siblings name another incarnation as this slot's voter", Key);
+        return true;
+    }
+
+    /// <summary>What the other voters of this replica's configuration report (null: no answer within <see cref="LeaveCheckTimeout"/>).</summary>
+    private async Task<ReplicaStatus?[]> SiblingStatusesAsync(RaftNode node)
     {
         var siblings = new List<Task<ReplicaStatus>>();
         var voters = node.Config.Voters;
@@ -101,13 +114,7 @@ internal abstract partial class ReplicaGrain
             statuses[i] = siblings[i].IsCompletedSuccessfully ? siblings[i].Result : null;
         }
 
-        if (!SiblingConfigurations.NameAnotherVoter(Replica, node.Incarnation, node.LastIndex, statuses))
-        {
-            return false;
-        }
-
-        Logger.LogInformation("Replica {Key} leaves its leaderless group: its siblings name another incarnation as this slot's voter", Key);
-        return true;
+        return statuses;
     }
 
     private async Task<bool> LeaderLetsLeaveAsync(long leader)
@@ -155,7 +162,7 @@ internal abstract partial class ReplicaGrain
             return false;
         }
 
-        var holds = await ServiceProvider.GetRequiredService<SiloReportClient>().For(home).HoldsReplicaAsync(LogId, Partition, Replica);
+        var holds = await ServiceProvider.GetRequiredService<SiloReportClient>().For(home).HeldIncarnationAsync(LogId, Partition, Replica) != 0;
         _homeWithoutData = holds ? null : home;
         return holds;
     }

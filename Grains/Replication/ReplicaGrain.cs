@@ -360,6 +360,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             CommitIndex = node?.CommitIndex ?? 0,
             AppliedIndex = node?.AppliedIndex ?? 0,
             LastIndex = node?.LastIndex ?? 0,
+            LastTerm = node?.LastTerm ?? 0,
             SnapshotIndex = node?.SnapshotIndex ?? Storage.Metadata.Snapshot.Index,
             Epoch = epoch,
             FirstOffset = firstOffset,
@@ -507,6 +508,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             static (grain, _) =>
             {
                 grain.Driver?.Tick();
+                grain.GiveWayIfLongLeaderless();
                 return Task.CompletedTask;
             },
             this,

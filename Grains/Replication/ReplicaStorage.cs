@@ -45,6 +45,11 @@ internal sealed class ReplicaStorage : IRaftStorage
     /// <summary>True when nothing was ever recorded for this replica here (no incarnation, no entries).</summary>
     public bool IsEmpty => HardState.Incarnation == 0 && Metadata.LastIndex == 0;
 
+    /// <summary>The incarnation whose state <paramref name="store"/> holds under <paramref name="storeLog"/>; 0 when it holds none.</summary>
+    /// <exception cref="InvalidDataException">The stored hard state is damaged (named).</exception>
+    public static async Task<long> ReadIncarnationAsync(PyramidStore store, ulong storeLog) =>
+        await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.HardState)).ConfigureAwait(false) is { } h ? DecodeHardState(h).Incarnation : 0;
+
     /// <summary>Reads a replica's state back (nothing is scanned but its few keys).</summary>
     /// <exception cref="InvalidDataException">The stored state contradicts itself (named).</exception>
     public static async Task<ReplicaStorage> OpenAsync(PyramidStore store, ulong storeLog)

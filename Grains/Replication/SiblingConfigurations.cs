@@ -6,31 +6,58 @@ namespace Pyralog.Grains.Replication;
 internal static class SiblingConfigurations
 {
     /// <summary>
-    /// Whether the siblings whose logs reach at least <paramref name="lastIndex"/> (this replica's log end) all name
-    /// another incarnation than <paramref name="incarnation"/> as the voter of slot <paramref name="slot"/>, and at least
-    /// one of them answered (null: no answer). Then no election counts this incarnation's vote: a sibling as far along
+    /// Whether the siblings whose logs are at least as up to date as this replica's (last entry <paramref name="lastIndex"/>
+    /// of term <paramref name="lastTerm"/>) all name another incarnation than <paramref name="incarnation"/> as the voter of slot <paramref name="slot"/>, and at least
+    /// one of them answered (null: no answer). Then no election counts this incarnation's vote: a sibling as up to date
     /// holds this replica's configuration or a newer one, and elections count a vote only from the incarnation the
     /// candidate's configuration names.
     /// </summary>
-    public static bool NameAnotherVoter(int slot, long incarnation, long lastIndex, IReadOnlyList<ReplicaStatus?> siblings)
+    public static bool NameAnotherVoter(int slot, long incarnation, long lastTerm, long lastIndex, IReadOnlyList<ReplicaStatus?> siblings) =>
+        Judge(slot, incarnation, lastTerm, lastIndex, siblings, out _) > 0;
+
+    /// <summary>
+    /// The incarnation that the siblings whose logs are at least as up to date as this replica's all name as the voter of
+    /// slot <paramref name="slot"/>, when at least one answered, they agree, and it is neither <paramref name="incarnation"/>
+    /// nor none; otherwise 0. A leaderless group that counts such an incarnation needs it to run again (ReplicaGrain.GiveWay).
+    /// </summary>
+    public static long NamedVoter(int slot, long incarnation, long lastTerm, long lastIndex, IReadOnlyList<ReplicaStatus?> siblings) =>
+        Judge(slot, incarnation, lastTerm, lastIndex, siblings, out var named) > 0 ? named : 0;
+
+    /// <summary>
+    /// How many siblings at least as up to date as this replica were judged (0 if none answered or one names
+    /// <paramref name="incarnation"/>), and the incarnation they all name for the slot (0 if they differ or name none).
+    /// </summary>
+    private static int Judge(int slot, long incarnation, long lastTerm, long lastIndex, IReadOnlyList<ReplicaStatus?> siblings, out long agreed)
     {
+        agreed = 0;
         var judged = 0;
+        var differ = false;
         for (var i = 0; i < siblings.Count; i++)
         {
-            if (siblings[i] is not { } sibling || sibling.LastIndex < lastIndex)
+            // Raft's comparison of logs: a sibling whose log ends in a later term, or as far in the same term, holds
+            // every entry this replica's log holds that a leader could have committed, configurations included.
+            if (siblings[i] is not { } sibling || sibling.LastTerm < lastTerm || (sibling.LastTerm == lastTerm && sibling.LastIndex < lastIndex))
             {
                 continue;
             }
 
-            var named = sibling.VoterIncarnations;
-            if (slot < named.Length && named[slot] == incarnation)
+            var named = slot < sibling.VoterIncarnations.Length ? sibling.VoterIncarnations[slot] : 0;
+            if (named == incarnation)
             {
-                return false;
+                agreed = 0;
+                return 0;
             }
 
+            differ |= judged > 0 && named != agreed;
+            agreed = named;
             judged++;
         }
 
-        return judged > 0;
+        if (differ)
+        {
+            agreed = 0;
+        }
+
+        return judged;
     }
 }

@@ -9,11 +9,12 @@ using Pyralog.Grains.Tests.Partitions;
 namespace Pyralog.Grains.Tests.Replication;
 
 /// <summary>
-/// A stand-in (a replica running away from its home silo, its group's voter under a new incarnation) whose activation
-/// Orleans ends because a dead silo held its grain-directory entry comes back on the silo that holds its data, under the
-/// incarnation its group counts — not at its home silo, which is back by then but holds older data under an incarnation
-/// the group no longer names. Own cluster of four silos (it kills and restarts one), homecoming off so the stand-in stays
-/// away from its home.
+/// A stand-in (a replica running away from its home silo, its group's voter under a new incarnation) that stops while its
+/// group still counts it comes back on the silo that holds its data, under the incarnation its group counts — not at its
+/// home silo, which is back by then but holds older data under an incarnation the group no longer names: when Orleans
+/// ended it because a dead silo held its grain-directory entry (StrandedReplicas), and when it went home and its group,
+/// another voter lost, cannot elect without it (the home incarnation gives way). Own cluster of four silos per test (it
+/// kills and restarts silos), homecoming off so the stand-in stays away from its home until the test moves it.
 /// </summary>
 public sealed class StrandedStandInTests : IAsyncLifetime
 {
@@ -29,35 +30,9 @@ public sealed class StrandedStandInTests : IAsyncLifetime
     [Fact]
     public async Task A_stand_in_deactivated_for_a_lost_directory_entry_comes_back_on_its_data_while_its_home_is_up()
     {
-        var cluster = _fixture.Cluster;
-        var grains = cluster.Client;
+        var (log, key, standIn, host, restarted, acked, unknown) = await StandInWithItsHomeBackAsync();
+        var grains = _fixture.Cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
-        var log = await admin.CreateLogAsync(LogName, Partitions, 3);
-        var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
-        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
-
-        // The victim is not the primary (it holds the test membership table); with four silos and three replicas a
-        // partition has a replica on it, whose stand-in runs on the partition's fourth silo.
-        var victim = cluster.SecondarySilos[0];
-        var victimAddress = victim.SiloAddress.ToParsableString();
-        var described = await admin.DescribeLogAsync(LogName);
-        var away = described.Partitions.First(p => p.Replicas.Any(r => r.Silo == victimAddress));
-        var key = away.Replicas.Single(r => r.Silo == victimAddress).Key;
-        var home = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
-
-        await cluster.KillSiloAsync(victim);
-        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress);
-        await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(p => !p.SharedSilos && PartitionCalls.AllLeadOrFollow(p)),
-            "every lost replica standing in on a survivor as a voter");
-        var standIn = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
-        Assert.NotEqual(victimAddress, standIn.Silo);
-        Assert.NotEqual(home.Incarnation, standIn.Incarnation);
-
-        // The home silo comes back on its data; the stand-in's silo sees it up (placement would now name it).
-        var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
-        var host = (InProcessSiloHandle)cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == standIn.Silo);
-        await WaitUntilAsync(() => Membership(host).CurrentSnapshot.GetSiloStatus(restarted.SiloAddress) == SiloStatus.Active,
-            "the stand-in's silo sees the home silo up");
 
         // Orleans ends the stand-in as it does when the silo holding its directory entry dies.
         host.SiloHost.Services.GetRequiredService<ReplicaContexts>().Of(key)
@@ -78,12 +53,86 @@ public sealed class StrandedStandInTests : IAsyncLifetime
         await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
     }
 
+    [Fact]
+    public async Task A_home_replica_gives_way_to_the_stand_in_its_group_counts_when_the_group_lost_another_voter_meanwhile()
+    {
+        var (log, key, standIn, host, restarted, acked, unknown) = await StandInWithItsHomeBackAsync();
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var slot = ReplicaGrainKey.Parse(key);
+        var partition = (await admin.DescribeLogAsync(LogName)).Partitions[slot.Partition];
+        var primary = cluster.Primary!.SiloAddress.ToParsableString();
+        var other = partition.Replicas.First(r => r.Key != key && r.Silo != primary && r.Silo != standIn.Silo);
+        var otherSilo = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == other.Silo);
+
+        // The stand-in goes home (as homecoming moves it once its leader lets it) and, before its home incarnation is
+        // back in the configuration, another voter's silo dies: the group's configuration names the stand-in and the dead
+        // voter, and one voter of three runs.
+        await cluster.KillSiloAsync(otherSilo);
+        host.SiloHost.Services.GetRequiredService<ReplicaContexts>().Of(key)
+            .Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "test: the stand-in goes home"));
+        // The group may be quiesced (nobody ticks, nothing is sent): a call to the slot, as a producer's append would
+        // make, activates it where the rule names, at home.
+        var home = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+        Assert.Equal(restarted.SiloAddress.ToParsableString(), home.Silo);
+        Assert.NotEqual(standIn.Incarnation, home.Incarnation);
+
+        // The home incarnation, leaderless, gives way: the slot runs again as the stand-in, on its data.
+        var replicas = host.SiloHost.Services.GetRequiredService<LocalReplicas>();
+        await WaitUntilAsync(() => replicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo", TimeSpan.FromSeconds(60));
+        var back = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+        Assert.Equal(standIn.Silo, back.Silo);
+        Assert.Equal(standIn.Incarnation, back.Incarnation);
+
+        await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(PartitionCalls.AllLeadOrFollow), "every replica a voter again");
+        await PartitionCalls.AppendToEachAsync(grains, log, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, log, acked, unknown);
+    }
+
+    /// <summary>
+    /// Creates the log, kills a silo (not the primary, which holds the test membership table) so that a replica of a
+    /// partition stands in on the partition's fourth silo as a voter, and restarts the killed silo on its data, seen up by
+    /// the stand-in's silo (placement would now name it).
+    /// </summary>
+    private async Task<(LogInfo Log, string Key, ReplicaStatus StandIn, InProcessSiloHandle Host, SiloHandle Restarted,
+        List<(string Value, AppendAck Ack)>[] Acked, List<string>[] Unknown)> StandInWithItsHomeBackAsync()
+    {
+        var cluster = _fixture.Cluster;
+        var grains = cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, Partitions, 3);
+        var (acked, unknown) = PartitionCalls.EmptyHistory(Partitions);
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+
+        var victim = cluster.SecondarySilos[0];
+        var victimAddress = victim.SiloAddress.ToParsableString();
+        var described = await admin.DescribeLogAsync(LogName);
+        var away = described.Partitions.First(p => p.Replicas.Any(r => r.Silo == victimAddress));
+        var key = away.Replicas.Single(r => r.Silo == victimAddress).Key;
+        var home = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+
+        await cluster.KillSiloAsync(victim);
+        await ClusterWaits.DeclaredDeadAsync(cluster, victim.SiloAddress);
+        await PartitionCalls.WaitForAsync(admin, LogName, d => d.Partitions.All(p => !p.SharedSilos && PartitionCalls.AllLeadOrFollow(p)),
+            "every lost replica standing in on a survivor as a voter");
+        var standIn = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+        Assert.NotEqual(victimAddress, standIn.Silo);
+        Assert.NotEqual(home.Incarnation, standIn.Incarnation);
+
+        var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
+        var host = (InProcessSiloHandle)cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == standIn.Silo);
+        await WaitUntilAsync(() => Membership(host).CurrentSnapshot.GetSiloStatus(restarted.SiloAddress) == SiloStatus.Active,
+            "the stand-in's silo sees the home silo up");
+        return (log, key, standIn, host, restarted, acked, unknown);
+    }
+
     private static IClusterMembershipService Membership(InProcessSiloHandle silo) =>
         silo.SiloHost.Services.GetRequiredService<IClusterMembershipService>();
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    private static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
