@@ -41,6 +41,13 @@ internal sealed class Progress
     /// <summary>The leader's tick count when this incarnation was last heard from (or the progress was created).</summary>
     public long LastHeard { get; set; }
 
+    /// <summary>
+    /// The leader's tick count when another incarnation of this member was last heard from; null if none was since this
+    /// progress was created. Invariant: while it is within an election timeout the leader does not quiesce (see
+    /// <see cref="RaftNode.CanQuiesce"/>).
+    /// </summary>
+    public long? OtherIncarnationHeard { get; set; }
+
     /// <summary>Highest read round (heartbeat context) this member acknowledged in the current term.</summary>
     public long ReadAck { get; set; }
 

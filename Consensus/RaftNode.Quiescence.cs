@@ -13,7 +13,8 @@ public sealed partial class RaftNode
     /// <summary>
     /// True when this leader may stop ticking: no transfer, read or acknowledgement pending, its whole log committed,
     /// durable here and applied, every voter at the configured incarnation matched up to its last index and heard from
-    /// within half an election timeout, and no learner waiting for promotion. Send the heartbeats of the current Ready (with the quiesce mark) before stopping.
+    /// within half an election timeout, no other incarnation of a voter heard from within an election timeout, and no
+    /// learner waiting for promotion. Send the heartbeats of the current Ready (with the quiesce mark) before stopping.
     /// </summary>
     public bool CanQuiesce
     {
@@ -40,8 +41,12 @@ public sealed partial class RaftNode
 
                 // A voter not heard from within the last half election timeout may be dead: stay awake, so that its
                 // silence is counted (and a new incarnation of it can rejoin) instead of being frozen by quiescence.
+                // So may a voter whose slot another incarnation answers from (it moved; its leaving notice was lost,
+                // or came with a voter silent): awake, the leader's heartbeats reach the new incarnation, whose
+                // answers ask for the rejoin again until the configured one has been silent for an election timeout.
                 if (!_progress.TryGetValue(v.Id, out var pr) || pr.Incarnation != v.Incarnation || pr.Match != last ||
-                    _ticks - pr.LastHeard > _options.ElectionTicks / 2)
+                    _ticks - pr.LastHeard > _options.ElectionTicks / 2 ||
+                    (pr.OtherIncarnationHeard is { } other && _ticks - other <= _options.ElectionTicks))
                 {
                     return false;
                 }

@@ -66,6 +66,7 @@ public sealed partial class RaftNode
         {
             // Another incarnation of a member: it counts for nothing (its answers, acknowledgements and reads are
             // dropped) unless it is the only one of the replica still heard from.
+            pr.OtherIncarnationHeard = _ticks;
             MaybeRejoin(pr, m.FromIncarnation);
             return;
         }

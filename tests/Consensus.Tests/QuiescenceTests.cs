@@ -73,6 +73,29 @@ public class QuiescenceTests
         cluster[leader.Id == 1 ? 2 : 1].ForgetHeardForQuiescence(); // a follower: nothing to forget
     }
 
+    /// <summary>
+    /// A voter's configured incarnation moves away just after it answered (a stand-in going home in RetentionCatchUpTests,
+    /// its leaving notice not acted on), and its next incarnation answers the leader. The leader must stay awake until it
+    /// has rejoined the new incarnation: quiesced, it sent nothing more, the new incarnation waited for its messages, and
+    /// the group named a voter that no longer ran until some proposal woke it.
+    /// </summary>
+    [Fact]
+    public void A_leader_does_not_quiesce_while_another_incarnation_of_a_voter_answers_until_it_rejoined_it()
+    {
+        var (cluster, leader, moved) = QuiescentLeaderAndAVoter();
+        cluster.Replace(moved, 2, new MemoryRaftStorage());
+        leader.Step(new Message { Type = MessageType.HeartbeatResponse, To = leader.Id, From = moved, FromIncarnation = 2, Term = leader.Term });
+        for (var tick = 0; !(leader.Config.TryGetMember(moved, out var member, out var isVoter) && member.Incarnation == 2 && isVoter); tick++)
+        {
+            Assert.True(tick < 200, $"the new incarnation of {moved} never became a voter: {leader.Config}");
+            Assert.False(leader.CanQuiesce, $"the leader may quiesce at tick {tick} with {leader.Config}");
+            cluster.TickAll();
+        }
+
+        cluster.TickAll();
+        Assert.True(leader.CanQuiesce);
+    }
+
     [Fact]
     public void A_follower_woken_after_a_quiet_spell_does_not_campaign_before_an_election_timeout()
     {
