@@ -28,6 +28,14 @@ public sealed class InlineSocketTransportTests
         await cluster.DeployAsync();
         try
         {
+            // Placement chooses among the silos the gateway's cluster manifest lists.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (!cluster.Silos.All(s => ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<IClusterManifestProvider>().Current.Silos.Count == 2))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the silos' cluster manifests did not list both silos within 30 s");
+                await Task.Delay(20);
+            }
+
             var silos = new HashSet<string>();
             var random = new Random(5);
             for (var key = 0; key < 40 && silos.Count < 2; key++)
