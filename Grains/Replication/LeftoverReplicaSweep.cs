@@ -24,9 +24,9 @@ namespace Pyralog.Grains.Replication;
  * group as a learner (see ReplicaGrain), exactly as on a silo that never held it; the old incarnation's vote is never
  * reused, so the group loses at most a copy it was not counting on. (A stand-in that went home is counted until its
  * home incarnation replaces it, seconds later; if its group lost another voter meanwhile, the home incarnation gives
- * way to this copy after twenty leaderless election timeouts, ReplicaGrain.GiveWay, well before two passes.) Two guards keep a replica that is about to run here
- * from having its state dropped under it: the store is listed before the metadata is read (so a log created meanwhile is
- * in the read) and a replica must be judged leftover by two passes in a row; and the drop holds the silo's ReplicaDataGate,
+ * way to this copy after twenty leaderless election timeouts, ReplicaGrain.GiveWay, well before two passes.) Two
+ * guards keep a replica that is about to run here from having its state dropped under it: the store is listed before
+ * the metadata is read (so a log created meanwhile is in the read) and a replica must be judged leftover by two passes in a row; and the drop holds the silo's ReplicaDataGate,
  * which an activation of the same replica must hold from before it reads its state until it deactivates. A stand-in
  * between two activations here after Orleans lost its directory entry (StrandedReplicas) is not dropped either: its
  * group counts its incarnation, and its next activation is on its way here.
