@@ -78,8 +78,7 @@ public static class PyralogSiloBuilderExtensions
         if (!builder.Services.Any(d => d.ServiceType == typeof(Replication.LocalReplicas)))
         {
             builder.Services.AddSingleton<Replication.LocalReplicas>();
-            builder.Services.AddSingleton<Replication.StrandedReplicas>();
-            builder.Services.AddSingleton<Replication.GivenWayReplicas>();
+            builder.Services.AddSingleton<Replication.PinnedReplicas>();
             builder.Services.AddSingleton<IActivationWorkingSetObserver, Replication.ReplicaDeactivationWatch>();
             builder.Services.AddSingleton<Replication.CatchUpThrottle>();
             builder.Services.AddSingleton<Placement.ReplicaHomeTable>();

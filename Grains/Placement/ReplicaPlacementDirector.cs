@@ -46,19 +46,18 @@ namespace Pyralog.Grains.Placement;
 /// the silo ranked r for the whole group does worse: a failure shifts every slot above the dead silo's one rank down
 /// (exactly half of the survivors in that setting), and unless the dead silo held the last slot, its replica's
 /// replacement lands on a silo that still holds a live sibling.</para>
-/// <para><b>Stranded replicas stay.</b> A replica whose activation Orleans ended only because a dead silo held its
-/// directory entry is placed, for a short while, back on the silo that holds its data and ran it
-/// (<see cref="StrandedReplicas"/>): a stand-in among them would otherwise go home to older data under an incarnation
-/// its group no longer counts. Likewise a replica that gave way to the incarnation its leaderless group names goes, for a
-/// short while, to the silo holding that incarnation's data (<see cref="GivenWayReplicas"/>).</para>
+/// <para><b>Pinned replicas go to their data.</b> A replica whose activation Orleans ended only because a dead silo held
+/// its directory entry is placed, for a short while, back on the silo that holds its data and ran it: a stand-in among
+/// them would otherwise go home to older data under an incarnation its group no longer counts. Likewise a replica that
+/// gave way to the incarnation its leaderless group names goes, for a short while, to the silo holding that incarnation's
+/// data (<see cref="PinnedReplicas"/>).</para>
 /// <para>Placement hints (request context, migration) are ignored: where a replica belongs is decided by the rule
-/// alone (and the stranded and given-way replicas above). Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
+/// alone (and the pinned replicas above). Activating a grain with this placement under a key that is not a <see cref="ReplicaGrainKey"/> fails.</para>
 /// </remarks>
 public sealed class ReplicaPlacementDirector(IClusterMembershipService membership, IServiceProvider services) : IPlacementDirector
 {
     private readonly ReplicaHomeTable? _homes = services.GetService(typeof(ReplicaHomeTable)) as ReplicaHomeTable;
-    private readonly StrandedReplicas? _stranded = services.GetService(typeof(StrandedReplicas)) as StrandedReplicas;
-    private readonly GivenWayReplicas? _givenWay = services.GetService(typeof(GivenWayReplicas)) as GivenWayReplicas;
+    private readonly PinnedReplicas? _pins = services.GetService(typeof(PinnedReplicas)) as PinnedReplicas;
 
     /// <inheritdoc />
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
@@ -73,17 +72,11 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
 
         var live = context.GetCompatibleSilos(target);
 
-        // A replica whose activation here ended only because a dead silo held its directory entry comes back to its
-        // data here, whatever the rule says (see StrandedReplicas).
-        if (_stranded is not null && _stranded.ReturnsHere(grainKey) && live.Contains(context.LocalSilo))
+        // A replica stranded here by a directory failure, or one that gave way here to the incarnation its leaderless
+        // group counts, goes to the data of the incarnation its group counts, whatever the rule says (see PinnedReplicas).
+        if (_pins?.SiloOf(grainKey) is { } pinned && live.Contains(pinned))
         {
-            return context.LocalSilo;
-        }
-
-        // A replica that gave way here to the incarnation its leaderless group counts moves to that incarnation's data.
-        if (_givenWay?.Target(grainKey) is { } named && live.Contains(named))
-        {
-            return named;
+            return pinned;
         }
 
         // A partition's replicas live where the metadata group recorded their homes; the metadata group's own

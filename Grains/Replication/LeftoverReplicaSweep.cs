@@ -28,11 +28,11 @@ namespace Pyralog.Grains.Replication;
  * guards keep a replica that is about to run here from having its state dropped under it: the store is listed before
  * the metadata is read (so a log created meanwhile is in the read) and a replica must be judged leftover by two passes in a row; and the drop holds the silo's ReplicaDataGate,
  * which an activation of the same replica must hold from before it reads its state until it deactivates. A stand-in
- * between two activations here after Orleans lost its directory entry (StrandedReplicas) is not dropped either: its
+ * between two activations here after Orleans lost its directory entry (pinned here, PinnedReplicas) is not dropped either: its
  * group counts its incarnation, and its next activation is on its way here.
  */
 internal sealed class LeftoverReplicaSweep(
-    SiloStore siloStore, ReplicaHomeTable homes, LocalReplicas replicas, StrandedReplicas stranded, IClusterMembershipService membership, ILocalSiloDetails silo,
+    SiloStore siloStore, ReplicaHomeTable homes, LocalReplicas replicas, PinnedReplicas pins, IClusterMembershipService membership, ILocalSiloDetails silo,
     IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeftoverReplicaSweep> logger) : SiloWatch
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(10);
@@ -107,9 +107,9 @@ internal sealed class LeftoverReplicaSweep(
             }
 
             var key = ReplicaGrainKey.Of(log, partition, slot);
-            if (stranded.ReturnsHere(key) || !replicas.DataGate.TryClaimForDrop(key))
+            if (pins.SiloOf(key) == silo.SiloAddress || !replicas.DataGate.TryClaimForDrop(key))
             {
-                continue; // it runs here now, or is about to again (stranded): not a leftover
+                continue; // it runs here now, or is about to again (pinned here): not a leftover
             }
 
             try

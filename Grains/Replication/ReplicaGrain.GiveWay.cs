@@ -18,7 +18,7 @@ namespace Pyralog.Grains.Replication;
  * So a replica that has known no leader for LeaderlessReportTimeouts election timeouts asks its siblings which
  * incarnation of its slot they name as voter (SiblingConfigurations.NamedVoter: those whose logs are at least as up to
  * date agree on one other than its own), asks the live silos which of them holds that incarnation's state, and if one
- * does, migrates there (GivenWayReplicas makes the placement director name that silo): its next activation reopens the
+ * does, migrates there (PinnedReplicas makes the placement director name that silo): its next activation reopens the
  * named incarnation, whose vote completes a majority. Nothing is lost by giving way: no election counts the incarnation
  * that gives way, and its data stays where it is. The named incarnation, once its group has a leader and every other voter runs again, goes
  * home through ReplicaHomecoming as before.
@@ -84,7 +84,7 @@ internal abstract partial class ReplicaGrain
                 Logger.LogWarning(
                     "Replica {Key} (incarnation {Incarnation}) gives way: its leaderless group counts incarnation {Named} of this slot, whose data is on silo {Silo}",
                     Key, node.Incarnation, named, member.SiloAddress);
-                ServiceProvider.GetRequiredService<GivenWayReplicas>().Add(Key, member.SiloAddress);
+                ServiceProvider.GetRequiredService<PinnedReplicas>().Pin(Key, member.SiloAddress);
                 MigrateOnIdle();
                 return;
             }

@@ -152,7 +152,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         await OnStorageOpenAsync(cancellationToken);
         StartDriver();
         _replicas.Add(Key, IsMetadata);
-        ServiceProvider.GetRequiredService<StrandedReplicas>().Remove(Key);
+        ServiceProvider.GetRequiredService<PinnedReplicas>().Unpin(Key);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -187,12 +187,12 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
     /// <summary>
     /// A dead silo held this activation's directory entry, and Orleans ends it although it runs on its own data here: the
-    /// next activation is placed here again (see <see cref="StrandedReplicas"/>), and asked for at once, from outside this
+    /// next activation is placed here again (see <see cref="PinnedReplicas"/>), and asked for at once, from outside this
     /// activation (a call made now reaches the new activation once this one has ended).
     /// </summary>
     private void ReturnHereAfterDirectoryFailure()
     {
-        ServiceProvider.GetRequiredService<StrandedReplicas>().Add(Key);
+        ServiceProvider.GetRequiredService<PinnedReplicas>().Pin(Key, _silo.SiloAddress);
         var grain = _replicas.Grain(Key, IsMetadata);
         var logger = Logger;
         var key = Key;
