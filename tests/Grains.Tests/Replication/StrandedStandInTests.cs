@@ -12,7 +12,7 @@ namespace Pyralog.Grains.Tests.Replication;
 /// A stand-in (a replica running away from its home silo, its group's voter under a new incarnation) that stops while its
 /// group still counts it comes back on the silo that holds its data, under the incarnation its group counts — not at its
 /// home silo, which is back by then but holds older data under an incarnation the group no longer names: when Orleans
-/// ended it because a dead silo held its grain-directory entry (StrandedReplicas), and when it went home and its group,
+/// ended it because a dead silo held its grain-directory entry (PinnedReplicas), and when it went home and its group,
 /// another voter lost, cannot elect without it (the home incarnation gives way). Own cluster of four silos per test (it
 /// kills and restarts silos), homecoming off so the stand-in stays away from its home until the test moves it.
 /// </summary>
@@ -68,28 +68,31 @@ public sealed class StrandedStandInTests : IAsyncLifetime
                 string.Join(", ", partition.Replicas.Select(r => $"{r.Key}={r.Role} on {r.Silo}")));
         var otherSilo = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == other.Silo);
 
-        // The stand-in goes home (as homecoming moves it once its leader lets it) and, before its home incarnation is
-        // back in the configuration, another voter's silo dies: the group's configuration names the stand-in and the dead
-        // voter, and one voter of three runs. (Killed after the stand-in stopped: killed first, that silo may hold the
-        // stand-in's directory entry, and the stand-in, stranded, comes back on its data by StrandedReplicas.)
-        var stopping = host.SiloHost.Services.GetRequiredService<ReplicaContexts>().Of(key);
-        stopping.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "test: the stand-in goes home"));
-        await stopping.Deactivated.WaitAsync(TimeSpan.FromSeconds(30));
+        // The stand-in goes home, as homecoming moves it (an Orleans migration, placed by the rule: at home), and before
+        // its home incarnation runs there, another voter's silo dies: the group's configuration names the stand-in and the
+        // dead voter, and one voter of three runs. The home activation is held at the home silo's replica data gate until
+        // then, so nothing can run the slot elsewhere meanwhile: it is registered at home from the migration on (a
+        // deactivation instead would leave the slot unregistered, and a leader's message routed by a stale directory cache
+        // would start it on the stand-in's silo again, on the stand-in's data). Killed after the stand-in left: killed
+        // first, that silo may hold the stand-in's directory entry, and the stand-in, stranded, comes back on its data.
+        var homeServices = ((InProcessSiloHandle)restarted).SiloHost.Services;
+        var homeGate = homeServices.GetRequiredService<LocalReplicas>().DataGate;
+        Assert.True(homeGate.TryClaimForDrop(key), $"the home silo holds replica {key}'s data gate already");
+        // (The migration completes once the home activation has, so the stand-in is waited out by its leaving the silo's
+        // active replicas, which it does as its deactivation starts, before it stops its Raft node in the same turn.)
+        var hostReplicas = host.SiloHost.Services.GetRequiredService<LocalReplicas>();
+        host.SiloHost.Services.GetRequiredService<ReplicaContexts>().Of(key).Migrate(requestContext: null);
+        await WaitUntilAsync(() => hostReplicas.Active.All(a => a.Key != key), "the stand-in leaving its silo");
         await cluster.KillSiloAsync(otherSilo);
+        homeGate.ReleaseDrop(key);
 
-        // The group may be quiesced (nobody ticks, nothing is sent): a call to the slot, as a producer's append would
-        // make, activates it where the rule names, at home. Made from the home silo, which has no directory entry of
-        // the stand-in cached: a caller whose cache still names the stand-in's silo starts the slot there again (on the
-        // stand-in's data, which is not the case under test).
-        var homeGrains = ((InProcessSiloHandle)restarted).SiloHost.Services.GetRequiredService<IGrainFactory>();
-        var home = await homeGrains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
+        var home = await homeServices.GetRequiredService<IGrainFactory>().GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
         Assert.True(home.Silo == restarted.SiloAddress.ToParsableString(),
             $"the slot activated on {home.Silo}, not at home on {restarted.SiloAddress.ToParsableString()} (stand-in's silo {standIn.Silo}, killed {other.Silo})");
         Assert.NotEqual(standIn.Incarnation, home.Incarnation);
 
         // The home incarnation, leaderless, gives way: the slot runs again as the stand-in, on its data.
-        var replicas = host.SiloHost.Services.GetRequiredService<LocalReplicas>();
-        await WaitUntilAsync(() => replicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo", TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(() => hostReplicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo", TimeSpan.FromSeconds(60));
         var back = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
         Assert.Equal(standIn.Silo, back.Silo);
         Assert.Equal(standIn.Incarnation, back.Incarnation);
