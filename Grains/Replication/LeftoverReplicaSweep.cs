@@ -22,9 +22,12 @@ namespace Pyralog.Grains.Replication;
  *
  * Why dropping is safe: a replica that runs again here later finds no state, takes a fresh incarnation and rejoins its
  * group as a learner (see ReplicaGrain), exactly as on a silo that never held it; the old incarnation's vote is never
- * reused, so the group loses at most a copy it was not counting on. (A stand-in that went home is counted until its
- * home incarnation replaces it, seconds later; if its group lost another voter meanwhile, the home incarnation gives
- * way to this copy after twenty leaderless election timeouts, ReplicaGrain.GiveWay, well before two passes.) Two
+ * reused, so the group loses at most a copy it was not counting on. A copy homed on another, active silo is dropped
+ * only once its group is known not to count it: its siblings whose logs are at least as up to date name another
+ * incarnation as the slot's voter, and one of them at least answered (SiblingConfigurations). A stand-in that went home
+ * is counted until its home incarnation replaces it, seconds later, and if its group lost another voter meanwhile, the
+ * home incarnation gives way to this copy after twenty leaderless election timeouts (ReplicaGrain.GiveWay); a group
+ * stuck longer, or unreachable, keeps the copy it may need for a majority, and the sweep says so. Two
  * guards keep a replica that is about to run here from having its state dropped under it: the store is listed before
  * the metadata is read (so a log created meanwhile is in the read) and a replica must be judged leftover by two passes in a row; and the drop holds the silo's ReplicaDataGate,
  * which an activation of the same replica must hold from before it reads its state until it deactivates. A stand-in
@@ -33,7 +36,7 @@ namespace Pyralog.Grains.Replication;
  */
 internal sealed class LeftoverReplicaSweep(
     SiloStore siloStore, ReplicaHomeTable homes, LocalReplicas replicas, PinnedReplicas pins, IClusterMembershipService membership, ILocalSiloDetails silo,
-    IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeftoverReplicaSweep> logger) : SiloWatch
+    IGrainFactory grains, IOptions<PyralogOptions> options, TimeProvider time, ILogger<LeftoverReplicaSweep> logger) : SiloWatch
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(10);
 
@@ -83,10 +86,10 @@ internal sealed class LeftoverReplicaSweep(
             return 0; // and no metadata read: on a new cluster it would found the metadata group before anyone uses it
         }
 
-        var logs = new Dictionary<ulong, ReplicaHomes?>();
+        var logs = new Dictionary<ulong, MetadataLog>();
         foreach (var log in await homes.ReadAllAsync().WaitAsync(ReadTimeout, time, cancellationToken))
         {
-            logs[log.Info.Id] = log.Homes;
+            logs[log.Info.Id] = log;
         }
 
         var snapshot = membership.CurrentSnapshot;
@@ -107,6 +110,13 @@ internal sealed class LeftoverReplicaSweep(
             }
 
             var key = ReplicaGrainKey.Of(log, partition, slot);
+            if (reason.HomedElsewhere && await CountedByItsGroupAsync(storeLog, logs[log].Info, partition, slot, cancellationToken) is { } counted)
+            {
+                suspects.Add(storeLog);
+                logger.LogWarning("Keeping the data of replica {Key} (store log {StoreLog}) although {Reason}: {Counted}", key, storeLog, reason.Text, counted);
+                continue;
+            }
+
             if (pins.SiloOf(key) == silo.SiloAddress || !replicas.DataGate.TryClaimForDrop(key))
             {
                 continue; // it runs here now, or is about to again (pinned here): not a leftover
@@ -124,7 +134,7 @@ internal sealed class LeftoverReplicaSweep(
             }
 
             dropped++;
-            logger.LogInformation("Dropped the leftover data of replica {Key} (store log {StoreLog}): {Reason}", key, storeLog, reason);
+            logger.LogInformation("Dropped the leftover data of replica {Key} (store log {StoreLog}): {Reason}", key, storeLog, reason.Text);
         }
 
         _suspects = suspects;
@@ -132,13 +142,14 @@ internal sealed class LeftoverReplicaSweep(
     }
 
     /// <summary>Why the data of replica (<paramref name="log"/>, <paramref name="partition"/>, <paramref name="slot"/>) here is a leftover; null when it is not.</summary>
-    private string? Leftover(Dictionary<ulong, ReplicaHomes?> logs, ClusterMembershipSnapshot snapshot, ulong log, int partition, int slot)
+    private LeftoverReason? Leftover(Dictionary<ulong, MetadataLog> logs, ClusterMembershipSnapshot snapshot, ulong log, int partition, int slot)
     {
-        if (!logs.TryGetValue(log, out var logHomes))
+        if (!logs.TryGetValue(log, out var metadata))
         {
-            return "its log no longer exists";
+            return new LeftoverReason("its log no longer exists", HomedElsewhere: false);
         }
 
+        var logHomes = metadata.Homes;
         if (logHomes is null || partition >= logHomes.Partitions)
         {
             return null; // homes not recorded (yet): placed by rule
@@ -147,7 +158,7 @@ internal sealed class LeftoverReplicaSweep(
         var home = logHomes.Home(partition, slot);
         if (home is null)
         {
-            return "its slot was moved away";
+            return new LeftoverReason("its slot was moved away", HomedElsewhere: false);
         }
 
         if (home == silo.SiloAddress.Endpoint.ToString())
@@ -159,10 +170,55 @@ internal sealed class LeftoverReplicaSweep(
         {
             if (member.Status == SiloStatus.Active && member.SiloAddress.Endpoint.ToString() == home)
             {
-                return $"it is homed on {home}, which is active";
+                return new LeftoverReason($"it is homed on {home}, which is active", HomedElsewhere: true);
             }
         }
 
         return null; // its home is down: this silo may stand in for it
+    }
+
+    /// <summary>
+    /// Why the group of slot <paramref name="slot"/> may still count the copy in <paramref name="storeLog"/> as a voter (null
+    /// when it does not): no sibling whose log is at least as up to date as the copy's answered, or one names the copy's
+    /// incarnation (see <see cref="SiblingConfigurations.NameAnotherVoter"/>).
+    /// </summary>
+    private async Task<string?> CountedByItsGroupAsync(ulong storeLog, LogInfo info, int partition, int slot, CancellationToken cancellationToken)
+    {
+        var copy = await ReplicaStorage.OpenAsync(siloStore.Store, storeLog);
+        var incarnation = copy.HardState.Incarnation;
+        var lastIndex = copy.Metadata.LastIndex;
+        var lastTerm = copy.Metadata.Term(lastIndex);
+        var asks = new List<Task<ReplicaStatus>>();
+        foreach (var sibling in info.ReplicaSlots(partition))
+        {
+            if (sibling != slot)
+            {
+                asks.Add(grains.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, sibling)).GetStatusAsync().WaitAsync(ReadTimeout, time, cancellationToken));
+            }
+        }
+
+        if (asks.Count == 0)
+        {
+            return null; // a group of one: the slot runs at its home, and nothing here can complete a majority
+        }
+
+        try
+        {
+            await Task.WhenAll(asks);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Judged on the siblings that answered.
+        }
+
+        var statuses = new ReplicaStatus?[asks.Count];
+        for (var i = 0; i < statuses.Length; i++)
+        {
+            statuses[i] = asks[i].IsCompletedSuccessfully ? asks[i].Result : null;
+        }
+
+        return SiblingConfigurations.NameAnotherVoter(slot, incarnation, lastTerm, lastIndex, statuses)
+            ? null
+            : $"its group may still count its incarnation {incarnation} as a voter (no sibling as up to date answered, or one names it)";
     }
 }
