@@ -202,21 +202,8 @@ internal sealed class LeftoverReplicaSweep(
             return null; // a group of one: the slot runs at its home, and nothing here can complete a majority
         }
 
-        try
-        {
-            await Task.WhenAll(asks);
-        }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Judged on the siblings that answered.
-        }
-
-        var statuses = new ReplicaStatus?[asks.Count];
-        for (var i = 0; i < statuses.Length; i++)
-        {
-            statuses[i] = asks[i].IsCompletedSuccessfully ? asks[i].Result : null;
-        }
-
+        var statuses = await SiblingConfigurations.AnswersAsync(asks);
+        cancellationToken.ThrowIfCancellationRequested();
         return SiblingConfigurations.NameAnotherVoter(slot, incarnation, lastTerm, lastIndex, statuses)
             ? null
             : $"its group may still count its incarnation {incarnation} as a voter (no sibling as up to date answered, or one names it)";

@@ -87,7 +87,7 @@ internal abstract partial class ReplicaGrain
     }
 
     /// <summary>What the other voters of this replica's configuration report (null: no answer within <see cref="LeaveCheckTimeout"/>).</summary>
-    private async Task<ReplicaStatus?[]> SiblingStatusesAsync(RaftNode node)
+    private Task<ReplicaStatus?[]> SiblingStatusesAsync(RaftNode node)
     {
         var siblings = new List<Task<ReplicaStatus>>();
         var voters = node.Config.Voters;
@@ -99,22 +99,7 @@ internal abstract partial class ReplicaGrain
             }
         }
 
-        try
-        {
-            await Task.WhenAll(siblings).ConfigureAwait(true);
-        }
-        catch
-        {
-            // Judged on the siblings that answered.
-        }
-
-        var statuses = new ReplicaStatus?[siblings.Count];
-        for (var i = 0; i < statuses.Length; i++)
-        {
-            statuses[i] = siblings[i].IsCompletedSuccessfully ? siblings[i].Result : null;
-        }
-
-        return statuses;
+        return SiblingConfigurations.AnswersAsync(siblings);
     }
 
     private async Task<bool> LeaderLetsLeaveAsync(long leader)

@@ -23,6 +23,28 @@ internal static class SiblingConfigurations
     public static long NamedVoter(int slot, long incarnation, long lastTerm, long lastIndex, IReadOnlyList<ReplicaStatus?> siblings) =>
         Judge(slot, incarnation, lastTerm, lastIndex, siblings, out var named) > 0 ? named : 0;
 
+    /// <summary>The siblings' answers to <paramref name="asks"/> (their status calls, each with its own timeout), in order;
+    /// null for one that failed or timed out.</summary>
+    public static async Task<ReplicaStatus?[]> AnswersAsync(IReadOnlyList<Task<ReplicaStatus>> asks)
+    {
+        try
+        {
+            await Task.WhenAll(asks);
+        }
+        catch
+        {
+            // Judged on the siblings that answered.
+        }
+
+        var statuses = new ReplicaStatus?[asks.Count];
+        for (var i = 0; i < statuses.Length; i++)
+        {
+            statuses[i] = asks[i].IsCompletedSuccessfully ? asks[i].Result : null;
+        }
+
+        return statuses;
+    }
+
     /// <summary>
     /// How many siblings at least as up to date as this replica were judged (0 if none answered or one names
     /// <paramref name="incarnation"/>), and the incarnation they all name for the slot (0 if they differ or name none).
