@@ -184,7 +184,16 @@ internal sealed class LeftoverReplicaSweep(
     /// </summary>
     private async Task<string?> CountedByItsGroupAsync(ulong storeLog, LogInfo info, int partition, int slot, CancellationToken cancellationToken)
     {
-        var copy = await ReplicaStorage.OpenAsync(siloStore.Store, storeLog);
+        ReplicaStorage copy;
+        try
+        {
+            copy = await ReplicaStorage.OpenAsync(siloStore.Store, storeLog);
+        }
+        catch (InvalidDataException e)
+        {
+            return $"its state cannot be read ({e.Message}), so whether its group counts it cannot be told";
+        }
+
         var incarnation = copy.HardState.Incarnation;
         var lastIndex = copy.Metadata.LastIndex;
         var lastTerm = copy.Metadata.Term(lastIndex);
