@@ -43,7 +43,6 @@ public sealed partial class PyramidStore
     // Invariant: _queue, _stopping, _loopWaiting, _fault and _disposed are read and written under _queueLock.
     private readonly object _queueLock = new();
     private readonly Queue<(WriteBatch? Batch, TaskCompletionSource Done, Action? Action)> _queue = new();
-    private readonly List<(LogOperation Operation, StoredLog Log, ulong First, ulong Next)> _reserveUndo = [];
     private readonly TaskCompletionSource _commitLoopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _stopping;
 
@@ -187,120 +186,6 @@ public sealed partial class PyramidStore
             var signalled = _commitWakeRequested || Monitor.Wait(_commitWake, timeout);
             _commitWakeRequested = false;
             return !signalled;
-        }
-    }
-
-    /// <summary>Validates a batch's log operations against each log as it will be once every queued batch
-    /// commits, and reserves them; on any error restores what it reserved and throws. Caller holds _queueLock.</summary>
-    private void Reserve(WriteBatch batch)
-    {
-        var operations = batch.LogOperations;
-        if (operations.IsEmpty)
-        {
-            return;
-        }
-
-        _reserveUndo.Clear();
-        try
-        {
-            foreach (var operation in operations)
-            {
-                if (!_logs.TryGetValue(operation.Log, out var log))
-                {
-                    var created = new StoredLog(operation.Log, LogState.Empty);
-                    log = _logs.GetOrAdd(operation.Log, created); // SetRetention may add the same log concurrently
-                    created.CreatedByReservation = ReferenceEquals(log, created);
-                }
-
-                _reserveUndo.Add((operation, log, log.ReservedFirst, log.ReservedNext));
-                ReserveOne(log, operation);
-            }
-        }
-        catch
-        {
-            for (var i = _reserveUndo.Count - 1; i >= 0; i--)
-            {
-                var (_, log, first, next) = _reserveUndo[i];
-                log.ReservedFirst = first;
-                log.ReservedNext = next;
-                if (log.CreatedByReservation)
-                {
-                    _logs.TryRemove(log.Id, out _); // nothing queued refers to it: a refused batch leaves no trace
-                }
-            }
-
-            throw;
-        }
-        finally
-        {
-            foreach (var (_, log, _, _) in _reserveUndo)
-            {
-                log.CreatedByReservation = false;
-            }
-        }
-
-        _reserveUndo.Clear();
-    }
-
-    /// <summary>True when the truncation would change nothing once every queued write commits: no frame, no fsync.</summary>
-    private bool IsNoOpTruncation(WalOp kind, ulong log, ulong offset)
-    {
-        lock (_queueLock)
-        {
-            ThrowIfUnavailable();
-            if (!_logs.TryGetValue(log, out var stored))
-            {
-                return false; // let the write decide (and name the problem)
-            }
-
-            return kind == WalOp.TruncateSuffix ? offset == stored.ReservedNext : offset <= stored.ReservedFirst;
-        }
-    }
-
-    private static void ReserveOne(StoredLog log, in LogOperation operation)
-    {
-        var offset = operation.Offset;
-        switch (operation.Kind)
-        {
-            case WalOp.LogAppend:
-                if (log.ReservedFirst == 0 && log.ReservedNext == 0)
-                {
-                    // A new log starts wherever its first append says. A log emptied by a truncation continues at the
-                    // truncation point: a Raft follower that truncated at i appends at i, and anything else is a gap.
-                    log.ReservedFirst = offset;
-                }
-                else if (offset != log.ReservedNext)
-                {
-                    throw new ArgumentException($"append to log {log.Id} at offset {offset} but the log's next offset is {log.ReservedNext}; offsets are dense");
-                }
-
-                var next = offset + (ulong)operation.Count;
-                if (next < offset || next == ulong.MaxValue)
-                {
-                    throw new ArgumentException($"offsets of log {log.Id} would overflow");
-                }
-
-                log.ReservedNext = next;
-                break;
-
-            case WalOp.TruncateSuffix:
-                if (offset < log.ReservedFirst || offset > log.ReservedNext)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(operation), offset,
-                        $"truncate-suffix offset of log {log.Id} must lie in the log [{log.ReservedFirst}, {log.ReservedNext}]");
-                }
-
-                log.ReservedNext = offset;
-                break;
-
-            case WalOp.TruncatePrefix:
-                if (offset > log.ReservedFirst)
-                {
-                    log.ReservedFirst = offset;
-                    log.ReservedNext = Math.Max(log.ReservedNext, offset);
-                }
-
-                break;
         }
     }
 
