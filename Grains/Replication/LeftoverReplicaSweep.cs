@@ -27,12 +27,13 @@ namespace Pyralog.Grains.Replication;
  * incarnation as the slot's voter, and one of them at least answered (SiblingConfigurations). A stand-in that went home
  * is counted until its home incarnation replaces it, seconds later, and if its group lost another voter meanwhile, the
  * home incarnation gives way to this copy after twenty leaderless election timeouts (ReplicaGrain.GiveWay); a group
- * stuck longer, or unreachable, keeps the copy it may need for a majority, and the sweep says so. Two
- * guards keep a replica that is about to run here from having its state dropped under it: the store is listed before
- * the metadata is read (so a log created meanwhile is in the read) and a replica must be judged leftover by two passes in a row; and the drop holds the silo's ReplicaDataGate,
- * which an activation of the same replica must hold from before it reads its state until it deactivates. A stand-in
- * between two activations here after Orleans lost its directory entry (pinned here, PinnedReplicas) is not dropped either: its
- * group counts its incarnation, and its next activation is on its way here.
+ * stuck longer, or unreachable, keeps the copy it may need for a majority, and the sweep says so. Two guards keep a
+ * replica that is about to run here from having its state dropped under it: the store is listed before the metadata is
+ * read (so a log created meanwhile is in the read) and a replica must be judged leftover by two passes in a row; and the
+ * drop holds the silo's ReplicaDataGate, which an activation of the same replica must hold from before it reads its
+ * state until it deactivates. A stand-in between two activations here after Orleans lost its directory entry (pinned
+ * here, PinnedReplicas) is not dropped either: its group counts its incarnation, and its next activation is on its way
+ * here.
  */
 internal sealed class LeftoverReplicaSweep(
     SiloStore siloStore, ReplicaHomeTable homes, LocalReplicas replicas, PinnedReplicas pins, IClusterMembershipService membership, ILocalSiloDetails silo,
@@ -117,7 +118,7 @@ internal sealed class LeftoverReplicaSweep(
                 continue;
             }
 
-            if (pins.SiloOf(key) == silo.SiloAddress || !replicas.DataGate.TryClaimForDrop(key))
+            if (silo.SiloAddress.Equals(pins.SiloOf(key)) || !replicas.DataGate.TryClaimForDrop(key))
             {
                 continue; // it runs here now, or is about to again (pinned here): not a leftover
             }

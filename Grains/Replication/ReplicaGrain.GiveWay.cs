@@ -20,8 +20,8 @@ namespace Pyralog.Grains.Replication;
  * date agree on one other than its own), asks the live silos which of them holds that incarnation's state, and if one
  * does, migrates there (PinnedReplicas makes the placement director name that silo): its next activation reopens the
  * named incarnation, whose vote completes a majority. Nothing is lost by giving way: no election counts the incarnation
- * that gives way, and its data stays where it is. The named incarnation, once its group has a leader and every other voter runs again, goes
- * home through ReplicaHomecoming as before.
+ * that gives way, and its data stays where it is. The named incarnation, once its group has a leader and every other
+ * voter runs again, goes home through ReplicaHomecoming as before.
  */
 internal abstract partial class ReplicaGrain
 {
