@@ -18,6 +18,9 @@ public sealed partial class PyramidStore
     // One compaction (or retention pass) at a time: the worker or CompactAsync.
     private readonly object _compactionLock = new();
 
+    // Lent to the compaction's segment writers one after another. Invariant: used only under _compactionLock.
+    private readonly SegmentWriterBuffers _compactionBuffers = new();
+
     /// <summary>Flushes, then merges every segment into one sorted run (dropping dead data and tombstones).</summary>
     public async Task CompactAsync(CancellationToken cancellationToken = default)
     {
@@ -225,7 +228,7 @@ public sealed partial class PyramidStore
     {
         var outputs = job.Inputs.Count == 0
             ? []
-            : Compactor.Merge(job, version.Levels, _directory, _options, firsts, () => Interlocked.Increment(ref _nextFileNumber) - 1, limiter, SyncBetweenGroups, out _);
+            : Compactor.Merge(job, version.Levels, _directory, _options, firsts, () => Interlocked.Increment(ref _nextFileNumber) - 1, limiter, _compactionBuffers, SyncBetweenGroups, out _);
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {

@@ -17,6 +17,9 @@ public sealed partial class PyramidStore
     // One flush at a time (the worker, FlushAsync, or the commit loop when background work is off).
     private readonly object _flushLock = new();
 
+    // Lent to the flush's segment writers one after another. Invariant: used only under _flushLock.
+    private readonly SegmentWriterBuffers _flushBuffers = new();
+
     // Manifest writes and version installs. Invariant: _lastFlushedSequence and _flushedStates are read and
     // written under _manifestLock, and describe the newest manifest on disk.
     private readonly object _manifestLock = new();
@@ -296,7 +299,7 @@ public sealed partial class PyramidStore
     }
 
     private SegmentWriter NewFlushSegment() =>
-        new(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null);
+        new(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1, _options.BlockBytes, _options.BloomBitsPerKey, null, _flushBuffers);
 
     /// <summary>Persists <paramref name="levels"/> in a new manifest, then publishes it. Caller holds _manifestLock.</summary>
     private void InstallVersion(

@@ -12,10 +12,11 @@ namespace Pyralog.Storage.Native.Compaction;
 internal static class Compactor
 {
     /// <summary>Merges the job's inputs; each output segment is completed, then made durable by
-    /// <paramref name="syncSegment"/> (given the segment's sync: run it inline, or hand it over), before the next starts.</summary>
+    /// <paramref name="syncSegment"/> (given the segment's sync: run it inline, or hand it over), before the next starts.
+    /// Its writers use <paramref name="buffers"/>, one after another.</summary>
     public static List<SegmentMetadata> Merge(
         CompactionJob job, Segment[][] levels, string directory, PyramidOptions options, IReadOnlyDictionary<ulong, ulong> firstOffsets,
-        Func<long> nextFileNumber, RateLimiter? limiter, Action<Action> syncSegment, out long bytesRead)
+        Func<long> nextFileNumber, RateLimiter? limiter, SegmentWriterBuffers buffers, Action<Action> syncSegment, out long bytesRead)
     {
         var sources = new IEntryIterator[job.Inputs.Count];
         bytesRead = 0;
@@ -46,7 +47,7 @@ internal static class Compactor
                         writer = null;
                     }
 
-                    writer ??= new SegmentWriter(options.Device, directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter);
+                    writer ??= new SegmentWriter(options.Device, directory, nextFileNumber(), options.BlockBytes, options.BloomBitsPerKey, limiter, buffers);
                     writer.Add(merged.IsTombstone ? SegmentFormat.KindDelete : SegmentFormat.KindPut, key, merged.Value);
                     if (writer.Length >= options.TargetSegmentBytes)
                     {

@@ -25,12 +25,12 @@ internal sealed class SegmentWriter : IDisposable
     private readonly RateLimiter? _limiter;
     private readonly IStorageDevice _device;
     private readonly BufferedFileWriter _file;
-    private readonly ArrayBufferWriter<byte> _index = new(4096);
-    private readonly List<uint> _indexPositions = [];
+    private readonly SegmentWriterBuffers _buffers; // taken in the constructor, given back by Finish or Dispose
+    private bool _buffersReleased;
     private byte[] _block;
     private int _blockLength;
     private byte[] _firstKeyOfBlock = [];
-    private ulong[] _hashes = new ulong[1024];
+    private ulong[] _hashes;
     private byte[] _lastKey = [];
     private byte[] _minKey = [];
     private long _entries;
@@ -40,8 +40,13 @@ internal sealed class SegmentWriter : IDisposable
     // Where the data blocks end and the index, bloom filter, meta block and footer begin; set by Finish.
     private long _dataBytes;
 
-    public SegmentWriter(IStorageDevice device, string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter)
+    /// <summary>Creates the segment's file; <paramref name="buffers"/> are lent to this writer until it is finished or disposed.</summary>
+    public SegmentWriter(
+        IStorageDevice device, string directory, long fileNumber, int blockBytes, int bitsPerKey, RateLimiter? limiter, SegmentWriterBuffers buffers)
     {
+        buffers.Take();
+        _buffers = buffers;
+        _hashes = buffers.Hashes;
         _device = device;
         _fileNumber = fileNumber;
         _path = Path.Combine(directory, SegmentFormat.FileName(fileNumber));
@@ -49,7 +54,16 @@ internal sealed class SegmentWriter : IDisposable
         _bitsPerKey = bitsPerKey;
         _limiter = limiter;
         _block = ArrayPool<byte>.Shared.Rent(blockBytes * 2);
-        _file = new BufferedFileWriter(device.Open(_path, FileMode.CreateNew), WritebackBytes, WritebackBytes);
+        try
+        {
+            _file = new BufferedFileWriter(device.Open(_path, FileMode.CreateNew), WritebackBytes, WritebackBytes);
+        }
+        catch
+        {
+            ReturnBuffers();
+            throw;
+        }
+
         Span<byte> header = stackalloc byte[SegmentFormat.HeaderBytes];
         BinaryPrimitives.WriteUInt32LittleEndian(header, SegmentFormat.Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(header[4..], SegmentFormat.Version);
@@ -100,7 +114,7 @@ internal sealed class SegmentWriter : IDisposable
 
         if (_entries == _hashes.Length)
         {
-            Array.Resize(ref _hashes, _hashes.Length * 2);
+            _hashes = _buffers.GrowHashes(_entries);
         }
 
         _hashes[_entries] = BloomFilter.Hash(key);
@@ -138,19 +152,7 @@ internal sealed class SegmentWriter : IDisposable
         FinishBlock();
         var indexPosition = _file.Position;
         _dataBytes = indexPosition;
-        var count = _indexPositions.Count;
-        var indexHeader = new byte[4 + (4 * count)];
-        BinaryPrimitives.WriteInt32LittleEndian(indexHeader, count);
-        var entriesStart = (uint)indexHeader.Length;
-        for (var i = 0; i < count; i++)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(indexHeader.AsSpan(4 + (4 * i)), entriesStart + _indexPositions[i]);
-        }
-
-        var indexCrc = Crc32C.Append(Crc32C.Compute(indexHeader), _index.WrittenSpan);
-        _file.Write(indexHeader);
-        _file.Write(_index.WrittenSpan);
-        WriteCrc(indexCrc);
+        WriteIndex();
         var indexLength = (int)(_file.Position - indexPosition);
 
         var bloomPosition = _file.Position;
@@ -204,6 +206,7 @@ internal sealed class SegmentWriter : IDisposable
         }
 
         _finished = true;
+        ReturnBuffers();
         return new SegmentMetadata(_fileNumber, _file.Position, _minKey, _lastKey.ToArray(), _entries, _tombstones, _logRecords);
     }
 
@@ -227,6 +230,7 @@ internal sealed class SegmentWriter : IDisposable
     {
         _file.Dispose();
         ReturnBlock();
+        ReturnBuffers();
         if (!_finished)
         {
             _device.Delete(_path);
@@ -242,6 +246,46 @@ internal sealed class SegmentWriter : IDisposable
         }
     }
 
+    private void ReturnBuffers()
+    {
+        if (!_buffersReleased)
+        {
+            _buffersReleased = true;
+            _hashes = [];
+            _buffers.Release();
+        }
+    }
+
+    /// <summary>The index: its entry count, each entry's position (from the index's start), the entries, a CRC of it all.</summary>
+    private void WriteIndex()
+    {
+        var positions = _buffers.IndexPositions;
+        var entries = _buffers.Index.WrittenSpan;
+        var count = positions.Count;
+        Span<byte> chunk = stackalloc byte[256];
+        BinaryPrimitives.WriteInt32LittleEndian(chunk, count);
+        var filled = 4;
+        var crc = 0u;
+        var entriesStart = (uint)(4 + (4 * count));
+        for (var i = 0; i < count; i++)
+        {
+            if (filled == chunk.Length)
+            {
+                crc = Crc32C.Append(crc, chunk);
+                _file.Write(chunk);
+                filled = 0;
+            }
+
+            BinaryPrimitives.WriteUInt32LittleEndian(chunk[filled..], entriesStart + positions[i]);
+            filled += 4;
+        }
+
+        crc = Crc32C.Append(crc, chunk[..filled]);
+        _file.Write(chunk[..filled]);
+        _file.Write(entries);
+        WriteCrc(Crc32C.Append(crc, entries));
+    }
+
     private void FinishBlock()
     {
         if (_blockLength == 0)
@@ -254,13 +298,14 @@ internal sealed class SegmentWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(_block.AsSpan(_blockLength), crc);
         _file.Write(_block.AsSpan(0, _blockLength + 4));
 
-        _indexPositions.Add((uint)_index.WrittenCount);
-        var entry = _index.GetSpan(16 + _firstKeyOfBlock.Length);
+        var index = _buffers.Index;
+        _buffers.IndexPositions.Add((uint)index.WrittenCount);
+        var entry = index.GetSpan(16 + _firstKeyOfBlock.Length);
         BinaryPrimitives.WriteInt64LittleEndian(entry, blockPosition);
         BinaryPrimitives.WriteInt32LittleEndian(entry[8..], _blockLength + 4);
         BinaryPrimitives.WriteInt32LittleEndian(entry[12..], _firstKeyOfBlock.Length);
         _firstKeyOfBlock.CopyTo(entry[16..]);
-        _index.Advance(16 + _firstKeyOfBlock.Length);
+        index.Advance(16 + _firstKeyOfBlock.Length);
         _limiter?.Consume(_blockLength + 4);
         _blockLength = 0;
     }
