@@ -15,7 +15,10 @@ namespace Pyralog.Storage.Native.Memtables;
 /// to <c>warmAhead</c> (a store that writes little warms little), never past its bound. It warms on a thread of its own
 /// at <see cref="BackgroundPriority.Idle"/>, on CPU time nothing else wants: a pool thread busy faulting a chunk in for
 /// a millisecond or more held up the writers' continuations queued behind it (their wake-up went from 51–61 µs to 113
-/// on average), and a chunk not warmed in time is only faulted in by the writer, as without warming.
+/// on average), and a chunk not warmed in time is only faulted in by the writer, as without warming. It has the kernel
+/// back a new chunk's pages in one call before writing to them (<see cref="LibC.PopulateForWrite"/>): on that VM a
+/// page faulted in by a write costs 10–14 µs, so warming took as much CPU as the commit thread in the 1 KiB append
+/// benchmark, about a third less with the call.
 /// </para>
 /// </summary>
 internal sealed class ArenaPool(int maxChunks, int warmAhead = 0)
@@ -148,6 +151,7 @@ internal sealed class ArenaPool(int maxChunks, int warmAhead = 0)
             try
             {
                 chunk = GC.AllocateUninitializedArray<byte>(ChunkBytes);
+                _ = LibC.PopulateForWrite(chunk); // then the writes below are cheaper faults, where the kernel can
                 for (var at = 0; at < chunk.Length; at += page)
                 {
                     chunk[at] = 0;

@@ -72,6 +72,33 @@ internal static partial class LibC
     private const int DontNeed = 4; // POSIX_FADV_DONTNEED
 
     /// <summary>
+    /// Has the kernel back the pages wholly inside <paramref name="memory"/> for writing, all in one call (madvise
+    /// MADV_POPULATE_WRITE, Linux 5.14 and later) instead of one page fault per page at first write; the caller still
+    /// writes to each page once, which is then much cheaper (on the VM the benchmarks run on: 0.5 µs a page for the call
+    /// and 5 for the write, against 10–14 µs a page faulted in by writes alone). A hint: false where the kernel cannot.
+    /// </summary>
+    public static unsafe bool PopulateForWrite(Span<byte> memory)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        var page = (nuint)Environment.SystemPageSize;
+        fixed (byte* pointer = memory)
+        {
+            var start = ((nuint)pointer + page - 1) & ~(page - 1);
+            var end = ((nuint)pointer + (nuint)memory.Length) & ~(page - 1);
+            return end > start && madvise(start, end - start, PopulateWrite) == 0;
+        }
+    }
+
+    private const int PopulateWrite = 23; // MADV_POPULATE_WRITE
+
+    [LibraryImport("libc")]
+    private static partial int madvise(nuint address, nuint length, int advice);
+
+    /// <summary>
     /// Waits until [<paramref name="waitOffset"/>, <paramref name="offset"/>) is on the disk, then starts writing back
     /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) (sync_file_range). Makes nothing
     /// durable (no disk cache flush, no metadata): a hint, so it cannot fail the caller.
