@@ -18,6 +18,14 @@ internal sealed class SegmentWriter : IDisposable
     /// </summary>
     internal const int WritebackBytes = 256 << 10;
 
+    /// <summary>
+    /// The writer's thread yields its CPU after each this many bytes of blocks (<see cref="Thread.Yield"/>, a
+    /// <c>sched_yield</c>: it returns at once when nothing else waits). A flush or compaction runs for a fraction of a
+    /// second on end, and Linux lets a thread that wakes preempt a running one only once that one's time slice ends
+    /// (up to a few milliseconds): a commit group's writer woken meanwhile waited for its CPU that long.
+    /// </summary>
+    internal const int YieldEveryBytes = 256 << 10;
+
     private readonly string _path;
     private readonly long _fileNumber;
     private readonly int _blockBytes;
@@ -34,6 +42,7 @@ internal sealed class SegmentWriter : IDisposable
     private byte[] _lastKey = [];
     private byte[] _minKey = [];
     private long _entries;
+    private int _sinceYield; // block bytes written since the thread last yielded its CPU
     private long _tombstones;
     private long _logRecords;
     private bool _finished;
@@ -307,6 +316,13 @@ internal sealed class SegmentWriter : IDisposable
         _firstKeyOfBlock.CopyTo(entry[16..]);
         index.Advance(16 + _firstKeyOfBlock.Length);
         _limiter?.Consume(_blockLength + 4);
+        _sinceYield += _blockLength + 4;
+        if (_sinceYield >= YieldEveryBytes)
+        {
+            _sinceYield = 0;
+            Thread.Yield();
+        }
+
         _blockLength = 0;
     }
 
