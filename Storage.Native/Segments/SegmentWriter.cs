@@ -69,6 +69,7 @@ internal sealed class SegmentWriter : IDisposable
         }
         catch
         {
+            ReturnBlock();
             ReturnBuffers();
             throw;
         }
