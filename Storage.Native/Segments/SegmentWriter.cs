@@ -38,7 +38,6 @@ internal sealed class SegmentWriter : IDisposable
     private byte[] _block;
     private int _blockLength;
     private byte[] _firstKeyOfBlock = [];
-    private ulong[] _hashes;
     private byte[] _lastKey = [];
     private byte[] _minKey = [];
     private long _entries;
@@ -55,7 +54,6 @@ internal sealed class SegmentWriter : IDisposable
     {
         buffers.Take();
         _buffers = buffers;
-        _hashes = buffers.Hashes;
         _device = device;
         _fileNumber = fileNumber;
         _path = Path.Combine(directory, SegmentFormat.FileName(fileNumber));
@@ -122,12 +120,13 @@ internal sealed class SegmentWriter : IDisposable
         value.CopyTo(_block.AsSpan(_blockLength + n + key.Length));
         _blockLength += size;
 
-        if (_entries == _hashes.Length)
+        var hashes = _buffers.Hashes;
+        if (_entries == hashes.Length)
         {
-            _hashes = _buffers.GrowHashes(_entries);
+            hashes = _buffers.GrowHashes(_entries);
         }
 
-        _hashes[_entries] = BloomFilter.Hash(key);
+        hashes[_entries] = BloomFilter.Hash(key);
         if (_entries == 0)
         {
             _minKey = key.ToArray();
@@ -170,7 +169,7 @@ internal sealed class SegmentWriter : IDisposable
         var bloom = ArrayPool<byte>.Shared.Rent(bloomBytes);
         try
         {
-            BloomFilter.Build(_hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
+            BloomFilter.Build(_buffers.Hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
             _file.Write(bloom.AsSpan(0, bloomBytes));
             WriteCrc(Crc32C.Compute(bloom.AsSpan(0, bloomBytes)));
         }
@@ -261,7 +260,6 @@ internal sealed class SegmentWriter : IDisposable
         if (!_buffersReleased)
         {
             _buffersReleased = true;
-            _hashes = [];
             _buffers.Release();
         }
     }
