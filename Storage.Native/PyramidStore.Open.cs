@@ -103,6 +103,7 @@ public sealed partial class PyramidStore
             try
             {
                 store.Recover(walFiles, orphans, started);
+                store.OpenActiveWal();
             }
             catch
             {
@@ -166,8 +167,6 @@ public sealed partial class PyramidStore
         }
 
         _sequence = Math.Max(_sequence, previous);
-        _wal = WriteAheadLog.Create(_options.Device, _directory, Interlocked.Increment(ref _nextFileNumber) - 1);
-        _wal.LastSequence = _sequence;
         foreach (var log in _logs.Values)
         {
             log.Published = log.Writer;
