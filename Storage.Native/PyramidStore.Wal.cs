@@ -92,7 +92,7 @@ public sealed partial class PyramidStore
     /// file on the commit path or, for the few hundred milliseconds a spare took to write in the background, shared the
     /// disk with it, each fdatasync also carrying the zeros written since the last (the disk's cache flush writes out
     /// whatever reached it). On this machine that was up to a fifth of a fresh store's first two seconds of 100 B batch
-    /// appends. The open pays instead: two memtables' worth of zeros written and synced (~0.2 s at 64 MiB memtables
+    /// appends. The open pays instead: two memtables' worth of zeros written and synced (0.2–0.4 s at 64 MiB memtables
     /// here). From the second swap on, retired files are recycled. Open only, after recovery.
     /// </summary>
     private void OpenActiveWal()
