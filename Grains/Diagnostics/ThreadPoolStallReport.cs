@@ -21,8 +21,10 @@ internal sealed class ThreadPoolStallReport : ILifecycleParticipant<ISiloLifecyc
     private readonly TimeProvider _time;
     private readonly Action<Action> _queue;
     private readonly Func<RuntimeSample> _sample;
-    // Set when the silo stops (or the report is disposed, which may come first); the watching thread then ends.
-    private readonly ManualResetEventSlim _stopping = new();
+    // Set when the silo stops (or the report is disposed, which may come first); the watching thread then ends. No spin
+    // before each wait: the default spin (sched_yield and sleeps before blocking) made this thread, waking four times a
+    // second, 7 % of three idle silos' CPU (perf).
+    private readonly ManualResetEventSlim _stopping = new(false, spinCount: 0);
     private Thread? _thread;
     private int _disposed;
 
