@@ -227,7 +227,13 @@ internal sealed unsafe class Segment : IDisposable
                 return cached;
             }
 
-            var copy = VerifiedBlock(blockPosition, blockLength).ToArray();
+            var verified = VerifiedBlock(blockPosition, blockLength);
+            if (!_cache.AdmitOnMiss(FileNumber, blockPosition))
+            {
+                return verified; // read once lately: from the mapping, no copy (see BlockCache)
+            }
+
+            var copy = verified.ToArray();
             _cache.Add(FileNumber, blockPosition, copy);
             return copy;
         }

@@ -252,7 +252,8 @@ public class StoreApiTests
 
         var stats = store.GetStatistics();
         Assert.True(stats.WriteAmplification > 1.0, $"write amplification {stats.WriteAmplification}");
-        Assert.True(stats.BlockCacheHits >= 19, $"hits {stats.BlockCacheHits}");
+        // The block's first read is not cached (admitted on its second miss, see BlockCache); the 18 after it hit.
+        Assert.Equal(18, stats.BlockCacheHits);
         Assert.Equal(3000, stats.Levels.Sum(l => l.LogRecords));
         Assert.True(stats.Flushes >= 6);
     }
