@@ -76,15 +76,16 @@ internal static class CompactionPicker
     }
 
     /// <summary>
-    /// The segment at <paramref name="index"/>, and when it holds one log's records and is small, the segments of that
-    /// log right after it in the level while they are small too, up to a target segment's size: flushes give a busy log
-    /// a segment each, and merging them as they go down keeps the number of files in check. Merging these rewrites
-    /// only that log's records; nothing of another log overlaps them.
+    /// The segment at <paramref name="index"/>, and when it holds one log's records and is small (under
+    /// <see cref="PyramidOptions.SmallLogSegmentBytes"/>), the segments of that log right after it in the level while they
+    /// are small too, up to a target segment's size: flushes give a busy log a segment each, and merging them as they go
+    /// down keeps the number of files in check. Merging these rewrites only that log's records; nothing of another log
+    /// overlaps them.
     /// </summary>
     private static List<Segment> Consolidation(Segment[] segments, int index, PyramidOptions options)
     {
         var picked = new List<Segment> { segments[index] };
-        var small = options.TargetSegmentBytes / 2;
+        var small = options.SmallLogSegmentBytes;
         if (SingleLog(segments[index]) is not { } log || segments[index].Metadata.SizeBytes >= small)
         {
             return picked;

@@ -12,13 +12,14 @@ public class LogSegmentLayoutTests
 {
     private const int RecordBytes = 1024;
 
-    private static PyramidOptions Options(long l1TargetBytes) => new()
+    private static PyramidOptions Options(long l1TargetBytes, long smallLogSegmentBytes = 32 << 10) => new()
     {
         BackgroundWork = false,
         MemtableBytes = 1 << 20,
         BlockBytes = 1024,
         TargetSegmentBytes = 64 << 10,
         SeparateLogSegmentBytes = 4 << 10,
+        SmallLogSegmentBytes = smallLogSegmentBytes,
         L0CompactionTrigger = 4,
         L1TargetBytes = l1TargetBytes,
         RetentionMarkerBytes = 4 << 10, // markers in every flush: internal keys below the log space, as key/values are above it
@@ -96,6 +97,32 @@ public class LogSegmentLayoutTests
         // Each record is rewritten at most once per level below L1 it reached.
         Assert.True(statistics.CompactionBytesWritten <= statistics.FlushBytesWritten * (statistics.Levels.Count - 2),
             $"compaction wrote {statistics.CompactionBytesWritten} B for {statistics.FlushBytesWritten} B flushed");
+        await AssertAllReadBackAsync(store, logs, rounds * perRound);
+    }
+
+    [Fact]
+    public async Task A_busy_logs_segments_of_the_small_size_or_more_go_down_the_levels_without_a_rewrite()
+    {
+        using var dir = new TempDirectory();
+
+        // Each flush gives each log a segment of about 8 KiB: not small at 4 KiB, so pushing them down moves the files.
+        await using var store = PyramidStore.Open(dir.Path, Options(l1TargetBytes: 64 << 10, smallLogSegmentBytes: 4 << 10));
+        const int logs = 4, rounds = 12, perRound = 8;
+        var flushed = new HashSet<long>();
+        for (var round = 0; round < rounds; round++)
+        {
+            await AppendRoundAsync(store, logs, round, perRound);
+            await store.FlushAsync();
+            flushed.UnionWith(LogSegments(store.SegmentLayout()[0]).Select(s => s.FileNumber));
+            store.CompactDue();
+        }
+
+        var layout = store.SegmentLayout();
+        var all = layout.SelectMany(LogSegments).ToList();
+        Assert.NotEmpty(layout.Skip(2).SelectMany(LogSegments)); // pushed below L1
+        Assert.All(all, s => Assert.True(s.SizeBytes >= 4 << 10, $"a flushed segment of {s.SizeBytes} B"));
+        Assert.Equal(logs * rounds, flushed.Count);
+        Assert.Equal(flushed.Order(), all.Select(s => s.FileNumber).Order()); // the very files flush wrote, at every level
         await AssertAllReadBackAsync(store, logs, rounds * perRound);
     }
 

@@ -17,6 +17,7 @@ public sealed class PyramidOptionsTests
     [InlineData("BlockBytes", "1048576", "1048577")]
     [InlineData("TargetSegmentBytes", "65536", "65535")]
     [InlineData("SeparateLogSegmentBytes", "4096", "4095")]
+    [InlineData("SmallLogSegmentBytes", "0", "-1")]
     [InlineData("L0CompactionTrigger", "1", "0")]
     [InlineData("L1TargetBytes", "65536", "65535")]
     [InlineData("LevelSizeMultiplier", "2", "1")]
