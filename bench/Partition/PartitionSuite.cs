@@ -22,12 +22,8 @@ public sealed class PartitionSuite : IBenchSuite
     private const int FailoverTrials = 5;
     private const int IdlePartitions = 1000;
 
-    /// <summary>
-    /// Load before each produce case is measured: the cluster suite's (15 s, <c>PYRALOG_BENCH_WARMUP</c>), for the same
-    /// reason: fresh silo processes tier their hot methods up during the first seconds of load. After 2 s the tier-up
-    /// threads still took half of both cores (<c>perf</c>: 2,724 of 5,555 samples), and a case measured then measured the JIT.
-    /// </summary>
-    private static TimeSpan Warmup => Cluster.ClusterSettings.Warmup;
+    /// <summary>Load before each produce case is measured (see <see cref="Cluster.ClusterSettings.SteadyWarmup"/>).</summary>
+    private static TimeSpan Warmup => Cluster.ClusterSettings.SteadyWarmup;
     private static readonly TimeSpan Measure = TimeSpan.FromSeconds(8);
     private static readonly TimeSpan ReadBudget = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(30);
