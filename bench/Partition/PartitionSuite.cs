@@ -39,7 +39,7 @@ public sealed class PartitionSuite : IBenchSuite
     /// <summary>The cases that share one cluster (the idle case gets a fresh one).</summary>
     private static readonly string[] ClusterCases =
     [
-        "produce-rf3-100B-batch1000", "produce-rf3-1024B-batch100", "produce-rf3-100B-batch1", "produce-rf3-100B-batch1000-os-cache",
+        "produce-rf3-100B-batch1", "produce-rf3-100B-batch1000", "produce-rf3-1024B-batch100", "produce-rf3-100B-batch1000-os-cache",
         "read-follower-100B", "failover-sigkill-leader",
     ];
 
@@ -61,6 +61,15 @@ public sealed class PartitionSuite : IBenchSuite
             {
                 await using var cluster = await PartitionCluster.StartAsync(Path.Combine(root, "cluster"), preferRedis: true, Log, Cluster.ClusterSettings.SiloArgs);
                 LogInfo? filled = null;
+
+                // First, on the fresh cluster: one append in flight measures its latency, not the flushes, compactions and
+                // writeback the batched cases leave behind (after them its p50 was 1,323 us against a floor of 242).
+                await RunCaseAsync(report, "produce-rf3-100B-batch1", async () =>
+                {
+                    SyncFloor(report, root, "produce-rf3-100B-batch1");
+                    await ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1", 100, 1, partitions: 1, inFlight: 1, new LogSettings());
+                    Target(report, "produce-rf3-100B-batch1", "p50 us", v => v <= 600, "p50 <= 600 us");
+                });
                 await RunCaseAsync(report, "produce-rf3-100B-batch1000", async () =>
                 {
                     filled = await ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1000", 100, 1000, ProducePartitions, inFlight: 16, new LogSettings());
@@ -68,12 +77,6 @@ public sealed class PartitionSuite : IBenchSuite
                 });
                 await RunCaseAsync(report, "produce-rf3-1024B-batch100", () =>
                     ProduceCaseAsync(report, cluster, "produce-rf3-1024B-batch100", 1024, 100, ProducePartitions, inFlight: 16, new LogSettings()));
-                await RunCaseAsync(report, "produce-rf3-100B-batch1", async () =>
-                {
-                    SyncFloor(report, root, "produce-rf3-100B-batch1");
-                    await ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1", 100, 1, partitions: 1, inFlight: 1, new LogSettings());
-                    Target(report, "produce-rf3-100B-batch1", "p50 us", v => v <= 600, "p50 <= 600 us");
-                });
                 await RunCaseAsync(report, "produce-rf3-100B-batch1000-os-cache", () =>
                     ProduceCaseAsync(report, cluster, "produce-rf3-100B-batch1000-os-cache", 100, 1000, ProducePartitions, inFlight: 16,
                         new LogSettings { Durability = LogDurability.OsCache }));
