@@ -34,7 +34,7 @@ internal static class ClusterSettings
     public static bool Quick { get; } = Environment.GetEnvironmentVariable("PYRALOG_BENCH_QUICK") is "1" or "true";
 
     /// <summary>
-    /// Load before each case is measured: 15 s. A silo process's JIT tiers its hot methods up during the first seconds of
+    /// Load before each cluster-suite case is measured: 15 s (the partition suite uses <see cref="SteadyWarmup"/>). A silo process's JIT tiers its hot methods up during the first seconds of
     /// load (3,527 methods compiled in 6 s once load began, the tier-up thread taking 40 % of a silo's CPU): after 2 s the
     /// first case measured 131,507 records/s, after 20 s 310,470. The peers (Go binaries) get the same warm-up.
     /// <c>PYRALOG_BENCH_WARMUP</c> (seconds) overrides it.
