@@ -34,22 +34,17 @@ internal static class ClusterSettings
     public static bool Quick { get; } = Environment.GetEnvironmentVariable("PYRALOG_BENCH_QUICK") is "1" or "true";
 
     /// <summary>
-    /// Load before each cluster-suite case is measured: 15 s (the partition suite uses <see cref="SteadyWarmup"/>). A silo process's JIT tiers its hot methods up during the first seconds of
-    /// load (3,527 methods compiled in 6 s once load began, the tier-up thread taking 40 % of a silo's CPU): after 2 s the
-    /// first case measured 131,507 records/s, after 20 s 310,470. The peers (Go binaries) get the same warm-up.
-    /// <c>PYRALOG_BENCH_WARMUP</c> (seconds) overrides it.
+    /// Load before each cluster-suite case is measured: 15 s (the partition suite uses <see cref="SteadyWarmup"/>). A
+    /// silo process's JIT tiers its hot methods up during the first seconds of load (3,527 methods compiled in 6 s once
+    /// load began, the tier-up thread taking 40 % of a silo's CPU): after 2 s the first case measured 131,507 records/s,
+    /// after 20 s 310,470. The peers (Go binaries) get the same warm-up. <c>PYRALOG_BENCH_WARMUP</c> (seconds) overrides it.
     /// </summary>
     public static TimeSpan Warmup => WarmupOverride ?? (Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(15));
 
     /// <summary>
     /// Load before each of the partition suite's produce cases is measured: 45 s, so its absolute targets see the silos'
-    /// sustained rate rather than their JIT's tier-up. Fresh silos under this load still spent 50–65 % of one of the
-    /// two cores in the tier-up thread 15–23 s in (per-thread CPU from <c>/proc</c>; about 19,000 methods compiled per
-    /// process by then, the tiers of Orleans' codecs, the store and the Raft core), 5–9 % 45–53 s in, and
-    /// <c>produce-rf3-100B-batch1000</c> measured 238,125 / 272,625 / 316,875 records/s after 15 s against 401,125 /
-    /// 420,500 / 451,625 after 45 s (interleaved). The silo host now starts call counting at once (README, "Tier-up
-    /// after start"), which ends most of the tier-up within 15 s; 45 s keeps the margin. <c>PYRALOG_BENCH_WARMUP</c>
-    /// (seconds) overrides it too.
+    /// sustained rate rather than their JIT's tier-up (the measurements behind it: README, "How the suites measure").
+    /// <c>PYRALOG_BENCH_WARMUP</c> (seconds) overrides it too.
     /// </summary>
     public static TimeSpan SteadyWarmup => WarmupOverride ?? (Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(45));
 
