@@ -24,6 +24,15 @@ public sealed class PyramidOptions
     [Range(typeof(long), "0", "9223372036854775807", ErrorMessage = "{0} must be at least {1}")]
     public long BlockCacheBytes { get; init; } = 32L << 20;
 
+    /// <summary>
+    /// Segments memory-mapped at once; past it the least recently read are unmapped, and mapped again when next read.
+    /// Every mapped segment is one of the process's memory mappings, which Linux caps at <c>vm.max_map_count</c>, and a
+    /// .NET process reaching the cap dies. 0 (the default): half the cap (32,765 with Linux's default), or 32,768 where
+    /// it cannot be read.
+    /// </summary>
+    [Range(0, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
+    public int MaxMappedSegments { get; init; }
+
     /// <summary>Target size of a segment data block.</summary>
     [Range(512, 1 << 20)]
     public int BlockBytes { get; init; } = 4 << 10;

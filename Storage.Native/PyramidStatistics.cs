@@ -15,6 +15,16 @@ public sealed record PyramidStatistics
 
     public required long BlockCacheMisses { get; init; }
 
+    /// <summary>Segments memory-mapped now (see <see cref="PyramidOptions.MaxMappedSegments"/>), not counting ones
+    /// unmapped while a reader still held them.</summary>
+    public required int MappedSegments { get; init; }
+
+    /// <summary>The limit <see cref="MappedSegments"/> is held to.</summary>
+    public required int MappedSegmentLimit { get; init; }
+
+    /// <summary>Times a read mapped a segment again after the limit had unmapped it.</summary>
+    public required long SegmentRemaps { get; init; }
+
     /// <summary>Payload, key and value bytes callers wrote since open.</summary>
     public required long UserBytesWritten { get; init; }
 

@@ -232,7 +232,7 @@ public sealed partial class PyramidStore
         var opened = new List<Segment>();
         foreach (var output in outputs)
         {
-            opened.Add(Segment.Open(_options.Device, _directory, output, _cache));
+            opened.Add(Segment.Open(_options.Device, _directory, output, _cache, _mapBudget));
             Interlocked.Add(ref _compactionBytes, output.SizeBytes);
         }
 

@@ -34,6 +34,7 @@ public sealed partial class PyramidStore
         }
 
         var cache = new BlockCache(options.BlockCacheBytes);
+        var mapBudget = new SegmentMapBudget(options.MaxMappedSegments > 0 ? options.MaxMappedSegments : SegmentMapBudget.DefaultLimit());
         var opened = new List<Segment>();
         try
         {
@@ -49,7 +50,7 @@ public sealed partial class PyramidStore
                 {
                     foreach (var metadata in manifest.Levels[level])
                     {
-                        var segment = Segment.Open(options.Device, directory, metadata, cache);
+                        var segment = Segment.Open(options.Device, directory, metadata, cache, mapBudget);
                         opened.Add(segment);
                         list.Add(segment);
                         live.Add(metadata.FileNumber);
@@ -82,7 +83,7 @@ public sealed partial class PyramidStore
             }
 
             walFiles.Sort((a, b) => a.Number.CompareTo(b.Number));
-            var store = new PyramidStore(directory, options, lockFile, cache, new StoreVersion(levels))
+            var store = new PyramidStore(directory, options, lockFile, cache, mapBudget, new StoreVersion(levels))
             {
                 _nextFileNumber = maxFileNumber + 1,
                 _lastFlushedSequence = manifest.LastFlushedSequence,

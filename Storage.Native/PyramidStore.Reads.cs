@@ -75,7 +75,7 @@ public sealed partial class PyramidStore
             }
         }
 
-        return TryGetFromSegments(view.Version, key, out _, out value);
+        return TryGetFromSegments(view, key, out _, out value);
     }
 
     private static bool TryGetKv(ReadView view, byte[] key, out byte[]? value)
@@ -98,7 +98,7 @@ public sealed partial class PyramidStore
             return value is not null;
         }
 
-        if (TryGetFromSegments(view.Version, key, out var kind, out var found) && kind == SegmentFormat.KindPut)
+        if (TryGetFromSegments(view, key, out var kind, out var found) && kind == SegmentFormat.KindPut)
         {
             value = found.ToArray();
             return true;
@@ -107,12 +107,13 @@ public sealed partial class PyramidStore
         return false;
     }
 
-    private static bool TryGetFromSegments(StoreVersion version, ReadOnlySpan<byte> key, out byte kind, out ReadOnlySpan<byte> value)
+    private static bool TryGetFromSegments(ReadView view, ReadOnlySpan<byte> key, out byte kind, out ReadOnlySpan<byte> value)
     {
+        var version = view.Version;
         var hash = BloomFilter.Hash(key);
         foreach (var segment in version.Levels[0])
         {
-            if (segment.TryGet(key, hash, out kind, out value))
+            if (segment.TryGet(view.Pins, key, hash, out kind, out value))
             {
                 return true;
             }
@@ -136,7 +137,7 @@ public sealed partial class PyramidStore
                 }
                 else
                 {
-                    if (segment.TryGet(key, hash, out kind, out value))
+                    if (segment.TryGet(view.Pins, key, hash, out kind, out value))
                     {
                         return true;
                     }

@@ -38,6 +38,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
     private readonly PyramidOptions _options;
     private readonly FileStream _lockFile;
     private readonly BlockCache _cache;
+    private readonly SegmentMapBudget _mapBudget;
     private readonly ArenaPool _arenas;
 
     // Every log the store knows. Invariant: an entry is added (under the queue lock, or by recovery) before
@@ -71,12 +72,13 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
     private long _flushes;
     private long _compactions;
 
-    private PyramidStore(string directory, PyramidOptions options, FileStream lockFile, BlockCache cache, StoreVersion version)
+    private PyramidStore(string directory, PyramidOptions options, FileStream lockFile, BlockCache cache, SegmentMapBudget mapBudget, StoreVersion version)
     {
         _directory = directory;
         _options = options;
         _lockFile = lockFile;
         _cache = cache;
+        _mapBudget = mapBudget;
         _version = version;
         _arenas = new ArenaPool(
             (int)Math.Min(int.MaxValue, options.MemtableBytes * (1 + options.MaxImmutableMemtables) / ArenaPool.ChunkBytes),
@@ -342,6 +344,9 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
                 BlockCacheBytes = _cache.SizeBytes,
                 BlockCacheHits = _cache.Hits,
                 BlockCacheMisses = _cache.Misses,
+                MappedSegments = _mapBudget.Mapped,
+                MappedSegmentLimit = _mapBudget.Limit,
+                SegmentRemaps = _mapBudget.Remaps,
                 UserBytesWritten = Interlocked.Read(ref _userBytes),
                 WalBytesWritten = Interlocked.Read(ref _walBytes),
                 FlushBytesWritten = Interlocked.Read(ref _flushBytes),

@@ -48,6 +48,9 @@ internal sealed class ReadView
 
     public ulong Sequence { get; }
 
+    /// <summary>The segment mappings this view's reads touched (they stay mapped until <see cref="Release"/>).</summary>
+    public SegmentPins Pins { get; } = new();
+
     /// <summary>Drops the view's pins; a second call does nothing.</summary>
     public void Release()
     {
@@ -56,6 +59,7 @@ internal sealed class ReadView
             return;
         }
 
+        Pins.Release();
         Version.Release();
         Active.Release();
         foreach (var memtable in Immutables)
@@ -79,7 +83,7 @@ internal sealed class ReadView
         {
             if (Overlaps(segment, start, end))
             {
-                sources.Add(new SegmentIterator(segment));
+                sources.Add(new SegmentIterator(segment, Pins));
             }
         }
 
@@ -95,7 +99,7 @@ internal sealed class ReadView
 
             if (last > first)
             {
-                sources.Add(new LevelIterator(run[first..last]));
+                sources.Add(new LevelIterator(run[first..last], Pins));
             }
         }
 

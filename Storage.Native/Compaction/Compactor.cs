@@ -19,19 +19,20 @@ internal static class Compactor
         Func<long> nextFileNumber, RateLimiter? limiter, SegmentWriterBuffers buffers, Action<Action> syncSegment, out long bytesRead)
     {
         var sources = new IEntryIterator[job.Inputs.Count];
+        var pins = new SegmentPins();
         bytesRead = 0;
         for (var i = 0; i < sources.Length; i++)
         {
-            sources[i] = new SegmentIterator(job.Inputs[i]);
+            sources[i] = new SegmentIterator(job.Inputs[i], pins);
             bytesRead += job.Inputs[i].Metadata.SizeBytes;
         }
 
-        var merged = new MergingIterator(sources);
-        merged.Seek([]);
         var outputs = new List<SegmentMetadata>();
         SegmentWriter? writer = null;
         try
         {
+            var merged = new MergingIterator(sources);
+            merged.Seek([]);
             while (merged.Valid)
             {
                 var key = merged.Key;
@@ -86,6 +87,10 @@ internal static class Compactor
             }
 
             throw;
+        }
+        finally
+        {
+            pins.Release();
         }
     }
 

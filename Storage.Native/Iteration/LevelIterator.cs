@@ -3,7 +3,7 @@ using Pyralog.Storage.Native.Segments;
 namespace Pyralog.Storage.Native.Iteration;
 
 /// <summary>Iterates one sorted run (an L1+ level): its segments do not overlap, so they are read one after another.</summary>
-internal sealed class LevelIterator(Segment[] segmentsByKey) : IEntryIterator
+internal sealed class LevelIterator(Segment[] segmentsByKey, SegmentPins pins) : IEntryIterator
 {
     private int _index = -1;
     private SegmentIterator? _current;
@@ -47,7 +47,7 @@ internal sealed class LevelIterator(Segment[] segmentsByKey) : IEntryIterator
             return;
         }
 
-        _current = new SegmentIterator(segmentsByKey[_index]);
+        _current = new SegmentIterator(segmentsByKey[_index], pins);
         _current.Seek(key);
         SkipExhausted();
     }
@@ -63,7 +63,7 @@ internal sealed class LevelIterator(Segment[] segmentsByKey) : IEntryIterator
         while (_current is { Valid: false } && _index + 1 < segmentsByKey.Length)
         {
             _index++;
-            _current = new SegmentIterator(segmentsByKey[_index]);
+            _current = new SegmentIterator(segmentsByKey[_index], pins);
             _current.Seek(segmentsByKey[_index].Metadata.MinKey);
         }
     }

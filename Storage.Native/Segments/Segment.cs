@@ -1,21 +1,22 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Hashing;
 
 namespace Pyralog.Storage.Native.Segments;
 
 /// <summary>
-/// A live, memory-mapped segment. Open verifies the footer, index, bloom filter and meta block
-/// checksums; data blocks are verified on each uncached read. Index and bloom are searched in place
-/// in the mapping, so a segment costs the heap only its min/max keys. Reference counted: the file is
-/// unmapped (and deleted, once compaction retired it) when the last reader lets go.
+/// A live segment, read through a memory mapping. Open verifies the footer, index, bloom filter and meta block
+/// checksums; data blocks are verified on each uncached read. Index and bloom are searched in place in the
+/// mapping, so a segment costs the heap only its min/max keys. The mapping comes and goes under the store's
+/// <see cref="SegmentMapBudget"/>: every read pins the current one (<see cref="Pin"/>), mapping the file again
+/// if the budget unmapped it. Reference counted: the file is deleted, once compaction retired it, when the
+/// last version or reader holding the segment lets go.
 /// </summary>
-internal sealed unsafe class Segment : IDisposable
+internal sealed unsafe class Segment
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly byte* _base;
+    private readonly Lock _mapLock = new();
+    private readonly SegmentMapBudget _budget;
+    private readonly LinkedListNode<Segment> _ringNode;
     private readonly long _length;
     private readonly long _indexPosition;
     private readonly int _indexCount;
@@ -26,21 +27,28 @@ internal sealed unsafe class Segment : IDisposable
     private int _references = 1;
     private volatile bool _obsolete;
 
-    private Segment(IStorageDevice device, string path, SegmentMetadata metadata, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length,
-        BlockCache cache, long indexPosition, int indexCount, long bloomPosition, int bloomLength)
+    // Invariant: the segment's current mapping, or null (evicted, or the segment disposed); set and cleared under
+    // _mapLock. A set one holds a reference of the segment's own and is counted in _budget.Mapped.
+    private SegmentMapping? _mapping;
+
+    // Invariant: written under _mapLock; once true, _mapping stays null.
+    private bool _disposed;
+
+    private Segment(IStorageDevice device, string path, SegmentMetadata metadata, SegmentMapping mapping, long length,
+        BlockCache cache, SegmentMapBudget budget, long indexPosition, int indexCount, long bloomPosition, int bloomLength)
     {
         _device = device;
         Path = path;
         Metadata = metadata;
-        _map = map;
-        _view = view;
-        _base = pointer;
+        _mapping = mapping;
         _length = length;
+        _budget = budget;
         _cache = cache;
         _indexPosition = indexPosition;
         _indexCount = indexCount;
         _bloomPosition = bloomPosition;
         _bloomLength = bloomLength;
+        _ringNode = budget.Register(this);
     }
 
     public string Path { get; }
@@ -51,7 +59,13 @@ internal sealed unsafe class Segment : IDisposable
 
     public int BlockCount => _indexCount;
 
-    public static Segment Open(IStorageDevice device, string directory, SegmentMetadata expected, BlockCache cache)
+    /// <summary>Whether the segment has a current mapping (tests look at what the budget unmapped).</summary>
+    internal bool IsMapped => Volatile.Read(ref _mapping) is not null;
+
+    /// <summary>Set by every pin; the budget's hand clears it once before it unmaps the segment.</summary>
+    internal volatile bool RecentlyPinned;
+
+    public static Segment Open(IStorageDevice device, string directory, SegmentMetadata expected, BlockCache cache, SegmentMapBudget budget)
     {
         var path = System.IO.Path.Combine(directory, SegmentFormat.FileName(expected.FileNumber));
         if (!device.Exists(path))
@@ -66,18 +80,10 @@ internal sealed unsafe class Segment : IDisposable
                 $"segment is {length} bytes but the manifest recorded {expected.SizeBytes} (truncated or overwritten)");
         }
 
-        var map = device.MapReadOnly(path);
-        MemoryMappedViewAccessor? view = null;
-        var acquired = false;
+        var mapping = SegmentMapping.Map(device, path, length);
         try
         {
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* pointer = null;
-            // AcquirePointer, not DangerousGetHandle: the handle's count keeps the view mapped even if this
-            // segment is collected while a span from Bytes is read; only the last Release unmaps it.
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            acquired = true;
-            pointer += view.PointerOffset;
+            var pointer = mapping.Base;
             var file = new ReadOnlySpan<byte>(pointer, (int)Math.Min(length, int.MaxValue));
             if (length < SegmentFormat.HeaderBytes + SegmentFormat.FooterBytes)
             {
@@ -129,43 +135,101 @@ internal sealed unsafe class Segment : IDisposable
             var maxKey = meta.Slice(32 + minLength, maxLength).ToArray();
             var metadata = new SegmentMetadata(expected.FileNumber, length, minKey, maxKey, entries, tombstones, logRecords);
             var indexCount = BinaryPrimitives.ReadInt32LittleEndian(index);
-            return new Segment(device, path, metadata, map, view, pointer, length, cache, indexAt, indexCount, bloomAt, bloomLength - 4);
+            var segment = new Segment(device, path, metadata, mapping, length, cache, budget, indexAt, indexCount, bloomAt, bloomLength - 4);
+            budget.OnMapped(remap: false);
+            return segment;
         }
         catch
         {
-            if (acquired)
-            {
-                view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
-
-            view?.Dispose();
-            map.Dispose();
+            mapping.Release();
             throw;
         }
+    }
+
+    /// <summary>The segment's mapping, held for <paramref name="pins"/> until it lets go; maps the file again if the
+    /// budget unmapped it. The caller holds a reference to the segment.</summary>
+    public SegmentMapping Pin(SegmentPins pins)
+    {
+        while (true)
+        {
+            var mapping = Volatile.Read(ref _mapping) ?? Remap();
+            RecentlyPinned = true;
+            if (mapping.TryAddReference())
+            {
+                pins.Add(mapping);
+                return mapping;
+            }
+
+            // The budget unmapped it between the read and the reference: map again.
+        }
+    }
+
+    /// <summary>Drops the segment's own reference to its mapping, for the budget; readers' pins keep it mapped until they go.</summary>
+    internal void Unmap()
+    {
+        SegmentMapping? mapping;
+        lock (_mapLock)
+        {
+            mapping = _mapping;
+            _mapping = null;
+        }
+
+        if (mapping is not null)
+        {
+            _budget.OnUnmapped();
+            mapping.Release();
+        }
+    }
+
+    private SegmentMapping Remap()
+    {
+        SegmentMapping mapping;
+        lock (_mapLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_mapping is { } current)
+            {
+                return current;
+            }
+
+            mapping = SegmentMapping.Map(_device, Path, _length);
+            RecentlyPinned = true;
+            _mapping = mapping;
+        }
+
+        _budget.OnMapped(remap: true); // outside _mapLock: it may unmap other segments, under the budget's lock
+        return mapping;
     }
 
     public bool MayContain(ReadOnlySpan<byte> key) =>
         key.SequenceCompareTo(Metadata.MinKey) >= 0 && key.SequenceCompareTo(Metadata.MaxKey) <= 0;
 
-    public bool BloomMayContain(ulong hash) => BloomFilter.MayContain(Bytes(_bloomPosition, _bloomLength), hash);
+    /// <summary>Whether the bloom filter lets <paramref name="hash"/> through (false: the key is certainly absent).</summary>
+    public bool BloomMayContain(SegmentPins pins, ulong hash) => BloomMayContain(Pin(pins), hash);
 
-    /// <summary>Looks <paramref name="key"/> up; a hit returns its kind and value (valid while the segment is referenced).</summary>
-    public bool TryGet(ReadOnlySpan<byte> key, ulong hash, out byte kind, out ReadOnlySpan<byte> value)
+    /// <summary>Looks <paramref name="key"/> up; a hit returns its kind and value (valid until <paramref name="pins"/> lets go).</summary>
+    public bool TryGet(SegmentPins pins, ReadOnlySpan<byte> key, ulong hash, out byte kind, out ReadOnlySpan<byte> value)
     {
         kind = 0;
         value = default;
-        if (!MayContain(key) || !BloomMayContain(hash))
+        if (!MayContain(key))
         {
             return false;
         }
 
-        var blockIndex = FindBlock(key);
+        var mapping = Pin(pins);
+        if (!BloomMayContain(mapping, hash))
+        {
+            return false;
+        }
+
+        var blockIndex = FindBlock(mapping, key);
         if (blockIndex < 0)
         {
             return false;
         }
 
-        var block = ReadBlock(blockIndex, useCache: true, out var blockPosition);
+        var block = ReadBlock(mapping, blockIndex, useCache: true, out var blockPosition);
         var at = 0;
         while (at < block.Length)
         {
@@ -194,14 +258,16 @@ internal sealed unsafe class Segment : IDisposable
         return false;
     }
 
+    private bool BloomMayContain(SegmentMapping mapping, ulong hash) => BloomFilter.MayContain(mapping.Bytes(_bloomPosition, _bloomLength), hash);
+
     /// <summary>Index of the last block whose first key is ≤ <paramref name="key"/>, or -1.</summary>
-    public int FindBlock(ReadOnlySpan<byte> key)
+    public int FindBlock(SegmentMapping mapping, ReadOnlySpan<byte> key)
     {
         int low = 0, high = _indexCount - 1, found = -1;
         while (low <= high)
         {
             var mid = (int)((uint)(low + high) >> 1);
-            if (IndexEntry(mid, out _, out _).SequenceCompareTo(key) <= 0)
+            if (IndexEntry(mapping, mid, out _, out _).SequenceCompareTo(key) <= 0)
             {
                 found = mid;
                 low = mid + 1;
@@ -216,9 +282,9 @@ internal sealed unsafe class Segment : IDisposable
     }
 
     /// <summary>The verified entries of block <paramref name="blockIndex"/> (without its CRC).</summary>
-    public ReadOnlySpan<byte> ReadBlock(int blockIndex, bool useCache, out long blockPosition)
+    public ReadOnlySpan<byte> ReadBlock(SegmentMapping mapping, int blockIndex, bool useCache, out long blockPosition)
     {
-        IndexEntry(blockIndex, out blockPosition, out var blockLength);
+        IndexEntry(mapping, blockIndex, out blockPosition, out var blockLength);
         if (useCache && _cache.CapacityBytes > 0)
         {
             var cached = _cache.Get(FileNumber, blockPosition);
@@ -227,7 +293,7 @@ internal sealed unsafe class Segment : IDisposable
                 return cached;
             }
 
-            var verified = VerifiedBlock(blockPosition, blockLength);
+            var verified = VerifiedBlock(mapping, blockPosition, blockLength);
             if (!_cache.AdmitOnMiss(FileNumber, blockPosition))
             {
                 return verified; // read once lately: from the mapping, no copy (see BlockCache)
@@ -238,7 +304,7 @@ internal sealed unsafe class Segment : IDisposable
             return copy;
         }
 
-        return VerifiedBlock(blockPosition, blockLength);
+        return VerifiedBlock(mapping, blockPosition, blockLength);
     }
 
     public void AddReference() => Interlocked.Increment(ref _references);
@@ -250,7 +316,7 @@ internal sealed unsafe class Segment : IDisposable
     {
         if (Interlocked.Decrement(ref _references) == 0)
         {
-            Dispose();
+            Close();
             if (_obsolete)
             {
                 _cache.Evict(FileNumber);
@@ -259,11 +325,23 @@ internal sealed unsafe class Segment : IDisposable
         }
     }
 
-    public void Dispose()
+    private void Close()
     {
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        SegmentMapping? mapping;
+        lock (_mapLock)
+        {
+            _disposed = true;
+            mapping = _mapping;
+            _mapping = null;
+        }
+
+        if (mapping is not null)
+        {
+            _budget.OnUnmapped();
+            mapping.Release();
+        }
+
+        _budget.Unregister(_ringNode);
     }
 
     private static ReadOnlySpan<byte> Verified(string path, byte* pointer, long fileLength, long position, int length, string what)
@@ -282,14 +360,14 @@ internal sealed unsafe class Segment : IDisposable
         return span[..^4];
     }
 
-    private ReadOnlySpan<byte> VerifiedBlock(long position, int length)
+    private ReadOnlySpan<byte> VerifiedBlock(SegmentMapping mapping, long position, int length)
     {
         if (position < SegmentFormat.HeaderBytes || length < 4 || position + length > _indexPosition)
         {
             throw new PyramidCorruptionException(Path, position, "index points outside the data blocks");
         }
 
-        var span = Bytes(position, length);
+        var span = mapping.Bytes(position, length);
         if (Crc32C.Compute(span[..^4]) != SegmentFormat.ReadCrc(span[^4..]))
         {
             throw new PyramidCorruptionException(Path, position, "data block checksum mismatch");
@@ -298,9 +376,9 @@ internal sealed unsafe class Segment : IDisposable
         return span[..^4];
     }
 
-    private ReadOnlySpan<byte> IndexEntry(int i, out long blockPosition, out int blockLength)
+    private ReadOnlySpan<byte> IndexEntry(SegmentMapping mapping, int i, out long blockPosition, out int blockLength)
     {
-        var index = Bytes(_indexPosition, (int)Math.Min(int.MaxValue, _length - _indexPosition));
+        var index = mapping.Bytes(_indexPosition, (int)Math.Min(int.MaxValue, _length - _indexPosition));
         var at = BinaryPrimitives.ReadInt32LittleEndian(index[(4 + (4 * i))..]);
         var entry = index[at..];
         blockPosition = BinaryPrimitives.ReadInt64LittleEndian(entry);
@@ -308,7 +386,4 @@ internal sealed unsafe class Segment : IDisposable
         var keyLength = BinaryPrimitives.ReadInt32LittleEndian(entry[12..]);
         return entry.Slice(16, keyLength);
     }
-
-    /// <summary>Bytes of the mapping; only for ranges a caller already verified with <see cref="ReadBlock"/>.</summary>
-    public ReadOnlySpan<byte> Bytes(long position, int length) => new(_base + position, length);
 }

@@ -3,10 +3,12 @@ using Pyralog.Storage.Native.Iteration;
 namespace Pyralog.Storage.Native.Segments;
 
 /// <summary>Walks a segment's entries block by block, verifying each block's CRC (bypassing the cache
-/// so scans and compaction do not evict the point-read working set).</summary>
-internal sealed class SegmentIterator : IEntryIterator
+/// so scans and compaction do not evict the point-read working set). It pins the segment's mapping
+/// for its reader when it first reads.</summary>
+internal sealed class SegmentIterator(Segment segment, SegmentPins pins) : IEntryIterator
 {
-    private readonly Segment _segment;
+    private readonly Segment _segment = segment;
+    private SegmentMapping? _mapping;
     private int _block = -1;
     private long _blockPosition;
     private int _blockLength;
@@ -17,8 +19,6 @@ internal sealed class SegmentIterator : IEntryIterator
     private int _keyLength;
     private int _valueLength;
 
-    public SegmentIterator(Segment segment) => _segment = segment;
-
     public bool Valid => _entryLength > 0;
 
     public ReadOnlySpan<byte> Key => Block.Slice(_keyStart, _keyLength);
@@ -27,11 +27,13 @@ internal sealed class SegmentIterator : IEntryIterator
 
     public bool IsTombstone => _kind == SegmentFormat.KindDelete;
 
-    private ReadOnlySpan<byte> Block => _segment.Bytes(_blockPosition, _blockLength);
+    private ReadOnlySpan<byte> Block => _mapping!.Bytes(_blockPosition, _blockLength);
+
+    private SegmentMapping Mapping => _mapping ??= _segment.Pin(pins);
 
     public void Seek(ReadOnlySpan<byte> key)
     {
-        var block = _segment.FindBlock(key);
+        var block = _segment.FindBlock(Mapping, key);
         LoadBlock(Math.Max(0, block));
         while (Valid && Key.SequenceCompareTo(key) < 0)
         {
@@ -55,7 +57,7 @@ internal sealed class SegmentIterator : IEntryIterator
         }
 
         _block = block;
-        _blockLength = _segment.ReadBlock(_block, useCache: false, out _blockPosition).Length;
+        _blockLength = _segment.ReadBlock(Mapping, _block, useCache: false, out _blockPosition).Length;
         _at = 0;
         Decode();
     }
@@ -74,7 +76,7 @@ internal sealed class SegmentIterator : IEntryIterator
                 }
 
                 _block++;
-                _blockLength = _segment.ReadBlock(_block, useCache: false, out _blockPosition).Length;
+                _blockLength = _segment.ReadBlock(Mapping, _block, useCache: false, out _blockPosition).Length;
                 _at = 0;
                 continue;
             }

@@ -13,6 +13,7 @@ public sealed class PyramidOptionsTests
     [InlineData("MemtableBytes", "1073741824", "1073741825")]
     [InlineData("MaxImmutableMemtables", "1", "0")]
     [InlineData("BlockCacheBytes", "0", "-1")]
+    [InlineData("MaxMappedSegments", "0", "-1")]
     [InlineData("BlockBytes", "512", "511")]
     [InlineData("BlockBytes", "1048576", "1048577")]
     [InlineData("TargetSegmentBytes", "65536", "65535")]

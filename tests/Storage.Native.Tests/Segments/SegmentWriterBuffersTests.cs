@@ -19,21 +19,33 @@ public class SegmentWriterBuffersTests
         Assert.True(buffers.Hashes.Length >= 5_000);
 
         var cache = new BlockCache(1 << 20);
-        using var second = Segment.Open(FileSystemDevice.Instance, dir.Path, small, cache);
-        Assert.Equal(37, small.EntryCount);
-        Assert.Equal(ReadAll(second), Enumerable.Range(1_000_000, 37).Select(i => (long)i).ToList());
-        for (var i = 1_000_000; i < 1_000_037; i++)
+        var budget = new SegmentMapBudget(2);
+        var pins = new SegmentPins();
+        var second = Segment.Open(FileSystemDevice.Instance, dir.Path, small, cache, budget);
+        try
         {
-            Assert.True(second.TryGet(Key(i), BloomFilter.Hash(Key(i)), out _, out var value));
-            Assert.Equal(i, BinaryPrimitives.ReadInt64BigEndian(value));
+            Assert.Equal(37, small.EntryCount);
+            Assert.Equal(ReadAll(second), Enumerable.Range(1_000_000, 37).Select(i => (long)i).ToList());
+            for (var i = 1_000_000; i < 1_000_037; i++)
+            {
+                Assert.True(second.TryGet(pins, Key(i), BloomFilter.Hash(Key(i)), out _, out var value));
+                Assert.Equal(i, BinaryPrimitives.ReadInt64BigEndian(value));
+            }
+
+            // The large segment's keys are neither in the small one's index nor in its bloom filter beyond its false positives.
+            var strays = Enumerable.Range(0, 5_000).Count(i => second.BloomMayContain(pins, BloomFilter.Hash(Key(i))));
+            Assert.True(strays < 250, $"{strays} of the first segment's 5,000 keys pass the second one's bloom filter");
+        }
+        finally
+        {
+            pins.Release();
+            second.Release();
         }
 
-        // The large segment's keys are neither in the small one's index nor in its bloom filter beyond its false positives.
-        var strays = Enumerable.Range(0, 5_000).Count(i => second.BloomMayContain(BloomFilter.Hash(Key(i))));
-        Assert.True(strays < 250, $"{strays} of the first segment's 5,000 keys pass the second one's bloom filter");
-
-        using var firstSegment = Segment.Open(FileSystemDevice.Instance, dir.Path, large, cache);
+        var firstSegment = Segment.Open(FileSystemDevice.Instance, dir.Path, large, cache, budget);
         Assert.Equal(ReadAll(firstSegment), Enumerable.Range(0, 5_000).Select(i => (long)i).ToList());
+        firstSegment.Release();
+        Assert.Equal(0, budget.Mapped);
     }
 
     [Fact]
@@ -48,8 +60,9 @@ public class SegmentWriterBuffersTests
         writer.Dispose(); // unfinished: its file goes, the buffers come back
 
         var metadata = Write(dir.Path, 3, buffers, first: 7, count: 3);
-        using var segment = Segment.Open(FileSystemDevice.Instance, dir.Path, metadata, new BlockCache(1 << 20));
+        var segment = Segment.Open(FileSystemDevice.Instance, dir.Path, metadata, new BlockCache(1 << 20), new SegmentMapBudget(1));
         Assert.Equal([7L, 8L, 9L], ReadAll(segment));
+        segment.Release();
         Assert.False(File.Exists(Path.Combine(dir.Path, SegmentFormat.FileName(1))));
     }
 
@@ -74,12 +87,14 @@ public class SegmentWriterBuffersTests
     private static List<long> ReadAll(Segment segment)
     {
         var keys = new List<long>();
-        var iterator = new SegmentIterator(segment);
+        var pins = new SegmentPins();
+        var iterator = new SegmentIterator(segment, pins);
         for (iterator.Seek([]); iterator.Valid; iterator.Next())
         {
             keys.Add(BinaryPrimitives.ReadInt64BigEndian(iterator.Key));
         }
 
+        pins.Release();
         return keys;
     }
 }

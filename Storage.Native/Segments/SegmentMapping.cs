@@ -1,0 +1,82 @@
+using System.IO.MemoryMappedFiles;
+using Pyralog.Storage.Native.Devices;
+
+namespace Pyralog.Storage.Native.Segments;
+
+/// <summary>
+/// One read-only mapping of a segment file. Reference counted: the segment holds one reference while this is its
+/// current mapping, and every reader that touched it (<see cref="SegmentPins"/>) one more until it lets go, so the
+/// file is unmapped only when nobody can still hold a span into it, whenever <see cref="SegmentMapBudget"/> evicts it.
+/// </summary>
+internal sealed unsafe class SegmentMapping
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+
+    // Invariant: > 0 while mapped; once it reaches 0 it never rises again (TryAddReference fails), and the view is gone.
+    private int _references = 1;
+
+    private SegmentMapping(MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length)
+    {
+        _map = map;
+        _view = view;
+        Base = pointer;
+        Length = length;
+    }
+
+    public byte* Base { get; }
+
+    public long Length { get; }
+
+    public static SegmentMapping Map(IStorageDevice device, string path, long length)
+    {
+        var map = device.MapReadOnly(path);
+        MemoryMappedViewAccessor? view = null;
+        try
+        {
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            // AcquirePointer, not DangerousGetHandle: the handle's count keeps the view mapped even if this object is
+            // collected while a span from it is read; only Release below unmaps it.
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            return new SegmentMapping(map, view, pointer + view.PointerOffset, length);
+        }
+        catch
+        {
+            view?.Dispose();
+            map.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Adds a reference unless the mapping is already gone (an eviction released it meanwhile).</summary>
+    public bool TryAddReference()
+    {
+        var seen = Volatile.Read(ref _references);
+        while (seen > 0)
+        {
+            var before = Interlocked.CompareExchange(ref _references, seen + 1, seen);
+            if (before == seen)
+            {
+                return true;
+            }
+
+            seen = before;
+        }
+
+        return false;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+            _map.Dispose();
+        }
+    }
+
+    /// <summary>Bytes of the mapping; only for ranges the caller verified or bounds-checked.</summary>
+    public ReadOnlySpan<byte> Bytes(long position, int length) => new(Base + position, length);
+}

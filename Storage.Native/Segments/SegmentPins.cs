@@ -1,0 +1,39 @@
+namespace Pyralog.Storage.Native.Segments;
+
+/// <summary>
+/// The segment mappings one reader (a read view, a compaction) touched: each stays mapped, whatever the budget
+/// evicts meanwhile, until <see cref="Release"/>, because the reader may hold spans into it until then.
+/// Used by one thread at a time, as its reader is.
+/// </summary>
+internal sealed class SegmentPins
+{
+    private SegmentMapping? _first;
+    private List<SegmentMapping>? _more;
+
+    public void Add(SegmentMapping mapping)
+    {
+        if (_first is null)
+        {
+            _first = mapping;
+            return;
+        }
+
+        (_more ??= []).Add(mapping);
+    }
+
+    /// <summary>Lets go of every pin; the pins object can be used again afterwards.</summary>
+    public void Release()
+    {
+        _first?.Release();
+        _first = null;
+        if (_more is { } more)
+        {
+            foreach (var mapping in more)
+            {
+                mapping.Release();
+            }
+
+            more.Clear();
+        }
+    }
+}
