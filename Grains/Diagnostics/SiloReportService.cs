@@ -65,7 +65,8 @@ internal sealed class SiloReportService(
             silo.SiloAddress.ToParsableString(),
             new StoreReport(
                 statistics.Logs, statistics.MemtableBytes, statistics.BlockCacheBytes, statistics.UserBytesWritten, statistics.WalBytesWritten,
-                statistics.FlushBytesWritten, statistics.CompactionBytesWritten, statistics.WriteAmplification, levelBytes, levelSegments),
+                statistics.FlushBytesWritten, statistics.CompactionBytesWritten, statistics.WriteAmplification, levelBytes, levelSegments,
+                statistics.MappedSegments, statistics.MappedSegmentLimit),
             obelisks.Describe(),
             replicaCount));
     }

@@ -35,6 +35,9 @@ internal sealed class StoreInstruments : IDisposable
         _meter.CreateObservableGauge("pyralog.storage.block_cache.size", () => Read().BlockCacheBytes, "By", "Bytes held by the block cache.");
         _meter.CreateObservableGauge("pyralog.storage.logs", () => Read().Logs, "{log}", "Logs (replicas' Raft logs) the store holds.");
         _meter.CreateObservableGauge("pyralog.storage.level.size", LevelSizes, "By", "Bytes in each level's segments.");
+        _meter.CreateObservableGauge("pyralog.storage.segments.mapped", () => Read().MappedSegments, "{segment}", "Segments memory-mapped now (each one of the process's vm.max_map_count mappings).");
+        _meter.CreateObservableGauge("pyralog.storage.segments.mapped_limit", () => Read().MappedSegmentLimit, "{segment}", "Segments the store keeps mapped at most (PyramidOptions.MaxMappedSegments).");
+        _meter.CreateObservableCounter("pyralog.storage.segments.remaps", () => Read().SegmentRemaps, "{map}", "Times a read mapped a segment again after the limit unmapped it.");
     }
 
     public void Dispose() => _meter.Dispose();

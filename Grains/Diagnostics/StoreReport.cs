@@ -13,4 +13,6 @@ public sealed record StoreReport(
     [property: Id(6)] long CompactionBytesWritten,
     [property: Id(7)] double WriteAmplification,
     [property: Id(8)] long[] LevelBytes,
-    [property: Id(9)] int[] LevelSegments);
+    [property: Id(9)] int[] LevelSegments,
+    [property: Id(10)] int MappedSegments,
+    [property: Id(11)] int MappedSegmentLimit);

@@ -66,6 +66,8 @@ public sealed partial class DashboardBrowserTests : IDisposable
             await Assertions.Expect(page.Locator("[data-testid=silos] tbody tr")).ToHaveCountAsync(3);
             Assert.Equal(300, await CommittedAsync(page));
             await Assertions.Expect(page.Locator("[data-testid=storage] thead th")).ToHaveCountAsync(4); // a column per silo
+            var mapLimit = int.Parse(File.ReadAllText("/proc/sys/vm/max_map_count").Trim(), System.Globalization.CultureInfo.InvariantCulture) / 2;
+            Assert.Equal(3, Regex.Count(await page.Locator("[data-testid=storage] tbody").InnerTextAsync(), $@"\d+ of {mapLimit}\b")); // each silo's mapped segments
             var obelisks = await page.Locator("[data-testid=obelisk]").AllInnerTextsAsync(); // producer ids are Scarab IDs
             Assert.NotEmpty(obelisks);
             Assert.All(obelisks, row => Assert.Contains(siloEndpoints, e => row.Contains(e, StringComparison.Ordinal))); // the lease holder
