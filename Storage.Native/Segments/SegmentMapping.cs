@@ -10,15 +10,13 @@ namespace Pyralog.Storage.Native.Segments;
 /// </summary>
 internal sealed unsafe class SegmentMapping
 {
-    private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
 
     // Invariant: > 0 while mapped; once it reaches 0 it never rises again (TryAddReference fails), and the view is gone.
     private int _references = 1;
 
-    private SegmentMapping(MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length)
+    private SegmentMapping(MemoryMappedViewAccessor view, byte* pointer, long length)
     {
-        _map = map;
         _view = view;
         Base = pointer;
         Length = length;
@@ -28,23 +26,23 @@ internal sealed unsafe class SegmentMapping
 
     public long Length { get; }
 
+    /// <summary>Maps <paramref name="path"/>. The file's descriptor is closed once the view exists (a mapping outlives
+    /// it), so a store's mapped segments do not also hold as many open files.</summary>
     public static SegmentMapping Map(IStorageDevice device, string path, long length)
     {
-        var map = device.MapReadOnly(path);
-        MemoryMappedViewAccessor? view = null;
+        using var map = device.MapReadOnly(path);
+        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         try
         {
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* pointer = null;
             // AcquirePointer, not DangerousGetHandle: the handle's count keeps the view mapped even if this object is
             // collected while a span from it is read; only Release below unmaps it.
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            return new SegmentMapping(map, view, pointer + view.PointerOffset, length);
+            return new SegmentMapping(view, pointer + view.PointerOffset, length);
         }
         catch
         {
-            view?.Dispose();
-            map.Dispose();
+            view.Dispose();
             throw;
         }
     }
@@ -73,7 +71,6 @@ internal sealed unsafe class SegmentMapping
         {
             _view.SafeMemoryMappedViewHandle.ReleasePointer();
             _view.Dispose();
-            _map.Dispose();
         }
     }
 

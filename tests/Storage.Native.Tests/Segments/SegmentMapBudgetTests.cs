@@ -65,6 +65,14 @@ public sealed class SegmentMapBudgetTests
         return File.ReadLines("/proc/self/maps").Count(line => line.Contains(prefix, StringComparison.Ordinal));
     }
 
+    /// <summary>How many descriptors this process holds open on the store's segment files.</summary>
+    private static int OpenSegmentFiles(string directory)
+    {
+        var prefix = Path.Combine(directory, "seg-");
+        return Directory.EnumerateFileSystemEntries("/proc/self/fd")
+            .Count(fd => new FileInfo(fd).LinkTarget is { } target && target.StartsWith(prefix, StringComparison.Ordinal));
+    }
+
     private static async Task AssertEverythingReadsBackAsync(PyramidStore store)
     {
         const ulong total = Segments * RecordsPerSegment;
@@ -109,6 +117,7 @@ public sealed class SegmentMapBudgetTests
             Assert.Equal(3, written.MappedSegmentLimit);
             Assert.Equal(3, written.MappedSegments);
             Assert.Equal(3, MappedSegmentFiles(dir.Path));
+            Assert.Equal(0, OpenSegmentFiles(dir.Path)); // a mapping outlives its file's descriptor
 
             await AssertEverythingReadsBackAsync(store);
             var read = store.GetStatistics();
