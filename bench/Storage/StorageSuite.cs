@@ -100,6 +100,11 @@ public sealed class StorageSuite : IBenchSuite
                 await ManyLogFillCase.RunAsync(report, root, SuiteName);
             }
 
+            if (BenchSelection.Case(MappedLimitReadCase.Name))
+            {
+                await MappedLimitReadCase.RunAsync(report, root, SuiteName);
+            }
+
             if (BenchSelection.Case("recovery-"))
             {
                 await RecoveryCaseAsync(report, root);
