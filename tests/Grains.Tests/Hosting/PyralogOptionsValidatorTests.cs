@@ -83,6 +83,7 @@ public sealed class PyralogOptionsValidatorTests
     [InlineData("Store:MemtableBytes", "65536", "65535")]
     [InlineData("Store:MemtableBytes", "1073741824", "1073741825")]
     [InlineData("Store:BloomBitsPerKey", "32", "33")]
+    [InlineData("Store:MaxMappedSegments", "0", "-1")]
     [InlineData("Store:SyncInterval", "00:00:00.0000001", "00:00:00")]
     public void A_range_refuses_one_step_outside_and_accepts_its_bound(string setting, string bound, string outside)
     {
