@@ -22,7 +22,15 @@ public sealed class KvCursor : IDisposable
         Span<byte> start = stackalloc byte[startInclusive.Length + 1];
         start[0] = KeyCodec.KvPrefix;
         startInclusive.CopyTo(start[1..]);
-        _iterator = view.CreateIterator(start, _end, includeLog: false, includeKv: true, logEnd: 0);
+        try
+        {
+            _iterator = view.CreateIterator(start, _end, includeLog: false, includeKv: true, logEnd: 0);
+        }
+        catch
+        {
+            view.Release(); // a segment that failed its checks or could not be mapped: the cursor never existed
+            throw;
+        }
     }
 
     public ReadOnlySpan<byte> Key

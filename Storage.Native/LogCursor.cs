@@ -31,7 +31,15 @@ public sealed class LogCursor : IDisposable
         Span<byte> end = stackalloc byte[KeyCodec.LogKeyLength];
         KeyCodec.WriteLogKey(start, log, _expected);
         KeyCodec.WriteLogKey(end, log, Math.Max(_end, _expected));
-        _iterator = view.CreateIterator(start, end, includeLog: true, includeKv: false, logEnd: _end);
+        try
+        {
+            _iterator = view.CreateIterator(start, end, includeLog: true, includeKv: false, logEnd: _end);
+        }
+        catch
+        {
+            view.Release(); // a segment that failed its checks or could not be mapped: the cursor never existed
+            throw;
+        }
     }
 
     public ulong Offset { get; private set; }

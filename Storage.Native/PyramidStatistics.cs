@@ -15,9 +15,12 @@ public sealed record PyramidStatistics
 
     public required long BlockCacheMisses { get; init; }
 
-    /// <summary>Segments memory-mapped now (see <see cref="PyramidOptions.MaxMappedSegments"/>), not counting ones
-    /// unmapped while a reader still held them.</summary>
+    /// <summary>Segment mappings held now (see <see cref="PyramidOptions.MaxMappedSegments"/>), those only open readers
+    /// still pin included.</summary>
     public required int MappedSegments { get; init; }
+
+    /// <summary>The most segment mappings held at once since the store opened.</summary>
+    public required int PeakMappedSegments { get; init; }
 
     /// <summary>The limit <see cref="MappedSegments"/> is held to.</summary>
     public required int MappedSegmentLimit { get; init; }

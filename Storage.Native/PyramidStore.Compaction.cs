@@ -229,12 +229,7 @@ public sealed partial class PyramidStore
         var outputs = job.Inputs.Count == 0
             ? []
             : Compactor.Merge(job, version.Levels, _directory, _options, firsts, () => Interlocked.Increment(ref _nextFileNumber) - 1, limiter, _compactionBuffers, SyncBetweenGroups, out _);
-        var opened = new List<Segment>();
-        foreach (var output in outputs)
-        {
-            opened.Add(Segment.Open(_options.Device, _directory, output, _cache, _mapBudget));
-            Interlocked.Add(ref _compactionBytes, output.SizeBytes);
-        }
+        var opened = OpenOutputs(outputs, ref _compactionBytes);
 
         lock (_manifestLock)
         {

@@ -155,13 +155,7 @@ public sealed partial class PyramidStore
             throw;
         }
 
-        var outputs = written.Segments;
-        var opened = new List<Segment>();
-        foreach (var output in outputs)
-        {
-            opened.Add(Segment.Open(_options.Device, _directory, output, _cache, _mapBudget));
-            Interlocked.Add(ref _flushBytes, output.SizeBytes);
-        }
+        var opened = OpenOutputs(written.Segments, ref _flushBytes);
 
         lock (_manifestLock)
         {
@@ -329,5 +323,32 @@ public sealed partial class PyramidStore
         }
 
         old.Release();
+    }
+
+    /// <summary>Opens the segments a flush or compaction wrote, adding their bytes to <paramref name="written"/>. If one fails
+    /// its checks or cannot be mapped, those opened before it are let go again (the files stay until the next open deletes
+    /// them as orphans: no manifest names them).</summary>
+    private List<Segment> OpenOutputs(IReadOnlyList<SegmentMetadata> outputs, ref long written)
+    {
+        var opened = new List<Segment>(outputs.Count);
+        try
+        {
+            foreach (var output in outputs)
+            {
+                opened.Add(Segment.Open(_options.Device, _directory, output, _cache, _mapBudget));
+                Interlocked.Add(ref written, output.SizeBytes);
+            }
+
+            return opened;
+        }
+        catch
+        {
+            foreach (var segment in opened)
+            {
+                segment.Release();
+            }
+
+            throw;
+        }
     }
 }

@@ -345,6 +345,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
                 BlockCacheHits = _cache.Hits,
                 BlockCacheMisses = _cache.Misses,
                 MappedSegments = _mapBudget.Mapped,
+                PeakMappedSegments = _mapBudget.PeakMapped,
                 MappedSegmentLimit = _mapBudget.Limit,
                 SegmentRemaps = _mapBudget.Remaps,
                 UserBytesWritten = Interlocked.Read(ref _userBytes),

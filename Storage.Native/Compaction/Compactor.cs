@@ -18,13 +18,12 @@ internal static class Compactor
         CompactionJob job, Segment[][] levels, string directory, PyramidOptions options, IReadOnlyDictionary<ulong, ulong> firstOffsets,
         Func<long> nextFileNumber, RateLimiter? limiter, SegmentWriterBuffers buffers, Action<Action> syncSegment, out long bytesRead)
     {
-        var sources = new IEntryIterator[job.Inputs.Count];
         var pins = new SegmentPins();
+        var sources = Sources(job.Inputs, pins);
         bytesRead = 0;
-        for (var i = 0; i < sources.Length; i++)
+        foreach (var input in job.Inputs)
         {
-            sources[i] = new SegmentIterator(job.Inputs[i], pins);
-            bytesRead += job.Inputs[i].Metadata.SizeBytes;
+            bytesRead += input.Metadata.SizeBytes;
         }
 
         var outputs = new List<SegmentMetadata>();
@@ -92,6 +91,44 @@ internal static class Compactor
         {
             pins.Release();
         }
+    }
+
+    /// <summary>
+    /// One source per stretch of inputs (newest first) whose segments follow one another in key order without
+    /// overlapping, as a level's segments do: read through a <see cref="LevelIterator"/>, such a stretch holds one
+    /// mapping at a time, so a merge into a level of many segments stays near the store's mapping limit. Segments of
+    /// a stretch share no key, so reading them as one source keeps every key's newest-first order.
+    /// </summary>
+    private static IEntryIterator[] Sources(IReadOnlyList<Segment> inputs, SegmentPins pins)
+    {
+        var sources = new List<IEntryIterator>();
+        for (var start = 0; start < inputs.Count;)
+        {
+            var end = start + 1;
+            while (end < inputs.Count && inputs[end].Metadata.MinKey.AsSpan().SequenceCompareTo(inputs[end - 1].Metadata.MaxKey) > 0)
+            {
+                end++;
+            }
+
+            if (end - start == 1)
+            {
+                sources.Add(new SegmentIterator(inputs[start], pins));
+            }
+            else
+            {
+                var run = new Segment[end - start];
+                for (var i = 0; i < run.Length; i++)
+                {
+                    run[i] = inputs[start + i];
+                }
+
+                sources.Add(new LevelIterator(run, pins));
+            }
+
+            start = end;
+        }
+
+        return [.. sources];
     }
 
     private static bool IsDroppable(ReadOnlySpan<byte> key, bool tombstone, Segment[][] levels, int outputLevel, IReadOnlyDictionary<ulong, ulong> firstOffsets)

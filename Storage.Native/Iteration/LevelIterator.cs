@@ -2,7 +2,9 @@ using Pyralog.Storage.Native.Segments;
 
 namespace Pyralog.Storage.Native.Iteration;
 
-/// <summary>Iterates one sorted run (an L1+ level): its segments do not overlap, so they are read one after another.</summary>
+/// <summary>Iterates one sorted run (an L1+ level, or segments of a compaction that do not overlap): they are read one
+/// after another, and each segment's mapping is let go as the iterator moves to the next, so a long run holds one
+/// mapping at a time (see <see cref="SegmentMapBudget"/>).</summary>
 internal sealed class LevelIterator(Segment[] segmentsByKey, SegmentPins pins) : IEntryIterator
 {
     private int _index = -1;
@@ -41,6 +43,7 @@ internal sealed class LevelIterator(Segment[] segmentsByKey, SegmentPins pins) :
     {
         _index = FirstEndingAtOrAfter(segmentsByKey, key);
 
+        _current?.Unpin();
         if (_index >= segmentsByKey.Length)
         {
             _current = null;
@@ -63,6 +66,7 @@ internal sealed class LevelIterator(Segment[] segmentsByKey, SegmentPins pins) :
         while (_current is { Valid: false } && _index + 1 < segmentsByKey.Length)
         {
             _index++;
+            _current.Unpin();
             _current = new SegmentIterator(segmentsByKey[_index], pins);
             _current.Seek(segmentsByKey[_index].Metadata.MinKey);
         }

@@ -80,7 +80,7 @@ internal sealed unsafe class Segment
                 $"segment is {length} bytes but the manifest recorded {expected.SizeBytes} (truncated or overwritten)");
         }
 
-        var mapping = SegmentMapping.Map(device, path, length);
+        SegmentMapping? mapping = SegmentMapping.Map(device, path, length, budget);
         try
         {
             var pointer = mapping.Base;
@@ -136,12 +136,13 @@ internal sealed unsafe class Segment
             var metadata = new SegmentMetadata(expected.FileNumber, length, minKey, maxKey, entries, tombstones, logRecords);
             var indexCount = BinaryPrimitives.ReadInt32LittleEndian(index);
             var segment = new Segment(device, path, metadata, mapping, length, cache, budget, indexAt, indexCount, bloomAt, bloomLength - 4);
-            budget.OnMapped(remap: false);
+            mapping = null; // the segment owns it now
+            budget.OnOwned(remap: false);
             return segment;
         }
         catch
         {
-            mapping.Release();
+            mapping?.Release();
             throw;
         }
     }
@@ -150,18 +151,16 @@ internal sealed unsafe class Segment
     /// budget unmapped it. The caller holds a reference to the segment.</summary>
     public SegmentMapping Pin(SegmentPins pins)
     {
-        while (true)
+        RecentlyPinned = true;
+        var mapping = Volatile.Read(ref _mapping);
+        if (mapping is null || !mapping.TryAddReference())
         {
-            var mapping = Volatile.Read(ref _mapping) ?? Remap();
-            RecentlyPinned = true;
-            if (mapping.TryAddReference())
-            {
-                pins.Add(mapping);
-                return mapping;
-            }
-
-            // The budget unmapped it between the read and the reference: map again.
+            // Unmapped, or unmapped between the read and the reference: map again (the result carries the pin's reference).
+            mapping = Remap();
         }
+
+        pins.Add(mapping);
+        return mapping;
     }
 
     /// <summary>Drops the segment's own reference to its mapping, for the budget; readers' pins keep it mapped until they go.</summary>
@@ -176,28 +175,29 @@ internal sealed unsafe class Segment
 
         if (mapping is not null)
         {
-            _budget.OnUnmapped();
+            _budget.OnDisowned();
             mapping.Release();
         }
     }
 
+    /// <summary>The segment's mapping, mapped again if it has none, with a reference taken for the caller.</summary>
     private SegmentMapping Remap()
     {
         SegmentMapping mapping;
         lock (_mapLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_mapping is { } current)
+            if (_mapping is { } current && current.TryAddReference())
             {
-                return current;
+                return current; // another reader mapped it meanwhile
             }
 
-            mapping = SegmentMapping.Map(_device, Path, _length);
-            RecentlyPinned = true;
+            mapping = SegmentMapping.Map(_device, Path, _length, _budget);
+            mapping.TryAddReference(); // the caller's, before the budget can see the mapping
             _mapping = mapping;
         }
 
-        _budget.OnMapped(remap: true); // outside _mapLock: it may unmap other segments, under the budget's lock
+        _budget.OnOwned(remap: true); // outside _mapLock: it may unmap other segments, under the budget's lock
         return mapping;
     }
 
@@ -337,7 +337,7 @@ internal sealed unsafe class Segment
 
         if (mapping is not null)
         {
-            _budget.OnUnmapped();
+            _budget.OnDisowned();
             mapping.Release();
         }
 

@@ -31,6 +31,18 @@ internal sealed class SegmentIterator(Segment segment, SegmentPins pins) : IEntr
 
     private SegmentMapping Mapping => _mapping ??= _segment.Pin(pins);
 
+    /// <summary>Lets go of the segment's mapping before the reader's other pins go: the iterator is done with it
+    /// (a sorted run's next segment takes over), and no span from it is used again.</summary>
+    public void Unpin()
+    {
+        if (_mapping is { } mapping)
+        {
+            _mapping = null;
+            _entryLength = 0;
+            pins.Release(mapping);
+        }
+    }
+
     public void Seek(ReadOnlySpan<byte> key)
     {
         var block = _segment.FindBlock(Mapping, key);

@@ -7,7 +7,9 @@ namespace Pyralog.Storage.Native.Segments;
 /// pinned least recently are unmapped (the CLOCK approximation of LRU: a pin marks the segment, the hand clears the
 /// mark once and unmaps the segment the next time round), and the next reader that touches one maps it again.
 /// A reader that still holds an evicted mapping keeps it until it lets go (<see cref="SegmentPins"/>), so the process
-/// may briefly hold more than the limit, by at most the mappings open readers pinned.
+/// may briefly hold more than the limit, by the mappings open readers pinned: a sorted run is read one segment at a
+/// time (<see cref="Iteration.LevelIterator"/> lets go of each segment as it moves on), overlapping L0 segments all at
+/// once. <see cref="Mapped"/> counts every live mapping, pinned ones included, and <see cref="PeakMapped"/> the most at once.
 /// </summary>
 internal sealed class SegmentMapBudget
 {
@@ -17,8 +19,14 @@ internal sealed class SegmentMapBudget
     private readonly LinkedList<Segment> _ring = new();
     private LinkedListNode<Segment>? _hand;
 
-    // Invariant: the number of registered segments whose current mapping is set (Segment.IsMapped).
-    private int _mapped;
+    // Invariant: the number of registered segments whose current mapping is set (Segment.IsMapped); eviction holds it
+    // at most Limit.
+    private int _owned;
+
+    // Invariant: the number of SegmentMapping objects not yet unmapped (the segments' own and those only readers pin);
+    // _peak is the most it has been.
+    private int _live;
+    private int _peak;
     private long _remaps;
 
     public SegmentMapBudget(int limit)
@@ -29,8 +37,11 @@ internal sealed class SegmentMapBudget
 
     public int Limit { get; }
 
-    /// <summary>Segments mapped now (not counting evicted mappings readers still pin).</summary>
-    public int Mapped => Volatile.Read(ref _mapped);
+    /// <summary>Segment mappings the process holds now, those only readers still pin included.</summary>
+    public int Mapped => Volatile.Read(ref _live);
+
+    /// <summary>The most segment mappings held at once since the store opened.</summary>
+    public int PeakMapped => Volatile.Read(ref _peak);
 
     /// <summary>Times a reader had to map a segment again after an eviction.</summary>
     public long Remaps => Interlocked.Read(ref _remaps);
@@ -78,28 +89,50 @@ internal sealed class SegmentMapBudget
         }
     }
 
-    /// <summary>A segment got a mapping; unmaps others while the store is over its limit. Never called under a segment's lock.</summary>
-    public void OnMapped(bool remap)
+    public void OnMappingCreated()
+    {
+        var live = Interlocked.Increment(ref _live);
+        var peak = Volatile.Read(ref _peak);
+        while (live > peak)
+        {
+            var seen = Interlocked.CompareExchange(ref _peak, live, peak);
+            if (seen == peak)
+            {
+                break;
+            }
+
+            peak = seen;
+        }
+    }
+
+    public void OnMappingGone() => Interlocked.Decrement(ref _live);
+
+    /// <summary>A segment took a mapping as its own; unmaps others while more than <see cref="Limit"/> segments hold
+    /// one. Never called under a segment's lock.</summary>
+    public void OnOwned(bool remap)
     {
         if (remap)
         {
             Interlocked.Increment(ref _remaps);
         }
 
-        if (Interlocked.Increment(ref _mapped) > Limit)
+        if (Interlocked.Increment(ref _owned) > Limit)
         {
             Evict();
         }
     }
 
-    public void OnUnmapped() => Interlocked.Decrement(ref _mapped);
+    public void OnDisowned() => Interlocked.Decrement(ref _owned);
 
     private void Evict()
     {
         lock (_lock)
         {
-            // Two turns of the hand at most: the first may only clear marks.
-            for (var steps = 2 * _ring.Count; steps > 0 && Volatile.Read(ref _mapped) > Limit; steps--)
+            // Two turns of the hand at most: the first spares segments read since it last passed (and clears their
+            // mark), the second unmaps whatever it meets, so the store ends within its limit even while readers keep
+            // marking segments.
+            var turn = _ring.Count;
+            for (var steps = 0; steps < 2 * turn && Volatile.Read(ref _owned) > Limit; steps++)
             {
                 var node = _hand ?? _ring.First;
                 if (node is null)
@@ -109,7 +142,7 @@ internal sealed class SegmentMapBudget
 
                 _hand = node.Next;
                 var segment = node.Value;
-                if (segment.RecentlyPinned)
+                if (steps < turn && segment.RecentlyPinned)
                 {
                     segment.RecentlyPinned = false;
                     continue;

@@ -11,13 +11,15 @@ namespace Pyralog.Storage.Native.Segments;
 internal sealed unsafe class SegmentMapping
 {
     private readonly MemoryMappedViewAccessor _view;
+    private readonly SegmentMapBudget _budget;
 
     // Invariant: > 0 while mapped; once it reaches 0 it never rises again (TryAddReference fails), and the view is gone.
     private int _references = 1;
 
-    private SegmentMapping(MemoryMappedViewAccessor view, byte* pointer, long length)
+    private SegmentMapping(MemoryMappedViewAccessor view, byte* pointer, long length, SegmentMapBudget budget)
     {
         _view = view;
+        _budget = budget;
         Base = pointer;
         Length = length;
     }
@@ -28,7 +30,7 @@ internal sealed unsafe class SegmentMapping
 
     /// <summary>Maps <paramref name="path"/>. The file's descriptor is closed once the view exists (a mapping outlives
     /// it), so a store's mapped segments do not also hold as many open files.</summary>
-    public static SegmentMapping Map(IStorageDevice device, string path, long length)
+    public static SegmentMapping Map(IStorageDevice device, string path, long length, SegmentMapBudget budget)
     {
         using var map = device.MapReadOnly(path);
         var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
@@ -38,7 +40,9 @@ internal sealed unsafe class SegmentMapping
             // AcquirePointer, not DangerousGetHandle: the handle's count keeps the view mapped even if this object is
             // collected while a span from it is read; only Release below unmaps it.
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            return new SegmentMapping(view, pointer + view.PointerOffset, length);
+            var mapping = new SegmentMapping(view, pointer + view.PointerOffset, length, budget);
+            budget.OnMappingCreated();
+            return mapping;
         }
         catch
         {
@@ -71,6 +75,7 @@ internal sealed unsafe class SegmentMapping
         {
             _view.SafeMemoryMappedViewHandle.ReleasePointer();
             _view.Dispose();
+            _budget.OnMappingGone();
         }
     }
 

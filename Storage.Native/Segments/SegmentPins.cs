@@ -21,6 +21,34 @@ internal sealed class SegmentPins
         (_more ??= []).Add(mapping);
     }
 
+    /// <summary>Lets go of one pin of <paramref name="mapping"/> (a reader done with that segment before the rest).</summary>
+    public void Release(SegmentMapping mapping)
+    {
+        if (ReferenceEquals(_first, mapping))
+        {
+            _first = null;
+            if (_more is { Count: > 0 } more)
+            {
+                _first = more[^1];
+                more.RemoveAt(more.Count - 1);
+            }
+        }
+        else
+        {
+            var more = _more ?? throw new InvalidOperationException("the mapping is not pinned here");
+            var at = more.LastIndexOf(mapping);
+            if (at < 0)
+            {
+                throw new InvalidOperationException("the mapping is not pinned here");
+            }
+
+            more[at] = more[^1];
+            more.RemoveAt(more.Count - 1);
+        }
+
+        mapping.Release();
+    }
+
     /// <summary>Lets go of every pin; the pins object can be used again afterwards.</summary>
     public void Release()
     {

@@ -161,12 +161,12 @@ public sealed class SegmentMapBudgetTests
             Assert.Equal(Encoding.ASCII.GetBytes($"value-{segment}"), await store.GetAsync(Key(segment)));
         }
 
-        // The limit holds for the store's own mappings; the log's overlapping L0 segments the cursor merges stay mapped
-        // for it, besides the last read's key segment.
-        Assert.Equal(1, store.GetStatistics().MappedSegments);
+        // The log's overlapping L0 segments the cursor merges stay mapped for it, besides the one segment the limit
+        // lets the store keep (the last read's).
         var logSegments = store.SegmentLayout()[0].Count(segment => segment.LogCount > 0);
         Assert.Equal(Segments, logSegments);
         Assert.Equal(logSegments + 1, MappedSegmentFiles(dir.Path));
+        Assert.Equal(logSegments + 1, store.GetStatistics().MappedSegments);
 
         var expected = 10UL;
         while (cursor.MoveNext())
@@ -178,6 +178,81 @@ public sealed class SegmentMapBudgetTests
         Assert.Equal((ulong)(Segments * RecordsPerSegment), expected);
         cursor.Dispose();
         Assert.Equal(1, MappedSegmentFiles(dir.Path));
+    }
+
+    /// <summary>A log's segments in one level, a segment each 64 KiB (the smallest target): 24 of them.</summary>
+    private static async Task<PyramidStore> OpenLevelOfManySegmentsAsync(string directory, int maxMapped)
+    {
+        var options = new PyramidOptions
+        {
+            BackgroundWork = false,
+            Durability = DurabilityMode.None,
+            MemtableBytes = 1 << 20,
+            BlockBytes = 1024,
+            TargetSegmentBytes = 64 << 10,
+            SmallLogSegmentBytes = 0,
+            TimeProvider = new FakeTimeProvider(),
+        };
+        await using (var store = PyramidStore.Open(directory, options))
+        {
+            for (var batch = 0UL; batch < 24; batch++)
+            {
+                var records = new AppendRecord[64];
+                for (var i = 0; i < records.Length; i++)
+                {
+                    var offset = (batch * 64) + (ulong)i;
+                    records[i] = new AppendRecord(1, offset, Payload(1, offset).Concat(new byte[1000]).ToArray());
+                }
+
+                await store.AppendAsync(1, records);
+            }
+
+            await store.FlushAsync();
+            await store.CompactAsync();
+            Assert.True(store.SegmentLayout()[1].Length >= 20, $"{store.SegmentLayout()[1].Length} segments in L1");
+        }
+
+        return PyramidStore.Open(directory, new PyramidOptions
+        {
+            BackgroundWork = false,
+            Durability = DurabilityMode.None,
+            BlockBytes = 1024,
+            TargetSegmentBytes = 64 << 10,
+            SmallLogSegmentBytes = 0,
+            MaxMappedSegments = maxMapped,
+            TimeProvider = new FakeTimeProvider(),
+        });
+    }
+
+    [Fact]
+    public async Task A_cursor_and_a_merge_through_a_level_of_many_segments_hold_one_of_them_mapped_at_a_time()
+    {
+        using var dir = new TempDirectory();
+        await using var store = await OpenLevelOfManySegmentsAsync(dir.Path, maxMapped: 2);
+        var level = store.SegmentLayout()[1].Length;
+        var opened = store.GetStatistics().PeakMappedSegments; // the open maps each segment to verify it, under the limit
+        Assert.True(opened <= 3, $"opening {level} segments held {opened} mappings at once");
+
+        using (var cursor = store.ReadLog(1, 0))
+        {
+            var expected = 0UL;
+            while (cursor.MoveNext())
+            {
+                Assert.Equal(Payload(1, expected), cursor.Payload[..Payload(1, expected).Length].ToArray());
+                expected++;
+                Assert.True(MappedSegmentFiles(dir.Path) <= 3, $"at offset {expected} the cursor holds {MappedSegmentFiles(dir.Path)} of {level} segments mapped");
+            }
+
+            Assert.Equal(24UL * 64, expected);
+        }
+
+        // A record after the level's last key: an L0 segment, merged with the whole level by a full compaction.
+        await store.AppendAsync(1, 1, 24 * 64, Payload(1, 24 * 64));
+        await store.FlushAsync();
+        await store.CompactAsync();
+        var peak = store.GetStatistics().PeakMappedSegments;
+        Assert.True(peak <= 4, $"the merge of {level + 1} segments held {peak} mappings at once");
+        Assert.Equal(Payload(1, 7), (await store.ReadAsync(1, 7))!.Payload[..Payload(1, 7).Length]);
     }
 
     [Fact]
