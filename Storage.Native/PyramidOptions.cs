@@ -28,7 +28,7 @@ public sealed class PyramidOptions
     /// Segments memory-mapped at once; past it the least recently read are unmapped, and mapped again when next read.
     /// Every mapped segment is one of the process's memory mappings, which Linux caps at <c>vm.max_map_count</c>, and a
     /// .NET process reaching the cap dies. 0 (the default): half the cap (32,765 with Linux's default), or 32,768 where
-    /// it cannot be read.
+    /// it cannot be read. Per store: a process holding several stores should divide it among them.
     /// </summary>
     [Range(0, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int MaxMappedSegments { get; init; }
