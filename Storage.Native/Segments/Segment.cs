@@ -28,7 +28,7 @@ internal sealed unsafe class Segment
     private volatile bool _obsolete;
 
     // Invariant: the segment's current mapping, or null (evicted, or the segment disposed); set and cleared under
-    // _mapLock. A set one holds a reference of the segment's own and is counted in _budget.Mapped.
+    // _mapLock. A set one holds a reference of the segment's own and is counted among the budget's owned mappings.
     private SegmentMapping? _mapping;
 
     // Invariant: written under _mapLock; once true, _mapping stays null.
