@@ -15,6 +15,9 @@ internal sealed class ReadView
 {
     private int _released;
 
+    // Invariant: null until a read through this view touches a segment (most reads end in a memtable).
+    private SegmentPins? _pins;
+
     /// <summary>Pins the version and every memtable; the caller holds the view lock, so all are still published.</summary>
     public ReadView(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, ulong log, LogState state, ulong sequence)
     {
@@ -49,7 +52,7 @@ internal sealed class ReadView
     public ulong Sequence { get; }
 
     /// <summary>The segment mappings this view's reads touched (they stay mapped until <see cref="Release"/>).</summary>
-    public SegmentPins Pins { get; } = new();
+    public SegmentPins Pins => _pins ??= new SegmentPins();
 
     /// <summary>Drops the view's pins; a second call does nothing.</summary>
     public void Release()
@@ -59,7 +62,7 @@ internal sealed class ReadView
             return;
         }
 
-        Pins.Release();
+        _pins?.Release();
         Version.Release();
         Active.Release();
         foreach (var memtable in Immutables)

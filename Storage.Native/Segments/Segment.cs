@@ -59,9 +59,6 @@ internal sealed unsafe class Segment
 
     public int BlockCount => _indexCount;
 
-    /// <summary>Whether the segment has a current mapping (tests look at what the budget unmapped).</summary>
-    internal bool IsMapped => Volatile.Read(ref _mapping) is not null;
-
     /// <summary>Set by every pin; the budget's hand clears it once before it unmaps the segment.</summary>
     internal volatile bool RecentlyPinned;
 
@@ -151,7 +148,11 @@ internal sealed unsafe class Segment
     /// budget unmapped it. The caller holds a reference to the segment.</summary>
     public SegmentMapping Pin(SegmentPins pins)
     {
-        RecentlyPinned = true;
+        if (!RecentlyPinned)
+        {
+            RecentlyPinned = true; // only when unset: hot segments' readers on several cores do not keep writing its line
+        }
+
         var mapping = Volatile.Read(ref _mapping);
         if (mapping is null || !mapping.TryAddReference())
         {

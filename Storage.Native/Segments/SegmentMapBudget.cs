@@ -19,8 +19,8 @@ internal sealed class SegmentMapBudget
     private readonly LinkedList<Segment> _ring = new();
     private LinkedListNode<Segment>? _hand;
 
-    // Invariant: the number of registered segments whose current mapping is set (Segment.IsMapped); eviction holds it
-    // at most Limit.
+    // Invariant: the number of registered segments that hold a current mapping of their own; eviction holds it at most
+    // Limit.
     private int _owned;
 
     // Invariant: the number of SegmentMapping objects not yet unmapped (the segments' own and those only readers pin);
