@@ -94,6 +94,13 @@ public sealed class PyramidOptions
     /// <summary>Clock for retention by age and record timestamps; tests inject a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// The largest a WAL file grows (recovery replays one through a single mapping): past it the memtable is swapped
+    /// out, whatever its size, since a WAL can grow faster than its memtable (small records, truncations, overwritten
+    /// keys). Tests lower it; the default is what replay can read.
+    /// </summary>
+    internal long MaxWalFileBytes { get; init; } = Wal.WalReader.MaxFileBytes;
+
     /// <summary>The file system the store's files live on; tests stand in one that simulates power loss.</summary>
     internal IStorageDevice Device { get; init; } = FileSystemDevice.Instance;
 

@@ -403,7 +403,7 @@ public sealed partial class PyramidStore
         Exception? failure = null;
         try
         {
-            EnsureRoom();
+            EnsureRoom(GroupFrameBytes());
             CommitGroup();
         }
         catch (Exception e)
@@ -644,10 +644,22 @@ public sealed partial class PyramidStore
         _touched.Clear();
     }
 
-    /// <summary>Swaps a full memtable out, first waiting (back-pressure) while too many await flush.</summary>
-    private void EnsureRoom()
+    private long GroupFrameBytes()
     {
-        if (_active.ApproximateBytes < _options.MemtableBytes)
+        long bytes = 0;
+        foreach (var batch in _groupBatches)
+        {
+            bytes += batch.Frame.Length;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Swaps a full memtable out (or one whose WAL file the group would take past
+    /// <see cref="PyramidOptions.MaxWalFileBytes"/>), first waiting (back-pressure) while too many await flush.</summary>
+    private void EnsureRoom(long groupBytes)
+    {
+        if (_active.ApproximateBytes < _options.MemtableBytes && (_active.IsEmpty || _wal.FileLengthAfter(groupBytes) <= _options.MaxWalFileBytes))
         {
             return;
         }

@@ -139,7 +139,7 @@ public sealed partial class PyramidStore
         {
             var (number, path) = walFiles[i];
             var newest = i == walFiles.Count - 1;
-            var replay = WalReader.Replay(_options.Device, path, newest, _lastFlushedSequence, ref previous, this);
+            var replay = WalReader.Replay(_options.Device, path, newest, _lastFlushedSequence, ref previous, this, _options.MaxWalFileBytes);
             frames += replay.Frames;
             bytes += replay.ValidLength;
             if (replay.DroppedBytes > 0)

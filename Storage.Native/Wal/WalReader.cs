@@ -25,9 +25,13 @@ internal static class WalReader
     private const int SequenceAt = 8;
     private const int FileNumberAt = 28;
 
+    /// <summary>The largest WAL file replay reads: one mapping, indexed by <c>int</c>. The writer starts a new file
+    /// before one would grow past it (<see cref="PyramidOptions.MaxWalFileBytes"/>).</summary>
+    public const long MaxFileBytes = int.MaxValue;
+
     /// <param name="previousSequence">Sequence of the last frame before this file (0 if none); updated.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    public static WalFileReplay Replay(IStorageDevice device, string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink)
+    public static WalFileReplay Replay(IStorageDevice device, string path, bool isNewestFile, ulong skipThroughSequence, ref ulong previousSequence, IWalFrameSink sink, long maxBytes = MaxFileBytes)
     {
         if (!WriteAheadLog.TryParseFileNumber(System.IO.Path.GetFileName(path), out var fileNumber))
         {
@@ -45,9 +49,9 @@ internal static class WalReader
             return new WalFileReplay(0, length, 0, previousSequence);
         }
 
-        if (length > int.MaxValue)
+        if (length > maxBytes)
         {
-            throw new IOException($"write-ahead log '{path}' is {length} bytes; files over 2 GiB are not supported");
+            throw new IOException($"write-ahead log '{path}' is {length} bytes; files over {maxBytes} bytes are not supported");
         }
 
         var mapped = new MappedFileMemory(device, path, (int)length);

@@ -145,6 +145,16 @@ internal sealed class WriteAheadLog : IDisposable
         }
     }
 
+    /// <summary>The file's length once <paramref name="bytes"/> more are written (with the zeros <see cref="Preallocate"/>
+    /// would add after them).</summary>
+    public long FileLengthAfter(long bytes)
+    {
+        var end = _position + bytes;
+        return end <= _allocatedEnd ? _allocatedEnd : end + ((long)GrowthRegions(end) * PreallocatedBytes);
+    }
+
+    private int GrowthRegions(long end) => (int)Math.Clamp((end - _firstAllocatedEnd) / PreallocatedBytes, 1, MaxGrowthBytes / PreallocatedBytes);
+
     /// <summary>Once writes pass the zeroed (or recycled) region, zero a region after them: the sync that follows
     /// pays the file-size journal commit and the zeros' writeback once per region instead of once per write. A region
     /// is as large as the file grew past its first allocation (between <see cref="PreallocatedBytes"/> and
@@ -157,7 +167,7 @@ internal sealed class WriteAheadLog : IDisposable
             return;
         }
 
-        var regions = (int)Math.Clamp((end - _firstAllocatedEnd) / PreallocatedBytes, 1, MaxGrowthBytes / PreallocatedBytes);
+        var regions = GrowthRegions(end);
         _zeroRegions.Clear();
         for (var i = 0; i < regions; i++)
         {

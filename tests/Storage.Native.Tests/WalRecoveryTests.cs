@@ -11,6 +11,39 @@ public class WalRecoveryTests
     /// <summary>Bytes of one frame of <see cref="WriteRecordsAsync"/>: header, one append op, one "record-N" (N &lt; 10).</summary>
     private static readonly int RecordFrameBytes = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
 
+    [Fact]
+    public async Task A_wal_file_that_outgrows_its_memtable_is_closed_before_it_grows_past_what_recovery_replays()
+    {
+        using var dir = new TempDirectory();
+        const long maxWal = 12 << 20;
+        var options = new PyramidOptions { MemtableBytes = 4 << 20, MaxWalFileBytes = maxWal, BackgroundWork = false };
+        const int batches = 200;
+        await using (var store = PyramidStore.Open(dir.Path, options))
+        {
+            // Each batch: one record (a few bytes of memtable) and 5,000 truncations that change nothing (85 KB of WAL
+            // frame, none of memtable), so the WAL would reach 17 MB while its memtable holds a few KB.
+            using var batch = new WriteBatch();
+            for (var i = 0; i < batches; i++)
+            {
+                batch.Clear();
+                batch.Append(Log, 1, (ulong)i, Encoding.UTF8.GetBytes($"record-{i}"));
+                for (var t = 0; t < 5_000; t++)
+                {
+                    batch.TruncatePrefix(Log, 0);
+                }
+
+                await store.WriteAsync(batch);
+                Assert.All(Directory.GetFiles(dir.Path, "wal-*.log"), wal => Assert.InRange(new FileInfo(wal).Length, 0, maxWal));
+            }
+
+            Assert.True(Directory.GetFiles(dir.Path, "wal-*.log").Length >= 2, "the store never started a new WAL file");
+        }
+
+        await using var reopened = PyramidStore.Open(dir.Path, options); // replay refuses a WAL file over the limit
+        Assert.Equal(new Log.LogBounds(0, batches), reopened.GetLogBounds(Log));
+        Assert.Equal($"record-{batches - 1}", Encoding.UTF8.GetString((await reopened.ReadAsync(Log, batches - 1))!.Payload));
+    }
+
     private static async Task<string> WriteRecordsAsync(TempDirectory dir, int count)
     {
         await using var store = PyramidStore.Open(dir.Path, NoBackground);
