@@ -163,7 +163,17 @@ public sealed partial class PyramidStore
 
         if (_options.Durability != DurabilityMode.PerBatch || Volatile.Read(ref _unsyncedAcknowledged))
         {
-            Volatile.Read(ref _wal).Sync(); // safe against a rotation: a rotated file was synced before it closed
+            try
+            {
+                Volatile.Read(ref _wal).Sync(); // safe against a rotation: a rotated file was synced before it closed
+            }
+            catch (IOException e)
+            {
+                // The kernel reports a writeback error to one fdatasync of the file only: the commit thread's next sync
+                // would succeed over acknowledged writes that are lost. Stop the store, as a failed sync there does.
+                Fault(e);
+                throw;
+            }
         }
 
         return firsts;

@@ -58,6 +58,27 @@ public class UnsyncedDurabilityTests
     }
 
     [Fact]
+    public async Task A_failed_wal_sync_met_by_a_compaction_stops_writes()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        // The interval never ends in the test: only the compaction syncs the WAL (to know which truncations are durable).
+        var options = new PyramidOptions { Durability = DurabilityMode.Interval, SyncInterval = TimeSpan.FromHours(1), BackgroundWork = false, Device = device };
+        var store = PyramidStore.Open(dir.Path, options);
+        await store.AppendAsync(Log, 1, 0, "record-0"u8.ToArray());
+        device.FailNextSync("wal-");
+        var failed = Assert.Throws<IOException>(store.CompactDue); // a compaction pass, without the flush CompactAsync starts with
+        Assert.Contains("injected fdatasync failure", failed.Message);
+
+        // The kernel reports a writeback error to one fdatasync only: a store that went on would sync "successfully" next
+        // and acknowledge writes over the lost ones.
+        var refused = await Assert.ThrowsAsync<IOException>(async () => await store.AppendAsync(Log, 1, 1, "record-1"u8.ToArray()));
+        Assert.Contains("stopped accepting writes", refused.Message);
+        Assert.Contains("injected fdatasync failure", refused.Message);
+        await store.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_failed_interval_sync_stops_writes_and_the_store_reopens()
     {
         using var dir = new TempDirectory();
