@@ -722,7 +722,9 @@ internal sealed partial class ReplicaDriver : IDisposable
         _failure = e;
         EndAllTraces("the replica stopped after a failure");
         _logger.LogError(e, "Replica (store log {StoreLog}) stopped and will reactivate from its durable state: {Message}", _storage.StoreLog, e.Message);
-        FailPending(new InvalidOperationException($"the replica stopped after a failure; the outcome is unknown: {e.Message}", e));
+        // A timeout, like every "outcome unknown" here: a pending append's persist may still reach the store (it was
+        // queued before the failure), so a producer must count it as possibly appended and resend it, not renumber it.
+        FailPending(new TimeoutException($"the replica stopped after a failure; the outcome is unknown: {e.Message}", e));
         _transport.SetTicking(false);
         _transport.Failed(e);
     }

@@ -4,6 +4,7 @@ using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Tests.Partitions;
+using Pyralog.Testing;
 
 namespace Pyralog.Grains.Tests.Replication;
 

@@ -5,6 +5,7 @@ using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Partitions;
 using Pyralog.Grains.Replication;
 using Pyralog.Storage.Native;
+using Pyralog.Testing;
 
 namespace Pyralog.Grains.Tests.Replication;
 
@@ -113,6 +114,32 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         WaitFor(() => append!.IsCompleted, $"append {i} to commit (only one append is in flight, so nothing will come to persist after a stalled one)");
         Assert.True(append!.IsCompletedSuccessfully, $"append {i} failed: {append.Status}");
         return (AppendAck)append.Result!;
+    }
+
+    [Fact]
+    public async Task Appends_pending_when_the_replica_stops_after_a_failure_fail_as_outcome_unknown()
+    {
+        _turns.ElectAlone(_driver);
+        AppendAndWait(0);
+        _turns.Drain();
+        Task<object?>? queued = null;
+        Task<object?>? refused = null;
+        using (var held = HeldCommitThread.Hold(_store))
+        {
+            _turns.Run(() => queued = Propose(1));
+            _turns.RunPending(); // the proposal's pass: its persist waits behind the held write, and will be durable
+            Assert.True(_driver.PersistInFlight);
+            var closing = _store.DisposeAsync(); // the store refuses every write from now on
+            _turns.Run(() => refused = Propose(2));
+            _turns.RunPending(); // its persist is refused: the replica stops after a failure
+            held.Release();
+            await closing;
+        }
+
+        // The first append's entry is in the store, so it may be committed by a next leader: a producer must resend the
+        // same batch (its partition drops the duplicate), which it does for a timeout, not for an InvalidOperationException.
+        Assert.Contains("outcome is unknown", (await Assert.ThrowsAsync<TimeoutException>(() => queued!)).Message);
+        Assert.Contains("outcome is unknown", (await Assert.ThrowsAsync<TimeoutException>(() => refused!)).Message);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Pyralog.Storage.Native;
+using Xunit;
 
-namespace Pyralog.Grains.Tests.Replication;
+namespace Pyralog.Testing;
 
 /// <summary>Holds a store's commit thread in the listener of a write of its own until released, so that writes queued
 /// behind it stay queued.</summary>
