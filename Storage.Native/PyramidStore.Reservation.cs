@@ -67,19 +67,38 @@ public sealed partial class PyramidStore
         _reserveUndo.Clear();
     }
 
-    /// <summary>True when the truncation would change nothing once every queued write commits: no frame, no fsync.</summary>
+    /// <summary>
+    /// True when the truncation changes nothing: no frame, no fsync. It must already hold in the published bounds (what
+    /// is committed: a truncation still queued, or one whose sync may yet fail, has done nothing yet) and still hold
+    /// once every write queued since commits (a queued append may undo it). The published bounds are read first, so
+    /// whatever was queued in between is in the reserved ones.
+    /// </summary>
     private bool IsNoOpTruncation(WalOp kind, ulong log, ulong offset)
     {
+        if (!_logs.TryGetValue(log, out var stored))
+        {
+            return false; // let the write decide (and name the problem)
+        }
+
+        LogState published;
+        lock (_viewLock)
+        {
+            published = stored.Published;
+        }
+
+        if (!IsNoOp(kind, offset, published.First, published.Next))
+        {
+            return false;
+        }
+
         lock (_queueLock)
         {
             ThrowIfUnavailable();
-            if (!_logs.TryGetValue(log, out var stored))
-            {
-                return false; // let the write decide (and name the problem)
-            }
-
-            return kind == WalOp.TruncateSuffix ? offset == stored.ReservedNext : offset <= stored.ReservedFirst;
+            return IsNoOp(kind, offset, stored.ReservedFirst, stored.ReservedNext);
         }
+
+        static bool IsNoOp(WalOp kind, ulong offset, ulong first, ulong next) =>
+            kind == WalOp.TruncateSuffix ? offset == next : offset <= first;
     }
 
     private static void ReserveOne(StoredLog log, in LogOperation operation)

@@ -1,4 +1,6 @@
 using System.Text;
+using Pyralog.Storage.Native.Log;
+using Pyralog.Testing;
 
 namespace Pyralog.Storage.Native.Tests.PowerLoss;
 
@@ -30,5 +32,40 @@ public class FailedSyncTests
         Assert.Equal(1ul, reopened.GetLogBounds(Log).Next);
         Assert.Equal(0, reopened.Recovery.DroppedBytes);
         Assert.Equal("record-0", Encoding.UTF8.GetString((await reopened.ReadAsync(Log, 0))!.Payload));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_truncation_that_only_a_queued_one_makes_a_no_op_waits_for_it_and_fails_with_it(bool suffix)
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var options = new PyramidOptions { BackgroundWork = false, Device = device };
+        var store = PyramidStore.Open(dir.Path, options);
+        using var records = new WriteBatch();
+        for (var i = 0; i < 50; i++)
+        {
+            records.Append(Log, 1, (ulong)i, "r"u8);
+        }
+
+        await store.WriteAsync(records);
+        Task first, second;
+        using (var held = HeldCommitThread.Hold(store))
+        {
+            first = suffix ? store.TruncateSuffixAsync(Log, 40).AsTask() : store.TruncatePrefixAsync(Log, 10).AsTask();
+            // Once the first commits, the second changes nothing; until then it has done nothing either.
+            second = suffix ? store.TruncateSuffixAsync(Log, 40).AsTask() : store.TruncatePrefixAsync(Log, 5).AsTask();
+            Assert.False(second.IsCompleted, "the second truncation was acknowledged before the one it relies on committed");
+            device.FailNextSync("wal-");
+            held.Release();
+        }
+
+        Assert.Contains("could not be synced", (await Assert.ThrowsAsync<IOException>(() => first)).Message);
+        await Assert.ThrowsAsync<IOException>(() => second);
+        await store.DisposeAsync();
+
+        await using var reopened = PyramidStore.Open(dir.Path, options);
+        Assert.Equal(new LogBounds(0, 50), reopened.GetLogBounds(Log)); // neither truncation happened, and neither was acknowledged
     }
 }
