@@ -285,9 +285,9 @@ public sealed class LogProducer : IAsyncDisposable
                 $"log '{info.Name}' has {info.Partitions} partitions (0..{info.Partitions - 1})"));
         }
 
-        if (record.Value is null)
+        if (record.FormatProblem() is { } problem)
         {
-            return Task.FromException<RecordAck>(new ArgumentException("the record has no value (null)", nameof(record)));
+            return Task.FromException<RecordAck>(new ArgumentException($"the record {problem}", nameof(record)));
         }
 
         var bytes = record.EncodedBytes;

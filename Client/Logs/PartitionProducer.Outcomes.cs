@@ -94,9 +94,12 @@ internal sealed partial class PartitionProducer
                         giveUp = Failure(batch, LogName, _partition, "unexpected error", error);
                     }
                 }
-                catch (Exception check) when (ProduceErrors.Classify(check) == ProduceErrorKind.Transient)
+                catch (Exception)
                 {
-                    // The metadata group did not answer either: try again later (an unexpected error fails the batch).
+                    // The metadata group did not answer either, or failed (no leader for long, a replica of it stopped
+                    // after a failure): try again later, bounded by the delivery timeout (an unexpected error fails the
+                    // batch). Whatever the check threw, the batch must leave flight below, or it and the partition's
+                    // pipeline would wait forever.
                     giveUp = kind == ProduceErrorKind.Fatal ? Failure(batch, LogName, _partition, "unexpected error", error) : null;
                 }
 

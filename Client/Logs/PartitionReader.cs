@@ -146,7 +146,17 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
     /// <summary>A replica that knows no such log may be a sign the log was deleted: the metadata group says.</summary>
     private async Task CheckLogAsync(Exception failure)
     {
-        if (failure is InvalidOperationException && await metadata.IsDeletedAsync(_cached).ConfigureAwait(false))
+        bool deleted;
+        try
+        {
+            deleted = failure is InvalidOperationException && await metadata.IsDeletedAsync(_cached).ConfigureAwait(false);
+        }
+        catch (Exception check) when (IsFailover(check))
+        {
+            deleted = false; // the metadata group did not answer (or has no leader yet): the next failed read asks again
+        }
+
+        if (deleted)
         {
             throw new InvalidOperationException($"log '{_cached.Info.Name}' was deleted", failure);
         }

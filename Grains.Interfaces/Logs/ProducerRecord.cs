@@ -12,6 +12,61 @@ public sealed record ProducerRecord(
     [property: Id(2)] RecordHeader[]? Headers = null,
     [property: Id(3)] ulong Id = 0)
 {
+    /// <summary>Most headers one record carries: the count is stored in 16 bits.</summary>
+    public const int MaxHeaders = ushort.MaxValue;
+
+    /// <summary>Most UTF-8 bytes in a header's name: the length is stored in 16 bits.</summary>
+    public const int MaxHeaderNameBytes = ushort.MaxValue;
+
+    /// <summary>
+    /// What makes this record unfit for any log, as the rest of a sentence about it ("has no value (null)"), or null.
+    /// Checked by the producer before it batches a record and by the partition before it appends a batch; call it
+    /// before <see cref="EncodedBytes"/>, which assumes a well-formed record.
+    /// </summary>
+    public string? FormatProblem()
+    {
+        if (Value is null)
+        {
+            return "has no value (null)";
+        }
+
+        if (Headers is null)
+        {
+            return null;
+        }
+
+        if (Headers.Length > MaxHeaders)
+        {
+            return $"has {Headers.Length} headers (at most {MaxHeaders})";
+        }
+
+        for (var h = 0; h < Headers.Length; h++)
+        {
+            if (Headers[h] is not { } header)
+            {
+                return $"has a null header (header {h})";
+            }
+
+            if (header.Name is null)
+            {
+                return $"has a header without a name (header {h}: null)";
+            }
+
+            if (header.Value is null)
+            {
+                return $"has a header without a value (header {h}, '{header.Name}': null)";
+            }
+
+            var nameBytes = System.Text.Encoding.UTF8.GetByteCount(header.Name);
+            if (nameBytes > MaxHeaderNameBytes)
+            {
+                return $"has a header name of {nameBytes} UTF-8 bytes (header {h}; at most {MaxHeaderNameBytes})";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Bytes this record occupies in its Raft entry (what the per-record and per-batch limits count).</summary>
     public int EncodedBytes
     {

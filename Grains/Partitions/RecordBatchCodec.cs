@@ -18,7 +18,7 @@ internal static class RecordBatchCodec
     public const int HeaderBytes = 1 + 4 + 8 + 8 + 8;
 
     /// <summary>Encodes a batch, checking it against the log's limits first.</summary>
-    /// <exception cref="ArgumentException">Empty batch, record over <paramref name="maxRecordBytes"/>, batch over the batch limit (named).</exception>
+    /// <exception cref="ArgumentException">Empty batch, a malformed record (<see cref="ProducerRecord.FormatProblem"/>), record over <paramref name="maxRecordBytes"/>, batch over the batch limit (named).</exception>
     public static byte[] Encode(ProducerRecord[] records, int maxRecordBytes, BatchHeader header = default)
     {
         ArgumentNullException.ThrowIfNull(records);
@@ -31,20 +31,15 @@ internal static class RecordBatchCodec
         for (var i = 0; i < records.Length; i++)
         {
             var record = records[i] ?? throw new ArgumentException($"record {i} of the batch is null", nameof(records));
-            if (record.Value is null)
+            if (record.FormatProblem() is { } problem)
             {
-                throw new ArgumentException($"record {i} of the batch has no value (null)", nameof(records));
+                throw new ArgumentException($"record {i} of the batch {problem}", nameof(records));
             }
 
             var bytes = record.EncodedBytes;
             if (bytes > maxRecordBytes)
             {
                 throw new ArgumentException($"record {i} of the batch is {bytes} bytes, over the log's limit of {maxRecordBytes} bytes", nameof(records));
-            }
-
-            if (record.Headers is { Length: > ushort.MaxValue })
-            {
-                throw new ArgumentException($"record {i} of the batch has {record.Headers.Length} headers (at most {ushort.MaxValue})", nameof(records));
             }
 
             size += bytes;

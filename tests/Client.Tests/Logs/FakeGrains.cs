@@ -53,6 +53,9 @@ internal sealed class FakeGrains : IGrainFactory
     /// <summary>How a replica answers a read (replica key, from offset); unset: not supported.</summary>
     public Func<string, ulong, Task<ReadBatch>>? OnRead { get; set; }
 
+    /// <summary>How the metadata group answers a lookup of a log by name; unset: from the logs this fake holds.</summary>
+    public Func<string, Task<LogInfo?>>? OnGetLog { get; set; }
+
     /// <summary>How a replica reports its status (replica key); unset: not supported.</summary>
     public Func<string, Task<ReplicaStatus>>? OnStatus { get; set; }
 
@@ -169,6 +172,11 @@ internal sealed class FakeGrains : IGrainFactory
             lock (grains._gate)
             {
                 grains._logReads++;
+                if (grains.OnGetLog is { } answer)
+                {
+                    return answer(name);
+                }
+
                 return Task.FromResult(grains._logs.GetValueOrDefault(name));
             }
         }

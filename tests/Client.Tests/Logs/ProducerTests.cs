@@ -498,6 +498,19 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task A_malformed_record_fails_alone_before_it_is_sent_naming_what_is_wrong()
+    {
+        await using var producer = new LogProducer(_grains, new ProducerOptions { Linger = TimeSpan.Zero }, _time);
+        var longName = new ProducerRecord(null, [1], [new RecordHeader(new string('a', ProducerRecord.MaxHeaderNameBytes + 1), [])]);
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => producer.ProduceAsync(Log, longName));
+        Assert.Equal("the record has a header name of 65536 UTF-8 bytes (header 0; at most 65535) (Parameter 'record')", e.Message);
+        var nullValue = new ProducerRecord(null, [1], [new RecordHeader("ok", []), new RecordHeader("trace", null!)]);
+        e = await Assert.ThrowsAsync<ArgumentException>(() => producer.ProduceAsync(Log, nullValue));
+        Assert.Equal("the record has a header without a value (header 1, 'trace': null) (Parameter 'record')", e.Message);
+        Assert.Empty(_grains.Calls);
+    }
+
+    [Fact]
     public async Task A_batch_too_old_for_the_partition_to_remember_fails_as_unknown()
     {
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
@@ -616,6 +629,37 @@ public sealed class ProducerTests
         _grains.OnProduce = call => Task.FromException<AppendAck>(new InvalidOperationException("no log has id 7 (never created, or deleted)"));
         var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)));
         Assert.StartsWith("1 record of log 'orders' partition 0 was not acknowledged: log 'orders' was deleted", e.Message);
+    }
+
+    [Fact]
+    public async Task A_batch_whose_check_for_a_deleted_log_fails_is_sent_again_later()
+    {
+        var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
+        try
+        {
+            await BatchWhoseCheckFailsIsSentAgainAsync(producer);
+        }
+        finally
+        {
+            // Bounded: a batch left in flight (the failure this guards against) would hold the producer's close forever.
+            await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    private async Task BatchWhoseCheckFailsIsSentAgainAsync(LogProducer producer)
+    {
+        // The partition's leader stopped after a store failure, and the metadata group answers the check whether the log
+        // was deleted with an error that is not a transport failure (its own leader was lost, no successor yet).
+        _grains.OnProduce = _ => Task.FromException<AppendAck>(new InvalidOperationException("the replica stopped after a failure and is reactivating: disk full"));
+        _grains.OnGetLog = _ => Task.FromException<LogInfo?>(new NotLeaderException("0/0/1", leaderReplicaKey: null));
+        var record = producer.ProduceAsync(Log, Rec(1));
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 2, "the batch sent");
+
+        _grains.OnProduce = call => Task.FromResult(_grains.Append(call));
+        _grains.OnGetLog = null;
+        await AdvanceUntilAsync(() => record.IsCompleted, "the batch sent again after the backoff");
+        Assert.Equal(new RecordAck(0, 1, 1, Duplicate: false), await record);
+        Assert.Equal(3, _grains.Calls.Length);
     }
 
     [Fact]

@@ -47,6 +47,20 @@ public class RecordBatchCodecTests
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([], 1024)).Message);
         Assert.Contains("record 1", Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([new(null, [1]), new(null, new byte[2000])], 1024)).Message);
         Assert.Contains("record 0", Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([null!], 1024)).Message);
+        // A header name's length is stored in 16 bits: one longer would be acknowledged and then misread by every read.
+        Assert.Equal("record 1 of the batch has a header name of 65536 UTF-8 bytes (header 0; at most 65535) (Parameter 'records')",
+            Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode(
+                [new(null, [1]), new(null, [1], [new RecordHeader(new string('a', ProducerRecord.MaxHeaderNameBytes + 1), [])])], 1 << 20)).Message);
+        var longestName = new ProducerRecord(null, [1], [new RecordHeader(new string('é', ProducerRecord.MaxHeaderNameBytes / 2), [7])]);
+        var longest = RecordBatchCodec.Encode([longestName], 1 << 20);
+        long budget = long.MaxValue;
+        var decoded = new List<CommittedRecord>();
+        RecordBatchCodec.Decode(longest, 1, 0, 0, default, ref budget, decoded);
+        Assert.Equal(longestName.Headers![0].Name, decoded.Single().Headers!.Single().Name);
+        Assert.Contains("record 0 of the batch has a null header (header 1)",
+            Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([new(null, [1], [new RecordHeader("a", []), null!])], 1024)).Message);
+        Assert.Contains("record 0 of the batch has a header without a name (header 0: null)",
+            Assert.Throws<ArgumentException>(() => RecordBatchCodec.Encode([new(null, [1], [new RecordHeader(null!, [])])], 1024)).Message);
         Assert.Contains("limit of one append", Assert.Throws<ArgumentException>(() =>
             RecordBatchCodec.Encode([.. Enumerable.Range(0, 20).Select(_ => new ProducerRecord(null, new byte[1 << 20]))], 2 << 20)).Message);
     }
