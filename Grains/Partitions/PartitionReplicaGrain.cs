@@ -36,8 +36,8 @@ internal sealed class PartitionReplicaGrain(
     /// <summary>About the most record bytes one retention command drops (each replica replays them to take its snapshot).</summary>
     public const ulong MaxRetentionStepBytes = 256 << 20;
 
-    // Invariant: per producer id, the batches this activation proposed that have not resolved yet, in sequence order.
-    private readonly Dictionary<long, List<(long FirstSequence, int Count, Task<object?> Proposal)>> _producing = [];
+    // The idempotent batches this activation proposed that have not resolved yet.
+    private readonly ProducerBatchesInFlight _producing = new();
 
     // Orleans does not promise that requests arrive in the order they were sent (under load one batch in a few hundred
     // overtook the one before it, through the gateway), so a batch ahead of its producer's sequence waits up to this long
@@ -135,6 +135,7 @@ internal sealed class PartitionReplicaGrain(
 
             aheadSince ??= Time.GetTimestamp();
             await SequenceAdvancedAsync(OvertakenWait - Time.GetElapsedTime(aheadSince.Value));
+            await ThisTermAppliedAsync(driver); // leadership may have been lost and won again meanwhile
         }
 
         var remaining = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
@@ -463,24 +464,10 @@ internal sealed class PartitionReplicaGrain(
     {
         duplicateOf = null;
         var check = _state.Producers.Check(producerId, firstSequence, count, out var original, out var expected);
-        if (_producing.TryGetValue(producerId, out var inFlight) && inFlight.Count > 0)
+        var term = driver.Node.Term;
+        if (_producing.Refine(producerId, firstSequence, count, term, ref check, ref expected) is { } inFlight)
         {
-            foreach (var pending in inFlight)
-            {
-                if (pending.FirstSequence == firstSequence && pending.Count == count)
-                {
-                    return AsDuplicate(pending.Proposal);
-                }
-            }
-
-            // Its batches in flight here come after everything applied, so the sequence continues from them — also for
-            // a producer the table does not remember (or forgot): its first batch is in flight, so it is not unknown.
-            var (lastFirst, lastCount, _) = inFlight[^1];
-            expected = lastFirst + lastCount;
-            check = firstSequence == expected ? SequenceCheck.Next
-                : firstSequence > expected ? SequenceCheck.Ahead
-                : check == SequenceCheck.Duplicate ? SequenceCheck.Duplicate
-                : SequenceCheck.TooOld;
+            return AsDuplicate(inFlight);
         }
 
         switch (check)
@@ -497,13 +484,7 @@ internal sealed class PartitionReplicaGrain(
         }
 
         var proposal = driver.ProposeAsync(payload, Key, KeyOf);
-        if (inFlight is null)
-        {
-            inFlight = [];
-            _producing[producerId] = inFlight;
-        }
-
-        inFlight.Add((firstSequence, count, proposal));
+        _producing.Add(producerId, firstSequence, count, term, proposal);
         _ = ForgetWhenResolvedAsync(producerId, proposal);
         if (_aheadWaiting > 0)
         {
@@ -538,14 +519,7 @@ internal sealed class PartitionReplicaGrain(
     private async Task ForgetWhenResolvedAsync(long producerId, Task<object?> proposal)
     {
         await ((Task)proposal).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        if (_producing.TryGetValue(producerId, out var inFlight))
-        {
-            inFlight.RemoveAll(p => p.Proposal == proposal);
-            if (inFlight.Count == 0)
-            {
-                _producing.Remove(producerId);
-            }
-        }
+        _producing.Forget(producerId, proposal);
     }
 
     /// <summary>The log's settings; a replica that joined without data asks the metadata group once (and fails clearly for an unknown log).</summary>
