@@ -80,7 +80,10 @@ internal sealed partial class ReplicaDriver : IDisposable
     // node drops them all when its leader or term changes, and so does LogLeadershipChange.
     private readonly Dictionary<long, (TaskCompletionSource<bool> Done, string ReplicaKey, Func<int, string> KeyOfReplica)> _readIndexRequests = [];
     private readonly List<(long Index, TaskCompletionSource<bool> Done)> _readsWaitingForApply = [];
-    private long _readContext;
+    // The last read-index context used. Invariant: starts at a random point, so contexts differ across activations: a
+    // leader answers a forwarded read by incarnation and context, a reactivated replica keeps its incarnation, and an
+    // answer to its previous activation's read (an older commit index) must not be taken for a new read's.
+    private long _readContext = Random.Shared.NextInt64(1L << 62);
     private bool _pumpScheduled;
 
     // Invariant: true while one CompletePersistsAsync loop runs; only that loop dequeues _persisting (a second loop

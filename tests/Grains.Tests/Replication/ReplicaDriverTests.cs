@@ -249,6 +249,24 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         Assert.Contains(host.SentFromAnyThread, s => IsAcknowledgement(s.Envelope) && MessageCodec.Decode(s.Envelope.Messages)[0].Index == 4);
     }
 
+    [Fact]
+    public async Task A_reactivated_follower_forwards_its_reads_under_contexts_its_previous_activation_did_not_use()
+    {
+        var contexts = new List<long>();
+        for (var activation = 0; activation < 2; activation++)
+        {
+            var host = await FollowLeaderOfTwoAsync(entries: 0);
+            host.Sent.Clear();
+            _turns.Run(() => _ = _driver.ReadIndexAsync("9/0/0", r => $"9/0/{r}"));
+            _turns.RunPending();
+            var forwarded = host.Sent.SelectMany(s => MessageCodec.Decode(s.Envelope.Messages)).Single(m => m.Type == MessageType.ReadIndex);
+            contexts.Add(forwarded.Context);
+        }
+
+        // Same incarnation both times: the leader's answer to the first read names only it and the context.
+        Assert.NotEqual(contexts[0], contexts[1]);
+    }
+
     /// <summary>
     /// Reopens replica slot 0 as a follower in a group of two (its leader Raft id 2, incarnation 8, in term 2) holding
     /// <paramref name="entries"/> entries after the bootstrap entry, none of them committed yet; returns its host.
