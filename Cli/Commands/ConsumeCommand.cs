@@ -183,18 +183,9 @@ internal static class ConsumeCommand
     {
         try
         {
-            await foreach (var record in session.ConsumeAsync(log, read.Partition, read.From, cancellationToken))
+            await foreach (var record in session.ConsumeAsync(log, read.Partition, read.From, read.End, cancellationToken))
             {
-                if (record.Offset >= read.End)
-                {
-                    return;
-                }
-
                 await writer.WriteAsync(record, cancellationToken);
-                if (record.Offset + 1 >= read.End)
-                {
-                    return;
-                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

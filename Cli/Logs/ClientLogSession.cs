@@ -43,7 +43,7 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
 
     public IRecordProducer CreateProducer() => new ClientRecordProducer(client.CreateProducer());
 
-    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, ulong? end, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = from.Kind switch
         {
@@ -52,7 +52,7 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
             ConsumeStartKind.Time => ConsumeFrom.Time(from.Time),
             _ => ConsumeFrom.Earliest,
         };
-        await foreach (var record in _consumer.Value.ConsumeAsync(log, partition, start, cancellationToken))
+        await foreach (var record in _consumer.Value.ConsumeAsync(log, partition, start, end ?? ulong.MaxValue, cancellationToken))
         {
             yield return record;
         }

@@ -25,6 +25,8 @@ internal interface ILogSession : IAsyncDisposable
 
     IRecordProducer CreateProducer();
 
-    /// <summary>The committed records of one partition from <paramref name="from"/> on, waiting at the end for more.</summary>
-    IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, CancellationToken cancellationToken);
+    /// <summary>The committed records of one partition from <paramref name="from"/> on, up to <paramref name="end"/> (not
+    /// included; the enumeration ends there, also when retention dropped the records before it), or without one waiting
+    /// at the end for more.</summary>
+    IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, ulong? end, CancellationToken cancellationToken);
 }

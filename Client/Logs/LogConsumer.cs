@@ -13,7 +13,8 @@ namespace Pyralog.Client.Logs;
 /// <see cref="ConsumeFrom.Earliest"/> starts at the partition's first retained offset; if retention moves it before the
 /// first record was delivered, the enumeration starts at the new one. Once records were delivered, a position that
 /// retention overtakes fails with the server's message naming the first available offset (nothing is skipped silently).
-/// An enumeration ends only through its cancellation token or an error. Thread-safe; enumerations are independent.
+/// An enumeration ends only through its cancellation token, an error, or the end offset it was given. Thread-safe;
+/// enumerations are independent.
 /// </summary>
 public sealed class LogConsumer
 {
@@ -41,7 +42,18 @@ public sealed class LogConsumer
     /// <summary>The records of one partition from <paramref name="from"/> on, waiting for new ones at the end.</summary>
     /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>, or it was deleted while being read.</exception>
     /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one (the message names it).</exception>
-    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeFrom from, [EnumeratorCancellation] CancellationToken ct = default)
+    public IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeFrom from, CancellationToken ct = default) =>
+        ConsumeAsync(log, partition, from, end: ulong.MaxValue, ct);
+
+    /// <summary>
+    /// The records of one partition from <paramref name="from"/> up to <paramref name="end"/> (not included): the
+    /// enumeration ends once its position reaches <paramref name="end"/>, also when it starts there or beyond, and when
+    /// retention dropped the records before it (say, <c>end</c> is the committed end read earlier and age retention has
+    /// since emptied the partition).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>, or it was deleted while being read.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one (the message names it).</exception>
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeFrom from, ulong end, [EnumeratorCancellation] CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(from);
@@ -56,7 +68,7 @@ public sealed class LogConsumer
         var atEnd = false;
         var delivered = false;
         var tags = ClientInstruments.LogTags(log);
-        while (true)
+        while (position < end)
         {
             ReadBatch batch;
             try
@@ -75,6 +87,11 @@ public sealed class LogConsumer
                 if (record.Offset < position)
                 {
                     continue; // already delivered (never expected: replicas answer from the offset asked)
+                }
+
+                if (record.Offset >= end)
+                {
+                    yield break;
                 }
 
                 ClientInstruments.ConsumedRecords.Add(1, tags);

@@ -123,7 +123,7 @@ internal sealed class FakeLogSession : ILogSession
 
     public IRecordProducer CreateProducer() => new FakeRecordProducer(this);
 
-    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeStart from, ulong? end, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var records = Records(log, partition);
         var next = from.Kind switch
@@ -145,12 +145,22 @@ internal sealed class FakeLogSession : ILogSession
 
             for (; next < records.Count; next++)
             {
+                if ((ulong)next >= end)
+                {
+                    yield break;
+                }
+
                 if (FailConsume == (partition, served++))
                 {
                     throw new TimeoutException($"Response did not arrive on time in 00:00:30 for partition {partition}");
                 }
 
                 yield return records[next];
+            }
+
+            if ((ulong)next >= end)
+            {
+                yield break;
             }
 
             await appended.WaitAsync(cancellationToken);

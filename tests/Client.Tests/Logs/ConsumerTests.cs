@@ -105,5 +105,44 @@ public sealed class ConsumerTests
         Assert.Equal([4ul, 6ul], reads); // the old start, refused (the replica says its first offset moved), then the new start
     }
 
+    [Fact]
+    public async Task A_read_up_to_an_end_stops_there_also_when_retention_dropped_every_record_before_it()
+    {
+        var first = 4ul;
+        _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: first));
+        _grains.OnRead = (_, from) =>
+        {
+            if (from < 10)
+            {
+                first = 10; // age retention emptied the partition after the end was read: its first offset is now the end
+                return Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from,
+                    $"offset {from} of partition 0 is below the first retained offset 10 (the first available offset is 10)"));
+            }
+
+            return Task.FromResult(new ReadBatch([], 10, 10, 10));
+        };
+
+        var consumer = new LogConsumer(_grains);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var records = new List<ConsumedRecord>();
+        await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Earliest, end: 10, stop.Token))
+        {
+            records.Add(record);
+        }
+
+        Assert.Empty(records);
+        Assert.False(stop.IsCancellationRequested, "the read waited for records past its end instead of ending");
+
+        first = 0;
+        _grains.OnRead = (_, from) => Task.FromResult(new ReadBatch(
+            [.. Enumerable.Range((int)from, 10 - (int)from).Select(o => new CommittedRecord(1, (ulong)o, 0, null, [(byte)o], null))], 10, 0, 10));
+        await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(6), end: 8, stop.Token))
+        {
+            records.Add(record);
+        }
+
+        Assert.Equal([6ul, 7ul], records.Select(r => r.Offset));
+    }
+
     private static ReplicaStatus Status(string key, ulong firstOffset) => new() { Key = key, Silo = "s", FirstOffset = firstOffset, NextOffset = 10 };
 }
