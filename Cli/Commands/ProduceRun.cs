@@ -10,13 +10,22 @@ namespace Pyralog.Cli.Commands;
 /// input order, printing them with <c>--verbose</c> as they come (flushed whenever it has caught up, so a person typing
 /// sees each). Reading waits when too many records are unacknowledged, and stops at the first record that failed.
 /// </summary>
-internal sealed class ProduceRun(string log, int? partition, byte[]? key, int maxRecordBytes, bool verbose, TextWriter output)
+internal sealed class ProduceRun(string log, int? partition, byte[]? key, int maxRecordBytes, bool verbose, TextWriter output, long maxPendingBytes = ProduceRun.DefaultMaxPendingBytes)
 {
     /// <summary>Records waiting for their acknowledgement before the input is read further.</summary>
     private const int MaxPending = 16_384;
 
-    private readonly Channel<(long Line, Task<RecordAddress> Ack)> _pending =
-        Channel.CreateBounded<(long Line, Task<RecordAddress> Ack)>(new BoundedChannelOptions(MaxPending) { SingleReader = true, SingleWriter = true });
+    /// <summary>Encoded bytes of the records waiting for their acknowledgement before the input is read further (one
+    /// record is always let through): with long lines the record count alone would hold gigabytes.</summary>
+    public const long DefaultMaxPendingBytes = 64L << 20;
+
+    private readonly Channel<(long Line, int Bytes, Task<RecordAddress> Ack)> _pending =
+        Channel.CreateBounded<(long Line, int Bytes, Task<RecordAddress> Ack)>(new BoundedChannelOptions(MaxPending) { SingleReader = true, SingleWriter = true });
+
+    // Invariant: the encoded bytes of the records in _pending and not yet collected; changed with Interlocked. Each
+    // collected record releases _collected once, so the reader re-checks the room after every acknowledgement.
+    private long _pendingBytes;
+    private readonly SemaphoreSlim _collected = new(0);
 
     private readonly List<long> _failed = [];
     private volatile Exception? _failure;
@@ -60,7 +69,13 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                     ? Task.FromException<RecordAddress>(new ArgumentException(
                         $"line {Read} is a record of {bytes} bytes encoded, over the {maxRecordBytes} bytes log '{log}' accepts"))
                     : Send(producer, record);
-                await _pending.Writer.WriteAsync((Read, ack), CancellationToken.None);
+                await _pending.Writer.WriteAsync((Read, bytes, ack), CancellationToken.None);
+                Interlocked.Add(ref _pendingBytes, bytes);
+                while (Interlocked.Read(ref _pendingBytes) > maxPendingBytes)
+                {
+                    await _collected.WaitAsync(CancellationToken.None); // the next line waits until acknowledgements make room
+                }
+
                 if (ack.IsFaulted || _failure is not null)
                 {
                     StoppedEarly = true;
@@ -135,6 +150,9 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                         output.WriteLine("-");
                     }
                 }
+
+                Interlocked.Add(ref _pendingBytes, -pending.Bytes);
+                _collected.Release();
             }
 
             if (verbose)

@@ -23,6 +23,9 @@ internal sealed class FakeLogSession : ILogSession
     /// <summary>Set to fail the append of a record: given its value, the exception (or null to append it).</summary>
     public Func<string, Exception?> FailAppend { get; set; } = _ => null;
 
+    /// <summary>When set, records are appended and acknowledged only once this completes.</summary>
+    public Task? HoldAcks { get; set; }
+
     /// <summary>Set to fail reading a partition after this many records of it.</summary>
     public (int Partition, int After)? FailConsume { get; set; }
 

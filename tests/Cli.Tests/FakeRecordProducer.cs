@@ -18,7 +18,9 @@ internal sealed class FakeRecordProducer(FakeLogSession session) : IRecordProduc
 
         var info = session.FindLogAsync(log).Result!;
         var target = partition ?? (record.Key is [var first, ..] ? first % info.Partitions : 0);
-        return Task.FromResult(session.Append(log, target, record.Key, record.Value, record.Headers));
+        return session.HoldAcks is { } hold
+            ? hold.ContinueWith(_ => session.Append(log, target, record.Key, record.Value, record.Headers), TaskScheduler.Default)
+            : Task.FromResult(session.Append(log, target, record.Key, record.Value, record.Headers));
     }
 
     public Task FlushAsync(CancellationToken cancellationToken)
