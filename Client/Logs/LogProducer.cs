@@ -290,12 +290,14 @@ public sealed class LogProducer : IAsyncDisposable
             return Task.FromException<RecordAck>(new ArgumentException($"the record {problem}", nameof(record)));
         }
 
+        // A record must also fit a batch of its own (a log may allow records as large as a batch).
+        var limit = Math.Min(info.Settings.MaxRecordBytes, LogSettings.MaxBatchBytes - ProducerOptions.BatchHeaderBytes);
         var bytes = record.EncodedBytes;
-        if (bytes > info.Settings.MaxRecordBytes)
+        if (bytes > limit)
         {
             // The server would refuse it with its batch; refused here it fails alone, before it is batched.
             return Task.FromException<RecordAck>(new ArgumentException(
-                $"the record is {bytes} bytes, over the limit of log '{info.Name}' of {info.Settings.MaxRecordBytes} bytes", nameof(record)));
+                $"the record is {bytes} bytes, over the limit of log '{info.Name}' of {limit} bytes", nameof(record)));
         }
 
         if (ct.IsCancellationRequested)

@@ -26,7 +26,8 @@ public sealed class ProducerTests
     private readonly FakeGrains _grains;
 
     public ProducerTests() =>
-        _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100), FakeGrains.Log(Forgetful, 1, id: 9));
+        _grains = new(FakeGrains.Log(Log, partitions: 1), FakeGrains.Log("small", 1, id: 8, maxRecordBytes: 100), FakeGrains.Log(Forgetful, 1, id: 9),
+            FakeGrains.Log("huge", 1, id: 10, maxRecordBytes: LogSettings.MaxBatchBytes));
 
     [Fact]
     public async Task A_batch_waits_for_its_linger_then_goes_as_one_request()
@@ -494,6 +495,11 @@ public sealed class ProducerTests
         await using var producer = new LogProducer(_grains, new ProducerOptions { Linger = TimeSpan.Zero }, _time);
         var e = await Assert.ThrowsAsync<ArgumentException>(() => producer.ProduceAsync("small", Rec(1)));
         Assert.Equal("the record is 118 bytes, over the limit of log 'small' of 100 bytes (Parameter 'record')", e.Message);
+
+        // A log may allow records as large as a batch: one must still fit a batch with its header.
+        var record = new ProducerRecord(null, new byte[LogSettings.MaxBatchBytes - 30]);
+        e = await Assert.ThrowsAsync<ArgumentException>(() => producer.ProduceAsync("huge", record));
+        Assert.Equal($"the record is {LogSettings.MaxBatchBytes - 12} bytes, over the limit of log 'huge' of {LogSettings.MaxBatchBytes - 29} bytes (Parameter 'record')", e.Message);
         Assert.Empty(_grains.Calls);
     }
 
