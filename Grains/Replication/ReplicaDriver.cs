@@ -103,6 +103,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     private int _electionHold;
     private int _idleTicks;
     private Task? _appliedWrite;
+    private Task? _compactionWrite;
     private Exception? _failure;
     private bool _disposed;
     private long _loggedLeader = -1;
@@ -452,7 +453,7 @@ internal sealed partial class ReplicaDriver : IDisposable
             return;
         }
 
-        _ = WriteCompactionAsync(write);
+        _compactionWrite = WriteCompactionAsync(write);
     }
 
     private async Task WriteCompactionAsync(WriteBatch write)
@@ -488,20 +489,28 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         FailPending(new TimeoutException("the replica deactivated before the operation finished; its outcome is unknown"));
-        var queued = new Task[_persisting.Count];
-        var i = 0;
+        var queued = new List<Task>(_persisting.Count + 2);
         foreach (var (_, write, task, _) in _persisting)
         {
             // The store still commits what was queued; the batch's buffer is returned once it has.
-            queued[i++] = task.ContinueWith(_ => write.Dispose(), TaskScheduler.Default);
+            queued.Add(task.ContinueWith(_ => write.Dispose(), TaskScheduler.Default));
         }
 
         _persisting.Clear();
-        QueuedPersists = queued.Length == 0 ? Task.CompletedTask : Task.WhenAll(queued);
+        foreach (var write in (ReadOnlySpan<Task?>)[_appliedWrite, _compactionWrite])
+        {
+            if (write is { IsCompleted: false })
+            {
+                queued.Add(write); // never faults: a failure is the driver's (Fail)
+            }
+        }
+
+        QueuedPersists = queued.Count == 0 ? Task.CompletedTask : Task.WhenAll(queued);
     }
 
     /// <summary>
-    /// Once disposed: completes when the store has committed (or failed) every persist this driver had queued. The
+    /// Once disposed: completes when the store has committed (or failed) every persist this driver had queued, and its
+    /// writes of applied state and compactions (a replica whose log was deleted drops its data only after them). The
     /// replica's next activation must not read its state before: it would take its log for shorter than the store's, after
     /// a persist that commits late acknowledged entries its siblings counted (from the commit thread, see
     /// AfterPersistSends), and then vote, or refuse a leader's appends as stale, as if it never had them.

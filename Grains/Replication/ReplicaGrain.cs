@@ -338,6 +338,13 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// <summary>Drops everything this replica keeps on this silo (see <see cref="ReplicaStorage.DeleteAll"/>).</summary>
     protected async Task DropDataAsync(bool tombstone)
     {
+        if (Driver is { } driver)
+        {
+            // The drop lists the replica's keys and log bounds as they are: writes its driver queued before it was
+            // disposed must have landed first, or their entries and keys would outlive the drop.
+            await driver.QueuedPersists;
+        }
+
         using var write = new WriteBatch();
         Storage.DeleteAll(write, tombstone);
         if (write.Count > 0)
