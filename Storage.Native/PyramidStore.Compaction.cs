@@ -259,10 +259,13 @@ public sealed partial class PyramidStore
                 levels[level] = [.. kept];
             }
 
-            InstallVersion(levels, _lastFlushedSequence, _flushedStates, null, job.Inputs);
-            foreach (var segment in opened)
+            try
             {
-                segment.Release();
+                InstallVersion(levels, _lastFlushedSequence, _flushedStates, null, job.Inputs);
+            }
+            finally
+            {
+                ReleaseOutputs(opened);
             }
         }
 

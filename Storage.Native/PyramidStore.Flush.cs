@@ -162,15 +162,18 @@ public sealed partial class PyramidStore
             var current = _version.Levels;
             var levels = (Segment[][])current.Clone();
             levels[0] = [.. Enumerable.Reverse(opened), .. current[0]];
-            InstallVersion(levels, memtable.MaxSequence, memtable.FrozenStates, () =>
+            try
             {
-                _immutables = _immutables.Where(m => !ReferenceEquals(m, memtable)).ToList();
-                _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
-            });
-            memtable.Release(); // unpublished: the store's pin goes, views still reading it keep theirs
-            foreach (var segment in opened)
+                InstallVersion(levels, memtable.MaxSequence, memtable.FrozenStates, () =>
+                {
+                    _immutables = _immutables.Where(m => !ReferenceEquals(m, memtable)).ToList();
+                    _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
+                });
+                memtable.Release(); // unpublished: the store's pin goes, views still reading it keep theirs
+            }
+            finally
             {
-                segment.Release();
+                ReleaseOutputs(opened); // installed, the version holds them; not (the manifest write failed), they go
             }
         }
 
@@ -323,6 +326,16 @@ public sealed partial class PyramidStore
         }
 
         old.Release();
+    }
+
+    /// <summary>Lets go of the store's own references to opened outputs: the version that installed them keeps its own;
+    /// outputs whose install failed are unmapped (their files, named by no manifest, go at the next open).</summary>
+    private static void ReleaseOutputs(List<Segment> opened)
+    {
+        foreach (var segment in opened)
+        {
+            segment.Release();
+        }
     }
 
     /// <summary>Opens the segments a flush or compaction wrote, adding their bytes to <paramref name="written"/>. If one fails
