@@ -110,7 +110,8 @@ public sealed partial class PyramidStore
                 if (log.ReservedFirst == 0 && log.ReservedNext == 0)
                 {
                     // A new log starts wherever its first append says. A log emptied by a truncation continues at the
-                    // truncation point: a Raft follower that truncated at i appends at i, and anything else is a gap.
+                    // truncation point (below): a Raft follower that truncated at i appends at i, and anything else is a
+                    // gap. Emptied at 0, it cannot be told from a new log here, and is taken as one (Raft logs start at 1).
                     log.ReservedFirst = offset;
                 }
                 else if (offset != log.ReservedNext)
