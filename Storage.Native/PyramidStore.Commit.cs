@@ -46,6 +46,9 @@ public sealed partial class PyramidStore
     private readonly TaskCompletionSource _commitLoopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _stopping;
 
+    // Batches queued or in a commit group that has not completed yet. Invariant: read and written under _queueLock.
+    private int _uncommittedWrites;
+
     // The commit thread sleeps on _commitWake, not on _queueLock: a writer takes the wake-up under _queueLock
     // (TakeCommitWakeLocked) and signals after releasing it (SignalCommitLoop). Pulsed under _queueLock, the woken thread
     // blocked again at once on the lock its waker still held (validation, reservation and the enqueue) and needed a second
@@ -120,6 +123,7 @@ public sealed partial class PyramidStore
             Reserve(batch);
             batch.Queued = true;
             _queue.Enqueue((batch, done, null));
+            _uncommittedWrites++;
             wake = TakeCommitWakeLocked();
         }
 
@@ -419,6 +423,8 @@ public sealed partial class PyramidStore
             {
                 batch.Queued = false;
             }
+
+            _uncommittedWrites -= _groupBatches.Count;
         }
 
         if (failure is null && _groupBatches.Count <= MaxGroupForCommittedListeners)
@@ -530,6 +536,7 @@ public sealed partial class PyramidStore
             if (next.Batch is { } batch)
             {
                 batch.Queued = false;
+                _uncommittedWrites--;
             }
 
             next.Done.TrySetException(StoppedByFault());

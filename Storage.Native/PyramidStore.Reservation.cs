@@ -68,13 +68,28 @@ public sealed partial class PyramidStore
     }
 
     /// <summary>
-    /// True when the truncation changes nothing: no frame, no fsync. It must already hold in the published bounds (what
-    /// is committed: a truncation still queued, or one whose sync may yet fail, has done nothing yet) and still hold
-    /// once every write queued since commits (a queued append may undo it). The published bounds are read first, so
-    /// whatever was queued in between is in the reserved ones.
+    /// True when the truncation changes nothing: no frame, no fsync. Only with no write queued or committing anywhere
+    /// in the store, checked first: one queued before this call may undo it, or hold the truncation it relies on and
+    /// then fail (whether it touches this log cannot be told from the bounds: an append and a truncation back to the
+    /// same end leave them as they were). Then it must hold in the published bounds, which a PerBatch store has made
+    /// durable unless it acknowledged writes unsynced. A write queued after the first check is concurrent with the call.
     /// </summary>
     private bool IsNoOpTruncation(WalOp kind, ulong log, ulong offset)
     {
+        lock (_queueLock)
+        {
+            ThrowIfUnavailable();
+            if (_uncommittedWrites > 0)
+            {
+                return false;
+            }
+        }
+
+        if (_options.Durability == DurabilityMode.PerBatch && Volatile.Read(ref _unsyncedAcknowledged))
+        {
+            return false;
+        }
+
         if (!_logs.TryGetValue(log, out var stored))
         {
             return false; // let the write decide (and name the problem)
@@ -86,19 +101,7 @@ public sealed partial class PyramidStore
             published = stored.Published;
         }
 
-        if (!IsNoOp(kind, offset, published.First, published.Next))
-        {
-            return false;
-        }
-
-        lock (_queueLock)
-        {
-            ThrowIfUnavailable();
-            return IsNoOp(kind, offset, stored.ReservedFirst, stored.ReservedNext);
-        }
-
-        static bool IsNoOp(WalOp kind, ulong offset, ulong first, ulong next) =>
-            kind == WalOp.TruncateSuffix ? offset == next : offset <= first;
+        return kind == WalOp.TruncateSuffix ? offset == published.Next : offset <= published.First;
     }
 
     private static void ReserveOne(StoredLog log, in LogOperation operation)

@@ -68,4 +68,41 @@ public class FailedSyncTests
         await using var reopened = PyramidStore.Open(dir.Path, options);
         Assert.Equal(new LogBounds(0, 50), reopened.GetLogBounds(Log)); // neither truncation happened, and neither was acknowledged
     }
+
+    [Fact]
+    public async Task A_truncation_to_the_end_waits_for_queued_writes_that_leave_the_end_where_it_was()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
+        using var records = new WriteBatch();
+        for (var i = 0; i < 50; i++)
+        {
+            records.Append(Log, 1, (ulong)i, "r"u8);
+        }
+
+        await store.WriteAsync(records);
+        using var more = new WriteBatch();
+        for (var i = 50; i < 60; i++)
+        {
+            more.Append(Log, 1, (ulong)i, "r"u8);
+        }
+
+        Task appended, truncated, third;
+        using (var held = HeldCommitThread.Hold(store))
+        {
+            // Queued: an append past the end and a truncation back to it. The committed end and the end once they
+            // commit are both 50, yet a truncation to 50 does something until both have committed.
+            appended = store.WriteAsync(more).AsTask();
+            truncated = store.TruncateSuffixAsync(Log, 50).AsTask();
+            third = store.TruncateSuffixAsync(Log, 50).AsTask();
+            Assert.False(third.IsCompleted, "a truncation was acknowledged while the writes it relies on were queued");
+            held.Release();
+        }
+
+        await Task.WhenAll(appended, truncated, third);
+        Assert.Equal(new LogBounds(0, 50), store.GetLogBounds(Log));
+        var groups = store.GetStatistics().CommitGroups;
+        await store.TruncateSuffixAsync(Log, 50); // nothing queued now: a no-op writes nothing
+        Assert.Equal(groups, store.GetStatistics().CommitGroups);
+    }
 }
