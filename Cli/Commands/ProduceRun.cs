@@ -22,10 +22,12 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
     private readonly Channel<(long Line, int Bytes, Task<RecordAddress> Ack)> _pending =
         Channel.CreateBounded<(long Line, int Bytes, Task<RecordAddress> Ack)>(new BoundedChannelOptions(MaxPending) { SingleReader = true, SingleWriter = true });
 
-    // Invariant: the encoded bytes of the records in _pending and not yet collected; changed with Interlocked. Each
-    // collected record releases _collected once, so the reader re-checks the room after every acknowledgement.
+    // Invariant: the encoded bytes of the records in _pending and not yet collected; changed with Interlocked.
     private long _pendingBytes;
-    private readonly SemaphoreSlim _collected = new(0);
+
+    // Set by the reader while it waits for room (after it set it, it checks the bytes again), completed and cleared by
+    // the collector after each record it collects: no wake-up is lost and nothing accumulates.
+    private TaskCompletionSource? _room;
 
     private readonly List<long> _failed = [];
     private volatile Exception? _failure;
@@ -51,7 +53,7 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
         {
             while (true)
             {
-                if (_failure is not null)
+                if (_failure is not null || collecting.IsCompleted) // the collector ends early only if the output failed
                 {
                     StoppedEarly = true;
                     break;
@@ -71,9 +73,15 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                     : Send(producer, record);
                 await _pending.Writer.WriteAsync((Read, bytes, ack), CancellationToken.None);
                 Interlocked.Add(ref _pendingBytes, bytes);
-                while (Interlocked.Read(ref _pendingBytes) > maxPendingBytes)
+                while (Interlocked.Read(ref _pendingBytes) > maxPendingBytes && !collecting.IsCompleted)
                 {
-                    await _collected.WaitAsync(CancellationToken.None); // the next line waits until acknowledgements make room
+                    // The next line waits until acknowledgements make room.
+                    var room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    Volatile.Write(ref _room, room);
+                    if (Interlocked.Read(ref _pendingBytes) > maxPendingBytes)
+                    {
+                        await Task.WhenAny(room.Task, collecting);
+                    }
                 }
 
                 if (ack.IsFaulted || _failure is not null)
@@ -152,7 +160,7 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                 }
 
                 Interlocked.Add(ref _pendingBytes, -pending.Bytes);
-                _collected.Release();
+                Interlocked.Exchange(ref _room, null)?.TrySetResult();
             }
 
             if (verbose)
