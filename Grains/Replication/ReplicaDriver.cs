@@ -103,7 +103,11 @@ internal sealed partial class ReplicaDriver : IDisposable
     private int _electionHold;
     private int _idleTicks;
     private Task? _appliedWrite;
-    private Task? _compactionWrite;
+
+    // The store's own tasks of the latest applied-state and compaction writes (they complete on the store's thread, not
+    // in a grain turn): what QueuedPersists waits for once disposed. Never faulted (a failure is the driver's, Fail).
+    private Task _appliedStoreWrite = Task.CompletedTask;
+    private Task _compactionStoreWrite = Task.CompletedTask;
     private Exception? _failure;
     private bool _disposed;
     private long _loggedLeader = -1;
@@ -453,14 +457,14 @@ internal sealed partial class ReplicaDriver : IDisposable
             return;
         }
 
-        _compactionWrite = WriteCompactionAsync(write);
+        _ = WriteCompactionAsync(write);
     }
 
     private async Task WriteCompactionAsync(WriteBatch write)
     {
         try
         {
-            await _store.WriteAsync(write);
+            await StoreWrite(write, out _compactionStoreWrite);
         }
         catch (Exception e)
         {
@@ -497,11 +501,11 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         _persisting.Clear();
-        foreach (var write in (ReadOnlySpan<Task?>)[_appliedWrite, _compactionWrite])
+        foreach (var write in (ReadOnlySpan<Task>)[_appliedStoreWrite, _compactionStoreWrite])
         {
-            if (write is { IsCompleted: false })
+            if (!write.IsCompleted)
             {
-                queued.Add(write); // never faults: a failure is the driver's (Fail)
+                queued.Add(write);
             }
         }
 
@@ -695,7 +699,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     {
         try
         {
-            await _store.WriteAsync(write);
+            await StoreWrite(write, out _appliedStoreWrite);
         }
         catch (Exception e)
         {
@@ -713,6 +717,24 @@ internal sealed partial class ReplicaDriver : IDisposable
             _appliedWrite = null;
             WriteApplied();
         }
+    }
+
+    /// <summary>Queues <paramref name="write"/> in the store; <paramref name="landed"/> completes (never faulted) once the
+    /// store has committed or failed it.</summary>
+    private Task StoreWrite(WriteBatch write, out Task landed)
+    {
+        Task stored;
+        try
+        {
+            stored = _store.WriteAsync(write).AsTask();
+        }
+        catch (Exception e)
+        {
+            stored = Task.FromException(e);
+        }
+
+        landed = stored.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return stored;
     }
 
     private void ThrowIfUnavailable()
