@@ -57,8 +57,9 @@ public sealed record ProducerRecord(
                 return $"has a header without a value (header {h}, '{header.Name}': null)";
             }
 
-            var nameBytes = System.Text.Encoding.UTF8.GetByteCount(header.Name);
-            if (nameBytes > MaxHeaderNameBytes)
+            // Counted only when it could be too long: a UTF-16 char is at most 3 UTF-8 bytes.
+            if (header.Name.Length > MaxHeaderNameBytes / 3 && System.Text.Encoding.UTF8.GetByteCount(header.Name) is var nameBytes &&
+                nameBytes > MaxHeaderNameBytes)
             {
                 return $"has a header name of {nameBytes} UTF-8 bytes (header {h}; at most {MaxHeaderNameBytes})";
             }

@@ -105,7 +105,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     private Task? _appliedWrite;
 
     // The store's own tasks of the latest applied-state and compaction writes (they complete on the store's thread, not
-    // in a grain turn): what QueuedPersists waits for once disposed. Never faulted (a failure is the driver's, Fail).
+    // in a grain turn): what QueuedPersists waits for once disposed (a failure is the driver's, Fail).
     private Task _appliedStoreWrite = Task.CompletedTask;
     private Task _compactionStoreWrite = Task.CompletedTask;
     private Exception? _failure;
@@ -464,7 +464,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     {
         try
         {
-            await StoreWrite(write, out _compactionStoreWrite);
+            await (_compactionStoreWrite = _store.WriteAsync(write).AsTask());
         }
         catch (Exception e)
         {
@@ -505,7 +505,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         {
             if (!write.IsCompleted)
             {
-                queued.Add(write);
+                queued.Add(write.ContinueWith(static _ => { }, TaskScheduler.Default)); // its failure is not the drop's
             }
         }
 
@@ -699,7 +699,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     {
         try
         {
-            await StoreWrite(write, out _appliedStoreWrite);
+            await (_appliedStoreWrite = _store.WriteAsync(write).AsTask());
         }
         catch (Exception e)
         {
@@ -717,24 +717,6 @@ internal sealed partial class ReplicaDriver : IDisposable
             _appliedWrite = null;
             WriteApplied();
         }
-    }
-
-    /// <summary>Queues <paramref name="write"/> in the store; <paramref name="landed"/> completes (never faulted) once the
-    /// store has committed or failed it.</summary>
-    private Task StoreWrite(WriteBatch write, out Task landed)
-    {
-        Task stored;
-        try
-        {
-            stored = _store.WriteAsync(write).AsTask();
-        }
-        catch (Exception e)
-        {
-            stored = Task.FromException(e);
-        }
-
-        landed = stored.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return stored;
     }
 
     private void ThrowIfUnavailable()
