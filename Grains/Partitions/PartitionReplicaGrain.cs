@@ -61,15 +61,15 @@ internal sealed class PartitionReplicaGrain(
     // (at most one in flight, short of a stuck one: a second command is harmless, first offsets never move back).
     private Task<object?>? _retaining;
 
-    // Invariant: completed once Orleans starts to deactivate this activation. Calls waiting for this leader's first
+    // Invariant: cancelled once Orleans starts to deactivate this activation. Calls waiting for this leader's first
     // apply of its term, for an earlier batch of their producer or for a poll's records end then: a deactivating
     // activation takes no more messages, and such a wait held the deactivation, and with it the partition's leadership,
     // for its whole 10 s timeout (a nemesis run's 11.6 s silence after a SIGKILL elsewhere).
-    private readonly TaskCompletionSource _deactivating = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _deactivating = new();
 
     protected override bool IsMetadata => false;
 
-    protected override void OnDeactivationStarted() => _deactivating.TrySetResult();
+    protected override void OnDeactivationStarted() => _deactivating.Cancel();
 
     protected override bool SkipSync => _settings?.Durability == LogDurability.OsCache;
 
@@ -191,14 +191,14 @@ internal sealed class PartitionReplicaGrain(
         {
             var batch = await ReadAsync(fromOffset, maxBytes);
             var left = maxWait - Time.GetElapsedTime(started);
-            if (batch.Records.Length > 0 || left <= TimeSpan.Zero || _deactivating.Task.IsCompleted)
+            if (batch.Records.Length > 0 || left <= TimeSpan.Zero || _deactivating.IsCancellationRequested)
             {
                 return batch;
             }
 
             try
             {
-                await Task.WhenAny(_state.Changed, _deactivating.Task).WaitAsync(left, Time).ConfigureAwait(true);
+                await GrainWait.ForAsync(_state.Changed, left, Time, _deactivating.Token);
             }
             catch (TimeoutException)
             {
@@ -435,7 +435,7 @@ internal sealed class PartitionReplicaGrain(
             ThrowIfDeactivating();
             driver.Wake("leadership");
             var left = Options.Replication.AppendTimeout - Time.GetElapsedTime(started);
-            await Task.WhenAny(_state.Changed, _deactivating.Task).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(true);
+            await GrainWait.ForAsync(_state.Changed, left, Time, _deactivating.Token);
         }
     }
 
@@ -443,7 +443,7 @@ internal sealed class PartitionReplicaGrain(
     /// nothing of it was appended, and the producer asks who leads now.</summary>
     private void ThrowIfDeactivating()
     {
-        if (_deactivating.Task.IsCompleted)
+        if (_deactivating.IsCancellationRequested)
         {
             throw new NotLeaderException(Key, (string?)null);
         }
@@ -502,7 +502,7 @@ internal sealed class PartitionReplicaGrain(
         _aheadWaiting++;
         try
         {
-            await ((Task)Task.WhenAny(_sequenceAdvanced.Task, _deactivating.Task)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            await GrainWait.ForAsync(_sequenceAdvanced.Task, left, Time, _deactivating.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
         finally
         {

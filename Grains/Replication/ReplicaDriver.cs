@@ -30,7 +30,11 @@ namespace Pyralog.Grains.Replication;
  * follower that needs them is sent the snapshot) and queues one store write: the snapshot record, the compacted
  * metadata and the store log's prefix truncation (ReplicaStorage.Compact). The entries it drops are applied, hence
  * durable; writes complete in queue order, so a persist built before the compaction never overwrites its metadata,
- * and a crash before the write leaves the old snapshot with the whole log.
+ * and a crash before the write leaves the old snapshot with the whole log. The compaction waits until the applied
+ * state that asked for it (the partition's new first offset, its offset index without the dropped entries) is queued
+ * ahead of it: a crash that keeps the compaction then keeps that state too. Queued behind it instead (while an earlier
+ * applied-state write was in flight), a crash could keep the compaction and an older applied state whose offset index
+ * still names the dropped entries, and a read after the restart labelled the first entry left with their offsets.
  *
  * Quiescence: see RaftNode.Quiescence. The leader quiesces after a few idle ticks, marking its last heartbeats; a
  * follower that receives them stops ticking too once it has committed its whole log and has no write in flight. The
@@ -433,9 +437,9 @@ internal sealed partial class ReplicaDriver : IDisposable
     /// <summary>Takes the snapshot and compacts the log when applying asked for it (see the class comment).</summary>
     private void Compact()
     {
-        if (_failure is not null || _disposed)
+        if (_failure is not null || _disposed || _machine.HasUnwritten)
         {
-            return;
+            return; // the state that asked for it is not queued yet: WriteAppliedAsync compacts once it is
         }
 
         WriteBatch write;
@@ -716,6 +720,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         {
             _appliedWrite = null;
             WriteApplied();
+            Compact();
         }
     }
 

@@ -4,6 +4,7 @@ using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Partitions;
 using Pyralog.Grains.Replication;
 using Pyralog.Storage.Native;
+using Pyralog.Testing;
 
 namespace Pyralog.Grains.Tests.Replication;
 
@@ -120,6 +121,65 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
         Assert.Equal(_driver.Node.AppliedIndex - 1, _driver.Node.SnapshotIndex); // up to the entry before the command
         Assert.Equal(3ul, ((AppendAck)Await(Propose(RecordBatchCodec.Encode([Rec(3)], 1024, new BatchHeader(1000, 0, 0))))!).FirstOffset);
         Assert.Equal([3ul], ReadFrom(_state, 3).Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task A_compaction_is_not_written_ahead_of_the_applied_state_whose_retention_asked_for_it()
+    {
+        _turns.ElectAlone(_driver);
+        for (var i = 0; i < 6; i++)
+        {
+            Await(Propose(RecordBatchCodec.Encode([Rec(i)], 1024, new BatchHeader(1000 + i, 0, 0))));
+        }
+
+        _turns.Drain();
+
+        // An append and a retention command are persisted together; their completions are two turns. The append's turn
+        // queues its applied state; the retention's turn runs while that write is still in flight (its completion is a
+        // later turn), so the retention's own applied state cannot be queued yet.
+        Task<object?> append, retention;
+        using (var persists = HeldCommitThread.Hold(_store))
+        {
+            append = Propose(RecordBatchCodec.Encode([Rec(6)], 1024, new BatchHeader(2000, 0, 0)));
+            retention = Propose(RetentionCommand.Encode(3)); // offsets 0-2 go
+            _turns.RunPending();
+            var last = (ulong)_driver.Node.LastIndex;
+            persists.Release();
+            await persists.Written;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (_store.GetLogBounds(StoreLog).Next <= last || _turns.Pending == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the persists did not complete");
+                Thread.Sleep(1);
+            }
+        }
+
+        using (var applied = HeldCommitThread.Hold(_store)) // the persists' completions are queued turns by now
+        {
+            _turns.RunPending();
+            Assert.True(append.IsCompleted && retention.IsCompleted);
+            Assert.Equal(3ul, _state.FirstOffset);
+
+            // The replica stops here (a deactivation or a crash): what it queued so far is written, nothing more.
+            _driver.Dispose();
+            applied.Release();
+            await applied.Written;
+        }
+
+        await _store.DisposeAsync();
+        _store = PyramidStore.Open(_directory);
+        _storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        await StartAsync();
+
+        // Before the restarted replica applies anything: every record it reads is the one appended at its offset (a
+        // compaction written ahead of that state left the old offset index over the compacted log: offset 0 read entry
+        // 4's record).
+        var records = ReadFrom(_state, _state.FirstOffset);
+        Assert.NotEmpty(records);
+        foreach (var record in records)
+        {
+            Assert.Equal((byte)record.Offset, record.Value[0]);
+        }
     }
 
     private static void AssertProducerRemembered(PartitionState state, ulong epoch)
