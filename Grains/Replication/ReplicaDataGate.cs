@@ -17,25 +17,70 @@ internal sealed class ReplicaDataGate
     // Invariant: the keys whose data is being dropped, never a key in _open; each completes when its drop ends. Guarded by _lock.
     private readonly Dictionary<string, TaskCompletionSource> _dropping = new(StringComparer.Ordinal);
 
-    /// <summary>An activation of <paramref name="key"/> starts: waits out a drop of its data under way, then holds the gate until <see cref="Exit"/>.</summary>
+    // Invariant: per replica key, the store writes an ended activation left queued (its deactivation timed out before they
+    // landed); the key stays in _open until they have. Guarded by _lock.
+    private readonly Dictionary<string, Task> _settling = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// An activation of <paramref name="key"/> starts: waits out a drop of its data under way and the writes an earlier
+    /// activation here left queued (see <see cref="ExitOnceWritten"/>), then holds the gate until it exits.
+    /// </summary>
     public async Task EnterAsync(string key)
     {
         while (true)
         {
-            Task drop;
+            Task wait;
             lock (_lock)
             {
-                if (!_dropping.TryGetValue(key, out var dropping))
+                if (_dropping.TryGetValue(key, out var dropping))
+                {
+                    wait = dropping.Task;
+                }
+                else if (!_settling.TryGetValue(key, out wait!))
                 {
                     _open[key] = _open.GetValueOrDefault(key) + 1;
                     return;
                 }
-
-                drop = dropping.Task;
             }
 
-            await drop.ConfigureAwait(false);
+            await wait.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+    }
+
+    /// <summary>
+    /// An activation of <paramref name="key"/> that entered has ended with <paramref name="written"/> still to complete:
+    /// the store writes it queued (persists whose acknowledgements and votes leave from the store's commit thread once
+    /// they land). It exits once they have, and an activation that starts here meanwhile waits for them: opened earlier,
+    /// it would read a log and hard state without them while the old writes' acknowledgements still went out in its name.
+    /// </summary>
+    public void ExitOnceWritten(string key, Task written)
+    {
+        if (written.IsCompleted)
+        {
+            Exit(key);
+            return;
+        }
+
+        lock (_lock)
+        {
+            _settling[key] = _settling.TryGetValue(key, out var earlier) ? Task.WhenAll(earlier, written) : written;
+        }
+
+        _ = ExitWhenWrittenAsync(key, written);
+    }
+
+    private async Task ExitWhenWrittenAsync(string key, Task written)
+    {
+        await written.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_lock)
+        {
+            if (_settling.TryGetValue(key, out var settling) && (settling == written || settling.IsCompleted))
+            {
+                _settling.Remove(key);
+            }
+        }
+
+        Exit(key);
     }
 
     /// <summary>An activation of <paramref name="key"/> that entered has ended (deactivated, or failed to activate).</summary>

@@ -166,23 +166,26 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         SetTicking(false);
         _gapTimer?.Dispose();
         _gapTimer = null;
+        var written = Task.CompletedTask;
         if (Driver is { } driver)
         {
             driver.Dispose();
 
-            // Orleans starts the next activation of this replica on this silo only once this one has ended: it then reads
-            // a log and hard state that hold everything this one acknowledged (see ReplicaDriver.QueuedPersists).
+            // Orleans starts the next activation of this replica on this silo only once this one has ended; that one must
+            // read a log and hard state that hold everything this one acknowledged (see ReplicaDriver.QueuedPersists).
+            // Should the deactivation time out first, the data gate makes it wait for them.
+            written = driver.QueuedPersists;
             try
             {
-                await driver.QueuedPersists.WaitAsync(cancellationToken);
+                await written.WaitAsync(cancellationToken);
             }
             catch (OperationCanceledException)
             {
-                Logger.LogWarning("Replica {Key} ended before the store committed its queued writes (the deactivation timed out); its next activation may read an older log", Key);
+                Logger.LogWarning("Replica {Key} ended before the store committed its queued writes (the deactivation timed out); its next activation here waits for them", Key);
             }
         }
 
-        ExitDataGate();
+        ExitDataGate(written);
     }
 
     /// <summary>
@@ -222,12 +225,12 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     {
     }
 
-    private void ExitDataGate()
+    private void ExitDataGate(Task? written = null)
     {
         if (_holdsDataGate)
         {
             _holdsDataGate = false;
-            _replicas.DataGate.Exit(Key);
+            _replicas.DataGate.ExitOnceWritten(Key, written ?? Task.CompletedTask);
         }
     }
 

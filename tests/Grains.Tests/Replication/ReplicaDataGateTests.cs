@@ -2,7 +2,8 @@ using Pyralog.Grains.Replication;
 
 namespace Pyralog.Grains.Tests.Replication;
 
-/// <summary>A drop of a replica's leftover data and an activation of that replica on the same silo never overlap.</summary>
+/// <summary>A drop of a replica's leftover data and an activation of that replica on the same silo never overlap, and an
+/// activation does not open the replica's data while writes an ended activation queued are still to land.</summary>
 public sealed class ReplicaDataGateTests
 {
     [Fact]
@@ -34,5 +35,36 @@ public sealed class ReplicaDataGateTests
         gate.Exit("1/3/0");
         gate.Exit("1/3/0"); // an extra exit changes nothing
         Assert.True(gate.TryClaimForDrop("1/3/0"));
+    }
+
+    [Fact]
+    public async Task An_activation_waits_for_the_writes_an_ended_one_left_queued()
+    {
+        var gate = new ReplicaDataGate();
+        await gate.EnterAsync("1/4/1");
+        var first = new TaskCompletionSource();
+        var second = new TaskCompletionSource();
+        gate.ExitOnceWritten("1/4/1", first.Task); // its deactivation timed out with a persist queued
+        Assert.False(gate.TryClaimForDrop("1/4/1")); // still held: nothing drops the data under the queued write
+
+        var entering = gate.EnterAsync("1/4/1");
+        await Task.Delay(50);
+        Assert.False(entering.IsCompleted);
+
+        await gate.EnterAsync("1/4/2"); // other replicas are not held up
+        gate.ExitOnceWritten("1/4/2", Task.CompletedTask);
+        Assert.True(gate.TryClaimForDrop("1/4/2"));
+
+        first.SetException(new IOException("a failed write ends the wait as well"));
+        await entering.WaitAsync(TimeSpan.FromSeconds(10));
+        gate.ExitOnceWritten("1/4/1", second.Task);
+        var third = gate.EnterAsync("1/4/1");
+        await Task.Delay(50);
+        Assert.False(third.IsCompleted);
+        second.SetResult();
+        await third.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(gate.TryClaimForDrop("1/4/1"));
+        gate.ExitOnceWritten("1/4/1", Task.CompletedTask);
+        Assert.True(gate.TryClaimForDrop("1/4/1"));
     }
 }
