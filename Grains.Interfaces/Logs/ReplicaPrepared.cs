@@ -1,6 +1,13 @@
 namespace Pyralog.Grains.Interfaces.Logs;
 
-/// <summary>A replica's answer to <c>PrepareAsync</c>: its incarnation and whether it already holds a Raft log (a founded group).</summary>
+/// <summary>
+/// A replica's answer to <c>PrepareAsync</c>: its incarnation, whether it already holds a Raft log (a founded group),
+/// and, from a metadata replica, whether its silo holds (or held) partition replica data: a cluster whose metadata group
+/// was founded before.
+/// </summary>
 [GenerateSerializer, Immutable]
 [Alias("pyralog.ReplicaPrepared")]
-public readonly record struct ReplicaPrepared([property: Id(0)] long Incarnation, [property: Id(1)] bool HasLog);
+public readonly record struct ReplicaPrepared(
+    [property: Id(0)] long Incarnation,
+    [property: Id(1)] bool HasLog,
+    [property: Id(2)] bool SiloHoldsPartitions = false);

@@ -15,7 +15,8 @@ namespace Pyralog.Grains.Metadata;
  * Founding the metadata group: the first call prepares its replicas and, only if none of them holds a Raft log yet,
  * bootstraps them with the incarnations they reported (ReplicaGrain's founding rule makes a member refuse any other
  * first configuration). If a majority of the group lost its data at once, the group is gone — beyond what RF 3
- * survives — and a new, empty one is founded.
+ * survives — and a new, empty one is founded; but not while a replica's silo holds partition data: then the silos with
+ * the group's data are down, not new (MetadataFounding).
  *
  * Creating a log takes four commits, each idempotent, so a creation interrupted anywhere is finished by a retry:
  * "create" assigns the id (or returns the existing log of the same shape), "homes" records the silo of every replica
@@ -360,7 +361,7 @@ internal sealed partial class PyralogAdminGrain(
         try
         {
             var prepared = await Task.WhenAll(Enumerable.Range(0, _metadataReplicas).Select(r => MetadataReplica(r).PrepareAsync()));
-            if (prepared.Any(p => p.HasLog))
+            if (!MetadataFounding.ShouldFound(prepared))
             {
                 return;
             }

@@ -300,7 +300,8 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     public Task<ReplicaPrepared> PrepareAsync()
     {
         ThrowIfDeleted();
-        return Task.FromResult(new ReplicaPrepared(Storage.HardState.Incarnation, Storage.Metadata.LastIndex > 0));
+        var hasLog = Storage.Metadata.LastIndex > 0;
+        return Task.FromResult(new ReplicaPrepared(Storage.HardState.Incarnation, hasLog, IsMetadata && !hasLog && ReplicaKv.HoldsPartitionState(Store)));
     }
 
     /// <summary>Starts the group with the configuration of <paramref name="incarnations"/> (slot i = Raft id i + 1) if this replica may (see the founding rule).</summary>

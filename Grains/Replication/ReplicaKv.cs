@@ -111,6 +111,14 @@ internal static class ReplicaKv
         }
     }
 
+    /// <summary>Whether <paramref name="store"/> holds keys of some partition's replica (any log but the metadata group's):
+    /// one seek, as the store logs of log 0 sort first.</summary>
+    public static bool HoldsPartitionState(Storage.Native.PyramidStore store)
+    {
+        using var cursor = store.ScanKv(Prefix(StoreLog(1, 0, 0)), [(byte)'R' + 1]);
+        return cursor.MoveNext();
+    }
+
     /// <summary>The replica a store log belongs to (the inverse of <see cref="StoreLog"/>, without the generation).</summary>
     public static (ulong Log, int Partition, int Replica) ReplicaOf(ulong storeLog) =>
         (storeLog >> 24, (int)((storeLog >> 8) & 0xFFFF), (int)(storeLog & 7));
