@@ -170,7 +170,17 @@ internal sealed class MetadataState : IReplicaStateMachine
                         return new MetadataResult(log, $"homes for log {command.LogId} must name {log.Info.ReplicationFactor} silos for each of its {log.Info.Partitions} partitions");
                     }
 
-                    log = WithHomes(log, ReplicaHomes.Of(endpoints), log.Moves);
+                    ReplicaHomes homes;
+                    try
+                    {
+                        homes = ReplicaHomes.Of(endpoints);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        return new MetadataResult(log, $"homes for log {command.LogId}: {e.Message}");
+                    }
+
+                    log = WithHomes(log, homes, log.Moves);
                 }
 
                 return new MetadataResult(log, null);
@@ -187,9 +197,15 @@ internal sealed class MetadataState : IReplicaStateMachine
                 return Rehome(command);
 
             case "delete":
-                return _logs.Remove(command.Name!, out var removed)
-                    ? new MetadataResult(removed, null)
-                    : new MetadataResult(null, $"no log is named '{command.Name}'");
+                if (_logs.TryGetValue(command.Name!, out var named) && (command.LogId == 0 || named.Info.Id == command.LogId))
+                {
+                    _logs.Remove(command.Name!);
+                    return new MetadataResult(named, null);
+                }
+
+                // A delete of a log id that is gone was done before (a retry of a delete whose outcome was unknown): ids are
+                // never reused, so it succeeds with nothing to remove, and never removes a log created since under the name.
+                return command.LogId != 0 ? new MetadataResult(null, null) : new MetadataResult(null, $"no log is named '{command.Name}'");
 
             default:
                 return new MetadataResult(null, $"unknown metadata command '{command.Kind}'");
@@ -227,7 +243,17 @@ internal sealed class MetadataState : IReplicaStateMachine
             return new MetadataResult(log, $"partition {p} of log {log.Info.Name} already has a replica on {silo}");
         }
 
-        log = WithHomes(log, homes.With(p, to, silo), [.. log.Moves ?? [], new ReplicaMove(p, from, to)]);
+        ReplicaHomes moved;
+        try
+        {
+            moved = homes.With(p, to, silo);
+        }
+        catch (ArgumentException e)
+        {
+            return new MetadataResult(log, $"partition {p} of log {log.Info.Name} cannot move slot {from} to {silo}: {e.Message}");
+        }
+
+        log = WithHomes(log, moved, [.. log.Moves ?? [], new ReplicaMove(p, from, to)]);
         return new MetadataResult(log, null);
     }
 
@@ -278,7 +304,17 @@ internal sealed class MetadataState : IReplicaStateMachine
                 (log.MoveIn(p) is null ? "" : ", a move is under way") + (homes.SlotOn(p, silo) >= 0 ? $", {silo} holds another replica of the partition" : ""));
         }
 
-        return new MetadataResult(WithHomes(log, homes.With(p, slot, silo), log.Moves), null);
+        ReplicaHomes rehomed;
+        try
+        {
+            rehomed = homes.With(p, slot, silo);
+        }
+        catch (ArgumentException e)
+        {
+            return new MetadataResult(log, $"replica {p}/{slot} of log {log.Info.Name} cannot be rehomed to {silo}: {e.Message}");
+        }
+
+        return new MetadataResult(WithHomes(log, rehomed, log.Moves), null);
     }
 
     private MetadataLog WithHomes(MetadataLog log, ReplicaHomes homes, ReplicaMove[]? moves)

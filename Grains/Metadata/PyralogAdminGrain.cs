@@ -169,13 +169,18 @@ internal sealed partial class PyralogAdminGrain(
     public async Task DeleteLogAsync(string name)
     {
         ValidateName(name);
-        var deleted = await CommitAsync(new MetadataCommand { Kind = "delete", Name = name });
+
+        // The delete names the log's id: a commit retried after an unknown outcome (a timeout, the leader's silo lost)
+        // finds it gone and succeeds, where by name alone it failed or removed a log created since under the same name.
+        var named = Array.Find(await QueryAsync(), l => l.Info.Name == name)
+            ?? throw new InvalidOperationException($"cannot delete log '{name}': no log is named '{name}'");
+        var deleted = await CommitAsync(new MetadataCommand { Kind = "delete", Name = name, LogId = named.Info.Id });
         if (deleted.Error is not null)
         {
             throw new InvalidOperationException($"cannot delete log '{name}': {deleted.Error}");
         }
 
-        var info = deleted.Log!.Info;
+        var info = (deleted.Log ?? named).Info;
         var drops = new List<Task>();
         for (var p = 0; p < info.Partitions; p++)
         {

@@ -12,6 +12,9 @@ namespace Pyralog.Grains.Placement;
 [Alias("pyralog.ReplicaHomes")]
 public sealed record ReplicaHomes
 {
+    /// <summary>The most silos one log's homes can name (a slot's home is one byte, 0 for none).</summary>
+    public const int MaxSilos = byte.MaxValue;
+
     private const int Slots = ReplicaGrainKey.MaxReplicationFactor;
 
     /// <summary>The silo endpoints homes refer to ("address:port").</summary>
@@ -31,6 +34,8 @@ public sealed record ReplicaHomes
     public int Partitions => Homes.Length / Slots;
 
     /// <summary>Homes for the slots of every partition: <paramref name="endpoints"/>[p][slot].</summary>
+    /// <exception cref="ArgumentException">A partition names more than <see cref="ReplicaGrainKey.MaxReplicationFactor"/>
+    /// silos, or all of them more than <see cref="MaxSilos"/>.</exception>
     public static ReplicaHomes Of(string[][] endpoints)
     {
         var silos = new List<string>();
@@ -47,11 +52,12 @@ public sealed record ReplicaHomes
                 var index = silos.IndexOf(endpoints[p][slot]);
                 if (index < 0)
                 {
+                    ThrowIfFull(silos.Count, endpoints[p][slot]);
                     silos.Add(endpoints[p][slot]);
                     index = silos.Count - 1;
                 }
 
-                homes[p * Slots + slot] = checked((byte)(index + 1));
+                homes[p * Slots + slot] = (byte)(index + 1);
             }
         }
 
@@ -127,32 +133,18 @@ public sealed record ReplicaHomes
     }
 
     /// <summary>These homes with slot <paramref name="slot"/> of <paramref name="partition"/> at <paramref name="endpoint"/> (null: no replica).</summary>
+    /// <exception cref="ArgumentException">The log's replicas would live on more than <see cref="MaxSilos"/> silos.</exception>
     public ReplicaHomes With(int partition, int slot, string? endpoint)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, Partitions);
         ArgumentOutOfRangeException.ThrowIfNegative(slot);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, Slots);
-        var silos = new List<string>(Silos);
         var homes = (byte[])Homes.Clone();
-        if (endpoint is null)
-        {
-            homes[partition * Slots + slot] = 0;
-        }
-        else
-        {
-            var index = silos.IndexOf(endpoint);
-            if (index < 0)
-            {
-                silos.Add(endpoint);
-                index = silos.Count - 1;
-            }
-
-            homes[partition * Slots + slot] = checked((byte)(index + 1));
-        }
+        homes[partition * Slots + slot] = 0;
 
         // Drop silos no slot names any more, renumbering the bytes, so the table stays as small as the cluster.
-        var used = new bool[silos.Count];
+        var used = new bool[Silos.Length];
         foreach (var home in homes)
         {
             if (home != 0)
@@ -161,13 +153,13 @@ public sealed record ReplicaHomes
             }
         }
 
-        var renumber = new byte[silos.Count + 1];
-        var kept = new List<string>(silos.Count);
-        for (var i = 0; i < silos.Count; i++)
+        var renumber = new byte[Silos.Length + 1];
+        var kept = new List<string>(Silos.Length + 1);
+        for (var i = 0; i < Silos.Length; i++)
         {
             if (used[i])
             {
-                kept.Add(silos[i]);
+                kept.Add(Silos[i]);
                 renumber[i + 1] = (byte)kept.Count;
             }
         }
@@ -177,6 +169,27 @@ public sealed record ReplicaHomes
             homes[i] = renumber[homes[i]];
         }
 
+        if (endpoint is not null)
+        {
+            var index = kept.IndexOf(endpoint);
+            if (index < 0)
+            {
+                ThrowIfFull(kept.Count, endpoint);
+                kept.Add(endpoint);
+                index = kept.Count - 1;
+            }
+
+            homes[partition * Slots + slot] = (byte)(index + 1);
+        }
+
         return new ReplicaHomes { Silos = [.. kept], Homes = homes, Version = Version };
+    }
+
+    private static void ThrowIfFull(int silos, string endpoint)
+    {
+        if (silos >= MaxSilos)
+        {
+            throw new ArgumentException($"a log's replicas live on at most {MaxSilos} silos: {endpoint} would be one more", nameof(endpoint));
+        }
     }
 }

@@ -39,6 +39,54 @@ public sealed class MetadataStateTests
     }
 
     [Fact]
+    public void A_delete_that_names_the_log_id_succeeds_again_and_never_removes_a_log_created_since_under_the_name()
+    {
+        var state = new MetadataState();
+        var index = 0L;
+        MetadataResult Apply(MetadataCommand command) => (MetadataResult)state.Apply(new LogEntry(++index, 1, EntryType.Normal, command.Encode()))!;
+
+        var first = Apply(MetadataCommand.Create("orders", 1, 3, new LogSettings())).Log!.Info;
+        var deleted = Apply(new MetadataCommand { Kind = "delete", Name = "orders", LogId = first.Id });
+        Assert.Equal((first, (string?)null), (deleted.Log!.Info, deleted.Error));
+        Assert.Equal(new MetadataResult(null, null), Apply(new MetadataCommand { Kind = "delete", Name = "orders", LogId = first.Id })); // a retry
+
+        var second = Apply(MetadataCommand.Create("orders", 2, 3, new LogSettings())).Log!.Info;
+        Assert.NotEqual(first.Id, second.Id);
+        Assert.Equal(new MetadataResult(null, null), Apply(new MetadataCommand { Kind = "delete", Name = "orders", LogId = first.Id })); // a late retry
+        Assert.Equal(second, state.Logs.Single(l => l.Info.Name == "orders").Info);
+
+        // A delete by name alone (entries written before deletes named the id) removes whatever has the name.
+        Assert.Equal(second, Apply(new MetadataCommand { Kind = "delete", Name = "orders" }).Log!.Info);
+        Assert.Equal("no log is named 'orders'", Apply(new MetadataCommand { Kind = "delete", Name = "orders" }).Error);
+    }
+
+    [Fact]
+    public void Homes_over_more_than_255_silos_are_refused_as_a_result_not_thrown_by_every_replica()
+    {
+        var state = new MetadataState();
+        var index = 0L;
+        MetadataResult Apply(MetadataCommand command) => (MetadataResult)state.Apply(new LogEntry(++index, 1, EntryType.Normal, command.Encode()))!;
+        string[][] Homes(int distinct) => [.. Enumerable.Range(0, 52).Select(p => Enumerable.Range(0, 5).Select(s => $"s{Math.Min(p * 5 + s, distinct - 1)}:1").ToArray())];
+
+        var log = Apply(MetadataCommand.Create("wide", 52, 5, new LogSettings())).Log!.Info;
+        Assert.Equal($"homes for log {log.Id}: a log's replicas live on at most 255 silos: s255:1 would be one more (Parameter 'endpoint')",
+            Apply(new MetadataCommand { Kind = "homes", LogId = log.Id, Homes = Homes(256) }).Error);
+        Assert.Null(state.Logs.Single().Homes);
+
+        Assert.Null(Apply(new MetadataCommand { Kind = "homes", LogId = log.Id, Homes = Homes(255) }).Error);
+        Assert.Equal(255, state.Logs.Single().Homes!.Silos.Length);
+        Assert.StartsWith("partition 1 of log wide cannot move slot 0 to new:1: a log's replicas live on at most 255 silos",
+            Apply(new MetadataCommand { Kind = "move", LogId = log.Id, Partition = 1, From = 0, To = 5, Silo = "new:1" }).Error);
+
+        // A rehome frees the silo it leaves: s0:1 held one replica only.
+        var rehomed = Apply(new MetadataCommand { Kind = "rehome", LogId = log.Id, Partition = 0, From = 0, Silo = "new:1", PreviousSilo = "s0:1" });
+        Assert.Null(rehomed.Error);
+        Assert.Equal("new:1", rehomed.Log!.Homes!.Home(0, 0));
+        Assert.Equal(255, rehomed.Log.Homes.Silos.Length);
+        Assert.Equal("s254:1", rehomed.Log.Homes.Home(51, 4));
+    }
+
+    [Fact]
     public void A_move_adds_the_target_slot_then_drops_the_moved_one_and_refuses_what_would_break_the_homes()
     {
         var state = new MetadataState();
