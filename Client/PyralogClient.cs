@@ -90,7 +90,12 @@ public sealed class PyralogClient : IAsyncDisposable
         {
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            host.Dispose(); // its gateway manager and connections were already running
+            throw;
+        }
+        catch (Exception e)
         {
             host.Dispose();
             throw new PyralogConnectionException(await DescribeFailureAsync(options, e).ConfigureAwait(false), e);

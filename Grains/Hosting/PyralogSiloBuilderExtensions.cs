@@ -114,8 +114,12 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<Diagnostics.SiloReportClient>();
         }
 
-        builder.Services.TryAddSingleton<SiloStore>();
-        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
+        if (!builder.Services.Any(d => d.ServiceType == typeof(SiloStore)))
+        {
+            // Once: a second participant would open the same directory again, and the store's LOCK file fails the start.
+            builder.Services.AddSingleton<SiloStore>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloStore>());
+        }
 
         return builder;
     }

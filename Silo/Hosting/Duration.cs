@@ -17,14 +17,19 @@ internal static partial class Duration
         var match = WithUnit().Match(text.Trim());
         if (match.Success)
         {
-            var amount = double.Parse(match.Groups["amount"].Value, CultureInfo.InvariantCulture);
-            duration = match.Groups["unit"].Value switch
+            var milliseconds = double.Parse(match.Groups["amount"].Value, CultureInfo.InvariantCulture) * match.Groups["unit"].Value switch
             {
-                "ms" => TimeSpan.FromMilliseconds(amount),
-                "s" => TimeSpan.FromSeconds(amount),
-                "m" => TimeSpan.FromMinutes(amount),
-                _ => TimeSpan.FromHours(amount),
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                _ => 3_600_000,
             };
+            if (milliseconds >= TimeSpan.MaxValue.TotalMilliseconds)
+            {
+                return false; // 999999999h is past what a TimeSpan holds
+            }
+
+            duration = TimeSpan.FromMilliseconds(milliseconds);
             return true;
         }
 

@@ -32,6 +32,24 @@ public sealed class AddPyralogTests
         Assert.Contains("Pyralog:Obelisk:LeaseDuration must be at least 00:00:00.1000000 (was 00:00:00.0500000).", e.Failures);
     }
 
+    [Fact]
+    public void Adding_Pyralog_twice_registers_each_silo_service_once()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering();
+            silo.AddPyralog(o => o.DataDirectory = "first");
+            silo.AddPyralog(o => o.MetadataReplicas = 5);
+        });
+        using var host = builder.Build();
+        var participants = host.Services.GetServices<ILifecycleParticipant<ISiloLifecycle>>().ToList();
+        Assert.Single(participants, p => p is SiloStore); // two would open the one data directory twice: the second fails on its lock
+        Assert.Single(participants, p => p is Pyralog.Grains.Replication.LeftoverReplicaSweep);
+        var options = host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+        Assert.Equal(("first", 5), (options.DataDirectory, options.MetadataReplicas)); // both configure the one options
+    }
+
     private static IConfiguration Section(params (string Key, string Value)[] settings) =>
         new ConfigurationBuilder()
             .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>($"Pyralog:{s.Key}", s.Value)))

@@ -1,4 +1,7 @@
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Pyralog.Silo.Hosting;
 
 namespace Pyralog.Silo.Tests.Hosting;
@@ -45,6 +48,17 @@ public sealed partial class DockerComposeTests
         }
     }
 
+    [Fact]
+    public void Docker_waits_for_a_graceful_stop_as_long_as_the_silo_may_take()
+    {
+        using var host = PyralogSiloHost.CreateBuilder([]).Build();
+        var shutdown = host.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+        var grace = StopGracePeriod().Match(Compose);
+        Assert.True(grace.Success, "docker-compose.yml sets no stop_grace_period: Docker kills a silo 10 s into its graceful stop");
+        Assert.True(TimeSpan.FromSeconds(int.Parse(grace.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)) > shutdown,
+            $"stop_grace_period {grace.Groups[1].Value}s is not above the silo's shutdown timeout {shutdown}");
+    }
+
     private static IEnumerable<KeyValuePair<string, string>> Environment() =>
         EnvironmentLine().Matches(Compose).Select(m => new KeyValuePair<string, string>(m.Groups[1].Value.Replace("__", ":", StringComparison.Ordinal), m.Groups[2].Value));
 
@@ -75,4 +89,7 @@ public sealed partial class DockerComposeTests
 
     [GeneratedRegex(@"^\s{4}ports: \[(""127\.0\.0\.1:300\d\d:\d+"".*)\]$", RegexOptions.Multiline)]
     private static partial Regex PublishedPorts();
+
+    [GeneratedRegex(@"^  stop_grace_period: (\d+)s$", RegexOptions.Multiline)]
+    private static partial Regex StopGracePeriod();
 }

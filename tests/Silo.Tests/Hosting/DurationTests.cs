@@ -30,7 +30,8 @@ public sealed class DurationTests
     [InlineData("-1s")]
     [InlineData("s")]
     [InlineData("")]
-    public void A_bare_number_or_an_unknown_unit_is_no_duration(string text) => Assert.False(Duration.TryParse(text, out _));
+    [InlineData("999999999h")]
+    public void A_bare_number_an_unknown_unit_or_one_past_what_a_TimeSpan_holds_is_no_duration(string text) => Assert.False(Duration.TryParse(text, out _));
 
     [Fact]
     public void Durations_on_the_command_line_reach_the_options()

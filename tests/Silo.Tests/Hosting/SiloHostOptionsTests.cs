@@ -167,4 +167,15 @@ public sealed class SiloHostOptionsTests
             ? TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
             : Convert.ChangeType(value, type, System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("::")]
+    public void An_any_address_listens_on_every_interface_and_advertises_this_host(string address)
+    {
+        using var host = PyralogSiloHost.CreateBuilder(["--Silo:Address", address]).Build();
+        var endpoints = host.Services.GetRequiredService<IOptions<Orleans.Configuration.EndpointOptions>>().Value;
+        Assert.False(endpoints.AdvertisedIPAddress.Equals(System.Net.IPAddress.IPv6Any)); // Orleans refuses to advertise "any"
+        Assert.True(endpoints.SiloListeningEndpoint?.Address.Equals(System.Net.IPAddress.Any));
+    }
 }
