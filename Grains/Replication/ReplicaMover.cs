@@ -29,8 +29,11 @@ namespace Pyralog.Grains.Replication;
  *   5. "moved" in the metadata group once the removal is committed in the group: slot From has no home any more.
  *   6. Replica From drops its data and deactivates (RetireAsync checks step 5 itself; a replica whose silo was down
  *      drops its data when it next activates, since an activation of a slot without a home refuses to run).
- * A move whose new replica cannot be placed on T, or is not a voter within ReplicaMoveTimeout, is abandoned: the
- * learner is removed from the group, "abandon-move" drops slot To, and the replica retires.
+ * A move whose new replica cannot be placed on T, or that copies nothing for ReplicaMoveTimeout (a large partition
+ * takes as long as its copy does), is abandoned: the learner is removed from the group, "abandon-move" drops slot To,
+ * and the replica retires. Step 4 runs only while the metadata group still records the move: another run of it (a
+ * mover on the previous metadata leader, or a timed-out abandon that committed late) may have abandoned it, and then
+ * removing slot From would leave the group a voter short. A move of a log deleted meanwhile ends.
  *
  * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
  * elsewhere by then, and once homed where they run they count for balance like any other.
@@ -45,6 +48,9 @@ internal sealed class ReplicaMover(
 
     // How long a leader that moves waits for its named successor to catch up before any caught-up voter may take over.
     private static readonly TimeSpan SuccessorWait = TimeSpan.FromSeconds(10);
+
+    // Steps without a leader (200 ms each) between checks that the log still exists.
+    private const int LeaderlessChecks = 25;
 
     // Released when a move completes: the loop plans the next one without waiting for the interval.
     private readonly SemaphoreSlim _wake = new(0);
@@ -242,8 +248,11 @@ internal sealed class ReplicaMover(
         }
 
         // 3. Learner, promoted once caught up. The newcomer's incarnation is read each time: one that lost its disk
-        // meanwhile (its silo crashed) comes back as another, which the leader then takes in its place.
+        // meanwhile (its silo crashed) comes back as another, which the leader then takes in its place. The timeout runs
+        // from its last progress: a partition larger than the catch-up budget copies in ReplicaMoveTimeout is not abandoned
+        // (and copied again from scratch by the next round, forever) while its copy goes on.
         var incarnation = prepared.Incarnation;
+        var (copied, lastProgress) = (0L, started);
         while (true)
         {
             var leader = await LeaderAsync(log.Info, partition, stopping);
@@ -252,9 +261,9 @@ internal sealed class ReplicaMover(
                 break;
             }
 
-            if (time.GetElapsedTime(started) > timeout)
+            if (time.GetElapsedTime(lastProgress) > timeout)
             {
-                await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} was not a caught-up voter within {timeout}", stopping);
+                await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} copied nothing for {timeout} (up to Raft index {copied})", stopping);
                 return false;
             }
 
@@ -266,7 +275,13 @@ internal sealed class ReplicaMover(
             await Task.Delay(StepInterval, time, stopping);
             try
             {
-                incarnation = (await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping)).Incarnation;
+                var status = await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping);
+                if (status.Incarnation != incarnation || status.LastIndex > copied)
+                {
+                    (copied, lastProgress) = (status.LastIndex, time.GetTimestamp());
+                }
+
+                incarnation = status.Incarnation;
             }
             catch (Exception e) when (e is TimeoutException or OrleansException)
             {
@@ -274,7 +289,13 @@ internal sealed class ReplicaMover(
             }
         }
 
-        // 4. Remove the moved replica.
+        // 4. Remove the moved replica, if the move still runs.
+        if (!await StillMovingAsync(admin, logId, new ReplicaMove(partition, from, to), stopping))
+        {
+            logger.LogWarning("Not removing replica {From}: its move to {To} ended meanwhile (abandoned by another run of it)", fromKey, toKey);
+            return false;
+        }
+
         await RemoveFromGroupAsync(log.Info, partition, from, successor: to, stopping);
 
         // 5. and 6.
@@ -298,14 +319,23 @@ internal sealed class ReplicaMover(
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
     }
 
+    /// <summary>Whether the metadata group (read at its leader) still records <paramref name="move"/> for log <paramref name="logId"/>.</summary>
+    private static async Task<bool> StillMovingAsync(IMetadataAdminGrain admin, ulong logId, ReplicaMove move, CancellationToken stopping)
+    {
+        var logs = await admin.GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
+        return Array.Find(logs, l => l.Info.Id == logId) is { } log && log.MoveIn(move.Partition) == move;
+    }
+
     /// <summary>
     /// Removes slot <paramref name="slot"/> from the partition's group and waits until the leader's configuration without
     /// it is committed; a leader that is the slot hands its leadership to <paramref name="successor"/> once that one is
     /// caught up (-1, or after <see cref="SuccessorWait"/>: to any caught-up voter).
     /// </summary>
+    /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
     private async Task RemoveFromGroupAsync(LogInfo info, int partition, int slot, int successor, CancellationToken stopping)
     {
         var started = time.GetTimestamp();
+        var leaderless = 0;
         while (true)
         {
             if (successor >= 0 && time.GetElapsedTime(started) > SuccessorWait)
@@ -321,11 +351,23 @@ internal sealed class ReplicaMover(
 
             if (leader is { } at)
             {
+                leaderless = 0;
                 await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor), stopping);
+            }
+            else if (++leaderless % LeaderlessChecks == 0 && !await LogExistsAsync(info.Id, stopping))
+            {
+                // Its replicas answer that the log is gone: polling them would only activate them again.
+                throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
             }
 
             await Task.Delay(StepInterval, time, stopping);
         }
+    }
+
+    private async Task<bool> LogExistsAsync(ulong logId, CancellationToken stopping)
+    {
+        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
+        return Array.Exists(logs, l => l.Info.Id == logId);
     }
 
     /// <summary>One membership step at the leader; a lost leadership or a slow answer only means the next check tries again.</summary>

@@ -88,7 +88,8 @@ public sealed class ReplicaTiming
     [Range(typeof(long), "0", "9223372036854775807")]
     public long CatchUpBytesPerSecond { get; set; } = 32L << 20;
 
-    /// <summary>A move whose new replica is not a caught-up voter within this time is abandoned (and planned again later).</summary>
+    /// <summary>A move whose new replica copies nothing for this long (its Raft log does not grow, it does not become a
+    /// voter) is abandoned, and planned again later. A move that keeps copying runs as long as its copy takes.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "10675199.02:48:05.4775807")]
     public TimeSpan ReplicaMoveTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
