@@ -22,7 +22,8 @@ public sealed class ObeliskOptions
 
     /// <summary>
     /// How much time the local counter file reserves per extend + fsync. Larger means fewer fsyncs; after a crash
-    /// the obelisk resumes up to this far ahead of the clock.
+    /// the obelisk resumes up to this far ahead of the clock. Plus <see cref="MaxClockSkew"/>, shorter than half of
+    /// <see cref="LeaseDuration"/> (validated).
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan ReserveAhead { get; set; } = TimeSpan.FromMilliseconds(250);

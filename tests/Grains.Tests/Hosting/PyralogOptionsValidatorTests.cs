@@ -98,12 +98,22 @@ public sealed class PyralogOptionsValidatorTests
     }
 
     [Fact]
-    public void The_clock_skew_must_fit_in_half_a_lease()
+    public void The_clock_skew_and_the_counter_files_reservation_must_fit_in_half_a_lease()
     {
         var options = new PyralogOptions();
         options.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
         options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(499);
+        options.Obelisk.ReserveAhead = TimeSpan.FromTicks(TimeSpan.TicksPerMillisecond - 1);
+        Assert.Equal(
+            ["Pyralog:Obelisk:ReserveAhead must be between 00:00:00.0010000 and 00:01:00 (was 00:00:00.0009999)."],
+            PyralogOptions.Validator.Validate(null, options).Failures);
+        options.Obelisk.ReserveAhead = TimeSpan.FromMilliseconds(1);
+        Assert.Equal(
+            ["Pyralog:Obelisk: ReserveAhead plus MaxClockSkew must be shorter than half of LeaseDuration (00:00:00.5000000) (was 00:00:00.0010000 + 00:00:00.4990000)."],
+            PyralogOptions.Validator.Validate(null, options).Failures);
+        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(498);
         Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
+        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(499);
         options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(500);
         Assert.Equal(
             ["Pyralog:Obelisk:MaxClockSkew must be shorter than half of LeaseDuration (00:00:00.5000000) (was 00:00:00.5000000)."],

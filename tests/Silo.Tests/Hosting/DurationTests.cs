@@ -36,13 +36,13 @@ public sealed class DurationTests
     [Fact]
     public void Durations_on_the_command_line_reach_the_options()
     {
-        // (A lease plus skew must stay under Orleans' 30 s activation timeout; minutes are tried on ReserveAhead.)
+        // (A lease plus skew must stay under Orleans' 30 s activation timeout, ReserveAhead plus skew under half a lease.)
         using var host = PyralogSiloHost.CreateBuilder(
-            ["--Pyralog:Obelisk:LeaseDuration", "20s", "Pyralog:Obelisk:MaxClockSkew=750ms", "--Pyralog:Obelisk:ReserveAhead", "1m"]).Build();
+            ["--Pyralog:Obelisk:LeaseDuration", "20s", "Pyralog:Obelisk:MaxClockSkew=750ms", "--Pyralog:Obelisk:ReserveAhead", "0.15m"]).Build();
         var obelisk = host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value.Obelisk;
         Assert.Equal(TimeSpan.FromSeconds(20), obelisk.LeaseDuration);
         Assert.Equal(TimeSpan.FromMilliseconds(750), obelisk.MaxClockSkew);
-        Assert.Equal(TimeSpan.FromMinutes(1), obelisk.ReserveAhead);
+        Assert.Equal(TimeSpan.FromSeconds(9), obelisk.ReserveAhead);
         Assert.Equal(TimeSpan.FromMilliseconds(5), obelisk.MaxClockLead);
     }
 
