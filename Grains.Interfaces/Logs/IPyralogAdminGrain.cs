@@ -50,6 +50,7 @@ public interface IPyralogAdminGrain : IGrainWithIntegerKey
     /// </summary>
     /// <exception cref="ArgumentException">No active silo, or more than one, goes by that name.</exception>
     [Alias("DrainSiloAsync")]
+    [ResponseTimeout("00:11:00")] // the drain timeout goes up to 10 min, past Orleans' 30 s default
     Task<SiloDrainResult> DrainSiloAsync(string silo, bool drain);
 
     /// <summary>The full addresses of the active silos an operator drains (<see cref="DrainSiloAsync"/>); a silo that does not answer is left out.</summary>

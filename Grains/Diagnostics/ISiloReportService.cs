@@ -21,5 +21,6 @@ public interface ISiloReportService : IGrainService
     Task<bool> IsDrainingAsync();
 
     /// <summary>Starts (handing off every leadership here) or ends an operator's drain of this silo (see <see cref="Replication.SiloMaintenance"/>).</summary>
+    [ResponseTimeout("00:10:30")] // waits out the drain timeout (up to 10 min; IPyralogAdminGrain.DrainSiloAsync waits for this)
     Task<SiloDrainResult> SetDrainingAsync(bool draining);
 }
