@@ -18,7 +18,8 @@ namespace Pyralog.Networking;
  *
  * That is safe because both ends of both pipes are loops that never block: ours (receive into the pipe, send from it)
  * and Orleans' (parse messages and hand them to grain schedulers; serialize queued messages). Neither pipe pauses its
- * writer (as in Orleans' transport): Orleans bounds what it queues itself.
+ * writer, as in Orleans' transport (no maximum buffer size either): a peer that stops reading lets the send pipe grow,
+ * until Orleans' response timeouts or its membership's probes end the connection.
  *
  * Closing, the contract Orleans' connections rely on: ConnectionClosed fires once the receive loop has ended (the peer
  * closed or reset the connection, or Abort shut the socket); Abort shuts the socket down, which ends both loops; when

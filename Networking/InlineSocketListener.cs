@@ -9,6 +9,7 @@ namespace Pyralog.Networking;
 internal sealed class InlineSocketListener : IConnectionListener
 {
     private const int Backlog = 512;
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
     private readonly Socket _socket;
     private readonly ILogger _logger;
@@ -23,16 +24,16 @@ internal sealed class InlineSocketListener : IConnectionListener
     public EndPoint EndPoint { get; }
 
     /// <summary>
-    /// Binds and listens on <paramref name="endpoint"/>. Address reuse is on, as in Orleans' transport, so a restarted
-    /// silo binds its port while connections of its previous run linger; on Linux that also lets a second process bind the
-    /// same port (the silo host checks for that once it listens).
+    /// Binds and listens on <paramref name="endpoint"/>. A restarted silo binds its port while connections of its previous
+    /// run linger (.NET binds every TCP socket with SO_REUSEADDR on Unix). The socket option ReuseAddress is left off,
+    /// unlike Orleans' transport: on Linux it adds SO_REUSEPORT, which let another process that sets it too (any Orleans
+    /// app on the same default ports) bind the port later and take a share of the silo's incoming connections.
     /// </summary>
     public static InlineSocketListener Bind(EndPoint endpoint, ILogger logger)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             if (endpoint is IPEndPoint ip && ip.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
@@ -69,9 +70,17 @@ internal sealed class InlineSocketListener : IConnectionListener
             {
                 return null; // unbound: Orleans stops accepting
             }
-            catch (SocketException)
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
                 continue; // reset while waiting in the backlog
+            }
+            catch (SocketException e)
+            {
+                // Out of descriptors or buffers: the backlog stays readable and accept fails at once, so retrying at once
+                // spun a thread at 100 % of a core. Reported, and tried again a little later.
+                _logger.LogWarning(e, "Accepting a connection on {EndPoint} failed; trying again in {Delay} ms", EndPoint, (int)AcceptRetryDelay.TotalMilliseconds);
+                await Task.Delay(AcceptRetryDelay, cancellationToken);
+                continue;
             }
 
             try

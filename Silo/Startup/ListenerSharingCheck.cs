@@ -9,11 +9,10 @@ namespace Pyralog.Silo.Startup;
 /// same moment could both pass it; whichever binds second sees the first here and stops.
 /// </summary>
 /// <remarks>
-/// Orleans binds its sockets itself (the internal <c>SocketConnectionListener</c> always sets ReuseAddress, which .NET
-/// on Linux turns into SO_REUSEPORT, and no option of <c>SocketConnectionOptions</c> or <c>EndpointOptions</c> changes
-/// that; the listener factory is internal too, so replacing it would mean writing a socket transport), so the silo
-/// cannot keep another process of the same user from joining its ports. It can only detect one: at start-up here, and through
-/// <see cref="PortCheck"/> in the newcomer, whose probe without SO_REUSEPORT fails on a port this silo listens on.
+/// Orleans' own socket transport always sets ReuseAddress, which .NET on Linux turns into SO_REUSEPORT, so a process of
+/// the same user that sets it too could join a silo's ports. The silo host's transport (InlineSocketTransport) binds
+/// without it, so nothing joins them later; this check still catches a listener that was there first, and
+/// <see cref="PortCheck"/> in a newcomer.
 /// </remarks>
 internal sealed class ListenerSharingCheck(IPEndPoint silo, IPEndPoint gateway) : ILifecycleParticipant<ISiloLifecycle>
 {

@@ -109,6 +109,34 @@ public sealed class InlineSocketConnectionTests : IAsyncLifetime
         Assert.Null(await accepting.WaitAsync(Patience));
     }
 
+    [Fact]
+    public void AnotherSocketCannotShareTheListenersPortEvenAskingForReuse()
+    {
+        // SO_REUSEPORT on both sides would let the kernel hand this socket a share of the listener's connections.
+        using var other = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        other.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+        var refused = Assert.Throws<System.Net.Sockets.SocketException>(() => other.Bind(_listener.EndPoint));
+        Assert.Equal(System.Net.Sockets.SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task AListenerBindsItsPortAgainWhileAClosedConnectionOfItsPreviousRunLingers()
+    {
+        var (client, server) = await ConnectAsync();
+        var clientClosed = Closed(client);
+        server.Abort(new ConnectionAbortedException("the silo stops")); // the side that closes first keeps the port in TIME_WAIT
+        await clientClosed.WaitAsync(Patience);
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+        var endpoint = _listener.EndPoint;
+        await _listener.UnbindAsync();
+
+        _listener = await _listeners.BindAsync(endpoint);
+        (client, server) = await ConnectAsync();
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
     private async Task<(ConnectionContext Client, ConnectionContext Server)> ConnectAsync()
     {
         var accepting = _listener.AcceptAsync().AsTask();
