@@ -13,6 +13,7 @@ public sealed class KvCursor : IDisposable
     private readonly MergingIterator _iterator;
     private readonly byte[] _end;
     private bool _started;
+    private bool _ended; // Invariant: true once MoveNext returned false; it then keeps returning false
     private bool _disposed;
 
     internal KvCursor(ReadView view, ReadOnlySpan<byte> startInclusive, byte[] endExclusiveInternal)
@@ -39,6 +40,7 @@ public sealed class KvCursor : IDisposable
         {
             // Why: Dispose released the view, so the segment under the iterator may already be unmapped.
             ObjectDisposedException.ThrowIf(_disposed, this);
+            LogCursor.ThrowIfNotOnRecord(_started, _ended);
             return _iterator.Key[1..];
         }
     }
@@ -48,6 +50,7 @@ public sealed class KvCursor : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            LogCursor.ThrowIfNotOnRecord(_started, _ended);
             return _iterator.Value;
         }
     }
@@ -55,6 +58,11 @@ public sealed class KvCursor : IDisposable
     public bool MoveNext()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_ended)
+        {
+            return false; // the iterator is past its last source: moving it again would fail
+        }
+
         if (_started)
         {
             _iterator.Next();
@@ -71,6 +79,7 @@ public sealed class KvCursor : IDisposable
             _iterator.Next();
         }
 
+        _ended = true;
         return false;
     }
 

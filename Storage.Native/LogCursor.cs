@@ -17,6 +17,7 @@ public sealed class LogCursor : IDisposable
     private readonly string _directory;
     private ulong _expected;
     private bool _started;
+    private bool _ended; // Invariant: true once MoveNext returned false; it then keeps returning false
     private bool _disposed;
 
     internal LogCursor(ReadView view, ulong fromOffset, ulong toOffsetExclusive, string directory)
@@ -52,6 +53,7 @@ public sealed class LogCursor : IDisposable
         {
             // Why: Dispose released the view, so the segment under the iterator may already be unmapped.
             ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfNotOnRecord(_started, _ended);
             return _iterator.Value[8..];
         }
     }
@@ -59,6 +61,11 @@ public sealed class LogCursor : IDisposable
     public bool MoveNext()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_ended)
+        {
+            return false; // the iterator is past its last source: moving it again would fail
+        }
+
         if (_started)
         {
             _iterator.Next();
@@ -67,6 +74,7 @@ public sealed class LogCursor : IDisposable
         _started = true;
         if (_expected >= _end)
         {
+            _ended = true;
             return false;
         }
 
@@ -80,6 +88,15 @@ public sealed class LogCursor : IDisposable
         Epoch = BinaryPrimitives.ReadUInt64LittleEndian(_iterator.Value);
         _expected++;
         return true;
+    }
+
+    /// <exception cref="InvalidOperationException">Before the first <c>MoveNext</c> or after one returned false.</exception>
+    internal static void ThrowIfNotOnRecord(bool started, bool ended)
+    {
+        if (!started || ended)
+        {
+            throw new InvalidOperationException(started ? "the cursor is past its last record" : "call MoveNext before reading the cursor's record");
+        }
     }
 
     public void Dispose()

@@ -271,15 +271,28 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
     /// <summary>Live pairs with keys in [<paramref name="startInclusive"/>, <paramref name="endExclusive"/>) in key order.</summary>
     public KvCursor ScanKv(ReadOnlySpan<byte> startInclusive, ReadOnlySpan<byte> endExclusive)
     {
+        ThrowIfOverLong(startInclusive, nameof(startInclusive));
+        ThrowIfOverLong(endExclusive, nameof(endExclusive));
         var end = new byte[endExclusive.Length + 1];
         end[0] = KeyCodec.KvPrefix;
         endExclusive.CopyTo(end.AsSpan(1));
         return new KvCursor(AcquireView(0), startInclusive, end);
     }
 
+    /// <summary>No stored key is longer than <see cref="WriteBatch.MaxKeyBytes"/>; a longer bound is a caller's mistake (and
+    /// the cursor copies its start onto the stack).</summary>
+    private static void ThrowIfOverLong(ReadOnlySpan<byte> bound, string name)
+    {
+        if (bound.Length > WriteBatch.MaxKeyBytes)
+        {
+            throw new ArgumentException($"a scan bound is at most {WriteBatch.MaxKeyBytes} bytes (a key's limit), got {bound.Length}", name);
+        }
+    }
+
     /// <summary>Live pairs whose key starts with <paramref name="prefix"/>, in key order.</summary>
     public KvCursor ScanKvPrefix(ReadOnlySpan<byte> prefix)
     {
+        ThrowIfOverLong(prefix, nameof(prefix));
         var end = new byte[prefix.Length + 1];
         end[0] = KeyCodec.KvPrefix;
         prefix.CopyTo(end.AsSpan(1));

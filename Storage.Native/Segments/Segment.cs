@@ -321,7 +321,15 @@ internal sealed unsafe class Segment
             if (_obsolete)
             {
                 _cache.Evict(FileNumber);
-                _device.Delete(Path);
+                try
+                {
+                    _device.Delete(Path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Left as an orphan, which the next open deletes: the reader, flush or compaction that let go of the
+                    // last reference must not fail for it (it threw out of a cursor's Dispose, or faulted the store).
+                }
             }
         }
     }

@@ -89,6 +89,45 @@ public class MappingLifetimeTests
     }
 
     [Fact]
+    public async Task A_retired_segment_that_cannot_be_deleted_stays_an_orphan_and_harms_neither_its_last_reader_nor_the_store()
+    {
+        using var dir = new TempDirectory();
+        string orphan;
+        var device = new PowerLoss.PowerLossDevice();
+        var options = new PyramidOptions
+        {
+            BackgroundWork = false, Durability = DurabilityMode.None, MemtableBytes = 64 << 10, BlockBytes = 1024,
+            TargetSegmentBytes = 64 << 10, L1TargetBytes = 64 << 10, Device = device,
+        };
+        await using (var store = PyramidStore.Open(dir.Path, options))
+        {
+            await AppendAsync(store, 0, 500);
+            await store.FlushAsync();
+            await AppendAsync(store, 500, 500);
+            await store.FlushAsync();
+            var flushed = Directory.GetFiles(dir.Path, "seg-*.pyr");
+
+            var log = store.ReadLog(Log, 10);
+            Assert.True(log.MoveNext());
+            await store.CompactAsync(); // retires the flushed segments; the cursor pins them
+            device.FailNextDelete("seg-");
+            log.Dispose(); // the last reference: one delete fails, and the cursor's Dispose does not
+            orphan = Assert.Single(flushed, File.Exists);
+
+            await AppendAsync(store, 1000, 500); // the store goes on
+            await store.FlushAsync();
+            await store.CompactAsync();
+            Assert.Equal(Payload(1200), (await store.ReadAsync(Log, 1200))!.Payload);
+        }
+
+        await using (var reopened = PyramidStore.Open(dir.Path, Manual))
+        {
+            Assert.False(File.Exists(orphan), $"{orphan} outlived the next open");
+            Assert.Equal(Payload(10), (await reopened.ReadAsync(Log, 10))!.Payload);
+        }
+    }
+
+    [Fact]
     public async Task A_payload_read_from_a_recovered_wal_stays_mapped_after_its_memtable_is_flushed_and_collected()
     {
         using var dir = new TempDirectory();

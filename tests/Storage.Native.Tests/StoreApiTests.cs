@@ -61,6 +61,53 @@ public class StoreApiTests
     }
 
     [Fact]
+    public async Task A_cursor_past_its_end_keeps_answering_false_and_has_no_record_to_read()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, Small);
+        await store.AppendAsync(1, new[] { new AppendRecord(1, 0, new byte[] { 0 }), new AppendRecord(1, 1, new byte[] { 1 }), new AppendRecord(1, 2, new byte[] { 2 }) });
+
+        using (var log = store.ReadLog(1, 0))
+        {
+            Assert.Throws<InvalidOperationException>(() => log.Payload.Length); // before the first MoveNext
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.True(log.MoveNext());
+            }
+
+            Assert.False(log.MoveNext());
+            Assert.False(log.MoveNext());
+            Assert.False(log.MoveNext());
+            Assert.Equal("the cursor is past its last record", Assert.Throws<InvalidOperationException>(() => log.Payload.Length).Message);
+        }
+
+        using (var empty = store.ReadLog(7, 0))
+        {
+            Assert.False(empty.MoveNext());
+            Assert.False(empty.MoveNext());
+        }
+
+        using var kv = store.ScanKvPrefix("none"u8);
+        Assert.False(kv.MoveNext());
+        Assert.False(kv.MoveNext());
+        Assert.Throws<InvalidOperationException>(() => kv.Key.Length);
+        Assert.Throws<InvalidOperationException>(() => kv.Value.Length);
+    }
+
+    [Fact]
+    public async Task A_scan_bound_longer_than_any_key_is_refused()
+    {
+        using var dir = new TempDirectory();
+        await using var store = PyramidStore.Open(dir.Path, Small);
+        var tooLong = new byte[WriteBatch.MaxKeyBytes + 1];
+        Assert.Equal("prefix", Assert.Throws<ArgumentException>(() => store.ScanKvPrefix(tooLong)).ParamName);
+        Assert.Equal("startInclusive", Assert.Throws<ArgumentException>(() => store.ScanKv(tooLong, "z"u8)).ParamName);
+        Assert.Equal("endExclusive", Assert.Throws<ArgumentException>(() => store.ScanKv("a"u8, tooLong)).ParamName);
+        using var longest = store.ScanKvPrefix(new byte[WriteBatch.MaxKeyBytes]);
+        Assert.False(longest.MoveNext());
+    }
+
+    [Fact]
     public async Task Appends_must_be_dense_and_bad_input_names_the_problem()
     {
         using var dir = new TempDirectory();

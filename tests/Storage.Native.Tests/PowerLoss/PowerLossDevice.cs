@@ -25,6 +25,7 @@ internal sealed class PowerLossDevice : IStorageDevice
     private int _mutationsBeforeCut = -1;
     private string? _failWriteOf;
     private string? _failSyncOf;
+    private string? _failDeleteOf;
     private readonly List<(string File, string? Thread)> _syncs = [];
 
     public bool PowerIsOff
@@ -63,6 +64,16 @@ internal sealed class PowerLossDevice : IStorageDevice
         lock (_gate)
         {
             _failSyncOf = namePrefix;
+        }
+    }
+
+    /// <summary>The next delete of a file whose name starts with <paramref name="namePrefix"/> fails (as on a directory that
+    /// turned read-only), deleting nothing.</summary>
+    public void FailNextDelete(string namePrefix)
+    {
+        lock (_gate)
+        {
+            _failDeleteOf = namePrefix;
         }
     }
 
@@ -213,6 +224,12 @@ internal sealed class PowerLossDevice : IStorageDevice
     {
         lock (_gate)
         {
+            if (_failDeleteOf is not null && Path.GetFileName(path).StartsWith(_failDeleteOf, StringComparison.Ordinal))
+            {
+                _failDeleteOf = null;
+                throw new UnauthorizedAccessException($"Access to the path '{path}' is denied (an injected delete failure).");
+            }
+
             BeginMutation();
             Adopt(path);
             if (_names.Remove(path, out var file))
