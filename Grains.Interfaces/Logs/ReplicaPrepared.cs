@@ -2,8 +2,8 @@ namespace Pyralog.Grains.Interfaces.Logs;
 
 /// <summary>
 /// A replica's answer to <c>PrepareAsync</c>: its incarnation, whether it already holds a Raft log (a founded group),
-/// and, from a metadata replica, whether its silo holds (or held) partition replica data: a cluster whose metadata group
-/// was founded before.
+/// and, from a metadata replica without a log, whether its silo holds a partition replica's Raft log: a cluster whose
+/// metadata group was founded before.
 /// </summary>
 [GenerateSerializer, Immutable]
 [Alias("pyralog.ReplicaPrepared")]

@@ -7,14 +7,14 @@ namespace Pyralog.Grains.Metadata;
 /// founded once, on a new cluster. Replicas without a log can also mean that the silos holding the group's data are
 /// down rather than new (a full restart where another silo came up first, or a rack down): the replicas are then placed
 /// on live silos without their data. Founding there would start an empty group: every log gone from listings, every
-/// partition replica's data judged a leftover of a deleted log and dropped, new logs reusing old ids. Partition data on
-/// a replica's silo tells the two apart: partitions exist only once a group was founded.
+/// partition replica's data judged a leftover of a deleted log and dropped, new logs reusing old ids. A partition
+/// replica's Raft log on a replica's silo tells the two apart: partitions get one only from a founded group.
 /// </summary>
 internal static class MetadataFounding
 {
     /// <summary>True to found the group; false when it was founded (a replica holds its log).</summary>
-    /// <exception cref="InvalidOperationException">No replica holds the group's log, yet a replica's silo holds partition
-    /// data: the group's silos are down, not new; calls fail until they are back.</exception>
+    /// <exception cref="InvalidOperationException">No replica holds the group's log, yet a replica's silo holds a partition's
+    /// Raft log: the group's silos are down, not new; calls fail until they are back.</exception>
     public static bool ShouldFound(IReadOnlyList<ReplicaPrepared> prepared)
     {
         var holdsPartitions = false;
@@ -32,7 +32,7 @@ internal static class MetadataFounding
         {
             throw new InvalidOperationException(
                 "the metadata group is unavailable: none of its replicas runs on a silo that holds its data, yet their silos " +
-                "hold partition data, so the group exists and the silos with its data are down (not a new cluster); start them");
+                "hold partitions' Raft logs, so the group exists and the silos with its data are down (not a new cluster); start them");
         }
 
         return true;

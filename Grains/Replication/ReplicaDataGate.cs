@@ -36,8 +36,11 @@ internal sealed class ReplicaDataGate
                 {
                     wait = dropping.Task;
                 }
-                else if (!_settling.TryGetValue(key, out wait!))
+                else if (!_settling.TryGetValue(key, out wait!) || wait.IsCompleted)
                 {
+                    // A completed entry is one whose exit ran before it completed (the writes of two activations, the
+                    // later one landing first): awaiting it again would spin here.
+                    _settling.Remove(key);
                     _open[key] = _open.GetValueOrDefault(key) + 1;
                     return;
                 }

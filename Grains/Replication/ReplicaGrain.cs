@@ -297,11 +297,11 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         }
     }
 
-    public Task<ReplicaPrepared> PrepareAsync()
+    public async Task<ReplicaPrepared> PrepareAsync()
     {
         ThrowIfDeleted();
         var hasLog = Storage.Metadata.LastIndex > 0;
-        return Task.FromResult(new ReplicaPrepared(Storage.HardState.Incarnation, hasLog, IsMetadata && !hasLog && ReplicaKv.HoldsPartitionState(Store)));
+        return new ReplicaPrepared(Storage.HardState.Incarnation, hasLog, IsMetadata && !hasLog && await ReplicaKv.HoldsPartitionLogAsync(Store));
     }
 
     /// <summary>Starts the group with the configuration of <paramref name="incarnations"/> (slot i = Raft id i + 1) if this replica may (see the founding rule).</summary>

@@ -111,12 +111,22 @@ internal static class ReplicaKv
         }
     }
 
-    /// <summary>Whether <paramref name="store"/> holds keys of some partition's replica (any log but the metadata group's):
-    /// one seek, as the store logs of log 0 sort first.</summary>
-    public static bool HoldsPartitionState(Storage.Native.PyramidStore store)
+    /// <summary>
+    /// Whether <paramref name="store"/> holds the Raft log of some partition's replica (any log but the metadata group's):
+    /// a replica gets one only from a founded metadata group. An incarnation alone does not count (any call to a replica
+    /// key records one, a stale client's too), nor does a deleted log's tombstone.
+    /// </summary>
+    public static async Task<bool> HoldsPartitionLogAsync(Storage.Native.PyramidStore store)
     {
-        using var cursor = store.ScanKv(Prefix(StoreLog(1, 0, 0)), [(byte)'R' + 1]);
-        return cursor.MoveNext();
+        foreach (var storeLog in StoreLogsWithState(store))
+        {
+            if (ReplicaOf(storeLog).Log != 0 && await store.GetAsync(Key(storeLog, LogMetadata)).ConfigureAwait(false) is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The replica a store log belongs to (the inverse of <see cref="StoreLog"/>, without the generation).</summary>

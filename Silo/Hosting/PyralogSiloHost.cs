@@ -232,7 +232,7 @@ public static class PyralogSiloHost
                 throw new ArgumentOutOfRangeException(nameof(host), host.Membership, "Unknown membership mode.");
         }
 
-        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        if (address.Equals(IPAddress.Any))
         {
             // Listen on every interface and advertise this host's own address (containers, multi-machine).
             silo.ConfigureEndpoints(Dns.GetHostName(), host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: true);

@@ -15,9 +15,14 @@ internal sealed class SiloHostOptionsRules : IValidateOptions<SiloHostOptions>
     {
         var section = string.IsNullOrEmpty(name) ? SiloHostOptions.SectionName : name;
         var builder = new ValidateOptionsResultBuilder();
-        if (!IPAddress.TryParse(options.Address, out _))
+        if (!IPAddress.TryParse(options.Address, out var address))
         {
             builder.AddError($"{section}:Address '{options.Address}' is not an IP address.");
+        }
+        else if (address.Equals(IPAddress.IPv6Any))
+        {
+            // Orleans cannot advertise "any", and the silo picks an address to advertise only for 0.0.0.0.
+            builder.AddError($"{section}:Address '{options.Address}' (every IPv6 interface) is not supported: use 0.0.0.0 to listen on every interface, or the address to advertise.");
         }
 
         if (options.SiloPort == options.GatewayPort)

@@ -1,3 +1,4 @@
+using Pyralog.Consensus;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Metadata;
 using Pyralog.Grains.Replication;
@@ -7,7 +8,7 @@ namespace Pyralog.Grains.Tests.Metadata;
 
 /// <summary>
 /// The metadata group is founded only on a new cluster: not when a replica holds its log, and not when its replicas
-/// run without data on silos that hold partition data (the silos with the group's data are down, not new).
+/// run without data on silos that hold a partition's Raft log (the silos with the group's data are down, not new).
 /// </summary>
 public sealed class MetadataFoundingTests : IDisposable
 {
@@ -29,23 +30,34 @@ public sealed class MetadataFoundingTests : IDisposable
     }
 
     [Fact]
-    public async Task A_store_holds_partition_state_once_a_partition_replica_wrote_some()
+    public async Task A_store_holds_a_partition_log_once_a_partition_replica_holds_raft_entries()
     {
         await using var store = PyramidStore.Open(_directory);
-        Assert.False(ReplicaKv.HoldsPartitionState(store));
+        Assert.False(await ReplicaKv.HoldsPartitionLogAsync(store));
 
-        // The metadata group's replicas (log 0), even with their incarnations recorded, are not partition data.
+        // The metadata group's replicas (log 0), even founded, are not partition data.
         for (var slot = 0; slot < 3; slot++)
         {
             var metadata = await ReplicaStorage.OpenAsync(store, ReplicaKv.StoreLog(0, 0, slot));
             await metadata.RecordIncarnationAsync(100 + slot, CancellationToken.None);
+            await metadata.BootstrapAsync(new ClusterConfig([new Member(1, 100)], []), CancellationToken.None);
         }
 
-        Assert.False(ReplicaKv.HoldsPartitionState(store));
+        // A partition replica activated by a stale client's call records an incarnation only; a deleted log leaves a tombstone.
+        var stale = await ReplicaStorage.OpenAsync(store, ReplicaKv.StoreLog(5, 0, 0));
+        await stale.RecordIncarnationAsync(200, CancellationToken.None);
+        using (var tombstone = new WriteBatch())
+        {
+            ReplicaKv.DropAll(store, ReplicaKv.StoreLog(6, 0, 1), tombstone, tombstone: true);
+            await store.WriteAsync(tombstone);
+        }
 
-        var partition = await ReplicaStorage.OpenAsync(store, ReplicaKv.StoreLog(7, 3, 1));
-        await partition.RecordIncarnationAsync(200, CancellationToken.None);
-        Assert.True(ReplicaKv.HoldsPartitionState(store));
+        Assert.False(await ReplicaKv.HoldsPartitionLogAsync(store));
+
+        var founded = await ReplicaStorage.OpenAsync(store, ReplicaKv.StoreLog(7, 3, 1));
+        await founded.RecordIncarnationAsync(300, CancellationToken.None);
+        await founded.BootstrapAsync(new ClusterConfig([new Member(2, 300)], []), CancellationToken.None);
+        Assert.True(await ReplicaKv.HoldsPartitionLogAsync(store));
     }
 
     public void Dispose()

@@ -67,4 +67,27 @@ public sealed class ReplicaDataGateTests
         gate.ExitOnceWritten("1/4/1", Task.CompletedTask);
         Assert.True(gate.TryClaimForDrop("1/4/1"));
     }
+
+    [Fact]
+    public async Task Two_ended_activations_whose_writes_land_in_reverse_order_do_not_hold_the_next_one()
+    {
+        var gate = new ReplicaDataGate();
+        await gate.EnterAsync("1/5/0");
+        await gate.EnterAsync("1/5/0"); // a duplicate activation
+        var first = new TaskCompletionSource();
+        var second = new TaskCompletionSource();
+        gate.ExitOnceWritten("1/5/0", first.Task);
+        gate.ExitOnceWritten("1/5/0", second.Task);
+        second.SetResult();
+        first.SetResult(); // its exit may run before the combined wait completes, leaving that entry behind
+
+        await gate.EnterAsync("1/5/0").WaitAsync(TimeSpan.FromSeconds(10));
+        gate.ExitOnceWritten("1/5/0", Task.CompletedTask);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!gate.TryClaimForDrop("1/5/0"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the ended activations' exits never ran");
+            await Task.Delay(10);
+        }
+    }
 }
