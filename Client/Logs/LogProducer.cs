@@ -27,6 +27,10 @@ public sealed class LogProducer : IAsyncDisposable
     private long _buffered;
     private bool _draining;
     private bool _closed;
+
+    // What SendAsync callers wait on while records wait for buffer room; completed and cleared (under _gate) once none
+    // waits and room is left, or the producer closes.
+    private TaskCompletionSource? _room;
     private Task<long>? _producerId;
 
     /// <summary>A producer of its own (its own log metadata cache); <see cref="PyralogClient.CreateProducer"/> shares the client's.</summary>
@@ -66,6 +70,26 @@ public sealed class LogProducer : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The producer is closed.</exception>
     public Task<RecordAck> ProduceAsync(string log, ProducerRecord record, CancellationToken ct = default) =>
         ProduceAsync(log, -1, record, ct, nameof(log));
+
+    /// <summary>
+    /// Produces a record as <see cref="ProduceAsync(string, ProducerRecord, CancellationToken)"/> does, but returns once the
+    /// record is buffered, with the task of its acknowledgement. A caller that sends in a loop, awaiting this rather than
+    /// each acknowledgement, keeps about <see cref="ProducerOptions.MaxBufferedBytes"/> in memory (Kafka's blocking send);
+    /// records given to ProduceAsync wait for room inside their tasks, as many as the caller makes.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled while the record waited for room.</exception>
+    /// <remarks>Bad records and a closed producer fail the returned acknowledgement, as with ProduceAsync.</remarks>
+    public ValueTask<Task<RecordAck>> SendAsync(string log, ProducerRecord record, CancellationToken ct = default) =>
+        BufferAsync(log, -1, record, ct);
+
+    /// <summary>Sends a record to partition <paramref name="partition"/> of <paramref name="log"/> (see the other overload).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The log has no such partition (in the acknowledgement).</exception>
+    public ValueTask<Task<RecordAck>> SendAsync(string log, int partition, ProducerRecord record, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        return BufferAsync(log, partition, record, ct);
+    }
 
     /// <summary>Produces a record to partition <paramref name="partition"/> of <paramref name="log"/> (see the other overload).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The log has no such partition.</exception>
@@ -116,10 +140,14 @@ public sealed class LogProducer : IAsyncDisposable
     /// <summary>Closes the producer: refuses new records, then flushes.</summary>
     public async ValueTask DisposeAsync()
     {
+        TaskCompletionSource? room;
         lock (_gate)
         {
             _closed = true;
+            (room, _room) = (_room, null);
         }
+
+        room?.SetResult(); // waiting senders go on, to a refusal
 
         await FlushAsync().ConfigureAwait(false);
         lock (_gate)
@@ -173,7 +201,8 @@ public sealed class LogProducer : IAsyncDisposable
         // One drainer at a time appends the admitted records, outside the lock and in queue order.
         while (true)
         {
-            Admission admitted;
+            Admission? admitted = null;
+            TaskCompletionSource? room = null;
             lock (_gate)
             {
                 while (_waiting.TryPeek(out var first) && first.Ack.Task.IsCompleted)
@@ -184,15 +213,54 @@ public sealed class LogProducer : IAsyncDisposable
                 if (_waiting.Count == 0 || _buffered >= Options.MaxBufferedBytes)
                 {
                     _draining = false;
-                    return;
+                    if (_waiting.Count == 0 && _buffered < Options.MaxBufferedBytes)
+                    {
+                        (room, _room) = (_room, null); // senders waiting for room go on
+                    }
                 }
+                else
+                {
+                    admitted = _waiting.Dequeue();
+                    _buffered += admitted.Bytes;
+                }
+            }
 
-                admitted = _waiting.Dequeue();
-                _buffered += admitted.Bytes;
+            if (admitted is null)
+            {
+                room?.SetResult();
+                return;
             }
 
             admitted.Registration.Dispose();
             admitted.Target.Append(admitted.Record, admitted.Ack, admitted.Bytes);
+        }
+    }
+
+    private async ValueTask<Task<RecordAck>> BufferAsync(string log, int partition, ProducerRecord record, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(record);
+        if (!Metadata.TryGet(log, out _))
+        {
+            await Metadata.GetAsync(log, ct).ConfigureAwait(false); // not in a line of records waiting for it, unbounded
+        }
+
+        while (WaitForRoom() is { } room)
+        {
+            await room.WaitAsync(ct).ConfigureAwait(false);
+        }
+
+        return ProduceAsync(log, partition, record, ct, nameof(log));
+    }
+
+    /// <summary>What to wait for before a record is buffered at once, or null when it would be (or the producer closed).</summary>
+    private Task? WaitForRoom()
+    {
+        lock (_gate)
+        {
+            return _closed || (_waiting.Count == 0 && _buffered < Options.MaxBufferedBytes)
+                ? null
+                : (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
 

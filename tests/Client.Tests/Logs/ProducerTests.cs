@@ -109,6 +109,54 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task SendAsync_returns_once_the_record_is_buffered_so_a_sending_loop_holds_at_most_the_buffer()
+    {
+        var held = new List<(FakeGrains.ProduceCall Call, TaskCompletionSource<AppendAck> Answer)>();
+        var options = new ProducerOptions { Linger = TimeSpan.Zero, MaxBatchBytes = Header + RecordBytes, MaxBufferedBytes = 2 * RecordBytes };
+        var producer = await WarmedUpAsync(options);
+        _grains.OnProduce = call =>
+        {
+            var answer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (held)
+            {
+                held.Add((call, answer));
+            }
+
+            return answer.Task;
+        };
+
+        var first = await producer.SendAsync(Log, Rec(1));
+        var second = await producer.SendAsync(Log, Rec(2));
+        var sending = producer.SendAsync(Log, Rec(3)).AsTask(); // 2 × 118 bytes buffered: the send itself waits
+        Assert.False(sending.IsCompleted);
+        Assert.False(first.IsCompleted);
+
+        // A send that is cancelled while it waits buffers nothing.
+        using (var cancel = new CancellationTokenSource())
+        {
+            var cancelled = producer.SendAsync(Log, Rec(9), cancel.Token).AsTask();
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        }
+
+        held[0].Answer.SetResult(_grains.Append(held[0].Call));
+        Assert.Equal(1ul, (await first).Offset);
+        var third = await sending.WaitAsync(TimeSpan.FromSeconds(30)); // room again: buffered now
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 4, "the third record to be sent");
+        Assert.Equal([1, 2, 3], _grains.Calls.Skip(1).Select(c => (int)c.Batch.Records[0].Value[0]));
+
+        for (var i = 1; i < 3; i++)
+        {
+            held[i].Answer.SetResult(_grains.Append(held[i].Call));
+        }
+
+        Assert.Equal([2ul, 3ul], (await Task.WhenAll(second, third)).Select(a => a.Offset));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await producer.SendAsync("no-such-log", Rec(4)));
+        await producer.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await await producer.SendAsync(Log, Rec(5)));
+    }
+
+    [Fact]
     public async Task A_lost_acknowledgement_is_retried_with_the_same_batch_and_answered_as_a_duplicate()
     {
         await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero });
