@@ -250,7 +250,9 @@ public sealed class LogProducer : IAsyncDisposable
             await room.WaitAsync(ct).ConfigureAwait(false);
         }
 
-        return ProduceAsync(log, partition, record, ct, nameof(log));
+        // Not cancellable once handed over: a concurrent sender may have taken the room, leaving this record to wait in
+        // line, and the caller was told it is buffered (a shutdown token cancelled before the flush dropped it).
+        return ProduceAsync(log, partition, record, CancellationToken.None, nameof(log));
     }
 
     /// <summary>What to wait for before a record is buffered at once, or null when it would be (or the producer closed).</summary>
@@ -408,6 +410,13 @@ public sealed class LogProducer : IAsyncDisposable
             else
             {
                 queued = new Admission(target, record, ack, bytes);
+                if (ct.CanBeCanceled)
+                {
+                    // Before a drain can see it: registered later, a drain could admit the record first and never dispose
+                    // the registration, and a cancellation then failed a record already in a batch (later committed).
+                    queued.Registration = ct.Register(static (state, token) => ((Admission)state!).Ack.TrySetCanceled(token), queued);
+                }
+
                 _waiting.Enqueue(queued);
             }
         }
@@ -416,11 +425,6 @@ public sealed class LogProducer : IAsyncDisposable
         {
             target.Append(record, ack, bytes);
             return ack.Task;
-        }
-
-        if (ct.CanBeCanceled)
-        {
-            queued.Registration = ct.Register(static (state, token) => ((Admission)state!).Ack.TrySetCanceled(token), queued);
         }
 
         // Space may have been freed (or the records ahead cancelled) since the last release: admit what fits now.

@@ -33,7 +33,16 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient sil
                 continue;
             }
 
-            var description = await admin.DescribeLogAsync(log.Name).WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
+            LogDescription description;
+            try
+            {
+                description = await admin.DescribeLogAsync(log.Name).WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                continue; // deleted since the listing: the rest of the cluster is still shown
+            }
+
             logs.Add(new
             {
                 name = log.Name,
