@@ -172,15 +172,14 @@ internal sealed partial class PyralogAdminGrain(
 
         // The delete names the log's id: a commit retried after an unknown outcome (a timeout, the leader's silo lost)
         // finds it gone and succeeds, where by name alone it failed or removed a log created since under the same name.
-        var named = Array.Find(await QueryAsync(), l => l.Info.Name == name)
-            ?? throw new InvalidOperationException($"cannot delete log '{name}': no log is named '{name}'");
-        var deleted = await CommitAsync(new MetadataCommand { Kind = "delete", Name = name, LogId = named.Info.Id });
+        var named = await GetLogAsync(name) ?? throw new InvalidOperationException($"cannot delete log '{name}': no log is named '{name}'");
+        var deleted = await CommitAsync(new MetadataCommand { Kind = "delete", Name = name, LogId = named.Id });
         if (deleted.Error is not null)
         {
             throw new InvalidOperationException($"cannot delete log '{name}': {deleted.Error}");
         }
 
-        var info = (deleted.Log ?? named).Info;
+        var info = deleted.Log?.Info ?? named;
         var drops = new List<Task>();
         for (var p = 0; p < info.Partitions; p++)
         {

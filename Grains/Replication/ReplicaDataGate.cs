@@ -77,9 +77,9 @@ internal sealed class ReplicaDataGate
         await written.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         lock (_lock)
         {
-            if (_settling.TryGetValue(key, out var settling) && (settling == written || settling.IsCompleted))
+            if (_settling.TryGetValue(key, out var settling) && settling.IsCompleted)
             {
-                _settling.Remove(key);
+                _settling.Remove(key); // one still pending covers a later activation's writes too
             }
         }
 

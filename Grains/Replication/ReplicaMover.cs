@@ -290,7 +290,7 @@ internal sealed class ReplicaMover(
         }
 
         // 4. Remove the moved replica, if the move still runs.
-        if (!await StillMovingAsync(admin, logId, new ReplicaMove(partition, from, to), stopping))
+        if ((await MetadataLogAsync(logId, stopping))?.MoveIn(partition) != new ReplicaMove(partition, from, to))
         {
             logger.LogWarning("Not removing replica {From}: its move to {To} ended meanwhile (abandoned by another run of it)", fromKey, toKey);
             return false;
@@ -317,13 +317,6 @@ internal sealed class ReplicaMover(
         homes.Learn(log.Info.Id, abandoned.Log?.Homes);
         await RetireAsync(ReplicaGrainKey.Of(log.Info.Id, partition, to), stopping);
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
-    }
-
-    /// <summary>Whether the metadata group (read at its leader) still records <paramref name="move"/> for log <paramref name="logId"/>.</summary>
-    private static async Task<bool> StillMovingAsync(IMetadataAdminGrain admin, ulong logId, ReplicaMove move, CancellationToken stopping)
-    {
-        var logs = await admin.GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
-        return Array.Find(logs, l => l.Info.Id == logId) is { } log && log.MoveIn(move.Partition) == move;
     }
 
     /// <summary>
@@ -354,7 +347,7 @@ internal sealed class ReplicaMover(
                 leaderless = 0;
                 await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor), stopping);
             }
-            else if (++leaderless % LeaderlessChecks == 0 && !await LogExistsAsync(info.Id, stopping))
+            else if (++leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
             {
                 // Its replicas answer that the log is gone: polling them would only activate them again.
                 throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
@@ -364,10 +357,11 @@ internal sealed class ReplicaMover(
         }
     }
 
-    private async Task<bool> LogExistsAsync(ulong logId, CancellationToken stopping)
+    /// <summary>Log <paramref name="logId"/> as the metadata group's leader holds it now (a linearizable read), or null once deleted.</summary>
+    private async Task<MetadataLog?> MetadataLogAsync(ulong logId, CancellationToken stopping)
     {
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
-        return Array.Exists(logs, l => l.Info.Id == logId);
+        return Array.Find(logs, l => l.Info.Id == logId);
     }
 
     /// <summary>One membership step at the leader; a lost leadership or a slow answer only means the next check tries again.</summary>

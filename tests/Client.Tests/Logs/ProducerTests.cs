@@ -67,14 +67,13 @@ public sealed class ProducerTests
         await fourth;
     }
 
-    [Fact]
-    public async Task ProduceAsync_waits_while_the_buffer_is_full_and_resumes_when_records_are_acknowledged()
+    // One record per batch, two records' room in the buffer.
+    private static readonly ProducerOptions TwoRecordBuffer = new() { Linger = TimeSpan.Zero, MaxBatchBytes = Header + RecordBytes, MaxBufferedBytes = 2 * RecordBytes };
+
+    /// <summary>From now on every request waits for its answer until the test sets it (in request order).</summary>
+    private List<(FakeGrains.ProduceCall Call, TaskCompletionSource<AppendAck> Answer)> HoldAnswers()
     {
         var held = new List<(FakeGrains.ProduceCall Call, TaskCompletionSource<AppendAck> Answer)>();
-        var options = new ProducerOptions { Linger = TimeSpan.Zero, MaxBatchBytes = Header + RecordBytes, MaxBufferedBytes = 2 * RecordBytes };
-
-        // Disposed only at the end: a failed assertion must not leave the test waiting to flush batches nobody answers.
-        var producer = await WarmedUpAsync(options);
         _grains.OnProduce = call =>
         {
             var answer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -85,6 +84,16 @@ public sealed class ProducerTests
 
             return answer.Task;
         };
+
+        return held;
+    }
+
+    [Fact]
+    public async Task ProduceAsync_waits_while_the_buffer_is_full_and_resumes_when_records_are_acknowledged()
+    {
+        // Disposed only at the end: a failed assertion must not leave the test waiting to flush batches nobody answers.
+        var producer = await WarmedUpAsync(TwoRecordBuffer);
+        var held = HoldAnswers();
 
         var first = producer.ProduceAsync(Log, Rec(1));
         var second = producer.ProduceAsync(Log, Rec(2));
@@ -111,19 +120,8 @@ public sealed class ProducerTests
     [Fact]
     public async Task SendAsync_returns_once_the_record_is_buffered_so_a_sending_loop_holds_at_most_the_buffer()
     {
-        var held = new List<(FakeGrains.ProduceCall Call, TaskCompletionSource<AppendAck> Answer)>();
-        var options = new ProducerOptions { Linger = TimeSpan.Zero, MaxBatchBytes = Header + RecordBytes, MaxBufferedBytes = 2 * RecordBytes };
-        var producer = await WarmedUpAsync(options);
-        _grains.OnProduce = call =>
-        {
-            var answer = new TaskCompletionSource<AppendAck>(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (held)
-            {
-                held.Add((call, answer));
-            }
-
-            return answer.Task;
-        };
+        var producer = await WarmedUpAsync(TwoRecordBuffer);
+        var held = HoldAnswers();
 
         var first = await producer.SendAsync(Log, Rec(1));
         var second = await producer.SendAsync(Log, Rec(2));
