@@ -13,7 +13,7 @@ public abstract record ConsumeFrom
     /// <summary>The committed end when consuming starts: only records appended from then on.</summary>
     public static ConsumeFrom Latest { get; } = new LatestRecord();
 
-    /// <summary>A given offset (below the first retained one is refused; at the end waits for new records).</summary>
+    /// <summary>A given offset (below the first retained one or beyond the committed end is refused; at the end waits for new records).</summary>
     public static ConsumeFrom Offset(ulong offset) => new AtOffset(offset);
 
     /// <summary>The first record appended at or after <paramref name="time"/> (the committed end if none is yet).</summary>

@@ -41,7 +41,7 @@ public sealed class LogConsumer
 
     /// <summary>The records of one partition from <paramref name="from"/> on, waiting for new ones at the end.</summary>
     /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>, or it was deleted while being read.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one or beyond the committed end (the message names the bound).</exception>
     public IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeFrom from, CancellationToken ct = default) =>
         ConsumeAsync(log, partition, from, end: ulong.MaxValue, ct);
 
@@ -52,7 +52,7 @@ public sealed class LogConsumer
     /// since emptied the partition).
     /// </summary>
     /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>, or it was deleted while being read.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No such partition, or the offset is below the first retained one or beyond the committed end (the message names the bound).</exception>
     public async IAsyncEnumerable<ConsumedRecord> ConsumeAsync(string log, int partition, ConsumeFrom from, ulong end, [EnumeratorCancellation] CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(log);

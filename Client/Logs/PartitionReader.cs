@@ -91,7 +91,8 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
 
     /// <summary>
     /// Calls the current replica, failing over as the class says. A read whose <paramref name="position"/> is below
-    /// the first retained offset is the caller's error and is thrown (the server's message names that offset).
+    /// the first retained offset or beyond the committed end is the caller's error and is thrown (the server's message
+    /// names the bound).
     /// </summary>
     private async Task<T> CallAsync<T>(Func<IPartitionReplicaGrain, Task<T>> call, ulong? position, TimeSpan timeout, CancellationToken ct)
     {
@@ -112,6 +113,11 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
                     throw;
                 }
 
+                if (await BeyondCommittedEndAsync(replica, position.Value, ct).ConfigureAwait(false) is { } beyond)
+                {
+                    throw beyond;
+                }
+
                 failure = e; // beyond what this replica has applied: it is behind
             }
             catch (Exception e) when (IsFailover(e))
@@ -126,6 +132,30 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
             {
                 await BackoffAsync(ct).ConfigureAwait(false); // every replica was tried: pause before the next round
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="position"/> lies beyond the partition's committed end and not only beyond what
+    /// <paramref name="replica"/> has applied: a linearizable read there (a follower forwards it to its leader) answers
+    /// from a state that holds every commit made before it was asked. Its refusal is the caller's error (an offset from
+    /// another log or a recreated one, or records an os-cache log lost with a majority of its page caches); anything
+    /// else, a failure or a record appended meanwhile, leaves the call to fail over or retry as before.
+    /// </summary>
+    private async Task<ArgumentOutOfRangeException?> BeyondCommittedEndAsync(IPartitionReplicaGrain replica, ulong position, CancellationToken ct)
+    {
+        try
+        {
+            await replica.ReadAsync(position, 1, linearizable: true).WaitAsync(_options.RequestTimeout, _time, ct).ConfigureAwait(false);
+            return null;
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            return e;
+        }
+        catch (Exception e) when (IsFailover(e))
+        {
+            return null;
         }
     }
 

@@ -189,6 +189,8 @@ public sealed class ProduceConsumeTests(ClientClusterFixture fixture)
         var unknown = await Assert.ThrowsAsync<InvalidOperationException>(() => Streams.TakeAsync(consumer.ConsumeAsync("absent", 0, ConsumeFrom.Earliest), 1, Patience));
         Assert.Equal("no log is named 'absent'", unknown.Message);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Streams.TakeAsync(consumer.ConsumeAsync("strict", 1, ConsumeFrom.Earliest), 1, Patience));
+        var beyond = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Streams.TakeAsync(consumer.ConsumeAsync("strict", 0, ConsumeFrom.Offset(5)), 1, Patience));
+        Assert.StartsWith("offset 5 of partition 0 is beyond the committed end 1 ", beyond.Message);
     }
 
     [Fact]

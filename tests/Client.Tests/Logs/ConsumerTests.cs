@@ -30,6 +30,17 @@ public sealed class ConsumerTests
             var records = Enumerable.Range((int)from, 10 - (int)from).Select(o => new CommittedRecord(1, (ulong)o, 0, null, [(byte)o], null)).ToArray();
             return Task.FromResult(new ReadBatch(records, 10, 0, 10));
         };
+        var linearizable = new List<string>();
+        _grains.OnLinearizableRead = (key, from) =>
+        {
+            lock (linearizable)
+            {
+                linearizable.Add(key);
+            }
+
+            // Forwarded to the leader, whose committed end is 10: replica 0 is only behind.
+            return Task.FromResult(new ReadBatch([new CommittedRecord(1, from, 0, null, [(byte)from], null)], from + 1, 0, 10));
+        };
 
         var consumer = new LogConsumer(_grains);
         var records = new List<ConsumedRecord>();
@@ -46,6 +57,37 @@ public sealed class ConsumerTests
         Assert.Equal([5ul, 6ul, 7ul, 8ul, 9ul], records.Select(r => r.Offset));
         Assert.Equal([5, 6, 7, 8, 9], records.Select(r => (int)r.Value[0]));
         Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul)], reads);
+        Assert.Equal([ReplicaGrainKey.Of(7, 0, 0)], linearizable); // asked whether 5 is beyond the end, not only beyond replica 0
+    }
+
+    /// <summary>
+    /// An offset beyond the committed end (one from another log, or from a log deleted and created again) fails naming
+    /// the end, once a linearizable read confirms it, instead of waiting for every replica to catch up for ever.
+    /// </summary>
+    [Fact]
+    public async Task An_offset_beyond_the_committed_end_fails_with_the_servers_message()
+    {
+        const string message = "offset 50 of partition 0 is beyond the committed end 10";
+        var linearizable = 0;
+        _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: 0));
+        _grains.OnRead = (_, from) => Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, message + " (replica behind)"));
+        _grains.OnLinearizableRead = (_, from) =>
+        {
+            Interlocked.Increment(ref linearizable);
+            return Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, message));
+        };
+        var consumer = new LogConsumer(_grains);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+        {
+            await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(50), stop.Token))
+            {
+                Assert.Fail($"no record was expected, got offset {record.Offset}");
+            }
+        });
+        Assert.StartsWith(message + " (Parameter", e.Message); // the linearizable read's refusal, not the behind replica's
+        Assert.Equal(1, linearizable);
+        Assert.False(stop.IsCancellationRequested);
     }
 
     [Fact]

@@ -53,6 +53,9 @@ internal sealed class FakeGrains : IGrainFactory
     /// <summary>How a replica answers a read (replica key, from offset); unset: not supported.</summary>
     public Func<string, ulong, Task<ReadBatch>>? OnRead { get; set; }
 
+    /// <summary>How a replica answers a linearizable read (replica key, from offset); unset: as <see cref="OnRead"/>.</summary>
+    public Func<string, ulong, Task<ReadBatch>>? OnLinearizableRead { get; set; }
+
     /// <summary>How the metadata group answers a lookup of a log by name; unset: from the logs this fake holds.</summary>
     public Func<string, Task<LogInfo?>>? OnGetLog { get; set; }
 
@@ -227,7 +230,7 @@ internal sealed class FakeGrains : IGrainFactory
         public Task<ulong> FindOffsetAsync(DateTimeOffset time) => throw new NotSupportedException();
 
         public Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false) =>
-            grains.OnRead is { } read ? read(key, fromOffset) : throw new NotSupportedException();
+            (linearizable ? grains.OnLinearizableRead ?? grains.OnRead : grains.OnRead) is { } read ? read(key, fromOffset) : throw new NotSupportedException();
 
         public Task<bool> BootstrapAsync(ReplicaBootstrap bootstrap) => throw new NotSupportedException();
 
