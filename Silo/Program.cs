@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Pyralog.Grains.Hosting;
 using Pyralog.Silo.Hosting;
 using Pyralog.Silo.Startup;
 using StackExchange.Redis;
@@ -41,11 +42,32 @@ catch (Exception e) when (Find<StartupRefusedException>(e) is { } refused)
     Console.Error.WriteLine($"pyralog silo: {refused.Message}");
     return refused.ExitCode;
 }
+catch (Exception e) when (InUse(e) is { } inUse)
+{
+    // Another process bound a port between the start-up check and the listener's bind (two silos started at once).
+    Console.Error.WriteLine($"pyralog silo: {inUse.ReplaceLineEndings(" ")} (taken after the start-up check); stop that process or choose another port.");
+    return ExitCodes.BadInput;
+}
 catch (Exception e) when (Find<RedisException>(e) is { } redis)
 {
     // Redis answered the start-up probe and failed afterwards.
     Console.Error.WriteLine($"pyralog silo: lost the cluster store (Redis): {redis.Message.ReplaceLineEndings(" ")}");
     return ExitCodes.ClusterUnreachable;
+}
+
+// A listener's bind that found its port taken: the silo transport's message names the endpoint; Kestrel's is the
+// IOException around it ("Failed to bind to address http://127.0.0.1:8080: address already in use.").
+static string? InUse(Exception? e)
+{
+    for (Exception? outer = null; e is not null; outer = e, e = e.InnerException)
+    {
+        if (e is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            return outer is IOException ? outer.Message : e.Message;
+        }
+    }
+
+    return null;
 }
 
 // Orleans wraps what a lifecycle participant throws (OrleansLifecycleCanceledException, AggregateException).

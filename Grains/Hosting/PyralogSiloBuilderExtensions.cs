@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Pyralog.Networking;
@@ -31,12 +32,14 @@ public static class PyralogSiloBuilderExtensions
 
     /// <summary>
     /// <see cref="AddPyralog(ISiloBuilder, Action{PyralogOptions})"/> with the options read from a configuration section
-    /// (as the silo host reads <c>Pyralog</c>: <c>DataDirectory</c>, <c>Obelisk:LeaseDuration</c>, <c>Replication:…</c>).
+    /// as the silo host reads <c>Pyralog</c> (<c>DataDirectory</c>, <c>Obelisk:LeaseDuration</c>, <c>Replication:…</c>):
+    /// durations take a unit (<c>500ms</c>, <c>10s</c>) or the <c>hh:mm:ss</c> form, and a bare number is refused
+    /// naming its key when the options are first read.
     /// </summary>
     public static ISiloBuilder AddPyralog(this ISiloBuilder builder, IConfiguration section)
     {
         ArgumentNullException.ThrowIfNull(section);
-        return builder.AddPyralog(options => options.Bind(section));
+        return builder.AddPyralog(options => options.Configure(o => PyralogOptionsBinding.Bind(o, section)));
     }
 
     /// <summary>
@@ -54,6 +57,10 @@ public static class PyralogSiloBuilderExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>>(PyralogOptions.Validator));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PyralogOptions>, ObeliskActivationTimeoutValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
+        // A graceful stop moves the silo's replicas away, then hands off its leaderships, then Orleans stops: the host's
+        // shutdown timeout (.NET's default is 30 s) is raised to leave room for all three, never lowered.
+        builder.Services.AddOptions<HostOptions>().PostConfigure<IOptions<PyralogOptions>>((host, pyralog) =>
+            host.ShutdownTimeout = Max(host.ShutdownTimeout, StopBudget(pyralog.Value.Replication)));
         builder.Services.TryAddSingleton(sp => new Partitions.PartitionClock(sp.GetRequiredService<TimeProvider>()));
 
         var hasObeliskStorage = builder.Services.Any(d =>
@@ -134,4 +141,10 @@ public static class PyralogSiloBuilderExtensions
         InlineSocketTransport.Use(builder.Services);
         return builder;
     }
+
+    /// <summary>What a graceful stop may take: moving the replicas off, handing off the leaderships, then 20 s for Orleans' own stop.</summary>
+    internal static TimeSpan StopBudget(Replication.ReplicaTiming timing) =>
+        timing.MoveOffTimeout + timing.DrainTimeout + TimeSpan.FromSeconds(20);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

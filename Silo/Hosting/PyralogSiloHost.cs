@@ -68,9 +68,6 @@ public static class PyralogSiloHost
         // says how many).
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         Pyralog.Grains.Diagnostics.ReplicationInstruments.TagPartitions = host.PartitionMetrics;
-        // A graceful stop moves the silo's replicas away, then hands off its leaderships, then Orleans stops: leave room for all three.
-        builder.Services.Configure<HostOptions>(o =>
-            o.ShutdownTimeout = pyralog.Replication.MoveOffTimeout + pyralog.Replication.DrainTimeout + TimeSpan.FromSeconds(20));
         builder.Services.AddHostedService<ListeningBanner>();
         if (host.CpuScheduling == CpuScheduling.Batch)
         {

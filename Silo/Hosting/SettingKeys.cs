@@ -1,4 +1,3 @@
-using System.Reflection;
 using Pyralog.Grains.Hosting;
 
 namespace Pyralog.Silo.Hosting;
@@ -25,18 +24,9 @@ internal static class SettingKeys
 
     private static void Collect(string prefix, Type type)
     {
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        foreach (var (key, valueType) in OptionKeys.Of(type, prefix))
         {
-            var key = $"{prefix}:{property.Name}";
-            var valueType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (valueType.IsClass && valueType != typeof(string))
-            {
-                Collect(key, valueType);
-            }
-            else
-            {
-                Known.Add(key, valueType);
-            }
+            Known.Add(key, valueType);
         }
     }
 }

@@ -19,6 +19,35 @@ public sealed class AddPyralogTests
     }
 
     [Fact]
+    public void Durations_from_a_section_take_a_unit_as_the_silo_hosts_do()
+    {
+        var options = Options(silo => silo.AddPyralog(Section(("Obelisk:LeaseDuration", "8s"), ("Replication:AppendTimeout", "1500ms"), ("Replication:DrainTimeout", "2m"))));
+        Assert.Equal(
+            (TimeSpan.FromSeconds(8), TimeSpan.FromMilliseconds(1500), TimeSpan.FromMinutes(2)),
+            (options.Obelisk.LeaseDuration, options.Replication.AppendTimeout, options.Replication.DrainTimeout));
+    }
+
+    [Fact]
+    public void A_bare_number_for_a_duration_from_a_section_is_refused_naming_its_key()
+    {
+        // .NET's binder alone reads "10" as ten days, an append timeout its range allows.
+        var e = Assert.Throws<OptionsValidationException>(() => Options(silo => silo.AddPyralog(Section(("Replication:AppendTimeout", "10")))));
+        Assert.Equal(["Pyralog:Replication:AppendTimeout '10' is not a duration: give a number with a unit (500ms, 10s, 2m, 1h) or hh:mm:ss."], e.Failures);
+    }
+
+    [Fact]
+    public void The_hosts_shutdown_timeout_leaves_room_for_moving_replicas_off_and_handing_off_leaderships()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(30 + 10 + 20), ShutdownTimeout(silo => silo.AddPyralog()));
+        Assert.Equal(TimeSpan.FromSeconds(5 + 3 + 20), ShutdownTimeout(silo => silo.AddPyralog(o =>
+        {
+            o.Replication.MoveOffTimeout = TimeSpan.FromSeconds(5);
+            o.Replication.DrainTimeout = TimeSpan.FromSeconds(3);
+        }), hostTimeout: TimeSpan.FromSeconds(10)));
+        Assert.Equal(TimeSpan.FromMinutes(5), ShutdownTimeout(silo => silo.AddPyralog(), hostTimeout: TimeSpan.FromMinutes(5))); // raised, never lowered
+    }
+
+    [Fact]
     public void Options_configure_through_their_options_builder_with_services()
     {
         var options = Options(silo => silo.AddPyralog(o => o.Configure<IHostEnvironment>((x, environment) => x.DataDirectory = Path.Combine(environment.ContentRootPath, "d"))));
@@ -55,6 +84,23 @@ public sealed class AddPyralogTests
             .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>($"Pyralog:{s.Key}", s.Value)))
             .Build()
             .GetSection("Pyralog");
+
+    private static TimeSpan ShutdownTimeout(Action<ISiloBuilder> configure, TimeSpan? hostTimeout = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        if (hostTimeout is { } timeout)
+        {
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
+        }
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering();
+            configure(silo);
+        });
+        using var host = builder.Build();
+        return host.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+    }
 
     private static PyralogOptions Options(Action<ISiloBuilder> configure)
     {

@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Pyralog.Silo.Hosting;
+namespace Pyralog.Grains.Hosting;
 
 /// <summary>
 /// Durations in settings: a number with a unit (<c>500ms</c>, <c>10s</c>, <c>2m</c>, <c>1h</c>) or <c>[d.]hh:mm:ss[.fff]</c>.
 /// A bare number is refused: .NET would read <c>10</c> as ten days.
 /// </summary>
-internal static partial class Duration
+public static partial class Duration
 {
     public const string Format = "a number with a unit (500ms, 10s, 2m, 1h) or hh:mm:ss";
 
