@@ -26,6 +26,10 @@ public sealed class LogProducer : IAsyncDisposable
     private readonly Dictionary<string, Queue<(int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct)>> _unresolved = new(StringComparer.Ordinal);
     private long _buffered;
     private bool _draining;
+
+    // Invariant (under _gate): the record the drain has taken off _waiting and not yet appended to its batch (null
+    // otherwise), so a flush in between waits for it too.
+    private Admission? _handingOver;
     private bool _closed;
 
     // What SendAsync callers wait on while records wait for buffer room; completed and cleared (under _gate) once none
@@ -117,6 +121,11 @@ public sealed class LogProducer : IAsyncDisposable
                 }
             }
 
+            if (_handingOver is { } handingOver)
+            {
+                unfinished.Add(handingOver.Ack.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
+            }
+
             foreach (var waiting in _waiting)
             {
                 // Admitted later into some batch; settled, not succeeded: a failed record is reported by its own task.
@@ -184,6 +193,9 @@ public sealed class LogProducer : IAsyncDisposable
         return await id.ConfigureAwait(false);
     }
 
+    /// <summary>Tests: runs on the drain between taking a waiting record off the queue and appending it to its batch.</summary>
+    internal Action<ProducerRecord>? BeforeHandOver { get; set; }
+
     /// <summary>Records acknowledged or failed: frees their bytes and admits waiting records, in order.</summary>
     internal void Release(int bytes)
     {
@@ -205,6 +217,7 @@ public sealed class LogProducer : IAsyncDisposable
             TaskCompletionSource? room = null;
             lock (_gate)
             {
+                _handingOver = null;
                 while (_waiting.TryPeek(out var first) && first.Ack.Task.IsCompleted)
                 {
                     _waiting.Dequeue(); // cancelled while waiting
@@ -222,6 +235,7 @@ public sealed class LogProducer : IAsyncDisposable
                 {
                     admitted = _waiting.Dequeue();
                     _buffered += admitted.Bytes;
+                    _handingOver = admitted;
                 }
             }
 
@@ -231,7 +245,21 @@ public sealed class LogProducer : IAsyncDisposable
                 return;
             }
 
+            BeforeHandOver?.Invoke(admitted.Record);
+
+            // Disposing waits for a cancellation callback already running; one that ran after the check above cancelled
+            // the record's task, and the record must then not reach a batch (it could commit while reported cancelled).
             admitted.Registration.Dispose();
+            if (admitted.Ack.Task.IsCompleted)
+            {
+                lock (_gate)
+                {
+                    _buffered -= admitted.Bytes;
+                }
+
+                continue;
+            }
+
             admitted.Target.Append(admitted.Record, admitted.Ack, admitted.Bytes);
         }
     }

@@ -117,6 +117,41 @@ public sealed class ProducerTests
         await producer.DisposeAsync();
     }
 
+    /// <summary>
+    /// A cancellation that lands after the drain took a waiting record off the queue and before it appended it: the record
+    /// reports cancelled, so it must not reach a batch (it could commit while its caller was told it was not produced),
+    /// and a flush in that moment waits for it like for any record produced before it.
+    /// </summary>
+    [Fact]
+    public async Task A_record_cancelled_while_the_drain_hands_it_over_is_not_sent_and_a_flush_then_waits_for_it()
+    {
+        var producer = await WarmedUpAsync(TwoRecordBuffer);
+        var held = HoldAnswers();
+        var first = producer.ProduceAsync(Log, Rec(1));
+        var second = producer.ProduceAsync(Log, Rec(2));
+        using var cancel = new CancellationTokenSource();
+        var third = producer.ProduceAsync(Log, Rec(3), cancel.Token); // no room: waits
+        var flushed = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        producer.BeforeHandOver = record =>
+        {
+            Assert.Equal(3, record.Value[0]);
+            var flush = producer.FlushAsync();
+            Assert.False(flush.IsCompleted); // records 2 and 3 are not settled
+            cancel.Cancel();
+            flushed.SetResult(flush);
+        };
+
+        held[0].Answer.SetResult(_grains.Append(held[0].Call));
+        await first;
+        var flush = await flushed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => third);
+        held[1].Answer.SetResult(_grains.Append(held[1].Call));
+        await flush.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2ul, (await second).Offset);
+        await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)); // a sent third record would hold it
+        Assert.Equal([1, 2], _grains.Calls.Skip(1).Select(c => (int)c.Batch.Records[0].Value[0]));
+    }
+
     [Fact]
     public async Task SendAsync_returns_once_the_record_is_buffered_so_a_sending_loop_holds_at_most_the_buffer()
     {
