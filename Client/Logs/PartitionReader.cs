@@ -30,9 +30,9 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
                 return (await CallAsync(static r => r.GetStatusAsync(), null, _options.RequestTimeout, ct).ConfigureAwait(false)).FirstOffset;
             case ConsumeFrom.AtTime at:
                 var time = at.Value;
-                return await CallAsync(r => r.FindOffsetAsync(time), null, _options.RequestTimeout, ct).ConfigureAwait(false);
+                return await FurthestAsync(r => r.FindOffsetAsync(time), ct).ConfigureAwait(false);
             case ConsumeFrom.LatestRecord:
-                return await LatestAsync(ct).ConfigureAwait(false);
+                return await FurthestAsync(static async r => (await r.GetStatusAsync().ConfigureAwait(false)).NextOffset, ct).ConfigureAwait(false);
             default:
                 throw new ArgumentOutOfRangeException(nameof(from), from, "not a ConsumeFrom this consumer knows");
         }
@@ -49,18 +49,19 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
     }
 
     /// <summary>
-    /// The committed end when consuming starts: the furthest any replica has applied (every replica that answers is
-    /// asked at once; the leader's is the committed end, a follower's is at most that).
+    /// A start position that a replica answers from what it has applied (the committed end; the first record appended
+    /// at or after a time, or its end when it has none yet): every replica that answers is asked at once and the
+    /// furthest answer taken, since a replica that is behind only ever answers short of the leader's.
     /// </summary>
-    private async Task<ulong> LatestAsync(CancellationToken ct)
+    private async Task<ulong> FurthestAsync(Func<IPartitionReplicaGrain, Task<ulong>> ask, CancellationToken ct)
     {
         while (true)
         {
             var slots = _cached.Info.ReplicaSlots(partition);
-            var statuses = new Task<ReplicaStatus>[slots.Length];
+            var answers = new Task<ulong>[slots.Length];
             for (var i = 0; i < slots.Length; i++)
             {
-                statuses[i] = Replica(slots[i]).GetStatusAsync().WaitAsync(_options.RequestTimeout, _time, ct);
+                answers[i] = ask(Replica(slots[i])).WaitAsync(_options.RequestTimeout, _time, ct);
             }
 
             ulong? latest = null;
@@ -69,7 +70,7 @@ internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions opti
             {
                 try
                 {
-                    var next = (await statuses[i].ConfigureAwait(false)).NextOffset;
+                    var next = await answers[i].ConfigureAwait(false);
                     latest = latest is { } known ? Math.Max(known, next) : next;
                 }
                 catch (Exception e) when (IsFailover(e))

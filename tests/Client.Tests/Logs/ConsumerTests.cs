@@ -186,5 +186,42 @@ public sealed class ConsumerTests
         Assert.Equal([6ul, 7ul], records.Select(r => r.Offset));
     }
 
+    /// <summary>
+    /// A follower that is behind answers a time past its last record with its own end, short of the first record at or
+    /// after that time: the consumer takes the furthest answer, so it never starts at records appended before the time.
+    /// </summary>
+    [Fact]
+    public async Task Time_starts_at_the_furthest_replicas_answer_as_one_behind_answers_short()
+    {
+        var time = new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
+        _grains.OnFindOffset = (key, at) =>
+        {
+            Assert.Equal(time, at);
+            return Task.FromResult(key == ReplicaGrainKey.Of(7, 0, 0) ? 5ul : 8ul); // replica 0 has applied up to 5 only
+        };
+        var reads = new List<ulong>();
+        _grains.OnRead = (_, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add(from);
+            }
+
+            var records = Enumerable.Range((int)from, 10 - (int)from).Select(o => new CommittedRecord(1, (ulong)o, 0, null, [(byte)o], null)).ToArray();
+            return Task.FromResult(new ReadBatch(records, 10, 0, 10));
+        };
+
+        var consumer = new LogConsumer(_grains);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var records = new List<ConsumedRecord>();
+        await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Time(time), end: 10, stop.Token))
+        {
+            records.Add(record);
+        }
+
+        Assert.Equal([8ul, 9ul], records.Select(r => r.Offset));
+        Assert.Equal([8ul], reads);
+    }
+
     private static ReplicaStatus Status(string key, ulong firstOffset) => new() { Key = key, Silo = "s", FirstOffset = firstOffset, NextOffset = 10 };
 }

@@ -56,6 +56,9 @@ internal sealed class FakeGrains : IGrainFactory
     /// <summary>How a replica answers a linearizable read (replica key, from offset); unset: as <see cref="OnRead"/>.</summary>
     public Func<string, ulong, Task<ReadBatch>>? OnLinearizableRead { get; set; }
 
+    /// <summary>How a replica finds the first offset appended at or after a time (replica key, time); unset: not supported.</summary>
+    public Func<string, DateTimeOffset, Task<ulong>>? OnFindOffset { get; set; }
+
     /// <summary>How the metadata group answers a lookup of a log by name; unset: from the logs this fake holds.</summary>
     public Func<string, Task<LogInfo?>>? OnGetLog { get; set; }
 
@@ -227,7 +230,8 @@ internal sealed class FakeGrains : IGrainFactory
 
         public Task<ReadBatch> PollAsync(ulong fromOffset, int maxBytes, TimeSpan maxWait) => throw new NotSupportedException();
 
-        public Task<ulong> FindOffsetAsync(DateTimeOffset time) => throw new NotSupportedException();
+        public Task<ulong> FindOffsetAsync(DateTimeOffset time) =>
+            grains.OnFindOffset is { } find ? find(key, time) : throw new NotSupportedException();
 
         public Task<ReadBatch> ReadAsync(ulong fromOffset, int maxBytes, bool linearizable = false) =>
             (linearizable ? grains.OnLinearizableRead ?? grains.OnRead : grains.OnRead) is { } read ? read(key, fromOffset) : throw new NotSupportedException();
