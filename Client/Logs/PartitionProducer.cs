@@ -164,7 +164,9 @@ internal sealed partial class PartitionProducer
             if (_open is null)
             {
                 now = _time.GetTimestamp();
-                _open = new PendingBatch(now, now + _deliveryTicks) { Ready = _options.Linger == TimeSpan.Zero };
+                // Saturating: a DeliveryTimeout of TimeSpan.MaxValue (retry until acknowledged) would overflow to the past.
+                var deadline = now > long.MaxValue - _deliveryTicks ? long.MaxValue : now + _deliveryTicks;
+                _open = new PendingBatch(now, deadline) { Ready = _options.Linger == TimeSpan.Zero };
                 if (!_open.Ready)
                 {
                     _lingerTimer ??= _time.CreateTimer(static s => ((PartitionProducer)s!).OnLinger(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

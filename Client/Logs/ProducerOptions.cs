@@ -39,7 +39,7 @@ public sealed record ProducerOptions
     /// <summary>Bytes of records accepted and not yet acknowledged or failed; <see cref="LogProducer.ProduceAsync(string, ProducerRecord, CancellationToken)"/> waits while this many are buffered.</summary>
     public long MaxBufferedBytes { get; init; } = 64L << 20;
 
-    /// <summary>How long a record may take from ProduceAsync to its acknowledgement, retries included, before it fails with <see cref="ProduceException"/>.</summary>
+    /// <summary>How long a record may take from ProduceAsync to its acknowledgement, retries included, before it fails with <see cref="ProduceException"/> (<see cref="TimeSpan.MaxValue"/>: never).</summary>
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>How long one append request may go unanswered before it counts as lost and is retried.</summary>

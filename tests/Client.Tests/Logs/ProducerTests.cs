@@ -153,6 +153,13 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task A_delivery_timeout_of_TimeSpan_MaxValue_means_retry_until_acknowledged_not_fail_at_once()
+    {
+        await using var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.Zero, DeliveryTimeout = TimeSpan.MaxValue });
+        Assert.Equal(1ul, (await producer.ProduceAsync(Log, Rec(1))).Offset);
+    }
+
+    [Fact]
     public async Task SendAsync_returns_once_the_record_is_buffered_so_a_sending_loop_holds_at_most_the_buffer()
     {
         var producer = await WarmedUpAsync(TwoRecordBuffer);
