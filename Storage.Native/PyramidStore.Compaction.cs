@@ -176,6 +176,16 @@ public sealed partial class PyramidStore
             }
         }
 
+        // A store stopped by a failure compacts nothing: a truncation whose WAL sync failed may never reach the disk, and
+        // dropping the records below it would leave its log spanning records that are gone after a restart.
+        lock (_queueLock)
+        {
+            if (_fault is not null)
+            {
+                throw StoppedByFault();
+            }
+        }
+
         return firsts;
     }
 

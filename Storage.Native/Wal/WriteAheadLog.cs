@@ -46,6 +46,13 @@ internal sealed class WriteAheadLog : IDisposable
     private Task _syncBehind = Task.CompletedTask;
     private long _syncBehindFrom = HeaderBytes;
     private Exception? _syncBehindFailure;
+    // Every other fdatasync of the file (the writer's, a compaction's, the close's) runs under _syncGate, one at a time,
+    // and the first failure one met stays in _syncFailure and fails every later one: whichever of two concurrent syncs
+    // the kernel tells of a writeback error, the other, had it run alongside, would have succeeded over the lost pages
+    // (a group acknowledged, or a compaction dropping records below a truncation that never reached the disk).
+    private readonly Lock _syncGate = new();
+    // Invariant (under _syncGate): the first failure of a sync under the gate; once set, no sync of the file succeeds.
+    private IOException? _syncFailure;
     // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
     // The file's length when created or recycled: how far Preallocate has grown the file is measured from here.
@@ -193,7 +200,7 @@ internal sealed class WriteAheadLog : IDisposable
             _file.Write(Zeros.AsSpan(0, mark), _position);
         }
 
-        _file.SyncData();
+        SyncUnderGate();
         AwaitSyncBehind();
         _syncedPosition = _position;
     }
@@ -259,7 +266,7 @@ internal sealed class WriteAheadLog : IDisposable
         var end = _position;
         try
         {
-            _file.SyncData();
+            SyncUnderGate();
             AwaitSyncBehind(); // inside the try: a failure behind undoes this group as its own would
             _syncedPosition = end;
             _syncBehindFrom = Math.Max(_syncBehindFrom, end);
@@ -274,17 +281,39 @@ internal sealed class WriteAheadLog : IDisposable
         }
     }
 
-    /// <summary>fdatasync; safe to call from a timer racing with <see cref="Dispose"/>.</summary>
+    /// <summary>fdatasync; safe to call from another thread than the writer's (a compaction) and racing with <see cref="Dispose"/>.</summary>
     public void Sync()
     {
         try
         {
-            _file.SyncData();
+            SyncUnderGate();
             AwaitSyncBehind();
         }
         catch (ObjectDisposedException)
         {
             // Rotated and closed meanwhile: rotation synced the file before closing it.
+        }
+    }
+
+    /// <summary>One fdatasync under <see cref="_syncGate"/>, failing as the first failed one did (see <see cref="_syncFailure"/>).</summary>
+    private void SyncUnderGate()
+    {
+        lock (_syncGate)
+        {
+            if (_syncFailure is { } failed)
+            {
+                throw new IOException($"write-ahead log '{Path}' failed an earlier sync: {failed.Message}", failed);
+            }
+
+            try
+            {
+                _file.SyncData();
+            }
+            catch (IOException e)
+            {
+                _syncFailure = e;
+                throw;
+            }
         }
     }
 

@@ -26,6 +26,7 @@ internal sealed class PowerLossDevice : IStorageDevice
     private string? _failWriteOf;
     private string? _failSyncOf;
     private string? _failDeleteOf;
+    private SyncHold? _hold;
     private readonly List<(string File, string? Thread)> _syncs = [];
 
     public bool PowerIsOff
@@ -64,6 +65,18 @@ internal sealed class PowerLossDevice : IStorageDevice
         lock (_gate)
         {
             _failSyncOf = namePrefix;
+        }
+    }
+
+    /// <summary>Whether a delete failure armed by <see cref="FailNextDelete"/> has not happened yet.</summary>
+    public bool DeleteFailurePending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _failDeleteOf is not null;
+            }
         }
     }
 
@@ -324,8 +337,31 @@ internal sealed class PowerLossDevice : IStorageDevice
         }
     }
 
+    /// <summary>
+    /// The next fdatasync of a file whose name starts with <paramref name="namePrefix"/> (made by the thread named
+    /// <paramref name="threadName"/>, when given) waits before it starts until the hold is released.
+    /// </summary>
+    public SyncHold HoldNextSync(string namePrefix, string? threadName = null)
+    {
+        lock (_gate)
+        {
+            _hold = new SyncHold(namePrefix, threadName);
+            return _hold;
+        }
+    }
+
     internal void SyncData(SimulatedFile file, string path)
     {
+        SyncHold? hold = null;
+        lock (_gate)
+        {
+            if (_hold is { } armed && armed.Matches(path))
+            {
+                (hold, _hold) = (armed, null);
+            }
+        }
+
+        hold?.Wait();
         lock (_gate)
         {
             BeginMutation();

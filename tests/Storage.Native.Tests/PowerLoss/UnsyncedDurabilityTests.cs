@@ -78,6 +78,75 @@ public class UnsyncedDurabilityTests
         await store.DisposeAsync();
     }
 
+    /// <summary>
+    /// The kernel reports a writeback error to one fdatasync of the file only. A compaction syncs the WAL (to know which
+    /// truncations are durable) on its own thread: had its sync run alongside the commit thread's and met the error, the
+    /// commit thread's would have succeeded and acknowledged its group over lost pages. The two run one at a time, and a
+    /// failure either met fails the other.
+    /// </summary>
+    [Fact]
+    public async Task A_wal_sync_failure_met_beside_the_commit_threads_sync_fails_that_group_and_the_compaction()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var options = new PyramidOptions { BackgroundWork = false, Device = device };
+        var store = PyramidStore.Open(dir.Path, options);
+        await AppendUnsyncedAsync(store, Log, 0); // acknowledged unsynced: from now on a compaction syncs the WAL
+
+        var hold = device.HoldNextSync("wal-", "pyralog-commit");
+        var append = store.AppendAsync(Log, 1, 1, "synced"u8.ToArray()).AsTask();
+        await hold.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        device.FailNextSync("wal-");
+        var compaction = Task.Run(store.CompactDue);
+        // Without one sync at a time the compaction's sync runs now, meets the failure and ends; with it, it waits.
+        await Task.WhenAny(compaction, Task.Delay(TimeSpan.FromMilliseconds(200)));
+        hold.Release();
+
+        var failed = await Assert.ThrowsAsync<IOException>(() => append);
+        Assert.Contains("injected fdatasync failure", failed.Message);
+        Assert.Contains("injected fdatasync failure", (await Assert.ThrowsAsync<IOException>(() => compaction)).Message);
+        await store.DisposeAsync();
+    }
+
+    /// <summary>
+    /// A store stopped by a failed sync compacts nothing: a truncation acknowledged unsynced whose WAL page failed to reach
+    /// the disk is lost at the next restart, and dropping the records below it would leave the log spanning records gone.
+    /// </summary>
+    [Fact]
+    public async Task A_store_stopped_by_a_failed_sync_drops_no_segment_below_an_unsynced_truncation()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLossDevice();
+        var options = new PyramidOptions { BackgroundWork = false, Device = device };
+        var store = PyramidStore.Open(dir.Path, options);
+        for (ulong offset = 0; offset < 3000; offset++)
+        {
+            await store.AppendAsync(Log, 1, offset, new byte[100]); // over 256 KiB: the log's own segment
+        }
+
+        await store.FlushAsync();
+        var segments = Directory.GetFiles(dir.Path, "seg-*.pyr").Order().ToArray();
+        using (var truncation = new WriteBatch { SkipSync = true })
+        {
+            truncation.TruncatePrefix(Log, 3000);
+            await store.WriteAsync(truncation);
+        }
+
+        device.FailNextSync("wal-");
+        await Assert.ThrowsAsync<IOException>(async () => await store.AppendAsync(2, 1, 0, "x"u8.ToArray()));
+        var refused = Assert.Throws<IOException>(store.CompactDue);
+        Assert.Contains("injected fdatasync failure", refused.Message);
+        Assert.Equal(segments, Directory.GetFiles(dir.Path, "seg-*.pyr").Order().ToArray());
+        await store.DisposeAsync();
+    }
+
+    private static async Task AppendUnsyncedAsync(PyramidStore store, ulong log, ulong offset)
+    {
+        using var batch = new WriteBatch { SkipSync = true };
+        batch.Append(log, 1, offset, "cached"u8.ToArray());
+        await store.WriteAsync(batch);
+    }
+
     [Fact]
     public async Task A_failed_interval_sync_stops_writes_and_the_store_reopens()
     {
