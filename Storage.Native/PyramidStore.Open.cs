@@ -200,7 +200,7 @@ public sealed partial class PyramidStore
                 }
                 else
                 {
-                    _options.Device.Delete(wal.Path);
+                    TryDelete(_options.Device, wal.Path); // a file left behind costs a replay that skips every frame, not the store
                 }
 
                 return true;

@@ -164,9 +164,9 @@ public sealed partial class PyramidStore
         {
             device.Delete(path);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Left behind: the next open deletes it.
+            // Left behind: the next open deletes it (a WAL file once its frames are flushed, a spare always).
         }
     }
 

@@ -127,6 +127,38 @@ public class MappingLifetimeTests
         }
     }
 
+    /// <summary>
+    /// A WAL file whose frames are all flushed and that cannot be deleted (a replayed one is deleted, not recycled) is left
+    /// for the next open, as a segment is: it stops neither the flush that retired it nor the store.
+    /// </summary>
+    [Fact]
+    public async Task A_flushed_wal_file_that_cannot_be_deleted_stops_neither_the_store_nor_its_next_open()
+    {
+        using var dir = new TempDirectory();
+        var device = new PowerLoss.PowerLossDevice();
+        var options = new PyramidOptions { BackgroundWork = false, Durability = DurabilityMode.None, MemtableBytes = 64 << 10, Device = device };
+        await using (var store = PyramidStore.Open(dir.Path, options))
+        {
+            await AppendAsync(store, 0, 100);
+        }
+
+        await using (var store = PyramidStore.Open(dir.Path, options))
+        {
+            device.FailNextDelete("wal-");
+            await store.FlushAsync(); // flushes what the replayed WAL file held, then deletes that file: refused
+            Assert.False(device.DeleteFailurePending, "the replayed WAL file was not deleted");
+            await AppendAsync(store, 100, 100); // the store goes on
+            await store.FlushAsync();
+            Assert.Equal(Payload(150), (await store.ReadAsync(Log, 150))!.Payload);
+        }
+
+        await using (var reopened = PyramidStore.Open(dir.Path, Manual))
+        {
+            Assert.Equal(Payload(10), (await reopened.ReadAsync(Log, 10))!.Payload);
+            Assert.Equal(200ul, reopened.GetLogBounds(Log).Next);
+        }
+    }
+
     [Fact]
     public async Task A_payload_read_from_a_recovered_wal_stays_mapped_after_its_memtable_is_flushed_and_collected()
     {
