@@ -16,14 +16,17 @@ public sealed class ObeliskOptions
     [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05.4775807")]
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>How far ahead of its clock an obelisk may issue (an ID's timestamp is never later than clock + lead).</summary>
+    /// <summary>
+    /// How far ahead of its clock an obelisk may issue (an ID's timestamp is never later than clock + lead). Twice this, plus
+    /// <see cref="ReserveAhead"/> and <see cref="MaxClockSkew"/>, shorter than half of <see cref="LeaseDuration"/> (validated).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:01")]
     public TimeSpan MaxClockLead { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
     /// How much time the local counter file reserves per extend + fsync. Larger means fewer fsyncs; after a crash
-    /// the obelisk resumes up to this far ahead of the clock. Plus <see cref="MaxClockSkew"/>, shorter than half of
-    /// <see cref="LeaseDuration"/> (validated).
+    /// the obelisk resumes up to this far ahead of the clock. Plus <see cref="MaxClockSkew"/> and twice
+    /// <see cref="MaxClockLead"/>, shorter than half of <see cref="LeaseDuration"/> (validated).
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan ReserveAhead { get; set; } = TimeSpan.FromMilliseconds(250);

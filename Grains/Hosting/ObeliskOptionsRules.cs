@@ -4,10 +4,14 @@ namespace Pyralog.Grains.Hosting;
 
 /// <summary>
 /// The rules of <see cref="ObeliskOptions"/> across settings: a holder renews at half its lease, so the clock skew must
-/// fit in the other half for leases to order activations; and an obelisk that reactivates on its silo resumes from its
-/// counter file, up to ReserveAhead ahead of the clock, while one replacing it after its lease record was lost starts
-/// from the clock half a lease after it stopped, so ReserveAhead plus the skew must fit in that half too (a minute's
-/// reservation under a 10 s lease issued the same IDs twice). <c>name</c> is the section failures are named under.
+/// fit in the other half for leases to order activations. And one replacing a holder whose lease record was lost waits a
+/// lease plus the skew, so it starts from its own clock at least half a lease (plus the skew) after that holder stopped;
+/// the holder's IDs must not have run further ahead of the clocks than that. They run ahead by up to ReserveAhead plus
+/// twice MaxClockLead: a holder resumed from its counter file starts its clock where the file's reservation ends,
+/// ReserveAhead past the IDs issued before, which ran up to MaxClockLead ahead of their clock, and issues up to
+/// MaxClockLead ahead of that. The rule counts MaxClockSkew in too (margin: the wait already covers the skew). A minute's
+/// reservation under a 10 s lease issued the same IDs twice; a 1 s lead under a 1 s lease could too.
+/// <c>name</c> is the section failures are named under.
 /// </summary>
 internal sealed class ObeliskOptionsRules : IValidateOptions<ObeliskOptions>
 {
@@ -19,9 +23,10 @@ internal sealed class ObeliskOptionsRules : IValidateOptions<ObeliskOptions>
             return ValidateOptionsResult.Fail($"{name}:MaxClockSkew must be shorter than half of LeaseDuration ({half}) (was {options.MaxClockSkew}).");
         }
 
-        return options.ReserveAhead + options.MaxClockSkew >= half
+        return options.ReserveAhead + options.MaxClockSkew + (2 * options.MaxClockLead) >= half
             ? ValidateOptionsResult.Fail(
-                $"{name}: ReserveAhead plus MaxClockSkew must be shorter than half of LeaseDuration ({half}) (was {options.ReserveAhead} + {options.MaxClockSkew}).")
+                $"{name}: ReserveAhead plus MaxClockSkew plus twice MaxClockLead must be shorter than half of LeaseDuration ({half}) "
+                + $"(was {options.ReserveAhead} + {options.MaxClockSkew} + 2 × {options.MaxClockLead}).")
             : ValidateOptionsResult.Success;
     }
 }

@@ -142,7 +142,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
             // silo of a cluster with in-memory lease storage skips it: the records end with it, and no silo is left
             // to host the storage the write would go to.
             _lease.State.LeaseExpiresUnixMs = 0;
-            _lease.State.ReservedUntilMs = Math.Max(_floorMs, (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1);
+            _lease.State.ReservedUntilMs = WithinFormat(Math.Max(_floorMs, (_sequencer.Peek >> ObeliskNode.SequencerUnitShift) + 1));
             try
             {
                 await _lease.WriteStateAsync(cancellationToken);
@@ -212,7 +212,7 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         }
 
         _floorMs = lease.ReservedUntilMs;
-        _node = new ObeliskNode(_obeliskId, _sequencer!, _time, Obelisk.MaxClockLead, _floorMs);
+        _node = new ObeliskNode(_obeliskId, _sequencer!, _time, Obelisk.MaxClockLead, _floorMs, _logger);
         lease.Fence++;
         lease.Holder = RuntimeIdentity;
         await WriteLeaseAsync(_node.NowMilliseconds);
@@ -309,9 +309,9 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         var durationMs = (ulong)Obelisk.LeaseDuration.TotalMilliseconds;
         var leadMs = (ulong)Obelisk.MaxClockLead.TotalMilliseconds;
         lease.LeaseExpiresUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)durationMs;
-        lease.ReservedUntilMs = Math.Max(
+        lease.ReservedUntilMs = WithinFormat(Math.Max(
             lease.ReservedUntilMs,
-            Math.Max(_node!.NowMilliseconds, lastIssuedMs + 1) + durationMs + leadMs);
+            Math.Max(_node!.NowMilliseconds, lastIssuedMs + 1) + durationMs + leadMs));
         var sentAt = _time.GetTimestamp();
         try
         {
@@ -328,4 +328,10 @@ internal sealed class ObeliskGrain : Grain, IObeliskGrain
         _renewAtTimestamp = sentAt + (long)(Obelisk.LeaseDuration.TotalSeconds / 2 * _time.TimestampFrequency);
         _holdsLease = true;
     }
+
+    /// <summary>
+    /// A reservation no higher than one past the format's last millisecond: that already covers every ID there can be,
+    /// and a record written higher would be read back by every later activation as a start past the format's end.
+    /// </summary>
+    private static ulong WithinFormat(ulong reservedUntilMs) => Math.Min(reservedUntilMs, ScarabId.MaxMilliseconds + 1);
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Storage.Native.Obelisk;
 
@@ -21,6 +23,13 @@ namespace Pyralog.Grains.Obelisk;
  * IDs backwards and never stalls the obelisk: time keeps advancing at the monotonic rate. An obelisk that runs ahead of its clock (more than 8,192 IDs in a millisecond) waits until it
  * is at most MaxClockLead ahead, so over time it issues at most the format's 8,192 IDs per millisecond and an
  * ID's timestamp is never more than MaxClockLead after the obelisk's clock.
+ *
+ * The format ends at ScarabId.MaxTimestamp (2094). A wall clock reading past it (a bad NTP answer, an RTC reset, a
+ * typo in `date -s`) is not followed — it is logged once and the clock carries on at the monotonic rate — because an
+ * offset, once taken, is never given back: following it would move the counter file and the lease record past the
+ * format's end, and every later ID of this obelisk id, on every silo, would fail. For the same reason a reservation
+ * is range-checked inside the counter's compare-and-swap, before anything moves or is made durable: only an obelisk
+ * that has really issued up to the end fails, with an error that names it.
  */
 
 /// <summary>Issues Scarab IDs for one obelisk id. Thread-safe.</summary>
@@ -29,21 +38,28 @@ public sealed class ObeliskNode
     /// <summary>The sequencer's unit shift: one byte of counter file per millisecond.</summary>
     public const int SequencerUnitShift = ScarabId.SequenceBits;
 
+    /// <summary>The counter's end: every tick below it encodes a timestamp the format can hold.</summary>
+    private const ulong TickLimit = (ScarabId.MaxMilliseconds + 1) << SequencerUnitShift;
+
     private readonly ObeliskSequencer _sequencer;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly long _leadMs;
     private readonly long _startTimestamp;
     private readonly long _timestampTicksPerMs;
     private long _offsetMs;
     private long _wallCheckedAtMs = -1;
     private long _issued;
+    private int _wallRefused;
 
     /// <param name="obeliskId">0..1023.</param>
     /// <param name="sequencer">A sequencer opened with unit shift <see cref="SequencerUnitShift"/>.</param>
     /// <param name="time">The clock.</param>
     /// <param name="maxClockLead">How far ahead of the clock an issued ID's timestamp may be.</param>
     /// <param name="floorMilliseconds">No ID is issued with a timestamp below this (ms since the Pyralog epoch).</param>
-    public ObeliskNode(int obeliskId, ObeliskSequencer sequencer, TimeProvider time, TimeSpan maxClockLead, ulong floorMilliseconds = 0)
+    /// <param name="logger">Where a wall clock reading past the format's end is reported.</param>
+    public ObeliskNode(
+        int obeliskId, ObeliskSequencer sequencer, TimeProvider time, TimeSpan maxClockLead, ulong floorMilliseconds = 0, ILogger? logger = null)
     {
         ScarabId.ValidateObeliskId(obeliskId);
         ArgumentNullException.ThrowIfNull(sequencer);
@@ -52,10 +68,23 @@ public sealed class ObeliskNode
         ObeliskId = obeliskId;
         _sequencer = sequencer;
         _time = time;
+        _logger = logger ?? NullLogger.Instance;
         _leadMs = (long)maxClockLead.TotalMilliseconds;
         _timestampTicksPerMs = Math.Max(1, time.TimestampFrequency / 1000);
         _startTimestamp = time.GetTimestamp();
-        _offsetMs = (long)Math.Max(Math.Max(WallMilliseconds(), sequencer.Recovered >> SequencerUnitShift), floorMilliseconds);
+        var start = Math.Max(sequencer.Recovered >> SequencerUnitShift, floorMilliseconds);
+        var wallMs = Wall(out var wall);
+        if (wallMs <= ScarabId.MaxMilliseconds)
+        {
+            start = Math.Max(start, wallMs);
+        }
+        else
+        {
+            RefuseWall(wall);
+        }
+
+        // A start past the format's end (a floor from a record written so) only has to make every Reserve fail.
+        _offsetMs = (long)Math.Min(start, ScarabId.MaxMilliseconds + 1);
     }
 
     public int ObeliskId { get; }
@@ -63,7 +92,10 @@ public sealed class ObeliskNode
     /// <summary>IDs issued by this node.</summary>
     public long Issued => Interlocked.Read(ref _issued);
 
-    /// <summary>The obelisk's clock in ms since the Pyralog epoch: never behind the wall clock, never going backwards.</summary>
+    /// <summary>
+    /// The obelisk's clock in ms since the Pyralog epoch: never behind the wall clock (unless that reads past the format's
+    /// end), never going backwards.
+    /// </summary>
     public ulong NowMilliseconds
     {
         get
@@ -73,12 +105,25 @@ public sealed class ObeliskNode
             if (monotonicMs != Volatile.Read(ref _wallCheckedAtMs))
             {
                 Volatile.Write(ref _wallCheckedAtMs, monotonicMs);
-                var behind = (long)WallMilliseconds() - monotonicMs;
-                while (behind > offset)
+                var wallMs = Wall(out var wall);
+                if (wallMs > ScarabId.MaxMilliseconds)
                 {
-                    // The wall clock moved ahead (it was stepped forward, or it was behind at start): follow it, once.
-                    var seen = Interlocked.CompareExchange(ref _offsetMs, behind, offset);
-                    offset = seen == offset ? behind : seen;
+                    RefuseWall(wall);
+                }
+                else
+                {
+                    if (Volatile.Read(ref _wallRefused) != 0)
+                    {
+                        Volatile.Write(ref _wallRefused, 0); // a later bad reading is a new incident, logged again
+                    }
+
+                    var behind = (long)wallMs - monotonicMs;
+                    while (behind > offset)
+                    {
+                        // The wall clock moved ahead (it was stepped forward, or it was behind at start): follow it, once.
+                        var seen = Interlocked.CompareExchange(ref _offsetMs, behind, offset);
+                        offset = seen == offset ? behind : seen;
+                    }
                 }
             }
 
@@ -120,21 +165,38 @@ public sealed class ObeliskNode
     {
         ScarabIdBlock.ValidateCount(count);
         nowMs = NowMilliseconds;
-        var first = _sequencer.NextAtLeast(nowMs << SequencerUnitShift, (ulong)count);
-        lastMs = (first + (ulong)count - 1) >> SequencerUnitShift;
-        if (lastMs > ScarabId.MaxMilliseconds)
+        if (nowMs > ScarabId.MaxMilliseconds || !_sequencer.TryNextAtLeast(nowMs << SequencerUnitShift, (ulong)count, TickLimit, out var first))
         {
-            throw new OverflowException($"Obelisk {ObeliskId} has exhausted the Scarab ID time range (it ends {ScarabId.MaxTimestamp:O}).");
+            throw new OverflowException(
+                $"Obelisk {ObeliskId} has exhausted the Scarab ID time range: {count} more ID(s) would be stamped past {ScarabId.MaxTimestamp:O}, "
+                + $"the last time the format holds (its clock is at {Math.Min(nowMs, ScarabId.MaxMilliseconds + 1)} ms after the Pyralog epoch, "
+                + $"its counter file '{_sequencer.Path}' at {_sequencer.Peek >> SequencerUnitShift} ms).");
         }
+
+        lastMs = (first + (ulong)count - 1) >> SequencerUnitShift;
 
         Interlocked.Add(ref _issued, count);
         var id = ScarabId.Compose(first >> SequencerUnitShift, ObeliskId, (int)(first & ScarabId.MaxSequence));
         return new ScarabIdBlock(new ScarabId(id), count);
     }
 
-    private ulong WallMilliseconds()
+    /// <summary>The wall clock in ms since the Pyralog epoch (0 before it); <paramref name="wall"/> is the reading itself.</summary>
+    private ulong Wall(out DateTimeOffset wall)
     {
-        var ms = _time.GetUtcNow().ToUnixTimeMilliseconds() - ScarabId.EpochUnixMilliseconds;
+        wall = _time.GetUtcNow();
+        var ms = wall.ToUnixTimeMilliseconds() - ScarabId.EpochUnixMilliseconds;
         return ms > 0 ? (ulong)ms : 0;
+    }
+
+    /// <summary>Reports a wall clock past the format's end, once until the wall clock reads sanely again.</summary>
+    private void RefuseWall(DateTimeOffset wall)
+    {
+        if (Interlocked.Exchange(ref _wallRefused, 1) == 0)
+        {
+            _logger.LogWarning(
+                "Obelisk {ObeliskId} ignores the wall clock reading {WallClock:O}: it is past {MaxTimestamp:O}, the last time a Scarab ID holds. "
+                + "It keeps issuing from its monotonic clock; correct the system clock",
+                ObeliskId, wall, ScarabId.MaxTimestamp);
+        }
     }
 }

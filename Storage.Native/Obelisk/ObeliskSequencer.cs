@@ -163,24 +163,33 @@ public sealed class ObeliskSequencer : IDisposable
     /// The first of <paramref name="count"/> consecutive values, the first of them at least <paramref name="floor"/>:
     /// the counter jumps forward to the floor if it is behind (a time-based counter passes the clock here).
     /// </summary>
-    public ulong NextAtLeast(ulong floor, ulong count)
+    public ulong NextAtLeast(ulong floor, ulong count) =>
+        TryNextAtLeast(floor, count, ulong.MaxValue, out var first) ? first : throw new OverflowException($"Obelisk counter '{Path}' is exhausted.");
+
+    /// <summary>
+    /// As <see cref="NextAtLeast"/>, but only if every value reserved is below <paramref name="limit"/>; otherwise false,
+    /// with nothing reserved or made durable (a counter whose values encode a bounded format never records a value
+    /// past the format's end, so a bad input cannot poison the file for good).
+    /// </summary>
+    public bool TryNextAtLeast(ulong floor, ulong count, ulong limit, out ulong first)
     {
         if (count == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(count), count, "At least one value must be reserved.");
         }
 
-        ulong first, end;
+        ulong end;
         var current = Volatile.Read(ref _next);
         while (true)
         {
             first = Math.Max(current, floor);
-            end = first + count;
-            if (end < first)
+            if (first > limit || count > limit - first)
             {
-                throw new OverflowException($"Obelisk counter '{Path}' is exhausted.");
+                first = 0;
+                return false;
             }
 
+            end = first + count;
             var seen = Interlocked.CompareExchange(ref _next, end, current);
             if (seen == current)
             {
@@ -192,14 +201,17 @@ public sealed class ObeliskSequencer : IDisposable
 
         if (end > Volatile.Read(ref _durable))
         {
-            Extend(end);
+            Extend(end, limit);
         }
 
-        return first;
+        return true;
     }
 
-    /// <summary>Makes a high-water of at least <paramref name="end"/> durable; concurrent callers share one fsync.</summary>
-    private void Extend(ulong end)
+    /// <summary>
+    /// Makes a high-water of at least <paramref name="end"/> durable, a block ahead but never past <paramref name="limit"/>;
+    /// concurrent callers share one fsync.
+    /// </summary>
+    private void Extend(ulong end, ulong limit)
     {
         lock (_extendLock)
         {
@@ -209,11 +221,7 @@ public sealed class ObeliskSequencer : IDisposable
                 return;
             }
 
-            var target = end + _blockSize;
-            if (target < end)
-            {
-                target = ulong.MaxValue;
-            }
+            var target = _blockSize > limit - end ? limit : end + _blockSize;
 
             var units = (target >> _unitShift) + ((target & ((1UL << _unitShift) - 1)) != 0 ? 1UL : 0UL);
             try

@@ -98,26 +98,47 @@ public sealed class PyralogOptionsValidatorTests
     }
 
     [Fact]
-    public void The_clock_skew_and_the_counter_files_reservation_must_fit_in_half_a_lease()
+    public void The_clock_skew_the_counter_files_reservation_and_twice_the_clock_lead_must_fit_in_half_a_lease()
     {
         var options = new PyralogOptions();
         options.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
-        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(499);
+        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(497);
+        options.Obelisk.MaxClockLead = TimeSpan.FromMilliseconds(1);
         options.Obelisk.ReserveAhead = TimeSpan.FromTicks(TimeSpan.TicksPerMillisecond - 1);
         Assert.Equal(
             ["Pyralog:Obelisk:ReserveAhead must be between 00:00:00.0010000 and 00:01:00 (was 00:00:00.0009999)."],
             PyralogOptions.Validator.Validate(null, options).Failures);
         options.Obelisk.ReserveAhead = TimeSpan.FromMilliseconds(1);
         Assert.Equal(
-            ["Pyralog:Obelisk: ReserveAhead plus MaxClockSkew must be shorter than half of LeaseDuration (00:00:00.5000000) (was 00:00:00.0010000 + 00:00:00.4990000)."],
+            ["Pyralog:Obelisk: ReserveAhead plus MaxClockSkew plus twice MaxClockLead must be shorter than half of LeaseDuration (00:00:00.5000000) "
+                + "(was 00:00:00.0010000 + 00:00:00.4970000 + 2 × 00:00:00.0010000)."],
             PyralogOptions.Validator.Validate(null, options).Failures);
-        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(498);
+        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(497) - TimeSpan.FromTicks(1);
         Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
-        options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(499);
         options.Obelisk.MaxClockSkew = TimeSpan.FromMilliseconds(500);
         Assert.Equal(
             ["Pyralog:Obelisk:MaxClockSkew must be shorter than half of LeaseDuration (00:00:00.5000000) (was 00:00:00.5000000)."],
             PyralogOptions.Validator.Validate(null, options).Failures);
+    }
+
+    [Fact]
+    public void The_clock_lead_counts_twice_against_half_a_lease()
+    {
+        // A holder resumed from its counter file issues up to ReserveAhead + 2 × MaxClockLead ahead of its wall clock; a
+        // replacement after a lost lease record starts from its own half a lease later. A 1 s lead under a 1 s lease was accepted.
+        var options = new PyralogOptions();
+        options.Obelisk.LeaseDuration = TimeSpan.FromSeconds(1);
+        options.Obelisk.MaxClockSkew = TimeSpan.Zero;
+        options.Obelisk.ReserveAhead = TimeSpan.FromMilliseconds(250);
+        options.Obelisk.MaxClockLead = TimeSpan.FromSeconds(1);
+        Assert.Equal(
+            ["Pyralog:Obelisk: ReserveAhead plus MaxClockSkew plus twice MaxClockLead must be shorter than half of LeaseDuration (00:00:00.5000000) "
+                + "(was 00:00:00.2500000 + 00:00:00 + 2 × 00:00:01)."],
+            PyralogOptions.Validator.Validate(null, options).Failures);
+        options.Obelisk.MaxClockLead = TimeSpan.FromMilliseconds(125);
+        Assert.False(PyralogOptions.Validator.Validate(null, options).Succeeded); // once it would fit, twice it does not
+        options.Obelisk.MaxClockLead = TimeSpan.FromMilliseconds(125) - TimeSpan.FromTicks(1);
+        Assert.True(PyralogOptions.Validator.Validate(null, options).Succeeded);
     }
 
     [Fact]

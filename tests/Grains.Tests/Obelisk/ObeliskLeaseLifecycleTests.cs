@@ -5,6 +5,7 @@ using Orleans.Storage;
 using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Grains.Obelisk;
 
 namespace Pyralog.Grains.Tests.Obelisk;
 
@@ -115,6 +116,28 @@ public sealed class ObeliskLeaseLifecycleTests : IAsyncLifetime
         Assert.DoesNotContain(CapturedLogs.Lines, l => l.Message.Contains("could not release", StringComparison.Ordinal));
         Assert.DoesNotContain(CapturedLogs.Lines, l => l.Level >= LogLevel.Error && l.Category.StartsWith("Orleans.Storage", StringComparison.Ordinal));
         Assert.Equal(2, CapturedLogs.Lines.Count(l => l.Message.EndsWith(" local obelisks at the start of the stop", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task The_lease_record_never_reserves_past_the_formats_end_and_an_obelisk_there_fails_naming_itself()
+    {
+        var cluster = await StartAsync<SharedLeases>();
+
+        // The last holder released 5 s before the last time a Scarab ID holds: a 10 s lease would reserve past it.
+        var nearEnd = cluster.Client.GetGrain<IObeliskGrain>(100);
+        SharedLeaseStorage.Records[nearEnd.GetGrainId()] = ("seed", new ObeliskLease { Fence = 4, ReservedUntilMs = ScarabId.MaxMilliseconds - 5_000 });
+        var id = await nearEnd.NextAsync();
+        Assert.Equal(100, id.ObeliskId);
+        Assert.InRange(id.Milliseconds, ScarabId.MaxMilliseconds - 5_000, ScarabId.MaxMilliseconds);
+        Assert.Equal(5UL, SharedLeaseStorage.Records[nearEnd.GetGrainId()].Lease.Fence);
+        Assert.Equal(ScarabId.MaxMilliseconds + 1, SharedLeaseStorage.Records[nearEnd.GetGrainId()].Lease.ReservedUntilMs);
+
+        // An obelisk whose record says everything up to the end was issued refuses, and says which one it is.
+        var atEnd = cluster.Client.GetGrain<IObeliskGrain>(101);
+        SharedLeaseStorage.Records[atEnd.GetGrainId()] = ("seed", new ObeliskLease { Fence = 7, ReservedUntilMs = ScarabId.MaxMilliseconds + 1 });
+        var e = await Assert.ThrowsAsync<OverflowException>(() => atEnd.NextAsync());
+        Assert.StartsWith("Obelisk 101 has exhausted the Scarab ID time range: 1 more ID(s) would be stamped past ", e.Message, StringComparison.Ordinal);
+        Assert.Equal(ScarabId.MaxMilliseconds + 1, SharedLeaseStorage.Records[atEnd.GetGrainId()].Lease.ReservedUntilMs);
     }
 
     private async Task<TestCluster> StartAsync<TConfigurator>()

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Grains.Obelisk;
@@ -103,6 +104,78 @@ public sealed class ObeliskNodeTests : IDisposable
         var next = await Task.Run(() => node.NextBlock(10)).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(next.First > ahead);
         Assert.Equal(StartMs + 3_600_002, next.First.Milliseconds);
+    }
+
+    [Fact]
+    public void A_wall_clock_reading_past_the_formats_end_is_not_followed_and_moves_nothing()
+    {
+        var time = new ManualClock(Start);
+        var sequencer = Sequencer();
+        var log = new RecordingLogger();
+        var node = new ObeliskNode(6, sequencer, time, maxClockLead: TimeSpan.Zero, logger: log);
+        Assert.Equal(ScarabId.Create(StartMs, 6, 0), node.Next());
+        var durable = sequencer.DurableHighWater;
+
+        // A typo in `date -s`: a year past the last time a Scarab ID holds. The obelisk carries on at the monotonic rate.
+        var wrong = ScarabId.MaxTimestamp.AddYears(1);
+        time.SetWall(wrong);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(ScarabId.Create(StartMs + 1, 6, 0), node.NextBlock(10).First);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(ScarabId.Create(StartMs + 2, 6, 0), node.Next());
+        Assert.Equal(StartMs + 2, node.NowMilliseconds);
+        Assert.Equal(((StartMs + 2) << ObeliskNode.SequencerUnitShift) + 1, sequencer.Peek);
+        Assert.Equal(durable, sequencer.DurableHighWater);
+        var warning = Assert.Single(log.Lines);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Equal(
+            $"Obelisk 6 ignores the wall clock reading {wrong.AddMilliseconds(1):O}: it is past {ScarabId.MaxTimestamp:O}, the last time a Scarab ID holds. "
+            + "It keeps issuing from its monotonic clock; correct the system clock",
+            warning.Message);
+
+        // Corrected: followed again.
+        time.SetWall(Start.AddMilliseconds(10));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(ScarabId.Create(StartMs + 11, 6, 0), node.Next());
+        Assert.Single(log.Lines);
+    }
+
+    [Fact]
+    public void A_node_started_while_the_wall_clock_reads_past_the_formats_end_issues_from_its_floor()
+    {
+        var time = new ManualClock(ScarabId.MaxTimestamp.AddDays(1));
+        var log = new RecordingLogger();
+        var node = new ObeliskNode(8, Sequencer(), time, maxClockLead: TimeSpan.Zero, floorMilliseconds: StartMs, logger: log);
+        Assert.Equal(ScarabId.Create(StartMs, 8, 0), node.Next());
+        time.Advance(TimeSpan.FromMilliseconds(3));
+        Assert.Equal(ScarabId.Create(StartMs + 3, 8, 0), node.Next());
+        Assert.StartsWith("Obelisk 8 ignores the wall clock reading ", Assert.Single(log.Lines).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_obelisk_at_the_formats_end_fails_naming_itself_and_records_nothing_past_it()
+    {
+        var sequencer = Sequencer("end.obelisk");
+        var node = new ObeliskNode(9, sequencer, new FakeTimeProvider(Start), TimeSpan.FromSeconds(1), floorMilliseconds: ScarabId.MaxMilliseconds);
+        var last = node.NextBlock(ScarabId.SequencesPerMillisecond);
+        Assert.Equal(ScarabId.Create(ScarabId.MaxMilliseconds, 9, 0), last.First);
+        Assert.Equal(ScarabId.Create(ScarabId.MaxMilliseconds, 9, ScarabId.MaxSequence), last.Last);
+        var end = (ScarabId.MaxMilliseconds + 1) << ObeliskNode.SequencerUnitShift;
+        Assert.Equal(end, sequencer.DurableHighWater); // the reservation ahead stops at the format's end
+
+        var e = Assert.Throws<OverflowException>(() => node.Next());
+        Assert.StartsWith(
+            $"Obelisk 9 has exhausted the Scarab ID time range: 1 more ID(s) would be stamped past {ScarabId.MaxTimestamp:O}, ",
+            e.Message,
+            StringComparison.Ordinal);
+        Assert.Equal(end, sequencer.Peek);
+        Assert.Equal(end, sequencer.DurableHighWater);
+        Assert.Equal(ScarabId.SequencesPerMillisecond, node.Issued);
+
+        // A floor recorded past the end (by an older version) is refused the same way, and moves nothing either.
+        var beyond = new ObeliskNode(10, Sequencer("beyond.obelisk"), new FakeTimeProvider(Start), TimeSpan.Zero, floorMilliseconds: ulong.MaxValue);
+        Assert.StartsWith("Obelisk 10 has exhausted the Scarab ID time range", Assert.Throws<OverflowException>(() => beyond.Next()).Message, StringComparison.Ordinal);
+        Assert.Equal(0, beyond.Issued);
     }
 
     [Fact]

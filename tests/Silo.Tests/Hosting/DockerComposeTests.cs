@@ -9,7 +9,7 @@ namespace Pyralog.Silo.Tests.Hosting;
 /// <summary>
 /// docker-compose.yml cannot run here (no Docker engine), so its settings are checked against the silo's own: every
 /// environment key and command-line switch is one the silo knows, the healthcheck asks the HTTP port the silos listen
-/// on, and each published port is one the silo listens on.
+/// on, each published port is one the silo listens on, and Redis keeps what it acknowledged across a crash.
 /// </summary>
 public sealed partial class DockerComposeTests
 {
@@ -59,6 +59,36 @@ public sealed partial class DockerComposeTests
             $"stop_grace_period {grace.Groups[1].Value}s is not above the silo's shutdown timeout {shutdown}");
     }
 
+    [Fact]
+    public void Redis_fsyncs_every_write_to_an_append_only_file_on_a_volume()
+    {
+        // The obelisk leases (fence, reservation) and the membership table live in Redis: a crash must not roll them back
+        // to the last RDB snapshot, which is all Redis keeps by default.
+        var redis = Service("redis");
+        Assert.Equal(@"    command: [""redis-server"", ""--appendonly"", ""yes"", ""--appendfsync"", ""always""]", Line(redis, "command"));
+        Assert.Equal(@"    volumes: [""redis-data:/data""]", Line(redis, "volumes"));
+        Assert.Matches(DeclaredRedisVolume(), Compose.ReplaceLineEndings("\n"));
+    }
+
+    /// <summary>The lines of one service, from its name to the next service or top-level key.</summary>
+    private static string[] Service(string name)
+    {
+        var lines = Compose.ReplaceLineEndings("\n").Split('\n');
+        var start = Array.IndexOf(lines, $"  {name}:");
+        Assert.True(start >= 0, $"docker-compose.yml has no service {name}");
+        var end = start + 1;
+        while (end < lines.Length && lines[end].StartsWith("    ", StringComparison.Ordinal))
+        {
+            end++;
+        }
+
+        return lines[start..end];
+    }
+
+    /// <summary>The one line of a service that sets <paramref name="key"/>.</summary>
+    private static string Line(string[] service, string key) =>
+        Assert.Single(service, l => l.StartsWith($"    {key}:", StringComparison.Ordinal));
+
     private static IEnumerable<KeyValuePair<string, string>> Environment() =>
         EnvironmentLine().Matches(Compose).Select(m => new KeyValuePair<string, string>(m.Groups[1].Value.Replace("__", ":", StringComparison.Ordinal), m.Groups[2].Value));
 
@@ -81,7 +111,8 @@ public sealed partial class DockerComposeTests
     [GeneratedRegex(@"^\s{4}(Silo__\w+|Pyralog__\w+): (\S+)$", RegexOptions.Multiline)]
     private static partial Regex EnvironmentLine();
 
-    [GeneratedRegex(@"^\s{4}command: \[(.*)\]$", RegexOptions.Multiline)]
+    // The silos' commands: switches only (the Redis service's command starts with the server's name).
+    [GeneratedRegex(@"^\s{4}command: \[(""--.*)\]$", RegexOptions.Multiline)]
     private static partial Regex CommandLine();
 
     [GeneratedRegex(@"test: \[""CMD"", ""curl"", ""-fsS"", ""([^""]+)""\]")]
@@ -92,4 +123,7 @@ public sealed partial class DockerComposeTests
 
     [GeneratedRegex(@"^  stop_grace_period: (\d+)s$", RegexOptions.Multiline)]
     private static partial Regex StopGracePeriod();
+
+    [GeneratedRegex(@"^volumes:\n(  \S+:\n)*  redis-data:$", RegexOptions.Multiline)]
+    private static partial Regex DeclaredRedisVolume();
 }

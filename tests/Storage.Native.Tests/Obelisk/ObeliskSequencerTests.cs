@@ -71,6 +71,28 @@ public sealed class ObeliskSequencerTests : IDisposable
     }
 
     [Fact]
+    public void A_reservation_reaching_past_the_limit_is_refused_and_moves_nothing()
+    {
+        var path = PathOf("limit.obelisk");
+        using var sequencer = ObeliskSequencer.Create(path, blockSize: 100);
+        Assert.True(sequencer.TryNextAtLeast(0, 10, limit: 50, out var first));
+        Assert.Equal(0UL, first);
+        Assert.Equal(50UL, sequencer.DurableHighWater); // the block ahead stops at the limit
+
+        Assert.False(sequencer.TryNextAtLeast(45, 6, limit: 50, out _));
+        Assert.False(sequencer.TryNextAtLeast(1000, 1, limit: 50, out _));
+        Assert.Equal(10UL, sequencer.Peek);
+        Assert.Equal(50UL, sequencer.DurableHighWater);
+        Assert.Equal(ObeliskSequencer.HeaderSize + 50, new FileInfo(path).Length);
+
+        Assert.True(sequencer.TryNextAtLeast(45, 5, limit: 50, out first)); // the last values below the limit
+        Assert.Equal(45UL, first);
+        Assert.False(sequencer.TryNextAtLeast(0, 1, limit: 50, out _));
+        Assert.Equal(50UL, sequencer.Peek);
+        Assert.Equal(1, sequencer.Extensions);
+    }
+
+    [Fact]
     public void Many_threads_never_get_the_same_value()
     {
         using var sequencer = ObeliskSequencer.Create(PathOf("e.obelisk"), blockSize: 512);
