@@ -8,6 +8,12 @@ namespace Pyralog.Cli;
 /// <summary>The <c>pyralog</c> command tree, writing to the given streams so tests can run it in-process.</summary>
 public static class PyralogCommandLine
 {
+    /// <summary>
+    /// No response files: an argument that starts with <c>@</c> is a value like any other (<c>--key @alice</c>), not
+    /// the name of a file whose lines System.CommandLine would read in its place.
+    /// </summary>
+    private static readonly ParserConfiguration Parsing = new() { ResponseFileTokenReplacer = null };
+
     public static RootCommand Create(TextWriter output, TextWriter error) =>
         Create(Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System);
 
@@ -42,7 +48,7 @@ public static class PyralogCommandLine
         string[] args, Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, CancellationToken? interrupt = null,
         ClusterStatusSource? cluster = null, SiloDrainer? drainer = null)
     {
-        var result = Create(input, output, error, sessions, time, cluster, drainer).Parse(args);
+        var result = Create(input, output, error, sessions, time, cluster, drainer).Parse(args, Parsing);
         if (result.Errors is [var first, ..])
         {
             // "pyralog log remove x" says 'remove' is unknown rather than that a subcommand is missing.

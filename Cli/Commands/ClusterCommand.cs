@@ -132,8 +132,7 @@ internal static class ClusterCommand
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
-            error.WriteLine("pyralog: interrupted");
-            return (null, ExitCodes.Interrupted);
+            return (null, LogSessions.Interrupted(error));
         }
         catch (Exception e)
         {

@@ -45,6 +45,7 @@ internal sealed class ConnectionOptions
     public Option<string?> Redis { get; } = new("--redis")
     {
         Description = "Redis connection string (redis membership)",
+        CustomParser = r => OptionParsers.RedisConnectionString(r, "--redis"),
         Recursive = true,
     };
 

@@ -61,31 +61,42 @@ internal static class ConsumeCommand
             var start = result.GetValue(from);
             var following = result.GetValue(follow);
             var description = await session.DescribeLogAsync(log);
+            var partitions = description.Partitions.Where(p => only is null || p.Partition == only).OrderBy(p => p.Partition).ToArray();
+
+            // Every partition is asked at once: a replica that does not answer costs its timeout once, not once per partition.
+            var asking = Task.WhenAll(partitions.Select(p => BoundsAsync(session, info, p, cancellationToken)));
+            var finding = start.Kind == ConsumeStartKind.Time
+                ? Task.WhenAll(partitions.Select(p => session.FindOffsetAsync(info, p.Partition, start.Time, cancellationToken)))
+                : null;
+            var bounds = await asking;
+            var times = finding is null ? null : await finding;
             var reads = new List<PartitionRead>();
-            foreach (var p in description.Partitions.OrderBy(p => p.Partition))
+            for (var i = 0; i < partitions.Length; i++)
             {
-                if (only is { } wanted && p.Partition != wanted)
+                var p = partitions[i].Partition;
+                if (bounds[i].Failure is { } failure)
                 {
-                    continue;
+                    // Reading up to what the followers applied could drop committed records without a word (a backup
+                    // missing some), and no end at all would skip the partition.
+                    error.WriteLine($"pyralog: partition {p} of log '{log}' has no leader that answers, so its committed end is unknown: {LogSessions.FirstLine(failure.Message)}");
+                    return ExitCodes.ClusterUnreachable;
                 }
 
-                // The committed end: the leader's, or the furthest a replica applied when no leader answered.
-                var end = p.Replicas.Where(r => r.Error is null).Select(r => r.NextOffset).Append(p.CommittedNext).Max();
-                var first = p.LeaderReplica < 0 ? 0 : p.FirstOffset;
+                var (first, end) = bounds[i].Bounds;
                 ulong position;
                 switch (start.Kind)
                 {
                     case ConsumeStartKind.Offset when start.Offset > end:
-                        error.WriteLine($"pyralog: --from {start.Offset} is past the end of partition {p.Partition} of log '{log}' (its next offset is {end}).");
+                        error.WriteLine($"pyralog: --from {start.Offset} is past the end of partition {p} of log '{log}' (its next offset is {end}).");
                         return ExitCodes.BadInput;
                     case ConsumeStartKind.Offset when start.Offset < first:
-                        error.WriteLine($"pyralog: --from {start.Offset} is before the first retained offset of partition {p.Partition} of log '{log}' ({first}).");
+                        error.WriteLine($"pyralog: --from {start.Offset} is before the first retained offset of partition {p} of log '{log}' ({first}).");
                         return ExitCodes.BadInput;
                     case ConsumeStartKind.Offset:
                         position = start.Offset;
                         break;
                     case ConsumeStartKind.Time:
-                        position = await session.FindOffsetAsync(info, p.Partition, start.Time);
+                        position = times![i];
                         break;
                     case ConsumeStartKind.Latest:
                         position = end;
@@ -99,7 +110,7 @@ internal static class ConsumeCommand
                 {
                     // A time resolves to an offset once, so "stop at the end" and the reads agree on where they begin.
                     var at = start.Kind == ConsumeStartKind.Time ? ConsumeStart.At(position) : start;
-                    reads.Add(new PartitionRead(p.Partition, at, following ? null : end));
+                    reads.Add(new PartitionRead(p, at, following ? null : end));
                 }
             }
 
@@ -137,6 +148,30 @@ internal static class ConsumeCommand
             return ExitCodes.Ok;
         }, cancellationToken));
         return consume;
+    }
+
+    /// <summary>
+    /// The partition's first retained offset and committed end: the leader's as the description has them (or the
+    /// furthest a replica applied, when one got further meanwhile), else the leader's as a linearizable read confirms
+    /// them; the failure when no replica answers as the leader.
+    /// </summary>
+    private static async Task<(PartitionBounds Bounds, Exception? Failure)> BoundsAsync(
+        ILogSession session, LogInfo info, PartitionDescription partition, CancellationToken cancellationToken)
+    {
+        if (partition.LeaderReplica >= 0)
+        {
+            var end = partition.Replicas.Where(r => r.Error is null).Select(r => r.NextOffset).Append(partition.CommittedNext).Max();
+            return (new PartitionBounds(partition.FirstOffset, end), null);
+        }
+
+        try
+        {
+            return (await session.ReadBoundsAsync(info, partition.Partition, cancellationToken), null);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (default, e);
+        }
     }
 
     /// <summary>

@@ -34,6 +34,10 @@ internal static class IdsCommand
             {
                 return LogSessions.ConnectFailure(e, error);
             }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return LogSessions.Interrupted(error);
+            }
 
             await using (client)
             {
@@ -50,14 +54,20 @@ internal static class IdsCommand
                         output.WriteLine((await generator.NextAsync(cancellationToken)).Value);
                     }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception) when (cancellationToken.IsCancellationRequested)
+                {
+                    // The IDs printed before stay on stdout, as after a loss.
+                    await output.FlushAsync(CancellationToken.None);
+                    return LogSessions.Interrupted(error);
+                }
+                catch (Exception e)
                 {
                     await output.FlushAsync(CancellationToken.None);
                     error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {LogSessions.FirstLine(e.Message)}");
                     return ExitCodes.ClusterUnreachable;
                 }
 
-                await output.FlushAsync(cancellationToken);
+                await output.FlushAsync(CancellationToken.None);
             }
 
             return ExitCodes.Ok;

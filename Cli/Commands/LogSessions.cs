@@ -1,5 +1,6 @@
 using Pyralog.Cli.Logs;
 using Pyralog.Client;
+using Pyralog.Client.Logs;
 
 namespace Pyralog.Cli.Commands;
 
@@ -8,8 +9,8 @@ internal static class LogSessions
 {
     /// <summary>
     /// Connects, runs <paramref name="body"/> and disposes the session. A failure to connect or a failure of the body is
-    /// one line on <paramref name="error"/>: exit 3 when the cluster refused (an <see cref="ArgumentException"/> or
-    /// <see cref="InvalidOperationException"/> from it), else exit 1. Ctrl+C (<paramref name="cancellationToken"/>)
+    /// one line on <paramref name="error"/>: exit 3 when the cluster refused (see <see cref="ExitCodeOf"/>), else exit 1.
+    /// Ctrl+C (<paramref name="cancellationToken"/>)
     /// that the body does not handle itself is <c>pyralog: interrupted</c> and exit 130.
     /// </summary>
     public static async Task<int> RunAsync(
@@ -27,8 +28,7 @@ internal static class LogSessions
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            error.WriteLine("pyralog: interrupted");
-            return ExitCodes.Interrupted;
+            return Interrupted(error);
         }
 
         await using (session)
@@ -39,8 +39,7 @@ internal static class LogSessions
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
-                error.WriteLine("pyralog: interrupted");
-                return ExitCodes.Interrupted;
+                return Interrupted(error);
             }
             catch (Exception e)
             {
@@ -57,12 +56,27 @@ internal static class LogSessions
         return ExitCodes.Refused;
     }
 
-    /// <summary>3 when the cluster refused the request (the exception or one inside it), else 1.</summary>
-    public static int ExitCodeOf(Exception e) => Refusal(e) is null ? ExitCodes.ClusterUnreachable : ExitCodes.Refused;
+    /// <summary>Ctrl+C or SIGTERM stopped the command part-way: one line and exit 130.</summary>
+    public static int Interrupted(TextWriter error)
+    {
+        error.WriteLine("pyralog: interrupted");
+        return ExitCodes.Interrupted;
+    }
 
-    /// <summary>The refusal's message when the cluster refused, else that the cluster was lost and why.</summary>
-    public static string Describe(Exception e) =>
-        Refusal(e) is { } refusal ? FirstLine(refusal.Message) : $"lost the cluster: {FirstLine(e.Message)}";
+    /// <summary>
+    /// 3 when the cluster refused the request: an <see cref="ArgumentException"/> or <see cref="InvalidOperationException"/>
+    /// (what the admin grain, a replica and the client throw for a request they turn down), or a
+    /// <see cref="ProduceException"/> whose batch the partition refused (its last error an <see cref="ArgumentException"/>:
+    /// nothing was appended). Else 1: a <see cref="ProduceException"/> for a delivery timeout is not a refusal, even
+    /// when its last error was a replica's "retry later" <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public static int ExitCodeOf(Exception e) => Refused(e) ? ExitCodes.Refused : ExitCodes.ClusterUnreachable;
+
+    /// <summary>
+    /// The failure's own reason (a <see cref="ProduceException"/>'s names its last error too), after "lost the cluster"
+    /// unless the cluster refused.
+    /// </summary>
+    public static string Describe(Exception e) => Refused(e) ? FirstLine(e.Message) : $"lost the cluster: {FirstLine(e.Message)}";
 
     /// <summary>
     /// A failure to connect (an <see cref="ArgumentException"/> from options that do not validate, a
@@ -80,16 +94,11 @@ internal static class LogSessions
         return end < 0 ? message : message[..end];
     }
 
-    private static Exception? Refusal(Exception e)
+    private static bool Refused(Exception e) => e switch
     {
-        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
-        {
-            if (inner is ArgumentException or InvalidOperationException && inner is not ObjectDisposedException)
-            {
-                return inner;
-            }
-        }
-
-        return null;
-    }
+        ObjectDisposedException => false,
+        ArgumentException or InvalidOperationException => true,
+        ProduceException { InnerException: ArgumentException } => true,
+        _ => false,
+    };
 }

@@ -108,6 +108,31 @@ internal static partial class OptionParsers
         return LogDurability.Fsync;
     }
 
+    /// <summary>
+    /// A StackExchange.Redis connection string, checked as the client will parse it, so a malformed one is bad input
+    /// (exit 2) for every command and not a failure of the connection. The message leaves the value out: it may hold a
+    /// password.
+    /// </summary>
+    public static string? RedisConnectionString(ArgumentResult result, string option)
+    {
+        if (result.Tokens is not [.., var last])
+        {
+            return null;
+        }
+
+        try
+        {
+            StackExchange.Redis.ConfigurationOptions.Parse(last.Value);
+        }
+        catch (ArgumentException e)
+        {
+            var reason = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            result.AddError($"{option} is not a Redis connection string (such as 127.0.0.1:6379 or redis.example:6379,password=…): {reason}");
+        }
+
+        return last.Value;
+    }
+
     /// <summary><c>earliest</c>, <c>latest</c>, an offset (unsigned decimal) or an ISO-8601 time (UTC when it names no offset).</summary>
     public static ConsumeStart From(ArgumentResult result, string option)
     {

@@ -54,7 +54,8 @@ internal static class ProduceCommand
             var started = time.GetTimestamp();
             await using (var producer = session.CreateProducer())
             {
-                await run.SendAsync(producer, new LineReader(input), cancellationToken);
+                // A line longer than a record may be is refused before it is read whole: input without newlines never fills the memory.
+                await run.SendAsync(producer, new LineReader(input, info.Settings.MaxRecordBytes), cancellationToken);
             }
 
             var seconds = time.GetElapsedTime(started).TotalSeconds.ToString("0.0##", CultureInfo.InvariantCulture);

@@ -59,7 +59,22 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                     break;
                 }
 
-                if (await ReadLineAsync(reader, stopReading) is not { } line)
+                byte[]? line;
+                try
+                {
+                    line = await ReadLineAsync(reader, stopReading);
+                }
+                catch (LineTooLongException e)
+                {
+                    // Refused as a line over the limit is, without reading the rest of it.
+                    Read++;
+                    var refused = new ArgumentException($"line {Read} is longer than {e.MaxBytes} bytes, so as a record it is over the {maxRecordBytes} bytes log '{log}' accepts");
+                    await _pending.Writer.WriteAsync((Read, 0, Task.FromException<RecordAddress>(refused)), CancellationToken.None);
+                    StoppedEarly = true;
+                    break;
+                }
+
+                if (line is null)
                 {
                     break;
                 }

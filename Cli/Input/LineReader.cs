@@ -5,9 +5,10 @@ namespace Pyralog.Cli.Input;
 /// <summary>
 /// Lines of bytes from a stream, split at <c>\n</c> only: the bytes are kept as they are (no decoding), a <c>\r</c>
 /// before the <c>\n</c> is dropped (CRLF files), an empty line is an empty line, and a last line without a newline is a
-/// line too. Empty input has no lines.
+/// line too. Empty input has no lines. A line longer than <paramref name="maxLineBytes"/> throws
+/// <see cref="LineTooLongException"/> once that much of it is read, without the rest being read or held.
 /// </summary>
-internal sealed class LineReader(Stream input)
+internal sealed class LineReader(Stream input, int maxLineBytes = int.MaxValue)
 {
     private readonly byte[] _buffer = new byte[64 * 1024];
     private int _start;
@@ -31,19 +32,25 @@ internal sealed class LineReader(Stream input)
                     line = partial.WrittenSpan;
                 }
 
-                return (line is [.., (byte)'\r'] ? line[..^1] : line).ToArray();
+                return Checked(line is [.., (byte)'\r'] ? line[..^1] : line).ToArray();
             }
 
             if (available.Length > 0)
             {
                 partial ??= new ArrayBufferWriter<byte>();
                 partial.Write(available);
+
+                // One byte over the limit may still be the '\r' of a "\r\n".
+                if (partial.WrittenCount - 1 > maxLineBytes)
+                {
+                    throw new LineTooLongException(maxLineBytes);
+                }
             }
 
             _start = _end = 0;
             if (_ended)
             {
-                return partial?.WrittenSpan.ToArray();
+                return partial is null ? null : Checked(partial.WrittenSpan).ToArray();
             }
 
             var read = await input.ReadAsync(_buffer, cancellationToken);
@@ -55,4 +62,7 @@ internal sealed class LineReader(Stream input)
             _end = read;
         }
     }
+
+    private ReadOnlySpan<byte> Checked(ReadOnlySpan<byte> line) =>
+        line.Length > maxLineBytes ? throw new LineTooLongException(maxLineBytes) : line;
 }

@@ -8,6 +8,8 @@ namespace Pyralog.Cli.Logs;
 /// <summary>The log commands over a <see cref="PyralogClient"/>: its admin calls, its producer and its consumer.</summary>
 internal sealed class ClientLogSession(PyralogClient client) : ILogSession
 {
+    private static readonly TimeSpan RequestTimeout = new ConsumerOptions().RequestTimeout;
+
     private readonly Lazy<LogConsumer> _consumer = new(() => client.CreateConsumer());
 
     public static async Task<ILogSession> ConnectAsync(PyralogClientOptions options, CancellationToken cancellationToken) =>
@@ -25,21 +27,27 @@ internal sealed class ClientLogSession(PyralogClient client) : ILogSession
 
     public Task<LogDescription> DescribeLogAsync(string name) => client.DescribeLogAsync(name);
 
-    public async Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time)
+    public Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time, CancellationToken cancellationToken) =>
+        ReplicaAnswers.FurthestAsync(Ask(log, partition, r => r.FindOffsetAsync(time), cancellationToken), static offset => offset);
+
+    public Task<PartitionBounds> ReadBoundsAsync(LogInfo log, int partition, CancellationToken cancellationToken) =>
+        ReplicaAnswers.FurthestAsync(Ask(log, partition, ReadBoundsAsync, cancellationToken), static bounds => bounds.End);
+
+    /// <summary>
+    /// A linearizable read where the replica has applied to (never below its first retained offset nor beyond its end):
+    /// only the leader answers it, after confirming it still leads, from a state that holds every commit made before.
+    /// </summary>
+    private static async Task<PartitionBounds> ReadBoundsAsync(IPartitionReplicaGrain replica)
     {
-        // Any replica answers from what it has applied; the first that answers will do.
-        var slots = log.ReplicaSlots(partition);
-        for (var i = 0; ; i++)
-        {
-            try
-            {
-                return await client.Cluster.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, slots[i])).FindOffsetAsync(time);
-            }
-            catch (Exception) when (i + 1 < slots.Length)
-            {
-            }
-        }
+        var applied = (await replica.GetStatusAsync()).NextOffset;
+        var read = await replica.ReadAsync(applied, 1, linearizable: true);
+        return new PartitionBounds(read.FirstOffset, read.CommittedNext);
     }
+
+    /// <summary>Asks every replica of the partition at once, each for at most the consumer's request timeout.</summary>
+    private Task<T>[] Ask<T>(LogInfo log, int partition, Func<IPartitionReplicaGrain, Task<T>> ask, CancellationToken cancellationToken) =>
+        [.. log.ReplicaSlots(partition).Select(slot =>
+            ask(client.Cluster.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(partition, slot))).WaitAsync(RequestTimeout, cancellationToken))];
 
     public IRecordProducer CreateProducer() => new ClientRecordProducer(client.CreateProducer());
 

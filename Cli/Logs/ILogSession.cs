@@ -20,8 +20,17 @@ internal interface ILogSession : IAsyncDisposable
 
     Task<LogDescription> DescribeLogAsync(string name);
 
-    /// <summary>The offset of the first record of the partition appended at or after <paramref name="time"/> (the committed end when none).</summary>
-    Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time);
+    /// <summary>
+    /// The offset of the first record of the partition appended at or after <paramref name="time"/> (the committed end
+    /// when none): the furthest answer of the replicas that answer (one that is behind answers short).
+    /// </summary>
+    Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The partition's first retained offset and committed end as its leader confirms them (a linearizable read), for a
+    /// partition whose description has no leader's; throws when no replica answers as the leader.
+    /// </summary>
+    Task<PartitionBounds> ReadBoundsAsync(LogInfo log, int partition, CancellationToken cancellationToken);
 
     IRecordProducer CreateProducer();
 

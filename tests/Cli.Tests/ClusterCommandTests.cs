@@ -72,6 +72,14 @@ public sealed class ClusterCommandTests
     }
 
     [Fact]
+    public async Task A_malformed_redis_connection_string_is_bad_input_and_exit_2_as_for_every_command()
+    {
+        // The client's own connection refuses it with an ArgumentException, which is no refusal of the cluster.
+        var result = await Run(ClientClusterStatus.GetAsync, "cluster", "status", "--membership", "redis", "--redis", "foo=bar");
+        Assert.Equal((2, "", "pyralog: --redis is not a Redis connection string (such as 127.0.0.1:6379 or redis.example:6379,password=…): Keyword 'foo' is not supported.\n"), result);
+    }
+
+    [Fact]
     public async Task An_unreachable_cluster_is_one_line_and_exit_1()
     {
         int port;

@@ -133,6 +133,41 @@ public sealed class ConsumeCommandTests
             "consume", "orders", "--partition", "0", "--from", "1");
     }
 
+    /// <summary>Describe as the admin answers it when partition 0's leader did not answer (nor its followers, unless they reached <paramref name="followersAt"/>).</summary>
+    private async Task LeaderUnanswered(ulong? followersAt)
+    {
+        var description = await _cluster.DescribeLogAsync("orders");
+        var p0 = description.Partitions[0];
+        var replicas = p0.Replicas.Select(r => r.Replica == 0 || followersAt is null
+            ? new ReplicaDescription(r.Replica, r.Key, "", ReplicaRole.None, 0, 0, "Response did not arrive on time in 00:00:05")
+            : r with { NextOffset = followersAt.Value });
+        var unanswered = new PartitionDescription(0, -1, null, 0, 0, 0, [.. replicas], false);
+        _cluster.Description = description with { Partitions = [unanswered, description.Partitions[1]] };
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(1UL)]
+    public async Task A_partition_whose_leader_did_not_answer_describe_is_read_to_the_end_its_leader_confirms(ulong? followersAt)
+    {
+        // Without the leader's answer the end could be 0 (the partition skipped) or a follower's that is behind.
+        await LeaderUnanswered(followersAt);
+        Assert.Equal((0, "p0-a\np0-b\np0-c\n", ""), await Run(_cluster, "consume", "orders", "--partition", "0"));
+        Assert.Equal([0], _cluster.BoundsRead);
+        Assert.Equal((0, "p0-c\n", ""), await Run(_cluster, "consume", "orders", "--partition", "0", "--from", "2"));
+    }
+
+    [Fact]
+    public async Task A_partition_without_a_leader_that_answers_is_one_line_and_exit_1_with_nothing_printed()
+    {
+        await LeaderUnanswered(followersAt: 1);
+        _cluster.NoLeader = new TimeoutException("Response did not arrive on time in 00:00:10");
+        Assert.Equal(
+            (1, "", "pyralog: partition 0 of log 'orders' has no leader that answers, so its committed end is unknown: Response did not arrive on time in 00:00:10\n"),
+            await Run(_cluster, "consume", "orders"));
+        Assert.Equal([0], _cluster.BoundsRead);
+    }
+
     [Fact]
     public Task An_unknown_log_is_exit_3() =>
         AssertFails(_cluster, 3, "pyralog: no log is named 'nope'.", "consume", "nope");

@@ -32,6 +32,12 @@ internal sealed class FakeLogSession : ILogSession
     /// <summary>Set to replace what describe answers.</summary>
     public LogDescription? Description { get; set; }
 
+    /// <summary>Set to fail the leader's linearizable read of a partition's bounds with it (no replica answers as the leader).</summary>
+    public Exception? NoLeader { get; set; }
+
+    /// <summary>The partitions whose bounds were read from their leader (describe had none).</summary>
+    public List<int> BoundsRead { get; } = [];
+
     public List<(string Log, int? Partition, ProducerRecord Record)> Produced { get; } = [];
 
     public LogSessionFactory Factory => (_, _) =>
@@ -118,10 +124,18 @@ internal sealed class FakeLogSession : ILogSession
         return Task.FromResult(new LogDescription(info, partitions));
     }
 
-    public Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time)
+    public Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time, CancellationToken cancellationToken)
     {
         var records = Records(log.Name, partition);
         return Task.FromResult(records.FirstOrDefault(r => r.AppendTime >= time)?.Offset ?? (ulong)records.Count);
+    }
+
+    public Task<PartitionBounds> ReadBoundsAsync(LogInfo log, int partition, CancellationToken cancellationToken)
+    {
+        BoundsRead.Add(partition);
+        return NoLeader is { } failure
+            ? Task.FromException<PartitionBounds>(failure)
+            : Task.FromResult(new PartitionBounds(0, (ulong)Records(log.Name, partition).Count));
     }
 
     public IRecordProducer CreateProducer() => new FakeRecordProducer(this);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Pyralog.Cli;
+using Pyralog.Cli.Logs;
 using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Testing;
 
@@ -63,6 +64,7 @@ public sealed class IdsCommandTests
     [InlineData("--gateway-port", "x", "pyralog: --gateway-port 'x' is not a port in 1..65535.")]
     [InlineData("--membership", "foo", "pyralog: --membership must be localhost, development or redis (was 'foo').")]
     [InlineData("--membership", "1", "pyralog: --membership must be localhost, development or redis (was '1').")]
+    [InlineData("--redis", "foo=bar", "pyralog: --redis is not a Redis connection string (such as 127.0.0.1:6379 or redis.example:6379,password=…): Keyword 'foo' is not supported.")]
     public Task Bad_connection_options_are_one_line_naming_them(string option, string value, string expected) =>
         AssertBadInput(["ids", "next", option, value], expected);
 
@@ -90,6 +92,18 @@ public sealed class IdsCommandTests
             $"pyralog: no silo of cluster 'pyralog' answered at 127.0.0.1:{port} within 1 s: nothing listens there " +
             "(is the silo running, and are the gateway ports right?)\n",
             error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task Ctrl_C_is_one_line_and_exit_130()
+    {
+        using var interrupt = new CancellationTokenSource();
+        await interrupt.CancelAsync();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await PyralogCommandLine.RunAsync(
+            ["ids", "next", "--gateway-port", $"{TestPorts.Next()}", "--connect-timeout", "60"], Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System, interrupt.Token);
+        Assert.Equal((130, "", "pyralog: interrupted\n"), (exit, output.ToString(), error.ToString().ReplaceLineEndings("\n")));
     }
 
     [Fact]

@@ -87,6 +87,14 @@ public sealed class LogCommandsClusterTests
         Assert.Equal((0, ""), (exit, error));
         AssertJsonRecord(output, keyed, end, null, "late", before);
 
+        // What consume asks a partition's leader when describe had no leader's answer: a linearizable read of its bounds.
+        await using (var session = await ClientLogSession.ConnectAsync(
+            new Client.PyralogClientOptions { GatewayPorts = [silo.GatewayPort], ClusterId = silo.ClusterId, ServiceId = "pyralog" }, CancellationToken.None))
+        {
+            var info = (await session.FindLogAsync("orders"))!;
+            Assert.Equal(new PartitionBounds(0, end + 1), await session.ReadBoundsAsync(info, keyed, CancellationToken.None));
+        }
+
         (exit, output, error) = await Run(silo, "", "log", "describe", "orders");
         Assert.Equal((0, ""), (exit, error));
         Assert.Matches($@"\n0 +\S+ +{epoch} +0 +{(keyed == 0 ? 104 : 3)} +0 +\S+ +leader +{(keyed == 0 ? 104 : 3)} +0\n", output);

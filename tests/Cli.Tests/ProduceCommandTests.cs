@@ -1,4 +1,5 @@
 using Pyralog.Cli.Commands;
+using Pyralog.Client.Logs;
 using static Pyralog.Cli.Tests.CliRun;
 
 namespace Pyralog.Cli.Tests;
@@ -55,6 +56,16 @@ public sealed class ProduceCommandTests
         Assert.All(_cluster.Produced, p => Assert.Equal((null, "\u0003k"), (p.Partition, System.Text.Encoding.UTF8.GetString(p.Record.Key!))));
     }
 
+    [Theory]
+    [InlineData("@alice")]
+    [InlineData("@/tmp")]
+    public async Task A_value_that_starts_with_an_at_sign_is_the_value_not_a_response_file(string key)
+    {
+        var result = await RunWithInput(_cluster, "a\n", "produce", "orders", "--partition", "0", "--key", key);
+        Assert.Equal((0, "", "produced 1 record to orders in 0.0 s\n"), result);
+        Assert.Equal(key, System.Text.Encoding.UTF8.GetString(_cluster.Produced[0].Record.Key!));
+    }
+
     [Fact]
     public async Task Without_key_or_partition_the_producer_chooses()
     {
@@ -78,10 +89,30 @@ public sealed class ProduceCommandTests
     [Fact]
     public async Task A_record_the_cluster_refuses_exits_3_with_its_reason()
     {
-        _cluster.FailAppend = value => value == "b" ? new Exception("1 record to orders/0 failed", new ArgumentException("a record of 2000 bytes is over the log's limit of 1024")) : null;
+        _cluster.FailAppend = value => value == "b"
+            ? new ProduceException("orders", 0, 1, "the partition refused the batch, nothing was appended", new ArgumentException("a record of 2000 bytes is over the log's limit of 1024"))
+            : null;
         var result = await RunWithInput(_cluster, "a\nb\n", "produce", "orders", "--partition", "0");
         Assert.Equal(
-            (3, "", "pyralog: produced 1 of 2 records to orders in 0.0 s (stopped reading the input after line 2); not acknowledged: line 2: a record of 2000 bytes is over the log's limit of 1024\n"),
+            (3, "", "pyralog: produced 1 of 2 records to orders in 0.0 s (stopped reading the input after line 2); not acknowledged: line 2: " +
+                "1 record of log 'orders' partition 0 was not acknowledged: the partition refused the batch, nothing was appended " +
+                "(last error: a record of 2000 bytes is over the log's limit of 1024)\n"),
+            result);
+    }
+
+    [Fact]
+    public async Task A_delivery_timeout_is_no_refusal_but_exit_1_with_its_reason_and_last_error()
+    {
+        // The last error of a batch that timed out may be a replica's "retry later": the cluster did not refuse the record.
+        _cluster.FailAppend = value => value == "b"
+            ? new ProduceException("orders", 0, 1, "no acknowledgement within the delivery timeout (00:00:30)",
+                new InvalidOperationException("replica orders/0/0 refuses the append: too many entries waiting to be persisted (retry later)"))
+            : null;
+        var result = await RunWithInput(_cluster, "a\nb\n", "produce", "orders", "--partition", "0");
+        Assert.Equal(
+            (1, "", "pyralog: produced 1 of 2 records to orders in 0.0 s (stopped reading the input after line 2); not acknowledged: line 2: " +
+                "lost the cluster: 1 record of log 'orders' partition 0 was not acknowledged: no acknowledgement within the delivery timeout (00:00:30) " +
+                "(last error: replica orders/0/0 refuses the append: too many entries waiting to be persisted (retry later))\n"),
             result);
     }
 
@@ -94,6 +125,19 @@ public sealed class ProduceCommandTests
             (3, "0/1/0\n-\n",
                 "pyralog: produced 1 of 2 records to small in 0.0 s (stopped reading the input after line 2); not acknowledged: line 2: " +
                 "line 2 is a record of 68 bytes encoded, over the 64 bytes log 'small' accepts\n"),
+            result);
+        Assert.Equal(["ok"], _cluster.Produced.Select(p => System.Text.Encoding.UTF8.GetString(p.Record.Value)));
+    }
+
+    [Fact]
+    public async Task A_line_longer_than_the_logs_record_limit_is_refused_without_reading_it_whole()
+    {
+        _cluster.AddLog("small", 1, settings: new() { MaxRecordBytes = 64 });
+        var result = await RunWithInput(_cluster, "ok\n" + new string('x', 1 << 20), "produce", "small", "-v");
+        Assert.Equal(
+            (3, "0/1/0\n-\n",
+                "pyralog: produced 1 of 2 records to small in 0.0 s (stopped reading the input after line 2); not acknowledged: line 2: " +
+                "line 2 is longer than 64 bytes, so as a record it is over the 64 bytes log 'small' accepts\n"),
             result);
         Assert.Equal(["ok"], _cluster.Produced.Select(p => System.Text.Encoding.UTF8.GetString(p.Record.Value)));
     }
