@@ -560,7 +560,7 @@ public sealed partial class PyramidStore
         foreach (var batch in _groupBatches)
         {
             syncGroup |= !batch.SkipSync;
-            batch.Seal(++sequence, now, _wal.FileNumber);
+            batch.Seal(++sequence, now, _wal.FileNumber, _wal.SyncedLength);
             _groupFrames.Add(batch.Frame);
         }
 

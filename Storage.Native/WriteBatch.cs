@@ -18,7 +18,7 @@ public sealed class WriteBatch : IDisposable
     public const int MaxValueBytes = 64 * 1024 * 1024;
 
     internal const int FrameHeaderBytes = 8;  // length + CRC
-    internal const int PayloadHeaderBytes = 28; // sequence + timestamp + op count + WAL file number
+    internal const int PayloadHeaderBytes = 36; // sequence + timestamp + op count + WAL file number + synced length
     internal const int HeaderBytes = FrameHeaderBytes + PayloadHeaderBytes;
     private const int MaxFrameBytes = 1 << 30;
 
@@ -214,8 +214,10 @@ public sealed class WriteBatch : IDisposable
     }
 
     /// <summary>Fills the frame header for sequence number <paramref name="sequence"/> in WAL file <paramref name="walFileNumber"/>
-    /// (recovery tells a recycled file's stale frames by it); the CRC covers length and payload.</summary>
-    internal void Seal(ulong sequence, long timestampMs, long walFileNumber)
+    /// (recovery tells a recycled file's stale frames by it), with <paramref name="syncedLength"/>, how much of the file
+    /// an fdatasync of the writer had covered when the frame was sealed (recovery tells a torn unsynced tail from damaged
+    /// acknowledged data by it); the CRC covers length and payload.</summary>
+    internal void Seal(ulong sequence, long timestampMs, long walFileNumber, long syncedLength)
     {
         var frame = _buffer.AsSpan(0, _length);
         BinaryPrimitives.WriteInt32LittleEndian(frame, _length - FrameHeaderBytes);
@@ -223,6 +225,7 @@ public sealed class WriteBatch : IDisposable
         BinaryPrimitives.WriteInt64LittleEndian(frame[16..], timestampMs);
         BinaryPrimitives.WriteInt32LittleEndian(frame[24..], Count);
         BinaryPrimitives.WriteInt64LittleEndian(frame[28..], walFileNumber);
+        BinaryPrimitives.WriteInt64LittleEndian(frame[36..], syncedLength);
         var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(frame[..4]), frame[FrameHeaderBytes..]);
         BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], crc);
     }

@@ -14,16 +14,22 @@ namespace Pyralog.Storage.Native.Wal;
 /// begin this file's next frame (the rest of a stale frame) are the clean end: nothing was dropped;</item>
 /// <item>in the newest file, a frame whose header names this file and the next sequence but that is cut short
 /// or fails its CRC is a torn write (never acknowledged): it is dropped and reported;</item>
-/// <item>anything else in an older (completed) file, and any intact frame of this file after the end, is
+/// <item>in the newest file, damage followed by intact frames of this file that were all sealed before any sync
+/// covered the damaged position (the synced length each carries does not reach past it) is a torn unsynced tail too:
+/// a power loss in the middle of a write (or of several since the last sync) may leave any of its pages on the disk
+/// and not others. It is dropped from the damage on and reported;</item>
+/// <item>anything else in an older (completed) file, and any other intact frame of this file after the end, is
 /// damage to acknowledged data: <see cref="PyramidCorruptionException"/> naming the file and position.</item>
 /// </list>
 /// </summary>
 internal static class WalReader
 {
-    private const int MinPayload = WriteBatch.PayloadHeaderBytes;
     private const int MaxPayload = 1 << 30;
     private const int SequenceAt = 8;
     private const int FileNumberAt = 28;
+    private const int SyncedLengthAt = 36;
+    // Version 2 frames end their header at the file number: no synced-through sequence.
+    private const int Version2HeaderBytes = WriteBatch.FrameHeaderBytes + 28;
 
     /// <summary>The largest WAL file replay reads: one mapping, indexed by <c>int</c>. The writer starts a new file
     /// before one would grow past it (<see cref="PyramidOptions.MaxWalFileBytes"/>).</summary>
@@ -69,7 +75,9 @@ internal static class WalReader
                 throw new PyramidCorruptionException(path, 0, "bad write-ahead log magic");
             }
 
-            CheckVersion(path, BinaryPrimitives.ReadUInt16LittleEndian(file[4..]));
+            var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
+            CheckVersion(path, version);
+            var headerBytes = version == 2 ? Version2HeaderBytes : WriteBatch.HeaderBytes;
             var position = WriteAheadLog.HeaderBytes;
             long frames = 0;
 
@@ -78,9 +86,9 @@ internal static class WalReader
             var expectFrom = previousSequence <= skipThroughSequence ? 0 : previousSequence;
             while (position < file.Length)
             {
-                if (!TryReadFrame(file, position, fileNumber, expectFrom, out var frameLength))
+                if (!TryReadFrame(file, position, fileNumber, expectFrom, headerBytes, out var frameLength))
                 {
-                    var torn = ReadEnd(path, file, position, fileNumber, expectFrom, isNewestFile);
+                    var torn = ReadEnd(path, file, position, fileNumber, expectFrom, isNewestFile, headerBytes);
                     return new WalFileReplay(position, torn, frames, previousSequence);
                 }
 
@@ -89,7 +97,7 @@ internal static class WalReader
                 if (sequence > skipThroughSequence)
                 {
                     sink.ApplyFrame(sequence, BinaryPrimitives.ReadInt64LittleEndian(frame[16..]), BinaryPrimitives.ReadInt32LittleEndian(frame[24..]),
-                        frame[WriteBatch.HeaderBytes..], source, position + WriteBatch.HeaderBytes);
+                        frame[headerBytes..], source, position + headerBytes);
                 }
 
                 previousSequence = sequence;
@@ -116,17 +124,18 @@ internal static class WalReader
                 $"'{path}' has write-ahead log format version {version}; this build reads up to {WriteAheadLog.FormatVersion}. Open the store with a newer Pyralog.");
         }
 
-        if (version < WriteAheadLog.FormatVersion)
+        if (version < 2)
         {
             throw new NotSupportedException(
-                $"'{path}' has write-ahead log format version {version}, written by an earlier Pyralog; this build reads only version {WriteAheadLog.FormatVersion} "
+                $"'{path}' has write-ahead log format version {version}, written by an earlier Pyralog; this build reads versions 2 and {WriteAheadLog.FormatVersion} "
                 + "(frames name their WAL file) and does not convert older logs. Recreate the store.");
         }
     }
 
     /// <summary>Classifies what follows the last valid frame at <paramref name="position"/>; returns the bytes of the
-    /// torn frame dropped there (0 for a clean end) or throws for damage.</summary>
-    private static long ReadEnd(string path, ReadOnlySpan<byte> file, int position, long fileNumber, ulong expectFrom, bool isNewestFile)
+    /// torn write dropped there (0 for a clean end) or throws for damage.</summary>
+    private static long ReadEnd(
+        string path, ReadOnlySpan<byte> file, int position, long fileNumber, ulong expectFrom, bool isNewestFile, int headerBytes)
     {
         var rest = file[position..];
         if (rest.IndexOfAnyExcept((byte)0) < 0)
@@ -134,20 +143,26 @@ internal static class WalReader
             return 0; // preallocated zeros
         }
 
-        var later = FindFrameOf(file, position, fileNumber);
-        if (later >= 0)
+        var later = FindFrameOf(file, position, fileNumber, headerBytes);
+        if (later == position)
         {
-            throw new PyramidCorruptionException(path, position, later == position
-                ? $"frame out of sequence (expected the one after sequence {expectFrom})"
-                : $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
+            throw new PyramidCorruptionException(path, position, $"frame out of sequence (expected the one after sequence {expectFrom})");
         }
 
-        if (IsIntactFrame(file, position, out _))
+        if (later > position)
+        {
+            return isNewestFile && UnsyncedTailEnd(file, position, later, fileNumber, headerBytes) is { } end
+                ? end - position
+                : throw new PyramidCorruptionException(path, position,
+                    $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
+        }
+
+        if (IsIntactFrame(file, position, headerBytes, out _))
         {
             return 0; // a recycled file's stale frame: it names another file
         }
 
-        if (rest[..Math.Min(rest.Length, WriteBatch.HeaderBytes)].IndexOfAnyExcept((byte)0) < 0)
+        if (rest[..Math.Min(rest.Length, headerBytes)].IndexOfAnyExcept((byte)0) < 0)
         {
             return 0; // the end mark of a completed file (WriteAheadLog.Complete): a frame header of zeros
         }
@@ -157,7 +172,7 @@ internal static class WalReader
             throw new PyramidCorruptionException(path, position, "damaged frame in a write-ahead log file that was complete");
         }
 
-        if (!BeginsNextFrame(rest, fileNumber, expectFrom))
+        if (!BeginsNextFrame(rest, fileNumber, expectFrom, headerBytes))
         {
             return 0; // the rest of a recycled file's stale frame (or a torn header, which no one was told about)
         }
@@ -166,11 +181,39 @@ internal static class WalReader
         return Math.Min(declared, rest.Length);
     }
 
+    /// <summary>
+    /// Where the intact frames of this file from <paramref name="first"/> on end, if every one of them was sealed before a
+    /// sync of the writer reached past <paramref name="damaged"/> (the synced length it carries is at most that): then no
+    /// sync covered the damage before the power went, nothing from it on was acknowledged as synced, and the damage is
+    /// pages of an unsynced write the disk did not keep. Null otherwise, and for version 2 frames (which do not say).
+    /// </summary>
+    private static int? UnsyncedTailEnd(ReadOnlySpan<byte> file, int damaged, int first, long fileNumber, int headerBytes)
+    {
+        if (headerBytes < WriteBatch.HeaderBytes)
+        {
+            return null;
+        }
+
+        var end = first;
+        for (var at = first; at >= 0; at = FindFrameOf(file, end, fileNumber, headerBytes))
+        {
+            IsIntactFrame(file, at, headerBytes, out var frameLength);
+            if (BinaryPrimitives.ReadInt64LittleEndian(file[(at + SyncedLengthAt)..]) > damaged)
+            {
+                return null;
+            }
+
+            end = at + frameLength;
+        }
+
+        return end;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    private static bool TryReadFrame(ReadOnlySpan<byte> file, int position, long fileNumber, ulong previousSequence, out int frameLength)
+    private static bool TryReadFrame(ReadOnlySpan<byte> file, int position, long fileNumber, ulong previousSequence, int headerBytes, out int frameLength)
     {
         frameLength = 0;
-        if (file.Length - position < WriteBatch.HeaderBytes)
+        if (file.Length - position < headerBytes)
         {
             return false;
         }
@@ -182,21 +225,21 @@ internal static class WalReader
             return false;
         }
 
-        return IsIntactFrame(file, position, out frameLength);
+        return IsIntactFrame(file, position, headerBytes, out frameLength);
     }
 
     /// <summary>A frame with a plausible length and a matching CRC, whatever file it names.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery (once per frame): skip tier-0 code
-    private static bool IsIntactFrame(ReadOnlySpan<byte> file, int position, out int frameLength)
+    private static bool IsIntactFrame(ReadOnlySpan<byte> file, int position, int headerBytes, out int frameLength)
     {
         frameLength = 0;
-        if (file.Length - position < WriteBatch.HeaderBytes)
+        if (file.Length - position < headerBytes)
         {
             return false;
         }
 
         var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(file[position..]);
-        if (payloadLength < MinPayload || payloadLength > MaxPayload || (long)position + 8 + payloadLength > file.Length)
+        if (payloadLength < headerBytes - WriteBatch.FrameHeaderBytes || payloadLength > MaxPayload || (long)position + 8 + payloadLength > file.Length)
         {
             return false;
         }
@@ -217,9 +260,9 @@ internal static class WalReader
     /// of this file's next frame can have put them there; in a recycled file anything else is stale. Where only
     /// zeros follow the header, its trailing zeros count as not yet written (a header torn in a preallocated
     /// region); where stale bytes follow, only a complete header counts.</summary>
-    private static bool BeginsNextFrame(ReadOnlySpan<byte> rest, long fileNumber, ulong expectFrom)
+    private static bool BeginsNextFrame(ReadOnlySpan<byte> rest, long fileNumber, ulong expectFrom, int headerBytes)
     {
-        var header = rest[..Math.Min(rest.Length, WriteBatch.HeaderBytes)];
+        var header = rest[..Math.Min(rest.Length, headerBytes)];
         if (rest[header.Length..].IndexOfAnyExcept((byte)0) < 0)
         {
             header = header[..(header.LastIndexOfAnyExcept((byte)0) + 1)];
@@ -233,7 +276,7 @@ internal static class WalReader
         if (header.Length >= 4)
         {
             var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(header);
-            if (payloadLength < MinPayload || payloadLength > MaxPayload)
+            if (payloadLength < headerBytes - WriteBatch.FrameHeaderBytes || payloadLength > MaxPayload)
             {
                 return false;
             }
@@ -262,7 +305,7 @@ internal static class WalReader
     /// <summary>Position of the first intact frame naming <paramref name="fileNumber"/> at or after
     /// <paramref name="from"/>, or -1. Searches for the file number itself (vectorized), then checks the frame
     /// around it, so scanning a recycled file's stale tail costs little.</summary>
-    private static int FindFrameOf(ReadOnlySpan<byte> file, int from, long fileNumber)
+    private static int FindFrameOf(ReadOnlySpan<byte> file, int from, long fileNumber, int headerBytes)
     {
         Span<byte> pattern = stackalloc byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(pattern, fileNumber);
@@ -276,7 +319,7 @@ internal static class WalReader
             }
 
             var candidate = searchFrom + hit - FileNumberAt;
-            if (IsIntactFrame(file, candidate, out _))
+            if (IsIntactFrame(file, candidate, headerBytes, out _))
             {
                 return candidate;
             }

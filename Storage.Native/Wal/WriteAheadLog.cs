@@ -7,9 +7,11 @@ namespace Pyralog.Storage.Native.Wal;
 /// <summary>
 /// One write-ahead log file. Format: an 8-byte header (magic "PYRW", version) then frames
 /// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload =
-/// <c>[u64 sequence][i64 time ms][u32 op count][u64 WAL file number][ops]</c>.
-/// Frames are only appended; a crash can leave at most a torn final frame, which recovery drops
-/// (the writer never acknowledged it). The file is created and its directory entry synced before any
+/// <c>[u64 sequence][i64 time ms][u32 op count][u64 WAL file number][i64 synced length][ops]</c>, the synced length
+/// being how much of the file the writer's syncs had covered when the frame was sealed (version 2, still read, has
+/// none). Frames are only appended; a crash can leave a torn
+/// unsynced tail (the frames written since the last sync, of which the disk may have kept any pages), which recovery
+/// drops: the writer never acknowledged it. The file is created and its directory entry synced before any
 /// frame lands in it, and a file is synced in full, with a frame header of zeros marking its end, before its
 /// successor is created, so only the newest file can be torn. Files are preallocated or recycled (see
 /// <see cref="Create"/>), so the bytes after the last frame are zeros or a recycled file's stale frames, which name
@@ -18,7 +20,7 @@ namespace Pyralog.Storage.Native.Wal;
 internal sealed class WriteAheadLog : IDisposable
 {
     public const uint Magic = 0x57525950; // "PYRW" little-endian
-    public const ushort FormatVersion = 2;
+    public const ushort FormatVersion = 3;
     public const int HeaderBytes = 8;
     public const int PreallocatedBytes = 4 << 20;
 
@@ -72,6 +74,10 @@ internal sealed class WriteAheadLog : IDisposable
     public long FileNumber { get; }
 
     public long Length => _position;
+
+    /// <summary>How much of the file the writer's syncs (<see cref="Create"/>, <see cref="Complete"/>, <see cref="SyncOrUndo"/>)
+    /// have covered: each frame carries it, so recovery tells a torn unsynced tail from damage to synced frames.</summary>
+    public long SyncedLength => _syncedPosition;
 
     /// <summary>Whether <paramref name="bytes"/> more fit in the allocated (or recycled) space, so that writing them grows nothing.</summary>
     public bool Fits(long bytes) => _position + bytes <= _allocatedEnd;

@@ -249,9 +249,47 @@ public class WalRecoveryTests
         await File.WriteAllBytesAsync(wal, bytes);
         var error = Assert.Throws<NotSupportedException>(() => PyramidStore.Open(dir.Path, NoBackground));
         Assert.Equal(
-            $"'{wal}' has write-ahead log format version 1, written by an earlier Pyralog; this build reads only version 2 "
+            $"'{wal}' has write-ahead log format version 1, written by an earlier Pyralog; this build reads versions 2 and 3 "
             + "(frames name their WAL file) and does not convert older logs. Recreate the store.",
             error.Message);
+    }
+
+    /// <summary>A store written by the build before frames carried their synced length (WAL format 2) opens with its records.</summary>
+    [Fact]
+    public async Task A_wal_of_format_2_is_replayed()
+    {
+        using var dir = new TempDirectory();
+        var wal = await WriteRecordsAsync(dir, 4);
+        await File.WriteAllBytesAsync(wal, AsFormat2(await File.ReadAllBytesAsync(wal)));
+        await using var store = PyramidStore.Open(dir.Path, NoBackground);
+        Assert.Equal(4ul, store.GetLogBounds(Log).Next);
+        Assert.Null(store.Recovery.TornFile);
+        for (ulong i = 0; i < 4; i++)
+        {
+            Assert.Equal($"record-{i}", Encoding.UTF8.GetString((await store.ReadAsync(Log, i))!.Payload));
+        }
+    }
+
+    /// <summary>The same frames as format 2 wrote them: no synced length after the file number.</summary>
+    private static byte[] AsFormat2(byte[] wal)
+    {
+        var output = new List<byte>(wal[..8]);
+        BitConverter.TryWriteBytes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[4..], (ushort)2);
+        var position = 8;
+        while (position + 8 <= wal.Length && BitConverter.ToInt32(wal, position) is > 0 and var payload)
+        {
+            var frame = new List<byte>(wal.AsSpan(position, 36).ToArray());
+            frame.AddRange(wal.AsSpan(position + 44, payload - 36));
+            var bytes = frame.ToArray();
+            BitConverter.TryWriteBytes(bytes.AsSpan(0), payload - 8);
+            var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(bytes.AsSpan(0, 4)), bytes.AsSpan(8));
+            BitConverter.TryWriteBytes(bytes.AsSpan(4), crc);
+            output.AddRange(bytes);
+            position += 8 + payload;
+        }
+
+        output.AddRange(new byte[wal.Length - output.Count]); // the preallocated zeros after the frames
+        return [.. output];
     }
 
     /// <summary>The content a recycled WAL file had: frames of another file (number 9) with longer records,

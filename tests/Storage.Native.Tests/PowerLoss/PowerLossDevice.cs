@@ -93,7 +93,7 @@ internal sealed class PowerLossDevice : IStorageDevice
     /// <summary>Power loss under <paramref name="store"/>: cuts power, abandons the store (its close fails on the dead
     /// device, syncing nothing) and leaves the files as the power loss did, with <paramref name="tornBytes"/> of the last
     /// unsynced writes kept (see <see cref="RestoreDurableState"/>).</summary>
-    public static async Task LosePowerAsync(PyramidStore store, PowerLossDevice device, long tornBytes = 0)
+    public static async Task LosePowerAsync(PyramidStore store, PowerLossDevice device, long tornBytes = 0, long lostBytes = 0)
     {
         device.CutPower();
         try
@@ -105,7 +105,7 @@ internal sealed class PowerLossDevice : IStorageDevice
             // The close found the device dead: nothing more reaches the disk, which is the point.
         }
 
-        device.RestoreDurableState(tornBytes);
+        device.RestoreDurableState(tornBytes, lostBytes);
     }
 
     /// <summary>From now on every operation fails with an <see cref="IOException"/>, until <see cref="RestoreDurableState"/>.</summary>
@@ -118,13 +118,14 @@ internal sealed class PowerLossDevice : IStorageDevice
     }
 
     /// <summary>Leaves the files as a power loss at <see cref="CutPower"/> would have, keeping the first
-    /// <paramref name="tornBytes"/> bytes written to the most recently written file since its last sync; then power is back.</summary>
-    public void RestoreDurableState(long tornBytes = 0)
+    /// <paramref name="tornBytes"/> bytes written to the most recently written file since its last sync, less the first
+    /// <paramref name="lostBytes"/> of them (pages of a write reach the disk in any order); then power is back.</summary>
+    public void RestoreDurableState(long tornBytes = 0, long lostBytes = 0)
     {
         lock (_gate)
         {
             var files = _names.Values.Concat(_durableNames.Values).Distinct().ToList();
-            var contents = files.ToDictionary(f => f, f => f.ContentsAfterPowerLoss(f == _lastWritten ? tornBytes : 0));
+            var contents = files.ToDictionary(f => f, f => f == _lastWritten ? f.ContentsAfterPowerLoss(tornBytes, lostBytes) : f.ContentsAfterPowerLoss(0));
             foreach (var path in _names.Keys)
             {
                 File.Delete(path);

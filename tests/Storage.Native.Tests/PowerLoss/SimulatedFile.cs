@@ -16,8 +16,9 @@ internal sealed class SimulatedFile
     public byte[] CurrentContents() => CurrentPath is not null ? File.ReadAllBytes(CurrentPath) : ContentsWhenUnlinked ?? [];
 
     /// <summary>The contents after a power loss: as of the last sync, plus the first <paramref name="tornBytes"/>
-    /// bytes written since then, in write order (a write torn at any byte).</summary>
-    public byte[] ContentsAfterPowerLoss(long tornBytes)
+    /// bytes written since then, in write order (a write torn at any byte), except the first <paramref name="lostBytes"/>
+    /// of them (the disk kept later pages of the writes and not earlier ones).</summary>
+    public byte[] ContentsAfterPowerLoss(long tornBytes, long lostBytes = 0)
     {
         var contents = new List<byte>(CurrentContents());
         for (var i = Unsynced.Count - 1; i >= 0; i--)
@@ -49,8 +50,10 @@ internal sealed class SimulatedFile
             }
 
             var kept = (int)Math.Min(tornBytes, change.Written.Length);
-            Place(contents, change.Offset, change.Written.AsSpan(0, kept));
+            var skipped = (int)Math.Clamp(lostBytes, 0, kept);
+            Place(contents, change.Offset + skipped, change.Written.AsSpan(skipped, kept - skipped));
             tornBytes -= kept;
+            lostBytes -= skipped;
         }
 
         return [.. contents];
