@@ -36,7 +36,7 @@ public sealed class DurationTests
     [Fact]
     public void Durations_on_the_command_line_reach_the_options()
     {
-        // (A lease plus skew must stay under Orleans' 30 s activation timeout, ReserveAhead plus skew under half a lease.)
+        // (A lease plus skew must stay under Orleans' 30 s activation timeout; ReserveAhead, skew and twice the clock lead under half a lease.)
         using var host = PyralogSiloHost.CreateBuilder(
             ["--Pyralog:Obelisk:LeaseDuration", "20s", "Pyralog:Obelisk:MaxClockSkew=750ms", "--Pyralog:Obelisk:ReserveAhead", "0.15m"]).Build();
         var obelisk = host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value.Obelisk;
