@@ -66,9 +66,9 @@ internal static class LogSessions
     /// <summary>
     /// 3 when the cluster refused the request: an <see cref="ArgumentException"/> or <see cref="InvalidOperationException"/>
     /// (what the admin grain, a replica and the client throw for a request they turn down), or a
-    /// <see cref="ProduceException"/> whose batch the partition refused (its last error an <see cref="ArgumentException"/>:
-    /// nothing was appended). Else 1: a <see cref="ProduceException"/> for a delivery timeout is not a refusal, even
-    /// when its last error was a replica's "retry later" <see cref="InvalidOperationException"/>.
+    /// <see cref="ProduceException"/> the cluster refused (<see cref="ProduceException.Refused"/>: a batch turned down, a
+    /// deleted log). Else 1: a <see cref="ProduceException"/> for a delivery timeout is not a refusal, even when its
+    /// last error was a replica's "retry later" <see cref="InvalidOperationException"/>.
     /// </summary>
     public static int ExitCodeOf(Exception e) => Refused(e) ? ExitCodes.Refused : ExitCodes.ClusterUnreachable;
 
@@ -98,7 +98,7 @@ internal static class LogSessions
     {
         ObjectDisposedException => false,
         ArgumentException or InvalidOperationException => true,
-        ProduceException { InnerException: ArgumentException } => true,
+        ProduceException { Refused: true } => true,
         _ => false,
     };
 }

@@ -87,7 +87,7 @@ internal sealed partial class PartitionProducer
                 {
                     if (await _producer.Metadata.IsDeletedAsync(cached).ConfigureAwait(false))
                     {
-                        giveUp = Failure(batch, LogName, _partition, $"log '{LogName}' was deleted", error);
+                        giveUp = Failure(batch, LogName, _partition, $"log '{LogName}' was deleted", error, refused: true);
                     }
                     else if (kind == ProduceErrorKind.Fatal)
                     {
@@ -105,7 +105,7 @@ internal sealed partial class PartitionProducer
 
                 break;
             case ProduceErrorKind.Rejected:
-                giveUp = Failure(batch, LogName, _partition, "the partition refused the batch, nothing was appended", error);
+                giveUp = Failure(batch, LogName, _partition, "the partition refused the batch, nothing was appended", error, refused: true);
                 break;
             case ProduceErrorKind.TooOld:
                 giveUp = Failure(batch, LogName, _partition, "the partition no longer remembers the batch, so whether it was appended cannot be told", error);

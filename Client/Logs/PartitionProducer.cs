@@ -224,8 +224,8 @@ internal sealed partial class PartitionProducer
         }
     }
 
-    private static ProduceException Failure(PendingBatch batch, string log, int partition, string reason, Exception? inner) =>
-        new(log, partition, batch.Count, reason, inner);
+    private static ProduceException Failure(PendingBatch batch, string log, int partition, string reason, Exception? inner, bool refused = false) =>
+        new(log, partition, batch.Count, reason, inner) { Refused = refused };
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 

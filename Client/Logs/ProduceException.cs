@@ -39,4 +39,11 @@ public sealed class ProduceException : Exception
 
     /// <summary>How many records (one batch) this failure covers; each of their tasks carries this exception.</summary>
     public int RecordCount { get; }
+
+    /// <summary>
+    /// The cluster refused the records: the partition turned their batch down as invalid (nothing was appended) or the
+    /// log was deleted. Sending them again would be refused too; any other failure (a delivery timeout, an unexpected
+    /// error, a batch too old to tell) may pass.
+    /// </summary>
+    public bool Refused { get; init; }
 }

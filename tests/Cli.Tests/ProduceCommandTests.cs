@@ -90,7 +90,7 @@ public sealed class ProduceCommandTests
     public async Task A_record_the_cluster_refuses_exits_3_with_its_reason()
     {
         _cluster.FailAppend = value => value == "b"
-            ? new ProduceException("orders", 0, 1, "the partition refused the batch, nothing was appended", new ArgumentException("a record of 2000 bytes is over the log's limit of 1024"))
+            ? new ProduceException("orders", 0, 1, "the partition refused the batch, nothing was appended", new ArgumentException("a record of 2000 bytes is over the log's limit of 1024")) { Refused = true }
             : null;
         var result = await RunWithInput(_cluster, "a\nb\n", "produce", "orders", "--partition", "0");
         Assert.Equal(
@@ -98,6 +98,17 @@ public sealed class ProduceCommandTests
                 "1 record of log 'orders' partition 0 was not acknowledged: the partition refused the batch, nothing was appended " +
                 "(last error: a record of 2000 bytes is over the log's limit of 1024)\n"),
             result);
+    }
+
+    [Fact]
+    public async Task A_record_of_a_log_deleted_meanwhile_exits_3()
+    {
+        _cluster.FailAppend = value => value == "b"
+            ? new ProduceException("orders", 0, 1, "log 'orders' was deleted", new InvalidOperationException("replica orders/0/0 knows no log 7")) { Refused = true }
+            : null;
+        var result = await RunWithInput(_cluster, "a\nb\n", "produce", "orders", "--partition", "0");
+        Assert.Equal(3, result.Exit);
+        Assert.EndsWith("not acknowledged: line 2: 1 record of log 'orders' partition 0 was not acknowledged: log 'orders' was deleted (last error: replica orders/0/0 knows no log 7)\n", result.Err);
     }
 
     [Fact]

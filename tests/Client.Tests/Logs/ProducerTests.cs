@@ -565,7 +565,7 @@ public sealed class ProducerTests
         _grains.OnProduce = call => Task.FromException<AppendAck>(refused);
         var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)));
         Assert.Same(refused, e.InnerException);
-        Assert.Equal((Log, 0, 1), (e.Log, e.Partition, e.RecordCount));
+        Assert.Equal((Log, 0, 1, true), (e.Log, e.Partition, e.RecordCount, e.Refused));
         Assert.Equal("1 record of log 'orders' partition 0 was not acknowledged: the partition refused the batch, nothing was appended " +
             "(last error: record 0 of the batch is 118 bytes, over the log's limit of 100 bytes)", e.Message);
         Assert.Equal(2, _grains.Calls.Length); // not retried
@@ -723,6 +723,7 @@ public sealed class ProducerTests
         _grains.OnProduce = call => Task.FromException<AppendAck>(new InvalidOperationException("no log has id 7 (never created, or deleted)"));
         var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)));
         Assert.StartsWith("1 record of log 'orders' partition 0 was not acknowledged: log 'orders' was deleted", e.Message);
+        Assert.True(e.Refused);
     }
 
     [Fact]
@@ -768,6 +769,7 @@ public sealed class ProducerTests
         var e = await Assert.ThrowsAsync<ProduceException>(() => record);
         Assert.IsType<TimeoutException>(e.InnerException);
         Assert.Contains("no acknowledgement within the delivery timeout (00:00:10)", e.Message);
+        Assert.False(e.Refused);
         var took = _time.GetUtcNow() - started;
         Assert.InRange(took, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(12)); // not before, and not long after
         Assert.InRange(_grains.Calls.Length - 1, 5, 10); // about one attempt per request timeout plus backoff: no busy loop
