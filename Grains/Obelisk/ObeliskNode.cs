@@ -27,7 +27,10 @@ namespace Pyralog.Grains.Obelisk;
  * The format ends at ScarabId.MaxTimestamp (2094). A wall clock reading past it (a bad NTP answer, an RTC reset, a
  * typo in `date -s`) is not followed — it is logged once and the clock carries on at the monotonic rate — because an
  * offset, once taken, is never given back: following it would move the counter file and the lease record past the
- * format's end, and every later ID of this obelisk id, on every silo, would fail. For the same reason a reservation
+ * format's end, and every later ID of this obelisk id, on every silo, would fail. A node that has not yet read the wall
+ * clock within the format issues nothing until it does: its counter file and lease floor alone are no time reference
+ * once a lease record was lost (in-memory lease storage), and the holder that record fenced may have issued IDs
+ * above both; the lease's safety rests on a newcomer's clock being past them. For the same reason a reservation
  * is range-checked inside the counter's compare-and-swap, before anything moves or is made durable: only an obelisk
  * that has really issued up to the end fails, with an error that names it.
  */
@@ -51,6 +54,8 @@ public sealed class ObeliskNode
     private long _wallCheckedAtMs = -1;
     private long _issued;
     private int _wallRefused;
+    // Invariant: 1 once the node has taken a wall clock reading within the format (it then never goes back to 0).
+    private int _wallTaken;
 
     /// <param name="obeliskId">0..1023.</param>
     /// <param name="sequencer">A sequencer opened with unit shift <see cref="SequencerUnitShift"/>.</param>
@@ -77,6 +82,7 @@ public sealed class ObeliskNode
         if (wallMs <= ScarabId.MaxMilliseconds)
         {
             start = Math.Max(start, wallMs);
+            _wallTaken = 1;
         }
         else
         {
@@ -116,6 +122,8 @@ public sealed class ObeliskNode
                     {
                         Volatile.Write(ref _wallRefused, 0); // a later bad reading is a new incident, logged again
                     }
+
+                    Volatile.Write(ref _wallTaken, 1);
 
                     var behind = (long)wallMs - monotonicMs;
                     while (behind > offset)
@@ -165,6 +173,14 @@ public sealed class ObeliskNode
     {
         ScarabIdBlock.ValidateCount(count);
         nowMs = NowMilliseconds;
+        if (Volatile.Read(ref _wallTaken) == 0)
+        {
+            throw new InvalidOperationException(
+                $"Obelisk {ObeliskId} issues no IDs until the wall clock reads a time before {ScarabId.MaxTimestamp:O}, the last a Scarab ID holds "
+                + $"(it reads {_time.GetUtcNow():O}): without it the obelisk has no time reference and could reissue IDs its previous holder handed out. "
+                + "Correct the system clock.");
+        }
+
         if (nowMs > ScarabId.MaxMilliseconds || !_sequencer.TryNextAtLeast(nowMs << SequencerUnitShift, (ulong)count, TickLimit, out var first))
         {
             throw new OverflowException(

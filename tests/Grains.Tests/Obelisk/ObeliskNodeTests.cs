@@ -140,16 +140,26 @@ public sealed class ObeliskNodeTests : IDisposable
         Assert.Single(log.Lines);
     }
 
+    /// <summary>
+    /// A node started while the wall clock reads past the format's end has no time reference: its counter file and floor
+    /// may be below what a previous holder issued elsewhere (a lost lease record), so it issues nothing, and moves
+    /// nothing, until the wall clock reads sanely; then it starts from it.
+    /// </summary>
     [Fact]
-    public void A_node_started_while_the_wall_clock_reads_past_the_formats_end_issues_from_its_floor()
+    public void A_node_started_while_the_wall_clock_reads_past_the_formats_end_issues_nothing_until_it_reads_sanely()
     {
         var time = new ManualClock(ScarabId.MaxTimestamp.AddDays(1));
         var log = new RecordingLogger();
-        var node = new ObeliskNode(8, Sequencer(), time, maxClockLead: TimeSpan.Zero, floorMilliseconds: StartMs, logger: log);
-        Assert.Equal(ScarabId.Create(StartMs, 8, 0), node.Next());
-        time.Advance(TimeSpan.FromMilliseconds(3));
-        Assert.Equal(ScarabId.Create(StartMs + 3, 8, 0), node.Next());
+        var sequencer = Sequencer();
+        var node = new ObeliskNode(8, sequencer, time, maxClockLead: TimeSpan.Zero, floorMilliseconds: StartMs, logger: log);
+        var e = Assert.Throws<InvalidOperationException>(() => node.Next());
+        Assert.StartsWith($"Obelisk 8 issues no IDs until the wall clock reads a time before {ScarabId.MaxTimestamp:O}", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0ul, sequencer.Peek);
         Assert.StartsWith("Obelisk 8 ignores the wall clock reading ", Assert.Single(log.Lines).Message, StringComparison.Ordinal);
+
+        time.SetWall(Start.AddSeconds(10));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(ScarabId.Create(StartMs + 10_001, 8, 0), node.Next()); // from the wall clock, not from the floor
     }
 
     [Fact]
