@@ -55,6 +55,9 @@ internal sealed class WriteAheadLog : IDisposable
     private readonly Lock _syncGate = new();
     // Invariant (under _syncGate): the first failure of a sync under the gate; once set, no sync of the file succeeds.
     private IOException? _syncFailure;
+    // Where the file ended when a successful Sync began (an Interval store's syncs, a compaction's, the close's): those
+    // bytes are on the disk. Only grows. Kept apart from _syncedPosition, which a failed sync's undo also reads.
+    private long _syncedElsewhere;
     // Invariant: bytes in [_position, _allocatedEnd) are allocated (zeros or a recycled file's stale frames).
     private long _allocatedEnd;
     // The file's length when created or recycled: how far Preallocate has grown the file is measured from here.
@@ -75,9 +78,10 @@ internal sealed class WriteAheadLog : IDisposable
 
     public long Length => _position;
 
-    /// <summary>How much of the file the writer's syncs (<see cref="Create"/>, <see cref="Complete"/>, <see cref="SyncOrUndo"/>)
-    /// have covered: each frame carries it, so recovery tells a torn unsynced tail from damage to synced frames.</summary>
-    public long SyncedLength => _syncedPosition;
+    /// <summary>How much of the file syncs have covered (the writer's: <see cref="Create"/>, <see cref="Complete"/>,
+    /// <see cref="SyncOrUndo"/>; and <see cref="Sync"/>, from any thread): each frame carries it, so recovery tells a torn
+    /// unsynced tail from damage to synced frames. Never past what was written. Writer only.</summary>
+    public long SyncedLength => Math.Min(_position, Math.Max(_syncedPosition, Volatile.Read(ref _syncedElsewhere)));
 
     /// <summary>Whether <paramref name="bytes"/> more fit in the allocated (or recycled) space, so that writing them grows nothing.</summary>
     public bool Fits(long bytes) => _position + bytes <= _allocatedEnd;
@@ -292,8 +296,14 @@ internal sealed class WriteAheadLog : IDisposable
     {
         try
         {
+            var end = Volatile.Read(ref _position); // written before: the sync covers it
             SyncUnderGate();
             AwaitSyncBehind();
+            for (var seen = Volatile.Read(ref _syncedElsewhere); seen < end;)
+            {
+                var was = Interlocked.CompareExchange(ref _syncedElsewhere, end, seen);
+                seen = was == seen ? end : was;
+            }
         }
         catch (ObjectDisposedException)
         {

@@ -115,4 +115,34 @@ public class PowerLossTornWriteTests
         });
         Assert.Equal((wal, 8L), (error.FilePath, error.Position));
     }
+
+    /// <summary>
+    /// An Interval store's WAL is synced by the interval, a compaction or the close rather than per batch: frames sealed
+    /// after such a sync say it covered what came before, so damage there is still reported, not dropped as a torn tail.
+    /// </summary>
+    [Fact]
+    public async Task Damage_to_a_frame_an_interval_stores_sync_covered_is_reported_as_corruption()
+    {
+        var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length;
+        using var dir = new TempDirectory();
+        var options = new PyramidOptions { BackgroundWork = false, Durability = DurabilityMode.Interval, SyncInterval = TimeSpan.FromHours(1) };
+        var store = PyramidStore.Open(dir.Path, options);
+        await store.AppendAsync(Log, 1, 0, "record-0"u8.ToArray());
+        store.CompactDue(); // an Interval store's compaction syncs the WAL (to know which truncations are durable)
+        for (var i = 1; i < 3; i++)
+        {
+            await store.AppendAsync(Log, 1, (ulong)i, Encoding.UTF8.GetBytes($"record-{i}"));
+        }
+
+        await store.DisposeAsync();
+        var wal = Directory.GetFiles(dir.Path, "wal-*.log").Single();
+        var bytes = await File.ReadAllBytesAsync(wal);
+        bytes[8 + (frameLength / 2)] ^= 0x10;
+        await File.WriteAllBytesAsync(wal, bytes);
+        var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
+        {
+            await using var _ = PyramidStore.Open(dir.Path, options);
+        });
+        Assert.Equal((wal, 8L), (error.FilePath, error.Position));
+    }
 }
