@@ -58,6 +58,9 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
 {
     private readonly ReplicaHomeTable? _homes = services.GetService(typeof(ReplicaHomeTable)) as ReplicaHomeTable;
     private readonly PinnedReplicas? _pins = services.GetService(typeof(PinnedReplicas)) as PinnedReplicas;
+    // The metadata group's size (log 0 follows the rule, and its stand-ins must keep clear of every sibling's home).
+    private readonly int _metadataReplicas =
+        (services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Hosting.PyralogOptions>)) as Microsoft.Extensions.Options.IOptions<Hosting.PyralogOptions>)?.Value.MetadataReplicas ?? 3;
 
     /// <inheritdoc />
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
@@ -100,7 +103,7 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
             known.Add(member.SiloAddress);
         }
 
-        return Place(key, live, known);
+        return Place(key, live, known, key.Log == 0 ? _metadataReplicas : 3);
     }
 
     /// <summary>
@@ -140,7 +143,7 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
     /// live sibling off the silo that holds the sibling's data: after a directory entry is lost with a dead silo,
     /// Orleans re-places the sibling's next activation by this rule, and it must land where its data is.
     /// </summary>
-    public static SiloAddress Place(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> live, IReadOnlyCollection<SiloAddress> known)
+    public static SiloAddress Place(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> live, IReadOnlyCollection<SiloAddress> known, int groupSize = 3)
     {
         var candidates = Candidates(live);
         var homes = Homes(key, known.Concat(live).ToArray());
@@ -153,9 +156,9 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
             }
         }
 
-        // The key does not say the group's size: keep clear of the homes of the lower slots and of the first three (the
-        // usual RF), then of the lower slots' only.
-        var otherHomes = homes.Where((_, slot) => slot != key.Replica && slot < Math.Max(3, key.Replica)).Select(h => h.Endpoint).ToHashSet();
+        // The key does not say the group's size (the caller may: the metadata group's): keep clear of the homes of the
+        // lower slots and of the group's first groupSize slots, then of the lower slots' only.
+        var otherHomes = homes.Where((_, slot) => slot != key.Replica && slot < Math.Max(groupSize, key.Replica)).Select(h => h.Endpoint).ToHashSet();
         var lowerHomes = homes.Take(key.Replica).Select(h => h.Endpoint).ToHashSet();
         return Best(key, candidates, c => !otherHomes.Contains(c.Silo.Endpoint))
             ?? Best(key, candidates, c => !lowerHomes.Contains(c.Silo.Endpoint))

@@ -196,28 +196,31 @@ public sealed class ReplicaPlacementDirectorTests
         AssertWithin15Percent(Groups / (double)siloCount, firstSlots.Values);
     }
 
+    /// <summary>Groups of 5 (a metadata group of <c>MetadataReplicas = 5</c>) keep clear of every sibling's home too.</summary>
     [Theory]
-    [InlineData(3)]
-    [InlineData(5)]
-    public void When_a_silo_dies_its_replica_moves_and_every_live_sibling_keeps_the_silo_that_holds_its_data(int siloCount)
+    [InlineData(3, 3)]
+    [InlineData(5, 3)]
+    [InlineData(6, 5)]
+    [InlineData(7, 5)]
+    public void When_a_silo_dies_its_replica_moves_and_every_live_sibling_keeps_the_silo_that_holds_its_data(int siloCount, int groupSize)
     {
         var known = Silos(siloCount);
         var moved = 0;
         foreach (var (log, partition) in GroupIds(1000))
         {
-            var homes = ReplicaPlacementDirector.PlaceGroup(log, partition, 3, known);
-            for (var dead = 0; dead < 3; dead++)
+            var homes = ReplicaPlacementDirector.PlaceGroup(log, partition, groupSize, known);
+            for (var dead = 0; dead < groupSize; dead++)
             {
                 var live = known.Where(s => !s.Equals(homes[dead])).ToArray();
-                for (var slot = 0; slot < 3; slot++)
+                for (var slot = 0; slot < groupSize; slot++)
                 {
-                    var placed = ReplicaPlacementDirector.Place(new ReplicaGrainKey(log, partition, slot), live, known);
+                    var placed = ReplicaPlacementDirector.Place(new ReplicaGrainKey(log, partition, slot), live, known, groupSize);
                     Assert.Contains(placed, live);
                     if (slot != dead)
                     {
                         Assert.Equal(homes[slot], placed); // re-placed after losing its directory entry: back onto its data
                     }
-                    else if (siloCount > 3)
+                    else if (siloCount > groupSize)
                     {
                         Assert.DoesNotContain(placed, homes); // a free silo exists: the moved replica shares with no sibling
                         moved++;
@@ -226,7 +229,7 @@ public sealed class ReplicaPlacementDirectorTests
             }
         }
 
-        Assert.Equal(siloCount > 3 ? 3000 : 0, moved);
+        Assert.Equal(siloCount > groupSize ? 1000 * groupSize : 0, moved);
         Assert.Equal(ReplicaPlacementDirector.Place(new ReplicaGrainKey(7, 0, 1), known), ReplicaPlacementDirector.Place(new ReplicaGrainKey(7, 0, 1), known, known));
     }
 
