@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Pyralog.Grains.Hosting;
@@ -6,7 +7,7 @@ using Pyralog.Silo.Startup;
 using StackExchange.Redis;
 
 // dotnet run --project Silo [--data-dir DIR] [--silo-port N] [--gateway-port N] [--membership localhost|development|redis] ...
-// Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input (ExitCodes).
+// Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input, 3 the silo's store failed (ExitCodes).
 if (args.Any(a => a is "--help" or "-h"))
 {
     Console.WriteLine("Pyralog silo. Settings come from appsettings.json, environment variables (PYRALOG_Section__Key),");
@@ -17,7 +18,7 @@ if (args.Any(a => a is "--help" or "-h"))
     }
 
     Console.WriteLine($"Durations: {Duration.Format}.");
-    Console.WriteLine("Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input.");
+    Console.WriteLine("Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input, 3 the silo's store failed.");
     return ExitCodes.Stopped;
 }
 
@@ -26,6 +27,12 @@ try
     using var host = PyralogSiloHost.Build(args);
     using var dataLock = await StartupChecks.RunAsync(host.Services);
     await host.RunAsync();
+    if (host.Services.GetRequiredService<SiloStore>().Failure is { } failure)
+    {
+        Console.Error.WriteLine($"pyralog silo: the store stopped accepting writes after a failure ({failure.Message.ReplaceLineEndings(" ")}); restart the silo: acknowledged data is intact on disk");
+        return ExitCodes.StoreFailed;
+    }
+
     return ExitCodes.Stopped;
 }
 catch (OptionsValidationException e)

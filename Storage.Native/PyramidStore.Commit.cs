@@ -73,6 +73,7 @@ public sealed partial class PyramidStore
     private long _lastWalSyncAt;
     private static readonly TimeSpan CommitsSyncWindow = TimeSpan.FromMilliseconds(200);
     private Exception? _fault;
+    private readonly TaskCompletionSource<Exception> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
 
     // Commit-loop state. Invariant: touched only by the commit thread (or by recovery, before it starts).
@@ -512,6 +513,22 @@ public sealed partial class PyramidStore
         StoreCommitInstruments.WalSyncDuration.Record(Stopwatch.GetElapsedTime(started, _lastSyncTimestamp).TotalSeconds);
     }
 
+    /// <summary>The failure after which the store stopped accepting writes (a failed write or fdatasync; it holds until the
+    /// store is reopened), or null while it accepts them.</summary>
+    public Exception? Failure
+    {
+        get
+        {
+            lock (_queueLock)
+            {
+                return _fault;
+            }
+        }
+    }
+
+    /// <summary>Completes with <see cref="Failure"/> once the store stops accepting writes after a failure; never otherwise.</summary>
+    public Task<Exception> Failed => _failed.Task;
+
     private void Fault(Exception e)
     {
         lock (_queueLock)
@@ -519,6 +536,8 @@ public sealed partial class PyramidStore
             _fault ??= e;
             FailQueuedLocked();
         }
+
+        _failed.TrySetResult(Failure!);
 
         TaskCompletionSource progress;
         lock (_viewLock)
