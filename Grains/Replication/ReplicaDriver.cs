@@ -168,7 +168,19 @@ internal sealed partial class ReplicaDriver : IDisposable
             return;
         }
 
-        var messages = MessageCodec.Decode(envelope.Messages);
+        Message[] messages;
+        try
+        {
+            messages = MessageCodec.Decode(envelope.Messages);
+        }
+        catch (InvalidDataException e)
+        {
+            // Dropped like a message lost on the way (Raft recovers from those); thrown, it would stay at the head of the
+            // replica's inbound queue and fail every envelope after it.
+            _logger.LogWarning("Replica {Key} dropped an envelope from replica {From} that does not decode: {Reason}", _key, envelope.FromReplica, e.Message);
+            return;
+        }
+
         NoteHeard(envelope.FromReplica, messages);
         if (envelope.Wake)
         {

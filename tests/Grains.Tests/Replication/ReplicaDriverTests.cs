@@ -304,6 +304,29 @@ public sealed class ReplicaDriverTests : IAsyncLifetime, IReplicaTransport
         MessageCodec.Decode(envelope.Messages) is [{ Type: MessageType.AppendResponse, Reject: false }];
 
     /// <summary>The leader's last heartbeat before it quiesces, telling commit index <paramref name="commit"/>.</summary>
+    /// <summary>An envelope that does not decode (a buggy caller of the public grain interface) is dropped like a lost
+    /// message: it neither throws into the replica's inbound queue, where it would fail every envelope after it, nor
+    /// stops the replica taking the next one.</summary>
+    [Fact]
+    public async Task An_envelope_that_does_not_decode_is_dropped_and_the_next_one_is_taken()
+    {
+        await FollowLeaderOfTwoAsync(entries: 1);
+        WaitFor(() => !_driver.PersistInFlight, "the driver to complete its persist");
+        var valid = MessageCodec.Encode([new Message { Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2 }]);
+        foreach (var garbage in new[] { new byte[] { 1, 0, 0, 0 }, valid[..^3], new byte[] { 0xff, 0xff, 0xff, 0x7f } })
+        {
+            _turns.Run(() => _driver.Deliver(new RaftEnvelope(1, garbage)));
+        }
+
+        var entries = new[] { new LogEntry(3, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty) };
+        _turns.Run(() => _driver.Deliver(FromLeader(new Message
+        {
+            Type = MessageType.Append, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Index = 2, LogTerm = 2,
+            Entries = entries, Commit = 1,
+        }, quiesce: false)));
+        WaitFor(() => _driver.Node.LastIndex == 3, "the append after the bad envelopes to be taken");
+    }
+
     private void QuiesceMarkedHeartbeat(long commit) => _turns.Run(() => _driver.Deliver(FromLeader(new Message
     {
         Type = MessageType.Heartbeat, To = 1, ToIncarnation = 7, From = 2, FromIncarnation = 8, Term = 2, Commit = commit,
