@@ -75,9 +75,22 @@ internal sealed class LeftoverReplicaSweep(
         var held = new List<ulong>();
         foreach (var storeLog in ReplicaKv.StoreLogsWithState(store))
         {
-            if (ReplicaKv.ReplicaOf(storeLog).Log != 0 && await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted), cancellationToken) is null)
+            if (ReplicaKv.ReplicaOf(storeLog).Log == 0)
             {
-                held.Add(storeLog);
+                continue;
+            }
+
+            try
+            {
+                if (await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted), cancellationToken) is null)
+                {
+                    held.Add(storeLog);
+                }
+            }
+            catch (PyramidCorruptionException e)
+            {
+                // Kept and named; the pass goes on with the other copies.
+                logger.LogWarning("Keeping the data of store log {StoreLog}: whether it was deleted cannot be read ({Reason})", storeLog, e.Message);
             }
         }
 
@@ -190,7 +203,7 @@ internal sealed class LeftoverReplicaSweep(
         {
             copy = await ReplicaStorage.OpenAsync(siloStore.Store, storeLog);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or PyramidCorruptionException)
         {
             return $"its state cannot be read ({e.Message}), so whether its group counts it cannot be told";
         }

@@ -70,6 +70,22 @@ public sealed partial class DockerComposeTests
         Assert.Matches(DeclaredRedisVolume(), Compose.ReplaceLineEndings("\n"));
     }
 
+    /// <summary>
+    /// A silo is its advertised endpoint to replica placement: one recreated under a new address would be a new silo with
+    /// no data (every replica copied afresh, a group whose replicas all moved unable to elect). Each silo keeps a fixed
+    /// address on a declared subnet.
+    /// </summary>
+    [Fact]
+    public void Each_silo_keeps_a_fixed_address_across_recreation()
+    {
+        var addresses = new[] { "silo1", "silo2", "silo3" }
+            .Select(name => SiloAddress().Match(Line(Service(name), "networks")).Groups[1].Value) // "" when it has none
+            .ToList();
+        Assert.Equal(["172.28.0.11", "172.28.0.12", "172.28.0.13"], addresses);
+        Assert.Equal(@"    networks: [pyralog]", Line(Service("redis"), "networks"));
+        Assert.Matches(DeclaredSubnet(), Compose.ReplaceLineEndings("\n"));
+    }
+
     /// <summary>The lines of one service, from its name to the next service or top-level key.</summary>
     private static string[] Service(string name)
     {
@@ -123,6 +139,12 @@ public sealed partial class DockerComposeTests
 
     [GeneratedRegex(@"^  stop_grace_period: (\d+)s$", RegexOptions.Multiline)]
     private static partial Regex StopGracePeriod();
+
+    [GeneratedRegex(@"^    networks: \{ pyralog: \{ ipv4_address: (172\.28\.0\.\d+) \} \}$")]
+    private static partial Regex SiloAddress();
+
+    [GeneratedRegex(@"^networks:\n  pyralog:\n    ipam:\n      config:\n        - subnet: 172\.28\.0\.0/24$", RegexOptions.Multiline)]
+    private static partial Regex DeclaredSubnet();
 
     [GeneratedRegex(@"^volumes:\n(  \S+:\n)*  redis-data:$", RegexOptions.Multiline)]
     private static partial Regex DeclaredRedisVolume();
