@@ -26,8 +26,9 @@ try
 {
     using var host = PyralogSiloHost.Build(args);
     using var dataLock = await StartupChecks.RunAsync(host.Services);
+    var siloStore = host.Services.GetRequiredService<SiloStore>(); // RunAsync disposes the host's services
     await host.RunAsync();
-    if (host.Services.GetRequiredService<SiloStore>().Failure is { } failure)
+    if (siloStore.Failure is { } failure)
     {
         Console.Error.WriteLine($"pyralog silo: the store stopped accepting writes after a failure ({failure.Message.ReplaceLineEndings(" ")}); restart the silo: acknowledged data is intact on disk");
         return ExitCodes.StoreFailed;
