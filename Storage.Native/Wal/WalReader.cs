@@ -28,7 +28,7 @@ internal static class WalReader
     private const int SequenceAt = 8;
     private const int FileNumberAt = 28;
     private const int SyncedLengthAt = 36;
-    // Version 2 frames end their header at the file number: no synced-through sequence.
+    // Version 2 frames end their header at the file number: no synced length.
     private const int Version2HeaderBytes = WriteBatch.FrameHeaderBytes + 28;
 
     /// <summary>The largest WAL file replay reads: one mapping, indexed by <c>int</c>. The writer starts a new file

@@ -8,7 +8,7 @@ namespace Pyralog.Storage.Native.Wal;
 /// One write-ahead log file. Format: an 8-byte header (magic "PYRW", version) then frames
 /// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload =
 /// <c>[u64 sequence][i64 time ms][u32 op count][u64 WAL file number][i64 synced length][ops]</c>, the synced length
-/// being how much of the file the writer's syncs had covered when the frame was sealed (version 2, still read, has
+/// being how much of the file syncs had covered when the frame was sealed (version 2, still read, has
 /// none). Frames are only appended; a crash can leave a torn
 /// unsynced tail (the frames written since the last sync, of which the disk may have kept any pages), which recovery
 /// drops: the writer never acknowledged it. The file is created and its directory entry synced before any
