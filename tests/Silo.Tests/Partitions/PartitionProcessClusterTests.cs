@@ -133,6 +133,10 @@ public sealed class PartitionProcessClusterTests : IDisposable
         try
         {
             await cluster.WaitForLeadersAsync(LogName, allReplicas: true, TimeSpan.FromSeconds(wipe ? 120 : 60));
+            // The metadata group too: its stand-in goes home after the log's replicas do, and until its leader counts the
+            // home incarnation the stand-in's data (on the silo it left) holds a vote; a wipe of that silo in the window
+            // would take two of the group's three voters, more than RF 3 survives.
+            await cluster.WaitForMetadataGroupAsync(TimeSpan.FromSeconds(60));
         }
         catch (TimeoutException e)
         {
@@ -146,7 +150,7 @@ public sealed class PartitionProcessClusterTests : IDisposable
             throw new TimeoutException($"{e.Message}\nsilo {silo} said:\n{cluster.OutputTail(silo)}\n{moves}", e);
         }
 
-        Log($"  silo {silo} back{(wipe ? " (wiped)" : "")}; all replicas lead or follow");
+        Log($"  silo {silo} back{(wipe ? " (wiped)" : "")}; all replicas and the metadata group lead or follow");
     }
 
     /// <summary>Waits (bounded) until every partition acknowledged an append that ended after <paramref name="since"/>.</summary>
