@@ -33,7 +33,9 @@ namespace Pyralog.Grains.Replication;
  * takes as long as its copy does), is abandoned: the learner is removed from the group, "abandon-move" drops slot To,
  * and the replica retires. Step 4 runs only while the metadata group still records the move: another run of it (a
  * mover on the previous metadata leader, or a timed-out abandon that committed late) may have abandoned it, and then
- * removing slot From would leave the group a voter short. A move of a log deleted meanwhile ends.
+ * removing slot From would leave the group a voter short. For the same reason a move whose slot From is already out of
+ * the group (a resumed move whose "moved" did not commit before its mover stopped) is never abandoned, however its new
+ * replica is placed: it is finished from step 5. A move of a log deleted meanwhile ends.
  *
  * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
  * elsewhere by then, and once homed where they run they count for balance like any other.
@@ -243,7 +245,7 @@ internal sealed class ReplicaMover(
         var placedOn = (await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping)).Silo;
         if (SiloAddress.FromParsableString(placedOn).Endpoint.ToString() != target)
         {
-            await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
+            await AbandonAsync(admin, log, partition, from, to, target, started, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
             return false;
         }
 
@@ -263,7 +265,7 @@ internal sealed class ReplicaMover(
 
             if (time.GetElapsedTime(lastProgress) > timeout)
             {
-                await AbandonAsync(admin, log, partition, from, to, $"replica {toKey} copied nothing for {timeout} (up to Raft index {copied})", stopping);
+                await AbandonAsync(admin, log, partition, from, to, target, started, $"replica {toKey} copied nothing for {timeout} (up to Raft index {copied})", stopping);
                 return false;
             }
 
@@ -297,20 +299,36 @@ internal sealed class ReplicaMover(
         }
 
         await RemoveFromGroupAsync(log.Info, partition, from, successor: to, stopping);
-
-        // 5. and 6.
-        var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
-        homes.Learn(logId, moved.Log?.Homes);
-        await RetireAsync(fromKey, stopping);
-        ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "moved"));
-        ReplicationInstruments.ReplicaMoveDuration.Record(time.GetElapsedTime(started).TotalSeconds);
-        logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, toKey, time.GetElapsedTime(started).TotalSeconds);
+        await FinishAsync(admin, logId, partition, from, to, target, started, stopping);
         return true;
     }
 
-    private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string why, CancellationToken stopping)
+    /// <summary>Steps 5 and 6, once slot <paramref name="from"/> is out of the group.</summary>
+    private async Task FinishAsync(IMetadataAdminGrain admin, ulong logId, int partition, int from, int to, string target, long started, CancellationToken stopping)
     {
-        logger.LogWarning("Abandoning the move of replica {From}: {Why}", ReplicaGrainKey.Of(log.Info.Id, partition, from), why);
+        var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
+        homes.Learn(logId, moved.Log?.Homes);
+        var fromKey = ReplicaGrainKey.Of(logId, partition, from);
+        await RetireAsync(fromKey, stopping);
+        ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "moved"));
+        ReplicationInstruments.ReplicaMoveDuration.Record(time.GetElapsedTime(started).TotalSeconds);
+        logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, ReplicaGrainKey.Of(logId, partition, to), time.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string target, long started, string why, CancellationToken stopping)
+    {
+        var fromKey = ReplicaGrainKey.Of(log.Info.Id, partition, from);
+        if (!await VotesOrLearnsAsync(log.Info, partition, from, stopping))
+        {
+            // A resumed move whose step 4 ran before its "moved" failed to commit (a timeout, a metadata leader change):
+            // slot To is the group's only replacement for From now, and removing it would leave the group a voter short
+            // for good. However it is placed now, the move is past its point of no return: finish it.
+            logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it is out of its group already, so the move is finished instead", fromKey, why);
+            await FinishAsync(admin, log.Info.Id, partition, from, to, target, started, stopping);
+            return;
+        }
+
+        logger.LogWarning("Abandoning the move of replica {From}: {Why}", fromKey, why);
         await RemoveFromGroupAsync(log.Info, partition, to, successor: -1, stopping);
 
         var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
@@ -350,6 +368,26 @@ internal sealed class ReplicaMover(
             else if (++leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
             {
                 // Its replicas answer that the log is gone: polling them would only activate them again.
+                throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
+            }
+
+            await Task.Delay(StepInterval, time, stopping);
+        }
+    }
+
+    /// <summary>Whether slot <paramref name="slot"/> is a voter or learner of the partition's group, as a leader with a committed configuration says (waits for one).</summary>
+    /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
+    private async Task<bool> VotesOrLearnsAsync(LogInfo info, int partition, int slot, CancellationToken stopping)
+    {
+        for (var leaderless = 1; ; leaderless++)
+        {
+            if (await LeaderAsync(info, partition, stopping) is { Status.ConfigCommitted: true } leader)
+            {
+                return Slot(leader.Status.VoterIncarnations, slot) != 0 || Slot(leader.Status.LearnerIncarnations, slot) != 0;
+            }
+
+            if (leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
+            {
                 throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
             }
 
