@@ -20,7 +20,7 @@ public sealed class PyralogClient : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly Lazy<ScarabIdGenerator> _ids;
-    private readonly LogMetadata _logs;
+    private readonly CachedLogs _logs;
 
     private readonly SiloGateways? _gateways;
 
@@ -35,7 +35,7 @@ public sealed class PyralogClient : IAsyncDisposable
             Routes = new ReplicaRoutes(Cluster, _gateways, TimeProvider.System);
         }
 
-        _logs = new LogMetadata(Cluster, TimeProvider.System, Routes);
+        _logs = new CachedLogs(Cluster, TimeProvider.System, Routes);
     }
 
     /// <summary>Where calls to each replica enter the cluster (null when <see cref="PyralogClientOptions.DirectRouting"/> is off).</summary>

@@ -20,17 +20,17 @@ public sealed class LogConsumer
 {
     private const int MergeCapacity = 1024;
 
-    private readonly LogMetadata _metadata;
+    private readonly CachedLogs _metadata;
     private readonly ConsumerOptions _options;
     private readonly TimeProvider _time;
 
     /// <summary>A consumer of its own (its own log metadata cache); <see cref="PyralogClient.CreateConsumer"/> shares the client's.</summary>
     public LogConsumer(IGrainFactory grains, ConsumerOptions? options = null, TimeProvider? time = null)
-        : this(new LogMetadata(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
+        : this(new CachedLogs(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
     {
     }
 
-    internal LogConsumer(LogMetadata metadata, ConsumerOptions? options)
+    internal LogConsumer(CachedLogs metadata, ConsumerOptions? options)
     {
         options ??= new ConsumerOptions();
         options.Validate();

@@ -39,11 +39,11 @@ public sealed class LogProducer : IAsyncDisposable
 
     /// <summary>A producer of its own (its own log metadata cache); <see cref="PyralogClient.CreateProducer"/> shares the client's.</summary>
     public LogProducer(IGrainFactory grains, ProducerOptions? options = null, TimeProvider? time = null)
-        : this(new LogMetadata(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
+        : this(new CachedLogs(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
     {
     }
 
-    internal LogProducer(LogMetadata metadata, ProducerOptions? options)
+    internal LogProducer(CachedLogs metadata, ProducerOptions? options)
     {
         options ??= new ProducerOptions();
         options.Validate();
@@ -61,7 +61,7 @@ public sealed class LogProducer : IAsyncDisposable
 
     internal TimeProvider Time { get; }
 
-    internal LogMetadata Metadata { get; }
+    internal CachedLogs Metadata { get; }
 
     /// <summary>
     /// Produces a record to <paramref name="log"/>: to the partition of its key (<see cref="Partitioner.ForKey"/>), or for a

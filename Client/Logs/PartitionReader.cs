@@ -8,7 +8,7 @@ namespace Pyralog.Client.Logs;
 /// applied the position yet (it is behind), pausing after each round of failures. The position is the caller's, so a
 /// failover neither repeats nor skips an offset.
 /// </summary>
-internal sealed class PartitionReader(LogMetadata metadata, ConsumerOptions options, CachedLog cached, int partition)
+internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions options, CachedLog cached, int partition)
 {
     private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);

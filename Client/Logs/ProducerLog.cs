@@ -4,7 +4,7 @@ namespace Pyralog.Client.Logs;
 /// A <see cref="LogProducer"/>'s state for one log (one log id: a log deleted and created again under its name is
 /// another): its partitions' producers, created on first use, and the sticky partition of records without a key.
 /// </summary>
-internal sealed class ProducerLog(CachedLog cached, LogMetadata metadata)
+internal sealed class ProducerLog(CachedLog cached, CachedLogs metadata)
 {
     // Invariant: guarded by the producer's lock.
     private readonly PartitionProducer?[] _partitions = new PartitionProducer?[cached.Info.Partitions];

@@ -23,7 +23,7 @@ public sealed class FailoverTests : IAsyncLifetime
     {
         var cluster = _fixture.Cluster;
         var grains = cluster.Client;
-        var metadata = new LogMetadata(grains, TimeProvider.System); // shared, as PyralogClient shares it: the consumer starts at the leader the producer found
+        var metadata = new CachedLogs(grains, TimeProvider.System); // shared, as PyralogClient shares it: the consumer starts at the leader the producer found
         await using var producer = new LogProducer(metadata, new ProducerOptions
         {
             Linger = TimeSpan.FromMilliseconds(1),

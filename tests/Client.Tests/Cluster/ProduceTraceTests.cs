@@ -28,7 +28,7 @@ public sealed class ProduceTraceTests(ClientClusterFixture fixture)
 
         var cluster = fixture.Cluster;
         var log = await cluster.Client.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("traced", 1, 3);
-        await using var producer = new LogProducer(new LogMetadata(cluster.Client, TimeProvider.System), new ProducerOptions { Linger = TimeSpan.Zero });
+        await using var producer = new LogProducer(new CachedLogs(cluster.Client, TimeProvider.System), new ProducerOptions { Linger = TimeSpan.Zero });
         await producer.ProduceAsync(log.Name, 0, new ProducerRecord(null, "warm-up"u8.ToArray())); // learns the leader
         var ack = await producer.ProduceAsync(log.Name, 0, new ProducerRecord(null, "traced"u8.ToArray()));
 

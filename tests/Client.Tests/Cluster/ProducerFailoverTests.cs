@@ -25,7 +25,7 @@ public sealed class ProducerFailoverTests : IAsyncLifetime
     {
         var cluster = _fixture.Cluster;
         var lost = new LostAnswers(cluster.Client);
-        var metadata = new LogMetadata(lost, TimeProvider.System);
+        var metadata = new CachedLogs(lost, TimeProvider.System);
         var producer = new LogProducer(metadata, new ProducerOptions
         {
             Linger = TimeSpan.FromMilliseconds(1),

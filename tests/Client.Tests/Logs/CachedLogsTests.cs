@@ -5,24 +5,24 @@ namespace Pyralog.Client.Tests.Logs;
 
 /// <summary>
 /// The client's log cache: a cached log is answered without asking the cluster until it is older than
-/// <see cref="LogMetadata.RefreshInterval"/>; then the old entry is still answered at once while one background read
+/// <see cref="CachedLogs.RefreshInterval"/>; then the old entry is still answered at once while one background read
 /// replaces it, and a log the cluster no longer has is forgotten.
 /// </summary>
-public sealed class LogMetadataTests
+public sealed class CachedLogsTests
 {
     [Fact]
     public async Task An_old_entry_is_answered_at_once_and_refreshed_in_the_background()
     {
         var grains = new FakeGrains(FakeGrains.Log("orders", partitions: 2));
         var time = new FakeTimeProvider();
-        var metadata = new LogMetadata(grains, time);
+        var metadata = new CachedLogs(grains, time);
 
         Assert.False(metadata.TryGet("orders", out _));
         Assert.Equal(2, (await metadata.GetAsync("orders", CancellationToken.None)).Info.Partitions);
         Assert.Equal(1, grains.LogReads);
 
         grains.Put(FakeGrains.Log("orders", partitions: 4)); // changed in the cluster
-        time.Advance(LogMetadata.RefreshInterval - TimeSpan.FromMilliseconds(1));
+        time.Advance(CachedLogs.RefreshInterval - TimeSpan.FromMilliseconds(1));
         for (var i = 0; i < 100; i++)
         {
             Assert.True(metadata.TryGet("orders", out var fresh));
@@ -43,11 +43,11 @@ public sealed class LogMetadataTests
     {
         var grains = new FakeGrains(FakeGrains.Log("orders", partitions: 2));
         var time = new FakeTimeProvider();
-        var metadata = new LogMetadata(grains, time);
+        var metadata = new CachedLogs(grains, time);
         await metadata.GetAsync("orders", CancellationToken.None);
 
         grains.Delete("orders");
-        time.Advance(LogMetadata.RefreshInterval);
+        time.Advance(CachedLogs.RefreshInterval);
         Assert.True(metadata.TryGet("orders", out _));
         await Eventually.TrueAsync(() => !metadata.TryGet("orders", out _), "the deleted log to leave the cache");
         var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await metadata.GetAsync("orders", CancellationToken.None));
@@ -57,7 +57,7 @@ public sealed class LogMetadataTests
     [Fact]
     public void A_replica_reference_is_made_once_per_key_and_kept()
     {
-        var metadata = new LogMetadata(new FakeGrains(), new FakeTimeProvider());
+        var metadata = new CachedLogs(new FakeGrains(), new FakeTimeProvider());
 
         var first = metadata.Replica("orders/0/1");
         Assert.Same(first, metadata.Replica("orders/0/1"));

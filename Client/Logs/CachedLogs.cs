@@ -9,7 +9,7 @@ namespace Pyralog.Client.Logs;
 /// An entry older than <see cref="RefreshInterval"/> is still used while a refresh runs in the background; callers
 /// refresh at once when a replica answers in a way that may mean the log changed. One fetch per name at a time.
 /// </summary>
-internal sealed class LogMetadata(IGrainFactory grains, TimeProvider time, ReplicaRoutes? routes = null)
+internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, ReplicaRoutes? routes = null)
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
 
