@@ -105,7 +105,7 @@ public sealed partial class PyramidStore
     private StoredLog Touch(ulong id)
     {
         // Live writes reserved their log before queueing; replay meets logs the manifest may not know.
-        var log = _logs.GetOrAdd(id, static key => new StoredLog(key, LogState.Empty));
+        var log = _logs.GetOrAdd(id, static key => new StoredLog(key, LogSpaceState.Empty));
         if (log.TouchedInGroup != _groupNumber)
         {
             log.TouchedInGroup = _groupNumber;

@@ -751,7 +751,7 @@ public sealed partial class PyramidStore
     private void FreezeActive()
     {
         var frozen = _active;
-        var states = new Dictionary<ulong, LogState>(_logs.Count);
+        var states = new Dictionary<ulong, LogSpaceState>(_logs.Count);
         foreach (var log in _logs.Values)
         {
             states[log.Id] = log.Writer;

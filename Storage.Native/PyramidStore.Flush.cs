@@ -24,7 +24,7 @@ public sealed partial class PyramidStore
     // written under _manifestLock, and describe the newest manifest on disk.
     private readonly object _manifestLock = new();
     private ulong _lastFlushedSequence;
-    private IReadOnlyDictionary<ulong, LogState> _flushedStates = new Dictionary<ulong, LogState>();
+    private IReadOnlyDictionary<ulong, LogSpaceState> _flushedStates = new Dictionary<ulong, LogSpaceState>();
 
     private Task[] _workers = [];
 
@@ -300,7 +300,7 @@ public sealed partial class PyramidStore
 
     /// <summary>Persists <paramref name="levels"/> in a new manifest, then publishes it. Caller holds _manifestLock.</summary>
     private void InstallVersion(
-        Segment[][] levels, ulong flushedSequence, IReadOnlyDictionary<ulong, LogState> flushedStates, Action? underViewLock, IEnumerable<Segment>? retired = null)
+        Segment[][] levels, ulong flushedSequence, IReadOnlyDictionary<ulong, LogSpaceState> flushedStates, Action? underViewLock, IEnumerable<Segment>? retired = null)
     {
         var manifestLevels = new List<IReadOnlyList<SegmentMetadata>>(levels.Length);
         foreach (var level in levels)

@@ -13,7 +13,7 @@ public sealed partial class PyramidStore
         lock (_viewLock)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
-            return new ReadView(_active, _immutablesNewestFirst, _version, log, stored?.Published ?? LogState.Empty, _publishedSequence);
+            return new ReadView(_active, _immutablesNewestFirst, _version, log, stored?.Published ?? LogSpaceState.Empty, _publishedSequence);
         }
     }
 

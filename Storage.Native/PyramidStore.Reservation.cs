@@ -32,7 +32,7 @@ public sealed partial class PyramidStore
             {
                 if (!_logs.TryGetValue(operation.Log, out var log))
                 {
-                    var created = new StoredLog(operation.Log, LogState.Empty);
+                    var created = new StoredLog(operation.Log, LogSpaceState.Empty);
                     log = _logs.GetOrAdd(operation.Log, created); // SetRetention may add the same log concurrently
                     created.CreatedByReservation = ReferenceEquals(log, created);
                 }
@@ -95,7 +95,7 @@ public sealed partial class PyramidStore
             return false; // let the write decide (and name the problem)
         }
 
-        LogState published;
+        LogSpaceState published;
         lock (_viewLock)
         {
             published = stored.Published;

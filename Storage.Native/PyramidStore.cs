@@ -207,7 +207,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "retention bytes must not be negative");
         }
 
-        var stored = _logs.GetOrAdd(log, static id => new StoredLog(id, LogState.Empty));
+        var stored = _logs.GetOrAdd(log, static id => new StoredLog(id, LogSpaceState.Empty));
         lock (_viewLock)
         {
             stored.RetentionAge = age;

@@ -19,7 +19,7 @@ internal sealed class ReadView
     private SegmentPins? _pins;
 
     /// <summary>Pins the version and every memtable; the caller holds the view lock, so all are still published.</summary>
-    public ReadView(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, ulong log, LogState state, ulong sequence)
+    public ReadView(Memtable active, Memtable[] immutablesNewestFirst, StoreVersion version, ulong log, LogSpaceState state, ulong sequence)
     {
         // Why the memtables too: reads hand out raw spans into segments and recovered WAL mappings, and
         // nothing may unmap either before Release, even if whoever holds the snapshot becomes unreachable.
@@ -47,7 +47,7 @@ internal sealed class ReadView
     /// <summary>The log this view reads (0 and an empty state for key/value reads).</summary>
     public ulong Log { get; }
 
-    public LogState State { get; }
+    public LogSpaceState State { get; }
 
     public ulong Sequence { get; }
 

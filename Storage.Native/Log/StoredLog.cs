@@ -4,15 +4,15 @@ namespace Pyralog.Storage.Native.Log;
 /// One log inside a store: its bounds as the commit loop applies writes, as readers see them, and as
 /// queued writers have reserved them, plus its retention. A few hundred bytes, whatever the log holds.
 /// </summary>
-internal sealed class StoredLog(ulong id, LogState state)
+internal sealed class StoredLog(ulong id, LogSpaceState state)
 {
     public ulong Id { get; } = id;
 
     /// <summary>State after every write applied so far. Invariant: touched only by the commit loop (or recovery).</summary>
-    public LogState Writer = state;
+    public LogSpaceState Writer = state;
 
     /// <summary>State as of the last published commit. Invariant: read and written under the store's view lock.</summary>
-    public LogState Published = state;
+    public LogSpaceState Published = state;
 
     /// <summary>Bounds once every queued write commits. Invariant: read and written under the store's queue lock.</summary>
     public ulong ReservedFirst = state.First;

@@ -61,11 +61,11 @@ internal static class ManifestFile
             var lastFlushed = BinaryPrimitives.ReadUInt64LittleEndian(body[8..]);
             var logCount = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
             at = 20;
-            var states = new Dictionary<ulong, LogState>(logCount);
+            var states = new Dictionary<ulong, LogSpaceState>(logCount);
             for (var i = 0; i < logCount; i++)
             {
-                states[BinaryPrimitives.ReadUInt64LittleEndian(body[at..])] = LogState.Read(body[(at + 8)..]);
-                at += 8 + LogState.EncodedBytes;
+                states[BinaryPrimitives.ReadUInt64LittleEndian(body[at..])] = LogSpaceState.Read(body[(at + 8)..]);
+                at += 8 + LogSpaceState.EncodedBytes;
             }
 
             var levelCount = BinaryPrimitives.ReadInt32LittleEndian(body[at..]);
@@ -120,7 +120,7 @@ internal static class ManifestFile
                 + $"would discard them; restore {FileName} or move the files away");
         }
 
-        var empty = new ManifestData(1, 0, new Dictionary<ulong, LogState>(), []);
+        var empty = new ManifestData(1, 0, new Dictionary<ulong, LogSpaceState>(), []);
         Write(device, directory, empty);
         return empty;
     }
@@ -128,7 +128,7 @@ internal static class ManifestFile
     public static void Write(IStorageDevice device, string directory, ManifestData data)
     {
         var body = new MemoryStream();
-        Span<byte> scratch = stackalloc byte[LogState.EncodedBytes];
+        Span<byte> scratch = stackalloc byte[LogSpaceState.EncodedBytes];
         WriteInt64(body, data.NextFileNumber);
         WriteInt64(body, (long)data.LastFlushedSequence);
         WriteInt32(body, data.LogStates.Count);

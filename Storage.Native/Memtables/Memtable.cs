@@ -44,7 +44,7 @@ internal sealed class Memtable(ArenaPool arenas)
     public ulong MaxSequence { get; set; }
 
     /// <summary>Bounds of every log when the memtable was swapped out; what its flush persists in the manifest.</summary>
-    public IReadOnlyDictionary<ulong, LogState> FrozenStates { get; set; } = new Dictionary<ulong, LogState>();
+    public IReadOnlyDictionary<ulong, LogSpaceState> FrozenStates { get; set; } = new Dictionary<ulong, LogSpaceState>();
 
     public bool IsEmpty => Kv.Count == 0 && _logs.IsEmpty;
 

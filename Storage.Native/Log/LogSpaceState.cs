@@ -7,7 +7,7 @@ namespace Pyralog.Storage.Native.Log;
 /// [<see cref="First"/>, <see cref="Next"/>) are invisible whatever the segments still hold, which is
 /// how truncations take effect at once and are cleaned up lazily by compaction.
 /// </summary>
-internal struct LogState
+internal struct LogSpaceState
 {
     public const int EncodedBytes = 56;
 
@@ -30,7 +30,7 @@ internal struct LogState
 
     public long LastAppendTimeMs;
 
-    public static LogState Empty => new() { LastMarkerTimeMs = long.MinValue, LastAppendTimeMs = long.MinValue };
+    public static LogSpaceState Empty => new() { LastMarkerTimeMs = long.MinValue, LastAppendTimeMs = long.MinValue };
 
     public readonly bool IsEmpty => First == Next;
 
@@ -45,7 +45,7 @@ internal struct LogState
         BinaryPrimitives.WriteInt64LittleEndian(destination[48..], LastAppendTimeMs);
     }
 
-    public static LogState Read(ReadOnlySpan<byte> source) => new()
+    public static LogSpaceState Read(ReadOnlySpan<byte> source) => new()
     {
         First = BinaryPrimitives.ReadUInt64LittleEndian(source),
         Next = BinaryPrimitives.ReadUInt64LittleEndian(source[8..]),
