@@ -12,16 +12,21 @@ internal sealed class CachedLog
     // named since (refreshes of one log share it, so every holder sees the latest hint); read and written with Volatile.
     private readonly int[] _leaders;
 
+    // When a caller last looked the log up (a TimeProvider timestamp, at most about a second stale); read and written
+    // with Volatile.
+    private long _usedAt;
+
     public CachedLog(LogInfo info, long fetchedAt)
-        : this(info, fetchedAt, new int[info.Partitions])
+        : this(info, fetchedAt, new int[info.Partitions], fetchedAt)
     {
     }
 
-    private CachedLog(LogInfo info, long fetchedAt, int[] leaders)
+    private CachedLog(LogInfo info, long fetchedAt, int[] leaders, long usedAt)
     {
         Info = info;
         FetchedAt = fetchedAt;
         _leaders = leaders;
+        _usedAt = usedAt;
         for (var p = 0; p < leaders.Length; p++)
         {
             // A hint survives a refresh while its slot still holds a replica (a moved replica's slot is gone).
@@ -38,8 +43,23 @@ internal sealed class CachedLog
     /// <summary>When it was read (a <see cref="TimeProvider"/> timestamp).</summary>
     public long FetchedAt { get; }
 
+    /// <summary>When a caller last looked the log up (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long UsedAt => Volatile.Read(ref _usedAt);
+
     public CachedLog Refreshed(LogInfo info, long fetchedAt) =>
-        info.Id == Info.Id && info.Partitions == Info.Partitions ? new CachedLog(info, fetchedAt, _leaders) : new CachedLog(info, fetchedAt);
+        info.Id == Info.Id && info.Partitions == Info.Partitions ? new CachedLog(info, fetchedAt, _leaders, UsedAt) : new CachedLog(info, fetchedAt, new int[info.Partitions], UsedAt);
+
+    /// <summary>
+    /// A caller looked the log up at <paramref name="now"/>. Written at most about once a second (<paramref name="frequency"/>
+    /// ticks): every produced record looks its log up, and a write per record from every core would bounce the line.
+    /// </summary>
+    public void Used(long now, long frequency)
+    {
+        if (now - Volatile.Read(ref _usedAt) > frequency)
+        {
+            Volatile.Write(ref _usedAt, now);
+        }
+    }
 
     public int Leader(int partition) => Volatile.Read(ref _leaders[partition]);
 

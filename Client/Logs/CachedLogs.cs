@@ -8,10 +8,16 @@ namespace Pyralog.Client.Logs;
 /// A client's cache of logs by name (from <see cref="IPyralogAdminGrain"/> 0), shared by its producers and consumers.
 /// An entry older than <see cref="RefreshInterval"/> is still used while a refresh runs in the background; callers
 /// refresh at once when a replica answers in a way that may mean the log changed. One fetch per name at a time.
+/// A log found deleted, and one nobody looked up for <see cref="ForgetAfter"/>, is forgotten with the replica references
+/// and routes of its id, and <see cref="Forgotten"/> tells the producers sharing the cache to drop their state for it:
+/// a long-running client of a cluster whose logs come and go keeps only what it uses.
 /// </summary>
 internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, ReplicaRoutes? routes = null)
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a log nobody looks up stays cached (checked at most every <see cref="RefreshInterval"/>, when a fetch completes).</summary>
+    public static readonly TimeSpan ForgetAfter = TimeSpan.FromMinutes(10);
 
     private readonly Lock _gate = new();
 
@@ -23,6 +29,12 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
 
     // Invariant: guarded by _gate; holds only fetches that have not completed.
     private readonly Dictionary<string, Task<CachedLog?>> _fetching = new(StringComparer.Ordinal);
+
+    // Invariant: guarded by _gate; when the cache last looked for logs unused for ForgetAfter.
+    private long _sweptAt = time.GetTimestamp();
+
+    /// <summary>Raised (outside the cache's lock) after logs were forgotten: a producer drops its state for every log id the cache no longer holds.</summary>
+    public event Action? Forgotten;
 
     public IGrainFactory Grains => grains;
 
@@ -63,7 +75,9 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
             return false;
         }
 
-        if (time.GetElapsedTime(log.FetchedAt) >= RefreshInterval)
+        var now = time.GetTimestamp();
+        log.Used(now, time.TimestampFrequency);
+        if (time.GetElapsedTime(log.FetchedAt, now) >= RefreshInterval)
         {
             bool fetching;
             lock (_gate)
@@ -122,6 +136,9 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
         }
     }
 
+    /// <summary>Whether the cache holds log id <paramref name="id"/> under <paramref name="name"/> (not a use: does not keep it cached).</summary>
+    public bool Holds(string name, ulong id) => _logs.TryGetValue(name, out var log) && log.Info.Id == id;
+
     /// <summary>
     /// Whether <paramref name="log"/> is gone: no log has its name any more, or one with another id does (deleted and
     /// created again). A failure to ask is not an answer: it propagates.
@@ -134,20 +151,36 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
 
     private async Task<CachedLog?> LoadAsync(string name)
     {
+        List<ulong>? forgotten = null;
         try
         {
             var info = await grains.GetGrain<IPyralogAdminGrain>(0).GetLogAsync(name).ConfigureAwait(false);
             lock (_gate)
             {
+                var now = time.GetTimestamp();
+                var known = _logs.TryGetValue(name, out var old);
+                if (known && old!.Info.Id != info?.Id)
+                {
+                    (forgotten ??= []).Add(old.Info.Id); // deleted (and perhaps created again under another id)
+                }
+
+                CachedLog? log = null;
                 if (info is null)
                 {
                     _logs.TryRemove(name, out _);
-                    return null;
+                }
+                else
+                {
+                    log = known ? old!.Refreshed(info, now) : new CachedLog(info, now);
+                    _logs[name] = log;
                 }
 
-                var now = time.GetTimestamp();
-                var log = _logs.TryGetValue(name, out var old) ? old.Refreshed(info, now) : new CachedLog(info, now);
-                _logs[name] = log;
+                if (time.GetElapsedTime(_sweptAt, now) >= RefreshInterval)
+                {
+                    _sweptAt = now;
+                    SweepLocked(now, ref forgotten);
+                }
+
                 return log;
             }
         }
@@ -157,6 +190,39 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
             {
                 _fetching.Remove(name);
             }
+
+            if (forgotten is not null)
+            {
+                Forget(forgotten);
+            }
         }
+    }
+
+    /// <summary>Drops the logs nobody looked up for <see cref="ForgetAfter"/> (under _gate).</summary>
+    private void SweepLocked(long now, ref List<ulong>? forgotten)
+    {
+        foreach (var (name, log) in _logs)
+        {
+            if (time.GetElapsedTime(log.UsedAt, now) >= ForgetAfter && !_fetching.ContainsKey(name))
+            {
+                _logs.TryRemove(name, out _);
+                (forgotten ??= []).Add(log.Info.Id);
+            }
+        }
+    }
+
+    /// <summary>Drops the replica references and routes of the forgotten log ids and tells the producers.</summary>
+    private void Forget(List<ulong> ids)
+    {
+        foreach (var key in _replicas.Keys)
+        {
+            if (ReplicaGrainKey.TryParse(key, out var parsed) && ids.Contains(parsed.Log))
+            {
+                _replicas.TryRemove(key, out _);
+            }
+        }
+
+        routes?.ForgetLogs(ids);
+        Forgotten?.Invoke();
     }
 }

@@ -55,6 +55,7 @@ public sealed class LogProducer : IAsyncDisposable
         _seed = unchecked((int)Time.GetTimestamp());
         _random = new Random(_seed);
         _ids = new Lazy<ScarabIdGenerator>(() => new ScarabIdGenerator(metadata.Grains, new ScarabIdGeneratorOptions { BlockSize = 16, PrefetchBlocks = 1 }, Time));
+        metadata.Forgotten += DropForgottenLogs;
     }
 
     internal ProducerOptions Options { get; }
@@ -158,6 +159,7 @@ public sealed class LogProducer : IAsyncDisposable
 
         room?.SetResult(); // waiting senders go on, to a refusal
 
+        Metadata.Forgotten -= DropForgottenLogs;
         await FlushAsync().ConfigureAwait(false);
         lock (_gate)
         {
@@ -191,6 +193,58 @@ public sealed class LogProducer : IAsyncDisposable
         }
 
         return await id.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Drops the state of every log the shared cache forgot (deleted, or not produced to for
+    /// <see cref="CachedLogs.ForgetAfter"/>) whose partitions have nothing left to send or settle; one that still has
+    /// is dropped at a later call. A record produced to the log afterwards starts its state afresh.
+    /// </summary>
+    private void DropForgottenLogs()
+    {
+        List<PartitionProducer>? dropped = null;
+        lock (_gate)
+        {
+            if (_waiting.Count > 0 || _handingOver is not null)
+            {
+                return; // records waiting for room hold partitions of some log: the next call looks again
+            }
+
+            foreach (var (id, log) in _logs)
+            {
+                if (!Metadata.Holds(log.Name, id) && log.Idle)
+                {
+                    _logs.Remove(id);
+                    (dropped ??= []).AddRange(log.Started);
+                }
+            }
+
+            if (dropped is not null)
+            {
+                // A log forgotten for disuse is still in the cluster, and its partitions remember this producer's id and
+                // last sequences: a partition producer made afresh would start that id again at sequence 0, which a
+                // partition holding that batch answers as a duplicate (the record acknowledged and never appended).
+                // Partitions started from now on take a new id.
+                _producerId = null;
+            }
+        }
+
+        foreach (var partition in dropped ?? [])
+        {
+            partition.DisposeTimers();
+        }
+    }
+
+    /// <summary>Tests: how many logs the producer keeps state for.</summary>
+    internal int LogsKept
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _logs.Count;
+            }
+        }
     }
 
     /// <summary>Tests: runs on the drain between taking a waiting record off the queue and appending it to its batch.</summary>
@@ -405,6 +459,7 @@ public sealed class LogProducer : IAsyncDisposable
 
         var ack = new TaskCompletionSource<RecordAck>(TaskCreationOptions.RunContinuationsAsynchronously);
         PartitionProducer target;
+        ProducerLog? producerLog;
         Admission? queued;
         lock (_gate)
         {
@@ -420,7 +475,7 @@ public sealed class LogProducer : IAsyncDisposable
                 return ack.Task;
             }
 
-            if (!_logs.TryGetValue(info.Id, out var producerLog))
+            if (!_logs.TryGetValue(info.Id, out producerLog))
             {
                 producerLog = new ProducerLog(cached, Metadata);
                 _logs[info.Id] = producerLog;
@@ -434,6 +489,7 @@ public sealed class LogProducer : IAsyncDisposable
             {
                 _buffered += bytes;
                 queued = null;
+                producerLog.AppendStarting(); // appended after the lock: the log's state is not dropped meanwhile
             }
             else
             {
@@ -452,6 +508,7 @@ public sealed class LogProducer : IAsyncDisposable
         if (queued is null)
         {
             target.Append(record, ack, bytes);
+            producerLog.AppendEnded();
             return ack.Task;
         }
 

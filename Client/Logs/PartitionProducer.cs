@@ -215,6 +215,18 @@ internal sealed partial class PartitionProducer
         Start();
     }
 
+    /// <summary>Whether the partition has no record batched and no batch unfinished.</summary>
+    public bool Idle
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _open is null && _queue.Count == 0 && _toStart.Head is null;
+            }
+        }
+    }
+
     public void DisposeTimers()
     {
         lock (_gate)

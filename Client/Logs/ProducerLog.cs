@@ -10,6 +10,9 @@ internal sealed class ProducerLog(CachedLog cached, CachedLogs metadata)
     private readonly PartitionProducer?[] _partitions = new PartitionProducer?[cached.Info.Partitions];
     private int _sticky = -1;
 
+    // Records admitted under the producer's lock and being appended to a partition after it (read and written with Interlocked).
+    private int _appending;
+
     /// <summary>The log's name (one log id has one name: no metadata lookup needed).</summary>
     public string Name => cached.Info.Name;
 
@@ -29,6 +32,34 @@ internal sealed class ProducerLog(CachedLog cached, CachedLogs metadata)
             }
         }
     }
+
+    /// <summary>Whether nothing is being appended to the log's partitions and none has a record or batch unfinished (under the producer's lock).</summary>
+    public bool Idle
+    {
+        get
+        {
+            if (Volatile.Read(ref _appending) != 0)
+            {
+                return false;
+            }
+
+            foreach (var partition in Started)
+            {
+                if (!partition.Idle)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>A record admitted under the producer's lock is about to be appended to a partition (under the lock).</summary>
+    public void AppendStarting() => Interlocked.Increment(ref _appending);
+
+    /// <summary>The record announced by <see cref="AppendStarting"/> is in its partition's batch.</summary>
+    public void AppendEnded() => Interlocked.Decrement(ref _appending);
 
     /// <summary>The partition producer (under the producer's lock).</summary>
     public PartitionProducer Partition(LogProducer producer, int partition, int seed) =>

@@ -67,6 +67,21 @@ internal sealed class ReplicaRoutes(IClusterClient cluster, SiloGateways gateway
         }
     }
 
+    /// <summary>Drops the routes of the replicas of log ids <paramref name="logs"/> (deleted, or no longer used by this client).</summary>
+    public void ForgetLogs(List<ulong> logs)
+    {
+        lock (_gate)
+        {
+            foreach (var key in _routes.Keys)
+            {
+                if (ReplicaGrainKey.TryParse(key, out var parsed) && logs.Contains(parsed.Log))
+                {
+                    _routes.Remove(key);
+                }
+            }
+        }
+    }
+
     /// <summary>The silo calls to the replica enter at now; null when they take the client's own gateways (for tests).</summary>
     public SiloAddress? RouteOf(string replicaKey)
     {
