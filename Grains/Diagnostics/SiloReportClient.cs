@@ -8,10 +8,10 @@ public sealed class SiloReportClient(IServiceProvider services) : GrainServiceCl
     public ISiloReportService For(SiloAddress silo) => GetGrainService(silo);
 
     /// <summary>
-    /// Which of <paramref name="silos"/> an operator drains, asked of each at once; a silo that does not answer within
-    /// <paramref name="timeout"/> counts as not draining.
+    /// Which of <paramref name="silos"/> an operator drains, asked of each at once, and how many did not answer within
+    /// <paramref name="timeout"/> (listed as not draining: a caller that acts on the answer must not take it for one).
     /// </summary>
-    public async Task<List<SiloAddress>> DrainingAmongAsync(IReadOnlyList<SiloAddress> silos, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<(List<SiloAddress> Draining, int Unanswered)> DrainingAmongAsync(IReadOnlyList<SiloAddress> silos, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(silos);
         var reads = new Task<bool>[silos.Count];
@@ -22,14 +22,19 @@ public sealed class SiloReportClient(IServiceProvider services) : GrainServiceCl
 
         await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var draining = new List<SiloAddress>();
+        var unanswered = 0;
         for (var i = 0; i < silos.Count; i++)
         {
-            if (reads[i].IsCompletedSuccessfully && reads[i].Result)
+            if (!reads[i].IsCompletedSuccessfully)
+            {
+                unanswered++;
+            }
+            else if (reads[i].Result)
             {
                 draining.Add(silos[i]);
             }
         }
 
-        return draining;
+        return (draining, unanswered);
     }
 }

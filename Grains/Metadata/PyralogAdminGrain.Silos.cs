@@ -28,7 +28,7 @@ internal sealed partial class PyralogAdminGrain
             .Where(m => m.Status == SiloStatus.Active)
             .Select(m => m.SiloAddress)
             .ToArray();
-        var draining = await ServiceProvider.GetRequiredService<SiloReportClient>().DrainingAmongAsync(active, StatusTimeout);
+        var (draining, _) = await ServiceProvider.GetRequiredService<SiloReportClient>().DrainingAmongAsync(active, StatusTimeout);
         return [.. draining.Select(s => s.ToParsableString())];
     }
 

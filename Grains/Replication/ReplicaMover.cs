@@ -13,7 +13,8 @@ namespace Pyralog.Grains.Replication;
  *
  * Who moves: the silo whose metadata replica leads the metadata group, so one mover plans at a time with the truth at
  * hand (two movers for a moment after a leadership change are harmless: the metadata group starts at most one move
- * per partition and every step below is idempotent). Every ReplicaMoveInterval it resumes the moves the metadata group
+ * per partition, every step below is idempotent, and a mover checks that it still leads before either step that
+ * removes a replica from a group, leaving the move to the new leader's mover otherwise). Every ReplicaMoveInterval it resumes the moves the metadata group
  * records (a mover that failed over leaves them there) and starts what ReplicaMovePlanner plans, up to ReplicaMoves at
  * a time, so producers keep their latency while data is copied.
  *
@@ -122,14 +123,33 @@ internal sealed class ReplicaMover(
         return false;
     }
 
+    /// <summary>
+    /// Whether this silo still leads the metadata group, checked before a move removes a replica from its group: a mover
+    /// that lost the leadership leaves its moves to the new leader's mover, which resumes every recorded move. Two runs
+    /// of one move each removing a replica on its own reading (one the moved replica, the other the new one it abandons)
+    /// would leave the group a voter short.
+    /// </summary>
+    private bool StillMoving(string fromKey)
+    {
+        if (LeadsMetadataGroup())
+        {
+            return true;
+        }
+
+        logger.LogInformation("Leaving the move of replica {From} to the metadata group's new leader", fromKey);
+        return false;
+    }
+
     private async Task RoundAsync(CancellationToken stopping)
     {
         if (!LeadsMetadataGroup())
         {
+            // Another silo's mover watches the cluster meanwhile: what this one saw of gone silos is stale when it leads again.
+            rehoming.Forget();
             return;
         }
 
-        var (active, draining) = await SilosAsync(stopping);
+        var (active, draining, undecided) = await SilosAsync(stopping);
         // The leader's applied state, read without a Raft round (polling must not keep the idle metadata group awake): what
         // is planned on it is committed as commands that the metadata group checks against its current state.
         var view = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(_applied.Index).WaitAsync(CallTimeout, stopping);
@@ -165,6 +185,14 @@ internal sealed class ReplicaMover(
                 return;
             }
 
+            if (undecided > 0)
+            {
+                // A silo that did not say whether it drains may be drained and about to be stopped: as the emptiest silo
+                // it would be the first target. No new move until every active silo answers (recorded ones go on).
+                logger.LogDebug("No new replica move this round: {Count} active silos did not say whether they drain", undecided);
+                return;
+            }
+
             foreach (var planned in ReplicaMovePlanner.Plan(logs, active, draining, budget - _running.Count))
             {
                 Start(planned.Log, planned.Partition, planned.From, planned.To, planned.Target, stopping);
@@ -190,8 +218,8 @@ internal sealed class ReplicaMover(
         }, CancellationToken.None);
     }
 
-    /// <summary>The active silos' endpoints and which of them drain (an operator's drain, or stopping).</summary>
-    private async Task<(List<string> Active, HashSet<string> Draining)> SilosAsync(CancellationToken stopping)
+    /// <summary>The active silos' endpoints, which of them drain (an operator's drain, or stopping) and how many did not say.</summary>
+    private async Task<(List<string> Active, HashSet<string> Draining, int Undecided)> SilosAsync(CancellationToken stopping)
     {
         var active = new List<SiloAddress>();
         var draining = new HashSet<string>(StringComparer.Ordinal);
@@ -208,7 +236,8 @@ internal sealed class ReplicaMover(
             }
         }
 
-        foreach (var silo in await reports.DrainingAmongAsync(active, CallTimeout, stopping))
+        var (drained, undecided) = await reports.DrainingAmongAsync(active, CallTimeout, stopping);
+        foreach (var silo in drained)
         {
             draining.Add(silo.Endpoint.ToString());
         }
@@ -216,7 +245,7 @@ internal sealed class ReplicaMover(
         // A stopping silo's replicas move too (it is no longer active, so it is a source only).
         var endpoints = active.Select(s => s.Endpoint.ToString()).Concat(stoppingSilos).Distinct(StringComparer.Ordinal).ToList();
         draining.UnionWith(stoppingSilos);
-        return (endpoints, draining);
+        return (endpoints, draining, undecided);
     }
 
     /// <summary>Runs one move to its end; false when it was not started or was abandoned (the next round, not this one's end, plans again).</summary>
@@ -291,7 +320,12 @@ internal sealed class ReplicaMover(
             }
         }
 
-        // 4. Remove the moved replica, if the move still runs.
+        // 4. Remove the moved replica, if the move still runs and this silo still leads the metadata group.
+        if (!StillMoving(fromKey))
+        {
+            return false;
+        }
+
         if ((await MetadataLogAsync(logId, stopping))?.MoveIn(partition) != new ReplicaMove(partition, from, to))
         {
             logger.LogWarning("Not removing replica {From}: its move to {To} ended meanwhile (abandoned by another run of it)", fromKey, toKey);
@@ -325,6 +359,11 @@ internal sealed class ReplicaMover(
             // for good. However it is placed now, the move is past its point of no return: finish it.
             logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it is out of its group already, so the move is finished instead", fromKey, why);
             await FinishAsync(admin, log.Info.Id, partition, from, to, target, started, stopping);
+            return;
+        }
+
+        if (!StillMoving(fromKey))
+        {
             return;
         }
 

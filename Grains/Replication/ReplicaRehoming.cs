@@ -31,6 +31,13 @@ internal sealed class ReplicaRehoming(IGrainFactory grains, ReplicaHomeTable hom
     // saw it so (a TimeProvider timestamp); a silo seen active again is removed.
     private readonly Dictionary<string, long> _goneSince = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Forgets when silos were first seen gone: called while another silo's mover watches the cluster (this one does not
+    /// lead the metadata group). A silo seen gone, then back and gone again while this mover did not look, must wait
+    /// RehomeAfter again from when this mover next sees it gone, not from the first outage.
+    /// </summary>
+    public void Forget() => _goneSince.Clear();
+
     /// <summary>Re-homes the replicas whose home silo has been gone for RehomeAfter; <paramref name="present"/> are the silos that are not gone (active or stopping).</summary>
     public async Task RehomeAsync(IReadOnlyList<MetadataLog> logs, IReadOnlySet<string> present, CancellationToken stopping)
     {

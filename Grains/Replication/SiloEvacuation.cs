@@ -16,7 +16,8 @@ namespace Pyralog.Grains.Replication;
  * stop waits until the metadata group records no replica homed at this silo's endpoint, or MoveOffTimeout passes, or
  * no move off this silo has been under way for two mover intervals while replicas remain (no other active silo can
  * take them: the whole cluster stopping, or too few silos for a partition's replicas to stay on distinct silos;
- * waiting would only delay the stop). Then SiloDrain hands off the leaderships of
+ * waiting would only delay the stop). Moves of other silos' replicas hold that off while one of this silo's could
+ * move: the mover runs ReplicaMoves at a time, and this silo's turn comes when they end. Then SiloDrain hands off the leaderships of
  * whatever is left. Replicas not moved in time keep their home here: they run elsewhere as new incarnations while the
  * silo is away and return to their data when it comes back, as after a crash.
  */
@@ -45,7 +46,7 @@ internal sealed class SiloEvacuation(
         var started = time.GetTimestamp();
         try
         {
-            var (left, moving, movable) = await HomedHereAsync(endpoint);
+            var (left, moving, movable, _) = await HomedHereAsync(endpoint);
             if (left == 0 || !OtherSiloActive())
             {
                 return;
@@ -65,8 +66,10 @@ internal sealed class SiloEvacuation(
             {
                 await Task.Delay(Recheck, time, cancellationToken);
                 var before = left;
-                (left, moving, _) = await HomedHereAsync(endpoint);
-                if (moving > 0 || left < before)
+                (left, moving, movable, var elsewhere) = await HomedHereAsync(endpoint);
+                // Moves of other silos' replicas count as progress while one of this silo's could start: the mover runs
+                // ReplicaMoves at a time and plans nothing new while they run (a silo added, then this one stopped).
+                if (moving > 0 || left < before || (elsewhere > 0 && movable > 0))
                 {
                     lastProgress = time.GetTimestamp();
                 }
@@ -97,10 +100,11 @@ internal sealed class SiloEvacuation(
     }
 
     /// <summary>
-    /// How many replicas the metadata group records at <paramref name="endpoint"/>, how many of them are moving away, and
-    /// how many could move: another active silo holds no replica of their partition.
+    /// How many replicas the metadata group records at <paramref name="endpoint"/>, how many of them are moving away, how
+    /// many could move (another active silo holds no replica of their partition), and how many moves of other silos'
+    /// replicas are under way.
     /// </summary>
-    private async Task<(int Homed, int Moving, int Movable)> HomedHereAsync(string endpoint)
+    private async Task<(int Homed, int Moving, int Movable, int Elsewhere)> HomedHereAsync(string endpoint)
     {
         var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(TimeSpan.FromSeconds(5), time);
         var others = new List<string>();
@@ -112,7 +116,7 @@ internal sealed class SiloEvacuation(
             }
         }
 
-        int homed = 0, moving = 0, movable = 0;
+        int homed = 0, moving = 0, movable = 0, elsewhere = 0;
         foreach (var log in logs)
         {
             if (log.Homes is not { } h)
@@ -123,7 +127,14 @@ internal sealed class SiloEvacuation(
             homed += h.CountOn(endpoint);
             foreach (var move in log.Moves ?? [])
             {
-                moving += h.Home(move.Partition, move.From) == endpoint ? 1 : 0;
+                if (h.Home(move.Partition, move.From) == endpoint)
+                {
+                    moving++;
+                }
+                else
+                {
+                    elsewhere++;
+                }
             }
 
             for (var p = 0; p < h.Partitions; p++)
@@ -135,7 +146,7 @@ internal sealed class SiloEvacuation(
             }
         }
 
-        return (homed, moving, movable);
+        return (homed, moving, movable, elsewhere);
     }
 
     private bool OtherSiloActive()
