@@ -185,10 +185,24 @@ public sealed class ClusterConfig
         return buffer;
     }
 
+    /// <exception cref="InvalidDataException">The bytes are not a configuration (counts that do not fit them, a truncated member).</exception>
     public static ClusterConfig Decode(ReadOnlySpan<byte> data)
     {
-        var voters = new Member[BinaryPrimitives.ReadInt32LittleEndian(data)];
-        var learners = new Member[BinaryPrimitives.ReadInt32LittleEndian(data[4..])];
+        if (data.Length < 8)
+        {
+            throw new InvalidDataException($"a configuration of {data.Length} bytes is truncated");
+        }
+
+        // Counted before anything is allocated: a garbled count must not ask for gigabytes or a negative array.
+        var voterCount = BinaryPrimitives.ReadInt32LittleEndian(data);
+        var learnerCount = BinaryPrimitives.ReadInt32LittleEndian(data[4..]);
+        if (voterCount < 0 || learnerCount < 0 || 8 + (17L * ((long)voterCount + learnerCount)) > data.Length)
+        {
+            throw new InvalidDataException($"a configuration of {data.Length} bytes claims {voterCount} voters and {learnerCount} learners");
+        }
+
+        var voters = new Member[voterCount];
+        var learners = new Member[learnerCount];
         var at = 8;
         for (var i = 0; i < voters.Length; i++, at += 17)
         {

@@ -45,18 +45,22 @@ public sealed class RaftOptions : IValidatableObject
     public bool BroadcastCommit { get; init; } = true;
 
     /// <summary>Bytes of entries per Append message (at least one entry is always sent).</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public long MaxBytesPerMessage { get; init; } = 1 << 20;
 
     /// <summary>Appends in flight per follower in the Replicate state.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int MaxInflightMessages { get; init; } = 64;
 
     /// <summary>Bytes of entries in flight per follower.</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public long MaxInflightBytes { get; init; } = 64L << 20;
 
     /// <summary>
     /// The leader refuses proposals that would leave more entries than this uncommitted, so a leader that cannot reach
     /// a quorum does not buffer without bound.
     /// </summary>
+    [Range(1, int.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public int MaxUncommittedEntries { get; init; } = 1 << 20;
 
     /// <summary>Data bytes per InstallSnapshot message (a snapshot goes out in chunks of at most this size).</summary>

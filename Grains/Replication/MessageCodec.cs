@@ -209,7 +209,7 @@ internal static class MessageCodec
 
             return at == buffer.Length ? messages : throw new InvalidDataException($"a Raft envelope has {buffer.Length - at} bytes after its last message");
         }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException)
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException)
         {
             throw new InvalidDataException($"a Raft envelope of {buffer.Length} bytes is truncated", e);
         }

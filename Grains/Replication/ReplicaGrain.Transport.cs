@@ -80,12 +80,18 @@ internal abstract partial class ReplicaGrain
 
     private void HandOnReady()
     {
-        foreach (var envelope in _ready)
+        try
         {
-            Driver?.Deliver(envelope);
+            foreach (var envelope in _ready)
+            {
+                Driver?.Deliver(envelope);
+            }
         }
-
-        _ready.Clear();
+        finally
+        {
+            // Even when one throws: kept, it would be handed on first again with every later envelope, and fail them all.
+            _ready.Clear();
+        }
     }
 
     private void ArmGapTimer()

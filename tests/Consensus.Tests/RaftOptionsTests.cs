@@ -37,6 +37,29 @@ public sealed class RaftOptionsTests
         Assert.StartsWith("RaftOptions.Id must not be 0, which is reserved for 'none' (was 0).", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(nameof(RaftOptions.MaxInflightMessages), 0)]
+    [InlineData(nameof(RaftOptions.MaxInflightMessages), -1)]
+    [InlineData(nameof(RaftOptions.MaxInflightBytes), 0)]
+    [InlineData(nameof(RaftOptions.MaxUncommittedEntries), 0)]
+    [InlineData(nameof(RaftOptions.MaxBytesPerMessage), -1)]
+    public void A_flow_limit_below_one_is_refused_naming_it(string name, int value)
+    {
+        // Zero in flight stalls replication for good with no error; zero uncommitted refuses every proposal.
+        var storage = new MemoryRaftStorage();
+        var random = new SeededRaftRandom(1);
+        var options = name switch
+        {
+            nameof(RaftOptions.MaxInflightMessages) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxInflightMessages = value },
+            nameof(RaftOptions.MaxInflightBytes) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxInflightBytes = value },
+            nameof(RaftOptions.MaxUncommittedEntries) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxUncommittedEntries = value },
+            _ => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxBytesPerMessage = value },
+        };
+        var e = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Equal(name, e.ParamName);
+        Assert.StartsWith($"RaftOptions.{name} must be at least 1 (was {value}).", e.Message, StringComparison.Ordinal);
+    }
+
     private static RaftOptions Options(long id = 1, int heartbeatTicks = 1, int electionTicks = 10) => new()
     {
         Id = id,

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Pyralog.Consensus;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Partitions;
@@ -81,6 +82,22 @@ public class MessageCodecTests
         }
 
         Assert.Throws<InvalidDataException>(() => MessageCodec.Decode([.. bytes, 0]));
+    }
+
+    [Theory]
+    [InlineData(-1, 0)]
+    [InlineData(0, -1)]
+    [InlineData(int.MaxValue, 0)]
+    [InlineData(3, int.MaxValue)]
+    public void A_snapshot_configuration_claiming_counts_its_bytes_cannot_hold_is_refused(int voters, int learners)
+    {
+        var config = new ClusterConfig([new Member(1, 11), new Member(2, 22)], []);
+        var bytes = MessageCodec.Encode([new Message { Type = MessageType.InstallSnapshot, To = 2, From = 1, FromIncarnation = 1, Term = 1, Snapshot = new RaftSnapshot(5, 1, config, new byte[3]) }]);
+        var at = bytes.AsSpan().IndexOf(config.Encode());
+        Assert.True(at > 0);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), voters);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at + 4), learners);
+        Assert.Throws<InvalidDataException>(() => MessageCodec.Decode(bytes));
     }
 
     [Fact]
