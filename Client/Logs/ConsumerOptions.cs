@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Interfaces.Validation;
 
 namespace Pyralog.Client.Logs;
@@ -10,8 +11,8 @@ public sealed record ConsumerOptions
     internal static readonly SettingsValidator<ConsumerOptions> Validator =
         new(nameof(ConsumerOptions), configurationPath: false, new ConsumerOptionsValidator());
 
-    /// <summary>About how many bytes one fetch returns (at least one record when any is there).</summary>
-    [Range(1, int.MaxValue)]
+    /// <summary>About how many bytes one fetch returns (at least one record when any is there); at most <see cref="LogSettings.MaxReadBytes"/> (32 MiB).</summary>
+    [Range(1, LogSettings.MaxReadBytes)]
     public int MaxBytes { get; init; } = 1 << 20;
 
     /// <summary>How long a fetch at the end of a partition waits for new records before it asks again (0..20 s, the longest a replica waits).</summary>

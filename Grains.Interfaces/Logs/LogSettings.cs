@@ -19,6 +19,13 @@ public sealed record LogSettings
     /// </summary>
     public const int LargeObjectSafeBatchBytes = 64 << 10;
 
+    /// <summary>
+    /// The most record bytes one read returns, whatever budget its caller asks (besides the first record, which a read
+    /// always returns): a read materializes its records in the silo's memory and travels as one Orleans message, whose
+    /// body Orleans refuses above 100 MB.
+    /// </summary>
+    public const int MaxReadBytes = 32 << 20;
+
     /// <summary>The shortest <see cref="RetentionAge"/> accepted.</summary>
     public static readonly TimeSpan MinRetentionAge = TimeSpan.FromSeconds(1);
 

@@ -174,7 +174,7 @@ internal sealed class PartitionReplicaGrain(
         }
 
         var records = new List<CommittedRecord>();
-        state.Read(fromOffset, maxBytes, records);
+        state.Read(fromOffset, Math.Min(maxBytes, LogSettings.MaxReadBytes), records);
         var next = records.Count == 0 ? fromOffset : records[^1].Offset + 1;
         return new ReadBatch([.. records], next, state.FirstOffset, state.NextOffset);
     }

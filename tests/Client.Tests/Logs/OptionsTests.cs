@@ -35,6 +35,8 @@ public sealed class OptionsTests
     public void Consumer_options_name_what_is_wrong()
     {
         Assert.Equal("MaxBytes", Wrong(new ConsumerOptions { MaxBytes = 0 }));
+        Assert.Equal("MaxBytes", Wrong(new ConsumerOptions { MaxBytes = LogSettings.MaxReadBytes + 1 }));
+        new ConsumerOptions { MaxBytes = LogSettings.MaxReadBytes }.Validate();
         Assert.Equal("MaxWait", Wrong(new ConsumerOptions { MaxWait = TimeSpan.FromSeconds(21) }));
         Assert.Equal("MaxWait", Wrong(new ConsumerOptions { MaxWait = TimeSpan.FromSeconds(-1) }));
         Assert.Equal("RequestTimeout", Wrong(new ConsumerOptions { RequestTimeout = TimeSpan.Zero }));

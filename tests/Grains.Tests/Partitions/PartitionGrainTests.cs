@@ -68,6 +68,27 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_read_budget_above_MaxReadBytes_is_held_to_it()
+    {
+        // A read's records are built in the silo's memory and travel as one Orleans message: a consumer asking for
+        // int.MaxValue bytes over a backlog must not get (or make the silo build) gigabytes.
+        var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync("capped", 1, 3);
+        var leader = await LeaderAsync(log, 0);
+        const int Values = 1_000_000;
+        var records = (LogSettings.MaxReadBytes / Values) + 8;
+        for (var i = 0; i < records; i++)
+        {
+            await leader.AppendAsync([new ProducerRecord(null, new byte[Values])]);
+        }
+
+        var read = await leader.ReadAsync(0, int.MaxValue);
+        Assert.InRange(read.Records.Length, 1, records - 1);
+        Assert.InRange(read.Records.Sum(r => (long)r.Value.Length), LogSettings.MaxReadBytes - Values, LogSettings.MaxReadBytes + Values);
+        Assert.Equal((ulong)read.Records.Length, read.NextOffset);
+    }
+
+    [Fact]
     public async Task Bad_input_is_refused_naming_what_is_wrong_and_writes_nothing()
     {
         var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
