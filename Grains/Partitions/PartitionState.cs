@@ -60,7 +60,9 @@ internal sealed class PartitionState : IReplicaStateMachine
     private int _unwrittenRecent;
     private int _inFlightRecent;
 
-    // Invariant: epochs in increasing order, each with the offset its first record has (or will have).
+    // Invariant: epochs in increasing order, each with the offset its first record has (or will have); at most
+    // MaxEpochs, none wholly below FirstOffset (the first one covers it). Every apply pass writes them all, so a
+    // partition that saw thousands of leaders must not carry each one for ever.
     private readonly List<(ulong Epoch, ulong StartOffset)> _epochs = [];
     private bool _dirty;
 
@@ -110,6 +112,10 @@ internal sealed class PartitionState : IReplicaStateMachine
     /// <summary>Completes the next time records are applied or an epoch opens.</summary>
     public Task Changed => (_changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
+    /// <summary>How many epochs the state keeps (the latest; see <see cref="Epochs"/>).</summary>
+    public const int MaxEpochs = 64;
+
+    /// <summary>The latest epochs (at most <see cref="MaxEpochs"/>) of the retained records, oldest first, with the offset each starts at.</summary>
     public IReadOnlyList<(ulong Epoch, ulong StartOffset)> Epochs => _epochs;
 
     public static async Task<PartitionState> LoadAsync(PyramidStore store, ulong storeLog)
@@ -159,6 +165,11 @@ internal sealed class PartitionState : IReplicaStateMachine
         if (epoch > Epoch)
         {
             _epochs.Add((epoch, NextOffset));
+            if (_epochs.Count > MaxEpochs)
+            {
+                _epochs.RemoveAt(0);
+            }
+
             SignalChanged();
         }
 
@@ -225,6 +236,11 @@ internal sealed class PartitionState : IReplicaStateMachine
 
         FirstOffset = first;
         DroppedBytes = bytesBefore;
+        while (_epochs.Count > 1 && _epochs[1].StartOffset <= first)
+        {
+            _epochs.RemoveAt(0); // every record of it was dropped
+        }
+
         _dropIndexBelow = first;
         _compactTo = Math.Max(_compactTo, compactTo);
         SignalChanged();

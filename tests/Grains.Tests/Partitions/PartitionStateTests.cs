@@ -177,6 +177,34 @@ public sealed class PartitionStateTests : IDisposable
         state.Apply(entry);
     }
 
+    [Fact]
+    public async Task Epochs_wholly_below_the_first_retained_offset_are_dropped_and_at_most_MaxEpochs_are_kept()
+    {
+        await using var store = PyramidStore.Open(_directory);
+        var state = await PartitionState.LoadAsync(store, StoreLog);
+        long index = 0;
+        state.Apply(new LogEntry(++index, 1, EntryType.Config, ClusterConfig.Of(1).Encode()));
+        for (var term = 2; term <= 11; term++)
+        {
+            state.Apply(new LogEntry(++index, term, EntryType.Normal, ReadOnlyMemory<byte>.Empty)); // a new leader's no-op
+            state.Apply(Batch(++index, term, 2));
+        }
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => ((ulong)(i + 2), (ulong)(2 * i))), state.Epochs);
+        state.Apply(new LogEntry(++index, 11, EntryType.Normal, RetentionCommand.Encode(7))); // inside epoch 5's entry (offsets 6-7)
+        Assert.Equal(6ul, state.FirstOffset);
+        Assert.Equal(Enumerable.Range(3, 7).Select(i => ((ulong)(i + 2), (ulong)(2 * i))), state.Epochs); // epoch 5 covers offset 6
+
+        for (var term = 12; term < 12 + PartitionState.MaxEpochs; term++)
+        {
+            state.Apply(new LogEntry(++index, term, EntryType.Normal, ReadOnlyMemory<byte>.Empty));
+        }
+
+        Assert.Equal(PartitionState.MaxEpochs, state.Epochs.Count);
+        Assert.Equal((ulong)(11 + PartitionState.MaxEpochs), state.Epoch);
+        Assert.Equal(12ul, state.Epochs[0].Epoch);
+    }
+
     private static LogEntry Batch(long index, long term, int records, BatchHeader header = default) =>
         new(index, term, EntryType.Normal, RecordBatchCodec.Encode([.. Enumerable.Range(0, records).Select(i => new ProducerRecord(null, [(byte)i]))], 1024, header));
 }
