@@ -91,9 +91,12 @@ public sealed class ReplicaStorageTests : IDisposable
         var snapshot = new RaftSnapshot(4, 2, ClusterConfig.Of(1, 2), "s"u8.ToArray());
         Assert.False(await PersistSkipsSyncAsync(store, storage, snapshot, [], new HardState(3, 2, 4, 8, 5)));
         Assert.True(await PersistSkipsSyncAsync(store, storage, null, [Entry(5, 3, "d")], new HardState(3, 2, 5, 8, 5), skipSync: true)); // an os-cache log
+        Assert.False(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(4, 0, 5, 0, 5), skipSync: true)); // its new term
+        Assert.False(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(4, 2, 5, 8, 5), skipSync: true)); // its vote
+        Assert.True(await PersistSkipsSyncAsync(store, storage, null, [], new HardState(4, 2, 5, 8, 5), skipSync: true)); // unchanged
 
         var reopened = await ReplicaStorage.OpenAsync(store, StoreLog);
-        Assert.Equal(new HardState(3, 2, 5, 8, 5), reopened.HardState);
+        Assert.Equal(new HardState(4, 2, 5, 8, 5), reopened.HardState);
         Assert.Equal(5, reopened.Metadata.LastIndex);
     }
 

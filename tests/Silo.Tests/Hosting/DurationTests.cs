@@ -50,10 +50,22 @@ public sealed class DurationTests
     public void Store_settings_reach_the_silo_store()
     {
         using var host = PyralogSiloHost.CreateBuilder(
-            ["--Pyralog:Store:BackgroundPriority", "Idle", "Pyralog:Store:MemtableBytes=1048576", "--Pyralog:Store:Durability", "Interval"]).Build();
+            ["--Pyralog:Store:BackgroundPriority", "Idle", "Pyralog:Store:MemtableBytes=1048576"]).Build();
         var store = host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value.Store;
-        Assert.Equal(
-            (Pyralog.Storage.Native.BackgroundPriority.Idle, 1L << 20, Pyralog.Storage.Native.DurabilityMode.Interval),
-            (store.BackgroundPriority, store.MemtableBytes, store.Durability));
+        Assert.Equal((Pyralog.Storage.Native.BackgroundPriority.Idle, 1L << 20), (store.BackgroundPriority, store.MemtableBytes));
+    }
+
+    [Theory]
+    [InlineData("Interval")]
+    [InlineData("None")]
+    public void A_store_that_does_not_sync_each_batch_is_refused_naming_the_setting(string durability)
+    {
+        // Refused as the host is built (its shutdown budget reads the options) or, at the latest, when they are read.
+        var e = Assert.Throws<OptionsValidationException>(() =>
+        {
+            using var host = PyralogSiloHost.CreateBuilder(["--Pyralog:Store:Durability", durability]).Build();
+            return host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+        });
+        Assert.Contains($"Pyralog:Store:Durability must be PerBatch in a silo (was {durability})", e.Message, StringComparison.Ordinal);
     }
 }
