@@ -172,7 +172,11 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
         }
     }
 
-    private static bool IsFailover(Exception e) => e is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException;
+    // A replica whose copy fails a checksum (the store's corruption error reaches the client as Orleans' fallback for a
+    // type it does not know) or does not decode: its siblings hold intact copies, and Raft never moves a leader for it.
+    private static bool IsFailover(Exception e) =>
+        e is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException or InvalidDataException
+            or Orleans.Serialization.UnavailableExceptionFallbackException;
 
     /// <summary>A replica that knows no such log may be a sign the log was deleted: the metadata group says.</summary>
     private async Task CheckLogAsync(Exception failure)

@@ -60,6 +60,36 @@ public sealed class ConsumerTests
         Assert.Equal([ReplicaGrainKey.Of(7, 0, 0)], linearizable); // asked whether 5 is beyond the end, not only beyond replica 0
     }
 
+    [Fact]
+    public async Task A_replica_whose_copy_is_damaged_is_left_for_one_that_reads_intact()
+    {
+        var reads = new List<string>();
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add(key);
+            }
+
+            if (key == ReplicaGrainKey.Of(7, 0, 0))
+            {
+                return Task.FromException<ReadBatch>(new InvalidDataException($"a block of replica {key} fails its checksum"));
+            }
+
+            return Task.FromResult(new ReadBatch([new CommittedRecord(1, from, 0, null, [(byte)from], null)], from + 1, 0, 10));
+        };
+
+        var consumer = new LogConsumer(_grains);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(3), stop.Token))
+        {
+            Assert.Equal(3ul, record.Offset);
+            break;
+        }
+
+        Assert.Equal([ReplicaGrainKey.Of(7, 0, 0), ReplicaGrainKey.Of(7, 0, 1)], reads);
+    }
+
     /// <summary>
     /// An offset beyond the committed end (one from another log, or from a log deleted and created again) fails naming
     /// the end, once a linearizable read confirms it, instead of waiting for every replica to catch up for ever.
