@@ -31,7 +31,9 @@ namespace Pyralog.Grains.Replication;
  * replica that is about to run here from having its state dropped under it: the store is listed before the metadata is
  * read (so a log created meanwhile is in the read) and a replica must be judged leftover by two passes in a row; and the
  * drop holds the silo's ReplicaDataGate, which an activation of the same replica must hold from before it reads its
- * state until it deactivates. A stand-in between two activations here after Orleans lost its directory entry (pinned
+ * state until it deactivates. A replica judged so twice while it runs here (its log deleted, or its slot moved away,
+ * and the call that should have ended it lost) is asked to end itself: DeleteAsync, or RetireAsync, which checks the
+ * slot's home afresh. A stand-in between two activations here after Orleans lost its directory entry (pinned
  * here, PinnedReplicas) is not dropped either: its group counts its incarnation, and its next activation is on its way
  * here.
  */
@@ -131,9 +133,22 @@ internal sealed class LeftoverReplicaSweep(
                 continue;
             }
 
-            if (silo.SiloAddress.Equals(pins.SiloOf(key)) || !replicas.DataGate.TryClaimForDrop(key))
+            if (silo.SiloAddress.Equals(pins.SiloOf(key)))
             {
-                continue; // it runs here now, or is about to again (pinned here): not a leftover
+                continue; // about to run here again (pinned here): not a leftover
+            }
+
+            if (!replicas.DataGate.TryClaimForDrop(key))
+            {
+                if (!reason.HomedElsewhere)
+                {
+                    // It runs here although its log is gone or its slot moved away: the call that should have ended it
+                    // did not arrive (the admin's silo died during a delete, the mover's retire timed out). Left alone it
+                    // runs for ever, a group member nothing counts or a group with no log, holding its data.
+                    await EndRunningAsync(key, logs.ContainsKey(log), reason.Text);
+                }
+
+                continue; // it runs here now: not a leftover
             }
 
             try
@@ -153,6 +168,29 @@ internal sealed class LeftoverReplicaSweep(
 
         _suspects = suspects;
         return dropped;
+    }
+
+    /// <summary>Asks a replica running here whose log was deleted (or, <paramref name="logExists"/>, whose slot moved away) to drop its data and deactivate.</summary>
+    private async Task EndRunningAsync(string key, bool logExists, string reason)
+    {
+        try
+        {
+            var replica = grains.GetGrain<IPartitionReplicaGrain>(key);
+            if (logExists)
+            {
+                await replica.RetireAsync().WaitAsync(ReadTimeout, time); // checks afresh that the slot has no home
+            }
+            else
+            {
+                await replica.DeleteAsync().WaitAsync(ReadTimeout, time);
+            }
+
+            logger.LogInformation("Ended replica {Key}, which ran here although {Reason}", key, reason);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or InvalidOperationException)
+        {
+            logger.LogWarning(e, "Replica {Key} runs here although {Reason}, and did not end when asked; the next pass asks again", key, reason);
+        }
     }
 
     /// <summary>Why the data of replica (<paramref name="log"/>, <paramref name="partition"/>, <paramref name="slot"/>) here is a leftover; null when it is not.</summary>

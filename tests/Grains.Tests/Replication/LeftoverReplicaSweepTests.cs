@@ -60,6 +60,50 @@ public sealed class LeftoverReplicaSweepTests(LeftoverReplicaSweepTests.SweepFix
         Assert.DoesNotContain(damagedCopy, ReplicaKv.StoreLogsWithState(store));
     }
 
+    [Fact]
+    public async Task A_replica_still_running_after_its_logs_delete_is_ended_by_the_sweep()
+    {
+        // The delete is committed, but no replica is told (the admin's silo died right after): they run on, a group of a
+        // log that no longer exists, and a retried delete finds no log by that name.
+        const string Name = "half-deleted";
+        var cluster = fixture.Cluster;
+        var admin = cluster.Client.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(Name, 1, 2);
+        var leader = await PartitionCalls.LeaderAsync(cluster.Client, log, 0);
+        await leader.AppendAsync([PartitionCalls.Rec("kept")]);
+        var deleted = await cluster.Client.GetGrain<Pyralog.Grains.Metadata.IMetadataAdminGrain>(0).CommitMetadataAsync(
+            new Pyralog.Grains.Metadata.MetadataCommand { Kind = "delete", Name = Name, LogId = log.Id }.Encode());
+        Assert.Null(deleted.Error);
+        Assert.Contains($"no log is named '{Name}'", (await Assert.ThrowsAsync<InvalidOperationException>(() => admin.DeleteLogAsync(Name))).Message);
+        Assert.Equal(1ul, (await leader.GetStatusAsync()).NextOffset); // still running
+
+        var sweeps = cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services).ToList();
+        foreach (var services in sweeps)
+        {
+            Assert.Equal(0, await services.GetRequiredService<LeftoverReplicaSweep>().SweepOnceAsync(CancellationToken.None)); // suspects
+        }
+
+        foreach (var services in sweeps)
+        {
+            await services.GetRequiredService<LeftoverReplicaSweep>().SweepOnceAsync(CancellationToken.None); // ends the running ones
+        }
+
+        foreach (var slot in log.ReplicaSlots(0))
+        {
+            var gone = await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Client.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, slot)).GetStatusAsync());
+            Assert.Contains($"no log has id {log.Id}", gone.Message);
+        }
+
+        foreach (var services in sweeps)
+        {
+            var store = services.GetRequiredService<SiloStore>().Store;
+            foreach (var storeLog in ReplicaKv.StoreLogsWithState(store).Where(l => ReplicaKv.ReplicaOf(l).Log == log.Id))
+            {
+                Assert.NotNull(await store.GetAsync(ReplicaKv.Key(storeLog, ReplicaKv.Deleted))); // only the tombstone is left
+            }
+        }
+    }
+
     /// <summary>Writes a replica's hard state under <paramref name="incarnation"/>, as a copy left by an earlier activation.</summary>
     private static async Task<ulong> PlantAsync(PyramidStore store, ulong log, int partition, int slot, long incarnation)
     {
