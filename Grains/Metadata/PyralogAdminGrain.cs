@@ -129,9 +129,40 @@ internal sealed partial class PyralogAdminGrain(
         }
 
         await Task.WhenAll(bootstraps);
+        await RequireFoundedAsync(info, bootstraps);
         log = Checked(await CommitAsync(new MetadataCommand { Kind = "activate", LogId = info.Id }), name);
         logger.LogInformation("Created log {Name} (id {Id}): {Partitions} partitions, RF {Rf}", name, info.Id, info.Partitions, info.ReplicationFactor);
         return log.Info;
+    }
+
+    /// <summary>
+    /// Refuses to activate a log with a partition no replica founded: neither now (every bootstrap answered false) nor in an
+    /// earlier attempt (no replica holds a log). A create retried while a silo is down reaches stand-ins that run under
+    /// other incarnations than the recorded ones, and they do not found the group; activated, the partition would never
+    /// elect a leader. The recorded incarnations stay (a late bootstrap of an earlier attempt founds with them): the
+    /// create succeeds when retried once the replicas run on their data again.
+    /// </summary>
+    private async Task RequireFoundedAsync(LogInfo info, List<Task<bool>> bootstraps)
+    {
+        for (var p = 0; p < info.Partitions; p++)
+        {
+            var founded = false;
+            for (var r = 0; r < info.ReplicationFactor && !founded; r++)
+            {
+                founded = bootstraps[p * info.ReplicationFactor + r].Result;
+            }
+
+            for (var r = 0; r < info.ReplicationFactor && !founded; r++)
+            {
+                founded = (await Replica(info, p, r).GetStatusAsync()).LastIndex > 0;
+            }
+
+            if (!founded)
+            {
+                throw new InvalidOperationException(
+                    $"log '{info.Name}' is not created yet: no replica of partition {p} could start its group (they run under other incarnations than the ones recorded when the create began, a silo holding them is down); create it again once that silo is back, or delete it");
+            }
+        }
     }
 
     /// <summary>Where the replicas of a new log live: per partition, the silos the placement rule gives its slots over the active silos.</summary>

@@ -68,6 +68,23 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_create_whose_partition_no_replica_could_found_is_not_activated()
+    {
+        // An earlier attempt recorded an incarnation no replica runs under (its silo is down, a stand-in runs instead):
+        // the retried create must not report the log created, with a partition that can never elect.
+        var metadata = Grains.GetGrain<Pyralog.Grains.Metadata.IMetadataAdminGrain>(0);
+        var created = await metadata.CommitMetadataAsync(Pyralog.Grains.Metadata.MetadataCommand.Create("unfounded", 1, 1, new LogSettings()).Encode());
+        var id = created.Log!.Info.Id;
+        Assert.Null((await metadata.CommitMetadataAsync(new Pyralog.Grains.Metadata.MetadataCommand { Kind = "incarnations", LogId = id, Incarnations = [[12345]] }.Encode())).Error);
+
+        var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => admin.CreateLogAsync("unfounded", 1, 1));
+        Assert.Contains("no replica of partition 0 could start its group", refused.Message);
+        Assert.Equal(LogState.Creating, (await admin.GetLogAsync("unfounded"))!.State);
+        await admin.DeleteLogAsync("unfounded");
+    }
+
+    [Fact]
     public async Task A_read_budget_above_MaxReadBytes_is_held_to_it()
     {
         // A read's records are built in the silo's memory and travel as one Orleans message: a consumer asking for
