@@ -653,7 +653,7 @@ internal sealed class PartitionState : IReplicaStateMachine
         }
 
         _epochs.Clear();
-        for (var i = 0; i < count; i++)
+        for (var i = Math.Max(0, count - MaxEpochs); i < count; i++) // the latest: a state written before the cap held them all
         {
             var at = AppliedHeaderBytes + (i * 16);
             _epochs.Add((BinaryPrimitives.ReadUInt64LittleEndian(span[at..]), BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 8)..])));

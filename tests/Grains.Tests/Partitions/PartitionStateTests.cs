@@ -205,6 +205,44 @@ public sealed class PartitionStateTests : IDisposable
         Assert.Equal(12ul, state.Epochs[0].Epoch);
     }
 
+    [Fact]
+    public async Task A_state_written_with_more_than_MaxEpochs_loads_the_latest()
+    {
+        await using var store = PyramidStore.Open(_directory);
+        var state = await PartitionState.LoadAsync(store, StoreLog);
+        state.Apply(new LogEntry(1, 1, EntryType.Config, ClusterConfig.Of(1).Encode()));
+        state.Apply(new LogEntry(2, 2, EntryType.Normal, ReadOnlyMemory<byte>.Empty));
+        using (var write = new WriteBatch())
+        {
+            state.TakeUnwritten(write);
+            await store.WriteAsync(write);
+            state.Written();
+        }
+
+        // As a build before the cap wrote it: the same header, 100 epochs.
+        var key = Pyralog.Grains.Replication.ReplicaKv.Key(StoreLog, Pyralog.Grains.Replication.ReplicaKv.Applied);
+        var written = (await store.GetAsync(key))!;
+        var header = written.Length - 16;
+        var old = new byte[header + (100 * 16)];
+        written.AsSpan(0, header).CopyTo(old);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(old.AsSpan(48), 100);
+        for (var i = 0; i < 100; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(old.AsSpan(header + (i * 16)), (ulong)(i + 2));
+        }
+
+        using (var write = new WriteBatch())
+        {
+            write.Put(key, old);
+            await store.WriteAsync(write);
+        }
+
+        var loaded = await PartitionState.LoadAsync(store, StoreLog);
+        Assert.Equal(PartitionState.MaxEpochs, loaded.Epochs.Count);
+        Assert.Equal(101ul, loaded.Epoch);
+        Assert.Equal((ulong)(102 - PartitionState.MaxEpochs), loaded.Epochs[0].Epoch);
+    }
+
     private static LogEntry Batch(long index, long term, int records, BatchHeader header = default) =>
         new(index, term, EntryType.Normal, RecordBatchCodec.Encode([.. Enumerable.Range(0, records).Select(i => new ProducerRecord(null, [(byte)i]))], 1024, header));
 }
