@@ -1,6 +1,7 @@
 using Orleans.Runtime;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Client.Tests.Logs;
 
@@ -8,7 +9,7 @@ namespace Pyralog.Client.Tests.Logs;
 /// A grain factory for unit tests without a cluster: an admin grain holding logs, partition replicas whose answers the
 /// test scripts (<see cref="OnProduce"/>), and obelisks handing out consecutive IDs. Every request is recorded.
 /// </summary>
-internal sealed class FakeGrains : IGrainFactory
+internal sealed class FakeGrains : ScriptedGrainFactory
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LogInfo> _logs = [];
@@ -108,53 +109,15 @@ internal sealed class FakeGrains : IGrainFactory
         }
     }
 
-    public TGrainInterface GetGrain<TGrainInterface>(string primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithStringKey =>
+    public override TGrainInterface GetGrain<TGrainInterface>(string primaryKey, string? grainClassNamePrefix = null) =>
         typeof(TGrainInterface) == typeof(IPartitionReplicaGrain)
             ? (TGrainInterface)(object)new Replica(this, primaryKey)
-            : throw new NotSupportedException(typeof(TGrainInterface).Name);
+            : base.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
 
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerKey =>
+    public override TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string? grainClassNamePrefix = null) =>
         typeof(TGrainInterface) == typeof(IPyralogAdminGrain) ? (TGrainInterface)(object)new Admin(this)
         : typeof(TGrainInterface) == typeof(IObeliskGrain) ? (TGrainInterface)(object)new Obelisk(this)
-        : throw new NotSupportedException(typeof(TGrainInterface).Name);
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidKey => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerCompoundKey => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidCompoundKey => throw new NotSupportedException();
-
-    public TGrainObserverInterface CreateObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => throw new NotSupportedException();
-
-    public void DeleteObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, string grainPrimaryKey) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey, string keyExtension) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey, string keyExtension) => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(GrainId grainId)
-        where TGrainInterface : IAddressable => throw new NotSupportedException();
-
-    public IAddressable GetGrain(GrainId grainId) => throw new NotSupportedException();
-
-    public IAddressable GetGrain(GrainId grainId, GrainInterfaceType interfaceType) => throw new NotSupportedException();
-
-    public IAddressable GetGrain(Type interfaceType, IdSpan grainKey, string grainClassNamePrefix) => throw new NotSupportedException();
-
-    public IAddressable GetGrain(Type interfaceType, IdSpan grainKey) => throw new NotSupportedException();
+        : base.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
 
     /// <summary>One ProduceAsync as the replica <see cref="ReplicaKey"/> received it.</summary>
     public sealed record ProduceCall(string ReplicaKey, ProducerBatch Batch);

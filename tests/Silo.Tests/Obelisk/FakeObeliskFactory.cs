@@ -1,9 +1,10 @@
 using Pyralog.Grains.Interfaces.Obelisk;
+using Pyralog.Testing;
 
 namespace Pyralog.Silo.Tests.Obelisk;
 
 /// <summary>A grain factory that knows only obelisks: one <see cref="FakeObelisk"/> per id, made on first use.</summary>
-internal sealed class FakeObeliskFactory : IGrainFactory
+internal sealed class FakeObeliskFactory : ScriptedGrainFactory
 {
     private readonly Dictionary<long, FakeObelisk> _obelisks = [];
 
@@ -39,46 +40,6 @@ internal sealed class FakeObeliskFactory : IGrainFactory
         }
     }
 
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerKey =>
-        typeof(TGrainInterface) == typeof(IObeliskGrain) ? (TGrainInterface)(object)this[primaryKey] : throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidKey => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(string primaryKey, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithStringKey => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(Guid primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithGuidCompoundKey => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string keyExtension, string? grainClassNamePrefix = null)
-        where TGrainInterface : IGrainWithIntegerCompoundKey => throw new NotSupportedException();
-
-    public TGrainObserverInterface CreateObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => throw new NotSupportedException();
-
-    public void DeleteObjectReference<TGrainObserverInterface>(IGrainObserver obj)
-        where TGrainObserverInterface : IGrainObserver => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, string grainPrimaryKey) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, Guid grainPrimaryKey, string keyExtension) => throw new NotSupportedException();
-
-    public IGrain GetGrain(Type grainInterfaceType, long grainPrimaryKey, string keyExtension) => throw new NotSupportedException();
-
-    public TGrainInterface GetGrain<TGrainInterface>(GrainId grainId)
-        where TGrainInterface : IAddressable => throw new NotSupportedException();
-
-    public IAddressable GetGrain(GrainId grainId) => throw new NotSupportedException();
-
-    public IAddressable GetGrain(GrainId grainId, GrainInterfaceType interfaceType) => throw new NotSupportedException();
-
-    public IAddressable GetGrain(Type grainInterfaceType, IdSpan grainPrimaryKey, string? grainClassNamePrefix) => throw new NotSupportedException();
-
-    public IAddressable GetGrain(Type grainInterfaceType, IdSpan grainPrimaryKey) => throw new NotSupportedException();
+    public override TGrainInterface GetGrain<TGrainInterface>(long primaryKey, string? grainClassNamePrefix = null) =>
+        typeof(TGrainInterface) == typeof(IObeliskGrain) ? (TGrainInterface)(object)this[primaryKey] : base.GetGrain<TGrainInterface>(primaryKey, grainClassNamePrefix);
 }
