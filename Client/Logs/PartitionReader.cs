@@ -97,6 +97,7 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
     /// </summary>
     private async Task<T> CallAsync<T>(Func<IPartitionReplicaGrain, Task<T>> call, ulong? position, TimeSpan timeout, CancellationToken ct)
     {
+        List<int>? damaged = null; // the slots whose copy answered that it is damaged, since the last other answer
         while (true)
         {
             var replica = Replica(_slot);
@@ -125,6 +126,21 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
             {
                 failure = e;
                 metadata.ReplicaFailed(_cached.Info.ReplicaKey(partition, _slot), e);
+            }
+
+            if (!IsDamage(failure))
+            {
+                damaged = null;
+            }
+            else if (!(damaged ??= []).Contains(_slot))
+            {
+                damaged.Add(_slot);
+                if (damaged.Count >= _cached.Info.ReplicaSlots(partition).Length)
+                {
+                    // No intact copy to fail over to: the caller is told, rather than waiting for ever.
+                    throw new InvalidDataException(
+                        $"every replica of partition {partition} of log '{_cached.Info.Name}' answered that its copy is damaged{(position is { } at ? $" at offset {at}" : "")}: {failure.Message}", failure);
+                }
             }
 
             await CheckLogAsync(failure).ConfigureAwait(false);
@@ -174,6 +190,8 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
 
     // A replica whose copy fails a checksum (the store's corruption error reaches the client as Orleans' fallback for a
     // type it does not know) or does not decode: its siblings hold intact copies, and Raft never moves a leader for it.
+    private static bool IsDamage(Exception e) => e is InvalidDataException or Orleans.Serialization.UnavailableExceptionFallbackException;
+
     private static bool IsFailover(Exception e) =>
         e is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException or InvalidDataException
             or Orleans.Serialization.UnavailableExceptionFallbackException;

@@ -90,6 +90,24 @@ public sealed class ConsumerTests
         Assert.Equal([ReplicaGrainKey.Of(7, 0, 0), ReplicaGrainKey.Of(7, 0, 1)], reads);
     }
 
+    [Fact]
+    public async Task When_every_replicas_copy_is_damaged_the_consumer_is_told()
+    {
+        _grains.OnRead = (key, from) => Task.FromException<ReadBatch>(new InvalidDataException($"a block of replica {key} fails its checksum"));
+
+        var consumer = new LogConsumer(_grains);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () =>
+        {
+            await foreach (var record in consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(3), stop.Token))
+            {
+                Assert.Fail($"read {record.Offset} from a damaged copy");
+            }
+        });
+        Assert.StartsWith("every replica of partition 0 of log 'orders' answered that its copy is damaged at offset 3", error.Message, StringComparison.Ordinal);
+        Assert.False(stop.IsCancellationRequested);
+    }
+
     /// <summary>
     /// An offset beyond the committed end (one from another log, or from a log deleted and created again) fails naming
     /// the end, once a linearizable read confirms it, instead of waiting for every replica to catch up for ever.
