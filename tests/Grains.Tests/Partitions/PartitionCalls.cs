@@ -242,4 +242,41 @@ internal static class PartitionCalls
             }
         }
     }
+
+    /// <summary>Log <paramref name="name"/> as the metadata group holds it (homes, moves), read at its leader.</summary>
+    public static async Task<MetadataLog> MetadataLogAsync(IGrainFactory grains, string name) =>
+        (await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync()).Single(l => l.Info.Name == name);
+
+    /// <summary>Waits (bounded by <paramref name="within"/>) until <paramref name="condition"/> holds; an election or a dying silo's errors only mean asking again.</summary>
+    public static Task WaitAsync(Func<bool> condition, string what, TimeSpan within) => WaitAsync(() => Task.FromResult(condition()), what, within);
+
+    public static async Task WaitAsync(Func<Task<bool>> condition, string what, TimeSpan within, Func<string>? state = null)
+    {
+        var deadline = DateTime.UtcNow + within;
+        Exception? failed = null;
+        while (true)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+
+                failed = null;
+            }
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
+            {
+                failed = e; // an election or a dying silo: asked again
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out after {within.TotalSeconds:0} s waiting for {what}{(state is null ? "" : $": {state()}")}", failed);
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
 }

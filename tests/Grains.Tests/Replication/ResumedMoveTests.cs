@@ -47,7 +47,7 @@ public sealed class ResumedMoveTests : IAsyncLifetime
         var target = await cluster.StartAdditionalSiloAsync();
         var drained = cluster.SecondarySilos[0].SiloAddress;
         Assert.True((await admin.DrainSiloAsync(drained.Endpoint.ToString(), drain: true)).Draining);
-        await WaitAsync(() => MovedCommits.Refused > 0, "the move's \"moved\" refused once", TimeSpan.FromSeconds(60));
+        await PartitionCalls.WaitAsync(() => MovedCommits.Refused > 0, "the move's \"moved\" refused once", TimeSpan.FromSeconds(60));
         var move = (await MetadataLogAsync(grains)).MoveIn(0) ?? throw new InvalidOperationException("no move recorded");
         Assert.Equal(target.SiloAddress.Endpoint.ToString(), (await MetadataLogAsync(grains)).Homes!.Home(0, move.To));
         var before = await LeaderStatusAsync(grains, log, s => Slot(s.VoterIncarnations, move.From) == 0, "the moved replica out of the group");
@@ -57,12 +57,12 @@ public sealed class ResumedMoveTests : IAsyncLifetime
         // round places the new replica elsewhere, and "moved" may commit again.
         await cluster.KillSiloAsync(target);
         var management = grains.GetGrain<IManagementGrain>(0);
-        await WaitAsync(async () => !(await management.GetHosts(onlyActive: true)).ContainsKey(target.SiloAddress), "the target declared dead", TimeSpan.FromSeconds(30));
+        await PartitionCalls.WaitAsync(async () => !(await management.GetHosts(onlyActive: true)).ContainsKey(target.SiloAddress), "the target declared dead", TimeSpan.FromSeconds(30));
         await Task.Delay(TimeSpan.FromSeconds(6));
         MovedCommits.Hold = false;
         Mark("target dead; \"moved\" no longer held");
 
-        await WaitAsync(async () => (await MetadataLogAsync(grains)).MoveIn(0) is null, "the move ended", TimeSpan.FromSeconds(60));
+        await PartitionCalls.WaitAsync(async () => (await MetadataLogAsync(grains)).MoveIn(0) is null, "the move ended", TimeSpan.FromSeconds(60));
         var after = await MetadataLogAsync(grains);
         Assert.Null(after.Homes!.Home(0, move.From));
         Assert.Equal(target.SiloAddress.Endpoint.ToString(), after.Homes.Home(0, move.To));
@@ -80,51 +80,19 @@ public sealed class ResumedMoveTests : IAsyncLifetime
 
     private static long Slot(long[] incarnations, int slot) => slot < incarnations.Length ? incarnations[slot] : 0;
 
-    private static async Task<MetadataLog> MetadataLogAsync(IClusterClient grains) =>
-        (await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync()).Single(l => l.Info.Name == LogName);
+    private static Task<MetadataLog> MetadataLogAsync(IClusterClient grains) => PartitionCalls.MetadataLogAsync(grains, LogName);
 
     /// <summary>The partition leader's status once it satisfies <paramref name="condition"/> (60 s at most).</summary>
     private static async Task<ReplicaStatus> LeaderStatusAsync(IClusterClient grains, LogInfo log, Func<ReplicaStatus, bool> condition, string what)
     {
         ReplicaStatus? last = null;
-        await WaitAsync(async () =>
+        await PartitionCalls.WaitAsync(async () =>
         {
             var current = (await MetadataLogAsync(grains)).Info;
             last = await (await PartitionCalls.LeaderAsync(grains, current, 0)).GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
             return condition(last);
         }, what, TimeSpan.FromSeconds(60), () => last is null ? "no leader" : $"voters [{string.Join(' ', last.VoterIncarnations)}] learners [{string.Join(' ', last.LearnerIncarnations)}] committed {last.ConfigCommitted}");
         return last!;
-    }
-
-    private static Task WaitAsync(Func<bool> condition, string what, TimeSpan within) => WaitAsync(() => Task.FromResult(condition()), what, within);
-
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what, TimeSpan within, Func<string>? state = null)
-    {
-        var deadline = DateTime.UtcNow + within;
-        Exception? failed = null;
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-
-                failed = null;
-            }
-            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InvalidOperationException)
-            {
-                failed = e; // an election or a dying silo: asked again
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"timed out after {within.TotalSeconds:0} s waiting for {what}{(state is null ? "" : $": {state()}")}", failed);
-            }
-
-            await Task.Delay(100);
-        }
     }
 
     private sealed class ResumingFixture() : PyralogClusterFixture(3)

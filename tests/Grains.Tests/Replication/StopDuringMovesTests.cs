@@ -57,31 +57,18 @@ public sealed class StopDuringMovesTests : IAsyncLifetime
         Mark($"draining {drained.SiloAddress}, then stopping {stopping.SiloAddress}");
 
         Assert.True((await admin.DrainSiloAsync(drained.SiloAddress.Endpoint.ToString(), drain: true)).Draining);
-        await WaitAsync(async () => (await LogAsync(grains, "big")).MoveIn(0) is not null, "the move of big's replica off the drained silo");
+        await PartitionCalls.WaitAsync(async () => (await PartitionCalls.MetadataLogAsync(grains, "big")).MoveIn(0) is not null, "the move of big's replica off the drained silo", TimeSpan.FromSeconds(60));
         Mark("big's replica is moving");
 
         var stoppingEndpoint = stopping.SiloAddress.Endpoint.ToString();
-        Assert.True((await LogAsync(grains, "small")).Homes!.CountOn(stoppingEndpoint) > 0);
+        Assert.True((await PartitionCalls.MetadataLogAsync(grains, "small")).Homes!.CountOn(stoppingEndpoint) > 0);
         await cluster.StopSiloAsync(stopping);
         Mark("stopped");
 
-        var bigAfter = await LogAsync(grains, "big");
+        var bigAfter = await PartitionCalls.MetadataLogAsync(grains, "big");
         Assert.Null(bigAfter.MoveIn(0)); // it waited for the move ahead of it
-        Assert.Equal(0, (await LogAsync(grains, "small")).Homes!.CountOn(stoppingEndpoint)); // and then moved its replicas
+        Assert.Equal(0, (await PartitionCalls.MetadataLogAsync(grains, "small")).Homes!.CountOn(stoppingEndpoint)); // and then moved its replicas
         Assert.Equal(0, bigAfter.Homes!.CountOn(stoppingEndpoint));
-    }
-
-    private static async Task<MetadataLog> LogAsync(IClusterClient grains, string name) =>
-        (await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync()).Single(l => l.Info.Name == name);
-
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(50);
-        }
     }
 
     private sealed class StopFixture() : PyralogClusterFixture(5)
