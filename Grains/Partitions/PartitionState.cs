@@ -154,6 +154,14 @@ internal sealed class PartitionState : IReplicaStateMachine
             return null;
         }
 
+        if (type == EntryType.Normal && !data.IsEmpty && data[0] is not RecordBatchCodec.RecordsKind and not RetentionCommand.Kind)
+        {
+            // Skipped, it would be applied here and not on a replica of a newer build: the replicas would disagree for good.
+            // Refused, the replica stops (and retries from its durable state) until this silo runs a build that knows it.
+            throw new InvalidDataException(
+                $"entry {index} of store log {_storeLog} is of kind {data[0]}, which this build does not know (a newer build wrote it): upgrade every silo before using what it adds");
+        }
+
         AppliedIndex = index;
         _dirty = true;
         if (type != EntryType.Normal)

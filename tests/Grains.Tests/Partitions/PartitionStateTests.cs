@@ -243,6 +243,19 @@ public sealed class PartitionStateTests : IDisposable
         Assert.Equal((ulong)(102 - PartitionState.MaxEpochs), loaded.Epochs[0].Epoch);
     }
 
+    [Fact]
+    public async Task An_entry_of_a_kind_this_build_does_not_know_is_refused_not_skipped()
+    {
+        await using var store = PyramidStore.Open(_directory);
+        var state = await PartitionState.LoadAsync(store, StoreLog);
+        state.Apply(new LogEntry(1, 1, EntryType.Config, ClusterConfig.Of(1).Encode()));
+        state.Apply(Batch(2, 1, 2));
+        var refused = Assert.Throws<InvalidDataException>(() => state.Apply(new LogEntry(3, 1, EntryType.Normal, new byte[] { 3, 0, 0, 0 })));
+        Assert.Contains("is of kind 3, which this build does not know", refused.Message);
+        Assert.Equal(2, state.AppliedIndex); // not applied: a build that knows it applies it
+        Assert.Equal(2ul, state.NextOffset);
+    }
+
     private static LogEntry Batch(long index, long term, int records, BatchHeader header = default) =>
         new(index, term, EntryType.Normal, RecordBatchCodec.Encode([.. Enumerable.Range(0, records).Select(i => new ProducerRecord(null, [(byte)i]))], 1024, header));
 }
