@@ -37,6 +37,9 @@ public sealed class LogProducer : IAsyncDisposable
     private TaskCompletionSource? _room;
     private Task<long>? _producerId;
 
+    // What the shared cache calls when it forgot logs (holds this producer weakly).
+    private readonly Action _onForgotten;
+
     /// <summary>A producer of its own (its own log metadata cache); <see cref="PyralogClient.CreateProducer"/> shares the client's.</summary>
     public LogProducer(IGrainFactory grains, ProducerOptions? options = null, TimeProvider? time = null)
         : this(new CachedLogs(grains ?? throw new ArgumentNullException(nameof(grains)), time ?? TimeProvider.System), options)
@@ -55,7 +58,30 @@ public sealed class LogProducer : IAsyncDisposable
         _seed = unchecked((int)Time.GetTimestamp());
         _random = new Random(_seed);
         _ids = new Lazy<ScarabIdGenerator>(() => new ScarabIdGenerator(metadata.Grains, new ScarabIdGeneratorOptions { BlockSize = 16, PrefetchBlocks = 1 }, Time));
-        metadata.Forgotten += DropForgottenLogs;
+        _onForgotten = OnForgotten(new WeakReference<LogProducer>(this), metadata);
+        metadata.Forgotten += _onForgotten;
+    }
+
+    /// <summary>
+    /// What the shared cache calls when it forgot logs, holding the producer weakly: a producer its application dropped
+    /// without disposing must not be kept alive (and scanned at every forgetting) by the cache it shares with the client.
+    /// Static, so the closure captures nothing of the constructor's (whose other lambdas capture the producer).
+    /// </summary>
+    private static Action OnForgotten(WeakReference<LogProducer> producer, CachedLogs metadata)
+    {
+        Action? handler = null;
+        handler = () =>
+        {
+            if (producer.TryGetTarget(out var alive))
+            {
+                alive.DropForgottenLogs();
+            }
+            else
+            {
+                metadata.Forgotten -= handler;
+            }
+        };
+        return handler;
     }
 
     internal ProducerOptions Options { get; }
@@ -159,7 +185,7 @@ public sealed class LogProducer : IAsyncDisposable
 
         room?.SetResult(); // waiting senders go on, to a refusal
 
-        Metadata.Forgotten -= DropForgottenLogs;
+        Metadata.Forgotten -= _onForgotten;
         await FlushAsync().ConfigureAwait(false);
         lock (_gate)
         {

@@ -107,5 +107,33 @@ public sealed class ForgottenLogsTests
         Assert.Equal(1, producer.LogsKept);
     }
 
+    [Fact]
+    public async Task A_producer_dropped_without_being_disposed_is_not_kept_alive_by_the_shared_cache()
+    {
+        var logs = new CachedLogs(_grains, _time);
+        var dropped = await ProduceAndDropAsync(logs);
+        for (var i = 0; i < 3 && IsAlive(dropped); i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(IsAlive(dropped));
+        _grains.Delete("old");
+        Assert.Null(await logs.FetchAsync("old")); // the forgetting finds it gone and lets go of its subscription
+    }
+
+    // Apart, so no local of the test's frame holds the producer while it is collected.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static bool IsAlive(WeakReference<LogProducer> producer) => producer.TryGetTarget(out _);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference<LogProducer>> ProduceAndDropAsync(CachedLogs logs)
+    {
+        var producer = new LogProducer(logs, new ProducerOptions { Linger = TimeSpan.Zero });
+        await producer.ProduceAsync("old", Rec(1));
+        return new WeakReference<LogProducer>(producer);
+    }
+
     private static ProducerRecord Rec(byte value) => new(null, [value]);
 }
