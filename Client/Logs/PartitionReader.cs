@@ -192,9 +192,7 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
     // type it does not know) or does not decode: its siblings hold intact copies, and Raft never moves a leader for it.
     private static bool IsDamage(Exception e) => e is InvalidDataException or Orleans.Serialization.UnavailableExceptionFallbackException;
 
-    private static bool IsFailover(Exception e) =>
-        e is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException or InvalidDataException
-            or Orleans.Serialization.UnavailableExceptionFallbackException;
+    private static bool IsFailover(Exception e) => e is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException || IsDamage(e);
 
     /// <summary>A replica that knows no such log may be a sign the log was deleted: the metadata group says.</summary>
     private async Task CheckLogAsync(Exception failure)

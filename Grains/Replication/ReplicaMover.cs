@@ -404,10 +404,9 @@ internal sealed class ReplicaMover(
                 leaderless = 0;
                 await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor), stopping);
             }
-            else if (++leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
+            else
             {
-                // Its replicas answer that the log is gone: polling them would only activate them again.
-                throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
+                await ThrowIfDeletedAsync(info, ++leaderless, stopping);
             }
 
             await Task.Delay(StepInterval, time, stopping);
@@ -425,12 +424,18 @@ internal sealed class ReplicaMover(
                 return Slot(leader.Status.VoterIncarnations, slot) != 0 || Slot(leader.Status.LearnerIncarnations, slot) != 0;
             }
 
-            if (leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
-            {
-                throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
-            }
-
+            await ThrowIfDeletedAsync(info, leaderless, stopping);
             await Task.Delay(StepInterval, time, stopping);
+        }
+    }
+
+    /// <summary>Every <see cref="LeaderlessChecks"/> steps without a leader, whether the log still exists: its replicas answer that it is gone, and polling them would only activate them again.</summary>
+    /// <exception cref="InvalidOperationException">The log was deleted.</exception>
+    private async Task ThrowIfDeletedAsync(LogInfo info, int leaderless, CancellationToken stopping)
+    {
+        if (leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
+        {
+            throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
         }
     }
 

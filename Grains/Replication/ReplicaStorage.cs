@@ -149,12 +149,11 @@ internal sealed class ReplicaStorage : IRaftStorage
     /// <summary>The store batch for a snapshot, entries and hard state (what a <see cref="PersistBatch"/> carries).</summary>
     internal WriteBatch Build(RaftSnapshot? receivedSnapshot, LogEntry[] entries, HardState hardState, bool hardStateChanged, bool skipSync)
     {
-        var mustSync = receivedSnapshot is not null || entries.Length > 0 || (hardStateChanged && !OnlyCommitMoved(HardState, hardState));
-
         // An os-cache log (skipSync) acknowledges entries from page caches, but a term or a vote is synced all the same
         // (one fdatasync per election, as etcd does): a vote lost to a power cut lets the replica vote again in the same
         // term, two leaders of one term write different entries at one index, and the replicas disagree for good.
         var electionMoved = hardStateChanged && !OnlyCommitMoved(HardState, hardState);
+        var mustSync = receivedSnapshot is not null || entries.Length > 0 || electionMoved;
         var write = new WriteBatch(4096 + EstimateBytes(entries)) { SkipSync = !mustSync || (skipSync && !electionMoved) };
         var metadataChanged = false;
         if (receivedSnapshot is { } snapshot)
