@@ -17,6 +17,9 @@ public interface ISiloReportService : IGrainService
     /// <summary>Which replicas active on this silo lead their group, and which follow at home (leader balancing).</summary>
     Task<SiloLeadership> GetLeadershipAsync();
 
+    /// <summary>The highest metadata version this silo's build applies (a silo of a build before versions has no such method: version 1).</summary>
+    Task<int> MetadataVersionAsync();
+
     /// <summary>Whether an operator drains this silo (see <see cref="Replication.SiloMaintenance"/>).</summary>
     Task<bool> IsDrainingAsync();
 

@@ -41,6 +41,8 @@ internal sealed class SiloReportService(
 
     public Task<bool> IsDrainingAsync() => Task.FromResult(maintenance.Draining);
 
+    public Task<int> MetadataVersionAsync() => Task.FromResult(Metadata.MetadataVersion.Latest);
+
     public Task<SiloDrainResult> SetDrainingAsync(bool draining) => maintenance.SetDrainingAsync(draining, CancellationToken.None);
 
     public Task<SiloReport> GetReportAsync()

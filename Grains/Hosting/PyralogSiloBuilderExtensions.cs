@@ -100,6 +100,8 @@ public static class PyralogSiloBuilderExtensions
             builder.Services.AddSingleton<Replication.ReplicaRehoming>();
             builder.Services.AddSingleton<Replication.LeftoverReplicaSweep>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.LeftoverReplicaSweep>());
+            builder.Services.AddSingleton<Metadata.MetadataVersionUpgrade>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Metadata.MetadataVersionUpgrade>());
             builder.Services.AddSingleton<Replication.ReplicaMover>();
             builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicaMover>());
             builder.Services.AddSingleton<Replication.SiloDrain>();

@@ -12,7 +12,8 @@ namespace Pyralog.Grains.Metadata;
 /// <c>move</c> (slot <see cref="To"/> of <see cref="Partition"/> gets its home at <see cref="Silo"/> beside slot
 /// <see cref="From"/>), then <c>moved</c> (slot From is gone) or <c>abandon-move</c> (slot To is gone again).
 /// <c>rehome</c> records that slot From of a partition whose home silo is gone for good now lives at Silo (where it
-/// runs and holds its data), if its home is still <see cref="PreviousSilo"/>.
+/// runs and holds its data), if its home is still <see cref="PreviousSilo"/>. <c>metadata-version</c> raises the group's
+/// version to <see cref="Version"/> (see <see cref="MetadataVersion"/>: which kinds and fields each version brought).
 /// </summary>
 internal sealed record MetadataCommand
 {
@@ -56,6 +57,16 @@ internal sealed record MetadataCommand
     /// <summary>The home a <c>rehome</c> replaces (the command is refused if the slot's home changed meanwhile).</summary>
     public string? PreviousSilo { get; init; }
 
+    /// <summary>
+    /// The run of the mover that owns a move (metadata version 2; 0 below it, or from a caller of an older build): a
+    /// <c>move</c> with another run takes the move over, and <c>moved</c> or <c>abandon-move</c> of a run that no longer
+    /// owns the move is refused, so a mover that lost the metadata leadership cannot end a move its successor runs.
+    /// </summary>
+    public long Run { get; init; }
+
+    /// <summary>The version a <c>metadata-version</c> command raises the group to.</summary>
+    public int Version { get; init; }
+
     /// <summary>The settings a <c>create</c> command carries.</summary>
     public LogSettings Settings() => new()
     {
@@ -73,8 +84,18 @@ internal sealed record MetadataCommand
 
     public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
-    public static MetadataCommand Decode(ReadOnlySpan<byte> data) =>
-        JsonSerializer.Deserialize<MetadataCommand>(data, Options) ?? throw new InvalidDataException("an empty metadata command");
+    /// <exception cref="InvalidDataException">The bytes are not a metadata command (the message says why).</exception>
+    public static MetadataCommand Decode(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<MetadataCommand>(data, Options) ?? throw new InvalidDataException("an empty metadata command");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{data.Length} bytes are not a metadata command: {e.Message}", e);
+        }
+    }
 
     private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault };
 }

@@ -32,6 +32,22 @@ internal sealed class MetadataReplicaGrain(
     public async Task<MetadataResult> ProposeAsync(byte[] command)
     {
         var driver = Driver ?? throw new InvalidOperationException($"metadata replica {Key} has no Raft node");
+        MetadataCommand decoded;
+        try
+        {
+            decoded = MetadataCommand.Decode(command);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException(e.Message, nameof(command), e);
+        }
+
+        // Checked here, not only where it applies: a command that some replica could not apply would stop the group.
+        if (_state.Refusal(decoded) is { } refusal)
+        {
+            return new MetadataResult(null, refusal);
+        }
+
         var answer = await driver.ProposeAsync(command, Key, KeyOf).WaitAsync(Options.Replication.AppendTimeout).ConfigureAwait(true);
         return answer as MetadataResult ?? throw new InvalidOperationException("the metadata command produced no result");
     }
@@ -48,7 +64,7 @@ internal sealed class MetadataReplicaGrain(
         var driver = Driver ?? throw new InvalidOperationException($"metadata replica {Key} has no Raft node");
         driver.ThrowUnlessLeader(Key, KeyOf);
         var applied = _state.AppliedIndex;
-        return Task.FromResult(new MetadataLogsView(applied, applied == knownIndex ? null : [.. _state.Logs]));
+        return Task.FromResult(new MetadataLogsView(applied, applied == knownIndex ? null : [.. _state.Logs], _state.Version));
     }
 
     public Task<MetadataLog[]> AppliedLogsAsync() => Task.FromResult<MetadataLog[]>([.. _state.Logs]);

@@ -13,22 +13,32 @@ namespace Pyralog.Grains.Metadata;
 /// per log (by id) its id, name (uint16 length, UTF-8), partitions, RF, state, settings (<see cref="LogSettingsCodec"/>)
 /// and incarnations (int32 partition count, -1 for none; per partition an int32 count and int64s), since version 2 its
 /// homes (int32 silo count, -1 for none; per silo a uint16 length and UTF-8 endpoint; int32 length and the per-slot
-/// bytes of <see cref="ReplicaHomes"/>; int64 version) and moves (int32 count; per move partition, from, to as int32s),
-/// then a CRC-32C of everything before it. Version 1 (no homes) still decodes. A snapshot travels between silos and lives on disk: decoding checks the checksum, every length
+/// bytes of <see cref="ReplicaHomes"/>; int64 version) and moves (int32 count; per move partition, from, to as int32s,
+/// since version 3 its run as an int64), then a CRC-32C of everything before it. Version 3 also holds the group's metadata
+/// version (int32, after the next log id); it is written only once that is <see cref="MetadataVersion.MoveRuns"/> or
+/// above, so a build that reads version 2 can install the snapshots of a group until its version rises (see
+/// <see cref="MetadataVersion"/>). Versions 1 (no homes) and 2 still decode, at metadata version 1. A snapshot travels between silos and lives on disk: decoding checks the checksum, every length
 /// and what the state's own invariants promise (ids increasing below the next id, names unique), and throws rather than
 /// hand back part of a state. It checks no more: whatever applying commands can produce must decode again.
 /// </summary>
 internal static class MetadataSnapshotCodec
 {
-    private const byte Version = 2;
+    private const byte Version = 3;
     private static ReadOnlySpan<byte> Magic => "PMD"u8;
 
-    public static byte[] Encode(ulong nextLogId, IEnumerable<MetadataLog> logs)
+    /// <summary>The state of a group at metadata version <paramref name="metadataVersion"/> as snapshot data.</summary>
+    public static byte[] Encode(int metadataVersion, ulong nextLogId, IEnumerable<MetadataLog> logs)
     {
+        var format = metadataVersion >= MetadataVersion.MoveRuns ? Version : (byte)2;
         var w = new ArrayBufferWriter<byte>(256);
         w.Write(Magic);
-        w.Write([Version]);
+        w.Write([format]);
         WriteUInt64(w, nextLogId);
+        if (format >= 3)
+        {
+            WriteInt32(w, metadataVersion);
+        }
+
         var sorted = logs.OrderBy(l => l.Info.Id).ToList();
         WriteInt32(w, sorted.Count);
         foreach (var log in sorted)
@@ -51,6 +61,15 @@ internal static class MetadataSnapshotCodec
                 WriteInt32(w, move.Partition);
                 WriteInt32(w, move.From);
                 WriteInt32(w, move.To);
+                if (format >= 3)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), move.Run);
+                    w.Advance(8);
+                }
+                else if (move.Run != 0)
+                {
+                    throw new InvalidOperationException($"a move of run {move.Run} in a state at metadata version {metadataVersion}, which has no runs");
+                }
             }
         }
 
@@ -60,7 +79,7 @@ internal static class MetadataSnapshotCodec
     }
 
     /// <exception cref="InvalidDataException">The data is not a whole, intact metadata snapshot of this version (the message says what is wrong).</exception>
-    public static (ulong NextLogId, List<MetadataLog> Logs) Decode(ReadOnlySpan<byte> data)
+    public static (int MetadataVersion, ulong NextLogId, List<MetadataLog> Logs) Decode(ReadOnlySpan<byte> data)
     {
         const int fixedBytes = 3 + 1 + 8 + 4 + 4;
         if (data.Length < fixedBytes)
@@ -74,9 +93,9 @@ internal static class MetadataSnapshotCodec
         }
 
         var version = data[3];
-        if (version is not (1 or Version))
+        if (version is < 1 or > Version)
         {
-            throw Damaged(data, $"it is of version {version}, not 1 or {Version}");
+            throw Damaged(data, $"it is of version {version}, not 1 to {Version} (a version above {Version} is a newer build's: upgrade this silo)");
         }
 
         var stored = BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]);
@@ -88,6 +107,12 @@ internal static class MetadataSnapshotCodec
         var body = data[..^4];
         var at = 4;
         var nextLogId = ReadUInt64(body, ref at, "the next log id");
+        var metadataVersion = version >= 3 ? ReadInt32(body, ref at, "the metadata version") : MetadataVersion.First;
+        if (metadataVersion < MetadataVersion.First)
+        {
+            throw Damaged(data, $"it is at metadata version {metadataVersion}, below {MetadataVersion.First}");
+        }
+
         var count = ReadInt32(body, ref at, "the log count");
         if (count < 0 || (ulong)count >= nextLogId)
         {
@@ -164,7 +189,8 @@ internal static class MetadataSnapshotCodec
             {
                 homes = ReadHomes(data, body, ref at, id, partitions);
                 var moveCount = ReadInt32(body, ref at, $"the move count of log {id}");
-                if (moveCount < 0 || moveCount > (body.Length - at) / 12 || (moveCount > 0 && homes is null))
+                var moveBytes = version >= 3 ? 20 : 12;
+                if (moveCount < 0 || moveCount > (body.Length - at) / moveBytes || (moveCount > 0 && homes is null))
                 {
                     throw Damaged(data, $"log {id} has {moveCount} moves, more than its {body.Length - at} remaining bytes hold or without homes");
                 }
@@ -172,7 +198,8 @@ internal static class MetadataSnapshotCodec
                 for (var m = 0; m < moveCount; m++)
                 {
                     var move = new ReplicaMove(
-                        ReadInt32(body, ref at, $"move {m} of log {id}"), ReadInt32(body, ref at, $"move {m} of log {id}"), ReadInt32(body, ref at, $"move {m} of log {id}"));
+                        ReadInt32(body, ref at, $"move {m} of log {id}"), ReadInt32(body, ref at, $"move {m} of log {id}"), ReadInt32(body, ref at, $"move {m} of log {id}"),
+                        version >= 3 ? BinaryPrimitives.ReadInt64LittleEndian(Take(body, ref at, 8, $"the run of move {m} of log {id}")) : 0);
                     if (homes!.Home(move.Partition, move.From) is null || homes.Home(move.Partition, move.To) is null)
                     {
                         throw Damaged(data, $"log {id} moves slot {move.From} to slot {move.To} of partition {move.Partition}, which are not both homed");
@@ -191,7 +218,7 @@ internal static class MetadataSnapshotCodec
             throw Damaged(data, $"{body.Length - at} bytes follow its last log");
         }
 
-        return (nextLogId, logs);
+        return (metadataVersion, nextLogId, logs);
     }
 
     private static void WriteIncarnations(ArrayBufferWriter<byte> w, long[][]? incarnations)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Pyralog.Consensus;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Placement;
@@ -25,6 +26,7 @@ internal sealed class MetadataState : IReplicaStateMachine
     // Invariant: ids are assigned in apply order from 1 and never reused (log 0 is the metadata group itself).
     private readonly Dictionary<string, MetadataLog> _logs = new(StringComparer.Ordinal);
     private readonly int _snapshotEvery;
+    private readonly int _latest;
     private ulong _nextLogId = 1;
 
     public MetadataState()
@@ -32,14 +34,26 @@ internal sealed class MetadataState : IReplicaStateMachine
     {
     }
 
-    /// <summary>A state that asks for a snapshot every <paramref name="snapshotEvery"/> applied entries (tests take them sooner).</summary>
-    internal MetadataState(int snapshotEvery)
+    /// <summary>
+    /// A state that asks for a snapshot every <paramref name="snapshotEvery"/> applied entries (tests take them sooner),
+    /// of a build that applies metadata versions up to <paramref name="latest"/> (tests play an older build).
+    /// </summary>
+    internal MetadataState(int snapshotEvery, int latest = MetadataVersion.Latest)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(snapshotEvery, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(latest, MetadataVersion.First);
         _snapshotEvery = snapshotEvery;
+        _latest = latest;
     }
 
     public long AppliedIndex { get; private set; }
+
+    /// <summary>
+    /// The group's metadata version (<see cref="MetadataVersion"/>). Invariant: it only rises, by applied
+    /// <c>metadata-version</c> commands, and never above what this build applies (an entry or snapshot that would
+    /// raise it further throws instead).
+    /// </summary>
+    public int Version { get; private set; } = MetadataVersion.First;
 
     /// <summary>The id the next created log gets.</summary>
     public ulong NextLogId => _nextLogId;
@@ -53,13 +67,51 @@ internal sealed class MetadataState : IReplicaStateMachine
             return null;
         }
 
-        AppliedIndex = entry.Index;
         if (entry.Type != EntryType.Normal || entry.Data.IsEmpty)
         {
+            AppliedIndex = entry.Index;
             return null;
         }
 
-        return Apply(MetadataCommand.Decode(entry.Data.Span));
+        // Checked before the index moves: a replica that cannot apply the entry must not count it applied.
+        var command = MetadataCommand.Decode(entry.Data.Span);
+        if (MetadataVersion.Of(command.Kind) == 0)
+        {
+            throw new InvalidDataException($"metadata entry {entry.Index} is a '{command.Kind}' command, which this build does not know " +
+                "(a newer build's): this replica applies nothing more until its silo runs a build that does");
+        }
+
+        if (command.Kind == MetadataVersion.RaiseKind && command.Version > _latest)
+        {
+            throw new InvalidDataException($"metadata entry {entry.Index} raises the metadata version to {command.Version}, above the {_latest} " +
+                "this build applies: this replica applies nothing more until its silo runs a build that does");
+        }
+
+        AppliedIndex = entry.Index;
+        return Apply(command);
+    }
+
+    /// <summary>
+    /// Why <paramref name="command"/> must not be proposed to a group in this state, or null: a kind this build does not
+    /// know (its replicas would stop at it), or one the group's version does not have yet (older builds may still hold
+    /// replicas), or a version this build cannot reach.
+    /// </summary>
+    public string? Refusal(MetadataCommand command)
+    {
+        var since = MetadataVersion.Of(command.Kind);
+        if (since == 0)
+        {
+            return $"unknown metadata command kind '{command.Kind}'";
+        }
+
+        if (since > Version)
+        {
+            return $"metadata command '{command.Kind}' needs metadata version {since}; the group is at version {Version} until every silo runs a build that applies it";
+        }
+
+        return command.Kind == MetadataVersion.RaiseKind && (command.Version < MetadataVersion.First || command.Version > _latest)
+            ? $"cannot raise the metadata version to {command.Version}: this build applies versions {MetadataVersion.First} to {_latest}"
+            : null;
     }
 
     /// <summary>The state of a replica whose Raft state <paramref name="storage"/> holds: its snapshot's, if it has one (the node then hands out the entries after it).</summary>
@@ -78,7 +130,13 @@ internal sealed class MetadataState : IReplicaStateMachine
     /// <exception cref="InvalidDataException">The snapshot's data is damaged (the state is left as it was).</exception>
     public void Restore(RaftSnapshot snapshot)
     {
-        var (nextLogId, logs) = MetadataSnapshotCodec.Decode(snapshot.Data.Span);
+        var (version, nextLogId, logs) = MetadataSnapshotCodec.Decode(snapshot.Data.Span);
+        if (version > _latest)
+        {
+            throw new InvalidDataException($"the metadata snapshot at index {snapshot.Index} is of metadata version {version}, above the {_latest} " +
+                "this build applies: this replica applies nothing more until its silo runs a build that does");
+        }
+
         _logs.Clear();
         foreach (var log in logs)
         {
@@ -86,6 +144,7 @@ internal sealed class MetadataState : IReplicaStateMachine
         }
 
         _nextLogId = nextLogId;
+        Version = version;
         AppliedIndex = snapshot.Index;
     }
 
@@ -102,12 +161,22 @@ internal sealed class MetadataState : IReplicaStateMachine
         AppliedIndex - current.Index >= _snapshotEvery ? (AppliedIndex, EncodeSnapshot()) : null;
 
     /// <summary>This state as snapshot data.</summary>
-    public byte[] EncodeSnapshot() => MetadataSnapshotCodec.Encode(_nextLogId, _logs.Values);
+    public byte[] EncodeSnapshot() => MetadataSnapshotCodec.Encode(Version, _nextLogId, _logs.Values);
 
     private MetadataResult Apply(MetadataCommand command)
     {
+        if (MetadataVersion.Of(command.Kind) > Version)
+        {
+            // Proposed past the proposer's check (which refuses it): no replica of any build changes anything for it.
+            return new MetadataResult(null, Refusal(command));
+        }
+
         switch (command.Kind)
         {
+            case MetadataVersion.RaiseKind:
+                Version = Math.Max(Version, command.Version);
+                return new MetadataResult(null, null);
+
             case "create":
             {
                 var name = command.Name!;
@@ -208,7 +277,7 @@ internal sealed class MetadataState : IReplicaStateMachine
                 return command.LogId != 0 ? new MetadataResult(null, null) : new MetadataResult(null, $"no log is named '{command.Name}'");
 
             default:
-                return new MetadataResult(null, $"unknown metadata command '{command.Kind}'");
+                throw new UnreachableException($"metadata command kind '{command.Kind}' is known to MetadataVersion but not applied");
         }
     }
 
@@ -226,11 +295,18 @@ internal sealed class MetadataState : IReplicaStateMachine
             return new MetadataResult(log, $"log {log.Info.Name} has no partition {p} with recorded homes to move a replica of");
         }
 
+        var run = RunOf(command);
         if (log.MoveIn(p) is { } running)
         {
-            return running == new ReplicaMove(p, from, to) && homes.Home(p, to) == silo
+            if (!running.Is(p, from, to) || homes.Home(p, to) != silo)
+            {
+                return new MetadataResult(log, $"partition {p} of log {log.Info.Name} is already moving slot {running.From} to slot {running.To}");
+            }
+
+            // The same move from another run (a mover resuming it): that run owns it from now on.
+            return running.Run == run
                 ? new MetadataResult(log, null)
-                : new MetadataResult(log, $"partition {p} of log {log.Info.Name} is already moving slot {running.From} to slot {running.To}");
+                : new MetadataResult(WithHomes(log, homes, [.. log.Moves!.Select(m => m == running ? running with { Run = run } : m)]), null);
         }
 
         if (homes.Home(p, from) is null || to < 0 || to >= ReplicaGrainKey.MaxReplicationFactor || homes.Home(p, to) is not null)
@@ -253,11 +329,14 @@ internal sealed class MetadataState : IReplicaStateMachine
             return new MetadataResult(log, $"partition {p} of log {log.Info.Name} cannot move slot {from} to {silo}: {e.Message}");
         }
 
-        log = WithHomes(log, moved, [.. log.Moves ?? [], new ReplicaMove(p, from, to)]);
+        log = WithHomes(log, moved, [.. log.Moves ?? [], new ReplicaMove(p, from, to, run)]);
         return new MetadataResult(log, null);
     }
 
-    /// <summary>Ends a move: "moved" drops slot From (the move is done), "abandon-move" drops slot To (idempotent once ended).</summary>
+    /// <summary>
+    /// Ends a move: "moved" drops slot From (the move is done), "abandon-move" drops slot To (idempotent once ended);
+    /// refused when another run owns the move.
+    /// </summary>
     private MetadataResult EndMove(MetadataCommand command)
     {
         if (Find(command.LogId) is not { } log)
@@ -265,19 +344,27 @@ internal sealed class MetadataState : IReplicaStateMachine
             return new MetadataResult(null, $"log {command.LogId} no longer exists");
         }
 
-        var move = new ReplicaMove(command.Partition, command.From, command.To);
-        var gone = command.Kind == "moved" ? move.From : move.To;
-        if (log.MoveIn(move.Partition) != move || log.Homes is not { } homes)
+        var (p, from, to) = (command.Partition, command.From, command.To);
+        var gone = command.Kind == "moved" ? from : to;
+        if (log.MoveIn(p) is not { } move || !move.Is(p, from, to) || log.Homes is not { } homes)
         {
-            return log.Homes?.Home(move.Partition, gone) is null
+            return log.Homes?.Home(p, gone) is null
                 ? new MetadataResult(log, null)
-                : new MetadataResult(log, $"partition {move.Partition} of log {log.Info.Name} is not moving slot {move.From} to slot {move.To}");
+                : new MetadataResult(log, $"partition {p} of log {log.Info.Name} is not moving slot {from} to slot {to}");
+        }
+
+        if (move.Run != RunOf(command))
+        {
+            return new MetadataResult(log, $"the move of slot {from} to slot {to} of partition {p} of log {log.Info.Name} is run by another mover now");
         }
 
         var moves = log.Moves!.Where(m => m != move).ToArray();
-        log = WithHomes(log, homes.With(move.Partition, gone, null), moves.Length == 0 ? null : moves);
+        log = WithHomes(log, homes.With(p, gone, null), moves.Length == 0 ? null : moves);
         return new MetadataResult(log, null);
     }
+
+    // A command's move run, ignored below the version that brought it (as a build that does not know the field drops it).
+    private long RunOf(MetadataCommand command) => Version >= MetadataVersion.MoveRuns ? command.Run : 0;
 
     /// <summary>Records where a replica whose home silo is gone runs now (idempotent once recorded).</summary>
     private MetadataResult Rehome(MetadataCommand command)

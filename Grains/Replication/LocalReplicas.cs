@@ -73,6 +73,20 @@ internal sealed class LocalReplicas(IClusterMembershipService membership, ILocal
     /// <summary>Whether replica <paramref name="key"/>, active here, leads its group.</summary>
     public bool Leads(string key) => _leading.ContainsKey(key) && _active.ContainsKey(key);
 
+    /// <summary>Whether a metadata replica active here leads the metadata group (the silo whose services act for the whole cluster).</summary>
+    public bool LeadsMetadataGroup()
+    {
+        foreach (var (key, metadata) in _active)
+        {
+            if (metadata && Leads(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The replicas active here (a moment's view: activations come and go while it is read).</summary>
     public IEnumerable<KeyValuePair<string, bool>> Active => _active;
 

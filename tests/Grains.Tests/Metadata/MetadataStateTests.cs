@@ -13,19 +13,22 @@ namespace Pyralog.Grains.Tests.Metadata;
 /// </summary>
 public sealed class MetadataStateTests
 {
-    private const long Populated = 14;
+    private const long Populated = 15;
 
-    [Fact]
-    public void A_snapshot_restores_the_same_logs_and_next_id_and_the_state_then_applies_what_follows()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_snapshot_restores_the_same_logs_and_next_id_and_the_state_then_applies_what_follows(bool raised)
     {
         var state = new MetadataState();
-        var index = Populate(state);
+        var index = Populate(state, raised: raised);
         var snapshot = new RaftSnapshot(index, 3, ClusterConfig.Empty, state.EncodeSnapshot());
 
         var restored = new MetadataState();
         restored.Restore(snapshot);
         Assert.Equal(index, restored.AppliedIndex);
         Assert.Equal(state.NextLogId, restored.NextLogId);
+        Assert.Equal(raised ? MetadataVersion.MoveRuns : MetadataVersion.First, restored.Version);
         AssertSameLogs(state.Logs, restored.Logs);
 
         // Both go on alike: the next create gets the same id on each.
@@ -197,11 +200,13 @@ public sealed class MetadataStateTests
         Assert.Equal(8, state.TakeCompaction(current)!.Value.Index);
     }
 
-    [Fact]
-    public void Every_damaged_byte_and_every_short_prefix_is_refused_and_leaves_the_state_as_it_was()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // at metadata version 2: the snapshot format with the version and moves' runs
+    public void Every_damaged_byte_and_every_short_prefix_is_refused_and_leaves_the_state_as_it_was(bool raised)
     {
         var source = new MetadataState();
-        var index = Populate(source);
+        var index = Populate(source, raised: raised);
         var data = source.EncodeSnapshot();
         var target = new MetadataState();
         Populate(target, prefix: "kept-");
@@ -227,7 +232,7 @@ public sealed class MetadataStateTests
 
     [Theory]
     [InlineData("checksum", "its checksum does not match its content")]
-    [InlineData("version", "it is of version 3, not 1 or 2")]
+    [InlineData("version", "it is of version 4, not 1 to 3 (a version above 3 is a newer build's: upgrade this silo)")]
     [InlineData("magic", "it does not start with the metadata snapshot magic \"PMD\"")]
     [InlineData("short", "it is shorter than the 20 bytes of an empty state")]
     [InlineData("trailing", "2 bytes follow its last log")]
@@ -243,7 +248,7 @@ public sealed class MetadataStateTests
                 data[^1] ^= 1;
                 break;
             case "version":
-                data[3] = 3;
+                data[3] = 4;
                 break;
             case "magic":
                 data[0] = (byte)'X';
@@ -263,11 +268,15 @@ public sealed class MetadataStateTests
         Assert.Equal($"a metadata snapshot of {data.Length} bytes is damaged: {why}", e.Message);
     }
 
-    /// <summary>Six logs (ids 1-6) with every kind of command applied, one deleted; returns the last index applied.</summary>
-    private static long Populate(MetadataState state, string prefix = "")
+    /// <summary>
+    /// Six logs (ids 1-6) with every kind of command applied, one deleted, the moves of run 7 (raised: at metadata
+    /// version 2 first, where runs count); returns the last index applied.
+    /// </summary>
+    internal static long Populate(MetadataState state, string prefix = "", bool raised = false)
     {
         var commands = new[]
         {
+            new MetadataCommand { Kind = MetadataVersion.RaiseKind, Version = raised ? MetadataVersion.MoveRuns : MetadataVersion.First },
             MetadataCommand.Create($"{prefix}orders", 3, 3, new LogSettings()),
             MetadataCommand.Create($"{prefix}clicks", 8, 1, new LogSettings { Durability = LogDurability.OsCache, MaxRecordBytes = 4096 }),
             MetadataCommand.Create($"{prefix}audit", 1, 2, new LogSettings { RetentionAge = TimeSpan.FromDays(7), RetentionBytes = 10L << 30 }),
@@ -278,9 +287,9 @@ public sealed class MetadataStateTests
             new MetadataCommand { Kind = "homes", LogId = 1, Homes = [["a:1", "b:1", "c:1"], ["b:1", "c:1", "a:1"], ["c:1", "a:1", "b:1"]] },
             new MetadataCommand { Kind = "homes", LogId = 3, Homes = [["a:1", "a:1"]] },
             new MetadataCommand { Kind = "activate", LogId = 1 },
-            new MetadataCommand { Kind = "move", LogId = 1, Partition = 0, From = 1, To = 3, Silo = "d:1" },
-            new MetadataCommand { Kind = "moved", LogId = 1, Partition = 0, From = 1, To = 3 },
-            new MetadataCommand { Kind = "move", LogId = 1, Partition = 2, From = 0, To = 3, Silo = "d:1" },
+            new MetadataCommand { Kind = "move", LogId = 1, Partition = 0, From = 1, To = 3, Silo = "d:1", Run = 7 },
+            new MetadataCommand { Kind = "moved", LogId = 1, Partition = 0, From = 1, To = 3, Run = 7 },
+            new MetadataCommand { Kind = "move", LogId = 1, Partition = 2, From = 0, To = 3, Silo = "d:1", Run = 7 },
             new MetadataCommand { Kind = "delete", Name = $"{prefix}gone" },
         };
 
@@ -313,5 +322,5 @@ public sealed class MetadataStateTests
 
     private static string Describe(MetadataLog log) =>
         (log.Homes is { } h ? $"{string.Join(",", h.Silos)}:{Convert.ToHexString(h.Homes)}@{h.Version}" : "no homes") +
-        $" moves {string.Join(";", (log.Moves ?? []).Select(m => $"{m.Partition}:{m.From}>{m.To}"))}";
+        $" moves {string.Join(";", (log.Moves ?? []).Select(m => $"{m.Partition}:{m.From}>{m.To}@{m.Run}"))}";
 }

@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Logging;
+using Pyralog.Grains.Diagnostics;
+using Pyralog.Grains.Replication;
+
+namespace Pyralog.Grains.Metadata;
+
+/// <summary>
+/// Raises the metadata group's version to this build's <see cref="MetadataVersion.Latest"/> once every active silo
+/// applies it (see <see cref="MetadataVersion"/>): on the silo whose replica leads the metadata group, every
+/// <see cref="CheckInterval"/> until the group is there. A silo that does not answer, or answers a lower version (or is
+/// of a build before versions: the call fails), holds the version where it is. The leader's applied state is read
+/// without a Raft round, so the check does not keep an idle metadata group awake; once the version is reached the loop
+/// ends.
+/// </summary>
+internal sealed class MetadataVersionUpgrade(
+    IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, SiloReportClient reports, TimeProvider time,
+    ILogger<MetadataVersionUpgrade> logger)
+    : SiloWatch
+{
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+
+    protected override async Task WatchAsync(CancellationToken stopping)
+    {
+        var known = -1L;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(CheckInterval, time, stopping);
+                if (!replicas.LeadsMetadataGroup())
+                {
+                    continue;
+                }
+
+                try
+                {
+                    var admin = grains.GetGrain<IMetadataAdminGrain>(0);
+                    var view = await admin.GetAppliedMetadataLogsAsync(known).WaitAsync(CallTimeout, stopping);
+                    known = view.AppliedIndex;
+                    if (view.Version >= MetadataVersion.Latest)
+                    {
+                        return;
+                    }
+
+                    if (await LowestSiloVersionAsync(stopping) is var (lowest, silo) && lowest < MetadataVersion.Latest)
+                    {
+                        logger.LogDebug("The metadata group stays at version {Version}: silo {Silo} applies up to {Lowest}", view.Version, silo, lowest);
+                        continue;
+                    }
+
+                    var raise = new MetadataCommand { Kind = MetadataVersion.RaiseKind, Version = MetadataVersion.Latest };
+                    var raised = await admin.CommitMetadataAsync(raise.Encode()).WaitAsync(CallTimeout, stopping);
+                    if (raised.Error is { } error)
+                    {
+                        logger.LogWarning("The metadata group did not rise to version {Version}: {Error}", MetadataVersion.Latest, error);
+                        continue;
+                    }
+
+                    logger.LogInformation("The metadata group rose from version {From} to {To}: every active silo applies it", view.Version, MetadataVersion.Latest);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    logger.LogDebug(e, "The metadata version check will be retried");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>The lowest version any active silo applies and that silo (0 for one that did not answer), or null when all apply the latest.</summary>
+    private async Task<(int Lowest, SiloAddress Silo)?> LowestSiloVersionAsync(CancellationToken stopping)
+    {
+        var active = new List<SiloAddress>();
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active)
+            {
+                active.Add(member.SiloAddress);
+            }
+        }
+
+        var asks = new Task<int>[active.Count];
+        for (var i = 0; i < active.Count; i++)
+        {
+            asks[i] = reports.For(active[i]).MetadataVersionAsync().WaitAsync(CallTimeout, stopping);
+        }
+
+        await ((Task)Task.WhenAll(asks)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        (int, SiloAddress)? lowest = null;
+        for (var i = 0; i < active.Count; i++)
+        {
+            var version = asks[i].IsCompletedSuccessfully ? asks[i].Result : 0;
+            if (version < MetadataVersion.Latest && (lowest is null || version < lowest.Value.Item1))
+            {
+                lowest = (version, active[i]);
+            }
+        }
+
+        return lowest;
+    }
+}
