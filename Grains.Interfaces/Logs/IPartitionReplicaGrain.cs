@@ -74,14 +74,18 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     Task<string?> AddReplicaAsync(int replica, long incarnation);
 
     /// <summary>
-    /// Leader: removes slot <paramref name="replica"/> from the group (replica moves, internal); null when done or
-    /// proposed, else why not yet. A leader asked to remove itself first hands its leadership to slot
-    /// <paramref name="successor"/> when that is a voter (the replica taking its place; until it is caught up, the answer
-    /// says the leader waits for it), else to its most caught-up voter (-1: the latter).
+    /// Leader: removes slot <paramref name="replica"/> from the group, but only while slot <paramref name="keep"/> is a
+    /// member of it (replica moves, internal); null when done or proposed, else why not yet or why not. A move removes one
+    /// of its two slots keeping the other (the moved one keeping the new one, an abandon the other way round), checked in
+    /// the same turn as the removal against the leader's latest configuration (committed or not; one change is pending
+    /// at a time), so two runs of one move can never remove both. A leader asked to remove itself first hands its
+    /// leadership to slot <paramref name="successor"/> when that is a voter (the replica taking its place; until it is
+    /// caught up, the answer says the leader waits for it), else to its most caught-up voter (-1: the latter).
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    [Alias("RemoveReplicaAsync")]
-    Task<string?> RemoveReplicaAsync(int replica, int successor);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keep"/> is negative or is <paramref name="replica"/> itself.</exception>
+    [Alias("RemoveReplicaKeepingAsync")]
+    Task<string?> RemoveReplicaAsync(int replica, int successor, int keep);
 
     /// <summary>
     /// Drops this replica's data and deactivates if it is no longer a slot of its partition (a move replaced it);

@@ -428,20 +428,36 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     }
 
     /// <summary>
-    /// Leader: removes replica slot <paramref name="replica"/> from the group (the last step of a replica move); null when
-    /// it is not a member or its removal was proposed, else why not yet. A leader asked to remove itself hands its
-    /// leadership first: to <paramref name="successor"/> when that is a voter (waiting, call after call, until it is
-    /// caught up, so a silo that joins leads the groups whose leaders moved to it rather than whichever voter was ahead
-    /// at the moment), else to its most caught-up voter.
+    /// Leader: removes replica slot <paramref name="replica"/> from the group (the last step of a replica move, or an
+    /// abandon's), but only while slot <paramref name="keep"/> is a member; null when it is not a member or its removal
+    /// was proposed, else why not yet or why not. A leader asked to remove itself hands its leadership first: to
+    /// <paramref name="successor"/> when that is a voter (waiting, call after call, until it is caught up, so a silo that
+    /// joins leads the groups whose leaders moved to it rather than whichever voter was ahead at the moment), else to its
+    /// most caught-up voter.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    public Task<string?> RemoveReplicaAsync(int replica, int successor)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keep"/> is negative or is <paramref name="replica"/> itself.</exception>
+    public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep)
     {
+        if (keep < 0 || keep == replica)
+        {
+            throw new ArgumentOutOfRangeException(nameof(keep), keep, $"the replica to keep must be another slot than replica {replica}, the one to remove");
+        }
+
         var node = LeaderNode();
         var id = ReplicaDriver.RaftId(replica);
         if (!node.Config.TryGetMember(id, out var member, out _))
         {
             return Task.FromResult<string?>(null);
+        }
+
+        // A move's two runs (a metadata leadership change) may remove one slot each: the moved one, and the new one an
+        // abandon drops. Checked in this turn against the latest configuration, pending change included (one at a time),
+        // whichever removal comes second sees the first, so the group never loses both. Before the hand-off too: a
+        // leader that may not remove itself has no reason to give its leadership away.
+        if (!node.Config.TryGetMember(ReplicaDriver.RaftId(keep), out _, out _))
+        {
+            return Task.FromResult<string?>($"replica {keep} is not a member of the group, so replica {replica} is not removed: a move removes one of its two slots only while the other is in");
         }
 
         if (id == node.Id)

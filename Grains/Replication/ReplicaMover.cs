@@ -13,8 +13,9 @@ namespace Pyralog.Grains.Replication;
  *
  * Who moves: the silo whose metadata replica leads the metadata group, so one mover plans at a time with the truth at
  * hand (two movers for a moment after a leadership change are harmless: the metadata group starts at most one move
- * per partition, every step below is idempotent, and a mover checks that it still leads before either step that
- * removes a replica from a group, leaving the move to the new leader's mover otherwise). Every ReplicaMoveInterval it resumes the moves the metadata group
+ * per partition, every step below is idempotent, a partition's leader removes one of a move's two slots only while the
+ * other is a member (below), and a mover checks that it still leads before either step that removes a replica from a
+ * group, leaving the move to the new leader's mover otherwise). Every ReplicaMoveInterval it resumes the moves the metadata group
  * records (a mover that failed over leaves them there) and starts what ReplicaMovePlanner plans, up to ReplicaMoves at
  * a time, so producers keep their latency while data is copied.
  *
@@ -32,11 +33,19 @@ namespace Pyralog.Grains.Replication;
  *      drops its data when it next activates, since an activation of a slot without a home refuses to run).
  * A move whose new replica cannot be placed on T, or that copies nothing for ReplicaMoveTimeout (a large partition
  * takes as long as its copy does), is abandoned: the learner is removed from the group, "abandon-move" drops slot To,
- * and the replica retires. Step 4 runs only while the metadata group still records the move: another run of it (a
- * mover on the previous metadata leader, or a timed-out abandon that committed late) may have abandoned it, and then
- * removing slot From would leave the group a voter short. For the same reason a move whose slot From is already out of
- * the group (a resumed move whose "moved" did not commit before its mover stopped) is never abandoned, however its new
- * replica is placed: it is finished from step 5. A move of a log deleted meanwhile ends.
+ * and the replica retires.
+ *
+ * Invariant: the partition's leader never removes one of a move's two slots while the other is absent from its latest
+ * configuration (RemoveReplicaAsync's keep: step 4 removes From keeping To, an abandon removes To keeping From), checked
+ * in the grain turn that proposes the removal. Raft has at most one configuration change pending, and the leader's
+ * configuration includes it, so of two removals the second sees the first: two runs of one move (a mover on the
+ * previous metadata leader, a timed-out abandon) can never leave the group without both, which would leave it a voter
+ * short for good. A run whose removal is refused learns it from a leader's committed configuration without its keep:
+ * step 4 then stops without removing From (the move was abandoned), an abandon finishes the move from step 5 instead
+ * (From is out). Step 4 also runs only while the metadata group still records the move, and a move whose slot From is
+ * already out of the group (a resumed move whose "moved" did not commit before its mover stopped) is never abandoned,
+ * however its new replica is placed: it is finished from step 5. Those checks read another grain than the one that
+ * removes, so they only narrow the race the invariant closes. A move of a log deleted meanwhile ends.
  *
  * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
  * elsewhere by then, and once homed where they run they count for balance like any other.
@@ -127,7 +136,7 @@ internal sealed class ReplicaMover(
     /// Whether this silo still leads the metadata group, checked before a move removes a replica from its group: a mover
     /// that lost the leadership leaves its moves to the new leader's mover, which resumes every recorded move. Two runs
     /// of one move each removing a replica on its own reading (one the moved replica, the other the new one it abandons)
-    /// would leave the group a voter short.
+    /// would leave the group a voter short; the partition leader's keep check rules that out, this only makes it rare.
     /// </summary>
     private bool StillMoving(string fromKey)
     {
@@ -320,7 +329,7 @@ internal sealed class ReplicaMover(
             }
         }
 
-        // 4. Remove the moved replica, if the move still runs and this silo still leads the metadata group.
+        // 4. Remove the moved replica, if the move still runs and this silo still leads the metadata group, keeping To.
         if (!StillMoving(fromKey))
         {
             return false;
@@ -332,7 +341,12 @@ internal sealed class ReplicaMover(
             return false;
         }
 
-        await RemoveFromGroupAsync(log.Info, partition, from, successor: to, stopping);
+        if (!await RemoveFromGroupAsync(log.Info, partition, from, successor: to, keep: to, stopping))
+        {
+            logger.LogWarning("Not removing replica {From}: replica {To} left the group meanwhile (another run of the move abandoned it)", fromKey, toKey);
+            return false;
+        }
+
         await FinishAsync(admin, logId, partition, from, to, target, started, stopping);
         return true;
     }
@@ -368,7 +382,13 @@ internal sealed class ReplicaMover(
         }
 
         logger.LogWarning("Abandoning the move of replica {From}: {Why}", fromKey, why);
-        await RemoveFromGroupAsync(log.Info, partition, to, successor: -1, stopping);
+        if (!await RemoveFromGroupAsync(log.Info, partition, to, successor: -1, keep: from, stopping))
+        {
+            // Another run of the move removed slot From between the check above and this removal: as there, finish it.
+            logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it left its group meanwhile (another run of the move removed it), so the move is finished instead", fromKey, why);
+            await FinishAsync(admin, log.Info.Id, partition, from, to, target, started, stopping);
+            return;
+        }
 
         var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
         homes.Learn(log.Info.Id, abandoned.Log?.Homes);
@@ -377,12 +397,16 @@ internal sealed class ReplicaMover(
     }
 
     /// <summary>
-    /// Removes slot <paramref name="slot"/> from the partition's group and waits until the leader's configuration without
-    /// it is committed; a leader that is the slot hands its leadership to <paramref name="successor"/> once that one is
-    /// caught up (-1, or after <see cref="SuccessorWait"/>: to any caught-up voter).
+    /// Removes slot <paramref name="slot"/> from the partition's group while slot <paramref name="keep"/> (the move's
+    /// other slot) is a member, and waits until the leader's configuration without it is committed: true then; false,
+    /// with <paramref name="slot"/> left in, once a leader's committed configuration lacks <paramref name="keep"/>
+    /// (another run of the move removed it; the leader refuses the removal then, see
+    /// <see cref="IPartitionReplicaGrain.RemoveReplicaAsync"/>). A leader that is the slot hands its leadership to
+    /// <paramref name="successor"/> once that one is caught up (-1, or after <see cref="SuccessorWait"/>: to any
+    /// caught-up voter).
     /// </summary>
     /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
-    private async Task RemoveFromGroupAsync(LogInfo info, int partition, int slot, int successor, CancellationToken stopping)
+    private async Task<bool> RemoveFromGroupAsync(LogInfo info, int partition, int slot, int successor, int keep, CancellationToken stopping)
     {
         var started = time.GetTimestamp();
         var leaderless = 0;
@@ -394,15 +418,23 @@ internal sealed class ReplicaMover(
             }
 
             var leader = await LeaderAsync(info, partition, stopping);
-            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, slot) == 0 && Slot(l.Status.LearnerIncarnations, slot) == 0)
+            if (leader is { Status.ConfigCommitted: true } l)
             {
-                return;
+                if (Slot(l.Status.VoterIncarnations, slot) == 0 && Slot(l.Status.LearnerIncarnations, slot) == 0)
+                {
+                    return true;
+                }
+
+                if (Slot(l.Status.VoterIncarnations, keep) == 0 && Slot(l.Status.LearnerIncarnations, keep) == 0)
+                {
+                    return false;
+                }
             }
 
             if (leader is { } at)
             {
                 leaderless = 0;
-                await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor), stopping);
+                await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor, keep), stopping);
             }
             else
             {

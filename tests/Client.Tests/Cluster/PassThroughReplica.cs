@@ -23,7 +23,7 @@ internal abstract class PassThroughReplica(IPartitionReplicaGrain inner) : IPart
 
     public Task<string?> AddReplicaAsync(int replica, long incarnation) => inner.AddReplicaAsync(replica, incarnation);
 
-    public Task<string?> RemoveReplicaAsync(int replica, int successor) => inner.RemoveReplicaAsync(replica, successor);
+    public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep) => inner.RemoveReplicaAsync(replica, successor, keep);
 
     public Task<bool> RetireAsync() => inner.RetireAsync();
 

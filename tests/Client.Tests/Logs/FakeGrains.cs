@@ -205,7 +205,7 @@ internal sealed class FakeGrains : ScriptedGrainFactory
 
         public Task<string?> AddReplicaAsync(int replica, long incarnation) => throw new NotSupportedException();
 
-        public Task<string?> RemoveReplicaAsync(int replica, int successor) => throw new NotSupportedException();
+        public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep) => throw new NotSupportedException();
 
         public Task<bool> RetireAsync() => throw new NotSupportedException();
 

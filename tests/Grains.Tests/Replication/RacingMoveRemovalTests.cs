@@ -1,0 +1,155 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Pyralog.Grains.Hosting;
+using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Metadata;
+using Pyralog.Grains.Tests.Hosting;
+using Pyralog.Grains.Tests.Partitions;
+
+namespace Pyralog.Grains.Tests.Replication;
+
+/// <summary>
+/// Two runs of one move (a mover on the previous metadata leader, a timed-out abandon) racing to remove one slot each:
+/// one run's removal is held at the partition leader (as a slow call would be) while the other run's goes through.
+/// Both removals committed before, and the group stayed a voter short for good; now the leader refuses the second:
+/// step 4 then stops without removing (the next round resumes the still recorded move), an abandon finishes the move
+/// instead. Own cluster per test (four silos).
+/// </summary>
+public sealed class RacingMoveRemovalTests : IAsyncLifetime
+{
+    private const string LogName = "racing-removal";
+    private static readonly TimeSpan Within = TimeSpan.FromSeconds(60);
+    private readonly RacingFixture _fixture = new();
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task A_move_removes_nothing_once_another_run_of_it_removed_the_new_replica()
+    {
+        var grains = _fixture.Cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, 1, 3);
+        var (acked, unknown) = PartitionCalls.EmptyHistory(1);
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+        var placed = (await PartitionCalls.WaitForAsync(admin, LogName, d => PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the partition leading and following")).Partitions[0];
+
+        // A follower's silo drains; its replica moves to the fourth silo, and step 4's removal is held at the leader.
+        HeldRemovals.Arm();
+        var drained = placed.Replicas.First(r => r.Replica != placed.LeaderReplica).Silo;
+        Assert.True((await admin.DrainSiloAsync(SiloAddress.FromParsableString(drained).Endpoint.ToString(), drain: true)).Draining);
+        var held = await HeldRemovals.First.WaitAsync(Within);
+        var move = (await MetadataLogAsync(grains)).MoveIn(0) ?? throw new InvalidOperationException("no move recorded");
+        Assert.Equal((move.From, move.To, move.To), held);
+
+        // Meanwhile another run of the move abandons it: the new replica is removed, keeping the moved one.
+        var leader = await PartitionCalls.LeaderAsync(grains, (await MetadataLogAsync(grains)).Info, 0);
+        Assert.Null(await leader.RemoveReplicaAsync(move.To, -1, move.From));
+        await LeaderStatusAsync(grains, s => s.ConfigCommitted && Slot(s.VoterIncarnations, move.To) == 0, $"replica {move.To}'s removal committed");
+
+        // Step 4's removal arrives second: refused, the moved replica stays a voter.
+        HeldRemovals.Release();
+        Assert.Equal(
+            $"replica {move.To} is not a member of the group, so replica {move.From} is not removed: a move removes one of its two slots only while the other is in",
+            await HeldRemovals.FirstAnswer.WaitAsync(Within));
+        var kept = await leader.GetStatusAsync();
+        Assert.True(kept.ConfigCommitted);
+        Assert.Equal(log.ReplicaSlots(0), Members(kept.VoterIncarnations));
+
+        // The move is still recorded: the next round resumes it, adds the new replica again and removes the moved one.
+        await PartitionCalls.WaitAsync(async () => (await MetadataLogAsync(grains)).MoveIn(0) is null, "the move ended", Within);
+        var after = await MetadataLogAsync(grains);
+        Assert.Null(after.Homes!.Home(0, move.From));
+        Assert.Equal(log.ReplicaSlots(0).Where(s => s != move.From).Append(move.To).Order(), Members(
+            (await LeaderStatusAsync(grains, s => s.ConfigCommitted && s.VoterIncarnations.Count(i => i != 0) == 3 && Slot(s.VoterIncarnations, move.From) == 0, "three voters without the moved replica")).VoterIncarnations));
+
+        await PartitionCalls.AppendToEachAsync(grains, after.Info, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, after.Info, acked, unknown);
+    }
+
+    [Fact]
+    public async Task An_abandon_removes_nothing_once_another_run_of_its_move_removed_the_moved_replica()
+    {
+        var grains = _fixture.Cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        var log = await admin.CreateLogAsync(LogName, 1, 3);
+        var (acked, unknown) = PartitionCalls.EmptyHistory(1);
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+        var placed = (await PartitionCalls.WaitForAsync(admin, LogName, d => PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the partition leading and following")).Partitions[0];
+
+        // A follower's silo drains; its replica's newcomer gets nothing, so the move is abandoned at its timeout, and the
+        // abandon's removal of the newcomer (a learner) is held at the leader.
+        StarvedNewcomers.Starving = true;
+        HeldRemovals.Arm();
+        var drained = placed.Replicas.First(r => r.Replica != placed.LeaderReplica).Silo;
+        Assert.True((await admin.DrainSiloAsync(SiloAddress.FromParsableString(drained).Endpoint.ToString(), drain: true)).Draining);
+        var held = await HeldRemovals.First.WaitAsync(Within);
+        var move = (await MetadataLogAsync(grains)).MoveIn(0) ?? throw new InvalidOperationException("no move recorded");
+        Assert.True(move.To >= StarvedNewcomers.FirstStarvedSlot);
+        Assert.Equal((move.To, -1, move.From), held);
+
+        // Meanwhile another run of the move (its step 4) removes the moved replica, keeping the newcomer.
+        var leader = await PartitionCalls.LeaderAsync(grains, (await MetadataLogAsync(grains)).Info, 0);
+        Assert.Null(await leader.RemoveReplicaAsync(move.From, move.To, move.To));
+        await LeaderStatusAsync(grains, s => s.ConfigCommitted && Slot(s.VoterIncarnations, move.From) == 0, $"replica {move.From}'s removal committed");
+
+        // The abandon's removal arrives second: refused, the newcomer stays a learner, and the abandon finishes the move.
+        HeldRemovals.Release();
+        Assert.Equal(
+            $"replica {move.From} is not a member of the group, so replica {move.To} is not removed: a move removes one of its two slots only while the other is in",
+            await HeldRemovals.FirstAnswer.WaitAsync(Within));
+        var kept = await leader.GetStatusAsync();
+        Assert.True(kept.ConfigCommitted);
+        Assert.Equal([move.To], Members(kept.LearnerIncarnations));
+        await PartitionCalls.WaitAsync(async () => (await MetadataLogAsync(grains)).MoveIn(0) is null, "the move ended", Within);
+        var after = await MetadataLogAsync(grains);
+        Assert.Null(after.Homes!.Home(0, move.From));
+        Assert.NotNull(after.Homes.Home(0, move.To));
+
+        // Fed again, the newcomer catches up and votes.
+        StarvedNewcomers.Starving = false;
+        Assert.Equal(log.ReplicaSlots(0).Where(s => s != move.From).Append(move.To).Order(), Members(
+            (await LeaderStatusAsync(grains, s => s.ConfigCommitted && s.VoterIncarnations.Count(i => i != 0) == 3, "three voters")).VoterIncarnations));
+        await PartitionCalls.AppendToEachAsync(grains, after.Info, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, after.Info, acked, unknown);
+    }
+
+    private static long Slot(long[] incarnations, int slot) => slot < incarnations.Length ? incarnations[slot] : 0;
+
+    private static int[] Members(long[] incarnations) => [.. Enumerable.Range(0, incarnations.Length).Where(s => incarnations[s] != 0)];
+
+    private static Task<MetadataLog> MetadataLogAsync(IClusterClient grains) => PartitionCalls.MetadataLogAsync(grains, LogName);
+
+    /// <summary>The partition leader's status once it satisfies <paramref name="condition"/> (60 s at most).</summary>
+    private static async Task<ReplicaStatus> LeaderStatusAsync(IClusterClient grains, Func<ReplicaStatus, bool> condition, string what)
+    {
+        ReplicaStatus? last = null;
+        await PartitionCalls.WaitAsync(async () =>
+        {
+            var current = (await MetadataLogAsync(grains)).Info;
+            last = await (await PartitionCalls.LeaderAsync(grains, current, 0)).GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
+            return condition(last);
+        }, what, Within, () => last is null ? "no leader" : $"voters [{string.Join(' ', last.VoterIncarnations)}] learners [{string.Join(' ', last.LearnerIncarnations)}] committed {last.ConfigCommitted}");
+        return last!;
+    }
+
+    private sealed class RacingFixture() : PyralogClusterFixture(4)
+    {
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Racing>();
+    }
+
+    private sealed class Racing : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.Configure<PyralogOptions>(o =>
+            {
+                o.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(500);
+                o.Replication.ReplicaMoveTimeout = TimeSpan.FromSeconds(3); // a starved newcomer's move is abandoned soon
+            });
+            siloBuilder.AddIncomingGrainCallFilter<HeldRemovals>();
+            siloBuilder.AddIncomingGrainCallFilter<StarvedNewcomers>();
+        }
+    }
+}
