@@ -60,7 +60,8 @@ internal sealed record MetadataCommand
     /// <summary>
     /// The run of the mover that owns a move (metadata version 2; 0 below it, or from a caller of an older build): a
     /// <c>move</c> with another run takes the move over, and <c>moved</c> or <c>abandon-move</c> of a run that no longer
-    /// owns the move is refused, so a mover that lost the metadata leadership cannot end a move its successor runs.
+    /// owns the move is refused, so a mover that lost the metadata leadership cannot end a move its successor runs (a
+    /// move recorded before the group reached version 2 has no owner until a run takes it over).
     /// </summary>
     public long Run { get; init; }
 

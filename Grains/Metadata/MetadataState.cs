@@ -335,7 +335,7 @@ internal sealed class MetadataState : IReplicaStateMachine
 
     /// <summary>
     /// Ends a move: "moved" drops slot From (the move is done), "abandon-move" drops slot To (idempotent once ended);
-    /// refused when another run owns the move.
+    /// refused when another run owns the move (any run ends one recorded before runs).
     /// </summary>
     private MetadataResult EndMove(MetadataCommand command)
     {
@@ -353,7 +353,7 @@ internal sealed class MetadataState : IReplicaStateMachine
                 : new MetadataResult(log, $"partition {p} of log {log.Info.Name} is not moving slot {from} to slot {to}");
         }
 
-        if (move.Run != RunOf(command))
+        if (move.Run != 0 && move.Run != RunOf(command))
         {
             return new MetadataResult(log, $"the move of slot {from} to slot {to} of partition {p} of log {log.Info.Name} is run by another mover now");
         }

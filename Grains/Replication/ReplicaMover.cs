@@ -47,6 +47,11 @@ namespace Pyralog.Grains.Replication;
  * however its new replica is placed: it is finished from step 5. Those checks read another grain than the one that
  * removes, so they only narrow the race the invariant closes. A move of a log deleted meanwhile ends.
  *
+ * Each run names itself in the metadata group (MoveRun; from metadata version 2): its step 1 takes the recorded move
+ * over, and the metadata group refuses "moved" or "abandon-move" from a run that no longer owns it. Without that, an
+ * old run's "abandon-move" that commits late (its call timed out) could drop slot To after the new run had added replica
+ * To again: a voter without a home, which no silo activates. A run refused there leaves the move to its owner.
+ *
  * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
  * elsewhere by then, and once homed where they run they count for balance like any other.
  */
@@ -119,19 +124,6 @@ internal sealed class ReplicaMover(
         await Task.WhenAll(running).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private bool LeadsMetadataGroup()
-    {
-        foreach (var (key, metadata) in replicas.Active)
-        {
-            if (metadata && replicas.Leads(key))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>
     /// Whether this silo still leads the metadata group, checked before a move removes a replica from its group: a mover
     /// that lost the leadership leaves its moves to the new leader's mover, which resumes every recorded move. Two runs
@@ -140,7 +132,7 @@ internal sealed class ReplicaMover(
     /// </summary>
     private bool StillMoving(string fromKey)
     {
-        if (LeadsMetadataGroup())
+        if (replicas.LeadsMetadataGroup())
         {
             return true;
         }
@@ -151,7 +143,7 @@ internal sealed class ReplicaMover(
 
     private async Task RoundAsync(CancellationToken stopping)
     {
-        if (!LeadsMetadataGroup())
+        if (!replicas.LeadsMetadataGroup())
         {
             // Another silo's mover watches the cluster meanwhile: what this one saw of gone silos is stale when it leads again.
             rehoming.Forget();
@@ -265,10 +257,11 @@ internal sealed class ReplicaMover(
         var timeout = options.Value.Replication.ReplicaMoveTimeout;
         var fromKey = ReplicaGrainKey.Of(logId, partition, from);
         var toKey = ReplicaGrainKey.Of(logId, partition, to);
+        var run = new MoveRun(logId, partition, from, to, Random.Shared.NextInt64(1, long.MaxValue));
 
-        // 1. Record the move (idempotent while it runs).
-        var begun = await admin.CommitMetadataAsync(MoveCommand("move", logId, partition, from, to, target)).WaitAsync(CallTimeout, stopping);
-        if (begun.Log is not { } log || log.MoveIn(partition) != new ReplicaMove(partition, from, to))
+        // 1. Record the move (idempotent while it runs), owned by this run from now on.
+        var begun = await admin.CommitMetadataAsync(run.Command("move", target)).WaitAsync(CallTimeout, stopping);
+        if (begun.Log is not { } log || !run.Owns(log))
         {
             logger.LogInformation("Not moving replica {Key} to {Target}: {Why}", fromKey, target, begun.Error ?? "the move ended");
             return false;
@@ -283,7 +276,7 @@ internal sealed class ReplicaMover(
         var placedOn = (await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping)).Silo;
         if (SiloAddress.FromParsableString(placedOn).Endpoint.ToString() != target)
         {
-            await AbandonAsync(admin, log, partition, from, to, target, started, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
+            await AbandonAsync(admin, log, run, target, started, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
             return false;
         }
 
@@ -303,7 +296,7 @@ internal sealed class ReplicaMover(
 
             if (time.GetElapsedTime(lastProgress) > timeout)
             {
-                await AbandonAsync(admin, log, partition, from, to, target, started, $"replica {toKey} copied nothing for {timeout} (up to Raft index {copied})", stopping);
+                await AbandonAsync(admin, log, run, target, started, $"replica {toKey} copied nothing for {timeout} (up to Raft index {copied})", stopping);
                 return false;
             }
 
@@ -335,9 +328,9 @@ internal sealed class ReplicaMover(
             return false;
         }
 
-        if ((await MetadataLogAsync(logId, stopping))?.MoveIn(partition) != new ReplicaMove(partition, from, to))
+        if (await MetadataLogAsync(logId, stopping) is not { } current || !run.Owns(current))
         {
-            logger.LogWarning("Not removing replica {From}: its move to {To} ended meanwhile (abandoned by another run of it)", fromKey, toKey);
+            logger.LogWarning("Not removing replica {From}: its move to {To} ended or passed to another run meanwhile", fromKey, toKey);
             return false;
         }
 
@@ -347,24 +340,33 @@ internal sealed class ReplicaMover(
             return false;
         }
 
-        await FinishAsync(admin, logId, partition, from, to, target, started, stopping);
+        await FinishAsync(admin, run, target, started, stopping);
         return true;
     }
 
-    /// <summary>Steps 5 and 6, once slot <paramref name="from"/> is out of the group.</summary>
-    private async Task FinishAsync(IMetadataAdminGrain admin, ulong logId, int partition, int from, int to, string target, long started, CancellationToken stopping)
+    /// <summary>Steps 5 and 6, once slot From is out of the group.</summary>
+    private async Task FinishAsync(IMetadataAdminGrain admin, MoveRun run, string target, long started, CancellationToken stopping)
     {
-        var moved = await admin.CommitMetadataAsync(MoveCommand("moved", logId, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
-        homes.Learn(logId, moved.Log?.Homes);
+        var (logId, partition, from, to) = (run.Log, run.Partition, run.From, run.To);
         var fromKey = ReplicaGrainKey.Of(logId, partition, from);
+        var moved = await admin.CommitMetadataAsync(run.Command("moved", null)).WaitAsync(CallTimeout, stopping);
+        homes.Learn(logId, moved.Log?.Homes);
+        if (moved.Error is { } error)
+        {
+            // Another run owns the move now (a mover on the new metadata leader): it finishes it.
+            logger.LogWarning("Not finishing the move of replica {From}: {Error}", fromKey, error);
+            return;
+        }
+
         await RetireAsync(fromKey, stopping);
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "moved"));
         ReplicationInstruments.ReplicaMoveDuration.Record(time.GetElapsedTime(started).TotalSeconds);
         logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, ReplicaGrainKey.Of(logId, partition, to), time.GetElapsedTime(started).TotalSeconds);
     }
 
-    private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, int partition, int from, int to, string target, long started, string why, CancellationToken stopping)
+    private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, MoveRun run, string target, long started, string why, CancellationToken stopping)
     {
+        var (partition, from, to) = (run.Partition, run.From, run.To);
         var fromKey = ReplicaGrainKey.Of(log.Info.Id, partition, from);
         if (!await VotesOrLearnsAsync(log.Info, partition, from, stopping))
         {
@@ -372,7 +374,7 @@ internal sealed class ReplicaMover(
             // slot To is the group's only replacement for From now, and removing it would leave the group a voter short
             // for good. However it is placed now, the move is past its point of no return: finish it.
             logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it is out of its group already, so the move is finished instead", fromKey, why);
-            await FinishAsync(admin, log.Info.Id, partition, from, to, target, started, stopping);
+            await FinishAsync(admin, run, target, started, stopping);
             return;
         }
 
@@ -386,12 +388,19 @@ internal sealed class ReplicaMover(
         {
             // Another run of the move removed slot From between the check above and this removal: as there, finish it.
             logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it left its group meanwhile (another run of the move removed it), so the move is finished instead", fromKey, why);
-            await FinishAsync(admin, log.Info.Id, partition, from, to, target, started, stopping);
+            await FinishAsync(admin, run, target, started, stopping);
             return;
         }
 
-        var abandoned = await admin.CommitMetadataAsync(MoveCommand("abandon-move", log.Info.Id, partition, from, to, null)).WaitAsync(CallTimeout, stopping);
+        var abandoned = await admin.CommitMetadataAsync(run.Command("abandon-move", null)).WaitAsync(CallTimeout, stopping);
         homes.Learn(log.Info.Id, abandoned.Log?.Homes);
+        if (abandoned.Error is { } error)
+        {
+            // Another run owns the move now and adds the new replica again: it must not retire.
+            logger.LogWarning("Not abandoning the move of replica {From}: {Error}", fromKey, error);
+            return;
+        }
+
         await RetireAsync(ReplicaGrainKey.Of(log.Info.Id, partition, to), stopping);
         ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
     }
@@ -527,6 +536,4 @@ internal sealed class ReplicaMover(
 
     private static long Slot(long[] incarnations, int slot) => slot < incarnations.Length ? incarnations[slot] : 0;
 
-    private static byte[] MoveCommand(string kind, ulong log, int partition, int from, int to, string? target) =>
-        new MetadataCommand { Kind = kind, LogId = log, Partition = partition, From = from, To = to, Silo = target }.Encode();
 }

@@ -13,15 +13,8 @@ public sealed class MetadataVersionClusterTests(PartitionClusterFixture fixture)
     [Fact]
     public async Task The_group_rises_to_the_version_every_silo_applies()
     {
-        var metadata = Grains.GetGrain<IMetadataAdminGrain>(0);
-        var deadline = DateTime.UtcNow + MetadataVersionUpgrade.CheckInterval * 6;
-        int version;
-        while ((version = await AppliedVersionAsync(metadata)) < MetadataVersion.Latest && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-
-        Assert.Equal(MetadataVersion.Latest, version);
+        await PartitionCalls.WaitForMetadataVersionAsync(Grains);
+        Assert.Equal(MetadataVersion.Latest, (await Grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(-1)).Version);
     }
 
     [Fact]
@@ -39,17 +32,5 @@ public sealed class MetadataVersionClusterTests(PartitionClusterFixture fixture)
         var log = await admin.CreateLogAsync("after-refusals", partitions: 1, replicationFactor: 3);
         Assert.Equal(LogState.Active, log.State);
         await admin.DeleteLogAsync("after-refusals");
-    }
-
-    private static async Task<int> AppliedVersionAsync(IMetadataAdminGrain metadata)
-    {
-        try
-        {
-            return (await metadata.GetAppliedMetadataLogsAsync(-1)).Version;
-        }
-        catch (Exception e) when (e is NotLeaderException or TimeoutException or OrleansException)
-        {
-            return 0;
-        }
     }
 }

@@ -247,6 +247,11 @@ internal static class PartitionCalls
     public static async Task<MetadataLog> MetadataLogAsync(IGrainFactory grains, string name) =>
         (await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync()).Single(l => l.Info.Name == name);
 
+    /// <summary>Waits until the metadata group is at this build's version (the metadata leader's silo raises it every 5 s: within seconds of a cluster's start).</summary>
+    public static Task WaitForMetadataVersionAsync(IGrainFactory grains) =>
+        WaitAsync(async () => (await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(-1)).Version == MetadataVersion.Latest,
+            $"the metadata group at version {MetadataVersion.Latest}", MetadataVersionUpgrade.CheckInterval * 6);
+
     /// <summary>Waits (bounded by <paramref name="within"/>) until <paramref name="condition"/> holds; an election or a dying silo's errors only mean asking again.</summary>
     public static Task WaitAsync(Func<bool> condition, string what, TimeSpan within) => WaitAsync(() => Task.FromResult(condition()), what, within);
 

@@ -30,6 +30,7 @@ public sealed class RacingMoveRemovalTests : IAsyncLifetime
     {
         var grains = _fixture.Cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        await PartitionCalls.WaitForMetadataVersionAsync(grains); // moves carry their runs
         var log = await admin.CreateLogAsync(LogName, 1, 3);
         var (acked, unknown) = PartitionCalls.EmptyHistory(1);
         await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
@@ -42,6 +43,16 @@ public sealed class RacingMoveRemovalTests : IAsyncLifetime
         var held = await HeldRemovals.First.WaitAsync(Within);
         var move = (await MetadataLogAsync(grains)).MoveIn(0) ?? throw new InvalidOperationException("no move recorded");
         Assert.Equal((move.From, move.To, move.To), held);
+
+        // A late "abandon-move" of another run (a mover on the previous metadata leader, its call timed out) is refused:
+        // the running one owns the move. Applied, it would drop the home of the replica that run added.
+        Assert.NotEqual(0, move.Run);
+        var late = await grains.GetGrain<IMetadataAdminGrain>(0).CommitMetadataAsync(new MetadataCommand
+        {
+            Kind = "abandon-move", LogId = log.Id, Partition = 0, From = move.From, To = move.To, Run = move.Run + 1,
+        }.Encode());
+        Assert.Equal($"the move of slot {move.From} to slot {move.To} of partition 0 of log {LogName} is run by another mover now", late.Error);
+        Assert.Equal(move, (await MetadataLogAsync(grains)).MoveIn(0));
 
         // Meanwhile another run of the move abandons it: the new replica is removed, keeping the moved one.
         var leader = await PartitionCalls.LeaderAsync(grains, (await MetadataLogAsync(grains)).Info, 0);
