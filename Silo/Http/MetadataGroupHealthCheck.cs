@@ -16,9 +16,9 @@ internal sealed class MetadataGroupHealthCheck(IGrainFactory grains, TimeProvide
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    // Invariant: UTC ticks of the last call that answered, or 0.
-    private long _answeredAt;
-    private int _logs;
+    // Invariant: the last call that answered (null before one), timed by the monotonic TimeProvider.GetTimestamp: with
+    // wall-clock time, a clock stepped back (NTP, a restored VM) would keep a stale success fresh for as long.
+    private Answer? _answered;
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -27,17 +27,16 @@ internal sealed class MetadataGroupHealthCheck(IGrainFactory grains, TimeProvide
             return HealthCheckResult.Unhealthy("the silo is stopping: the metadata group is not asked");
         }
 
-        var now = time.GetUtcNow();
-        if (now.UtcTicks - Interlocked.Read(ref _answeredAt) < Fresh.Ticks)
+        var now = time.GetTimestamp();
+        if (Volatile.Read(ref _answered) is { } answered && time.GetElapsedTime(answered.At, now) < Fresh)
         {
-            return HealthCheckResult.Healthy($"metadata group answered: {Volatile.Read(ref _logs)} logs");
+            return HealthCheckResult.Healthy($"metadata group answered: {answered.Logs} logs");
         }
 
         try
         {
             var logs = await grains.GetGrain<IPyralogAdminGrain>(0).ListLogsAsync().WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
-            Volatile.Write(ref _logs, logs.Length);
-            Interlocked.Exchange(ref _answeredAt, now.UtcTicks);
+            Volatile.Write(ref _answered, new Answer(now, logs.Length));
             return HealthCheckResult.Healthy($"metadata group answered: {logs.Length} logs");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -45,4 +44,6 @@ internal sealed class MetadataGroupHealthCheck(IGrainFactory grains, TimeProvide
             return HealthCheckResult.Unhealthy($"metadata group did not answer: {e.Message}");
         }
     }
+
+    private sealed record Answer(long At, int Logs);
 }
