@@ -88,6 +88,15 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     Task<string?> RemoveReplicaAsync(int replica, int successor, int keep);
 
     /// <summary>
+    /// Leader: removes slot <paramref name="replica"/> from the group whatever else is a member, as the builds before the
+    /// keep check did (replica moves, internal): their movers call it, and this build's below metadata version 2, while
+    /// a partition's leader may still run an older build that lacks the call above.
+    /// </summary>
+    /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    [Alias("RemoveReplicaAsync")]
+    Task<string?> RemoveReplicaAsync(int replica, int successor);
+
+    /// <summary>
     /// Drops this replica's data and deactivates if it is no longer a slot of its partition (a move replaced it);
     /// returns whether it did (replica moves, internal).
     /// </summary>

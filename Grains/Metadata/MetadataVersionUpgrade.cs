@@ -5,8 +5,8 @@ using Pyralog.Grains.Replication;
 namespace Pyralog.Grains.Metadata;
 
 /// <summary>
-/// Raises the metadata group's version to this build's <see cref="MetadataVersion.Latest"/> once every active silo
-/// applies it (see <see cref="MetadataVersion"/>): on the silo whose replica leads the metadata group, every
+/// Raises the metadata group's version to this build's <see cref="MetadataVersion.Latest"/> once every silo in the
+/// cluster applies it (see <see cref="MetadataVersion"/>): on the silo whose replica leads the metadata group, every
 /// <see cref="CheckInterval"/> until the group is there. A silo that does not answer, or answers a lower version (or is
 /// of a build before versions: the call fails), holds the version where it is. The leader's applied state is read
 /// without a Raft round, so the check does not keep an idle metadata group awake; once the version is reached the loop
@@ -58,7 +58,7 @@ internal sealed class MetadataVersionUpgrade(
                         continue;
                     }
 
-                    logger.LogInformation("The metadata group rose from version {From} to {To}: every active silo applies it", view.Version, MetadataVersion.Latest);
+                    logger.LogInformation("The metadata group rose from version {From} to {To}: every silo in the cluster applies it", view.Version, MetadataVersion.Latest);
                     return;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
@@ -72,32 +72,37 @@ internal sealed class MetadataVersionUpgrade(
         }
     }
 
-    /// <summary>The lowest version any active silo applies and that silo (0 for one that did not answer), or null when all apply the latest.</summary>
+    /// <summary>
+    /// The lowest version any silo in the cluster applies and that silo (0 for one that did not answer), or null when
+    /// all apply the latest. Every silo not declared dead is asked, joining and stopping ones too: a stopping silo's
+    /// replicas run until Orleans deactivates them, and one of an older build could take a snapshot in the old format
+    /// after the rise, which would take a newer replica that installs it back below the group's version.
+    /// </summary>
     private async Task<(int Lowest, SiloAddress Silo)?> LowestSiloVersionAsync(CancellationToken stopping)
     {
-        var active = new List<SiloAddress>();
+        var silos = new List<SiloAddress>();
         foreach (var member in membership.CurrentSnapshot.Members.Values)
         {
-            if (member.Status == SiloStatus.Active)
+            if (member.Status is not (SiloStatus.Dead or SiloStatus.None))
             {
-                active.Add(member.SiloAddress);
+                silos.Add(member.SiloAddress);
             }
         }
 
-        var asks = new Task<int>[active.Count];
-        for (var i = 0; i < active.Count; i++)
+        var asks = new Task<int>[silos.Count];
+        for (var i = 0; i < silos.Count; i++)
         {
-            asks[i] = reports.For(active[i]).MetadataVersionAsync().WaitAsync(CallTimeout, stopping);
+            asks[i] = reports.For(silos[i]).MetadataVersionAsync().WaitAsync(CallTimeout, stopping);
         }
 
         await ((Task)Task.WhenAll(asks)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         (int, SiloAddress)? lowest = null;
-        for (var i = 0; i < active.Count; i++)
+        for (var i = 0; i < silos.Count; i++)
         {
             var version = asks[i].IsCompletedSuccessfully ? asks[i].Result : 0;
             if (version < MetadataVersion.Latest && (lowest is null || version < lowest.Value.Item1))
             {
-                lowest = (version, active[i]);
+                lowest = (version, silos[i]);
             }
         }
 

@@ -444,35 +444,44 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             throw new ArgumentOutOfRangeException(nameof(keep), keep, $"the replica to keep must be another slot than replica {replica}, the one to remove");
         }
 
+        return Task.FromResult(RemoveReplica(replica, successor, keep));
+    }
+
+    /// <summary>The removal without the keep check, for movers of older builds and below metadata version 2 (see the interface).</summary>
+    /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    public Task<string?> RemoveReplicaAsync(int replica, int successor) => Task.FromResult(RemoveReplica(replica, successor, keep: null));
+
+    private string? RemoveReplica(int replica, int successor, int? keep)
+    {
         var node = LeaderNode();
         var id = ReplicaDriver.RaftId(replica);
         if (!node.Config.TryGetMember(id, out var member, out _))
         {
-            return Task.FromResult<string?>(null);
+            return null;
         }
 
         // A move's two runs (a metadata leadership change) may remove one slot each: the moved one, and the new one an
         // abandon drops. Checked in this turn against the latest configuration, pending change included (one at a time),
         // whichever removal comes second sees the first, so the group never loses both. Before the hand-off too: a
         // leader that may not remove itself has no reason to give its leadership away.
-        if (!node.Config.TryGetMember(ReplicaDriver.RaftId(keep), out _, out _))
+        if (keep is { } kept && !node.Config.TryGetMember(ReplicaDriver.RaftId(kept), out _, out _))
         {
-            return Task.FromResult<string?>($"replica {keep} is not a member of the group, so replica {replica} is not removed: a move removes one of its two slots only while the other is in");
+            return $"replica {kept} is not a member of the group, so replica {replica} is not removed: a move removes one of its two slots only while the other is in";
         }
 
         if (id == node.Id)
         {
             if (successor >= 0 && successor != Replica && node.Config.TryGetMember(ReplicaDriver.RaftId(successor), out _, out var isVoter) && isVoter)
             {
-                return Task.FromResult<string?>(Driver!.HandLeadershipTo(successor)
+                return Driver!.HandLeadershipTo(successor)
                     ? $"the leader is the replica to remove: it hands its leadership to replica {successor} first"
-                    : $"the leader is the replica to remove: it waits for replica {successor} to catch up and take over");
+                    : $"the leader is the replica to remove: it waits for replica {successor} to catch up and take over";
             }
 
             var to = Driver!.HandOffLeadership();
-            return Task.FromResult<string?>(to == 0
+            return to == 0
                 ? "the leader is the replica to remove and none of its voters is caught up to take over"
-                : $"the leader is the replica to remove: it hands its leadership to replica {ReplicaDriver.Replica(to)} first");
+                : $"the leader is the replica to remove: it hands its leadership to replica {ReplicaDriver.Replica(to)} first";
         }
 
         var refused = Driver!.ChangeMembership(new ConfigChange(ConfigChangeType.Remove, member));
@@ -481,7 +490,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             Logger.LogInformation("Replica {Key} removes replica {Replica} from its group", Key, replica);
         }
 
-        return Task.FromResult(refused);
+        return refused;
     }
 
     private RaftNode LeaderNode()

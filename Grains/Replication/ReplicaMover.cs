@@ -35,9 +35,9 @@ namespace Pyralog.Grains.Replication;
  * takes as long as its copy does), is abandoned: the learner is removed from the group, "abandon-move" drops slot To,
  * and the replica retires.
  *
- * Invariant: the partition's leader never removes one of a move's two slots while the other is absent from its latest
- * configuration (RemoveReplicaAsync's keep: step 4 removes From keeping To, an abandon removes To keeping From), checked
- * in the grain turn that proposes the removal. Raft has at most one configuration change pending, and the leader's
+ * Invariant (from metadata version 2, when every silo's build has the check): the partition's leader never removes one
+ * of a move's two slots while the other is absent from its latest configuration (RemoveReplicaAsync's keep: step 4
+ * removes From keeping To, an abandon removes To keeping From), checked in the grain turn that proposes the removal. Raft has at most one configuration change pending, and the leader's
  * configuration includes it, so of two removals the second sees the first: two runs of one move (a mover on the
  * previous metadata leader, a timed-out abandon) can never leave the group without both, which would leave it a voter
  * short for good. A run whose removal is refused learns it from a leader's committed configuration without its keep:
@@ -78,6 +78,10 @@ internal sealed class ReplicaMover(
     // Invariant: the metadata leader's applied logs as of Index, as the last round read them (-1 and none before); only
     // the mover's loop reads and writes it.
     private (long Index, MetadataLog[] Logs) _applied = (-1, []);
+
+    // The metadata group's version as the last round read it: below MetadataVersion.MoveRuns a partition's leader may run
+    // a build without the keep check, so removals use the call every build has. Read by the moves' tasks.
+    private volatile int _metadataVersion = MetadataVersion.First;
 
     protected override async Task WatchAsync(CancellationToken stopping)
     {
@@ -158,6 +162,8 @@ internal sealed class ReplicaMover(
         {
             _applied = (view.AppliedIndex, view.Logs);
         }
+
+        _metadataVersion = view.Version;
 
         var logs = _applied.Logs;
         await rehoming.RehomeAsync(logs, active.ToHashSet(StringComparer.Ordinal), stopping);
@@ -443,7 +449,9 @@ internal sealed class ReplicaMover(
             if (leader is { } at)
             {
                 leaderless = 0;
-                await StepAsync(() => at.Grain.RemoveReplicaAsync(slot, successor, keep), stopping);
+                await StepAsync(() => _metadataVersion >= MetadataVersion.MoveRuns
+                    ? at.Grain.RemoveReplicaAsync(slot, successor, keep)
+                    : at.Grain.RemoveReplicaAsync(slot, successor), stopping);
             }
             else
             {

@@ -41,6 +41,8 @@ internal sealed class LostAnswers(IGrainFactory inner) : ReplicaWrappingGrainFac
 
         public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep) => inner.RemoveReplicaAsync(replica, successor, keep);
 
+        public Task<string?> RemoveReplicaAsync(int replica, int successor) => inner.RemoveReplicaAsync(replica, successor);
+
         public Task<bool> RetireAsync() => inner.RetireAsync();
 
         public Task<ReplicaStatus> GetStatusAsync() => Answer(inner.GetStatusAsync());

@@ -25,6 +25,8 @@ internal abstract class PassThroughReplica(IPartitionReplicaGrain inner) : IPart
 
     public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep) => inner.RemoveReplicaAsync(replica, successor, keep);
 
+    public Task<string?> RemoveReplicaAsync(int replica, int successor) => inner.RemoveReplicaAsync(replica, successor);
+
     public Task<bool> RetireAsync() => inner.RetireAsync();
 
     public Task<ReplicaStatus> GetStatusAsync() => inner.GetStatusAsync();

@@ -207,6 +207,8 @@ internal sealed class FakeGrains : ScriptedGrainFactory
 
         public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep) => throw new NotSupportedException();
 
+        public Task<string?> RemoveReplicaAsync(int replica, int successor) => throw new NotSupportedException();
+
         public Task<bool> RetireAsync() => throw new NotSupportedException();
 
         public Task<ReplicaStatus> GetStatusAsync() =>

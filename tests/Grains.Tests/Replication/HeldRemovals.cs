@@ -5,7 +5,9 @@ namespace Pyralog.Grains.Tests.Replication;
 /// <summary>
 /// Once <see cref="Arm"/>ed, holds at the partition leader the next replica removal and every later one of the same slot
 /// until <see cref="Release"/>, so a test can run another removal in between (as another run of a move would); the first
-/// held call's answer is <see cref="FirstAnswer"/>. Static: only <see cref="RacingMoveRemovalTests"/>' silos run this filter.
+/// held call's answer is <see cref="FirstAnswer"/>. Once a removal is held, additions of replicas are held too: the held
+/// run's mover times its call out after 5 s and a next round would add the removed replica again, which a slow test
+/// step must not let happen before the release. Static: only <see cref="RacingMoveRemovalTests"/>' silos run this filter.
 /// </summary>
 internal sealed class HeldRemovals : IIncomingGrainCallFilter
 {
@@ -43,8 +45,18 @@ internal sealed class HeldRemovals : IIncomingGrainCallFilter
 
     public async Task Invoke(IIncomingGrainCallContext context)
     {
-        if (context.TargetContext.GrainInstance is IPartitionReplicaGrain &&
-            context.InterfaceMethod?.Name == nameof(IPartitionReplicaGrain.RemoveReplicaAsync) &&
+        if (context.TargetContext.GrainInstance is IPartitionReplicaGrain && context.InterfaceMethod?.Name == nameof(IPartitionReplicaGrain.AddReplicaAsync))
+        {
+            Task addition;
+            lock (s_lock)
+            {
+                addition = s_armed && s_heldSlot >= 0 ? s_released.Task : Task.CompletedTask;
+            }
+
+            await addition;
+        }
+        else if (context.TargetContext.GrainInstance is IPartitionReplicaGrain &&
+            context.InterfaceMethod?.Name == nameof(IPartitionReplicaGrain.RemoveReplicaAsync) && context.Request.GetArgumentCount() == 3 &&
             context.Request.GetArgument(0) is int replica && context.Request.GetArgument(1) is int successor && context.Request.GetArgument(2) is int keep)
         {
             Task released;
