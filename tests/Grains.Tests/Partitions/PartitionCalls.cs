@@ -52,6 +52,27 @@ internal static class PartitionCalls
     }
 
     /// <summary>
+    /// Appends <paramref name="records"/> at the partition's leader, finding it again when the append answers that it no
+    /// longer leads (leader balancing hands fresh groups' leaderships over; such an append wrote nothing, so it is
+    /// retried); returns the acknowledgement and the leader that gave it. 30 s at most.
+    /// </summary>
+    public static async Task<(AppendAck Ack, IPartitionReplicaGrain Leader)> AppendAtLeaderAsync(IGrainFactory grains, LogInfo log, int partition, ProducerRecord[] records)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var leader = await LeaderAsync(grains, log, partition);
+            try
+            {
+                return (await leader.AppendAsync(records), leader);
+            }
+            catch (NotLeaderException) when (DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
+    /// <summary>
     /// Appends <paramref name="records"/> at <paramref name="leader"/>; when the append fails, the exception says what
     /// every replica of the partition reported right after (each asked for at most 5 s), so a stuck group explains itself.
     /// </summary>

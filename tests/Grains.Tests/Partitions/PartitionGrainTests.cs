@@ -91,15 +91,15 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
         // int.MaxValue bytes over a backlog must not get (or make the silo build) gigabytes.
         var admin = Grains.GetGrain<IPyralogAdminGrain>(0);
         var log = await admin.CreateLogAsync("capped", 1, 3);
-        var leader = await LeaderAsync(log, 0);
         const int Values = 1_000_000;
         var records = (LogSettings.MaxReadBytes / Values) + 8;
+        IPartitionReplicaGrain? leader = null;
         for (var i = 0; i < records; i++)
         {
-            await leader.AppendAsync([new ProducerRecord(null, new byte[Values])]);
+            (_, leader) = await PartitionCalls.AppendAtLeaderAsync(Grains, log, 0, [new ProducerRecord(null, new byte[Values])]);
         }
 
-        var read = await leader.ReadAsync(0, int.MaxValue);
+        var read = await leader!.ReadAsync(0, int.MaxValue);
         Assert.InRange(read.Records.Length, 1, records - 1);
         Assert.InRange(read.Records.Sum(r => (long)r.Value.Length), LogSettings.MaxReadBytes - Values, LogSettings.MaxReadBytes + Values);
         Assert.Equal((ulong)read.Records.Length, read.NextOffset);

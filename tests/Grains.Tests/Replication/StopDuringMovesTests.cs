@@ -37,10 +37,9 @@ public sealed class StopDuringMovesTests : IAsyncLifetime
         var grains = cluster.Client;
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
         var big = await admin.CreateLogAsync("big", 1, 3);
-        var leader = await PartitionCalls.LeaderAsync(grains, big, 0);
         for (var i = 0; i < Records; i++)
         {
-            await leader.AppendAsync([new ProducerRecord(null, new byte[256 << 10])]);
+            await PartitionCalls.AppendAtLeaderAsync(grains, big, 0, [new ProducerRecord(null, new byte[256 << 10])]);
         }
 
         var small = await admin.CreateLogAsync("small", 2, 3);
