@@ -6,11 +6,11 @@ namespace Pyralog.Grains.Metadata;
 
 /// <summary>
 /// Raises the metadata group's version to this build's <see cref="MetadataVersion.Latest"/> once every silo in the
-/// cluster applies it (see <see cref="MetadataVersion"/>): on the silo whose replica leads the metadata group, every
-/// <see cref="CheckInterval"/> until the group is there. A silo that does not answer, or answers a lower version (or is
-/// of a build before versions: the call fails), holds the version where it is. The leader's applied state is read
-/// without a Raft round, so the check does not keep an idle metadata group awake; once the version is reached the loop
-/// ends.
+/// cluster applies it (see <see cref="MetadataVersion"/>): every <see cref="CheckInterval"/> each silo reads the group's
+/// version, and the silo whose replica leads the metadata group raises it. A silo that does not answer, or answers a
+/// lower version (or is of a build before versions: the call fails), holds the version where it is. The leader's
+/// applied state is read without a Raft round, so the check does not keep an idle metadata group awake; once the group
+/// is at this build's version the loop ends, on every silo.
 /// </summary>
 internal sealed class MetadataVersionUpgrade(
     IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, SiloReportClient reports, TimeProvider time,
@@ -29,11 +29,6 @@ internal sealed class MetadataVersionUpgrade(
             while (true)
             {
                 await Task.Delay(CheckInterval, time, stopping);
-                if (!replicas.LeadsMetadataGroup())
-                {
-                    continue;
-                }
-
                 try
                 {
                     var admin = grains.GetGrain<IMetadataAdminGrain>(0);
@@ -41,7 +36,12 @@ internal sealed class MetadataVersionUpgrade(
                     known = view.AppliedIndex;
                     if (view.Version >= MetadataVersion.Latest)
                     {
-                        return;
+                        return; // on every silo: nothing more to watch for this process's life
+                    }
+
+                    if (!replicas.LeadsMetadataGroup())
+                    {
+                        continue;
                     }
 
                     if (await LowestSiloVersionAsync(stopping) is var (lowest, silo) && lowest < MetadataVersion.Latest)
