@@ -21,6 +21,11 @@ public sealed class LatencyRecorder
         }
     }
 
+    /// <summary>Records one sample timed on a clock of <paramref name="ticksPerSecond"/> (a <see cref="TimeProvider"/>'s
+    /// timestamps), in Stopwatch ticks.</summary>
+    public void Record(long ticks, long ticksPerSecond) =>
+        Record(ticksPerSecond == System.Diagnostics.Stopwatch.Frequency ? ticks : (long)((Int128)ticks * System.Diagnostics.Stopwatch.Frequency / ticksPerSecond));
+
     /// <summary>Records samples gathered elsewhere with one reservation (the ones past the capacity are dropped).</summary>
     public void RecordMany(ReadOnlySpan<long> stopwatchTicks)
     {

@@ -126,7 +126,8 @@ public sealed class PartitionSuite : IBenchSuite
         }
     }
 
-    /// <summary>The Pyramid engine alone, appending the same 1000 × 100 B batches with fsync per batch, on the same disk.</summary>
+    /// <summary>The Pyramid engine alone, appending the same 1000 × 100 B batches with fsync per batch, on the same disk,
+    /// after the storage suite's warm-up on a throwaway store (the JIT tiers the engine's write path up in its first second).</summary>
     private static async Task FloorAsync(BenchReport report, string root)
     {
         const string @case = "produce-rf3-100B-batch1000";
@@ -141,22 +142,14 @@ public sealed class PartitionSuite : IBenchSuite
             random.NextBytes(payloads[i]);
         }
 
+        await AppendRun.WarmUpAsync(d => new PyralogTarget(Directory.CreateDirectory(d).FullName), directory + "-warm-up", payloads, batch, TimeProvider.System);
+
         var latencies = new LatencyRecorder(1 << 20);
-        long records = 0;
         await using (var target = new PyralogTarget(directory))
         {
-            var watch = Stopwatch.StartNew();
-            while (watch.Elapsed < Measure / 2)
-            {
-                var start = Stopwatch.GetTimestamp();
-                await target.AppendAsync(records, payloads, batch);
-                latencies.Record(Stopwatch.GetTimestamp() - start);
-                records += batch;
-            }
-
-            var seconds = watch.Elapsed.TotalSeconds;
+            var (records, seconds) = await AppendRun.RunAsync(target, payloads, batch, Measure / 2, latencies, TimeProvider.System);
             report.Add(Suite, @case, "floor", "records/s", records / seconds, "records/s");
-            report.Add(Suite, @case, "floor", "MB/s", records * (double)size / 1048576.0 / seconds, "MB/s");
+            report.Add(Suite, @case, "floor", "MB/s", BenchUnits.MegabytesPerSecond(records * (double)size, seconds), "MB/s");
             report.Add(Suite, @case, "floor", "p50 us", latencies.PercentileMicros(50), "us");
             report.Add(Suite, @case, "floor", "p99 us", latencies.PercentileMicros(99), "us");
         }
@@ -166,8 +159,9 @@ public sealed class PartitionSuite : IBenchSuite
 
     /// <summary>
     /// The disk's part of a one-record append at RF 3 on this machine, measured just before it: three threads each
-    /// appending 128 B and fdatasync-ing its own file, as the three replicas' stores do on one disk (the quorum waits
-    /// for the second of them). A single stream's p50 is about half of this on the same disk: the syncs queue.
+    /// writing 128 B into a preallocated file of its own and fdatasync-ing it, as the three replicas' stores do with
+    /// their WALs on one disk (the quorum waits for the second of them). A single stream's p50 is about half of this on
+    /// the same disk: the syncs queue.
     /// </summary>
     private static void SyncFloor(BenchReport report, string root, string @case)
     {
@@ -193,8 +187,9 @@ public sealed class PartitionSuite : IBenchSuite
 
     /// <summary>
     /// <paramref name="inFlight"/> producers, producer i on partition i mod partitions, each appending one batch at a
-    /// time through <see cref="LeaderRouter"/> (following leader changes). Appends completing in the measured window
-    /// count; latency (call to acknowledgement, retries included) is taken of those that also started in it.
+    /// time through <see cref="LeaderRouter"/> (following leader changes). Appends acknowledged in the measured window
+    /// count toward records/s; latency (call to acknowledgement, retries included) is taken of every append started in
+    /// it, waited for however late (see <see cref="AppendWindow"/>).
     /// </summary>
     private static async Task<LogInfo> ProduceCaseAsync(
         BenchReport report, PartitionCluster cluster, string @case, int size, int batch, int partitions, int inFlight, LogSettings settings)
@@ -204,44 +199,34 @@ public sealed class PartitionSuite : IBenchSuite
         var payload = new byte[size];
         new Random(Seed).NextBytes(payload);
         var records = Enumerable.Range(0, batch).Select(_ => new ProducerRecord(null, payload)).ToArray(); // immutable: shared by every append
-        var latencies = new LatencyRecorder(1 << 20);
-        long counted = 0, longest = 0;
         var measureFrom = Stopwatch.GetTimestamp() + (long)(Warmup.TotalSeconds * Stopwatch.Frequency);
-        var end = measureFrom + (long)(Measure.TotalSeconds * Stopwatch.Frequency);
+        var window = new AppendWindow(measureFrom, measureFrom + (long)(Measure.TotalSeconds * Stopwatch.Frequency));
         var producers = Enumerable.Range(0, inFlight).Select(w => Task.Run(async () =>
         {
             var partition = w % partitions;
-            while (Stopwatch.GetTimestamp() < end)
+            while (Stopwatch.GetTimestamp() < window.End)
             {
                 var start = Stopwatch.GetTimestamp();
                 var attempt = await router.AppendAsync(partition, records, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), CancellationToken.None);
-                if (attempt.EndedAt >= measureFrom && attempt.EndedAt <= end)
-                {
-                    InterlockedMax(ref longest, attempt.EndedAt - start);
-                    Interlocked.Add(ref counted, batch);
-                    if (start >= measureFrom)
-                    {
-                        latencies.Record(attempt.EndedAt - start);
-                    }
-                }
+                window.Add(start, attempt.EndedAt, batch);
             }
         })).ToArray();
         await Task.WhenAll(producers);
 
         var seconds = Measure.TotalSeconds;
-        report.Add(Suite, @case, "pyralog", "records/s", counted / seconds, "records/s");
-        report.Add(Suite, @case, "pyralog", "MB/s", counted * (double)size / 1048576.0 / seconds, "MB/s");
-        if (latencies.Count > 0)
+        report.Add(Suite, @case, "pyralog", "records/s", window.Records / seconds, "records/s");
+        report.Add(Suite, @case, "pyralog", "MB/s", BenchUnits.MegabytesPerSecond(window.Records * (double)size, seconds), "MB/s");
+        if (window.Latencies.Count > 0)
         {
-            report.Add(Suite, @case, "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
-            report.Add(Suite, @case, "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
+            report.Add(Suite, @case, "pyralog", "p50 us", window.Latencies.PercentileMicros(50), "us");
+            report.Add(Suite, @case, "pyralog", "p99 us", window.Latencies.PercentileMicros(99), "us");
 
             // Beside p99: a stall shows here (and in records/s) even when too few appends waited for p99 to see it.
-            report.Add(Suite, @case, "pyralog", "max ms", longest * 1000.0 / Stopwatch.Frequency, "ms");
+            report.Add(Suite, @case, "pyralog", "max ms", window.Longest * 1000.0 / Stopwatch.Frequency, "ms");
         }
         else
         {
-            Log($"{@case}: no append started and completed within the measured {Measure.TotalSeconds:0} s (no latency to report)");
+            Log($"{@case}: no append started within the measured {Measure.TotalSeconds:0} s (no latency to report)");
         }
 
         return log;
@@ -303,7 +288,7 @@ public sealed class PartitionSuite : IBenchSuite
 
         var seconds = watch.Elapsed.TotalSeconds;
         report.Add(Suite, @case, "pyralog", "records/s", records / seconds, "records/s");
-        report.Add(Suite, @case, "pyralog", "MB/s", bytes / 1048576.0 / seconds, "MB/s");
+        report.Add(Suite, @case, "pyralog", "MB/s", BenchUnits.MegabytesPerSecond(bytes, seconds), "MB/s");
         if (latencies.Count > 0)
         {
             report.Add(Suite, @case, "pyralog", "p50 us", latencies.PercentileMicros(50), "us");
@@ -517,21 +502,6 @@ public sealed class PartitionSuite : IBenchSuite
         var watch = Stopwatch.StartNew();
         await Task.Delay(window); // the measurement window itself
         return 100.0 * (ProcessUsage.CpuTime(pids) - before).TotalSeconds / watch.Elapsed.TotalSeconds;
-    }
-
-    private static void InterlockedMax(ref long location, long value)
-    {
-        var current = Interlocked.Read(ref location);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref location, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)

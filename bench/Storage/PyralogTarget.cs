@@ -22,6 +22,14 @@ internal sealed class PyralogTarget : IStorageTarget
 
     public PyramidStatistics Statistics => _store.GetStatistics();
 
+    /// <summary>The statistics once every memtable is flushed (a flush already running finished too): write
+    /// amplification then counts the flush of every record written, not only of the memtables flushed by chance.</summary>
+    public async Task<PyramidStatistics> FlushedStatisticsAsync()
+    {
+        await _store.FlushAsync();
+        return _store.GetStatistics();
+    }
+
     public async ValueTask AppendAsync(long first, byte[][] payloads, int count)
     {
         _batch.Clear();

@@ -15,12 +15,20 @@ public sealed class StorageSuite : IBenchSuite
 {
     private const string SuiteName = "storage";
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
-
-    // Before a write case is measured on a fresh store, the same writes run for this long on a throwaway store of the same
-    // system: the JIT tiers the managed write path up in its first second of load, which a 2 s budget measured too (for
-    // Pyralog's whole engine; for RocksDB only its thin binding).
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(1);
     private const string PacedCase = "append-1024B-batch100-at500";
+    private const string ManyLogsCase = "append-100B-batch1000-logs1000";
+    private const string RecoveryCase = "recovery-1GiB-wal";
+    private const string ReadRandom = "read-random", ReadSequential = "read-sequential", Scan = "scan";
+    private const string KvGet = "kv-get";
+    private static readonly string[] ReadCases = [ReadRandom, ReadSequential, Scan];
+    private static readonly string[] KvCases = ["kv-put-batch1", "kv-put-batch1000", KvGet];
+
+    /// <summary>Every case, in the order a full run measures them (the disk floor, which the ratios need, always runs).</summary>
+    private static readonly string[] Cases =
+    [
+        .. from size in new[] { 100, 1024 } from batch in new[] { 1, 100, 1000 } select AppendCase(size, batch),
+        PacedCase, .. ReadCases, .. KvCases, ManyLogsCase, ManyLogFillCase.Name, MappedLimitReadCase.Name, RecoveryCase,
+    ];
 
     // About a quarter of RocksDB's closed-loop rate in append-1024B-batch100 on a fast day (50 MB/s), so both engines
     // keep up on a slow-disk day too; longer than Budget for enough samples above the p99.
@@ -47,6 +55,7 @@ public sealed class StorageSuite : IBenchSuite
         Directory.CreateDirectory(root);
         try
         {
+            var selected = SelectedCases(BenchSelection.CaseFilter).ToHashSet();
             Floor(report, root);
             foreach (var size in new[] { 100, 1024 })
             {
@@ -55,7 +64,7 @@ public sealed class StorageSuite : IBenchSuite
                     foreach (var system in Systems)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        if (BenchSelection.Case($"append-{size}B-batch{batch}"))
+                        if (selected.Contains(AppendCase(size, batch)))
                         {
                             await AppendCaseAsync(report, root, system, size, batch);
                         }
@@ -66,46 +75,48 @@ public sealed class StorageSuite : IBenchSuite
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (BenchSelection.Case(PacedCase))
+                if (selected.Contains(PacedCase))
                 {
                     await AppendCaseAsync(report, root, system, 1024, 100, PacedBatchesPerSecond);
                 }
             }
 
+            var reads = CasesToRun(ReadCases, selected);
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (BenchSelection.Case("read-"))
+                if (reads.Count > 0)
                 {
-                    await ReadCasesAsync(report, root, system);
+                    await ReadCasesAsync(report, root, system, reads, selected);
                 }
             }
 
+            var kv = CasesToRun(KvCases, selected);
             foreach (var system in Systems)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (BenchSelection.Case("kv-"))
+                if (kv.Count > 0)
                 {
-                    await KvCasesAsync(report, root, system);
+                    await KvCasesAsync(report, root, system, kv, selected);
                 }
             }
 
-            if (BenchSelection.Case("append-100B-batch1000-logs1000"))
+            if (selected.Contains(ManyLogsCase))
             {
                 await ManyLogsCaseAsync(report, root);
             }
 
-            if (BenchSelection.Case(ManyLogFillCase.Name))
+            if (selected.Contains(ManyLogFillCase.Name))
             {
                 await ManyLogFillCase.RunAsync(report, root, SuiteName);
             }
 
-            if (BenchSelection.Case(MappedLimitReadCase.Name))
+            if (selected.Contains(MappedLimitReadCase.Name))
             {
                 await MappedLimitReadCase.RunAsync(report, root, SuiteName);
             }
 
-            if (BenchSelection.Case("recovery-"))
+            if (selected.Contains(RecoveryCase))
             {
                 await RecoveryCaseAsync(report, root);
             }
@@ -115,6 +126,30 @@ public sealed class StorageSuite : IBenchSuite
             Directory.Delete(root, recursive: true);
         }
     }
+
+    /// <summary>The cases <paramref name="filter"/> (<c>PYRALOG_BENCH_CASES</c>) selects, each by its own name, in run order.</summary>
+    internal static IReadOnlyList<string> SelectedCases(string? filter) => [.. Cases.Where(c => BenchSelection.Case(c, filter))];
+
+    /// <summary>
+    /// The cases of a group sharing one store (<paramref name="group"/>, in run order) that run for <paramref name="selected"/>:
+    /// every one up to the last selected, so a case selected alone finds its store as in a full run (kv-get reads the
+    /// keys the puts wrote; the put cases follow each other). Only the selected ones are reported.
+    /// </summary>
+    internal static IReadOnlyList<string> CasesToRun(IReadOnlyList<string> group, IReadOnlySet<string> selected)
+    {
+        var last = -1;
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (selected.Contains(group[i]))
+            {
+                last = i;
+            }
+        }
+
+        return [.. group.Take(last + 1)];
+    }
+
+    private static string AppendCase(int size, int batch) => $"append-{size}B-batch{batch}";
 
     // PYRALOG_BENCH_SYSTEMS=pyralog measures one engine alone (to profile it); ratios need both in one run.
     private static readonly string[] Systems = [.. new[] { "pyralog", "rocksdb", "faster" }.Where(BenchSelection.System)];
@@ -144,7 +179,8 @@ public sealed class StorageSuite : IBenchSuite
     /// p99 compares engines writing at different rates (Pyralog's ~1.8× RocksDB's bytes per second load the disk its
     /// flushes share with the WAL syncs more); the paced case compares them doing the same work. A paced batch's latency
     /// runs from its scheduled start, so a batch that starts late behind a slow one counts the wait (no coordinated
-    /// omission), and an engine that cannot keep up shows it as a growing p99.
+    /// omission), and every batch scheduled in the window is issued, also behind a stall at its end: an engine that
+    /// cannot keep up shows it as a growing p99.
     /// </summary>
     private static async Task AppendCaseAsync(BenchReport report, string root, string system, int size, int batch, int batchesPerSecond = 0)
     {
@@ -156,27 +192,18 @@ public sealed class StorageSuite : IBenchSuite
             Random.Shared.NextBytes(payloads[i]);
         }
 
-        var warm = Create(system, directory + "-warm-up");
-        try
-        {
-            await AppendForAsync(warm, payloads, batch, WarmUp, latencies: null);
-        }
-        finally
-        {
-            await warm.DisposeAsync();
-            Directory.Delete(directory + "-warm-up", recursive: true);
-        }
+        await AppendRun.WarmUpAsync(d => Create(system, d), directory + "-warm-up", payloads, batch, TimeProvider.System);
 
         var latencies = new LatencyRecorder(1 << 20);
         var target = Create(system, directory);
         try
         {
             var (records, seconds) = batchesPerSecond > 0
-                ? await AppendForAsync(target, payloads, batch, PacedBudget, latencies, Stopwatch.Frequency / batchesPerSecond)
-                : await AppendForAsync(target, payloads, batch, Budget, latencies);
-            var @case = batchesPerSecond > 0 ? PacedCase : $"append-{size}B-batch{batch}";
+                ? await AppendRun.RunAsync(target, payloads, batch, PacedBudget, latencies, TimeProvider.System, batchesPerSecond)
+                : await AppendRun.RunAsync(target, payloads, batch, Budget, latencies, TimeProvider.System);
+            var @case = batchesPerSecond > 0 ? PacedCase : AppendCase(size, batch);
             report.Add(SuiteName, @case, system, "records/s", records / seconds, "records/s");
-            report.Add(SuiteName, @case, system, "MB/s", records * (double)size / 1048576.0 / seconds, "MB/s");
+            report.Add(SuiteName, @case, system, "MB/s", BenchUnits.MegabytesPerSecond(records * (double)size, seconds), "MB/s");
             report.Add(SuiteName, @case, system, "p50 us", latencies.PercentileMicros(50), "us");
             report.Add(SuiteName, @case, system, "p99 us", latencies.PercentileMicros(99), "us");
             if (batchesPerSecond > 0)
@@ -186,7 +213,9 @@ public sealed class StorageSuite : IBenchSuite
 
             if (target is PyralogTarget pyralog && batch == 1000)
             {
-                report.Add(SuiteName, @case, system, "write-amp", pyralog.Statistics.WriteAmplification, "x");
+                // After the timed window: the memtable's records are written once more by its flush.
+                var statistics = await pyralog.FlushedStatisticsAsync();
+                report.Add(SuiteName, @case, system, "write-amp", statistics.WriteAmplification, "x");
             }
         }
         finally
@@ -196,46 +225,8 @@ public sealed class StorageSuite : IBenchSuite
         }
     }
 
-    /// <summary>Appends for <paramref name="budget"/>, back to back, or (<paramref name="interval"/> ticks &gt; 0) one batch
-    /// per interval, each timed from its scheduled start.</summary>
-    private static async Task<(long Records, double Seconds)> AppendForAsync(
-        IStorageTarget target, byte[][] payloads, int batch, TimeSpan budget, LatencyRecorder? latencies, long interval = 0)
-    {
-        long records = 0;
-        var watch = Stopwatch.StartNew();
-        var scheduled = Stopwatch.GetTimestamp();
-        while (watch.Elapsed < budget)
-        {
-            var start = interval > 0 ? WaitUntil(scheduled) : Stopwatch.GetTimestamp();
-            await target.AppendAsync(records, payloads, batch);
-            latencies?.Record(Stopwatch.GetTimestamp() - start);
-            records += batch;
-            scheduled += interval;
-        }
-
-        return (records, watch.Elapsed.TotalSeconds);
-    }
-
-    /// <summary>Waits for <paramref name="at"/> (sleeping while over 1.5 ms remain, then yielding) and returns it.</summary>
-    private static long WaitUntil(long at)
-    {
-        var sleepable = Stopwatch.Frequency * 3 / 2000;
-        while (Stopwatch.GetTimestamp() is var now && now < at)
-        {
-            if (at - now > sleepable)
-            {
-                Thread.Sleep(1);
-            }
-            else
-            {
-                Thread.Yield();
-            }
-        }
-
-        return at;
-    }
-
-    private static async Task ReadCasesAsync(BenchReport report, string root, string system)
+    /// <summary>Runs <paramref name="run"/> (of <see cref="ReadCases"/>) on 1 M loaded records, reporting those <paramref name="selected"/>.</summary>
+    private static async Task ReadCasesAsync(BenchReport report, string root, string system, IReadOnlyList<string> run, IReadOnlySet<string> selected)
     {
         var directory = Path.Combine(root, $"{system}-reads");
         var target = Create(system, directory);
@@ -249,24 +240,40 @@ public sealed class StorageSuite : IBenchSuite
             var latencies = new LatencyRecorder(1 << 22);
             var before = (target as PyralogTarget)?.Statistics;
             var (reads, seconds) = await TimedAsync(latencies, _ => target.ReadAsync(random.NextInt64(ReadRecords)));
-            AddRead(report, "read-random", system, reads, seconds, latencies);
-            if (target is PyralogTarget pyralog && before is not null)
+            if (selected.Contains(ReadRandom))
             {
-                var after = pyralog.Statistics;
-                var hits = after.BlockCacheHits - before.BlockCacheHits;
-                var misses = after.BlockCacheMisses - before.BlockCacheMisses;
-                report.Add(SuiteName, "read-random", system, "cache hit %", 100.0 * hits / Math.Max(1, hits + misses), "%");
+                AddRead(report, ReadRandom, system, reads, seconds, latencies);
+                if (target is PyralogTarget pyralog && before is not null)
+                {
+                    var after = pyralog.Statistics;
+                    var hits = after.BlockCacheHits - before.BlockCacheHits;
+                    var misses = after.BlockCacheMisses - before.BlockCacheMisses;
+                    report.Add(SuiteName, ReadRandom, system, "cache hit %", 100.0 * hits / Math.Max(1, hits + misses), "%");
+                }
+            }
+
+            if (!run.Contains(ReadSequential))
+            {
+                return;
             }
 
             latencies = new LatencyRecorder(1 << 22);
             (reads, seconds) = await TimedAsync(latencies, i => target.ReadAsync(i % ReadRecords));
-            AddRead(report, "read-sequential", system, reads, seconds, latencies);
+            if (selected.Contains(ReadSequential))
+            {
+                AddRead(report, ReadSequential, system, reads, seconds, latencies);
+            }
+
+            if (!run.Contains(Scan))
+            {
+                return;
+            }
 
             var watch = Stopwatch.StartNew();
             var (records, bytes) = target.ScanAll();
             watch.Stop();
-            report.Add(SuiteName, "scan", system, "records/s", records / watch.Elapsed.TotalSeconds, "records/s");
-            report.Add(SuiteName, "scan", system, "MB/s", bytes / 1048576.0 / watch.Elapsed.TotalSeconds, "MB/s");
+            report.Add(SuiteName, Scan, system, "records/s", records / watch.Elapsed.TotalSeconds, "records/s");
+            report.Add(SuiteName, Scan, system, "MB/s", BenchUnits.MegabytesPerSecond(bytes, watch.Elapsed.TotalSeconds), "MB/s");
         }
         finally
         {
@@ -275,7 +282,8 @@ public sealed class StorageSuite : IBenchSuite
         }
     }
 
-    private static async Task KvCasesAsync(BenchReport report, string root, string system)
+    /// <summary>Runs <paramref name="run"/> (of <see cref="KvCases"/>) on one store, reporting those <paramref name="selected"/>.</summary>
+    private static async Task KvCasesAsync(BenchReport report, string root, string system, IReadOnlyList<string> run, IReadOnlySet<string> selected)
     {
         var directory = Path.Combine(root, $"{system}-kv");
         var value = new byte[100];
@@ -292,7 +300,7 @@ public sealed class StorageSuite : IBenchSuite
             long warmWritten = 0;
             foreach (var batch in new[] { 1, 1000 })
             {
-                await PutForAsync(warm, keys, value, batch, WarmUp, latencies: null, warmWritten);
+                await PutForAsync(warm, keys, value, batch, AppendRun.WarmUp, latencies: null, warmWritten);
                 warmWritten += 1_000_000;
             }
         }
@@ -308,19 +316,32 @@ public sealed class StorageSuite : IBenchSuite
             long written = 0;
             foreach (var batch in new[] { 1, 1000 })
             {
+                var @case = $"kv-put-batch{batch}";
+                if (!run.Contains(@case))
+                {
+                    return;
+                }
+
                 var latencies = new LatencyRecorder(1 << 20);
                 var (puts, putSeconds) = await PutForAsync(target, keys, value, batch, Budget, latencies, written);
                 written += puts;
-                var @case = $"kv-put-batch{batch}";
-                report.Add(SuiteName, @case, system, "records/s", puts / putSeconds, "records/s");
-                report.Add(SuiteName, @case, system, "p50 us", latencies.PercentileMicros(50), "us");
-                report.Add(SuiteName, @case, system, "p99 us", latencies.PercentileMicros(99), "us");
+                if (selected.Contains(@case))
+                {
+                    report.Add(SuiteName, @case, system, "records/s", puts / putSeconds, "records/s");
+                    report.Add(SuiteName, @case, system, "p50 us", latencies.PercentileMicros(50), "us");
+                    report.Add(SuiteName, @case, system, "p99 us", latencies.PercentileMicros(99), "us");
+                }
+            }
+
+            if (!run.Contains(KvGet))
+            {
+                return;
             }
 
             var random = new Random(11);
             var getLatencies = new LatencyRecorder(1 << 22);
             var (gets, seconds) = await TimedAsync(getLatencies, _ => target.GetAsync(Key(random.NextInt64(written))));
-            AddRead(report, "kv-get", system, gets, seconds, getLatencies);
+            AddRead(report, KvGet, system, gets, seconds, getLatencies);
         }
         finally
         {
@@ -396,13 +417,17 @@ public sealed class StorageSuite : IBenchSuite
         var total = (await Task.WhenAll(tasks)).Sum();
         watch.Stop();
         var after = store.GetStatistics();
-        const string @case = "append-100B-batch1000-logs1000";
+
+        // After the timed window (and after the WAL syncs are read: the flush's WAL switch syncs once more).
+        await store.FlushAsync();
+        var flushed = store.GetStatistics();
+        const string @case = ManyLogsCase;
         var seconds = watch.Elapsed.TotalSeconds;
         report.Add(SuiteName, @case, "pyralog", "records/s", total / seconds, "records/s");
         report.Add(SuiteName, @case, "pyralog", "p99 us", latencies.PercentileMicros(99), "us");
         report.Add(SuiteName, @case, "pyralog", "fsyncs/s", (after.WalSyncs - before.WalSyncs) / seconds, "fsyncs/s");
         report.Add(SuiteName, @case, "pyralog", "batches/fsync", total / (double)batchRecords / Math.Max(1, after.WalSyncs - before.WalSyncs), "batches");
-        report.Add(SuiteName, @case, "pyralog", "write-amp", after.WriteAmplification, "x");
+        report.Add(SuiteName, @case, "pyralog", "write-amp", flushed.WriteAmplification, "x");
     }
 
     /// <summary>Reopen time of a store whose acknowledged data sits only in a ~1 GiB WAL, as after a crash:
@@ -448,9 +473,9 @@ public sealed class StorageSuite : IBenchSuite
         var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("recovery ", StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"recovery probe printed no result: {output}");
         var fields = line.Split(' ');
-        report.Add(SuiteName, "recovery-1GiB-wal", "pyralog", "open s", double.Parse(fields[1], CultureInfo.InvariantCulture), "s");
-        report.Add(SuiteName, "recovery-1GiB-wal", "pyralog", "wal MB", walBytes / 1048576.0, "MB");
-        report.Add(SuiteName, "recovery-1GiB-wal", "pyralog", "records", double.Parse(fields[2], CultureInfo.InvariantCulture), "records");
+        report.Add(SuiteName, RecoveryCase, "pyralog", "open s", double.Parse(fields[1], CultureInfo.InvariantCulture), "s");
+        report.Add(SuiteName, RecoveryCase, "pyralog", "wal MB", walBytes / 1048576.0, "MB");
+        report.Add(SuiteName, RecoveryCase, "pyralog", "records", double.Parse(fields[2], CultureInfo.InvariantCulture), "records");
         Directory.Delete(directory, recursive: true);
     }
 
