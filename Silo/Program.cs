@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -7,7 +8,7 @@ using Pyralog.Silo.Startup;
 using StackExchange.Redis;
 
 // dotnet run --project Silo [--data-dir DIR] [--silo-port N] [--gateway-port N] [--membership localhost|development|redis] ...
-// Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input, 3 the silo's store failed (ExitCodes).
+// Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input, 3 the silo's store failed or did not open (ExitCodes).
 if (args.Any(a => a is "--help" or "-h"))
 {
     Console.WriteLine("Pyralog silo. Settings come from appsettings.json, environment variables (PYRALOG_Section__Key),");
@@ -18,7 +19,7 @@ if (args.Any(a => a is "--help" or "-h"))
     }
 
     Console.WriteLine($"Durations: {Duration.Format}.");
-    Console.WriteLine("Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input, 3 the silo's store failed.");
+    Console.WriteLine("Exit codes: 0 stopped, 1 cluster store unreachable or lost, 2 bad input, 3 the silo's store failed or did not open.");
     return ExitCodes.Stopped;
 }
 
@@ -26,8 +27,19 @@ try
 {
     using var host = PyralogSiloHost.Build(args);
     using var dataLock = await StartupChecks.RunAsync(host.Services);
-    var siloStore = host.Services.GetRequiredService<SiloStore>(); // RunAsync disposes the host's services
-    await host.RunAsync();
+    var siloStore = host.Services.GetRequiredService<SiloStore>();
+    if (await StartAsync(host, siloStore))
+    {
+        await host.WaitForShutdownAsync();
+    }
+
+    if (siloStore.OpenFailure is { } unopened)
+    {
+        // Orleans logged its failed start on stdout; the operator's line says why.
+        Console.Error.WriteLine($"pyralog silo: the store did not open: {unopened.Message.ReplaceLineEndings(" ")}");
+        return ExitCodes.StoreFailed;
+    }
+
     if (siloStore.Failure is { } failure)
     {
         Console.Error.WriteLine($"pyralog silo: the store stopped accepting writes after a failure ({failure.Message.ReplaceLineEndings(" ")}); restart the silo: acknowledged data is intact on disk");
@@ -61,6 +73,39 @@ catch (Exception e) when (Find<RedisException>(e) is { } redis)
     // Redis answered the start-up probe and failed afterwards.
     Console.Error.WriteLine($"pyralog silo: lost the cluster store (Redis): {redis.Message.ReplaceLineEndings(" ")}");
     return ExitCodes.ClusterUnreachable;
+}
+
+// Starts the host: true once started; false when it stopped while starting, on request (Ctrl+C, SIGTERM) or because the
+// store failed or did not open. Host.StartAsync leaves started whatever started before a failure (the HTTP server, the silo's stages up
+// to the failed one, the store among them), and RunAsync would not stop it either: it is stopped here before the
+// failure is reported.
+static async Task<bool> StartAsync(WebApplication host, SiloStore siloStore)
+{
+    try
+    {
+        await host.StartAsync();
+        return true;
+    }
+    catch (Exception e)
+    {
+        try
+        {
+            await host.StopAsync();
+        }
+        catch (Exception)
+        {
+            // The host logged it; the operator reads why the start failed.
+        }
+
+        var stopRequested = host.Lifetime.ApplicationStopping.IsCancellationRequested
+            && (Find<OperationCanceledException>(e) is not null || Find<OrleansLifecycleCanceledException>(e) is not null);
+        if (siloStore.Failure is null && siloStore.OpenFailure is null && !stopRequested)
+        {
+            throw;
+        }
+
+        return false;
+    }
 }
 
 // A listener's bind that found its port taken: the silo transport's message names the endpoint; Kestrel's is the

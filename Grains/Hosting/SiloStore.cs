@@ -21,6 +21,7 @@ public sealed class SiloStore(IOptions<PyralogOptions> options, ILogger<SiloStor
     private PyramidStore? _store;
     private StoreInstruments? _instruments;
     private Exception? _failure;
+    private Exception? _openFailure;
 
     /// <summary>The open store.</summary>
     /// <exception cref="InvalidOperationException">Outside the silo's running stages.</exception>
@@ -31,6 +32,10 @@ public sealed class SiloStore(IOptions<PyralogOptions> options, ILogger<SiloStor
     /// silo stops on it, and the silo host exits with its own code.</summary>
     public Exception? Failure => Volatile.Read(ref _failure);
 
+    /// <summary>Why the store did not open at the silo's start, if it did not (the start fails on it: a file where its
+    /// directory should be, a directory it cannot write, damaged files); the silo host exits with the store's code.</summary>
+    public Exception? OpenFailure => Volatile.Read(ref _openFailure);
+
     /// <summary>Where the store lives for <paramref name="options"/>.</summary>
     public static string DirectoryFor(PyralogOptions options) => Path.Combine(Path.GetFullPath(options.DataDirectory), "store");
 
@@ -40,7 +45,17 @@ public sealed class SiloStore(IOptions<PyralogOptions> options, ILogger<SiloStor
     internal async Task OpenAsync(CancellationToken cancellationToken)
     {
         var directory = DirectoryFor(options.Value);
-        var store = await Task.Run(() => PyramidStore.Open(directory, options.Value.Store), cancellationToken).ConfigureAwait(false);
+        PyramidStore store;
+        try
+        {
+            store = await Task.Run(() => PyramidStore.Open(directory, options.Value.Store), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Volatile.Write(ref _openFailure, e);
+            throw;
+        }
+
         var recovery = store.Recovery;
         logger.LogInformation(
             "Store {Directory} open: {Logs} logs, {Frames} WAL frames replayed in {Duration}",

@@ -18,13 +18,9 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient sil
         var management = grains.GetGrain<IManagementGrain>(0);
         var hosts = await management.GetHosts(onlyActive: false).WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
         var self = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
-        var silos = hosts
-            .OrderBy(h => h.Key.ToParsableString(), StringComparer.Ordinal)
-            .Select(h => new { address = h.Key.ToParsableString(), endpoint = h.Key.Endpoint.ToString(), status = h.Value.ToString(), self = h.Key.Equals(self) })
-            .ToList();
-
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
         var logs = new List<object>();
+        var partitions = new List<PartitionDescription>();
         foreach (var log in await admin.ListLogsAsync().WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false))
         {
             if (log.State != LogState.Active)
@@ -43,6 +39,7 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient sil
                 continue; // deleted since the listing: the rest of the cluster is still shown
             }
 
+            partitions.AddRange(description.Partitions);
             logs.Add(new
             {
                 name = log.Name,
@@ -79,6 +76,25 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient sil
             }
         }
 
-        return new { time = time.GetUtcNow(), silo = self.ToParsableString(), silos, logs, reports };
+        return new { time = time.GetUtcNow(), silo = self.ToParsableString(), silos = Silos(hosts, self, partitions), logs, reports };
+    }
+
+    /// <summary>
+    /// Every silo in membership with the partition replicas and leaders it runs, matched by its address with generation:
+    /// a silo restarted on the same endpoint is a new silo, and the Dead entry of the one before it runs nothing.
+    /// </summary>
+    internal static IReadOnlyList<SiloOverview> Silos(IReadOnlyDictionary<SiloAddress, SiloStatus> hosts, SiloAddress self, IEnumerable<PartitionDescription> partitions)
+    {
+        var replicas = partitions.SelectMany(p => p.Replicas).ToLookup(r => r.Silo, StringComparer.Ordinal);
+        var silos = new List<SiloOverview>();
+        foreach (var (silo, status) in hosts.OrderBy(h => h.Key.ToParsableString(), StringComparer.Ordinal))
+        {
+            var address = silo.ToParsableString();
+            var held = replicas[address].ToList();
+            silos.Add(new SiloOverview(
+                address, silo.Endpoint.ToString(), status.ToString(), silo.Equals(self), held.Count, held.Count(r => r.Role == ReplicaRole.Leader)));
+        }
+
+        return silos;
     }
 }

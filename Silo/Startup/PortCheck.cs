@@ -19,34 +19,43 @@ internal static class PortCheck
     /// still binds past its old connections in TIME_WAIT, but any socket listening on the port conflicts, including one
     /// with SO_REUSEPORT (the kernel lets a socket join a port only if every socket on it has SO_REUSEPORT).
     /// </summary>
-    /// <exception cref="StartupRefusedException">The port is in use or the address is not this machine's.</exception>
-    public static void EnsureFree(IPAddress address, int port, string what, string option)
+    /// <exception cref="StartupRefusedException">The port is in use or not this process's to bind, or the address is not this machine's.</exception>
+    public static void EnsureFree(IPAddress address, string addressOption, int port, string what, string portOption)
     {
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        if (OperatingSystem.IsLinux())
-        {
-            probe.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
-        }
-        else
-        {
-            probe.ExclusiveAddressUse = true;
-        }
-
         try
         {
+            // Created inside the try: a machine without IPv6 refuses the socket itself for an IPv6 address.
+            using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (OperatingSystem.IsLinux())
+            {
+                probe.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            }
+            else
+            {
+                probe.ExclusiveAddressUse = true;
+            }
+
             probe.Bind(new IPEndPoint(address, port));
         }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        catch (SocketException e)
         {
-            throw new StartupRefusedException(
-                ExitCodes.BadInput,
-                $"{what} {port} on {address} is already in use{HeldBy(new IPEndPoint(address, port))}; stop that process or choose another port with {option}.");
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
-        {
-            throw new StartupRefusedException(ExitCodes.BadInput, $"--address {address} is not an address of this machine ({e.Message}).");
+            throw Refusal(e, address, addressOption, port, what, portOption);
         }
     }
+
+    /// <summary>The one line an operator reads for a probe that failed with <paramref name="e"/>, naming the switch to change.</summary>
+    internal static StartupRefusedException Refusal(SocketException e, IPAddress address, string addressOption, int port, string what, string portOption) =>
+        new(ExitCodes.BadInput, e.SocketErrorCode switch
+        {
+            SocketError.AddressAlreadyInUse =>
+                $"{what} {port} on {address} is already in use{HeldBy(new IPEndPoint(address, port))}; stop that process or choose another port with {portOption}.",
+            SocketError.AddressNotAvailable => $"{addressOption} {address} is not an address of this machine ({e.Message}).",
+            SocketError.AccessDenied =>
+                $"this process may not bind {what} {port} on {address} ({e.Message}): ports below 1024 need root or CAP_NET_BIND_SERVICE; choose another port with {portOption}.",
+            SocketError.AddressFamilyNotSupported =>
+                $"{addressOption} {address} is an {(address.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4")} address, which this machine does not support ({e.Message}).",
+            _ => $"cannot bind {what} {port} on {address} ({e.Message}); check {addressOption} and {portOption}.",
+        }, e);
 
     /// <summary>" by pid 123 (name)" for the processes listening where <paramref name="endPoint"/> would, or nothing if the OS does not say.</summary>
     internal static string HeldBy(IPEndPoint endPoint)

@@ -25,9 +25,9 @@ internal static class StartupChecks
         try
         {
             var address = IPAddress.Parse(host.Address);
-            PortCheck.EnsureFree(address, host.SiloPort, "silo port", "--silo-port");
-            PortCheck.EnsureFree(address, host.GatewayPort, "gateway port", "--gateway-port");
-            PortCheck.EnsureFree(IPAddress.Parse(host.HttpAddress), host.HttpPort, "HTTP port", "--http-port");
+            PortCheck.EnsureFree(address, "--address", host.SiloPort, "silo port", "--silo-port");
+            PortCheck.EnsureFree(address, "--address", host.GatewayPort, "gateway port", "--gateway-port");
+            PortCheck.EnsureFree(IPAddress.Parse(host.HttpAddress), "--http-address", host.HttpPort, "HTTP port", "--http-port");
             if (host.Membership == MembershipMode.Redis)
             {
                 await ClusterStoreProbe.EnsureReachableAsync(ConfigurationOptions.Parse(host.RedisConnectionString!)).ConfigureAwait(false);

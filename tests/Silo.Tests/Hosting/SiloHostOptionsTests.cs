@@ -81,6 +81,20 @@ public sealed class SiloHostOptionsTests
         Assert.Empty(PyralogSiloHost.Validate(new SiloHostOptions { Membership = MembershipMode.Redis, RedisConnectionString = "localhost:6379" }));
     }
 
+    /// <summary>Parsed as the silo will parse it, so a value StackExchange.Redis refuses is named here, not thrown while the silo is built.</summary>
+    [Theory]
+    [InlineData(MembershipMode.Redis, "127.0.0.1:1,pasword=x", "is not a StackExchange.Redis connection string: Keyword 'pasword' is not supported.")]
+    [InlineData(MembershipMode.Redis, "127.0.0.1:1,connectTimeout=soon", "is not a StackExchange.Redis connection string: Keyword 'connectTimeout' requires an integer value; the value 'soon' is not recognised.")]
+    [InlineData(MembershipMode.Redis, "password=x", "names no Redis server: give host:port first, e.g. '127.0.0.1:6379,password=...'.")]
+    [InlineData(MembershipMode.Localhost, "password=x", "names no Redis server: give host:port first, e.g. '127.0.0.1:6379,password=...'.")]
+    public void A_redis_connection_string_is_parsed_and_needs_a_server(MembershipMode membership, string redis, string problem)
+    {
+        Assert.Equal(
+            [$"Silo:RedisConnectionString (--redis) {problem}"],
+            PyralogSiloHost.Validate(new SiloHostOptions { Membership = membership, RedisConnectionString = redis }));
+        Assert.Empty(PyralogSiloHost.Validate(new SiloHostOptions { Membership = membership, RedisConnectionString = "redis1:6379,redis2:6379,password=x,connectTimeout=500" }));
+    }
+
     [Fact]
     public void Membership_probe_timing_reaches_orleans_and_is_bounded()
     {

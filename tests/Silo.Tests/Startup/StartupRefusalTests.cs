@@ -8,7 +8,7 @@ namespace Pyralog.Silo.Tests.Startup;
 
 /// <summary>
 /// The silo process refuses bad input before Orleans starts: exit 2 (or 1 for an unreachable Redis), exactly one line on
-/// stderr naming the problem, nothing on stdout.
+/// stderr naming the problem, nothing on stdout. A store that does not open, once Orleans started, is one line and exit 3.
 /// </summary>
 public sealed class StartupRefusalTests : IDisposable
 {
@@ -123,6 +123,69 @@ public sealed class StartupRefusalTests : IDisposable
             "--membership", "redis", "--redis", "127.0.0.1:1", "--data-dir", _data,
             "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{TestPorts.Next()}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+    }
+
+    /// <summary>StackExchange.Redis throws ArgumentException for these where the silo is built or first connects; the value may hold a password, so it is not repeated.</summary>
+    [Theory]
+    [InlineData("127.0.0.1:1,pasword=x", "is not a StackExchange.Redis connection string: Keyword 'pasword' is not supported.")]
+    [InlineData("password=x", "names no Redis server: give host:port first, e.g. '127.0.0.1:6379,password=...'.")]
+    public Task A_redis_connection_string_StackExchange_Redis_refuses_is_bad_input_naming_the_setting(string redis, string problem) =>
+        AssertRefused(
+            ExitCodes.BadInput,
+            $"Silo:RedisConnectionString (--redis) {problem}",
+            "--membership", "redis", "--redis", redis, "--data-dir", _data,
+            "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{TestPorts.Next()}");
+
+    /// <summary>192.0.2.1 is TEST-NET-1 (RFC 5737), documentation only: no machine has it.</summary>
+    [Fact]
+    public Task An_http_address_of_another_machine_is_refused_naming_its_switch() =>
+        AssertRefused(
+            ExitCodes.BadInput,
+            "--http-address 192.0.2.1 is not an address of this machine (Cannot assign requested address).",
+            "--http-address", "192.0.2.1", "--data-dir", _data,
+            "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{TestPorts.Next()}");
+
+    /// <summary>
+    /// The failures a test cannot cause on every machine (a privileged port needs a process that is not root, a missing
+    /// address family a host without IPv6): each is one line naming what to change, never a crash.
+    /// </summary>
+    [Fact]
+    public void A_port_or_address_the_machine_refuses_is_named_with_the_switch_to_change()
+    {
+        var loopback = IPAddress.Loopback;
+        var denied = new SocketException((int)SocketError.AccessDenied);
+        var refusal = PortCheck.Refusal(denied, loopback, "--address", 80, "silo port", "--silo-port");
+        Assert.Equal(ExitCodes.BadInput, refusal.ExitCode);
+        Assert.Equal(
+            $"this process may not bind silo port 80 on 127.0.0.1 ({denied.Message}): ports below 1024 need root or CAP_NET_BIND_SERVICE; choose another port with --silo-port.",
+            refusal.Message);
+
+        var noIpv6 = new SocketException((int)SocketError.AddressFamilyNotSupported);
+        Assert.Equal(
+            $"--http-address ::1 is an IPv6 address, which this machine does not support ({noIpv6.Message}).",
+            PortCheck.Refusal(noIpv6, IPAddress.IPv6Loopback, "--http-address", 8080, "HTTP port", "--http-port").Message);
+
+        var other = new SocketException((int)SocketError.InvalidArgument);
+        Assert.Equal(
+            $"cannot bind gateway port 30000 on 127.0.0.1 ({other.Message}); check --address and --gateway-port.",
+            PortCheck.Refusal(other, loopback, "--address", 30000, "gateway port", "--gateway-port").Message);
+    }
+
+    /// <summary>
+    /// The store opens once Orleans has started (its log is on stdout), so a store that does not open is one line on
+    /// stderr and exit code 3, after the silo stopped what had started.
+    /// </summary>
+    [Fact]
+    public async Task A_store_that_does_not_open_is_exit_3_with_the_stores_reason()
+    {
+        var store = Path.Combine(_data, "store");
+        File.WriteAllText(store, ""); // a file where the store's directory goes
+        var (exit, _, error) = await SiloProcess.RunToExitAsync(
+            "--data-dir", _data, "--silo-port", $"{TestPorts.Next()}", "--gateway-port", $"{TestPorts.Next()}", "--http-port", $"{TestPorts.Next()}");
+        Assert.Equal(
+            $"pyralog silo: the store did not open: cannot open store directory '{store}' (is it open in another process, or not writable?): The file '{store}' already exists.\n",
+            error.ReplaceLineEndings("\n"));
+        Assert.Equal(ExitCodes.StoreFailed, exit);
     }
 
     [Fact]
