@@ -70,6 +70,7 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// once caught up (replica moves, internal); null when done or proposed, else why not yet.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6) or <paramref name="incarnation"/> is not positive; nothing is proposed.</exception>
     [Alias("AddReplicaAsync")]
     Task<string?> AddReplicaAsync(int replica, long incarnation);
 
@@ -83,7 +84,7 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// caught up, the answer says the leader waits for it), else to its most caught-up voter (-1: the latter).
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keep"/> is negative or is <paramref name="replica"/> itself.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> or <paramref name="keep"/> is not a slot (0 to 6), or they are the same slot.</exception>
     [Alias("RemoveReplicaKeepingAsync")]
     Task<string?> RemoveReplicaAsync(int replica, int successor, int keep);
 
@@ -93,6 +94,7 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// a partition's leader may still run an older build that lacks the call above.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6).</exception>
     [Alias("RemoveReplicaAsync")]
     Task<string?> RemoveReplicaAsync(int replica, int successor);
 

@@ -406,8 +406,13 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// proposed, else why not yet.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6) or <paramref name="incarnation"/> is not positive.</exception>
     public Task<string?> AddReplicaAsync(int replica, long incarnation)
     {
+        // Checked before anything is proposed: a member outside the slots would be committed into every replica's
+        // configuration, and each leader of the group would then fail every send to it.
+        CheckSlot(replica, nameof(replica));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(incarnation);
         var node = LeaderNode();
         var id = ReplicaDriver.RaftId(replica);
         if (node.Config.TryGetMember(id, out var member, out _))
@@ -436,10 +441,11 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// most caught-up voter.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keep"/> is negative or is <paramref name="replica"/> itself.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> or <paramref name="keep"/> is not a slot (0 to 6), or they are the same slot.</exception>
     public Task<string?> RemoveReplicaAsync(int replica, int successor, int keep)
     {
-        if (keep < 0 || keep == replica)
+        CheckSlot(replica, nameof(replica));
+        if (keep < 0 || keep >= ReplicaGrainKey.MaxReplicationFactor || keep == replica)
         {
             throw new ArgumentOutOfRangeException(nameof(keep), keep, $"the replica to keep must be another slot than replica {replica}, the one to remove");
         }
@@ -449,7 +455,19 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
     /// <summary>The removal without the keep check, for movers of older builds and below metadata version 2 (see the interface).</summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    public Task<string?> RemoveReplicaAsync(int replica, int successor) => Task.FromResult(RemoveReplica(replica, successor, keep: null));
+    public Task<string?> RemoveReplicaAsync(int replica, int successor)
+    {
+        CheckSlot(replica, nameof(replica));
+        return Task.FromResult(RemoveReplica(replica, successor, keep: null));
+    }
+
+    private static void CheckSlot(int slot, string name)
+    {
+        if (slot < 0 || slot >= ReplicaGrainKey.MaxReplicationFactor)
+        {
+            throw new ArgumentOutOfRangeException(name, slot, $"a replica slot is 0 to {ReplicaGrainKey.MaxReplicationFactor - 1}");
+        }
+    }
 
     private string? RemoveReplica(int replica, int successor, int? keep)
     {

@@ -122,6 +122,23 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
         Assert.Contains("over the log's limit of 1024", (await Assert.ThrowsAsync<ArgumentException>(() => leader.AppendAsync([Rec("ok"), new ProducerRecord(null, new byte[2000])]))).Message);
         Assert.Equal(0ul, (await leader.ReadAsync(0, 1024, linearizable: true)).CommittedNext);
 
+        // Membership calls name a slot outside the group's seven: refused before anything is proposed (a member there
+        // would be committed into the configuration and fail every later send of the group's leaders).
+        var before = await leader.GetStatusAsync();
+        foreach (var outsideSlot in new[] { ReplicaGrainKey.MaxReplicationFactor, -1 })
+        {
+            Assert.Contains("a replica slot is 0 to 6", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => leader.AddReplicaAsync(outsideSlot, 1))).Message);
+            Assert.Contains("a replica slot is 0 to 6", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => leader.RemoveReplicaAsync(outsideSlot, -1))).Message);
+            Assert.Contains("another slot", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => leader.RemoveReplicaAsync(0, -1, outsideSlot))).Message);
+        }
+
+        Assert.Contains("incarnation", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => leader.AddReplicaAsync(4, 0))).Message);
+        var after = await leader.GetStatusAsync();
+        Assert.Equal(before.VoterIncarnations, after.VoterIncarnations);
+        Assert.Equal(before.LearnerIncarnations, after.LearnerIncarnations);
+        (var ack, leader) = await PartitionCalls.AppendAtLeaderAsync(Grains, log, 0, [Rec("still appends")]);
+        Assert.Equal(0ul, ack.FirstOffset);
+
         var unknown = Grains.GetGrain<IPartitionReplicaGrain>(ReplicaGrainKey.Of(999_999, 0, 0));
         Assert.Contains("no log has id 999999", (await Assert.ThrowsAsync<InvalidOperationException>(() => unknown.AppendAsync([Rec("x")]))).Message);
         var outside = Grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(5, 0));
