@@ -70,7 +70,7 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
     /// once caught up (replica moves, internal); null when done or proposed, else why not yet.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6) or <paramref name="incarnation"/> is not positive; nothing is proposed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6) or <paramref name="incarnation"/> is 0 (no incarnation); nothing is proposed.</exception>
     [Alias("AddReplicaAsync")]
     Task<string?> AddReplicaAsync(int replica, long incarnation);
 

@@ -406,13 +406,13 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     /// proposed, else why not yet.
     /// </summary>
     /// <exception cref="NotLeaderException">This replica does not lead.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6) or <paramref name="incarnation"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replica"/> is not a slot (0 to 6) or <paramref name="incarnation"/> is 0 (no incarnation).</exception>
     public Task<string?> AddReplicaAsync(int replica, long incarnation)
     {
         // Checked before anything is proposed: a member outside the slots would be committed into every replica's
         // configuration, and each leader of the group would then fail every send to it.
         CheckSlot(replica, nameof(replica));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(incarnation);
+        ArgumentOutOfRangeException.ThrowIfZero(incarnation); // a Scarab ID cast to long: negative from 2059 on, 0 never
         var node = LeaderNode();
         var id = ReplicaDriver.RaftId(replica);
         if (node.Config.TryGetMember(id, out var member, out _))
