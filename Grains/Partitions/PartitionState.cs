@@ -36,7 +36,9 @@ namespace Pyralog.Grains.Partitions;
  * table — computed by replaying the entries since the previous snapshot into a scratch state (the same Apply, so the
  * image is exactly what any replica had at that index). A replica restored from it (Restore) then applies the
  * entries after it like everyone else, and serves reads from its first offset. Reads below the first retained offset
- * are refused; the offset-index keys of dropped entries are deleted with the next write of the applied state.
+ * are refused; the offset-index keys of dropped entries are deleted with the next write of the applied state. That
+ * write goes ahead of the compaction; a crash between them leaves the new first offset over the old snapshot and the
+ * whole log, and opening asks for the compaction again (ResumeCompaction).
  */
 internal sealed class PartitionState : IReplicaStateMachine
 {
@@ -71,7 +73,8 @@ internal sealed class PartitionState : IReplicaStateMachine
     private ulong _dropIndexBelow;
     private ulong _droppedIndexBelow;
 
-    // Invariant: 0, or the Raft index a retention command asked the log to be compacted to (below AppliedIndex).
+    // Invariant: 0, or the Raft index a retention command asked the log to be compacted to (below AppliedIndex), or
+    // on open the one a crash lost (ResumeCompaction; at most AppliedIndex).
     private long _compactTo;
 
     // Completed (and replaced) whenever records are applied or an epoch opens: what long polls and a new leader's
@@ -132,8 +135,9 @@ internal sealed class PartitionState : IReplicaStateMachine
     /// <summary>
     /// The state of a replica whose Raft state <paramref name="storage"/> holds: the stored applied state, or its
     /// snapshot's when that is further (the applied state is written unsynced, so a crash can leave it behind the
-    /// snapshot, whose entries are gone).
+    /// snapshot, whose entries are gone). A compaction a crash lost is asked for again (see <see cref="ResumeCompaction"/>).
     /// </summary>
+    /// <exception cref="InvalidDataException">The stored state or snapshot is damaged (named).</exception>
     public static async Task<PartitionState> OpenAsync(PyramidStore store, ReplicaStorage storage)
     {
         var state = await LoadAsync(store, storage.StoreLog).ConfigureAwait(false);
@@ -141,8 +145,32 @@ internal sealed class PartitionState : IReplicaStateMachine
         {
             state.Restore(snapshot);
         }
+        else
+        {
+            state.ResumeCompaction(storage.Metadata.Snapshot);
+        }
 
         return state;
+    }
+
+    /// <summary>
+    /// Asks again for the compaction of records retention dropped that the log after <paramref name="snapshot"/> still
+    /// holds. The applied state is written ahead of the compaction its retention asked for (ReplicaDriver), so a crash
+    /// between the two keeps the new first offset and the old snapshot; the command is not applied again (its index is
+    /// applied), and nothing else would compact until the next one (never, for an idle partition). The point is the
+    /// entry before the first retained one (found in the offset index, which that write left exactly right), or the
+    /// applied index when no record is retained (every entry up to it holds only dropped records; that index is all the
+    /// state knows: the command's own is not kept). Entries up to it are applied, and the image replays them as usual.
+    /// </summary>
+    private void ResumeCompaction(RaftSnapshot snapshot)
+    {
+        var logStartsAt = snapshot.Index > 0 ? ImageNextOffset(snapshot.Data.Span) : 0;
+        if (FirstOffset <= logStartsAt)
+        {
+            return; // the log after the snapshot holds no dropped record
+        }
+
+        _compactTo = FirstOffset < NextOffset ? LocateEntry(FirstOffset).Index - 1 : AppliedIndex;
     }
 
     public object? Apply(in LogEntry entry) => Apply(entry.Index, entry.Term, entry.Type, entry.Data.Span);
@@ -332,6 +360,23 @@ internal sealed class PartitionState : IReplicaStateMachine
 
     private void RestoreImage(ReadOnlySpan<byte> data, long index)
     {
+        var stateLength = ImageStateLength(data);
+        Decode(data.Slice(5, stateLength));
+        Producers.ReplaceAll(data[(5 + stateLength)..]);
+        AppliedIndex = index;
+    }
+
+    /// <summary>The next offset of snapshot data <paramref name="data"/>: where the records of the log after it start.</summary>
+    private ulong ImageNextOffset(ReadOnlySpan<byte> data)
+    {
+        ImageStateLength(data);
+        return BinaryPrimitives.ReadUInt64LittleEndian(data[(5 + 16)..]);
+    }
+
+    /// <summary>The length of the applied state inside snapshot data <paramref name="data"/> (it starts at byte 5).</summary>
+    /// <exception cref="InvalidDataException">The data is not a partition snapshot of this version, or is too short.</exception>
+    private int ImageStateLength(ReadOnlySpan<byte> data)
+    {
         if (data.Length < 5 || data[0] != SnapshotVersion)
         {
             throw new InvalidDataException($"store log {_storeLog}: a partition snapshot of {data.Length} bytes is not of version {SnapshotVersion}");
@@ -343,9 +388,7 @@ internal sealed class PartitionState : IReplicaStateMachine
             throw new InvalidDataException($"store log {_storeLog}: a partition snapshot of {data.Length} bytes is damaged");
         }
 
-        Decode(data.Slice(5, stateLength));
-        Producers.ReplaceAll(data[(5 + stateLength)..]);
-        AppliedIndex = index;
+        return stateLength;
     }
 
     /// <summary>This state as snapshot data: version, the applied state's length and bytes, the producer table.</summary>

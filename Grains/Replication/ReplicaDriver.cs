@@ -30,9 +30,10 @@ namespace Pyralog.Grains.Replication;
  * follower that needs them is sent the snapshot) and queues one store write: the snapshot record, the compacted
  * metadata and the store log's prefix truncation (ReplicaStorage.Compact). The entries it drops are applied, hence
  * durable; writes complete in queue order, so a persist built before the compaction never overwrites its metadata,
- * and a crash before the write leaves the old snapshot with the whole log. The compaction waits until the applied
- * state that asked for it (the partition's new first offset, its offset index without the dropped entries) is queued
- * ahead of it: a crash that keeps the compaction then keeps that state too. Queued behind it instead (while an earlier
+ * and a crash before the write leaves the old snapshot with the whole log (a partition reopened so asks for the
+ * compaction again: PartitionState.OpenAsync). The compaction waits until the applied state that asked for it (the
+ * partition's new first offset, its offset index without the dropped entries) is queued ahead of it: a crash that
+ * keeps the compaction then keeps that state too. Queued behind it instead (while an earlier
  * applied-state write was in flight), a crash could keep the compaction and an older applied state whose offset index
  * still names the dropped entries, and a read after the restart labelled the first entry left with their offsets.
  *
@@ -452,6 +453,14 @@ internal sealed partial class ReplicaDriver : IDisposable
         if (_failure is not null || _disposed || _machine.HasUnwritten)
         {
             return; // the state that asked for it is not queued yet: WriteAppliedAsync compacts once it is
+        }
+
+        if (_node.AppliedIndex < _machine.AppliedIndex)
+        {
+            // Restarted with a commit index older than the applied state (see ReplicaStorage.RestartApplied): the node
+            // hands those entries out again first. Taken now, a compaction the machine asked for on opening would be
+            // beyond the node's applied index, refused and lost.
+            return;
         }
 
         WriteBatch write;

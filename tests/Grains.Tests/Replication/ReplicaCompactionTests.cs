@@ -12,7 +12,8 @@ namespace Pyralog.Grains.Tests.Replication;
 /// A retention command compacts a replica's log (driver outside Orleans, one replica on a real store, its turns one at
 /// a time): the snapshot carries the partition's state as it was at the compaction point, the store log's prefix goes,
 /// a replica restored from the snapshot and a restarted one (also with its applied state lost) hold the same state,
-/// and a producer's batch whose entry was compacted away is still answered as a duplicate with its first offsets.
+/// a compaction a crash lost after its applied state was written is taken when the replica reopens, and a producer's
+/// batch whose entry was compacted away is still answered as a duplicate with its first offsets.
 /// </summary>
 public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
 {
@@ -182,6 +183,77 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
         }
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task A_compaction_lost_in_a_crash_after_its_applied_state_was_written_is_taken_when_the_replica_reopens(bool pastTheEnd, bool commitIndexLost)
+    {
+        _driver.Dispose();
+        LostCompactions lost = null!;
+        await StartAsync(state => lost = new LostCompactions(state) { Losing = false });
+        _turns.ElectAlone(_driver);
+        Await(Propose(RecordBatchCodec.Encode([Rec(0), Rec(1)], 1024, new BatchHeader(1000, Producer, 0))));
+        for (var i = 2; i < 6; i++)
+        {
+            Await(Propose(RecordBatchCodec.Encode([Rec(i)], 1024, new BatchHeader(1000 + i, 0, 0))));
+        }
+
+        var epoch = _state.Epoch;
+        var (holding2, _, _) = _state.Locate(2);
+        var (holding4, _, _) = _state.Locate(4);
+        Await(Propose(RetentionCommand.Encode(2))); // compacted as usual: offsets 0-1 go, with the producer's entry
+        _turns.Drain();
+        var oldSnapshot = _storage.Metadata.Snapshot.Index;
+        Assert.Equal(holding2 - 1, oldSnapshot);
+
+        // The next command's applied state is written, its compaction is not: the process died between the two writes.
+        lost.Losing = true;
+        var retainFrom = pastTheEnd ? 6ul : 4ul;
+        Await(Propose(RetentionCommand.Encode(retainFrom)));
+        var retention = _driver.Node.LastIndex;
+        _turns.Drain();
+        Assert.Equal([pastTheEnd ? retention - 1 : holding4 - 1], lost.Lost);
+        _driver.Dispose();
+        await _driver.QueuedPersists;
+        await _store.DisposeAsync();
+
+        _store = PyramidStore.Open(_directory);
+        _storage = await ReplicaStorage.OpenAsync(_store, StoreLog);
+        if (commitIndexLost)
+        {
+            // A power loss also lost the unsynced commit-only hard-state writes: the node hands the entries after the old
+            // snapshot out again, and only then has applied what the machine asks to compact.
+            using var rewound = _storage.Build(null, [], _storage.HardState with { Commit = oldSnapshot }, hardStateChanged: true, skipSync: false);
+            await _store.WriteAsync(rewound);
+        }
+
+        await StartAsync();
+        Assert.Equal(oldSnapshot, _storage.Metadata.Snapshot.Index); // the crash left the old snapshot
+        Assert.Equal((retainFrom, retention), (_state.FirstOffset, _state.AppliedIndex)); // and the new applied state
+        Assert.Equal(commitIndexLost ? oldSnapshot : retention, _driver.Node.AppliedIndex);
+
+        // Reopened, the replica compacts where the command asked (with every record retained gone, at its applied index:
+        // every entry up to it holds only dropped records).
+        var compactTo = pastTheEnd ? retention : holding4 - 1;
+        _turns.ElectAlone(_driver);
+        _turns.Drain();
+        Assert.Equal(compactTo, _driver.Node.SnapshotIndex);
+        Assert.Equal(compactTo, _storage.Metadata.Snapshot.Index);
+        var restored = await PartitionState.LoadAsync(_store, 99 << 24);
+        restored.Restore(_storage.Metadata.Snapshot);
+        Assert.Equal((retainFrom, retainFrom), (restored.FirstOffset, restored.NextOffset));
+        AssertProducerRemembered(restored, epoch);
+
+        _driver.Dispose();
+        await _driver.QueuedPersists;
+        Assert.Equal((ulong)compactTo + 1, _store.GetLogBounds(StoreLog).First); // the store log's prefix went with it
+        ulong[] retained = pastTheEnd ? [] : [4, 5];
+        Assert.Equal(retained, ReadFrom(_state, retainFrom).Select(r => r.Offset));
+        AssertProducerRemembered(_state, epoch);
+    }
+
     private static void AssertProducerRemembered(PartitionState state, ulong epoch)
     {
         Assert.Equal(SequenceCheck.Duplicate, state.Producers.Check(Producer, 0, 2, out var original, out _));
@@ -199,14 +271,16 @@ public sealed class ReplicaCompactionTests : IAsyncLifetime, IReplicaTransport
 
     private static ProducerRecord Rec(int i) => new(null, [(byte)i]);
 
-    private async Task StartAsync()
+    /// <summary>Opens the replica's state and its driver; <paramref name="wrap"/> wraps the state the driver applies to.</summary>
+    private async Task StartAsync(Func<PartitionState, IReplicaStateMachine>? wrap = null)
     {
         _state = await PartitionState.OpenAsync(_store, _storage);
         var node = new RaftNode(new RaftOptions
         {
             Id = 1, Incarnation = 7, Storage = _storage, Random = new SeededRaftRandom(1), Applied = _storage.RestartApplied(_state.AppliedIndex),
         });
-        _driver = new ReplicaDriver(node, _storage, _store, _state, this, NullLogger.Instance, new ReplicaGrainKey(11, 0, 0), skipSync: false);
+        var machine = wrap?.Invoke(_state) ?? _state;
+        _driver = new ReplicaDriver(node, _storage, _store, machine, this, NullLogger.Instance, new ReplicaGrainKey(11, 0, 0), skipSync: false);
     }
 
 
