@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Pyralog.Cli;
 using Pyralog.Cli.Logs;
+using Pyralog.Cli.Output;
 
 // Ctrl+C and SIGTERM cancel the command's token (a second one ends the process at once). Handled here, first, because
 // the Orleans client's host registers its own handlers, which keep the signal from System.CommandLine's.
@@ -8,7 +9,9 @@ using var interrupt = new CancellationTokenSource();
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
 
-var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+// Stdout that reports a reader gone away (`| head`); a buffer that holds any help text or table whole, so only the
+// commands that print without bound write before the end, and they end quietly when nothing reads them any more.
+var output = new StreamWriter(StandardOutput.Open(), bufferSize: 64 * 1024) { AutoFlush = false };
 try
 {
     return await PyralogCommandLine.RunAsync(
@@ -16,7 +19,14 @@ try
 }
 finally
 {
-    await output.FlushAsync();
+    try
+    {
+        await output.FlushAsync();
+    }
+    catch (OutputClosedException)
+    {
+        // Nothing reads the rest: the exit code stays the command's.
+    }
 }
 
 void Interrupt(PosixSignalContext context)

@@ -24,7 +24,7 @@ internal static class ClusterCommand
     {
         var silo = new Argument<string>("silo") { Description = "The silo: its address as `cluster status` prints it, its endpoint (127.0.0.1:11111) or its name" };
         var undo = new Option<bool>("--undo") { Description = "End the drain: leader balancing may give the silo leaderships again" };
-        var drain = new Command("drain", "Hand off the leadership of every partition replica on a silo and give it no more (its replicas stay and keep replicating), so it can be stopped or upgraded without an election; a restart ends the drain")
+        var drain = new Command("drain", "Hand off the leadership of every replica on a silo and give it no more, then move its partition replicas to other silos (learner-first), so it can be stopped, upgraded or removed without an election; --undo or a restart ends the drain")
         {
             silo,
             undo,
@@ -88,13 +88,20 @@ internal static class ClusterCommand
                 return exit;
             }
 
-            if (result.GetValue(format) == ClusterFormat.Json)
+            try
             {
-                ClusterText.WriteJson(output, report);
+                if (result.GetValue(format) == ClusterFormat.Json)
+                {
+                    ClusterText.WriteJson(output, report);
+                }
+                else
+                {
+                    ClusterText.WriteTable(output, report);
+                }
             }
-            else
+            catch (OutputClosedException)
             {
-                ClusterText.WriteTable(output, report);
+                // Nothing reads stdout any more (`| head`), as a table larger than the output's buffer may find.
             }
 
             return ExitCodes.Ok;

@@ -13,10 +13,13 @@ internal sealed class ConnectionOptions
 
     public Option<int[]> GatewayPorts { get; } = new("--gateway-port")
     {
-        Description = "Gateway port(s) on 127.0.0.1 (localhost and development membership)",
+        Description = "A gateway port on 127.0.0.1 (localhost and development membership); repeat it for more",
         DefaultValueFactory = _ => [DefaultGatewayPort],
         CustomParser = r => OptionParsers.Ports(r, "--gateway-port", [DefaultGatewayPort]),
-        AllowMultipleArgumentsPerToken = true,
+
+        // One port per --gateway-port: taking every number after it would take a command's own argument too
+        // (`produce --gateway-port 30001 orders`).
+        AllowMultipleArgumentsPerToken = false,
         Recursive = true,
     };
 

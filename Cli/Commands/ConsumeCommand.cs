@@ -133,6 +133,11 @@ internal static class ConsumeCommand
                     }
                 }
             }
+            catch (OutputClosedException)
+            {
+                // Nothing reads stdout any more (`| head`): as at the end, quietly.
+                return ExitCodes.Ok;
+            }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
                 // Ctrl+C: how a --follow ends. What was printed is the output.
@@ -151,19 +156,14 @@ internal static class ConsumeCommand
     }
 
     /// <summary>
-    /// The partition's first retained offset and committed end: the leader's as the description has them (or the
-    /// furthest a replica applied, when one got further meanwhile), else the leader's as a linearizable read confirms
-    /// them; the failure when no replica answers as the leader.
+    /// The partition's first retained offset and committed end as its leader confirms them with a linearizable read; the
+    /// failure when no replica answers as the leader. Never the description's: a leader elected moments ago has applied
+    /// only up to what it knows is committed, which lags what its predecessor acknowledged until its own first entry
+    /// commits (partitions do not broadcast commits), so the records acknowledged last would be left out.
     /// </summary>
     private static async Task<(PartitionBounds Bounds, Exception? Failure)> BoundsAsync(
         ILogSession session, LogInfo info, PartitionDescription partition, CancellationToken cancellationToken)
     {
-        if (partition.LeaderReplica >= 0)
-        {
-            var end = partition.Replicas.Where(r => r.Error is null).Select(r => r.NextOffset).Append(partition.CommittedNext).Max();
-            return (new PartitionBounds(partition.FirstOffset, end), null);
-        }
-
         try
         {
             return (await session.ReadBoundsAsync(info, partition.Partition, cancellationToken), null);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Pyralog.Cli.Output;
 using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces.Obelisk;
@@ -49,25 +50,33 @@ internal static class IdsCommand
                 var printed = 0;
                 try
                 {
-                    for (; printed < n; printed++)
+                    try
                     {
-                        output.WriteLine((await generator.NextAsync(cancellationToken)).Value);
+                        for (; printed < n; printed++)
+                        {
+                            output.WriteLine((await generator.NextAsync(cancellationToken)).Value);
+                        }
                     }
-                }
-                catch (Exception) when (cancellationToken.IsCancellationRequested)
-                {
-                    // The IDs printed before stay on stdout, as after a loss.
-                    await output.FlushAsync(CancellationToken.None);
-                    return LogSessions.Interrupted(error);
-                }
-                catch (Exception e)
-                {
-                    await output.FlushAsync(CancellationToken.None);
-                    error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {LogSessions.FirstLine(e.Message)}");
-                    return ExitCodes.ClusterUnreachable;
-                }
+                    catch (Exception e) when (e is not OutputClosedException && cancellationToken.IsCancellationRequested)
+                    {
+                        // The IDs printed before stay on stdout, as after a loss.
+                        await output.FlushAsync(CancellationToken.None);
+                        return LogSessions.Interrupted(error);
+                    }
+                    catch (Exception e) when (e is not OutputClosedException)
+                    {
+                        await output.FlushAsync(CancellationToken.None);
+                        error.WriteLine($"pyralog: lost the cluster after {printed} IDs: {LogSessions.FirstLine(e.Message)}");
+                        return ExitCodes.ClusterUnreachable;
+                    }
 
-                await output.FlushAsync(CancellationToken.None);
+                    await output.FlushAsync(CancellationToken.None);
+                }
+                catch (OutputClosedException)
+                {
+                    // Nothing reads stdout any more (`| head -1`): the IDs it did not take are not wanted.
+                    return ExitCodes.Ok;
+                }
             }
 
             return ExitCodes.Ok;

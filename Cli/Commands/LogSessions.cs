@@ -1,4 +1,5 @@
 using Pyralog.Cli.Logs;
+using Pyralog.Cli.Output;
 using Pyralog.Client;
 using Pyralog.Client.Logs;
 
@@ -11,7 +12,8 @@ internal static class LogSessions
     /// Connects, runs <paramref name="body"/> and disposes the session. A failure to connect or a failure of the body is
     /// one line on <paramref name="error"/>: exit 3 when the cluster refused (see <see cref="ExitCodeOf"/>), else exit 1.
     /// Ctrl+C (<paramref name="cancellationToken"/>)
-    /// that the body does not handle itself is <c>pyralog: interrupted</c> and exit 130.
+    /// that the body does not handle itself is <c>pyralog: interrupted</c> and exit 130; stdout closed (<c>| head</c>)
+    /// ends it quietly with exit 0.
     /// </summary>
     public static async Task<int> RunAsync(
         LogSessionFactory sessions, PyralogClientOptions options, TextWriter error, Func<ILogSession, Task<int>> body, CancellationToken cancellationToken)
@@ -36,6 +38,10 @@ internal static class LogSessions
             try
             {
                 return await body(session);
+            }
+            catch (OutputClosedException)
+            {
+                return ExitCodes.Ok;
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
             {

@@ -11,7 +11,8 @@ namespace Pyralog.Cli.Commands;
 /// <summary>
 /// <c>pyralog produce NAME</c>: a record per line of the input, sent through the batching producer. The summary is one
 /// line on stderr; with <c>--verbose</c> each record's <c>partition/epoch/offset</c> (or <c>-</c> when it was not
-/// acknowledged) is a line on stdout, in input order.
+/// acknowledged) is a line on stdout, in input order. Stdin that fails to read is bad input (exit 2) after the lines read
+/// before were sent and waited for, unless a record failed too (that failure's exit code).
 /// </summary>
 internal static class ProduceCommand
 {
@@ -60,13 +61,22 @@ internal static class ProduceCommand
 
             var seconds = time.GetElapsedTime(started).TotalSeconds.ToString("0.0##", CultureInfo.InvariantCulture);
             await output.FlushAsync(CancellationToken.None);
+            var stopped = run.InputFailure is { } unreadable ? $" (reading stdin failed at line {run.Read + 1}: {LogSessions.FirstLine(unreadable.Message)})"
+                : run.StoppedByClosedOutput ? $" (stopped reading the input after line {run.Read}: stdout was closed)"
+                : run.StoppedEarly ? $" (stopped reading the input after line {run.Read})"
+                : "";
+            if (run.Failure is null && run.InputFailure is not null)
+            {
+                error.WriteLine($"pyralog: produced {LogText.Plural(run.Acknowledged, "record")} to {log} in {seconds} s{stopped}");
+                return ExitCodes.BadInput;
+            }
+
             if (run.Failure is null)
             {
-                error.WriteLine($"produced {LogText.Plural(run.Acknowledged, "record")} to {log} in {seconds} s");
+                error.WriteLine($"produced {LogText.Plural(run.Acknowledged, "record")} to {log} in {seconds} s{stopped}");
                 return ExitCodes.Ok;
             }
 
-            var stopped = run.StoppedEarly ? $" (stopped reading the input after line {run.Read})" : "";
             error.WriteLine($"pyralog: produced {run.Acknowledged} of {LogText.Plural(run.Read, "record")} to {log} in {seconds} s{stopped}; " +
                 $"not acknowledged: {Lines(run.Failed)}: {LogSessions.Describe(run.Failure)}");
             return LogSessions.ExitCodeOf(run.Failure);

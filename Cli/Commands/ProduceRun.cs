@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Pyralog.Cli.Input;
 using Pyralog.Cli.Logs;
+using Pyralog.Cli.Output;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Cli.Commands;
@@ -8,7 +9,8 @@ namespace Pyralog.Cli.Commands;
 /// <summary>
 /// One <c>pyralog produce</c>: one loop reads lines and sends each as a record; another collects the acknowledgements in
 /// input order, printing them with <c>--verbose</c> as they come (flushed whenever it has caught up, so a person typing
-/// sees each). Reading waits when too many records are unacknowledged, and stops at the first record that failed.
+/// sees each). Reading waits when too many records are unacknowledged, and stops at the first record that failed, at an
+/// input that cannot be read further, or once nothing reads the <c>--verbose</c> output.
 /// </summary>
 internal sealed class ProduceRun(string log, int? partition, byte[]? key, int maxRecordBytes, bool verbose, TextWriter output, long maxPendingBytes = ProduceRun.DefaultMaxPendingBytes)
 {
@@ -31,6 +33,10 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
 
     private readonly List<long> _failed = [];
     private volatile Exception? _failure;
+    private volatile bool _outputClosed;
+
+    // Cancelled once nothing reads stdout: ends a read of the input that waits (a terminal, an idle pipe) as Ctrl+C does.
+    private readonly CancellationTokenSource _outputGone = new();
 
     public long Read { get; private set; }
 
@@ -42,13 +48,24 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
 
     public IReadOnlyList<long> Failed => _failed;
 
+    /// <summary>Why the input could not be read past line <see cref="Read"/> (an I/O error, such as a directory as stdin), or null.</summary>
+    public Exception? InputFailure { get; private set; }
+
     /// <summary>
-    /// Sends every line until the input ends, a record fails, or <paramref name="stopReading"/> (Ctrl+C) ends the input
-    /// like an end of file: the records read so far are still sent and waited for.
+    /// Reading stopped before the end of the input because nothing read the <c>--verbose</c> output any more
+    /// (<c>| head</c>), as Ctrl+C stops it.
+    /// </summary>
+    public bool StoppedByClosedOutput { get; private set; }
+
+    /// <summary>
+    /// Sends every line until the input ends, a record fails, the input fails (<see cref="InputFailure"/>), stdout is
+    /// closed (<see cref="StoppedByClosedOutput"/>), or <paramref name="stopReading"/> (Ctrl+C) ends the input like an end of file:
+    /// the records read so far are still sent and waited for.
     /// </summary>
     public async Task SendAsync(IRecordProducer producer, LineReader reader, CancellationToken stopReading)
     {
         var collecting = CollectAsync();
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(stopReading, _outputGone.Token);
         try
         {
             while (true)
@@ -59,10 +76,23 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                     break;
                 }
 
+                if (_outputClosed)
+                {
+                    StoppedByClosedOutput = true;
+                    break;
+                }
+
                 byte[]? line;
                 try
                 {
-                    line = await ReadLineAsync(reader, stopReading);
+                    // WaitAsync too: a read of a pipe or terminal does not always honour the token.
+                    line = await reader.ReadLineAsync(reading.Token).AsTask().WaitAsync(reading.Token);
+                }
+                catch (OperationCanceledException) when (reading.IsCancellationRequested)
+                {
+                    // Ctrl+C, or nothing reads stdout any more: as at the end of the input.
+                    StoppedByClosedOutput = !stopReading.IsCancellationRequested;
+                    break;
                 }
                 catch (LineTooLongException e)
                 {
@@ -71,6 +101,12 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                     var refused = new ArgumentException($"line {Read} is longer than {e.MaxBytes} bytes, so as a record it is over the {maxRecordBytes} bytes log '{log}' accepts");
                     await _pending.Writer.WriteAsync((Read, 0, Task.FromException<RecordAddress>(refused)), CancellationToken.None);
                     StoppedEarly = true;
+                    break;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The lines read before are still sent and waited for; the part of a line read is not.
+                    InputFailure = e;
                     break;
                 }
 
@@ -122,19 +158,6 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
         }
     }
 
-    private static async Task<byte[]?> ReadLineAsync(LineReader reader, CancellationToken stopReading)
-    {
-        try
-        {
-            // WaitAsync too: a read of a pipe or terminal does not always honour the token.
-            return await reader.ReadLineAsync(stopReading).AsTask().WaitAsync(stopReading);
-        }
-        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
-        {
-            return null;
-        }
-    }
-
     private Task<RecordAddress> Send(IRecordProducer producer, ProducerRecord record)
     {
         try
@@ -159,29 +182,54 @@ internal sealed class ProduceRun(string log, int? partition, byte[]? key, int ma
                 {
                     var address = await pending.Ack;
                     Acknowledged++;
-                    if (verbose)
-                    {
-                        output.WriteLine(address.ToString());
-                    }
+                    Print(address.ToString());
                 }
                 catch (Exception e)
                 {
                     _failure ??= e;
                     _failed.Add(pending.Line);
-                    if (verbose)
-                    {
-                        output.WriteLine("-");
-                    }
+                    Print("-");
                 }
 
                 Interlocked.Add(ref _pendingBytes, -pending.Bytes);
                 Interlocked.Exchange(ref _room, null)?.TrySetResult();
             }
 
-            if (verbose)
+            if (verbose && !_outputClosed)
             {
-                await output.FlushAsync(CancellationToken.None);
+                try
+                {
+                    await output.FlushAsync(CancellationToken.None);
+                }
+                catch (OutputClosedException)
+                {
+                    OnOutputClosed();
+                }
             }
         }
+    }
+
+    /// <summary>A <c>--verbose</c> line, until nothing reads stdout; the acknowledgements are still collected after that.</summary>
+    private void Print(string line)
+    {
+        if (!verbose || _outputClosed)
+        {
+            return;
+        }
+
+        try
+        {
+            output.WriteLine(line);
+        }
+        catch (OutputClosedException)
+        {
+            OnOutputClosed();
+        }
+    }
+
+    private void OnOutputClosed()
+    {
+        _outputClosed = true;
+        _outputGone.Cancel();
     }
 }

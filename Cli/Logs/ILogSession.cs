@@ -27,8 +27,9 @@ internal interface ILogSession : IAsyncDisposable
     Task<ulong> FindOffsetAsync(LogInfo log, int partition, DateTimeOffset time, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The partition's first retained offset and committed end as its leader confirms them (a linearizable read), for a
-    /// partition whose description has no leader's; throws when no replica answers as the leader.
+    /// The partition's first retained offset and committed end as its leader confirms them (a linearizable read: every
+    /// record acknowledged before is below the end, also just after an election); throws when no replica answers as the
+    /// leader.
     /// </summary>
     Task<PartitionBounds> ReadBoundsAsync(LogInfo log, int partition, CancellationToken cancellationToken);
 

@@ -13,10 +13,20 @@ internal sealed partial class CliProcess : IDisposable
     private readonly Task _outputDone;
     private readonly Task _errorDone;
 
-    private CliProcess(Process process)
+    private CliProcess(Process process, bool readOutput)
     {
         _process = process;
-        _outputDone = PumpAsync(process.StandardOutput, _output);
+        if (readOutput)
+        {
+            _outputDone = PumpAsync(process.StandardOutput, _output);
+        }
+        else
+        {
+            // The only read end of the stdout pipe: once it is closed, a write to stdout fails with EPIPE.
+            process.StandardOutput.Close();
+            _outputDone = Task.CompletedTask;
+        }
+
         _errorDone = PumpAsync(process.StandardError, _error);
     }
 
@@ -37,7 +47,12 @@ internal sealed partial class CliProcess : IDisposable
         }
     }
 
-    public static CliProcess Start(params string[] args)
+    public static CliProcess Start(params string[] args) => Start(readOutput: true, args);
+
+    /// <summary>The CLI with stdout on a pipe whose read end is closed, as after <c>| head</c> read what it wanted.</summary>
+    public static CliProcess StartWithoutReader(params string[] args) => Start(readOutput: false, args);
+
+    private static CliProcess Start(bool readOutput, string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -52,7 +67,7 @@ internal sealed partial class CliProcess : IDisposable
             info.ArgumentList.Add(arg);
         }
 
-        return new CliProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start pyralog"));
+        return new CliProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start pyralog"), readOutput);
     }
 
     public string Output

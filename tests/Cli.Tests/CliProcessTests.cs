@@ -54,6 +54,21 @@ public sealed class CliProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Consume_follow_ends_quietly_with_exit_0_once_nothing_reads_its_stdout()
+    {
+        using (var produce = CliProcess.Start(["produce", "events", .. _silo.ConnectionArgs]))
+        {
+            await produce.WriteInputAsync("first\n");
+            produce.CloseInput();
+            Assert.Equal(0, (await produce.ExitAsync()).Exit);
+        }
+
+        // As after `pyralog consume events --follow | head -n 0`: printing "first" finds the reader gone.
+        using var consume = CliProcess.StartWithoutReader(["consume", "events", "--follow", .. _silo.ConnectionArgs]);
+        Assert.Equal((0, "", ""), await consume.ExitAsync());
+    }
+
+    [Fact]
     public async Task Errors_are_one_line_on_stderr_with_nothing_on_stdout()
     {
         using var unknown = CliProcess.Start(["consume", "nope", .. _silo.ConnectionArgs]);

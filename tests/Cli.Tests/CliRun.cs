@@ -9,10 +9,17 @@ internal static class CliRun
     public static async Task<(int Exit, string Out, string Err)> RunWithInput(FakeLogSession session, string stdin, params string[] args)
     {
         var output = new StringWriter();
-        var error = new StringWriter();
         using var input = new MemoryStream(Encoding.UTF8.GetBytes(stdin));
-        var exit = await PyralogCommandLine.RunAsync(args, input, output, error, session.Factory, new FakeTimeProvider());
-        return (exit, output.ToString().ReplaceLineEndings("\n"), error.ToString().ReplaceLineEndings("\n"));
+        var (exit, error) = await RunWith(session, input, output, args);
+        return (exit, output.ToString().ReplaceLineEndings("\n"), error);
+    }
+
+    /// <summary>Runs with <paramref name="stdin"/> and <paramref name="stdout"/> as given; the exit code and stderr.</summary>
+    public static async Task<(int Exit, string Err)> RunWith(FakeLogSession session, Stream stdin, TextWriter stdout, params string[] args)
+    {
+        var error = new StringWriter();
+        var exit = await PyralogCommandLine.RunAsync(args, stdin, stdout, error, session.Factory, new FakeTimeProvider());
+        return (exit, error.ToString().ReplaceLineEndings("\n"));
     }
 
     public static Task<(int Exit, string Out, string Err)> Run(FakeLogSession session, params string[] args) => RunWithInput(session, "", args);

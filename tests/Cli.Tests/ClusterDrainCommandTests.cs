@@ -68,6 +68,18 @@ public sealed class ClusterDrainCommandTests
     }
 
     [Fact]
+    public async Task Help_says_the_drained_silos_replicas_move_away()
+    {
+        var (exit, output, error) = await Run((_, _, _, _) => throw new InvalidOperationException("not called"), "cluster", "drain", "--help");
+
+        Assert.Equal((0, ""), (exit, error));
+        Assert.Equal(
+            "  Hand off the leadership of every replica on a silo and give it no more, then move its partition replicas to other silos (learner-first), " +
+            "so it can be stopped, upgraded or removed without an election; --undo or a restart ends the drain",
+            output.Split('\n')[1]);
+    }
+
+    [Fact]
     public async Task A_missing_silo_is_bad_input()
     {
         var result = await Run((_, _, _, _) => throw new InvalidOperationException("not called"), "cluster", "drain");

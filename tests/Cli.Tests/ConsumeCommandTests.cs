@@ -39,9 +39,9 @@ public sealed class ConsumeCommandTests
     public async Task Records_appended_after_the_start_are_not_waited_for()
     {
         // The end is the one seen at the start: a log that grows while it is read still ends the command.
-        _cluster.Description = await _cluster.DescribeLogAsync("orders");
-        _cluster.Append("orders", 0, null, "late"u8.ToArray());
+        _cluster.AfterBoundsRead = p => _cluster.Append("orders", p, null, "late"u8.ToArray());
         Assert.Equal((0, "p0-a\np0-b\np0-c\n", ""), await Run(_cluster, "consume", "orders", "--partition", "0"));
+        Assert.Equal(4, _cluster.Records("orders", 0).Count);
     }
 
     [Theory]
@@ -127,8 +127,7 @@ public sealed class ConsumeCommandTests
     [Fact]
     public async Task An_offset_before_the_first_retained_one_is_exit_2()
     {
-        var description = await _cluster.DescribeLogAsync("orders");
-        _cluster.Description = description with { Partitions = [description.Partitions[0] with { FirstOffset = 2 }, description.Partitions[1]] };
+        _cluster.FirstRetained[0] = 2;
         await AssertFails(_cluster, 2, "pyralog: --from 1 is before the first retained offset of partition 0 of log 'orders' (2).",
             "consume", "orders", "--partition", "0", "--from", "1");
     }
@@ -165,6 +164,19 @@ public sealed class ConsumeCommandTests
         Assert.Equal(
             (1, "", "pyralog: partition 0 of log 'orders' has no leader that answers, so its committed end is unknown: Response did not arrive on time in 00:00:10\n"),
             await Run(_cluster, "consume", "orders"));
+        Assert.Equal([0, 1], _cluster.BoundsRead);
+    }
+
+    [Fact]
+    public async Task The_end_is_the_one_the_leader_confirms_also_when_describe_answers_a_new_leaders_lagging_applied_end()
+    {
+        // A leader elected moments ago has applied only what it knows is committed: 1 of the 3 records its predecessor
+        // acknowledged, until an entry of its own commits. Its answer to describe must not end the read.
+        var description = await _cluster.DescribeLogAsync("orders");
+        var p0 = description.Partitions[0];
+        var elected = p0 with { Epoch = 2, CommittedNext = 1, Replicas = [.. p0.Replicas.Select(r => r with { NextOffset = 1 })] };
+        _cluster.Description = description with { Partitions = [elected, description.Partitions[1]] };
+        Assert.Equal((0, "p0-a\np0-b\np0-c\n", ""), await Run(_cluster, "consume", "orders", "--partition", "0"));
         Assert.Equal([0], _cluster.BoundsRead);
     }
 
@@ -192,6 +204,13 @@ public sealed class ConsumeCommandTests
         Assert.Equal($"pyralog: after {LogText(printed.Length)}: lost the cluster: Response did not arrive on time in 00:00:30 for partition 1\n", error);
         Assert.Contains("p1-a", printed);
         Assert.DoesNotContain("p1-b", printed);
+    }
+
+    [Fact]
+    public async Task Gateway_ports_before_the_log_name_take_one_port_each()
+    {
+        Assert.Equal((0, "p1-a\n", ""), await Run(_cluster, "consume", "--gateway-port", "30001", "--gateway-port", "30002", "orders", "--partition", "1"));
+        Assert.Equal([30001, 30002], _cluster.Options!.GatewayPorts);
     }
 
     private static string LogText(int records) => records == 1 ? "1 record" : $"{records} records";

@@ -1,6 +1,7 @@
 using Pyralog.Client.Logs;
 using System.Runtime.CompilerServices;
 using Pyralog.Cli.Logs;
+using Pyralog.Client;
 using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Cli.Tests;
@@ -35,14 +36,24 @@ internal sealed class FakeLogSession : ILogSession
     /// <summary>Set to fail the leader's linearizable read of a partition's bounds with it (no replica answers as the leader).</summary>
     public Exception? NoLeader { get; set; }
 
-    /// <summary>The partitions whose bounds were read from their leader (describe had none).</summary>
+    /// <summary>The partitions whose bounds were read from their leader.</summary>
     public List<int> BoundsRead { get; } = [];
+
+    /// <summary>Called with the partition after its leader's bounds were read (to append records after that).</summary>
+    public Action<int>? AfterBoundsRead { get; set; }
+
+    /// <summary>The first retained offset of a partition (0 unless set): what retention left.</summary>
+    public Dictionary<int, ulong> FirstRetained { get; } = [];
 
     public List<(string Log, int? Partition, ProducerRecord Record)> Produced { get; } = [];
 
-    public LogSessionFactory Factory => (_, _) =>
+    /// <summary>The options of the last connect.</summary>
+    public PyralogClientOptions? Options { get; private set; }
+
+    public LogSessionFactory Factory => (options, _) =>
     {
         Connects++;
+        Options = options;
         return Task.FromResult<ILogSession>(this);
     };
 
@@ -118,7 +129,7 @@ internal sealed class FakeLogSession : ILogSession
             var replicas = Enumerable.Range(0, info.ReplicationFactor)
                 .Select(r => new ReplicaDescription(r, info.ReplicaKey(p, r), $"127.0.0.1:1111{r}@1", r == 0 ? ReplicaRole.Leader : ReplicaRole.Follower, next, 0, null))
                 .ToArray();
-            partitions[p] = new PartitionDescription(p, 0, "127.0.0.1:11110@1", 1, 0, next, replicas, false);
+            partitions[p] = new PartitionDescription(p, 0, "127.0.0.1:11110@1", 1, FirstRetained.GetValueOrDefault(p), next, replicas, false);
         }
 
         return Task.FromResult(new LogDescription(info, partitions));
@@ -133,9 +144,14 @@ internal sealed class FakeLogSession : ILogSession
     public Task<PartitionBounds> ReadBoundsAsync(LogInfo log, int partition, CancellationToken cancellationToken)
     {
         BoundsRead.Add(partition);
-        return NoLeader is { } failure
-            ? Task.FromException<PartitionBounds>(failure)
-            : Task.FromResult(new PartitionBounds(0, (ulong)Records(log.Name, partition).Count));
+        if (NoLeader is { } failure)
+        {
+            return Task.FromException<PartitionBounds>(failure);
+        }
+
+        var bounds = new PartitionBounds(FirstRetained.GetValueOrDefault(partition), (ulong)Records(log.Name, partition).Count);
+        AfterBoundsRead?.Invoke(partition);
+        return Task.FromResult(bounds);
     }
 
     public IRecordProducer CreateProducer() => new FakeRecordProducer(this);

@@ -180,4 +180,34 @@ public sealed class ProduceCommandTests
     [Fact]
     public Task An_unknown_log_is_exit_3() =>
         AssertFails(_cluster, 3, "pyralog: no log is named 'nope'.", "produce", "nope");
+
+    [Fact]
+    public async Task Gateway_ports_before_the_log_name_take_one_port_each()
+    {
+        var result = await RunWithInput(_cluster, "a\n", "produce", "--gateway-port", "30001", "--gateway-port", "30002", "orders", "--partition", "0");
+        Assert.Equal((0, "", "produced 1 record to orders in 0.0 s\n"), result);
+        Assert.Equal([30001, 30002], _cluster.Options!.GatewayPorts);
+        Assert.Equal(["a"], Values(0));
+    }
+
+    [Fact]
+    public async Task Stdin_that_fails_to_read_is_named_with_the_line_after_the_lines_read_were_sent_and_exit_2()
+    {
+        using var stdin = new FailingStream("a\nb\nhalf"u8.ToArray(), new IOException("Is a directory"));
+        var output = new StringWriter();
+        var result = await RunWith(_cluster, stdin, output, "produce", "orders", "--partition", "1", "-v");
+        Assert.Equal((2, "pyralog: produced 2 records to orders in 0.0 s (reading stdin failed at line 3: Is a directory)\n"), result);
+        Assert.Equal("1/1/0\n1/1/1\n", output.ToString().ReplaceLineEndings("\n"));
+        Assert.Equal(["a", "b"], Values(1));
+    }
+
+    [Fact]
+    public async Task Closed_stdout_ends_the_input_as_its_end_does_and_the_lines_read_are_still_sent()
+    {
+        // Stdin stays open (a terminal): without stdout's reader, nothing would end the command.
+        using var stdin = new WaitingStream("a\n"u8.ToArray());
+        var result = await RunWith(_cluster, stdin, new ClosedOutput(), "produce", "orders", "--partition", "2", "-v").WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal((0, "produced 1 record to orders in 0.0 s (stopped reading the input after line 1: stdout was closed)\n"), result);
+        Assert.Equal(["a"], Values(2));
+    }
 }
