@@ -113,6 +113,16 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
         return await FetchAsync(name).WaitAsync(cancellationToken).ConfigureAwait(false) ?? throw Unknown(name);
     }
 
+    /// <summary>
+    /// Whether a failed read of a log's metadata may succeed when made again: a timeout or transport failure (the metadata
+    /// leader's silo lost), the metadata group without a leader yet, or a metadata replica not running yet. An answer
+    /// that no log has the name is not a failure (<see cref="FetchAsync"/> returns null).
+    /// </summary>
+    public static bool IsTransient(Exception failure) => failure is TimeoutException or OrleansException or NotLeaderException or InvalidOperationException;
+
+    /// <summary>How long to wait before reading a log's metadata again after <paramref name="failures"/> failed reads in a row (0: the first): 50 ms doubling to 1 s.</summary>
+    public static TimeSpan ReadBackoff(int failures) => TimeSpan.FromMilliseconds(Math.Min(50 << Math.Min(failures, 5), 1000));
+
     /// <summary>What callers get for a name no log has.</summary>
     public static InvalidOperationException Unknown(string name) => new($"no log is named '{name}'");
 

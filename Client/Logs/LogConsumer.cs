@@ -13,8 +13,9 @@ namespace Pyralog.Client.Logs;
 /// <see cref="ConsumeFrom.Earliest"/> starts at the partition's first retained offset; if retention moves it before the
 /// first record was delivered, the enumeration starts at the new one. Once records were delivered, a position that
 /// retention overtakes fails with the server's message naming the first available offset (nothing is skipped silently).
-/// An enumeration ends only through its cancellation token, an error, or the end offset it was given. Thread-safe;
-/// enumerations are independent.
+/// A read of the log's metadata that fails (the metadata group without a leader, its silo lost) is made again after a
+/// backoff, as failed replica calls are. An enumeration ends only through its cancellation token, an error, or the end
+/// offset it was given. Thread-safe; enumerations are independent.
 /// </summary>
 public sealed class LogConsumer
 {
@@ -57,7 +58,7 @@ public sealed class LogConsumer
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(from);
-        var cached = await _metadata.GetAsync(log, ct).ConfigureAwait(false);
+        var cached = await LogAsync(log, ct).ConfigureAwait(false);
         if (partition < 0 || partition >= cached.Info.Partitions)
         {
             throw new ArgumentOutOfRangeException(nameof(partition), partition, $"log '{log}' has {cached.Info.Partitions} partitions (0..{cached.Info.Partitions - 1})");
@@ -110,7 +111,7 @@ public sealed class LogConsumer
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(from);
-        var cached = await _metadata.GetAsync(log, ct).ConfigureAwait(false);
+        var cached = await LogAsync(log, ct).ConfigureAwait(false);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var merged = Channel.CreateBounded<ConsumedRecord>(new BoundedChannelOptions(MergeCapacity) { SingleReader = true });
         var pumps = new Task[cached.Info.Partitions];
@@ -130,6 +131,36 @@ public sealed class LogConsumer
         {
             await stop.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(pumps).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The log's metadata, from the cache or the metadata group: a read that fails as a later one may not (its leader's
+    /// silo lost, no leader yet) is made again after a backoff, as failed replica calls are, until <paramref name="ct"/>
+    /// is cancelled.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No log is named <paramref name="log"/>.</exception>
+    private async Task<CachedLog> LogAsync(string log, CancellationToken ct)
+    {
+        for (var failures = 0; ; failures++)
+        {
+            if (_metadata.TryGet(log, out var cached))
+            {
+                return cached;
+            }
+
+            CachedLog? read;
+            try
+            {
+                read = await _metadata.FetchAsync(log).WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (CachedLogs.IsTransient(e))
+            {
+                await Task.Delay(CachedLogs.ReadBackoff(failures), _time, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            return read ?? throw CachedLogs.Unknown(log);
         }
     }
 

@@ -22,8 +22,9 @@ public sealed class LogProducer : IAsyncDisposable
     private readonly Dictionary<ulong, ProducerLog> _logs = [];
     private readonly Queue<Admission> _waiting = new();
 
-    // Records for logs whose metadata is being read, per log name in ProduceAsync order (see Unresolved).
-    private readonly Dictionary<string, Queue<(int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct)>> _unresolved = new(StringComparer.Ordinal);
+    // Records for logs whose metadata is being read, per log name in ProduceAsync order (see Unresolved). A record
+    // leaves its line only once Enqueue returned (it is in _waiting or its batch, or failed): a flush always finds it.
+    private readonly Dictionary<string, Queue<UnresolvedRecord>> _unresolved = new(StringComparer.Ordinal);
     private long _buffered;
     private bool _draining;
 
@@ -31,6 +32,16 @@ public sealed class LogProducer : IAsyncDisposable
     // otherwise), so a flush in between waits for it too.
     private Admission? _handingOver;
     private bool _closed;
+
+    // Records admitted under _gate and being appended to their batches after it (Interlocked): until appended, no
+    // flush can see them, so DisposeAsync waits for them. Once _closed, the append that brings the count to 0 completes
+    // _appended (the close's wait; created under _gate).
+    private int _appending;
+    private TaskCompletionSource? _appended;
+
+    // Flushes waiting, plus one for good once the producer closes (Interlocked): meanwhile every batch goes without a
+    // linger (see Flushing).
+    private int _flushes;
 
     // What SendAsync callers wait on while records wait for buffer room; completed and cleared (under _gate) once none
     // waits and room is left, or the producer closes.
@@ -136,6 +147,22 @@ public sealed class LogProducer : IAsyncDisposable
     /// </summary>
     public async Task FlushAsync(CancellationToken ct = default)
     {
+        // Counted before the records are collected: a record admitted later (from the buffer's queue or a metadata line)
+        // opens its batch ready (Flushing), and one admitted before is in a batch CollectUnfinished marks ready.
+        Interlocked.Increment(ref _flushes);
+        try
+        {
+            await Task.WhenAll(Unfinished()).WaitAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _flushes);
+        }
+    }
+
+    /// <summary>Marks every open batch ready and lists what a flush waits for: every record produced and not yet acknowledged or failed.</summary>
+    private List<Task> Unfinished()
+    {
         var unfinished = new List<Task>();
         var partitions = new List<PartitionProducer>();
         lock (_gate)
@@ -170,22 +197,45 @@ public sealed class LogProducer : IAsyncDisposable
             partition.CollectUnfinished(unfinished);
         }
 
-        await Task.WhenAll(unfinished).WaitAsync(ct).ConfigureAwait(false);
+        return unfinished;
     }
 
-    /// <summary>Closes the producer: refuses new records, then flushes.</summary>
+    /// <summary>
+    /// Closes the producer: refuses new records, then flushes. Every record it accepted, also one produced as it closed,
+    /// is acknowledged or failed before this completes; from the close on, batches go without a linger.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         TaskCompletionSource? room;
+        Task? appended = null;
         lock (_gate)
         {
-            _closed = true;
+            if (!_closed)
+            {
+                _closed = true;
+                Interlocked.Increment(ref _flushes); // from now on every batch goes at once: the linger timers stop below
+            }
+
             (room, _room) = (_room, null);
+
+            // Records that passed the closed check before it was set may still be on their way to their batches, where
+            // the flush below would miss them. A full fence between setting _closed and reading the count, as AppendEnded
+            // has between its decrement and reading _closed: one of the two sees the other's write, so the wait ends.
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _appending) != 0)
+            {
+                appended = (_appended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
         }
 
         room?.SetResult(); // waiting senders go on, to a refusal
 
         Metadata.Forgotten -= _onForgotten;
+        if (appended is not null)
+        {
+            await appended.ConfigureAwait(false);
+        }
+
         await FlushAsync().ConfigureAwait(false);
         lock (_gate)
         {
@@ -276,6 +326,18 @@ public sealed class LogProducer : IAsyncDisposable
     /// <summary>Tests: runs on the drain between taking a waiting record off the queue and appending it to its batch.</summary>
     internal Action<ProducerRecord>? BeforeHandOver { get; set; }
 
+    /// <summary>Tests: runs between admitting a record under the lock and appending it to its batch after the lock.</summary>
+    internal Action<ProducerRecord>? BeforeAppend { get; set; }
+
+    /// <summary>Tests: runs in a metadata line between taking the record whose log was read and enqueuing it.</summary>
+    internal Action<ProducerRecord>? BeforeEnqueueFromLine { get; set; }
+
+    /// <summary>
+    /// Whether a flush waits or the producer is closed: a batch opened now goes without a linger, since it may hold
+    /// records the flush waits for (FlushAsync sends every batch now; after a close no linger timer runs).
+    /// </summary>
+    internal bool Flushing => Volatile.Read(ref _flushes) != 0;
+
     /// <summary>Records acknowledged or failed: frees their bytes and admits waiting records, in order.</summary>
     internal void Release(int bytes)
     {
@@ -348,9 +410,9 @@ public sealed class LogProducer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(record);
-        if (!Metadata.TryGet(log, out _))
+        if (!Metadata.TryGet(log, out _) && await IsUnknownAsync(log, ct).ConfigureAwait(false))
         {
-            await Metadata.GetAsync(log, ct).ConfigureAwait(false); // not in a line of records waiting for it, unbounded
+            throw CachedLogs.Unknown(log); // not in a line of records waiting for it, unbounded
         }
 
         while (WaitForRoom() is { } room)
@@ -363,6 +425,22 @@ public sealed class LogProducer : IAsyncDisposable
         return ProduceAsync(log, partition, record, CancellationToken.None, nameof(log));
     }
 
+    /// <summary>
+    /// Whether the metadata group answers that no log is named <paramref name="log"/>. A read that fails answers no: the
+    /// record then waits in line for the metadata, read again within its delivery timeout (see ResolveAsync).
+    /// </summary>
+    private async Task<bool> IsUnknownAsync(string log, CancellationToken ct)
+    {
+        try
+        {
+            return await Metadata.FetchAsync(log).WaitAsync(ct).ConfigureAwait(false) is null;
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     /// <summary>What to wait for before a record is buffered at once, or null when it would be (or the producer closed).</summary>
     private Task? WaitForRoom()
     {
@@ -371,6 +449,22 @@ public sealed class LogProducer : IAsyncDisposable
             return _closed || (_waiting.Count == 0 && _buffered < Options.MaxBufferedBytes)
                 ? null
                 : (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    /// <summary>A record counted in <see cref="_appending"/> is in its batch: the last one a closing producer waits for ends its wait.</summary>
+    private void AppendEnded()
+    {
+        // Decrement, then read _closed (a full fence between): see DisposeAsync.
+        if (Interlocked.Decrement(ref _appending) == 0 && Volatile.Read(ref _closed))
+        {
+            TaskCompletionSource? appended;
+            lock (_gate)
+            {
+                (appended, _appended) = (_appended, null);
+            }
+
+            appended?.TrySetResult();
         }
     }
 
@@ -394,6 +488,7 @@ public sealed class LogProducer : IAsyncDisposable
     private Task<RecordAck> Unresolved(string log, int partition, ProducerRecord record, CancellationToken ct)
     {
         var waiting = new TaskCompletionSource<RecordAck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entry = new UnresolvedRecord(partition, record, waiting, ct, Deadline());
         lock (_gate)
         {
             if (_closed)
@@ -403,55 +498,163 @@ public sealed class LogProducer : IAsyncDisposable
 
             if (_unresolved.TryGetValue(log, out var line))
             {
-                line.Enqueue((partition, record, waiting, ct));
+                line.Enqueue(entry);
                 return waiting.Task;
             }
 
-            _unresolved[log] = new Queue<(int, ProducerRecord, TaskCompletionSource<RecordAck>, CancellationToken)>([(partition, record, waiting, ct)]);
+            _unresolved[log] = new Queue<UnresolvedRecord>([entry]);
         }
 
         _ = ResolveAsync(log);
         return waiting.Task;
     }
 
-    /// <summary>Reads the log's metadata, then enqueues (or fails) the records waiting for it in the order they came.</summary>
+    /// <summary>When a record produced now fails if it could not be sent (a timestamp; saturating: <see cref="TimeSpan.MaxValue"/> never).</summary>
+    private long Deadline()
+    {
+        var now = Time.GetTimestamp();
+        var ticks = Options.DeliveryTimeout.TotalSeconds * Time.TimestampFrequency;
+        return ticks >= long.MaxValue - now ? long.MaxValue : now + (long)ticks;
+    }
+
+    /// <summary>
+    /// Reads the log's metadata, then enqueues (or fails) the records waiting for it in the order they came. A read that
+    /// fails as a later one may not (<see cref="CachedLogs.IsTransient"/>: the metadata group without a leader, its
+    /// leader's silo lost) is made again after a backoff while records wait; each fails with ProduceException once its
+    /// <see cref="ProducerOptions.DeliveryTimeout"/> passed, as a batch not sent by then does.
+    /// </summary>
     private async Task ResolveAsync(string log)
     {
         CachedLog? cached = null;
-        Exception? failure = null;
-        try
+        Func<UnresolvedRecord, Exception>? failure = null;
+        for (var failures = 0; ; failures++)
         {
-            cached = await Metadata.GetAsync(log, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            failure = e;
+            Exception last;
+            try
+            {
+                cached = Metadata.TryGet(log, out var known) ? known : await Metadata.FetchAsync(log).ConfigureAwait(false);
+                if (cached is null)
+                {
+                    var unknown = CachedLogs.Unknown(log);
+                    failure = _ => unknown;
+                }
+
+                break;
+            }
+            catch (Exception e) when (CachedLogs.IsTransient(e))
+            {
+                last = e;
+            }
+            catch (Exception e)
+            {
+                failure = r => Unread(log, r, "the log's metadata could not be read (unexpected error)", e);
+                break;
+            }
+
+            if (FailExpired(log, last) is not { } earliest)
+            {
+                return; // every record of the line failed: the line is gone
+            }
+
+            double jitter;
+            lock (_gate)
+            {
+                jitter = 0.5 + 0.5 * _random.NextDouble(); // producers that failed together do not read again together
+            }
+
+            var delay = CachedLogs.ReadBackoff(failures) * jitter;
+            var left = earliest - Time.GetTimestamp();
+            if (left < delay.TotalSeconds * Time.TimestampFrequency)
+            {
+                delay = TimeSpan.FromSeconds(Math.Max(left, 0) / (double)Time.TimestampFrequency); // wake for the first deadline
+            }
+
+            await Task.Delay(delay, Time).ConfigureAwait(false);
         }
 
         while (true)
         {
-            (int Partition, ProducerRecord Record, TaskCompletionSource<RecordAck> Ack, CancellationToken Ct) next;
+            // Taken off the line only once Enqueue returned: a flush meanwhile still finds it in the line.
+            UnresolvedRecord next;
             lock (_gate)
             {
                 var line = _unresolved[log];
-                if (!line.TryDequeue(out next))
+                if (!line.TryPeek(out next))
                 {
                     _unresolved.Remove(log); // only now may records for the log take the direct way
                     return;
                 }
             }
 
-            if (cached is null)
+            if (failure is not null)
             {
-                next.Ack.TrySetException(failure!);
-                continue;
+                next.Ack.TrySetException(failure(next));
+            }
+            else
+            {
+                BeforeEnqueueFromLine?.Invoke(next.Record);
+                var enqueued = Enqueue(cached!, next.Partition, next.Record, next.Ct, direct: false);
+                _ = enqueued.ContinueWith(static (t, state) => ((TaskCompletionSource<RecordAck>)state!).TrySetFromTask(t), next.Ack,
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
-            var enqueued = Enqueue(cached, next.Partition, next.Record, next.Ct, direct: false);
-            _ = enqueued.ContinueWith(static (t, state) => ((TaskCompletionSource<RecordAck>)state!).TrySetFromTask(t), next.Ack,
-                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            lock (_gate)
+            {
+                _unresolved[log].Dequeue(); // still its head: only this loop takes records off the line now
+            }
         }
     }
+
+    /// <summary>
+    /// After a failed metadata read: fails the records of the line past their deadline (with <paramref name="last"/>
+    /// inside) and cancels those whose token was cancelled, keeping the others' order. Returns the earliest deadline left,
+    /// or null when none is left (the line is removed).
+    /// </summary>
+    private long? FailExpired(string log, Exception last)
+    {
+        List<UnresolvedRecord>? ended = null;
+        long? earliest = null;
+        var now = Time.GetTimestamp();
+        lock (_gate)
+        {
+            var line = _unresolved[log];
+            for (var n = line.Count; n > 0; n--)
+            {
+                var entry = line.Dequeue();
+                if (entry.Ct.IsCancellationRequested || now >= entry.Deadline)
+                {
+                    (ended ??= []).Add(entry);
+                    continue;
+                }
+
+                line.Enqueue(entry);
+                earliest = Math.Min(earliest ?? long.MaxValue, entry.Deadline);
+            }
+
+            if (earliest is null)
+            {
+                _unresolved.Remove(log); // only now may records for the log take the direct way
+            }
+        }
+
+        foreach (var entry in ended ?? [])
+        {
+            if (entry.Ct.IsCancellationRequested)
+            {
+                entry.Ack.TrySetCanceled(entry.Ct);
+            }
+            else
+            {
+                entry.Ack.TrySetException(Unread(log, entry, $"the log's metadata could not be read within the delivery timeout ({Options.DeliveryTimeout})", last));
+            }
+        }
+
+        return earliest;
+    }
+
+    /// <summary>What a record fails with whose log's metadata could not be read (never sent: the partition only if it was asked for).</summary>
+    private static ProduceException Unread(string log, UnresolvedRecord record, string reason, Exception last) =>
+        new(log, record.Partition, 1, reason, last);
 
     /// <summary>Admits a record to its partition's batch (or the wait for buffer space); <paramref name="direct"/>: not from the line of <see cref="Unresolved"/>, so it must not overtake that line.</summary>
     private Task<RecordAck> Enqueue(CachedLog cached, int partition, ProducerRecord record, CancellationToken ct, bool direct)
@@ -497,7 +700,7 @@ public sealed class LogProducer : IAsyncDisposable
 
             if (direct && _unresolved.TryGetValue(info.Name, out var line))
             {
-                line.Enqueue((partition, record, ack, ct)); // the records before it are still waiting for the metadata
+                line.Enqueue(new UnresolvedRecord(partition, record, ack, ct, Deadline())); // the records before it are still waiting for the metadata
                 return ack.Task;
             }
 
@@ -516,6 +719,7 @@ public sealed class LogProducer : IAsyncDisposable
                 _buffered += bytes;
                 queued = null;
                 producerLog.AppendStarting(); // appended after the lock: the log's state is not dropped meanwhile
+                Interlocked.Increment(ref _appending); // nor does a close miss it
             }
             else
             {
@@ -533,8 +737,17 @@ public sealed class LogProducer : IAsyncDisposable
 
         if (queued is null)
         {
-            target.Append(record, ack, bytes);
-            producerLog.AppendEnded();
+            try
+            {
+                BeforeAppend?.Invoke(record);
+                target.Append(record, ack, bytes);
+            }
+            finally
+            {
+                producerLog.AppendEnded();
+                AppendEnded();
+            }
+
             return ack.Task;
         }
 

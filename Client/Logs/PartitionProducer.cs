@@ -166,7 +166,10 @@ internal sealed partial class PartitionProducer
                 now = _time.GetTimestamp();
                 // Saturating: a DeliveryTimeout of TimeSpan.MaxValue (retry until acknowledged) would overflow to the past.
                 var deadline = now > long.MaxValue - _deliveryTicks ? long.MaxValue : now + _deliveryTicks;
-                _open = new PendingBatch(now, deadline) { Ready = _options.Linger == TimeSpan.Zero };
+                // While a flush waits (or the producer is closing), a batch opened now may hold records it waits for
+                // (admitted after it began, from the buffer's queue or a metadata line): it goes without a linger.
+                var flushing = _producer.Flushing;
+                _open = new PendingBatch(now, deadline) { Ready = flushing || _options.Linger == TimeSpan.Zero, Due = flushing };
                 if (!_open.Ready)
                 {
                     _lingerTimer ??= _time.CreateTimer(static s => ((PartitionProducer)s!).OnLinger(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

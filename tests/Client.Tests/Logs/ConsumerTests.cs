@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Runtime;
 using Pyralog.Client.Logs;
 using Pyralog.Grains.Interfaces.Logs;
 
@@ -269,6 +271,51 @@ public sealed class ConsumerTests
 
         Assert.Equal([8ul, 9ul], records.Select(r => r.Offset));
         Assert.Equal([8ul], reads);
+    }
+
+    /// <summary>
+    /// The consumer reads the log's metadata before it reads a replica: a read the metadata group fails (its leader's
+    /// silo lost, no leader yet) is tried again as failed replica calls are, until the enumeration is cancelled; a log
+    /// that does not exist still fails at once.
+    /// </summary>
+    [Theory]
+    [InlineData(typeof(SiloUnavailableException))]
+    [InlineData(typeof(TimeoutException))]
+    [InlineData(typeof(NotLeaderException))]
+    public async Task A_metadata_read_that_fails_for_a_while_is_retried_until_the_log_is_read(Type failure)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero));
+        var reads = 0;
+        _grains.OnGetLog = name => ++reads <= 3 // called under the fake's lock
+            ? Task.FromException<LogInfo?>((Exception)Activator.CreateInstance(failure, "the metadata group did not answer")!)
+            : Task.FromResult<LogInfo?>(name == Log ? FakeGrains.Log(Log, partitions: 1) : null);
+        _grains.OnRead = (_, from) => Task.FromResult(new ReadBatch([new CommittedRecord(1, from, 0, null, [(byte)from], null)], from + 1, 0, 10));
+        var consumer = new LogConsumer(_grains, null, time);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var first = FirstAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(3), stop.Token));
+        for (var moved = TimeSpan.Zero; !first.IsCompleted; moved += TimeSpan.FromMilliseconds(50))
+        {
+            Assert.True(moved < TimeSpan.FromSeconds(100), "the metadata was not read within 100 s of fake time");
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(3ul, (await first).Offset);
+        Assert.Equal(4, reads);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => FirstAsync(consumer.ConsumeAllAsync("nope", ConsumeFrom.Earliest, stop.Token)));
+        Assert.Equal("no log is named 'nope'", e.Message);
+        Assert.Equal(5, reads);
+    }
+
+    private static async Task<ConsumedRecord> FirstAsync(IAsyncEnumerable<ConsumedRecord> records)
+    {
+        await foreach (var record in records)
+        {
+            return record;
+        }
+
+        throw new InvalidOperationException("the enumeration ended without a record");
     }
 
     private static ReplicaStatus Status(string key, ulong firstOffset) => new() { Key = key, Silo = "s", FirstOffset = firstOffset, NextOffset = 10 };

@@ -843,6 +843,154 @@ public sealed class ProducerTests
         }
     }
 
+    /// <summary>
+    /// A record that passed the closed check just before DisposeAsync began and reaches its batch only after it: the
+    /// dispose waits for it and sends it at once (its linger would outlast the timers the dispose stops), and completes
+    /// only once the record is answered. The fake clock never moves here.
+    /// </summary>
+    [Fact]
+    public async Task A_record_appended_while_the_producer_is_disposed_is_sent_and_answered_before_the_dispose_completes()
+    {
+        var producer = await WarmedUpAsync(new ProducerOptions { Linger = TimeSpan.FromMinutes(1) });
+        var held = HoldAnswers();
+        Task? disposing = null;
+        producer.BeforeAppend = _ =>
+        {
+            producer.BeforeAppend = null;
+            disposing = producer.DisposeAsync().AsTask();
+        };
+
+        var record = producer.ProduceAsync(Log, Rec(1));
+        Assert.NotNull(disposing);
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 2, "the record sent without its linger");
+        Assert.False(disposing.IsCompleted, "the dispose completed before the record it had let in was answered");
+        held[0].Answer.SetResult(_grains.Append(held[0].Call));
+        await disposing.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(new RecordAck(0, 1, 1, Duplicate: false), await record);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => producer.ProduceAsync(Log, Rec(2)));
+    }
+
+    /// <summary>
+    /// A record produced before DisposeAsync that waited for its log's metadata, which arrives as the producer is being
+    /// disposed: it is sent at once, and the dispose completes only once it is answered.
+    /// </summary>
+    [Fact]
+    public async Task A_record_waiting_for_its_logs_metadata_when_the_producer_is_disposed_is_answered_before_the_dispose_completes()
+    {
+        var producer = new LogProducer(_grains, new ProducerOptions { Linger = TimeSpan.FromMinutes(1) }, _time);
+        var metadata = new TaskCompletionSource<LogInfo?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _grains.OnGetLog = _ => metadata.Task;
+        var held = HoldAnswers();
+        var record = producer.ProduceAsync(Log, Rec(1)); // waits in line for the metadata
+        var disposing = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        producer.BeforeEnqueueFromLine = _ =>
+        {
+            producer.BeforeEnqueueFromLine = null;
+            disposing.SetResult(producer.DisposeAsync().AsTask());
+        };
+
+        metadata.SetResult(FakeGrains.Log(Log, partitions: 1));
+        var disposed = await disposing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 1, "the record sent without its linger");
+        Assert.False(disposed.IsCompleted, "the dispose completed before a record produced before it was answered");
+        held[0].Answer.SetResult(_grains.Append(held[0].Call));
+        await disposed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(new RecordAck(0, 1, 0, Duplicate: false), await record);
+    }
+
+    /// <summary>
+    /// FlushAsync sends every batch now, also a batch opened for a record it waits for that was admitted only after the
+    /// flush began (it waited for buffer room): that batch does not wait out its linger.
+    /// </summary>
+    [Fact]
+    public async Task A_flush_sends_at_once_the_records_it_waits_for_that_are_admitted_after_it_began()
+    {
+        // The fake clock never moves here: a batch that waited for its linger would never go.
+        var options = new ProducerOptions { Linger = TimeSpan.FromMinutes(1), MaxBatchBytes = 2 * RecordBytes, MaxBufferedBytes = 2 * RecordBytes };
+        var producer = await WarmedUpAsync(options);
+        var held = HoldAnswers();
+        int[][] Sent() => [.. _grains.Calls.Skip(1).Select(c => c.Batch.Records.Select(r => (int)r.Value[0]).ToArray())];
+
+        // 2 does not fit beside 1 (1 goes), 3 waits for room.
+        var records = new[] { producer.ProduceAsync(Log, Rec(1)), producer.ProduceAsync(Log, Rec(2)), producer.ProduceAsync(Log, Rec(3)) };
+        var flush = producer.FlushAsync();
+        Assert.Equal([[1], [2]], Sent());
+
+        held[0].Answer.SetResult(_grains.Append(held[0].Call)); // room for 3, admitted into a batch of its own
+        await Eventually.TrueAsync(() => _grains.Calls.Length == 4, "the record admitted after the flush began sent without its linger");
+        Assert.Equal([[1], [2], [3]], Sent());
+        Assert.False(flush.IsCompleted);
+        held[1].Answer.SetResult(_grains.Append(held[1].Call));
+        held[2].Answer.SetResult(_grains.Append(held[2].Call));
+        await flush.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([1ul, 2ul, 3ul], (await Task.WhenAll(records)).Select(a => a.Offset));
+        await producer.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(typeof(SiloUnavailableException))]
+    [InlineData(typeof(TimeoutException))]
+    [InlineData(typeof(NotLeaderException))]
+    public async Task A_metadata_read_that_fails_for_a_while_is_retried_and_the_records_waiting_for_it_go_in_order(Type failure)
+    {
+        await using var producer = new LogProducer(_grains, new ProducerOptions { Linger = TimeSpan.Zero }, _time);
+        var reads = 0;
+        _grains.OnGetLog = _ => ++reads <= 3 // called under the fake's lock
+            ? Task.FromException<LogInfo?>((Exception)Activator.CreateInstance(failure, "the metadata group did not answer")!)
+            : Task.FromResult<LogInfo?>(FakeGrains.Log(Log, partitions: 1));
+
+        var first = producer.ProduceAsync(Log, Rec(1));
+        var second = await producer.SendAsync(Log, Rec(2)); // buffered behind the first, not failed with the read's error
+        Assert.False(first.IsCompleted);
+        await AdvanceUntilAsync(() => first.IsCompleted && second.IsCompleted, "the records sent once the metadata was read");
+        Assert.Equal([0ul, 1ul], (await Task.WhenAll(first, second)).Select(a => a.Offset));
+        Assert.Equal(4, _grains.LogReads);
+    }
+
+    [Fact]
+    public async Task Records_whose_logs_metadata_cannot_be_read_fail_with_ProduceException_once_their_delivery_timeout_passed()
+    {
+        var options = new ProducerOptions { Linger = TimeSpan.Zero, DeliveryTimeout = TimeSpan.FromSeconds(10) };
+        await using var producer = new LogProducer(_grains, options, _time);
+        var unavailable = new SiloUnavailableException("the metadata leader's silo is gone");
+        _grains.OnGetLog = _ => Task.FromException<LogInfo?>(unavailable);
+        var started = _time.GetUtcNow();
+        var keyless = producer.ProduceAsync(Log, Rec(1));
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - started >= TimeSpan.FromSeconds(2), "two seconds");
+        var toPartition = producer.ProduceAsync(Log, 0, Rec(2));
+
+        await AdvanceUntilAsync(() => keyless.IsCompleted, "the first record's delivery timeout");
+        Assert.InRange(_time.GetUtcNow() - started, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(11)); // not before, and not long after
+        Assert.False(toPartition.IsCompleted);
+        var e = await Assert.ThrowsAsync<ProduceException>(() => keyless);
+        Assert.Same(unavailable, e.InnerException);
+        Assert.Equal((Log, -1, 1, false), (e.Log, e.Partition, e.RecordCount, e.Refused));
+        Assert.Equal("1 record of log 'orders' was not acknowledged: the log's metadata could not be read within the delivery timeout (00:00:10) " +
+            "(last error: the metadata leader's silo is gone)", e.Message);
+
+        await AdvanceUntilAsync(() => toPartition.IsCompleted, "the second record's delivery timeout");
+        Assert.InRange(_time.GetUtcNow() - started, TimeSpan.FromSeconds(12), TimeSpan.FromSeconds(13));
+        e = await Assert.ThrowsAsync<ProduceException>(() => toPartition);
+        Assert.StartsWith("1 record of log 'orders' partition 0 was not acknowledged: the log's metadata could not be read", e.Message);
+        Assert.Empty(_grains.Calls);
+
+        // Once the metadata group answers again, a new record goes (nothing of the failed ones was sent).
+        _grains.OnGetLog = null;
+        Assert.Equal(0ul, (await producer.ProduceAsync(Log, Rec(3)).WaitAsync(TimeSpan.FromSeconds(10))).Offset);
+    }
+
+    [Fact]
+    public async Task A_metadata_read_that_fails_unexpectedly_fails_the_records_with_ProduceException_at_once()
+    {
+        await using var producer = new LogProducer(_grains, new ProducerOptions { Linger = TimeSpan.Zero }, _time);
+        var bug = new NullReferenceException("a bug in the metadata group");
+        _grains.OnGetLog = _ => Task.FromException<LogInfo?>(bug);
+        var e = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(Log, Rec(1)).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Same(bug, e.InnerException);
+        Assert.Equal("1 record of log 'orders' was not acknowledged: the log's metadata could not be read (unexpected error) (last error: a bug in the metadata group)", e.Message);
+        Assert.Equal(1, _grains.LogReads);
+    }
+
     /// <summary>The producer id of the warm-up's batch (the first call): the id the partition is made to forget.</summary>
     private long WarmUpProducerId => _grains.Calls[0].Batch.ProducerId;
 
