@@ -149,11 +149,18 @@ public sealed partial class PyramidStore
                 dropped = replay.DroppedBytes;
             }
 
-            // Cut a torn, preallocated or stale tail so the file ends at its last frame once it is no longer the newest.
-            if (replay.ValidLength >= WriteAheadLog.HeaderBytes && replay.ValidLength < _options.Device.GetLength(path))
+            // Cut a torn, preallocated or stale tail so the file ends at its last frame once it is no longer the newest,
+            // and sync every replayed file, cut or not: after a process crash its last frames may be in the page cache
+            // only (written, never synced), and the store publishes what it replayed as durable. One fdatasync per WAL
+            // file per open; a file the crashed process synced has nothing left to write.
+            if (replay.ValidLength >= WriteAheadLog.HeaderBytes)
             {
                 using var file = _options.Device.Open(path, FileMode.Open);
-                file.SetLength(replay.ValidLength);
+                if (replay.ValidLength < file.Length)
+                {
+                    file.SetLength(replay.ValidLength);
+                }
+
                 file.SyncData();
             }
 

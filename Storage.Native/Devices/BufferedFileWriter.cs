@@ -18,6 +18,9 @@ internal sealed class BufferedFileWriter : IDisposable
     // started and not yet waited for; [_writebackFrom, _flushed) is written but its writeback not started.
     private long _writebackWaitFrom;
     private long _writebackFrom;
+    // The first writeback failure a step's wait reported: the kernel tells only that one waiter, so the file's sync
+    // would succeed over the lost pages; FlushToDisk throws it instead.
+    private IOException? _writebackFailure;
 
     /// <param name="writebackBytes">0: the bytes reach the disk when the file is synced (or when the kernel decides);
     /// otherwise every time this many bytes were handed to the file, their writeback starts, after the previous step's
@@ -71,16 +74,30 @@ internal sealed class BufferedFileWriter : IDisposable
     {
         if (_writebackBytes > 0 && _flushed - _writebackFrom >= _writebackBytes)
         {
-            _file.WriteBack(_writebackWaitFrom, _writebackFrom, _flushed - _writebackFrom);
+            try
+            {
+                _file.WriteBack(_writebackWaitFrom, _writebackFrom, _flushed - _writebackFrom);
+            }
+            catch (IOException e)
+            {
+                _writebackFailure ??= e;
+            }
+
             _writebackWaitFrom = _writebackFrom;
             _writebackFrom = _flushed;
         }
     }
 
-    /// <summary>Flushes and syncs: everything written is durable on return.</summary>
+    /// <summary>Flushes and syncs: everything written is durable on return. Throws an <see cref="IOException"/> if a
+    /// writeback step failed (the sync could not tell: see <see cref="DeviceFile.WriteBack"/>), on every call.</summary>
     public void FlushToDisk()
     {
         Flush();
+        if (_writebackFailure is { } failure)
+        {
+            throw new IOException($"'{_file.Path}' cannot be made durable: a writeback of it failed ({failure.Message})", failure);
+        }
+
         _file.SyncData();
     }
 

@@ -27,8 +27,10 @@ internal abstract class DeviceFile : IDisposable
     /// <summary>
     /// Waits until [<paramref name="waitOffset"/>, <paramref name="offset"/>) is written to the disk, then starts writing
     /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) without waiting. Makes nothing
-    /// durable (no disk cache flush, no metadata: only <see cref="SyncData"/> does): it paces a large file's writeback, so a
-    /// hint, never an error.
+    /// durable (no disk cache flush, no metadata: only <see cref="SyncData"/> does): it paces a large file's writeback.
+    /// Throws an <see cref="IOException"/> when the wait reports a failed writeback of the file: the kernel reports one to
+    /// a single waiter per descriptor, so a later <see cref="SyncData"/> would succeed over the lost pages, and the caller
+    /// must fail the file's sync itself (see <see cref="BufferedFileWriter.FlushToDisk"/>).
     /// </summary>
     public abstract void WriteBack(long waitOffset, long offset, long length);
 

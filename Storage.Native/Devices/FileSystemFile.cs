@@ -28,7 +28,7 @@ internal sealed class FileSystemFile : DeviceFile
     public override void SyncData() => WhileOpen(Path, LibC.SyncData);
 
     public override void WriteBack(long waitOffset, long offset, long length) =>
-        WhileOpen((waitOffset, offset, length), static (handle, range) => LibC.WriteBack(handle, range.waitOffset, range.offset, range.length));
+        WhileOpen((Path, waitOffset, offset, length), static (handle, range) => LibC.WriteBack(handle, range.Path, range.waitOffset, range.offset, range.length));
 
     /// <summary>Runs a call on the descriptor with a reference held, so a call racing Dispose cannot hit a closed (and
     /// reused) descriptor. Static delegates and a state argument: no allocation per call.</summary>

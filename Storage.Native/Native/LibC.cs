@@ -101,9 +101,13 @@ internal static partial class LibC
     /// <summary>
     /// Waits until [<paramref name="waitOffset"/>, <paramref name="offset"/>) is on the disk, then starts writing back
     /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) (sync_file_range). Makes nothing
-    /// durable (no disk cache flush, no metadata): a hint, so it cannot fail the caller.
+    /// durable (no disk cache flush, no metadata). Throws an <see cref="IOException"/> naming the file, the call and the
+    /// errno when the wait reports a writeback error: since Linux 4.14 the wait reports the file's writeback error once
+    /// per descriptor (file_check_and_advance_wb_err), so a later fdatasync of the same descriptor returns 0 over the
+    /// lost pages, and the caller must fail the file's sync itself. Also throws when starting the writeback fails, except
+    /// for lack of memory (ENOMEM, from either call): the pages then stay dirty for the final fdatasync.
     /// </summary>
-    public static void WriteBack(SafeFileHandle handle, long waitOffset, long offset, long length)
+    public static void WriteBack(SafeFileHandle handle, string path, long waitOffset, long offset, long length)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -111,19 +115,29 @@ internal static partial class LibC
         }
 
         var fd = (int)handle.DangerousGetHandle();
-        if (offset > waitOffset)
+        // ENOMEM comes only from starting a writeback (the waits report the file's own errors): nothing was told of a
+        // failure, and the pages stay dirty for the final fdatasync.
+        if (offset > waitOffset && sync_file_range(fd, waitOffset, offset - waitOffset, WaitBefore | Write | WaitAfter) != 0
+            && Marshal.GetLastPInvokeError() is var waited && waited != OutOfMemory)
         {
-            _ = sync_file_range(fd, waitOffset, offset - waitOffset, WaitBefore | Write | WaitAfter);
+            throw new IOException(
+                $"sync_file_range writing back bytes [{waitOffset}, {offset}) of '{path}' failed (errno {waited})");
         }
 
-        _ = sync_file_range(fd, offset, length, Write);
+        if (sync_file_range(fd, offset, length, Write) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != OutOfMemory)
+        {
+            throw new IOException(
+                $"sync_file_range starting the writeback of bytes [{offset}, {offset + length}) of '{path}' failed (errno {errno})");
+        }
     }
+
+    private const int OutOfMemory = 12; // ENOMEM
 
     private const uint WaitBefore = 1; // SYNC_FILE_RANGE_WAIT_BEFORE
     private const uint Write = 2; // SYNC_FILE_RANGE_WRITE
     private const uint WaitAfter = 4; // SYNC_FILE_RANGE_WAIT_AFTER
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc", SetLastError = true)]
     private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
     [LibraryImport("libc")]

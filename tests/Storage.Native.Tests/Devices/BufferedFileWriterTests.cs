@@ -75,6 +75,26 @@ public class BufferedFileWriterTests
     }
 
     [Fact]
+    public void A_writeback_failure_told_only_to_a_step_s_wait_fails_every_later_sync_of_the_writer()
+    {
+        var file = new RecordingDeviceFile();
+        using var writer = new BufferedFileWriter(file, bufferBytes: 1024, writebackBytes: 2048);
+        writer.Write(new byte[2048]);
+        file.FailWriteback(); // of the step just started: the next step's wait is told, and only it
+        writer.Write(new byte[2048]);
+        writer.Write(new byte[100]);
+
+        var first = Assert.Throws<IOException>(writer.FlushToDisk);
+        Assert.Equal(
+            "'recording' cannot be made durable: a writeback of it failed (sync_file_range failed on 'recording' (errno 5, injected))",
+            first.Message);
+        Assert.Equal("sync_file_range failed on 'recording' (errno 5, injected)", first.InnerException!.Message);
+        Assert.Equal(first.Message, Assert.Throws<IOException>(writer.FlushToDisk).Message);
+        Assert.Equal(["write 0 2048", "writeback 0 0 2048", "write 2048 2048", "writeback 0 2048 2048", "write 4096 100"], file.Calls);
+        file.SyncData(); // what the writer's sync would have been told: nothing, the step's wait took the report
+    }
+
+    [Fact]
     public void A_negative_writeback_step_is_refused()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new BufferedFileWriter(new RecordingDeviceFile(), 1024, writebackBytes: -1));

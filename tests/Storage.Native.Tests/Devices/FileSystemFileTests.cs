@@ -42,6 +42,23 @@ public class FileSystemFileTests
         Assert.Equal(data, File.ReadAllBytes(path));
     }
 
+    [Fact]
+    public void A_failed_writeback_is_an_error_naming_the_call_the_range_the_file_and_the_errno()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "written-back");
+        using var file = FileSystemDevice.Instance.Open(path, FileMode.CreateNew);
+        file.Write(new byte[8192], 0);
+
+        // A range the kernel refuses (EINVAL) fails as a writeback error reported to the wait does: not dropped.
+        var waited = Assert.Throws<IOException>(() => file.WriteBack(-4096, 0, 4096));
+        Assert.Equal($"sync_file_range writing back bytes [-4096, 0) of '{path}' failed (errno 22)", waited.Message);
+        var started = Assert.Throws<IOException>(() => file.WriteBack(0, 4096, -8192));
+        Assert.Equal($"sync_file_range starting the writeback of bytes [4096, -4096) of '{path}' failed (errno 22)", started.Message);
+        file.WriteBack(0, 4096, 4096);
+        file.SyncData();
+    }
+
     private static byte[] WriteAndSync(string path, int seed, long dropBytes)
     {
         var data = new byte[Length];

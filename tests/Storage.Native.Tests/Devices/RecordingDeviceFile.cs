@@ -36,9 +36,36 @@ internal sealed class RecordingDeviceFile() : DeviceFile("recording")
     {
     }
 
-    public override void WriteBack(long waitOffset, long offset, long length) => Calls.Add($"writeback {waitOffset} {offset} {length}");
+    // A failed writeback not yet reported: the kernel reports it to one waiter per descriptor, whichever waits first.
+    private bool _unreportedFailure;
 
-    public override void SyncData() => Calls.Add("sync");
+    /// <summary>The writeback of the bytes written so far fails: the next call that waits for writeback (a writeback
+    /// with a range to wait for, or a sync) throws, once; the calls after it succeed.</summary>
+    public void FailWriteback() => _unreportedFailure = true;
+
+    public override void WriteBack(long waitOffset, long offset, long length)
+    {
+        Calls.Add($"writeback {waitOffset} {offset} {length}");
+        if (offset > waitOffset)
+        {
+            ReportFailure("sync_file_range");
+        }
+    }
+
+    public override void SyncData()
+    {
+        Calls.Add("sync");
+        ReportFailure("fdatasync");
+    }
+
+    private void ReportFailure(string call)
+    {
+        if (_unreportedFailure)
+        {
+            _unreportedFailure = false;
+            throw new IOException($"{call} failed on '{Path}' (errno 5, injected)");
+        }
+    }
 
     public override void Dispose()
     {

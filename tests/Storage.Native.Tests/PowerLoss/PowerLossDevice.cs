@@ -10,7 +10,9 @@ namespace Pyralog.Storage.Native.Tests.PowerLoss;
 /// <see cref="CutPower"/> makes every later operation fail (as the engine would see a dead disk); the store is then
 /// abandoned, and <see cref="RestoreDurableState"/> rewrites the directory to what a power loss leaves: each name as
 /// of its directory's last sync, each file as of its last fdatasync, plus optionally a torn prefix of what was
-/// written to the most recently written file since. It can also fail one write or sync on command.
+/// written to the most recently written file since. <see cref="RestartAfterProcessCrash"/> ends such a stop as a process
+/// crash instead: everything stays as written (the page cache outlives the process), durable or not. It can also fail
+/// one write, writeback or sync on command.
 /// </summary>
 internal sealed class PowerLossDevice : IStorageDevice
 {
@@ -24,6 +26,7 @@ internal sealed class PowerLossDevice : IStorageDevice
     // Mutations (writes, length changes, syncs, creates, renames, deletes) left before power is cut; -1: no cut planned.
     private int _mutationsBeforeCut = -1;
     private string? _failWriteOf;
+    private string? _failWritebackOf;
     private string? _failSyncOf;
     private string? _failDeleteOf;
     private SyncHold? _hold;
@@ -56,6 +59,21 @@ internal sealed class PowerLossDevice : IStorageDevice
         lock (_gate)
         {
             _failWriteOf = namePrefix;
+        }
+    }
+
+    /// <summary>
+    /// The writeback of the next write to a file whose name starts with <paramref name="namePrefix"/> fails (a disk error
+    /// after the write returned): the written bytes stay readable from the page cache, the disk keeps what it held there
+    /// (see <see cref="SimulatedFile.FailedWritebacks"/>), and, as Linux does since 4.14, the error is reported once to
+    /// each descriptor open on the file, by the first call on it that waits for writeback (a writeback step's wait or an
+    /// fdatasync); later calls on that descriptor succeed.
+    /// </summary>
+    public void FailNextWriteback(string namePrefix)
+    {
+        lock (_gate)
+        {
+            _failWritebackOf = namePrefix;
         }
     }
 
@@ -108,6 +126,42 @@ internal sealed class PowerLossDevice : IStorageDevice
         device.RestoreDurableState(tornBytes, lostBytes);
     }
 
+    /// <summary>Process crash under <paramref name="store"/>: the process dies (<see cref="CrashProcess"/>: its close
+    /// fails, syncing nothing), then starts again over the files as they are (see <see cref="RestartAfterProcessCrash"/>).</summary>
+    public static async Task CrashProcessAsync(PyramidStore store, PowerLossDevice device)
+    {
+        device.CrashProcess();
+        try
+        {
+            await store.DisposeAsync();
+        }
+        catch (IOException)
+        {
+            // The dead process's close did nothing, which is the point.
+        }
+
+        device.RestartAfterProcessCrash();
+    }
+
+    /// <summary>The process dies now: every later operation fails, as after <see cref="CutPower"/>, until
+    /// <see cref="RestartAfterProcessCrash"/> (or <see cref="RestoreDurableState"/>, a power loss after all).</summary>
+    public void CrashProcess() => CutPower();
+
+    /// <summary>Ends a stop (<see cref="CrashProcess"/>, <see cref="CutPower"/>) as a process crash: the files, names and
+    /// page cache stay as they are, written bytes readable and no more durable than before (a later power loss still
+    /// drops what no sync covered), a writeback error no descriptor was told of still waiting for one.</summary>
+    public void RestartAfterProcessCrash()
+    {
+        lock (_gate)
+        {
+            _mutationsBeforeCut = -1;
+            _failWriteOf = null;
+            _failWritebackOf = null;
+            _failSyncOf = null;
+            _powerOff = false;
+        }
+    }
+
     /// <summary>From now on every operation fails with an <see cref="IOException"/>, until <see cref="RestoreDurableState"/>.</summary>
     public void CutPower()
     {
@@ -137,6 +191,9 @@ internal sealed class PowerLossDevice : IStorageDevice
                 file.CurrentPath = null;
                 file.ContentsWhenUnlinked = null;
                 file.Unsynced.Clear();
+                file.FailedWritebacks.Clear(); // the disk's contents are the file's now
+                file.WritebackErrors = 0; // the kernel's memory of them went with the power
+                file.WritebackErrorSeen = false;
             }
 
             foreach (var (path, file) in _durableNames)
@@ -149,6 +206,7 @@ internal sealed class PowerLossDevice : IStorageDevice
             _lastWritten = null;
             _mutationsBeforeCut = -1;
             _failWriteOf = null;
+            _failWritebackOf = null;
             _failSyncOf = null;
             _powerOff = false;
         }
@@ -322,6 +380,16 @@ internal sealed class PowerLossDevice : IStorageDevice
             RandomAccess.Write(handle, data, offset);
             file.Unsynced.Add(new UnsyncedChange(offset, data.ToArray(), replaced, lengthBefore, IsLengthChange: false));
             _lastWritten = file;
+            var writebackFails = _failWritebackOf is not null && Path.GetFileName(file.CurrentPath ?? "").StartsWith(_failWritebackOf, StringComparison.Ordinal);
+            var onDisk = writebackFails ? file.OnDiskUnder(offset, replaced, data.Length) : null;
+            file.Overwritten(offset, data.Length);
+            if (onDisk is not null)
+            {
+                _failWritebackOf = null;
+                file.FailedWritebacks.Add((offset, onDisk));
+                file.WritebackErrors++;
+                file.WritebackErrorSeen = false;
+            }
         }
     }
 
@@ -351,7 +419,29 @@ internal sealed class PowerLossDevice : IStorageDevice
         }
     }
 
-    internal void SyncData(SimulatedFile file, string path)
+    /// <summary>A writeback step's wait (sync_file_range): reports a failed writeback of <paramref name="file"/> this
+    /// descriptor was not told of yet (<paramref name="errorsSeen"/> is its cursor), once.</summary>
+    internal void WaitForWriteback(SimulatedFile file, string path, ref int errorsSeen)
+    {
+        lock (_gate)
+        {
+            ReportWritebackError(file, path, ref errorsSeen, "sync_file_range");
+        }
+    }
+
+    /// <summary>Linux's file_check_and_advance_wb_err: a failed writeback since the descriptor last looked is reported
+    /// and the descriptor's cursor moves past it. Caller holds _gate.</summary>
+    private static void ReportWritebackError(SimulatedFile file, string path, ref int errorsSeen, string call)
+    {
+        if (errorsSeen != file.WritebackErrors)
+        {
+            errorsSeen = file.WritebackErrors;
+            file.WritebackErrorSeen = true;
+            throw new IOException($"{call} failed on '{path}' (errno 5: injected writeback failure)");
+        }
+    }
+
+    internal void SyncData(SimulatedFile file, string path, ref int errorsSeen)
     {
         SyncHold? hold = null;
         lock (_gate)
@@ -372,6 +462,7 @@ internal sealed class PowerLossDevice : IStorageDevice
                 throw new IOException($"injected fdatasync failure on '{path}'");
             }
 
+            ReportWritebackError(file, path, ref errorsSeen, "fdatasync"); // nothing made durable, as on Linux
             file.Unsynced.Clear();
             _syncs.Add((Path.GetFileName(path), Thread.CurrentThread.Name));
         }
