@@ -36,16 +36,32 @@ internal static class BloomFilter
         }
     }
 
-    public static bool MayContain(ReadOnlySpan<byte> filter, ulong hash)
+    /// <summary>The hash count and bit count of an encoded <paramref name="filter"/>; false when the bit count does not
+    /// fit the filter's bytes.</summary>
+    public static bool TryReadHeader(ReadOnlySpan<byte> filter, out int hashCount, out uint bitCount)
     {
-        var hashCount = filter[0];
-        var bitCount = BinaryPrimitives.ReadUInt32LittleEndian(filter[4..]);
+        hashCount = 0;
+        bitCount = 0;
+        if (filter.Length < HeaderBytes)
+        {
+            return false;
+        }
+
+        hashCount = filter[0];
+        bitCount = BinaryPrimitives.ReadUInt32LittleEndian(filter[4..]);
+        return bitCount <= (filter.Length - HeaderBytes) * 8L;
+    }
+
+    /// <summary>Whether <paramref name="bits"/> lets <paramref name="hash"/> through; <paramref name="hashCount"/> and
+    /// <paramref name="bitCount"/> come from the filter's verified header (see <see cref="TryReadHeader"/>), not from
+    /// the mapping, so a header damaged since cannot index past the bits.</summary>
+    public static bool MayContain(ReadOnlySpan<byte> bits, int hashCount, uint bitCount, ulong hash)
+    {
         if (bitCount == 0)
         {
             return true;
         }
 
-        var bits = filter[HeaderBytes..];
         var h = (uint)hash;
         var delta = (uint)(hash >> 32) | 1;
         for (var i = 0; i < hashCount; i++)

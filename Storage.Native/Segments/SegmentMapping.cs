@@ -16,6 +16,10 @@ internal sealed unsafe class SegmentMapping
     // Invariant: > 0 while mapped; once it reaches 0 it never rises again (TryAddReference fails), and the view is gone.
     private int _references = 1;
 
+    // Pins since the segment's index, bloom filter and meta block were last verified in this mapping. Counted without
+    // atomics (a lost count only delays the next verification): the pin's reference count just wrote this line anyway.
+    private int _pinsSinceVerified;
+
     private SegmentMapping(MemoryMappedViewAccessor view, byte* pointer, long length, SegmentMapBudget budget)
     {
         _view = view;
@@ -67,6 +71,18 @@ internal sealed unsafe class SegmentMapping
         }
 
         return false;
+    }
+
+    /// <summary>Counts a pin of the mapping; true for the one caller whose pin makes it <paramref name="every"/> since the
+    /// last verification (that caller verifies the mapping again, and the count starts over).</summary>
+    public bool CountPin(int every)
+    {
+        if (++_pinsSinceVerified < every)
+        {
+            return false;
+        }
+
+        return Interlocked.Exchange(ref _pinsSinceVerified, 0) >= every;
     }
 
     public void Release()

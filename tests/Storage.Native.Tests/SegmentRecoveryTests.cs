@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Pyralog.Storage.Native.Tests.Segments;
 
 namespace Pyralog.Storage.Native.Tests;
 
@@ -147,5 +148,42 @@ public class SegmentRecoveryTests
         var error = Assert.Throws<NotSupportedException>(() => PyramidStore.Open(dir.Path, Options));
         Assert.Contains("version 99", error.Message);
         Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public async Task A_bloom_filter_damaged_on_disk_while_the_store_is_open_fails_the_read_that_maps_it_again_instead_of_returning_the_older_version()
+    {
+        const int keys = 2_000; // enough that the newer segment's mapping is not verified again at every read
+        static byte[] Key(int i) => Encoding.ASCII.GetBytes($"k{i:D5}");
+        using var dir = new TempDirectory();
+        var options = new PyramidOptions { BackgroundWork = false, BlockBytes = 1024, BlockCacheBytes = 0, MaxMappedSegments = 1 };
+        await using var store = PyramidStore.Open(dir.Path, options);
+        await store.PutAsync("a"u8.ToArray(), "only-in-the-older-segment"u8.ToArray());
+        for (var i = 0; i < keys; i++)
+        {
+            await store.PutAsync(Key(i), "old"u8.ToArray());
+        }
+
+        await store.CompactAsync();
+        for (var i = 0; i < keys; i++)
+        {
+            await store.PutAsync(Key(i), "new"u8.ToArray());
+        }
+
+        await store.FlushAsync();
+        var levels = store.GetStatistics().Levels;
+        Assert.Equal(1, levels[0].Segments);
+        Assert.Equal(1, levels.Skip(1).Sum(level => level.Segments));
+        var newer = Directory.GetFiles(dir.Path, "seg-*.pyr").Max(StringComparer.Ordinal)!; // numbered in order of writing
+
+        // "a" is below the newer segment's keys: the read maps only the older one again, and under a limit of one
+        // mapping the newer one, unread since its flush, is unmapped for it.
+        Assert.Equal("only-in-the-older-segment"u8.ToArray(), await store.GetAsync("a"u8.ToArray()));
+        Assert.Equal(1, store.GetStatistics().MappedSegments);
+
+        SegmentFileDamage.ClearBloomBits(newer); // every key now looks absent from the newer segment
+        var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () => await store.GetAsync(Key(7)));
+        Assert.Equal(newer, error.FilePath);
+        Assert.Contains("bloom filter checksum mismatch", error.Message);
     }
 }
