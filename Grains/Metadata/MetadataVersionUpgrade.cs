@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pyralog.Grains.Diagnostics;
+using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Replication;
 
 namespace Pyralog.Grains.Metadata;
@@ -10,11 +11,12 @@ namespace Pyralog.Grains.Metadata;
 /// version, and the silo whose replica leads the metadata group raises it. A silo that does not answer, or answers a
 /// lower version (or is of a build before versions: the call fails), holds the version where it is. The leader's
 /// applied state is read without a Raft round, so the check does not keep an idle metadata group awake; once the group
-/// is at this build's version the loop ends, on every silo.
+/// is at this build's version the loop ends, on every silo. The first read that succeeds also records in the silo's store
+/// that it met the founded group (see MetadataFounding).
 /// </summary>
 internal sealed class MetadataVersionUpgrade(
-    IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, SiloReportClient reports, TimeProvider time,
-    ILogger<MetadataVersionUpgrade> logger)
+    IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, SiloReportClient reports, SiloStore store,
+    TimeProvider time, ILogger<MetadataVersionUpgrade> logger)
     : SiloWatch
 {
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(5);
@@ -24,6 +26,7 @@ internal sealed class MetadataVersionUpgrade(
     protected override async Task WatchAsync(CancellationToken stopping)
     {
         var known = -1L;
+        var recorded = false;
         try
         {
             while (true)
@@ -34,6 +37,14 @@ internal sealed class MetadataVersionUpgrade(
                     var admin = grains.GetGrain<IMetadataAdminGrain>(0);
                     var view = await admin.GetAppliedMetadataLogsAsync(known).WaitAsync(CallTimeout, stopping);
                     known = view.AppliedIndex;
+                    if (!recorded)
+                    {
+                        // This silo met the founded group: should it come back first after a full stop, with every
+                        // metadata replica placed on it and no partition data, it must not found an empty one.
+                        await ReplicaKv.RecordSawFoundedGroupAsync(store.Store);
+                        recorded = true;
+                    }
+
                     if (view.Version >= MetadataVersion.Latest)
                     {
                         return; // on every silo: nothing more to watch for this process's life

@@ -301,7 +301,9 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     {
         ThrowIfDeleted();
         var hasLog = Storage.Metadata.LastIndex > 0;
-        return new ReplicaPrepared(Storage.HardState.Incarnation, hasLog, IsMetadata && !hasLog && await ReplicaKv.HoldsPartitionLogAsync(Store));
+        var askSilo = IsMetadata && !hasLog;
+        return new ReplicaPrepared(
+            Storage.HardState.Incarnation, hasLog, askSilo && await ReplicaKv.HoldsPartitionLogAsync(Store), askSilo && await ReplicaKv.SawFoundedGroupAsync(Store));
     }
 
     /// <summary>Starts the group with the configuration of <paramref name="incarnations"/> (slot i = Raft id i + 1) if this replica may (see the founding rule).</summary>

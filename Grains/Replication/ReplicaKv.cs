@@ -129,6 +129,26 @@ internal static class ReplicaKv
         return false;
     }
 
+    /// <summary>
+    /// A silo-wide key: this silo's store has seen the metadata group founded (it read the group's state once). Kept
+    /// outside the replicas' 'R' keys, so no replica's drop removes it.
+    /// </summary>
+    private static readonly byte[] SawFoundedGroupKey = "Pyralog.MetadataGroupFounded"u8.ToArray();
+
+    /// <summary>Records in <paramref name="store"/> that the silo met a founded metadata group (idempotent; unsynced is enough:
+    /// it is written again at the next start that reads the group).</summary>
+    public static async Task RecordSawFoundedGroupAsync(Storage.Native.PyramidStore store)
+    {
+        if (!await SawFoundedGroupAsync(store).ConfigureAwait(false))
+        {
+            await store.PutAsync(SawFoundedGroupKey, new byte[] { 1 }).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether <paramref name="store"/>'s silo met a founded metadata group before (see <see cref="RecordSawFoundedGroupAsync"/>).</summary>
+    public static async Task<bool> SawFoundedGroupAsync(Storage.Native.PyramidStore store) =>
+        await store.GetAsync(SawFoundedGroupKey).ConfigureAwait(false) is not null;
+
     /// <summary>The replica a store log belongs to (the inverse of <see cref="StoreLog"/>, without the generation).</summary>
     public static (ulong Log, int Partition, int Replica) ReplicaOf(ulong storeLog) =>
         (storeLog >> 24, (int)((storeLog >> 8) & 0xFFFF), (int)(storeLog & 7));

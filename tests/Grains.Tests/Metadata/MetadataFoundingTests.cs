@@ -8,7 +8,8 @@ namespace Pyralog.Grains.Tests.Metadata;
 
 /// <summary>
 /// The metadata group is founded only on a new cluster: not when a replica holds its log, and not when its replicas
-/// run without data on silos that hold a partition's Raft log (the silos with the group's data are down, not new).
+/// run without data on silos that hold a partition's Raft log or met the founded group before (the silos with the
+/// group's data are down, not new).
 /// </summary>
 public sealed class MetadataFoundingTests : IDisposable
 {
@@ -27,6 +28,41 @@ public sealed class MetadataFoundingTests : IDisposable
         var refused = Assert.Throws<InvalidOperationException>(() =>
             MetadataFounding.ShouldFound([new(21, false), new(22, false, SiloHoldsPartitions: true), new(23, false)]));
         Assert.Contains("silos with its data are down", refused.Message);
+    }
+
+    /// <summary>
+    /// A silo without partition data (drained, a spare) that comes back first after a full stop, with every metadata
+    /// replica placed on it, founded an empty group: its record of having met the founded group refuses that.
+    /// </summary>
+    [Fact]
+    public void Replicas_without_data_on_a_silo_that_met_the_founded_group_refuse_to_found()
+    {
+        var refused = Assert.Throws<InvalidOperationException>(() =>
+            MetadataFounding.ShouldFound([new(31, false, SiloSawFoundedGroup: true), new(32, false, SiloSawFoundedGroup: true), new(33, false, SiloSawFoundedGroup: true)]));
+        Assert.Contains("met the founded group before", refused.Message);
+        Assert.Contains("silos with its data are down", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_store_records_once_that_its_silo_met_the_founded_group_and_keeps_it_across_a_reopen_and_replica_drops()
+    {
+        await using (var store = PyramidStore.Open(_directory))
+        {
+            Assert.False(await ReplicaKv.SawFoundedGroupAsync(store));
+            await ReplicaKv.RecordSawFoundedGroupAsync(store);
+            await ReplicaKv.RecordSawFoundedGroupAsync(store);
+            using (var drop = new WriteBatch())
+            {
+                ReplicaKv.DropAll(store, ReplicaKv.StoreLog(0, 0, 0), drop, tombstone: false);
+                await store.WriteAsync(drop);
+            }
+
+            Assert.True(await ReplicaKv.SawFoundedGroupAsync(store));
+            Assert.False(await ReplicaKv.HoldsPartitionLogAsync(store)); // a mark of its own, not a partition's log
+        }
+
+        await using var reopened = PyramidStore.Open(_directory);
+        Assert.True(await ReplicaKv.SawFoundedGroupAsync(reopened));
     }
 
     [Fact]
