@@ -56,16 +56,25 @@ internal sealed partial class ReplicaDriver
     /// caught-up voter at its configured incarnation (<see cref="RaftNode.IsCaughtUpVoter"/>; this leader counts as
     /// one). Two voters of a group leaving at once (two replicas moving home after their silos returned) left a 3-voter
     /// group with one voter that ran, and no leader ever again: the second one must wait until the first one's next
-    /// incarnation is a caught-up voter.
+    /// incarnation is a caught-up voter. A quiesced leader answers false and stays awake for <paramref name="untilNextAsk"/>
+    /// ticks and two election timeouts more: its view of who runs is as old as its quiescence (a wake counts every voter
+    /// live for half an election timeout), so a voter whose silo died meanwhile would count; the caller asks again
+    /// (homecoming does every HomecomingInterval) and is then answered from heartbeats.
     /// </summary>
-    public bool MayLeave(int replica)
+    public bool MayLeave(int replica, int untilNextAsk = 0)
     {
         if (_failure is not null || _disposed || _node.Role != RaftRole.Leader)
         {
             return false;
         }
 
-        Wake("leadership"); // a quiesced leader's view of who is live is as old as its last tick
+        if (_quiesced)
+        {
+            Wake("leadership");
+            _awakeTicksLeft = untilNextAsk + 2 * _node.ElectionTicks;
+            return false;
+        }
+
         var leaving = RaftId(replica);
         var voters = _node.Config.Voters;
         for (var i = 0; i < voters.Count; i++)

@@ -107,6 +107,10 @@ internal sealed partial class ReplicaDriver : IDisposable
     // has seen a leader or stood for election.
     private int _electionHold;
     private int _idleTicks;
+
+    // Ticks this replica stays awake whatever its idleness (see MayLeave): its view of which voters run must come from
+    // heartbeats, not from the benefit of the doubt a wake gives every voter.
+    private int _awakeTicksLeft;
     private Task? _appliedWrite;
 
     // The store's own tasks of the latest applied-state and compaction writes (they complete on the store's thread, not
@@ -325,7 +329,11 @@ internal sealed partial class ReplicaDriver : IDisposable
 
         ReportLeaderless();
 
-        _idleTicks = _node.CanQuiesce ? _idleTicks + 1 : 0;
+        _idleTicks = _node.CanQuiesce && _awakeTicksLeft == 0 ? _idleTicks + 1 : 0;
+        if (_awakeTicksLeft > 0)
+        {
+            _awakeTicksLeft--;
+        }
 
         _markQuiesce = _idleTicks >= IdleTicksBeforeQuiescing;
         Pump();

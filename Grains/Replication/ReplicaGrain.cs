@@ -575,7 +575,14 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
     public void LeadershipChanged(bool leads) => _replicas.SetLeading(Key, leads);
 
-    public Task<bool> MayLeaveAsync(int replica) => Task.FromResult(Driver?.MayLeave(replica) ?? false);
+    /// <summary>See <see cref="ReplicaDriver.MayLeave"/>: a quiesced leader stays awake until the asker's next check
+    /// (every HomecomingInterval) finds its view of the voters made of heartbeats.</summary>
+    public Task<bool> MayLeaveAsync(int replica)
+    {
+        var replication = Options.Replication;
+        var untilNextAsk = (int)Math.Min(int.MaxValue / 4, Math.Ceiling(replication.HomecomingInterval / replication.TickInterval));
+        return Task.FromResult(Driver?.MayLeave(replica, untilNextAsk) ?? false);
+    }
 
     public Task<bool> HandLeadershipToAsync(int replica) => Task.FromResult(Driver?.HandLeadershipTo(replica) ?? false);
 

@@ -137,6 +137,31 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
         Assert.True(a.Driver.MayLeave(2));
     }
 
+    /// <summary>
+    /// A quiesced leader's view of which voters run is as old as its quiescence (a wake counts each one live for half an
+    /// election timeout): asked whether a voter may leave, it wakes, answers no and stays awake, and the next ask is
+    /// answered from heartbeats (a voter whose silo died while the group was quiet counted as running).
+    /// </summary>
+    [Fact]
+    public async Task A_quiesced_leader_lets_no_voter_leave_until_heartbeats_show_the_others_run()
+    {
+        var a = _replicas[0];
+        await LeadWholeGroupAsync(a);
+        await SettleUntilAsync(() => _replicas.TrueForAll(r => r.Driver.Quiesced), reachable: [0, 1, 2]);
+
+        // Replica 2's silo dies while the group is quiet: nothing tells the leader.
+        Assert.False(a.Driver.MayLeave(1, untilNextAsk: 5));
+        Assert.False(a.Driver.Quiesced);
+        var rounds = 0;
+        await SettleUntilAsync(() => ++rounds > 2 * a.Driver.Node.ElectionTicks, reachable: [0, 1]);
+        Assert.False(a.Driver.Quiesced); // awake until the next ask, however idle
+        Assert.False(a.Driver.MayLeave(1));
+        Assert.True(a.Driver.MayLeave(2)); // the silent one itself may go
+
+        // Replica 2 runs after all: its heartbeats' answers let replica 1 leave.
+        await SettleUntilAsync(() => a.Driver.MayLeave(1), reachable: [0, 1, 2]);
+    }
+
     private static Task<object?> Propose(SimulatedActivation leader, string value) =>
         leader.Driver.ProposeAsync(RecordBatchCodec.Encode([new ProducerRecord(null, Encoding.UTF8.GetBytes(value))], 1024), "k", s => $"{s}");
 
