@@ -167,9 +167,9 @@ internal static partial class OptionParsers
         return ConsumeStart.Earliest;
     }
 
-    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._-]+\z")] // \z: "$" also matches before a final newline
     private static partial Regex LogNamePattern();
 
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})?)?$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})?)?\z", RegexOptions.IgnoreCase)]
     private static partial Regex IsoTimePattern();
 }

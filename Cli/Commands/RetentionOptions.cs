@@ -86,9 +86,9 @@ internal static partial class RetentionOptions
         return null;
     }
 
-    [GeneratedRegex("^([0-9]{1,18})(ms|s|m|h|d)$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^([0-9]{1,18})(ms|s|m|h|d)\z", RegexOptions.IgnoreCase)]
     private static partial Regex AgePattern();
 
-    [GeneratedRegex("^([0-9]{1,19})(B|K|KiB|M|MiB|G|GiB|T|TiB)?$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^([0-9]{1,19})(B|K|KiB|M|MiB|G|GiB|T|TiB)?\z", RegexOptions.IgnoreCase)]
     private static partial Regex BytesPattern();
 }

@@ -420,6 +420,6 @@ internal sealed partial class PyralogAdminGrain(
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._-]+\z")] // \z: "$" also matches before a final newline
     private static partial Regex NamePattern();
 }

@@ -84,6 +84,7 @@ public sealed class LogCommandTests
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "0s" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '0s').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "999ms" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '999ms').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "60" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '60').")]
+    [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "60s\n" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '60s\n').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "1.5h" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '1.5h').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-age", "36501d" }, "pyralog: --retention-age must be a duration of at least 1s and at most 36500d, such as 90m, 36h or 7d (was '36501d').")]
     [InlineData(new[] { "--partitions", "2", "--rf", "3", "--retention-bytes", "1048575" }, "pyralog: --retention-bytes must be a size of at least 1MiB, in bytes or with a unit such as 512MiB or 10GiB (was '1048575').")]
@@ -102,6 +103,7 @@ public sealed class LogCommandTests
     [InlineData("create", "a b")]
     [InlineData("describe", "orders/1")]
     [InlineData("delete", "")]
+    [InlineData("create", "orders\n")] // a regex's "$" matched before a final newline
     public async Task A_name_that_is_no_log_name_is_refused_before_connecting(string command, string name)
     {
         string[] args = command == "create" ? ["log", command, name, "--partitions", "1", "--rf", "1"] : ["log", command, name];

@@ -113,6 +113,7 @@ public class PartitionGrainTests(PartitionClusterFixture fixture)
         Assert.Contains("replication factor", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => admin.CreateLogAsync("x", 1, 0))).Message);
         Assert.Contains("partitions", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => admin.CreateLogAsync("x", 0, 1))).Message);
         Assert.Contains("log name", (await Assert.ThrowsAsync<ArgumentException>(() => admin.CreateLogAsync("a b", 1, 1))).Message);
+        Assert.Contains("log name", (await Assert.ThrowsAsync<ArgumentException>(() => admin.CreateLogAsync("x\n", 1, 1))).Message);
         Assert.Null(await admin.GetLogAsync("x"));
 
         var log = await admin.CreateLogAsync("limits", 1, 3, new LogSettings { MaxRecordBytes = 1024 });
