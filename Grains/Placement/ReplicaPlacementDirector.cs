@@ -1,6 +1,7 @@
 using Pyralog.Grains.Interfaces.Logs;
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.Net;
 using System.Text;
 using Orleans.Runtime.Placement;
 using Pyralog.Grains.Replication;
@@ -108,21 +109,48 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
 
     /// <summary>
     /// The silo for <paramref name="key"/>'s replica by its recorded home: that silo when it is live; otherwise the live
-    /// silo the slot ranks first among those that are not the home of another slot of the partition (then any), so
-    /// a replica whose silo is down does not push a live sibling off the silo that holds the sibling's data.
+    /// silo the slot ranks first among those that are neither the home of another slot of the partition nor the stand-in
+    /// silo of a lower slot whose home is down too (then among those no other slot's home, then any), so a replica whose
+    /// silo is down does not push a live sibling off the silo that holds the sibling's data, and two stand-ins share a
+    /// silo only when no other is left.
     /// </summary>
     public static SiloAddress Place(ReplicaGrainKey key, ReplicaHomes homes, IReadOnlyCollection<SiloAddress> live)
     {
         var candidates = Candidates(live);
-        var own = homes.Home(key.Partition, key.Replica);
+        if (LiveHome(candidates, homes.Home(key.Partition, key.Replica)) is { } own)
+        {
+            return own;
+        }
+
+        // Down slots take stand-ins in slot order, each clear of the lower ones' (every silo computes the same order):
+        // two stand-ins on one silo would be two voters lost with it.
+        var standIns = new HashSet<string>(StringComparer.Ordinal);
+        for (var slot = 0; slot < key.Replica; slot++)
+        {
+            if (homes.Home(key.Partition, slot) is { } home && LiveHome(candidates, home) is null)
+            {
+                standIns.Add(StandIn(new ReplicaGrainKey(key.Log, key.Partition, slot), homes, candidates, standIns).Endpoint.ToString());
+            }
+        }
+
+        return StandIn(key, homes, candidates, standIns);
+    }
+
+    private static SiloAddress? LiveHome((SiloAddress Silo, byte[] Endpoint)[] candidates, string? home)
+    {
         foreach (var c in candidates)
         {
-            if (c.Silo.Endpoint.ToString() == own)
+            if (c.Silo.Endpoint.ToString() == home)
             {
                 return c.Silo;
             }
         }
 
+        return null;
+    }
+
+    private static SiloAddress StandIn(ReplicaGrainKey key, ReplicaHomes homes, (SiloAddress Silo, byte[] Endpoint)[] candidates, HashSet<string> lowerStandIns)
+    {
         var siblings = new HashSet<string>(StringComparer.Ordinal);
         for (var slot = 0; slot < ReplicaGrainKey.MaxReplicationFactor; slot++)
         {
@@ -132,16 +160,20 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
             }
         }
 
-        return Best(key, candidates, c => !siblings.Contains(c.Silo.Endpoint.ToString())) ?? Best(key, candidates, _ => true)!;
+        return Best(key, candidates, c => !siblings.Contains(c.Silo.Endpoint.ToString()) && !lowerStandIns.Contains(c.Silo.Endpoint.ToString()))
+            ?? Best(key, candidates, c => !siblings.Contains(c.Silo.Endpoint.ToString()))
+            ?? Best(key, candidates, _ => true)!;
     }
 
     /// <summary>
     /// The silo for <paramref name="key"/>'s replica when some silos of the cluster are gone: its home — where the rule
     /// puts it over every silo the cluster knows, <paramref name="known"/>, dead or alive — if that silo is live, since
     /// that is where its data is; otherwise the live silo its slot ranks first among those that are no other slot's
-    /// home among the lower slots and the first three (then among those no lower slot's home, then any). A replica whose silo died thus moves without pushing a
-    /// live sibling off the silo that holds the sibling's data: after a directory entry is lost with a dead silo,
-    /// Orleans re-places the sibling's next activation by this rule, and it must land where its data is.
+    /// home among the lower slots and the first <paramref name="groupSize"/>, and no stand-in silo of a lower slot whose
+    /// home is down too (then without the stand-ins, then among those no lower slot's home, then any). A replica whose
+    /// silo died thus moves without pushing a live sibling off the silo that holds the sibling's data: after a directory
+    /// entry is lost with a dead silo, Orleans re-places the sibling's next activation by this rule, and it must land
+    /// where its data is. Two stand-ins share a silo only when no other is left.
     /// </summary>
     public static SiloAddress Place(ReplicaGrainKey key, IReadOnlyCollection<SiloAddress> live, IReadOnlyCollection<SiloAddress> known, int groupSize = 3)
     {
@@ -156,11 +188,32 @@ public sealed class ReplicaPlacementDirector(IClusterMembershipService membershi
             }
         }
 
+        // Down slots take stand-ins in slot order, each clear of the lower ones' (every silo computes the same order):
+        // two stand-ins on one silo would be two voters lost with it.
+        var standIns = new HashSet<IPEndPoint>();
+        for (var slot = 0; slot < key.Replica; slot++)
+        {
+            if (!IsLive(candidates, homes[slot]))
+            {
+                standIns.Add(StandIn(new ReplicaGrainKey(key.Log, key.Partition, slot), homes, candidates, groupSize, standIns).Endpoint);
+            }
+        }
+
+        return StandIn(key, homes, candidates, groupSize, standIns);
+    }
+
+    private static bool IsLive((SiloAddress Silo, byte[] Endpoint)[] candidates, SiloAddress home) =>
+        candidates.Any(c => c.Silo.Endpoint.Equals(home.Endpoint));
+
+    private static SiloAddress StandIn(
+        ReplicaGrainKey key, SiloAddress[] homes, (SiloAddress Silo, byte[] Endpoint)[] candidates, int groupSize, HashSet<IPEndPoint> lowerStandIns)
+    {
         // The key does not say the group's size (the caller may: the metadata group's): keep clear of the homes of the
         // lower slots and of the group's first groupSize slots, then of the lower slots' only.
         var otherHomes = homes.Where((_, slot) => slot != key.Replica && slot < Math.Max(groupSize, key.Replica)).Select(h => h.Endpoint).ToHashSet();
         var lowerHomes = homes.Take(key.Replica).Select(h => h.Endpoint).ToHashSet();
-        return Best(key, candidates, c => !otherHomes.Contains(c.Silo.Endpoint))
+        return Best(key, candidates, c => !otherHomes.Contains(c.Silo.Endpoint) && !lowerStandIns.Contains(c.Silo.Endpoint))
+            ?? Best(key, candidates, c => !otherHomes.Contains(c.Silo.Endpoint))
             ?? Best(key, candidates, c => !lowerHomes.Contains(c.Silo.Endpoint))
             ?? Best(key, candidates, _ => true)!;
     }

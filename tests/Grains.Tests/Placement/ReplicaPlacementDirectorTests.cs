@@ -233,6 +233,99 @@ public sealed class ReplicaPlacementDirectorTests
         Assert.Equal(ReplicaPlacementDirector.Place(new ReplicaGrainKey(7, 0, 1), known), ReplicaPlacementDirector.Place(new ReplicaGrainKey(7, 0, 1), known, known));
     }
 
+    /// <summary>
+    /// Two down homes, two free silos: the stand-ins take one free silo each (found by review: both took 10.0.0.5,
+    /// so losing it would take two voters).
+    /// </summary>
+    [Fact]
+    public void When_two_homes_are_down_their_stand_ins_take_different_free_silos()
+    {
+        var silos = Silos(7);
+        var recorded = Endpoints(ReplicaPlacementDirector.PlaceGroup(1, 0, 5, silos));
+        Assert.Equal(["10.0.0.1:11111", "10.0.0.7:11111", "10.0.0.4:11111", "10.0.0.2:11111", "10.0.0.3:11111"], recorded);
+        var homes = ReplicaHomes.Of([recorded]);
+        var live = silos.Where(s => s.Endpoint.ToString() is not ("10.0.0.7:11111" or "10.0.0.4:11111")).ToArray();
+        Assert.Equal(
+            ["10.0.0.1:11111", "10.0.0.5:11111", "10.0.0.6:11111", "10.0.0.2:11111", "10.0.0.3:11111"],
+            Enumerable.Range(0, 5).Select(slot => ReplicaPlacementDirector.Place(new ReplicaGrainKey(1, 0, slot), homes, live).Endpoint.ToString()));
+    }
+
+    /// <summary>The metadata group's rule path (<c>MetadataReplicas = 5</c>, seven silos) likewise.</summary>
+    [Fact]
+    public void When_two_metadata_homes_are_down_their_stand_ins_take_different_free_silos()
+    {
+        var known = Silos(7);
+        var homes = ReplicaPlacementDirector.PlaceGroup(0, 0, ReplicaGrainKey.MaxReplicationFactor, known);
+        Assert.Equal(["10.0.0.6:11111", "10.0.0.4:11111", "10.0.0.7:11111", "10.0.0.1:11111", "10.0.0.3:11111"], Endpoints(homes[..5]));
+        var live = known.Where(s => !s.Equals(homes[1]) && !s.Equals(homes[2])).ToArray();
+        Assert.Equal(
+            ["10.0.0.6:11111", "10.0.0.2:11111", "10.0.0.5:11111", "10.0.0.1:11111", "10.0.0.3:11111"],
+            Enumerable.Range(0, 5).Select(slot => ReplicaPlacementDirector.Place(new ReplicaGrainKey(0, 0, slot), live, known, 5).Endpoint.ToString()));
+    }
+
+    /// <summary>Two down homes, one free silo: the stand-ins share it, rather than a live sibling's silo.</summary>
+    [Fact]
+    public void When_two_homes_are_down_and_one_silo_is_free_their_stand_ins_share_it()
+    {
+        var silos = Silos(6);
+        var recorded = Endpoints(ReplicaPlacementDirector.PlaceGroup(1, 0, 5, silos));
+        Assert.Equal(["10.0.0.1:11111", "10.0.0.5:11111", "10.0.0.4:11111", "10.0.0.2:11111", "10.0.0.3:11111"], recorded);
+        var homes = ReplicaHomes.Of([recorded]);
+        var live = silos.Where(s => s.Endpoint.ToString() is not ("10.0.0.5:11111" or "10.0.0.4:11111")).ToArray();
+        Assert.Equal(
+            ["10.0.0.1:11111", "10.0.0.6:11111", "10.0.0.6:11111", "10.0.0.2:11111", "10.0.0.3:11111"],
+            Enumerable.Range(0, 5).Select(slot => ReplicaPlacementDirector.Place(new ReplicaGrainKey(1, 0, slot), homes, live).Endpoint.ToString()));
+    }
+
+    /// <summary>
+    /// Every pair of down homes, on both paths: live replicas stay home, and the stand-ins are on distinct silos that
+    /// are no live replica's whenever at least two silos are free (one free silo: they share it).
+    /// </summary>
+    [Theory]
+    [InlineData(6, 4)]
+    [InlineData(7, 5)]
+    [InlineData(8, 5)]
+    [InlineData(6, 5)]
+    public void When_two_homes_are_down_the_stand_ins_share_a_silo_only_when_one_is_free(int siloCount, int groupSize)
+    {
+        var known = Silos(siloCount);
+        var shared = 0;
+        foreach (var (log, partition) in GroupIds(200))
+        {
+            var group = ReplicaPlacementDirector.PlaceGroup(log, partition, groupSize, known);
+            var homes = ReplicaHomes.Of(Enumerable.Repeat(Endpoints(group), partition + 1).ToArray()); // partition's homes: the group
+            for (var a = 0; a < groupSize; a++)
+            {
+                for (var b = a + 1; b < groupSize; b++)
+                {
+                    var live = known.Where(s => !s.Equals(group[a]) && !s.Equals(group[b])).ToArray();
+                    var recorded = Enumerable.Range(0, groupSize).Select(slot => ReplicaPlacementDirector.Place(new ReplicaGrainKey(log, partition, slot), homes, live)).ToArray();
+                    var ruled = Enumerable.Range(0, groupSize).Select(slot => ReplicaPlacementDirector.Place(new ReplicaGrainKey(log, partition, slot), live, known, groupSize)).ToArray();
+                    var ruledHomes = ReplicaPlacementDirector.PlaceGroup(log, partition, groupSize, known.Concat(live).ToArray());
+                    foreach (var (placed, by) in new[] { (recorded, group), (ruled, ruledHomes) })
+                    {
+                        var downSlots = Enumerable.Range(0, groupSize).Where(slot => !live.Contains(by[slot])).ToArray();
+                        Assert.All(Enumerable.Range(0, groupSize).Except(downSlots), slot => Assert.Equal(by[slot], placed[slot]));
+                        Assert.All(downSlots, slot => Assert.DoesNotContain(placed[slot], by));
+                        if (siloCount - groupSize >= 2)
+                        {
+                            Assert.Equal(groupSize, placed.Distinct().Count());
+                        }
+                        else
+                        {
+                            Assert.Equal(placed[downSlots[0]], placed[downSlots[1]]);
+                            shared++;
+                        }
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(siloCount - groupSize >= 2 ? 0 : 200 * groupSize * (groupSize - 1), shared);
+    }
+
+    private static string[] Endpoints(IEnumerable<SiloAddress> silos) => silos.Select(s => s.Endpoint.ToString()).ToArray();
+
     private static void AssertWithin15Percent(double mean, IEnumerable<int> counts) =>
         Assert.All(counts, count => Assert.InRange(count, mean * 0.85, mean * 1.15));
 
