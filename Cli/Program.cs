@@ -12,10 +12,12 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrup
 // Stdout that reports a reader gone away (`| head`); a buffer that holds any help text or table whole, so only the
 // commands that print without bound write before the end, and they end quietly when nothing reads them any more.
 var output = new StreamWriter(StandardOutput.Open(), bufferSize: 64 * 1024) { AutoFlush = false };
+var outputReader = OutputReaderWatch.Start();
 try
 {
     return await PyralogCommandLine.RunAsync(
-        args, Console.OpenStandardInput(), output, Console.Error, ClientLogSession.ConnectAsync, TimeProvider.System, interrupt.Token);
+        args, Console.OpenStandardInput(), output, Console.Error, ClientLogSession.ConnectAsync, TimeProvider.System, interrupt.Token,
+        outputGone: outputReader.Gone);
 }
 finally
 {

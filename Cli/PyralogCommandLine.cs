@@ -18,7 +18,8 @@ public static class PyralogCommandLine
         Create(Stream.Null, output, error, ClientLogSession.ConnectAsync, TimeProvider.System);
 
     internal static RootCommand Create(
-        Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, ClusterStatusSource? cluster = null, SiloDrainer? drainer = null)
+        Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, ClusterStatusSource? cluster = null, SiloDrainer? drainer = null,
+        CancellationToken outputGone = default)
     {
         var connection = new ConnectionOptions();
         var root = new RootCommand("pyralog: a distributed log on Orleans");
@@ -26,7 +27,7 @@ public static class PyralogCommandLine
         root.Subcommands.Add(IdsCommand.Create(connection, output, error));
         root.Subcommands.Add(LogCommand.Create(connection, sessions, output, error));
         root.Subcommands.Add(ProduceCommand.Create(connection, sessions, input, output, error, time));
-        root.Subcommands.Add(ConsumeCommand.Create(connection, sessions, output, error));
+        root.Subcommands.Add(ConsumeCommand.Create(connection, sessions, output, error, outputGone));
         root.Subcommands.Add(ClusterCommand.Create(connection, cluster ?? ClientClusterStatus.GetAsync, drainer ?? ClientSiloDrain.DrainAsync, output, error));
         return root;
     }
@@ -42,13 +43,14 @@ public static class PyralogCommandLine
     /// Runs a command reading <paramref name="input"/> (stdin), with the cluster behind <paramref name="sessions"/> (and,
     /// for <c>cluster status</c> and <c>cluster drain</c>, <paramref name="cluster"/> and <paramref name="drainer"/>; the client's when null).
     /// With an <paramref name="interrupt"/> token the caller handles Ctrl+C and SIGTERM (the Orleans client's host
-    /// would otherwise swallow them); without one System.CommandLine does.
+    /// would otherwise swallow them); without one System.CommandLine does. <paramref name="outputGone"/> is cancelled once
+    /// nothing reads <paramref name="output"/> any more (see OutputReaderWatch): a consume waiting for records ends then.
     /// </summary>
     internal static Task<int> RunAsync(
         string[] args, Stream input, TextWriter output, TextWriter error, LogSessionFactory sessions, TimeProvider time, CancellationToken? interrupt = null,
-        ClusterStatusSource? cluster = null, SiloDrainer? drainer = null)
+        ClusterStatusSource? cluster = null, SiloDrainer? drainer = null, CancellationToken outputGone = default)
     {
-        var result = Create(input, output, error, sessions, time, cluster, drainer).Parse(args, Parsing);
+        var result = Create(input, output, error, sessions, time, cluster, drainer, outputGone).Parse(args, Parsing);
         if (result.Errors is [var first, ..])
         {
             // "pyralog log remove x" says 'remove' is unknown rather than that a subcommand is missing.

@@ -13,7 +13,9 @@ namespace Pyralog.Cli.Commands;
 /// </summary>
 internal static class ConsumeCommand
 {
-    public static Command Create(ConnectionOptions connection, LogSessionFactory sessions, TextWriter output, TextWriter error)
+    /// <param name="outputGone">Cancelled once nothing reads <paramref name="output"/>: the consume ends quietly then, even
+    /// while it waits for the next record of a quiet log.</param>
+    public static Command Create(ConnectionOptions connection, LogSessionFactory sessions, TextWriter output, TextWriter error, CancellationToken outputGone = default)
     {
         var name = LogCommand.NameArgument();
         var partition = new Option<int?>("--partition")
@@ -117,9 +119,10 @@ internal static class ConsumeCommand
             var writer = new RecordWriter(output, result.GetValue(format));
             var limit = result.GetValue(max) ?? int.MaxValue;
             var printed = 0;
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outputGone);
             try
             {
-                await foreach (var record in MergeAsync(session, log, reads, cancellationToken))
+                await foreach (var record in MergeAsync(session, log, reads, reading.Token))
                 {
                     writer.Write(record);
                     if (following)
@@ -133,7 +136,7 @@ internal static class ConsumeCommand
                     }
                 }
             }
-            catch (OutputClosedException)
+            catch (Exception e) when (e is OutputClosedException || outputGone.IsCancellationRequested)
             {
                 // Nothing reads stdout any more (`| head`): as at the end, quietly.
                 return ExitCodes.Ok;

@@ -13,7 +13,6 @@ internal sealed partial class StandardOutput : Stream
     private const int Descriptor = 1;
     private const int Interrupted = 4; // EINTR
     private const int BrokenPipe = 32; // EPIPE
-    private const short Writable = 4; // POLLOUT
     private static readonly int WouldBlock = OperatingSystem.IsLinux() ? 11 : 35; // EAGAIN: 11 on Linux, 35 on macOS and the BSDs
 
     private StandardOutput()
@@ -64,7 +63,7 @@ internal sealed partial class StandardOutput : Stream
             if (errno == WouldBlock)
             {
                 // Stdout shared with a process that made it non-blocking: wait until it takes more, as the console stream does.
-                WaitWritable();
+                DescriptorPoll.WaitWritable(Descriptor);
                 continue;
             }
 
@@ -108,25 +107,6 @@ internal sealed partial class StandardOutput : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    private static unsafe void WaitWritable()
-    {
-        var request = new PollRequest { Descriptor = Descriptor, Events = Writable };
-        while (poll(&request, 1, -1) < 0 && Marshal.GetLastPInvokeError() == Interrupted)
-        {
-        }
-    }
-
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint write(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int poll(PollRequest* fds, nuint count, int timeout);
-
-    /// <summary>struct pollfd.</summary>
-    private struct PollRequest
-    {
-        public int Descriptor;
-        public short Events;
-        public short Returned;
-    }
 }

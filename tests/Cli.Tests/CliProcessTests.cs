@@ -69,6 +69,19 @@ public sealed class CliProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Consume_follow_of_a_quiet_log_ends_once_nothing_reads_its_stdout()
+    {
+        // No record ever comes for a write to find the reader gone: the command notices the closed pipe itself.
+        using (var create = CliProcess.Start(["log", "create", "quiet", "--partitions", "1", "--rf", "1", .. _silo.ConnectionArgs]))
+        {
+            Assert.Equal(0, (await create.ExitAsync()).Exit);
+        }
+
+        using var consume = CliProcess.StartWithoutReader(["consume", "quiet", "--follow", .. _silo.ConnectionArgs]);
+        Assert.Equal((0, "", ""), await consume.ExitAsync());
+    }
+
+    [Fact]
     public async Task Errors_are_one_line_on_stderr_with_nothing_on_stdout()
     {
         using var unknown = CliProcess.Start(["consume", "nope", .. _silo.ConnectionArgs]);

@@ -77,6 +77,22 @@ public sealed class ConsumeCommandTests
     }
 
     [Fact]
+    public async Task Follow_of_a_quiet_log_ends_quietly_once_nothing_reads_stdout()
+    {
+        // `consume --follow | head` after head ended, with no record to write that would find the reader gone.
+        using var gone = new CancellationTokenSource();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var consuming = PyralogCommandLine.RunAsync(
+            ["consume", "orders", "--from", "latest", "--follow"], Stream.Null, output, error, _cluster.Factory, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(),
+            outputGone: gone.Token);
+        Assert.False(consuming.IsCompleted);
+        await gone.CancelAsync();
+        Assert.Equal(0, await consuming.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(("", ""), (output.ToString(), error.ToString()));
+    }
+
+    [Fact]
     public async Task Json_is_an_object_per_line_with_utf8_as_strings_and_other_bytes_as_base64()
     {
         _cluster.AddLog("bin", 1);
