@@ -21,6 +21,7 @@ public sealed partial class RaftNode
             _term = term;
             _vote = 0;
             _voteIncarnation = 0;
+            _snapshotAssembly.Release(); // chunks of an older term are refused, so its partial snapshot cannot complete
         }
 
         Role = RaftRole.Follower;
@@ -66,6 +67,7 @@ public sealed partial class RaftNode
         {
             Role = RaftRole.Candidate;
             _term++;
+            _snapshotAssembly.Release(); // as in BecomeFollower: the old term's partial snapshot cannot complete
             _vote = Id;
             _voteIncarnation = Incarnation;
             _lead = 0;

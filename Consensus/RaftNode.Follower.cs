@@ -102,6 +102,9 @@ public sealed partial class RaftNode
         SendAppendResponse(m, whole.Index);
     }
 
+    /// <summary>Bytes held for a snapshot arriving in chunks (0 when none is being assembled).</summary>
+    internal long SnapshotAssemblyBytes => _snapshotAssembly.BufferedBytes;
+
     private void SendAppendResponse(Message request, long index) =>
         SendAfterPersist(new Message
         {
@@ -114,6 +117,9 @@ public sealed partial class RaftNode
         if (index > _log.Committed)
         {
             _log.Committed = index;
+
+            // A partial snapshot the log now covers would be refused once whole: hold no buffer for it meanwhile.
+            _snapshotAssembly.ReleaseCoveredBy(index);
         }
     }
 }

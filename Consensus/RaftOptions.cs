@@ -14,7 +14,8 @@ public sealed class RaftOptions : IValidatableObject
     /// <summary>
     /// This activation's incarnation. Must be the one recorded in the persisted hard state when there is one (the node
     /// throws otherwise), and a value larger than any earlier incarnation of this replica when the storage is empty
-    /// (see <see cref="ClusterConfig"/>).
+    /// (see <see cref="ClusterConfig"/>). Not 0, which the hard state uses for "not recorded"; negative is allowed (hosts
+    /// use 64-bit IDs cast to long).
     /// </summary>
     public long Incarnation { get; init; } = 1;
 
@@ -64,6 +65,7 @@ public sealed class RaftOptions : IValidatableObject
     public int MaxUncommittedEntries { get; init; } = 1 << 20;
 
     /// <summary>Data bytes per InstallSnapshot message (a snapshot goes out in chunks of at most this size).</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public long MaxSnapshotChunkBytes { get; init; } = 1 << 20;
 
     /// <summary>
@@ -74,7 +76,8 @@ public sealed class RaftOptions : IValidatableObject
     [Range(0, long.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public long MaxCachedBytes { get; init; } = 1 << 20;
 
-    /// <summary>Bytes of committed entries handed to the application per Ready.</summary>
+    /// <summary>Bytes of committed entries handed to the application per Ready (at least one entry is always handed).</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "{0} must be at least {1}")]
     public long MaxCommittedBytesPerReady { get; init; } = 8L << 20;
 
     public bool PreVote { get; init; } = true;
@@ -105,6 +108,12 @@ public sealed class RaftOptions : IValidatableObject
         if (Id == 0)
         {
             yield return new ValidationResult("Id must not be 0, which is reserved for 'none'", [nameof(Id)]);
+        }
+
+        if (Incarnation == 0)
+        {
+            // The hard state records 0 as "no incarnation yet", so storage written by incarnation 0 would be taken by any other.
+            yield return new ValidationResult("Incarnation must not be 0, which the hard state reserves for 'not recorded'", [nameof(Incarnation)]);
         }
 
         if (ElectionTicks <= HeartbeatTicks)

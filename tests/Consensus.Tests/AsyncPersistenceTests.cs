@@ -149,6 +149,68 @@ public sealed class AsyncPersistenceTests
     }
 
     [Fact]
+    public void ALateChunkOfAnOlderSnapshotFromTheSameLeaderDoesNotRestartTheNewerOne()
+    {
+        var (follower, storage) = NewFollower();
+        var newer = new byte[] { 1, 2, 3, 4, 5, 6 };
+        var older = new byte[] { 7, 8, 9, 10 };
+
+        // The leader resent its superseded snapshot at 10 while sending the one at 20; the network interleaves them.
+        follower.Step(SnapshotChunk(new RaftSnapshot(20, 2, Three, newer), offset: 0, length: 3));
+        follower.Step(SnapshotChunk(new RaftSnapshot(10, 2, Three, older), offset: 0, length: 2));
+        Assert.Equal(newer.Length, follower.SnapshotAssemblyBytes);
+        follower.Step(SnapshotChunk(new RaftSnapshot(20, 2, Three, newer), offset: 3, length: 3));
+
+        Assert.Equal(20, follower.CommitIndex);
+        Assert.Equal(0, follower.SnapshotAssemblyBytes);
+        var batch = follower.GetReady().ToPersist!;
+        Assert.Equal((20L, 2L), (batch.Snapshot!.Index, batch.Snapshot.Term));
+        Assert.Equal(newer, batch.Snapshot.Data.ToArray());
+        Assert.Equal(20, Assert.Single(batch.MessagesAfterPersist).Index);
+        follower.Advance();
+        storage.Write(batch);
+        follower.Persisted(batch.Mark);
+
+        // The rest of the older one, arriving after, is covered and installs nothing.
+        follower.Step(SnapshotChunk(new RaftSnapshot(10, 2, Three, older), offset: 2, length: 2));
+        Assert.Equal(0, follower.SnapshotAssemblyBytes);
+        Assert.Equal(20, follower.SnapshotIndex);
+    }
+
+    [Fact]
+    public void APartialSnapshotTheLogComesToCoverIsReleased()
+    {
+        var (follower, _) = NewFollower();
+        var data = new byte[] { 1, 2, 3, 4 };
+        follower.Step(SnapshotChunk(new RaftSnapshot(3, 2, Three, data), offset: 0, length: 2));
+        Assert.Equal(data.Length, follower.SnapshotAssemblyBytes);
+
+        follower.Step(Append(term: 2, prev: 1, prevTerm: 1, commit: 3, Entry(2, 2), Entry(3, 2)));
+        Assert.Equal(3, follower.CommitIndex);
+        Assert.Equal(0, follower.SnapshotAssemblyBytes);
+
+        // Its last chunk finds it covered: answered with the commit index, nothing installed.
+        follower.Step(SnapshotChunk(new RaftSnapshot(3, 2, Three, data), offset: 2, length: 2));
+        Assert.Equal(0, follower.SnapshotAssemblyBytes);
+        var batch = follower.GetReady().ToPersist!;
+        Assert.Null(batch.Snapshot);
+        Assert.Equal(3, batch.MessagesAfterPersist[^1].Index);
+        follower.Advance();
+    }
+
+    [Fact]
+    public void APartialSnapshotIsReleasedWhenTheTermMovesOn()
+    {
+        var (follower, _) = NewFollower();
+        follower.Step(SnapshotChunk(new RaftSnapshot(9, 2, Three, new byte[] { 1, 2, 3, 4 }), offset: 0, length: 2));
+        Assert.Equal(4, follower.SnapshotAssemblyBytes);
+
+        follower.Step(new Message { Type = MessageType.Heartbeat, To = 2, From = 3, FromIncarnation = 1, Term = 3, Commit = 1 });
+        Assert.Equal(3, follower.Term);
+        Assert.Equal(0, follower.SnapshotAssemblyBytes);
+    }
+
+    [Fact]
     public void AnAcknowledgementWaitingWhenASnapshotReplacesTheLogIsDropped()
     {
         var (follower, _) = NewFollower();
@@ -182,6 +244,13 @@ public sealed class AsyncPersistenceTests
     {
         Type = MessageType.Append, To = 2, From = term == 3 ? 3 : 1, FromIncarnation = 1, Term = term, Index = prev, LogTerm = prevTerm, Commit = commit,
         Entries = entries,
+    };
+
+    /// <summary>Bytes [offset, offset + length) of <paramref name="snapshot"/>, sent by the leader of its term (1 in term 2, else 3).</summary>
+    private static Message SnapshotChunk(RaftSnapshot snapshot, int offset, int length) => new()
+    {
+        Type = MessageType.InstallSnapshot, To = 2, From = snapshot.Term == 2 ? 1 : 3, FromIncarnation = 1, Term = snapshot.Term,
+        Snapshot = snapshot with { Data = snapshot.Data.Slice(offset, length) }, ChunkOffset = offset, SnapshotBytes = snapshot.Data.Length,
     };
 
     private static LogEntry Entry(long index, long term) => new(index, term, EntryType.Normal, new byte[] { (byte)index });

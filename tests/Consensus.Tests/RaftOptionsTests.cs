@@ -37,15 +37,41 @@ public sealed class RaftOptionsTests
         Assert.StartsWith("RaftOptions.Id must not be 0, which is reserved for 'none' (was 0).", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Incarnation_zero_means_not_recorded_and_is_refused_also_by_the_node()
+    {
+        // Storage written by incarnation 0 would record 0, "not recorded", and then be taken by any other incarnation.
+        var e = Assert.Throws<ArgumentException>(() => new RaftNode(new RaftOptions
+        {
+            Id = 1, Incarnation = 0, Storage = new MemoryRaftStorage(), Random = new SeededRaftRandom(1),
+        }));
+        Assert.Equal("Incarnation", e.ParamName);
+        Assert.StartsWith("RaftOptions.Incarnation must not be 0, which the hard state reserves for 'not recorded' (was 0).", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(long.MinValue)]
+    public void A_negative_incarnation_is_valid(long incarnation)
+    {
+        // Hosts cast unsigned 64-bit IDs (Scarab IDs) to long: from 2059 on they are negative.
+        new RaftOptions { Id = 1, Incarnation = incarnation, Storage = new MemoryRaftStorage(), Random = new SeededRaftRandom(1) }.Validate();
+    }
+
     [Theory]
     [InlineData(nameof(RaftOptions.MaxInflightMessages), 0)]
     [InlineData(nameof(RaftOptions.MaxInflightMessages), -1)]
     [InlineData(nameof(RaftOptions.MaxInflightBytes), 0)]
     [InlineData(nameof(RaftOptions.MaxUncommittedEntries), 0)]
     [InlineData(nameof(RaftOptions.MaxBytesPerMessage), -1)]
+    [InlineData(nameof(RaftOptions.MaxSnapshotChunkBytes), 0)]
+    [InlineData(nameof(RaftOptions.MaxSnapshotChunkBytes), -1)]
+    [InlineData(nameof(RaftOptions.MaxCommittedBytesPerReady), 0)]
+    [InlineData(nameof(RaftOptions.MaxCommittedBytesPerReady), -1)]
     public void A_flow_limit_below_one_is_refused_naming_it(string name, int value)
     {
-        // Zero in flight stalls replication for good with no error; zero uncommitted refuses every proposal.
+        // Zero in flight stalls replication for good with no error; zero uncommitted refuses every proposal; a snapshot
+        // in chunks of at most zero bytes would go out a byte a message, and committed entries one a Ready.
         var storage = new MemoryRaftStorage();
         var random = new SeededRaftRandom(1);
         var options = name switch
@@ -53,6 +79,8 @@ public sealed class RaftOptionsTests
             nameof(RaftOptions.MaxInflightMessages) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxInflightMessages = value },
             nameof(RaftOptions.MaxInflightBytes) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxInflightBytes = value },
             nameof(RaftOptions.MaxUncommittedEntries) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxUncommittedEntries = value },
+            nameof(RaftOptions.MaxSnapshotChunkBytes) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxSnapshotChunkBytes = value },
+            nameof(RaftOptions.MaxCommittedBytesPerReady) => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxCommittedBytesPerReady = value },
             _ => new RaftOptions { Id = 1, Storage = storage, Random = random, MaxBytesPerMessage = value },
         };
         var e = Assert.Throws<ArgumentException>(options.Validate);
