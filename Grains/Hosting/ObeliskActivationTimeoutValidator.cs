@@ -12,9 +12,11 @@ internal sealed class ObeliskActivationTimeoutValidator(IOptions<GrainCollection
 {
     public ValidateOptionsResult Validate(string? name, PyralogOptions options)
     {
-        var wait = options.Obelisk.LeaseDuration + options.Obelisk.MaxClockSkew;
+        // In ticks as Int128: a lease at its range's top plus the skew is past what a TimeSpan holds, and the sum must
+        // fail validation naming the settings rather than throw.
+        var wait = (Int128)options.Obelisk.LeaseDuration.Ticks + options.Obelisk.MaxClockSkew.Ticks;
         var timeout = collection.Value.ActivationTimeout;
-        return wait < timeout
+        return wait < timeout.Ticks
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(
                 $"Pyralog:Obelisk:LeaseDuration ({options.Obelisk.LeaseDuration}) plus MaxClockSkew ({options.Obelisk.MaxClockSkew}) must be shorter than " +

@@ -23,7 +23,10 @@ internal sealed class ObeliskOptionsRules : IValidateOptions<ObeliskOptions>
             return ValidateOptionsResult.Fail($"{name}:MaxClockSkew must be shorter than half of LeaseDuration ({half}) (was {options.MaxClockSkew}).");
         }
 
-        return options.ReserveAhead + options.MaxClockSkew + (2 * options.MaxClockLead) >= half
+        // Summed in ticks as Int128: each setting may be anything a TimeSpan holds (its range failure is reported
+        // beside this one), and a TimeSpan sum past TimeSpan.MaxValue would throw out of validation instead.
+        var ahead = (Int128)options.ReserveAhead.Ticks + options.MaxClockSkew.Ticks + (2 * (Int128)options.MaxClockLead.Ticks);
+        return ahead >= half.Ticks
             ? ValidateOptionsResult.Fail(
                 $"{name}: ReserveAhead plus MaxClockSkew plus twice MaxClockLead must be shorter than half of LeaseDuration ({half}) "
                 + $"(was {options.ReserveAhead} + {options.MaxClockSkew} + 2 × {options.MaxClockLead}).")

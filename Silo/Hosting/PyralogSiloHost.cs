@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using Pyralog.Grains.Interfaces;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Console;
@@ -35,21 +36,30 @@ public static class PyralogSiloHost
         ["--http-port"] = "Silo:HttpPort",
     };
 
+    /// <summary>The prefix of the environment variables the silo reads (<c>PYRALOG_Silo__SiloPort</c>).</summary>
+    private const string EnvironmentPrefix = "PYRALOG_";
+
     /// <summary>
     /// A host builder reading appsettings.json, environment variables (<c>PYRALOG_</c> prefix, <c>__</c> for sections)
     /// and command-line switches, in rising precedence.
     /// </summary>
-    /// <exception cref="OptionsValidationException">A setting is wrong; the message names each one.</exception>
+    /// <exception cref="OptionsValidationException">A setting is wrong, or a key under <c>Silo</c> or <c>Pyralog</c> is no setting; the message names each one.</exception>
     /// <exception cref="StartupRefusedException">An unknown switch or a stray word on the command line.</exception>
-    public static WebApplicationBuilder CreateBuilder(string[] args)
+    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, addSources: null);
+
+    /// <summary><see cref="CreateBuilder(string[])"/> with <paramref name="addSources"/> adding configuration sources between the environment and the command line (tests).</summary>
+    /// <inheritdoc cref="CreateBuilder(string[])" path="/exception"/>
+    internal static WebApplicationBuilder CreateBuilder(string[] args, Action<IConfigurationBuilder>? addSources)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = [],
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.Configuration.AddEnvironmentVariables("PYRALOG_");
+        builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
+        addSources?.Invoke(builder.Configuration);
         builder.Configuration.AddInMemoryCollection(SiloCommandLine.Parse(args));
+        RefuseUnknownKeys(builder.Configuration);
         builder.Configuration.AddInMemoryCollection(ReadSettings(builder.Configuration));
 
         var host = Bind<SiloHostOptions>(builder.Configuration, SiloHostOptions.SectionName);
@@ -174,6 +184,80 @@ public static class PyralogSiloHost
         return failures.Count == 0
             ? durations
             : throw new Microsoft.Extensions.Options.OptionsValidationException(PyralogOptions.SectionName, typeof(PyralogOptions), failures);
+    }
+
+    /// <summary>
+    /// Refuses every key under <c>Silo</c> and <c>Pyralog</c> that no option reads, from any source (a misspelt
+    /// <c>PYRALOG_Silo__Membershp</c> or appsettings.json entry), naming it and where it was set: the binder would ignore
+    /// it and the silo start on the default. Keys outside these sections (<c>Logging</c>, <c>Orleans</c>) are others'.
+    /// </summary>
+    private static void RefuseUnknownKeys(IConfiguration configuration)
+    {
+        var failures = new List<string>();
+        foreach (var section in new[] { SiloHostOptions.SectionName, PyralogOptions.SectionName })
+        {
+            // Leaves only: a section's own entry has no value unless a source set the section itself (PYRALOG_Silo=x).
+            foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
+            {
+                if (value is not null && !SettingKeys.IsKnown(key))
+                {
+                    var suggestion = SettingKeys.Closest(key) is { } closest ? $" (did you mean {closest}?)" : "";
+                    failures.Add($"unknown setting '{key}'{Origin(configuration, key)}{suggestion} (see --help).");
+                }
+            }
+        }
+
+        if (failures.Count > 0)
+        {
+            failures.Sort(StringComparer.Ordinal);
+            throw new Microsoft.Extensions.Options.OptionsValidationException(SiloHostOptions.SectionName, typeof(SiloHostOptions), failures);
+        }
+    }
+
+    /// <summary>" in /app/appsettings.json" or " in environment variable PYRALOG_Silo__Membershp": the source whose value of <paramref name="key"/> wins, where it can be told.</summary>
+    private static string Origin(IConfiguration configuration, string key)
+    {
+        if (configuration is not IConfigurationRoot root)
+        {
+            return "";
+        }
+
+        foreach (var provider in root.Providers.Reverse())
+        {
+            if (provider.TryGet(key, out _))
+            {
+                return provider switch
+                {
+                    FileConfigurationProvider file => $" in {file.Source.FileProvider?.GetFileInfo(file.Source.Path ?? "").PhysicalPath ?? file.Source.Path}",
+                    EnvironmentVariablesConfigurationProvider => $" in environment variable {EnvironmentVariable(key)}",
+                    _ => "",
+                };
+            }
+        }
+
+        return "";
+    }
+
+    /// <summary>The environment variable that sets <paramref name="key"/>, the prefixed one first (<c>PYRALOG_Silo__Membershp</c>, else <c>Silo__Membershp</c>).</summary>
+    private static string EnvironmentVariable(string key)
+    {
+        string? plain = null;
+        foreach (System.Collections.DictionaryEntry variable in Environment.GetEnvironmentVariables())
+        {
+            var name = (string)variable.Key;
+            var asKey = name.Replace("__", ":", StringComparison.Ordinal);
+            if (asKey.Equals(EnvironmentPrefix + key, StringComparison.OrdinalIgnoreCase))
+            {
+                return name;
+            }
+
+            if (asKey.Equals(key, StringComparison.OrdinalIgnoreCase))
+            {
+                plain = name;
+            }
+        }
+
+        return plain ?? key.Replace(":", "__", StringComparison.Ordinal);
     }
 
     /// <summary>Every wrong setting of <paramref name="host"/>, each named by its key and, where it has one, its switch.</summary>

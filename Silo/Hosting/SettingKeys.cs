@@ -22,6 +22,14 @@ internal static class SettingKeys
     public static bool IsKnown(string key) =>
         Known.ContainsKey(key) || (key.StartsWith(LoggingSection, StringComparison.OrdinalIgnoreCase) && key.Length > LoggingSection.Length);
 
+    /// <summary>The known key at most two edits from <paramref name="key"/> (a letter missing, two swapped), or null.</summary>
+    public static string? Closest(string key)
+    {
+        var lower = key.ToLowerInvariant();
+        var closest = Known.Keys.MinBy(k => SiloCommandLine.EditDistance(k.ToLowerInvariant(), lower));
+        return closest is not null && SiloCommandLine.EditDistance(closest.ToLowerInvariant(), lower) <= 2 ? closest : null;
+    }
+
     private static void Collect(string prefix, Type type)
     {
         foreach (var (key, valueType) in OptionKeys.Of(type, prefix))

@@ -63,7 +63,7 @@ internal static class SiloCommandLine
     }
 
     /// <summary>Levenshtein distance: a swapped pair of letters (prot/port) counts two.</summary>
-    private static int EditDistance(string a, string b)
+    internal static int EditDistance(string a, string b)
     {
         var previous = Enumerable.Range(0, b.Length + 1).ToArray();
         for (var i = 1; i <= a.Length; i++)

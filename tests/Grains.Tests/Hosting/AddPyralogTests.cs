@@ -47,6 +47,16 @@ public sealed class AddPyralogTests
         Assert.Equal(TimeSpan.FromMinutes(5), ShutdownTimeout(silo => silo.AddPyralog(), hostTimeout: TimeSpan.FromMinutes(5))); // raised, never lowered
     }
 
+    /// <summary>.NET's binder takes a number for an enum; one that names no value is refused naming its key, not when the store opens.</summary>
+    [Theory]
+    [InlineData("BackgroundPriority", "Pyralog:Store:BackgroundPriority must be Normal, Low or Idle (was 7).")]
+    [InlineData("Durability", "Pyralog:Store:Durability must be PerBatch in a silo (was 7): a log's durability is chosen per log (LogSettings.Durability), and Raft's terms and votes must be synced.")]
+    public void A_number_that_is_no_value_of_a_store_choice_is_refused_naming_its_key(string setting, string failure)
+    {
+        var e = Assert.Throws<OptionsValidationException>(() => Options(silo => silo.AddPyralog(Section(($"Store:{setting}", "7")))));
+        Assert.Equal([failure], e.Failures);
+    }
+
     [Fact]
     public void Options_configure_through_their_options_builder_with_services()
     {

@@ -28,6 +28,20 @@ public sealed class ObeliskActivationTimeoutValidatorTests
             result.FailureMessage);
     }
 
+    [Fact]
+    public void A_lease_at_the_top_of_its_range_plus_the_skew_fails_validation_rather_than_overflowing()
+    {
+        // TimeSpan.MaxValue is inside LeaseDuration's range; adding the skew to it threw OverflowException.
+        var options = new PyralogOptions();
+        options.Obelisk.LeaseDuration = TimeSpan.MaxValue;
+        var result = Validator(TimeSpan.FromSeconds(30)).Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Equal(
+            "Pyralog:Obelisk:LeaseDuration (10675199.02:48:05.4775807) plus MaxClockSkew (00:00:00.5000000) must be shorter than Orleans' " +
+            "GrainCollectionOptions.ActivationTimeout (00:00:30): an obelisk's first activation after its holder left waits that long.",
+            result.FailureMessage);
+    }
+
     private static ObeliskActivationTimeoutValidator Validator(TimeSpan activationTimeout) =>
         new(Options.Create(new GrainCollectionOptions { ActivationTimeout = activationTimeout }));
 }

@@ -142,6 +142,23 @@ public sealed class PyralogOptionsValidatorTests
     }
 
     [Fact]
+    public void A_clock_lead_whose_double_is_past_what_a_TimeSpan_holds_fails_validation_naming_it()
+    {
+        // Twice 6,000,000 days is past TimeSpan.MaxValue: the rule across settings threw OverflowException out of validation.
+        var options = new PyralogOptions();
+        options.Obelisk.MaxClockLead = TimeSpan.FromDays(6_000_000);
+        var result = PyralogOptions.Validator.Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Equal(
+            [
+                "Pyralog:Obelisk:MaxClockLead must be between 00:00:00.0010000 and 00:00:01 (was 6000000.00:00:00).",
+                "Pyralog:Obelisk: ReserveAhead plus MaxClockSkew plus twice MaxClockLead must be shorter than half of LeaseDuration (00:00:05) "
+                    + "(was 00:00:00.2500000 + 00:00:00.5000000 + 2 × 6000000.00:00:00).",
+            ],
+            result.Failures);
+    }
+
+    [Fact]
     public void The_homecoming_interval_is_at_most_the_sweep()
     {
         var options = new PyralogOptions();

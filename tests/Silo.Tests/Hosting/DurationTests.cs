@@ -68,4 +68,32 @@ public sealed class DurationTests
         });
         Assert.Contains($"Pyralog:Store:Durability must be PerBatch in a silo (was {durability})", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_store_without_its_background_work_is_refused_naming_the_setting()
+    {
+        // Nothing in a silo would compact the store, apply retention or flush off the commit thread.
+        var e = Assert.Throws<OptionsValidationException>(() =>
+        {
+            using var host = PyralogSiloHost.CreateBuilder(["--Pyralog:Store:BackgroundWork", "false"]).Build();
+            return host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+        });
+        Assert.Equal(
+            ["Pyralog:Store:BackgroundWork must be true in a silo (was false): without it the store never compacts nor applies retention, so compacted Raft logs, "
+                + "expired records and deleted logs never free disk, and memtables are flushed on the commit thread while every write waits."],
+            e.Failures);
+    }
+
+    [Fact]
+    public void A_clock_lead_whose_double_is_past_what_a_TimeSpan_holds_is_refused_naming_it()
+    {
+        // 200000000h parses (8,333,333 days); twice it overflowed a TimeSpan in the rule across settings, and the
+        // OverflowException escaped the build, where the silo host turns only validation failures into exit code 2.
+        var e = Assert.Throws<OptionsValidationException>(() =>
+        {
+            using var host = PyralogSiloHost.CreateBuilder(["--Pyralog:Obelisk:MaxClockLead", "200000000h"]).Build();
+            return host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+        });
+        Assert.Contains("Pyralog:Obelisk:MaxClockLead must be between 00:00:00.0010000 and 00:00:01 (was 8333333.08:00:00).", e.Failures);
+    }
 }

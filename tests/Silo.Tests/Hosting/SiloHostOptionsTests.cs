@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -164,6 +165,88 @@ public sealed class SiloHostOptionsTests
         var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder(["--silo-port", "99999", "--membership", "redis"]));
         Assert.Contains(e.Failures, f => f.Contains("(was 99999)"));
         Assert.Contains(e.Failures, f => f.Contains("RedisConnectionString"));
+    }
+
+    [Fact]
+    public void A_misspelt_key_in_a_settings_file_stops_the_build_naming_it_and_the_file()
+    {
+        // Under Silo and Pyralog every key must be a setting; sections of others (Logging, Orleans) are left alone.
+        var directory = Directory.CreateTempSubdirectory("pyralog-settings-").FullName;
+        try
+        {
+            var file = Path.Combine(directory, "settings.json");
+            File.WriteAllText(file, """
+                {
+                  "Logging": { "LogLevel": { "Pyralog": "Debug" } },
+                  "Orleans": { "Anything": "1" },
+                  "Silo": { "Membershp": "Redis", "SiloPort": 11112 },
+                  "Pyralog": { "Replication": { "MoveOffTimout": "5m", "DrainTimeout": "5s" }, "Storage": { "Durability": "None" }, "Stor": { "X": "1" } }
+                }
+                """);
+            var e = Assert.Throws<OptionsValidationException>(() => PyralogSiloHost.CreateBuilder([], sources => sources.AddJsonFile(file)));
+            Assert.Equal(
+                [
+                    $"unknown setting 'Pyralog:Replication:MoveOffTimout' in {file} (did you mean Pyralog:Replication:MoveOffTimeout?) (see --help).",
+                    $"unknown setting 'Pyralog:Stor:X' in {file} (see --help).",
+                    $"unknown setting 'Pyralog:Storage:Durability' in {file} (did you mean Pyralog:Store:Durability?) (see --help).",
+                    $"unknown setting 'Silo:Membershp' in {file} (did you mean Silo:Membership?) (see --help).",
+                ],
+                e.Failures);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Known_keys_from_any_source_build()
+    {
+        using var host = PyralogSiloHost.CreateBuilder(
+            [],
+            sources => sources.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Silo:MissedProbesLimit"] = "2",
+                ["pyralog:replication:drainTimeout"] = "5s", // keys are case-insensitive
+                ["Logging:LogLevel:Pyralog"] = "Debug",
+                ["Orleans:Anything"] = "1",
+            })).Build();
+        Assert.Equal(TimeSpan.FromSeconds(5), host.Services.GetRequiredService<IOptions<Pyralog.Grains.Hosting.PyralogOptions>>().Value.Replication.DrainTimeout);
+    }
+
+    /// <summary>The silo process given a misspelt key in its environment (the test process's own is left alone): exit 2 and one line naming the variable.</summary>
+    [Fact]
+    public async Task A_misspelt_key_in_the_environment_stops_the_silo_naming_the_variable()
+    {
+        // Ports and a data directory of its own: a silo that ignored the key would start.
+        var data = Directory.CreateTempSubdirectory("pyralog-settings-").FullName;
+        var siloPort = Pyralog.Testing.TestPorts.Next();
+        var info = SiloProcess.StartInfo(
+            ["--data-dir", data, "--silo-port", $"{siloPort}", "--gateway-port", $"{Pyralog.Testing.TestPorts.Next()}", "--http-port", $"{Pyralog.Testing.TestPorts.Next()}", "--cluster-id", $"test-{siloPort}"]);
+        info.Environment["PYRALOG_Silo__Membershp"] = "Redis";
+        using var process = System.Diagnostics.Process.Start(info) ?? throw new InvalidOperationException("could not start the silo");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+            var error = process.StandardError.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.Equal("", await output);
+            Assert.Equal(
+                "pyralog silo: unknown setting 'Silo:Membershp' in environment variable PYRALOG_Silo__Membershp (did you mean Silo:Membership?) (see --help).\n",
+                (await error).ReplaceLineEndings("\n"));
+            Assert.Equal(Pyralog.Silo.Startup.ExitCodes.BadInput, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            Directory.Delete(data, recursive: true);
+        }
     }
 
     private static SiloHostOptions With(string setting, string value)
