@@ -79,6 +79,15 @@ public sealed class SiloHostOptions
     public bool PartitionMetrics { get; set; }
 
     /// <summary>
+    /// The most series each partition instrument keeps: one per log whose partitions this silo led since it started (per
+    /// partition with <see cref="PartitionMetrics"/>; a deleted log's stay until the silo restarts, as Prometheus counts
+    /// from the start). Past it, new series are counted together in one tagged <c>otel.metric.overflow</c>; the
+    /// exporter reserves room for them all up front (about 100 bytes each per instrument).
+    /// </summary>
+    [Range(100, 1_000_000)]
+    public int PartitionMetricSeries { get; set; } = 10_000;
+
+    /// <summary>
     /// Also collects Orleans' per-message instruments (messaging sizes and counts, gateway traffic, request latency,
     /// directory lookups). Off by default: several updates on every grain message cost a busy silo about a tenth of its
     /// produce throughput; Orleans' other instruments (activations, grains, membership, storage) are collected either way.

@@ -61,7 +61,7 @@ internal static class SiloHttpEndpoint
         {
             telemetry.WithMetrics(metrics =>
             {
-                metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter();
+                metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter().AddPartitionSeriesLimit(host.PartitionMetricSeries);
                 if (!host.OrleansMessagingMetrics)
                 {
                     // A dropped instrument is not enabled at all, so Orleans skips its per-message work.
