@@ -20,8 +20,8 @@ namespace Pyralog.Storage.Native;
 /// WAL and the memtable); PyramidStore.Apply.cs applies frames (live and on replay); PyramidStore.Reads.cs
 /// serves reads from views; PyramidStore.Flush.cs and PyramidStore.Compaction.cs are the background workers.</para>
 /// <para>Threads: callers only validate, enqueue and await; a dedicated commit thread writes, syncs,
-/// applies and publishes; flush and compaction run on their own threads. No caller's thread ever
-/// waits for a disk.</para>
+/// applies and publishes; flush and compaction run on their own threads. No writer's thread ever
+/// waits for a disk; a read runs on its caller's thread and faults in what the page cache lacks.</para>
 /// <para>Durability: an acknowledged write survives a crash per <see cref="DurabilityMode"/>; recovery
 /// = newest manifest + replay of WAL frames after its flushed sequence, dropping only a torn tail.</para>
 /// </summary>
@@ -207,7 +207,14 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "retention bytes must not be negative");
         }
 
-        var stored = _logs.GetOrAdd(log, static id => new StoredLog(id, LogSpaceState.Empty));
+        // Under the queue lock: a refused batch that created the log in Reserve removes it again, and a setting made on
+        // that object in between would be lost with it (the owner sets retention once per open).
+        StoredLog stored;
+        lock (_queueLock)
+        {
+            stored = _logs.GetOrAdd(log, static id => new StoredLog(id, LogSpaceState.Empty));
+        }
+
         lock (_viewLock)
         {
             stored.RetentionAge = age;
