@@ -76,7 +76,7 @@ public interface IPartitionReplicaGrain : IRaftReplicaGrain
 
     /// <summary>
     /// Leader: removes slot <paramref name="replica"/> from the group, but only while slot <paramref name="keep"/> is a
-    /// member of it (replica moves, internal); null when done or proposed, else why not yet or why not. A move removes one
+    /// voter of it (replica moves, internal; a learner holds no complete copy yet); null when done or proposed, else why not yet or why not. A move removes one
     /// of its two slots keeping the other (the moved one keeping the new one, an abandon the other way round), checked in
     /// the same turn as the removal against the leader's latest configuration (committed or not; one change is pending
     /// at a time), so two runs of one move can never remove both. A leader asked to remove itself first hands its

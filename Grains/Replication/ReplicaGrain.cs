@@ -436,7 +436,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
 
     /// <summary>
     /// Leader: removes replica slot <paramref name="replica"/> from the group (the last step of a replica move, or an
-    /// abandon's), but only while slot <paramref name="keep"/> is a member; null when it is not a member or its removal
+    /// abandon's), but only while slot <paramref name="keep"/> is a voter; null when it is not a member or its removal
     /// was proposed, else why not yet or why not. A leader asked to remove itself hands its leadership first: to
     /// <paramref name="successor"/> when that is a voter (waiting, call after call, until it is caught up, so a silo that
     /// joins leads the groups whose leaders moved to it rather than whichever voter was ahead at the moment), else to its
@@ -483,10 +483,20 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
         // A move's two runs (a metadata leadership change) may remove one slot each: the moved one, and the new one an
         // abandon drops. Checked in this turn against the latest configuration, pending change included (one at a time),
         // whichever removal comes second sees the first, so the group never loses both. Before the hand-off too: a
-        // leader that may not remove itself has no reason to give its leadership away.
-        if (keep is { } kept && !node.Config.TryGetMember(ReplicaDriver.RaftId(kept), out _, out _))
+        // leader that may not remove itself has no reason to give its leadership away. The slot kept must vote, not only
+        // be in: a learner may hold nothing (a new incarnation that a rejoin made a learner again, after its silo
+        // stopped), and removing the other slot then would leave the group a voter short and retire a complete copy.
+        if (keep is { } kept)
         {
-            return $"replica {kept} is not a member of the group, so replica {replica} is not removed: a move removes one of its two slots only while the other is in";
+            if (!node.Config.TryGetMember(ReplicaDriver.RaftId(kept), out var keptMember, out var keptVotes))
+            {
+                return $"replica {kept} is not a member of the group, so replica {replica} is not removed: a move removes one of its two slots only while the other is in";
+            }
+
+            if (!keptVotes)
+            {
+                return $"replica {kept} is a learner (incarnation {keptMember.Incarnation}), not a voter, so replica {replica} is not removed: a move removes one of its two slots only while the other votes";
+            }
         }
 
         if (id == node.Id)

@@ -14,7 +14,7 @@ namespace Pyralog.Grains.Replication;
  * Who moves: the silo whose metadata replica leads the metadata group, so one mover plans at a time with the truth at
  * hand (two movers for a moment after a leadership change are harmless: the metadata group starts at most one move
  * per partition, every step below is idempotent, a partition's leader removes one of a move's two slots only while the
- * other is a member (below), and a mover checks that it still leads before either step that removes a replica from a
+ * other votes (below), and a mover checks that it still leads before either step that removes a replica from a
  * group, leaving the move to the new leader's mover otherwise). Every ReplicaMoveInterval it resumes the moves the metadata group
  * records (a mover that failed over leaves them there) and starts what ReplicaMovePlanner plans, up to ReplicaMoves at
  * a time, so producers keep their latency while data is copied.
@@ -24,8 +24,9 @@ namespace Pyralog.Grains.Replication;
  *   2. Replica To is activated (from this silo, which knows the new home) and reports its incarnation; it starts empty.
  *   3. The group's leader adds it as a learner that it promotes once caught up (Raft's own catch-up: entries, or a
  *      snapshot in chunks). The group has RF voters the whole time, then RF + 1.
- *   4. Once it votes, the leader removes slot From (a leader asked to remove itself hands its leadership over first, to
- *      replica To when it is caught up: a joining silo then leads about its share once its replicas arrive).
+ *   4. Once it votes, the leader removes slot From, only while slot To still votes (a leader asked to remove itself
+ *      hands its leadership over first, to replica To when it is caught up: a joining silo then leads about its share
+ *      once its replicas arrive).
  *      The group is back to RF voters, none of them lost at any point: a silo failure during a move costs what it
  *      would cost without one.
  *   5. "moved" in the metadata group once the removal is committed in the group: slot From has no home any more.
@@ -34,13 +35,19 @@ namespace Pyralog.Grains.Replication;
  * A move whose new replica cannot be placed on T, or that copies nothing for ReplicaMoveTimeout (a large partition
  * takes as long as its copy does), is abandoned: the learner is removed from the group, "abandon-move" drops slot To,
  * and the replica retires.
+ * A run that waits ReplicaMoveTimeout for the group itself in step 4 or an abandon (no leader with a committed
+ * configuration, or a slot to keep that is only a learner) gives up with a warning: the move stays recorded, and the
+ * rounds leave it alone for a backoff (the timeout, doubling with each give-up in a row, up to eight times it) before
+ * resuming it. A group that lost its quorum for good would otherwise hold one of the ReplicaMoves slots for ever.
  *
  * Invariant (from metadata version 2, when every silo's build has the check): the partition's leader never removes one
- * of a move's two slots while the other is absent from its latest configuration (RemoveReplicaAsync's keep: step 4
+ * of a move's two slots while the other is not a voter of its latest configuration (RemoveReplicaAsync's keep: step 4
  * removes From keeping To, an abandon removes To keeping From), checked in the grain turn that proposes the removal. Raft has at most one configuration change pending, and the leader's
  * configuration includes it, so of two removals the second sees the first: two runs of one move (a mover on the
  * previous metadata leader, a timed-out abandon) can never leave the group without both, which would leave it a voter
- * short for good. A run whose removal is refused learns it from a leader's committed configuration without its keep:
+ * short for good. A voter, not only a member: slot To made a learner again (its silo stopped, and it came back as another
+ * incarnation with nothing) is no copy yet, and the mover waits for it to vote again before it removes From (an abandon
+ * waits so for From). A run whose removal is refused learns it from a leader's committed configuration without its keep:
  * step 4 then stops without removing From (the move was abandoned), an abandon finishes the move from step 5 instead
  * (From is out). Step 4 also runs only while the metadata group still records the move, and a move whose slot From is
  * already out of the group (a resumed move whose "moved" did not commit before its mover stopped) is never abandoned,
@@ -50,7 +57,9 @@ namespace Pyralog.Grains.Replication;
  * Each run names itself in the metadata group (MoveRun; from metadata version 2): its step 1 takes the recorded move
  * over, and the metadata group refuses "moved" or "abandon-move" from a run that no longer owns it. Without that, an
  * old run's "abandon-move" that commits late (its call timed out) could drop slot To after the new run had added replica
- * To again: a voter without a home, which no silo activates. A run refused there leaves the move to its owner.
+ * To again: a voter without a home, which no silo activates. A run refused there leaves the move to its owner. Step 3
+ * checks too, before each addition of replica To, that this silo still leads the metadata group and the run still owns
+ * the move: a stale run would otherwise add back a slot that the owning run abandoned.
  *
  * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
  * elsewhere by then, and once homed where they run they count for balance like any other.
@@ -74,6 +83,11 @@ internal sealed class ReplicaMover(
 
     // Invariant: the moves this silo is running, by (log, partition); at most one per partition.
     private readonly Dictionary<(ulong Log, int Partition), Task> _running = [];
+
+    // Recorded moves whose last run gave up waiting for their group (GiveUp), by (log, partition): not resumed before
+    // Backoff has passed since GaveUpAt, so a group without a leader for good does not hold a ReplicaMoves slot for ever.
+    // Dropped once the metadata group no longer records the move. Guarded by _running's lock.
+    private readonly Dictionary<(ulong Log, int Partition), (long GaveUpAt, TimeSpan Backoff, int GiveUps)> _gaveUp = [];
 
     // Invariant: the metadata leader's applied logs as of Index, as the last round read them (-1 and none before); only
     // the mover's loop reads and writes it.
@@ -175,16 +189,25 @@ internal sealed class ReplicaMover(
                 _running.Remove(done);
             }
 
-            // Moves the metadata group records first (this silo's own, or a previous mover's), then new ones.
+            // Moves the metadata group records first (this silo's own, or a previous mover's, but not one whose last run
+            // gave up on its group a backoff ago), then new ones.
+            var recorded = new HashSet<(ulong, int)>();
             foreach (var log in logs)
             {
                 foreach (var move in log.Moves ?? [])
                 {
-                    if (!_running.ContainsKey((log.Info.Id, move.Partition)) && log.Homes?.Home(move.Partition, move.To) is { } target)
+                    var key = (log.Info.Id, move.Partition);
+                    recorded.Add(key);
+                    if (!_running.ContainsKey(key) && !BacksOff(key) && log.Homes?.Home(move.Partition, move.To) is { } target)
                     {
                         Start(log.Info.Id, move.Partition, move.From, move.To, target, stopping);
                     }
                 }
+            }
+
+            foreach (var ended in _gaveUp.Keys.Where(k => !recorded.Contains(k)).ToList())
+            {
+                _gaveUp.Remove(ended);
             }
 
             if (_running.Count >= budget)
@@ -205,6 +228,32 @@ internal sealed class ReplicaMover(
                 Start(planned.Log, planned.Partition, planned.From, planned.To, planned.Target, stopping);
             }
         }
+    }
+
+    /// <summary>Whether the last run of the move in <paramref name="key"/> gave up less than its backoff ago (under _running's lock).</summary>
+    private bool BacksOff((ulong Log, int Partition) key) =>
+        _gaveUp.TryGetValue(key, out var gaveUp) && time.GetElapsedTime(gaveUp.GaveUpAt) < gaveUp.Backoff;
+
+    /// <summary>
+    /// Ends a run that waited <see cref="ReplicaTiming.ReplicaMoveTimeout"/> for the partition's group (no leader, or
+    /// a slot to keep that does not vote): the move stays recorded, and a round resumes it once a backoff has passed (the
+    /// timeout, doubling with each give-up in a row up to eight times it), when the group may have a leader again.
+    /// </summary>
+    private void GiveUp(LogInfo info, MoveRun run, string waitedFor)
+    {
+        TimeSpan backoff;
+        lock (_running)
+        {
+            var giveUps = _gaveUp.TryGetValue((run.Log, run.Partition), out var last) ? last.GiveUps + 1 : 1;
+            var timeout = options.Value.Replication.ReplicaMoveTimeout.Ticks;
+            backoff = TimeSpan.FromTicks(Math.Min(timeout, TimeSpan.MaxValue.Ticks >> 3) << Math.Min(giveUps - 1, 3));
+            _gaveUp[(run.Log, run.Partition)] = (time.GetTimestamp(), backoff, giveUps);
+        }
+
+        logger.LogWarning(
+            "The move of replica {From} to replica {To} of partition {Partition} of log {Log} (id {LogId}) gave up after waiting {Timeout} for {WaitedFor}; it stays recorded and is resumed in {Backoff} at the earliest",
+            ReplicaGrainKey.Of(run.Log, run.Partition, run.From), ReplicaGrainKey.Of(run.Log, run.Partition, run.To), run.Partition, info.Name, info.Id,
+            options.Value.Replication.ReplicaMoveTimeout, waitedFor, backoff);
     }
 
     private void Start(ulong log, int partition, int from, int to, string target, CancellationToken stopping)
@@ -308,6 +357,19 @@ internal sealed class ReplicaMover(
 
             if (leader is { } at && Slot(at.Status.VoterIncarnations, to) != incarnation && Slot(at.Status.LearnerIncarnations, to) != incarnation)
             {
+                // Only while this run still owns the move: a stale run (on a previous metadata leader) would add slot To
+                // back after the owning run abandoned the move and dropped its home.
+                if (!StillMoving(fromKey))
+                {
+                    return false;
+                }
+
+                if (await MetadataLogAsync(logId, stopping) is not { } recorded || !run.Owns(recorded))
+                {
+                    logger.LogWarning("Not adding replica {To}: the move of replica {From} ended or passed to another run meanwhile", toKey, fromKey);
+                    return false;
+                }
+
                 await StepAsync(() => at.Grain.AddReplicaAsync(to, incarnation), stopping);
             }
 
@@ -340,10 +402,13 @@ internal sealed class ReplicaMover(
             return false;
         }
 
-        if (!await RemoveFromGroupAsync(log.Info, partition, from, successor: to, keep: to, stopping))
+        switch (await RemoveFromGroupAsync(log.Info, run, from, successor: to, keep: to, stopping))
         {
-            logger.LogWarning("Not removing replica {From}: replica {To} left the group meanwhile (another run of the move abandoned it)", fromKey, toKey);
-            return false;
+            case null:
+                return false; // gave up (no leader, or replica To no longer votes): a later round resumes the move
+            case false:
+                logger.LogWarning("Not removing replica {From}: replica {To} left the group meanwhile (another run of the move abandoned it)", fromKey, toKey);
+                return false;
         }
 
         await FinishAsync(admin, run, target, started, stopping);
@@ -374,7 +439,13 @@ internal sealed class ReplicaMover(
     {
         var (partition, from, to) = (run.Partition, run.From, run.To);
         var fromKey = ReplicaGrainKey.Of(log.Info.Id, partition, from);
-        if (!await VotesOrLearnsAsync(log.Info, partition, from, stopping))
+        var fromIn = await VotesOrLearnsAsync(log.Info, run, from, stopping);
+        if (fromIn is null)
+        {
+            return; // gave up (no leader): a later round resumes the move, and abandons it if it still must
+        }
+
+        if (fromIn == false)
         {
             // A resumed move whose step 4 ran before its "moved" failed to commit (a timeout, a metadata leader change):
             // slot To is the group's only replacement for From now, and removing it would leave the group a voter short
@@ -390,7 +461,13 @@ internal sealed class ReplicaMover(
         }
 
         logger.LogWarning("Abandoning the move of replica {From}: {Why}", fromKey, why);
-        if (!await RemoveFromGroupAsync(log.Info, partition, to, successor: -1, keep: from, stopping))
+        var removed = await RemoveFromGroupAsync(log.Info, run, to, successor: -1, keep: from, stopping);
+        if (removed is null)
+        {
+            return; // gave up (no leader, or replica From no longer votes): a later round resumes the move
+        }
+
+        if (removed == false)
         {
             // Another run of the move removed slot From between the check above and this removal: as there, finish it.
             logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it left its group meanwhile (another run of the move removed it), so the move is finished instead", fromKey, why);
@@ -413,17 +490,22 @@ internal sealed class ReplicaMover(
 
     /// <summary>
     /// Removes slot <paramref name="slot"/> from the partition's group while slot <paramref name="keep"/> (the move's
-    /// other slot) is a member, and waits until the leader's configuration without it is committed: true then; false,
+    /// other slot) is a voter, and waits until the leader's configuration without it is committed: true then; false,
     /// with <paramref name="slot"/> left in, once a leader's committed configuration lacks <paramref name="keep"/>
     /// (another run of the move removed it; the leader refuses the removal then, see
-    /// <see cref="IPartitionReplicaGrain.RemoveReplicaAsync"/>). A leader that is the slot hands its leadership to
-    /// <paramref name="successor"/> once that one is caught up (-1, or after <see cref="SuccessorWait"/>: to any
-    /// caught-up voter).
+    /// <see cref="IPartitionReplicaGrain.RemoveReplicaAsync"/>). While <paramref name="keep"/> is only a learner (a new
+    /// incarnation of it, after its silo stopped, that holds nothing yet) nothing is removed: it waits for the learner to
+    /// vote. Null once it has waited <see cref="ReplicaTiming.ReplicaMoveTimeout"/> in a row for a leader with a
+    /// committed configuration in which <paramref name="keep"/> votes (<see cref="GiveUp"/>). A leader that is the slot
+    /// hands its leadership to <paramref name="successor"/> once that one is caught up (-1, or after
+    /// <see cref="SuccessorWait"/>: to any caught-up voter).
     /// </summary>
     /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
-    private async Task<bool> RemoveFromGroupAsync(LogInfo info, int partition, int slot, int successor, int keep, CancellationToken stopping)
+    private async Task<bool?> RemoveFromGroupAsync(LogInfo info, MoveRun run, int slot, int successor, int keep, CancellationToken stopping)
     {
         var started = time.GetTimestamp();
+        var stalledSince = started;
+        var timeout = options.Value.Replication.ReplicaMoveTimeout;
         var leaderless = 0;
         while (true)
         {
@@ -432,7 +514,8 @@ internal sealed class ReplicaMover(
                 successor = -1;
             }
 
-            var leader = await LeaderAsync(info, partition, stopping);
+            var leader = await LeaderAsync(info, run.Partition, stopping);
+            string? waitingFor = null;
             if (leader is { Status.ConfigCommitted: true } l)
             {
                 if (Slot(l.Status.VoterIncarnations, slot) == 0 && Slot(l.Status.LearnerIncarnations, slot) == 0)
@@ -444,14 +527,37 @@ internal sealed class ReplicaMover(
                 {
                     return false;
                 }
+
+                if (Slot(l.Status.VoterIncarnations, keep) != 0)
+                {
+                    stalledSince = time.GetTimestamp(); // the leader can remove: whatever it waits for (a hand-off) is its own
+                }
+                else
+                {
+                    waitingFor = $"replica {keep} to vote (it is a learner)";
+                }
+            }
+            else
+            {
+                waitingFor = leader is null ? "a leader of the group" : "the group's leader to commit its configuration";
+            }
+
+            if (waitingFor is not null && time.GetElapsedTime(stalledSince) > timeout)
+            {
+                GiveUp(info, run, $"{waitingFor}, to remove replica {slot} while keeping replica {keep}");
+                return null;
             }
 
             if (leader is { } at)
             {
                 leaderless = 0;
-                await StepAsync(() => _metadataVersion >= MetadataVersion.MoveRuns
-                    ? at.Grain.RemoveReplicaAsync(slot, successor, keep)
-                    : at.Grain.RemoveReplicaAsync(slot, successor), stopping);
+                // Not while the slot to keep is a learner: the leader refuses it from metadata version 2, older builds do not.
+                if (Slot(at.Status.VoterIncarnations, keep) != 0)
+                {
+                    await StepAsync(() => _metadataVersion >= MetadataVersion.MoveRuns
+                        ? at.Grain.RemoveReplicaAsync(slot, successor, keep)
+                        : at.Grain.RemoveReplicaAsync(slot, successor), stopping);
+                }
             }
             else
             {
@@ -462,15 +568,26 @@ internal sealed class ReplicaMover(
         }
     }
 
-    /// <summary>Whether slot <paramref name="slot"/> is a voter or learner of the partition's group, as a leader with a committed configuration says (waits for one).</summary>
+    /// <summary>
+    /// Whether slot <paramref name="slot"/> is a voter or learner of the partition's group, as a leader with a committed
+    /// configuration says; null once none has said so for <see cref="ReplicaTiming.ReplicaMoveTimeout"/> (<see cref="GiveUp"/>).
+    /// </summary>
     /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
-    private async Task<bool> VotesOrLearnsAsync(LogInfo info, int partition, int slot, CancellationToken stopping)
+    private async Task<bool?> VotesOrLearnsAsync(LogInfo info, MoveRun run, int slot, CancellationToken stopping)
     {
+        var started = time.GetTimestamp();
+        var timeout = options.Value.Replication.ReplicaMoveTimeout;
         for (var leaderless = 1; ; leaderless++)
         {
-            if (await LeaderAsync(info, partition, stopping) is { Status.ConfigCommitted: true } leader)
+            if (await LeaderAsync(info, run.Partition, stopping) is { Status.ConfigCommitted: true } leader)
             {
                 return Slot(leader.Status.VoterIncarnations, slot) != 0 || Slot(leader.Status.LearnerIncarnations, slot) != 0;
+            }
+
+            if (time.GetElapsedTime(started) > timeout)
+            {
+                GiveUp(info, run, $"a leader of the group with a committed configuration, to tell whether replica {slot} is still in it");
+                return null;
             }
 
             await ThrowIfDeletedAsync(info, leaderless, stopping);

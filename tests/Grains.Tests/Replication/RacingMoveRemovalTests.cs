@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
@@ -13,11 +14,15 @@ namespace Pyralog.Grains.Tests.Replication;
 /// one run's removal is held at the partition leader (as a slow call would be) while the other run's goes through.
 /// Both removals committed before, and the group stayed a voter short for good; now the leader refuses the second:
 /// step 4 then stops without removing (the next round resumes the still recorded move), an abandon finishes the move
-/// instead. Own cluster per test (four silos).
+/// instead. A run that lost its move to another run adds no new replica, and a move whose group has no leader gives up
+/// after its timeout, without holding its place among the moves that run at once for ever. Own cluster per test (four
+/// silos).
 /// </summary>
 public sealed class RacingMoveRemovalTests : IAsyncLifetime
 {
     private const string LogName = "racing-removal";
+    private const string StuckName = "leaderless-move";
+    private const string FreeName = "waiting-move";
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(60);
     private readonly RacingFixture _fixture = new();
 
@@ -26,6 +31,8 @@ public sealed class RacingMoveRemovalTests : IAsyncLifetime
     public Task DisposeAsync()
     {
         StarvedNewcomers.Starving = false; // a failed test must not starve the next one's newcomers
+        SilencedGroups.Log = 0;
+        HeldPreparations.Release();
         HeldRemovals.Release();
         return _fixture.DisposeAsync();
     }
@@ -106,30 +113,114 @@ public sealed class RacingMoveRemovalTests : IAsyncLifetime
         Assert.True(move.To >= StarvedNewcomers.FirstStarvedSlot);
         Assert.Equal((move.To, -1, move.From), held);
 
-        // Meanwhile another run of the move (its step 4) removes the moved replica, keeping the newcomer.
+        // Meanwhile another run of the move reaches its step 4: it may not remove the moved replica while the newcomer only
+        // learns (it holds nothing), so the newcomer is fed again; once it votes, the moved replica is removed keeping it.
         var leader = await PartitionCalls.LeaderAsync(grains, (await MetadataLogAsync(grains)).Info, 0);
+        var learner = Slot((await leader.GetStatusAsync()).LearnerIncarnations, move.To);
+        Assert.NotEqual(0, learner);
+        Assert.Equal(
+            $"replica {move.To} is a learner (incarnation {learner}), not a voter, so replica {move.From} is not removed: a move removes one of its two slots only while the other votes",
+            await leader.RemoveReplicaAsync(move.From, move.To, move.To));
+        StarvedNewcomers.Starving = false;
+        await LeaderStatusAsync(grains, s => s.ConfigCommitted && Slot(s.VoterIncarnations, move.To) == learner, $"replica {move.To} a voter");
         Assert.Null(await leader.RemoveReplicaAsync(move.From, move.To, move.To));
         await LeaderStatusAsync(grains, s => s.ConfigCommitted && Slot(s.VoterIncarnations, move.From) == 0, $"replica {move.From}'s removal committed");
 
-        // The abandon's removal arrives second: refused, the newcomer stays a learner, and the abandon finishes the move.
+        // The abandon's removal arrives second: refused, the newcomer stays a voter, and the abandon finishes the move.
         HeldRemovals.Release();
         Assert.Equal(
             $"replica {move.From} is not a member of the group, so replica {move.To} is not removed: a move removes one of its two slots only while the other is in",
             await HeldRemovals.FirstAnswer.WaitAsync(Within));
         var kept = await leader.GetStatusAsync();
         Assert.True(kept.ConfigCommitted);
-        Assert.Equal([move.To], Members(kept.LearnerIncarnations));
+        Assert.Equal(log.ReplicaSlots(0).Where(s => s != move.From).Append(move.To).Order(), Members(kept.VoterIncarnations));
+        Assert.Empty(Members(kept.LearnerIncarnations));
         await PartitionCalls.WaitAsync(async () => (await MetadataLogAsync(grains)).MoveIn(0) is null, "the move ended", Within);
         var after = await MetadataLogAsync(grains);
         Assert.Null(after.Homes!.Home(0, move.From));
         Assert.NotNull(after.Homes.Home(0, move.To));
-
-        // Fed again, the newcomer catches up and votes.
-        StarvedNewcomers.Starving = false;
-        Assert.Equal(log.ReplicaSlots(0).Where(s => s != move.From).Append(move.To).Order(), Members(
-            (await LeaderStatusAsync(grains, s => s.ConfigCommitted && s.VoterIncarnations.Count(i => i != 0) == 3, "three voters")).VoterIncarnations));
         await PartitionCalls.AppendToEachAsync(grains, after.Info, "after", acked, unknown);
         await PartitionCalls.CheckEveryReplicaAsync(grains, after.Info, acked, unknown);
+    }
+
+    [Fact]
+    public async Task A_run_that_no_longer_owns_its_move_adds_no_new_replica()
+    {
+        var grains = _fixture.Cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        await PartitionCalls.WaitForMetadataVersionAsync(grains);
+        MoverWarnings.Clear();
+        var log = await admin.CreateLogAsync(LogName, 1, 3);
+        var (acked, unknown) = PartitionCalls.EmptyHistory(1);
+        await PartitionCalls.AppendToEachAsync(grains, log, "before", acked, unknown);
+        var placed = (await PartitionCalls.WaitForAsync(admin, LogName, d => PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the partition leading and following")).Partitions[0];
+
+        // A follower's silo drains; the run's step 2 is held while another run (a mover on the next metadata leader)
+        // takes the move over.
+        HeldPreparations.Arm();
+        var drained = placed.Replicas.First(r => r.Replica != placed.LeaderReplica).Silo;
+        Assert.True((await admin.DrainSiloAsync(SiloAddress.FromParsableString(drained).Endpoint.ToString(), drain: true)).Draining);
+        var held = await HeldPreparations.First.WaitAsync(Within);
+        var recorded = await MetadataLogAsync(grains);
+        var move = recorded.MoveIn(0) ?? throw new InvalidOperationException("no move recorded");
+        Assert.Equal(ReplicaGrainKey.Of(log.Id, 0, move.To), held);
+        var taken = await grains.GetGrain<IMetadataAdminGrain>(0).CommitMetadataAsync(new MetadataCommand
+        {
+            Kind = "move", LogId = log.Id, Partition = 0, From = move.From, To = move.To, Silo = recorded.Homes!.Home(0, move.To), Run = move.Run + 1,
+        }.Encode());
+        Assert.Null(taken.Error);
+        Assert.Equal(move.Run + 1, (await MetadataLogAsync(grains)).MoveIn(0)!.Run);
+
+        // The run goes on to step 3 and leaves the move to its owner instead of adding the new replica (which that owner
+        // may have abandoned meanwhile, its home dropped).
+        HeldPreparations.Release();
+        var expected = $"Not adding replica {ReplicaGrainKey.Of(log.Id, 0, move.To)}: the move of replica {ReplicaGrainKey.Of(log.Id, 0, move.From)} ended or passed to another run meanwhile";
+        await PartitionCalls.WaitAsync(() => MoverWarnings.Lines.Contains(expected), "the run that lost its move left it", Within);
+
+        // The owner never runs (it stands for a mover that stopped): a later round resumes the move and finishes it.
+        await PartitionCalls.WaitAsync(async () => (await MetadataLogAsync(grains)).MoveIn(0) is null, "the move ended", Within);
+        var after = await MetadataLogAsync(grains);
+        Assert.Null(after.Homes!.Home(0, move.From));
+        Assert.Equal(log.ReplicaSlots(0).Where(s => s != move.From).Append(move.To).Order(), Members(
+            (await LeaderStatusAsync(grains, s => s.ConfigCommitted && s.VoterIncarnations.Count(i => i != 0) == 3 && Slot(s.VoterIncarnations, move.From) == 0, "three voters without the moved replica")).VoterIncarnations));
+        await PartitionCalls.AppendToEachAsync(grains, after.Info, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, after.Info, acked, unknown);
+    }
+
+    [Fact]
+    public async Task A_move_whose_group_has_no_leader_gives_up_and_leaves_its_place_to_other_moves_until_it_resumes()
+    {
+        var grains = _fixture.Cluster.Client;
+        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        await PartitionCalls.WaitForMetadataVersionAsync(grains);
+        MoverWarnings.Clear();
+
+        // Two logs: one move at a time (ReplicaMoves = 1), and the planner takes the lower log id first, the one that loses
+        // its quorum. A silo holding a replica of each drains.
+        var stuck = await admin.CreateLogAsync(StuckName, 1, 3);
+        var free = await admin.CreateLogAsync(FreeName, 1, 3);
+        Assert.True(stuck.Id < free.Id);
+        var stuckPlaced = (await PartitionCalls.WaitForAsync(admin, StuckName, d => PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the first log leading and following")).Partitions[0];
+        var freePlaced = (await PartitionCalls.WaitForAsync(admin, FreeName, d => PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the second log leading and following")).Partitions[0];
+        var drained = SiloAddress.FromParsableString(stuckPlaced.Replicas.Select(r => r.Silo).First(s => freePlaced.Replicas.Any(r => r.Silo == s))).Endpoint.ToString();
+        SilencedGroups.Log = stuck.Id;
+        Assert.True((await admin.DrainSiloAsync(drained, drain: true)).Draining);
+
+        // The first log's move copies nothing (no leader), so it is abandoned at its timeout; the abandon waits for a
+        // leader for the timeout too, then gives up with a warning naming the log. It waited for ever before, holding
+        // the one move the mover runs at a time: the second log's replica never moved.
+        await PartitionCalls.WaitAsync(() => MoverWarnings.Lines.Any(l => l.Contains($"of partition 0 of log {StuckName} (id {stuck.Id}) gave up after waiting 00:00:03 for a leader of the group", StringComparison.Ordinal)),
+            "the leaderless move's run gave up", Within);
+        await PartitionCalls.WaitForAsync(admin, FreeName, d => d.Partitions[0].Replicas.Length == 3 && d.Partitions[0].Replicas.All(r => SiloAddress.FromParsableString(r.Silo).Endpoint.ToString() != drained) &&
+            PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the second log's replica moved off the drained silo");
+        await PartitionCalls.WaitAsync(async () => (await PartitionCalls.MetadataLogAsync(grains, FreeName)).MoveIn(0) is null, "the second log's move ended", Within);
+        Assert.NotNull((await PartitionCalls.MetadataLogAsync(grains, StuckName)).MoveIn(0));
+
+        // Its move stayed recorded: once its group has a leader again, a later round resumes it, and it ends.
+        SilencedGroups.Log = 0;
+        await PartitionCalls.WaitAsync(async () => (await PartitionCalls.MetadataLogAsync(grains, StuckName)).MoveIn(0) is null, "the first log's move ended", Within);
+        await PartitionCalls.WaitForAsync(admin, StuckName, d => d.Partitions[0].Replicas.Length == 3 && d.Partitions[0].Replicas.All(r => SiloAddress.FromParsableString(r.Silo).Endpoint.ToString() != drained) &&
+            PartitionCalls.AllLeadOrFollow(d.Partitions[0]), "the first log's replica moved off the drained silo");
     }
 
     private static long Slot(long[] incarnations, int slot) => slot < incarnations.Length ? incarnations[slot] : 0;
@@ -164,9 +255,13 @@ public sealed class RacingMoveRemovalTests : IAsyncLifetime
             {
                 o.Replication.ReplicaMoveInterval = TimeSpan.FromMilliseconds(500);
                 o.Replication.ReplicaMoveTimeout = TimeSpan.FromSeconds(3); // a starved newcomer's move is abandoned soon
+                o.Replication.ReplicaMoves = 1; // a move that never ends would stop every other
             });
             siloBuilder.AddIncomingGrainCallFilter<HeldRemovals>();
             siloBuilder.AddIncomingGrainCallFilter<StarvedNewcomers>();
+            siloBuilder.AddIncomingGrainCallFilter<SilencedGroups>();
+            siloBuilder.AddIncomingGrainCallFilter<HeldPreparations>();
+            siloBuilder.Services.AddSingleton<ILoggerProvider, MoverWarnings>();
         }
     }
 }
