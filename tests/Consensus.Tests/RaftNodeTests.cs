@@ -303,8 +303,11 @@ public sealed class RaftNodeTests
         var outbox = new List<Message>();
         foreach (var node in nodes.Values)
         {
-            while (node.Role != RaftRole.PreCandidate)
+            // A follower's election timeout is drawn from [ElectionTicks, 2 × ElectionTicks): bounded, so a node that never
+            // pre-campaigns fails here instead of hanging the suite.
+            for (var t = 0; node.Role != RaftRole.PreCandidate; t++)
             {
+                Assert.True(t < 2 * node.ElectionTicks, $"node {node.Id} did not pre-campaign after {t} ticks");
                 node.Tick();
             }
 
@@ -334,16 +337,18 @@ public sealed class RaftNodeTests
             Persist(nodes[id], storages[id]);
         }
 
-        while (nodes[2].Role != RaftRole.PreCandidate)
+        for (var t = 0; nodes[2].Role != RaftRole.PreCandidate; t++)
         {
+            Assert.True(t < 2 * nodes[2].ElectionTicks, $"node 2 did not pre-campaign after {t} ticks");
             nodes[2].Tick();
         }
 
         var ignored = SynchronousHost.HandleReady(nodes[2], storages[2]).Single(m => m.To == 3);
         nodes[3].Step(ignored); // node 3 heard from the leader less than an election timeout ago
         Assert.False(nodes[3].HasReady);
-        while (nodes[3].Role != RaftRole.PreCandidate)
+        for (var t = 0; nodes[3].Role != RaftRole.PreCandidate; t++)
         {
+            Assert.True(t < 2 * nodes[3].ElectionTicks, $"node 3 did not pre-campaign after {t} ticks");
             nodes[3].Tick();
         }
 
@@ -360,8 +365,9 @@ public sealed class RaftNodeTests
     {
         var (nodes, storages) = FollowersOfLostLeader();
         var node = nodes[2];
-        while (node.Role != RaftRole.PreCandidate)
+        for (var t = 0; node.Role != RaftRole.PreCandidate; t++)
         {
+            Assert.True(t < 2 * node.ElectionTicks, $"node 2 did not pre-campaign after {t} ticks");
             node.Tick();
         }
 
@@ -557,6 +563,7 @@ public sealed class RaftNodeTests
         var ticks = 5;
         while (quiet.Role == RaftRole.Follower)
         {
+            Assert.True(ticks < 2 * quiet.ElectionTicks, $"no campaign after {ticks} ticks");
             asked.Tick();
             quiet.Tick();
             ticks++;

@@ -65,12 +65,15 @@ public class CommittedListenerTests
     {
         using var dir = new TempDirectory();
         await using var store = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
-        using var batch = new WriteBatch { CommittedListener = new ThrowingListener() };
+        var listener = new ThrowingListener();
+        using var batch = new WriteBatch { CommittedListener = listener };
         batch.Append(1, 1, 0, "record-0"u8);
         await store.WriteAsync(batch);
+        Assert.Equal(1, listener.Calls); // it was told (and threw) before the write completed
 
         await store.AppendAsync(1, 1, 1, "record-1"u8.ToArray());
         Assert.Equal(new LogBounds(0, 2), store.GetLogBounds(1));
+        Assert.Equal(1, listener.Calls); // and only for its own batch
     }
 
     [Fact]
@@ -110,6 +113,12 @@ public class CommittedListenerTests
 
     private sealed class ThrowingListener : ICommittedWriteListener
     {
-        public void Committed() => throw new InvalidOperationException("a listener's bug");
+        public int Calls { get; private set; }
+
+        public void Committed()
+        {
+            Calls++;
+            throw new InvalidOperationException("a listener's bug");
+        }
     }
 }

@@ -34,10 +34,11 @@ public class ConcurrencyTests
         using var done = new CancellationTokenSource();
         var failures = new List<string>();
 
-        var writers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        const int maxBatch = 199;
+        var writers = Enumerable.Range(0, 2).Select(writer => Task.Run(async () =>
         {
             // Two writers race for offsets; the loser of a race retries at the new end.
-            var random = new Random(Environment.CurrentManagedThreadId);
+            var random = new Random(writer + 1);
             while (true)
             {
                 var next = store.GetLogBounds(Log).Next;
@@ -46,7 +47,7 @@ public class ConcurrencyTests
                     return;
                 }
 
-                var count = random.Next(1, 200);
+                var count = random.Next(1, maxBatch + 1);
                 var batch = new WriteBatch();
                 for (var i = 0; i < count; i++)
                 {
@@ -58,9 +59,17 @@ public class ConcurrencyTests
                 {
                     await store.WriteAsync(batch);
                 }
-                catch (ArgumentException)
+                catch (ArgumentException e) when (e.Message.StartsWith($"append to log {Log} at offset {next} but the log's next offset is ", StringComparison.Ordinal))
                 {
-                    // Lost the race for this offset.
+                    // Lost the race for this offset: the other writer's batch took it, and once that batch is published
+                    // the log ends past it. Waited for (bounded), so a store that refuses every append fails here
+                    // instead of spinning, and the retry does not spin on the same offset meanwhile.
+                    var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                    while (store.GetLogBounds(Log).Next <= next)
+                    {
+                        Assert.True(DateTime.UtcNow < deadline, $"writer {writer}: the append at {next} was refused ({e.Message}) but no other write took the offset within 10 s");
+                        await Task.Delay(1);
+                    }
                 }
                 finally
                 {
@@ -120,11 +129,25 @@ public class ConcurrencyTests
             }
         })).ToArray();
 
-        await Task.WhenAll(writers);
-        done.Cancel();
+        try
+        {
+            await Task.WhenAll(writers);
+        }
+        finally
+        {
+            done.Cancel(); // the readers stop also when a writer failed
+        }
+
         await Task.WhenAll(readers);
         Assert.Empty(failures);
-        Assert.Equal((ulong)total, Math.Min(store.GetLogBounds(Log).Next, (ulong)total));
+
+        // The writers stop once the log reaches total; the last batch started below it and held at most maxBatch records.
+        var end = store.GetLogBounds(Log).Next;
+        Assert.InRange(end, (ulong)total, (ulong)(total - 1 + maxBatch));
+
+        // Each accepted batch put the log's end in the same batch; a refused batch wrote nothing, its put included.
+        var tail = await store.GetAsync("tail"u8.ToArray());
+        Assert.True(tail is not null && BitConverter.ToUInt64(tail) == end, $"kv tail {(tail is null ? "null" : BitConverter.ToUInt64(tail))}, log next {end}");
         var stats = store.GetStatistics();
         Assert.True(stats.Flushes > 3, $"flushes {stats.Flushes}");
         using var all = store.ReadLog(Log, 0);

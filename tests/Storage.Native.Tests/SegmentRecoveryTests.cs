@@ -40,15 +40,19 @@ public class SegmentRecoveryTests
 
         var segment = Directory.GetFiles(dir.Path, "seg-*.pyr").OrderBy(f => new FileInfo(f).Length).Last(); // the log segment
         var original = await File.ReadAllBytesAsync(segment);
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Of(20261201);
         var random = new Random(seed);
         for (var round = 0; round < 60; round++)
         {
             var position = round < 8 ? round : random.Next(original.Length); // the header bytes, then anywhere
+            var bit = random.Next(8);
+            var flipped = $"seed {seed} (PYRALOG_TEST_SEED shifts it), round {round}, byte {position} bit {bit}";
             var bytes = (byte[])original.Clone();
-            bytes[position] ^= (byte)(1 << random.Next(8));
+            bytes[position] ^= (byte)(1 << bit);
             await File.WriteAllBytesAsync(segment, bytes);
-            var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
+            // Recorded rather than Assert.ThrowsAsync: a flip that goes unnoticed (no exception) or returns wrong data (an
+            // assertion failing in the reads) must name the seed and byte too.
+            var thrown = await Record.ExceptionAsync(async () =>
             {
                 await using var store = PyramidStore.Open(dir.Path, Options);
                 await VerifyAllAsync(store, 300);
@@ -58,8 +62,10 @@ public class SegmentRecoveryTests
                     Assert.Equal(Payload(cursor.Offset), cursor.Payload.ToArray());
                 }
             });
-            Assert.True(error.FilePath == segment, $"seed {seed}, byte {position}: {error.Message}");
-            Assert.True(error.Position >= 0 && error.Position < original.Length, $"seed {seed}: position {error.Position}");
+            Assert.True(thrown is PyramidCorruptionException, $"{flipped}: expected a PyramidCorruptionException, got {thrown?.ToString() ?? "no error"}");
+            var error = Assert.IsType<PyramidCorruptionException>(thrown); // checked above, with the seed and byte in the message
+            Assert.True(error.FilePath == segment, $"{flipped}: {error.Message}");
+            Assert.True(error.Position >= 0 && error.Position < original.Length, $"{flipped}: position {error.Position}");
         }
 
         await File.WriteAllBytesAsync(segment, original);

@@ -68,6 +68,11 @@ public sealed class StopDuringMovesTests : IAsyncLifetime
         Assert.Null(bigAfter.MoveIn(0)); // it waited for the move ahead of it
         Assert.Equal(0, (await PartitionCalls.MetadataLogAsync(grains, "small")).Homes!.CountOn(stoppingEndpoint)); // and then moved its replicas
         Assert.Equal(0, bigAfter.Homes!.CountOn(stoppingEndpoint));
+
+        // Nothing "small" acknowledged before the stop is lost on any replica, wherever its replicas moved to.
+        small = (await admin.GetLogAsync("small"))!;
+        await PartitionCalls.AppendToEachAsync(grains, small, "after", acked, unknown);
+        await PartitionCalls.CheckEveryReplicaAsync(grains, small, acked, unknown);
     }
 
     private sealed class StopFixture() : PyralogClusterFixture(5)

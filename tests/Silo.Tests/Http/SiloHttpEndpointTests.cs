@@ -101,9 +101,11 @@ public sealed class SiloHttpEndpointTests : IDisposable
         using var silo = SiloProcess.Start(
             _data, siloPort, TestPorts.Next(), "--membership", "development", "--primary-port", $"{TestPorts.Next()}", "--cluster-id", $"test-{siloPort}");
         var url = $"http://127.0.0.1:{silo.HttpPort}";
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (await StatusAsync($"{url}/health/live") != HttpStatusCode.OK)
         {
             Assert.False(silo.Process.HasExited, silo.Output);
+            Assert.True(DateTime.UtcNow < deadline, "/health/live never answered while the silo was joining (60 s):\n" + silo.Output);
             await Task.Delay(20);
         }
 

@@ -24,9 +24,11 @@ public sealed class StopWhileStartingTests : IDisposable
             _data, siloPort, TestPorts.Next(), "--membership", "development", "--primary-port", $"{TestPorts.Next()}", "--cluster-id", $"test-{siloPort}");
 
         // The HTTP endpoint answers once the host started its services, before the silo's own start (SiloInsideHttpLifetime).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!await LiveAsync($"http://127.0.0.1:{silo.HttpPort}/health/live"))
         {
             Assert.False(silo.Process.HasExited, silo.Output);
+            Assert.True(DateTime.UtcNow < deadline, "/health/live never answered while the silo was joining (60 s):\n" + silo.Output);
             await Task.Delay(20);
         }
 
