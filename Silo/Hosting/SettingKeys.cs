@@ -23,12 +23,7 @@ internal static class SettingKeys
         Known.ContainsKey(key) || (key.StartsWith(LoggingSection, StringComparison.OrdinalIgnoreCase) && key.Length > LoggingSection.Length);
 
     /// <summary>The known key at most two edits from <paramref name="key"/> (a letter missing, two swapped), or null.</summary>
-    public static string? Closest(string key)
-    {
-        var lower = key.ToLowerInvariant();
-        var closest = Known.Keys.MinBy(k => SiloCommandLine.EditDistance(k.ToLowerInvariant(), lower));
-        return closest is not null && SiloCommandLine.EditDistance(closest.ToLowerInvariant(), lower) <= 2 ? closest : null;
-    }
+    public static string? Closest(string key) => SiloCommandLine.Closest(Known.Keys, key, ignoreCase: true);
 
     private static void Collect(string prefix, Type type)
     {

@@ -56,14 +56,29 @@ internal static class SiloCommandLine
     private static StartupRefusedException Refuse(string message) => new(ExitCodes.BadInput, message);
 
     /// <summary>" (did you mean --silo-port?)" for a switch at most two edits from a known one.</summary>
-    private static string Suggestion(string name)
+    private static string Suggestion(string name) =>
+        Closest(PyralogSiloHost.Switches.Keys, name, ignoreCase: false) is { } closest ? $" (did you mean {closest}?)" : "";
+
+    /// <summary>The first of <paramref name="known"/> fewest edits from <paramref name="name"/>, if at most two (a letter missing, two swapped), or null.</summary>
+    internal static string? Closest(IEnumerable<string> known, string name, bool ignoreCase)
     {
-        var closest = PyralogSiloHost.Switches.Keys.MinBy(s => EditDistance(s, name));
-        return closest is not null && EditDistance(closest, name) <= 2 ? $" (did you mean {closest}?)" : "";
+        var wanted = ignoreCase ? name.ToLowerInvariant() : name;
+        string? closest = null;
+        var fewest = int.MaxValue;
+        foreach (var candidate in known)
+        {
+            var edits = EditDistance(ignoreCase ? candidate.ToLowerInvariant() : candidate, wanted);
+            if (edits < fewest)
+            {
+                (closest, fewest) = (candidate, edits);
+            }
+        }
+
+        return fewest <= 2 ? closest : null;
     }
 
     /// <summary>Levenshtein distance: a swapped pair of letters (prot/port) counts two.</summary>
-    internal static int EditDistance(string a, string b)
+    private static int EditDistance(string a, string b)
     {
         var previous = Enumerable.Range(0, b.Length + 1).ToArray();
         for (var i = 1; i <= a.Length; i++)
