@@ -301,6 +301,11 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     {
         ThrowIfDeleted();
         var hasLog = Storage.Metadata.LastIndex > 0;
+        if (!hasLog)
+        {
+            StayWhileNamed();
+        }
+
         var askSilo = IsMetadata && !hasLog;
         return new ReplicaPrepared(
             Storage.HardState.Incarnation, hasLog, askSilo && await ReplicaKv.HoldsPartitionLogAsync(Store), askSilo && await ReplicaKv.SawFoundedGroupAsync(Store));
