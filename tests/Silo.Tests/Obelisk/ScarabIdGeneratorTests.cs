@@ -56,10 +56,24 @@ public sealed class ScarabIdGeneratorTests : IAsyncLifetime
     {
         var generator = new ScarabIdGenerator(_cluster.Client, new ScarabIdGeneratorOptions { ObeliskIds = [9], BlockSize = 7, PrefetchBlocks = 16 });
         var previous = await generator.NextAsync();
+        var obelisk = _cluster.Client.GetGrain<IObeliskGrain>(9);
+        var before = await obelisk.GetStatusAsync();
+        var seen = new HashSet<ScarabId> { previous };
         for (var i = 0; i < 5_000; i++)
         {
             var id = await generator.NextAsync();
-            Assert.True(id > previous, $"{id.ToReadableString()} after {previous.ToReadableString()}");
+            if (id <= previous)
+            {
+                // Failed once in CI (seq 0 after seq 83, both printed in one millisecond) and never since: say whether the
+                // ID was handed out before (a block delivered twice) and name the activations (another fence or silo: a
+                // second issuer), so a recurrence tells the causes apart.
+                var after = await obelisk.GetStatusAsync();
+                Assert.Fail($"{id.ToReadableString()} ({id.Value}) after {previous.ToReadableString()} ({previous.Value}), ID {i + 2}, " +
+                    (seen.Contains(id) ? "handed out before" : "never handed out before") + $"; obelisk 9 before: {before}; after: {after}; " +
+                    $"cluster {_cluster.Options.ClusterId}, gateway {_cluster.Options.BaseGatewayPort}");
+            }
+
+            seen.Add(id);
             previous = id;
         }
     }
