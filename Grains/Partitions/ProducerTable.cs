@@ -17,8 +17,9 @@ namespace Pyralog.Grains.Partitions;
  * state. The check itself runs on the leader before it proposes (PartitionReplicaGrain.ProduceAsync): against this
  * table, which a new leader consults only after applying every entry before its own term (by then it has applied
  * every batch any earlier leader committed; an earlier batch not in its log can never commit), and against the
- * batches it proposed itself that are not applied yet. A deposed leader's proposals cannot commit, so two leaders can
- * never both append one batch.
+ * batches it proposed itself that are not applied yet. A deposed leader's proposal that reached a majority commits
+ * under the next leader, which applies it before it checks anything, so it finds the batch here; one that did not is
+ * overwritten. Either way two leaders never both append one batch.
  *
  * Bounds: at most MaxProducers producers per partition; beyond that the one whose last batch was applied longest ago is
  * forgotten (by applied index, so every replica forgets the same one).
