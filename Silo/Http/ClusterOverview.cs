@@ -18,47 +18,7 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient sil
         var management = grains.GetGrain<IManagementGrain>(0);
         var hosts = await management.GetHosts(onlyActive: false).WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
         var self = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
-        var admin = grains.GetGrain<IPyralogAdminGrain>(0);
-        var logs = new List<object>();
-        var partitions = new List<PartitionDescription>();
-        foreach (var log in await admin.ListLogsAsync().WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false))
-        {
-            if (log.State != LogState.Active)
-            {
-                logs.Add(new { name = log.Name, id = log.Id, state = log.State.ToString(), partitions = Array.Empty<object>() });
-                continue;
-            }
-
-            LogDescription description;
-            try
-            {
-                description = await admin.DescribeLogAsync(log.Name).WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (InvalidOperationException)
-            {
-                continue; // deleted since the listing: the rest of the cluster is still shown
-            }
-
-            partitions.AddRange(description.Partitions);
-            logs.Add(new
-            {
-                name = log.Name,
-                id = log.Id,
-                state = log.State.ToString(),
-                replicationFactor = log.ReplicationFactor,
-                durability = log.Settings.Durability.ToString(),
-                partitions = description.Partitions.Select(p => new
-                {
-                    partition = p.Partition,
-                    leaderSilo = p.LeaderSilo,
-                    epoch = p.Epoch,
-                    firstOffset = p.FirstOffset,
-                    committedNext = p.CommittedNext,
-                    sharedSilos = p.SharedSilos,
-                    replicas = p.Replicas.Select(r => new { replica = r.Replica, silo = r.Silo, role = r.Role.ToString(), lag = r.Lag, nextOffset = r.NextOffset, error = r.Error }),
-                }),
-            });
-        }
+        var (logs, partitions) = await DescribeLogsAsync(grains.GetGrain<IPyralogAdminGrain>(0), time, cancellationToken).ConfigureAwait(false);
 
         // Each active silo's own report (store, obelisks), asked in parallel; a silo that does not answer is named.
         var reports = new List<object>();
@@ -78,6 +38,81 @@ internal sealed class ClusterOverview(IGrainFactory grains, SiloReportClient sil
 
         return new { time = time.GetUtcNow(), silo = self.ToParsableString(), silos = Silos(hosts, self, partitions), logs, reports };
     }
+
+    /// <summary>
+    /// Every log with its partitions. The active logs are described at once under one deadline (all start together, each
+    /// waits <see cref="Timeout"/>), so the page's refresh takes the slowest log, not the sum. A log whose description
+    /// times out or fails (a metadata election, a hung silo, a huge log) is listed with its error and no partitions, so
+    /// the rest of the cluster is still shown; one deleted since the listing is left out.
+    /// </summary>
+    internal static async Task<(List<object> Logs, List<PartitionDescription> Partitions)> DescribeLogsAsync(
+        IPyralogAdminGrain admin, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var listed = await admin.ListLogsAsync().WaitAsync(Timeout, time, cancellationToken).ConfigureAwait(false);
+        var describing = new Task<LogDescription>?[listed.Length];
+        for (var i = 0; i < listed.Length; i++)
+        {
+            if (listed[i].State == LogState.Active)
+            {
+                describing[i] = DescribeAsync(admin, listed[i].Name).WaitAsync(Timeout, time, cancellationToken);
+            }
+        }
+
+        var logs = new List<object>();
+        var partitions = new List<PartitionDescription>();
+        for (var i = 0; i < listed.Length; i++)
+        {
+            var log = listed[i];
+            if (describing[i] is not { } answer)
+            {
+                logs.Add(new { name = log.Name, id = log.Id, state = log.State.ToString(), partitions = Array.Empty<object>() });
+                continue;
+            }
+
+            LogDescription description;
+            try
+            {
+                description = await answer.ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                continue; // deleted since the listing: the rest of the cluster is still shown
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                logs.Add(new { name = log.Name, id = log.Id, state = log.State.ToString(), error = e.Message, partitions = Array.Empty<object>() });
+                continue;
+            }
+
+            partitions.AddRange(description.Partitions);
+            logs.Add(new
+            {
+                name = log.Name,
+                id = log.Id,
+                state = log.State.ToString(),
+                replicationFactor = log.ReplicationFactor,
+                durability = log.Settings.Durability.ToString(),
+                partitions = description.Partitions.Select(p => new
+                {
+                    partition = p.Partition,
+                    leaderSilo = p.LeaderSilo,
+                    epoch = p.Epoch,
+                    firstOffset = p.FirstOffset,
+                    // With no leader answering, the admin grain reports 0: sent as 0, the page showed offsets going back
+                    // and a negative rate, then a burst when the leader answered again.
+                    committedNext = p.LeaderSilo is null ? null : (ulong?)p.CommittedNext,
+                    sharedSilos = p.SharedSilos,
+                    replicas = p.Replicas.Select(r => new { replica = r.Replica, silo = r.Silo, role = r.Role.ToString(), lag = r.Lag, nextOffset = r.NextOffset, error = r.Error }),
+                }),
+            });
+        }
+
+        return (logs, partitions);
+    }
+
+    // Any failure, also one thrown before the grain call returns its task, reaches the caller through the task.
+    private static async Task<LogDescription> DescribeAsync(IPyralogAdminGrain admin, string log) =>
+        await admin.DescribeLogAsync(log).ConfigureAwait(false);
 
     /// <summary>
     /// Every silo in membership with the partition replicas and leaders it runs, matched by its address with generation:

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Silo.Http;
 using Pyralog.Testing;
@@ -8,7 +9,9 @@ namespace Pyralog.Silo.Tests.Http;
 
 /// <summary>
 /// The metadata group's readiness check reuses a success for 2 s by the monotonic clock: a wall clock stepped back (NTP,
-/// a restored VM) kept a stale success fresh for as long as the step, while the group may have lost its quorum.
+/// a restored VM) kept a stale success fresh for as long as the step, while the group may have lost its quorum. Checks
+/// share the call in flight and reuse a failure for 1 s: during an outage each call retries inside the admin grain long
+/// after its check gave up, and probes from several sources piled calls on a group trying to elect.
 /// </summary>
 public sealed class MetadataGroupHealthCheckTests
 {
@@ -32,6 +35,44 @@ public sealed class MetadataGroupHealthCheckTests
         time.Step(wallClock: TimeSpan.FromHours(-1), monotonic: TimeSpan.FromSeconds(2));
         var stale = await check.CheckHealthAsync(new HealthCheckContext());
         Assert.Equal((HealthStatus.Unhealthy, "metadata group did not answer: no quorum", 2), (stale.Status, stale.Description, script.Calls));
+    }
+
+    [Fact]
+    public async Task Concurrent_checks_share_one_call_to_the_metadata_group()
+    {
+        var never = new TaskCompletionSource<LogInfo[]>();
+        var (admin, script) = ScriptedAdminGrain.Create(() => never.Task);
+        var time = new FakeTimeProvider();
+        var check = new MetadataGroupHealthCheck(new AdminOnly(admin), time, new RunningLifetime());
+
+        var checks = Enumerable.Range(0, 10).Select(_ => check.CheckHealthAsync(new HealthCheckContext())).ToArray();
+        Assert.Equal(1, script.Calls);
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        var results = await Task.WhenAll(checks).WaitAsync(TimeSpan.FromSeconds(30)); // real time only if they never complete
+        Assert.All(results, r => Assert.Equal((HealthStatus.Unhealthy, "metadata group did not answer: The operation has timed out."), (r.Status, r.Description)));
+        Assert.Equal(1, script.Calls);
+    }
+
+    [Fact]
+    public async Task A_failure_is_reused_for_one_second_then_the_group_is_asked_again()
+    {
+        var (admin, script) = ScriptedAdminGrain.Create(
+            () => Task.FromException<LogInfo[]>(new TimeoutException("no quorum")),
+            () => Task.FromResult(new LogInfo[3]));
+        var time = new FakeTimeProvider();
+        var check = new MetadataGroupHealthCheck(new AdminOnly(admin), time, new RunningLifetime());
+
+        var failed = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal((HealthStatus.Unhealthy, "metadata group did not answer: no quorum", 1), (failed.Status, failed.Description, script.Calls));
+
+        time.Advance(TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
+        var reused = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal((HealthStatus.Unhealthy, "metadata group did not answer: no quorum", 1), (reused.Status, reused.Description, script.Calls));
+
+        time.Advance(TimeSpan.FromTicks(1));
+        var asked = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal((HealthStatus.Healthy, "metadata group answered: 3 logs", 2), (asked.Status, asked.Description, script.Calls));
     }
 
     private sealed class SteppingTime : TimeProvider
