@@ -246,7 +246,25 @@ internal static class PartitionCalls
 
         var state = last is null ? "no description" : string.Join("; ", last.Partitions.Select(p =>
             $"p{p.Partition} leader {p.LeaderReplica} shared={p.SharedSilos}: {string.Join(", ", p.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}"))}"));
-        throw new TimeoutException($"timed out waiting for {what}: {state}" + (failed is null ? "" : $"; the last description failed: {failed.GetType().Name}: {failed.Message}"), failed);
+        throw new TimeoutException($"timed out waiting for {what}: {state}" + (failed is null ? "" : $"; the last description failed: {failed.GetType().Name}: {failed.Message}") +
+            await MetadataGroupAsync(admin), failed);
+    }
+
+    /// <summary>
+    /// The metadata group as its replicas report it (no leader needed), for a timeout's message: a description that
+    /// kept failing in CI left nothing to tell a leaderless metadata group from a slow one.
+    /// </summary>
+    private static async Task<string> MetadataGroupAsync(IPyralogAdminGrain admin)
+    {
+        try
+        {
+            var group = await admin.DescribeMetadataGroupAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            return "; metadata group: " + string.Join(", ", group.Replicas.Select(r => $"{r.Replica}={r.Role}@{r.Silo}" + (r.Error is null ? "" : $" ({r.Error})")));
+        }
+        catch (Exception e)
+        {
+            return $"; metadata group not described: {e.GetType().Name}: {e.Message}";
+        }
     }
 
     /// <summary>Reads every replica of every partition up to its leader's committed end and checks each against the history.</summary>
