@@ -84,6 +84,7 @@ public static class PyralogSiloHost
             builder.Services.AddHostedService<ThreadScheduling>();
         }
         SiloHttpEndpoint.AddServices(builder, host);
+        var firstOrleansDescriptor = builder.Services.Count;
         builder.UseOrleans(silo =>
         {
             silo.UseInlineSockets();
@@ -115,10 +116,10 @@ public static class PyralogSiloHost
             silo.AddActivityPropagation();
             if (host.Dashboard)
             {
-                silo.AddDashboard();
+                silo.AddDashboard(o => o.HideTrace = !host.DashboardTrace);
             }
         });
-        SiloInsideHttpLifetime.Wrap(builder.Services);
+        SiloInsideHttpLifetime.Wrap(builder.Services, firstOrleansDescriptor);
         return builder;
     }
 

@@ -69,6 +69,12 @@ public sealed class SiloHostOptions
     /// <summary>Hosts the Orleans dashboard and Pyralog's page on the HTTP endpoint. The Orleans dashboard profiles every grain call; production silos that do not want that turn it off.</summary>
     public bool Dashboard { get; set; } = true;
 
+    /// <summary>
+    /// Serves the Orleans dashboard's live log stream (<c>/dashboard/Trace</c>, its "Log Stream" page): every log line of
+    /// the silo to whoever reaches the HTTP endpoint, which has no authentication. Off, the stream answers 403.
+    /// </summary>
+    public bool DashboardTrace { get; set; }
+
     /// <summary>Collects metrics and serves them at <c>/metrics</c>. Off, no meter is listened to (the benchmark's baseline for what metrics cost).</summary>
     public bool Metrics { get; set; } = true;
 

@@ -77,6 +77,8 @@ public sealed class SiloHttpEndpointTests : IDisposable
         var dashboard = await _http.GetAsync($"{url}/dashboard/");
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
         Assert.Contains("Orleans", await dashboard.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync($"{url}/dashboard/Trace")); // the live log stream only when asked for
+        Assert.DoesNotContain("Orleans.Dashboard.DashboardHost", silo.Output); // it starts after the silo: no failed calls to its grains
 
         // Stopping: the silo says not ready from the start of its stop; Orleans stops before the HTTP endpoint closes.
         _ = silo.StopAsync();
