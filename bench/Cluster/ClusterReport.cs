@@ -82,6 +82,22 @@ internal static class ClusterReport
         }
     }
 
+    /// <summary>
+    /// The failover target over a case's figures: all <see cref="ClusterSettings.FailoverTrials"/> trials succeeded and
+    /// the longest took at most <see cref="ClusterSettings.FailoverTarget"/>; null when the case left no trial at all.
+    /// </summary>
+    public static bool? FailoverMet(BenchReport report, string @case, string system)
+    {
+        var failed = Find(report, @case, system, "failed trials")?.Value ?? 0;
+        var trials = Find(report, @case, system, "trials")?.Value ?? 0;
+        if (failed == 0 && trials == 0)
+        {
+            return null;
+        }
+
+        return failed == 0 && trials >= ClusterSettings.FailoverTrials && Find(report, @case, system, "max ms")!.Value <= ClusterSettings.FailoverTarget.TotalMilliseconds;
+    }
+
     public static BenchResult? Find(BenchReport report, string @case, string system, string metric) =>
         report.Results.LastOrDefault(r => r.Suite == ClusterSettings.Suite && r.Case == @case && r.System == system && r.Metric == metric);
 

@@ -11,6 +11,9 @@ public sealed class LatencyRecorder
 
     public int Count => Math.Min(Volatile.Read(ref _count), _samples.Length);
 
+    /// <summary>Samples recorded past the capacity, which no percentile may leave out silently (they are the latest).</summary>
+    public int Dropped => Math.Max(0, Volatile.Read(ref _count) - _samples.Length);
+
     /// <summary>Records one sample; samples past the capacity are dropped so the hot loop never allocates.</summary>
     public void Record(long stopwatchTicks)
     {
@@ -42,8 +45,14 @@ public sealed class LatencyRecorder
     }
 
     /// <summary>The percentile (0..100) in microseconds.</summary>
+    /// <exception cref="InvalidOperationException">Samples were dropped: a percentile of the rest would leave out the window's end.</exception>
     public double PercentileMicros(double percentile)
     {
+        if (Dropped > 0)
+        {
+            throw new InvalidOperationException($"{Dropped:N0} latency samples past the recorder's capacity of {_samples.Length:N0} were dropped; size it for the case's rate");
+        }
+
         var count = Count;
         if (count == 0)
         {

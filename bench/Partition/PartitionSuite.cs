@@ -469,9 +469,9 @@ public sealed class PartitionSuite : IBenchSuite
         Log($"{awake} of {log.Partitions * log.ReplicationFactor} replicas still tick{(awake == 0 ? "" : $", e.g. {string.Join("; ", awakeKeys)}")}");
         report.Add(Suite, @case, "pyralog", "awake replicas", awake, "replicas");
         report.Add(Suite, @case, "pyralog", "cpu %", cpu, "% of one core");
-        report.Add(Suite, @case, "pyralog", "rss MB", rss / 1048576.0, "MB");
+        report.Add(Suite, @case, "pyralog", "rss MiB", rss / 1048576.0, "MiB");
         Target(report, @case, "cpu %", v => v <= 5, "<= 5 % of one core");
-        Target(report, @case, "rss MB", v => v <= 1024, "<= 1 GiB RSS");
+        Target(report, @case, "rss MiB", v => v <= 1024, "<= 1 GiB RSS");
     }
 
     /// <summary>

@@ -79,7 +79,7 @@ internal static class ManyLogFillCase
         report.Add(suite, Name, system, "records/s", records / filled.TotalSeconds, "records/s");
         report.Add(suite, Name, system, "settle s", (settled - filled).TotalSeconds, "s");
         report.Add(suite, Name, system, "write-amp", statistics.WriteAmplification, "x");
-        report.Add(suite, Name, system, "compaction MB", statistics.CompactionBytesWritten / 1048576.0, "MB");
+        report.Add(suite, Name, system, "compaction MB", statistics.CompactionBytesWritten / BenchUnits.BytesPerMegabyte, "MB");
         report.Add(suite, Name, system, "segments", statistics.Levels.Sum(l => l.Segments), "segments");
     }
 

@@ -65,7 +65,7 @@ internal static class MappedLimitReadCase
         }
 
         var random = new Random(17);
-        var latencies = new LatencyRecorder(1 << 22);
+        var latencies = new LatencyRecorder(1 << 23);
         var remapsBefore = store.GetStatistics().SegmentRemaps;
         long reads = 0;
         var watch = Stopwatch.StartNew();
