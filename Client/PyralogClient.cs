@@ -133,7 +133,7 @@ public sealed class PyralogClient : IAsyncDisposable
             {
                 if (e is RedisConnectionException redis)
                 {
-                    return $"cannot reach Redis at {string.Join(", ", ConfigurationOptions.Parse(options.RedisConnectionString!).EndPoints)} " +
+                    return $"cannot reach Redis at {RedisEndpoints(ConfigurationOptions.Parse(options.RedisConnectionString!).EndPoints)} " +
                         $"(the membership of cluster '{options.ClusterId}'): {redis.FailureType}";
                 }
             }
@@ -157,6 +157,10 @@ public sealed class PyralogClient : IAsyncDisposable
             : $"no silo of cluster '{options.ClusterId}' answered at {gateways} {within}, though port {string.Join(", ", listening)} accepts connections: " +
                 "the cluster id (or service id) may be wrong, or the port is not a Pyralog gateway";
     }
+
+    /// <summary>Redis endpoints as an operator wrote them: a host name's DnsEndPoint prints as "Unspecified/host:port" otherwise.</summary>
+    private static string RedisEndpoints(EndPointCollection endpoints) =>
+        string.Join(", ", endpoints.Select(e => e is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : e.ToString()));
 
     private static async Task<bool> AcceptsConnectionsAsync(int port)
     {
@@ -205,7 +209,8 @@ public sealed class PyralogClient : IAsyncDisposable
     /// <summary>
     /// The cluster's silos (from Orleans' management grain) with the partition replicas each hosts and leads (from the
     /// descriptions of every log), and whether they are balanced (see <see cref="ClusterStatus"/>). A log deleted or
-    /// failing while it is described is left out and named in <see cref="ClusterStatus.Notes"/>.
+    /// failing while it is described is left out and named in <see cref="ClusterStatus.Notes"/>; while the metadata group
+    /// has no leader, or when the logs cannot be listed, no log is counted and a note says why.
     /// </summary>
     public Task<ClusterStatus> GetClusterStatusAsync() => ClusterStatusReader.ReadAsync(Cluster);
 

@@ -36,7 +36,15 @@ internal static class ClusterCommand
                 return ExitCodes.BadInput;
             }
 
-            var (answer, exit) = await AskAsync(() => drainer(options, result.GetValue(silo)!, !result.GetValue(undo), cancellationToken), error, cancellationToken);
+            // Refused here, not by the admin grain, so a blank name is bad input before anything is sent.
+            var target = result.GetValue(silo);
+            if (string.IsNullOrWhiteSpace(target))
+            {
+                error.WriteLine("pyralog: the silo to drain is blank: give its address as `cluster status` prints it, its endpoint (127.0.0.1:11111) or its name.");
+                return ExitCodes.BadInput;
+            }
+
+            var (answer, exit) = await AskAsync(() => drainer(options, target, !result.GetValue(undo), cancellationToken), error, cancellationToken);
             if (answer is null)
             {
                 return exit;
@@ -48,9 +56,13 @@ internal static class ClusterCommand
                 return ExitCodes.Ok;
             }
 
-            var moving = answer.Replicas == 0
-                ? "; it hosts no replica"
-                : $"; its {answer.Replicas} replicas move to other silos now (`pyralog cluster status` shows them leave)";
+            // A negative count is unknown: the drain took effect but the metadata could not be read to count its replicas.
+            var moving = answer.Replicas switch
+            {
+                0 => "; it hosts no replica",
+                < 0 => "; its replicas (how many is unknown: the metadata could not be read) move to other silos now (`pyralog cluster status` shows them leave)",
+                _ => $"; its {answer.Replicas} replicas move to other silos now (`pyralog cluster status` shows them leave)",
+            };
             if (answer.StillLeading == 0)
             {
                 output.WriteLine($"silo {answer.Silo} is draining: handed off the leadership of {answer.Led} replicas; it leads none{moving}");

@@ -109,9 +109,9 @@ internal static partial class OptionParsers
     }
 
     /// <summary>
-    /// A StackExchange.Redis connection string, checked as the client will parse it, so a malformed one is bad input
-    /// (exit 2) for every command and not a failure of the connection. The message leaves the value out: it may hold a
-    /// password.
+    /// A StackExchange.Redis connection string, checked as the client will parse it, so a malformed one or one naming no
+    /// server is bad input (exit 2) for every command and not a failure of the connection. The message leaves the value
+    /// out: it may hold a password.
     /// </summary>
     public static string? RedisConnectionString(ArgumentResult result, string option)
     {
@@ -122,7 +122,11 @@ internal static partial class OptionParsers
 
         try
         {
-            StackExchange.Redis.ConfigurationOptions.Parse(last.Value);
+            // Parsed without a server it connects nowhere (the silo refuses it too): bad input, not an unreachable Redis.
+            if (StackExchange.Redis.ConfigurationOptions.Parse(last.Value).EndPoints.Count == 0)
+            {
+                result.AddError($"{option} names no Redis server: give host:port first (such as 127.0.0.1:6379 or redis.example:6379,password=…).");
+            }
         }
         catch (ArgumentException e)
         {

@@ -9,19 +9,36 @@ internal static class ClusterStatusReader
     public static async Task<ClusterStatus> ReadAsync(IGrainFactory grains)
     {
         var admin = grains.GetGrain<IPyralogAdminGrain>(0);
+        // What answers without the metadata group's leader comes first, so a cluster that lost its metadata quorum still
+        // shows its silos and says why its logs are missing instead of failing when the admin grain gives up on the leader.
         var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false).ConfigureAwait(false);
-        var logs = await admin.ListLogsAsync().ConfigureAwait(false);
-        var described = await Task.WhenAll(logs.Where(l => l.State == LogState.Active).Select(DescribeOrNoteAsync)).ConfigureAwait(false);
         var metadataGroup = await admin.DescribeMetadataGroupAsync().ConfigureAwait(false);
-        var draining = await admin.DrainingSilosAsync().ConfigureAwait(false);
+        var drains = await admin.DrainStatesAsync().ConfigureAwait(false);
+        var notes = new List<string>();
+        LogInfo[] logs = [];
+        if (metadataGroup.LeaderReplica >= 0)
+        {
+            try
+            {
+                logs = await admin.ListLogsAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                notes.Add($"logs not counted: {FirstLine(e.Message)}");
+            }
+        }
+
+        var described = await Task.WhenAll(logs.Where(l => l.State == LogState.Active).Select(DescribeOrNoteAsync)).ConfigureAwait(false);
         return ClusterStatus.Build(
             hosts.Select(h => (h.SiloAddress.ToParsableString(), h.SiloName ?? "", h.Status.ToString())),
             described.Where(d => d.Description is not null).Select(d => d.Description!),
-            described.Where(d => d.Note is not null).Select(d => d.Note!)
+            notes
+                .Concat(described.Where(d => d.Note is not null).Select(d => d.Note!))
                 .Concat(logs.Where(l => l.State != LogState.Active).Select(l => $"log {l.Name} is being created and was not counted"))
                 .Concat(ClusterStatus.MetadataNotes(metadataGroup)),
             metadataGroup,
-            draining);
+            drains.Draining,
+            drains.Unanswered);
 
         async Task<(LogDescription? Description, string? Note)> DescribeOrNoteAsync(LogInfo log)
         {
@@ -29,12 +46,17 @@ internal static class ClusterStatusReader
             {
                 return (await admin.DescribeLogAsync(log.Name).ConfigureAwait(false), null);
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                var message = e.Message;
-                var end = message.IndexOfAny(['\r', '\n']);
-                return (null, $"log {log.Name} was not counted: {(end < 0 ? message : message[..end])}");
+                // Deleted, timed out or lost its leader while described: the rest of the status still holds.
+                return (null, $"log {log.Name} was not counted: {FirstLine(e.Message)}");
             }
         }
+    }
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
     }
 }

@@ -56,4 +56,11 @@ public interface IPyralogAdminGrain : IGrainWithIntegerKey
     /// <summary>The full addresses of the active silos an operator drains (<see cref="DrainSiloAsync"/>); a silo that does not answer is left out.</summary>
     [Alias("DrainingSilosAsync")]
     Task<string[]> DrainingSilosAsync();
+
+    /// <summary>
+    /// The full addresses of the active silos an operator drains (<see cref="DrainSiloAsync"/>), and of those that did
+    /// not answer in time, so a caller can tell a silo that serves from one it could not ask.
+    /// </summary>
+    [Alias("DrainStatesAsync")]
+    Task<SiloDrainStates> DrainStatesAsync();
 }

@@ -13,6 +13,14 @@ public sealed class SiloReportClient(IServiceProvider services) : GrainServiceCl
     /// </summary>
     public async Task<(List<SiloAddress> Draining, int Unanswered)> DrainingAmongAsync(IReadOnlyList<SiloAddress> silos, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        var (draining, unanswered) = await DrainStatesAmongAsync(silos, timeout, cancellationToken).ConfigureAwait(false);
+        return (draining, unanswered.Count);
+    }
+
+    /// <summary>As <see cref="DrainingAmongAsync"/>, naming the silos that did not answer rather than counting them.</summary>
+    public async Task<(List<SiloAddress> Draining, List<SiloAddress> Unanswered)> DrainStatesAmongAsync(
+        IReadOnlyList<SiloAddress> silos, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(silos);
         var reads = new Task<bool>[silos.Count];
         for (var i = 0; i < silos.Count; i++)
@@ -22,12 +30,12 @@ public sealed class SiloReportClient(IServiceProvider services) : GrainServiceCl
 
         await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var draining = new List<SiloAddress>();
-        var unanswered = 0;
+        var unanswered = new List<SiloAddress>();
         for (var i = 0; i < silos.Count; i++)
         {
             if (!reads[i].IsCompletedSuccessfully)
             {
-                unanswered++;
+                unanswered.Add(silos[i]);
             }
             else if (reads[i].Result)
             {

@@ -12,24 +12,20 @@ internal sealed partial class PyralogAdminGrain
         ArgumentException.ThrowIfNullOrWhiteSpace(silo);
         var target = FindActiveSilo(silo);
         var answer = await ServiceProvider.GetRequiredService<SiloReportClient>().For(target).SetDrainingAsync(drain);
-        var endpoint = target.Endpoint.ToString();
-        var homed = 0;
-        foreach (var log in await QueryAsync())
-        {
-            homed += log.Homes?.CountOn(endpoint) ?? 0;
-        }
-
-        return answer with { Replicas = homed };
+        // The drain took effect: the count that follows is best-effort.
+        return answer with { Replicas = await HomedReplicaCount.OnAsync(QueryAsync, target.Endpoint.ToString()) };
     }
 
-    public async Task<string[]> DrainingSilosAsync()
+    public async Task<string[]> DrainingSilosAsync() => (await DrainStatesAsync()).Draining;
+
+    public async Task<SiloDrainStates> DrainStatesAsync()
     {
         var active = ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
             .Where(m => m.Status == SiloStatus.Active)
             .Select(m => m.SiloAddress)
             .ToArray();
-        var (draining, _) = await ServiceProvider.GetRequiredService<SiloReportClient>().DrainingAmongAsync(active, StatusTimeout);
-        return [.. draining.Select(s => s.ToParsableString())];
+        var (draining, unanswered) = await ServiceProvider.GetRequiredService<SiloReportClient>().DrainStatesAmongAsync(active, StatusTimeout);
+        return new SiloDrainStates([.. draining.Select(s => s.ToParsableString())], [.. unanswered.Select(s => s.ToParsableString())]);
     }
 
     /// <summary>

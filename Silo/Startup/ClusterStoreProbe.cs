@@ -1,3 +1,4 @@
+using System.Net;
 using StackExchange.Redis;
 
 namespace Pyralog.Silo.Startup;
@@ -21,7 +22,7 @@ internal static class ClusterStoreProbe
         {
             throw new StartupRefusedException(
                 ExitCodes.ClusterUnreachable,
-                $"cannot reach Redis at {string.Join(", ", redis.EndPoints)} (the cluster store for membership and obelisk leases): {Reason(e)}",
+                $"cannot reach Redis at {Endpoints(redis.EndPoints)} (the cluster store for membership and obelisk leases): {Reason(e)}",
                 e);
         }
     }
@@ -35,6 +36,10 @@ internal static class ClusterStoreProbe
         probe.ConnectTimeout = (int)Math.Min(probe.ConnectTimeout, MaxWait.TotalMilliseconds);
         return probe;
     }
+
+    /// <summary>The endpoints as an operator wrote them: a host name's DnsEndPoint prints as "Unspecified/host:port" otherwise.</summary>
+    private static string Endpoints(EndPointCollection endpoints) =>
+        string.Join(", ", endpoints.Select(e => e is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : e.ToString()));
 
     // StackExchange.Redis explains how to keep retrying; the operator needs what failed.
     private static string Reason(RedisException e) => e switch

@@ -80,6 +80,14 @@ public sealed class ClusterCommandTests
     }
 
     [Fact]
+    public async Task A_redis_connection_string_naming_no_server_is_bad_input_and_exit_2()
+    {
+        // It parses, but would connect nowhere: the silo refuses it as naming no Redis server, and so does the CLI, before anything is sent.
+        var result = await Run(ClientClusterStatus.GetAsync, "cluster", "status", "--membership", "redis", "--redis", "password=secret");
+        Assert.Equal((2, "", "pyralog: --redis names no Redis server: give host:port first (such as 127.0.0.1:6379 or redis.example:6379,password=…).\n"), result);
+    }
+
+    [Fact]
     public async Task An_unreachable_cluster_is_one_line_and_exit_1()
     {
         int port;

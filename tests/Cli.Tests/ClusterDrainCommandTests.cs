@@ -87,4 +87,25 @@ public sealed class ClusterDrainCommandTests
         Assert.Equal(2, result.Exit);
         Assert.Equal("", result.Out);
     }
+
+    [Fact]
+    public async Task A_drain_whose_replicas_could_not_be_counted_says_their_count_is_unknown_and_exits_0()
+    {
+        var result = await Run((_, _, _, _) => Task.FromResult(new SiloDrainResult("127.0.0.1:11112@7", true, 4, 0, -1)), "cluster", "drain", "silo-1");
+
+        Assert.Equal((0,
+            "silo 127.0.0.1:11112@7 is draining: handed off the leadership of 4 replicas; it leads none; its replicas (how many is unknown: the metadata could not be read) move to other silos now (`pyralog cluster status` shows them leave)\n",
+            ""), result);
+    }
+
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("")]
+    public async Task A_blank_silo_is_bad_input_before_anything_is_sent(string silo)
+    {
+        var result = await Run((_, _, _, _) => throw new InvalidOperationException("not called"), "cluster", "drain", silo);
+
+        Assert.Equal((2, "",
+            "pyralog: the silo to drain is blank: give its address as `cluster status` prints it, its endpoint (127.0.0.1:11111) or its name.\n"), result);
+    }
 }

@@ -116,6 +116,15 @@ public sealed class IdsCommandTests
     }
 
     [Fact]
+    public async Task An_unreachable_redis_named_by_host_name_is_named_as_written()
+    {
+        // StackExchange.Redis keeps a host name as a DnsEndPoint, whose own text is "Unspecified/localhost:1".
+        var (exit, output, error) = await Run("ids", "next", "--membership", "redis", "--redis", "localhost:1", "--connect-timeout", "1");
+        Assert.Equal((1, ""), (exit, output));
+        Assert.Equal("pyralog: cannot reach Redis at localhost:1 (the membership of cluster 'pyralog'): UnableToConnect\n", error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public async Task A_port_that_accepts_connections_but_answers_for_no_silo_of_the_cluster_points_at_the_cluster_id()
     {
         // Connections complete in the listener's backlog, as they do at a gateway of another cluster, and nothing answers.

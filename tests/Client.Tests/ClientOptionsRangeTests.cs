@@ -66,6 +66,20 @@ public sealed class ClientOptionsRangeTests
     }
 
     [Fact]
+    public void A_redis_connection_string_naming_no_server_or_malformed_is_refused_without_repeating_it()
+    {
+        var none = Assert.Throws<ArgumentException>(new PyralogClientOptions { Membership = MembershipMode.Redis, RedisConnectionString = "password=secret" }.Validate);
+        Assert.Equal(
+            "PyralogClientOptions.RedisConnectionString names no Redis server: give host:port first, e.g. '127.0.0.1:6379,password=...'. (Parameter 'RedisConnectionString')",
+            none.Message);
+
+        var malformed = Assert.Throws<ArgumentException>(new PyralogClientOptions { Membership = MembershipMode.Redis, RedisConnectionString = "localhost,pasword=secret" }.Validate);
+        Assert.Equal(
+            "PyralogClientOptions.RedisConnectionString is not a StackExchange.Redis connection string: Keyword 'pasword' is not supported. (Parameter 'RedisConnectionString')",
+            malformed.Message);
+    }
+
+    [Fact]
     public void Listed_obelisk_ids_replace_the_spread_and_are_checked_instead()
     {
         new ScarabIdGeneratorOptions { ObeliskIds = [0, 1023], Spread = 0 }.Validate();

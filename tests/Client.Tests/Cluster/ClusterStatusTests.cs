@@ -147,6 +147,56 @@ public sealed class ClusterStatusTests
     }
 
     [Fact]
+    public void A_silo_shutting_down_that_still_leads_the_metadata_group_is_named_with_its_leadership()
+    {
+        (string, string, string)[] silos = [("a:1@1", "s1", "Active"), ("b:1@1", "s2", "Active"), ("c:1@1", "s3", "ShuttingDown")];
+        var log = Log("x", (["a:1@1", "b:1@1"], "a:1@1"), (["a:1@1", "b:1@1"], "b:1@1"));
+        var metadata = new PartitionDescription(0, 2, "c:1@1", 1, 0, 0,
+            [.. "abc".Select((silo, r) => new ReplicaDescription(r, $"0/0/{r}", $"{silo}:1@1", r == 2 ? ReplicaRole.Leader : ReplicaRole.Follower, 0, 0, null))],
+            false);
+
+        var status = ClusterStatus.Build(silos, [log], metadataGroup: metadata);
+
+        Assert.False(status.Balanced);
+        Assert.Equal("not balanced (mean 2 replicas and 1 leaders per serving silo): c:1@1 is ShuttingDown and hosts 0 replicas and leads 1", status.Verdict());
+    }
+
+    [Fact]
+    public void A_silo_that_did_not_say_whether_it_drains_is_noted_and_left_out_of_the_balance()
+    {
+        (string, string, string)[] four = [.. ThreeActive, ("d:1@1", "s4", "Active")];
+        var log = Log("x",
+            (["a:1@1", "b:1@1", "c:1@1"], "a:1@1"),
+            (["a:1@1", "b:1@1", "c:1@1"], "b:1@1"),
+            (["a:1@1", "b:1@1", "d:1@1"], "a:1@1"));
+
+        // Counted as serving, d (1 replica against a mean of 2.25) would make the cluster unbalanced without a word.
+        Assert.False(ClusterStatus.Build(four, [log]).Balanced);
+
+        var status = ClusterStatus.Build(four, [log], drainingUnknown: ["d:1@1"]);
+        Assert.True(status.Balanced);
+        Assert.Equal((8 / 3.0, 1.0), (status.MeanReplicas, status.MeanLeaders));
+        Assert.Equal([false, false, false, true], status.Silos.Select(s => s.DrainingUnknown));
+        Assert.Equal(["could not tell whether d:1@1 drains (it did not answer in time): left out of the balance"], status.Notes);
+
+        var lone = ClusterStatus.Build([("a:1@1", "s1", "Active")], [], drainingUnknown: ["a:1@1"]);
+        Assert.Equal("not balanced: no active silo is known to serve (see the notes)", lone.Verdict());
+    }
+
+    [Fact]
+    public async Task The_status_notes_the_silos_the_admin_could_not_ask_whether_they_drain()
+    {
+        var admin = new ScriptedAdminGrain(ReaderMetadata(leader: 0)) { Draining = ["10.0.0.1:11111@1"], Unanswered = ["10.0.0.2:11111@1"] };
+
+        var status = await ClusterStatusReader.ReadAsync(new StatusGrainFactory(ReaderHosts(), admin));
+
+        Assert.Equal(
+            [("10.0.0.1:11111@1", true, false), ("10.0.0.2:11111@1", false, true), ("10.0.0.3:11111@1", false, false)],
+            status.Silos.Select(s => (s.Address, s.Draining, s.DrainingUnknown)));
+        Assert.Equal(["could not tell whether 10.0.0.2:11111@1 drains (it did not answer in time): left out of the balance"], status.Notes);
+    }
+
+    [Fact]
     public void A_whole_metadata_group_adds_no_note()
     {
         Assert.Empty(ClusterStatus.MetadataNotes(Metadata(0, ReplicaRole.Leader, ReplicaRole.Follower, ReplicaRole.Follower)));
@@ -165,6 +215,65 @@ public sealed class ClusterStatusTests
             ],
             ClusterStatus.MetadataNotes(group));
     }
+
+    [Fact]
+    public async Task A_metadata_group_without_a_leader_still_lists_the_silos_and_says_so()
+    {
+        // The admin grain's ListLogsAsync needs the metadata leader and throws once it gave up waiting for one.
+        var admin = new ScriptedAdminGrain(ReaderMetadata(leader: -1))
+        {
+            Logs = () => throw new TimeoutException("the metadata group elected no leader within 20 s"),
+            Draining = ["10.0.0.2:11111@1"],
+        };
+
+        var status = await ClusterStatusReader.ReadAsync(new StatusGrainFactory(ReaderHosts(), admin));
+
+        Assert.Equal(
+            [("10.0.0.1:11111@1", "s1", "Active", false), ("10.0.0.2:11111@1", "s2", "Active", true), ("10.0.0.3:11111@1", "s3", "ShuttingDown", false)],
+            status.Silos.Select(s => (s.Address, s.Name, s.Status, s.Draining)));
+        Assert.Equal(["the metadata group has no leader: logs cannot be created, described or deleted until it elects one"], status.Notes);
+    }
+
+    [Fact]
+    public async Task Logs_that_cannot_be_listed_are_noted_and_the_rest_of_the_status_stands()
+    {
+        var admin = new ScriptedAdminGrain(ReaderMetadata(leader: 0))
+        {
+            Logs = () => throw new TimeoutException("the metadata group elected no leader within 20 s"),
+        };
+
+        var status = await ClusterStatusReader.ReadAsync(new StatusGrainFactory(ReaderHosts(), admin));
+
+        Assert.Equal([("10.0.0.1:11111@1", 0, 1), ("10.0.0.2:11111@1", 0, 0), ("10.0.0.3:11111@1", 0, 0)], status.Silos.Select(s => (s.Address, s.Replicas, s.Leaders)));
+        Assert.Equal(["logs not counted: the metadata group elected no leader within 20 s"], status.Notes);
+    }
+
+    [Fact]
+    public async Task A_log_whose_describe_times_out_is_left_out_and_named()
+    {
+        const string a = "10.0.0.1:11111@1", b = "10.0.0.2:11111@1", c = "10.0.0.3:11111@1";
+        var counted = Log("x", ([a, b, c], b));
+        var admin = new ScriptedAdminGrain(ReaderMetadata(leader: 0))
+        {
+            Logs = () => [counted.Log, counted.Log with { Id = 8, Name = "y" }],
+            Describe = name => name == "x" ? counted : throw new TimeoutException("the leader of y/0 did not answer\nat ..."),
+        };
+
+        var status = await ClusterStatusReader.ReadAsync(new StatusGrainFactory(ReaderHosts(), admin));
+
+        Assert.Equal([(a, 1, 1), (b, 1, 1), (c, 1, 0)], status.Silos.Select(s => (s.Address, s.Replicas, s.Leaders)));
+        Assert.Equal(["log y was not counted: the leader of y/0 did not answer"], status.Notes);
+    }
+
+    private static IManagementGrain ReaderHosts() => HostsOnlyManagementGrain.Create(
+        ("10.0.0.1:11111@1", "s1", SiloStatus.Active), ("10.0.0.2:11111@1", "s2", SiloStatus.Active), ("10.0.0.3:11111@1", "s3", SiloStatus.ShuttingDown));
+
+    /// <summary>The metadata group with its three replicas voting on 10.0.0.1, .2 and .3, led by replica <paramref name="leader"/> (−1: none).</summary>
+    private static PartitionDescription ReaderMetadata(int leader) =>
+        new(0, leader, leader < 0 ? null : $"10.0.0.{leader + 1}:11111@1", 1, 0, 0,
+            [.. Enumerable.Range(0, 3).Select(r => new ReplicaDescription(
+                r, $"0/0/{r}", $"10.0.0.{r + 1}:11111@1", r == leader ? ReplicaRole.Leader : ReplicaRole.Follower, 0, 0, null))],
+            false);
 
     /// <summary>The metadata group's description with replica r on silo "a", "b", "c" in the given role (None: no answer).</summary>
     private static PartitionDescription Metadata(int leader, params ReplicaRole[] roles) =>

@@ -157,6 +157,8 @@ internal sealed class FakeGrains : ScriptedGrainFactory
         public Task<SiloDrainResult> DrainSiloAsync(string silo, bool drain) => throw new NotSupportedException();
 
         public Task<string[]> DrainingSilosAsync() => throw new NotSupportedException();
+
+        public Task<SiloDrainStates> DrainStatesAsync() => throw new NotSupportedException();
     }
 
     private sealed class Obelisk(FakeGrains grains) : IObeliskGrain

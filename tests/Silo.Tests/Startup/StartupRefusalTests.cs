@@ -197,4 +197,14 @@ public sealed class StartupRefusalTests : IDisposable
         Assert.True(probe.AbortOnConnectFail);
         Assert.Equal(1000, ClusterStoreProbe.ProbeOptions(StackExchange.Redis.ConfigurationOptions.Parse("127.0.0.1:1,connectTimeout=1000")).ConnectTimeout);
     }
+
+    [Fact]
+    public async Task An_unreachable_redis_named_by_host_name_is_named_as_written()
+    {
+        // StackExchange.Redis keeps a host name as a DnsEndPoint, whose own text is "Unspecified/localhost:1".
+        var refused = await Assert.ThrowsAsync<StartupRefusedException>(() =>
+            ClusterStoreProbe.EnsureReachableAsync(StackExchange.Redis.ConfigurationOptions.Parse("localhost:1,connectTimeout=1000")));
+        Assert.Equal(ExitCodes.ClusterUnreachable, refused.ExitCode);
+        Assert.StartsWith("cannot reach Redis at localhost:1 (the cluster store for membership and obelisk leases): UnableToConnect", refused.Message, StringComparison.Ordinal);
+    }
 }
