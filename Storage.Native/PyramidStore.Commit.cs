@@ -579,7 +579,7 @@ public sealed partial class PyramidStore
         foreach (var batch in _groupBatches)
         {
             syncGroup |= !batch.SkipSync;
-            batch.Seal(++sequence, now, _wal.FileNumber, _wal.SyncedLength);
+            batch.Seal(++sequence, now, _wal.FileNumber, _wal.SyncedLength, _wal.CrcSeed);
             _groupFrames.Add(batch.Frame);
         }
 

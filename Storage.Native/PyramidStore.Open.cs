@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Pyralog.Storage.Native.Compaction;
+using Pyralog.Storage.Native.Devices;
 using Pyralog.Storage.Native.Log;
 using Pyralog.Storage.Native.Manifest;
 using Pyralog.Storage.Native.Segments;
@@ -21,7 +22,7 @@ public sealed partial class PyramidStore
         FileStream lockFile;
         try
         {
-            System.IO.Directory.CreateDirectory(directory);
+            CreateDirectoryDurably(options.Device, directory);
             lockFile = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (UnauthorizedAccessException e)
@@ -38,7 +39,20 @@ public sealed partial class PyramidStore
         var opened = new List<Segment>();
         try
         {
-            var manifest = ManifestFile.Read(options.Device, directory) ?? ManifestFile.CreateEmpty(options.Device, directory);
+            var manifest = ManifestFile.Read(options.Device, directory);
+            if (manifest is null)
+            {
+                manifest = ManifestFile.CreateEmpty(options.Device, directory); // syncs the directory
+            }
+            else
+            {
+                // The manifest read may be a rename a crash left in the page cache only (ManifestFile.Write renames, then
+                // syncs the directory). Everything below deletes what it no longer names (compaction inputs, flushed WAL
+                // files): without this sync those deletes could reach the disk while the rename does not, and a power
+                // loss would leave the old manifest naming deleted files.
+                options.Device.SyncDirectory(directory);
+            }
+
             options.Device.Delete(Path.Combine(directory, "MANIFEST.tmp"));
             DeleteSpareWals(options.Device, directory);
             var live = new HashSet<long>();
@@ -130,6 +144,29 @@ public sealed partial class PyramidStore
         }
     }
 
+    /// <summary>Creates <paramref name="directory"/> and its missing parents, then syncs the parent of each level it
+    /// created. Why: a new directory's entry is durable only once its parent is synced; without that a power loss could
+    /// take a new store's directory, and with it files the store synced and acknowledged writes in.</summary>
+    private static void CreateDirectoryDurably(IStorageDevice device, string directory)
+    {
+        var created = new List<string>();
+        for (var level = directory; level is not null && !device.DirectoryExists(level); level = Path.GetDirectoryName(level))
+        {
+            created.Add(level);
+        }
+
+        if (created.Count == 0)
+        {
+            return;
+        }
+
+        device.CreateDirectory(directory);
+        for (var i = created.Count - 1; i >= 0; i--)
+        {
+            device.SyncDirectory(Path.GetDirectoryName(created[i])!);
+        }
+    }
+
     private void Recover(List<(long Number, string Path)> walFiles, int orphans, long started)
     {
         ulong previous = 0;
@@ -153,7 +190,7 @@ public sealed partial class PyramidStore
             // and sync every replayed file, cut or not: after a process crash its last frames may be in the page cache
             // only (written, never synced), and the store publishes what it replayed as durable. One fdatasync per WAL
             // file per open; a file the crashed process synced has nothing left to write.
-            if (replay.ValidLength >= WriteAheadLog.HeaderBytes)
+            if (replay.ValidLength > 0) // 0: no complete header, else at least the header (its length depends on the version)
             {
                 using var file = _options.Device.Open(path, FileMode.Open);
                 if (replay.ValidLength < file.Length)
@@ -164,7 +201,7 @@ public sealed partial class PyramidStore
                 file.SyncData();
             }
 
-            if (replay.ValidLength < WriteAheadLog.HeaderBytes)
+            if (replay.ValidLength == 0)
             {
                 _options.Device.Delete(path); // torn before its header was complete: it never held a frame
             }

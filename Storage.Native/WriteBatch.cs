@@ -216,8 +216,9 @@ public sealed class WriteBatch : IDisposable
     /// <summary>Fills the frame header for sequence number <paramref name="sequence"/> in WAL file <paramref name="walFileNumber"/>
     /// (recovery tells a recycled file's stale frames by it), with <paramref name="syncedLength"/>, how much of the file
     /// an fdatasync of the writer had covered when the frame was sealed (recovery tells a torn unsynced tail from damaged
-    /// acknowledged data by it); the CRC covers length and payload.</summary>
-    internal void Seal(ulong sequence, long timestampMs, long walFileNumber, long syncedLength)
+    /// acknowledged data by it); the CRC covers the WAL file's salt, length and payload.</summary>
+    /// <param name="crcSeed">The WAL file's <see cref="Wal.WriteAheadLog.CrcSeed"/>: the CRC covers the file's salt.</param>
+    internal void Seal(ulong sequence, long timestampMs, long walFileNumber, long syncedLength, uint crcSeed)
     {
         var frame = _buffer.AsSpan(0, _length);
         BinaryPrimitives.WriteInt32LittleEndian(frame, _length - FrameHeaderBytes);
@@ -226,7 +227,7 @@ public sealed class WriteBatch : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(frame[24..], Count);
         BinaryPrimitives.WriteInt64LittleEndian(frame[28..], walFileNumber);
         BinaryPrimitives.WriteInt64LittleEndian(frame[36..], syncedLength);
-        var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Compute(frame[..4]), frame[FrameHeaderBytes..]);
+        var crc = Hashing.Crc32C.Append(Hashing.Crc32C.Append(crcSeed, frame[..4]), frame[FrameHeaderBytes..]);
         BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], crc);
     }
 

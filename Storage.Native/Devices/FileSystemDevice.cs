@@ -14,6 +14,8 @@ internal sealed class FileSystemDevice : IStorageDevice
 
     public void CreateDirectory(string directory) => Directory.CreateDirectory(directory);
 
+    public bool DirectoryExists(string directory) => Directory.Exists(directory);
+
     public IEnumerable<string> EnumerateFiles(string directory) => Directory.EnumerateFiles(directory);
 
     public bool Exists(string path) => File.Exists(path);

@@ -9,7 +9,12 @@ namespace Pyralog.Storage.Native.Devices;
 /// </summary>
 internal interface IStorageDevice
 {
+    /// <summary>Creates the directory and its missing parents; each new entry is durable after <see cref="SyncDirectory"/>
+    /// of its parent.</summary>
     void CreateDirectory(string directory);
+
+    /// <summary>Whether the directory exists. Every device keeps its files in the real file system, hence the default.</summary>
+    bool DirectoryExists(string directory) => Directory.Exists(directory);
 
     /// <summary>Full paths of the files in <paramref name="directory"/>.</summary>
     IEnumerable<string> EnumerateFiles(string directory);

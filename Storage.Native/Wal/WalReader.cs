@@ -7,7 +7,9 @@ namespace Pyralog.Storage.Native.Wal;
 
 /// <summary>
 /// Recovery side of <see cref="WriteAheadLog"/>. Keeps the longest prefix of valid frames of the file, each
-/// naming the file it was written to and continuing the sequence. After the last one:
+/// naming the file it was written to and continuing the sequence, its CRC seeded with the file's salt (format 4; formats 2
+/// and 3 have none and keep the plain CRC32C), so a recycled file's stale frames, sealed under an earlier salt, and
+/// frame-like bytes of a user's payload are not frames of this file. After the last one:
 /// <list type="bullet">
 /// <item>zeros (preallocation), an intact frame of another file (a recycled file's stale frames), a frame header of
 /// zeros (the end mark of a completed file, whatever stale bytes follow it), or, in the newest file, bytes that do not
@@ -45,7 +47,7 @@ internal static class WalReader
         }
 
         var length = device.GetLength(path);
-        if (length < WriteAheadLog.HeaderBytes)
+        if (length < WriteAheadLog.UnsaltedHeaderBytes)
         {
             if (!isNewestFile)
             {
@@ -78,22 +80,41 @@ internal static class WalReader
             var version = BinaryPrimitives.ReadUInt16LittleEndian(file[4..]);
             CheckVersion(path, version);
             var headerBytes = version == 2 ? Version2HeaderBytes : WriteBatch.HeaderBytes;
-            var position = WriteAheadLog.HeaderBytes;
+            var position = version >= 4 ? WriteAheadLog.HeaderBytes : WriteAheadLog.UnsaltedHeaderBytes;
+            if (file.Length < position)
+            {
+                return isNewestFile
+                    ? new WalFileReplay(0, length, 0, previousSequence) // a header torn before its salt: no frame was written
+                    : throw new PyramidCorruptionException(path, 0, $"log file is {length} bytes, shorter than its header");
+            }
+
+            // Versions 2 and 3 have no salt: their frames keep the plain CRC32C (seed 0), so stores they wrote still open.
+            var crcSeed = WriteAheadLog.CrcSeedOf(file);
             long frames = 0;
 
             // Sequences continue from file to file, except across files already flushed and deleted or
-            // recycled: a jump at the start of a file is fine while everything before it is flushed.
+            // recycled: a jump at the start of a file is fine while everything before it is flushed, as long as it lands
+            // on the first unflushed sequence (checked below).
             var expectFrom = previousSequence <= skipThroughSequence ? 0 : previousSequence;
             while (position < file.Length)
             {
-                if (!TryReadFrame(file, position, fileNumber, expectFrom, headerBytes, out var frameLength))
+                if (!TryReadFrame(file, position, fileNumber, expectFrom, headerBytes, crcSeed, out var frameLength))
                 {
-                    var torn = ReadEnd(path, file, position, fileNumber, expectFrom, isNewestFile, headerBytes);
+                    var torn = ReadEnd(path, file, position, fileNumber, expectFrom, isNewestFile, headerBytes, crcSeed);
                     return new WalFileReplay(position, torn, frames, previousSequence);
                 }
 
                 var frame = file.Slice(position, frameLength);
                 var sequence = BinaryPrimitives.ReadUInt64LittleEndian(frame[SequenceAt..]);
+                if (expectFrom == 0 && sequence > skipThroughSequence + 1)
+                {
+                    // The first frame the manifest has not flushed must follow it: a jump here means the file that held
+                    // the frames between (an older WAL) is missing or was zeroed, and replaying on would lose them silently.
+                    throw new PyramidCorruptionException(path, position,
+                        $"write-ahead log frames {skipThroughSequence + 1} to {sequence - 1} are missing: the manifest is flushed through sequence "
+                        + $"{skipThroughSequence} and the first later frame is {sequence} (an earlier log file was lost or zeroed)");
+                }
+
                 if (sequence > skipThroughSequence)
                 {
                     sink.ApplyFrame(sequence, BinaryPrimitives.ReadInt64LittleEndian(frame[16..]), BinaryPrimitives.ReadInt32LittleEndian(frame[24..]),
@@ -127,7 +148,7 @@ internal static class WalReader
         if (version < 2)
         {
             throw new NotSupportedException(
-                $"'{path}' has write-ahead log format version {version}, written by an earlier Pyralog; this build reads versions 2 and {WriteAheadLog.FormatVersion} "
+                $"'{path}' has write-ahead log format version {version}, written by an earlier Pyralog; this build reads versions 2 to {WriteAheadLog.FormatVersion} "
                 + "(frames name their WAL file) and does not convert older logs. Recreate the store.");
         }
     }
@@ -135,7 +156,7 @@ internal static class WalReader
     /// <summary>Classifies what follows the last valid frame at <paramref name="position"/>; returns the bytes of the
     /// torn write dropped there (0 for a clean end) or throws for damage.</summary>
     private static long ReadEnd(
-        string path, ReadOnlySpan<byte> file, int position, long fileNumber, ulong expectFrom, bool isNewestFile, int headerBytes)
+        string path, ReadOnlySpan<byte> file, int position, long fileNumber, ulong expectFrom, bool isNewestFile, int headerBytes, uint crcSeed)
     {
         var rest = file[position..];
         if (rest.IndexOfAnyExcept((byte)0) < 0)
@@ -143,7 +164,7 @@ internal static class WalReader
             return 0; // preallocated zeros
         }
 
-        var later = FindFrameOf(file, position, fileNumber, headerBytes);
+        var later = FindFrameOf(file, position, fileNumber, headerBytes, crcSeed);
         if (later == position)
         {
             throw new PyramidCorruptionException(path, position, $"frame out of sequence (expected the one after sequence {expectFrom})");
@@ -151,15 +172,15 @@ internal static class WalReader
 
         if (later > position)
         {
-            return isNewestFile && UnsyncedTailEnd(file, position, later, fileNumber, headerBytes) is { } end
+            return isNewestFile && UnsyncedTailEnd(file, position, later, fileNumber, headerBytes, crcSeed) is { } end
                 ? end - position
                 : throw new PyramidCorruptionException(path, position,
                     $"damaged frame followed by a valid frame at byte {later}: acknowledged data was damaged, not torn");
         }
 
-        if (IsIntactFrame(file, position, headerBytes, out _))
+        if (IsIntactFrame(file, position, headerBytes, crcSeed, out _))
         {
-            return 0; // a recycled file's stale frame: it names another file
+            return 0; // a recycled file's stale frame: it names another file (unsalted files only: salted ones fail the CRC)
         }
 
         if (rest[..Math.Min(rest.Length, headerBytes)].IndexOfAnyExcept((byte)0) < 0)
@@ -187,7 +208,7 @@ internal static class WalReader
     /// sync covered the damage before the power went, nothing from it on was acknowledged as synced, and the damage is
     /// pages of an unsynced write the disk did not keep. Null otherwise, and for version 2 frames (which do not say).
     /// </summary>
-    private static int? UnsyncedTailEnd(ReadOnlySpan<byte> file, int damaged, int first, long fileNumber, int headerBytes)
+    private static int? UnsyncedTailEnd(ReadOnlySpan<byte> file, int damaged, int first, long fileNumber, int headerBytes, uint crcSeed)
     {
         if (headerBytes < WriteBatch.HeaderBytes)
         {
@@ -195,9 +216,9 @@ internal static class WalReader
         }
 
         var end = first;
-        for (var at = first; at >= 0; at = FindFrameOf(file, end, fileNumber, headerBytes))
+        for (var at = first; at >= 0; at = FindFrameOf(file, end, fileNumber, headerBytes, crcSeed))
         {
-            IsIntactFrame(file, at, headerBytes, out var frameLength);
+            IsIntactFrame(file, at, headerBytes, crcSeed, out var frameLength);
             if (BinaryPrimitives.ReadInt64LittleEndian(file[(at + SyncedLengthAt)..]) > damaged)
             {
                 return null;
@@ -210,7 +231,7 @@ internal static class WalReader
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery: skip tier-0 code
-    private static bool TryReadFrame(ReadOnlySpan<byte> file, int position, long fileNumber, ulong previousSequence, int headerBytes, out int frameLength)
+    private static bool TryReadFrame(ReadOnlySpan<byte> file, int position, long fileNumber, ulong previousSequence, int headerBytes, uint crcSeed, out int frameLength)
     {
         frameLength = 0;
         if (file.Length - position < headerBytes)
@@ -225,12 +246,13 @@ internal static class WalReader
             return false;
         }
 
-        return IsIntactFrame(file, position, headerBytes, out frameLength);
+        return IsIntactFrame(file, position, headerBytes, crcSeed, out frameLength);
     }
 
-    /// <summary>A frame with a plausible length and a matching CRC, whatever file it names.</summary>
+    /// <summary>A frame with a plausible length and a matching CRC (seeded with the file's salt, see
+    /// <see cref="WriteAheadLog.CrcSeedOf"/>), whatever file it names.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot on recovery (once per frame): skip tier-0 code
-    private static bool IsIntactFrame(ReadOnlySpan<byte> file, int position, int headerBytes, out int frameLength)
+    private static bool IsIntactFrame(ReadOnlySpan<byte> file, int position, int headerBytes, uint crcSeed, out int frameLength)
     {
         frameLength = 0;
         if (file.Length - position < headerBytes)
@@ -245,7 +267,7 @@ internal static class WalReader
         }
 
         var frame = file.Slice(position, 8 + payloadLength);
-        var crc = Crc32C.Append(Crc32C.Compute(frame[..4]), frame[8..]);
+        var crc = Crc32C.Append(Crc32C.Append(crcSeed, frame[..4]), frame[8..]);
         if (crc != BinaryPrimitives.ReadUInt32LittleEndian(frame[4..]))
         {
             return false;
@@ -305,7 +327,7 @@ internal static class WalReader
     /// <summary>Position of the first intact frame naming <paramref name="fileNumber"/> at or after
     /// <paramref name="from"/>, or -1. Searches for the file number itself (vectorized), then checks the frame
     /// around it, so scanning a recycled file's stale tail costs little.</summary>
-    private static int FindFrameOf(ReadOnlySpan<byte> file, int from, long fileNumber, int headerBytes)
+    private static int FindFrameOf(ReadOnlySpan<byte> file, int from, long fileNumber, int headerBytes, uint crcSeed)
     {
         Span<byte> pattern = stackalloc byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(pattern, fileNumber);
@@ -319,7 +341,7 @@ internal static class WalReader
             }
 
             var candidate = searchFrom + hit - FileNumberAt;
-            if (IsIntactFrame(file, candidate, headerBytes, out _))
+            if (IsIntactFrame(file, candidate, headerBytes, crcSeed, out _))
             {
                 return candidate;
             }

@@ -1,12 +1,15 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using Pyralog.Storage.Native.Devices;
+using Pyralog.Storage.Native.Hashing;
 using Pyralog.Storage.Native.Segments;
 
 namespace Pyralog.Storage.Native.Wal;
 
 /// <summary>
-/// One write-ahead log file. Format: an 8-byte header (magic "PYRW", version) then frames
-/// <c>[u32 length][u32 CRC32C(length ‖ payload)][payload]</c>, payload =
+/// One write-ahead log file. Format: a 16-byte header (magic "PYRW", version, two zero bytes, a random u64 salt drawn
+/// whenever the file is created or recycled) then frames <c>[u32 length][u32 CRC32C(salt ‖ length ‖ payload)][payload]</c>
+/// (versions 2 and 3, still read: an 8-byte header without salt, and CRC32C(length ‖ payload)), payload =
 /// <c>[u64 sequence][i64 time ms][u32 op count][u64 WAL file number][i64 synced length][ops]</c>, the synced length
 /// being how much of the file syncs had covered when the frame was sealed (version 2, still read, has
 /// none). Frames are only appended; a crash can leave a torn
@@ -15,13 +18,22 @@ namespace Pyralog.Storage.Native.Wal;
 /// frame lands in it, and a file is synced in full, with a frame header of zeros marking its end, before its
 /// successor is created, so only the newest file can be torn. Files are preallocated or recycled (see
 /// <see cref="Create"/>), so the bytes after the last frame are zeros or a recycled file's stale frames, which name
-/// another file number and are never mistaken for data (see <see cref="WalReader"/>).
+/// another file number and are never mistaken for data (see <see cref="WalReader"/>). The salt keeps a frame that is only
+/// bytes of a user's payload (copied into a record, left in a recycled file's stale region) from passing as a frame of
+/// this file: its CRC cannot be computed without the salt, drawn after those bytes were written.
 /// </summary>
 internal sealed class WriteAheadLog : IDisposable
 {
     public const uint Magic = 0x57525950; // "PYRW" little-endian
-    public const ushort FormatVersion = 3;
-    public const int HeaderBytes = 8;
+    public const ushort FormatVersion = 4;
+    public const int HeaderBytes = 16;
+
+    /// <summary>The header of format versions 2 and 3: magic, version, two zero bytes; no salt.</summary>
+    public const int UnsaltedHeaderBytes = 8;
+
+    /// <summary>Where the salt (u64) sits in a version 4 header.</summary>
+    public const int SaltAt = 8;
+
     public const int PreallocatedBytes = 4 << 20;
 
     /// <summary>Bytes written since the file's last sync began after which <see cref="SyncBehind"/> starts a background fdatasync.</summary>
@@ -29,8 +41,6 @@ internal sealed class WriteAheadLog : IDisposable
 
     private const long MaxGrowthBytes = 32L << 20;
     private static readonly byte[] Zeros = new byte[PreallocatedBytes];
-    // The file header, the same for every file: magic, format version, two reserved bytes.
-    private static readonly byte[] FileHeader = NewFileHeader();
     // The zero buffer repeated, for one gathered write of a region. Invariant: only Preallocate uses it.
     private readonly List<ReadOnlyMemory<byte>> _zeroRegions = [];
     private readonly DeviceFile _file;
@@ -63,9 +73,10 @@ internal sealed class WriteAheadLog : IDisposable
     // The file's length when created or recycled: how far Preallocate has grown the file is measured from here.
     private readonly long _firstAllocatedEnd;
 
-    private WriteAheadLog(long fileNumber, DeviceFile file, long position)
+    private WriteAheadLog(long fileNumber, DeviceFile file, long position, uint crcSeed)
     {
         FileNumber = fileNumber;
+        CrcSeed = crcSeed;
         _file = file;
         _position = position;
         _allocatedEnd = file.Length;
@@ -75,6 +86,9 @@ internal sealed class WriteAheadLog : IDisposable
     public string Path => _file.Path;
 
     public long FileNumber { get; }
+
+    /// <summary>The CRC32C of the file's salt: every frame's CRC starts from it (see <see cref="WriteBatch.Seal"/>).</summary>
+    public uint CrcSeed { get; }
 
     public long Length => _position;
 
@@ -111,24 +125,34 @@ internal sealed class WriteAheadLog : IDisposable
         var path = System.IO.Path.Combine(directory, FileName(fileNumber));
         if (recycle is not null)
         {
+            // The new name is made durable before the new header is written: a salt that reached the disk while the
+            // rename did not would leave the retired file, under its old name, with frames its header no longer seals.
             device.Move(recycle, path, overwrite: false);
+            device.SyncDirectory(directory);
         }
 
         var file = device.Open(path, recycle is null ? FileMode.CreateNew : FileMode.Open);
         try
         {
-            // A recycled file or a spare holds the header already, synced (it is the same for every file): only its
-            // new name needs the directory sync. A new file gets the header first: a crash before it leaves an empty
-            // file, after it a file that ends cleanly.
+            // Every file gets a header with a salt of its own, synced before a frame lands in it: a recycled file's stale
+            // frames (and any frame-like bytes among them) were sealed under another salt. A new file gets the header
+            // first: a crash before it leaves an empty file, after it a file that ends cleanly. A recycled file or a spare
+            // is overwritten in place: the sync flushes data only. Until that sync, a recycled file keeps its old header,
+            // and its stale frames read as another file's.
+            var header = NewFileHeader(out var crcSeed);
+            file.Write(header, 0);
             if (recycle is null)
             {
-                file.Write(FileHeader, 0);
                 file.Write(Zeros, HeaderBytes);
-                file.SyncData();
             }
 
-            device.SyncDirectory(directory);
-            return new WriteAheadLog(fileNumber, file, HeaderBytes) { _syncedPosition = HeaderBytes };
+            file.SyncData();
+            if (recycle is null)
+            {
+                device.SyncDirectory(directory);
+            }
+
+            return new WriteAheadLog(fileNumber, file, HeaderBytes, crcSeed) { _syncedPosition = HeaderBytes };
         }
         catch
         {
@@ -352,7 +376,7 @@ internal sealed class WriteAheadLog : IDisposable
         // The same writeback step as a flush writing segments.
         const int step = SegmentWriter.WritebackBytes;
         using var writer = new BufferedFileWriter(device.Open(path, FileMode.CreateNew), step, step);
-        writer.Write(FileHeader);
+        writer.Write(NewFileHeader(out _)); // Create draws the salt again: a spare's is never used
         for (long at = HeaderBytes; at < bytes; at += step)
         {
             writer.Write(Zeros.AsSpan(0, (int)Math.Min(step, bytes - at)));
@@ -361,13 +385,22 @@ internal sealed class WriteAheadLog : IDisposable
         writer.FlushToDisk();
     }
 
-    private static byte[] NewFileHeader()
+    /// <summary>Magic, format version, two zero bytes, a salt from a cryptographic generator (a user who writes payloads
+    /// must not be able to predict it); <paramref name="crcSeed"/> is its CRC32C.</summary>
+    private static byte[] NewFileHeader(out uint crcSeed)
     {
         var header = new byte[HeaderBytes];
         BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(4), FormatVersion);
+        RandomNumberGenerator.Fill(header.AsSpan(SaltAt));
+        crcSeed = CrcSeedOf(header);
         return header;
     }
+
+    /// <summary>What every frame's CRC starts from in a file with this header: the salt's CRC32C (version 4), or 0
+    /// (versions 2 and 3: a plain CRC32C of the frame).</summary>
+    public static uint CrcSeedOf(ReadOnlySpan<byte> header) =>
+        BinaryPrimitives.ReadUInt16LittleEndian(header[4..]) >= 4 ? Crc32C.Compute(header.Slice(SaltAt, 8)) : 0;
 
     /// <summary>Cuts the file back to <paramref name="length"/> (dropping a failed write) and syncs the cut;
     /// says what happened, for the error message.</summary>

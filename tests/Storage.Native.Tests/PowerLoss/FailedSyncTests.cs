@@ -25,7 +25,7 @@ public class FailedSyncTests
         var error = await Assert.ThrowsAsync<IOException>(async () => await store.AppendAsync(Log, 1, 1, new byte[payloadBytes]));
         Assert.Contains("could not be synced", error.Message);
         // Cut back to the end of the acknowledged frame (header, one-record run header, record).
-        Assert.Equal(8 + WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length, new FileInfo(Directory.GetFiles(dir.Path, "wal-*.log").Single()).Length);
+        Assert.Equal(Wal.WriteAheadLog.HeaderBytes + WriteBatch.HeaderBytes + 21 + 12 + "record-0".Length, new FileInfo(Directory.GetFiles(dir.Path, "wal-*.log").Single()).Length);
         await store.DisposeAsync();
 
         await using var reopened = PyramidStore.Open(dir.Path, options);

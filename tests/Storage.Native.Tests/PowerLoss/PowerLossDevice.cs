@@ -12,7 +12,8 @@ namespace Pyralog.Storage.Native.Tests.PowerLoss;
 /// of its directory's last sync, each file as of its last fdatasync, plus optionally a torn prefix of what was
 /// written to the most recently written file since. <see cref="RestartAfterProcessCrash"/> ends such a stop as a process
 /// crash instead: everything stays as written (the page cache outlives the process), durable or not. It can also fail
-/// one write, writeback or sync on command.
+/// one write, writeback or sync on command. Directories are modelled only under a root named by
+/// <see cref="TrackDirectoriesUnder"/>: a new one survives a power loss once its parent was synced.
 /// </summary>
 internal sealed class PowerLossDevice : IStorageDevice
 {
@@ -25,6 +26,15 @@ internal sealed class PowerLossDevice : IStorageDevice
     private bool _powerOff;
     // Mutations (writes, length changes, syncs, creates, renames, deletes) left before power is cut; -1: no cut planned.
     private int _mutationsBeforeCut = -1;
+    // Directory syncs left before power is cut at the next one; -1: no cut planned.
+    private int _directorySyncsBeforeCut = -1;
+    // Files deleted (not displaced by a rename) since their directory's last sync, under the name they had: a power loss
+    // may keep such a delete while it drops the directory's other unsynced changes (see RestoreDurableState).
+    private readonly List<(string Path, SimulatedFile File)> _unsyncedDeletes = [];
+    // Directories under _directoryRoot whose entry a sync of their parent made durable (or that existed when tracking
+    // began); null root: directories are not modelled, every one survives a power loss.
+    private string? _directoryRoot;
+    private readonly HashSet<string> _durableDirectories = [];
     private string? _failWriteOf;
     private string? _failWritebackOf;
     private string? _failSyncOf;
@@ -50,6 +60,28 @@ internal sealed class PowerLossDevice : IStorageDevice
         lock (_gate)
         {
             _mutationsBeforeCut = mutations;
+        }
+    }
+
+    /// <summary>Power goes just before the directory sync after the next <paramref name="skipped"/> ones: that sync and
+    /// everything after it fail. -1 cancels.</summary>
+    public void CutPowerAtDirectorySync(int skipped = 0)
+    {
+        lock (_gate)
+        {
+            _directorySyncsBeforeCut = skipped;
+        }
+    }
+
+    /// <summary>From now on a directory that comes into being under <paramref name="root"/> (by whatever means) survives a
+    /// power loss only once a sync of its parent followed: <see cref="RestoreDurableState"/> removes the others, with all
+    /// they hold. Those under it now are durable.</summary>
+    public void TrackDirectoriesUnder(string root)
+    {
+        lock (_gate)
+        {
+            _directoryRoot = root;
+            _durableDirectories.UnionWith(Directory.GetDirectories(root, "*", SearchOption.AllDirectories));
         }
     }
 
@@ -155,6 +187,7 @@ internal sealed class PowerLossDevice : IStorageDevice
         lock (_gate)
         {
             _mutationsBeforeCut = -1;
+            _directorySyncsBeforeCut = -1;
             _failWriteOf = null;
             _failWritebackOf = null;
             _failSyncOf = null;
@@ -173,8 +206,11 @@ internal sealed class PowerLossDevice : IStorageDevice
 
     /// <summary>Leaves the files as a power loss at <see cref="CutPower"/> would have, keeping the first
     /// <paramref name="tornBytes"/> bytes written to the most recently written file since its last sync, less the first
-    /// <paramref name="lostBytes"/> of them (pages of a write reach the disk in any order); then power is back.</summary>
-    public void RestoreDurableState(long tornBytes = 0, long lostBytes = 0)
+    /// <paramref name="lostBytes"/> of them (pages of a write reach the disk in any order); then power is back. With
+    /// <paramref name="keepUnsyncedDeletes"/>, the deletes no directory sync covered reached the disk anyway, while the
+    /// directory's other unsynced changes (creates, renames) did not: until a directory sync a file system may write a
+    /// directory's changes back in any order.</summary>
+    public void RestoreDurableState(long tornBytes = 0, long lostBytes = 0, bool keepUnsyncedDeletes = false)
     {
         lock (_gate)
         {
@@ -196,6 +232,24 @@ internal sealed class PowerLossDevice : IStorageDevice
                 file.WritebackErrorSeen = false;
             }
 
+            if (keepUnsyncedDeletes)
+            {
+                foreach (var (path, file) in _unsyncedDeletes)
+                {
+                    if (_durableNames.TryGetValue(path, out var durable) && durable == file)
+                    {
+                        _durableNames.Remove(path);
+                    }
+                }
+            }
+
+            _unsyncedDeletes.Clear();
+            var lostDirectories = LostDirectories();
+            foreach (var path in _durableNames.Keys.Where(p => lostDirectories.Any(d => p.StartsWith(d + Path.DirectorySeparatorChar, StringComparison.Ordinal))).ToList())
+            {
+                _durableNames.Remove(path);
+            }
+
             foreach (var (path, file) in _durableNames)
             {
                 File.WriteAllBytes(path, contents[file]);
@@ -203,8 +257,14 @@ internal sealed class PowerLossDevice : IStorageDevice
                 _names[path] = file;
             }
 
+            foreach (var directory in lostDirectories)
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+
             _lastWritten = null;
             _mutationsBeforeCut = -1;
+            _directorySyncsBeforeCut = -1;
             _failWriteOf = null;
             _failWritebackOf = null;
             _failSyncOf = null;
@@ -212,7 +272,23 @@ internal sealed class PowerLossDevice : IStorageDevice
         }
     }
 
-    public void CreateDirectory(string directory) => Directory.CreateDirectory(directory);
+    public void CreateDirectory(string directory)
+    {
+        lock (_gate)
+        {
+            BeginMutation();
+            Directory.CreateDirectory(directory);
+        }
+    }
+
+    public bool DirectoryExists(string directory)
+    {
+        lock (_gate)
+        {
+            ThrowIfPowerOff();
+            return Directory.Exists(directory);
+        }
+    }
 
     public IEnumerable<string> EnumerateFiles(string directory)
     {
@@ -307,6 +383,7 @@ internal sealed class PowerLossDevice : IStorageDevice
             if (_names.Remove(path, out var file))
             {
                 Unlink(file);
+                _unsyncedDeletes.Add((path, file));
             }
         }
     }
@@ -340,7 +417,23 @@ internal sealed class PowerLossDevice : IStorageDevice
     {
         lock (_gate)
         {
+            if (_directorySyncsBeforeCut == 0)
+            {
+                _powerOff = true;
+                _directorySyncsBeforeCut = -1;
+            }
+            else if (_directorySyncsBeforeCut > 0)
+            {
+                _directorySyncsBeforeCut--;
+            }
+
             BeginMutation();
+            _unsyncedDeletes.RemoveAll(d => Path.GetDirectoryName(d.Path) == directory);
+            if (_directoryRoot is not null && Directory.Exists(directory))
+            {
+                _durableDirectories.UnionWith(Directory.GetDirectories(directory));
+            }
+
             foreach (var path in _durableNames.Keys.Where(p => Path.GetDirectoryName(p) == directory).ToList())
             {
                 _durableNames.Remove(path);
@@ -501,6 +594,27 @@ internal sealed class PowerLossDevice : IStorageDevice
                 return [.. _syncs];
             }
         }
+    }
+
+    /// <summary>The outermost directories under the tracked root whose entry no sync of their parent made durable.
+    /// Caller holds _gate.</summary>
+    private List<string> LostDirectories()
+    {
+        var lost = new List<string>();
+        if (_directoryRoot is null || !Directory.Exists(_directoryRoot))
+        {
+            return lost;
+        }
+
+        foreach (var directory in Directory.GetDirectories(_directoryRoot, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            if (!_durableDirectories.Contains(directory) && !lost.Any(d => directory.StartsWith(d + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
+            {
+                lost.Add(directory);
+            }
+        }
+
+        return lost;
     }
 
     /// <summary>Starts tracking a file that existed before this device saw it: durable as it is.</summary>

@@ -13,7 +13,7 @@ public class PowerLossTornWriteTests
     public async Task A_wal_write_torn_at_every_byte_by_a_power_loss_is_dropped_and_reported()
     {
         var frameLength = WriteBatch.HeaderBytes + 21 + 12 + "record-6".Length;
-        var tornAt = 8 + (6 * frameLength);
+        var tornAt = Wal.WriteAheadLog.HeaderBytes + (6 * frameLength);
         for (var persisted = 0; persisted <= frameLength; persisted++)
         {
             using var dir = new TempDirectory();
@@ -82,7 +82,7 @@ public class PowerLossTornWriteTests
 
         await using var reopened = PyramidStore.Open(dir.Path, options);
         Assert.Equal(new LogBounds(0, 3), reopened.GetLogBounds(Log));
-        Assert.Equal((wal, 8L + (3 * frameLength), 3L * frameLength), (reopened.Recovery.TornFile, reopened.Recovery.TornAtByte, reopened.Recovery.DroppedBytes));
+        Assert.Equal((wal, (long)Wal.WriteAheadLog.HeaderBytes + (3 * frameLength), 3L * frameLength), (reopened.Recovery.TornFile, reopened.Recovery.TornAtByte, reopened.Recovery.DroppedBytes));
         Assert.Equal("record-2", Encoding.UTF8.GetString((await reopened.ReadAsync(Log, 2))!.Payload));
         await reopened.AppendAsync(Log, 1, 3, "record-3 again"u8.ToArray());
     }
@@ -107,13 +107,13 @@ public class PowerLossTornWriteTests
         await store.DisposeAsync();
         var wal = Directory.GetFiles(dir.Path, "wal-*.log").Single();
         var bytes = await File.ReadAllBytesAsync(wal);
-        bytes[8 + (frameLength / 2)] ^= 0x10; // inside the synced frame
+        bytes[Wal.WriteAheadLog.HeaderBytes + (frameLength / 2)] ^= 0x10; // inside the synced frame
         await File.WriteAllBytesAsync(wal, bytes);
         var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
         {
             await using var _ = PyramidStore.Open(dir.Path, new PyramidOptions { BackgroundWork = false });
         });
-        Assert.Equal((wal, 8L), (error.FilePath, error.Position));
+        Assert.Equal((wal, (long)Wal.WriteAheadLog.HeaderBytes), (error.FilePath, error.Position));
     }
 
     /// <summary>
@@ -137,12 +137,12 @@ public class PowerLossTornWriteTests
         await store.DisposeAsync();
         var wal = Directory.GetFiles(dir.Path, "wal-*.log").Single();
         var bytes = await File.ReadAllBytesAsync(wal);
-        bytes[8 + (frameLength / 2)] ^= 0x10;
+        bytes[Wal.WriteAheadLog.HeaderBytes + (frameLength / 2)] ^= 0x10;
         await File.WriteAllBytesAsync(wal, bytes);
         var error = await Assert.ThrowsAsync<PyramidCorruptionException>(async () =>
         {
             await using var _ = PyramidStore.Open(dir.Path, options);
         });
-        Assert.Equal((wal, 8L), (error.FilePath, error.Position));
+        Assert.Equal((wal, (long)Wal.WriteAheadLog.HeaderBytes), (error.FilePath, error.Position));
     }
 }

@@ -79,6 +79,6 @@ public class WalSpareRotationTests
         Assert.Equal(0, reopened.Recovery.DroppedBytes);
     }
 
-    // The first file's preallocation (4 MiB) and its 8-byte header.
-    private const long WriteAheadLogBytes = (4 << 20) + 8;
+    // The first file's preallocation (4 MiB) and its header.
+    private const long WriteAheadLogBytes = (4 << 20) + Wal.WriteAheadLog.HeaderBytes;
 }
