@@ -133,7 +133,7 @@ public sealed class PyralogClient : IAsyncDisposable
             {
                 if (e is RedisConnectionException redis)
                 {
-                    return $"cannot reach Redis at {RedisEndpoints(ConfigurationOptions.Parse(options.RedisConnectionString!).EndPoints)} " +
+                    return $"cannot reach Redis at {Shared.RedisConnectionString.Endpoints(ConfigurationOptions.Parse(options.RedisConnectionString!).EndPoints)} " +
                         $"(the membership of cluster '{options.ClusterId}'): {redis.FailureType}";
                 }
             }
@@ -157,10 +157,6 @@ public sealed class PyralogClient : IAsyncDisposable
             : $"no silo of cluster '{options.ClusterId}' answered at {gateways} {within}, though port {string.Join(", ", listening)} accepts connections: " +
                 "the cluster id (or service id) may be wrong, or the port is not a Pyralog gateway";
     }
-
-    /// <summary>Redis endpoints as an operator wrote them: a host name's DnsEndPoint prints as "Unspecified/host:port" otherwise.</summary>
-    private static string RedisEndpoints(EndPointCollection endpoints) =>
-        string.Join(", ", endpoints.Select(e => e is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : e.ToString()));
 
     private static async Task<bool> AcceptsConnectionsAsync(int port)
     {

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using Pyralog.Grains.Interfaces;
-using StackExchange.Redis;
 
 namespace Pyralog.Client;
 
@@ -16,7 +15,7 @@ internal sealed class PyralogClientOptionsRules : IValidateOptions<PyralogClient
         {
             return string.IsNullOrWhiteSpace(options.RedisConnectionString)
                 ? ValidateOptionsResult.Fail($"{name}.RedisConnectionString must be set when Membership is 'redis' (was {(options.RedisConnectionString is { } value ? $"'{value}'" : "null")}).")
-                : RedisProblem(options.RedisConnectionString) is { } problem
+                : Shared.RedisConnectionString.Problem(options.RedisConnectionString) is { } problem
                     ? ValidateOptionsResult.Fail($"{name}.RedisConnectionString {problem}")
                     : ValidateOptionsResult.Success;
         }
@@ -30,29 +29,5 @@ internal sealed class PyralogClientOptionsRules : IValidateOptions<PyralogClient
         return options.GatewayPorts.Any(port => port is < 1 or > 65535)
             ? ValidateOptionsResult.Fail($"{name}.GatewayPorts must each be a port in 1..65535 (was {ports}).")
             : ValidateOptionsResult.Success;
-    }
-
-    /// <summary>
-    /// Why StackExchange.Redis would refuse <paramref name="connectionString"/> (a misspelt or malformed option, no
-    /// server), or null, in the silo's words (SiloHostOptionsRules): refused here, it is bad input before the client
-    /// connects rather than a failure to reach Redis. The value itself is not repeated, since it may hold a password.
-    /// </summary>
-    private static string? RedisProblem(string connectionString)
-    {
-        ConfigurationOptions parsed;
-        try
-        {
-            parsed = ConfigurationOptions.Parse(connectionString);
-        }
-        catch (ArgumentException e)
-        {
-            // "Keyword 'pasword' is not supported.", without the " (Parameter 'pasword')" .NET appends.
-            var reason = e.ParamName is { } parameter ? e.Message.Replace($" (Parameter '{parameter}')", "", StringComparison.Ordinal) : e.Message;
-            return $"is not a StackExchange.Redis connection string: {reason.ReplaceLineEndings(" ")}";
-        }
-
-        return parsed.EndPoints.Count == 0
-            ? "names no Redis server: give host:port first, e.g. '127.0.0.1:6379,password=...'."
-            : null;
     }
 }

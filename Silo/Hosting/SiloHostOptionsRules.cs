@@ -1,7 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
 using Pyralog.Grains.Interfaces;
-using StackExchange.Redis;
 
 namespace Pyralog.Silo.Hosting;
 
@@ -55,35 +54,11 @@ internal sealed class SiloHostOptionsRules : IValidateOptions<SiloHostOptions>
         {
             builder.AddError($"{section}:RedisConnectionString must be set when {section}:Membership is 'redis' (was {(options.RedisConnectionString is { } value ? $"'{value}'" : "null")}).");
         }
-        else if (!string.IsNullOrWhiteSpace(options.RedisConnectionString) && RedisProblem(options.RedisConnectionString) is { } problem)
+        else if (!string.IsNullOrWhiteSpace(options.RedisConnectionString) && Shared.RedisConnectionString.Problem(options.RedisConnectionString) is { } problem)
         {
             builder.AddError($"{section}:RedisConnectionString {problem}");
         }
 
         return builder.Build();
-    }
-
-    /// <summary>
-    /// Why StackExchange.Redis would refuse <paramref name="connectionString"/> (a misspelt or malformed option, no
-    /// server), or null. It refuses by throwing <see cref="ArgumentException"/> where the silo is built or first
-    /// connects; the value itself is not repeated, since it may hold a password.
-    /// </summary>
-    private static string? RedisProblem(string connectionString)
-    {
-        ConfigurationOptions parsed;
-        try
-        {
-            parsed = ConfigurationOptions.Parse(connectionString);
-        }
-        catch (ArgumentException e)
-        {
-            // "Keyword 'pasword' is not supported.", without the " (Parameter 'pasword')" .NET appends.
-            var reason = e.ParamName is { } parameter ? e.Message.Replace($" (Parameter '{parameter}')", "", StringComparison.Ordinal) : e.Message;
-            return $"is not a StackExchange.Redis connection string: {reason.ReplaceLineEndings(" ")}";
-        }
-
-        return parsed.EndPoints.Count == 0
-            ? "names no Redis server: give host:port first, e.g. '127.0.0.1:6379,password=...'."
-            : null;
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using StackExchange.Redis;
 
 namespace Pyralog.Silo.Startup;
@@ -22,7 +21,7 @@ internal static class ClusterStoreProbe
         {
             throw new StartupRefusedException(
                 ExitCodes.ClusterUnreachable,
-                $"cannot reach Redis at {Endpoints(redis.EndPoints)} (the cluster store for membership and obelisk leases): {Reason(e)}",
+                $"cannot reach Redis at {Shared.RedisConnectionString.Endpoints(redis.EndPoints)} (the cluster store for membership and obelisk leases): {Reason(e)}",
                 e);
         }
     }
@@ -36,10 +35,6 @@ internal static class ClusterStoreProbe
         probe.ConnectTimeout = (int)Math.Min(probe.ConnectTimeout, MaxWait.TotalMilliseconds);
         return probe;
     }
-
-    /// <summary>The endpoints as an operator wrote them: a host name's DnsEndPoint prints as "Unspecified/host:port" otherwise.</summary>
-    private static string Endpoints(EndPointCollection endpoints) =>
-        string.Join(", ", endpoints.Select(e => e is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : e.ToString()));
 
     // StackExchange.Redis explains how to keep retrying; the operator needs what failed.
     private static string Reason(RedisException e) => e switch
