@@ -200,10 +200,16 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
         await StartSiloAsync(silo);
     }
 
-    /// <summary>Creates a log, asking again after a call timeout (a retry finishes an interrupted creation), within <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Creates a log, asking again after a call timeout or a metadata group without a leader when the admin's own leader
+    /// search gave up (a retry finishes an interrupted creation), within <paramref name="timeout"/>. The silos' output at
+    /// the first leaderless answer is saved (and named in the test's log): a metadata group leaderless for the admin's
+    /// whole search (20 s) is worth reading about even when a retry succeeds.
+    /// </summary>
     public async Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings? settings, TimeSpan timeout)
     {
         var watch = Stopwatch.StartNew();
+        var saved = false;
         while (true)
         {
             try
@@ -213,6 +219,12 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
             catch (TimeoutException) when (watch.Elapsed < timeout)
             {
                 _log($"creating log '{name}' ({partitions} partitions) timed out after {watch.Elapsed.TotalSeconds:0} s; asking again");
+            }
+            catch (NotLeaderException e) when (watch.Elapsed < timeout)
+            {
+                var output = saved ? "" : $"; the silos' output is in {await SaveOutputAsync("leaderless-metadata", stacks: false)}";
+                saved = true;
+                _log($"creating log '{name}' found no metadata leader after {watch.Elapsed.TotalSeconds:0} s ({e.Message}){output}; asking again");
             }
         }
     }
