@@ -50,17 +50,16 @@ public sealed class SiloProcessTests : IDisposable
             if (OperatingSystem.IsLinux())
             {
                 // Every thread, those Orleans and the runtime started after start-up included, runs under SCHED_BATCH (the
-                // default) once the silo's keeper has seen it (it looks every second); the store's arena warmer keeps
-                // the SCHED_IDLE it chose.
+                // default) once the silo's keeper has seen it (it looks every second).
                 var policies = ThreadPolicies.Of(silo.Process.Id);
-                for (var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency); policies.Any(p => !ThreadPolicies.IsOwn(p, ThreadPolicies.Batch)) && Stopwatch.GetTimestamp() < deadline;)
+                for (var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency); policies.Any(p => p.Policy != ThreadPolicies.Batch) && Stopwatch.GetTimestamp() < deadline;)
                 {
                     await Task.Delay(100);
                     policies = ThreadPolicies.Of(silo.Process.Id);
                 }
 
                 Assert.True(policies.Count > 10, $"only {policies.Count} threads listed");
-                Assert.DoesNotContain(policies, p => !ThreadPolicies.IsOwn(p, ThreadPolicies.Batch));
+                Assert.DoesNotContain(policies, p => p.Policy != ThreadPolicies.Batch);
             }
 
             Assert.Equal(0, await silo.StopAsync());
@@ -76,7 +75,7 @@ public sealed class SiloProcessTests : IDisposable
             Assert.True(first > last, $"{first.ToReadableString()} after a restart is not above {last.ToReadableString()}");
             if (OperatingSystem.IsLinux())
             {
-                Assert.DoesNotContain(ThreadPolicies.Of(silo.Process.Id), p => !ThreadPolicies.IsOwn(p, ThreadPolicies.Other)); // Normal leaves the policy alone
+                Assert.DoesNotContain(ThreadPolicies.Of(silo.Process.Id), p => p.Policy != ThreadPolicies.Other); // Normal leaves the policy alone
             }
 
             Assert.Equal(0, await silo.StopAsync());

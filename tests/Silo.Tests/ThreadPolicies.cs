@@ -7,11 +7,6 @@ internal static class ThreadPolicies
 {
     public const int Other = 0; // SCHED_OTHER
     public const int Batch = 3; // SCHED_BATCH
-    public const int Idle = 5; // SCHED_IDLE
-
-    /// <summary>Whether <paramref name="thread"/> runs under <paramref name="expected"/>, or is the store's arena warmer under the SCHED_IDLE it chose.</summary>
-    public static bool IsOwn((string Thread, int Policy) thread, int expected) =>
-        thread.Policy == expected || (thread.Policy == Idle && thread.Thread.EndsWith(" pyralog-arena-w", StringComparison.Ordinal)); // comm keeps 15 characters
 
     /// <summary>The policy of each thread of process <paramref name="pid"/> (field 41 of <c>/proc/PID/task/TID/stat</c>), by thread name and id.</summary>
     public static IReadOnlyList<(string Thread, int Policy)> Of(int pid)
