@@ -9,16 +9,19 @@ namespace Pyralog.Silo.Hosting;
 /// thread inherits its creator's policy from the kernel, but .NET sets the policy of each managed thread it starts
 /// from a value glibc cached per thread before the change, so a thread started later (thread-pool workers come and
 /// go with the load) may come up under <c>SCHED_OTHER</c>; every <see cref="Interval"/> the keeper moves such threads.
-/// A pass asks the kernel for each listed thread's policy (one system call each) and changes only those under
-/// <c>SCHED_OTHER</c>: a thread that chose another policy for itself keeps it (the store's idle-priority threads run
-/// under <c>SCHED_IDLE</c>, which a thread may leave only with <c>CAP_SYS_NICE</c>: moving them either undid their
-/// priority or, refused, stopped the keeper). Moving from <c>SCHED_OTHER</c> to <c>SCHED_BATCH</c> needs no privilege.
-/// If the kernel refuses it, the keeper logs why once and stops: the silo runs on under the default policy.
+/// A pass asks the kernel for each listed thread's policy (one system call each) and moves those under <c>SCHED_OTHER</c>
+/// and, where the kernel allows it, <c>SCHED_IDLE</c> (the store's arena warmer lowers itself so; a managed thread that
+/// gets no CPU holds up the process's garbage collections on saturated cores). Leaving <c>SCHED_IDLE</c> needs
+/// <c>CAP_SYS_NICE</c>: without it such a thread keeps its policy, and the keeper goes on (it used to stop there, leaving
+/// every thread started later under the default). Moving from <c>SCHED_OTHER</c> to <c>SCHED_BATCH</c> needs no
+/// privilege; if the kernel refuses that, the keeper logs why once and stops: the silo runs on under the default policy.
 /// </summary>
 internal sealed partial class ThreadScheduling(TimeProvider time, ILogger<ThreadScheduling> logger) : BackgroundService
 {
     private const int SchedOther = 0; // SCHED_OTHER
     private const int SchedBatch = 3; // SCHED_BATCH
+    private const int SchedIdle = 5; // SCHED_IDLE
+    private const int NotPermitted = 1; // EPERM
     private const int NoSuchThread = 3; // ESRCH: the thread exited since it was listed
 
     // How often threads started since the last pass are moved.
@@ -50,14 +53,20 @@ internal sealed partial class ThreadScheduling(TimeProvider time, ILogger<Thread
     {
         foreach (var tid in threads)
         {
-            if (sched_getscheduler(tid) != SchedOther)
+            var policy = sched_getscheduler(tid);
+            if (policy != SchedOther && policy != SchedIdle)
             {
-                continue; // under SCHED_BATCH already, a policy of its own, or exited since it was listed
+                continue; // under SCHED_BATCH already, a real-time policy, or exited since it was listed
             }
 
             var parameter = 0; // struct sched_param { int sched_priority; }: 0 for SCHED_BATCH
             if (sched_setscheduler(tid, SchedBatch, ref parameter) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != NoSuchThread)
             {
+                if (policy == SchedIdle && errno == NotPermitted)
+                {
+                    continue; // without CAP_SYS_NICE it stays idle
+                }
+
                 LogRefused(logger, tid, errno);
                 return false;
             }

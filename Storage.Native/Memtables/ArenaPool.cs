@@ -12,12 +12,10 @@ namespace Pyralog.Storage.Native.Memtables;
 /// holds the group's publish when it ends later. On this machine's VM a 1,000 × 100 B group's apply took 125–165 µs
 /// at p50 (mean 276) in new chunks against 22–33 µs (mean 54–89) in touched ones, and ended after the sync in one group
 /// of ten. A warming pool therefore keeps chunks touched ahead of the writer: as many as it has handed out so far, up
-/// to <c>warmAhead</c> (a store that writes little warms little), never past its bound. It warms on a thread of its own:
-/// a pool thread busy faulting a chunk in for a millisecond or more held up the writers' continuations queued behind it
-/// (their wake-up went from 51–61 µs to 113 on average), and a chunk not warmed in time is only faulted in by the writer,
-/// as without warming. The thread keeps the process's CPU policy, not <c>SCHED_IDLE</c>: a managed thread that gets no
-/// CPU holds up every garbage collection of the process (the collector waits for each thread to reach a safe point), so
-/// on saturated cores an idle-policy warmer would stall the whole process. It has the kernel
+/// to <c>warmAhead</c> (a store that writes little warms little), never past its bound. It warms on a thread of its own
+/// at <see cref="BackgroundPriority.Idle"/>, on CPU time nothing else wants: a pool thread busy faulting a chunk in for
+/// a millisecond or more held up the writers' continuations queued behind it (their wake-up went from 51–61 µs to 113
+/// on average), and a chunk not warmed in time is only faulted in by the writer, as without warming. It has the kernel
 /// back a new chunk's pages in one call before writing to them (<see cref="LibC.PopulateForWrite"/>): on that VM a
 /// page faulted in by a write costs 10–14 µs, so warming took as much CPU as the commit thread in the 1 KiB append
 /// benchmark, about a third less with the call.
@@ -112,7 +110,12 @@ internal sealed class ArenaPool(int maxChunks, int warmAhead = 0)
         {
             try
             {
+                OsThreadPriority.Lower(BackgroundPriority.Idle);
                 Warm();
+            }
+            catch (IOException)
+            {
+                // Not allowed to run at idle priority: no warming, the writer faults its chunks in as it fills them.
             }
             finally
             {
