@@ -75,6 +75,11 @@ internal sealed partial class ReplicaDriver
             return false;
         }
 
+        if (_leaveGranted >= 0 && _leaveGranted != replica && _ticks - _leaveGrantedAt < LeaveGrantTicks)
+        {
+            return false; // another voter was just let go: its announcement may still be on its way
+        }
+
         var leaving = RaftId(replica);
         var voters = _node.Config.Voters;
         for (var i = 0; i < voters.Count; i++)
@@ -86,8 +91,21 @@ internal sealed partial class ReplicaDriver
             }
         }
 
+        _leaveGranted = replica;
+        _leaveGrantedAt = _ticks;
         return true;
     }
+
+    /// <summary>Whether an envelope from replica slot <paramref name="slot"/> has reached this activation.</summary>
+    public bool HeardFrom(int slot) => slot >= 0 && slot < _heardAt.Length && _heardAt[slot] != 0;
+
+    /// <summary>
+    /// How long a leave granted by <see cref="MayLeave"/> keeps every other voter here: long enough for the leaver's
+    /// announcement to arrive (after which it no longer counts as running) or, were it lost, for the stopped leaver to
+    /// fall silent (an election timeout); a voter let go that stayed (it became leader, or changed its mind) blocks the
+    /// others no longer than this.
+    /// </summary>
+    private long LeaveGrantTicks => 3L * _node.ElectionTicks;
 
     /// <summary>
     /// Starts a leadership transfer to voter <paramref name="to"/>. Wakes the driver first: a quiesced leader does not
@@ -169,6 +187,16 @@ internal sealed partial class ReplicaDriver
     public bool LongLeaderless => _leaderlessTicks > 0 && _leaderlessTicks % (LeaderlessReportTimeouts * (long)_node.ElectionTicks) == 0;
 
     /// <summary>
+    /// Whether the last tick completed another <see cref="LeaderlessReportTimeouts"/> election timeouts in a row outside the
+    /// group's configuration (a new incarnation its group has not taken in): a leader takes one in within an election
+    /// timeout or two, unless it cannot commit (true on one tick of each such run).
+    /// </summary>
+    public bool LongOutsideGroup => _outsideTicks > 0 && _outsideTicks % (LeaderlessReportTimeouts * (long)_node.ElectionTicks) == 0;
+
+    /// <summary>Whether the configuration in force names this incarnation (as voter or learner).</summary>
+    public bool IsMember => _node.Config.TryGetMember(_node.Id, out var member, out _) && member.Incarnation == _node.Incarnation;
+
+    /// <summary>
     /// Every <see cref="LeaderlessReportTimeouts"/> election timeouts that this replica goes on ticking without a leader,
     /// a warning with what it sees: its election state, the voters (and incarnations) its configuration names, and when it
     /// last heard from each sibling and as which incarnation. A group that cannot elect is then diagnosable from a
@@ -176,6 +204,7 @@ internal sealed partial class ReplicaDriver
     /// </summary>
     private void ReportLeaderless()
     {
+        _outsideTicks = IsMember ? 0 : _outsideTicks + 1;
         if (_node.Leader != 0)
         {
             _leaderlessTicks = 0;

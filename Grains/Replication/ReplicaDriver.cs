@@ -111,6 +111,13 @@ internal sealed partial class ReplicaDriver : IDisposable
     // Ticks this replica stays awake whatever its idleness (see MayLeave): its view of which voters run must come from
     // heartbeats, not from the benefit of the doubt a wake gives every voter.
     private int _awakeTicksLeft;
+
+    // The replica slot this leader last let leave (MayLeave) and the tick it did so, or -1. Invariant: while that grant is
+    // younger than LeaveGrantTicks, no other voter may leave. The leaver's announcement (AnnounceLeaving) reaches this
+    // leader after its answer, and two replicas of a group moving home in one homecoming sweep asked in between: both
+    // were let go, and the 3-voter group kept one running voter and never elected again.
+    private int _leaveGranted = -1;
+    private long _leaveGrantedAt;
     private Task? _appliedWrite;
 
     // The store's own tasks of the latest applied-state and compaction writes (they complete on the store's thread, not
@@ -132,6 +139,7 @@ internal sealed partial class ReplicaDriver : IDisposable
     // from it (0 = never) and the incarnation its last message named (what ReportLeaderless tells).
     private long _ticks;
     private long _leaderlessTicks;
+    private long _outsideTicks; // consecutive ticks outside the configuration in force (LongOutsideGroup)
     private readonly long[] _heardAt = new long[ReplicaGrainKey.MaxReplicationFactor];
     private readonly long[] _heardIncarnation = new long[ReplicaGrainKey.MaxReplicationFactor];
 

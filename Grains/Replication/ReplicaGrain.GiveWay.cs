@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pyralog.Grains.Diagnostics;
+using Pyralog.Grains.Interfaces.Logs;
 
 namespace Pyralog.Grains.Replication;
 
@@ -15,7 +16,8 @@ namespace Pyralog.Grains.Replication;
  * incarnation of the slot is not the one the configuration names, and nobody runs the one it names, although that
  * incarnation's data is intact on the silo it left.
  *
- * So a replica that has known no leader for LeaderlessReportTimeouts election timeouts asks its siblings which
+ * So a replica that has known no leader for LeaderlessReportTimeouts election timeouts (or run as long outside the
+ * configuration: a new incarnation that the last voter left, unable to commit, cannot take in) asks its siblings which
  * incarnation of its slot they name as voter (SiblingConfigurations.NamedVoter: those whose logs are at least as up to
  * date agree on one other than its own), asks the live silos which of them holds that incarnation's state, and if one
  * does, migrates there (PinnedReplicas makes the placement director name that silo): its next activation reopens the
@@ -28,10 +30,13 @@ internal abstract partial class ReplicaGrain
     // Invariant: true while one look for the named incarnation runs (one at a time per activation).
     private bool _givingWay;
 
-    /// <summary>Called on each tick: after every run of LeaderlessReportTimeouts leaderless election timeouts, looks for the incarnation to give way to.</summary>
+    /// <summary>
+    /// Called on each tick: after every run of LeaderlessReportTimeouts election timeouts without a leader, or outside the
+    /// group's configuration, looks for the incarnation to give way to.
+    /// </summary>
     private void GiveWayIfLongLeaderless()
     {
-        if (Driver is { LongLeaderless: true } && !_givingWay)
+        if (Driver is { LongLeaderless: true } or { LongOutsideGroup: true } && !_givingWay)
         {
             _givingWay = true;
             _ = GiveWayAsync();
@@ -42,15 +47,16 @@ internal abstract partial class ReplicaGrain
     {
         try
         {
-            if (Driver?.Node is not { Leader: 0 } node)
+            if (Driver is not { Node: var node } driver || (node.Leader != 0 && driver.IsMember))
             {
                 return;
             }
 
-            var named = SiblingConfigurations.NamedVoter(Replica, node.Incarnation, node.LastTerm, node.LastIndex, await SiblingStatusesAsync(node));
-            if (named == 0)
+            var statuses = await SiblingStatusesAsync(node);
+            var named = SiblingConfigurations.NamedVoter(Replica, node.Incarnation, node.LastTerm, node.LastIndex, statuses);
+            if (named == 0 || Array.Exists(statuses, s => s is { Role: ReplicaRole.Leader }))
             {
-                return;
+                return; // nothing to give way to, or a leader that takes this incarnation in (it replaces the named one)
             }
 
             var reports = ServiceProvider.GetRequiredService<SiloReportClient>();
@@ -76,13 +82,13 @@ internal abstract partial class ReplicaGrain
                     continue;
                 }
 
-                if (Driver?.Node is not { Leader: 0 })
+                if (Driver is not { } now || (now.Node.Leader != 0 && now.IsMember))
                 {
-                    return; // a leader appeared meanwhile: it replaces the named incarnation by this one
+                    return; // a leader appeared meanwhile and took this incarnation in
                 }
 
                 Logger.LogWarning(
-                    "Replica {Key} (incarnation {Incarnation}) gives way: its leaderless group counts incarnation {Named} of this slot, whose data is on silo {Silo}",
+                    "Replica {Key} (incarnation {Incarnation}) gives way: its group, without a leader that takes it in, counts incarnation {Named} of this slot, whose data is on silo {Silo}",
                     Key, node.Incarnation, named, member.SiloAddress);
                 ServiceProvider.GetRequiredService<PinnedReplicas>().Pin(Key, member.SiloAddress);
                 MigrateOnIdle();

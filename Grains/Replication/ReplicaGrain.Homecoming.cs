@@ -110,11 +110,26 @@ internal abstract partial class ReplicaGrain
         return true;
     }
 
-    /// <summary>What the other voters of this replica's configuration report (null: no answer within <see cref="LeaveCheckTimeout"/>).</summary>
+    /// <summary>
+    /// What the other voters of this replica's configuration report (null: no answer within <see cref="LeaveCheckTimeout"/>).
+    /// A replica without a configuration (a new incarnation the group has not taken in) asks the slots it heard from: the
+    /// voters of a leaderless group campaign to it.
+    /// </summary>
     private Task<ReplicaStatus?[]> SiblingStatusesAsync(RaftNode node)
     {
         var siblings = new List<Task<ReplicaStatus>>();
         var voters = node.Config.Voters;
+        if (voters.Count == 0)
+        {
+            for (var slot = 0; slot < ReplicaGrainKey.MaxReplicationFactor; slot++)
+            {
+                if (slot != Replica && Driver?.HeardFrom(slot) == true)
+                {
+                    siblings.Add(Peer(slot).GetStatusAsync().WaitAsync(LeaveCheckTimeout, Time));
+                }
+            }
+        }
+
         for (var i = 0; i < voters.Count; i++)
         {
             if (voters[i].Id != node.Id)

@@ -57,8 +57,11 @@ internal static class SiblingConfigurations
         for (var i = 0; i < siblings.Count; i++)
         {
             // Raft's comparison of logs: a sibling whose log ends in a later term, or as far in the same term, holds
-            // every entry this replica's log holds that a leader could have committed, configurations included.
-            if (siblings[i] is not { } sibling || sibling.LastTerm < lastTerm || (sibling.LastTerm == lastTerm && sibling.LastIndex < lastIndex))
+            // every entry this replica's log holds that a leader could have committed, configurations included. A
+            // sibling without a log knows no configuration: to a replica without one either (a new incarnation at home
+            // whose group counts the incarnation it left elsewhere) it is not "as far along", or two such siblings
+            // would each keep the other from finding the incarnation to give way to.
+            if (siblings[i] is not { } sibling || sibling.LastIndex == 0 || sibling.LastTerm < lastTerm || (sibling.LastTerm == lastTerm && sibling.LastIndex < lastIndex))
             {
                 continue;
             }

@@ -69,6 +69,23 @@ public sealed class SiblingConfigurationsTests
         Assert.Equal(0, SiblingConfigurations.NamedVoter(Slot, Mine, Term, 45, [null, null]));
     }
 
+    /// <summary>
+    /// Two voters of a 3-voter group went home at once (their silos joined after the group was founded on the first one):
+    /// each runs at home as a new incarnation without a log, and the one voter left counts their old incarnations, whose
+    /// data is on the first silo. Each new incarnation must find the one to give way to; the other, holding no log,
+    /// names none and decides nothing.
+    /// </summary>
+    [Fact]
+    public void A_sibling_without_a_log_decides_nothing()
+    {
+        const long left = 311, atHome = 950;
+        ReplicaStatus empty = new() { Key = "0/0/2", Silo = "s" };
+        Assert.Equal(left, SiblingConfigurations.NamedVoter(1, atHome, 0, 0, [Sibling(3, 204, left, 312), empty]));
+        Assert.True(SiblingConfigurations.NameAnotherVoter(1, atHome, 0, 0, [Sibling(3, 204, left, 312), empty]));
+        Assert.Equal(0, SiblingConfigurations.NamedVoter(1, atHome, 0, 0, [empty, empty]));
+        Assert.False(SiblingConfigurations.NameAnotherVoter(1, atHome, 0, 0, [empty, null]));
+    }
+
     [Fact]
     public void Logs_are_compared_as_Raft_elections_compare_them_by_last_term_then_last_index()
     {
