@@ -46,6 +46,7 @@ internal static class ClusterText
                 json.WriteString("name", silo.Name);
                 json.WriteString("status", silo.Status);
                 json.WriteBoolean("draining", silo.Draining);
+                json.WriteBoolean("drainingUnknown", silo.DrainingUnknown);
                 json.WriteNumber("replicas", silo.Replicas);
                 json.WriteNumber("leaders", silo.Leaders);
                 json.WriteEndObject();

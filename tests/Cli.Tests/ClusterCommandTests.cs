@@ -48,7 +48,9 @@ public sealed class ClusterCommandTests
     [Fact]
     public async Task Status_as_json_is_one_object()
     {
-        var (exit, output, error) = await Run((_, _) => Task.FromResult(Sample), "cluster", "status", "--format", "json");
+        // The second silo did not say whether it drains: JSON readers see that, as the text's note says it.
+        var sample = Sample with { Silos = [Sample.Silos[0], Sample.Silos[1] with { DrainingUnknown = true }] };
+        var (exit, output, error) = await Run((_, _) => Task.FromResult(sample), "cluster", "status", "--format", "json");
         Assert.Equal((0, ""), (exit, error));
         Assert.Single(output.TrimEnd('\n').Split('\n'));
         var root = JsonDocument.Parse(output).RootElement;
@@ -57,6 +59,8 @@ public sealed class ClusterCommandTests
         var silos = root.GetProperty("silos").EnumerateArray().ToArray();
         Assert.Equal(["127.0.0.1:11111@1", "127.0.0.1:11112@1"], silos.Select(s => s.GetProperty("address").GetString()));
         Assert.Equal([3, 0], silos.Select(s => s.GetProperty("leaders").GetInt32()));
+        Assert.Equal([false, false], silos.Select(s => s.GetProperty("draining").GetBoolean()));
+        Assert.Equal([false, true], silos.Select(s => s.GetProperty("drainingUnknown").GetBoolean()));
         Assert.Equal(["partition orders/1 has no leader"], root.GetProperty("notes").EnumerateArray().Select(n => n.GetString()));
     }
 
