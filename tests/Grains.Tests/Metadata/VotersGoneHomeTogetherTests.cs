@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
-using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Metadata;
 using Pyralog.Grains.Replication;
@@ -98,21 +97,6 @@ public sealed class VotersGoneHomeTogetherTests : IAsyncLifetime
 
     private sealed class FirstSiloAloneFixture() : PyralogClusterFixture(1)
     {
-        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<NoHomecoming>();
-    }
-
-    private sealed class NoHomecoming : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            siloBuilder.Services.Configure<PyralogOptions>(o =>
-            {
-                // No homecoming (nor leftover sweep) within the test: only the test moves replicas.
-                o.Replication.HomecomingSweep = TimeSpan.FromHours(1);
-                o.Replication.HomecomingInterval = TimeSpan.FromHours(1);
-            });
-            siloBuilder.Services.AddSingleton<ReplicaContexts>();
-            siloBuilder.Services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ReplicaContexts>());
-        }
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<ReplicasMovedByTest>();
     }
 }

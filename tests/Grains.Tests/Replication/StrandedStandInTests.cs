@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
-using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Replication;
 using Pyralog.Grains.Tests.Hosting;
@@ -161,21 +160,6 @@ public sealed class StrandedStandInTests : IAsyncLifetime
 
     private sealed class StrandingFixture() : PyralogClusterFixture(4)
     {
-        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Stranding>();
-    }
-
-    private sealed class Stranding : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            siloBuilder.Services.Configure<PyralogOptions>(o =>
-            {
-                // No homecoming (nor leftover sweep) within the test: the stand-in stays away from its home.
-                o.Replication.HomecomingSweep = TimeSpan.FromHours(1);
-                o.Replication.HomecomingInterval = TimeSpan.FromHours(1);
-            });
-            siloBuilder.Services.AddSingleton<ReplicaContexts>();
-            siloBuilder.Services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ReplicaContexts>());
-        }
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<ReplicasMovedByTest>();
     }
 }
