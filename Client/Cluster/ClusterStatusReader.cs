@@ -13,7 +13,7 @@ internal static class ClusterStatusReader
         // shows its silos and says why its logs are missing instead of failing when the admin grain gives up on the leader.
         var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false).ConfigureAwait(false);
         var metadataGroup = await admin.DescribeMetadataGroupAsync().ConfigureAwait(false);
-        var drains = await admin.DrainStatesAsync().ConfigureAwait(false);
+        var drains = await DrainStatesAsync(admin).ConfigureAwait(false);
         var notes = new List<string>();
         LogInfo[] logs = [];
         if (metadataGroup.LeaderReplica >= 0)
@@ -51,6 +51,34 @@ internal static class ClusterStatusReader
                 // Deleted, timed out or lost its leader while described: the rest of the status still holds.
                 return (null, $"log {log.Name} was not counted: {FirstLine(e.Message)}");
             }
+        }
+    }
+
+    /// <summary>
+    /// The silos' drain states; from a silo of an earlier build, which has no <c>DrainStatesAsync</c> (it answers that it
+    /// could not read the call), the draining silos its <c>DrainingSilosAsync</c> names, without the ones it could not
+    /// ask: an operator upgrading silo by silo runs the new CLI against old silos. Any other failure is the first one's.
+    /// </summary>
+    private static async Task<SiloDrainStates> DrainStatesAsync(IPyralogAdminGrain admin)
+    {
+        try
+        {
+            return await admin.DrainStatesAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or TimeoutException))
+        {
+            string[] draining;
+            try
+            {
+                draining = await admin.DrainingSilosAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+                throw;
+            }
+
+            return new SiloDrainStates(draining, []);
         }
     }
 

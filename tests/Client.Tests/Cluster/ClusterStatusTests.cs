@@ -197,6 +197,19 @@ public sealed class ClusterStatusTests
     }
 
     [Fact]
+    public async Task A_silo_of_an_earlier_build_gives_the_draining_silos_it_knows()
+    {
+        var admin = new ScriptedAdminGrain(ReaderMetadata(leader: 0)) { Draining = ["10.0.0.1:11111@1"], Unanswered = ["10.0.0.2:11111@1"], EarlierBuild = true };
+
+        var status = await ClusterStatusReader.ReadAsync(new StatusGrainFactory(ReaderHosts(), admin));
+
+        Assert.Equal(
+            [("10.0.0.1:11111@1", true, false), ("10.0.0.2:11111@1", false, false), ("10.0.0.3:11111@1", false, false)],
+            status.Silos.Select(s => (s.Address, s.Draining, s.DrainingUnknown)));
+        Assert.Empty(status.Notes);
+    }
+
+    [Fact]
     public void A_whole_metadata_group_adds_no_note()
     {
         Assert.Empty(ClusterStatus.MetadataNotes(Metadata(0, ReplicaRole.Leader, ReplicaRole.Follower, ReplicaRole.Follower)));

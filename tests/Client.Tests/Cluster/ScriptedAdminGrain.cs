@@ -16,6 +16,9 @@ public sealed class ScriptedAdminGrain(PartitionDescription metadataGroup) : IPy
 
     public string[] Unanswered { get; init; } = [];
 
+    /// <summary>Whether this grain answers as a silo of a build without <see cref="DrainStatesAsync"/> does: it could not read the call.</summary>
+    public bool EarlierBuild { get; init; }
+
     public Task<LogInfo[]> ListLogsAsync() => Task.FromResult(Logs());
 
     public Task<LogDescription> DescribeLogAsync(string name) => Task.FromResult(Describe(name));
@@ -24,7 +27,9 @@ public sealed class ScriptedAdminGrain(PartitionDescription metadataGroup) : IPy
 
     public Task<string[]> DrainingSilosAsync() => Task.FromResult(Draining);
 
-    public Task<SiloDrainStates> DrainStatesAsync() => Task.FromResult(new SiloDrainStates(Draining, Unanswered));
+    public Task<SiloDrainStates> DrainStatesAsync() => EarlierBuild
+        ? throw new InvalidOperationException("could not deserialize the request: unknown type Invokable_IPyralogAdminGrain_GrainReference_DrainStatesAsync")
+        : Task.FromResult(new SiloDrainStates(Draining, Unanswered));
 
     public Task<LogInfo> CreateLogAsync(string name, int partitions, int replicationFactor, LogSettings? settings = null) => throw new NotSupportedException();
 
