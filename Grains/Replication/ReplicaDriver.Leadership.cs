@@ -11,14 +11,33 @@ internal sealed partial class ReplicaDriver
     /// <summary>A replica that knows no leader for this many election timeouts (6 s at the default timing) says what it sees.</summary>
     private const int LeaderlessReportTimeouts = 20;
 
-    /// <summary>Tells the leader this replica's activation is leaving (it moves home), so its successor rejoins at once.</summary>
+    /// <summary>
+    /// Tells the leader this replica's activation is leaving (it moves home), so its successor rejoins at once, and stops
+    /// taking part in the group for <see cref="LeaveGrantTicks"/> ticks (see <see cref="Leaving"/>).
+    /// </summary>
     public void AnnounceLeaving()
     {
-        if (_failure is null && !_disposed && _node.Leader != 0 && _node.Leader != _node.Id)
+        if (_failure is not null || _disposed)
+        {
+            return;
+        }
+
+        if (_node.Leader != 0 && _node.Leader != _node.Id)
         {
             _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true, LeavingIncarnation: _node.Incarnation));
         }
+
+        _leavingTicksLeft = (int)LeaveGrantTicks;
+        Wake("leaving"); // ticking, so the silence ends if the activation stays after all
     }
+
+    /// <summary>
+    /// Whether this replica announced that it leaves and is silent meanwhile: it drops what its group sends and does not
+    /// tick. Answering a leader elected after the announcement (the one it told handed its leadership off), it would count
+    /// there as a running voter until its activation ended, and that leader could let a second voter leave. Silent like a
+    /// replica already gone, it counts as one everywhere; if its activation stays, it rejoins the group as a slow replica.
+    /// </summary>
+    public bool Leaving => _leavingTicksLeft > 0;
 
     /// <summary>
     /// A founder that is not meant to lead its new group: its first <paramref name="ticks"/> ticks while it knows no

@@ -118,6 +118,10 @@ internal sealed partial class ReplicaDriver : IDisposable
     // were let go, and the 3-voter group kept one running voter and never elected again.
     private int _leaveGranted = -1;
     private long _leaveGrantedAt;
+
+    // Ticks this replica stays silent after announcing it leaves (Leaving). Invariant: while non-zero, envelopes from the
+    // group are dropped and the node does not tick.
+    private int _leavingTicksLeft;
     private Task? _appliedWrite;
 
     // The store's own tasks of the latest applied-state and compaction writes (they complete on the store's thread, not
@@ -195,6 +199,11 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         NoteHeard(envelope.FromReplica, messages);
+        if (_leavingTicksLeft > 0)
+        {
+            return; // as if already gone (Leaving)
+        }
+
         if (envelope.Wake)
         {
             if (_quiesced)
@@ -301,6 +310,12 @@ internal sealed partial class ReplicaDriver : IDisposable
     {
         if (_failure is not null || _disposed || _quiesced)
         {
+            return;
+        }
+
+        if (_leavingTicksLeft > 0)
+        {
+            _leavingTicksLeft--;
             return;
         }
 

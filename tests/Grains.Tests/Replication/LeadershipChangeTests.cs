@@ -151,6 +151,29 @@ public sealed class LeadershipChangeTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// A voter let go stays silent while it leaves: a leader elected after its announcement (the leader it told handed its
+    /// leadership off) heard from it otherwise until its activation ended, counted it as running, and could let a second
+    /// voter go. If its activation stays after all, it answers again once the silence ends.
+    /// </summary>
+    [Fact]
+    public async Task A_voter_that_announced_it_leaves_is_silent_to_the_next_leader_too()
+    {
+        var a = _replicas[0];
+        await LeadWholeGroupAsync(a);
+        Assert.True(a.Driver.MayLeave(1));
+        _turns.Run(() => _replicas[1].Driver.AnnounceLeaving());
+        Assert.True(_replicas[1].Driver.Leaving);
+
+        var c = _replicas[2];
+        await ElectAsync(c, reachable: [0, 1, 2]); // replica 1 still runs, every message reaches it
+        Assert.False(c.Driver.MayLeave(0));
+        Assert.True(_replicas[1].Driver.Leaving);
+
+        await SettleUntilAsync(() => c.Driver.MayLeave(0), reachable: [0, 1, 2]);
+        Assert.False(_replicas[1].Driver.Leaving);
+    }
+
+    /// <summary>
     /// A quiesced leader's view of which voters run is as old as its quiescence (a wake counts each one live for half an
     /// election timeout): asked whether a voter may leave, it wakes, answers no and stays awake, and the next ask is
     /// answered from heartbeats (a voter whose silo died while the group was quiet counted as running).
