@@ -36,4 +36,19 @@ internal static class ClusterWaits
             await Task.Delay(50);
         }
     }
+
+    /// <summary>Waits (up to <paramref name="within"/>, 30 s by default) until <paramref name="condition"/> holds, checking every 20 ms.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out waiting until {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
 }

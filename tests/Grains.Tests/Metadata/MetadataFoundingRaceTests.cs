@@ -35,7 +35,7 @@ public sealed class MetadataFoundingRaceTests : IAsyncLifetime
 
         await cluster.StartAdditionalSilosAsync(2);
         var first = ((InProcessSiloHandle)cluster.Primary!).SiloHost.Services;
-        await WaitUntilAsync(() => first.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active) == 3,
+        await ClusterWaits.UntilAsync(() => first.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active) == 3,
             "the first silo sees three active silos");
 
         // Homecoming asks them home once the new silos are in its view; asked here too, so the answer is in before the release.
@@ -64,16 +64,6 @@ public sealed class MetadataFoundingRaceTests : IAsyncLifetime
 
             Assert.True(DateTime.UtcNow < deadline, "the metadata group did not end on three silos: " + string.Join(", ", group.Replicas.Select(r => $"{r.Key}={r.Role}@{r.Silo}")));
             await Task.Delay(100);
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
-            await Task.Delay(50);
         }
     }
 

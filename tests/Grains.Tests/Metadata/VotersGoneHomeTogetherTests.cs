@@ -34,7 +34,7 @@ public sealed class VotersGoneHomeTogetherTests : IAsyncLifetime
 
         await cluster.StartAdditionalSilosAsync(2);
         var first = ((InProcessSiloHandle)cluster.Primary!).SiloHost.Services;
-        await WaitUntilAsync(() => cluster.Silos.All(s =>
+        await ClusterWaits.UntilAsync(() => cluster.Silos.All(s =>
                 ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active) == 3 &&
                 ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<IClusterManifestProvider>().Current.Silos.Count == 3),
             "every silo sees three active silos");
@@ -57,7 +57,7 @@ public sealed class VotersGoneHomeTogetherTests : IAsyncLifetime
             contexts.Of(key).Migrate(requestContext: null);
         }
 
-        await WaitUntilAsync(() => replicas.Active.All(a => Array.IndexOf(leaving, a.Key) < 0), "both voters leaving the first silo");
+        await ClusterWaits.UntilAsync(() => replicas.Active.All(a => Array.IndexOf(leaving, a.Key) < 0), "both voters leaving the first silo");
 
         // The group was quiet (every replica quiesced): a client's read wakes the voter left, which finds its leader gone
         // (or, leading, its quorum) and campaigns, which wakes the new incarnations at home. They give way: the slot runs
@@ -83,16 +83,6 @@ public sealed class VotersGoneHomeTogetherTests : IAsyncLifetime
         Assert.Equal("before", Assert.Single(await listed).Name);
         await admin.CreateLogAsync("after", 1, 1);
         Assert.Equal(2, (await admin.ListLogsAsync()).Length);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
-            await Task.Delay(20);
-        }
     }
 
     private sealed class FirstSiloAloneFixture() : PyralogClusterFixture(1)

@@ -40,7 +40,7 @@ public sealed class StrandedStandInTests : IAsyncLifetime
         // Waited on in the silos, not by calling the replica: a call from elsewhere made before it is back could be
         // placed by the rule, which is what the stand-in itself must not be.
         var replicas = host.SiloHost.Services.GetRequiredService<LocalReplicas>();
-        await WaitUntilAsync(() => replicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo");
+        await ClusterWaits.UntilAsync(() => replicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo");
         var back = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
         Assert.Equal(standIn.Silo, back.Silo);
         Assert.Equal(standIn.Incarnation, back.Incarnation);
@@ -81,7 +81,7 @@ public sealed class StrandedStandInTests : IAsyncLifetime
         // active replicas, which it does as its deactivation starts, before it stops its Raft node in the same turn.)
         var hostReplicas = host.SiloHost.Services.GetRequiredService<LocalReplicas>();
         host.SiloHost.Services.GetRequiredService<ReplicaContexts>().Of(key).Migrate(requestContext: null);
-        await WaitUntilAsync(() => hostReplicas.Active.All(a => a.Key != key), "the stand-in leaving its silo");
+        await ClusterWaits.UntilAsync(() => hostReplicas.Active.All(a => a.Key != key), "the stand-in leaving its silo");
         await cluster.KillSiloAsync(otherSilo);
         homeGate.ReleaseDrop(key);
 
@@ -91,7 +91,7 @@ public sealed class StrandedStandInTests : IAsyncLifetime
         Assert.NotEqual(standIn.Incarnation, home.Incarnation);
 
         // The home incarnation, leaderless, gives way: the slot runs again as the stand-in, on its data.
-        await WaitUntilAsync(() => hostReplicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo", TimeSpan.FromSeconds(60));
+        await ClusterWaits.UntilAsync(() => hostReplicas.Active.Any(a => a.Key == key), "the stand-in active again on its silo", TimeSpan.FromSeconds(60));
         var back = await grains.GetGrain<IPartitionReplicaGrain>(key).GetStatusAsync();
         Assert.Equal(standIn.Silo, back.Silo);
         Assert.Equal(standIn.Incarnation, back.Incarnation);
@@ -134,7 +134,7 @@ public sealed class StrandedStandInTests : IAsyncLifetime
         var restarted = await cluster.StartSiloAsync(victim.InstanceNumber, cluster.Options);
         var host = (InProcessSiloHandle)cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == standIn.Silo);
         // Up in membership and in the cluster manifest: placement chooses among the silos the manifest lists.
-        await WaitUntilAsync(() => cluster.Silos.All(s =>
+        await ClusterWaits.UntilAsync(() => cluster.Silos.All(s =>
                 Membership((InProcessSiloHandle)s).CurrentSnapshot.GetSiloStatus(restarted.SiloAddress) == SiloStatus.Active &&
                 ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<IClusterManifestProvider>().Current.Silos.ContainsKey(restarted.SiloAddress)),
             "every silo sees the home silo up");
@@ -143,20 +143,6 @@ public sealed class StrandedStandInTests : IAsyncLifetime
 
     private static IClusterMembershipService Membership(InProcessSiloHandle silo) =>
         silo.SiloHost.Services.GetRequiredService<IClusterMembershipService>();
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"timed out waiting for {what}");
-            }
-
-            await Task.Delay(20);
-        }
-    }
 
     private sealed class StrandingFixture() : PyralogClusterFixture(4)
     {
