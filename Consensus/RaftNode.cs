@@ -131,6 +131,9 @@ public sealed partial class RaftNode
     /// <summary>True when this incarnation is a voter of its current configuration.</summary>
     public bool IsVoter => Config.IsVoter(Id, Incarnation);
 
+    /// <summary>True when this incarnation is a member (voter or learner) of its current configuration.</summary>
+    public bool IsMember => Config.TryGetMember(Id, out var member, out _) && member.Incarnation == Incarnation;
+
     /// <summary>The leader is handing leadership to this replica (0 = no transfer).</summary>
     public long LeadTransferee => _leadTransferee;
 

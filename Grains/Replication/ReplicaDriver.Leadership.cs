@@ -212,9 +212,6 @@ internal sealed partial class ReplicaDriver
     /// </summary>
     public bool LongOutsideGroup => _outsideTicks > 0 && _outsideTicks % (LeaderlessReportTimeouts * (long)_node.ElectionTicks) == 0;
 
-    /// <summary>Whether the configuration in force names this incarnation (as voter or learner).</summary>
-    public bool IsMember => _node.Config.TryGetMember(_node.Id, out var member, out _) && member.Incarnation == _node.Incarnation;
-
     /// <summary>
     /// Every <see cref="LeaderlessReportTimeouts"/> election timeouts that this replica goes on ticking without a leader,
     /// a warning with what it sees: its election state, the voters (and incarnations) its configuration names, and when it
@@ -223,7 +220,6 @@ internal sealed partial class ReplicaDriver
     /// </summary>
     private void ReportLeaderless()
     {
-        _outsideTicks = IsMember ? 0 : _outsideTicks + 1;
         if (_node.Leader != 0)
         {
             _leaderlessTicks = 0;

@@ -351,6 +351,7 @@ internal sealed partial class ReplicaDriver : IDisposable
         }
 
         ReportLeaderless();
+        _outsideTicks = _node.IsMember ? 0 : _outsideTicks + 1;
 
         _idleTicks = _node.CanQuiesce && _awakeTicksLeft == 0 ? _idleTicks + 1 : 0;
         if (_awakeTicksLeft > 0)

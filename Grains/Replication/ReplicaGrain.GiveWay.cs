@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Pyralog.Consensus;
 using Pyralog.Grains.Diagnostics;
 using Pyralog.Grains.Interfaces.Logs;
 
@@ -47,7 +48,7 @@ internal abstract partial class ReplicaGrain
     {
         try
         {
-            if (Driver is not { Node: var node } driver || (node.Leader != 0 && driver.IsMember))
+            if (Driver?.Node is not { } node || !SeeksNamedIncarnation(node))
             {
                 return;
             }
@@ -82,7 +83,7 @@ internal abstract partial class ReplicaGrain
                     continue;
                 }
 
-                if (Driver is not { } now || (now.Node.Leader != 0 && now.IsMember))
+                if (Driver?.Node is not { } now || !SeeksNamedIncarnation(now))
                 {
                     return; // a leader appeared meanwhile and took this incarnation in
                 }
@@ -108,4 +109,7 @@ internal abstract partial class ReplicaGrain
             _givingWay = false;
         }
     }
+
+    /// <summary>Whether this replica's group has not taken it in under a leader: it knows no leader, or is outside the configuration.</summary>
+    private static bool SeeksNamedIncarnation(RaftNode node) => node.Leader == 0 || !node.IsMember;
 }

@@ -630,8 +630,8 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
     {
         RaftRole.Leader => ReplicaRole.Leader,
         RaftRole.Candidate or RaftRole.PreCandidate => ReplicaRole.Candidate,
-        _ when node.Config.TryGetMember(node.Id, out var member, out var isVoter) && member.Incarnation == node.Incarnation =>
-            isVoter ? ReplicaRole.Follower : ReplicaRole.Learner,
+        _ when node.IsVoter => ReplicaRole.Follower,
+        _ when node.IsMember => ReplicaRole.Learner,
         _ => ReplicaRole.None,
     };
 }
