@@ -7,6 +7,10 @@ internal static class ThreadPolicies
 {
     public const int Other = 0; // SCHED_OTHER
     public const int Batch = 3; // SCHED_BATCH
+    public const int Idle = 5; // SCHED_IDLE
+
+    /// <summary>The store's arena warmer lowers itself to SCHED_IDLE whatever the silo's CPU policy (Linux cuts a thread name to 15 bytes).</summary>
+    public static bool IsArenaWarmer((string Thread, int Policy) thread) => thread.Thread.EndsWith(" pyralog-arena-w", StringComparison.Ordinal);
 
     /// <summary>The policy of each thread of process <paramref name="pid"/> (field 41 of <c>/proc/PID/task/TID/stat</c>), by thread name and id.</summary>
     public static IReadOnlyList<(string Thread, int Policy)> Of(int pid)
