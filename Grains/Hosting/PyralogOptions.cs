@@ -33,4 +33,12 @@ public sealed class PyralogOptions
     /// <summary>Replicas of the metadata group (1..7, default 3); they share silos while the cluster has fewer silos.</summary>
     [Range(1, ReplicaGrainKey.MaxReplicationFactor)]
     public int MetadataReplicas { get; set; } = 3;
+
+    /// <summary>
+    /// Found an empty metadata group although the cluster's grain storage records one founded (default false). Only for a
+    /// cluster whose every silo's data was removed on purpose: the record otherwise keeps a silo that never ran in the
+    /// cluster, back first and alone after a full stop, from founding an empty group (every log gone from listings, every
+    /// partition's data dropped as a leftover once the other silos return). The silos' own marks of data still refuse.
+    /// </summary>
+    public bool RefoundMetadataGroup { get; set; }
 }

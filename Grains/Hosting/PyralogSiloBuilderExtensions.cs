@@ -18,7 +18,8 @@ public static class PyralogSiloBuilderExtensions
     /// in-memory grain storage for obelisk leases unless a provider named <see cref="PyralogStorageNames.Obelisk"/>
     /// is registered already. Register a durable one (before or after this call) for multi-silo clusters: with the in-memory default, once a
     /// silo has left or died an obelisk's first activation waits out a full lease (a lease record lost with that silo
-    /// cannot be told from one never written). Also registers the stop steps that hand the leadership of local replicas to siblings on other silos
+    /// cannot be told from one never written), and the cluster's record that its metadata group was founded (kept under
+    /// <see cref="PyralogStorageNames.Cluster"/>, by default in the obelisks' provider) is lost in a full stop. Also registers the stop steps that hand the leadership of local replicas to siblings on other silos
     /// (<see cref="Replication.SiloDrain"/>, bounded by <c>Pyralog:Replication:DrainTimeout</c>) and then release local obelisk leases.
     /// </summary>
     public static ISiloBuilder AddPyralog(this ISiloBuilder builder, Action<PyralogOptions>? configure = null) =>
@@ -68,6 +69,15 @@ public static class PyralogSiloBuilderExtensions
         if (!hasObeliskStorage)
         {
             builder.AddMemoryGrainStorage(PyralogStorageNames.Obelisk);
+        }
+
+        var hasClusterStorage = builder.Services.Any(d =>
+            d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, PyralogStorageNames.Cluster));
+        if (!hasClusterStorage)
+        {
+            // The obelisks' provider, resolved when first used: one registered after AddPyralog serves both.
+            builder.Services.AddKeyedSingleton<IGrainStorage>(PyralogStorageNames.Cluster,
+                static (services, _) => services.GetRequiredKeyedService<IGrainStorage>(PyralogStorageNames.Obelisk));
         }
 
         // Decided from the storage the silo resolves, not from what was registered so far: a provider registered after

@@ -12,11 +12,11 @@ namespace Pyralog.Grains.Metadata;
 /// lower version (or is of a build before versions: the call fails), holds the version where it is. The leader's
 /// applied state is read without a Raft round, so the check does not keep an idle metadata group awake; once the group
 /// is at this build's version the loop ends, on every silo. The first read that succeeds also records in the silo's store
-/// that it met the founded group (see MetadataFounding).
+/// that it met the founded group, and in the cluster's grain storage that the group is founded (see MetadataFounding).
 /// </summary>
 internal sealed class MetadataVersionUpgrade(
     IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, SiloReportClient reports, SiloStore store,
-    TimeProvider time, ILogger<MetadataVersionUpgrade> logger)
+    ILocalSiloDetails localSilo, TimeProvider time, ILogger<MetadataVersionUpgrade> logger)
     : SiloWatch
 {
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(5);
@@ -42,6 +42,9 @@ internal sealed class MetadataVersionUpgrade(
                         // This silo met the founded group: should it come back first after a full stop, with every
                         // metadata replica placed on it and no partition data, it must not found an empty one.
                         await ReplicaKv.RecordSawFoundedGroupAsync(store.Store);
+                        // And so did the cluster, in storage that outlives every silo's data (a group founded by an
+                        // earlier build, or whose founder failed to write it, gets its record here).
+                        await grains.GetGrain<IMetadataFoundingRecordGrain>(0).RecordAsync(localSilo.SiloAddress.ToString()).WaitAsync(CallTimeout, stopping);
                         recorded = true;
                     }
 

@@ -16,7 +16,7 @@ namespace Pyralog.Grains.Metadata;
  * bootstraps them with the incarnations they reported (ReplicaGrain's founding rule makes a member refuse any other
  * first configuration). If a majority of the group lost its data at once, the group is gone — beyond what RF 3
  * survives — and a new, empty one is founded; but not while a replica's silo holds partition data: then the silos with
- * the group's data are down, not new (MetadataFounding).
+ * the group's data are down, not new, nor while the cluster's grain storage records the group founded (MetadataFounding).
  *
  * Creating a log takes four commits, each idempotent, so a creation interrupted anywhere is finished by a retry:
  * "create" assigns the id (or returns the existing log of the same shape), "homes" records the silo of every replica
@@ -33,6 +33,7 @@ internal sealed partial class PyralogAdminGrain(
     private static readonly TimeSpan StatusTimeout = TimeSpan.FromSeconds(2);
 
     private readonly int _metadataReplicas = options.Value.MetadataReplicas;
+    private readonly bool _refound = options.Value.RefoundMetadataGroup;
     private Task? _founding;
     private int _leaderHint;
 
@@ -396,7 +397,13 @@ internal sealed partial class PyralogAdminGrain(
         try
         {
             var prepared = await Task.WhenAll(Enumerable.Range(0, _metadataReplicas).Select(r => MetadataReplica(r).PrepareAsync()));
-            if (!MetadataFounding.ShouldFound(prepared))
+            if (MetadataFounding.Founded(prepared))
+            {
+                return; // the record is read only when it decides: a running group does not depend on its storage
+            }
+
+            var record = GrainFactory.GetGrain<IMetadataFoundingRecordGrain>(0);
+            if (!MetadataFounding.ShouldFound(prepared, await record.ReadAsync(), _refound))
             {
                 return;
             }
@@ -404,6 +411,15 @@ internal sealed partial class PyralogAdminGrain(
             var incarnations = prepared.Select(p => p.Incarnation).ToArray();
             var founded = await Task.WhenAll(Enumerable.Range(0, _metadataReplicas).Select(r => MetadataReplica(r).BootstrapAsync(incarnations)));
             logger.LogInformation("Founded the metadata group: {Count} of {Replicas} replicas bootstrapped", founded.Count(f => f), _metadataReplicas);
+            try
+            {
+                await (_refound ? record.ReplaceAsync(RuntimeIdentity) : record.RecordAsync(RuntimeIdentity));
+            }
+            catch (Exception e)
+            {
+                // Every silo records it too, once it reads the founded group (MetadataVersionUpgrade).
+                logger.LogWarning(e, "The cluster's record that the metadata group is founded was not written; the silos will write it");
+            }
         }
         catch
         {

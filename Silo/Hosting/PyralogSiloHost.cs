@@ -111,6 +111,7 @@ public static class PyralogSiloHost
                 o.Obelisk = pyralog.Obelisk;
                 o.Replication = pyralog.Replication;
                 o.MetadataReplicas = pyralog.MetadataReplicas;
+                o.RefoundMetadataGroup = pyralog.RefoundMetadataGroup;
                 o.Store = pyralog.Store;
             });
             silo.AddActivityPropagation();

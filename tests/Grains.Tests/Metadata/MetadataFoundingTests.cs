@@ -18,15 +18,15 @@ public sealed class MetadataFoundingTests : IDisposable
     [Fact]
     public void A_new_cluster_is_founded_and_a_founded_one_is_not_founded_again()
     {
-        Assert.True(MetadataFounding.ShouldFound([new(11, false), new(12, false), new(13, false)]));
-        Assert.False(MetadataFounding.ShouldFound([new(11, false), new(12, true), new(13, false, SiloHoldsPartitions: true)]));
+        Assert.True(MetadataFounding.ShouldFound([new(11, false), new(12, false), new(13, false)], record: null));
+        Assert.False(MetadataFounding.ShouldFound([new(11, false), new(12, true), new(13, false, SiloHoldsPartitions: true)], record: null));
     }
 
     [Fact]
     public void Replicas_without_data_on_a_silo_with_partition_data_refuse_to_found()
     {
         var refused = Assert.Throws<InvalidOperationException>(() =>
-            MetadataFounding.ShouldFound([new(21, false), new(22, false, SiloHoldsPartitions: true), new(23, false)]));
+            MetadataFounding.ShouldFound([new(21, false), new(22, false, SiloHoldsPartitions: true), new(23, false)], record: null));
         Assert.Contains("silos with its data are down", refused.Message);
     }
 
@@ -38,9 +38,30 @@ public sealed class MetadataFoundingTests : IDisposable
     public void Replicas_without_data_on_a_silo_that_met_the_founded_group_refuse_to_found()
     {
         var refused = Assert.Throws<InvalidOperationException>(() =>
-            MetadataFounding.ShouldFound([new(31, false, SiloSawFoundedGroup: true), new(32, false, SiloSawFoundedGroup: true), new(33, false, SiloSawFoundedGroup: true)]));
+            MetadataFounding.ShouldFound([new(31, false, SiloSawFoundedGroup: true), new(32, false, SiloSawFoundedGroup: true), new(33, false, SiloSawFoundedGroup: true)], record: null));
         Assert.Contains("met the founded group before", refused.Message);
         Assert.Contains("silos with its data are down", refused.Message);
+    }
+
+    /// <summary>
+    /// A silo that never ran in the cluster (new, or its store wiped) holds no mark; back first and alone after a full
+    /// stop, only the cluster's record in grain storage tells that the group exists. An operator's re-founding passes over
+    /// the record, never over a silo's mark of data.
+    /// </summary>
+    [Fact]
+    public void Replicas_without_data_and_marks_refuse_to_found_while_the_cluster_records_the_group_founded()
+    {
+        var record = new MetadataFoundingRecord { FoundedAt = new DateTimeOffset(2026, 12, 7, 15, 0, 0, TimeSpan.Zero), RecordedBy = "S127.0.0.1:11111:1" };
+        var refused = Assert.Throws<InvalidOperationException>(() =>
+            MetadataFounding.ShouldFound([new(41, false), new(42, false), new(43, false)], record));
+        Assert.Contains("records the group founded (recorded 2026-12-07T15:00:00.0000000+00:00 by S127.0.0.1:11111:1)", refused.Message);
+        Assert.Contains("Pyralog:RefoundMetadataGroup=true", refused.Message);
+
+        Assert.True(MetadataFounding.ShouldFound([new(41, false), new(42, false), new(43, false)], record, refound: true));
+        Assert.False(MetadataFounding.ShouldFound([new(41, true), new(42, false), new(43, false)], record));
+        var marked = Assert.Throws<InvalidOperationException>(() =>
+            MetadataFounding.ShouldFound([new(41, false), new(42, false, SiloHoldsPartitions: true), new(43, false)], record, refound: true));
+        Assert.Contains("hold partitions' Raft logs", marked.Message);
     }
 
     [Fact]

@@ -187,6 +187,7 @@ public sealed class ObeliskLeaseLifecycleTests : IAsyncLifetime
         {
             // Registered first, so AddPyralog treats the lease storage as durable. A long lease: an unreleased one would show.
             siloBuilder.Services.AddKeyedSingleton<IGrainStorage, SharedLeaseStorage>(PyralogStorageNames.Obelisk);
+            siloBuilder.AddMemoryGrainStorage(PyralogStorageNames.Cluster); // SharedLeaseStorage holds leases only
             ObeliskLeaseLifecycleTests.Configure(siloBuilder, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500));
         }
     }
