@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Pyralog.Client;
 using Pyralog.Client.Obelisk;
 using Pyralog.Grains.Interfaces;
+using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Grains.Interfaces.Obelisk;
 using Pyralog.Testing;
 
@@ -11,7 +12,8 @@ namespace Pyralog.Silo.Tests;
 /// Clusters of silo processes on 127.0.0.1. In <c>development</c> membership (one primary): IDs stay unique while the
 /// secondary silo is killed. In <c>redis</c> membership against a real redis-server: IDs stay unique when a silo is
 /// killed, and after the whole cluster restarts with wiped data directories the obelisk leases kept in Redis still
-/// put every new ID above the old ones (needs redis-server on PATH, Debian package redis-server).
+/// put every new ID above the old ones, and the record kept there that the metadata group was founded stops the wiped
+/// silo from founding an empty one (needs redis-server on PATH, Debian package redis-server).
 /// </summary>
 [Trait("Category", "Slow")]
 public sealed class MultiProcessClusterTests : IDisposable
@@ -104,6 +106,7 @@ public sealed class MultiProcessClusterTests : IDisposable
         using (var second = await SiloProcess.StartAsync(Path.Combine(_root, "b1"), ports[2], ports[3], redisArgs))
         {
             await using var client = await PyralogClient.ConnectAsync(clientOptions);
+            await client.Cluster.GetGrain<IPyralogAdminGrain>(0).CreateLogAsync("before-the-wipe", 1, 1); // founds the metadata group
             var generator = client.CreateIdGenerator(generatorOptions);
             await Take(generator, 20_000);
             second.Process.Kill(); // SIGKILL: its obelisks reactivate on the first silo after their leases expire
@@ -149,6 +152,10 @@ public sealed class MultiProcessClusterTests : IDisposable
                 var status = await client.Cluster.GetGrain<IObeliskGrain>(obeliskId).GetStatusAsync();
                 Assert.True(status.Fence >= 2, $"obelisk {obeliskId} has fence {status.Fence}: its lease was not kept in Redis");
             }
+
+            // The silo holds no data and no mark of the group; Redis's record says the group exists on silos that are down.
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => client.Cluster.GetGrain<IPyralogAdminGrain>(0).ListLogsAsync());
+            Assert.Contains("the cluster's grain storage ('pyralog-cluster') records the group founded", refused.Message);
 
             Assert.Equal(0, await first.StopAsync());
         }
