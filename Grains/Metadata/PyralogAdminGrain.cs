@@ -34,6 +34,7 @@ internal sealed partial class PyralogAdminGrain(
 
     private readonly int _metadataReplicas = options.Value.MetadataReplicas;
     private readonly bool _refound = options.Value.RefoundMetadataGroup;
+    private bool _refusalLogged;
     private Task? _founding;
     private int _leaderHint;
 
@@ -403,7 +404,20 @@ internal sealed partial class PyralogAdminGrain(
             }
 
             var record = GrainFactory.GetGrain<IMetadataFoundingRecordGrain>(0);
-            if (!MetadataFounding.ShouldFound(prepared, await record.ReadAsync(), _refound))
+            bool found;
+            try
+            {
+                found = MetadataFounding.ShouldFound(prepared, await record.ReadAsync(), _refound);
+            }
+            catch (InvalidOperationException e) when (!_refusalLogged)
+            {
+                // Every call fails with this until the silos holding the group's data are back: said once per activation.
+                _refusalLogged = true;
+                logger.LogWarning("Not founding the metadata group: {Reason}", e.Message);
+                throw;
+            }
+
+            if (!found)
             {
                 return;
             }
