@@ -405,9 +405,10 @@ internal sealed partial class PyralogAdminGrain(
 
             var record = GrainFactory.GetGrain<IMetadataFoundingRecordGrain>(0);
             bool found;
+            var recorded = await record.ReadAsync();
             try
             {
-                found = MetadataFounding.ShouldFound(prepared, await record.ReadAsync(), _refound);
+                found = MetadataFounding.ShouldFound(prepared, recorded, _refound);
             }
             catch (InvalidOperationException e) when (!_refusalLogged)
             {
@@ -425,6 +426,13 @@ internal sealed partial class PyralogAdminGrain(
             var incarnations = prepared.Select(p => p.Incarnation).ToArray();
             var founded = await Task.WhenAll(Enumerable.Range(0, _metadataReplicas).Select(r => MetadataReplica(r).BootstrapAsync(incarnations)));
             logger.LogInformation("Founded the metadata group: {Count} of {Replicas} replicas bootstrapped", founded.Count(f => f), _metadataReplicas);
+            if (recorded is not null)
+            {
+                logger.LogWarning(
+                    "Founded an empty metadata group over the cluster's record of one founded {FoundedAt:O} (Pyralog:RefoundMetadataGroup): " +
+                    "remove the setting, or a silo without data that comes back first after a full stop will do the same", recorded.FoundedAt);
+            }
+
             try
             {
                 await (_refound ? record.ReplaceAsync(RuntimeIdentity) : record.RecordAsync(RuntimeIdentity));
