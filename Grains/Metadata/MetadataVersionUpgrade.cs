@@ -23,10 +23,13 @@ internal sealed class MetadataVersionUpgrade(
 
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
 
+    private bool _recordFailureLogged; // the first failure to write the cluster's founding record is a warning, later ones debug
+
     protected override async Task WatchAsync(CancellationToken stopping)
     {
         var known = -1L;
         var recorded = false;
+        var clusterRecorded = false;
         try
         {
             while (true)
@@ -42,15 +45,21 @@ internal sealed class MetadataVersionUpgrade(
                         // This silo met the founded group: should it come back first after a full stop, with every
                         // metadata replica placed on it and no partition data, it must not found an empty one.
                         await ReplicaKv.RecordSawFoundedGroupAsync(store.Store);
-                        // And so did the cluster, in storage that outlives every silo's data (a group founded by an
-                        // earlier build, or whose founder failed to write it, gets its record here).
-                        await grains.GetGrain<IMetadataFoundingRecordGrain>(0).RecordAsync(localSilo.SiloAddress.ToString()).WaitAsync(CallTimeout, stopping);
                         recorded = true;
                     }
 
+                    // And so did the cluster, in storage that outlives every silo's data (a group founded by an earlier
+                    // build, or whose founder failed to write it, gets its record here). Its storage failing holds up
+                    // nothing else here: it is asked again at the next check.
+                    clusterRecorded = clusterRecorded || await RecordFoundingAsync(stopping);
                     if (view.Version >= MetadataVersion.Latest)
                     {
-                        return; // on every silo: nothing more to watch for this process's life
+                        if (clusterRecorded)
+                        {
+                            return; // on every silo: nothing more to watch for this process's life
+                        }
+
+                        continue;
                     }
 
                     if (!replicas.LeadsMetadataGroup())
@@ -73,7 +82,10 @@ internal sealed class MetadataVersionUpgrade(
                     }
 
                     logger.LogInformation("The metadata group rose from version {From} to {To}: every silo in the cluster applies it", view.Version, MetadataVersion.Latest);
-                    return;
+                    if (clusterRecorded)
+                    {
+                        return;
+                    }
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
@@ -92,6 +104,24 @@ internal sealed class MetadataVersionUpgrade(
     /// replicas run until Orleans deactivates them, and one of an older build could take a snapshot in the old format
     /// after the rise, which would take a newer replica that installs it back below the group's version.
     /// </summary>
+    /// <summary>Writes the cluster's founding record (kept if already there); false when its storage failed.</summary>
+    private async Task<bool> RecordFoundingAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await grains.GetGrain<IMetadataFoundingRecordGrain>(0).RecordAsync(localSilo.SiloAddress.ToString()).WaitAsync(CallTimeout, stopping);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+        {
+            var level = _recordFailureLogged ? LogLevel.Debug : LogLevel.Warning;
+            _recordFailureLogged = true;
+            logger.Log(level, e, "The cluster's record that the metadata group is founded could not be written (grain storage '{Storage}'); retried every {Interval}",
+                PyralogStorageNames.Cluster, CheckInterval);
+            return false;
+        }
+    }
+
     private async Task<(int Lowest, SiloAddress Silo)?> LowestSiloVersionAsync(CancellationToken stopping)
     {
         var silos = new List<SiloAddress>();
