@@ -179,18 +179,34 @@ internal sealed partial class ReplicaDriver
             return;
         }
 
-        _ = WriteCompactionAsync(write);
+        _ = WriteTrackedAsync(write, compaction: true);
     }
 
-    private async Task WriteCompactionAsync(WriteBatch write)
+    /// <summary>
+    /// Writes an applied-state or compaction batch, tracked for QueuedPersists, and returns it to its pool once written;
+    /// false when the write failed (the driver has failed with it).
+    /// </summary>
+    private async Task<bool> WriteTrackedAsync(WriteBatch write, bool compaction)
     {
         try
         {
-            await (_compactionStoreWrite = _store.WriteAsync(write).AsTask());
+            var task = _store.WriteAsync(write).AsTask();
+            if (compaction)
+            {
+                _compactionStoreWrite = task;
+            }
+            else
+            {
+                _appliedStoreWrite = task;
+            }
+
+            await task;
+            return true;
         }
         catch (Exception e)
         {
             Fail(e);
+            return false;
         }
         finally
         {
@@ -213,18 +229,9 @@ internal sealed partial class ReplicaDriver
 
     private async Task WriteAppliedAsync(WriteBatch write)
     {
-        try
+        if (!await WriteTrackedAsync(write, compaction: false))
         {
-            await (_appliedStoreWrite = _store.WriteAsync(write).AsTask());
-        }
-        catch (Exception e)
-        {
-            Fail(e);
             return;
-        }
-        finally
-        {
-            write.Dispose();
         }
 
         _machine.Written();
