@@ -37,9 +37,7 @@ internal static class MetadataFounding
     /// True to found the group; false when it was founded (a replica holds its log). <paramref name="record"/> is the
     /// cluster's founding record (null: none); <paramref name="refound"/> passes over it, not over the silos' marks.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No replica holds the group's log, yet a replica's silo holds a partition's
-    /// Raft log or met the founded group before, or the cluster recorded the group founded: the group's silos are down, not
-    /// new; calls fail until they are back.</exception>
+    /// <exception cref="InvalidOperationException">See <see cref="RequireNew"/>.</exception>
     public static bool ShouldFound(IReadOnlyList<ReplicaPrepared> prepared, MetadataFoundingRecord? record, bool refound = false)
     {
         if (Founded(prepared))
@@ -47,6 +45,16 @@ internal static class MetadataFounding
             return false;
         }
 
+        RequireNew(prepared, record, refound);
+        return true;
+    }
+
+    /// <summary>Of replicas none of which holds the group's log: throws unless the cluster is new.</summary>
+    /// <exception cref="InvalidOperationException">A replica's silo holds a partition's Raft log or met the founded group
+    /// before, or the cluster recorded the group founded (unless <paramref name="refound"/>): the group's silos are down,
+    /// not new; calls fail until they are back.</exception>
+    public static void RequireNew(IReadOnlyList<ReplicaPrepared> prepared, MetadataFoundingRecord? record, bool refound)
+    {
         var (holdsPartitions, sawFounded) = (false, false);
         foreach (var replica in prepared)
         {
@@ -70,7 +78,5 @@ internal static class MetadataFounding
                 "so the silos with its data are down (not a new cluster); start them. If every silo's data was removed on purpose, " +
                 "start the silos with Pyralog:RefoundMetadataGroup=true to found an empty group");
         }
-
-        return true;
     }
 }

@@ -98,12 +98,6 @@ internal sealed class MetadataVersionUpgrade(
         }
     }
 
-    /// <summary>
-    /// The lowest version any silo in the cluster applies and that silo (0 for one that did not answer), or null when
-    /// all apply the latest. Every silo not declared dead is asked, joining and stopping ones too: a stopping silo's
-    /// replicas run until Orleans deactivates them, and one of an older build could take a snapshot in the old format
-    /// after the rise, which would take a newer replica that installs it back below the group's version.
-    /// </summary>
     /// <summary>Writes the cluster's founding record (kept if already there); false when its storage failed.</summary>
     private async Task<bool> RecordFoundingAsync(CancellationToken stopping)
     {
@@ -122,6 +116,12 @@ internal sealed class MetadataVersionUpgrade(
         }
     }
 
+    /// <summary>
+    /// The lowest version any silo in the cluster applies and that silo (0 for one that did not answer), or null when
+    /// all apply the latest. Every silo not declared dead is asked, joining and stopping ones too: a stopping silo's
+    /// replicas run until Orleans deactivates them, and one of an older build could take a snapshot in the old format
+    /// after the rise, which would take a newer replica that installs it back below the group's version.
+    /// </summary>
     private async Task<(int Lowest, SiloAddress Silo)?> LowestSiloVersionAsync(CancellationToken stopping)
     {
         var silos = new List<SiloAddress>();

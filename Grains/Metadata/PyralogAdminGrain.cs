@@ -404,11 +404,10 @@ internal sealed partial class PyralogAdminGrain(
             }
 
             var record = GrainFactory.GetGrain<IMetadataFoundingRecordGrain>(0);
-            bool found;
             var recorded = await record.ReadAsync();
             try
             {
-                found = MetadataFounding.ShouldFound(prepared, recorded, _refound);
+                MetadataFounding.RequireNew(prepared, recorded, _refound);
             }
             catch (InvalidOperationException e) when (!_refusalLogged)
             {
@@ -416,11 +415,6 @@ internal sealed partial class PyralogAdminGrain(
                 _refusalLogged = true;
                 logger.LogWarning("Not founding the metadata group: {Reason}", e.Message);
                 throw;
-            }
-
-            if (!found)
-            {
-                return;
             }
 
             var incarnations = prepared.Select(p => p.Incarnation).ToArray();
