@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Storage;
 using Pyralog.Networking;
 using Pyralog.Grains.Obelisk;
@@ -12,6 +13,11 @@ namespace Pyralog.Grains.Hosting;
 /// <summary>Adds Pyralog to any Orleans silo.</summary>
 public static class PyralogSiloBuilderExtensions
 {
+    /// <summary>How long a silo's gateway keeps a client whose connection closed (Orleans' <c>SiloMessagingOptions.ClientDropTimeout</c>, unless set otherwise).</summary>
+    public static readonly TimeSpan ClientDropTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan OrleansClientDropTimeout = new SiloMessagingOptions().ClientDropTimeout;
+
     /// <summary>
     /// Registers everything Pyralog adds to a silo: its grains' options (validated at start-up), the clock, the
     /// silo's store (<see cref="SiloStore"/>, opened before grains activate), and an
@@ -63,6 +69,18 @@ public static class PyralogSiloBuilderExtensions
         builder.Services.AddOptions<HostOptions>().PostConfigure<IOptions<PyralogOptions>>((host, pyralog) =>
             host.ShutdownTimeout = Max(host.ShutdownTimeout, StopBudget(pyralog.Value.Replication)));
         builder.Services.TryAddSingleton(sp => new Partitions.PartitionClock(sp.GetRequiredService<TimeProvider>()));
+        // A gateway keeps a client whose connection closed for ClientDropTimeout, and meanwhile takes every message its
+        // silo sends that client, the answers to calls that entered through other gateways included (Orleans looks for
+        // its own clients before a message's target): with Orleans' minute, checked once a minute, a client that lost one
+        // gateway got no answer from that silo's grains for one to two minutes. A client whose connection closed
+        // reconnects at once when it can, so seconds suffice. A value set to anything but Orleans' default is kept.
+        builder.Services.AddOptions<SiloMessagingOptions>().PostConfigure(static messaging =>
+        {
+            if (messaging.ClientDropTimeout == OrleansClientDropTimeout)
+            {
+                messaging.ClientDropTimeout = ClientDropTimeout;
+            }
+        });
 
         var hasObeliskStorage = builder.Services.Any(d =>
             d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, PyralogStorageNames.Obelisk));

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Pyralog.Grains.Hosting;
 
 namespace Pyralog.Grains.Tests.Hosting;
@@ -45,6 +46,22 @@ public sealed class AddPyralogTests
             o.Replication.DrainTimeout = TimeSpan.FromSeconds(3);
         }), hostTimeout: TimeSpan.FromSeconds(10)));
         Assert.Equal(TimeSpan.FromMinutes(5), ShutdownTimeout(silo => silo.AddPyralog(), hostTimeout: TimeSpan.FromMinutes(5))); // raised, never lowered
+    }
+
+    [Fact]
+    public void A_gateway_drops_a_client_whose_connection_closed_within_seconds_unless_told_otherwise()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(5), ClientDropTimeout(silo => silo.AddPyralog()));
+        Assert.Equal(TimeSpan.FromSeconds(30), ClientDropTimeout(silo =>
+        {
+            silo.Configure<SiloMessagingOptions>(o => o.ClientDropTimeout = TimeSpan.FromSeconds(30));
+            silo.AddPyralog();
+        }));
+        Assert.Equal(TimeSpan.FromSeconds(2), ClientDropTimeout(silo =>
+        {
+            silo.AddPyralog();
+            silo.Configure<SiloMessagingOptions>(o => o.ClientDropTimeout = TimeSpan.FromSeconds(2));
+        }));
     }
 
     /// <summary>.NET's binder takes a number for an enum; one that names no value is refused naming its key, not when the store opens.</summary>
@@ -95,32 +112,31 @@ public sealed class AddPyralogTests
             .Build()
             .GetSection("Pyralog");
 
-    private static TimeSpan ShutdownTimeout(Action<ISiloBuilder> configure, TimeSpan? hostTimeout = null)
+    private static TimeSpan ShutdownTimeout(Action<ISiloBuilder> configure, TimeSpan? hostTimeout = null) =>
+        Resolved<HostOptions>(configure, services =>
+        {
+            if (hostTimeout is { } timeout)
+            {
+                services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
+            }
+        }).ShutdownTimeout;
+
+    private static TimeSpan ClientDropTimeout(Action<ISiloBuilder> configure) => Resolved<SiloMessagingOptions>(configure).ClientDropTimeout;
+
+    private static PyralogOptions Options(Action<ISiloBuilder> configure) => Resolved<PyralogOptions>(configure);
+
+    /// <summary>The options a silo configured by <paramref name="configure"/> (after <paramref name="host"/>'s own services) resolves.</summary>
+    private static TOptions Resolved<TOptions>(Action<ISiloBuilder> configure, Action<IServiceCollection>? host = null)
+        where TOptions : class
     {
         var builder = Host.CreateApplicationBuilder();
-        if (hostTimeout is { } timeout)
-        {
-            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
-        }
-
+        host?.Invoke(builder.Services);
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering();
             configure(silo);
         });
-        using var host = builder.Build();
-        return host.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
-    }
-
-    private static PyralogOptions Options(Action<ISiloBuilder> configure)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.UseOrleans(silo =>
-        {
-            silo.UseLocalhostClustering();
-            configure(silo);
-        });
-        using var host = builder.Build();
-        return host.Services.GetRequiredService<IOptions<PyralogOptions>>().Value;
+        using var app = builder.Build();
+        return app.Services.GetRequiredService<IOptions<TOptions>>().Value;
     }
 }
