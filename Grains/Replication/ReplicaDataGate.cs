@@ -21,6 +21,37 @@ internal sealed class ReplicaDataGate
     // landed); the key stays in _open until they have. Guarded by _lock.
     private readonly Dictionary<string, Task> _settling = new(StringComparer.Ordinal);
 
+    // Invariant: per replica key, how many activations wait now: in EnterAsync for a drop or for queued writes, or in
+    // WaitForWritesAsync, ending, for their own (absent: none). Guarded by _lock.
+    private readonly Dictionary<string, int> _waiting = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether an activation of <paramref name="key"/> waits now for the data to settle: an ending one for the writes it
+    /// left queued (<see cref="WaitForWritesAsync"/>), or a starting one for a drop of its data or for an earlier
+    /// activation's writes (<see cref="EnterAsync"/>). Either holds up the next activation's reading of its data.
+    /// </summary>
+    public bool HoldsUp(string key)
+    {
+        lock (_lock)
+        {
+            return _waiting.ContainsKey(key);
+        }
+    }
+
+    /// <summary>An ending activation of <paramref name="key"/> waits for the store writes it left queued (until <paramref name="cancellationToken"/>: its deactivation timed out).</summary>
+    public async Task WaitForWritesAsync(string key, Task written, CancellationToken cancellationToken)
+    {
+        AddWaiting(key);
+        try
+        {
+            await written.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            RemoveWaiting(key);
+        }
+    }
+
     /// <summary>
     /// An activation of <paramref name="key"/> starts: waits out a drop of its data under way and the writes an earlier
     /// activation here left queued (see <see cref="ExitOnceWritten"/>), then holds the gate until it exits.
@@ -44,9 +75,35 @@ internal sealed class ReplicaDataGate
                     _open[key] = _open.GetValueOrDefault(key) + 1;
                     return;
                 }
+
+                _waiting[key] = _waiting.GetValueOrDefault(key) + 1;
             }
 
             await wait.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            RemoveWaiting(key);
+        }
+    }
+
+    private void AddWaiting(string key)
+    {
+        lock (_lock)
+        {
+            _waiting[key] = _waiting.GetValueOrDefault(key) + 1;
+        }
+    }
+
+    private void RemoveWaiting(string key)
+    {
+        lock (_lock)
+        {
+            if (_waiting[key] <= 1)
+            {
+                _waiting.Remove(key);
+            }
+            else
+            {
+                _waiting[key]--;
+            }
         }
     }
 

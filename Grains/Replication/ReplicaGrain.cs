@@ -177,7 +177,7 @@ internal abstract partial class ReplicaGrain : Grain, IReplicaTransport, IReplic
             written = driver.QueuedPersists;
             try
             {
-                await written.WaitAsync(cancellationToken);
+                await _replicas.DataGate.WaitForWritesAsync(Key, written, cancellationToken);
             }
             catch (OperationCanceledException)
             {

@@ -3,6 +3,7 @@ using Orleans.Core.Internal;
 using Orleans.TestingHost;
 using Pyralog.Grains.Hosting;
 using Pyralog.Grains.Interfaces.Logs;
+using Pyralog.Grains.Replication;
 using Pyralog.Grains.Tests.Partitions;
 using Pyralog.Testing;
 
@@ -26,8 +27,10 @@ public class QueuedPersistTests(PartitionClusterFixture fixture)
         await leader.AppendAsync([PartitionCalls.Rec("first")]);
         var (follower, silo) = await FollowerAsync(grains, log);
         await PartitionCalls.ReadAllAsync(follower, 1);
-        var store = ((InProcessSiloHandle)fixture.Cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == silo))
-            .SiloHost.Services.GetRequiredService<SiloStore>().Store;
+        var services = ((InProcessSiloHandle)fixture.Cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == silo)).SiloHost.Services;
+        var store = services.GetRequiredService<SiloStore>().Store;
+        var gate = services.GetRequiredService<LocalReplicas>().DataGate;
+        var key = follower.GetPrimaryKeyString();
 
         // The follower's silo store commits nothing while its commit thread is held: the follower's write of the next
         // entry queues there. The leader commits the entry with the third replica.
@@ -42,8 +45,10 @@ public class QueuedPersistTests(PartitionClusterFixture fixture)
             await follower.Cast<IGrainManagementExtension>().DeactivateOnIdle();
             next = follower.GetStatusAsync(); // answered by the follower's next activation
 
-            // Without the wait for queued writes the next activation has read its log by now (it starts in milliseconds).
-            await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(2)));
+            // The deactivation waits for the write it left queued, and the silo's data gate holds up the next activation
+            // until it lands; without them the next activation reads its log while the write is held, and answers.
+            await WaitUntilAsync(() => Task.FromResult(next.IsCompleted || gate.HoldsUp(key)), "the silo to hold up the next activation, or that activation to answer");
+            Assert.False(next.IsCompleted, "the follower's next activation answered while its predecessor's write was still queued");
         }
 
         var first = await next;
