@@ -468,6 +468,9 @@ public sealed partial class PyramidStore
         }
     }
 
+    /// <summary>Syncs of the current WAL waiting now for another to end (a compaction's behind the commit thread's, say).</summary>
+    internal int WalSyncWaiters => _wal.SyncGateWaiters;
+
     /// <summary>How many times the commit loop has looked for work (each group, action, sync or empty wake-up is one pass).</summary>
     internal long CommitLoopPasses => Interlocked.Read(ref _commitLoopPasses);
 

@@ -65,6 +65,8 @@ internal sealed class WriteAheadLog : IDisposable
     private readonly Lock _syncGate = new();
     // Invariant (under _syncGate): the first failure of a sync under the gate; once set, no sync of the file succeeds.
     private IOException? _syncFailure;
+    // Syncs waiting now for _syncGate, another sync holding it.
+    private int _syncGateWaiters;
     // Where the file ended when a successful Sync began (an Interval store's syncs, a compaction's, the close's): those
     // bytes are on the disk. Only grows. Kept apart from _syncedPosition, which a failed sync's undo also reads.
     private long _syncedElsewhere;
@@ -335,10 +337,20 @@ internal sealed class WriteAheadLog : IDisposable
         }
     }
 
+    /// <summary>Syncs of the file that wait now for another to end (see <see cref="SyncUnderGate"/>).</summary>
+    internal int SyncGateWaiters => Volatile.Read(ref _syncGateWaiters);
+
     /// <summary>One fdatasync under <see cref="_syncGate"/>, failing as the first failed one did (see <see cref="_syncFailure"/>).</summary>
     private void SyncUnderGate()
     {
-        lock (_syncGate)
+        if (!_syncGate.TryEnter())
+        {
+            Interlocked.Increment(ref _syncGateWaiters);
+            _syncGate.Enter();
+            Interlocked.Decrement(ref _syncGateWaiters);
+        }
+
+        try
         {
             if (_syncFailure is { } failed)
             {
@@ -354,6 +366,10 @@ internal sealed class WriteAheadLog : IDisposable
                 _syncFailure = e;
                 throw;
             }
+        }
+        finally
+        {
+            _syncGate.Exit();
         }
     }
 

@@ -99,7 +99,14 @@ public class UnsyncedDurabilityTests
         device.FailNextSync("wal-");
         var compaction = Task.Run(store.CompactDue);
         // Without one sync at a time the compaction's sync runs now, meets the failure and ends; with it, it waits.
-        await Task.WhenAny(compaction, Task.Delay(TimeSpan.FromMilliseconds(200)));
+        var deadline = Stopwatch.StartNew();
+        while (!compaction.IsCompleted && store.WalSyncWaiters == 0)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the compaction neither ended nor waited for the commit thread's sync within 30 s");
+            await Task.Delay(1);
+        }
+
+        Assert.False(compaction.IsCompleted, "the compaction's sync ran beside the commit thread's held one");
         hold.Release();
 
         var failed = await Assert.ThrowsAsync<IOException>(() => append);
