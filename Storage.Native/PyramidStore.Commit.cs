@@ -18,9 +18,9 @@ namespace Pyralog.Storage.Native;
  * While the thread syncs, new batches queue up and form the next group: the busier the store, the
  * bigger the groups. In Interval mode the same thread syncs when the interval has passed.
  *
- * Failures: a write or sync that fails faults the store. The failed group is failed, everything queued
- * behind it too, and every later write is refused until the store is reopened: acknowledged data is on
- * disk, and recovery is the one place that decides what a partly written frame means.
+ * A failed write or sync faults the store (PyramidStore.Faults.cs). Between groups the thread also swaps a full
+ * memtable out (PyramidStore.MemtableSwitch.cs) and runs a flush's or compaction's segment sync
+ * (PyramidStore.SegmentSyncs.cs).
  * Cancellation is honoured until a batch is queued; a queued batch commits (the loop reads the batch's
  * buffer, so the caller could not safely reuse it before that anyway).
  */
@@ -61,19 +61,6 @@ public sealed partial class PyramidStore
     private readonly object _commitWake = new();
     private bool _commitWakeRequested;
 
-    // A segment sync (a flush's, a compaction's) waiting for the commit thread (see SyncBetweenGroups): at most one; a
-    // second asking meanwhile syncs inline. Invariant: _segmentSync and _commitWaitsForFlush are read and written under
-    // _queueLock; while _commitWaitsForFlush, _segmentSync is null (a flush asking then syncs inline: the commit thread is
-    // waiting for it).
-    private SegmentSync? _segmentSync;
-    private bool _commitWaitsForFlush;
-
-    // When the commit thread last synced the WAL (TimeProvider timestamp, 0: not yet). Written by the commit thread, read by the
-    // flush and compaction threads: a segment sync goes to the commit thread only while commits sync (SyncBetweenGroups).
-    private long _lastWalSyncAt;
-    private static readonly TimeSpan CommitsSyncWindow = TimeSpan.FromMilliseconds(200);
-    private Exception? _fault;
-    private readonly TaskCompletionSource<Exception> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
 
     // Commit-loop state. Invariant: touched only by the commit thread (or by recovery, before it starts).
@@ -139,19 +126,6 @@ public sealed partial class PyramidStore
         await Task.Run(FlushImmutables, cancellationToken).ConfigureAwait(false);
     }
 
-    private void ThrowIfUnavailable()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_fault is not null)
-        {
-            throw StoppedByFault();
-        }
-    }
-
-    private IOException StoppedByFault() => new(
-        $"the store at '{_directory}' stopped accepting writes after a failure ({_fault!.Message}); acknowledged data is intact on disk — reopen the store",
-        _fault);
-
     /// <summary>True when the caller must wake the commit thread (with <see cref="SignalCommitLoop"/>, after releasing
     /// _queueLock); caller holds _queueLock.</summary>
     private bool TakeCommitWakeLocked()
@@ -209,61 +183,6 @@ public sealed partial class PyramidStore
 
         SignalCommitLoop(wake);
         return done.Task;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="sync"/> (a segment's fdatasync, for a flush or a compaction) on the commit thread between two
-    /// groups, and waits for it:
-    /// on a disk whose cache flush also writes out whatever other files sent it, a WAL sync issued while segment data are
-    /// on their way waits for them, and the commit groups that overlap the segment sync each pay for it. Run between
-    /// groups, the segment sync delays one group by as long, the batches queued meanwhile join that group, and the syncs
-    /// after it are the WAL's own again. It is short: a segment went to the disk in steps as it was written
-    /// (SegmentWriter.WritebackBytes), so only its last step and its metadata are left. Inline where the commit thread cannot take it:
-    /// no background work (the commit thread may be the caller), durability other than per batch (commits do not sync),
-    /// a stopping or faulted store, a commit thread waiting for a flush to make room (EnsureRoom), or another segment sync
-    /// already waiting for the commit thread. Inline too while commits do not sync the WAL (none did in the last
-    /// <see cref="CommitsSyncWindow"/>: the groups of logs acknowledged from the page cache): there is no WAL sync to
-    /// spare, and on the commit thread the segment sync (40-80 ms under such a load here) held every commit back.
-    /// </summary>
-    private void SyncBetweenGroups(Action sync)
-    {
-        SegmentSync? handOff = null;
-        var lastWalSync = Volatile.Read(ref _lastWalSyncAt);
-        if (_options.BackgroundWork && _options.Durability == DurabilityMode.PerBatch
-            && lastWalSync != 0 && _options.TimeProvider.GetElapsedTime(lastWalSync) < CommitsSyncWindow)
-        {
-            var wake = false;
-            lock (_queueLock)
-            {
-                if (!_stopping && _fault is null && !_commitWaitsForFlush && _segmentSync is null)
-                {
-                    handOff = _segmentSync = new SegmentSync(sync);
-                    wake = TakeCommitWakeLocked();
-                }
-            }
-
-            SignalCommitLoop(wake);
-        }
-
-        if (handOff is null)
-        {
-            sync();
-            return;
-        }
-
-        handOff.Done.Task.GetAwaiter().GetResult(); // a flush worker's own wait: no caller's thread blocks here
-        if (handOff.Failure is not null)
-        {
-            ExceptionDispatchInfo.Throw(handOff.Failure);
-        }
-    }
-
-    /// <summary>Takes the pending segment sync, if any; caller holds _queueLock.</summary>
-    private SegmentSync? TakeSegmentSyncLocked()
-    {
-        var pending = _segmentSync;
-        _segmentSync = null;
-        return pending;
     }
 
     private void StartCommitLoop()
@@ -516,55 +435,6 @@ public sealed partial class PyramidStore
         StoreCommitInstruments.WalSyncDuration.Record(Stopwatch.GetElapsedTime(started, _lastSyncTimestamp).TotalSeconds);
     }
 
-    /// <summary>The failure after which the store stopped accepting writes (a failed write or fdatasync; it holds until the
-    /// store is reopened), or null while it accepts them.</summary>
-    public Exception? Failure
-    {
-        get
-        {
-            lock (_queueLock)
-            {
-                return _fault;
-            }
-        }
-    }
-
-    /// <summary>Completes with <see cref="Failure"/> once the store stops accepting writes after a failure; never otherwise.</summary>
-    public Task<Exception> Failed => _failed.Task;
-
-    private void Fault(Exception e)
-    {
-        lock (_queueLock)
-        {
-            _fault ??= e;
-            FailQueuedLocked();
-        }
-
-        _failed.TrySetResult(Failure!);
-
-        TaskCompletionSource progress;
-        lock (_viewLock)
-        {
-            progress = _flushProgress;
-        }
-
-        progress.TrySetException(e); // a commit waiting for flush room must not wait forever
-    }
-
-    private void FailQueuedLocked()
-    {
-        while (_queue.TryDequeue(out var next))
-        {
-            if (next.Batch is { } batch)
-            {
-                batch.Queued = false;
-                _uncommittedWrites--;
-            }
-
-            next.Done.TrySetException(StoppedByFault());
-        }
-    }
-
     /// <summary>Writes the group's frames with one write and (per mode) one fdatasync, then applies and publishes them.</summary>
     private void CommitGroup()
     {
@@ -682,93 +552,5 @@ public sealed partial class PyramidStore
         }
 
         return bytes;
-    }
-
-    /// <summary>Swaps a full memtable out (or one whose WAL file the group would take past
-    /// <see cref="PyramidOptions.MaxWalFileBytes"/>), first waiting (back-pressure) while too many await flush.</summary>
-    private void EnsureRoom(long groupBytes)
-    {
-        if (_active.ApproximateBytes < _options.MemtableBytes && (_active.IsEmpty || _wal.FileLengthAfter(groupBytes) <= _options.MaxWalFileBytes))
-        {
-            return;
-        }
-
-        while (true)
-        {
-            Task progress;
-            lock (_viewLock)
-            {
-                if (_immutables.Count < _options.MaxImmutableMemtables)
-                {
-                    break;
-                }
-
-                progress = _flushProgress.Task;
-            }
-
-            if (_options.BackgroundWork)
-            {
-                // The flush this waits for may have asked this thread to run its segment sync: run it now, and let a
-                // later ask sync inline while this thread waits (see SyncBetweenGroups).
-                SegmentSync? pending;
-                lock (_queueLock)
-                {
-                    _commitWaitsForFlush = true;
-                    pending = TakeSegmentSyncLocked();
-                }
-
-                try
-                {
-                    pending?.Run();
-                    progress.GetAwaiter().GetResult(); // on the commit thread: writers only see their await take longer
-                }
-                finally
-                {
-                    lock (_queueLock)
-                    {
-                        _commitWaitsForFlush = false;
-                    }
-                }
-            }
-            else
-            {
-                FlushImmutables();
-            }
-        }
-
-        SwapMemtable();
-    }
-
-    /// <summary>Freezes the active memtable and starts a new WAL file for its successor. Commit loop only.</summary>
-    private void SwapMemtable()
-    {
-        if (_active.IsEmpty)
-        {
-            return;
-        }
-
-        SwitchWal(TakeWalSource(), recycleRetired: true);
-        FreezeActive();
-    }
-
-    private void FreezeActive()
-    {
-        var frozen = _active;
-        var states = new Dictionary<ulong, LogSpaceState>(_logs.Count);
-        foreach (var log in _logs.Values)
-        {
-            states[log.Id] = log.Writer;
-        }
-
-        frozen.FrozenStates = states;
-        frozen.MaxSequence = _sequence;
-        lock (_viewLock)
-        {
-            _immutables = [.. _immutables, frozen];
-            _immutablesNewestFirst = [.. Enumerable.Reverse(_immutables)];
-            _active = new Memtable(_arenas);
-        }
-
-        _flushSignal.Release();
     }
 }
