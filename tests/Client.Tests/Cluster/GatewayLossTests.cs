@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pyralog.Client.Tests.Logs;
 using Pyralog.Grains.Interfaces.Logs;
 using Pyralog.Testing;
 
@@ -42,7 +43,7 @@ public sealed class GatewayLossTests : IAsyncLifetime
         });
         var replica = client.Cluster.GetGrain<IPartitionReplicaGrain>(leader.Key);
         Assert.Equal(ReplicaRole.Leader, (await replica.GetStatusAsync()).Role);
-        await UntilAsync(() => Task.FromResult(relay.Accepted > 0), "the client to connect through the relay");
+        await Eventually.TrueAsync(() => relay.Accepted > 0, "the client to connect through the relay");
 
         relay.Cut();
 
@@ -62,16 +63,6 @@ public sealed class GatewayLossTests : IAsyncLifetime
             {
                 answered = 0; // twenty in a row, after the last unanswered or refused call
             }
-        }
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> step, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await step())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(20);
         }
     }
 }
