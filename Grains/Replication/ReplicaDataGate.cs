@@ -72,11 +72,11 @@ internal sealed class ReplicaDataGate
                     // A completed entry is one whose exit ran before it completed (the writes of two activations, the
                     // later one landing first): awaiting it again would spin here.
                     _settling.Remove(key);
-                    _open[key] = _open.GetValueOrDefault(key) + 1;
+                    Count(_open, key, +1);
                     return;
                 }
 
-                _waiting[key] = _waiting.GetValueOrDefault(key) + 1;
+                Count(_waiting, key, +1);
             }
 
             await wait.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -88,7 +88,7 @@ internal sealed class ReplicaDataGate
     {
         lock (_lock)
         {
-            _waiting[key] = _waiting.GetValueOrDefault(key) + 1;
+            Count(_waiting, key, +1);
         }
     }
 
@@ -96,14 +96,21 @@ internal sealed class ReplicaDataGate
     {
         lock (_lock)
         {
-            if (_waiting[key] <= 1)
-            {
-                _waiting.Remove(key);
-            }
-            else
-            {
-                _waiting[key]--;
-            }
+            Count(_waiting, key, -1);
+        }
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to <paramref name="key"/>'s count; a count that reaches 0 (or a key not counted) is removed. Caller holds _lock.</summary>
+    private static void Count(Dictionary<string, int> counts, string key, int delta)
+    {
+        var count = counts.GetValueOrDefault(key) + delta;
+        if (count > 0)
+        {
+            counts[key] = count;
+        }
+        else
+        {
+            counts.Remove(key);
         }
     }
 
@@ -148,17 +155,7 @@ internal sealed class ReplicaDataGate
     {
         lock (_lock)
         {
-            if (_open.TryGetValue(key, out var count))
-            {
-                if (count <= 1)
-                {
-                    _open.Remove(key);
-                }
-                else
-                {
-                    _open[key] = count - 1;
-                }
-            }
+            Count(_open, key, -1);
         }
     }
 

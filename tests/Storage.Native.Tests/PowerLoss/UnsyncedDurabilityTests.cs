@@ -99,13 +99,7 @@ public class UnsyncedDurabilityTests
         device.FailNextSync("wal-");
         var compaction = Task.Run(store.CompactDue);
         // Without one sync at a time the compaction's sync runs now, meets the failure and ends; with it, it waits.
-        var deadline = Stopwatch.StartNew();
-        while (!compaction.IsCompleted && store.WalSyncWaiters == 0)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the compaction neither ended nor waited for the commit thread's sync within 30 s");
-            await Task.Delay(1);
-        }
-
+        await WalTestRecords.WaitUntilAsync(() => compaction.IsCompleted || store.WalSyncWaiters > 0, "the compaction to end or to wait for the commit thread's sync");
         Assert.False(compaction.IsCompleted, "the compaction's sync ran beside the commit thread's held one");
         hold.Release();
 
