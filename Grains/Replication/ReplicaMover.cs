@@ -63,20 +63,28 @@ namespace Pyralog.Grains.Replication;
  *
  * Each round also re-homes the replicas of silos gone for good (ReplicaRehoming) before it plans: their replicas run
  * elsewhere by then, and once homed where they run they count for balance like any other.
+ *
+ * This file holds the rounds; ReplicaMover.Run.cs one move's run (steps 1 to 6, abandon), ReplicaMover.Group.cs what a run
+ * asks of the partition's group.
  */
-internal sealed class ReplicaMover(
+internal sealed partial class ReplicaMover(
     IClusterMembershipService membership, IGrainFactory grains, LocalReplicas replicas, ReplicaHomeTable homes,
     SiloReportClient reports, ReplicaRehoming rehoming, IOptions<PyralogOptions> options, TimeProvider time, ILogger<ReplicaMover> logger)
     : SiloWatch
 {
+    // Fields, not the primary constructor's parameters, so that every part of the class sees them.
+    private readonly IClusterMembershipService _membership = membership;
+    private readonly IGrainFactory _grains = grains;
+    private readonly LocalReplicas _replicas = replicas;
+    private readonly ReplicaHomeTable _homes = homes;
+    private readonly SiloReportClient _reports = reports;
+    private readonly ReplicaRehoming _rehoming = rehoming;
+    private readonly IOptions<PyralogOptions> _options = options;
+    private readonly TimeProvider _time = time;
+    private readonly ILogger<ReplicaMover> _logger = logger;
+
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan StepInterval = TimeSpan.FromMilliseconds(200);
-
-    // How long a leader that moves waits for its named successor to catch up before any caught-up voter may take over.
-    private static readonly TimeSpan SuccessorWait = TimeSpan.FromSeconds(10);
-
-    // Steps without a leader (200 ms each) between checks that the log still exists.
-    private const int LeaderlessChecks = 25;
 
     // Released when a move completes: the loop plans the next one without waiting for the interval.
     private readonly SemaphoreSlim _wake = new(0);
@@ -99,7 +107,7 @@ internal sealed class ReplicaMover(
 
     protected override async Task WatchAsync(CancellationToken stopping)
     {
-        var interval = options.Value.Replication.ReplicaMoveInterval;
+        var interval = _options.Value.Replication.ReplicaMoveInterval;
         if (interval == TimeSpan.Zero)
         {
             return;
@@ -113,7 +121,7 @@ internal sealed class ReplicaMover(
                 using (var round = CancellationTokenSource.CreateLinkedTokenSource(stopping))
                 {
                     var woken = _wake.WaitAsync(round.Token);
-                    await Task.WhenAny(woken, Task.Delay(interval, time, round.Token));
+                    await Task.WhenAny(woken, Task.Delay(interval, _time, round.Token));
                     await round.CancelAsync();
                     await ((Task)woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
@@ -125,7 +133,7 @@ internal sealed class ReplicaMover(
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
-                    logger.LogDebug(e, "Replica moves skipped a round");
+                    _logger.LogDebug(e, "Replica moves skipped a round");
                 }
             }
         }
@@ -150,28 +158,28 @@ internal sealed class ReplicaMover(
     /// </summary>
     private bool StillMoving(string fromKey)
     {
-        if (replicas.LeadsMetadataGroup())
+        if (_replicas.LeadsMetadataGroup())
         {
             return true;
         }
 
-        logger.LogInformation("Leaving the move of replica {From} to the metadata group's new leader", fromKey);
+        _logger.LogInformation("Leaving the move of replica {From} to the metadata group's new leader", fromKey);
         return false;
     }
 
     private async Task RoundAsync(CancellationToken stopping)
     {
-        if (!replicas.LeadsMetadataGroup())
+        if (!_replicas.LeadsMetadataGroup())
         {
             // Another silo's mover watches the cluster meanwhile: what this one saw of gone silos is stale when it leads again.
-            rehoming.Forget();
+            _rehoming.Forget();
             return;
         }
 
         var (active, draining, undecided) = await SilosAsync(stopping);
         // The leader's applied state, read without a Raft round (polling must not keep the idle metadata group awake): what
         // is planned on it is committed as commands that the metadata group checks against its current state.
-        var view = await grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(_applied.Index).WaitAsync(CallTimeout, stopping);
+        var view = await _grains.GetGrain<IMetadataAdminGrain>(0).GetAppliedMetadataLogsAsync(_applied.Index).WaitAsync(CallTimeout, stopping);
         if (view.Logs is not null)
         {
             _applied = (view.AppliedIndex, view.Logs);
@@ -180,8 +188,8 @@ internal sealed class ReplicaMover(
         _metadataVersion = view.Version;
 
         var logs = _applied.Logs;
-        await rehoming.RehomeAsync(logs, active.ToHashSet(StringComparer.Ordinal), stopping);
-        var budget = options.Value.Replication.ReplicaMoves;
+        await _rehoming.RehomeAsync(logs, active.ToHashSet(StringComparer.Ordinal), stopping);
+        var budget = _options.Value.Replication.ReplicaMoves;
         lock (_running)
         {
             foreach (var done in _running.Where(r => r.Value.IsCompleted).Select(r => r.Key).ToList())
@@ -219,7 +227,7 @@ internal sealed class ReplicaMover(
             {
                 // A silo that did not say whether it drains may be drained and about to be stopped: as the emptiest silo
                 // it would be the first target. No new move until every active silo answers (recorded ones go on).
-                logger.LogDebug("No new replica move this round: {Count} active silos did not say whether they drain", undecided);
+                _logger.LogDebug("No new replica move this round: {Count} active silos did not say whether they drain", undecided);
                 return;
             }
 
@@ -232,7 +240,7 @@ internal sealed class ReplicaMover(
 
     /// <summary>Whether the last run of the move in <paramref name="key"/> gave up less than its backoff ago (under _running's lock).</summary>
     private bool BacksOff((ulong Log, int Partition) key) =>
-        _gaveUp.TryGetValue(key, out var gaveUp) && time.GetElapsedTime(gaveUp.GaveUpAt) < gaveUp.Backoff;
+        _gaveUp.TryGetValue(key, out var gaveUp) && _time.GetElapsedTime(gaveUp.GaveUpAt) < gaveUp.Backoff;
 
     /// <summary>
     /// Ends a run that waited <see cref="ReplicaTiming.ReplicaMoveTimeout"/> for the partition's group (no leader, or
@@ -245,15 +253,15 @@ internal sealed class ReplicaMover(
         lock (_running)
         {
             var giveUps = _gaveUp.TryGetValue((run.Log, run.Partition), out var last) ? last.GiveUps + 1 : 1;
-            var timeout = options.Value.Replication.ReplicaMoveTimeout.Ticks;
+            var timeout = _options.Value.Replication.ReplicaMoveTimeout.Ticks;
             backoff = TimeSpan.FromTicks(Math.Min(timeout, TimeSpan.MaxValue.Ticks >> 3) << Math.Min(giveUps - 1, 3));
-            _gaveUp[(run.Log, run.Partition)] = (time.GetTimestamp(), backoff, giveUps);
+            _gaveUp[(run.Log, run.Partition)] = (_time.GetTimestamp(), backoff, giveUps);
         }
 
-        logger.LogWarning(
+        _logger.LogWarning(
             "The move of replica {From} to replica {To} of partition {Partition} of log {Log} (id {LogId}) gave up after waiting {Timeout} for {WaitedFor}; it stays recorded and is resumed in {Backoff} at the earliest",
             ReplicaGrainKey.Of(run.Log, run.Partition, run.From), ReplicaGrainKey.Of(run.Log, run.Partition, run.To), run.Partition, info.Name, info.Id,
-            options.Value.Replication.ReplicaMoveTimeout, waitedFor, backoff);
+            _options.Value.Replication.ReplicaMoveTimeout, waitedFor, backoff);
     }
 
     private void Start(ulong log, int partition, int from, int to, string target, CancellationToken stopping)
@@ -269,7 +277,7 @@ internal sealed class ReplicaMover(
             }
             catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
             {
-                logger.LogWarning(e, "Moving replica {Key} to {Target} stopped; the next round resumes it", ReplicaGrainKey.Of(log, partition, from), target);
+                _logger.LogWarning(e, "Moving replica {Key} to {Target} stopped; the next round resumes it", ReplicaGrainKey.Of(log, partition, from), target);
             }
         }, CancellationToken.None);
     }
@@ -280,7 +288,7 @@ internal sealed class ReplicaMover(
         var active = new List<SiloAddress>();
         var draining = new HashSet<string>(StringComparer.Ordinal);
         var stoppingSilos = new List<string>();
-        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        foreach (var member in _membership.CurrentSnapshot.Members.Values)
         {
             if (member.Status == SiloStatus.Active)
             {
@@ -292,7 +300,7 @@ internal sealed class ReplicaMover(
             }
         }
 
-        var (drained, undecided) = await reports.DrainingAmongAsync(active, CallTimeout, stopping);
+        var (drained, undecided) = await _reports.DrainingAmongAsync(active, CallTimeout, stopping);
         foreach (var silo in drained)
         {
             draining.Add(silo.Endpoint.ToString());
@@ -303,362 +311,4 @@ internal sealed class ReplicaMover(
         draining.UnionWith(stoppingSilos);
         return (endpoints, draining, undecided);
     }
-
-    /// <summary>Runs one move to its end; false when it was not started or was abandoned (the next round, not this one's end, plans again).</summary>
-    private async Task<bool> MoveAsync(ulong logId, int partition, int from, int to, string target, CancellationToken stopping)
-    {
-        var admin = grains.GetGrain<IMetadataAdminGrain>(0);
-        var started = time.GetTimestamp();
-        var timeout = options.Value.Replication.ReplicaMoveTimeout;
-        var fromKey = ReplicaGrainKey.Of(logId, partition, from);
-        var toKey = ReplicaGrainKey.Of(logId, partition, to);
-        var run = new MoveRun(logId, partition, from, to, Random.Shared.NextInt64(1, long.MaxValue));
-
-        // 1. Record the move (idempotent while it runs), owned by this run from now on.
-        var begun = await admin.CommitMetadataAsync(run.Command("move", target)).WaitAsync(CallTimeout, stopping);
-        if (begun.Log is not { } log || !run.Owns(log))
-        {
-            logger.LogInformation("Not moving replica {Key} to {Target}: {Why}", fromKey, target, begun.Error ?? "the move ended");
-            return false;
-        }
-
-        homes.Learn(logId, log.Homes);
-        logger.LogInformation("Moving replica {From} to silo {Target} as replica {To}", fromKey, target, toKey);
-
-        // 2. Place and activate the new replica; it must be on the target (else the target is gone: give up).
-        var newcomer = grains.GetGrain<IPartitionReplicaGrain>(toKey);
-        var prepared = await newcomer.PrepareAsync().WaitAsync(CallTimeout, stopping);
-        var placedOn = (await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping)).Silo;
-        if (SiloAddress.FromParsableString(placedOn).Endpoint.ToString() != target)
-        {
-            await AbandonAsync(admin, log, run, target, started, $"replica {toKey} was placed on {placedOn}, not on {target}", stopping);
-            return false;
-        }
-
-        // 3. Learner, promoted once caught up. The newcomer's incarnation is read each time: one that lost its disk
-        // meanwhile (its silo crashed) comes back as another, which the leader then takes in its place. The timeout runs
-        // from its last progress: a partition larger than the catch-up budget copies in ReplicaMoveTimeout is not abandoned
-        // (and copied again from scratch by the next round, forever) while its copy goes on.
-        var incarnation = prepared.Incarnation;
-        var (copied, lastProgress) = (0L, started);
-        while (true)
-        {
-            var leader = await LeaderAsync(log.Info, partition, stopping);
-            if (leader is { } l && l.Status.ConfigCommitted && Slot(l.Status.VoterIncarnations, to) == incarnation)
-            {
-                break;
-            }
-
-            if (time.GetElapsedTime(lastProgress) > timeout)
-            {
-                await AbandonAsync(admin, log, run, target, started, $"replica {toKey} copied nothing for {timeout} (up to Raft index {copied})", stopping);
-                return false;
-            }
-
-            if (leader is { } at && Slot(at.Status.VoterIncarnations, to) != incarnation && Slot(at.Status.LearnerIncarnations, to) != incarnation)
-            {
-                // Only while this run still owns the move: a stale run (on a previous metadata leader) would add slot To
-                // back after the owning run abandoned the move and dropped its home.
-                if (!StillMoving(fromKey))
-                {
-                    return false;
-                }
-
-                if (await MetadataLogAsync(logId, stopping) is not { } recorded || !run.Owns(recorded))
-                {
-                    logger.LogWarning("Not adding replica {To}: the move of replica {From} ended or passed to another run meanwhile", toKey, fromKey);
-                    return false;
-                }
-
-                await StepAsync(() => at.Grain.AddReplicaAsync(to, incarnation), stopping);
-            }
-
-            await Task.Delay(StepInterval, time, stopping);
-            try
-            {
-                var status = await newcomer.GetStatusAsync().WaitAsync(CallTimeout, stopping);
-                if (status.Incarnation != incarnation || status.LastIndex > copied)
-                {
-                    (copied, lastProgress) = (status.LastIndex, time.GetTimestamp());
-                }
-
-                incarnation = status.Incarnation;
-            }
-            catch (Exception e) when (e is TimeoutException or OrleansException)
-            {
-                // Its silo is being lost: the next check asks again.
-            }
-        }
-
-        // 4. Remove the moved replica, if the move still runs and this silo still leads the metadata group, keeping To.
-        if (!StillMoving(fromKey))
-        {
-            return false;
-        }
-
-        if (await MetadataLogAsync(logId, stopping) is not { } current || !run.Owns(current))
-        {
-            logger.LogWarning("Not removing replica {From}: its move to {To} ended or passed to another run meanwhile", fromKey, toKey);
-            return false;
-        }
-
-        switch (await RemoveFromGroupAsync(log.Info, run, from, successor: to, keep: to, stopping))
-        {
-            case null:
-                return false; // gave up (no leader, or replica To no longer votes): a later round resumes the move
-            case false:
-                logger.LogWarning("Not removing replica {From}: replica {To} left the group meanwhile (another run of the move abandoned it)", fromKey, toKey);
-                return false;
-        }
-
-        await FinishAsync(admin, run, target, started, stopping);
-        return true;
-    }
-
-    /// <summary>Steps 5 and 6, once slot From is out of the group.</summary>
-    private async Task FinishAsync(IMetadataAdminGrain admin, MoveRun run, string target, long started, CancellationToken stopping)
-    {
-        var (logId, partition, from, to) = (run.Log, run.Partition, run.From, run.To);
-        var fromKey = ReplicaGrainKey.Of(logId, partition, from);
-        var moved = await admin.CommitMetadataAsync(run.Command("moved", null)).WaitAsync(CallTimeout, stopping);
-        homes.Learn(logId, moved.Log?.Homes);
-        if (moved.Error is { } error)
-        {
-            // Another run owns the move now (a mover on the new metadata leader): it finishes it.
-            logger.LogWarning("Not finishing the move of replica {From}: {Error}", fromKey, error);
-            return;
-        }
-
-        await RetireAsync(fromKey, stopping);
-        ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "moved"));
-        ReplicationInstruments.ReplicaMoveDuration.Record(time.GetElapsedTime(started).TotalSeconds);
-        logger.LogInformation("Moved replica {From} to silo {Target} as replica {To} in {Seconds:0.0} s", fromKey, target, ReplicaGrainKey.Of(logId, partition, to), time.GetElapsedTime(started).TotalSeconds);
-    }
-
-    private async Task AbandonAsync(IMetadataAdminGrain admin, MetadataLog log, MoveRun run, string target, long started, string why, CancellationToken stopping)
-    {
-        var (partition, from, to) = (run.Partition, run.From, run.To);
-        var fromKey = ReplicaGrainKey.Of(log.Info.Id, partition, from);
-        var fromIn = await VotesOrLearnsAsync(log.Info, run, from, stopping);
-        if (fromIn is null)
-        {
-            return; // gave up (no leader): a later round resumes the move, and abandons it if it still must
-        }
-
-        if (fromIn == false)
-        {
-            // A resumed move whose step 4 ran before its "moved" failed to commit (a timeout, a metadata leader change):
-            // slot To is the group's only replacement for From now, and removing it would leave the group a voter short
-            // for good. However it is placed now, the move is past its point of no return: finish it.
-            logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it is out of its group already, so the move is finished instead", fromKey, why);
-            await FinishAsync(admin, run, target, started, stopping);
-            return;
-        }
-
-        if (!StillMoving(fromKey))
-        {
-            return;
-        }
-
-        logger.LogWarning("Abandoning the move of replica {From}: {Why}", fromKey, why);
-        var removed = await RemoveFromGroupAsync(log.Info, run, to, successor: -1, keep: from, stopping);
-        if (removed is null)
-        {
-            return; // gave up (no leader, or replica From no longer votes): a later round resumes the move
-        }
-
-        if (removed == false)
-        {
-            // Another run of the move removed slot From between the check above and this removal: as there, finish it.
-            logger.LogWarning("Not abandoning the move of replica {From} ({Why}): it left its group meanwhile (another run of the move removed it), so the move is finished instead", fromKey, why);
-            await FinishAsync(admin, run, target, started, stopping);
-            return;
-        }
-
-        var abandoned = await admin.CommitMetadataAsync(run.Command("abandon-move", null)).WaitAsync(CallTimeout, stopping);
-        homes.Learn(log.Info.Id, abandoned.Log?.Homes);
-        if (abandoned.Error is { } error)
-        {
-            // Another run owns the move now and adds the new replica again: it must not retire.
-            logger.LogWarning("Not abandoning the move of replica {From}: {Error}", fromKey, error);
-            return;
-        }
-
-        await RetireAsync(ReplicaGrainKey.Of(log.Info.Id, partition, to), stopping);
-        ReplicationInstruments.ReplicaMoves.Add(1, new KeyValuePair<string, object?>("pyralog.move.outcome", "abandoned"));
-    }
-
-    /// <summary>
-    /// Removes slot <paramref name="slot"/> from the partition's group while slot <paramref name="keep"/> (the move's
-    /// other slot) is a voter, and waits until the leader's configuration without it is committed: true then; false,
-    /// with <paramref name="slot"/> left in, once a leader's committed configuration lacks <paramref name="keep"/>
-    /// (another run of the move removed it; the leader refuses the removal then, see
-    /// <see cref="IPartitionReplicaGrain.RemoveReplicaAsync"/>). While <paramref name="keep"/> is only a learner (a new
-    /// incarnation of it, after its silo stopped, that holds nothing yet) nothing is removed: it waits for the learner to
-    /// vote. Null once it has waited <see cref="ReplicaTiming.ReplicaMoveTimeout"/> in a row for a leader with a
-    /// committed configuration in which <paramref name="keep"/> votes (<see cref="GiveUp"/>). A leader that is the slot
-    /// hands its leadership to <paramref name="successor"/> once that one is caught up (-1, or after
-    /// <see cref="SuccessorWait"/>: to any caught-up voter).
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
-    private async Task<bool?> RemoveFromGroupAsync(LogInfo info, MoveRun run, int slot, int successor, int keep, CancellationToken stopping)
-    {
-        var started = time.GetTimestamp();
-        var stalledSince = started;
-        var timeout = options.Value.Replication.ReplicaMoveTimeout;
-        var leaderless = 0;
-        while (true)
-        {
-            if (successor >= 0 && time.GetElapsedTime(started) > SuccessorWait)
-            {
-                successor = -1;
-            }
-
-            var leader = await LeaderAsync(info, run.Partition, stopping);
-            string? waitingFor = null;
-            if (leader is { Status.ConfigCommitted: true } l)
-            {
-                if (Slot(l.Status.VoterIncarnations, slot) == 0 && Slot(l.Status.LearnerIncarnations, slot) == 0)
-                {
-                    return true;
-                }
-
-                if (Slot(l.Status.VoterIncarnations, keep) == 0 && Slot(l.Status.LearnerIncarnations, keep) == 0)
-                {
-                    return false;
-                }
-
-                if (Slot(l.Status.VoterIncarnations, keep) != 0)
-                {
-                    stalledSince = time.GetTimestamp(); // the leader can remove: whatever it waits for (a hand-off) is its own
-                }
-                else
-                {
-                    waitingFor = $"replica {keep} to vote (it is a learner)";
-                }
-            }
-            else
-            {
-                waitingFor = leader is null ? "a leader of the group" : "the group's leader to commit its configuration";
-            }
-
-            if (waitingFor is not null && time.GetElapsedTime(stalledSince) > timeout)
-            {
-                GiveUp(info, run, $"{waitingFor}, to remove replica {slot} while keeping replica {keep}");
-                return null;
-            }
-
-            if (leader is { } at)
-            {
-                leaderless = 0;
-                // Not while the slot to keep is a learner: the leader refuses it from metadata version 2, older builds do not.
-                if (Slot(at.Status.VoterIncarnations, keep) != 0)
-                {
-                    await StepAsync(() => _metadataVersion >= MetadataVersion.MoveRuns
-                        ? at.Grain.RemoveReplicaAsync(slot, successor, keep)
-                        : at.Grain.RemoveReplicaAsync(slot, successor), stopping);
-                }
-            }
-            else
-            {
-                await ThrowIfDeletedAsync(info, ++leaderless, stopping);
-            }
-
-            await Task.Delay(StepInterval, time, stopping);
-        }
-    }
-
-    /// <summary>
-    /// Whether slot <paramref name="slot"/> is a voter or learner of the partition's group, as a leader with a committed
-    /// configuration says; null once none has said so for <see cref="ReplicaTiming.ReplicaMoveTimeout"/> (<see cref="GiveUp"/>).
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The log was deleted meanwhile (no replica of it leads any more).</exception>
-    private async Task<bool?> VotesOrLearnsAsync(LogInfo info, MoveRun run, int slot, CancellationToken stopping)
-    {
-        var started = time.GetTimestamp();
-        var timeout = options.Value.Replication.ReplicaMoveTimeout;
-        for (var leaderless = 1; ; leaderless++)
-        {
-            if (await LeaderAsync(info, run.Partition, stopping) is { Status.ConfigCommitted: true } leader)
-            {
-                return Slot(leader.Status.VoterIncarnations, slot) != 0 || Slot(leader.Status.LearnerIncarnations, slot) != 0;
-            }
-
-            if (time.GetElapsedTime(started) > timeout)
-            {
-                GiveUp(info, run, $"a leader of the group with a committed configuration, to tell whether replica {slot} is still in it");
-                return null;
-            }
-
-            await ThrowIfDeletedAsync(info, leaderless, stopping);
-            await Task.Delay(StepInterval, time, stopping);
-        }
-    }
-
-    /// <summary>Every <see cref="LeaderlessChecks"/> steps without a leader, whether the log still exists: its replicas answer that it is gone, and polling them would only activate them again.</summary>
-    /// <exception cref="InvalidOperationException">The log was deleted.</exception>
-    private async Task ThrowIfDeletedAsync(LogInfo info, int leaderless, CancellationToken stopping)
-    {
-        if (leaderless % LeaderlessChecks == 0 && await MetadataLogAsync(info.Id, stopping) is null)
-        {
-            throw new InvalidOperationException($"log {info.Name} (id {info.Id}) was deleted during a replica move");
-        }
-    }
-
-    /// <summary>Log <paramref name="logId"/> as the metadata group's leader holds it now (a linearizable read), or null once deleted.</summary>
-    private async Task<MetadataLog?> MetadataLogAsync(ulong logId, CancellationToken stopping)
-    {
-        var logs = await grains.GetGrain<IMetadataAdminGrain>(0).GetMetadataLogsAsync().WaitAsync(CallTimeout, stopping);
-        return Array.Find(logs, l => l.Info.Id == logId);
-    }
-
-    /// <summary>One membership step at the leader; a lost leadership or a slow answer only means the next check tries again.</summary>
-    private async Task StepAsync(Func<Task<string?>> step, CancellationToken stopping)
-    {
-        try
-        {
-            if (await step().WaitAsync(CallTimeout, stopping) is { } notYet)
-            {
-                logger.LogDebug("A replica move waits: {Why}", notYet);
-            }
-        }
-        catch (Exception e) when (e is NotLeaderException or TimeoutException or OrleansException)
-        {
-            logger.LogDebug(e, "A replica move step will be retried");
-        }
-    }
-
-    private async Task RetireAsync(string key, CancellationToken stopping)
-    {
-        try
-        {
-            await grains.GetGrain<IPartitionReplicaGrain>(key).RetireAsync().WaitAsync(CallTimeout, stopping);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
-        {
-            // Its silo is down, or it refused to activate because it has no home: it drops its data when it next activates.
-            logger.LogDebug(e, "Replica {Key} did not retire now", key);
-        }
-    }
-
-    /// <summary>The leader among the partition's slots (the highest term that answers as leader), or null during an election.</summary>
-    private async Task<(IPartitionReplicaGrain Grain, ReplicaStatus Status)?> LeaderAsync(LogInfo info, int partition, CancellationToken stopping)
-    {
-        var asks = info.ReplicaSlots(partition).Select(s => grains.GetGrain<IPartitionReplicaGrain>(info.ReplicaKey(partition, s))).ToArray();
-        var statuses = asks.Select(g => g.GetStatusAsync().WaitAsync(CallTimeout, stopping)).ToArray();
-        await ((Task)Task.WhenAll(statuses)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        (IPartitionReplicaGrain, ReplicaStatus)? leader = null;
-        for (var i = 0; i < asks.Length; i++)
-        {
-            if (statuses[i].IsCompletedSuccessfully && statuses[i].Result is { Role: ReplicaRole.Leader } s && (leader is null || s.Term > leader.Value.Item2.Term))
-            {
-                leader = (asks[i], s);
-            }
-        }
-
-        return leader;
-    }
-
-    private static long Slot(long[] incarnations, int slot) => slot < incarnations.Length ? incarnations[slot] : 0;
-
 }
