@@ -23,11 +23,14 @@ if (args.Any(a => a is "--help" or "-h"))
     return ExitCodes.Stopped;
 }
 
+using var stopSignals = new StopSignals();
 try
 {
     using var host = PyralogSiloHost.Build(args);
-    using var dataLock = await StartupChecks.RunAsync(host.Services);
+    using var stopOnSignal = stopSignals.Requested.Register(host.Lifetime.StopApplication);
+    using var dataLock = await StartupChecks.RunAsync(host.Services, stopSignals.Requested);
     var siloStore = host.Services.GetRequiredService<SiloStore>();
+    stopSignals.Requested.ThrowIfCancellationRequested();
     if (await StartAsync(host, siloStore))
     {
         await host.WaitForShutdownAsync();
@@ -46,6 +49,12 @@ try
         return ExitCodes.StoreFailed;
     }
 
+    return ExitCodes.Stopped;
+}
+catch (OperationCanceledException) when (stopSignals.Requested.IsCancellationRequested)
+{
+    // Stopped before the host started: nothing ran yet that needs stopping.
+    Console.WriteLine(ListeningBanner.StoppedLine);
     return ExitCodes.Stopped;
 }
 catch (OptionsValidationException e)

@@ -7,6 +7,9 @@ namespace Pyralog.Silo.Hosting;
 /// <summary>Prints, once the silo is up, what it listens on and where its data lives.</summary>
 internal sealed class ListeningBanner(SiloHostOptions host, IOptions<PyralogOptions> pyralog, IHostApplicationLifetime lifetime) : IHostedService
 {
+    /// <summary>The line a silo prints once it stopped.</summary>
+    public const string StoppedLine = "Pyralog silo stopped.";
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStarted.Register(() => Console.WriteLine(
@@ -14,7 +17,7 @@ internal sealed class ListeningBanner(SiloHostOptions host, IOptions<PyralogOpti
             $"http http://{host.HttpAddress}:{host.HttpPort} ({(host.Metrics ? "/metrics, " : "")}/health/ready{(host.Dashboard ? ", /pyralog, /dashboard" : "")}), " +
             $"membership {host.Membership.ToString().ToLowerInvariant()}, cluster '{host.ClusterId}', " +
             $"data {Path.GetFullPath(pyralog.Value.DataDirectory)}"));
-        lifetime.ApplicationStopped.Register(() => Console.WriteLine("Pyralog silo stopped."));
+        lifetime.ApplicationStopped.Register(() => Console.WriteLine(StoppedLine));
         return Task.CompletedTask;
     }
 

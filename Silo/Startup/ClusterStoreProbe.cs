@@ -9,13 +9,15 @@ internal static class ClusterStoreProbe
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(3);
 
     /// <exception cref="StartupRefusedException">Redis did not answer (exit code 1).</exception>
-    public static async Task EnsureReachableAsync(ConfigurationOptions redis)
+    /// <exception cref="OperationCanceledException">A stop was asked for while the probe waited (the process then exits).</exception>
+    public static async Task EnsureReachableAsync(ConfigurationOptions redis, CancellationToken stopping)
     {
         var probe = ProbeOptions(redis);
         try
         {
-            await using var connection = await ConnectionMultiplexer.ConnectAsync(probe).ConfigureAwait(false);
-            await connection.GetDatabase().PingAsync().ConfigureAwait(false);
+            // The client takes no token; a stop leaves the attempt behind, to end with the process.
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(probe).WaitAsync(stopping).ConfigureAwait(false);
+            await connection.GetDatabase().PingAsync().WaitAsync(stopping).ConfigureAwait(false);
         }
         catch (RedisException e)
         {

@@ -17,7 +17,8 @@ internal static class StartupChecks
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is wrong.</exception>
     /// <exception cref="StartupRefusedException">The silo must not start; the message says why.</exception>
-    public static async Task<IDisposable> RunAsync(IServiceProvider services)
+    /// <exception cref="OperationCanceledException">A stop was asked for (<paramref name="stopping"/>).</exception>
+    public static async Task<IDisposable> RunAsync(IServiceProvider services, CancellationToken stopping)
     {
         var host = services.GetRequiredService<SiloHostOptions>();
         var pyralog = services.GetRequiredService<IOptions<PyralogOptions>>().Value;
@@ -30,7 +31,7 @@ internal static class StartupChecks
             PortCheck.EnsureFree(IPAddress.Parse(host.HttpAddress), "--http-address", host.HttpPort, "HTTP port", "--http-port");
             if (host.Membership == MembershipMode.Redis)
             {
-                await ClusterStoreProbe.EnsureReachableAsync(ConfigurationOptions.Parse(host.RedisConnectionString!)).ConfigureAwait(false);
+                await ClusterStoreProbe.EnsureReachableAsync(ConfigurationOptions.Parse(host.RedisConnectionString!), stopping).ConfigureAwait(false);
             }
 
             return dataLock;

@@ -203,7 +203,7 @@ public sealed class StartupRefusalTests : IDisposable
     {
         // StackExchange.Redis keeps a host name as a DnsEndPoint, whose own text is "Unspecified/localhost:1".
         var refused = await Assert.ThrowsAsync<StartupRefusedException>(() =>
-            ClusterStoreProbe.EnsureReachableAsync(StackExchange.Redis.ConfigurationOptions.Parse("localhost:1,connectTimeout=1000")));
+            ClusterStoreProbe.EnsureReachableAsync(StackExchange.Redis.ConfigurationOptions.Parse("localhost:1,connectTimeout=1000"), CancellationToken.None));
         Assert.Equal(ExitCodes.ClusterUnreachable, refused.ExitCode);
         Assert.StartsWith("cannot reach Redis at localhost:1 (the cluster store for membership and obelisk leases): UnableToConnect", refused.Message, StringComparison.Ordinal);
     }
