@@ -78,10 +78,40 @@ public sealed class ProducerFailoverTests : IAsyncLifetime
 
         // The log holds each of them exactly once, at its acknowledged address, and nothing else after them.
         var consumer = new LogConsumer(cluster.Client, new ConsumerOptions { MaxWait = TimeSpan.FromMilliseconds(200) });
-        var records = await Streams.TakeAsync(consumer.ConsumeAsync(log.Name, 0, ConsumeFrom.Offset(first)), total, TimeSpan.FromSeconds(60));
+        List<ConsumedRecord> records;
+        try
+        {
+            records = await Streams.TakeAsync(consumer.ConsumeAsync(log.Name, 0, ConsumeFrom.Offset(first)), total, TimeSpan.FromSeconds(60));
+        }
+        catch (Xunit.Sdk.FailException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}; the replicas now: {await ReplicasAsync(cluster.Client, log, first)}");
+        }
         Assert.Equal(acks.Select(a => (a.Value, a.Ack.Epoch, a.Ack.Offset)), records.Select(r => (Encoding.UTF8.GetString(r.Value), r.Epoch, r.Offset)));
         var description = await cluster.Client.GetGrain<IPyralogAdminGrain>(0).DescribeLogAsync(log.Name);
         Assert.Equal(first + total, description.Partitions[0].CommittedNext);
+    }
+
+    /// <summary>What each replica of partition 0 says of itself and answers to a read at <paramref name="from"/>, for a failure's message.</summary>
+    private static async Task<string> ReplicasAsync(IGrainFactory grains, LogInfo log, ulong from)
+    {
+        var said = new List<string>();
+        foreach (var slot in log.ReplicaSlots(0))
+        {
+            var replica = grains.GetGrain<IPartitionReplicaGrain>(log.ReplicaKey(0, slot));
+            try
+            {
+                var status = await replica.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
+                var read = await replica.ReadAsync(from, 1 << 20).WaitAsync(TimeSpan.FromSeconds(5));
+                said.Add($"{status.Key} on {status.Silo}: {status.Role} in term {status.Term}, commit {status.CommitIndex}, applied {status.AppliedIndex}, next offset {status.NextOffset}; a read at {from} gave {read.Records.Length} records");
+            }
+            catch (Exception e)
+            {
+                said.Add($"{log.ReplicaKey(0, slot)}: {e.GetType().Name} {e.Message}");
+            }
+        }
+
+        return string.Join(" | ", said);
     }
 
     private static ProducerRecord Rec(int value) => new(null, Encoding.UTF8.GetBytes($"r{value}"));

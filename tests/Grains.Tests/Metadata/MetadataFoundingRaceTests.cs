@@ -69,6 +69,8 @@ public sealed class MetadataFoundingRaceTests : IAsyncLifetime
 
     private sealed class FirstSiloAloneFixture() : PyralogClusterFixture(1)
     {
+        protected override bool WaitsForMetadataGroup => false; // founding it is what the test is about
+
         protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<Held>();
     }
 

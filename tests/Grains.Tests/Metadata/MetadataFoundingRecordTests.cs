@@ -78,6 +78,8 @@ public sealed class MetadataFoundingRecordTests : IDisposable
 
     private sealed class RecordFixture(string storage, bool refound) : PyralogClusterFixture(1), IAsyncDisposable
     {
+        protected override bool WaitsForMetadataGroup => false; // founding it is what the test is about
+
         protected override void Configure(TestClusterBuilder builder)
         {
             builder.Properties[SharedFoundingRecordStorage.NameKey] = storage;

@@ -308,33 +308,8 @@ internal sealed partial class PartitionCluster : IAsyncDisposable
     /// partitions: a group caught with two voters by a second fault that also loses a disk has lost a majority of its
     /// configuration for good, which is more than a group of three can survive.
     /// </summary>
-    public async Task WaitForMetadataGroupAsync(TimeSpan timeout)
-    {
-        var watch = Stopwatch.StartNew();
-        var missing = "no status yet";
-        while (watch.Elapsed < timeout)
-        {
-            try
-            {
-                var group = await Admin.DescribeMetadataGroupAsync().WaitAsync(TimeSpan.FromSeconds(10));
-                if (group.LeaderReplica >= 0 && !group.SharedSilos &&
-                    group.Replicas.All(r => r.Error is null && r.Role is ReplicaRole.Leader or ReplicaRole.Follower))
-                {
-                    return;
-                }
-
-                missing = $"leader {group.LeaderReplica}, replicas {string.Join(", ", group.Replicas.Select(r => $"{r.Replica}={r.Role} on silo {SiloOf(r.Silo)?.ToString(CultureInfo.InvariantCulture) ?? r.Silo}{(r.Error is null ? "" : $" ({r.Error})")}"))}";
-            }
-            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
-            {
-                missing = $"{e.GetType().Name}: {e.Message}";
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100));
-        }
-
-        throw new TimeoutException($"the metadata group was not whole within {timeout.TotalSeconds:0} s: {missing}");
-    }
+    public Task WaitForMetadataGroupAsync(TimeSpan timeout) =>
+        MetadataGroupWait.WholeAsync(Admin, ownSilos: true, timeout, silo => SiloOf(silo)?.ToString(CultureInfo.InvariantCulture) ?? silo);
 
     /// <summary>Every partition of the log as the admin grain sees it (leader, offsets, each replica's role, silo and lag), for failure messages.</summary>
     public async Task<string> DescribeForDiagnosticsAsync(string name)
