@@ -23,6 +23,16 @@ public sealed record ConsumerOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")]
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a fetch may go unanswered (beyond <see cref="MaxWait"/> at the end of a partition) before the consumer
+    /// also asks the next replica and takes the first answer: a replica whose silo just died is often not answered but
+    /// never refused until Orleans declares the silo dead, and without the second call the fetch waited out
+    /// <see cref="RequestTimeout"/>. Reads change nothing, so asking two replicas is safe. Not shorter than
+    /// <see cref="RequestTimeout"/>: never.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")]
+    public TimeSpan HedgeAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming every wrong setting and its value (its parameter name: the first).</summary>
     public void Validate() => Validator.ThrowIfInvalid(this);
 }

@@ -27,7 +27,7 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
             case ConsumeFrom.AtOffset at:
                 return at.Value;
             case ConsumeFrom.EarliestRecord:
-                return (await CallAsync(static r => r.GetStatusAsync(), null, _options.RequestTimeout, ct).ConfigureAwait(false)).FirstOffset;
+                return (await CallAsync(static r => r.GetStatusAsync(), null, _options.HedgeAfter, _options.RequestTimeout, ct).ConfigureAwait(false)).FirstOffset;
             case ConsumeFrom.AtTime at:
                 var time = at.Value;
                 return await FurthestAsync(r => r.FindOffsetAsync(time), ct).ConfigureAwait(false);
@@ -44,8 +44,8 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
         var maxBytes = _options.MaxBytes;
         var maxWait = _options.MaxWait;
         return atEnd
-            ? CallAsync(r => r.PollAsync(position, maxBytes, maxWait), position, maxWait + _options.RequestTimeout, ct)
-            : CallAsync(r => r.ReadAsync(position, maxBytes), position, _options.RequestTimeout, ct);
+            ? CallAsync(r => r.PollAsync(position, maxBytes, maxWait), position, maxWait + _options.HedgeAfter, maxWait + _options.RequestTimeout, ct)
+            : CallAsync(r => r.ReadAsync(position, maxBytes), position, _options.HedgeAfter, _options.RequestTimeout, ct);
     }
 
     /// <summary>
@@ -91,11 +91,11 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
     }
 
     /// <summary>
-    /// Calls the current replica, failing over as the class says. A read whose <paramref name="position"/> is below
-    /// the first retained offset or beyond the committed end is the caller's error and is thrown (the server's message
-    /// names the bound).
+    /// Calls the current replica, failing over as the class says (and hedging, see <see cref="HedgedAsync"/>). A read
+    /// whose <paramref name="position"/> is below the first retained offset or beyond the committed end is the caller's
+    /// error and is thrown (the server's message names the bound).
     /// </summary>
-    private async Task<T> CallAsync<T>(Func<IPartitionReplicaGrain, Task<T>> call, ulong? position, TimeSpan timeout, CancellationToken ct)
+    private async Task<T> CallAsync<T>(Func<IPartitionReplicaGrain, Task<T>> call, ulong? position, TimeSpan hedgeAfter, TimeSpan timeout, CancellationToken ct)
     {
         List<int>? damaged = null; // the slots whose copy answered that it is damaged, since the last other answer
         while (true)
@@ -104,8 +104,8 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
             Exception failure;
             try
             {
-                var answer = await call(replica).WaitAsync(timeout, _time, ct).ConfigureAwait(false);
-                _failures = 0;
+                var (answer, slot) = await HedgedAsync(call, _slot, hedgeAfter, timeout, ct).ConfigureAwait(false);
+                (_slot, _failures) = (slot, 0);
                 return answer;
             }
             catch (ArgumentOutOfRangeException e) when (position is not null)
@@ -115,7 +115,7 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
                     throw;
                 }
 
-                if (await BeyondCommittedEndAsync(replica, position.Value, ct).ConfigureAwait(false) is { } beyond)
+                if (await BeyondCommittedEndAsync(position.Value, ct).ConfigureAwait(false) is { } beyond)
                 {
                     throw beyond;
                 }
@@ -153,17 +153,64 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
     }
 
     /// <summary>
-    /// Whether <paramref name="position"/> lies beyond the partition's committed end and not only beyond what
-    /// <paramref name="replica"/> has applied: a linearizable read there (a follower forwards it to its leader) answers
+    /// Calls the replica in <paramref name="slot"/>; when it has not answered within <paramref name="hedgeAfter"/> the
+    /// same call goes to the next replica too, and the first success is taken, with the slot that answered. What the
+    /// replica in <paramref name="slot"/> answers decides everything else: its failure is thrown, and a hedge that failed
+    /// or answered that it is behind is dropped. So a hedge only ever brings an answer sooner.
+    /// </summary>
+    private async Task<(T Answer, int Slot)> HedgedAsync<T>(Func<IPartitionReplicaGrain, Task<T>> call, int slot, TimeSpan hedgeAfter, TimeSpan timeout, CancellationToken ct)
+    {
+        var answer = call(Replica(slot)).WaitAsync(timeout, _time, ct);
+        if (hedgeAfter >= timeout || _cached.Info.ReplicaSlots(partition).Length == 1)
+        {
+            return (await answer.ConfigureAwait(false), slot);
+        }
+
+        using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            if (await Task.WhenAny(answer, Task.Delay(hedgeAfter, _time, waiting.Token)).ConfigureAwait(false) == answer)
+            {
+                await waiting.CancelAsync().ConfigureAwait(false);
+                return (await answer.ConfigureAwait(false), slot);
+            }
+        }
+
+        var next = _cached.Info.NextReplica(partition, slot);
+        var hedge = call(Replica(next)).WaitAsync(timeout - hedgeAfter, _time, ct);
+        await Task.WhenAny(answer, hedge).ConfigureAwait(false);
+        if (!answer.IsCompletedSuccessfully)
+        {
+            // The replica failed, or has not answered yet: the hedge's answer, if it brings one.
+            await ((Task)hedge).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (hedge.IsCompletedSuccessfully)
+            {
+                Forget(answer);
+                return (await hedge.ConfigureAwait(false), next);
+            }
+        }
+
+        Forget(hedge);
+        return (await answer.ConfigureAwait(false), slot);
+    }
+
+    // A call whose answer is no longer awaited: its failure is observed here, not reported as unobserved.
+    private static void Forget(Task call) =>
+        _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>
+    /// Whether <paramref name="position"/> lies beyond the partition's committed end and not only beyond what the current
+    /// replica has applied: a linearizable read there (a follower forwards it to its leader) answers
     /// from a state that holds every commit made before it was asked. Its refusal is the caller's error (an offset from
     /// another log or a recreated one, or records an os-cache log lost with a majority of its page caches); anything
     /// else, a failure or a record appended meanwhile, leaves the call to fail over or retry as before.
     /// </summary>
-    private async Task<ArgumentOutOfRangeException?> BeyondCommittedEndAsync(IPartitionReplicaGrain replica, ulong position, CancellationToken ct)
+    private async Task<ArgumentOutOfRangeException?> BeyondCommittedEndAsync(ulong position, CancellationToken ct)
     {
         try
         {
-            await replica.ReadAsync(position, 1, linearizable: true).WaitAsync(_options.RequestTimeout, _time, ct).ConfigureAwait(false);
+            // Hedged too: a replica that has just started without data on another silo may hold the read until its
+            // timeout, while any sibling's linearizable read answers the same question.
+            await HedgedAsync(r => r.ReadAsync(position, 1, linearizable: true), _slot, _options.HedgeAfter, _options.RequestTimeout, ct).ConfigureAwait(false);
             return null;
         }
         catch (ArgumentOutOfRangeException e)

@@ -308,6 +308,169 @@ public sealed class ConsumerTests
         Assert.Equal(5, reads);
     }
 
+    [Fact]
+    public async Task A_fetch_left_unanswered_for_HedgeAfter_goes_to_the_next_replica_too_and_the_consumer_stays_with_the_one_that_answered()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
+        var reads = new List<(string Replica, ulong From)>();
+        var silent = new TaskCompletionSource<ReadBatch>(); // replica 0's silo died: nothing refuses the call, nothing answers it
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add((key, from));
+            }
+
+            return key == ReplicaGrainKey.Of(7, 0, 0) ? silent.Task : Task.FromResult(Batch(from, 2));
+        };
+        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromMilliseconds(500), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 4);
+        await UntilAsync(() => Count(reads) == 1);
+        time.Advance(TimeSpan.FromMilliseconds(499));
+        await Task.Delay(20);
+        Assert.Equal(1, Count(reads)); // not before HedgeAfter
+        time.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.Equal([5ul, 6ul, 7ul, 8ul], (await taken.WaitAsync(TimeSpan.FromSeconds(10))).Select(r => r.Offset));
+        Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 7ul)], reads);
+    }
+
+    [Fact]
+    public async Task A_hedge_that_fails_or_is_behind_is_dropped_and_the_slow_replicas_answer_is_taken()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
+        var reads = new List<(string Replica, ulong From)>();
+        var slow = new TaskCompletionSource<ReadBatch>();
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add((key, from));
+            }
+
+            return key != ReplicaGrainKey.Of(7, 0, 0)
+                ? Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, $"offset {from} of partition 0 is beyond the committed end 3"))
+                : from == 5 ? slow.Task : Task.FromResult(Batch(from, 2));
+        };
+        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromMilliseconds(500), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 4);
+        await UntilAsync(() => Count(reads) == 1);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        await UntilAsync(() => Count(reads) == 2); // the hedge, answered "behind" at once
+        slow.SetResult(Batch(5, 2));
+
+        Assert.Equal([5ul, 6ul, 7ul, 8ul], (await taken.WaitAsync(TimeSpan.FromSeconds(10))).Select(r => r.Offset));
+        Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul), (ReplicaGrainKey.Of(7, 0, 0), 7ul)], reads);
+    }
+
+    [Fact]
+    public async Task The_check_whether_a_behind_replicas_refusal_is_the_partitions_end_is_hedged_too()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
+        var reads = new List<(string Replica, ulong From)>();
+        var linearizable = new List<string>();
+        _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: 0));
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add((key, from));
+            }
+
+            // Replica 0 started empty on another silo: it has applied nothing yet.
+            return key == ReplicaGrainKey.Of(7, 0, 0)
+                ? Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, $"offset {from} of partition 0 is beyond the committed end 0"))
+                : Task.FromResult(Batch(from, 2));
+        };
+        _grains.OnLinearizableRead = (key, from) =>
+        {
+            lock (linearizable)
+            {
+                linearizable.Add(key);
+            }
+
+            // Replica 0 holds a linearizable read until its timeout (it is not in its group's configuration yet).
+            return key == ReplicaGrainKey.Of(7, 0, 0) ? new TaskCompletionSource<ReadBatch>().Task : Task.FromResult(Batch(from, 1));
+        };
+        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromMilliseconds(500), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 2);
+        await UntilAsync(() => Count(linearizable) == 1);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal([5ul, 6ul], (await taken.WaitAsync(TimeSpan.FromSeconds(10))).Select(r => r.Offset));
+        Assert.Equal([ReplicaGrainKey.Of(7, 0, 0), ReplicaGrainKey.Of(7, 0, 1)], linearizable);
+        Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul)], reads);
+    }
+
+    [Fact]
+    public async Task With_HedgeAfter_not_shorter_than_RequestTimeout_a_silent_replica_is_left_only_at_the_timeout()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
+        var reads = new List<(string Replica, ulong From)>();
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add((key, from));
+            }
+
+            return key == ReplicaGrainKey.Of(7, 0, 0) ? new TaskCompletionSource<ReadBatch>().Task : Task.FromResult(Batch(from, 2));
+        };
+        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromSeconds(10), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 2);
+        await UntilAsync(() => Count(reads) == 1);
+        time.Advance(TimeSpan.FromMilliseconds(9_999));
+        await Task.Delay(20);
+        Assert.Equal(1, Count(reads));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.Equal([5ul, 6ul], (await taken.WaitAsync(TimeSpan.FromSeconds(10))).Select(r => r.Offset));
+        Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul)], reads);
+    }
+
+    private static ReadBatch Batch(ulong from, int count) =>
+        new([.. Enumerable.Range(0, count).Select(i => new CommittedRecord(1, from + (ulong)i, 0, null, [(byte)(from + (ulong)i)], null))], from + (ulong)count, 0, 10);
+
+    private static int Count<T>(List<T> list)
+    {
+        lock (list)
+        {
+            return list.Count;
+        }
+    }
+
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        for (var waited = 0; !condition(); waited++)
+        {
+            Assert.True(waited < 1000, "the condition did not hold within 10 s");
+            await Task.Delay(10);
+        }
+    }
+
+    private static async Task<List<ConsumedRecord>> TakeAsync(IAsyncEnumerable<ConsumedRecord> records, int count)
+    {
+        var taken = new List<ConsumedRecord>();
+        await foreach (var record in records)
+        {
+            taken.Add(record);
+            if (taken.Count == count)
+            {
+                break;
+            }
+        }
+
+        return taken;
+    }
+
     private static async Task<ConsumedRecord> FirstAsync(IAsyncEnumerable<ConsumedRecord> records)
     {
         await foreach (var record in records)

@@ -40,6 +40,9 @@ public sealed class OptionsTests
         Assert.Equal("MaxWait", Wrong(new ConsumerOptions { MaxWait = TimeSpan.FromSeconds(21) }));
         Assert.Equal("MaxWait", Wrong(new ConsumerOptions { MaxWait = TimeSpan.FromSeconds(-1) }));
         Assert.Equal("RequestTimeout", Wrong(new ConsumerOptions { RequestTimeout = TimeSpan.Zero }));
+        Assert.Equal("HedgeAfter", Wrong(new ConsumerOptions { HedgeAfter = TimeSpan.Zero }));
+        Assert.Equal("HedgeAfter", Wrong(new ConsumerOptions { HedgeAfter = TimeSpan.FromMinutes(6) }));
+        new ConsumerOptions { HedgeAfter = TimeSpan.FromMinutes(5) }.Validate(); // not shorter than RequestTimeout: no hedge
     }
 
     [Fact]
