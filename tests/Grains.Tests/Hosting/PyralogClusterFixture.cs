@@ -32,12 +32,18 @@ public class PyralogClusterFixture(short silos) : IAsyncLifetime
         // returned home: a test that killed that silo then would have lost the group's majority for good.
         if (WaitsForMetadataGroup)
         {
-            await MetadataGroupWait.WholeAsync(Cluster.Client.GetGrain<IPyralogAdminGrain>(0), ownSilos: silos >= 3, TimeSpan.FromSeconds(60));
+            await MetadataGroupWait.WholeAsync(Cluster.Client.GetGrain<IPyralogAdminGrain>(0), MetadataGroupOnOwnSilos, TimeSpan.FromSeconds(60));
         }
     }
 
     /// <summary>Whether the cluster is handed over only once its metadata group is whole; false for tests of founding it.</summary>
     protected virtual bool WaitsForMetadataGroup => true;
+
+    /// <summary>
+    /// Whether a whole metadata group also runs each replica on a silo of its own (with three silos or more); false for
+    /// clusters whose replicas never go home (homecoming off), where the group stays on the silos that founded it.
+    /// </summary>
+    protected virtual bool MetadataGroupOnOwnSilos => silos >= 3;
 
     /// <summary>Adds to the cluster's configuration before it is built (a derived fixture's services).</summary>
     protected virtual void Configure(TestClusterBuilder builder)

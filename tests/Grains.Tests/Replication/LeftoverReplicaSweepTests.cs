@@ -115,6 +115,8 @@ public sealed class LeftoverReplicaSweepTests(LeftoverReplicaSweepTests.SweepFix
 
     public sealed class SweepFixture() : PyralogClusterFixture(3)
     {
+        protected override bool MetadataGroupOnOwnSilos => false; // homecoming is off: its replicas stay where they were founded
+
         protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<NoSweepTimer>();
     }
 

@@ -146,6 +146,8 @@ public sealed class StrandedStandInTests : IAsyncLifetime
 
     private sealed class StrandingFixture() : PyralogClusterFixture(4)
     {
+        protected override bool MetadataGroupOnOwnSilos => false; // homecoming is off: its replicas stay where they were founded
+
         protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<ReplicasMovedByTest>();
     }
 }
