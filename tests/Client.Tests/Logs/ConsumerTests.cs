@@ -314,16 +314,9 @@ public sealed class ConsumerTests
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
         var reads = new List<(string Replica, ulong From)>();
         var silent = new TaskCompletionSource<ReadBatch>(); // replica 0's silo died: nothing refuses the call, nothing answers it
-        _grains.OnRead = (key, from) =>
-        {
-            lock (reads)
-            {
-                reads.Add((key, from));
-            }
-
-            return key == ReplicaGrainKey.Of(7, 0, 0) ? silent.Task : Task.FromResult(Batch(from, 2));
-        };
-        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromMilliseconds(500), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        RecordReads(reads, (key, from) =>
+            key == ReplicaGrainKey.Of(7, 0, 0) ? silent.Task : Task.FromResult(Batch(from, 2)));
+        var consumer = Hedging(time, TimeSpan.FromMilliseconds(500));
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 4);
@@ -343,18 +336,11 @@ public sealed class ConsumerTests
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
         var reads = new List<(string Replica, ulong From)>();
         var slow = new TaskCompletionSource<ReadBatch>();
-        _grains.OnRead = (key, from) =>
-        {
-            lock (reads)
-            {
-                reads.Add((key, from));
-            }
-
-            return key != ReplicaGrainKey.Of(7, 0, 0)
+        RecordReads(reads, (key, from) =>
+            key != ReplicaGrainKey.Of(7, 0, 0)
                 ? Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, $"offset {from} of partition 0 is beyond the committed end 3"))
-                : from == 5 ? slow.Task : Task.FromResult(Batch(from, 2));
-        };
-        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromMilliseconds(500), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+                : from == 5 ? slow.Task : Task.FromResult(Batch(from, 2)));
+        var consumer = Hedging(time, TimeSpan.FromMilliseconds(500));
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 4);
@@ -374,18 +360,11 @@ public sealed class ConsumerTests
         var reads = new List<(string Replica, ulong From)>();
         var linearizable = new List<string>();
         _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: 0));
-        _grains.OnRead = (key, from) =>
-        {
-            lock (reads)
-            {
-                reads.Add((key, from));
-            }
-
-            // Replica 0 started empty on another silo: it has applied nothing yet.
-            return key == ReplicaGrainKey.Of(7, 0, 0)
+        // Replica 0 started empty on another silo: it has applied nothing yet.
+        RecordReads(reads, (key, from) =>
+            key == ReplicaGrainKey.Of(7, 0, 0)
                 ? Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, $"offset {from} of partition 0 is beyond the committed end 0"))
-                : Task.FromResult(Batch(from, 2));
-        };
+                : Task.FromResult(Batch(from, 2)));
         _grains.OnLinearizableRead = (key, from) =>
         {
             lock (linearizable)
@@ -393,10 +372,10 @@ public sealed class ConsumerTests
                 linearizable.Add(key);
             }
 
-            // Replica 0 holds a linearizable read until its timeout (it is not in its group's configuration yet).
+            // Replica 0 holds a linearizable read until its timeout (as a stand-in did in ProducerFailoverTests).
             return key == ReplicaGrainKey.Of(7, 0, 0) ? new TaskCompletionSource<ReadBatch>().Task : Task.FromResult(Batch(from, 1));
         };
-        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromMilliseconds(500), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        var consumer = Hedging(time, TimeSpan.FromMilliseconds(500));
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 2);
@@ -413,16 +392,9 @@ public sealed class ConsumerTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
         var reads = new List<(string Replica, ulong From)>();
-        _grains.OnRead = (key, from) =>
-        {
-            lock (reads)
-            {
-                reads.Add((key, from));
-            }
-
-            return key == ReplicaGrainKey.Of(7, 0, 0) ? new TaskCompletionSource<ReadBatch>().Task : Task.FromResult(Batch(from, 2));
-        };
-        var consumer = new LogConsumer(_grains, new ConsumerOptions { HedgeAfter = TimeSpan.FromSeconds(10), RequestTimeout = TimeSpan.FromSeconds(10) }, time);
+        RecordReads(reads, (key, from) =>
+            key == ReplicaGrainKey.Of(7, 0, 0) ? new TaskCompletionSource<ReadBatch>().Task : Task.FromResult(Batch(from, 2)));
+        var consumer = Hedging(time, TimeSpan.FromSeconds(10));
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         var taken = TakeAsync(consumer.ConsumeAsync(Log, 0, ConsumeFrom.Offset(5), stop.Token), 2);
@@ -435,6 +407,22 @@ public sealed class ConsumerTests
         Assert.Equal([5ul, 6ul], (await taken.WaitAsync(TimeSpan.FromSeconds(10))).Select(r => r.Offset));
         Assert.Equal([(ReplicaGrainKey.Of(7, 0, 0), 5ul), (ReplicaGrainKey.Of(7, 0, 1), 5ul)], reads);
     }
+
+    /// <summary>Replicas answer reads with <paramref name="answer"/>; each read is recorded in <paramref name="reads"/> first.</summary>
+    private void RecordReads(List<(string Replica, ulong From)> reads, Func<string, ulong, Task<ReadBatch>> answer) =>
+        _grains.OnRead = (key, from) =>
+        {
+            lock (reads)
+            {
+                reads.Add((key, from));
+            }
+
+            return answer(key, from);
+        };
+
+    /// <summary>A consumer on a fake clock with a 10 s request timeout and the given <see cref="ConsumerOptions.HedgeAfter"/>.</summary>
+    private LogConsumer Hedging(FakeTimeProvider time, TimeSpan hedgeAfter) =>
+        new(_grains, new ConsumerOptions { HedgeAfter = hedgeAfter, RequestTimeout = TimeSpan.FromSeconds(10) }, time);
 
     private static ReadBatch Batch(ulong from, int count) =>
         new([.. Enumerable.Range(0, count).Select(i => new CommittedRecord(1, from + (ulong)i, 0, null, [(byte)(from + (ulong)i)], null))], from + (ulong)count, 0, 10);
