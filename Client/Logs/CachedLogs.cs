@@ -96,9 +96,7 @@ internal sealed class CachedLogs(IGrainFactory grains, TimeProvider time, Replic
 
     /// <summary>Starts reading the log again without waiting (after a timeout or a lost silo, or when the entry is old).</summary>
     public void RefreshInBackground(string name) =>
-        // Observed so a failed background refresh (a silo lost) is not an unobserved task exception.
-        _ = FetchAsync(name).ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        AbandonedCall.Observe(FetchAsync(name)); // a failed background refresh (a silo lost) is nobody's to see
 
     /// <summary>The log, from the cache or the metadata group.</summary>
     /// <exception cref="InvalidOperationException">No log has that name.</exception>

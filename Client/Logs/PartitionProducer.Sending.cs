@@ -90,8 +90,7 @@ internal sealed partial class PartitionProducer
             if (call is { IsCompleted: false })
             {
                 // The request outlived its timeout; whatever it ends with later is of no use, but must be observed.
-                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                AbandonedCall.Observe(call);
             }
 
             await OnFailedAsync(batch, slot, e).ConfigureAwait(false);
@@ -189,8 +188,7 @@ internal sealed partial class PartitionProducer
                 }
                 else if (!ask.IsCompleted || ask.IsFaulted)
                 {
-                    _ = ask.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    AbandonedCall.Observe(ask);
                 }
             }
 

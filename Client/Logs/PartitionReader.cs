@@ -184,18 +184,14 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
             await ((Task)hedge).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (hedge.IsCompletedSuccessfully)
             {
-                Forget(answer);
+                AbandonedCall.Observe(answer);
                 return (await hedge.ConfigureAwait(false), next);
             }
         }
 
-        Forget(hedge);
+        AbandonedCall.Observe(hedge);
         return (await answer.ConfigureAwait(false), slot);
     }
-
-    // A call whose answer is no longer awaited: its failure is observed here, not reported as unobserved.
-    private static void Forget(Task call) =>
-        _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Whether <paramref name="position"/> lies beyond the partition's committed end and not only beyond what the current
