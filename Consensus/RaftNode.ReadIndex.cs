@@ -14,7 +14,8 @@ public sealed partial class RaftNode
     /// quorum acknowledged a heartbeat sent after the request, a <see cref="ReadState"/> with the commit index of the
     /// request time comes out in a Ready. A follower forwards the request to the leader it knows and emits the
     /// ReadState when the answer arrives (a lost request or answer is never retried: the caller times out and asks
-    /// again). Without a known leader the result is <see cref="ProposeStatus.NotLeader"/>.
+    /// again). Without a known leader, or on a follower whose configuration does not name its incarnation yet (the leader
+    /// would not answer it), the result is <see cref="ProposeStatus.NotLeader"/> with the leader it knows.
     /// </summary>
     public ProposeResult ReadIndex(long context)
     {
@@ -28,6 +29,13 @@ public sealed partial class RaftNode
         if (Role != RaftRole.Follower || _lead == 0)
         {
             return ProposeResult.Rejected(ProposeStatus.NotLeader, _lead, "no known leader");
+        }
+
+        if (!IsMember)
+        {
+            // The leader drops what an incarnation its configuration does not name sends it (StepLeader), so a forwarded
+            // read would go unanswered until the caller's timeout: a stand-in hears heartbeats before its rejoin reaches it.
+            return ProposeResult.Rejected(ProposeStatus.NotLeader, _lead, "this incarnation is not a member of its group yet");
         }
 
         Send(new Message { Type = MessageType.ReadIndex, To = _lead, From = Id, FromIncarnation = Incarnation, Term = _term, Context = context });

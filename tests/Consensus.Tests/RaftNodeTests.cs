@@ -56,6 +56,38 @@ public sealed class RaftNodeTests
         Assert.Empty(cluster.Reads[leader.Id]);
     }
 
+    /// <summary>
+    /// A stand-in (a replica's next incarnation, started empty elsewhere) hears the leader's heartbeats before its group
+    /// rejoins it, and the leader drops whatever another incarnation than the configured one sends it: a read it forwarded
+    /// then would never be answered (a consumer once waited its whole request timeout on one). It refuses the read at once,
+    /// naming the leader, until its configuration names it; from then on its reads are forwarded and answered.
+    /// </summary>
+    [Fact]
+    public void AReplicaNotYetInItsGroupRefusesReadsAndNamesTheLeader()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var moved = leader.Id % 3 + 1;
+        cluster.Replace(moved, 2, new MemoryRaftStorage());
+        var standIn = cluster[moved];
+        cluster.TickAll(2);
+        Assert.Equal(leader.Id, standIn.Leader);
+        Assert.False(standIn.IsMember);
+
+        var refused = standIn.ReadIndex(7);
+        Assert.Equal((ProposeStatus.NotLeader, leader.Id), (refused.Status, refused.LeaderHint));
+
+        for (var t = 0; t < 100 && !standIn.IsMember; t++)
+        {
+            cluster.TickAll();
+        }
+
+        Assert.True(standIn.IsMember, leader.Config.ToString());
+        Assert.True(standIn.ReadIndex(8).Accepted);
+        cluster.Settle();
+        Assert.Equal(8, Assert.Single(cluster.Reads[moved]).Context);
+    }
+
     [Fact]
     public void ReplicatedProposalsCommitEverywhereInOrder()
     {
