@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Pyralog.Consensus;
 using Pyralog.Grains.Diagnostics;
@@ -26,18 +25,10 @@ namespace Pyralog.Grains.Replication;
  * another term (another leader's entry replaced it: nothing was appended). Raft entries never move, so that is
  * exact; only a timeout or a deactivation leaves an outcome unknown.
  *
- * Quiescence: see RaftNode.Quiescence. The leader quiesces after a few idle ticks, marking its last heartbeats; a
- * follower that receives them stops ticking too once it has committed its whole log and has no write in flight. The
- * marked heartbeat may be the first to carry the final commit index (partition leaders do not broadcast a commit on
- * its own), so the follower's own write of that commit is still in flight when it arrives: the follower then keeps the
- * request and quiesces when the write completes. One that finds, with nothing in flight, that it still lacks part of
- * the leader's log asks the leader to wake. A follower left ticking beside a silent leader would otherwise campaign.
- * Any input wakes a replica; a follower that wakes asks its leader to resume heartbeats, so waking is not an election.
+ * Messages in and out: ReplicaDriver.Messages.cs. Ticks, quiescence and waking: ReplicaDriver.Quiescence.cs.
  */
 internal sealed partial class ReplicaDriver : IDisposable
 {
-    private const int IdleTicksBeforeQuiescing = 3;
-
     /// <summary>
     /// Bytes an envelope aims at: under .NET's large-object threshold (85,000), so the arrays the codec and Orleans
     /// allocate for it on both silos die young instead of fragmenting the large-object heap (a 1 GiB fill in 1 MiB
@@ -60,9 +51,6 @@ internal sealed partial class ReplicaDriver : IDisposable
     private readonly string _key;
     private readonly bool _skipSync;
 
-    private readonly Dictionary<long, List<Message>> _outbox = [];
-    private readonly List<byte[]> _encoded = []; // scratch of FlushOutbox, empty between calls
-
     // Invariant: keyed by the proposal's log index; resolved when that index is applied (or on failure/dispose).
     private readonly Dictionary<long, (long Term, TaskCompletionSource<object?> Done)> _proposals = [];
     // Invariant: every entry is a read the node still holds (as leader) or forwarded to the leader of _loggedTerm; the
@@ -74,24 +62,6 @@ internal sealed partial class ReplicaDriver : IDisposable
     // answer to its previous activation's read (an older commit index) must not be taken for a new read's.
     private long _readContext = Random.Shared.NextInt64(1L << 62);
     private bool _pumpScheduled;
-
-    private bool _quiesced = true; // a new driver waits for its first input; the host wakes it at once when it has work
-    private bool _markQuiesce;
-
-    // The leader (Raft id) and term whose quiesce-marked heartbeat this follower could not yet follow (its write of the
-    // commit index was in flight), or 0. Invariant: non-zero only while awake; cleared once followed, by any unmarked
-    // envelope from that leader (it is awake again) and when this replica's leader or term changes.
-    private long _quiesceAskedBy;
-    private long _quiesceAskedTerm;
-
-    // Invariant: ticks this founder still skips while it is a follower without a leader (HoldFirstElection); 0 once it
-    // has seen a leader or stood for election.
-    private int _electionHold;
-    private int _idleTicks;
-
-    // Ticks this replica stays awake whatever its idleness (see MayLeave): its view of which voters run must come from
-    // heartbeats, not from the benefit of the doubt a wake gives every voter.
-    private int _awakeTicksLeft;
 
     // The replica slot this leader last let leave (MayLeave) and the tick it did so, or -1. Invariant: while that grant is
     // younger than LeaveGrantTicks, no other voter may leave. The leaver's announcement (AnnounceLeaving) reaches this
@@ -149,229 +119,6 @@ internal sealed partial class ReplicaDriver : IDisposable
 
     /// <summary>The replica slot of Raft id <paramref name="id"/>, or -1 for none.</summary>
     public static int Replica(long id) => id == 0 ? -1 : (int)(id - 1);
-
-    public void Deliver(RaftEnvelope envelope)
-    {
-        if (_failure is not null || _disposed)
-        {
-            return;
-        }
-
-        Message[] messages;
-        try
-        {
-            messages = MessageCodec.Decode(envelope.Messages);
-        }
-        catch (InvalidDataException e)
-        {
-            // Dropped like a message lost on the way (Raft recovers from those); thrown, it would stay at the head of the
-            // replica's inbound queue and fail every envelope after it.
-            _logger.LogWarning("Replica {Key} dropped an envelope from replica {From} that does not decode: {Reason}", _key, envelope.FromReplica, e.Message);
-            return;
-        }
-
-        NoteHeard(envelope.FromReplica, messages);
-        if (_leavingTicksLeft > 0)
-        {
-            return; // as if already gone (Leaving)
-        }
-
-        if (envelope.Wake)
-        {
-            if (_quiesced)
-            {
-                Wake("wake-request");
-            }
-            else
-            {
-                // Awake, perhaps counting down to quiescence: a silo died (or a follower woke), and a member heard just
-                // before may be gone; it must not be frozen by the quiet spell that was about to start.
-                _idleTicks = 0;
-                _node.ForgetHeardForQuiescence();
-            }
-        }
-        else if (!envelope.Quiesce && !OnlyHeartbeatResponses(messages))
-        {
-            Wake("message");
-        }
-
-        if (envelope.Greeting && envelope.FromReplica >= 0)
-        {
-            _transport.Send(RaftId(envelope.FromReplica), new RaftEnvelope(_replica, NoMessages));
-        }
-
-        if (envelope.LeavingIncarnation != 0)
-        {
-            _node.MemberLeft(RaftId(envelope.FromReplica), envelope.LeavingIncarnation); // after waking: a wake counts everyone active
-        }
-
-        try
-        {
-            foreach (var message in messages)
-            {
-                _node.Step(message);
-            }
-
-            if (_traced.Count > 0)
-            {
-                AdvanceTraces();
-            }
-        }
-        catch (Exception e)
-        {
-            Fail(e); // e.g. entries a lagging follower needs could not be read back from the store
-            return;
-        }
-
-        Pump();
-        if (envelope.Quiesce && !_quiesced && _node.Role == RaftRole.Follower && _node.Leader == RaftId(envelope.FromReplica))
-        {
-            _quiesceAskedBy = _node.Leader;
-            _quiesceAskedTerm = _node.Term;
-            QuiesceAsAskedIfDone(atTick: false);
-        }
-        else if (_quiesceAskedBy == RaftId(envelope.FromReplica))
-        {
-            _quiesceAskedBy = 0;
-        }
-    }
-
-    /// <summary>
-    /// A follower whose leader asked it to quiesce: stops ticking once it has committed its whole log with no write in
-    /// flight. At a tick, one that still lacks committed entries with nothing in flight asks the leader to wake.
-    /// </summary>
-    private void QuiesceAsAskedIfDone(bool atTick)
-    {
-        if (_quiesceAskedBy == 0 || _quiesced || _failure is not null || _disposed)
-        {
-            return;
-        }
-
-        if (_node.Role != RaftRole.Follower || _node.Leader != _quiesceAskedBy || _node.Term != _quiesceAskedTerm)
-        {
-            _quiesceAskedBy = 0;
-            return;
-        }
-
-        if (_persisting.Count > 0 || _node.HasReady)
-        {
-            return;
-        }
-
-        if (_node.CommitIndex != _node.LastIndex)
-        {
-            if (atTick)
-            {
-                _quiesceAskedBy = 0;
-                _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true));
-            }
-
-            return;
-        }
-
-        _quiesceAskedBy = 0;
-        _quiesced = true;
-        _transport.SetTicking(false);
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            _logger.LogDebug("Replica {Key} quiesces as a follower of replica {Leader} in term {Term}", _key, Replica(_node.Leader), _node.Term);
-        }
-    }
-
-    public void Tick()
-    {
-        if (_failure is not null || _disposed || _quiesced)
-        {
-            return;
-        }
-
-        if (_leavingTicksLeft > 0)
-        {
-            _leavingTicksLeft--;
-            return;
-        }
-
-        if (_quiesceAskedBy != 0)
-        {
-            QuiesceAsAskedIfDone(atTick: true);
-            if (_quiesced)
-            {
-                return;
-            }
-        }
-
-        if (_electionHold > 0)
-        {
-            if (_node.Role == RaftRole.Follower && _node.Leader == 0)
-            {
-                _electionHold--;
-                return;
-            }
-
-            _electionHold = 0;
-        }
-
-        _ticks++;
-        try
-        {
-            _node.Tick();
-        }
-        catch (Exception e)
-        {
-            Fail(e);
-            return;
-        }
-
-        ReportLeaderless();
-        _outsideTicks = _node.IsMember ? 0 : _outsideTicks + 1;
-
-        _idleTicks = _node.CanQuiesce && _awakeTicksLeft == 0 ? _idleTicks + 1 : 0;
-        if (_awakeTicksLeft > 0)
-        {
-            _awakeTicksLeft--;
-        }
-
-        _markQuiesce = _idleTicks >= IdleTicksBeforeQuiescing;
-        Pump();
-        if (_markQuiesce)
-        {
-            _markQuiesce = false;
-            _idleTicks = 0;
-            _quiesced = true;
-            _transport.SetTicking(false);
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                _logger.LogDebug("Replica {Key} quiesces as {Role} in term {Term}", _key, _node.Role, _node.Term);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Wakes a quiesced replica: timers restart, and a follower asks its leader to resume heartbeats. <paramref name="reason"/>
-    /// tags the wake in <see cref="ReplicationInstruments.Wakes"/> (a constant: series stay few).
-    /// </summary>
-    public void Wake(string reason)
-    {
-        if (!_quiesced || _failure is not null || _disposed)
-        {
-            return;
-        }
-
-        ReplicationInstruments.Wakes.Add(1, new KeyValuePair<string, object?>("pyralog.wake.reason", reason));
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            // Guarded: wakes come several times a second per busy partition, and the arguments box.
-            _logger.LogDebug("Replica {Key} wakes ({Reason}) as {Role} of term {Term}, leader {Leader}", _key, reason, _node.Role, _node.Term, Replica(_node.Leader));
-        }
-        _quiesced = false;
-        _idleTicks = 0;
-        _node.Unquiesce();
-        _transport.SetTicking(true);
-        if (_node.Role != RaftRole.Leader && _node.Leader != 0)
-        {
-            _transport.Send(_node.Leader, new RaftEnvelope(_replica, NoMessages, Wake: true));
-        }
-    }
 
     /// <summary>
     /// Leader: proposes one single-server membership change (a replica move); returns null when it was accepted, else
@@ -496,20 +243,6 @@ internal sealed partial class ReplicaDriver : IDisposable
     /// </summary>
     public Task QueuedPersists { get; private set; } = Task.CompletedTask;
 
-    /// <summary>Answers to heartbeats, above all to the last ones a quiescing leader sent, must not wake it again.</summary>
-    private static bool OnlyHeartbeatResponses(Message[] messages)
-    {
-        foreach (var m in messages)
-        {
-            if (m.Type != MessageType.HeartbeatResponse)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     private void SchedulePump()
     {
         if (_pumpScheduled)
@@ -528,35 +261,6 @@ internal sealed partial class ReplicaDriver : IDisposable
         await Task.Yield();
         _pumpScheduled = false;
         Pump();
-    }
-
-    private void Outbox(Message message)
-    {
-        if (!_outbox.TryGetValue(message.To, out var list))
-        {
-            _outbox[message.To] = list = [];
-        }
-
-        list.Add(message);
-    }
-
-    /// <summary>
-    /// Sends each target's messages in envelopes of at most <see cref="EnvelopeBytes"/> (one message alone may be
-    /// larger), so the arrays on both sides stay off the large-object heap.
-    /// </summary>
-    private void FlushOutbox()
-    {
-        foreach (var (to, messages) in _outbox)
-        {
-            MessageCodec.EncodeInEnvelopes(CollectionsMarshal.AsSpan(messages), EnvelopeBytes, _encoded);
-            foreach (var encoded in _encoded)
-            {
-                _transport.Send(to, new RaftEnvelope(_replica, encoded, Quiesce: _markQuiesce));
-            }
-
-            _encoded.Clear();
-            messages.Clear();
-        }
     }
 
     private void ThrowIfUnavailable()
