@@ -204,8 +204,8 @@ internal sealed class PartitionReader(CachedLogs metadata, ConsumerOptions optio
     {
         try
         {
-            // Hedged too: a replica that has just started without data on another silo may hold the read until its
-            // timeout, while any sibling's linearizable read answers the same question.
+            // Hedged too: a follower forwards the read to its leader, whose silo may have just died unnoticed, while any
+            // sibling's linearizable read answers the same question.
             await HedgedAsync(r => r.ReadAsync(position, 1, linearizable: true), _slot, _options.HedgeAfter, _options.RequestTimeout, ct).ConfigureAwait(false);
             return null;
         }

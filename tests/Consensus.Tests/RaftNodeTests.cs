@@ -59,7 +59,7 @@ public sealed class RaftNodeTests
     /// <summary>
     /// A stand-in (a replica's next incarnation, started empty elsewhere) hears the leader's heartbeats before its group
     /// rejoins it, and the leader drops whatever another incarnation than the configured one sends it: a read it forwarded
-    /// then would never be answered (a consumer once waited its whole request timeout on one). It refuses the read at once,
+    /// then would never be answered. It refuses the read at once,
     /// naming the leader, until its configuration names it; from then on its reads are forwarded and answered.
     /// </summary>
     [Fact]

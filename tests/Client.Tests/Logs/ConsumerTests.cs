@@ -360,7 +360,7 @@ public sealed class ConsumerTests
         var reads = new List<(string Replica, ulong From)>();
         var linearizable = new List<string>();
         _grains.OnStatus = key => Task.FromResult(Status(key, firstOffset: 0));
-        // Replica 0 started empty on another silo: it has applied nothing yet.
+        // Replica 0 is behind: it has applied nothing yet.
         RecordReads(reads, (key, from) =>
             key == ReplicaGrainKey.Of(7, 0, 0)
                 ? Task.FromException<ReadBatch>(new ArgumentOutOfRangeException("fromOffset", from, $"offset {from} of partition 0 is beyond the committed end 0"))
@@ -372,7 +372,7 @@ public sealed class ConsumerTests
                 linearizable.Add(key);
             }
 
-            // Replica 0 holds a linearizable read until its timeout (as a stand-in did in ProducerFailoverTests).
+            // Replica 0 forwarded the linearizable read to a leader whose silo just died: nothing answers it before the timeout.
             return key == ReplicaGrainKey.Of(7, 0, 0) ? new TaskCompletionSource<ReadBatch>().Task : Task.FromResult(Batch(from, 1));
         };
         var consumer = Hedging(time, TimeSpan.FromMilliseconds(500));
