@@ -39,6 +39,10 @@ public sealed record PyramidStatistics
 
     public required long Flushes { get; init; }
 
+    /// <summary>CPU time the flushes took on the threads that ran them (Linux; zero elsewhere), their segment syncs
+    /// included where the flush ran them itself.</summary>
+    public required TimeSpan FlushCpuTime { get; init; }
+
     public required long Compactions { get; init; }
 
     /// <summary>Bytes written to disk (WAL + flush + compaction) per user byte.</summary>

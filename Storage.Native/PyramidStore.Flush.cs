@@ -127,7 +127,9 @@ public sealed partial class PyramidStore
                     return;
                 }
 
+                var cpu = LibC.CurrentThreadCpuTime();
                 FlushOne(oldest);
+                Interlocked.Add(ref _flushCpuTicks, (LibC.CurrentThreadCpuTime() - cpu).Ticks);
             }
         }
     }
@@ -221,7 +223,6 @@ public sealed partial class PyramidStore
         SegmentWriter? writer = null;
         try
         {
-            Span<byte> start = stackalloc byte[KeyCodec.LogKeyLength];
             foreach (var log in memtable.LogIds())
             {
                 if (!memtable.FrozenStates.TryGetValue(log, out var state) || state.First >= state.Next)
@@ -235,15 +236,7 @@ public sealed partial class PyramidStore
                     written.Complete(ref writer); // the shared segment ends before this log
                 }
 
-                var iterator = new MemtableLogIterator(memtable, log, ulong.MaxValue, state.Next);
-                KeyCodec.WriteLogKey(start, log, state.First);
-                iterator.Seek(start);
-                while (iterator.Valid)
-                {
-                    writer ??= NewFlushSegment();
-                    writer.Add(SegmentFormat.KindPut, iterator.Key, iterator.Value);
-                    iterator.Next();
-                }
+                AddLogRecords(memtable, log, state, ref writer);
 
                 if (separate && writer is not null)
                 {
@@ -259,6 +252,53 @@ public sealed partial class PyramidStore
         finally
         {
             writer?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="log"/>'s records in [First, Next) of <paramref name="state"/> in offset order, each from the
+    /// newest run that holds it (a run started by appends after a suffix truncation hides the older ones from its base
+    /// on), skipping offsets no run holds. A stretch served by one run is copied without looking each record up (the
+    /// flush worker's CPU is taken from the writers on a busy machine).
+    /// </summary>
+    private void AddLogRecords(Memtable memtable, ulong log, LogSpaceState state, ref SegmentWriter? writer)
+    {
+        var runs = memtable.FindLog(log)!.Runs;
+        Span<byte> key = stackalloc byte[KeyCodec.LogKeyLength];
+        var offset = state.First;
+        while (offset < state.Next)
+        {
+            // Invariant: until is where a newer run than the one found takes over (or the end of the found run or of the state).
+            LogRun? holder = null;
+            var until = state.Next;
+            for (var i = runs.Length - 1; i >= 0; i--)
+            {
+                var run = runs[i];
+                if (offset >= run.BaseOffset && offset < run.EndOffset)
+                {
+                    holder = run;
+                    until = Math.Min(until, run.EndOffset);
+                    break;
+                }
+
+                if (run.BaseOffset > offset)
+                {
+                    until = Math.Min(until, run.BaseOffset);
+                }
+            }
+
+            if (holder is null)
+            {
+                offset = until; // a gap: no run holds it, the next one starts at until
+                continue;
+            }
+
+            for (; offset < until; offset++)
+            {
+                KeyCodec.WriteLogKey(key, log, offset);
+                writer ??= NewFlushSegment();
+                writer.Add(SegmentFormat.KindPut, key, memtable.RunRecord(holder, offset));
+            }
         }
     }
 

@@ -70,6 +70,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
     private long _flushBytes;
     private long _compactionBytes;
     private long _flushes;
+    private long _flushCpuTicks; // the CPU time of the threads that ran flushes, summed over the flushes
     private long _compactions;
 
     private PyramidStore(string directory, PyramidOptions options, FileStream lockFile, BlockCache cache, SegmentMapBudget mapBudget, StoreVersion version)
@@ -373,6 +374,7 @@ public sealed partial class PyramidStore : IAsyncDisposable, IWalFrameSink
                 FlushBytesWritten = Interlocked.Read(ref _flushBytes),
                 CompactionBytesWritten = Interlocked.Read(ref _compactionBytes),
                 Flushes = Interlocked.Read(ref _flushes),
+                FlushCpuTime = TimeSpan.FromTicks(Interlocked.Read(ref _flushCpuTicks)),
                 Compactions = Interlocked.Read(ref _compactions),
                 WalSyncs = Interlocked.Read(ref _walSyncs),
                 CommitGroups = Interlocked.Read(ref _commitGroups),

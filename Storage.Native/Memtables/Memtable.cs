@@ -124,6 +124,17 @@ internal sealed class Memtable(ArenaPool arenas)
         return false;
     }
 
+    /// <summary>The record <paramref name="run"/> (one of this memtable's) holds at <paramref name="offset"/>, which it must cover.</summary>
+    public ReadOnlySpan<byte> RunRecord(LogRun run, ulong offset)
+    {
+        if (!run.TryGetSlot(offset, out var slot))
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"the run [{run.BaseOffset}, {run.EndOffset}) does not hold this offset");
+        }
+
+        return Record(slot);
+    }
+
     /// <summary>Pins the memtable; only while it is published (under the view lock), so never from zero.</summary>
     public void AddReference() => Interlocked.Increment(ref _references);
 

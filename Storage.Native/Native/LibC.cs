@@ -71,6 +71,22 @@ internal static partial class LibC
 
     private const int DontNeed = 4; // POSIX_FADV_DONTNEED
 
+    /// <summary>CPU time the calling thread has used (clock_gettime CLOCK_THREAD_CPUTIME_ID); zero where the kernel cannot tell.</summary>
+    public static TimeSpan CurrentThreadCpuTime()
+    {
+        if (!OperatingSystem.IsLinux() || clock_gettime(ThreadCpuTimeClock, out var time) != 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        return TimeSpan.FromTicks((time.Seconds * TimeSpan.TicksPerSecond) + (time.Nanoseconds / 100));
+    }
+
+    private const int ThreadCpuTimeClock = 3; // CLOCK_THREAD_CPUTIME_ID
+
+    [LibraryImport("libc")]
+    private static partial int clock_gettime(int clock, out TimeSpec time);
+
     /// <summary>
     /// Has the kernel back the pages wholly inside <paramref name="memory"/> for writing, all in one call (madvise
     /// MADV_POPULATE_WRITE, Linux 5.14 and later) instead of one page fault per page at first write; the caller still

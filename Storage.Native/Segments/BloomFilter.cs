@@ -23,13 +23,14 @@ internal static class BloomFilter
         destination[0] = (byte)hashCount;
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], bitCount);
         var bits = destination.Slice(HeaderBytes, bitBytes);
+        var multiplier = ModMultiplier(bitCount);
         foreach (var hash in hashes)
         {
             var h = (uint)hash;
             var delta = (uint)(hash >> 32) | 1;
             for (var i = 0; i < hashCount; i++)
             {
-                var bit = h % bitCount;
+                var bit = Mod(h, bitCount, multiplier);
                 bits[(int)(bit >> 3)] |= (byte)(1 << (int)(bit & 7));
                 h += delta;
             }
@@ -64,9 +65,10 @@ internal static class BloomFilter
 
         var h = (uint)hash;
         var delta = (uint)(hash >> 32) | 1;
+        var multiplier = ModMultiplier(bitCount);
         for (var i = 0; i < hashCount; i++)
         {
-            var bit = h % bitCount;
+            var bit = Mod(h, bitCount, multiplier);
             if ((bits[(int)(bit >> 3)] & (1 << (int)(bit & 7))) == 0)
             {
                 return false;
@@ -77,6 +79,17 @@ internal static class BloomFilter
 
         return true;
     }
+
+    /// <summary>The multiplier for <see cref="Mod"/> by <paramref name="divisor"/>: ceil(2^64 / divisor).</summary>
+    internal static ulong ModMultiplier(uint divisor) => (ulong.MaxValue / divisor) + 1;
+
+    /// <summary>
+    /// <paramref name="value"/> % <paramref name="divisor"/> by two multiplications instead of a division (Lemire, Kaser
+    /// and Kurz, "Faster remainder by direct computation", 2019; exact for every 32-bit value and divisor). A filter
+    /// probes seven bits per key, and the divisions were most of a flush's bloom filter build, on the flush's CPU time.
+    /// The bits are the ones <c>%</c> picks, so filters written before read the same.
+    /// </summary>
+    internal static uint Mod(uint value, uint divisor, ulong multiplier) => (uint)Math.BigMul(multiplier * value, divisor, out _);
 
     private static int BitBytes(int keys, int bitsPerKey) => (int)Math.Max(8, (((long)keys * bitsPerKey) + 7) / 8);
 }

@@ -223,6 +223,7 @@ public sealed class StorageSuite : IBenchSuite
                 // After the timed window: the memtable's records are written once more by its flush.
                 var statistics = await pyralog.FlushedStatisticsAsync();
                 report.Add(SuiteName, @case, system, "write-amp", statistics.WriteAmplification, "x");
+                report.Add(SuiteName, @case, system, "flush cpu ns/record", statistics.FlushCpuTime.TotalNanoseconds / records, "ns");
             }
         }
         finally
