@@ -37,6 +37,10 @@ internal static class BloomFilter
         }
     }
 
+    /// <summary>A filter of no bits (<see cref="HeaderBytes"/> long), which lets every key through: for a segment whose key
+    /// range alone tells what it holds.</summary>
+    public static void BuildPassingAll(Span<byte> destination) => destination[..HeaderBytes].Clear();
+
     /// <summary>The hash count and bit count of an encoded <paramref name="filter"/>; false when the bit count does not
     /// fit the filter's bytes.</summary>
     public static bool TryReadHeader(ReadOnlySpan<byte> filter, out int hashCount, out uint bitCount)

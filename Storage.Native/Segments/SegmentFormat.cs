@@ -8,7 +8,8 @@ namespace Pyralog.Storage.Native.Segments;
 /// header  [u32 magic "PYRS"][u16 version][u16 0]
 /// blocks  ([entry]* [u32 CRC32C])*          entry = [u8 kind][varint key len][varint value len][key][value]
 /// index   [u32 n][u32 entry pos × n][(u64 block pos, u32 block len, u32 key len, first key) × n][u32 CRC32C]
-/// bloom   [u8 hashes][3 × 0][u32 bit count][bits][u32 CRC32C]
+/// bloom   [u8 hashes][3 × 0][u32 bit count][bits][u32 CRC32C]  bit count 0: lets every key through (one log's
+///         records at consecutive offsets: the key range tells what the segment holds)
 /// meta    [u64 entries][u64 tombstones][u64 log records][u32 len][min key][u32 len][max key][u32 CRC32C]
 /// footer  [u64 meta pos][u32 len][u64 index pos][u32 len][u64 bloom pos][u32 len][u16 version][u16 0][u32 CRC32C][u32 magic]
 /// </code>

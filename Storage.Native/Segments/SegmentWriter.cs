@@ -44,6 +44,12 @@ internal sealed class SegmentWriter : IDisposable
     private int _sinceYield; // block bytes written since the thread last yielded its CPU
     private long _tombstones;
     private long _logRecords;
+    // Invariant: true while every entry so far is a record of one log (_denseLog) at consecutive offsets, the last at
+    // _denseLogNext - 1. Such a segment holds every key between its min and max key, which the key range already tells a
+    // lookup, so it gets an empty bloom filter (one that lets every key through).
+    private bool _denseLogRecords = true;
+    private ulong _denseLog;
+    private ulong _denseLogNext;
     private bool _finished;
     // Where the data blocks end and the index, bloom filter, meta block and footer begin; set by Finish.
     private long _dataBytes;
@@ -134,6 +140,11 @@ internal sealed class SegmentWriter : IDisposable
 
         _lastKey = _lastKey.Length == key.Length ? _lastKey : new byte[key.Length];
         key.CopyTo(_lastKey);
+        if (_denseLogRecords)
+        {
+            TrackDenseLogRecords(kind, key);
+        }
+
         _entries++;
         if (kind == SegmentFormat.KindDelete)
         {
@@ -144,6 +155,26 @@ internal sealed class SegmentWriter : IDisposable
         {
             _logRecords++;
         }
+    }
+
+    private void TrackDenseLogRecords(byte kind, ReadOnlySpan<byte> key)
+    {
+        if (kind != SegmentFormat.KindPut || !Keys.KeyCodec.IsLogKey(key))
+        {
+            _denseLogRecords = false;
+            return;
+        }
+
+        var log = Keys.KeyCodec.ReadLogId(key);
+        var offset = Keys.KeyCodec.ReadLogOffset(key);
+        if (_entries > 0 && (log != _denseLog || offset != _denseLogNext))
+        {
+            _denseLogRecords = false;
+            return;
+        }
+
+        _denseLog = log;
+        _denseLogNext = offset + 1;
     }
 
     /// <summary>Completes and fsyncs the file; the caller then names it in the manifest.</summary>
@@ -165,11 +196,19 @@ internal sealed class SegmentWriter : IDisposable
         var indexLength = (int)(_file.Position - indexPosition);
 
         var bloomPosition = _file.Position;
-        var bloomBytes = BloomFilter.EncodedBytes((int)_entries, _bitsPerKey);
+        var bloomBytes = _denseLogRecords ? BloomFilter.HeaderBytes : BloomFilter.EncodedBytes((int)_entries, _bitsPerKey);
         var bloom = ArrayPool<byte>.Shared.Rent(bloomBytes);
         try
         {
-            BloomFilter.Build(_buffers.Hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
+            if (_denseLogRecords)
+            {
+                BloomFilter.BuildPassingAll(bloom);
+            }
+            else
+            {
+                BloomFilter.Build(_buffers.Hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
+            }
+
             _file.Write(bloom.AsSpan(0, bloomBytes));
             WriteCrc(Crc32C.Compute(bloom.AsSpan(0, bloomBytes)));
         }
