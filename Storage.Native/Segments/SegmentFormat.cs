@@ -48,6 +48,9 @@ internal static class SegmentFormat
         return i;
     }
 
+    /// <summary>How many bytes <see cref="WriteVarint"/> writes for <paramref name="value"/>.</summary>
+    public static int VarintBytes(uint value) => value < 1u << 7 ? 1 : value < 1u << 14 ? 2 : value < 1u << 21 ? 3 : value < 1u << 28 ? 4 : 5;
+
     /// <summary>Reads a varint; returns bytes consumed or 0 when malformed.</summary>
     public static int ReadVarint(ReadOnlySpan<byte> source, out uint value)
     {

@@ -44,12 +44,16 @@ internal sealed class SegmentWriter : IDisposable
     private int _sinceYield; // block bytes written since the thread last yielded its CPU
     private long _tombstones;
     private long _logRecords;
-    // Invariant: true while every entry so far is a record of one log (_denseLog) at consecutive offsets, the last at
-    // _denseLogNext - 1. Such a segment holds every key between its min and max key, which the key range already tells a
-    // lookup, so it gets an empty bloom filter (one that lets every key through).
+    // Invariant: true while every entry so far is a record of one log (_denseLog) at consecutive offsets, [_denseLogFirst,
+    // _denseLogNext). Such a segment holds every key between its min and max key, which the key range already tells a
+    // lookup, so it gets an empty bloom filter (one that lets every key through), and its keys are not hashed.
     private bool _denseLogRecords = true;
     private ulong _denseLog;
+    private ulong _denseLogFirst;
     private ulong _denseLogNext;
+    // Invariant: the bloom hashes of the first _hashCount entries are in _buffers.Hashes; _hashCount is _entries once
+    // _denseLogRecords is false, 0 while it is true.
+    private int _hashCount;
     private bool _finished;
     // Where the data blocks end and the index, bloom filter, meta block and footer begin; set by Finish.
     private long _dataBytes;
@@ -93,15 +97,14 @@ internal sealed class SegmentWriter : IDisposable
 
     public void Add(byte kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        if (_entries > 0 && key.SequenceCompareTo(_lastKey) <= 0)
+        // A key that continues one log's consecutive offsets is above the one before (big-endian offsets); any other is compared.
+        var dense = _denseLogRecords && ContinuesDenseLog(kind, key);
+        if (!dense && _entries > 0 && key.SequenceCompareTo(_lastKey) <= 0)
         {
             throw new InvalidOperationException("segment keys must be added in strictly ascending order");
         }
 
-        Span<byte> prefix = stackalloc byte[11];
-        prefix[0] = kind;
-        var n = 1 + SegmentFormat.WriteVarint(prefix[1..], (uint)key.Length);
-        n += SegmentFormat.WriteVarint(prefix[n..], (uint)value.Length);
+        var n = 1 + SegmentFormat.VarintBytes((uint)key.Length) + SegmentFormat.VarintBytes((uint)value.Length);
         var size = n + key.Length + value.Length;
         if (_blockLength > 0 && _blockLength + size > _blockBytes)
         {
@@ -121,18 +124,19 @@ internal sealed class SegmentWriter : IDisposable
             _firstKeyOfBlock = key.ToArray();
         }
 
-        prefix[..n].CopyTo(_block.AsSpan(_blockLength));
-        key.CopyTo(_block.AsSpan(_blockLength + n));
-        value.CopyTo(_block.AsSpan(_blockLength + n + key.Length));
+        var entry = _block.AsSpan(_blockLength, size);
+        entry[0] = kind;
+        var at = 1 + SegmentFormat.WriteVarint(entry[1..], (uint)key.Length);
+        at += SegmentFormat.WriteVarint(entry[at..], (uint)value.Length);
+        key.CopyTo(entry[at..]);
+        value.CopyTo(entry[(at + key.Length)..]);
         _blockLength += size;
 
-        var hashes = _buffers.Hashes;
-        if (_entries == hashes.Length)
+        if (!dense)
         {
-            hashes = _buffers.GrowHashes(_entries);
+            AddHash(key);
         }
 
-        hashes[_entries] = BloomFilter.Hash(key);
         if (_entries == 0)
         {
             _minKey = key.ToArray();
@@ -140,11 +144,6 @@ internal sealed class SegmentWriter : IDisposable
 
         _lastKey = _lastKey.Length == key.Length ? _lastKey : new byte[key.Length];
         key.CopyTo(_lastKey);
-        if (_denseLogRecords)
-        {
-            TrackDenseLogRecords(kind, key);
-        }
-
         _entries++;
         if (kind == SegmentFormat.KindDelete)
         {
@@ -157,24 +156,50 @@ internal sealed class SegmentWriter : IDisposable
         }
     }
 
-    private void TrackDenseLogRecords(byte kind, ReadOnlySpan<byte> key)
+    /// <summary>Whether the segment stays one log's records at consecutive offsets with <paramref name="key"/>. The first
+    /// key that does not ends that for good: the keys added before it get their bloom hashes then (they are that log's
+    /// offsets from the first one on), so a segment that stays so never hashes a key.</summary>
+    private bool ContinuesDenseLog(byte kind, ReadOnlySpan<byte> key)
     {
-        if (kind != SegmentFormat.KindPut || !Keys.KeyCodec.IsLogKey(key))
+        if (kind == SegmentFormat.KindPut && Keys.KeyCodec.IsLogKey(key))
         {
-            _denseLogRecords = false;
-            return;
+            var log = Keys.KeyCodec.ReadLogId(key);
+            var offset = Keys.KeyCodec.ReadLogOffset(key);
+            if (_entries == 0)
+            {
+                _denseLog = log;
+                _denseLogFirst = offset;
+                _denseLogNext = offset + 1;
+                return true;
+            }
+
+            if (log == _denseLog && offset == _denseLogNext)
+            {
+                _denseLogNext++;
+                return true;
+            }
         }
 
-        var log = Keys.KeyCodec.ReadLogId(key);
-        var offset = Keys.KeyCodec.ReadLogOffset(key);
-        if (_entries > 0 && (log != _denseLog || offset != _denseLogNext))
+        _denseLogRecords = false;
+        Span<byte> earlier = stackalloc byte[Keys.KeyCodec.LogKeyLength];
+        for (var offset = _denseLogFirst; offset < _denseLogNext; offset++)
         {
-            _denseLogRecords = false;
-            return;
+            Keys.KeyCodec.WriteLogKey(earlier, _denseLog, offset);
+            AddHash(earlier);
         }
 
-        _denseLog = log;
-        _denseLogNext = offset + 1;
+        return false;
+    }
+
+    private void AddHash(ReadOnlySpan<byte> key)
+    {
+        var hashes = _buffers.Hashes;
+        if (_hashCount == hashes.Length)
+        {
+            hashes = _buffers.GrowHashes(_hashCount);
+        }
+
+        hashes[_hashCount++] = BloomFilter.Hash(key);
     }
 
     /// <summary>Completes and fsyncs the file; the caller then names it in the manifest.</summary>
@@ -206,7 +231,7 @@ internal sealed class SegmentWriter : IDisposable
             }
             else
             {
-                BloomFilter.Build(_buffers.Hashes.AsSpan(0, (int)_entries), _bitsPerKey, bloom);
+                BloomFilter.Build(_buffers.Hashes.AsSpan(0, _hashCount), _bitsPerKey, bloom);
             }
 
             _file.Write(bloom.AsSpan(0, bloomBytes));

@@ -51,10 +51,19 @@ public class DenseLogSegmentTests
             "two logs" => Enumerable.Range(0, 1_500).Select(o => LogKey(7, (ulong)o)).Concat(Enumerable.Range(0, 1_500).Select(o => LogKey(9, (ulong)o))),
             _ => Enumerable.Range(0, 3_000).Select(i => new byte[] { KeyCodec.KvPrefix, (byte)(i >> 8), (byte)i }),
         };
-        var segment = Open(dir.Path, Write(dir.Path, 1, keys));
+        var written = keys.ToList();
+        var segment = Open(dir.Path, Write(dir.Path, 1, written));
         var pins = new SegmentPins();
         try
         {
+            // Every key is found: those added while the segment still looked like one log's consecutive records were
+            // hashed into the filter when the first key that breaks that came.
+            foreach (var key in written)
+            {
+                Assert.True(segment.TryGet(pins, key, BloomFilter.Hash(key), out _, out var value));
+                Assert.Equal(key, value.ToArray());
+            }
+
             // Keys inside the segment's range that it does not hold: the filter turns away all but its false positives.
             var absent = shape switch
             {
