@@ -27,7 +27,7 @@ public sealed class StorageSuite : IBenchSuite
     private static readonly string[] Cases =
     [
         .. from size in new[] { 100, 1024 } from batch in new[] { 1, 100, 1000 } select AppendCase(size, batch),
-        PacedCase, .. ReadCases, .. KvCases, ManyLogsCase, ManyLogFillCase.Name, MappedLimitReadCase.Name, RecoveryCase,
+        PacedCase, .. ReadCases, .. KvCases, ManyLogsCase, ManyLogFillCase.Name, MappedLimitReadCase.Name, FlushCase.Name, RecoveryCase,
     ];
 
     // About a quarter of RocksDB's closed-loop rate in append-1024B-batch100 on a fast day (50 MB/s), so both engines
@@ -121,6 +121,11 @@ public sealed class StorageSuite : IBenchSuite
             if (selected.Contains(MappedLimitReadCase.Name))
             {
                 await MappedLimitReadCase.RunAsync(report, root, SuiteName);
+            }
+
+            if (selected.Contains(FlushCase.Name))
+            {
+                await FlushCase.RunAsync(report, root, SuiteName);
             }
 
             if (selected.Contains(RecoveryCase))

@@ -11,6 +11,7 @@ public sealed class StorageCaseSelectionTests
     [InlineData("read-random", new[] { "read-random", "read-random-logs1000" })]
     [InlineData("read-sequential$, scan", new[] { "read-sequential", "scan" })]
     [InlineData("recovery-1GiB-wal$", new[] { "recovery-1GiB-wal" })]
+    [InlineData("flush", new[] { "flush-100B" })]
     [InlineData("append-100B-batch1000", new[] { "append-100B-batch1000", "append-100B-batch1000-logs1000" })]
     [InlineData("append-1024B-batch100$", new[] { "append-1024B-batch100" })]
     public void EachCaseIsSelectedByItsOwnName(string filter, string[] expected) =>
@@ -23,7 +24,7 @@ public sealed class StorageCaseSelectionTests
                 "append-100B-batch1", "append-100B-batch100", "append-100B-batch1000",
                 "append-1024B-batch1", "append-1024B-batch100", "append-1024B-batch1000", "append-1024B-batch100-at500",
                 "read-random", "read-sequential", "scan", "kv-put-batch1", "kv-put-batch1000", "kv-get",
-                "append-100B-batch1000-logs1000", "fill-1024B-logs100", "read-random-logs1000", "recovery-1GiB-wal",
+                "append-100B-batch1000-logs1000", "fill-1024B-logs100", "read-random-logs1000", "flush-100B", "recovery-1GiB-wal",
             ],
             StorageSuite.SelectedCases(null));
 
