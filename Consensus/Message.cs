@@ -9,7 +9,7 @@ namespace Pyralog.Consensus;
 /// candidate's last entry, Context = 1 for a forced (leader transfer) campaign. Heartbeat: Commit, Context = read
 /// round. InstallSnapshot: Snapshot = the snapshot's index, term and configuration with one chunk of its data
 /// starting at ChunkOffset, SnapshotBytes = the whole data's length. ReadIndex: Context = the
-/// follower's read context; ReadIndexResponse: Index = the read index, Context echoed. Messages are immutable once sent; the simulator shares and duplicates them.
+/// follower's read context; ReadIndexResponse: Index = the read index, Context echoed; Reject = refused (the sender is not counted as a member). Messages are immutable once sent; the simulator shares and duplicates them.
 /// </summary>
 public sealed class Message
 {

@@ -37,7 +37,7 @@ public sealed partial class RaftNode
                 Campaign(preVote: false, force: true);
                 break;
             case MessageType.ReadIndexResponse:
-                _readStates.Add(new ReadState(m.Index, m.Context));
+                _readStates.Add(new ReadState(m.Index, m.Context, m.Reject));
                 break;
         }
     }

@@ -59,15 +59,17 @@ public sealed partial class RaftNode
     {
         if (!_progress.TryGetValue(m.From, out var pr))
         {
+            RefuseRead(m);
             return;
         }
 
         if (m.FromIncarnation != pr.Incarnation)
         {
-            // Another incarnation of a member: it counts for nothing (its answers, acknowledgements and reads are
-            // dropped) unless it is the only one of the replica still heard from.
+            // Another incarnation of a member: it counts for nothing (its answers and acknowledgements are dropped, its
+            // reads refused) unless it is the only one of the replica still heard from.
             pr.OtherIncarnationHeard = _ticks;
             MaybeRejoin(pr, m.FromIncarnation);
+            RefuseRead(m);
             return;
         }
 
@@ -91,6 +93,20 @@ public sealed partial class RaftNode
         if (Role == RaftRole.Leader)
         {
             MaybePromote(pr);
+        }
+    }
+
+    /// <summary>A read forwarded by a replica this configuration does not count (an activation replaced in its group
+    /// that missed its replacement, or one removed) is refused at once: dropped, it held its caller until a timeout.</summary>
+    private void RefuseRead(Message m)
+    {
+        if (m.Type == MessageType.ReadIndex)
+        {
+            Send(new Message
+            {
+                Type = MessageType.ReadIndexResponse, To = m.From, ToIncarnation = m.FromIncarnation, From = Id, FromIncarnation = Incarnation,
+                Term = _term, Context = m.Context, Reject = true,
+            });
         }
     }
 

@@ -172,7 +172,16 @@ internal sealed partial class ReplicaDriver : IDisposable
 
                 foreach (var read in ready.ReadStates)
                 {
-                    if (_readIndexRequests.Remove(read.Context, out var waiting))
+                    if (!_readIndexRequests.Remove(read.Context, out var waiting))
+                    {
+                        continue;
+                    }
+
+                    if (read.Refused)
+                    {
+                        waiting.Done.TrySetException(NotLeader(_node.Leader, waiting.ReplicaKey, waiting.KeyOfReplica));
+                    }
+                    else
                     {
                         _readsWaitingForApply.Add((read.Index, waiting.Done));
                     }

@@ -89,6 +89,35 @@ public sealed class RaftNodeTests
     }
 
     [Fact]
+    public void AReplacedIncarnationThatMissedItsReplacementIsRefusedItsReadAtOnce()
+    {
+        var cluster = new TestCluster(1, 2, 3);
+        var leader = cluster.ElectLeader();
+        var moved = leader.Id % 3 + 1;
+        var old = cluster[moved];
+        cluster.Replace(moved, 2, new MemoryRaftStorage());
+        for (var t = 0; t < 100 && !cluster[moved].IsMember; t++)
+        {
+            cluster.TickAll();
+        }
+
+        Assert.True(cluster[moved].IsMember, leader.Config.ToString());
+
+        // The old incarnation still holds the configuration that names it, so it forwards a read to the leader.
+        Assert.True(old.IsMember);
+        Assert.True(old.ReadIndex(9).Accepted);
+        var forwarded = Assert.Single(SynchronousHost.HandleReady(old, new MemoryRaftStorage()), m => m.Type == MessageType.ReadIndex);
+        leader.Step(forwarded);
+        var answer = Assert.Single(SynchronousHost.HandleReady(leader, cluster.Storages[leader.Id]), m => m.To == moved);
+        Assert.Equal((MessageType.ReadIndexResponse, 1L, true, 9L), (answer.Type, answer.ToIncarnation, answer.Reject, answer.Context));
+
+        old.Step(answer);
+        var reads = new List<ReadState>();
+        SynchronousHost.HandleReady(old, new MemoryRaftStorage(), reads: reads);
+        Assert.Equal(new ReadState(0, 9, Refused: true), Assert.Single(reads));
+    }
+
+    [Fact]
     public void ReplicatedProposalsCommitEverywhereInOrder()
     {
         var cluster = new TestCluster(1, 2, 3);

@@ -507,7 +507,7 @@ public sealed class RaftSimulation
         inst.PendingReads.AddRange(r.ReadStates);
         foreach (var rs in r.ReadStates)
         {
-            if (rs.Context == _livenessReadContext && _livenessReadContext != 0)
+            if (rs.Context == _livenessReadContext && _livenessReadContext != 0 && !rs.Refused)
             {
                 _livenessReadsDone++;
             }
@@ -1060,7 +1060,14 @@ public sealed class RaftSimulation
                 {
                     if (c.Target == inst && c.Kind == ClientOpKind.Get && c.OpId == rs.Context)
                     {
-                        c.ReadIndex = rs.Index;
+                        if (rs.Refused)
+                        {
+                            Abandon(c); // not served: the client asks elsewhere
+                        }
+                        else
+                        {
+                            c.ReadIndex = rs.Index;
+                        }
                     }
                 }
             }
