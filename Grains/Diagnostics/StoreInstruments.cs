@@ -27,6 +27,7 @@ internal sealed class StoreInstruments : IDisposable
         _meter.CreateObservableCounter("pyralog.storage.user.written", () => Read().UserBytesWritten, "By", "Key, value and record bytes callers wrote since the store opened.");
         _meter.CreateObservableCounter("pyralog.storage.wal.written", () => Read().WalBytesWritten, "By", "Bytes written to the write-ahead log since the store opened.");
         _meter.CreateObservableCounter("pyralog.storage.flush.written", () => Read().FlushBytesWritten, "By", "Bytes memtable flushes wrote since the store opened.");
+        _meter.CreateObservableCounter("pyralog.storage.flush.cpu_time", () => Read().FlushCpuTime.TotalSeconds, "s", "CPU time memtable flushes took on the threads that ran them since the store opened.");
         _meter.CreateObservableCounter("pyralog.storage.compaction.written", () => Read().CompactionBytesWritten, "By", "Bytes compactions wrote since the store opened.");
         _meter.CreateObservableCounter("pyralog.storage.wal.syncs", () => Read().WalSyncs, "{sync}", "fdatasync calls on the write-ahead log since the store opened.");
         _meter.CreateObservableCounter("pyralog.storage.commit.groups", () => Read().CommitGroups, "{group}", "Commit groups (one WAL write each) since the store opened.");

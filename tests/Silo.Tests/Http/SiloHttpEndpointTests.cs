@@ -64,6 +64,7 @@ public sealed class SiloHttpEndpointTests : IDisposable
         Assert.True(Sum(metrics, "pyralog_storage_wal_syncs_total") >= 100, "every fsync-durable append synced the WAL");
         Assert.Equal(Sum(metrics, "pyralog_storage_wal_syncs_total"), Sum(metrics, "pyralog_storage_wal_sync_duration_seconds_count"));
         Assert.True(Sum(metrics, "pyralog_storage_write_amplification") >= 1, "the WAL alone writes each byte once");
+        Assert.True(Sum(metrics, "pyralog_storage_flush_cpu_time_seconds_total") >= 0, "exported (0 until a memtable is flushed)");
         var mapCap = int.Parse(File.ReadAllText("/proc/sys/vm/max_map_count").Trim(), CultureInfo.InvariantCulture);
         Assert.Equal(mapCap / 2, Sum(metrics, "pyralog_storage_segments_mapped_limit")); // the default: half the kernel's cap
         Assert.Equal(0, Sum(metrics, "pyralog_storage_segments_remaps_total")); // a few segments, far under the limit
