@@ -59,8 +59,9 @@ internal static class BloomFilter
 
     /// <summary>Whether <paramref name="bits"/> lets <paramref name="hash"/> through; <paramref name="hashCount"/> and
     /// <paramref name="bitCount"/> come from the filter's verified header (see <see cref="TryReadHeader"/>), not from
-    /// the mapping, so a header damaged since cannot index past the bits.</summary>
-    public static bool MayContain(ReadOnlySpan<byte> bits, int hashCount, uint bitCount, ulong hash)
+    /// the mapping, so a header damaged since cannot index past the bits; <paramref name="multiplier"/> is
+    /// <see cref="ModMultiplier"/> of <paramref name="bitCount"/>, worked out once per filter rather than per lookup.</summary>
+    public static bool MayContain(ReadOnlySpan<byte> bits, int hashCount, uint bitCount, ulong multiplier, ulong hash)
     {
         if (bitCount == 0)
         {
@@ -69,7 +70,6 @@ internal static class BloomFilter
 
         var h = (uint)hash;
         var delta = (uint)(hash >> 32) | 1;
-        var multiplier = ModMultiplier(bitCount);
         for (var i = 0; i < hashCount; i++)
         {
             var bit = Mod(h, bitCount, multiplier);

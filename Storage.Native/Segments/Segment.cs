@@ -33,6 +33,7 @@ internal sealed unsafe class Segment
     private readonly int _indexCount;
     private readonly int _bloomHashes;
     private readonly uint _bloomBits;
+    private readonly ulong _bloomMultiplier; // BloomFilter.ModMultiplier(_bloomBits); 0 for a filter of no bits
     private readonly BlockCache _cache;
     private readonly IStorageDevice _device;
     private int _references = 1;
@@ -59,6 +60,7 @@ internal sealed unsafe class Segment
         _indexCount = tail.IndexCount;
         _bloomHashes = tail.BloomHashes;
         _bloomBits = tail.BloomBits;
+        _bloomMultiplier = _bloomBits == 0 ? 0 : BloomFilter.ModMultiplier(_bloomBits);
         PinsPerVerification = (int)Math.Clamp(footer.VerifiedBytes / VerifiedBytesPerPin, 1, int.MaxValue);
         _ringNode = budget.Register(this);
     }
@@ -363,7 +365,7 @@ internal sealed unsafe class Segment
     }
 
     private bool BloomMayContain(SegmentMapping mapping, ulong hash) => BloomFilter.MayContain(
-        mapping.Bytes(_footer.BloomPosition + BloomFilter.HeaderBytes, _footer.BloomBytes - 4 - BloomFilter.HeaderBytes), _bloomHashes, _bloomBits, hash);
+        mapping.Bytes(_footer.BloomPosition + BloomFilter.HeaderBytes, _footer.BloomBytes - 4 - BloomFilter.HeaderBytes), _bloomHashes, _bloomBits, _bloomMultiplier, hash);
 
     /// <summary>Index of the last block whose first key is ≤ <paramref name="key"/>, or -1.</summary>
     public int FindBlock(SegmentMapping mapping, ReadOnlySpan<byte> key)

@@ -30,15 +30,16 @@ public class BloomFilterTests
         BloomFilter.Build(hashes, 10, filter);
         Assert.True(BloomFilter.TryReadHeader(filter, out var hashCount, out var bitCount));
         var bits = filter.AsSpan(BloomFilter.HeaderBytes);
+        var multiplier = BloomFilter.ModMultiplier(bitCount);
         foreach (var hash in hashes)
         {
-            Assert.True(BloomFilter.MayContain(bits, hashCount, bitCount, hash));
+            Assert.True(BloomFilter.MayContain(bits, hashCount, bitCount, multiplier, hash));
         }
 
         var falsePositives = 0;
         for (long i = 1_000_000; i < 1_010_000; i++)
         {
-            falsePositives += BloomFilter.MayContain(bits, hashCount, bitCount, BloomFilter.Hash(BitConverter.GetBytes(i))) ? 1 : 0;
+            falsePositives += BloomFilter.MayContain(bits, hashCount, bitCount, multiplier, BloomFilter.Hash(BitConverter.GetBytes(i))) ? 1 : 0;
         }
 
         Assert.InRange(falsePositives, 0, 200); // 10 bits a key: about 1 % expected
